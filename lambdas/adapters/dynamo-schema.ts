@@ -1,0 +1,39 @@
+/**
+ * Table layout shared by the CDK tables construct, the DynamoDB adapters and local mode's
+ * table creation. Plain constants: no SDK import, so lib/ can use them too.
+ *
+ * Write distribution (DESIGN.md "Scale"): index partition keys are sharded by a hash of the
+ * notification id, so no single key takes more than 1/SHARDS of the write rate; list queries
+ * fan out over the shards and merge newest first.
+ */
+export const NOTIFICATION_INDEX_SHARDS = 8;
+
+export const WEBHOOKS_TABLE = {
+  partitionKey: 'id',
+} as const;
+
+export const PAYLOADS_TABLE = {
+  partitionKey: 'id',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+export const NOTIFICATIONS_TABLE = {
+  partitionKey: 'id',
+  ttlAttribute: 'expiresAt',
+  /** GSI: list by webhook, newest first. pk `${webhookId}#${shard}`, sk `${createdAt}#${id}`. */
+  byWebhookIndex: { name: 'byWebhook', partitionKey: 'webhookShard', sortKey: 'createdKey' },
+  /** GSI: list by status, newest first. pk `${status}#${shard}`, sk `${createdAt}#${id}`. */
+  byStatusIndex: { name: 'byStatus', partitionKey: 'statusShard', sortKey: 'createdKey' },
+} as const;
+
+/** Attributes projected into both notification indexes (list pages show summaries). */
+export const NOTIFICATION_INDEX_PROJECTION = [
+  'webhookId',
+  'eventId',
+  'eventType',
+  'createdAt',
+  'status',
+  'failureReason',
+  'nextAttemptAt',
+  'attemptCount',
+] as const;

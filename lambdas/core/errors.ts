@@ -1,0 +1,55 @@
+/**
+ * Named errors of the domain. One mapper at the API edge turns them into HTTP statuses;
+ * a client never sees a stack trace.
+ */
+export interface ErrorDetail {
+  readonly path?: string;
+  readonly message: string;
+  readonly index?: number;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly details: readonly ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input: 400. */
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION_ERROR';
+}
+
+/** A template does not parse, or renders to something invalid (e.g. a JSON body that does not parse). */
+export class TemplateError extends DomainError {
+  readonly code = 'TEMPLATE_ERROR';
+}
+
+/** The egress guard refused a target (private address, plain http, ...). */
+export class BlockedUrlError extends DomainError {
+  readonly code = 'BLOCKED_URL';
+}
+
+/** 404. */
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** 409. */
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT';
+}
+
+/** 413. */
+export class PayloadTooLargeError extends DomainError {
+  readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+/** 415. */
+export class UnsupportedMediaTypeError extends DomainError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}

@@ -1,0 +1,115 @@
+/**
+ * The domain model shared by every part of the platform: definitions, events, notifications,
+ * attempts and the jobs that travel through the delivery queue. Shapes follow the public
+ * contract in DESIGN.md ("HTTP API").
+ */
+
+export const NOTIFICATION_STATUSES = ['QUEUED', 'WAITING', 'SENT', 'FAILED'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+export const FAILURE_REASONS = [
+  'INVALID_HTTP_RESPONSE',
+  'TIMEOUT',
+  'CONNECTION_ERROR',
+  'TLS_ERROR',
+  'BLOCKED_URL',
+  'TEMPLATE_ERROR',
+  'PAYLOAD_TOO_LARGE',
+  'WEBHOOK_DISABLED',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export const HTTP_METHODS = ['POST', 'PUT', 'PATCH'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export const CONTENT_TYPES = ['application/json', 'application/xml', 'text/plain'] as const;
+export type ContentType = (typeof CONTENT_TYPES)[number];
+
+export interface BasicAuth {
+  readonly type: 'basic';
+  readonly username: string;
+  readonly password: string;
+}
+
+/** A webhook definition as stored (secrets in clear; they are masked at the API edge only). */
+export interface WebhookDefinition {
+  readonly id: string;
+  readonly name: string;
+  readonly events: readonly string[];
+  readonly enabled: boolean;
+  readonly method: HttpMethod;
+  /** Liquid template rendering to an absolute http(s) URL. */
+  readonly url: string;
+  readonly contentType: ContentType;
+  /** Header name -> Liquid template of its value. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Liquid template of the body. */
+  readonly body: string;
+  /** Missing variables are an error instead of rendering empty. */
+  readonly strict?: boolean;
+  readonly auth?: BasicAuth;
+  /** `whsec_` + base64 secret (Standard Webhooks). */
+  readonly signingSecret?: string;
+  /** Incremented on every replace; keys the compiled-template cache. */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A producer's business event after validation (ids and time filled in). */
+export interface EventEnvelope {
+  readonly id: string;
+  readonly type: string;
+  readonly occurredAt: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** The request exactly as rendered once; stored write-once, resent unchanged. */
+export interface RenderedRequest {
+  readonly method: HttpMethod;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export type AttemptTrigger = 'initial' | 'retry' | 'manual';
+
+export interface Attempt {
+  readonly number: number;
+  readonly trigger: AttemptTrigger;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly statusCode: number | null;
+  readonly outcome: 'SENT' | 'FAILED';
+  readonly error: FailureReason | null;
+  /** First 1 KiB of the response body, as text. */
+  readonly responseBody: string | null;
+}
+
+export interface Notification {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly createdAt: string;
+  readonly status: NotificationStatus;
+  readonly failureReason: FailureReason | null;
+  readonly attempts: readonly Attempt[];
+  readonly nextAttemptAt: string | null;
+}
+
+/** What the delivery queue carries. */
+export type DeliveryJob =
+  /** First delivery of an event to one webhook: render, store, attempt. */
+  | {
+      readonly kind: 'deliver';
+      readonly notificationId: string;
+      readonly webhookId: string;
+      readonly event: EventEnvelope;
+    }
+  /** A manual resend of the stored request (bulk resend runs through the queue). */
+  | {
+      readonly kind: 'resend';
+      readonly notificationId: string;
+      readonly jobId?: string;
+    };

@@ -1,0 +1,130 @@
+/**
+ * The interfaces the core needs from the outside world. Adapters under lambdas/adapters/
+ * implement them for AWS (DynamoDB, SQS, Step Functions, undici) and for memory (tests,
+ * benchmarks). The core imports only these, never an SDK.
+ */
+import type {
+  Attempt,
+  DeliveryJob,
+  FailureReason,
+  Notification,
+  NotificationStatus,
+  RenderedRequest,
+  WebhookDefinition,
+} from './core/model';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface WebhookStore {
+  get(id: string): Promise<WebhookDefinition | undefined>;
+  list(): Promise<WebhookDefinition[]>;
+  /** Creates (expectedVersion undefined: must not exist) or replaces (must be at expectedVersion). */
+  put(definition: WebhookDefinition, expectedVersion?: number): Promise<void>;
+  /** false when it did not exist. */
+  delete(id: string): Promise<boolean>;
+}
+
+export interface PayloadStore {
+  /** Write-once (attribute_not_exists). 'exists' when an earlier write won; the stored value is unchanged. */
+  putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'>;
+  get(notificationId: string): Promise<RenderedRequest | undefined>;
+}
+
+export interface NotificationUpdate {
+  readonly status: NotificationStatus;
+  readonly failureReason: FailureReason | null;
+  readonly nextAttemptAt: string | null;
+}
+
+export interface NotificationQuery {
+  readonly webhookId?: string;
+  readonly status?: NotificationStatus;
+  readonly eventType?: string;
+  /** Inclusive ISO lower bound on createdAt. */
+  readonly from?: string;
+  /** Exclusive ISO upper bound on createdAt. */
+  readonly to?: string;
+  readonly limit: number;
+  /** Opaque, from a previous page; the adapter validates it (tampered -> ValidationError). */
+  readonly cursor?: string;
+}
+
+/** What list pages carry (the index projection): no attempts, no request. */
+export interface NotificationSummary extends Omit<Notification, 'attempts'> {
+  readonly attemptCount: number;
+}
+
+export interface NotificationPage {
+  readonly items: NotificationSummary[];
+  readonly nextCursor: string | null;
+}
+
+export interface NotificationStore {
+  /** Conditional create; false when a notification with this id already exists. */
+  create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean>;
+  get(id: string): Promise<Notification | undefined>;
+  /**
+   * Appends an attempt and sets the status, only if the notification currently holds exactly
+   * attempt.number - 1 attempts (idempotent per notification id and attempt number).
+   * false when that condition failed (a duplicate delivery already recorded it).
+   */
+  recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean>;
+  /** Status change without an attempt (e.g. marking FAILED after the last retry). */
+  setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean>;
+  list(query: NotificationQuery): Promise<NotificationPage>;
+}
+
+export interface ResendJob {
+  readonly jobId: string;
+  readonly count: number;
+  readonly queued: number;
+  readonly sent: number;
+  readonly failed: number;
+  readonly createdAt: string;
+}
+
+export interface ResendJobStore {
+  create(job: ResendJob): Promise<void>;
+  get(jobId: string): Promise<ResendJob | undefined>;
+  /** Atomic counter increments. */
+  increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void>;
+}
+
+export interface DeliveryQueue {
+  /** Sends in SendMessageBatch chunks (10 messages / size limit); throws if any entry could not be queued. */
+  enqueue(jobs: readonly DeliveryJob[]): Promise<void>;
+}
+
+export interface RetryScheduler {
+  /**
+   * Starts the retry state machine for a notification, with an execution name derived from
+   * its id. Starting it again with the same input is harmless (no second execution).
+   */
+  start(notificationId: string, waitSeconds: number): Promise<void>;
+}
+
+/** A request as sent on the wire: the stored request plus send-time headers (auth, signature). */
+export interface OutgoingRequest extends RenderedRequest {}
+
+export type HttpResult =
+  | {
+      readonly kind: 'response';
+      readonly statusCode: number;
+      readonly headers: Readonly<Record<string, string>>;
+      /** At most 1 KiB of the body, decoded as UTF-8. */
+      readonly body: string;
+      readonly durationMs: number;
+    }
+  | {
+      readonly kind: 'error';
+      readonly error: Extract<FailureReason, 'TIMEOUT' | 'CONNECTION_ERROR' | 'TLS_ERROR' | 'BLOCKED_URL'>;
+      readonly message: string;
+      readonly durationMs: number;
+    };
+
+export interface HttpSender {
+  /** Runs the egress guard, then sends; never throws for network failures (they are results). */
+  send(request: OutgoingRequest): Promise<HttpResult>;
+}
