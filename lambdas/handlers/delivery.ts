@@ -1,0 +1,4 @@
+/** Placeholder until its issue lands: present so the CDK app can bundle it. */
+export const handler = async (): Promise<never> => {
+  throw new Error('delivery handler not implemented yet');
+};
