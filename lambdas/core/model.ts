@@ -112,4 +112,21 @@ export type DeliveryJob =
       readonly kind: 'resend';
       readonly notificationId: string;
       readonly jobId?: string;
+    }
+  /**
+   * A bulk resend by date range, expanded page by page by the delivery Lambda: each page
+   * enqueues 'resend' jobs and, while more remain, a continuation with the next cursor.
+   */
+  | {
+      readonly kind: 'resendQuery';
+      readonly jobId: string;
+      readonly query: ResendQuery;
+      readonly cursor?: string;
     };
+
+export interface ResendQuery {
+  readonly from: string;
+  readonly to: string;
+  readonly webhookId?: string;
+  readonly status: NotificationStatus;
+}
