@@ -34,3 +34,108 @@ export const METRIC_NAMES = {
   retryScheduled: 'RetryScheduled',
   deliveryLatency: 'DeliveryLatency',
 } as const;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Typed reads of environment variables; every failure names the variable. */
+export function envReader(env: Env) {
+  const raw = (name: string): string | undefined => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  return {
+    required(name: string): string {
+      const value = raw(name);
+      if (value === undefined) throw new ConfigError(`Environment variable ${name} is required`);
+      return value;
+    },
+    optional(name: string, fallback: string): string {
+      return raw(name) ?? fallback;
+    },
+    number(name: string, fallback: number, min: number, max: number): number {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      const parsed = Number(value);
+      if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+        throw new ConfigError(`Environment variable ${name} must be a number in [${min}, ${max}], got "${value}"`);
+      }
+      return parsed;
+    },
+    bool(name: string, fallback: boolean): boolean {
+      const value = raw(name);
+      if (value === undefined) return fallback;
+      if (/^(1|true|yes)$/i.test(value)) return true;
+      if (/^(0|false|no)$/i.test(value)) return false;
+      throw new ConfigError(`Environment variable ${name} must be true or false, got "${value}"`);
+    },
+    list(name: string, fallback: readonly string[]): string[] {
+      const value = raw(name);
+      if (value === undefined) return [...fallback];
+      return value
+        .split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== '');
+    },
+    numberArray(name: string, fallback: readonly number[], length: number): number[] {
+      const value = raw(name);
+      if (value === undefined) return [...fallback];
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw new ConfigError(`Environment variable ${name} must be a JSON array of ${length} numbers`);
+      }
+      if (
+        !Array.isArray(parsed) ||
+        parsed.length !== length ||
+        !parsed.every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0)
+      ) {
+        throw new ConfigError(`Environment variable ${name} must be a JSON array of ${length} positive numbers`);
+      }
+      return parsed as number[];
+    },
+  };
+}
+
+/** What the delivery and attempt Lambdas need. */
+export interface DeliveryConfig {
+  readonly region: string;
+  readonly webhooksTable: string;
+  readonly notificationsTable: string;
+  readonly payloadsTable: string;
+  readonly queueUrl: string;
+  readonly stateMachineArn: string;
+  readonly retrySchedule: readonly number[];
+  readonly retryTimeScale: number;
+  readonly retentionDays: number;
+  readonly allowHttp: boolean;
+  readonly egressAllowCidrs: readonly string[];
+  readonly definitionCacheTtlMs: number;
+  readonly deliveryConcurrency: number;
+}
+
+export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[]): DeliveryConfig {
+  const read = envReader(env);
+  return {
+    region: read.required(ENV.AWS_REGION),
+    webhooksTable: read.required(ENV.WEBHOOKS_TABLE),
+    notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
+    payloadsTable: read.required(ENV.PAYLOADS_TABLE),
+    queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
+    stateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
+    retrySchedule: read.numberArray(ENV.RETRY_SCHEDULE_SECONDS, defaultSchedule, defaultSchedule.length),
+    retryTimeScale: read.number(ENV.RETRY_TIME_SCALE, 1, 0, 1000),
+    retentionDays: read.number(ENV.RETENTION_DAYS, 90, 1, 3650),
+    allowHttp: read.bool(ENV.ALLOW_HTTP, false),
+    egressAllowCidrs: read.list(ENV.EGRESS_ALLOW_CIDRS, []),
+    definitionCacheTtlMs: read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, 30, 0, 3600) * 1000,
+    deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
+  };
+}

@@ -128,3 +128,18 @@ export interface HttpSender {
   /** Runs the egress guard, then sends; never throws for network failures (they are results). */
   send(request: OutgoingRequest): Promise<HttpResult>;
 }
+
+/** What the delivery engine reports for logs and metrics; adapters map it to Powertools. */
+export interface DeliveryObserver {
+  sent(notification: NotificationRef, attempt: Attempt, latencyMs: number | undefined): void;
+  failed(notification: NotificationRef, reason: FailureReason, attempt: Attempt | undefined): void;
+  retryScheduled(notification: NotificationRef, attempt: Attempt, waitSeconds: number): void;
+  attemptFailed(notification: NotificationRef, attempt: Attempt): void;
+  duplicate(notification: NotificationRef, what: string): void;
+  warn(message: string, notification: NotificationRef, detail?: Record<string, unknown>): void;
+}
+
+export interface NotificationRef {
+  readonly notificationId: string;
+  readonly webhookId?: string;
+}

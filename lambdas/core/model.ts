@@ -94,6 +94,8 @@ export interface Notification {
   readonly createdAt: string;
   readonly status: NotificationStatus;
   readonly failureReason: FailureReason | null;
+  /** Human-readable detail of a failure that had no HTTP attempt (e.g. the template error). */
+  readonly failureDetail?: string | null;
   readonly attempts: readonly Attempt[];
   readonly nextAttemptAt: string | null;
 }

@@ -1,4 +1,31 @@
-/** Placeholder until its issue lands: present so the CDK app can bundle it. */
-export const handler = async (): Promise<never> => {
-  throw new Error('attempt handler not implemented yet');
-};
+/**
+ * Attempt Lambda, invoked by the retry state machine (lambdas/core/retry-contract.ts):
+ * one automatic retry, or marking the notification FAILED after the fifth.
+ */
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DeliveryService } from '../core/delivery';
+import type { AttemptLambdaInput, AttemptTaskOutput } from '../core/retry-contract';
+import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
+
+export interface AttemptHandlerDeps {
+  readonly service: DeliveryService;
+  readonly metrics: Metrics;
+}
+
+export function createAttemptHandler(deps: AttemptHandlerDeps) {
+  return async (input: AttemptLambdaInput): Promise<AttemptTaskOutput> => {
+    try {
+      if (input.action === 'markFailed') {
+        await deps.service.markFailed(input.notificationId);
+        return { notificationId: input.notificationId, done: true, waitSeconds: 0 };
+      }
+      return await deps.service.retry(input);
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
+}
+
+const runtime = lazy(() => createAttemptHandler(createDeliveryRuntime()));
+
+export const handler = (input: AttemptLambdaInput): Promise<AttemptTaskOutput> => runtime()(input);

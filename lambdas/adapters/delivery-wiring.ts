@@ -1,0 +1,56 @@
+/**
+ * Composition root of the delivery and attempt Lambdas: AWS clients, stores, sender and the
+ * delivery engine, built once per cold start from validated configuration.
+ */
+import { type DeliveryConfig, loadDeliveryConfig } from '../config';
+import { CachedWebhookStore } from '../core/definition-cache';
+import { DeliveryService } from '../core/delivery';
+import { Renderer } from '../core/render';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
+import { createAwsClients } from './aws-clients';
+import { DynamoNotificationStore, DynamoPayloadStore, DynamoResendJobStore, DynamoWebhookStore } from './dynamo-stores';
+import { createHttpSender } from './http-sender';
+import { createDeliveryObserver, createLogger, createMetrics } from './observability';
+import { SfnRetryScheduler } from './sfn-scheduler';
+import { SqsDeliveryQueue } from './sqs-queue';
+
+export interface DeliveryRuntime {
+  readonly config: DeliveryConfig;
+  readonly service: DeliveryService;
+  readonly logger: ReturnType<typeof createLogger>;
+  readonly metrics: ReturnType<typeof createMetrics>;
+}
+
+export function createDeliveryRuntime(env: NodeJS.ProcessEnv = process.env): DeliveryRuntime {
+  const config = loadDeliveryConfig(env, DEFAULT_RETRY_SCHEDULE_SECONDS);
+  const clients = createAwsClients(env);
+  const logger = createLogger();
+  const metrics = createMetrics();
+  const service = new DeliveryService({
+    webhooks: new CachedWebhookStore(new DynamoWebhookStore(clients.dynamo, config.webhooksTable), config.definitionCacheTtlMs),
+    notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
+    payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
+    resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
+    queue: new SqsDeliveryQueue(clients.sqs, config.queueUrl),
+    scheduler: new SfnRetryScheduler(clients.sfn, config.stateMachineArn),
+    sender: createHttpSender({ policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs } }),
+    renderer: new Renderer(),
+    clock: { now: () => new Date() },
+    observer: createDeliveryObserver(logger, metrics),
+    settings: {
+      schedule: config.retrySchedule,
+      timeScale: config.retryTimeScale,
+      retentionDays: config.retentionDays,
+    },
+  });
+  return { config, service, logger, metrics };
+}
+
+/** Builds the runtime on first use, so importing a handler has no side effects. */
+export function lazy<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => {
+    value ??= build();
+    return value;
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Powertools Logger (JSON, notificationId/webhookId on every delivery line) and Metrics (EMF,
+ * namespace and names shared with the dashboard via lambdas/config.ts). Secrets never reach
+ * these: the observer is handed attempts and ids, never requests or definitions.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../config';
+import type { Attempt } from '../core/model';
+import type { DeliveryObserver } from '../ports';
+
+export const SERVICE_NAME = 'webhooks';
+
+export function createLogger(): Logger {
+  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+}
+
+export function createMetrics(): Metrics {
+  return new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
+  });
+}
+
+function attemptFields(attempt: Attempt | undefined) {
+  if (!attempt) return {};
+  const { number, trigger, statusCode, error, durationMs } = attempt;
+  return { attempt: { number, trigger, statusCode, error, durationMs } };
+}
+
+export function createDeliveryObserver(logger: Logger, metrics: Metrics): DeliveryObserver {
+  return {
+    sent(ref, attempt, latencyMs) {
+      metrics.addMetric(METRIC_NAMES.notificationSent, MetricUnit.Count, 1);
+      if (latencyMs !== undefined) metrics.addMetric(METRIC_NAMES.deliveryLatency, MetricUnit.Milliseconds, latencyMs);
+      logger.info('notification sent', { ...ref, ...attemptFields(attempt), latencyMs });
+    },
+    failed(ref, reason, attempt) {
+      metrics.addMetric(METRIC_NAMES.notificationFailed, MetricUnit.Count, 1);
+      logger.warn('notification failed', { ...ref, reason, ...attemptFields(attempt) });
+    },
+    retryScheduled(ref, attempt, waitSeconds) {
+      metrics.addMetric(METRIC_NAMES.retryScheduled, MetricUnit.Count, 1);
+      logger.info('retry scheduled', { ...ref, ...attemptFields(attempt), waitSeconds });
+    },
+    attemptFailed(ref, attempt) {
+      logger.info('attempt failed', { ...ref, ...attemptFields(attempt) });
+    },
+    duplicate(ref, what) {
+      logger.info('duplicate skipped', { ...ref, what });
+    },
+    warn(message, ref, detail) {
+      logger.warn(message, { ...ref, ...detail });
+    },
+  };
+}

@@ -1,0 +1,371 @@
+/**
+ * The delivery engine (DESIGN.md "Delivery rules"): render once, store the rendered request
+ * write-once, attempt, record the attempt, schedule retries, resend on demand.
+ *
+ * Idempotency: every store write that can be repeated (SQS at-least-once, Lambda retries,
+ * Step Functions task retries) is conditional, keyed by notification id and attempt number,
+ * so a duplicate delivery never records a second attempt.
+ */
+import type {
+  Clock,
+  DeliveryObserver,
+  DeliveryQueue,
+  HttpResult,
+  HttpSender,
+  NotificationRef,
+  NotificationStore,
+  NotificationUpdate,
+  PayloadStore,
+  ResendJobStore,
+  RetryScheduler,
+  WebhookStore,
+} from '../ports';
+import { TemplateError } from './errors';
+import type {
+  Attempt,
+  AttemptTrigger,
+  DeliveryJob,
+  FailureReason,
+  Notification,
+  RenderedRequest,
+  ResendQuery,
+  WebhookDefinition,
+} from './model';
+import { buildRenderContext, MAX_RENDERED_REQUEST_BYTES, type Renderer, requestSizeBytes } from './render';
+import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
+import { RETRY_COUNT } from './retry-schedule';
+import { nextWaitSeconds, parseRetryAfter } from './retry-timing';
+import { sendTimeHeaders } from './signing';
+
+export interface DeliverySettings {
+  /** Nominal waits before retries 1..5, in seconds. */
+  readonly schedule: readonly number[];
+  /** Multiplies every back-off wait (local mode); 1 on AWS. */
+  readonly timeScale: number;
+  readonly retentionDays: number;
+  /** Source of jitter; Math.random by default. */
+  readonly random?: () => number;
+}
+
+export interface DeliveryDeps {
+  readonly webhooks: WebhookStore;
+  readonly notifications: NotificationStore;
+  readonly payloads: PayloadStore;
+  readonly resendJobs: ResendJobStore;
+  readonly queue: DeliveryQueue;
+  readonly scheduler: RetryScheduler;
+  readonly sender: HttpSender;
+  readonly renderer: Renderer;
+  readonly clock: Clock;
+  readonly observer: DeliveryObserver;
+  readonly settings: DeliverySettings;
+}
+
+export interface JobContext {
+  /** When the job entered the queue (SQS SentTimestamp): the start of DeliveryLatency. */
+  readonly enqueuedAt?: Date;
+}
+
+/** How many notifications one resendQuery job expands before handing on a continuation. */
+export const RESEND_PAGE_SIZE = 100;
+
+/** How often an attempt is re-recorded when a concurrent attempt took its number. */
+const RECORD_RACE_RETRIES = 3;
+
+/** What one HTTP result means for the notification. */
+export type Verdict =
+  | { readonly outcome: 'SENT' }
+  | {
+      readonly outcome: 'FAILED';
+      readonly error: FailureReason;
+      /** No automatic retry (410 Gone, blocked target). */
+      readonly permanent: boolean;
+      readonly retryAfterSeconds?: number;
+    };
+
+export function classifyResult(result: HttpResult, now: Date): Verdict {
+  if (result.kind === 'error') {
+    return { outcome: 'FAILED', error: result.error, permanent: result.error === 'BLOCKED_URL' };
+  }
+  if (result.statusCode >= 200 && result.statusCode < 300) return { outcome: 'SENT' };
+  return {
+    outcome: 'FAILED',
+    error: 'INVALID_HTTP_RESPONSE',
+    permanent: result.statusCode === 410,
+    retryAfterSeconds: parseRetryAfter(result.headers['retry-after'], now),
+  };
+}
+
+export class DeliveryService {
+  constructor(private readonly deps: DeliveryDeps) {}
+
+  async handleJob(job: DeliveryJob, context: JobContext = {}): Promise<void> {
+    switch (job.kind) {
+      case 'deliver':
+        return this.deliver(job, context);
+      case 'resend':
+        return this.resend(job.notificationId, job.jobId);
+      case 'resendQuery':
+        return this.expandResendQuery(job.jobId, job.query, job.cursor);
+    }
+  }
+
+  /** First delivery: render once, store write-once, attempt 1, record, start retries on failure. */
+  private async deliver(job: Extract<DeliveryJob, { kind: 'deliver' }>, context: JobContext): Promise<void> {
+    const { notificationId: id, webhookId, event } = job;
+    const ref = { notificationId: id, webhookId };
+    const now = this.deps.clock.now();
+    const base = { id, webhookId, eventId: event.id, eventType: event.type, createdAt: now.toISOString() };
+
+    const definition = await this.deps.webhooks.get(webhookId);
+    if (!definition?.enabled) {
+      return this.createSettled(base, 'WEBHOOK_DISABLED', definition ? 'webhook is disabled' : 'webhook was deleted');
+    }
+
+    let request: RenderedRequest;
+    try {
+      request = this.deps.renderer.render(definition, buildRenderContext(definition, event, id));
+    } catch (error) {
+      if (error instanceof TemplateError) return this.createSettled(base, 'TEMPLATE_ERROR', error.message);
+      throw error;
+    }
+    const size = requestSizeBytes(request);
+    if (size > MAX_RENDERED_REQUEST_BYTES) {
+      return this.createSettled(
+        base,
+        'PAYLOAD_TOO_LARGE',
+        `rendered request is ${size} bytes, more than the ${MAX_RENDERED_REQUEST_BYTES} allowed`,
+      );
+    }
+
+    if ((await this.deps.payloads.putOnce(id, request, this.expiresAt(now))) === 'exists') {
+      // A repeated job (SQS redelivery, repeated producer id): the first rendering wins.
+      const existing = await this.deps.notifications.get(id);
+      if (existing) {
+        this.deps.observer.duplicate(ref, 'deliver job for a notification already attempted');
+        return this.resumeRetries(existing);
+      }
+      request = (await this.deps.payloads.get(id)) ?? request;
+    }
+
+    const attempt = await this.attempt(definition, id, request, 1, 'initial');
+    const verdict = classifyResult(attempt.result, this.deps.clock.now());
+    const decision = this.decide(verdict, 0);
+    const created = await this.deps.notifications.create(
+      { ...base, ...decision.update, attempts: [attempt.record] },
+      this.expiresAt(now),
+    );
+    if (!created) {
+      this.deps.observer.duplicate(ref, 'first attempt already recorded by a concurrent delivery');
+      return;
+    }
+    this.report(ref, attempt.record, decision, context.enqueuedAt);
+    if (decision.update.status === 'WAITING') await this.deps.scheduler.start(id, decision.waitSeconds);
+  }
+
+  /**
+   * Retry k (1..5) from the state machine. Replays of a step that already ran (task retries)
+   * answer from the record instead of sending again.
+   */
+  async retry(input: AttemptTaskInput): Promise<AttemptTaskOutput> {
+    const id = input.notificationId;
+    for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
+      const notification = await this.deps.notifications.get(id);
+      if (!notification || notification.status !== 'WAITING') return { notificationId: id, done: true, waitSeconds: 0 };
+      const ref = { notificationId: id, webhookId: notification.webhookId };
+      const retriesDone = notification.attempts.filter((a) => a.trigger === 'retry').length;
+      if (retriesDone >= input.retry) {
+        this.deps.observer.duplicate(ref, `retry ${input.retry} already recorded`);
+        return { notificationId: id, done: false, waitSeconds: this.secondsUntil(notification.nextAttemptAt) };
+      }
+
+      const definition = await this.deps.webhooks.get(notification.webhookId);
+      if (!definition?.enabled) {
+        await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
+        return { notificationId: id, done: true, waitSeconds: 0 };
+      }
+      const request = await this.requirePayload(id);
+      const attempt = await this.attempt(definition, id, request, notification.attempts.length + 1, 'retry');
+      const verdict = classifyResult(attempt.result, this.deps.clock.now());
+      const decision = input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
+      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update))) continue;
+      this.report(ref, attempt.record, decision, undefined);
+      return {
+        notificationId: id,
+        done: decision.update.status !== 'WAITING',
+        waitSeconds: decision.waitSeconds,
+      };
+    }
+    throw new Error(`retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
+  }
+
+  /** After the fifth failed retry: FAILED, nothing automatic any more. */
+  async markFailed(notificationId: string): Promise<void> {
+    const notification = await this.deps.notifications.get(notificationId);
+    if (!notification || notification.status !== 'WAITING') return;
+    const last = notification.attempts.at(-1);
+    await this.settleWithoutAttempt(notification, last?.error ?? 'INVALID_HTTP_RESPONSE');
+  }
+
+  /** A manual resend: one attempt now with the stored request; no automatic retries after it. */
+  private async resend(id: string, jobId: string | undefined): Promise<void> {
+    const outcome = await this.resendOnce(id);
+    if (jobId) await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
+  }
+
+  private async resendOnce(id: string): Promise<'SENT' | 'FAILED'> {
+    for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
+      const notification = await this.deps.notifications.get(id);
+      if (!notification) {
+        this.deps.observer.warn('resend of an unknown notification', { notificationId: id });
+        return 'FAILED';
+      }
+      const ref = { notificationId: id, webhookId: notification.webhookId };
+      const definition = await this.deps.webhooks.get(notification.webhookId);
+      const request = await this.deps.payloads.get(id);
+      if (!definition?.enabled || !request) {
+        this.deps.observer.warn(
+          request ? 'resend refused: the webhook is disabled or deleted' : 'resend refused: no stored request',
+          ref,
+        );
+        return 'FAILED';
+      }
+      const attempt = await this.attempt(definition, id, request, notification.attempts.length + 1, 'manual');
+      const verdict = classifyResult(attempt.result, this.deps.clock.now());
+      // A failed manual attempt leaves scheduled automatic retries in place.
+      const update: NotificationUpdate =
+        verdict.outcome === 'SENT'
+          ? { status: 'SENT', failureReason: null, nextAttemptAt: null }
+          : notification.status === 'WAITING'
+            ? { status: 'WAITING', failureReason: verdict.error, nextAttemptAt: notification.nextAttemptAt }
+            : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
+      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
+      this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
+      return verdict.outcome;
+    }
+    throw new Error(`resend of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
+  }
+
+  /** Bulk resend by range: one page of resend jobs plus a continuation, through the queue. */
+  private async expandResendQuery(jobId: string, query: ResendQuery, cursor: string | undefined): Promise<void> {
+    const page = await this.deps.notifications.list({ ...query, limit: RESEND_PAGE_SIZE, cursor });
+    const jobs: DeliveryJob[] = page.items.map((item) => ({ kind: 'resend', notificationId: item.id, jobId }));
+    if (page.nextCursor) jobs.push({ kind: 'resendQuery', jobId, query, cursor: page.nextCursor });
+    await this.deps.queue.enqueue(jobs);
+    if (page.items.length > 0) await this.deps.resendJobs.increment(jobId, { queued: page.items.length });
+  }
+
+  /** A repeated deliver job whose first attempt failed: make sure its retries are running. */
+  private async resumeRetries(notification: Notification): Promise<void> {
+    const retried = notification.attempts.some((a) => a.trigger === 'retry');
+    if (notification.status === 'WAITING' && !retried) {
+      await this.deps.scheduler.start(notification.id, this.secondsUntil(notification.nextAttemptAt));
+    }
+  }
+
+  private async createSettled(
+    base: Pick<Notification, 'id' | 'webhookId' | 'eventId' | 'eventType' | 'createdAt'>,
+    reason: FailureReason,
+    detail: string,
+  ): Promise<void> {
+    const ref = { notificationId: base.id, webhookId: base.webhookId };
+    const created = await this.deps.notifications.create(
+      { ...base, status: 'FAILED', failureReason: reason, failureDetail: detail, attempts: [], nextAttemptAt: null },
+      this.expiresAt(this.deps.clock.now()),
+    );
+    if (created) this.deps.observer.failed(ref, reason, undefined);
+    else this.deps.observer.duplicate(ref, 'failed notification already recorded');
+  }
+
+  private async settleWithoutAttempt(notification: Notification, reason: FailureReason): Promise<void> {
+    const ref = { notificationId: notification.id, webhookId: notification.webhookId };
+    const changed = await this.deps.notifications.setStatus(
+      notification.id,
+      { status: 'FAILED', failureReason: reason, nextAttemptAt: null },
+      'WAITING',
+    );
+    if (changed) this.deps.observer.failed(ref, reason, undefined);
+  }
+
+  private async attempt(
+    definition: WebhookDefinition,
+    id: string,
+    request: RenderedRequest,
+    number: number,
+    trigger: AttemptTrigger,
+  ): Promise<{ record: Attempt; result: HttpResult }> {
+    const startedAt = this.deps.clock.now();
+    const headers = { ...request.headers, ...sendTimeHeaders(definition, id, startedAt, request.body) };
+    const result = await this.deps.sender.send({ ...request, headers });
+    const sent = result.kind === 'response' && result.statusCode >= 200 && result.statusCode < 300;
+    return {
+      result,
+      record: {
+        number,
+        trigger,
+        startedAt: startedAt.toISOString(),
+        durationMs: Math.round(result.durationMs),
+        statusCode: result.kind === 'response' ? result.statusCode : null,
+        outcome: sent ? 'SENT' : 'FAILED',
+        error: sent ? null : result.kind === 'error' ? result.error : 'INVALID_HTTP_RESPONSE',
+        responseBody: result.kind === 'response' ? result.body : null,
+      },
+    };
+  }
+
+  /** Outcome of an attempt followed by retry `step` + 1 (step 0 = the first attempt). */
+  private decide(verdict: Verdict, step: number): Decision {
+    if (verdict.outcome === 'SENT') return { update: { status: 'SENT', failureReason: null, nextAttemptAt: null }, waitSeconds: 0 };
+    if (verdict.permanent) {
+      return { update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null }, waitSeconds: 0 };
+    }
+    const { schedule, timeScale, random } = this.deps.settings;
+    const waitSeconds = nextWaitSeconds({ schedule, step, retryAfterSeconds: verdict.retryAfterSeconds, random, timeScale });
+    const nextAttemptAt = new Date(this.deps.clock.now().getTime() + waitSeconds * 1000).toISOString();
+    return { update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt }, waitSeconds };
+  }
+
+  /** The fifth retry: a failure stays WAITING without a next attempt until the machine marks it FAILED. */
+  private decideLast(verdict: Verdict): Decision {
+    if (verdict.outcome === 'FAILED' && !verdict.permanent) {
+      return { update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt: null }, waitSeconds: 0 };
+    }
+    return this.decide(verdict, 0);
+  }
+
+  private report(ref: NotificationRef, attempt: Attempt, decision: Decision, enqueuedAt: Date | undefined): void {
+    const { observer, clock } = this.deps;
+    const { status, failureReason } = decision.update;
+    if (status === 'SENT') {
+      observer.sent(ref, attempt, enqueuedAt ? clock.now().getTime() - enqueuedAt.getTime() : undefined);
+    } else if (status === 'FAILED') {
+      observer.failed(ref, failureReason ?? 'INVALID_HTTP_RESPONSE', attempt);
+    } else if (decision.update.nextAttemptAt !== null && attempt.trigger !== 'manual') {
+      observer.retryScheduled(ref, attempt, decision.waitSeconds);
+    } else {
+      observer.attemptFailed(ref, attempt);
+    }
+  }
+
+  private async requirePayload(id: string): Promise<RenderedRequest> {
+    const request = await this.deps.payloads.get(id);
+    if (!request) throw new Error(`stored request of ${id} is missing`);
+    return request;
+  }
+
+  private secondsUntil(iso: string | null): number {
+    if (!iso) return 0;
+    const seconds = (Date.parse(iso) - this.deps.clock.now().getTime()) / 1000;
+    const positive = Math.max(0, seconds);
+    return this.deps.settings.timeScale === 1 ? Math.ceil(positive) : positive;
+  }
+
+  private expiresAt(now: Date): number {
+    return Math.floor(now.getTime() / 1000) + this.deps.settings.retentionDays * 86_400;
+  }
+}
+
+interface Decision {
+  readonly update: NotificationUpdate;
+  readonly waitSeconds: number;
+}

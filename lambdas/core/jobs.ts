@@ -1,0 +1,57 @@
+/** Decoding of queue messages into DeliveryJobs: a malformed message is an error, never a guess. */
+import type { DeliveryJob } from './model';
+import { NOTIFICATION_STATUSES } from './model';
+
+export class MalformedJobError extends Error {
+  override readonly name = 'MalformedJobError';
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isString = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
+export function parseDeliveryJob(body: string): DeliveryJob {
+  let job: unknown;
+  try {
+    job = JSON.parse(body);
+  } catch {
+    throw new MalformedJobError('queue message is not JSON');
+  }
+  if (!isObject(job)) throw new MalformedJobError('queue message is not an object');
+  switch (job.kind) {
+    case 'deliver': {
+      const event = job.event;
+      if (
+        isString(job.notificationId) &&
+        isString(job.webhookId) &&
+        isObject(event) &&
+        isString(event.id) &&
+        isString(event.type) &&
+        isString(event.occurredAt) &&
+        isObject(event.data)
+      ) {
+        return job as unknown as DeliveryJob;
+      }
+      break;
+    }
+    case 'resend':
+      if (isString(job.notificationId) && (job.jobId === undefined || isString(job.jobId))) return job as unknown as DeliveryJob;
+      break;
+    case 'resendQuery': {
+      const query = job.query;
+      if (
+        isString(job.jobId) &&
+        isObject(query) &&
+        isString(query.from) &&
+        isString(query.to) &&
+        (NOTIFICATION_STATUSES as readonly unknown[]).includes(query.status) &&
+        (query.webhookId === undefined || isString(query.webhookId)) &&
+        (job.cursor === undefined || isString(job.cursor))
+      ) {
+        return job as unknown as DeliveryJob;
+      }
+      break;
+    }
+  }
+  throw new MalformedJobError(`queue message is not a valid delivery job (kind ${String(job.kind)})`);
+}
