@@ -12,6 +12,7 @@ import type {
   RenderedRequest,
   WebhookDefinition,
 } from './core/model';
+import type { RetryExecutionInput } from './core/retry-contract';
 
 export interface Clock {
   now(): Date;
@@ -100,9 +101,10 @@ export interface DeliveryQueue {
 export interface RetryScheduler {
   /**
    * Starts the retry state machine for a notification, with an execution name derived from
-   * its id. Starting it again with the same input is harmless (no second execution).
+   * its id, input { notificationId, waitSeconds, nextAttemptAt }. Starting it again is
+   * harmless (no second execution).
    */
-  start(notificationId: string, waitSeconds: number): Promise<void>;
+  start(input: RetryExecutionInput): Promise<void>;
 }
 
 /** A request as sent on the wire: the stored request plus send-time headers (auth, signature). */

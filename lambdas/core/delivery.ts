@@ -160,7 +160,13 @@ export class DeliveryService {
       return;
     }
     this.report(ref, attempt.record, decision, context.enqueuedAt);
-    if (decision.update.status === 'WAITING') await this.deps.scheduler.start(id, decision.waitSeconds);
+    if (decision.update.nextAttemptAt !== null) {
+      await this.deps.scheduler.start({
+        notificationId: id,
+        waitSeconds: decision.waitSeconds,
+        nextAttemptAt: decision.update.nextAttemptAt,
+      });
+    }
   }
 
   /**
@@ -171,18 +177,18 @@ export class DeliveryService {
     const id = input.notificationId;
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
-      if (!notification || notification.status !== 'WAITING') return { notificationId: id, done: true, waitSeconds: 0 };
+      if (!notification || notification.status !== 'WAITING') return this.output(id, true, null);
       const ref = { notificationId: id, webhookId: notification.webhookId };
       const retriesDone = notification.attempts.filter((a) => a.trigger === 'retry').length;
       if (retriesDone >= input.retry) {
         this.deps.observer.duplicate(ref, `retry ${input.retry} already recorded`);
-        return { notificationId: id, done: false, waitSeconds: this.secondsUntil(notification.nextAttemptAt) };
+        return this.output(id, false, notification.nextAttemptAt);
       }
 
       const definition = await this.deps.webhooks.get(notification.webhookId);
       if (!definition?.enabled) {
         await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
-        return { notificationId: id, done: true, waitSeconds: 0 };
+        return this.output(id, true, null);
       }
       const request = await this.requirePayload(id);
       const attempt = await this.attempt(definition, id, request, notification.attempts.length + 1, 'retry');
@@ -190,11 +196,7 @@ export class DeliveryService {
       const decision = input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update))) continue;
       this.report(ref, attempt.record, decision, undefined);
-      return {
-        notificationId: id,
-        done: decision.update.status !== 'WAITING',
-        waitSeconds: decision.waitSeconds,
-      };
+      return this.output(id, decision.update.status !== 'WAITING', decision.update.nextAttemptAt);
     }
     throw new Error(`retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
   }
@@ -258,8 +260,12 @@ export class DeliveryService {
   /** A repeated deliver job whose first attempt failed: make sure its retries are running. */
   private async resumeRetries(notification: Notification): Promise<void> {
     const retried = notification.attempts.some((a) => a.trigger === 'retry');
-    if (notification.status === 'WAITING' && !retried) {
-      await this.deps.scheduler.start(notification.id, this.secondsUntil(notification.nextAttemptAt));
+    if (notification.status === 'WAITING' && !retried && notification.nextAttemptAt !== null) {
+      await this.deps.scheduler.start({
+        notificationId: notification.id,
+        waitSeconds: this.secondsUntil(notification.nextAttemptAt),
+        nextAttemptAt: notification.nextAttemptAt,
+      });
     }
   }
 
@@ -353,11 +359,14 @@ export class DeliveryService {
     return request;
   }
 
-  private secondsUntil(iso: string | null): number {
-    if (!iso) return 0;
-    const seconds = (Date.parse(iso) - this.deps.clock.now().getTime()) / 1000;
-    const positive = Math.max(0, seconds);
-    return this.deps.settings.timeScale === 1 ? Math.ceil(positive) : positive;
+  /** What the state machine gets back: whether to stop, and when the next retry is due. */
+  private output(notificationId: string, done: boolean, nextAttemptAt: string | null): AttemptTaskOutput {
+    const due = nextAttemptAt ?? this.deps.clock.now().toISOString();
+    return { notificationId, done, waitSeconds: this.secondsUntil(due), nextAttemptAt: due };
+  }
+
+  private secondsUntil(iso: string): number {
+    return Math.max(0, (Date.parse(iso) - this.deps.clock.now().getTime()) / 1000);
   }
 
   private expiresAt(now: Date): number {

@@ -3,8 +3,10 @@
  * attempt Lambda (lambdas/handlers/attempt.ts). The machine is written in JSONPath.
  *
  * Execution input (started by the delivery Lambda after a failed first attempt, name derived
- * from the notification id):      { notificationId, waitSeconds }
- * For retry k = 1..5:  Wait (SecondsPath $.waitSeconds)
+ * from the notification id):      { notificationId, waitSeconds, nextAttemptAt }
+ * For retry k = 1..5:  Wait (TimestampPath $.nextAttemptAt: the same instant the notification
+ *                         record shows; a timestamp also allows the sub-second waits that
+ *                         local mode's RETRY_TIME_SCALE produces)
  *                      -> Task "Attempt k" invoking the attempt Lambda with
  *                         { action: "attempt", notificationId, retry: k }
  *                         (payloadResponseOnly; the result replaces the state)
@@ -16,6 +18,8 @@ export interface RetryExecutionInput {
   readonly notificationId: string;
   /** Seconds to wait before retry 1 (jitter and Retry-After already applied). */
   readonly waitSeconds: number;
+  /** ISO instant of retry 1 (now + waitSeconds); what the Wait state waits for. */
+  readonly nextAttemptAt: string;
 }
 
 export interface AttemptTaskInput {
@@ -38,6 +42,8 @@ export interface AttemptTaskOutput {
   readonly done: boolean;
   /** Seconds to wait before the next retry (meaningful when done is false). */
   readonly waitSeconds: number;
+  /** ISO instant of the next retry (meaningful when done is false; now when there is none). */
+  readonly nextAttemptAt: string;
 }
 
 /** Step Functions execution names allow 80 characters of [A-Za-z0-9-_]. */

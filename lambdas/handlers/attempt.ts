@@ -17,11 +17,11 @@ export function createAttemptHandler(deps: AttemptHandlerDeps) {
     try {
       if (input.action === 'markFailed') {
         await deps.service.markFailed(input.notificationId);
-        return { notificationId: input.notificationId, done: true, waitSeconds: 0 };
+        return { notificationId: input.notificationId, done: true, waitSeconds: 0, nextAttemptAt: new Date().toISOString() };
       }
       return await deps.service.retry(input);
     } finally {
-      deps.metrics.publishStoredMetrics();
+      if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
   };
 }

@@ -34,7 +34,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
         }
       });
     } finally {
-      deps.metrics.publishStoredMetrics();
+      if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
     return { batchItemFailures };
   };
