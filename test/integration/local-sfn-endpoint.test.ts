@@ -1,0 +1,221 @@
+/**
+ * The local Step Functions endpoint, driven through the real SFN client (AWS JSON 1.0 over
+ * HTTP on 127.0.0.1) with the attempt Lambda bound to an in-process function.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { type LocalFunction, type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
+
+const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-test';
+const ATTEMPT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
+
+/** The shape lambdas/core/retry-contract.ts describes: 5 x (Wait SecondsPath -> Attempt -> Choice) -> MarkFailed. */
+function contractDefinition(): Record<string, unknown> {
+  const states: Record<string, unknown> = {};
+  for (let k = 1; k <= 5; k++) {
+    states[`Wait ${k}`] = { Type: 'Wait', SecondsPath: '$.waitSeconds', Next: `Attempt ${k}` };
+    states[`Attempt ${k}`] = {
+      Type: 'Task',
+      Resource: ATTEMPT_ARN,
+      Parameters: { action: 'attempt', 'notificationId.$': '$.notificationId', retry: k },
+      Next: `Done ${k}?`,
+    };
+    states[`Done ${k}?`] = {
+      Type: 'Choice',
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'Done' }],
+      Default: k < 5 ? `Wait ${k + 1}` : 'MarkFailed',
+    };
+  }
+  states.MarkFailed = {
+    Type: 'Task',
+    Resource: ATTEMPT_ARN,
+    Parameters: { action: 'markFailed', 'notificationId.$': '$.notificationId' },
+    Next: 'Done',
+  };
+  states.Done = { Type: 'Succeed' };
+  return { StartAt: 'Wait 1', States: states };
+}
+
+interface Call {
+  payload: { action: string; notificationId: string; retry?: number };
+  at: number;
+}
+
+function recorder(doneAtRetry: number | null, waitSeconds = 0.01) {
+  const calls: Call[] = [];
+  const fn: LocalFunction = async (payload) => {
+    const p = payload as Call['payload'];
+    calls.push({ payload: p, at: Date.now() });
+    if (p.action === 'markFailed') return { notificationId: p.notificationId, done: true, waitSeconds: 0 };
+    return { notificationId: p.notificationId, done: p.retry === doneAtRetry, waitSeconds };
+  };
+  return { calls, fn };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, seconds = 20): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met before the deadline');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('local Step Functions endpoint', () => {
+  const endpoints: SfnEndpoint[] = [];
+  const dirs: string[] = [];
+  const clients: SFNClient[] = [];
+
+  async function start(fn: LocalFunction, dataDir?: string) {
+    const endpoint = await startSfnEndpoint({
+      definition: contractDefinition(),
+      stateMachineArn: ARN,
+      functions: { [ATTEMPT_ARN]: fn },
+      ...(dataDir ? { dataDir } : {}),
+    });
+    endpoints.push(endpoint);
+    const client = new SFNClient({
+      region: 'us-east-1',
+      endpoint: endpoint.url,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    clients.push(client);
+    return { endpoint, client };
+  }
+
+  function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sfn-endpoint-'));
+    dirs.push(dir);
+    return dir;
+  }
+
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    await Promise.allSettled(endpoints.map((e) => e.stop()));
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('runs the machine until the attempt reports done, honouring fractional waits', async () => {
+    const { calls, fn } = recorder(3, 0.02);
+    const { endpoint, client } = await start(fn);
+
+    const started = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'retry-ntf_a',
+        input: JSON.stringify({ notificationId: 'ntf_a', waitSeconds: 0.05 }),
+      }),
+    );
+    await endpoint.whenIdle();
+    const described = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+
+    expect(started.executionArn).toBe('arn:aws:states:us-east-1:000000000000:execution:retry-test:retry-ntf_a');
+    expect(described.status).toBe('SUCCEEDED');
+    expect(calls.map((c) => c.payload)).toEqual([
+      { action: 'attempt', notificationId: 'ntf_a', retry: 1 },
+      { action: 'attempt', notificationId: 'ntf_a', retry: 2 },
+      { action: 'attempt', notificationId: 'ntf_a', retry: 3 },
+    ]);
+    expect(JSON.parse(described.output ?? 'null')).toEqual({ notificationId: 'ntf_a', done: true, waitSeconds: 0.02 });
+  });
+
+  it('marks the notification failed after the fifth retry', async () => {
+    const { calls, fn } = recorder(null, 0.001);
+    const { endpoint, client } = await start(fn);
+
+    await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n-fail', input: '{"notificationId":"ntf_f","waitSeconds":0}' }),
+    );
+    await endpoint.whenIdle();
+
+    expect(calls.map((c) => c.payload.retry ?? c.payload.action)).toEqual([1, 2, 3, 4, 5, 'markFailed']);
+  });
+
+  it('is idempotent by name and input, and refuses the same name with other input', async () => {
+    const { calls, fn } = recorder(1, 0);
+    const { endpoint, client } = await start(fn);
+    const input = JSON.stringify({ notificationId: 'ntf_i', waitSeconds: 0.3 });
+
+    const first = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
+    const second = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
+    const conflict = client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input: '{"notificationId":"other","waitSeconds":0}' }),
+    );
+
+    await expect(conflict).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
+    expect(second.executionArn).toBe(first.executionArn);
+    await endpoint.whenIdle();
+    expect(calls).toHaveLength(1);
+    // Closed now: even the same input is an existing execution (as on AWS for Standard workflows).
+    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }))).rejects.toMatchObject({
+      name: 'ExecutionAlreadyExists',
+    });
+  });
+
+  it('answers bad requests with the AWS error codes', async () => {
+    const { fn } = recorder(1);
+    const { client } = await start(fn);
+
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: `${ARN}-other`, input: '{}' })),
+    ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
+    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, input: '{not json' }))).rejects.toMatchObject({
+      name: 'InvalidExecutionInput',
+    });
+    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'a b', input: '{}' }))).rejects.toMatchObject({
+      name: 'InvalidName',
+    });
+    await expect(
+      client.send(new DescribeExecutionCommand({ executionArn: `${ARN.replace('stateMachine', 'execution')}:nope` })),
+    ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+  });
+
+  it('stops a running execution', async () => {
+    const { calls, fn } = recorder(1);
+    const { endpoint, client } = await start(fn);
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'to-stop', input: '{"notificationId":"ntf_s","waitSeconds":3600}' }),
+    );
+
+    await client.send(new StopExecutionCommand({ executionArn, error: 'Test', cause: 'stopped by the test' }));
+    await endpoint.whenIdle();
+    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+
+    expect(described).toMatchObject({ status: 'ABORTED', error: 'Test', cause: 'stopped by the test' });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('resumes running executions after a restart on the same data directory', async () => {
+    const dataDir = tempDir();
+    const before = recorder(2, 0.01);
+    const first = await start(before.fn, dataDir);
+    const { executionArn } = await first.client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'survivor', input: '{"notificationId":"ntf_r","waitSeconds":2}' }),
+    );
+    await first.client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'finished', input: '{"notificationId":"ntf_d","waitSeconds":0}' }),
+    );
+    await waitFor(async () => (before.calls.some((c) => c.payload.notificationId === 'ntf_d' && c.payload.retry === 2) ? true : undefined));
+    await first.endpoint.stop();
+
+    const after = recorder(2, 0.01);
+    const second = await start(after.fn, dataDir);
+    await second.endpoint.whenIdle();
+    const described = await second.client.send(new DescribeExecutionCommand({ executionArn }));
+
+    expect(before.calls.filter((c) => c.payload.notificationId === 'ntf_r')).toHaveLength(0);
+    expect(second.endpoint.resumed).toBe(1);
+    expect(after.calls.map((c) => c.payload)).toEqual([
+      { action: 'attempt', notificationId: 'ntf_r', retry: 1 },
+      { action: 'attempt', notificationId: 'ntf_r', retry: 2 },
+    ]);
+    expect(described.status).toBe('SUCCEEDED');
+    await expect(
+      second.client.send(new DescribeExecutionCommand({ executionArn: executionArn!.replace('survivor', 'finished') })),
+    ).resolves.toMatchObject({ status: 'SUCCEEDED' });
+  });
+});
