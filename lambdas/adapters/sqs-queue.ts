@@ -1,0 +1,115 @@
+/**
+ * The delivery queue on SQS. One JSON message per DeliveryJob, sent with SendMessageBatch in
+ * chunks that respect both SQS batch limits (10 entries, total payload size).
+ */
+import { type SendMessageBatchRequestEntry, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { PayloadTooLargeError } from '../core/errors';
+import type { DeliveryJob } from '../core/model';
+import type { DeliveryQueue } from '../ports';
+
+export const SQS_MAX_BATCH_ENTRIES = 10;
+/** Classic SQS limit for one message and for the sum of a batch. */
+export const SQS_MAX_BATCH_BYTES = 256 * 1024;
+
+export interface SqsDeliveryQueueOptions {
+  /** Size limit of one batch (and so of one message). Default 256 KiB. */
+  readonly maxBatchBytes?: number;
+  /** Extra rounds for entries SQS reported as failed (not sender faults). Default 3. */
+  readonly retries?: number;
+  /** First back-off between rounds, doubled each round. Default 50 ms. */
+  readonly backoffMs?: number;
+}
+
+/** Some jobs could not be queued after the retries. */
+export class QueueSendError extends Error {
+  constructor(
+    message: string,
+    readonly failures: readonly { readonly index: number; readonly code: string; readonly senderFault: boolean }[],
+  ) {
+    super(message);
+    this.name = 'QueueSendError';
+  }
+}
+
+interface Pending {
+  readonly index: number;
+  readonly body: string;
+  readonly bytes: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class SqsDeliveryQueue implements DeliveryQueue {
+  private readonly maxBatchBytes: number;
+  private readonly retries: number;
+  private readonly backoffMs: number;
+
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    options: SqsDeliveryQueueOptions = {},
+  ) {
+    this.maxBatchBytes = options.maxBatchBytes ?? SQS_MAX_BATCH_BYTES;
+    this.retries = options.retries ?? 3;
+    this.backoffMs = options.backoffMs ?? 50;
+  }
+
+  async enqueue(jobs: readonly DeliveryJob[]): Promise<void> {
+    const pending: Pending[] = jobs.map((job, index) => {
+      const body = JSON.stringify(job);
+      const bytes = Buffer.byteLength(body, 'utf8');
+      if (bytes > this.maxBatchBytes) {
+        throw new PayloadTooLargeError(
+          `delivery job ${index} is ${bytes} bytes; a queue message holds at most ${this.maxBatchBytes} bytes`,
+        );
+      }
+      return { index, body, bytes };
+    });
+
+    let remaining = pending;
+    let failures: QueueSendError['failures'] = [];
+    for (let round = 0; remaining.length > 0 && round <= this.retries; round++) {
+      if (round > 0) await sleep(this.backoffMs * 2 ** (round - 1));
+      const results = await Promise.all(chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c)));
+      failures = results.flatMap((r) => r.failures);
+      // Sender faults (malformed entry) fail the same way every time: do not retry them.
+      if (failures.some((f) => f.senderFault)) break;
+      const failed = new Set(failures.map((f) => f.index));
+      remaining = remaining.filter((p) => failed.has(p.index));
+    }
+    if (failures.length > 0) {
+      const codes = [...new Set(failures.map((f) => f.code))].join(', ');
+      throw new QueueSendError(`${failures.length} of ${jobs.length} delivery jobs could not be queued (${codes})`, failures);
+    }
+  }
+
+  private async sendChunk(entries: readonly Pending[]): Promise<{ failures: QueueSendError['failures'] }> {
+    const byId = new Map(entries.map((p) => [String(p.index), p]));
+    const request: SendMessageBatchRequestEntry[] = entries.map((p) => ({ Id: String(p.index), MessageBody: p.body }));
+    const out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: request }));
+    const failures = (out.Failed ?? []).map((f) => ({
+      index: byId.get(f.Id ?? '')?.index ?? -1,
+      code: f.Code ?? 'Unknown',
+      senderFault: f.SenderFault === true,
+    }));
+    return { failures };
+  }
+}
+
+/** Greedy chunks of at most 10 entries and at most maxBytes in total, order kept. */
+export function chunk<T extends { readonly bytes: number }>(items: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    if (current.length === SQS_MAX_BATCH_ENTRIES || (current.length > 0 && size + item.bytes > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += item.bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

