@@ -1,0 +1,69 @@
+/**
+ * Send-time headers: Standard Webhooks (https://www.standardwebhooks.com) identification and
+ * signature, and Basic Auth. They are computed per attempt and never stored with the request.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { WebhookDefinition } from './model';
+
+const SECRET_PREFIX = 'whsec_';
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+export const MIN_SECRET_BYTES = 24;
+export const MAX_SECRET_BYTES = 64;
+
+function secretKey(secret: string): Buffer {
+  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+  return Buffer.from(encoded, 'base64');
+}
+
+/** `v1,` + base64(HMAC-SHA256(key, `${msgId}.${timestamp}.${body}`)), key = base64-decoded secret. */
+export function signPayload(secret: string, msgId: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac('sha256', secretKey(secret))
+    .update(`${msgId}.${timestampSeconds}.`, 'utf8')
+    .update(body, 'utf8')
+    .digest('base64');
+  return `v1,${mac}`;
+}
+
+/** 'whsec_' + base64 of 32 random bytes. */
+export function generateSigningSecret(): string {
+  return SECRET_PREFIX + randomBytes(32).toString('base64');
+}
+
+/** 'whsec_' followed by canonical base64 of 24..64 bytes. */
+export function isValidSigningSecret(secret: string): boolean {
+  if (typeof secret !== 'string' || !secret.startsWith(SECRET_PREFIX)) return false;
+  const encoded = secret.slice(SECRET_PREFIX.length);
+  if (encoded.length === 0 || encoded.length % 4 !== 0 || !BASE64.test(encoded)) return false;
+  const bytes = Buffer.from(encoded, 'base64').length;
+  return bytes >= MIN_SECRET_BYTES && bytes <= MAX_SECRET_BYTES;
+}
+
+/** `Basic base64(user:pass)`, UTF-8 (RFC 7617). */
+export function basicAuthorization(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+}
+
+/**
+ * Headers added to the stored request at each attempt: webhook-id (the notification id, for
+ * receiver-side deduplication), webhook-timestamp (seconds), webhook-signature when the
+ * definition has a signing secret, authorization when it has Basic Auth.
+ */
+export function sendTimeHeaders(
+  def: Pick<WebhookDefinition, 'auth' | 'signingSecret'>,
+  notificationId: string,
+  now: Date,
+  body: string,
+): Record<string, string> {
+  const timestamp = Math.floor(now.getTime() / 1000);
+  const headers: Record<string, string> = {
+    'webhook-id': notificationId,
+    'webhook-timestamp': String(timestamp),
+  };
+  if (def.signingSecret) {
+    headers['webhook-signature'] = signPayload(def.signingSecret, notificationId, timestamp, body);
+  }
+  if (def.auth) {
+    headers.authorization = basicAuthorization(def.auth.username, def.auth.password);
+  }
+  return headers;
+}
