@@ -1,0 +1,149 @@
+/**
+ * The SQS-triggered delivery Lambda: real messages from fauxqs handed over as an SQS event,
+ * bounded concurrent delivery, partial batch failures, duplicated messages, bulk resend expansion.
+ */
+import { ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeliveryJob } from '../../lambdas/core/model';
+import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
+import { createDeliveryHarness, type DeliveryHarness, definition, deliverJob, event, quietLogger } from '../support/delivery-harness';
+import { always, ok, type Receiver, startReceiver } from '../support/receivers';
+import { useStandIns } from '../support/standins';
+
+describe('the delivery Lambda on SQS batches', () => {
+  const standIns = useStandIns();
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+  let handler: ReturnType<typeof createDeliveryHandler>;
+
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns());
+    receiver = await startReceiver(ok());
+    handler = createDeliveryHandler({
+      service: harness.service,
+      concurrency: 4,
+      logger: quietLogger(),
+      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' }),
+    });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+  beforeEach(() => {
+    receiver.requests.length = 0;
+    receiver.setBehaviour(ok());
+  });
+
+  /** Sends raw bodies to the queue and receives them back as a Lambda SQS event. */
+  async function viaQueue(bodies: string[]): Promise<SQSEvent> {
+    const { sqs } = standIns().clients;
+    const queueUrl = standIns().queueUrl;
+    for (let i = 0; i < bodies.length; i += 10) {
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(i + j), MessageBody: body })),
+        }),
+      );
+    }
+    const records: SQSRecord[] = [];
+    while (records.length < bodies.length) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      for (const m of out.Messages ?? []) {
+        records.push({
+          messageId: m.MessageId!,
+          receiptHandle: m.ReceiptHandle!,
+          body: m.Body!,
+          attributes: m.Attributes as unknown as SQSRecord['attributes'],
+          messageAttributes: {},
+          md5OfBody: m.MD5OfBody!,
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+          awsRegion: 'us-east-1',
+        });
+      }
+    }
+    return { Records: records };
+  }
+
+  it('delivers every record of a batch and reports no failures', async () => {
+    const def = definition({ url: `${receiver.url}/batch` });
+    await harness.webhooks.put(def);
+    const jobs = Array.from({ length: 10 }, (_, i) => deliverJob(def, event({ loanId: `L-${i}` })));
+
+    const response = await handler(await viaQueue(jobs.map((j) => JSON.stringify(j))));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(receiver.requests).toHaveLength(10);
+    for (const job of jobs) {
+      expect(await harness.notifications.get(job.notificationId)).toMatchObject({ status: 'SENT' });
+    }
+  });
+
+  it('reports only the malformed record as a batch item failure', async () => {
+    const def = definition({ url: `${receiver.url}/partial` });
+    await harness.webhooks.put(def);
+    const good = [deliverJob(def, event({ loanId: 'A' })), deliverJob(def, event({ loanId: 'B' }))];
+    const sqsEvent = await viaQueue([JSON.stringify(good[0]), '{"kind":"deliver"', JSON.stringify(good[1])]);
+    const bad = sqsEvent.Records.find((r) => r.body === '{"kind":"deliver"')!;
+
+    const response = await handler(sqsEvent);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: bad.messageId }]);
+    expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('records one attempt when the same message arrives twice in one batch', async () => {
+    const def = definition({ url: `${receiver.url}/dup-batch` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'D' }));
+
+    const response = await handler(await viaQueue([JSON.stringify(job), JSON.stringify(job)]));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(1);
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([job.notificationId]));
+  });
+
+  it('expands a bulk resend by range page by page through the queue, and counts its outcomes', async () => {
+    receiver.setBehaviour(always(500));
+    const def = definition({ url: `${receiver.url}/bulk` });
+    await harness.webhooks.put({ ...def });
+    const from = new Date(Date.now() - 1000).toISOString();
+    const jobs = Array.from({ length: 3 }, (_, i) => deliverJob(def, event({ loanId: `R-${i}` })));
+    for (const job of jobs) await harness.service.handleJob(job);
+    await harness.machine.settle();
+    const to = new Date(Date.now() + 1000).toISOString();
+    receiver.setBehaviour(ok());
+    receiver.requests.length = 0;
+    await harness.resendJobs.create({ jobId: 'job_range', count: 3, queued: 0, sent: 0, failed: 0, createdAt: to });
+
+    // The API enqueues one resendQuery job; the delivery Lambda expands and runs it.
+    const expansion: DeliveryJob = { kind: 'resendQuery', jobId: 'job_range', query: { from, to, webhookId: def.id, status: 'FAILED' } };
+    expect((await handler(await viaQueue([JSON.stringify(expansion)]))).batchItemFailures).toEqual([]);
+    expect(await harness.resendJobs.get('job_range')).toMatchObject({ count: 3, queued: 3, sent: 0, failed: 0 });
+    const { sqs } = standIns().clients;
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: standIns().queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const bodies = (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as DeliveryJob);
+    expect(bodies.map((b) => b.kind)).toEqual(['resend', 'resend', 'resend']);
+    expect(new Set(bodies.map((b) => (b.kind === 'resend' ? b.notificationId : '')))).toEqual(new Set(jobs.map((j) => j.notificationId)));
+    for (const body of bodies) await harness.service.handleJob(body);
+
+    expect(await harness.resendJobs.get('job_range')).toMatchObject({ count: 3, queued: 3, sent: 3, failed: 0 });
+    expect(receiver.requests).toHaveLength(3);
+    for (const job of jobs) {
+      const notification = await harness.notifications.get(job.notificationId);
+      expect(notification).toMatchObject({ status: 'SENT' });
+      expect(notification!.attempts.at(-1)).toMatchObject({ trigger: 'manual', outcome: 'SENT' });
+    }
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * Failures and retries: the synthesized retry state machine, run by aws-local-stepfunctions,
+ * drives the real attempt handler against receivers on 127.0.0.1.
+ */
+import { createDeliveryHarness, type DeliveryHarness, definition, deliverJob, event, FAST_SCALE, FAST_SCHEDULE } from '../support/delivery-harness';
+import { always, failTimes, gone, hang, ok, type Receiver, redirectTo, reset, retryAfter, startReceiver } from '../support/receivers';
+import { useStandIns } from '../support/standins';
+
+describe('failed attempts and automatic retries', () => {
+  const standIns = useStandIns();
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns(), { sender: { totalTimeoutMs: 500, connectTimeoutMs: 500 } });
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+  beforeEach(() => {
+    receiver.requests.length = 0;
+  });
+
+  async function deliver(path: string, behaviour: Parameters<Receiver['setBehaviour']>[0]) {
+    receiver.setBehaviour(behaviour);
+    const def = definition({ url: `${receiver.url}${path}` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: path }));
+    await harness.service.handleJob(job);
+    return { def, job };
+  }
+
+  it('a receiver that always fails gets 1 + 5 attempts, with growing gaps, and the notification ends FAILED', async () => {
+    const { job } = await deliver('/always-500', always(500, 'boom'));
+    expect(await harness.notifications.get(job.notificationId)).toMatchObject({ status: 'WAITING' });
+
+    await harness.machine.settle();
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'FAILED', failureReason: 'INVALID_HTTP_RESPONSE', nextAttemptAt: null });
+    expect(notification!.attempts.map((a) => [a.number, a.trigger, a.statusCode, a.outcome, a.error])).toEqual([
+      [1, 'initial', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+      [2, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+      [3, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+      [4, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+      [5, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+      [6, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
+    ]);
+    expect(notification!.attempts[0]!.responseBody).toBe('boom');
+    expect(receiver.requests).toHaveLength(6);
+    // The waits asked for follow the schedule (+-20 % jitter): each step roughly doubles here.
+    const calls = harness.machine.calls.filter((c) => c.input.notificationId === job.notificationId);
+    expect(calls.map((c) => c.input.action)).toEqual(['attempt', 'attempt', 'attempt', 'attempt', 'attempt', 'markFailed']);
+    const waits = [harness.machine.starts.find((s) => s.notificationId === job.notificationId)!.waitSeconds];
+    waits.push(...calls.slice(0, 4).map((c) => c.output.waitSeconds));
+    waits.forEach((wait, step) => {
+      const nominal = FAST_SCHEDULE[step]! * FAST_SCALE;
+      expect(wait).toBeGreaterThanOrEqual(nominal * 0.8 - 1e-9);
+      expect(wait).toBeLessThanOrEqual(nominal * 1.2 + 1e-9);
+    });
+    // Each retry came no earlier than the wait asked for before it.
+    const gaps = receiver.requests.slice(1).map((r, i) => r.at - receiver.requests[i]!.at);
+    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(waits[i]! * 1000 - 5));
+  });
+
+  it('a receiver that recovers at attempt 3 ends SENT with 3 attempts and no further retries', async () => {
+    const { job } = await deliver('/recovers', failTimes(2, 503));
+
+    await harness.machine.settle();
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'SENT', failureReason: null, nextAttemptAt: null });
+    expect(notification!.attempts.map((a) => [a.trigger, a.statusCode, a.outcome])).toEqual([
+      ['initial', 503, 'FAILED'],
+      ['retry', 503, 'FAILED'],
+      ['retry', 200, 'SENT'],
+    ]);
+    expect(receiver.requests).toHaveLength(3);
+  });
+
+  it('honours Retry-After (seconds) up to the step ceiling, without jitter', async () => {
+    const { job } = await deliver('/retry-after', retryAfter(1));
+
+    const start = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
+    expect(start.waitSeconds).toBeCloseTo(1 * FAST_SCALE, 10);
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'WAITING', nextAttemptAt: start.nextAttemptAt });
+    receiver.setBehaviour(ok());
+    await harness.machine.settle();
+    expect((await harness.notifications.get(job.notificationId))!.status).toBe('SENT');
+  });
+
+  it('caps a Retry-After beyond the step ceiling at the ceiling', async () => {
+    const { job } = await deliver('/retry-after-long', retryAfter(3600));
+
+    const start = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
+    expect(start.waitSeconds).toBeCloseTo(FAST_SCHEDULE[0] * FAST_SCALE, 10);
+    receiver.setBehaviour(ok());
+    await harness.machine.settle();
+  });
+
+  it('410 Gone fails at once with no retry', async () => {
+    const { job } = await deliver('/gone', gone());
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'FAILED', failureReason: 'INVALID_HTTP_RESPONSE' });
+    expect(notification!.attempts).toEqual([expect.objectContaining({ statusCode: 410 })]);
+    expect(harness.machine.starts.some((s) => s.notificationId === job.notificationId)).toBe(false);
+  });
+
+  it('records a timeout as TIMEOUT and schedules a retry', async () => {
+    const { job } = await deliver('/hang', hang());
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'TIMEOUT' });
+    expect(notification!.attempts[0]).toMatchObject({ statusCode: null, error: 'TIMEOUT', outcome: 'FAILED' });
+    receiver.setBehaviour(ok());
+    await harness.machine.settle();
+    expect((await harness.notifications.get(job.notificationId))!.status).toBe('SENT');
+  });
+
+  it('records a connection reset as CONNECTION_ERROR', async () => {
+    const { job } = await deliver('/reset', reset());
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'CONNECTION_ERROR' });
+    receiver.setBehaviour(ok());
+    await harness.machine.settle();
+  });
+
+  it('does not follow a redirect: 3xx is a failed attempt and the target gets nothing', async () => {
+    const target = await startReceiver(ok());
+    try {
+      const { job } = await deliver('/redirect', redirectTo(`${target.url}/elsewhere`, 302));
+
+      const notification = await harness.notifications.get(job.notificationId);
+      expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'INVALID_HTTP_RESPONSE' });
+      expect(notification!.attempts[0]!.statusCode).toBe(302);
+      expect(target.requests).toHaveLength(0);
+      receiver.setBehaviour(ok());
+      await harness.machine.settle();
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('starting the retry machine twice for one notification runs one execution', async () => {
+    const { job } = await deliver('/double-start', failTimes(1));
+    const first = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
+
+    await harness.machine.start(first);
+    await harness.machine.settle();
+
+    expect(harness.machine.starts.filter((s) => s.notificationId === job.notificationId)).toHaveLength(2);
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification!.attempts).toHaveLength(2);
+    expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('a replayed retry step (task retried after its result was lost) sends nothing again', async () => {
+    const { job } = await deliver('/replay', always(500));
+    await harness.machine.settle();
+    const before = receiver.requests.length;
+
+    const output = await harness.service.retry({ action: 'attempt', notificationId: job.notificationId, retry: 3 });
+
+    expect(output.done).toBe(true);
+    expect(receiver.requests).toHaveLength(before);
+    expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(6);
+  });
+
+  it('a manual resend after FAILED makes one attempt with trigger manual and no automatic retries', async () => {
+    const { job } = await deliver('/manual', always(500));
+    await harness.machine.settle();
+    const executionsBefore = harness.machine.executions.size;
+    receiver.setBehaviour(ok());
+
+    await harness.service.handleJob({ kind: 'resend', notificationId: job.notificationId });
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification!.status).toBe('SENT');
+    expect(notification!.attempts.at(-1)).toMatchObject({ number: 7, trigger: 'manual', outcome: 'SENT' });
+    expect(harness.machine.executions.size).toBe(executionsBefore);
+  });
+});
+
+describe('the egress guard in delivery', () => {
+  const standIns = useStandIns();
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns(), { sender: { policy: { allowHttp: true, allowCidrs: [] } } });
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  it.each([
+    ['the loopback address itself', (port: number) => `http://127.0.0.1:${port}/x`],
+    ['a decimal spelling of it', (port: number) => `http://2130706433:${port}/x`],
+    ['localhost with a trailing dot', (port: number) => `http://localhost.:${port}/x`],
+    ['an IPv4-mapped IPv6 spelling', (port: number) => `http://[::ffff:127.0.0.1]:${port}/x`],
+  ])('refuses %s with BLOCKED_URL, no retry, and the receiver sees nothing', async (_name, url) => {
+    const def = definition({ url: url(receiver.port) });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-blocked' }));
+
+    await harness.service.handleJob(job);
+
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification).toMatchObject({ status: 'FAILED', failureReason: 'BLOCKED_URL' });
+    expect(notification!.attempts[0]).toMatchObject({ error: 'BLOCKED_URL', statusCode: null });
+    expect(harness.machine.starts).toHaveLength(0);
+    expect(receiver.requests).toHaveLength(0);
+  });
+});

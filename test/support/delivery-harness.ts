@@ -1,0 +1,138 @@
+/**
+ * The delivery engine wired to real stand-ins: DynamoDB Local stores, the fauxqs queue, the
+ * undici sender (egress guard opened for loopback), the renderer, and the synthesized retry
+ * machine run in-process with the real attempt handler bound to its tasks.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoNotificationStore, DynamoPayloadStore, DynamoResendJobStore, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
+import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
+import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
+import { DeliveryService } from '../../lambdas/core/delivery';
+import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
+import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
+import { Renderer } from '../../lambdas/core/render';
+import { createAttemptHandler } from '../../lambdas/handlers/attempt';
+import type { DeliveryObserver, NotificationRef } from '../../lambdas/ports';
+import { createLocalRetryMachine, type LocalRetryMachine } from './retry-machine';
+import type { StandIns } from './standins';
+
+export const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8', '::1/128'] } as const;
+
+export interface ObservedEvent {
+  readonly kind: 'sent' | 'failed' | 'retryScheduled' | 'attemptFailed' | 'duplicate' | 'warn';
+  readonly ref: NotificationRef;
+  readonly detail?: unknown;
+}
+
+export function recordingObserver(): DeliveryObserver & { events: ObservedEvent[] } {
+  const events: ObservedEvent[] = [];
+  return {
+    events,
+    sent: (ref, _attempt, latencyMs) => events.push({ kind: 'sent', ref, detail: latencyMs }),
+    failed: (ref, reason) => events.push({ kind: 'failed', ref, detail: reason }),
+    retryScheduled: (ref, _attempt, waitSeconds) => events.push({ kind: 'retryScheduled', ref, detail: waitSeconds }),
+    attemptFailed: (ref) => events.push({ kind: 'attemptFailed', ref }),
+    duplicate: (ref, what) => events.push({ kind: 'duplicate', ref, detail: what }),
+    warn: (message, ref) => events.push({ kind: 'warn', ref, detail: message }),
+  };
+}
+
+export interface HarnessOptions {
+  readonly schedule?: readonly number[];
+  readonly timeScale?: number;
+  readonly sender?: Partial<HttpSenderOptions>;
+}
+
+export interface DeliveryHarness {
+  readonly service: DeliveryService;
+  readonly machine: LocalRetryMachine;
+  readonly observer: ReturnType<typeof recordingObserver>;
+  readonly webhooks: DynamoWebhookStore;
+  readonly notifications: DynamoNotificationStore;
+  readonly payloads: DynamoPayloadStore;
+  readonly resendJobs: DynamoResendJobStore;
+  readonly queue: SqsDeliveryQueue;
+  close(): Promise<void>;
+}
+
+/** Small waits: the default schedule shape, 1 s to 16 s scaled by 1/100 (10 ms to 160 ms). */
+export const FAST_SCHEDULE = [1, 2, 4, 8, 16] as const;
+export const FAST_SCALE = 0.01;
+
+export function createDeliveryHarness(standIns: StandIns, options: HarnessOptions = {}): DeliveryHarness {
+  const { dynamo, sqs } = standIns.clients;
+  const schedule = options.schedule ?? FAST_SCHEDULE;
+  const webhooks = new DynamoWebhookStore(dynamo, standIns.tables.webhooks);
+  const notifications = new DynamoNotificationStore(dynamo, standIns.tables.notifications);
+  const payloads = new DynamoPayloadStore(dynamo, standIns.tables.payloads);
+  const resendJobs = new DynamoResendJobStore(dynamo, standIns.tables.notifications);
+  const queue = new SqsDeliveryQueue(sqs, standIns.queueUrl);
+  const sender = createHttpSender({ policy: LOOPBACK_POLICY, ...options.sender });
+  const observer = recordingObserver();
+  const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' });
+  let attemptHandler: ReturnType<typeof createAttemptHandler> | undefined;
+  const machine = createLocalRetryMachine((input) => {
+    if (!attemptHandler) throw new Error('attempt handler not ready');
+    return attemptHandler(input);
+  }, schedule);
+  const service = new DeliveryService({
+    webhooks,
+    notifications,
+    payloads,
+    resendJobs,
+    queue,
+    scheduler: machine,
+    sender,
+    renderer: new Renderer(),
+    clock: { now: () => new Date() },
+    observer,
+    settings: { schedule, timeScale: options.timeScale ?? FAST_SCALE, retentionDays: 90 },
+  });
+  attemptHandler = createAttemptHandler({ service, metrics });
+  return {
+    service,
+    machine,
+    observer,
+    webhooks,
+    notifications,
+    payloads,
+    resendJobs,
+    queue,
+    async close() {
+      await machine.settle().catch(() => undefined);
+      await sender.close();
+    },
+  };
+}
+
+/** Quiet logger for handler tests (Powertools writes JSON lines to stdout). */
+export function quietLogger(): Logger {
+  return new Logger({ serviceName: 'webhooks-test', logLevel: 'SILENT' });
+}
+
+export function definition(overrides: Partial<WebhookDefinition> & Pick<WebhookDefinition, 'url'>): WebhookDefinition {
+  const now = new Date().toISOString();
+  return {
+    id: newWebhookId(),
+    name: 'test webhook',
+    events: ['LOAN_DISBURSEMENT'],
+    enabled: true,
+    method: 'POST',
+    contentType: 'application/json',
+    headers: {},
+    body: '{"loan": {{ data.loanId | json }}}',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    ...overrides,
+  };
+}
+
+export function event(data: Record<string, unknown>, type = 'LOAN_DISBURSEMENT'): EventEnvelope {
+  return { id: newEventId(), type, occurredAt: new Date().toISOString(), data };
+}
+
+export function deliverJob(def: WebhookDefinition, evt: EventEnvelope): Extract<DeliveryJob, { kind: 'deliver' }> {
+  return { kind: 'deliver', notificationId: notificationIdFor(def.id, evt.id), webhookId: def.id, event: evt };
+}
