@@ -1,4 +1,103 @@
-/** Placeholder until its issue lands: present so the CDK app can bundle it. */
-export const handler = async (): Promise<never> => {
-  throw new Error('api handler not implemented yet');
+/**
+ * The api Lambda: webhook definitions, notifications (history, resend), sender IPs, health.
+ * Thin: each route reads its input, calls one use case in lambdas/core/api, maps the result.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { NotificationService, LIST_QUERY_PARAMS } from '../core/api/notifications';
+import { WebhookService } from '../core/api/webhooks';
+import type { Renderer } from '../core/render';
+import type {
+  Clock,
+  DeliveryQueue,
+  NotificationStore,
+  PayloadStore,
+  ResendJobStore,
+  WebhookStore,
+} from '../ports';
+import { MAX_API_BODY_BYTES } from './http/limits';
+import { readJsonBody, readQuery } from './http/request';
+import { createHttpHandler, type HttpHandler, Router } from './http/router';
+import { loadHttpDeps } from './http/wiring';
+
+export interface ApiDeps {
+  readonly stores: {
+    readonly webhooks: WebhookStore;
+    readonly notifications: NotificationStore;
+    readonly payloads: PayloadStore;
+    readonly resendJobs: ResendJobStore;
+  };
+  readonly queue: DeliveryQueue;
+  readonly renderer: Renderer;
+  readonly clock: Clock;
+  readonly config: { readonly region: string; readonly senderIps: readonly string[] };
+  readonly logger: Pick<Logger, 'info' | 'error'>;
+}
+
+export function createApiRouter(deps: ApiDeps): Router {
+  const webhooks = new WebhookService({ webhooks: deps.stores.webhooks, renderer: deps.renderer, clock: deps.clock });
+  const notifications = new NotificationService({ ...deps.stores, queue: deps.queue, clock: deps.clock });
+  const body = (event: APIGatewayProxyEventV2) => readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES });
+  const optionalBody = (event: APIGatewayProxyEventV2) =>
+    readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES, optional: true });
+
+  return new Router()
+    .add('GET', '/health', async () => ({ status: 200, body: { status: 'ok' } }))
+    .add('GET', '/sender-ips', async () => ({
+      status: 200,
+      body: { region: deps.config.region, ips: [...deps.config.senderIps] },
+    }))
+    .add('GET', '/webhooks', async () => ({ status: 200, body: { items: await webhooks.list() } }))
+    .add('POST', '/webhooks', async ({ event }) => {
+      const created = await webhooks.create(body(event));
+      return { status: 201, body: created, headers: { location: `/webhooks/${encodeURIComponent(created.id)}` } };
+    })
+    .add('GET', '/webhooks/{id}', async ({ params }) => ({ status: 200, body: await webhooks.get(params.id!) }))
+    .add('PUT', '/webhooks/{id}', async ({ event, params }) => ({
+      status: 200,
+      body: await webhooks.replace(params.id!, body(event)),
+    }))
+    .add('DELETE', '/webhooks/{id}', async ({ params }) => {
+      await webhooks.delete(params.id!);
+      return { status: 204 };
+    })
+    .add('POST', '/webhooks/{id}/preview', async ({ event, params }) => ({
+      status: 200,
+      body: await webhooks.preview(params.id!, optionalBody(event)),
+    }))
+    .add('GET', '/notifications', async ({ event }) => ({
+      status: 200,
+      body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),
+    }))
+    .add('GET', '/notifications/{id}', async ({ params }) => ({
+      status: 200,
+      body: await notifications.get(params.id!),
+    }))
+    .add('POST', '/notifications/{id}/resend', async ({ params }) => ({
+      status: 202,
+      body: await notifications.resendOne(params.id!),
+    }))
+    .add('POST', '/notifications/resend', async ({ event }) => ({
+      status: 202,
+      body: await notifications.resendBulk(body(event)),
+    }))
+    .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({
+      status: 200,
+      body: await notifications.getJob(params.jobId!),
+    }));
+}
+
+export function createApiHandler(deps: ApiDeps): HttpHandler {
+  return createHttpHandler(createApiRouter(deps), { logger: deps.logger });
+}
+
+let lazy: HttpHandler | undefined;
+
+/** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (!lazy) {
+    const deps = loadHttpDeps();
+    lazy = createApiHandler(deps);
+  }
+  return lazy(event);
 };

@@ -1,4 +1,46 @@
-/** Placeholder until its issue lands: present so the CDK app can bundle it. */
-export const handler = async (): Promise<never> => {
-  throw new Error('ingest handler not implemented yet');
+/**
+ * The ingest Lambda (POST /events): parse, match definitions (cached), enqueue one delivery
+ * job per match, answer 202 with counts. Writes nothing to DynamoDB.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { CachedWebhookStore } from '../core/definition-cache';
+import { IngestService } from '../core/ingest';
+import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
+import { MAX_EVENTS_BODY_BYTES } from './http/limits';
+import { readJsonBody } from './http/request';
+import { createHttpHandler, type HttpHandler, Router } from './http/router';
+import { loadHttpDeps } from './http/wiring';
+
+export interface IngestHandlerDeps {
+  readonly stores: { readonly webhooks: WebhookStore };
+  readonly queue: DeliveryQueue;
+  readonly clock: Clock;
+  /** definitionCacheTtlMs: how long matched definitions are cached (0 disables the cache). */
+  readonly config: { readonly definitionCacheTtlMs: number };
+  readonly logger: Pick<Logger, 'info' | 'error'>;
+}
+
+export function createIngestRouter(deps: IngestHandlerDeps): Router {
+  const webhooks = new CachedWebhookStore(deps.stores.webhooks, deps.config.definitionCacheTtlMs, deps.clock);
+  const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock });
+  return new Router().add('POST', '/events', async ({ event }) => {
+    const result = await ingest.ingest(readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES }));
+    const body = result.batch
+      ? { events: result.events }
+      : { eventId: result.eventId, notifications: result.notifications };
+    return { status: 202, body };
+  });
+}
+
+export function createIngestHandler(deps: IngestHandlerDeps): HttpHandler {
+  return createHttpHandler(createIngestRouter(deps), { logger: deps.logger });
+}
+
+let lazy: HttpHandler | undefined;
+
+/** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  if (!lazy) lazy = createIngestHandler(loadHttpDeps());
+  return lazy(event);
 };

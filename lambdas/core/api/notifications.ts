@@ -1,0 +1,264 @@
+/**
+ * The communication history: list and read notifications, resend one, resend in bulk and
+ * follow a bulk resend. The API never sends HTTP itself (it runs outside the VPC, so not
+ * from the fixed sender IPs): every resend travels through the delivery queue.
+ *
+ * Bulk resend by ids: 1..1000 distinct ids, all of which must exist (an unknown id is a 404
+ * naming it, and nothing is queued). By range: `from` (inclusive) .. `to` (exclusive),
+ * optional `webhookId`, `status` (default FAILED); the matching notifications are counted
+ * when the job is created (at most MAX_RANGE_RESEND) and expanded page by page by the
+ * delivery Lambda. `queued` counts resend jobs placed on the queue so far; `sent` and
+ * `failed` count their outcomes.
+ */
+import { forEachBounded } from '../concurrency';
+import { NotFoundError, ValidationError } from '../errors';
+import { newJobId } from '../ids';
+import {
+  type Attempt,
+  type DeliveryJob,
+  NOTIFICATION_STATUSES,
+  type NotificationStatus,
+  type RenderedRequest,
+  type ResendQuery,
+} from '../model';
+import type {
+  Clock,
+  DeliveryQueue,
+  NotificationQuery,
+  NotificationStore,
+  NotificationSummary,
+  PayloadStore,
+  ResendJob,
+  ResendJobStore,
+} from '../../ports';
+import { Issues, readEnum, readInteger, readIsoTime, readObject, readString } from './validation';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+export const MAX_RESEND_IDS = 1000;
+/** A range resend counts its matches up front; beyond this, narrow the range (or split it). */
+export const MAX_RANGE_RESEND = 10_000;
+const COUNT_PAGE_SIZE = 100;
+const LOOKUP_CONCURRENCY = 16;
+const MAX_ID_LENGTH = 256;
+const MAX_CURSOR_LENGTH = 4096;
+
+export const LIST_QUERY_PARAMS = ['webhookId', 'status', 'eventType', 'from', 'to', 'limit', 'cursor'] as const;
+
+export interface NotificationDetail {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly createdAt: string;
+  readonly status: NotificationStatus;
+  readonly failureReason: string | null;
+  /** The request as first rendered; null only if it is no longer retained. */
+  readonly request: RenderedRequest | null;
+  readonly attempts: readonly Attempt[];
+  readonly nextAttemptAt: string | null;
+}
+
+export interface NotificationListView {
+  readonly items: NotificationSummary[];
+  readonly nextCursor: string | null;
+}
+
+export interface ResendJobView {
+  readonly jobId: string;
+  readonly count: number;
+  readonly queued: number;
+  readonly sent: number;
+  readonly failed: number;
+  readonly createdAt: string;
+}
+
+export interface NotificationServiceDeps {
+  readonly notifications: NotificationStore;
+  readonly payloads: PayloadStore;
+  readonly resendJobs: ResendJobStore;
+  readonly queue: DeliveryQueue;
+  readonly clock: Clock;
+}
+
+export class NotificationService {
+  constructor(private readonly deps: NotificationServiceDeps) {}
+
+  /** Query parameters as strings (unknown names are refused at the edge). */
+  async list(params: Readonly<Record<string, string | undefined>>): Promise<NotificationListView> {
+    const query = parseListQuery(params);
+    const page = await this.deps.notifications.list(query);
+    return { items: page.items, nextCursor: page.nextCursor };
+  }
+
+  async get(id: string): Promise<NotificationDetail> {
+    const [notification, request] = await Promise.all([this.deps.notifications.get(id), this.deps.payloads.get(id)]);
+    if (!notification) throw notFound(id);
+    return {
+      id: notification.id,
+      webhookId: notification.webhookId,
+      eventId: notification.eventId,
+      eventType: notification.eventType,
+      createdAt: notification.createdAt,
+      status: notification.status,
+      failureReason: notification.failureReason,
+      request: request ? { method: request.method, url: request.url, headers: { ...request.headers }, body: request.body } : null,
+      attempts: notification.attempts,
+      nextAttemptAt: notification.nextAttemptAt,
+    };
+  }
+
+  async resendOne(id: string): Promise<{ notificationId: string; queued: true }> {
+    if (!(await this.deps.notifications.get(id))) throw notFound(id);
+    await this.deps.queue.enqueue([{ kind: 'resend', notificationId: id }]);
+    return { notificationId: id, queued: true };
+  }
+
+  async resendBulk(body: unknown): Promise<{ jobId: string; count: number }> {
+    const request = parseBulkResend(body);
+    return 'ids' in request ? this.resendIds(request.ids) : this.resendRange(request.query);
+  }
+
+  async getJob(jobId: string): Promise<ResendJobView> {
+    const job = await this.deps.resendJobs.get(jobId);
+    if (!job) throw new NotFoundError(`Resend job ${jobId} not found.`);
+    return {
+      jobId: job.jobId,
+      count: job.count,
+      queued: job.queued,
+      sent: job.sent,
+      failed: job.failed,
+      createdAt: job.createdAt,
+    };
+  }
+
+  private async resendIds(ids: readonly string[]): Promise<{ jobId: string; count: number }> {
+    const missing: { index: number; id: string }[] = [];
+    await forEachBounded(ids, LOOKUP_CONCURRENCY, async (id, index) => {
+      if (!(await this.deps.notifications.get(id))) missing.push({ index, id });
+    });
+    if (missing.length > 0) {
+      missing.sort((a, b) => a.index - b.index);
+      throw new NotFoundError(
+        `${missing.length} of ${ids.length} notifications not found; nothing was queued.`,
+        missing.map((m) => ({ index: m.index, path: `ids[${m.index}]`, message: `notification ${m.id} not found` })),
+      );
+    }
+    const job = await this.createJob(ids.length);
+    await this.deps.queue.enqueue(ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: job.jobId })));
+    await this.deps.resendJobs.increment(job.jobId, { queued: ids.length });
+    return { jobId: job.jobId, count: job.count };
+  }
+
+  private async resendRange(query: ResendQuery): Promise<{ jobId: string; count: number }> {
+    const count = await this.countMatches(query);
+    const job = await this.createJob(count);
+    if (count > 0) {
+      const expand: DeliveryJob = { kind: 'resendQuery', jobId: job.jobId, query };
+      await this.deps.queue.enqueue([expand]);
+    }
+    return { jobId: job.jobId, count };
+  }
+
+  private async countMatches(query: ResendQuery): Promise<number> {
+    let count = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.notifications.list({ ...query, limit: COUNT_PAGE_SIZE, cursor });
+      count += page.items.length;
+      if (count > MAX_RANGE_RESEND) {
+        throw new ValidationError(
+          `The range matches more than ${MAX_RANGE_RESEND} notifications; narrow it (from/to, webhookId, status) and resend in parts.`,
+          [{ path: 'from', message: `matches more than ${MAX_RANGE_RESEND} notifications` }],
+        );
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return count;
+  }
+
+  private async createJob(count: number): Promise<ResendJob> {
+    const job: ResendJob = {
+      jobId: newJobId(),
+      count,
+      queued: 0,
+      sent: 0,
+      failed: 0,
+      createdAt: this.deps.clock.now().toISOString(),
+    };
+    await this.deps.resendJobs.create(job);
+    return job;
+  }
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`Notification ${id} not found.`);
+}
+
+export function parseListQuery(params: Readonly<Record<string, string | undefined>>): NotificationQuery {
+  const issues = new Issues();
+  const idRule = { min: 1, max: MAX_ID_LENGTH };
+  const webhookId = params.webhookId !== undefined ? readString(params.webhookId, 'webhookId', idRule, issues) : undefined;
+  const status =
+    params.status !== undefined ? readEnum(params.status, 'status', NOTIFICATION_STATUSES, issues) : undefined;
+  const eventType =
+    params.eventType !== undefined ? readString(params.eventType, 'eventType', idRule, issues) : undefined;
+  const from = params.from !== undefined ? readIsoTime(params.from, 'from', issues) : undefined;
+  const to = params.to !== undefined ? readIsoTime(params.to, 'to', issues) : undefined;
+  if (from !== undefined && to !== undefined && from >= to) issues.add('to', 'must be later than from');
+  const limit = params.limit !== undefined ? readInteger(params.limit, 'limit', 1, MAX_PAGE_SIZE, issues) : DEFAULT_PAGE_SIZE;
+  const cursor =
+    params.cursor !== undefined ? readString(params.cursor, 'cursor', { min: 1, max: MAX_CURSOR_LENGTH }, issues) : undefined;
+  issues.throwIfAny('Invalid notification query');
+  return {
+    limit: limit!,
+    ...(webhookId !== undefined ? { webhookId } : {}),
+    ...(status !== undefined ? { status } : {}),
+    ...(eventType !== undefined ? { eventType } : {}),
+    ...(from !== undefined ? { from } : {}),
+    ...(to !== undefined ? { to } : {}),
+    ...(cursor !== undefined ? { cursor } : {}),
+  };
+}
+
+export type BulkResendRequest = { readonly ids: readonly string[] } | { readonly query: ResendQuery };
+
+export function parseBulkResend(body: unknown): BulkResendRequest {
+  const issues = new Issues();
+  const obj = readObject(body, '', ['ids', 'from', 'to', 'webhookId', 'status'], issues);
+  issues.throwIfAny('Invalid resend request');
+  if (Object.hasOwn(obj, 'ids')) {
+    for (const key of ['from', 'to', 'webhookId', 'status']) {
+      if (Object.hasOwn(obj, key)) issues.add(key, 'cannot be combined with ids (send either ids or a range)');
+    }
+    const ids = obj.ids;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RESEND_IDS) {
+      issues.add('ids', `must be a list of 1 to ${MAX_RESEND_IDS} notification ids`);
+      issues.throwIfAny('Invalid resend request');
+      return { ids: [] };
+    }
+    const seen = new Map<string, number>();
+    ids.forEach((id, i) => {
+      const value = readString(id, `ids[${i}]`, { min: 1, max: MAX_ID_LENGTH }, issues);
+      if (value === undefined) return;
+      const first = seen.get(value);
+      if (first !== undefined) issues.add(`ids[${i}]`, `repeats ids[${first}]`);
+      else seen.set(value, i);
+    });
+    issues.throwIfAny('Invalid resend request');
+    return { ids: ids as string[] };
+  }
+  if (!Object.hasOwn(obj, 'from')) issues.add('from', 'is required (or send ids)');
+  if (!Object.hasOwn(obj, 'to')) issues.add('to', 'is required (or send ids)');
+  const from = Object.hasOwn(obj, 'from') ? readIsoTime(obj.from, 'from', issues) : undefined;
+  const to = Object.hasOwn(obj, 'to') ? readIsoTime(obj.to, 'to', issues) : undefined;
+  if (from !== undefined && to !== undefined && from >= to) issues.add('to', 'must be later than from');
+  const webhookId = Object.hasOwn(obj, 'webhookId')
+    ? readString(obj.webhookId, 'webhookId', { min: 1, max: MAX_ID_LENGTH }, issues)
+    : undefined;
+  const status: NotificationStatus | undefined = Object.hasOwn(obj, 'status')
+    ? readEnum(obj.status, 'status', NOTIFICATION_STATUSES, issues)
+    : 'FAILED';
+  issues.throwIfAny('Invalid resend request');
+  return { query: { from: from!, to: to!, status: status!, ...(webhookId !== undefined ? { webhookId } : {}) } };
+}

@@ -1,0 +1,503 @@
+/**
+ * Webhook definitions: create, list, get, replace, delete and preview. Input is validated in
+ * full here (unknown fields refused, every problem reported with its path); templates are
+ * checked by the Renderer against a sample event before anything is stored.
+ *
+ * Secrets are write-only: responses carry `"password":"***"` and `"signingSecret":"whsec_***"`.
+ * `"signingSecret":"generate"` makes a new secret, shown in that one response only. On
+ * replace (PUT), `auth` and `signingSecret` follow "omitted keeps, null removes"; a password
+ * that is omitted or "***" keeps the stored one.
+ */
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { MAX_EVENT_TYPE_LENGTH, parseEvent } from '../events';
+import { newWebhookId, notificationIdFor } from '../ids';
+import {
+  type BasicAuth,
+  CONTENT_TYPES,
+  type ContentType,
+  HTTP_METHODS,
+  type HttpMethod,
+  type RenderedRequest,
+  type WebhookDefinition,
+} from '../model';
+import { buildRenderContext, RESERVED_HEADERS as RENDERER_RESERVED_HEADERS, type Renderer, sampleEvent } from '../render';
+import { generateSigningSecret, isValidSigningSecret } from '../signing';
+import type { Clock, WebhookStore } from '../../ports';
+import {
+  has,
+  Issues,
+  isObject,
+  type Json,
+  joinPath,
+  readBoolean,
+  readEnum,
+  readObject,
+  readString,
+} from './validation';
+
+export const MASKED_PASSWORD = '***';
+export const MASKED_SIGNING_SECRET = 'whsec_***';
+export const GENERATE_SIGNING_SECRET = 'generate';
+
+export const DEFAULT_METHOD: HttpMethod = 'POST';
+export const DEFAULT_CONTENT_TYPE: ContentType = 'application/json';
+/** Body used when a JSON webhook gives none: the event as Standard-Webhooks-style envelope. */
+export const DEFAULT_JSON_BODY =
+  '{"id": {{ event.id | json }}, "type": {{ event.type | json }}, "occurredAt": {{ event.occurredAt | json }}, "data": {{ data | json }}}';
+
+export const LIMITS = {
+  name: 255,
+  events: 100,
+  eventType: MAX_EVENT_TYPE_LENGTH,
+  url: 4096,
+  headers: 50,
+  headerValue: 8192,
+  body: 128 * 1024,
+  username: 255,
+  password: 1024,
+} as const;
+
+/** RFC 7230 token characters (tchar). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Hop-by-hop and framing headers the sender owns, the Content-Type set by `contentType`, and
+ * whatever the renderer reserves; `webhook-*` belongs to Standard Webhooks. Authorization is
+ * reserved when `auth` is set (auth sets it at send time), and always if the renderer says so.
+ */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  ...RENDERER_RESERVED_HEADERS,
+]);
+
+/** C0 controls, DEL and C1 controls (what POST /events refuses in event types). */
+export function hasControlChars(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+const WRITABLE_FIELDS = [
+  'name',
+  'events',
+  'enabled',
+  'method',
+  'url',
+  'contentType',
+  'headers',
+  'body',
+  'strict',
+  'auth',
+  'signingSecret',
+] as const;
+const READ_ONLY_FIELDS = ['id', 'version', 'createdAt', 'updatedAt'] as const;
+
+/** A definition as the API shows it: secrets masked, optional parts explicit. */
+export interface WebhookView {
+  readonly id: string;
+  readonly name: string;
+  readonly events: readonly string[];
+  readonly enabled: boolean;
+  readonly method: HttpMethod;
+  readonly url: string;
+  readonly contentType: ContentType;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly strict: boolean;
+  readonly auth: { readonly type: 'basic'; readonly username: string; readonly password: string } | null;
+  readonly signingSecret: string | null;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+type AuthInput = { readonly type: 'basic'; readonly username: string; readonly password: string | undefined };
+
+/** Validated request body; `undefined` secret fields mean "not given". */
+interface WebhookInput {
+  readonly fields: Omit<WebhookDefinition, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'auth' | 'signingSecret'>;
+  readonly auth: AuthInput | null | undefined;
+  readonly signingSecret: string | null | undefined;
+  readonly id: string | undefined;
+  readonly version: number | undefined;
+}
+
+export function toView(def: WebhookDefinition, revealSigningSecret = false): WebhookView {
+  return {
+    id: def.id,
+    name: def.name,
+    events: [...def.events],
+    enabled: def.enabled,
+    method: def.method,
+    url: def.url,
+    contentType: def.contentType,
+    headers: { ...def.headers },
+    body: def.body,
+    strict: def.strict ?? false,
+    auth: def.auth ? { type: 'basic', username: def.auth.username, password: MASKED_PASSWORD } : null,
+    signingSecret: def.signingSecret ? (revealSigningSecret ? def.signingSecret : MASKED_SIGNING_SECRET) : null,
+    version: def.version,
+    createdAt: def.createdAt,
+    updatedAt: def.updatedAt,
+  };
+}
+
+export interface WebhookServiceDeps {
+  readonly webhooks: WebhookStore;
+  readonly renderer: Renderer;
+  readonly clock: Clock;
+}
+
+export class WebhookService {
+  constructor(private readonly deps: WebhookServiceDeps) {}
+
+  async create(body: unknown): Promise<WebhookView> {
+    const input = parseWebhookInput(body, 'create');
+    const now = this.deps.clock.now().toISOString();
+    const generated = input.signingSecret === GENERATE_SIGNING_SECRET;
+    const def: WebhookDefinition = withSecrets(
+      { ...input.fields, id: newWebhookId(), version: 1, createdAt: now, updatedAt: now },
+      input.auth ? { type: 'basic', username: input.auth.username, password: input.auth.password! } : undefined,
+      generated ? generateSigningSecret() : (input.signingSecret ?? undefined),
+    );
+    this.validateTemplates(def);
+    await this.deps.webhooks.put(def);
+    return toView(def, generated);
+  }
+
+  async list(): Promise<WebhookView[]> {
+    const defs = await this.deps.webhooks.list();
+    return defs
+      .slice()
+      .sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)))
+      .map((d) => toView(d));
+  }
+
+  async get(id: string): Promise<WebhookView> {
+    return toView(await this.require(id));
+  }
+
+  async replace(id: string, body: unknown): Promise<WebhookView> {
+    const input = parseWebhookInput(body, 'replace');
+    const current = await this.require(id);
+    if (input.id !== undefined && input.id !== id) {
+      throw new ValidationError('The id in the body does not match the path.', [
+        { path: 'id', message: `must be ${id} (or omitted)` },
+      ]);
+    }
+    if (input.version !== undefined && input.version !== current.version) {
+      throw new ConflictError(
+        `Webhook ${id} is at version ${current.version}, not ${input.version}: it was changed meanwhile; fetch it again.`,
+      );
+    }
+    const auth = resolveAuth(input.auth, current.auth);
+    const generated = input.signingSecret === GENERATE_SIGNING_SECRET;
+    const signingSecret =
+      input.signingSecret === undefined || input.signingSecret === MASKED_SIGNING_SECRET
+        ? current.signingSecret
+        : input.signingSecret === null
+          ? undefined
+          : generated
+            ? generateSigningSecret()
+            : input.signingSecret;
+    const def = withSecrets(
+      {
+        ...input.fields,
+        id,
+        version: current.version + 1,
+        createdAt: current.createdAt,
+        updatedAt: this.deps.clock.now().toISOString(),
+      },
+      auth,
+      signingSecret,
+    );
+    checkAuthorizationHeader(def);
+    this.validateTemplates(def);
+    await this.deps.webhooks.put(def, current.version);
+    return toView(def, generated);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!(await this.deps.webhooks.delete(id))) throw notFound(id);
+  }
+
+  /** Renders the request a sample event would produce; nothing is sent or stored. */
+  async preview(id: string, body: unknown): Promise<RenderedRequest> {
+    const def = await this.require(id);
+    const issues = new Issues();
+    const input = body === undefined ? {} : readObject(body, '', ['type', 'data', 'id', 'occurredAt'], issues);
+    issues.throwIfAny('Invalid preview request');
+    const defaultType = def.events.find((e) => e !== '*') ?? 'SAMPLE_EVENT';
+    const sample = sampleEvent(
+      typeof input.type === 'string' ? input.type : defaultType,
+      isObject(input.data) ? input.data : undefined,
+    );
+    // The producer's own validation, so a preview accepts exactly what POST /events accepts.
+    const event = parseEvent(
+      {
+        type: has(input, 'type') ? input.type : sample.type,
+        data: has(input, 'data') ? input.data : sample.data,
+        id: has(input, 'id') ? input.id : sample.id,
+        occurredAt: has(input, 'occurredAt') ? input.occurredAt : sample.occurredAt,
+      },
+      this.deps.clock.now(),
+    );
+    const ctx = buildRenderContext(def, event, notificationIdFor(def.id, event.id));
+    return this.deps.renderer.render(def, ctx);
+  }
+
+  private validateTemplates(def: WebhookDefinition): void {
+    const { version: _v, createdAt: _c, updatedAt: _u, ...rest } = def;
+    this.deps.renderer.validate(rest);
+  }
+
+  private async require(id: string): Promise<WebhookDefinition> {
+    const def = await this.deps.webhooks.get(id);
+    if (!def) throw notFound(id);
+    return def;
+  }
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`Webhook ${id} not found.`);
+}
+
+function withSecrets(
+  base: Omit<WebhookDefinition, 'auth' | 'signingSecret'>,
+  auth: BasicAuth | undefined,
+  signingSecret: string | undefined,
+): WebhookDefinition {
+  return { ...base, ...(auth ? { auth } : {}), ...(signingSecret ? { signingSecret } : {}) };
+}
+
+function resolveAuth(input: AuthInput | null | undefined, current: BasicAuth | undefined): BasicAuth | undefined {
+  if (input === undefined) return current;
+  if (input === null) return undefined;
+  if (input.password !== undefined) return { type: 'basic', username: input.username, password: input.password };
+  if (!current) {
+    throw new ValidationError('auth.password is required: this webhook has no stored password to keep.', [
+      { path: 'auth.password', message: 'required (no stored password to keep)' },
+    ]);
+  }
+  return { type: 'basic', username: input.username, password: current.password };
+}
+
+function checkAuthorizationHeader(def: WebhookDefinition): void {
+  if (def.auth && Object.keys(def.headers).some((h) => h.toLowerCase() === 'authorization')) {
+    throw new ValidationError('An Authorization header cannot be combined with auth: auth sets it at send time.', [
+      { path: 'headers.Authorization', message: 'reserved when auth is set' },
+    ]);
+  }
+}
+
+/** Validates a create (POST) or replace (PUT) body in full, reporting every problem. */
+export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): WebhookInput {
+  const issues = new Issues();
+  const allowed: readonly string[] = [...WRITABLE_FIELDS, ...READ_ONLY_FIELDS];
+  const obj = readObject(body, '', allowed, issues);
+  if (mode === 'create') {
+    for (const key of READ_ONLY_FIELDS) {
+      if (has(obj, key)) issues.add(key, 'is read-only: set by the server');
+    }
+  }
+
+  const name = has(obj, 'name')
+    ? readString(obj.name, 'name', { trim: true, min: 1, max: LIMITS.name }, issues)
+    : missing(issues, 'name', 'is required');
+  const events = readEvents(obj, issues);
+  const enabled = has(obj, 'enabled') ? readBoolean(obj.enabled, 'enabled', issues) : true;
+  const method = has(obj, 'method') ? readEnum(obj.method, 'method', HTTP_METHODS, issues) : DEFAULT_METHOD;
+  const contentType = has(obj, 'contentType')
+    ? readEnum(obj.contentType, 'contentType', CONTENT_TYPES, issues)
+    : DEFAULT_CONTENT_TYPE;
+  const url = has(obj, 'url')
+    ? readString(obj.url, 'url', { min: 1, max: LIMITS.url }, issues)
+    : missing(issues, 'url', 'is required');
+  if (url !== undefined && hasControlChars(url)) issues.add('url', 'must not contain control characters');
+  const headers = readHeaders(obj, issues);
+  let templateBody: string | undefined;
+  if (has(obj, 'body')) {
+    templateBody = readString(obj.body, 'body', { max: LIMITS.body }, issues);
+  } else if (contentType === 'application/json') {
+    templateBody = DEFAULT_JSON_BODY;
+  } else {
+    issues.add('body', `is required for ${contentType ?? 'this content type'}`);
+  }
+  const strict = has(obj, 'strict') ? readBoolean(obj.strict, 'strict', issues) : undefined;
+  const auth = readAuth(obj, mode, issues);
+  if (auth && headers && Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+    issues.add('headers.Authorization', 'reserved when auth is set (auth sets it at send time)');
+  }
+  const signingSecret = readSigningSecret(obj, mode, issues);
+  let version: number | undefined;
+  if (mode === 'replace' && has(obj, 'version')) {
+    if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1) version = obj.version;
+    else issues.add('version', 'must be a positive integer (the version you read)');
+  }
+  const id =
+    mode === 'replace' && has(obj, 'id') ? readString(obj.id, 'id', { min: 1, max: 256 }, issues) : undefined;
+  if (mode === 'replace') {
+    for (const key of ['createdAt', 'updatedAt'] as const) {
+      if (has(obj, key) && typeof obj[key] !== 'string') issues.add(key, 'is read-only; if sent it must be a string');
+    }
+  }
+  issues.throwIfAny('Invalid webhook definition');
+
+  return {
+    fields: {
+      name: name!,
+      events: events!,
+      enabled: enabled!,
+      method: method!,
+      url: url!,
+      contentType: contentType!,
+      headers: headers!,
+      body: templateBody!,
+      ...(strict !== undefined ? { strict } : {}),
+    },
+    auth,
+    signingSecret,
+    id,
+    version,
+  };
+}
+
+function missing(issues: Issues, path: string, message: string): undefined {
+  issues.add(path, message);
+  return undefined;
+}
+
+function readEvents(obj: Json, issues: Issues): string[] | undefined {
+  if (!has(obj, 'events')) {
+    issues.add('events', 'is required (a list of event types, or ["*"])');
+    return undefined;
+  }
+  const value = obj.events;
+  if (!Array.isArray(value) || value.length === 0) {
+    issues.add('events', 'must be a non-empty list of event types (or "*")');
+    return undefined;
+  }
+  if (value.length > LIMITS.events) {
+    issues.add('events', `must hold at most ${LIMITS.events} event types`);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    const path = joinPath('events', i);
+    if (item === '*') {
+      out.push(item);
+      return;
+    }
+    const type = readString(item, path, { min: 1, max: LIMITS.eventType }, issues);
+    if (type === undefined) return;
+    if (type.trim() === '' || hasControlChars(type)) {
+      issues.add(path, 'must be "*" or an event type (not blank, no control characters)');
+      return;
+    }
+    out.push(type);
+  });
+  return [...new Set(out)];
+}
+
+function readHeaders(obj: Json, issues: Issues): Record<string, string> | undefined {
+  if (!has(obj, 'headers')) return {};
+  const value = obj.headers;
+  if (!isObject(value)) {
+    issues.add('headers', 'must be an object of header name -> value template');
+    return undefined;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > LIMITS.headers) {
+    issues.add('headers', `must hold at most ${LIMITS.headers} headers`);
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const [name, template] of entries) {
+    const path = joinPath('headers', name);
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) {
+      issues.add(path, 'is not a valid header name (RFC 7230 token characters only)');
+      continue;
+    }
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) {
+      issues.add(
+        path,
+        lower === 'content-type'
+          ? 'is reserved: set contentType instead'
+          : lower === 'authorization'
+            ? 'is reserved: configure auth instead (it is added at send time)'
+            : 'is reserved: the sender sets it at send time',
+      );
+      continue;
+    }
+    if (seen.has(lower)) {
+      issues.add(path, 'is given twice (header names are case-insensitive)');
+      continue;
+    }
+    seen.add(lower);
+    const v = readString(template, path, { max: LIMITS.headerValue }, issues);
+    if (v === undefined) continue;
+    if (hasControlChars(v.replace(/\t/g, ' '))) {
+      issues.add(path, 'must not contain control characters (CR, LF, NUL, ...)');
+      continue;
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+function readAuth(obj: Json, mode: 'create' | 'replace', issues: Issues): AuthInput | null | undefined {
+  if (!Object.hasOwn(obj, 'auth') || obj.auth === undefined) return undefined;
+  if (obj.auth === null) return null;
+  const auth = readObject(obj.auth, 'auth', ['type', 'username', 'password'], issues);
+  if (!isObject(obj.auth)) return undefined;
+  if (auth.type !== 'basic') issues.add('auth.type', 'must be "basic"');
+  let username = has(auth, 'username')
+    ? readString(auth.username, 'auth.username', { min: 1, max: LIMITS.username }, issues)
+    : missing(issues, 'auth.username', 'is required');
+  if (username !== undefined && (username.includes(':') || hasControlChars(username))) {
+    issues.add('auth.username', 'must not contain ":" or control characters');
+    username = undefined;
+  }
+  let password: string | undefined;
+  const keep = !has(auth, 'password') || auth.password === MASKED_PASSWORD;
+  if (keep) {
+    if (mode === 'create') issues.add('auth.password', 'is required');
+  } else {
+    password = readString(auth.password, 'auth.password', { min: 1, max: LIMITS.password }, issues);
+    if (password !== undefined && hasControlChars(password)) {
+      issues.add('auth.password', 'must not contain control characters');
+      password = undefined;
+    }
+  }
+  if (username === undefined) return undefined;
+  return { type: 'basic', username, password };
+}
+
+function readSigningSecret(obj: Json, mode: 'create' | 'replace', issues: Issues): string | null | undefined {
+  if (!Object.hasOwn(obj, 'signingSecret') || obj.signingSecret === undefined) return undefined;
+  const value = obj.signingSecret;
+  if (value === null) return null;
+  if (value === GENERATE_SIGNING_SECRET) return value;
+  if (value === MASKED_SIGNING_SECRET) {
+    if (mode === 'create') issues.add('signingSecret', 'is masked; send a secret, "generate", or leave it out');
+    return value;
+  }
+  if (typeof value !== 'string' || !isValidSigningSecret(value)) {
+    issues.add('signingSecret', 'must be "whsec_" + base64 of 24 to 64 random bytes, or "generate"');
+    return undefined;
+  }
+  return value;
+}

@@ -1,0 +1,33 @@
+/**
+ * Composition root of the api and ingest Lambdas: AWS clients, stores, queue and renderer,
+ * built once per cold start from validated env.
+ */
+import { createAwsClients } from '../../adapters/aws-clients';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../../adapters/dynamo-stores';
+import { createLogger } from '../../adapters/observability';
+import { SqsDeliveryQueue } from '../../adapters/sqs-queue';
+import { Renderer } from '../../core/render';
+import { loadHttpLambdaConfig } from './env';
+
+export function loadHttpDeps(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadHttpLambdaConfig(env);
+  const clients = createAwsClients(env);
+  return {
+    stores: {
+      webhooks: new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
+      notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
+      payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
+      resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
+    },
+    queue: new SqsDeliveryQueue(clients.sqs, config.queueUrl),
+    renderer: new Renderer(),
+    clock: { now: () => new Date() },
+    config,
+    logger: createLogger(),
+  };
+}
