@@ -1,0 +1,303 @@
+/**
+ * HttpSender on undici 7: one keep-alive pool per origin (undici Agent), the egress guard
+ * inside the connector, bounded time and a capped response read.
+ *
+ * Why the guard sits in the connector: net.connect calls our `lookup` exactly once per new
+ * connection and connects only to the addresses that lookup returned. Our lookup checks every
+ * address before returning them, so the address connected is the address checked (a DNS
+ * answer that changes between check and connect cannot redirect us). No lookup result is
+ * cached here; keep-alive connections already avoid repeat lookups. IP-literal hosts skip
+ * lookup in net, so the connector checks them itself (and send() checks them up front).
+ */
+import { promises as dns } from 'node:dns';
+import { isIP } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
+import {
+  checkAddress,
+  checkAll,
+  checkUrl,
+  type EgressPolicy,
+  type Lookup,
+  normalizeCidrs,
+  type ResolvedAddress,
+  staticAddresses,
+} from '../core/egress';
+import type { HttpResult, HttpSender, OutgoingRequest } from '../ports';
+
+export interface HttpSenderOptions {
+  policy: EgressPolicy;
+  /** TCP + TLS handshake budget (default 5000). */
+  connectTimeoutMs?: number;
+  /** Whole exchange, from send() to the last body byte (default 15000). */
+  totalTimeoutMs?: number;
+  /** Response body bytes kept (default 1024); reading stops beyond that. */
+  maxResponseBytes?: number;
+  /** Name resolution (default dns.promises.lookup with all: true). Every address is checked. */
+  lookup?: (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;
+  /** Trusted CA certificates instead of the system store (tests only). */
+  ca?: string | Buffer;
+}
+
+type HttpErrorKind = Extract<HttpResult, { kind: 'error' }>['error'];
+
+/** The egress guard refused a connection (thrown inside the connector, mapped to BLOCKED_URL). */
+export class EgressBlockedError extends Error {
+  readonly code = 'ERR_EGRESS_BLOCKED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'EgressBlockedError';
+  }
+}
+
+class TotalTimeoutError extends Error {
+  readonly code = 'ERR_TOTAL_TIMEOUT';
+}
+
+class ResponseCappedError extends Error {
+  readonly code = 'ERR_RESPONSE_CAPPED';
+}
+
+const defaultLookup: Lookup = async (hostname) => {
+  const answers = await dns.lookup(hostname, { all: true, verbatim: true });
+  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
+};
+
+type NetLookupCallback = (err: Error | null, address?: string | { address: string; family: number }[], family?: number) => void;
+
+/** net.connect's `lookup` hook: resolve once, check every address, hand over only those. */
+function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
+  return (hostname: string, options: { all?: boolean; family?: number }, callback: NetLookupCallback): void => {
+    const fixed = staticAddresses(hostname);
+    let pending: Promise<ResolvedAddress[]>;
+    try {
+      pending = fixed ? Promise.resolve([...fixed]) : resolve(hostname);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    pending.then(
+      (addresses) => {
+        const decision = checkAll(addresses, policy);
+        if (!decision.ok) {
+          callback(new EgressBlockedError(`host "${hostname}": ${decision.reason}`));
+          return;
+        }
+        const wanted = options.family === 4 || options.family === 6 ? options.family : 0;
+        const usable = wanted === 0 ? addresses : addresses.filter((a) => a.family === wanted);
+        const first = usable[0];
+        if (!first) {
+          callback(Object.assign(new Error(`host "${hostname}" has no IPv${wanted} address`), { code: 'ENOTFOUND' }));
+        } else if (options.all) {
+          callback(
+            null,
+            usable.map((a) => ({ address: a.address, family: a.family })),
+          );
+        } else {
+          callback(null, first.address, first.family);
+        }
+      },
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
+  };
+}
+
+const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|HOSTNAME_MISMATCH|ERR_OSSL/;
+const TIMEOUT_CODES = new Set([
+  'ERR_TOTAL_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** Maps a network failure to the delivery failure reason. Unknown failures count as connection errors. */
+export function classifyNetworkError(err: unknown): { error: HttpErrorKind; message: string } {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; library?: unknown; cause?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const text = (code ? `${code}: ${message}` : message).slice(0, 500);
+  if (code === 'ERR_EGRESS_BLOCKED') return { error: 'BLOCKED_URL', message };
+  if (TIMEOUT_CODES.has(code)) return { error: 'TIMEOUT', message: text };
+  if (TLS_CODE.test(code) || e.library === 'SSL routines' || (code === 'EPROTO' && /ssl|tls/i.test(message))) {
+    return { error: 'TLS_ERROR', message: text };
+  }
+  if (e.cause && e.cause !== err && typeof e.cause === 'object') {
+    const inner = classifyNetworkError(e.cause);
+    if (inner.error !== 'CONNECTION_ERROR') return inner;
+  }
+  return { error: 'CONNECTION_ERROR', message: text };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** One exchange. Settles exactly once: response, network error, or the overall timer. */
+class SendHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private statusCode = 0;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly settle: (result: HttpResult) => void,
+    private readonly started: number,
+    private readonly maxBytes: number,
+    private readonly totalTimeoutMs: number,
+  ) {}
+
+  onTimeout = (): void => {
+    if (this.settled) return;
+    this.fail('TIMEOUT', `no complete response within ${this.totalTimeoutMs} ms`);
+    // Before the request reached a socket there is no controller yet; onRequestStart aborts then.
+    this.controller?.abort(new TotalTimeoutError('total timeout'));
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new TotalTimeoutError('total timeout'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational: the real response follows
+    this.statusCode = statusCode;
+    this.headers = flattenHeaders(headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled) return;
+    const room = this.maxBytes - this.kept;
+    if (chunk.length <= room) {
+      this.chunks.push(chunk);
+      this.kept += chunk.length;
+      return;
+    }
+    if (room > 0) this.chunks.push(chunk.subarray(0, room));
+    this.kept = this.maxBytes;
+    // Cap reached: answer with what we have and drop the connection instead of reading on.
+    this.respond(true);
+    controller.abort(new ResponseCappedError('response body capped'));
+  }
+
+  onResponseEnd(): void {
+    if (!this.settled) this.respond(false);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.settled) return;
+    const { error, message } = classifyNetworkError(err);
+    this.fail(error, message);
+  }
+
+  fail(error: HttpErrorKind, message: string): void {
+    this.finish({ kind: 'error', error, message, durationMs: Math.round(performance.now() - this.started) });
+  }
+
+  private respond(truncated: boolean): void {
+    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.kept);
+    // A cut-off multi-byte character at the cap is dropped rather than turned into U+FFFD.
+    const body = truncated ? new StringDecoder('utf8').write(buf) : buf.toString('utf8');
+    this.finish({
+      kind: 'response',
+      statusCode: this.statusCode,
+      headers: this.headers,
+      body,
+      durationMs: Math.round(performance.now() - this.started),
+    });
+  }
+
+  private finish(result: HttpResult): void {
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.chunks = [];
+    this.settle(result);
+  }
+}
+
+export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(): Promise<void> } {
+  // Validate the allow-list once (a typo must fail the cold start, not open or close silently).
+  const policy: EgressPolicy = { allowHttp: opts.policy.allowHttp, allowCidrs: normalizeCidrs(opts.policy.allowCidrs) };
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
+  const totalTimeoutMs = opts.totalTimeoutMs ?? 15000;
+  const maxBytes = opts.maxResponseBytes ?? 1024;
+
+  const base = buildConnector({
+    timeout: connectTimeoutMs,
+    minVersion: 'TLSv1.2',
+    lookup: guardedLookup(policy, opts.lookup ?? defaultLookup),
+    ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+  } as buildConnector.BuildOptions);
+
+  const connect: buildConnector.connector = (options, callback) => {
+    // net skips `lookup` for IP literals: check them here, so no path connects unchecked.
+    if (isIP(options.hostname) !== 0) {
+      const decision = checkAddress(options.hostname, policy);
+      if (!decision.ok) {
+        callback(new EgressBlockedError(decision.reason), null);
+        return;
+      }
+    }
+    base(options, callback);
+  };
+
+  const agent = new Agent({
+    connect,
+    // Backstops for undici's own socket bookkeeping; the overall timer decides the result.
+    headersTimeout: totalTimeoutMs,
+    bodyTimeout: totalTimeoutMs,
+  });
+
+  return {
+    send(request: OutgoingRequest): Promise<HttpResult> {
+      const started = performance.now();
+      const checked = checkUrl(request.url, policy);
+      if (!checked.ok) {
+        return Promise.resolve({ kind: 'error', error: 'BLOCKED_URL', message: checked.reason, durationMs: 0 });
+      }
+      const url = checked.url;
+      return new Promise<HttpResult>((resolve) => {
+        const handler = new SendHandler(resolve, started, maxBytes, totalTimeoutMs);
+        handler.timer = setTimeout(handler.onTimeout, totalTimeoutMs);
+        try {
+          agent.dispatch(
+            {
+              origin: url.origin,
+              path: url.pathname + url.search,
+              method: request.method,
+              headers: request.headers,
+              body: request.body,
+            },
+            handler,
+          );
+        } catch (err) {
+          const { error, message } = classifyNetworkError(err);
+          handler.fail(error, message);
+        }
+      });
+    },
+
+    async close(): Promise<void> {
+      // Graceful first; anything still in flight after a moment is cut (its send already
+      // settles through its own timer or error).
+      let closed = false;
+      const graceful = agent.close().then(
+        () => {
+          closed = true;
+        },
+        () => {
+          closed = true;
+        },
+      );
+      await Promise.race([graceful, new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (!closed) await agent.destroy().catch(() => undefined);
+    },
+  };
+}
