@@ -5,9 +5,10 @@
  * as on AWS: the handlers only see AWS_ENDPOINT_URL_SFN.
  *
  * Two things the library does not do, done here:
- * - Wait states with SecondsPath accept only whole seconds there, while local mode scales
- *   back-off waits down to fractions (RETRY_TIME_SCALE). Each such Wait is run by a local Task
- *   of the same name that sleeps for the (possibly fractional) number of seconds.
+ * - Wait states are run by a local Task of the same name that sleeps until the instant the
+ *   Wait names (Seconds, SecondsPath, Timestamp or TimestampPath). The library accepts only
+ *   whole seconds in SecondsPath, while local mode scales back-off waits down to fractions
+ *   (RETRY_TIME_SCALE); and a Wait that is ours to run can be checkpointed (next point).
  * - Executions survive a restart: start, every Wait entered (state name, state data, wake-up
  *   time) and the end are appended to a journal; on start, executions still running resume at
  *   the last Wait they entered, with what remained of that wait. A Task cut off by the restart
@@ -114,7 +115,8 @@ const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 const NAME_PATTERN = /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]{1,80}$/;
 
 interface WaitBinding {
-  readonly path: readonly string[];
+  /** Epoch ms the wait ends at, for the state's input. */
+  readonly until: (data: unknown) => number;
   /** The Wait had no InputPath, so its input is the raw state data and can be resumed from. */
   readonly resumable: boolean;
 }
@@ -219,7 +221,7 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
         if (pendingResume && pendingResume.state === state) {
           until = pendingResume.until;
         } else {
-          until = Date.now() + readSeconds(wait.path, data, state) * 1000;
+          until = wait.until(data);
         }
         pendingResume = undefined;
         if (wait.resumable) {
@@ -508,36 +510,65 @@ async function sleepUntil(until: number, signal: AbortSignal): Promise<void> {
   }
 }
 
-/** `$`, `$.a.b` and `$['a'].b` paths: what a Wait's SecondsPath needs. */
+/** `$`, `$.a.b` and `$['a'].b` paths: what a Wait's SecondsPath or TimestampPath needs. */
 function parsePath(expr: string, state: string): string[] {
-  if (!expr.startsWith('$') || expr.startsWith('$$')) {
-    throw new Error(`Wait state '${state}': SecondsPath '${expr}' is not supported by the local endpoint`);
-  }
+  const unsupported = () => new Error(`Wait state '${state}': path '${expr}' is not supported by the local endpoint`);
+  if (!expr.startsWith('$') || expr.startsWith('$$')) throw unsupported();
   const parts: string[] = [];
   const re = /\.([A-Za-z_$][\w$-]*)|\['([^']*)'\]|\["([^"]*)"\]/y;
   let i = 1;
   while (i < expr.length) {
     re.lastIndex = i;
     const m = re.exec(expr);
-    if (!m) throw new Error(`Wait state '${state}': SecondsPath '${expr}' is not supported by the local endpoint`);
+    if (!m) throw unsupported();
     parts.push((m[1] ?? m[2] ?? m[3])!);
     i = re.lastIndex;
   }
   return parts;
 }
 
-function readSeconds(pathParts: readonly string[], data: unknown, state: string): number {
+function read(pathParts: readonly string[], data: unknown): unknown {
   let value: unknown = data;
   for (const key of pathParts) {
     value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
   }
-  // Unlike AWS, fractions are allowed: local mode scales waits below a second.
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    const err = new Error(`Wait state '${state}': SecondsPath evaluated to ${JSON.stringify(value)}, expected a number >= 0`);
-    err.name = 'States.Runtime';
-    throw err;
-  }
   return value;
+}
+
+function runtimeError(message: string): Error {
+  const err = new Error(message);
+  err.name = 'States.Runtime';
+  return err;
+}
+
+function secondsUntil(seconds: unknown, state: string): number {
+  // Unlike AWS, fractions are allowed: local mode scales waits below a second.
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    throw runtimeError(`Wait state '${state}': seconds evaluated to ${JSON.stringify(seconds)}, expected a number >= 0`);
+  }
+  return Date.now() + seconds * 1000;
+}
+
+function timestampUntil(timestamp: unknown, state: string): number {
+  const ms = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw runtimeError(`Wait state '${state}': timestamp evaluated to ${JSON.stringify(timestamp)}, expected an ISO 8601 timestamp`);
+  }
+  return ms;
+}
+
+function waitBinding(name: string, state: Record<string, unknown>): WaitBinding['until'] {
+  if (typeof state.SecondsPath === 'string') {
+    const p = parsePath(state.SecondsPath, name);
+    return (data) => secondsUntil(read(p, data), name);
+  }
+  if (typeof state.TimestampPath === 'string') {
+    const p = parsePath(state.TimestampPath, name);
+    return (data) => timestampUntil(read(p, data), name);
+  }
+  if (state.Seconds !== undefined) return () => secondsUntil(state.Seconds, name);
+  if (state.Timestamp !== undefined) return () => timestampUntil(state.Timestamp, name);
+  throw new Error(`Wait state '${name}' needs Seconds, SecondsPath, Timestamp or TimestampPath`);
 }
 
 function prepareDefinition(
@@ -565,9 +596,9 @@ function prepareDefinition(
     if (state.Type === 'Map' || state.Type === 'Parallel') {
       throw new Error(`state '${name}': ${String(state.Type)} states are not supported by the local endpoint`);
     }
-    if (state.Type === 'Wait' && typeof state.SecondsPath === 'string') {
-      const { SecondsPath, Type: _type, ...rest } = state;
-      waits.set(name, { path: parsePath(SecondsPath, name), resumable: rest.InputPath === undefined });
+    if (state.Type === 'Wait') {
+      const { Seconds: _s, SecondsPath: _sp, Timestamp: _t, TimestampPath: _tp, Type: _type, ...rest } = state;
+      waits.set(name, { until: waitBinding(name, state), resumable: rest.InputPath === undefined });
       out[name] = { ...rest, Type: 'Task', Resource: LOCAL_WAIT_RESOURCE, TimeoutSeconds: WAIT_TASK_TIMEOUT_SECONDS };
       continue;
     }

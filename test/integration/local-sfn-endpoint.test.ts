@@ -11,11 +11,15 @@ import { type LocalFunction, type SfnEndpoint, startSfnEndpoint } from '../../lo
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-test';
 const ATTEMPT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
 
-/** The shape lambdas/core/retry-contract.ts describes: 5 x (Wait SecondsPath -> Attempt -> Choice) -> MarkFailed. */
-function contractDefinition(): Record<string, unknown> {
+/**
+ * The shape lambdas/core/retry-contract.ts describes: 5 x (Wait -> Attempt -> Choice) -> MarkFailed,
+ * waiting on TimestampPath $.nextAttemptAt (or SecondsPath $.waitSeconds).
+ */
+function contractDefinition(wait: 'TimestampPath' | 'SecondsPath' = 'TimestampPath'): Record<string, unknown> {
+  const waitField = wait === 'TimestampPath' ? { TimestampPath: '$.nextAttemptAt' } : { SecondsPath: '$.waitSeconds' };
   const states: Record<string, unknown> = {};
   for (let k = 1; k <= 5; k++) {
-    states[`Wait ${k}`] = { Type: 'Wait', SecondsPath: '$.waitSeconds', Next: `Attempt ${k}` };
+    states[`Wait ${k}`] = { Type: 'Wait', ...waitField, Next: `Attempt ${k}` };
     states[`Attempt ${k}`] = {
       Type: 'Task',
       Resource: ATTEMPT_ARN,
@@ -38,6 +42,11 @@ function contractDefinition(): Record<string, unknown> {
   return { StartAt: 'Wait 1', States: states };
 }
 
+/** Execution input as the delivery Lambda builds it (RetryExecutionInput). */
+function retryInput(notificationId: string, waitSeconds: number): string {
+  return JSON.stringify({ notificationId, waitSeconds, nextAttemptAt: new Date(Date.now() + waitSeconds * 1000).toISOString() });
+}
+
 interface Call {
   payload: { action: string; notificationId: string; retry?: number };
   at: number;
@@ -48,8 +57,9 @@ function recorder(doneAtRetry: number | null, waitSeconds = 0.01) {
   const fn: LocalFunction = async (payload) => {
     const p = payload as Call['payload'];
     calls.push({ payload: p, at: Date.now() });
-    if (p.action === 'markFailed') return { notificationId: p.notificationId, done: true, waitSeconds: 0 };
-    return { notificationId: p.notificationId, done: p.retry === doneAtRetry, waitSeconds };
+    const nextAttemptAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
+    if (p.action === 'markFailed') return { notificationId: p.notificationId, done: true, waitSeconds: 0, nextAttemptAt };
+    return { notificationId: p.notificationId, done: p.retry === doneAtRetry, waitSeconds, nextAttemptAt };
   };
   return { calls, fn };
 }
@@ -69,9 +79,9 @@ describe('local Step Functions endpoint', () => {
   const dirs: string[] = [];
   const clients: SFNClient[] = [];
 
-  async function start(fn: LocalFunction, dataDir?: string) {
+  async function start(fn: LocalFunction, dataDir?: string, wait?: 'TimestampPath' | 'SecondsPath') {
     const endpoint = await startSfnEndpoint({
-      definition: contractDefinition(),
+      definition: contractDefinition(wait),
       stateMachineArn: ARN,
       functions: { [ATTEMPT_ARN]: fn },
       ...(dataDir ? { dataDir } : {}),
@@ -101,13 +111,13 @@ describe('local Step Functions endpoint', () => {
 
   it('runs the machine until the attempt reports done, honouring fractional waits', async () => {
     const { calls, fn } = recorder(3, 0.02);
-    const { endpoint, client } = await start(fn);
+    const { endpoint, client } = await start(fn, undefined, 'SecondsPath');
 
     const started = await client.send(
       new StartExecutionCommand({
         stateMachineArn: ARN,
         name: 'retry-ntf_a',
-        input: JSON.stringify({ notificationId: 'ntf_a', waitSeconds: 0.05 }),
+        input: retryInput('ntf_a', 0.05),
       }),
     );
     await endpoint.whenIdle();
@@ -120,7 +130,7 @@ describe('local Step Functions endpoint', () => {
       { action: 'attempt', notificationId: 'ntf_a', retry: 2 },
       { action: 'attempt', notificationId: 'ntf_a', retry: 3 },
     ]);
-    expect(JSON.parse(described.output ?? 'null')).toEqual({ notificationId: 'ntf_a', done: true, waitSeconds: 0.02 });
+    expect(JSON.parse(described.output ?? 'null')).toMatchObject({ notificationId: 'ntf_a', done: true, waitSeconds: 0.02 });
   });
 
   it('marks the notification failed after the fifth retry', async () => {
@@ -128,7 +138,7 @@ describe('local Step Functions endpoint', () => {
     const { endpoint, client } = await start(fn);
 
     await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n-fail', input: '{"notificationId":"ntf_f","waitSeconds":0}' }),
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n-fail', input: retryInput('ntf_f', 0) }),
     );
     await endpoint.whenIdle();
 
@@ -138,12 +148,12 @@ describe('local Step Functions endpoint', () => {
   it('is idempotent by name and input, and refuses the same name with other input', async () => {
     const { calls, fn } = recorder(1, 0);
     const { endpoint, client } = await start(fn);
-    const input = JSON.stringify({ notificationId: 'ntf_i', waitSeconds: 0.3 });
+    const input = retryInput('ntf_i', 0.3);
 
     const first = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
     const second = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
     const conflict = client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input: '{"notificationId":"other","waitSeconds":0}' }),
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input: retryInput('other', 0) }),
     );
 
     await expect(conflict).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
@@ -178,7 +188,7 @@ describe('local Step Functions endpoint', () => {
     const { calls, fn } = recorder(1);
     const { endpoint, client } = await start(fn);
     const { executionArn } = await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'to-stop', input: '{"notificationId":"ntf_s","waitSeconds":3600}' }),
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'to-stop', input: retryInput('ntf_s', 3600) }),
     );
 
     await client.send(new StopExecutionCommand({ executionArn, error: 'Test', cause: 'stopped by the test' }));
@@ -194,10 +204,10 @@ describe('local Step Functions endpoint', () => {
     const before = recorder(2, 0.01);
     const first = await start(before.fn, dataDir);
     const { executionArn } = await first.client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'survivor', input: '{"notificationId":"ntf_r","waitSeconds":2}' }),
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'survivor', input: retryInput('ntf_r', 2) }),
     );
     await first.client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'finished', input: '{"notificationId":"ntf_d","waitSeconds":0}' }),
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'finished', input: retryInput('ntf_d', 0) }),
     );
     await waitFor(async () => (before.calls.some((c) => c.payload.notificationId === 'ntf_d' && c.payload.retry === 2) ? true : undefined));
     await first.endpoint.stop();

@@ -1,0 +1,362 @@
+/**
+ * A journaling SQS endpoint for local mode. fauxqs keeps its queues in memory only; this thin
+ * HTTP proxy in front of it makes accepted-but-undelivered messages survive a restart, while
+ * handlers and SDK clients talk plain SQS (AWS_ENDPOINT_URL_SQS points here).
+ *
+ * Every request is forwarded unchanged; the answers to the JSON-protocol calls below are
+ * journaled before the client sees them, so a message the client was told is queued is on disk:
+ *   SendMessage / SendMessageBatch   -> 'send' (queue, message id, body and attributes)
+ *   ReceiveMessage                   -> receipt handle -> message id (memory); 'recv' when a
+ *                                       message comes back a second time or later (receive count)
+ *   DeleteMessage / DeleteMessageBatch -> 'del' (message id)
+ *   PurgeQueue                       -> 'purge'
+ * On start, replay() sends every message not deleted back into the fresh fauxqs queues (to the
+ * dead-letter queue when it had already used up its receives) and rewrites the journal
+ * compactly under the new message ids. A message can thus be delivered twice across a
+ * restart (at-least-once, like SQS), never lost once acknowledged.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Journal } from './journal';
+
+export interface JournaledQueue {
+  /** Queue URL as the stand-in created it. */
+  readonly url: string;
+  /** Where messages go after maxReceiveCount receives (the queue's redrive policy). */
+  readonly deadLetter?: { readonly queueName: string; readonly maxReceiveCount: number };
+}
+
+export interface SqsJournalOptions {
+  /** The SQS endpoint messages really live in (fauxqs). */
+  readonly target: string;
+  readonly dataDir: string;
+  /** Queue name -> its URL and redrive; messages of other queues pass through unjournaled. */
+  readonly queues: Readonly<Record<string, JournaledQueue>>;
+  readonly host?: string;
+  readonly port?: number;
+  readonly onError?: (message: string, err: unknown) => void;
+}
+
+export interface SqsJournal {
+  /** http://host:port, for AWS_ENDPOINT_URL_SQS. */
+  readonly url: string;
+  /** Sends the messages left over from the previous run into the queues; how many per queue. */
+  replay(): Promise<Record<string, number>>;
+  /** Messages accepted and not yet deleted (all journaled queues). */
+  pending(): number;
+  stop(): Promise<void>;
+}
+
+interface StoredMessage {
+  q: string;
+  /** The SendMessage parameters other than QueueUrl (body, attributes, delay, ...). */
+  entry: Record<string, unknown>;
+  /** Epoch ms it was accepted; with DelaySeconds, when it becomes visible. */
+  at: number;
+  /** Highest ApproximateReceiveCount seen. */
+  n: number;
+}
+
+type JournalRecord =
+  | ({ t: 'send'; id: string } & StoredMessage)
+  | { t: 'recv'; id: string; n: number }
+  | { t: 'del'; id: string }
+  | { t: 'purge'; q: string; at: number };
+
+const JOURNALED = new Set([
+  'SendMessage',
+  'SendMessageBatch',
+  'ReceiveMessage',
+  'DeleteMessage',
+  'DeleteMessageBatch',
+  'PurgeQueue',
+]);
+/** Receipt handles older than SQS's longest visibility timeout can no longer delete anything. */
+const HANDLE_TTL_MS = 12 * 3600 * 1000;
+
+export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJournal> {
+  const target = new URL(opts.target);
+  const onError = opts.onError ?? (() => {});
+  const journal = new Journal<JournalRecord>(path.join(opts.dataDir, 'sqs-journal.jsonl'));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+
+  // What is still owed: message id -> message. Loaded from the journal, replayed by replay().
+  let live = new Map<string, StoredMessage>();
+  const leftovers = load(journal.read());
+  const handles = new Map<string, { id: string; at: number }>();
+  let handleSweepAt = Date.now() + HANDLE_TTL_MS;
+
+  const queueName = (url: unknown): string | undefined => {
+    if (typeof url !== 'string') return undefined;
+    const name = url.slice(url.lastIndexOf('/') + 1);
+    return opts.queues[name] ? name : undefined;
+  };
+
+  const write = (records: JournalRecord[]): void => {
+    journal.append(records);
+    if (journal.size > 50_000 && journal.size > 4 * live.size) {
+      journal.rewrite([...live].map(([id, m]) => ({ t: 'send' as const, id, ...m })));
+    }
+  };
+
+  const rememberHandle = (handle: string, id: string): void => {
+    const now = Date.now();
+    handles.set(handle, { id, at: now });
+    if (now > handleSweepAt) {
+      for (const [h, v] of handles) if (now - v.at > HANDLE_TTL_MS) handles.delete(h);
+      handleSweepAt = now + HANDLE_TTL_MS;
+    }
+  };
+
+  /** Journals what a successful answer means; runs before the answer is passed on. */
+  const record = (operation: string, request: Record<string, unknown>, response: Record<string, unknown>): void => {
+    const q = queueName(request.QueueUrl);
+    if (!q) return;
+    const now = Date.now();
+    const records: JournalRecord[] = [];
+    const accept = (id: unknown, params: Record<string, unknown>) => {
+      if (typeof id !== 'string') return;
+      const { QueueUrl: _url, Id: _id, ...entry } = params;
+      const delay = typeof params.DelaySeconds === 'number' ? params.DelaySeconds * 1000 : 0;
+      const m: StoredMessage = { q, entry, at: now + delay, n: 0 };
+      live.set(id, m);
+      records.push({ t: 'send', id, ...m });
+    };
+    const forget = (handle: unknown) => {
+      if (typeof handle !== 'string') return;
+      const known = handles.get(handle);
+      if (!known) return;
+      handles.delete(handle);
+      if (live.delete(known.id)) records.push({ t: 'del', id: known.id });
+    };
+    switch (operation) {
+      case 'SendMessage':
+        accept(response.MessageId, request);
+        break;
+      case 'SendMessageBatch': {
+        const entries = new Map<string, Record<string, unknown>>();
+        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? []) entries.set(String(e.Id), e);
+        for (const ok of (response.Successful as Record<string, unknown>[] | undefined) ?? []) {
+          const e = entries.get(String(ok.Id));
+          if (e) accept(ok.MessageId, e);
+        }
+        break;
+      }
+      case 'ReceiveMessage':
+        for (const m of (response.Messages as Record<string, unknown>[] | undefined) ?? []) {
+          if (typeof m.MessageId !== 'string' || typeof m.ReceiptHandle !== 'string') continue;
+          rememberHandle(m.ReceiptHandle, m.MessageId);
+          const stored = live.get(m.MessageId);
+          const n = Number((m.Attributes as Record<string, string> | undefined)?.ApproximateReceiveCount);
+          // First receives are the common case and need no record; redeliveries count towards the DLQ.
+          if (stored && Number.isFinite(n) && n > stored.n) {
+            stored.n = n;
+            if (n > 1) records.push({ t: 'recv', id: m.MessageId, n });
+          }
+        }
+        break;
+      case 'DeleteMessage':
+        forget(request.ReceiptHandle);
+        break;
+      case 'DeleteMessageBatch': {
+        const byId = new Map<string, unknown>();
+        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? []) byId.set(String(e.Id), e.ReceiptHandle);
+        for (const ok of (response.Successful as Record<string, unknown>[] | undefined) ?? []) forget(byId.get(String(ok.Id)));
+        break;
+      }
+      case 'PurgeQueue':
+        for (const [id, m] of live) if (m.q === q) live.delete(id);
+        records.push({ t: 'purge', q, at: now });
+        break;
+    }
+    write(records);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const target_ = String(req.headers['x-amz-target'] ?? '');
+      const operation = target_.startsWith('AmazonSQS.') ? target_.slice('AmazonSQS.'.length) : '';
+      const headers = { ...req.headers, host: target.host };
+      const upstream = http.request(
+        {
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers,
+          agent,
+        },
+        (up) => {
+          const out: Buffer[] = [];
+          up.on('data', (c: Buffer) => out.push(c));
+          up.on('error', () => res.destroy());
+          up.on('end', () => {
+            const payload = Buffer.concat(out);
+            const status = up.statusCode ?? 502;
+            if (status === 200 && JOURNALED.has(operation)) {
+              try {
+                record(operation, JSON.parse(body.toString('utf8') || '{}'), JSON.parse(payload.toString('utf8') || '{}'));
+              } catch (err) {
+                // Not journaled means not acknowledged: the client sees a failure and retries.
+                onError(`could not journal ${operation}`, err);
+                res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'InternalFailure' });
+                res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalFailure', message: 'journal write failed' }));
+                return;
+              }
+            }
+            const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...rest } = up.headers;
+            res.writeHead(status, { ...rest, 'content-length': String(payload.length) });
+            res.end(payload);
+          });
+        },
+      );
+      upstream.on('error', (err) => {
+        if (res.headersSent || res.destroyed) return;
+        res.writeHead(502, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'ServiceUnavailable' });
+        res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: err.message }));
+      });
+      // A client that gives up (e.g. a long poll aborted at shutdown) frees the upstream request.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.end(body);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.address}:${address.port}`;
+
+  let replayed = false;
+  return {
+    url,
+    pending: () => live.size,
+    replay: async () => {
+      if (replayed) throw new Error('replay() runs once, at start');
+      replayed = true;
+      const counts: Record<string, number> = {};
+      const now = Date.now();
+      const byQueue = new Map<string, StoredMessage[]>();
+      for (const m of leftovers.values()) {
+        const q = opts.queues[m.q];
+        if (!q) continue;
+        // A message that had used up its receives would have moved to the DLQ on the next one.
+        const dest = q.deadLetter && m.n >= q.deadLetter.maxReceiveCount && opts.queues[q.deadLetter.queueName] ? q.deadLetter.queueName : m.q;
+        const list = byQueue.get(dest) ?? [];
+        list.push({ ...m, q: dest, n: dest === m.q ? m.n : 0 });
+        byQueue.set(dest, list);
+      }
+      const fresh = new Map<string, StoredMessage>();
+      for (const [q, messages] of byQueue) {
+        const queueUrl = opts.queues[q]!.url;
+        for (let i = 0; i < messages.length; i += 10) {
+          const chunk = messages.slice(i, i + 10);
+          const entries = chunk.map((m, j) => {
+            const { DelaySeconds: _d, ...entry } = m.entry;
+            const delay = Math.min(900, Math.max(0, Math.ceil((m.at - now) / 1000)));
+            return { ...entry, Id: String(j), ...(delay > 0 ? { DelaySeconds: delay } : {}) };
+          });
+          const out = await callTarget(target, agent, 'SendMessageBatch', { QueueUrl: queueUrl, Entries: entries });
+          const failed = (out.Failed as unknown[] | undefined) ?? [];
+          if (failed.length > 0) throw new Error(`replaying the SQS journal failed: ${JSON.stringify(failed).slice(0, 300)}`);
+          for (const ok of (out.Successful as Record<string, unknown>[] | undefined) ?? []) {
+            const m = chunk[Number(ok.Id)];
+            if (m && typeof ok.MessageId === 'string') fresh.set(ok.MessageId, { ...m, at: Math.max(m.at, now) });
+          }
+        }
+        counts[q] = messages.length;
+      }
+      // Messages sent since start (none are expected before replay) stay owed too.
+      for (const [id, m] of live) fresh.set(id, m);
+      live = fresh;
+      journal.rewrite([...live].map(([id, m]) => ({ t: 'send' as const, id, ...m })));
+      leftovers.clear();
+      return counts;
+    },
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      agent.destroy();
+    },
+  };
+
+  /** Folds the journal into the messages still owed. */
+  function load(records: JournalRecord[]): Map<string, StoredMessage> {
+    const owed = new Map<string, StoredMessage>();
+    const deleted = new Set<string>();
+    const purges = new Map<string, number>();
+    for (const r of records) {
+      if (r.t === 'del') deleted.add(r.id);
+      else if (r.t === 'purge') purges.set(r.q, Math.max(purges.get(r.q) ?? 0, r.at));
+    }
+    for (const r of records) {
+      if (r.t === 'send') {
+        // A delete can be journaled before its send: the answers of two connections race.
+        if (deleted.has(r.id)) continue;
+        owed.set(r.id, { q: r.q, entry: r.entry, at: r.at, n: r.n });
+      } else if (r.t === 'recv') {
+        const m = owed.get(r.id);
+        if (m) m.n = Math.max(m.n, r.n);
+      }
+    }
+    for (const [id, m] of owed) {
+      const purgedAt = purges.get(m.q);
+      if (purgedAt !== undefined && m.at <= purgedAt) owed.delete(id);
+    }
+    return owed;
+  }
+}
+
+/** One JSON-protocol SQS call straight to the target (replay bypasses the journal). */
+function callTarget(
+  target: URL,
+  agent: http.Agent,
+  operation: string,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = http.request(
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `AmazonSQS.${operation}`,
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) return reject(new Error(`SQS ${operation} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          try {
+            resolve(JSON.parse(text || '{}'));
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
