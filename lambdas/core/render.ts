@@ -4,7 +4,23 @@
  * definition version and cached; each delivery only renders. Hostile templates are bounded in
  * time, allocations and output size and fail with TemplateError.
  */
-import { Context, Drop, type Emitter, Liquid, type Template, toValue, toValueSync } from 'liquidjs';
+import {
+  CaptureTag,
+  Context,
+  Drop,
+  type Emitter,
+  evalToken,
+  Liquid,
+  LiquidError,
+  Output,
+  type PropertyAccessToken,
+  RenderError,
+  type Template,
+  TokenKind,
+  toValue,
+  toValueSync,
+  UndefinedVariableError,
+} from 'liquidjs';
 import { type ErrorDetail, TemplateError } from './errors';
 import { newEventId } from './ids';
 import type { ContentType, EventEnvelope, RenderedRequest, WebhookDefinition } from './model';
@@ -119,6 +135,18 @@ class CappedEmitter implements Emitter {
 
 class OutputLimitError extends Error {}
 
+const BUDGET_REGISTER = 'webhooks:outputBudget';
+
+/** `capture` writing into the request's output budget, so captured text cannot grow unbounded. */
+class BudgetedCaptureTag extends CaptureTag {
+  override *render(ctx: Context): Generator<unknown, void, string> {
+    const budget = ctx.getRegister<Budget | undefined>(BUDGET_REGISTER);
+    const emitter = budget ? new CappedEmitter(budget) : undefined;
+    const html: string = yield this.liquid.renderer.renderTemplates(this.templates, ctx, emitter);
+    ctx.bottom()[this.variable] = html;
+  }
+}
+
 /**
  * Stands for unknown event data in save-time checks: any property of it is another placeholder
  * and it renders as 0, a value that is valid JSON both bare and inside a string, and a number
@@ -142,10 +170,141 @@ const PLACEHOLDER: Drop = new Proxy(new Placeholder(), {
   },
 });
 
+/*
+ * Fast path. liquidjs renders through nested generators, which costs more per call than the
+ * template logic itself. Top-level text and `{{ output }}` steps whose expression is a literal
+ * or a plain variable path (the common webhook template) are run here directly, with the same
+ * lookups (Context.findScope / readProperty), filter handlers, strict-variable rule and error
+ * wrapping as liquidjs; tags are still rendered by liquidjs itself. Equivalence with the plain
+ * liquidjs render is checked by a property test (test/unit/render.test.ts).
+ */
+interface InternalFilter {
+  name: string;
+  args: unknown[];
+  handler: (this: unknown, ...args: unknown[]) => unknown;
+  token: unknown;
+  liquid: Liquid;
+}
+interface OutputStep {
+  readonly kind: 'output';
+  readonly template: Template;
+  /** Root-to-leaf property path, or undefined for a literal. */
+  readonly path: readonly (string | number)[] | undefined;
+  readonly literal: unknown;
+  readonly filters: readonly { readonly filter: InternalFilter; readonly args: readonly unknown[] | undefined }[];
+  /** `default` first: under strict variables a missing value becomes null (liquidjs lenientIf). */
+  readonly lenient: boolean;
+}
+type Step = { readonly kind: 'text'; readonly text: string } | OutputStep | { readonly kind: 'tag'; readonly template: Template };
+
+interface CompiledTemplate {
+  readonly steps: readonly Step[];
+  /** Tags may assign variables or break: such a template gets a Context of its own. */
+  readonly hasTags: boolean;
+}
+
+const hasContent = (token: unknown): token is { content: unknown } =>
+  typeof token === 'object' && token !== null && 'content' in token;
+
+function isIteratorLike(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { next?: unknown }).next === 'function';
+}
+
+function compileSteps(templates: Template[], fastPath: boolean): CompiledTemplate {
+  const steps: Step[] = [];
+  let hasTags = false;
+  for (const template of templates) {
+    const step = fastPath ? fastStep(template) : undefined;
+    if (step) steps.push(step);
+    else {
+      steps.push({ kind: 'tag', template });
+      hasTags = true;
+    }
+  }
+  return { steps, hasTags };
+}
+
+function fastStep(template: Template): Step | undefined {
+  const t = template as unknown as { token: { kind: number }; str?: unknown };
+  if (t.token.kind === TokenKind.HTML && typeof t.str === 'string') return { kind: 'text', text: t.str };
+  if (!(template instanceof Output)) return undefined;
+  const postfix = template.value.initial.postfix;
+  if (postfix.length !== 1) return undefined;
+  const initial = postfix[0]!;
+  let path: (string | number)[] | undefined;
+  let literal: unknown;
+  if (initial.kind === TokenKind.PropertyAccess) {
+    const access = initial as PropertyAccessToken;
+    if (access.variable !== undefined || access.props.length === 0) return undefined;
+    path = [];
+    for (const prop of access.props) {
+      if (!hasContent(prop)) return undefined;
+      const key = prop.content;
+      if (typeof key !== 'string' && typeof key !== 'number') return undefined;
+      path.push(key);
+    }
+  } else if (initial.kind === TokenKind.Quoted || initial.kind === TokenKind.Number) {
+    if (!hasContent(initial)) return undefined;
+    literal = initial.content;
+  } else {
+    return undefined;
+  }
+  const filters: OutputStep['filters'][number][] = [];
+  for (const f of template.value.filters as unknown as InternalFilter[]) {
+    // Literal arguments are evaluated once here, as liquidjs's evalToken would on each call.
+    let args: unknown[] | undefined = [];
+    for (const arg of f.args) {
+      if (Array.isArray(arg)) {
+        if (!hasContent(arg[1])) args = undefined;
+        else args?.push([arg[0], arg[1].content]);
+      } else if (hasContent(arg)) args?.push(arg.content);
+      else args = undefined;
+    }
+    filters.push({ filter: f, args });
+  }
+  const lenient = filters[0]?.filter.name === 'default';
+  return { kind: 'output', template, path, literal, filters, lenient };
+}
+
+function evalOutput(step: OutputStep, ctx: Context): unknown {
+  let value: unknown;
+  if (step.path) {
+    const path = step.path;
+    const internal = ctx as unknown as { findScope(key: unknown): unknown };
+    value = internal.findScope(path[0]);
+    for (let i = 0; i < path.length; i++) {
+      value = ctx.readProperty(value as never, path[i]!);
+      if (isIteratorLike(value)) value = toValueSync(value);
+      if (value === undefined && ctx.strictVariables) {
+        if (step.lenient && ctx.opts.lenientIf) {
+          value = null;
+          break;
+        }
+        const name = path.slice(0, i + 1).join('.');
+        throw new UndefinedVariableError(new Error(`undefined variable: ${name}`), step.template.token);
+      }
+    }
+  } else {
+    value = step.literal;
+  }
+  for (const { filter, args } of step.filters) {
+    const argv =
+      args ??
+      filter.args.map((arg) =>
+        Array.isArray(arg)
+          ? [arg[0], toValueSync(evalToken(arg[1], ctx))]
+          : toValueSync(evalToken(arg as Parameters<typeof evalToken>[0], ctx)),
+      );
+    value = filter.handler.apply({ context: ctx, token: filter.token, liquid: filter.liquid }, [value, ...argv]);
+    if (isIteratorLike(value)) value = toValueSync(value);
+  }
+  return toValue(value);
+}
+
 interface Compiled {
-  readonly url: Template[];
-  readonly headers: ReadonlyArray<readonly [string, Template[]]>;
-  readonly body: Template[];
+  readonly url: CompiledTemplate;
+  readonly headers: ReadonlyArray<readonly [string, CompiledTemplate]>;
+  readonly body: CompiledTemplate;
   readonly strict: boolean;
   readonly contentType: ContentType;
 }
@@ -166,12 +325,17 @@ function errorMessage(err: unknown): string {
 }
 
 function isOutputLimit(err: unknown): boolean {
-  return err instanceof OutputLimitError || (err as { originalError?: unknown })?.originalError instanceof OutputLimitError;
+  return (
+    err instanceof OutputLimitError ||
+    (err as { originalError?: unknown } | null)?.originalError instanceof OutputLimitError
+  );
 }
 
 export function createEngine(): Liquid {
   const engine = new Liquid({
     strictVariables: false,
+    // Under strict variables, `if`/`unless` and the `default` filter still accept a missing value.
+    lenientIf: true,
     strictFilters: true,
     ownPropertyOnly: true,
     jsTruthy: false,
@@ -186,6 +350,7 @@ export function createEngine(): Liquid {
     memoryLimit: RENDER_MEMORY_LIMIT,
   });
   for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
+  engine.registerTag('capture', BudgetedCaptureTag);
   const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
     const v = toValue(value);
     const out = JSON.stringify(v, null, typeof space === 'number' ? Math.min(space, 10) : undefined) ?? 'null';
@@ -202,18 +367,30 @@ export function createEngine(): Liquid {
   return engine;
 }
 
+/** Per-request render state: one output budget and one set of limiters for all templates. */
+interface RenderState {
+  readonly scope: RenderContext;
+  readonly budget: Budget;
+  readonly renderOptions: { sync: true; strictVariables: boolean };
+  /** Context for templates without tags (never mutated); its limiters are shared by all. */
+  base: Context | undefined;
+}
+
 /** Renders definitions, caching parsed templates per (definition id, version). */
 export class Renderer {
   private readonly engine: Liquid;
   private readonly cacheSize: number;
+  private readonly fastPath: boolean;
   private readonly cache = new Map<string, Compiled>();
   /** definition id -> its cached key, so a new version evicts the old one at once. */
   private readonly keyById = new Map<string, string>();
   /** Counters for tests and benchmarks. */
   readonly stats = { compiles: 0, hits: 0 };
 
-  constructor(opts?: { cacheSize?: number }) {
+  /** `fastPath: false` renders every step through liquidjs (reference behaviour for tests). */
+  constructor(opts?: { cacheSize?: number; fastPath?: boolean }) {
     this.cacheSize = Math.max(1, opts?.cacheSize ?? DEFAULT_CACHE_SIZE);
+    this.fastPath = opts?.fastPath ?? true;
     this.engine = createEngine();
   }
 
@@ -231,7 +408,7 @@ export class Renderer {
    */
   validate(def: Omit<WebhookDefinition, 'version' | 'createdAt' | 'updatedAt'>, ctx?: RenderContext): void {
     const details: ErrorDetail[] = [];
-    for (const name of Object.keys(def.headers)) {
+    for (const name of Object.keys(def.headers ?? {})) {
       if (!HEADER_NAME.test(name)) {
         details.push({ path: `headers.${name}`, message: 'is not a valid HTTP header name' });
       } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
@@ -252,6 +429,9 @@ export class Renderer {
     const hit = this.cache.get(key);
     if (hit) {
       this.stats.hits++;
+      // Re-insert so Map order is least recently used first.
+      this.cache.delete(key);
+      this.cache.set(key, hit);
       return hit;
     }
     const details: ErrorDetail[] = [];
@@ -260,7 +440,7 @@ export class Renderer {
     const previous = this.keyById.get(def.id);
     if (previous !== undefined) this.cache.delete(previous);
     if (this.cache.size >= this.cacheSize) {
-      // Map keeps insertion order: the first key is the least recently compiled.
+      // Map keeps insertion order: the first key is the least recently used.
       const oldest = this.cache.keys().next().value as string;
       this.cache.delete(oldest);
       this.keyById.delete(oldest.slice(0, oldest.lastIndexOf(':')));
@@ -271,17 +451,18 @@ export class Renderer {
   }
 
   private compile(def: DefinitionTemplates, details: ErrorDetail[]): Compiled | undefined {
+    this.stats.compiles++;
     const before = details.length;
-    const parse = (source: unknown, path: string): Template[] => {
+    const parse = (source: unknown, path: string): CompiledTemplate => {
       if (typeof source !== 'string') {
         details.push({ path, message: 'template must be a string' });
-        return [];
+        return { steps: [], hasTags: false };
       }
       try {
-        return this.engine.parse(source);
+        return compileSteps(this.engine.parse(source), this.fastPath);
       } catch (err) {
         details.push({ path, message: errorMessage(err) });
-        return [];
+        return { steps: [], hasTags: false };
       }
     };
     const url = parse(def.url, 'url');
@@ -289,41 +470,88 @@ export class Renderer {
       ([name, source]) => [name, parse(source, `headers.${name}`)] as const,
     );
     const body = parse(def.body, 'body');
-    this.stats.compiles++;
     if (details.length > before) return undefined;
     return { url, headers, body, strict: def.strict === true, contentType: def.contentType };
   }
 
-  private renderCompiled(compiled: Compiled, def: Pick<WebhookDefinition, 'method'>, scope: RenderContext): RenderedRequest {
-    const budget: Budget = { left: MAX_RENDER_OUTPUT_CHARS };
-    const renderOptions = { sync: true, strictVariables: compiled.strict };
-    let first: Context | undefined;
-    const run = (templates: Template[], path: string): string => {
-      // One time and allocation budget for the whole request: later contexts share the
-      // first one's limiters.
-      const ctx = first
-        ? new Context(scope, this.engine.options, renderOptions, {
-            liquid: this.engine,
-            memoryLimit: first.memoryLimit,
-            renderLimit: first.renderLimit,
-          })
-        : new Context(scope, this.engine.options, renderOptions, { liquid: this.engine });
-      first ??= ctx;
-      const emitter = new CappedEmitter(budget);
-      try {
-        toValueSync(this.engine.renderer.renderTemplates(templates, ctx, emitter));
-      } catch (err) {
-        const message = isOutputLimit(err) ? `rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters` : errorMessage(err);
-        throw new TemplateError(`Template ${path} failed to render: ${message}`, [{ path, message }]);
+  private run(template: CompiledTemplate, path: string, state: RenderState): string {
+    const emitter = new CappedEmitter(state.budget);
+    try {
+      let ctx: Context;
+      if (state.base === undefined) {
+        ctx = new Context(state.scope, this.engine.options, state.renderOptions, { liquid: this.engine });
+        state.base = ctx;
+        if (template.hasTags) ctx = this.spawn(state);
+      } else {
+        ctx = template.hasTags ? this.spawn(state) : state.base;
       }
-      return emitter.buffer;
-    };
+      this.renderSteps(template.steps, ctx, emitter);
+    } catch (err) {
+      const message = isOutputLimit(err)
+        ? `rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters`
+        : errorMessage(err);
+      throw new TemplateError(`Template ${path} failed to render: ${message}`, [{ path, message }]);
+    }
+    return emitter.buffer;
+  }
 
-    const url = checkUrl(run(compiled.url, 'url').trim());
+  /** A fresh scope sharing the request's limiters and output budget. */
+  private spawn(state: RenderState): Context {
+    const base = state.base!;
+    const ctx = new Context(state.scope, this.engine.options, state.renderOptions, {
+      liquid: this.engine,
+      memoryLimit: base.memoryLimit,
+      renderLimit: base.renderLimit,
+    });
+    ctx.setRegister(BUDGET_REGISTER, state.budget);
+    return ctx;
+  }
+
+  /** The top-level loop of liquidjs's Render.renderTemplates, with fast steps inlined. */
+  private renderSteps(steps: readonly Step[], ctx: Context, emitter: CappedEmitter): void {
+    ctx.renderLimit.check(performance.now());
+    for (const step of steps) {
+      if (step.kind === 'text') {
+        emitter.write(step.text);
+        continue;
+      }
+      ctx.renderLimit.check(performance.now());
+      if (step.kind === 'output') {
+        let value: unknown;
+        try {
+          value = evalOutput(step, ctx);
+        } catch (e) {
+          throw LiquidError.is(e) ? e : new RenderError(e as Error, step.template);
+        }
+        emitter.write(value);
+        continue;
+      }
+      try {
+        const html = toValueSync(step.template.render(ctx, emitter));
+        if (html) emitter.write(html);
+      } catch (e) {
+        throw LiquidError.is(e) ? e : new RenderError(e as Error, step.template);
+      }
+      if (ctx.breakCalled || ctx.continueCalled) break;
+    }
+  }
+
+  private renderCompiled(
+    compiled: Compiled,
+    def: Pick<WebhookDefinition, 'method'>,
+    scope: RenderContext,
+  ): RenderedRequest {
+    const state: RenderState = {
+      scope,
+      budget: { left: MAX_RENDER_OUTPUT_CHARS },
+      renderOptions: { sync: true, strictVariables: compiled.strict },
+      base: undefined,
+    };
+    const url = checkUrl(this.run(compiled.url, 'url', state).trim());
     const headers: Record<string, string> = {};
-    for (const [name, templates] of compiled.headers) {
+    for (const [name, template] of compiled.headers) {
       const path = `headers.${name}`;
-      const value = run(templates, path).trim();
+      const value = this.run(template, path, state).trim();
       if (BAD_HEADER_VALUE.test(value)) {
         const message = /[\r\n]/.test(value)
           ? 'rendered value contains a line break'
@@ -333,7 +561,7 @@ export class Renderer {
       headers[name] = value;
     }
     headers['Content-Type'] = CONTENT_TYPE_HEADER[compiled.contentType];
-    const body = run(compiled.body, 'body');
+    const body = this.run(compiled.body, 'body', state);
     if (compiled.contentType === 'application/json') {
       try {
         JSON.parse(body);
