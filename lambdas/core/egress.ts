@@ -216,18 +216,18 @@ export function nonPublicV6(addr: IPv6): string | undefined {
   if (addr.match(V6_COMPAT) && part(6) === 0 && part(7) === 1) return 'loopback (::1)';
   const embedded = (o: number[], form: string, always: boolean): string | undefined => {
     const why = nonPublicV4(o);
-    const text = `${form} of ${o.join('.')}`;
+    const text = `${form} ${o.join('.')}`;
     if (why) return `${text}, which is ${why}`;
     return always ? `${text} (form not allowed)` : undefined;
   };
   // Mapped and compatible forms are never needed for a public target: refuse them all.
-  if (addr.match(V6_MAPPED)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-mapped IPv6 address', true);
-  if (addr.match(V6_COMPAT)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-compatible IPv6 address', true);
+  if (addr.match(V6_MAPPED)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-mapped IPv6 address of', true);
+  if (addr.match(V6_COMPAT)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-compatible IPv6 address of', true);
   // Well-known NAT64 prefix: legitimate for IPv6-only networks, judged by the embedded IPv4.
-  if (addr.match(V6_NAT64)) return embedded(v4FromParts(part(6), part(7)), 'NAT64 address', false);
+  if (addr.match(V6_NAT64)) return embedded(v4FromParts(part(6), part(7)), 'NAT64 address of', false);
   // Local-use NAT64 is not globally reachable (RFC 8215).
-  if (addr.match(V6_NAT64_LOCAL)) return embedded(v4FromParts(part(6), part(7)), 'local-use NAT64 address', true);
-  if (addr.match(V6_6TO4)) return embedded(v4FromParts(part(1), part(2)), '6to4 address', false);
+  if (addr.match(V6_NAT64_LOCAL)) return embedded(v4FromParts(part(6), part(7)), 'local-use NAT64 address of', true);
+  if (addr.match(V6_6TO4)) return embedded(v4FromParts(part(1), part(2)), '6to4 address of', false);
   if (addr.match(V6_TEREDO)) {
     // RFC 4380: server IPv4 in bits 32-63, client IPv4 obfuscated (inverted) in the last 32 bits.
     const server = embedded(v4FromParts(part(2), part(3)), 'Teredo address with server', false);
@@ -248,6 +248,12 @@ export function parseIp(ip: string): IPv4 | IPv6 | undefined {
   try {
     // Strict forms only: a lookup or a WHATWG-normalized URL never yields '127.1' or '0x7f.1'.
     if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
+    // ipaddr.js reads the deprecated '::a.b.c.d' as '::ffff:a.b.c.d'; it is the compatible form.
+    const compat = /^::(\d{1,3}(?:\.\d{1,3}){3})$/.exec(s);
+    if (compat?.[1] && ipaddr.IPv4.isValidFourPartDecimal(compat[1])) {
+      const o = ipaddr.IPv4.parse(compat[1]).octets;
+      return new ipaddr.IPv6([0, 0, 0, 0, 0, 0, ((o[0] ?? 0) << 8) | (o[1] ?? 0), ((o[2] ?? 0) << 8) | (o[3] ?? 0)]);
+    }
     if (s.includes(':') && ipaddr.IPv6.isValid(s)) return ipaddr.IPv6.parse(s);
   } catch {
     return undefined;
