@@ -1,0 +1,239 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
+
+/**
+ * Typed settings of one region's stack. Every field is optional; the defaults below are
+ * what `npx cdk deploy` uses when no context key overrides them (see README "Configuration").
+ */
+export interface WebhooksSettings {
+  /** Nominal waits before retries 1..5, in seconds. Default DEFAULT_RETRY_SCHEDULE_SECONDS (60 s x 5^n). */
+  readonly retryScheduleSeconds?: readonly number[];
+  /** Days a notification and its rendered request are kept (DynamoDB TTL). Default 90. */
+  readonly retentionDays?: number;
+  /**
+   * Allocation ids of existing Elastic IPs, one per AZ, so the sender IPs survive a stack
+   * replacement. Default: the stack creates the EIPs.
+   */
+  readonly eipAllocationIds?: readonly string[];
+  /** Number of AZs (and NAT gateways). Default 2. More than 2 needs an account-specific environment. */
+  readonly maxAzs?: number;
+  /** E-mail address subscribed to the alarm topic. Default: none (subscribe later). */
+  readonly alarmEmail?: string;
+  /** Removal policy of the tables and their KMS key. Default RETAIN. */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Delivery Lambda memory in MB. Default 512. */
+  readonly deliveryMemoryMb?: number;
+  /** Notifications of one SQS batch delivered at once (env DELIVERY_CONCURRENCY). Default 16. */
+  readonly deliveryConcurrency?: number;
+  /** SQS batch size of the delivery Lambda. Default 10. */
+  readonly deliveryBatchSize?: number;
+  /** SQS maximum batching window in seconds. Default 1. */
+  readonly deliveryBatchingWindowSeconds?: number;
+  /** Maximum concurrent delivery Lambdas for the queue (2..1000). Default 50. */
+  readonly deliveryMaxConcurrency?: number;
+  /** Receives of a delivery message before it goes to the DLQ. Default 5. */
+  readonly maxReceiveCount?: number;
+  /** How long ingestion and delivery cache definitions (seconds). Default 30. */
+  readonly definitionCacheTtlSeconds?: number;
+  /** API stage steady-state request rate limit (requests/s). Default 10000. */
+  readonly apiThrottleRateLimit?: number;
+  /** API stage burst limit (requests). Default 5000. */
+  readonly apiThrottleBurstLimit?: number;
+  /** Retention of Lambda, API access, state machine and flow logs, in days. Default 30. */
+  readonly logRetentionDays?: number;
+  /** Alarm when the oldest delivery message is older than this (seconds). Default 300. */
+  readonly oldestMessageAlarmSeconds?: number;
+  /** Alarm when NotificationFailed / (Sent + Failed) over 5 minutes exceeds this. Default 0.05. */
+  readonly failureRateAlarmThreshold?: number;
+}
+
+/** The settings with every default applied. */
+export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>> &
+  Pick<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>;
+
+export const DEFAULT_SETTINGS: ResolvedSettings = {
+  retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
+  retentionDays: 90,
+  maxAzs: 2,
+  removalPolicy: RemovalPolicy.RETAIN,
+  deliveryMemoryMb: 512,
+  deliveryConcurrency: 16,
+  deliveryBatchSize: 10,
+  deliveryBatchingWindowSeconds: 1,
+  deliveryMaxConcurrency: 50,
+  maxReceiveCount: 5,
+  definitionCacheTtlSeconds: 30,
+  apiThrottleRateLimit: 10_000,
+  apiThrottleBurstLimit: 5_000,
+  logRetentionDays: 30,
+  oldestMessageAlarmSeconds: 300,
+  failureRateAlarmThreshold: 0.05,
+};
+
+/** Applies defaults and rejects values CloudFormation would only reject at deploy time. */
+export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettings {
+  const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+  const s: ResolvedSettings = { ...DEFAULT_SETTINGS, ...defined };
+  validateRetrySchedule(s.retryScheduleSeconds);
+  positiveInteger('retentionDays', s.retentionDays);
+  positiveInteger('maxAzs', s.maxAzs);
+  if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
+  positiveInteger('deliveryMemoryMb', s.deliveryMemoryMb);
+  positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
+  positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
+  if (s.deliveryBatchSize > 10_000) throw new Error('deliveryBatchSize must be at most 10000');
+  if (s.deliveryBatchingWindowSeconds < 0 || s.deliveryBatchingWindowSeconds > 300) {
+    throw new Error('deliveryBatchingWindowSeconds must be within 0..300');
+  }
+  if (s.deliveryBatchSize > 10 && s.deliveryBatchingWindowSeconds < 1) {
+    throw new Error('deliveryBatchSize above 10 needs deliveryBatchingWindowSeconds >= 1');
+  }
+  positiveInteger('deliveryMaxConcurrency', s.deliveryMaxConcurrency);
+  if (s.deliveryMaxConcurrency < 2 || s.deliveryMaxConcurrency > 1000) {
+    throw new Error('deliveryMaxConcurrency must be within 2..1000');
+  }
+  positiveInteger('maxReceiveCount', s.maxReceiveCount);
+  positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
+  positiveInteger('apiThrottleBurstLimit', s.apiThrottleBurstLimit);
+  if (!(s.apiThrottleRateLimit > 0)) throw new Error('apiThrottleRateLimit must be positive');
+  positiveInteger('logRetentionDays', s.logRetentionDays);
+  positiveInteger('oldestMessageAlarmSeconds', s.oldestMessageAlarmSeconds);
+  if (!(s.failureRateAlarmThreshold > 0 && s.failureRateAlarmThreshold <= 1)) {
+    throw new Error('failureRateAlarmThreshold must be within (0, 1]');
+  }
+  if (s.eipAllocationIds !== undefined) {
+    if (s.eipAllocationIds.length !== s.maxAzs) {
+      throw new Error(`eipAllocationIds needs one allocation id per AZ (${s.maxAzs}), got ${s.eipAllocationIds.length}`);
+    }
+    for (const id of s.eipAllocationIds) {
+      if (!/^eipalloc-[0-9a-f]+$/.test(id)) throw new Error(`eipAllocationIds: "${id}" is not an allocation id (eipalloc-...)`);
+    }
+  }
+  if (s.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(s.alarmEmail)) {
+    throw new Error(`alarmEmail: "${s.alarmEmail}" is not an e-mail address`);
+  }
+  return s;
+}
+
+/** The schedule drives the five Wait states: exactly RETRY_COUNT positive whole seconds. */
+export function validateRetrySchedule(schedule: readonly number[]): void {
+  if (schedule.length !== RETRY_COUNT) {
+    throw new Error(`retryScheduleSeconds must have ${RETRY_COUNT} entries, got ${schedule.length}`);
+  }
+  for (const s of schedule) {
+    if (!Number.isInteger(s) || s < 1) throw new Error(`retryScheduleSeconds entries must be whole seconds >= 1, got ${s}`);
+  }
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+}
+
+/**
+ * Context keys read by bin/app.ts (`-c key=value` or cdk.json "context"). Values from the
+ * command line arrive as strings; cdk.json may hold numbers, arrays or objects.
+ */
+export const CONTEXT_KEYS = {
+  regions: 'regions',
+  stage: 'stage',
+  retrySchedule: 'retrySchedule',
+  retentionDays: 'retentionDays',
+  eipAllocationIds: 'eipAllocationIds',
+  maxAzs: 'maxAzs',
+  alarmEmail: 'alarmEmail',
+  removalPolicy: 'removalPolicy',
+  deliveryMemoryMb: 'deliveryMemoryMb',
+  deliveryConcurrency: 'deliveryConcurrency',
+  deliveryBatchSize: 'deliveryBatchSize',
+  deliveryBatchingWindowSeconds: 'deliveryBatchingWindowSeconds',
+  deliveryMaxConcurrency: 'deliveryMaxConcurrency',
+  maxReceiveCount: 'maxReceiveCount',
+  definitionCacheTtlSeconds: 'definitionCacheTtlSeconds',
+  apiThrottleRateLimit: 'apiThrottleRateLimit',
+  apiThrottleBurstLimit: 'apiThrottleBurstLimit',
+  logRetentionDays: 'logRetentionDays',
+  oldestMessageAlarmSeconds: 'oldestMessageAlarmSeconds',
+  failureRateAlarmThreshold: 'failureRateAlarmThreshold',
+} as const;
+
+type ContextReader = (key: string) => unknown;
+
+/** The regions to deploy to: context `regions` (comma list or array), else CDK_DEFAULT_REGION. */
+export function regionsFromContext(read: ContextReader, env: NodeJS.ProcessEnv = process.env): string[] {
+  const raw = read(CONTEXT_KEYS.regions) ?? env.CDK_DEFAULT_REGION;
+  const regions = list(raw);
+  if (regions.length === 0) {
+    throw new Error('No region: pass -c regions=eu-central-1,us-east-1 (or set CDK_DEFAULT_REGION)');
+  }
+  for (const r of regions) {
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw new Error(`regions: "${r}" is not an AWS region name`);
+  }
+  return [...new Set(regions)];
+}
+
+/** Settings for one region from context; `eipAllocationIds` may be per region ({"eu-central-1": [...]}). */
+export function settingsFromContext(read: ContextReader, region: string, regionCount: number): WebhooksSettings {
+  const num = (key: string): number | undefined => {
+    const v = read(key);
+    if (v === undefined || v === '') return undefined;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isFinite(n)) throw new Error(`context ${key}: "${String(v)}" is not a number`);
+    return n;
+  };
+  const str = (key: string): string | undefined => {
+    const v = read(key);
+    return v === undefined || v === '' ? undefined : String(v);
+  };
+  const schedule = read(CONTEXT_KEYS.retrySchedule);
+  const removal = str(CONTEXT_KEYS.removalPolicy);
+  if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') {
+    throw new Error(`context removalPolicy: "${removal}" must be retain or destroy`);
+  }
+  return {
+    retryScheduleSeconds: schedule === undefined ? undefined : list(schedule).map(Number),
+    retentionDays: num(CONTEXT_KEYS.retentionDays),
+    eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
+    maxAzs: num(CONTEXT_KEYS.maxAzs),
+    alarmEmail: str(CONTEXT_KEYS.alarmEmail),
+    removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    deliveryMemoryMb: num(CONTEXT_KEYS.deliveryMemoryMb),
+    deliveryConcurrency: num(CONTEXT_KEYS.deliveryConcurrency),
+    deliveryBatchSize: num(CONTEXT_KEYS.deliveryBatchSize),
+    deliveryBatchingWindowSeconds: num(CONTEXT_KEYS.deliveryBatchingWindowSeconds),
+    deliveryMaxConcurrency: num(CONTEXT_KEYS.deliveryMaxConcurrency),
+    maxReceiveCount: num(CONTEXT_KEYS.maxReceiveCount),
+    definitionCacheTtlSeconds: num(CONTEXT_KEYS.definitionCacheTtlSeconds),
+    apiThrottleRateLimit: num(CONTEXT_KEYS.apiThrottleRateLimit),
+    apiThrottleBurstLimit: num(CONTEXT_KEYS.apiThrottleBurstLimit),
+    logRetentionDays: num(CONTEXT_KEYS.logRetentionDays),
+    oldestMessageAlarmSeconds: num(CONTEXT_KEYS.oldestMessageAlarmSeconds),
+    failureRateAlarmThreshold: num(CONTEXT_KEYS.failureRateAlarmThreshold),
+  };
+}
+
+function eipsForRegion(raw: unknown, region: string, regionCount: number): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let value: unknown = raw;
+  if (typeof value === 'string' && value.trim().startsWith('{')) value = JSON.parse(value) as unknown;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const perRegion = (value as Record<string, unknown>)[region];
+    return perRegion === undefined ? undefined : list(perRegion);
+  }
+  // A flat list names addresses of one region: ambiguous when deploying to several.
+  if (regionCount > 1) {
+    throw new Error('eipAllocationIds: with several regions give a JSON object {"<region>": ["eipalloc-..."]}');
+  }
+  return list(value);
+}
+
+/** Accepts an array, a JSON array string or a comma list. */
+function list(raw: unknown): string[] {
+  if (raw === undefined || raw === null) return [];
+  if (Array.isArray(raw)) return raw.map((v) => String(v).trim()).filter((v) => v !== '');
+  const text = String(raw).trim();
+  if (text.startsWith('[')) return list(JSON.parse(text) as unknown);
+  return text
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}

@@ -1,0 +1,148 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
+import type { EgressNetwork } from './egress-network';
+import { HandlerFunction } from './handler-function';
+import { RetryMachine } from './retry-machine';
+import type { Tables } from './tables';
+
+/** Delivery Lambda timeout: a batch of 10 with at most 15 s per HTTP attempt fits well within it. */
+export const DELIVERY_TIMEOUT = Duration.seconds(60);
+/** Attempt Lambda timeout: one attempt (connect 5 s, total 15 s) plus store writes. */
+export const ATTEMPT_TIMEOUT = Duration.seconds(30);
+
+export interface DeliveryProps {
+  readonly network: EgressNetwork;
+  readonly tables: Tables;
+  /** Nominal back-off waits (seconds), for the state machine and RETRY_SCHEDULE_SECONDS. Default DEFAULT_RETRY_SCHEDULE_SECONDS. */
+  readonly retryScheduleSeconds?: readonly number[];
+  /** RETENTION_DAYS for the TTL the writers set. Default 90. */
+  readonly retentionDays?: number;
+  /** Delivery Lambda memory (MB). Default 512. */
+  readonly memoryMb?: number;
+  /** DELIVERY_CONCURRENCY: notifications of one batch sent at once. Default 16. */
+  readonly deliveryConcurrency?: number;
+  /** SQS batch size. Default 10. */
+  readonly batchSize?: number;
+  /** SQS maximum batching window (seconds). Default 1. */
+  readonly batchingWindowSeconds?: number;
+  /** Maximum concurrent Lambdas the queue drives (2..1000). Default 50. */
+  readonly maxConcurrency?: number;
+  /** Receives before a message goes to the DLQ. Default 5. */
+  readonly maxReceiveCount?: number;
+  /** DEFINITION_CACHE_TTL_SECONDS. Default 30. */
+  readonly definitionCacheTtlSeconds?: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * The delivery path: SQS queue (+DLQ) -> delivery Lambda (first attempt, resends) and, on
+ * failure, the retry state machine driving the attempt Lambda. Both Lambdas run in the
+ * private subnets, so every request leaves from the NAT gateways' Elastic IPs.
+ */
+export class Delivery extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly deliveryFunction: HandlerFunction;
+  readonly attemptFunction: HandlerFunction;
+  readonly retryMachine: RetryMachine;
+  readonly eventSource: sources.SqsEventSource;
+
+  constructor(scope: Construct, id: string, props: DeliveryProps) {
+    super(scope, id);
+    const { network, tables } = props;
+    const schedule = props.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+    const batchingWindow = Duration.seconds(props.batchingWindowSeconds ?? 1);
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeliveryDlq', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This is the dead-letter queue of the delivery queue: the last stop; its depth is alarmed.',
+    });
+    this.queue = new sqs.Queue(this, 'DeliveryQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // AWS: at least 6 x the function timeout plus the batching window, so a message whose
+      // batch is being retried by Lambda is not handed out again meanwhile.
+      visibilityTimeout: Duration.seconds(DELIVERY_TIMEOUT.toSeconds() * 6 + batchingWindow.toSeconds() + 30),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+    });
+
+    const vpc = { vpc: network.vpc, subnets: network.privateSubnets, securityGroups: [network.senderSecurityGroup] };
+    const senderEnv = {
+      [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
+      [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
+      [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
+      [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
+      [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
+      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
+      [ENV.SENDER_IPS]: network.senderIps.join(','),
+      // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
+      [ENV.ALLOW_HTTP]: 'false',
+      [ENV.EGRESS_ALLOW_CIDRS]: '',
+    };
+
+    this.attemptFunction = new HandlerFunction(this, 'AttemptFunction', {
+      handler: 'attempt',
+      description: 'Webhooks: one automatic retry of a notification (invoked by the retry state machine)',
+      memorySize: 256,
+      timeout: ATTEMPT_TIMEOUT,
+      environment: senderEnv,
+      logRetention: props.logRetention,
+      vpc,
+    });
+    tables.webhooks.grantReadData(this.attemptFunction);
+    tables.grantNotificationsReadWrite(this.attemptFunction);
+    tables.grantPayloadsGet(this.attemptFunction);
+
+    this.retryMachine = new RetryMachine(this, 'RetryMachine', {
+      attemptFunction: this.attemptFunction,
+      scheduleSeconds: schedule,
+      logRetention: props.logRetention,
+    });
+
+    this.deliveryFunction = new HandlerFunction(this, 'DeliveryFunction', {
+      handler: 'delivery',
+      description: 'Webhooks: renders, stores and sends a notification (first attempt and resends)',
+      memorySize: props.memoryMb ?? 512,
+      timeout: DELIVERY_TIMEOUT,
+      environment: {
+        ...senderEnv,
+        [ENV.DELIVERY_QUEUE_URL]: this.queue.queueUrl,
+        [ENV.RETRY_STATE_MACHINE_ARN]: this.retryMachine.stateMachine.stateMachineArn,
+        [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16),
+      },
+      logRetention: props.logRetention,
+      vpc,
+    });
+    tables.webhooks.grantReadData(this.deliveryFunction);
+    tables.grantNotificationsReadWrite(this.deliveryFunction);
+    tables.grantPayloadsPutGet(this.deliveryFunction);
+    // Expands a resendQuery job into per-notification resend messages.
+    this.queue.grantSendMessages(this.deliveryFunction);
+    this.retryMachine.stateMachine.grantStartExecution(this.deliveryFunction);
+
+    this.eventSource = new sources.SqsEventSource(this.queue, {
+      batchSize: props.batchSize ?? 10,
+      maxBatchingWindow: batchingWindow,
+      maxConcurrency: props.maxConcurrency ?? 50,
+      reportBatchItemFailures: true,
+    });
+    this.deliveryFunction.addEventSource(this.eventSource);
+  }
+
+  /** The functions of this construct, for dashboards and alarms. */
+  get functions(): lambda.IFunction[] {
+    return [this.deliveryFunction, this.attemptFunction];
+  }
+}

@@ -1,0 +1,201 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import { POWERTOOLS_SERVICE_NAME } from './handler-function';
+
+export interface MonitoringProps {
+  readonly httpApi: apigw.IHttpApi;
+  readonly queue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly stateMachine: sfn.IStateMachine;
+  /** Functions by the name shown on the dashboard. */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** Subscribed to the alarm topic. Default: none. */
+  readonly alarmEmail?: string;
+  /** Oldest delivery message age that raises an alarm (seconds). Default 300. */
+  readonly oldestMessageAlarmSeconds?: number;
+  /** NotificationFailed / (Sent + Failed) over 5 minutes that raises an alarm. Default 0.05. */
+  readonly failureRateThreshold?: number;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** The platform's own EMF metric (Powertools: namespace Webhooks, dimension service=webhooks). */
+export function platformMetric(metricName: string, statistic = 'Sum'): cw.Metric {
+  return new cw.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: POWERTOOLS_SERVICE_NAME },
+    statistic,
+    period: PERIOD,
+  });
+}
+
+/** One dashboard and the alarms of a region; alarms notify `alarmTopic`. */
+export class Monitoring extends Construct {
+  readonly dashboard: cw.Dashboard;
+  readonly alarmTopic: sns.Topic;
+  readonly alarms: cw.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+
+    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Webhooks alarm topic',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // CloudWatch alarms publish to an encrypted topic only if they may use its key.
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Webhooks alarms',
+      masterKey: topicKey,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
+    }
+
+    const sent = platformMetric(METRIC_NAMES.notificationSent);
+    const failed = platformMetric(METRIC_NAMES.notificationFailed);
+    const retries = platformMetric(METRIC_NAMES.retryScheduled);
+    const ingested = platformMetric(METRIC_NAMES.eventsIngested);
+    const latencyP50 = platformMetric(METRIC_NAMES.deliveryLatency, 'p50');
+    const latencyP99 = platformMetric(METRIC_NAMES.deliveryLatency, 'p99');
+    const queueVisible = props.queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
+    const queueInFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
+    const oldest = props.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' });
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' });
+    const executionsStarted = props.stateMachine.metricStarted({ period: PERIOD });
+    const executionsFailed = props.stateMachine.metricFailed({ period: PERIOD });
+    const executionsTimedOut = props.stateMachine.metricTimedOut({ period: PERIOD });
+    const failureRate = new cw.MathExpression({
+      expression: 'failed / (sent + failed)',
+      usingMetrics: { sent, failed },
+      label: 'Failure rate',
+      period: PERIOD,
+    });
+
+    const fns = Object.entries(props.functions);
+    const perFunction = (f: (fn: lambda.IFunction) => cw.IMetric): cw.IMetric[] => fns.map(([name, fn]) => labelled(f(fn), name));
+
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [
+          graph('API requests', [props.httpApi.metricCount({ period: PERIOD })]),
+          graph('API 4xx / 5xx', [
+            labelled(props.httpApi.metricClientError({ period: PERIOD }), '4xx'),
+            labelled(props.httpApi.metricServerError({ period: PERIOD }), '5xx'),
+          ]),
+          graph('API latency (ms)', [
+            labelled(props.httpApi.metricLatency({ period: PERIOD, statistic: 'p50' }), 'p50'),
+            labelled(props.httpApi.metricLatency({ period: PERIOD, statistic: 'p99' }), 'p99'),
+          ]),
+          graph(`Events ingested (${METRIC_NAMES.eventsIngested})`, [ingested]),
+        ],
+        [
+          graph('Delivery queue depth', [labelled(queueVisible, 'visible'), labelled(queueInFlight, 'in flight')]),
+          graph('Oldest message age (s)', [oldest]),
+          graph('Dead-letter queue depth', [dlqDepth]),
+          graph('Retry executions', [
+            labelled(executionsStarted, 'started'),
+            labelled(executionsFailed, 'failed'),
+            labelled(executionsTimedOut, 'timed out'),
+          ]),
+        ],
+        [
+          graph('Notifications', [labelled(sent, 'sent'), labelled(failed, 'failed'), labelled(retries, 'retries scheduled')]),
+          graph('Notification failure rate', [failureRate]),
+          graph(`Delivery latency (${METRIC_NAMES.deliveryLatency}, ms)`, [labelled(latencyP50, 'p50'), labelled(latencyP99, 'p99')]),
+        ],
+        [
+          graph('Lambda errors', perFunction((fn) => fn.metricErrors({ period: PERIOD }))),
+          graph('Lambda throttles', perFunction((fn) => fn.metricThrottles({ period: PERIOD }))),
+          graph('Lambda duration p99 (ms)', perFunction((fn) => fn.metricDuration({ period: PERIOD, statistic: 'p99' }))),
+          graph(
+            'Lambda concurrency',
+            perFunction((fn) => fn.metric('ConcurrentExecutions', { period: Duration.minutes(1), statistic: 'Maximum' })),
+          ),
+        ],
+      ],
+    });
+
+    this.alarm('DlqNotEmpty', {
+      metric: dlqDepth,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription: 'Delivery jobs reached the dead-letter queue: inspect, fix, then redrive them.',
+    });
+    this.alarm('OldestMessageAge', {
+      metric: oldest,
+      threshold: props.oldestMessageAlarmSeconds ?? 300,
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription: 'Delivery is falling behind: the oldest queued job is getting old.',
+    });
+    this.alarm('FailureRate', {
+      metric: failureRate,
+      threshold: props.failureRateThreshold ?? 0.05,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      alarmDescription: 'Share of notifications that finally failed: NotificationFailed / (NotificationSent + NotificationFailed).',
+    });
+    for (const [name, fn] of fns) {
+      this.alarm(`${name}Errors`, {
+        metric: fn.metricErrors({ period: PERIOD }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `The ${name} Lambda failed (uncaught error, timeout or crash).`,
+      });
+    }
+    this.alarm('RetryExecutionsFailed', {
+      metric: executionsFailed,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription: 'A retry execution failed: its notification may be left WAITING.',
+    });
+
+    this.dashboard.addWidgets(
+      new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
+    );
+  }
+
+  private alarm(id: string, props: Omit<cw.AlarmProps, 'treatMissingData'>): cw.Alarm {
+    const alarm = new cw.Alarm(this, id, { ...props, treatMissingData: cw.TreatMissingData.NOT_BREACHING });
+    alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+    alarm.addOkAction(new cwActions.SnsAction(this.alarmTopic));
+    this.alarms.push(alarm);
+    return alarm;
+  }
+}
+
+function graph(title: string, left: cw.IMetric[]): cw.GraphWidget {
+  return new cw.GraphWidget({ title, left, width: 6, height: 6 });
+}
+
+function labelled(metric: cw.IMetric, label: string): cw.IMetric {
+  return metric instanceof cw.Metric ? metric.with({ label }) : metric;
+}

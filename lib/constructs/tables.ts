@@ -1,0 +1,116 @@
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Construct, type IConstruct } from 'constructs';
+import {
+  NOTIFICATION_INDEX_PROJECTION,
+  NOTIFICATIONS_TABLE,
+  PAYLOADS_TABLE,
+  WEBHOOKS_TABLE,
+} from '../../lambdas/adapters/dynamo-schema';
+
+type Grantee = iam.IGrantable & IConstruct;
+
+export interface TablesProps {
+  /** Removal policy of the three tables and their key. Default RETAIN. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Webhooks (definitions, with their secrets), Notifications (status, attempts, resend jobs)
+ * and Payloads (the rendered requests, write-once). On-demand, point-in-time recovery, one
+ * customer-managed key. Retention by TTL on `expiresAt` (set by the writers from RETENTION_DAYS).
+ */
+export class Tables extends Construct {
+  readonly key: kms.Key;
+  readonly webhooks: dynamodb.Table;
+  readonly notifications: dynamodb.Table;
+  readonly payloads: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: TablesProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.key = new kms.Key(this, 'DataKey', {
+      description: 'Webhooks tables: definitions (secrets), history, rendered requests',
+      enableKeyRotation: true,
+      removalPolicy,
+      pendingWindow: Duration.days(30),
+    });
+    const common = {
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      removalPolicy,
+    };
+
+    this.webhooks = new dynamodb.Table(this, 'WebhooksTable', {
+      ...common,
+      partitionKey: { name: WEBHOOKS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+    });
+
+    this.notifications = new dynamodb.Table(this, 'NotificationsTable', {
+      ...common,
+      partitionKey: { name: NOTIFICATIONS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: NOTIFICATIONS_TABLE.ttlAttribute,
+    });
+    for (const index of [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex]) {
+      this.notifications.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION],
+      });
+    }
+
+    this.payloads = new dynamodb.Table(this, 'PayloadsTable', {
+      ...common,
+      partitionKey: { name: PAYLOADS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: PAYLOADS_TABLE.ttlAttribute,
+    });
+  }
+
+  /** Read/write on Notifications (items, resend jobs) and query on its indexes. */
+  grantNotificationsReadWrite(grantee: Grantee): void {
+    this.notifications.grantReadWriteData(grantee);
+    const indexArn = `<${Stack.of(this).getLogicalId(this.notifications.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`;
+    Validations.of(grantee).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${indexArn}]`,
+      reason: 'Queries on the byWebhook and byStatus indexes of the Notifications table, nothing else.',
+    });
+    this.acknowledgeKeyWildcards(grantee);
+  }
+
+  /** Read/write on Webhooks (the API manages definitions). */
+  grantWebhooksReadWrite(grantee: Grantee): void {
+    this.webhooks.grantReadWriteData(grantee);
+    this.acknowledgeKeyWildcards(grantee);
+  }
+
+  /**
+   * Write-once access to Payloads: PutItem (conditional on attribute_not_exists) and GetItem.
+   * Never UpdateItem, DeleteItem or BatchWriteItem, so a stored request cannot change.
+   */
+  grantPayloadsPutGet(grantee: Grantee): void {
+    this.payloads.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem');
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+  }
+
+  private acknowledgeKeyWildcards(grantee: Grantee): void {
+    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+      Validations.of(grantee).acknowledge({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: 'Actions DynamoDB needs on the tables\' customer-managed key for writes; resource is that one key.',
+      });
+    }
+  }
+
+  /** Read one stored request by id. */
+  grantPayloadsGet(grantee: Grantee): void {
+    this.payloads.grant(grantee, 'dynamodb:GetItem');
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+  }
+}
