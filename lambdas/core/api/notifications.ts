@@ -88,7 +88,7 @@ export class NotificationService {
   async list(params: Readonly<Record<string, string | undefined>>): Promise<NotificationListView> {
     const query = parseListQuery(params);
     const page = await this.deps.notifications.list(query);
-    return { items: page.items, nextCursor: page.nextCursor };
+    return { items: page.items.map(toSummary), nextCursor: page.nextCursor };
   }
 
   async get(id: string): Promise<NotificationDetail> {
@@ -189,6 +189,21 @@ export class NotificationService {
     await this.deps.resendJobs.create(job);
     return job;
   }
+}
+
+/** Exactly the documented fields, whatever else an adapter's index projection carries. */
+function toSummary(item: NotificationSummary): NotificationSummary {
+  return {
+    id: item.id,
+    webhookId: item.webhookId,
+    eventId: item.eventId,
+    eventType: item.eventType,
+    createdAt: item.createdAt,
+    status: item.status,
+    failureReason: item.failureReason,
+    nextAttemptAt: item.nextAttemptAt,
+    attemptCount: item.attemptCount,
+  };
 }
 
 function notFound(id: string): NotFoundError {

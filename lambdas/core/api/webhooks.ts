@@ -331,8 +331,8 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     templateBody = readString(obj.body, 'body', { max: LIMITS.body }, issues);
   } else if (contentType === 'application/json') {
     templateBody = DEFAULT_JSON_BODY;
-  } else {
-    issues.add('body', `is required for ${contentType ?? 'this content type'}`);
+  } else if (contentType !== undefined) {
+    issues.add('body', `is required for ${contentType}`);
   }
   const strict = has(obj, 'strict') ? readBoolean(obj.strict, 'strict', issues) : undefined;
   const auth = readAuth(obj, mode, issues);

@@ -1,0 +1,428 @@
+/**
+ * Webhook definitions through the api handler (API Gateway v2 events) against DynamoDB Local:
+ * create, list, get, replace, delete, preview, and every way a request can be refused.
+ */
+import { isValidSigningSecret } from '../../lambdas/core/signing';
+import type { WebhookDefinition } from '../../lambdas/core/model';
+import type { WebhookStore } from '../../lambdas/ports';
+import { client } from '../support/apigw';
+import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
+import { useStandIns } from '../support/standins';
+
+const standIns = useStandIns();
+
+const ledger = {
+  name: '  Loan disbursed to ledger  ',
+  events: ['LOAN_DISBURSEMENT'],
+  url: 'https://ledger.example.com/loans/{{ data.loanId }}',
+  headers: { 'X-Branch': '{{ data.branch }}' },
+  body: '{"loan": {{ data.loanId | json }}, "amount": {{ data.amount }}}',
+};
+
+function setup() {
+  const harness = apiHandlerFor(standIns());
+  return { ...harness, api: client(harness.handler), stores: storesFor(standIns()) };
+}
+
+function paths(res: { body: { error: { details: { path?: string }[] } } }): string[] {
+  return res.body.error.details.map((d) => d.path ?? '');
+}
+
+describe('creating a webhook', () => {
+  it('stores a minimal definition with documented defaults and answers 201 with a Location', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', { name: 'min', events: ['*'], url: 'https://example.com/hook' });
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(`/webhooks/${res.body.id}`);
+    expect(res.body).toMatchObject({
+      name: 'min',
+      events: ['*'],
+      enabled: true,
+      method: 'POST',
+      contentType: 'application/json',
+      headers: {},
+      strict: false,
+      auth: null,
+      signingSecret: null,
+      version: 1,
+    });
+    expect(res.body.id).toMatch(/^wh_/);
+    expect(res.body.body).toContain('{{ data | json }}');
+    const got = await api.get(`/webhooks/${res.body.id}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(res.body);
+  });
+
+  it('trims the name, keeps templates verbatim and lists the definition', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', ledger);
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe('Loan disbursed to ledger');
+    expect(res.body.url).toBe(ledger.url);
+    expect(res.body.headers).toEqual(ledger.headers);
+    const list = await api.get('/webhooks');
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((w: { id: string }) => w.id)).toContain(res.body.id);
+  });
+
+  it('masks the password, shows a generated signing secret once, and stores both in clear', async () => {
+    const { api, stores, logs } = setup();
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: 'pa55-word-xyz' },
+      signingSecret: 'generate',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.auth).toEqual({ type: 'basic', username: 'svc', password: '***' });
+    expect(isValidSigningSecret(res.body.signingSecret)).toBe(true);
+    const shown = res.body.signingSecret as string;
+
+    const got = await api.get(`/webhooks/${res.body.id}`);
+    expect(got.body.signingSecret).toBe('whsec_***');
+    expect(got.body.auth.password).toBe('***');
+    const list = await api.get('/webhooks');
+    expect(JSON.stringify(list.body)).not.toContain('pa55-word-xyz');
+    expect(JSON.stringify(list.body)).not.toContain(shown);
+
+    const stored = await stores.webhooks.get(res.body.id);
+    expect(stored?.auth?.password).toBe('pa55-word-xyz');
+    expect(stored?.signingSecret).toBe(shown);
+    expect(logs.lines.join('\n')).not.toContain('pa55-word-xyz');
+    expect(logs.lines.join('\n')).not.toContain(shown.slice(6));
+  });
+
+  it('accepts a signing secret in whsec_ form and never returns it', async () => {
+    const { api, stores } = setup();
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const res = await api.post('/webhooks', { ...ledger, signingSecret: secret, method: 'PUT', contentType: 'application/json' });
+    expect(res.status).toBe(201);
+    expect(res.body.signingSecret).toBe('whsec_***');
+    expect((await stores.webhooks.get(res.body.id))?.signingSecret).toBe(secret);
+  });
+
+  it('reports every problem of a bad definition at once, with paths', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', {
+      name: '   ',
+      events: [],
+      enabled: 'yes',
+      method: 'GET',
+      contentType: 'text/html',
+      url: 'https://x.example/',
+      headers: { 'Bad Name': 'x', Host: 'evil', 'Content-Type': 'text/plain', 'webhook-id': 'x', 'X-Num': 5 },
+      auth: { type: 'digest', username: 'a:b', password: '' },
+      signingSecret: 'not-a-secret',
+      colour: 'red',
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(paths(res).sort()).toEqual(
+      [
+        'colour',
+        'name',
+        'events',
+        'enabled',
+        'method',
+        'contentType',
+        'headers.Bad Name',
+        'headers.Host',
+        'headers.Content-Type',
+        'headers.webhook-id',
+        'headers.X-Num',
+        'auth.type',
+        'auth.username',
+        'auth.password',
+        'signingSecret',
+      ].sort(),
+    );
+    expect(res.body.error.message).toMatch(/Invalid webhook definition/);
+  });
+
+  it('requires name, events and url, and a body for XML', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', { contentType: 'application/xml' });
+    expect(res.status).toBe(400);
+    expect(paths(res).sort()).toEqual(['body', 'events', 'name', 'url']);
+  });
+
+  it('refuses read-only fields, a masked secret and an overlong name on create', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      id: 'wh_mine',
+      version: 3,
+      name: 'n'.repeat(256),
+      signingSecret: 'whsec_***',
+      auth: { type: 'basic', username: 'svc', password: '***' },
+    });
+    expect(res.status).toBe(400);
+    expect(paths(res).sort()).toEqual(['auth.password', 'id', 'name', 'signingSecret', 'version']);
+  });
+
+  it('refuses an Authorization header when auth is set', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      headers: { authorization: 'Bearer x' },
+      auth: { type: 'basic', username: 'svc', password: 'pw' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(paths(res)[0]).toMatch(/^headers\.authorization$/i);
+  });
+
+  it.each([
+    ['a template that does not parse', { url: 'https://x.example/{% if %}' }, 'url'],
+    ['a URL that renders relative', { url: '/relative/{{ data.id }}' }, 'url'],
+    ['a URL with another scheme', { url: 'ftp://x.example/' }, 'url'],
+    ['a JSON body that renders invalid JSON', { body: '{"a": {{ data.x }' }, 'body'],
+    ['a header template that does not parse', { headers: { 'X-A': '{{ data.x | nosuchfilter }}' } }, 'headers.X-A'],
+  ])('answers 400 TEMPLATE_ERROR for %s', async (_what, patch, path) => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', { ...ledger, ...patch });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('TEMPLATE_ERROR');
+    expect(paths(res)).toContain(path);
+  });
+
+  it('accepts XML and text bodies that are not JSON', async () => {
+    const { api } = setup();
+    const xml = await api.post('/webhooks', {
+      ...ledger,
+      contentType: 'application/xml',
+      body: '<loan id="{{ data.loanId | xml_escape }}"/>',
+    });
+    expect(xml.status).toBe(201);
+    const text = await api.post('/webhooks', { ...ledger, contentType: 'text/plain', body: 'loan {{ data.loanId }}' });
+    expect(text.status).toBe(201);
+  });
+});
+
+describe('the edge of the webhooks routes', () => {
+  it('answers 415 for a non-JSON body, 400 INVALID_JSON for broken JSON, 413 above 256 KiB', async () => {
+    const { api } = setup();
+    const form = await api.post('/webhooks', 'name=x', { contentType: 'application/x-www-form-urlencoded' });
+    expect(form.status).toBe(415);
+    expect(form.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const broken = await api.post('/webhooks', '{"name": "x",');
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.code).toBe('INVALID_JSON');
+    const huge = await api.post('/webhooks', { ...ledger, body: 'x'.repeat(300 * 1024) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('refuses a __proto__ key without polluting anything', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', '{"name":"p","events":["*"],"url":"https://x.example/","__proto__":{"enabled":false}}');
+    expect(res.status).toBe(400);
+    expect(paths(res)).toEqual(['__proto__']);
+    expect(({} as { enabled?: unknown }).enabled).toBeUndefined();
+  });
+
+  it('accepts a base64-encoded body', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', { ...ledger, name: 'b64' }, { base64: true });
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe('b64');
+  });
+
+  it('answers 404 for an unknown id and 405 for a method the path does not serve', async () => {
+    const { api } = setup();
+    const missing = await api.get('/webhooks/wh_nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({ code: 'NOT_FOUND', message: 'Webhook wh_nope not found.' });
+    const patch = await api.request({ method: 'PATCH', path: '/webhooks/wh_nope', body: {} });
+    expect(patch.status).toBe(405);
+    expect(patch.headers.allow).toBe('DELETE, GET, PUT');
+  });
+});
+
+describe('replacing a webhook', () => {
+  async function created(api: ReturnType<typeof setup>['api']) {
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: 'first-password' },
+      signingSecret: 'generate',
+    });
+    expect(res.status).toBe(201);
+    return res.body as { id: string; signingSecret: string; version: number };
+  }
+
+  it('replaces the definition, increments the version and keeps secrets sent back masked', async () => {
+    const { api, stores } = setup();
+    const first = await created(api);
+    const got = await api.get(`/webhooks/${first.id}`);
+    const res = await api.put(`/webhooks/${first.id}`, { ...got.body, name: 'renamed', enabled: false });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: first.id, name: 'renamed', enabled: false, version: 2, signingSecret: 'whsec_***' });
+    expect(res.body.createdAt).toBe(got.body.createdAt);
+    const stored = await stores.webhooks.get(first.id);
+    expect(stored?.auth).toEqual({ type: 'basic', username: 'svc', password: 'first-password' });
+    expect(stored?.signingSecret).toBe(first.signingSecret);
+  });
+
+  it('keeps the password when omitted, and the secrets when auth and signingSecret are omitted', async () => {
+    const { api, stores } = setup();
+    const first = await created(api);
+    const renamed = await api.put(`/webhooks/${first.id}`, { ...ledger, auth: { type: 'basic', username: 'svc2' } });
+    expect(renamed.status).toBe(200);
+    expect((await stores.webhooks.get(first.id))?.auth).toEqual({ type: 'basic', username: 'svc2', password: 'first-password' });
+    const omitted = await api.put(`/webhooks/${first.id}`, ledger);
+    expect(omitted.status).toBe(200);
+    const stored = await stores.webhooks.get(first.id);
+    expect(stored?.auth?.password).toBe('first-password');
+    expect(stored?.signingSecret).toBe(first.signingSecret);
+    expect(stored?.version).toBe(3);
+  });
+
+  it('changes the password when given, removes auth and secret with null, and regenerates on "generate"', async () => {
+    const { api, stores } = setup();
+    const first = await created(api);
+    await api.put(`/webhooks/${first.id}`, { ...ledger, auth: { type: 'basic', username: 'svc', password: 'second' } });
+    expect((await stores.webhooks.get(first.id))?.auth?.password).toBe('second');
+
+    const regenerated = await api.put(`/webhooks/${first.id}`, { ...ledger, signingSecret: 'generate' });
+    expect(regenerated.status).toBe(200);
+    expect(isValidSigningSecret(regenerated.body.signingSecret)).toBe(true);
+    expect(regenerated.body.signingSecret).not.toBe(first.signingSecret);
+    expect((await stores.webhooks.get(first.id))?.signingSecret).toBe(regenerated.body.signingSecret);
+
+    const removed = await api.put(`/webhooks/${first.id}`, { ...ledger, auth: null, signingSecret: null });
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({ auth: null, signingSecret: null });
+    const stored = await stores.webhooks.get(first.id);
+    expect(stored?.auth).toBeUndefined();
+    expect(stored?.signingSecret).toBeUndefined();
+  });
+
+  it('requires a password when there is none to keep', async () => {
+    const { api } = setup();
+    const plain = await api.post('/webhooks', ledger);
+    const res = await api.put(`/webhooks/${plain.body.id}`, { ...ledger, auth: { type: 'basic', username: 'svc', password: '***' } });
+    expect(res.status).toBe(400);
+    expect(paths(res)).toEqual(['auth.password']);
+  });
+
+  it('answers 409 when the version sent is not the current one, and 400 when the id differs', async () => {
+    const { api } = setup();
+    const first = await created(api);
+    await api.put(`/webhooks/${first.id}`, ledger);
+    const stale = await api.put(`/webhooks/${first.id}`, { ...ledger, version: 1 });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error.code).toBe('CONFLICT');
+    const other = await api.put(`/webhooks/${first.id}`, { ...ledger, id: 'wh_other' });
+    expect(other.status).toBe(400);
+    expect(paths(other)).toEqual(['id']);
+  });
+
+  it('answers 404 for an unknown id and validates like create', async () => {
+    const { api } = setup();
+    expect((await api.put('/webhooks/wh_nope', ledger)).status).toBe(404);
+    const first = await created(api);
+    const bad = await api.put(`/webhooks/${first.id}`, { ...ledger, method: 'DELETE', extra: 1 });
+    expect(bad.status).toBe(400);
+    expect(paths(bad).sort()).toEqual(['extra', 'method']);
+  });
+
+  it('lets exactly one of two concurrent replaces at the same version win; the other gets 409', async () => {
+    // Both requests read the definition before either writes: the store's conditional put decides.
+    const inner = storesFor(standIns()).webhooks;
+    let arrived = 0;
+    let release!: () => void;
+    const bothRead = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const gated: WebhookStore = {
+      get: async (id) => {
+        const value = await inner.get(id);
+        arrived += 1;
+        if (arrived === 2) release();
+        await bothRead;
+        return value;
+      },
+      list: () => inner.list(),
+      put: (d: WebhookDefinition, v?: number) => inner.put(d, v),
+      delete: (id) => inner.delete(id),
+    };
+    const { api: plainApi } = setup();
+    const first = await created(plainApi);
+    const racing = apiHandlerFor(standIns());
+    const api = client(
+      apiHandlerFor(standIns(), { stores: { ...racing.deps.stores, webhooks: gated } }).handler,
+    );
+    const [a, b] = await Promise.all([
+      api.put(`/webhooks/${first.id}`, { ...ledger, name: 'A' }),
+      api.put(`/webhooks/${first.id}`, { ...ledger, name: 'B' }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    const winner = a.status === 200 ? 'A' : 'B';
+    expect((await inner.get(first.id))?.name).toBe(winner);
+  });
+});
+
+describe('deleting a webhook', () => {
+  it('answers 204, then 404 for reads and repeated deletes', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', ledger);
+    const del = await api.delete(`/webhooks/${res.body.id}`);
+    expect(del.status).toBe(204);
+    expect(del.rawBody).toBeUndefined();
+    expect((await api.get(`/webhooks/${res.body.id}`)).status).toBe(404);
+    expect((await api.delete(`/webhooks/${res.body.id}`)).status).toBe(404);
+  });
+});
+
+describe('previewing a webhook', () => {
+  it('renders the request for the given event without sending or storing anything', async () => {
+    const { api, stores } = setup();
+    const created = await api.post('/webhooks', {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: 'preview-secret' },
+      signingSecret: 'generate',
+    });
+    await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
+    const res = await api.post(`/webhooks/${created.body.id}/preview`, {
+      type: 'LOAN_DISBURSEMENT',
+      id: 'evt-preview-1',
+      data: { loanId: 'L-9', branch: 'north', amount: 12.5 },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      method: 'POST',
+      url: 'https://ledger.example.com/loans/L-9',
+      headers: { 'X-Branch': 'north', 'Content-Type': 'application/json' },
+      body: '{"loan": "L-9", "amount": 12.5}',
+    });
+    const text = JSON.stringify(res.body);
+    expect(text).not.toContain('preview-secret');
+    expect(text).not.toMatch(/webhook-signature|authorization/i);
+    expect(await stores.notifications.list({ limit: 10 })).toEqual({ items: [], nextCursor: null });
+    expect(await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0)).toEqual([]);
+  });
+
+  it('renders with defaults when the body is empty', async () => {
+    const { api } = setup();
+    const created = await api.post('/webhooks', { name: 'd', events: ['ORDER_PLACED'], url: 'https://x.example/{{ event.type }}' });
+    const res = await api.request({ method: 'POST', path: `/webhooks/${created.body.id}/preview` });
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe('https://x.example/ORDER_PLACED');
+    expect(JSON.parse(res.body.body)).toMatchObject({ type: 'ORDER_PLACED', data: {} });
+  });
+
+  it('answers TEMPLATE_ERROR when a strict template misses a variable, 400 for a bad event, 404 for an unknown webhook', async () => {
+    const { api } = setup();
+    const strict = await api.post('/webhooks', { ...ledger, strict: true });
+    const missing = await api.post(`/webhooks/${strict.body.id}/preview`, { data: { loanId: 'x' } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('TEMPLATE_ERROR');
+    const bad = await api.post(`/webhooks/${strict.body.id}/preview`, { data: [1], occurredAt: 'yesterday', extra: true });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('VALIDATION_ERROR');
+    expect(paths(bad)).toEqual(['extra']);
+    const badEvent = await api.post(`/webhooks/${strict.body.id}/preview`, { data: [1], occurredAt: 'yesterday' });
+    expect(badEvent.status).toBe(400);
+    expect(paths(badEvent).sort()).toEqual(['data', 'occurredAt']);
+    expect((await api.post('/webhooks/wh_nope/preview', {})).status).toBe(404);
+  });
+});

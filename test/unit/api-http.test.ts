@@ -1,0 +1,159 @@
+import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/core/errors';
+import { errorResponse } from '../../lambdas/handlers/http/errors';
+import { MAX_JSON_DEPTH, readJsonBody, readQuery } from '../../lambdas/handlers/http/request';
+import { createHttpHandler, Router } from '../../lambdas/handlers/http/router';
+import { apiGatewayEvent, invoke } from '../support/apigw';
+
+const silent = { info: () => {}, error: () => {} };
+
+function body(raw: string, extra: { contentType?: string | null; base64?: boolean } = {}) {
+  return apiGatewayEvent({ method: 'POST', path: '/x', body: raw, ...extra });
+}
+
+function thrown(fn: () => unknown): any {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('router', () => {
+  const seen: string[] = [];
+  const router = new Router()
+    .add('GET', '/notifications/{id}', async ({ params }) => {
+      seen.push(`get ${params.id}`);
+      return { status: 200, body: { id: params.id } };
+    })
+    .add('POST', '/notifications/resend', async () => ({ status: 202, body: { bulk: true } }))
+    .add('POST', '/notifications/{id}/resend', async ({ params }) => ({ status: 202, body: { one: params.id } }))
+    .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({ status: 200, body: { job: params.jobId } }))
+    .add('DELETE', '/things/{id}', async () => ({ status: 204 }));
+  const handler = createHttpHandler(router, { logger: silent });
+
+  it('prefers a literal segment over a parameter', async () => {
+    const res = await invoke(handler, { method: 'POST', path: '/notifications/resend', body: {} });
+    expect(res).toMatchObject({ status: 202, body: { bulk: true } });
+  });
+
+  it('routes the resend of one notification and the job status', async () => {
+    expect((await invoke(handler, { method: 'POST', path: '/notifications/ntf_1/resend' })).body).toEqual({ one: 'ntf_1' });
+    expect((await invoke(handler, { method: 'GET', path: '/notifications/resend/job_9' })).body).toEqual({ job: 'job_9' });
+  });
+
+  it('decodes path parameters and strips a named stage', async () => {
+    const res = await invoke(handler, { method: 'GET', path: '/notifications/a%2Fb', stage: 'prod' });
+    expect(res.body).toEqual({ id: 'a/b' });
+  });
+
+  it('answers 404 NOT_FOUND for an unknown route and 405 with Allow for a wrong method', async () => {
+    const missing = await invoke(handler, { method: 'GET', path: '/nope' });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('NOT_FOUND');
+    const wrong = await invoke(handler, { method: 'PATCH', path: '/things/1' });
+    expect(wrong.status).toBe(405);
+    expect(wrong.body.error.code).toBe('METHOD_NOT_ALLOWED');
+    expect(wrong.headers.allow).toBe('DELETE');
+  });
+
+  it('answers 204 without a body', async () => {
+    const res = await invoke(handler, { method: 'DELETE', path: '/things/1' });
+    expect(res.status).toBe(204);
+    expect(res.rawBody).toBeUndefined();
+  });
+
+  it('treats a malformed percent escape or an overlong id as no route', async () => {
+    expect((await invoke(handler, { method: 'GET', path: '/notifications/%E0%A4%A' })).status).toBe(404);
+    expect((await invoke(handler, { method: 'GET', path: `/notifications/${'x'.repeat(300)}` })).status).toBe(404);
+  });
+});
+
+describe('readJsonBody', () => {
+  const opts = { maxBytes: 1024 };
+
+  it('parses a JSON body, plain or base64-encoded, with or without a UTF-8 charset', () => {
+    expect(readJsonBody(body('{"a":1}'), opts)).toEqual({ a: 1 });
+    expect(readJsonBody(body('{"a":"é"}', { base64: true }), opts)).toEqual({ a: 'é' });
+    expect(readJsonBody(body('[1]', { contentType: 'application/json; charset=UTF-8' }), opts)).toEqual([1]);
+  });
+
+  it('refuses other content types and charsets with 415', () => {
+    expect(thrown(() => readJsonBody(body('{}', { contentType: 'text/plain' }), opts)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(thrown(() => readJsonBody(body('{}', { contentType: null }), opts)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(
+      thrown(() => readJsonBody(body('{}', { contentType: 'application/json; charset=latin1' }), opts)).code,
+    ).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('refuses a body over the limit before parsing it, counting UTF-8 bytes', () => {
+    expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`), opts)).code).toBe('PAYLOAD_TOO_LARGE');
+    // 400 characters of 3 UTF-8 bytes each: under the limit in characters, over it in bytes.
+    expect(thrown(() => readJsonBody(body(`"${'€'.repeat(400)}"`), opts)).code).toBe('PAYLOAD_TOO_LARGE');
+    expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`, { base64: true }), opts)).code).toBe(
+      'PAYLOAD_TOO_LARGE',
+    );
+  });
+
+  it('answers INVALID_JSON without echoing the body', () => {
+    const err = thrown(() => readJsonBody(body('{"password": secret}'), opts));
+    expect(err.code).toBe('INVALID_JSON');
+    expect(err.message).not.toContain('secret');
+  });
+
+  it('refuses invalid UTF-8 in a base64 body', () => {
+    const event = body('x', { base64: true });
+    event.body = Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('base64');
+    expect(thrown(() => readJsonBody(event, opts)).code).toBe('INVALID_JSON');
+  });
+
+  it('refuses __proto__ keys, lone surrogates and deep nesting with a path', () => {
+    const proto = thrown(() => readJsonBody(body('{"data":{"__proto__":{"polluted":true}}}'), opts));
+    expect(proto.code).toBe('VALIDATION_ERROR');
+    expect(proto.details[0].path).toBe('data.__proto__');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(thrown(() => readJsonBody(body('{"a":"\\ud800x"}'), opts)).details[0].path).toBe('a');
+    const deep = `${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`;
+    expect(thrown(() => readJsonBody(body(deep), opts)).code).toBe('VALIDATION_ERROR');
+    const ok = `${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`;
+    expect(readJsonBody(body(ok), opts)).toBeDefined();
+  });
+
+  it('survives hostile nesting far beyond the limit', () => {
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    expect(thrown(() => readJsonBody(body(deep), { maxBytes: 1_000_000 })).code).toBe('VALIDATION_ERROR');
+  });
+
+  it('requires a body unless optional', () => {
+    const event = apiGatewayEvent({ method: 'POST', path: '/x' });
+    expect(thrown(() => readJsonBody(event, opts)).code).toBe('VALIDATION_ERROR');
+    expect(readJsonBody(event, { ...opts, optional: true })).toBeUndefined();
+  });
+});
+
+describe('readQuery', () => {
+  it('refuses unknown and repeated parameters', () => {
+    const err = thrown(() => readQuery(apiGatewayEvent({ method: 'GET', path: '/n?limit=1&limit=2&x=1' }), ['limit']));
+    expect(err.details.map((d: { path: string }) => d.path).sort()).toEqual(['limit', 'x']);
+  });
+});
+
+describe('errorResponse', () => {
+  it('maps domain errors to their status with code, message and details', () => {
+    expect(errorResponse(new ValidationError('bad', [{ path: 'a', message: 'm' }]), silent)).toMatchObject({
+      status: 400,
+      body: { error: { code: 'VALIDATION_ERROR', message: 'bad', details: [{ path: 'a', message: 'm' }] } },
+    });
+    expect(errorResponse(new NotFoundError('x'), silent).status).toBe(404);
+    expect(errorResponse(new ConflictError('x'), silent).status).toBe(409);
+  });
+
+  it('turns anything else into a logged 500 without detail', () => {
+    const logged: unknown[] = [];
+    const res = errorResponse(new Error('db password=hunter2 leaked'), { error: (...args: unknown[]) => logged.push(args) });
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('INTERNAL_ERROR');
+    expect(JSON.stringify(res.body)).not.toContain('hunter2');
+    expect(logged).toHaveLength(1);
+  });
+});
