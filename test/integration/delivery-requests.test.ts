@@ -106,7 +106,7 @@ describe('delivery of the first attempt', () => {
 
     const received = receiver.requests[0]!;
     expect(received.method).toBe('PATCH');
-    expect(received.url).toBe('/loans/L-42?branch=Main%20St');
+    expect(received.url).toBe('/loans/L-42?branch=Main+St');
     expect(received.headers['x-branch']).toBe('Main St');
     expect(received.headers['x-event-type']).toBe('LOAN_DISBURSEMENT');
   });
