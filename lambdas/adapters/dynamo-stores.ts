@@ -1,0 +1,463 @@
+/**
+ * DynamoDB implementations of the stores (lambdas/ports.ts), on the low-level client with a
+ * small codec for the few shapes stored. One request per operation, no read-before-write:
+ * conditions make repeated writes (SQS at-least-once, Lambda retries) idempotent.
+ */
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { ConflictError } from '../core/errors';
+import type { Attempt, Notification, NotificationStatus, RenderedRequest, WebhookDefinition } from '../core/model';
+import type {
+  NotificationPage,
+  NotificationQuery,
+  NotificationStore,
+  NotificationSummary,
+  NotificationUpdate,
+  PayloadStore,
+  ResendJob,
+  ResendJobStore,
+  WebhookStore,
+} from '../ports';
+import { type IndexedSummary, indexKeysOf, listPage, type ReadPartition, statusShardOf } from './dynamo-listing';
+
+type Item = Record<string, AttributeValue>;
+
+// ---- codec -------------------------------------------------------------------------------
+
+/** Plain JSON-like value -> attribute value; undefined (in objects) is left out. */
+export function toAttribute(value: unknown): AttributeValue {
+  if (value === null) return { NULL: true };
+  switch (typeof value) {
+    case 'string':
+      return { S: value };
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot store non-finite number ${value}`);
+      return { N: String(value) };
+    case 'boolean':
+      return { BOOL: value };
+    case 'object':
+      if (Array.isArray(value)) return { L: value.map((v) => toAttribute(v === undefined ? null : v)) };
+      return { M: toItem(value as Record<string, unknown>) };
+    default:
+      throw new TypeError(`cannot store a value of type ${typeof value}`);
+  }
+}
+
+export function toItem(value: Record<string, unknown>): Item {
+  const item: Item = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) item[key] = toAttribute(v);
+  return item;
+}
+
+export function fromAttribute(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map(fromAttribute);
+  if (value.M !== undefined) return fromItem(value.M);
+  if (value.SS !== undefined) return [...value.SS];
+  if (value.NS !== undefined) return value.NS.map(Number);
+  throw new TypeError('unsupported attribute type');
+}
+
+export function fromItem(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(item)) out[key] = fromAttribute(v);
+  return out;
+}
+
+function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+// ---- webhooks ----------------------------------------------------------------------------
+
+export class DynamoWebhookStore implements WebhookStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async get(id: string): Promise<WebhookDefinition | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ConsistentRead: true }),
+    );
+    return out.Item ? (fromItem(out.Item) as unknown as WebhookDefinition) : undefined;
+  }
+
+  async list(): Promise<WebhookDefinition[]> {
+    const items: WebhookDefinition[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+      );
+      for (const item of out.Items ?? []) items.push(fromItem(item) as unknown as WebhookDefinition);
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
+  }
+
+  async put(definition: WebhookDefinition, expectedVersion?: number): Promise<void> {
+    const create = expectedVersion === undefined;
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem({ ...definition }),
+          ...(create
+            ? { ConditionExpression: 'attribute_not_exists(id)' }
+            : {
+                ConditionExpression: '#version = :expected',
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
+              }),
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      throw create
+        ? new ConflictError(`webhook ${definition.id} already exists`)
+        : new ConflictError(`webhook ${definition.id} was changed or deleted since version ${expectedVersion}`);
+    }
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const out = await this.client.send(
+      new DeleteItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ReturnValues: 'ALL_OLD' }),
+    );
+    return out.Attributes !== undefined;
+  }
+}
+
+// ---- notifications -----------------------------------------------------------------------
+
+/** Resend jobs share the notifications table under this id prefix, without index attributes. */
+export const RESEND_JOB_ID_PREFIX = 'job#';
+
+function toNotification(raw: Record<string, unknown>): Notification {
+  return {
+    id: raw.id as string,
+    webhookId: raw.webhookId as string,
+    eventId: raw.eventId as string,
+    eventType: raw.eventType as string,
+    createdAt: raw.createdAt as string,
+    status: raw.status as NotificationStatus,
+    failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
+    ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
+    attempts: (raw.attempts ?? []) as Attempt[],
+    nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
+  };
+}
+
+function toSummary(raw: Record<string, unknown>): NotificationSummary {
+  return {
+    id: raw.id as string,
+    webhookId: raw.webhookId as string,
+    eventId: raw.eventId as string,
+    eventType: raw.eventType as string,
+    createdAt: raw.createdAt as string,
+    status: raw.status as NotificationStatus,
+    failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
+    nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
+    attemptCount: (raw.attemptCount ?? 0) as number,
+  };
+}
+
+export class DynamoNotificationStore implements NotificationStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
+    const item = toItem({
+      id: notification.id,
+      webhookId: notification.webhookId,
+      eventId: notification.eventId,
+      eventType: notification.eventType,
+      createdAt: notification.createdAt,
+      status: notification.status,
+      failureReason: notification.failureReason,
+      failureDetail: notification.failureDetail ?? undefined,
+      attempts: notification.attempts,
+      attemptCount: notification.attempts.length,
+      nextAttemptAt: notification.nextAttemptAt,
+      expiresAt: expiresAtEpochSeconds,
+      ...indexKeysOf(notification),
+    });
+    try {
+      await this.client.send(
+        new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<Notification | undefined> {
+    if (id.startsWith(RESEND_JOB_ID_PREFIX)) return undefined;
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ConsistentRead: true }),
+    );
+    return out.Item ? toNotification(fromItem(out.Item)) : undefined;
+  }
+
+  async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: id } },
+          UpdateExpression:
+            'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
+            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard',
+          ConditionExpression: 'attemptCount = :previous',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':attempt': { L: [toAttribute(attempt)] },
+            ':one': { N: '1' },
+            ':previous': { N: String(attempt.number - 1) },
+            ...this.updateValues(id, update),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean> {
+    if (id.startsWith(RESEND_JOB_ID_PREFIX)) return false;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: id } },
+          UpdateExpression:
+            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard',
+          ConditionExpression:
+            expectedStatus === undefined ? 'attribute_exists(id)' : 'attribute_exists(id) AND #status = :expected',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...this.updateValues(id, update),
+            ...(expectedStatus === undefined ? {} : { ':expected': { S: expectedStatus } }),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  list(query: NotificationQuery): Promise<NotificationPage> {
+    return listPage(query, this.readPartition);
+  }
+
+  private updateValues(id: string, update: NotificationUpdate): Item {
+    return {
+      ':status': { S: update.status },
+      ':failureReason': toAttribute(update.failureReason),
+      ':nextAttemptAt': toAttribute(update.nextAttemptAt),
+      ':statusShard': { S: statusShardOf(id, update.status) },
+    };
+  }
+
+  private readonly readPartition: ReadPartition = async (partition, filter, opts) => {
+    const values: Item = { ':pk': { S: partition.key } };
+    // The position is inclusive here (the item at it is dropped below); `upper` is never a stored key.
+    let high = opts.before;
+    if (filter.upper !== undefined && (high === undefined || filter.upper < high)) high = filter.upper;
+    const low = filter.lower;
+    if (low !== undefined && high !== undefined && low > high) return { items: [] };
+    let keyCondition = '#pk = :pk';
+    if (low !== undefined && high !== undefined) keyCondition += ' AND #ck BETWEEN :low AND :high';
+    else if (low !== undefined) keyCondition += ' AND #ck >= :low';
+    else if (high !== undefined) keyCondition += ' AND #ck <= :high';
+    if (low !== undefined) values[':low'] = { S: low };
+    if (high !== undefined) values[':high'] = { S: high };
+    const names: Record<string, string> = { '#pk': partition.keyAttribute };
+    if (low !== undefined || high !== undefined) names['#ck'] = 'createdKey';
+    const filters: string[] = [];
+    if (filter.status !== undefined) {
+      filters.push('#status = :status');
+      names['#status'] = 'status';
+      values[':status'] = { S: filter.status };
+    }
+    if (filter.eventType !== undefined) {
+      filters.push('#eventType = :eventType');
+      names['#eventType'] = 'eventType';
+      values[':eventType'] = { S: filter.eventType };
+    }
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: partition.index,
+        KeyConditionExpression: keyCondition,
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: opts.limit,
+        ...(opts.continuation !== undefined ? { ExclusiveStartKey: opts.continuation as Item } : {}),
+      }),
+    );
+    const items: IndexedSummary[] = [];
+    for (const item of out.Items ?? []) {
+      const raw = fromItem(item);
+      const createdKey = raw.createdKey as string;
+      if (opts.before !== undefined && createdKey >= opts.before) continue;
+      items.push({ createdKey, summary: toSummary(raw) });
+    }
+    return { items, ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}) };
+  };
+}
+
+// ---- payloads (write-once) ----------------------------------------------------------------
+
+/** PutItem (attribute_not_exists) and GetItem only: the table's IAM grants nothing else. */
+export class DynamoPayloadStore implements PayloadStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: toItem({
+            id: notificationId,
+            method: request.method,
+            url: request.url,
+            headers: { ...request.headers },
+            body: request.body,
+            expiresAt: expiresAtEpochSeconds,
+          }),
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+      return 'created';
+    } catch (err) {
+      if (isConditionFailure(err)) return 'exists';
+      throw err;
+    }
+  }
+
+  async get(notificationId: string): Promise<RenderedRequest | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: notificationId } }, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    const raw = fromItem(out.Item);
+    return {
+      method: raw.method as RenderedRequest['method'],
+      url: raw.url as string,
+      headers: (raw.headers ?? {}) as Record<string, string>,
+      body: raw.body as string,
+    };
+  }
+}
+
+// ---- resend jobs ---------------------------------------------------------------------------
+
+export interface DynamoResendJobStoreOptions {
+  /** How long a job's progress stays readable (TTL on expiresAt). Default 90 days. */
+  readonly retentionSeconds?: number;
+}
+
+export class DynamoResendJobStore implements ResendJobStore {
+  private readonly retentionSeconds: number;
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly notificationsTableName: string,
+    options: DynamoResendJobStoreOptions = {},
+  ) {
+    this.retentionSeconds = options.retentionSeconds ?? 90 * 24 * 3600;
+  }
+
+  async create(job: ResendJob): Promise<void> {
+    const createdMs = Date.parse(job.createdAt);
+    const base = Number.isNaN(createdMs) ? Date.now() : createdMs;
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.notificationsTableName,
+          Item: toItem({
+            id: `${RESEND_JOB_ID_PREFIX}${job.jobId}`,
+            jobId: job.jobId,
+            count: job.count,
+            queued: job.queued,
+            sent: job.sent,
+            failed: job.failed,
+            createdAt: job.createdAt,
+            expiresAt: Math.floor(base / 1000) + this.retentionSeconds,
+          }),
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+    } catch (err) {
+      if (isConditionFailure(err)) throw new ConflictError(`resend job ${job.jobId} already exists`);
+      throw err;
+    }
+  }
+
+  async get(jobId: string): Promise<ResendJob | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.notificationsTableName,
+        Key: { id: { S: `${RESEND_JOB_ID_PREFIX}${jobId}` } },
+        ConsistentRead: true,
+      }),
+    );
+    if (!out.Item) return undefined;
+    const raw = fromItem(out.Item);
+    return {
+      jobId: raw.jobId as string,
+      count: raw.count as number,
+      queued: raw.queued as number,
+      sent: raw.sent as number,
+      failed: raw.failed as number,
+      createdAt: raw.createdAt as string,
+    };
+  }
+
+  /** A job that no longer exists (expired) is not recreated: the increment is dropped. */
+  async increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void> {
+    const entries = (['queued', 'sent', 'failed'] as const)
+      .map((name) => [name, counters[name] ?? 0] as const)
+      .filter(([, n]) => n !== 0);
+    if (entries.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.notificationsTableName,
+          Key: { id: { S: `${RESEND_JOB_ID_PREFIX}${jobId}` } },
+          UpdateExpression: `ADD ${entries.map(([name]) => `#${name} :${name}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(id)',
+          ExpressionAttributeNames: Object.fromEntries(entries.map(([name]) => [`#${name}`, name])),
+          ExpressionAttributeValues: Object.fromEntries(entries.map(([name, n]) => [`:${name}`, { N: String(n) }])),
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * In-memory stores and queue with the same semantics as the DynamoDB and SQS adapters
+ * (conditional create, attempt idempotency, list order, filters and cursors), for unit tests
+ * and benchmarks. Listing reuses the sharded merge of dynamo-listing.ts, so pages and cursors
+ * behave exactly as on DynamoDB. Values are copied in and out, as a database would.
+ */
+import { ConflictError } from '../core/errors';
+import type { Attempt, DeliveryJob, Notification, NotificationStatus, RenderedRequest, WebhookDefinition } from '../core/model';
+import type {
+  DeliveryQueue,
+  NotificationPage,
+  NotificationQuery,
+  NotificationStore,
+  NotificationUpdate,
+  PayloadStore,
+  ResendJob,
+  ResendJobStore,
+  WebhookStore,
+} from '../ports';
+import { type IndexedSummary, indexKeysOf, listPage, matchesFilter, type ReadPartition } from './dynamo-listing';
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryWebhookStore implements WebhookStore {
+  private readonly items = new Map<string, WebhookDefinition>();
+
+  async get(id: string): Promise<WebhookDefinition | undefined> {
+    const item = this.items.get(id);
+    return item ? copy(item) : undefined;
+  }
+
+  async list(): Promise<WebhookDefinition[]> {
+    return [...this.items.values()].map(copy);
+  }
+
+  async put(definition: WebhookDefinition, expectedVersion?: number): Promise<void> {
+    const existing = this.items.get(definition.id);
+    if (expectedVersion === undefined) {
+      if (existing) throw new ConflictError(`webhook ${definition.id} already exists`);
+    } else if (existing?.version !== expectedVersion) {
+      throw new ConflictError(`webhook ${definition.id} was changed or deleted since version ${expectedVersion}`);
+    }
+    this.items.set(definition.id, copy(definition));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.items.delete(id);
+  }
+}
+
+interface StoredNotification {
+  notification: Notification;
+  expiresAt: number;
+  /** Index keys, kept current as DynamoDB keeps its indexes. */
+  keys: ReturnType<typeof indexKeysOf>;
+}
+
+export class MemoryNotificationStore implements NotificationStore {
+  private readonly items = new Map<string, StoredNotification>();
+
+  async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
+    if (this.items.has(notification.id)) return false;
+    this.items.set(notification.id, {
+      notification: copy(notification),
+      expiresAt: expiresAtEpochSeconds,
+      keys: indexKeysOf(notification),
+    });
+    return true;
+  }
+
+  async get(id: string): Promise<Notification | undefined> {
+    const stored = this.items.get(id);
+    return stored ? copy(stored.notification) : undefined;
+  }
+
+  async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
+    const stored = this.items.get(id);
+    if (!stored || stored.notification.attempts.length !== attempt.number - 1) return false;
+    stored.notification = {
+      ...stored.notification,
+      ...copy(update),
+      attempts: [...stored.notification.attempts, copy(attempt)],
+    };
+    stored.keys = indexKeysOf(stored.notification);
+    return true;
+  }
+
+  async setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean> {
+    const stored = this.items.get(id);
+    if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus)) return false;
+    stored.notification = { ...stored.notification, ...copy(update) };
+    stored.keys = indexKeysOf(stored.notification);
+    return true;
+  }
+
+  list(query: NotificationQuery): Promise<NotificationPage> {
+    return listPage(query, this.readPartition);
+  }
+
+  /** The retention instant recorded at create (epoch seconds), for tests. */
+  expiresAtOf(id: string): number | undefined {
+    return this.items.get(id)?.expiresAt;
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  private readonly readPartition: ReadPartition = async (partition, filter, opts) => {
+    const items: IndexedSummary[] = [];
+    for (const { notification: n, keys } of this.items.values()) {
+      const key = partition.keyAttribute === 'webhookShard' ? keys.webhookShard : keys.statusShard;
+      if (key !== partition.key) continue;
+      const { attempts, failureDetail: _detail, ...rest } = n;
+      const item: IndexedSummary = { createdKey: keys.createdKey, summary: { ...rest, attemptCount: attempts.length } };
+      if (matchesFilter(item, filter, opts.before)) items.push(item);
+    }
+    items.sort((a, b) => (a.createdKey < b.createdKey ? 1 : a.createdKey > b.createdKey ? -1 : 0));
+    return { items };
+  };
+}
+
+export class MemoryPayloadStore implements PayloadStore {
+  private readonly items = new Map<string, { request: RenderedRequest; expiresAt: number }>();
+
+  async putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'> {
+    if (this.items.has(notificationId)) return 'exists';
+    this.items.set(notificationId, { request: copy(request), expiresAt: expiresAtEpochSeconds });
+    return 'created';
+  }
+
+  async get(notificationId: string): Promise<RenderedRequest | undefined> {
+    const stored = this.items.get(notificationId);
+    return stored ? copy(stored.request) : undefined;
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+}
+
+export class MemoryResendJobStore implements ResendJobStore {
+  private readonly items = new Map<string, ResendJob>();
+
+  async create(job: ResendJob): Promise<void> {
+    if (this.items.has(job.jobId)) throw new ConflictError(`resend job ${job.jobId} already exists`);
+    this.items.set(job.jobId, copy(job));
+  }
+
+  async get(jobId: string): Promise<ResendJob | undefined> {
+    const job = this.items.get(jobId);
+    return job ? copy(job) : undefined;
+  }
+
+  /** As on DynamoDB: a job that does not exist is not recreated. */
+  async increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void> {
+    const job = this.items.get(jobId);
+    if (!job) return;
+    this.items.set(jobId, {
+      ...job,
+      queued: job.queued + (counters.queued ?? 0),
+      sent: job.sent + (counters.sent ?? 0),
+      failed: job.failed + (counters.failed ?? 0),
+    });
+  }
+}
+
+/** Records every job enqueued, in order. */
+export class MemoryDeliveryQueue implements DeliveryQueue {
+  readonly jobs: DeliveryJob[] = [];
+
+  async enqueue(jobs: readonly DeliveryJob[]): Promise<void> {
+    this.jobs.push(...jobs.map(copy));
+  }
+
+  /** Removes and returns everything queued so far (for tests that act as the consumer). */
+  drain(): DeliveryJob[] {
+    return this.jobs.splice(0, this.jobs.length);
+  }
+}
