@@ -8,7 +8,7 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
-export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined | void>;
+export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
 export interface SqsPollerOptions {
   readonly client: SQSClient;

@@ -1,0 +1,77 @@
+/**
+ * `npm start`: the whole platform on this machine (see local/platform.ts), serving until
+ * SIGINT or SIGTERM, then stopping everything it started.
+ */
+import { ConfigurationError, type Platform, platformOptionsFromEnv, startPlatform } from './platform';
+import { PortInUseError } from './api-server';
+
+// EMF metrics have no CloudWatch to go to locally; logs stay on (JSON, one line per event).
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+async function main(): Promise<void> {
+  const options = platformOptionsFromEnv(process.env);
+  let platform: Platform | undefined;
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping...\n`);
+    // A second signal while stopping exits at once (the stand-ins' host still stops Java).
+    const force = () => process.exit(130);
+    process.once('SIGINT', force);
+    process.once('SIGTERM', force);
+    (platform?.stop() ?? Promise.resolve()).then(
+      () => {
+        process.stderr.write('stopped.\n');
+        process.exit(0);
+      },
+      (err) => {
+        process.stderr.write(`error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+
+  platform = await startPlatform(options);
+  if (stopping) {
+    // A signal arrived while starting: shutdown() ran before the platform existed.
+    await platform.stop();
+    process.exit(0);
+  }
+  const { url, token } = platform;
+  const lines = [
+    '',
+    `Webhook platform (local mode) ready in ${(platform.startMs / 1000).toFixed(1)} s`,
+    `  API:      ${url}`,
+    `  Token:    ${token}${platform.tokenGenerated ? '   (generated; set API_TOKEN to choose one)' : ''}`,
+    `  Data:     ${platform.dataDir}`,
+  ];
+  if (platform.recovered.queuedMessages > 0 || platform.recovered.retryExecutions > 0) {
+    lines.push(
+      `  Resumed:  ${platform.recovered.queuedMessages} queued deliveries, ${platform.recovered.retryExecutions} retry executions`,
+    );
+  }
+  lines.push(
+    '',
+    'Try:',
+    `  curl -s ${url}/health`,
+    `  curl -s -X POST ${url}/events -H "Authorization: Bearer ${token}" -H "Content-Type: application/json" \\`,
+    `       -d '{"type":"LOAN_DISBURSEMENT","data":{"loanId":"L-1","amount":1000}}'`,
+    `  curl -s ${url}/webhooks -H "Authorization: Bearer ${token}"`,
+    '',
+    'Ctrl+C stops everything.',
+    '',
+  );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof PortInUseError || err instanceof ConfigurationError) {
+    process.stderr.write(`error: ${err.message}\n`);
+  } else {
+    process.stderr.write(`error: local mode failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  }
+  process.exit(1);
+});

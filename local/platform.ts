@@ -1,0 +1,372 @@
+/**
+ * Local mode: the whole platform on one machine, with the same handlers and AWS SDK clients as
+ * on AWS pointed at local stand-ins it starts itself.
+ *
+ *   HTTP 127.0.0.1:PORT (api-server) -> ingest / api handlers
+ *   DynamoDB Local (Java, -dbPath DATA_DIR/dynamodb)
+ *   fauxqs behind a journaling SQS endpoint (sqs-journal) -> pollers (sqs-poller) -> delivery handler
+ *   the retry state machine CDK synthesizes, run by a local Step Functions endpoint (sfn-endpoint)
+ *     whose Lambda tasks call the attempt handler in-process
+ *
+ * Everything it starts, stop() stops, the Java process included. State under DATA_DIR survives
+ * a restart: definitions and history (DynamoDB files), events accepted but not yet delivered
+ * (SQS journal) and retry executions in flight (executions journal).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { synthesizeRetryDefinition } from '../lib/retry-definition';
+import { createAwsClients } from '../lambdas/adapters/aws-clients';
+import { createDeliveryRuntime } from '../lambdas/adapters/delivery-wiring';
+import { ENV } from '../lambdas/config';
+import type { AttemptLambdaInput } from '../lambdas/core/retry-contract';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
+import { createApiHandler } from '../lambdas/handlers/api';
+import { createAttemptHandler } from '../lambdas/handlers/attempt';
+import { createDeliveryHandler } from '../lambdas/handlers/delivery';
+import { loadHttpDeps } from '../lambdas/handlers/http/wiring';
+import { createIngestHandler } from '../lambdas/handlers/ingest';
+import { type HealthReport, listenApi } from './api-server';
+import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
+import { type SqsJournal, startSqsJournal } from './sqs-journal';
+import { type SqsPoller, startSqsPoller } from './sqs-poller';
+import { type StandIns, standInNames, startStandIns } from './standins';
+
+export interface PlatformOptions {
+  /** API port on `host`; 0 picks a free one. Default 3000. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Bearer token of the API; generated when absent. */
+  readonly token?: string;
+  /** Where state lives across restarts. Default `.local`. */
+  readonly dataDir?: string;
+  /** Multiplies every back-off wait. Default 1. */
+  readonly retryTimeScale?: number;
+  /** Nominal waits before retries 1..5 (seconds). Default DEFAULT_RETRY_SCHEDULE_SECONDS. */
+  readonly retrySchedule?: readonly number[];
+  /** Comma list of CIDRs the egress guard lets through. Default loopback. */
+  readonly egressAllowCidrs?: string;
+  /** Allow plain-http targets. Default true. */
+  readonly allowHttp?: boolean;
+  /** Long-poll loops on the delivery queue. Default 4. */
+  readonly pollers?: number;
+  /** Delivery queue visibility timeout (seconds): when a failed batch comes back. Default 30. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Extra environment for the handlers (e.g. DEFINITION_CACHE_TTL_SECONDS, DELIVERY_CONCURRENCY). */
+  readonly handlerEnv?: Readonly<Record<string, string>>;
+  /** Where operational messages go (default: stderr). */
+  readonly log?: (message: string) => void;
+}
+
+export interface Platform {
+  readonly url: string;
+  readonly port: number;
+  readonly token: string;
+  /** true when the token was generated (no API_TOKEN given). */
+  readonly tokenGenerated: boolean;
+  readonly dataDir: string;
+  /** Milliseconds from startPlatform() until ready. */
+  readonly startMs: number;
+  /** Processes started: the stand-ins' Node host and DynamoDB Local (Java). */
+  readonly pids: { readonly standInsHost: number; readonly dynamo: number };
+  /** What was carried over from the previous run on this DATA_DIR. */
+  readonly recovered: { readonly queuedMessages: number; readonly retryExecutions: number };
+  /** The environment the handlers run with (endpoints, tables, switches). */
+  readonly handlerEnv: Readonly<Record<string, string>>;
+  health(): Promise<HealthReport>;
+  /** Resolves when no retry execution is running (tests, benchmarks). */
+  retriesIdle(): Promise<void>;
+  /** Stops everything it started; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+/** A switch has a value local mode cannot use; names the variable. */
+export class ConfigurationError extends Error {
+  override name = 'ConfigurationError';
+}
+
+export const LOCAL_DEFAULTS = {
+  port: 3000,
+  dataDir: '.local',
+  egressAllowCidrs: '127.0.0.0/8,::1/128',
+  allowHttp: true,
+  retryTimeScale: 1,
+} as const;
+
+const LOCAL_ACCOUNT = '000000000000';
+const ATTEMPT_FUNCTION_ARN = (region: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:webhooks-attempt`;
+const STATE_MACHINE_ARN = (region: string) => `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
+/** How long stop() lets batches in flight finish before moving on (they are redelivered after a restart). */
+const DRAIN_GRACE_MS = 5000;
+
+/** Reads the documented switches (PORT, API_TOKEN, RETRY_TIME_SCALE, EGRESS_ALLOW_CIDRS, ALLOW_HTTP, DATA_DIR). */
+export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformOptions {
+  const value = (name: string) => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const opts: { -readonly [K in keyof PlatformOptions]: PlatformOptions[K] } = {};
+  const port = value('PORT');
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigurationError(`PORT must be a port number (0-65535), got "${port}"`);
+    opts.port = n;
+  }
+  const token = env.API_TOKEN;
+  if (token !== undefined && token !== '') {
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigurationError('API_TOKEN must be printable ASCII without spaces');
+    opts.token = token;
+  }
+  const scale = value('RETRY_TIME_SCALE');
+  if (scale !== undefined) {
+    const n = Number(scale);
+    if (!Number.isFinite(n) || n <= 0 || n > 1000) {
+      throw new ConfigurationError(`RETRY_TIME_SCALE must be a number above 0 and at most 1000, got "${scale}"`);
+    }
+    opts.retryTimeScale = n;
+  }
+  const cidrs = env.EGRESS_ALLOW_CIDRS;
+  if (cidrs !== undefined) opts.egressAllowCidrs = cidrs.trim();
+  const allowHttp = value('ALLOW_HTTP');
+  if (allowHttp !== undefined) {
+    if (/^(1|true|yes)$/i.test(allowHttp)) opts.allowHttp = true;
+    else if (/^(0|false|no)$/i.test(allowHttp)) opts.allowHttp = false;
+    else throw new ConfigurationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`);
+  }
+  const dataDir = value('DATA_DIR');
+  if (dataDir !== undefined) opts.dataDir = dataDir;
+  const schedule = value(ENV.RETRY_SCHEDULE_SECONDS);
+  if (schedule !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(schedule);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.length !== DEFAULT_RETRY_SCHEDULE_SECONDS.length || !parsed.every((n) => typeof n === 'number' && n > 0)) {
+      throw new ConfigurationError(
+        `${ENV.RETRY_SCHEDULE_SECONDS} must be a JSON array of ${DEFAULT_RETRY_SCHEDULE_SECONDS.length} positive numbers, got "${schedule}"`,
+      );
+    }
+    opts.retrySchedule = parsed as number[];
+  }
+  // Handler tuning passes straight through; the handlers validate it.
+  const handlerEnv: Record<string, string> = {};
+  for (const name of [ENV.DEFINITION_CACHE_TTL_SECONDS, ENV.DELIVERY_CONCURRENCY, ENV.RETENTION_DAYS]) {
+    const v = value(name);
+    if (v !== undefined) handlerEnv[name] = v;
+  }
+  if (Object.keys(handlerEnv).length > 0) opts.handlerEnv = handlerEnv;
+  return opts;
+}
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  const started = Date.now();
+  const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  const dataDir = path.resolve(options.dataDir ?? LOCAL_DEFAULTS.dataDir);
+  const host = options.host ?? '127.0.0.1';
+  const tokenGenerated = options.token === undefined;
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const schedule = options.retrySchedule ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+
+  // The port first: a taken port fails here, before anything was started.
+  const api = await listenApi(options.port ?? LOCAL_DEFAULTS.port, host);
+  const cleanup: (() => Promise<void>)[] = [() => api.close()];
+  const runCleanup = async () => {
+    for (const step of cleanup.reverse()) {
+      await step().catch((err) => log(`while stopping: ${(err as Error).message}`));
+    }
+    cleanup.length = 0;
+  };
+
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const releaseLock = lockDataDir(dataDir);
+    cleanup.push(async () => releaseLock());
+
+    // DynamoDB Local boots in its own process while the definition is synthesized here.
+    const standInsStarting = startStandIns({
+      dataDir,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+    });
+    let standIns: StandIns | undefined;
+    cleanup.push(async () => {
+      // A failed start may still be in flight; it stops itself when it fails.
+      standIns ??= await standInsStarting.catch(() => undefined);
+      await standIns?.stop();
+    });
+    const region = 'us-east-1';
+    const attemptArn = ATTEMPT_FUNCTION_ARN(region);
+    const stateMachineArn = STATE_MACHINE_ARN(region);
+    const definition = synthesizeRetryDefinition({ schedule, attemptFunctionArn: attemptArn });
+    standIns = await standInsStarting;
+
+    const names = standInNames();
+    const journal: SqsJournal = await startSqsJournal({
+      target: standIns.sqsEndpoint,
+      dataDir,
+      queues: {
+        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: 5 } },
+        [names.dlq]: { url: standIns.dlqUrl },
+      },
+      onError: (message, err) => log(`sqs journal: ${message}: ${(err as Error)?.message ?? err}`),
+    });
+    cleanup.push(() => journal.stop());
+
+    // Resumed executions may call the attempt Lambda at once: it waits until the handlers exist.
+    let bindAttempt!: (fn: (input: AttemptLambdaInput) => Promise<unknown>) => void;
+    const attemptReady = new Promise<(input: AttemptLambdaInput) => Promise<unknown>>((resolve) => {
+      bindAttempt = resolve;
+    });
+    const sfn: SfnEndpoint = await startSfnEndpoint({
+      definition,
+      stateMachineArn,
+      functions: { [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptLambdaInput) },
+      dataDir,
+      onError: (message, err) => log(`step functions: ${message}${err ? `: ${(err as Error)?.message ?? err}` : ''}`),
+    });
+    cleanup.push(() => sfn.stop());
+
+    const handlerEnv: Record<string, string> = {
+      ...standIns.env,
+      AWS_ENDPOINT_URL_SQS: journal.url,
+      AWS_ENDPOINT_URL_SFN: sfn.url,
+      [ENV.RETRY_STATE_MACHINE_ARN]: stateMachineArn,
+      [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
+      [ENV.RETRY_TIME_SCALE]: String(options.retryTimeScale ?? LOCAL_DEFAULTS.retryTimeScale),
+      [ENV.SENDER_IPS]: '127.0.0.1',
+      [ENV.EGRESS_ALLOW_CIDRS]: options.egressAllowCidrs ?? LOCAL_DEFAULTS.egressAllowCidrs,
+      [ENV.ALLOW_HTTP]: String(options.allowHttp ?? LOCAL_DEFAULTS.allowHttp),
+      ...options.handlerEnv,
+    };
+
+    // The same factories the Lambda entry points use, fed this environment instead of process.env.
+    const httpDeps = loadHttpDeps(handlerEnv);
+    const ingest = createIngestHandler(httpDeps);
+    const apiHandler = createApiHandler(httpDeps);
+    const runtime = createDeliveryRuntime(handlerEnv);
+    const delivery = createDeliveryHandler({
+      service: runtime.service,
+      logger: runtime.logger,
+      metrics: runtime.metrics,
+      concurrency: runtime.config.deliveryConcurrency,
+    });
+    bindAttempt(createAttemptHandler(runtime));
+
+    const replayed = await journal.replay();
+    const pollerClients = createAwsClients(handlerEnv);
+    cleanup.push(async () => pollerClients.sqs.destroy());
+    const pollers: SqsPoller = startSqsPoller({
+      client: pollerClients.sqs,
+      queueUrl: standIns.queueUrl,
+      queueArn: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${names.queue}`,
+      region,
+      handler: delivery,
+      pollers: options.pollers ?? 4,
+      onError: (message, err) => log(`delivery queue: ${message}: ${(err as Error)?.message ?? JSON.stringify(err)}`),
+    });
+    cleanup.push(async () => {
+      await Promise.race([pollers.stop(), new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref())]);
+    });
+
+    const clientsForHealth = createAwsClients(handlerEnv);
+    cleanup.push(async () => {
+      clientsForHealth.dynamo.destroy();
+      clientsForHealth.sqs.destroy();
+      clientsForHealth.sfn.destroy();
+    });
+    const health = async (): Promise<HealthReport> => {
+      const probe = async (fn: (signal: AbortSignal) => Promise<unknown>): Promise<'up' | 'down'> => {
+        try {
+          await fn(AbortSignal.timeout(2000));
+          return 'up';
+        } catch {
+          return 'down';
+        }
+      };
+      const [dynamodb, sqs, stepFunctions] = await Promise.all([
+        probe((abortSignal) => clientsForHealth.dynamo.send(new ListTablesCommand({ Limit: 1 }), { abortSignal })),
+        probe((abortSignal) =>
+          clientsForHealth.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: standIns!.queueUrl, AttributeNames: ['QueueArn'] }),
+            { abortSignal },
+          ),
+        ),
+        probe(async (signal) => {
+          const res = await fetch(`${sfn.url}/health`, { signal });
+          if (!res.ok) throw new Error(String(res.status));
+        }),
+      ]);
+      const components = { dynamodb, sqs, stepFunctions, pollers: pollers.healthy() ? 'up' : 'down' } as const;
+      return { ok: Object.values(components).every((c) => c === 'up'), components };
+    };
+
+    api.attach({
+      token,
+      ingest,
+      api: apiHandler,
+      health,
+      region,
+      onError: (message, err) => log(`${message}: ${(err as Error)?.stack ?? err}`),
+    });
+
+    const queuedMessages = Object.values(replayed).reduce((a, b) => a + b, 0);
+    let stopping: Promise<void> | undefined;
+    return {
+      url: api.url,
+      port: api.port,
+      token,
+      tokenGenerated,
+      dataDir,
+      startMs: Date.now() - started,
+      pids: { standInsHost: standIns.pids.host, dynamo: standIns.pids.dynamo },
+      recovered: { queuedMessages, retryExecutions: sfn.resumed },
+      handlerEnv,
+      health,
+      retriesIdle: () => sfn.whenIdle(),
+      stop: () => {
+        stopping ??= runCleanup();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await runCleanup();
+    throw err;
+  }
+}
+
+/**
+ * One platform per DATA_DIR: a second one would fight over DynamoDB Local's files and the
+ * journals. A lock left by a process that no longer runs is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const lockFile = path.join(dataDir, 'platform.lock');
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(fs.readFileSync(lockFile, 'utf8').trim());
+      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+        throw new ConfigurationError(
+          `DATA_DIR ${dataDir} is in use by another running platform (pid ${owner}). Stop it, or set DATA_DIR to another directory.`,
+        );
+      }
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+  throw new ConfigurationError(`could not lock DATA_DIR ${dataDir}`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
