@@ -60,7 +60,8 @@ function incrementBase32(digits: number[]): boolean {
 }
 
 /** A ULID (26 chars: 10 of time, 16 random), monotonic within this process. */
-export function ulid(nowMs: number = Date.now()): string {
+export function ulid(): string {
+  let nowMs = Date.now();
   if (nowMs <= lastTime && incrementBase32(lastRandom)) {
     nowMs = lastTime;
   } else {
@@ -72,6 +73,18 @@ export function ulid(nowMs: number = Date.now()): string {
   let rand = '';
   for (const d of lastRandom) rand += ALPHABET[d];
   return encodeTime(nowMs) + rand;
+}
+
+/** The creation time (ms since the epoch) encoded in a ULID or a prefixed ULID id. */
+export function ulidTime(id: string): number {
+  const time = id.slice(id.indexOf('_') + 1).slice(0, TIME_CHARS);
+  let ms = 0;
+  for (const c of time) {
+    const digit = ALPHABET.indexOf(c);
+    if (digit < 0) throw new Error(`not a ULID: ${id}`);
+    ms = ms * 32 + digit;
+  }
+  return ms;
 }
 
 /** 'wh_' + 26 random base32 chars (130 bits). */

@@ -198,6 +198,8 @@ interface OutputStep {
 type Step = { readonly kind: 'text'; readonly text: string } | OutputStep | { readonly kind: 'tag'; readonly template: Template };
 
 interface CompiledTemplate {
+  /** As parsed by liquidjs; rendered by liquidjs itself when the fast path is off. */
+  readonly templates: Template[];
   readonly steps: readonly Step[];
   /** Tags may assign variables or break: such a template gets a Context of its own. */
   readonly hasTags: boolean;
@@ -221,7 +223,7 @@ function compileSteps(templates: Template[], fastPath: boolean): CompiledTemplat
       hasTags = true;
     }
   }
-  return { steps, hasTags };
+  return { templates, steps, hasTags };
 }
 
 function fastStep(template: Template): Step | undefined {
@@ -456,13 +458,13 @@ export class Renderer {
     const parse = (source: unknown, path: string): CompiledTemplate => {
       if (typeof source !== 'string') {
         details.push({ path, message: 'template must be a string' });
-        return { steps: [], hasTags: false };
+        return { templates: [], steps: [], hasTags: false };
       }
       try {
         return compileSteps(this.engine.parse(source), this.fastPath);
       } catch (err) {
         details.push({ path, message: errorMessage(err) });
-        return { steps: [], hasTags: false };
+        return { templates: [], steps: [], hasTags: false };
       }
     };
     const url = parse(def.url, 'url');
@@ -485,7 +487,8 @@ export class Renderer {
       } else {
         ctx = template.hasTags ? this.spawn(state) : state.base;
       }
-      this.renderSteps(template.steps, ctx, emitter);
+      if (this.fastPath) this.renderSteps(template.steps, ctx, emitter);
+      else toValueSync(this.engine.renderer.renderTemplates(template.templates, ctx, emitter));
     } catch (err) {
       const message = isOutputLimit(err)
         ? `rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters`
