@@ -5,7 +5,8 @@
  * the delivery Lambda renders and records. A batch is validated in full before anything is
  * enqueued, so a bad event leaves the queue untouched.
  */
-import { definitionMatches, parseEvents } from './events';
+import { type ErrorDetail, PayloadTooLargeError } from './errors';
+import { definitionMatches, MAX_EVENT_BYTES, parseEvents } from './events';
 import { notificationIdFor } from './ids';
 import type { DeliveryJob } from './model';
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
@@ -36,8 +37,23 @@ export class IngestService {
     const jobs: DeliveryJob[] = [];
     // The same producer id twice in one batch maps to the same notifications: queue them once.
     const queued = new Set<string>();
-    const results = events.map((event): IngestedEvent => {
+    const tooLarge: ErrorDetail[] = [];
+    const results = events.map((event, index): IngestedEvent => {
       const matching = definitions.filter((d) => definitionMatches(d, event.type));
+      const first = matching[0];
+      if (first) {
+        // A queue message holds at most 256 KiB: the event plus its delivery envelope (ids,
+        // filled-in id and occurredAt) must fit. Jobs of one event differ only in fixed-length ids.
+        const probe: DeliveryJob = { kind: 'deliver', notificationId: notificationIdFor(first.id, event.id), webhookId: first.id, event };
+        const size = Buffer.byteLength(JSON.stringify(probe), 'utf8');
+        if (size > MAX_EVENT_BYTES) {
+          tooLarge.push({
+            index,
+            path: batch ? `events[${index}]` : '',
+            message: `event is ${size} bytes with its delivery envelope, the limit is ${MAX_EVENT_BYTES}`,
+          });
+        }
+      }
       for (const def of matching) {
         const notificationId = notificationIdFor(def.id, event.id);
         if (queued.has(notificationId)) continue;
@@ -46,6 +62,12 @@ export class IngestService {
       }
       return { eventId: event.id, notifications: matching.length };
     });
+    if (tooLarge.length > 0) {
+      throw new PayloadTooLargeError(
+        `An event is too large to queue: with its delivery envelope it must stay within ${MAX_EVENT_BYTES} bytes`,
+        batch ? tooLarge : tooLarge.map(({ message }) => ({ message })),
+      );
+    }
     if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
     return batch ? { batch: true, events: results } : { batch: false, ...results[0]! };
   }

@@ -24,6 +24,7 @@ export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   /** Parsed JSON body (undefined when there is none). */
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on JSON bodies field by field
   readonly body: any;
   readonly rawBody: string | undefined;
 }

@@ -41,7 +41,7 @@ export const MAX_RANGE_RESEND = 10_000;
 const COUNT_PAGE_SIZE = 100;
 const LOOKUP_CONCURRENCY = 16;
 const MAX_ID_LENGTH = 256;
-const MAX_CURSOR_LENGTH = 4096;
+const MAX_CURSOR_LENGTH = 8192;
 
 export const LIST_QUERY_PARAMS = ['webhookId', 'status', 'eventType', 'from', 'to', 'limit', 'cursor'] as const;
 
@@ -53,6 +53,8 @@ export interface NotificationDetail {
   readonly createdAt: string;
   readonly status: NotificationStatus;
   readonly failureReason: string | null;
+  /** Detail of a failure that had no HTTP attempt (e.g. the template error); null otherwise. */
+  readonly failureDetail: string | null;
   /** The request as first rendered; null only if it is no longer retained. */
   readonly request: RenderedRequest | null;
   readonly attempts: readonly Attempt[];
@@ -102,6 +104,7 @@ export class NotificationService {
       createdAt: notification.createdAt,
       status: notification.status,
       failureReason: notification.failureReason,
+      failureDetail: notification.failureDetail ?? null,
       request: request ? { method: request.method, url: request.url, headers: { ...request.headers }, body: request.body } : null,
       attempts: notification.attempts,
       nextAttemptAt: notification.nextAttemptAt,

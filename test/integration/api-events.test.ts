@@ -1,0 +1,264 @@
+/**
+ * POST /events through the ingest handler (API Gateway v2 events): definitions in DynamoDB
+ * Local, delivery jobs read back from the fauxqs queue.
+ */
+import { notificationIdFor } from '../../lambdas/core/ids';
+import type { DeliveryJob } from '../../lambdas/core/model';
+import { client } from '../support/apigw';
+import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
+import { useStandIns } from '../support/standins';
+
+const standIns = useStandIns();
+
+const queued = () => drainQueue(standIns().clients.sqs, standIns().queueUrl);
+
+interface Hooks {
+  loans: string;
+  all: string;
+  disabled: string;
+  orders: string;
+}
+
+let hooks: Hooks;
+
+beforeAll(async () => {
+  const api = client(apiHandlerFor(standIns()).handler);
+  const make = async (name: string, events: string[], enabled = true) => {
+    const res = await api.post('/webhooks', { name, events, enabled, url: 'https://receiver.example/{{ event.type }}' });
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  hooks = {
+    loans: await make('loans', ['LOAN_DISBURSEMENT', 'LOAN_REPAID']),
+    all: await make('all', ['*']),
+    disabled: await make('disabled', ['LOAN_DISBURSEMENT'], false),
+    orders: await make('orders', ['ORDER_PLACED']),
+  };
+});
+
+afterEach(async () => {
+  await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
+});
+
+function byWebhook(jobs: DeliveryJob[]) {
+  return [...jobs].sort((a, b) => ('webhookId' in a && 'webhookId' in b ? a.webhookId.localeCompare(b.webhookId) : 0));
+}
+
+describe('publishing one event', () => {
+  it('queues one deliver job per enabled matching webhook and answers 202 with the count', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const event = { type: 'LOAN_DISBURSEMENT', data: { loanId: 'L-1', amount: 100 } };
+    const res = await api.post('/events', event);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ eventId: expect.stringMatching(/^evt_/), notifications: 2 });
+    const eventId = res.body.eventId as string;
+
+    const jobs = await queued();
+    const expected = [hooks.loans, hooks.all].map((webhookId) => ({
+      kind: 'deliver',
+      notificationId: notificationIdFor(webhookId, eventId),
+      webhookId,
+      event: { id: eventId, type: 'LOAN_DISBURSEMENT', occurredAt: expect.any(String), data: event.data },
+    }));
+    expect(byWebhook(jobs)).toEqual(byWebhook(expected as DeliveryJob[]));
+    const occurredAt = (jobs[0] as Extract<DeliveryJob, { kind: 'deliver' }>).event.occurredAt;
+    expect(new Date(occurredAt).toISOString()).toBe(occurredAt);
+  });
+
+  it('maps a repeated producer id to the same notifications', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const event = { type: 'ORDER_PLACED', id: 'order-77', occurredAt: '2026-11-28T09:00:00+01:00', data: { n: 1 } };
+    const first = await api.post('/events', event);
+    const second = await api.post('/events', event);
+    expect(first.body).toEqual({ eventId: 'order-77', notifications: 2 });
+    expect(second.body).toEqual(first.body);
+    const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+    expect(jobs).toHaveLength(4);
+    const ids = new Set(jobs.map((j) => j.notificationId));
+    expect(ids).toEqual(new Set([notificationIdFor(hooks.orders, 'order-77'), notificationIdFor(hooks.all, 'order-77')]));
+    expect(jobs[0]!.event.occurredAt).toBe('2026-11-28T08:00:00.000Z');
+  });
+
+  it('answers 202 with 0 notifications and queues nothing when no webhook matches... except "*"', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', { type: 'NOBODY_CARES', data: {} });
+    expect(res.body.notifications).toBe(1);
+    const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+    expect(jobs.map((j) => j.webhookId)).toEqual([hooks.all]);
+  });
+
+  it('refuses an invalid event with 400 naming the fields, and queues nothing', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', { type: '', occurredAt: 'soon', data: 'x', extra: 1 });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['data', 'extra', 'occurredAt', 'type']);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('answers 413 for an event over 256 KiB', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', { type: 'LOAN_REPAID', data: { blob: 'x'.repeat(256 * 1024) } });
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await queued()).toEqual([]);
+  });
+
+  it('answers 413 (not 500) for an event within 256 KiB whose delivery job would not fit a queue message', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const event = { type: 'LOAN_REPAID', data: { blob: '' } };
+    event.data.blob = 'x'.repeat(256 * 1024 - Buffer.byteLength(JSON.stringify(event)) - 10);
+    expect(Buffer.byteLength(JSON.stringify(event))).toBeLessThanOrEqual(256 * 1024);
+    const res = await api.post('/events', event);
+    expect(res.status).toBe(413);
+    expect(res.body.error.message).toMatch(/delivery envelope/);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('accepts an event just under 256 KiB', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', { type: 'LOAN_REPAID', data: { blob: 'x'.repeat(250 * 1024) } });
+    expect(res.status).toBe(202);
+    expect((await queued()).length).toBe(2);
+  });
+});
+
+describe('publishing a batch', () => {
+  it('answers per event and queues every (event, webhook) pair', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', {
+      events: [
+        { type: 'LOAN_DISBURSEMENT', id: 'b-1', data: { i: 1 } },
+        { type: 'ORDER_PLACED', id: 'b-2', data: { i: 2 } },
+        { type: 'UNKNOWN', id: 'b-3', data: { i: 3 } },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({
+      events: [
+        { eventId: 'b-1', notifications: 2 },
+        { eventId: 'b-2', notifications: 2 },
+        { eventId: 'b-3', notifications: 1 },
+      ],
+    });
+    const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+    const pairs = jobs.map((j) => `${j.event.id}>${j.webhookId}`).sort();
+    expect(pairs).toEqual(
+      [`b-1>${hooks.loans}`, `b-1>${hooks.all}`, `b-2>${hooks.orders}`, `b-2>${hooks.all}`, `b-3>${hooks.all}`].sort(),
+    );
+    for (const j of jobs) expect(j.notificationId).toBe(notificationIdFor(j.webhookId, j.event.id));
+  });
+
+  it('queues 100 events of one batch (more than one SendMessageBatch)', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const events = Array.from({ length: 100 }, (_, i) => ({ type: 'ORDER_PLACED', id: `many-${i}`, data: { i } }));
+    const res = await api.post('/events', { events });
+    expect(res.status).toBe(202);
+    expect(res.body.events).toHaveLength(100);
+    expect(await queued()).toHaveLength(200);
+  });
+
+  it('refuses the whole batch when one event is bad, naming its index, and queues nothing', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', {
+      events: [
+        { type: 'LOAN_DISBURSEMENT', data: {} },
+        { type: 'LOAN_DISBURSEMENT', data: {} },
+        { type: 'LOAN_DISBURSEMENT', data: null },
+      ],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ index: 2, path: 'events[2].data', message: expect.any(String) }]);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('refuses a batch with an event over 256 KiB with 413 naming its index, and queues nothing', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', {
+      events: [
+        { type: 'ORDER_PLACED', data: {} },
+        { type: 'ORDER_PLACED', data: { blob: 'y'.repeat(257 * 1024) } },
+      ],
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.error.details[0]).toMatchObject({ index: 1 });
+    expect(await queued()).toEqual([]);
+  });
+
+  it('refuses more than 100 events, an empty batch, and a body over 5 MiB', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const tooMany = await api.post('/events', { events: Array.from({ length: 101 }, () => ({ type: 'T', data: {} })) });
+    expect(tooMany.status).toBe(400);
+    const empty = await api.post('/events', { events: [] });
+    expect(empty.status).toBe(400);
+    const huge = await api.post('/events', {
+      events: Array.from({ length: 24 }, () => ({ type: 'T', data: { blob: 'z'.repeat(240 * 1024) } })),
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.message).toMatch(/5242880 bytes/);
+    expect(await queued()).toEqual([]);
+  });
+});
+
+describe('the edge of POST /events', () => {
+  it('answers 415, INVALID_JSON, and 400 for __proto__ keys and deep nesting; queues nothing', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const text = await api.post('/events', 'type=x', { contentType: 'text/plain' });
+    expect(text.status).toBe(415);
+    const broken = await api.post('/events', '{"type": "X", "data": {');
+    expect(broken).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    const proto = await api.post('/events', '{"type":"ORDER_PLACED","data":{"__proto__":{"x":1}}}');
+    expect(proto.status).toBe(400);
+    expect(proto.body.error.details[0].path).toBe('data.__proto__');
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = { d: deep };
+    const nested = await api.post('/events', { type: 'ORDER_PLACED', data: deep });
+    expect(nested.status).toBe(400);
+    const surrogate = await api.post('/events', '{"type":"ORDER_PLACED","data":{"s":"\\udc00"}}');
+    expect(surrogate.status).toBe(400);
+    expect(await queued()).toEqual([]);
+  });
+
+  it('accepts a base64-encoded body and refuses one that is not UTF-8', async () => {
+    const ingest = ingestHandlerFor(standIns()).handler;
+    const api = client(ingest);
+    const ok = await api.post('/events', { type: 'ORDER_PLACED', data: { s: 'ü' } }, { base64: true });
+    expect(ok.status).toBe(202);
+    const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+    expect(jobs[0]!.event.data).toEqual({ s: 'ü' });
+    const { apiGatewayEvent } = await import('../support/apigw');
+    const event = apiGatewayEvent({ method: 'POST', path: '/events', body: 'x', base64: true });
+    event.body = Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64');
+    const bad = await ingest(event);
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body!).error.code).toBe('INVALID_JSON');
+  });
+
+  it('answers 405 for another method and 404 for another path', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const get = await api.get('/events');
+    expect(get.status).toBe(405);
+    expect(get.headers.allow).toBe('POST');
+    expect((await api.get('/webhooks')).status).toBe(404);
+  });
+});
+
+describe('the definition cache', () => {
+  it('matches a new webhook only once the cached definitions expire (DEFINITION_CACHE_TTL_SECONDS)', async () => {
+    const ingest = ingestHandlerFor(standIns(), { definitionCacheTtlMs: 30_000 });
+    const api = client(ingest.handler);
+    const event = { type: 'INVOICE_SENT', data: {} };
+    expect((await api.post('/events', event)).body.notifications).toBe(1);
+
+    const created = await client(apiHandlerFor(standIns()).handler).post('/webhooks', {
+      name: 'invoices',
+      events: ['INVOICE_SENT'],
+      url: 'https://receiver.example/i',
+    });
+    ingest.clock.advance(29_000);
+    expect((await api.post('/events', event)).body.notifications).toBe(1);
+    ingest.clock.advance(2_000);
+    expect((await api.post('/events', event)).body.notifications).toBe(2);
+    await client(apiHandlerFor(standIns()).handler).delete(`/webhooks/${created.body.id}`);
+  });
+});
