@@ -39,6 +39,8 @@ export interface HttpSenderOptions {
   ca?: string | Buffer;
 }
 
+const CLOSE_GRACE_MS = 1000;
+
 type HttpErrorKind = Extract<HttpResult, { kind: 'error' }>['error'];
 
 /** The egress guard refused a connection (thrown inside the connector, mapped to BLOCKED_URL). */
@@ -118,7 +120,13 @@ export function classifyNetworkError(err: unknown): { error: HttpErrorKind; mess
   const text = (code ? `${code}: ${message}` : message).slice(0, 500);
   if (code === 'ERR_EGRESS_BLOCKED') return { error: 'BLOCKED_URL', message };
   if (TIMEOUT_CODES.has(code)) return { error: 'TIMEOUT', message: text };
-  if (TLS_CODE.test(code) || e.library === 'SSL routines' || (code === 'EPROTO' && /ssl|tls/i.test(message))) {
+  if (
+    TLS_CODE.test(code) ||
+    e.library === 'SSL routines' ||
+    (code === 'EPROTO' && /ssl|tls/i.test(message)) ||
+    // The peer hung up mid-handshake (e.g. https to a plain-http port): the handshake failed.
+    /before secure TLS connection was established/.test(message)
+  ) {
     return { error: 'TLS_ERROR', message: text };
   }
   if (e.cause && e.cause !== err && typeof e.cause === 'object') {
@@ -248,6 +256,9 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
     base(options, callback);
   };
 
+  // Exchanges not yet settled, so close() can let them finish briefly before cutting them.
+  const inflight = new Set<Promise<HttpResult>>();
+
   const agent = new Agent({
     connect,
     // Backstops for undici's own socket bookkeeping; the overall timer decides the result.
@@ -263,7 +274,7 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
         return Promise.resolve({ kind: 'error', error: 'BLOCKED_URL', message: checked.reason, durationMs: 0 });
       }
       const url = checked.url;
-      return new Promise<HttpResult>((resolve) => {
+      const exchange = new Promise<HttpResult>((resolve) => {
         const handler = new SendHandler(resolve, started, maxBytes, totalTimeoutMs);
         handler.timer = setTimeout(handler.onTimeout, totalTimeoutMs);
         try {
@@ -282,22 +293,25 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
           handler.fail(error, message);
         }
       });
+      inflight.add(exchange);
+      exchange.then(() => inflight.delete(exchange));
+      return exchange;
     },
 
     async close(): Promise<void> {
-      // Graceful first; anything still in flight after a moment is cut (its send already
-      // settles through its own timer or error).
-      let closed = false;
-      const graceful = agent.close().then(
-        () => {
-          closed = true;
-        },
-        () => {
-          closed = true;
-        },
-      );
-      await Promise.race([graceful, new Promise((r) => setTimeout(r, 1000).unref())]);
-      if (!closed) await agent.destroy().catch(() => undefined);
+      // Exchanges in flight get a moment to finish; whatever is left is cut (and settles as
+      // CONNECTION_ERROR). Idle keep-alive sockets close either way.
+      if (inflight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(inflight),
+          new Promise<void>((r) => {
+            timer = setTimeout(r, CLOSE_GRACE_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      await agent.destroy().catch(() => undefined);
     },
   };
 }

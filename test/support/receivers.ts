@@ -22,6 +22,8 @@ export interface ReceivedRequest {
   at: number;
   /** TLS only: the SNI name the client sent (undefined when none). */
   servername?: string;
+  /** TLS only: the negotiated protocol, e.g. 'TLSv1.3'. */
+  tlsProtocol?: string;
 }
 
 export type ReceiverReply =
@@ -64,6 +66,8 @@ export interface Receiver {
 export interface ReceiverOptions {
   /** Serve HTTPS with a self-signed certificate generated at test time (openssl CLI). */
   tls?: boolean;
+  /** TLS only: highest protocol the server speaks (e.g. 'TLSv1.1' to test that clients refuse it). */
+  tlsMaxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   /** '127.0.0.1' (default) or '::1' or another 127.x.y.z address. */
   host?: string;
   /** Port to bind (default 0: any free port). */
@@ -210,7 +214,9 @@ export async function startReceiver(behaviour: Behaviour, options: ReceiverOptio
     } else {
       req.pause();
     }
-    const servername = (req.socket as TLSSocket).servername;
+    const tlsSocket = req.socket as TLSSocket;
+    const servername = tlsSocket.servername;
+    const tlsProtocol = cert ? tlsSocket.getProtocol() : null;
     const record: ReceivedRequest = {
       method: req.method ?? '',
       url: req.url ?? '',
@@ -218,6 +224,7 @@ export async function startReceiver(behaviour: Behaviour, options: ReceiverOptio
       body,
       at: Date.now(),
       ...(typeof servername === 'string' ? { servername } : {}),
+      ...(typeof tlsProtocol === 'string' ? { tlsProtocol } : {}),
     };
     receiver.requests.push(record);
     count += 1;
@@ -270,7 +277,17 @@ export async function startReceiver(behaviour: Behaviour, options: ReceiverOptio
   };
 
   const server: http.Server = cert
-    ? https.createServer({ key: cert.key, cert: cert.cert, minVersion: 'TLSv1.2' }, onRequest)
+    ? https.createServer(
+        {
+          key: cert.key,
+          cert: cert.cert,
+          ...(options.tlsMaxVersion === undefined
+            ? {}
+            : // Protocols below TLS 1.2 need OpenSSL's lowest security level to be offered at all.
+              { maxVersion: options.tlsMaxVersion, minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+        },
+        onRequest,
+      )
     : http.createServer(onRequest);
   // Hanging and slow tests rely on the client's timeouts, not the server's.
   server.requestTimeout = 0;

@@ -1,0 +1,457 @@
+/**
+ * The undici sender against real receivers on 127.0.0.1 / ::1. Refusals are shown only with
+ * loopback targets: the guard refuses them unless the policy allow-lists loopback.
+ */
+import net from 'node:net';
+import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
+import type { EgressPolicy } from '../../lambdas/core/egress';
+import type { HttpResult, OutgoingRequest } from '../../lambdas/ports';
+import {
+  type Behaviour,
+  failTimes,
+  gone,
+  hang,
+  huge,
+  ok,
+  type Receiver,
+  type ReceiverOptions,
+  redirectTo,
+  reset,
+  retryAfter,
+  slowBody,
+  startReceiver,
+} from '../support/receivers';
+
+const LOOPBACK: EgressPolicy = { allowHttp: true, allowCidrs: ['127.0.0.0/8', '::1/128'] };
+const NO_EXCEPTIONS: EgressPolicy = { allowHttp: true, allowCidrs: [] };
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function receiver(behaviour: Behaviour, options?: ReceiverOptions): Promise<Receiver> {
+  const r = await startReceiver(behaviour, options);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+function sender(options: Partial<HttpSenderOptions> = {}): ReturnType<typeof createHttpSender> {
+  const s = createHttpSender({ policy: LOOPBACK, ...options });
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function post(url: string, body = '{"hello":"world"}', headers: Record<string, string> = {}): OutgoingRequest {
+  return { method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, body };
+}
+
+/** A lookup that answers from a table and counts its calls (names never reach real DNS). */
+function fakeLookup(table: Record<string, string[]>) {
+  const calls: string[] = [];
+  const lookup = async (hostname: string) => {
+    calls.push(hostname);
+    const list = table[hostname];
+    if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    return list.map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+  };
+  return { lookup, calls };
+}
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function expectError(result: HttpResult, error: string): asserts result is Extract<HttpResult, { kind: 'error' }> {
+  expect(result).toMatchObject({ kind: 'error', error });
+}
+
+function expectResponse(result: HttpResult): asserts result is Extract<HttpResult, { kind: 'response' }> {
+  expect(result.kind).toBe('response');
+}
+
+describe('responses', () => {
+  it('delivers method, path, headers and body, and returns status, headers and body', async () => {
+    const r = await receiver(() => ({ status: 201, headers: { 'x-receipt': 'r-1' }, body: 'accepted' }));
+    const result = await sender().send({
+      method: 'PUT',
+      url: `${r.url}/hooks/loans?branch=7`,
+      headers: { 'content-type': 'application/json', 'webhook-id': 'ntf_1' },
+      body: '{"loan":42}',
+    });
+    expectResponse(result);
+    expect(result).toMatchObject({ statusCode: 201, body: 'accepted' });
+    expect(result.headers['x-receipt']).toBe('r-1');
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.requests).toHaveLength(1);
+    expect(r.requests[0]).toMatchObject({ method: 'PUT', url: '/hooks/loans?branch=7', body: '{"loan":42}' });
+    expect(r.requests[0]?.headers).toMatchObject({ 'content-type': 'application/json', 'webhook-id': 'ntf_1' });
+  });
+
+  it('keeps only the first 1 KiB of a larger body', async () => {
+    const big = 'abcdefghij'.repeat(500);
+    const r = await receiver(() => ({ status: 200, body: big }));
+    const result = await sender().send(post(r.url));
+    expectResponse(result);
+    expect(result.body).toBe(big.slice(0, 1024));
+  });
+
+  it('drops a multi-byte character cut by the cap instead of garbling it', async () => {
+    const r = await receiver(() => ({ status: 200, body: `a${'é'.repeat(1000)}` }));
+    const result = await sender().send(post(r.url));
+    expectResponse(result);
+    // 1 + 2 * 511 = 1023 bytes fit; the 512th 'é' would straddle the cap.
+    expect(result.body).toBe(`a${'é'.repeat(511)}`);
+  });
+
+  it('honours a configured cap', async () => {
+    const r = await receiver(() => ({ status: 200, body: 'x'.repeat(100) }));
+    const result = await sender({ maxResponseBytes: 10 }).send(post(r.url));
+    expectResponse(result);
+    expect(result.body).toBe('x'.repeat(10));
+  });
+
+  it('returns non-2xx statuses as responses (the caller decides what failed)', async () => {
+    const r = await receiver(failTimes(1, 500));
+    const s = sender();
+    const first = await s.send(post(r.url));
+    const second = await s.send(post(r.url));
+    expect(first).toMatchObject({ kind: 'response', statusCode: 500, body: 'failure 1' });
+    expect(second).toMatchObject({ kind: 'response', statusCode: 200, body: 'ok' });
+  });
+
+  it('passes Retry-After through and returns 410 as is', async () => {
+    const limited = await receiver(retryAfter(120));
+    const goneR = await receiver(gone());
+    const s = sender();
+    const a = await s.send(post(limited.url));
+    const b = await s.send(post(goneR.url));
+    expectResponse(a);
+    expect(a.statusCode).toBe(429);
+    expect(a.headers['retry-after']).toBe('120');
+    expect(b).toMatchObject({ kind: 'response', statusCode: 410, body: 'gone' });
+  });
+
+  it('does not follow redirects: the 3xx is the result and the target sees nothing', async () => {
+    const target = await receiver(ok());
+    const r = await receiver(redirectTo(`${target.url}/elsewhere`, 307));
+    const result = await sender().send(post(r.url));
+    expectResponse(result);
+    expect(result.statusCode).toBe(307);
+    expect(result.headers.location).toBe(`${target.url}/elsewhere`);
+    expect(target.requests).toHaveLength(0);
+    expect(target.connections).toBe(0);
+  });
+});
+
+describe('timeouts', () => {
+  it('ends as TIMEOUT when the receiver never answers', async () => {
+    const r = await receiver(hang());
+    const result = await sender({ totalTimeoutMs: 300 }).send(post(r.url));
+    expectError(result, 'TIMEOUT');
+    expect(result.message).toMatch(/300 ms/);
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('ends as TIMEOUT when headers arrive but the body is slower than the total timeout', async () => {
+    const r = await receiver(slowBody(100));
+    const result = await sender({ totalTimeoutMs: 400 }).send(post(r.url));
+    expectError(result, 'TIMEOUT');
+  });
+
+  it('ends as TIMEOUT when the receiver never reads the request body', async () => {
+    const r = await receiver(hang(), { readBody: false });
+    const result = await sender({ totalTimeoutMs: 400 }).send(post(r.url, 'x'.repeat(256 * 1024)));
+    expectError(result, 'TIMEOUT');
+  });
+
+  it('ends as TIMEOUT within the connect timeout when the lookup never answers', async () => {
+    const r = await receiver(ok());
+    let lookups = 0;
+    const lookup = () => {
+      lookups += 1;
+      return new Promise<never>(() => undefined);
+    };
+    const result = await sender({ connectTimeoutMs: 200, totalTimeoutMs: 30_000, lookup }).send(
+      post(`http://stuck.test:${r.port}/`),
+    );
+    expectError(result, 'TIMEOUT');
+    expect(result.message).toMatch(/connect/i);
+    expect(lookups).toBe(1);
+    expect(r.connections).toBe(0);
+  });
+
+  it('keeps delivering after a timed-out exchange', async () => {
+    const r = await receiver(hang());
+    const s = sender({ totalTimeoutMs: 200 });
+    expectError(await s.send(post(r.url)), 'TIMEOUT');
+    r.setBehaviour(ok('back'));
+    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200, body: 'back' });
+  });
+});
+
+describe('connection failures', () => {
+  it('maps a reset connection to CONNECTION_ERROR', async () => {
+    const r = await receiver(reset());
+    const result = await sender().send(post(r.url));
+    expectError(result, 'CONNECTION_ERROR');
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('maps a refused connection to CONNECTION_ERROR', async () => {
+    const r = await startReceiver(ok());
+    const url = r.url;
+    await r.close();
+    const result = await sender().send(post(url));
+    expectError(result, 'CONNECTION_ERROR');
+    expect(result.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('maps a name that does not resolve to CONNECTION_ERROR', async () => {
+    const { lookup } = fakeLookup({});
+    const result = await sender({ lookup }).send(post('http://nowhere.test/'));
+    expectError(result, 'CONNECTION_ERROR');
+    expect(result.message).toMatch(/ENOTFOUND/);
+  });
+
+  it('maps a response that is not HTTP to CONNECTION_ERROR', async () => {
+    const sockets = new Set<net.Socket>();
+    const garbage = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.end('this is not http\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => garbage.close(resolve));
+    });
+    const { port } = garbage.address() as net.AddressInfo;
+    const result = await sender().send(post(`http://127.0.0.1:${port}/`));
+    expectError(result, 'CONNECTION_ERROR');
+  });
+});
+
+describe('TLS', () => {
+  it('refuses an untrusted (self-signed) certificate with TLS_ERROR and sends nothing', async () => {
+    const r = await receiver(ok(), { tls: true });
+    const result = await sender().send(post(r.url));
+    expectError(result, 'TLS_ERROR');
+    expect(r.requests).toHaveLength(0);
+  });
+
+  it('delivers over TLS 1.2 or newer when the certificate is trusted', async () => {
+    const r = await receiver(ok('secure'), { tls: true });
+    const result = await sender({ ca: r.ca }).send(post(r.url));
+    expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
+    expect(['TLSv1.2', 'TLSv1.3']).toContain(r.requests[0]?.tlsProtocol);
+  });
+
+  it('connects to the checked address but sends the URL host as SNI and verifies the certificate against it', async () => {
+    const r = await receiver(ok(), { tls: true });
+    const { lookup, calls } = fakeLookup({ 'receiver.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
+    const s = sender({ ca: r.ca, lookup });
+    const good = await s.send(post(`https://receiver.test:${r.port}/`));
+    expect(good).toMatchObject({ kind: 'response', statusCode: 200 });
+    expect(r.requests[0]?.servername).toBe('receiver.test');
+    expect(r.requests[0]?.headers.host).toBe(`receiver.test:${r.port}`);
+    const mismatch = await s.send(post(`https://other.test:${r.port}/`));
+    expectError(mismatch, 'TLS_ERROR');
+    expect(calls).toEqual(['receiver.test', 'other.test']);
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('refuses a server that only speaks TLS 1.1', async () => {
+    const r = await receiver(ok(), { tls: true, tlsMaxVersion: 'TLSv1.1' });
+    const result = await sender({ ca: r.ca }).send(post(r.url));
+    expectError(result, 'TLS_ERROR');
+    expect(r.requests).toHaveLength(0);
+  });
+
+  it('maps https to a plain-http receiver to TLS_ERROR', async () => {
+    const r = await receiver(ok());
+    const result = await sender().send(post(r.url.replace('http:', 'https:')));
+    expectError(result, 'TLS_ERROR');
+  });
+});
+
+describe('huge responses', () => {
+  it('stops reading a 100 MiB body at the cap and closes the connection', async () => {
+    const r = await receiver(huge(100 * 1024 * 1024));
+    const s = sender();
+    const result = await s.send(post(r.url));
+    expectResponse(result);
+    expect(result.statusCode).toBe(200);
+    expect(result.body).toBe('a'.repeat(1024));
+    // The stream ends without completing only when its connection closes.
+    const stream = r.streamed[0];
+    await stream?.ended;
+    expect(stream?.completed).toBe(false);
+    expect(stream?.bytesWritten).toBeLessThan(100 * 1024 * 1024);
+    r.setBehaviour(ok());
+    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200 });
+  });
+});
+
+describe('keep-alive', () => {
+  it('reuses one connection for sequential sends', async () => {
+    const r = await receiver(ok());
+    const s = sender();
+    for (let i = 0; i < 5; i++) {
+      expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200 });
+      // undici hands a socket back to the pool one event-loop turn after a response.
+      await nextTurn();
+    }
+    expect(r.requests).toHaveLength(5);
+    expect(r.connections).toBe(1);
+  });
+
+  it('opens parallel connections for concurrent sends and reuses them afterwards', async () => {
+    const r = await receiver(ok());
+    const s = sender();
+    const wave = () => Promise.all([1, 2, 3, 4].map(() => s.send(post(r.url))));
+    await wave();
+    await nextTurn();
+    const second = await wave();
+    expect(second.every((x) => x.kind === 'response' && x.statusCode === 200)).toBe(true);
+    expect(r.requests).toHaveLength(8);
+    expect(r.connections).toBe(4);
+  });
+
+  it('looks a name up once per connection, not once per request', async () => {
+    const r = await receiver(ok());
+    const { lookup, calls } = fakeLookup({ 'hooks.test': ['127.0.0.1'] });
+    const s = sender({ lookup });
+    for (let i = 0; i < 3; i++) {
+      expect(await s.send(post(`http://hooks.test:${r.port}/`))).toMatchObject({ kind: 'response', statusCode: 200 });
+      await nextTurn();
+    }
+    expect(calls).toEqual(['hooks.test']);
+    expect(r.connections).toBe(1);
+  });
+});
+
+describe('egress guard on real sends', () => {
+  it('refuses a loopback receiver when loopback is not allow-listed; the receiver sees nothing', async () => {
+    const r = await receiver(ok());
+    const s = sender({ policy: NO_EXCEPTIONS });
+    const spellings = [
+      r.url,
+      `http://2130706433:${r.port}/`,
+      `http://127.1:${r.port}/`,
+      `http://0x7f.0.0.1:${r.port}/`,
+      `http://[::ffff:127.0.0.1]:${r.port}/`,
+      `http://localhost:${r.port}/`,
+      `http://LOCALHOST.:${r.port}/`,
+    ];
+    for (const url of spellings) {
+      const result = await s.send(post(url));
+      expectError(result, 'BLOCKED_URL');
+      expect(result.message).toMatch(/loopback/);
+    }
+    expect(r.requests).toHaveLength(0);
+    expect(r.connections).toBe(0);
+  });
+
+  it('refuses a name that resolves to loopback, after exactly one lookup', async () => {
+    const r = await receiver(ok());
+    const { lookup, calls } = fakeLookup({ 'innocent.test': ['127.0.0.1'] });
+    const result = await sender({ policy: NO_EXCEPTIONS, lookup }).send(post(`http://innocent.test:${r.port}/`));
+    expectError(result, 'BLOCKED_URL');
+    expect(result.message).toMatch(/innocent\.test.*127\.0\.0\.1.*loopback/);
+    expect(calls).toEqual(['innocent.test']);
+    expect(r.connections).toBe(0);
+  });
+
+  it('refuses a name when any one of its addresses is refused', async () => {
+    const allowed = await receiver(ok());
+    const { lookup } = fakeLookup({ 'mixed.test': ['127.0.0.1', '127.0.0.9'] });
+    const policy: EgressPolicy = { allowHttp: true, allowCidrs: ['127.0.0.1/32'] };
+    const result = await sender({ policy, lookup }).send(post(`http://mixed.test:${allowed.port}/`));
+    expectError(result, 'BLOCKED_URL');
+    expect(result.message).toMatch(/127\.0\.0\.9/);
+    expect(allowed.connections).toBe(0);
+  });
+
+  it('refuses plain http when the policy is https-only, before connecting', async () => {
+    const r = await receiver(ok());
+    const result = await sender({ policy: { allowHttp: false, allowCidrs: ['127.0.0.0/8'] } }).send(post(r.url));
+    expectError(result, 'BLOCKED_URL');
+    expect(result.message).toMatch(/plain http/);
+    expect(r.connections).toBe(0);
+  });
+
+  it('refuses credentials in the URL', async () => {
+    const r = await receiver(ok());
+    const result = await sender().send(post(`http://user:secret@127.0.0.1:${r.port}/`));
+    expectError(result, 'BLOCKED_URL');
+    expect(result.message).not.toMatch(/secret/);
+    expect(r.connections).toBe(0);
+  });
+
+  it('keeps a connection on the address its lookup checked, whatever DNS answers later', async () => {
+    const decoy = await receiver(ok('decoy'), { host: '127.0.0.2' });
+    const forbidden = await receiver(ok('forbidden'), { host: '127.0.0.1', port: decoy.port });
+    let call = 0;
+    const lookup = async () => {
+      call += 1;
+      return [{ address: call === 1 ? '127.0.0.2' : '127.0.0.1', family: 4 as const }];
+    };
+    const s = sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.2/32'] }, lookup });
+    for (let i = 0; i < 3; i++) {
+      expect(await s.send(post(`http://rebind.test:${decoy.port}/`))).toMatchObject({ kind: 'response', body: 'decoy' });
+      await nextTurn();
+    }
+    expect(call).toBe(1);
+    expect(forbidden.connections).toBe(0);
+  });
+
+  it('refuses a rebinding answer on a new connection, so it never reaches loopback', async () => {
+    // "Public" stands in as 127.0.0.2 (allow-listed); the forbidden target is 127.0.0.1 on the same port.
+    const decoy = await receiver(ok('decoy'), { host: '127.0.0.2' });
+    const forbidden = await receiver(ok('forbidden'), { host: '127.0.0.1', port: decoy.port });
+    let call = 0;
+    const lookup = async () => {
+      call += 1;
+      return [{ address: call === 1 ? '127.0.0.2' : '127.0.0.1', family: 4 as const }];
+    };
+    const s = sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.2/32'] }, lookup });
+    const url = `http://rebind.test:${decoy.port}/`;
+    // Two concurrent sends need two connections, hence two lookups.
+    const results = await Promise.all([s.send(post(url)), s.send(post(url))]);
+    const kinds = results.map((x) => (x.kind === 'response' ? `${x.statusCode} ${x.body}` : x.error)).sort();
+    expect(kinds).toEqual(['200 decoy', 'BLOCKED_URL']);
+    expect(call).toBe(2);
+    expect(forbidden.connections).toBe(0);
+    expect(forbidden.requests).toHaveLength(0);
+    expect(decoy.requests).toHaveLength(1);
+  });
+
+  it('delivers to ::1 when allow-listed and refuses it otherwise', async () => {
+    const r = await receiver(ok('v6'), { host: '::1' });
+    expect(await sender().send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200, body: 'v6' });
+    const blocked = await sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8'] } }).send(post(r.url));
+    expectError(blocked, 'BLOCKED_URL');
+    expect(r.connections).toBe(1);
+  });
+
+  it('delivers to localhost in local mode without asking DNS', async () => {
+    const r = await receiver(ok('local'));
+    const { lookup, calls } = fakeLookup({});
+    const result = await sender({ lookup }).send(post(`http://localhost:${r.port}/`));
+    expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'local' });
+    expect(calls).toEqual([]);
+  });
+
+  it('rejects an invalid allow-list when the sender is created', () => {
+    expect(() => createHttpSender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8', 'not-a-cidr'] } })).toThrow(/not-a-cidr/);
+  });
+});
+
+describe('close', () => {
+  it('ends an in-flight exchange instead of waiting for its timeout', async () => {
+    const r = await receiver(hang());
+    const s = createHttpSender({ policy: LOOPBACK, totalTimeoutMs: 60_000 });
+    const pending = s.send(post(r.url));
+    while (r.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await s.close();
+    expectError(await pending, 'CONNECTION_ERROR');
+  });
+});
