@@ -355,7 +355,8 @@ export function createEngine(): Liquid {
   engine.registerTag('capture', BudgetedCaptureTag);
   const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
     const v = toValue(value);
-    const out = JSON.stringify(v, null, typeof space === 'number' ? Math.min(space, 10) : undefined) ?? 'null';
+    const out =
+      (typeof space === 'number' ? JSON.stringify(v, null, Math.min(space, 10)) : JSON.stringify(v)) ?? 'null';
     this.context.memoryLimit.use(out.length);
     return out;
   };
@@ -518,8 +519,9 @@ export class Renderer {
         emitter.write(step.text);
         continue;
       }
-      ctx.renderLimit.check(performance.now());
       if (step.kind === 'output') {
+        // No time check here: an output step does bounded work (its filters are charged to the
+        // memory limit); the clock is read before each tag, as liquidjs does.
         let value: unknown;
         try {
           value = evalOutput(step, ctx);
@@ -529,6 +531,7 @@ export class Renderer {
         emitter.write(value);
         continue;
       }
+      ctx.renderLimit.check(performance.now());
       try {
         const html = toValueSync(step.template.render(ctx, emitter));
         if (html) emitter.write(html);
@@ -569,7 +572,9 @@ export class Renderer {
       try {
         JSON.parse(body);
       } catch (err) {
-        const message = `rendered body is not valid JSON (${errorMessage(err)})`;
+        // V8 may quote the body, which carries event data: drop the quotation.
+        const reason = errorMessage(err).replace(/, ".*" is not valid JSON$/s, '');
+        const message = `rendered body is not valid JSON: ${reason}`;
         throw new TemplateError(message, [{ path: 'body', message }]);
       }
     }

@@ -210,6 +210,8 @@ describe('Renderer.render', () => {
 
     expect(err.details).toEqual([expect.objectContaining({ path: 'body' })]);
     expect(err.message).toContain('not valid JSON');
+    // The event data is not echoed into the error (it ends up in logs and history).
+    expect(err.message).not.toContain('twelve');
   });
 
   it('renders missing variables empty unless the definition is strict', () => {
