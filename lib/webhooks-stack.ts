@@ -1,4 +1,4 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type ResolvedSettings, resolveSettings, type WebhooksSettings } from './config';
@@ -50,7 +50,7 @@ export class WebhooksStack extends Stack {
     this.api = new Api(this, 'Api', {
       tables: this.tables,
       queue: this.delivery.queue,
-      senderIps: this.network.senderIps,
+      senderIps: this.network.senderIpList,
       retentionDays: s.retentionDays,
       definitionCacheTtlSeconds: s.definitionCacheTtlSeconds,
       throttleRateLimit: s.apiThrottleRateLimit,
@@ -76,7 +76,7 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { description: 'HTTP API base URL (SigV4, service execute-api)', value: this.api.url });
     new CfnOutput(this, 'SenderIps', {
       description: 'Public IPs all webhooks of this region are sent from (comma list)',
-      value: Fn.join(',', this.network.senderIps),
+      value: this.network.senderIpList,
     });
     new CfnOutput(this, 'ProducerPolicyArn', { description: 'Managed policy: POST /events', value: this.api.producerPolicy.managedPolicyArn });
     new CfnOutput(this, 'OperatorPolicyArn', { description: 'Managed policy: every other route', value: this.api.operatorPolicy.managedPolicyArn });

@@ -58,8 +58,8 @@ const ACCESS_LOG_FORMAT = JSON.stringify({
 export interface ApiProps {
   readonly tables: Tables;
   readonly queue: sqs.IQueue;
-  /** The region's sender IPs, served at GET /sender-ips. */
-  readonly senderIps: readonly string[];
+  /** The region's sender IPs as a comma list, served at GET /sender-ips. */
+  readonly senderIps: string;
   /** RETENTION_DAYS (resend jobs expire with the history). Default 90. */
   readonly retentionDays?: number;
   /** DEFINITION_CACHE_TTL_SECONDS of the ingest Lambda. Default 30. */
@@ -117,7 +117,7 @@ export class Api extends Construct {
         [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
         [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
         [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
-        [ENV.SENDER_IPS]: props.senderIps.join(','),
+        [ENV.SENDER_IPS]: props.senderIps,
         [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
       },
       logRetention: props.logRetention,
@@ -167,7 +167,8 @@ export class Api extends Construct {
           reason: 'GET /health is a liveness probe for load balancers and uptime checks; it reveals nothing.',
         });
       }
-      (spec.access === 'producer' ? producerArns : operatorArns).push(this.routeArn(spec));
+      if (spec.access === 'producer') producerArns.push(this.routeArn(spec));
+      if (spec.access === 'operator') operatorArns.push(this.routeArn(spec));
       return route;
     });
 

@@ -86,7 +86,7 @@ export class Delivery extends Construct {
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
-      [ENV.SENDER_IPS]: network.senderIps.join(','),
+      [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',
       [ENV.EGRESS_ALLOW_CIDRS]: '',

@@ -1,0 +1,175 @@
+import aslValidator from 'asl-validator';
+import { type EventLog, StateMachine } from 'aws-local-stepfunctions';
+import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../../lambdas/core/retry-schedule';
+import { LOCAL_ATTEMPT_FUNCTION_ARN, RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../../lib/retry-definition';
+
+interface State {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Default?: string;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  SecondsPath?: string;
+  Choices?: Record<string, unknown>[];
+  Retry?: { ErrorEquals: string[] }[];
+}
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+const SCHEDULE = [7, 11, 13, 17, 19];
+const definition = synthesizeRetryDefinition({ schedule: SCHEDULE }) as unknown as Definition;
+const states = definition.States;
+const taskStates = Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([name]) => name);
+const waitStates = Object.entries(states).filter(([, s]) => s.Type === 'Wait').map(([name]) => name);
+
+describe('retry state machine definition', () => {
+  it('is valid Amazon States Language', () => {
+    const result = aslValidator(definition);
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('has the documented shape: five Wait -> Attempt -> Choice steps, then MarkFailed', () => {
+    expect(definition.StartAt).toBe(RETRY_STATE_NAMES.wait(1));
+    for (let k = 1; k <= RETRY_COUNT; k++) {
+      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({ Type: 'Wait', SecondsPath: '$.waitSeconds', Next: RETRY_STATE_NAMES.attempt(k) });
+      const attempt = states[RETRY_STATE_NAMES.attempt(k)]!;
+      expect(attempt).toMatchObject({
+        Type: 'Task',
+        Resource: LOCAL_ATTEMPT_FUNCTION_ARN,
+        Parameters: { action: 'attempt', 'notificationId.$': '$.notificationId', retry: k },
+        Next: RETRY_STATE_NAMES.check(k),
+      });
+      expect(states[RETRY_STATE_NAMES.check(k)]).toMatchObject({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.settled }],
+        Default: k < RETRY_COUNT ? RETRY_STATE_NAMES.wait(k + 1) : RETRY_STATE_NAMES.markFailed,
+      });
+    }
+    expect(states[RETRY_STATE_NAMES.markFailed]).toMatchObject({
+      Type: 'Task',
+      Parameters: { action: 'markFailed', 'notificationId.$': '$.notificationId' },
+      Next: RETRY_STATE_NAMES.settled,
+    });
+    expect(states[RETRY_STATE_NAMES.settled]).toMatchObject({ Type: 'Succeed' });
+    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 2);
+  });
+
+  it('retries the Lambda tasks on Lambda service errors', () => {
+    for (const name of taskStates) {
+      const errors = states[name]!.Retry!.flatMap((r) => r.ErrorEquals);
+      expect(errors).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']));
+    }
+  });
+
+  it('uses JSONPath only', () => {
+    const languages = [definition, ...Object.values(states)].map((s) => (s as { QueryLanguage?: string }).QueryLanguage ?? 'JSONPath');
+    expect(new Set(languages)).toEqual(new Set(['JSONPath']));
+    expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Arguments"|"Output"|\{%/);
+  });
+
+  it('puts the given attempt function ARN in every task and defaults to the standard schedule', () => {
+    const arn = 'arn:aws:lambda:eu-central-1:111122223333:function:attempt';
+    const other = synthesizeRetryDefinition({ attemptFunctionArn: arn }) as unknown as Definition;
+    const resources = Object.values(other.States).filter((s) => s.Type === 'Task').map((s) => s.Resource);
+    expect(resources).toEqual(Array(RETRY_COUNT + 1).fill(arn));
+    expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toHaveLength(RETRY_COUNT);
+  });
+
+  it('refuses a schedule that is not five whole seconds', () => {
+    expect(() => synthesizeRetryDefinition({ schedule: [60, 300] })).toThrow(/5 entries/);
+    expect(() => synthesizeRetryDefinition({ schedule: [60, 300, 0.5, 1, 2] })).toThrow(/whole seconds/);
+  });
+});
+
+describe('retry state machine, executed by aws-local-stepfunctions', () => {
+  const machine = new StateMachine(definition as never);
+  const noWaits = Object.fromEntries(waitStates.map((name) => [name, 0]));
+  const noRetryPauses = Object.fromEntries(taskStates.map((name) => [name, 0]));
+
+  /** Runs one execution; the stand-in attempt Lambda answers from `behaviour`. */
+  async function run(behaviour: (input: AttemptLambdaInput, call: number) => AttemptTaskOutput) {
+    const calls: AttemptLambdaInput[] = [];
+    const standIn = async (input: unknown) => {
+      calls.push(input as AttemptLambdaInput);
+      return behaviour(input as AttemptLambdaInput, calls.length) as never;
+    };
+    const execution = machine.run(
+      { notificationId: 'ntf_1', waitSeconds: SCHEDULE[0] },
+      {
+        overrides: {
+          taskResourceLocalHandlers: Object.fromEntries(taskStates.map((name) => [name, standIn])),
+          waitTimeOverrides: noWaits,
+          retryIntervalOverrides: noRetryPauses,
+        },
+      },
+    );
+    const events: EventLog[] = [];
+    const collecting = (async () => {
+      for await (const event of execution.eventLogs) events.push(event);
+    })();
+    const result = await execution.result;
+    await collecting;
+    const waitsAskedFor = events
+      .filter((e) => e.type === 'StateEntered' && e.state.type === 'Wait')
+      .map((e) => ((e as { state: { input: { waitSeconds: number } } }).state.input.waitSeconds));
+    return { result, calls, waitsAskedFor };
+  }
+
+  /** The stand-in's answer to retry k: not done, next wait from the schedule. */
+  const failed = (input: AttemptLambdaInput): AttemptTaskOutput => ({
+    notificationId: input.notificationId,
+    done: input.action === 'markFailed',
+    waitSeconds: input.action === 'attempt' ? (SCHEDULE[input.retry] ?? 0) : 0,
+  });
+
+  it('stops after the attempt that succeeds (retry 3: three attempts, no MarkFailed)', async () => {
+    const { result, calls } = await run((input) =>
+      input.action === 'attempt' && input.retry === 3 ? { notificationId: input.notificationId, done: true, waitSeconds: 0 } : failed(input),
+    );
+    expect(calls).toEqual([1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })));
+    expect(result).toEqual({ notificationId: 'ntf_1', done: true, waitSeconds: 0 });
+  });
+
+  it('stops at once when the first retry succeeds', async () => {
+    const { calls } = await run((input) => ({ notificationId: input.notificationId, done: true, waitSeconds: 0 }));
+    expect(calls).toHaveLength(1);
+  });
+
+  it('ends in MarkFailed after five failed retries: 1 + 5 attempts in all', async () => {
+    const { calls } = await run(failed);
+    const attempts = calls.filter((c) => c.action === 'attempt');
+    // The first attempt is the delivery Lambda's; the machine makes the five retries.
+    expect(attempts.map((c) => (c.action === 'attempt' ? c.retry : 0))).toEqual([1, 2, 3, 4, 5]);
+    expect(calls[calls.length - 1]).toEqual({ action: 'markFailed', notificationId: 'ntf_1' });
+    expect(calls).toHaveLength(RETRY_COUNT + 1);
+  });
+
+  it('waits before each retry as long as the schedule says, growing step by step', async () => {
+    const { waitsAskedFor } = await run(failed);
+    expect(waitsAskedFor).toEqual(SCHEDULE);
+    for (let i = 1; i < waitsAskedFor.length; i++) expect(waitsAskedFor[i]!).toBeGreaterThan(waitsAskedFor[i - 1]!);
+  });
+
+  it('invokes the attempt again after a Lambda service error instead of failing the execution', async () => {
+    let thrown = false;
+    const { calls, result } = await run((input, call) => {
+      if (call === 1 && !thrown) {
+        thrown = true;
+        const error = new Error('service unavailable');
+        error.name = 'Lambda.ServiceException';
+        throw error;
+      }
+      return { notificationId: input.notificationId, done: true, waitSeconds: 0 };
+    });
+    expect(calls).toEqual([
+      { action: 'attempt', notificationId: 'ntf_1', retry: 1 },
+      { action: 'attempt', notificationId: 'ntf_1', retry: 1 },
+    ]);
+    expect(result).toMatchObject({ done: true });
+  });
+});
