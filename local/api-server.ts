@@ -19,7 +19,8 @@ export type HttpLambda = (event: APIGatewayProxyEventV2) => Promise<APIGatewayPr
 
 export interface HealthReport {
   readonly ok: boolean;
-  readonly components: Readonly<Record<string, 'up' | 'down'>>;
+  /** 'paused': stopped on purpose (LOCAL_PAUSE_DELIVERY), not a fault. */
+  readonly components: Readonly<Record<string, 'up' | 'down' | 'paused'>>;
 }
 
 export interface ApiRoutes {

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     `  Token:    ${token}${platform.tokenGenerated ? '   (generated; set API_TOKEN to choose one)' : ''}`,
     `  Data:     ${platform.dataDir}`,
   ];
+  if (platform.deliveryPaused) lines.push('  Delivery: PAUSED (LOCAL_PAUSE_DELIVERY): events are accepted and kept, not sent');
   if (platform.recovered.queuedMessages > 0 || platform.recovered.retryExecutions > 0) {
     lines.push(
       `  Resumed:  ${platform.recovered.queuedMessages} queued deliveries, ${platform.recovered.retryExecutions} retry executions`,

@@ -55,6 +55,11 @@ export interface PlatformOptions {
   readonly pollers?: number;
   /** Delivery queue visibility timeout (seconds): when a failed batch comes back. Default 30. */
   readonly visibilityTimeoutSeconds?: number;
+  /**
+   * Accept events but deliver nothing (no pollers): they wait in the queue, and in the journal.
+   * For exercising durability; not a production switch. Default false.
+   */
+  readonly deliveryPaused?: boolean;
   /** Extra environment for the handlers (e.g. DEFINITION_CACHE_TTL_SECONDS, DELIVERY_CONCURRENCY). */
   readonly handlerEnv?: Readonly<Record<string, string>>;
   /** Where operational messages go (default: stderr). */
@@ -74,6 +79,8 @@ export interface Platform {
   readonly pids: { readonly standInsHost: number; readonly dynamo: number };
   /** What was carried over from the previous run on this DATA_DIR. */
   readonly recovered: { readonly queuedMessages: number; readonly retryExecutions: number };
+  /** No pollers: events are accepted and kept, not delivered (LOCAL_PAUSE_DELIVERY). */
+  readonly deliveryPaused: boolean;
   /** The environment the handlers run with (endpoints, tables, switches). */
   readonly handlerEnv: Readonly<Record<string, string>>;
   health(): Promise<HealthReport>;
@@ -94,6 +101,8 @@ export const LOCAL_DEFAULTS = {
   egressAllowCidrs: '127.0.0.0/8,::1/128',
   allowHttp: true,
   retryTimeScale: 1,
+  /** A definition saved locally applies to the next event within a second (30 s on AWS, per Lambda instance). */
+  definitionCacheTtlSeconds: 1,
 } as const;
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -136,6 +145,8 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     else if (/^(0|false|no)$/i.test(allowHttp)) opts.allowHttp = false;
     else throw new ConfigurationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`);
   }
+  const paused = value('LOCAL_PAUSE_DELIVERY');
+  if (paused !== undefined) opts.deliveryPaused = /^(1|true|yes)$/i.test(paused);
   const dataDir = value('DATA_DIR');
   if (dataDir !== undefined) opts.dataDir = dataDir;
   const schedule = value(ENV.RETRY_SCHEDULE_SECONDS);
@@ -240,6 +251,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.SENDER_IPS]: '127.0.0.1',
       [ENV.EGRESS_ALLOW_CIDRS]: options.egressAllowCidrs ?? LOCAL_DEFAULTS.egressAllowCidrs,
       [ENV.ALLOW_HTTP]: String(options.allowHttp ?? LOCAL_DEFAULTS.allowHttp),
+      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.definitionCacheTtlSeconds),
       ...options.handlerEnv,
     };
 
@@ -259,7 +271,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const replayed = await journal.replay();
     const pollerClients = createAwsClients(handlerEnv);
     cleanup.push(async () => pollerClients.sqs.destroy());
-    const pollers: SqsPoller = startSqsPoller({
+    const pollers: SqsPoller | undefined = options.deliveryPaused ? undefined : startSqsPoller({
       client: pollerClients.sqs,
       queueUrl: standIns.queueUrl,
       queueArn: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${names.queue}`,
@@ -269,7 +281,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       onError: (message, err) => log(`delivery queue: ${message}: ${(err as Error)?.message ?? JSON.stringify(err)}`),
     });
     cleanup.push(async () => {
-      await Promise.race([pollers.stop(), new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref())]);
+      if (pollers) await Promise.race([pollers.stop(), new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref())]);
     });
 
     const clientsForHealth = createAwsClients(handlerEnv);
@@ -300,8 +312,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
           if (!res.ok) throw new Error(String(res.status));
         }),
       ]);
-      const components = { dynamodb, sqs, stepFunctions, pollers: pollers.healthy() ? 'up' : 'down' } as const;
-      return { ok: Object.values(components).every((c) => c === 'up'), components };
+      const components = {
+        dynamodb,
+        sqs,
+        stepFunctions,
+        pollers: pollers === undefined ? 'paused' : pollers.healthy() ? 'up' : 'down',
+      } as const;
+      return { ok: Object.values(components).every((c) => c !== 'down'), components };
     };
 
     api.attach({
@@ -324,6 +341,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       startMs: Date.now() - started,
       pids: { standInsHost: standIns.pids.host, dynamo: standIns.pids.dynamo },
       recovered: { queuedMessages, retryExecutions: sfn.resumed },
+      deliveryPaused: pollers === undefined,
       handlerEnv,
       health,
       retriesIdle: () => sfn.whenIdle(),
