@@ -43,6 +43,11 @@ export class Router {
     return this;
   }
 
+  /** The registered routes (method and pattern), e.g. to compare with the OpenAPI description. */
+  get routeList(): { method: string; pattern: string }[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: r.pattern }));
+  }
+
   /** The route for a request, or NotFoundError / MethodNotAllowedError. */
   resolve(method: string, path: string): { route: Route; params: Record<string, string> } {
     const segments = splitPath(path);
