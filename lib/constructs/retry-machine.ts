@@ -22,7 +22,7 @@ export interface RetryMachineProps {
   readonly attemptFunction: lambda.IFunction;
   /**
    * Nominal waits before retries 1..n (seconds): one Wait -> Attempt -> Choice step each.
-   * The actual wait of each step is `$.waitSeconds`, computed by the Lambda from this same
+   * Each step waits until `$.nextAttemptAt`, which the Lambdas compute from this same
    * schedule (jitter, Retry-After). Default DEFAULT_RETRY_SCHEDULE_SECONDS.
    */
   readonly scheduleSeconds?: readonly number[];
@@ -35,7 +35,7 @@ export interface RetryMachineProps {
 /**
  * The automatic retries of one notification, started by the delivery Lambda after a failed
  * first attempt (see lambdas/core/retry-contract.ts). Standard workflow, JSONPath only.
- *   Wait k (SecondsPath $.waitSeconds) -> Attempt k -> Choice ($.done ? Settled : Wait k+1)
+ *   Wait k (TimestampPath $.nextAttemptAt) -> Attempt k -> Choice ($.done ? Settled : Wait k+1)
  *   after the last: MarkFailed -> Settled
  */
 export class RetryMachine extends Construct {
@@ -61,7 +61,9 @@ export class RetryMachine extends Construct {
     let next: sfn.IChainable = markFailed;
     for (let retry = schedule.length; retry >= 1; retry--) {
       const wait = new sfn.Wait(this, RETRY_STATE_NAMES.wait(retry), {
-        time: sfn.WaitTime.secondsPath('$.waitSeconds'),
+        // The instant the notification record shows as nextAttemptAt; a timestamp (unlike
+        // SecondsPath) also carries the sub-second waits of local mode's RETRY_TIME_SCALE.
+        time: sfn.WaitTime.timestampPath('$.nextAttemptAt'),
       });
       const attempt = this.invoke(RETRY_STATE_NAMES.attempt(retry), props.attemptFunction, {
         action: attemptAction,
@@ -112,7 +114,7 @@ export class RetryMachine extends Construct {
     const task = new tasks.LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payload: sfn.TaskInput.fromObject(payload),
-      // The Lambda's result replaces the state: { notificationId, done, waitSeconds }.
+      // The Lambda's result replaces the state: { notificationId, done, waitSeconds, nextAttemptAt }.
       payloadResponseOnly: true,
       // Adds Retry on Lambda.ServiceException, AWSLambdaException, SdkClientException, ClientExecutionTimeoutException.
       retryOnServiceExceptions: true,

@@ -1,5 +1,5 @@
 import aslValidator from 'asl-validator';
-import { type EventLog, StateMachine } from 'aws-local-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../../lambdas/core/retry-schedule';
 import { LOCAL_ATTEMPT_FUNCTION_ARN, RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../../lib/retry-definition';
@@ -11,7 +11,7 @@ interface State {
   Default?: string;
   Resource?: string;
   Parameters?: Record<string, unknown>;
-  SecondsPath?: string;
+  TimestampPath?: string;
   Choices?: Record<string, unknown>[];
   Retry?: { ErrorEquals: string[] }[];
 }
@@ -36,7 +36,7 @@ describe('retry state machine definition', () => {
   it('has the documented shape: five Wait -> Attempt -> Choice steps, then MarkFailed', () => {
     expect(definition.StartAt).toBe(RETRY_STATE_NAMES.wait(1));
     for (let k = 1; k <= RETRY_COUNT; k++) {
-      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({ Type: 'Wait', SecondsPath: '$.waitSeconds', Next: RETRY_STATE_NAMES.attempt(k) });
+      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({ Type: 'Wait', TimestampPath: '$.nextAttemptAt', Next: RETRY_STATE_NAMES.attempt(k) });
       const attempt = states[RETRY_STATE_NAMES.attempt(k)]!;
       expect(attempt).toMatchObject({
         Type: 'Task',
@@ -90,6 +90,18 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
   const machine = new StateMachine(definition as never);
   const noWaits = Object.fromEntries(waitStates.map((name) => [name, 0]));
   const noRetryPauses = Object.fromEntries(taskStates.map((name) => [name, 0]));
+  // A fake clock: the delivery Lambda failed at T0; retry k is due SCHEDULE[0..k-1] seconds later.
+  const T0 = Date.parse('2026-11-28T10:00:00.000Z');
+  const dueAt = (retry: number) => new Date(T0 + SCHEDULE.slice(0, retry).reduce((a, b) => a + b, 0) * 1000).toISOString();
+
+  /** What the stand-in attempt Lambda answers: done, or when the next retry is due. */
+  const answer = (input: AttemptLambdaInput, done: boolean): AttemptTaskOutput => {
+    const next = input.action === 'attempt' ? input.retry + 1 : RETRY_COUNT + 1;
+    return done
+      ? { notificationId: input.notificationId, done: true, waitSeconds: 0, nextAttemptAt: dueAt(next - 1) }
+      : { notificationId: input.notificationId, done: false, waitSeconds: SCHEDULE[next - 1] ?? 0, nextAttemptAt: dueAt(next) };
+  };
+  const failing = (input: AttemptLambdaInput) => answer(input, input.action === 'markFailed');
 
   /** Runs one execution; the stand-in attempt Lambda answers from `behaviour`. */
   async function run(behaviour: (input: AttemptLambdaInput, call: number) => AttemptTaskOutput) {
@@ -99,7 +111,7 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
       return behaviour(input as AttemptLambdaInput, calls.length) as never;
     };
     const execution = machine.run(
-      { notificationId: 'ntf_1', waitSeconds: SCHEDULE[0] },
+      { notificationId: 'ntf_1', waitSeconds: SCHEDULE[0]!, nextAttemptAt: dueAt(1) },
       {
         overrides: {
           taskResourceLocalHandlers: Object.fromEntries(taskStates.map((name) => [name, standIn])),
@@ -108,40 +120,33 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
         },
       },
     );
-    const events: EventLog[] = [];
+    const waitInputs: { nextAttemptAt: string }[] = [];
     const collecting = (async () => {
-      for await (const event of execution.eventLogs) events.push(event);
+      for await (const event of execution.eventLogs) {
+        if (event.type === 'StateEntered' && event.state.type === 'Wait') waitInputs.push(event.state.input as { nextAttemptAt: string });
+      }
     })();
     const result = await execution.result;
     await collecting;
-    const waitsAskedFor = events
-      .filter((e) => e.type === 'StateEntered' && e.state.type === 'Wait')
-      .map((e) => ((e as { state: { input: { waitSeconds: number } } }).state.input.waitSeconds));
+    // Seconds each Wait state was asked to wait, on the fake clock.
+    const instants = [T0, ...waitInputs.map((w) => Date.parse(w.nextAttemptAt))];
+    const waitsAskedFor = waitInputs.map((_, i) => (instants[i + 1]! - instants[i]!) / 1000);
     return { result, calls, waitsAskedFor };
   }
 
-  /** The stand-in's answer to retry k: not done, next wait from the schedule. */
-  const failed = (input: AttemptLambdaInput): AttemptTaskOutput => ({
-    notificationId: input.notificationId,
-    done: input.action === 'markFailed',
-    waitSeconds: input.action === 'attempt' ? (SCHEDULE[input.retry] ?? 0) : 0,
-  });
-
   it('stops after the attempt that succeeds (retry 3: three attempts, no MarkFailed)', async () => {
-    const { result, calls } = await run((input) =>
-      input.action === 'attempt' && input.retry === 3 ? { notificationId: input.notificationId, done: true, waitSeconds: 0 } : failed(input),
-    );
+    const { result, calls } = await run((input) => answer(input, input.action === 'attempt' && input.retry === 3));
     expect(calls).toEqual([1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })));
-    expect(result).toEqual({ notificationId: 'ntf_1', done: true, waitSeconds: 0 });
+    expect(result).toMatchObject({ notificationId: 'ntf_1', done: true });
   });
 
   it('stops at once when the first retry succeeds', async () => {
-    const { calls } = await run((input) => ({ notificationId: input.notificationId, done: true, waitSeconds: 0 }));
+    const { calls } = await run((input) => answer(input, true));
     expect(calls).toHaveLength(1);
   });
 
   it('ends in MarkFailed after five failed retries: 1 + 5 attempts in all', async () => {
-    const { calls } = await run(failed);
+    const { calls } = await run(failing);
     const attempts = calls.filter((c) => c.action === 'attempt');
     // The first attempt is the delivery Lambda's; the machine makes the five retries.
     expect(attempts.map((c) => (c.action === 'attempt' ? c.retry : 0))).toEqual([1, 2, 3, 4, 5]);
@@ -150,21 +155,19 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
   });
 
   it('waits before each retry as long as the schedule says, growing step by step', async () => {
-    const { waitsAskedFor } = await run(failed);
+    const { waitsAskedFor } = await run(failing);
     expect(waitsAskedFor).toEqual(SCHEDULE);
     for (let i = 1; i < waitsAskedFor.length; i++) expect(waitsAskedFor[i]!).toBeGreaterThan(waitsAskedFor[i - 1]!);
   });
 
   it('invokes the attempt again after a Lambda service error instead of failing the execution', async () => {
-    let thrown = false;
     const { calls, result } = await run((input, call) => {
-      if (call === 1 && !thrown) {
-        thrown = true;
+      if (call === 1) {
         const error = new Error('service unavailable');
         error.name = 'Lambda.ServiceException';
         throw error;
       }
-      return { notificationId: input.notificationId, done: true, waitSeconds: 0 };
+      return answer(input, true);
     });
     expect(calls).toEqual([
       { action: 'attempt', notificationId: 'ntf_1', retry: 1 },
