@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { machineInfo } from './support/machine';
+import { loadAverage, machineInfo } from './support/machine';
 import { BENCH_DIR, ProcessRegistry } from './support/processes';
 import type { Benchmark, BenchResult, Row } from './support/types';
 
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   };
   const selected = BENCHMARKS.filter((b) => !args.only || args.only.includes(b.name));
   process.stdout.write(
-    `bench ${machine.date}: ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node}${args.quick ? ' (--quick)' : ''}\n`,
+    `bench ${machine.date}: ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node}, load ${machine.loadAvg.join(' ')}${args.quick ? ' (--quick)' : ''}\n`,
   );
   const started = Date.now();
   const rows: (Row & { bench: string })[] = [];
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
           log: (m) => process.stdout.write(`   ${m}\n`),
         });
         Object.assign(fresh, result.figures);
-        results[entry.name] = result;
+        results[entry.name] = { ...result, loadAvgAfter: loadAverage() } as BenchResult;
         rows.push(...result.rows.map((r) => ({ ...r, bench: entry.name })));
         for (const note of result.notes) process.stdout.write(`   note: ${note}\n`);
       } catch (err) {
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
         await procs.closeAll();
         procs.reopen();
       }
-      process.stdout.write(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+      process.stdout.write(`   (${((Date.now() - t0) / 1000).toFixed(1)} s, load average now ${loadAverage().join(' ')})\n`);
     }
   } finally {
     await procs.closeAll();
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
 
   const table = renderTable(rows);
   process.stdout.write(
-    `\nResults ${machine.date} | ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node} | ${((Date.now() - started) / 1000).toFixed(0)} s${args.quick ? ' | --quick' : ''}\n${table}\n`,
+    `\nResults ${machine.date} | ${machine.nproc} cores, ${machine.cpuModel}, node ${machine.node} | load at start ${machine.loadAvg.join(' ')} | ${((Date.now() - started) / 1000).toFixed(0)} s${args.quick ? ' | --quick' : ''}\n${table}\n`,
   );
 
   // Merge: figures of benchmarks not run this time stay as they were, with their own run date.

@@ -9,6 +9,12 @@ export interface MachineInfo {
   readonly cpuModel: string;
   readonly memGiB: number;
   readonly platform: string;
+  /** 1, 5 and 15 minute load averages when the run started: other work on a shared machine. */
+  readonly loadAvg: number[];
+}
+
+export function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
 }
 
 export function machineInfo(): MachineInfo {
@@ -28,5 +34,6 @@ export function machineInfo(): MachineInfo {
     cpuModel,
     memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAvg: loadAverage(),
   };
 }
