@@ -13,6 +13,16 @@ export const MAX_EVENT_TYPE_LENGTH = 256;
 export const MAX_EVENT_ID_LENGTH = 256;
 
 const EVENT_FIELDS = new Set(['type', 'id', 'occurredAt', 'data']);
+/** At most this many details per error, so a hostile body cannot inflate the response. */
+export const MAX_ERROR_DETAILS = 50;
+
+function capped(details: ErrorDetail[]): ErrorDetail[] {
+  if (details.length <= MAX_ERROR_DETAILS) return details;
+  return [
+    ...details.slice(0, MAX_ERROR_DETAILS),
+    { message: `${details.length - MAX_ERROR_DETAILS} more problems not listed` },
+  ];
+}
 
 // Control characters (C0, DEL, C1) and lone surrogates are refused in types and ids: they are
 // matched, logged and hashed (notification ids join webhook id and event id with '\n').
@@ -126,7 +136,7 @@ function envelope(input: Record<string, unknown>, now: Date): EventEnvelope {
 export function parseEvent(input: unknown, now: Date): EventEnvelope {
   const details: ErrorDetail[] = [];
   checkEvent(input, '', details);
-  if (details.length > 0) throw new ValidationError('Invalid event', details);
+  if (details.length > 0) throw new ValidationError('Invalid event', capped(details));
   const size = eventSizeBytes(input);
   if (size > MAX_EVENT_BYTES) {
     throw new PayloadTooLargeError(`Event is ${size} bytes; at most ${MAX_EVENT_BYTES} are allowed`, [
@@ -174,9 +184,9 @@ export function parseEvents(body: unknown, now: Date): { batch: boolean; events:
       }
     }
   });
-  if (details.length > 0) throw new ValidationError('Invalid event in batch', details);
+  if (details.length > 0) throw new ValidationError('Invalid event in batch', capped(details));
   if (tooLarge.length > 0) {
-    throw new PayloadTooLargeError(`An event is larger than ${MAX_EVENT_BYTES} bytes`, tooLarge);
+    throw new PayloadTooLargeError(`An event is larger than ${MAX_EVENT_BYTES} bytes`, capped(tooLarge));
   }
   return { batch: true, events: list.map((event) => envelope(event as Record<string, unknown>, now)) };
 }

@@ -412,7 +412,8 @@ export class Renderer {
   validate(def: Omit<WebhookDefinition, 'version' | 'createdAt' | 'updatedAt'>, ctx?: RenderContext): void {
     const details: ErrorDetail[] = [];
     for (const name of Object.keys(def.headers ?? {})) {
-      if (!HEADER_NAME.test(name)) {
+      // `__proto__` is a valid token but would not survive as a key of a plain headers object.
+      if (!HEADER_NAME.test(name) || name === '__proto__') {
         details.push({ path: `headers.${name}`, message: 'is not a valid HTTP header name' });
       } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
         details.push({ path: `headers.${name}`, message: 'is set by the platform and cannot be configured' });

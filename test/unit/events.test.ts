@@ -65,6 +65,16 @@ describe('parseEvent', () => {
     expect(details.find((d) => d.path === path)!.message).toContain(message);
   });
 
+  it('lists at most 50 problems, then says how many more there are', () => {
+    const input: Record<string, unknown> = { type: 'X', data: {} };
+    for (let i = 0; i < 500; i++) input[`f${i}`] = i;
+
+    const err = caught(() => parseEvent(input, now)) as ValidationError;
+
+    expect(err.details).toHaveLength(51);
+    expect(err.details[50]!.message).toBe('450 more problems not listed');
+  });
+
   it('refuses a body that is not an object', () => {
     for (const input of [null, [], 'x', 3]) {
       expect(() => parseEvent(input, now)).toThrow(ValidationError);

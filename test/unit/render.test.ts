@@ -377,7 +377,9 @@ describe('Renderer.validate', () => {
 
   it('refuses header names that are invalid or set by the platform', () => {
     const def = definition({
-      headers: { 'Bad Name': 'x', 'content-type': 'text/html', Authorization: 'Bearer x', 'Webhook-Signature': 'v1,x' },
+      headers: JSON.parse(
+        '{"Bad Name":"x","content-type":"text/html","Authorization":"Bearer x","Webhook-Signature":"v1,x","__proto__":"x","X-Fine":"y"}',
+      ),
     });
 
     const err = templateError(() => new Renderer().validate(def));
@@ -386,6 +388,7 @@ describe('Renderer.validate', () => {
       'headers.Authorization',
       'headers.Bad Name',
       'headers.Webhook-Signature',
+      'headers.__proto__',
       'headers.content-type',
     ]);
   });
