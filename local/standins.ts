@@ -9,7 +9,7 @@
  * reason (even SIGKILL) the host kills DynamoDB Local and exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import {
@@ -152,6 +152,48 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether nothing listens on `port` on any interface (DynamoDB Local binds all of them). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Whether process `pid` owns a socket listening on `port` (Linux /proc). undefined where /proc
+ * cannot tell. Guards against a foreign server on the same port answering our readiness probe.
+ */
+function listensOn(pid: number, port: number): boolean | undefined {
+  try {
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    const inodes = new Set<string>();
+    for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      if (!existsSync(file)) continue;
+      for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A' && cols[9] !== undefined) inodes.add(cols[9]);
+      }
+    }
+    const fdDir = `/proc/${pid}/fd`;
+    for (const fd of readdirSync(fdDir)) {
+      let target: string;
+      try {
+        target = readlinkSync(`${fdDir}/${fd}`);
+      } catch {
+        continue;
+      }
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      if (match?.[1] !== undefined && inodes.has(match[1])) return true;
+    }
+    return false;
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function isAlive(child: ChildProcess): boolean {
@@ -174,6 +216,9 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   const region = opts.region ?? 'us-east-1';
   const names = standInNames(opts.prefix);
   const dynamoPort = opts.dynamoPort ?? (await freePort());
+  if (opts.dynamoPort !== undefined && !(await portIsFree(dynamoPort))) {
+    throw new Error(`cannot start DynamoDB Local: port ${dynamoPort} is in use`);
+  }
   let dbPath: string | null = null;
   if (opts.dataDir !== undefined) {
     dbPath = path.resolve(opts.dataDir, 'dynamodb');
@@ -246,7 +291,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
       AWS_ENDPOINT_URL_SQS: sqsEndpoint,
     };
     clients = createAwsClients(baseEnv);
-    await waitForDynamo(clients.dynamo, host, deadline);
+    await waitForDynamo(clients.dynamo, host, ready.javaPid, dynamoPort, deadline);
     await createTables(clients.dynamo, names.tables);
     const { queueUrl, dlqUrl } = await createQueues(clients.sqs, names, {
       visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 30,
@@ -317,17 +362,21 @@ function waitForHost(host: ChildProcess, deadline: number): Promise<{ sqsPort: n
   });
 }
 
-async function waitForDynamo(client: DynamoDBClient, host: ChildProcess, deadline: number): Promise<void> {
+async function waitForDynamo(client: DynamoDBClient, host: ChildProcess, javaPid: number, port: number, deadline: number): Promise<void> {
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (!isAlive(host)) throw new Error('stand-in host exited while DynamoDB Local was starting');
+    if (!isAlive(host)) throw new Error('stand-in host exited while DynamoDB Local was starting (is the port in use?)');
     try {
-      await client.send(new ListTablesCommand({ Limit: 1 }));
-      return;
+      // Our Java must hold the listening socket: an answer from another server on the port does not count.
+      if (listensOn(javaPid, port) !== false) {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        return;
+      }
+      lastError = new Error(`port ${port} is not yet held by DynamoDB Local (pid ${javaPid})`);
     } catch (err) {
       lastError = err;
-      await sleep(50);
     }
+    await sleep(50);
   }
   throw new Error(`DynamoDB Local did not answer in time: ${(lastError as Error | undefined)?.message ?? ''}`);
 }

@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createAwsClients } from '../../lambdas/adapters/aws-clients';
 import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE } from '../../lambdas/adapters/dynamo-schema';
 import { type StandIns, startStandIns } from '../../local/standins';
 import { useStandIns } from '../support/standins';
@@ -54,6 +56,31 @@ describe('local stand-ins', () => {
     expect(new URL(env.AWS_ENDPOINT_URL_DYNAMODB!).hostname).toBe('127.0.0.1');
     expect(new URL(env.AWS_ENDPOINT_URL_SQS!).hostname).toBe('127.0.0.1');
     expect(env.AWS_REGION).toBe('us-east-1');
+  });
+
+  it('lets clients built from that environment reach both stand-ins, whatever host the queue URL names', async () => {
+    const clients = createAwsClients({ ...standIns().env });
+    expect(new URL(standIns().queueUrl).host).not.toBe(new URL(standIns().sqsEndpoint).host);
+    try {
+      const tables = await clients.dynamo.send(new ListTablesCommand({}));
+      expect(tables.TableNames).toEqual(expect.arrayContaining(['si-webhooks', 'si-notifications', 'si-payloads']));
+
+      await clients.sqs.send(new SendMessageCommand({ QueueUrl: standIns().queueUrl, MessageBody: '{"hello":1}' }));
+      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: standIns().queueUrl, WaitTimeSeconds: 1 }));
+      expect(received.Messages?.map((m) => m.Body)).toEqual(['{"hello":1}']);
+      await clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: standIns().queueUrl, ReceiptHandle: received.Messages![0]!.ReceiptHandle! }),
+      );
+    } finally {
+      clients.dynamo.destroy();
+      clients.sqs.destroy();
+      clients.sfn.destroy();
+    }
+  });
+
+  it('refuses to start DynamoDB Local on a port that is already taken', async () => {
+    const port = Number(new URL(standIns().dynamoEndpoint).port);
+    await expect(startStandIns({ dynamoPort: port })).rejects.toThrow(`port ${port} is in use`);
   });
 });
 
