@@ -101,6 +101,12 @@ describe('listing notifications', () => {
     });
   });
 
+  it('treats empty filter values as no filter', async () => {
+    const res = await api().get('/notifications?webhookId=&status=&eventType=&from=&to=&limit=&cursor=');
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(seeds.length);
+  });
+
   it('pages with limit and an opaque cursor without gaps or repeats', async () => {
     const seen: string[] = [];
     let path = '/notifications?limit=5';

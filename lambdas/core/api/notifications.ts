@@ -213,7 +213,9 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError(`Notification ${id} not found.`);
 }
 
-export function parseListQuery(params: Readonly<Record<string, string | undefined>>): NotificationQuery {
+export function parseListQuery(raw: Readonly<Record<string, string | undefined>>): NotificationQuery {
+  // `?webhookId=&status=` (a form with empty fields) means "no filter".
+  const params = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
   const issues = new Issues();
   const idRule = { min: 1, max: MAX_ID_LENGTH };
   const webhookId = params.webhookId !== undefined ? readString(params.webhookId, 'webhookId', idRule, issues) : undefined;
