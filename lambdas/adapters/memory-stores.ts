@@ -57,14 +57,18 @@ interface StoredNotification {
 
 export class MemoryNotificationStore implements NotificationStore {
   private readonly items = new Map<string, StoredNotification>();
+  /** Index partition key -> members, one map per index, so a partition read touches only its items. */
+  private readonly partitions = { webhookShard: new Map<string, Set<string>>(), statusShard: new Map<string, Set<string>>() };
 
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
     if (this.items.has(notification.id)) return false;
-    this.items.set(notification.id, {
+    const stored: StoredNotification = {
       notification: copy(notification),
       expiresAt: expiresAtEpochSeconds,
       keys: indexKeysOf(notification),
-    });
+    };
+    this.items.set(notification.id, stored);
+    this.index(stored);
     return true;
   }
 
@@ -81,7 +85,7 @@ export class MemoryNotificationStore implements NotificationStore {
       ...copy(update),
       attempts: [...stored.notification.attempts, copy(attempt)],
     };
-    stored.keys = indexKeysOf(stored.notification);
+    this.reindex(stored);
     return true;
   }
 
@@ -89,7 +93,7 @@ export class MemoryNotificationStore implements NotificationStore {
     const stored = this.items.get(id);
     if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus)) return false;
     stored.notification = { ...stored.notification, ...copy(update) };
-    stored.keys = indexKeysOf(stored.notification);
+    this.reindex(stored);
     return true;
   }
 
@@ -106,11 +110,28 @@ export class MemoryNotificationStore implements NotificationStore {
     return this.items.size;
   }
 
+  private index(stored: StoredNotification): void {
+    for (const attribute of ['webhookShard', 'statusShard'] as const) {
+      const key = stored.keys[attribute];
+      const members = this.partitions[attribute].get(key) ?? new Set<string>();
+      members.add(stored.notification.id);
+      this.partitions[attribute].set(key, members);
+    }
+  }
+
+  private reindex(stored: StoredNotification): void {
+    for (const attribute of ['webhookShard', 'statusShard'] as const) {
+      this.partitions[attribute].get(stored.keys[attribute])?.delete(stored.notification.id);
+    }
+    stored.keys = indexKeysOf(stored.notification);
+    this.index(stored);
+  }
+
   private readonly readPartition: ReadPartition = async (partition, filter, opts) => {
     const items: IndexedSummary[] = [];
-    for (const { notification: n, keys } of this.items.values()) {
-      const key = partition.keyAttribute === 'webhookShard' ? keys.webhookShard : keys.statusShard;
-      if (key !== partition.key) continue;
+    const attribute = partition.keyAttribute === 'webhookShard' ? 'webhookShard' : 'statusShard';
+    for (const id of this.partitions[attribute].get(partition.key) ?? []) {
+      const { notification: n, keys } = this.items.get(id)!;
       const { attempts, failureDetail: _detail, ...rest } = n;
       const item: IndexedSummary = { createdKey: keys.createdKey, summary: { ...rest, attemptCount: attempts.length } };
       if (matchesFilter(item, filter, opts.before)) items.push(item);
