@@ -6,7 +6,6 @@
  * to must be public unicast, unless it falls inside an allow-listed CIDR. IPv6 forms that
  * embed an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) are judged by what they embed.
  */
-import ipaddr from 'ipaddr.js';
 import { ValidationError } from './errors';
 
 export interface EgressPolicy {
@@ -23,9 +22,142 @@ export interface ResolvedAddress {
 }
 export type Lookup = (hostname: string) => Promise<ResolvedAddress[]>;
 
-type IPv4 = ipaddr.IPv4;
-type IPv6 = ipaddr.IPv6;
-type Cidr = [IPv4 | IPv6, number];
+/** A parsed address: IPv4 as one unsigned 32-bit number, IPv6 as eight 16-bit groups. */
+export type ParsedIp = { kind: 4; value: number } | { kind: 6; parts: number[] };
+interface Cidr {
+  ip: ParsedIp;
+  bits: number;
+}
+
+// ---- parsing (hand-written: this runs per connection and must not throw or allocate much) ----
+
+const V4_DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** Strict dotted decimal without leading zeros: what resolvers and WHATWG URLs produce. */
+function parseV4(s: string): number | undefined {
+  const m = V4_DOTTED.exec(s);
+  if (!m) return undefined;
+  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
+}
+
+/** RFC 4291 text forms, incl. '::', an embedded dotted IPv4 tail and a zone ('%eth0', ignored). */
+function parseV6(input: string): number[] | undefined {
+  let s = input;
+  const pct = s.indexOf('%');
+  if (pct >= 0) {
+    if (pct === s.length - 1) return undefined;
+    s = s.slice(0, pct);
+  }
+  const lastColon = s.lastIndexOf(':');
+  if (lastColon < 0) return undefined;
+  let tail: number[] = [];
+  if (s.indexOf('.', lastColon) >= 0) {
+    const v4 = parseV4(s.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tail = [v4 >>> 16, v4 & 0xffff];
+    s = s.slice(0, lastColon + 1);
+    if (!s.endsWith('::')) s = s.slice(0, -1);
+  }
+  const groups = 8 - tail.length;
+  const dbl = s.indexOf('::');
+  let texts: string[];
+  if (dbl >= 0) {
+    if (s.indexOf('::', dbl + 1) >= 0) return undefined;
+    const left = dbl === 0 ? [] : s.slice(0, dbl).split(':');
+    const right = dbl + 2 === s.length ? [] : s.slice(dbl + 2).split(':');
+    const missing = groups - left.length - right.length;
+    if (missing < 1) return undefined;
+    texts = [...left, ...new Array<string>(missing).fill('0'), ...right];
+  } else {
+    texts = s.split(':');
+    if (texts.length !== groups) return undefined;
+  }
+  const parts: number[] = [];
+  for (const t of texts) {
+    if (!HEX_GROUP.test(t)) return undefined;
+    parts.push(Number.parseInt(t, 16));
+  }
+  return parts.concat(tail);
+}
+
+/** Parses an IP address (IPv6 may carry brackets or a zone); undefined when it is not one. */
+export function parseIp(ip: string): ParsedIp | undefined {
+  let s = ip;
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  const v4 = parseV4(s);
+  if (v4 !== undefined) return { kind: 4, value: v4 };
+  const v6 = s.includes(':') ? parseV6(s) : undefined;
+  return v6 ? { kind: 6, parts: v6 } : undefined;
+}
+
+function parseCidr(text: string): Cidr | undefined {
+  const s = text.trim();
+  const slash = s.indexOf('/');
+  const ip = parseIp(slash >= 0 ? s.slice(0, slash) : s);
+  if (!ip) return undefined;
+  const max = ip.kind === 4 ? 32 : 128;
+  if (slash < 0) return { ip, bits: max };
+  const bitsText = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bitsText)) return undefined;
+  const bits = Number(bitsText);
+  return bits <= max ? { ip, bits } : undefined;
+}
+
+function v4Mask(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+function inV4(value: number, net: number, bits: number): boolean {
+  const mask = v4Mask(bits);
+  return ((value & mask) >>> 0) === ((net & mask) >>> 0);
+}
+
+function inV6(parts: readonly number[], net: readonly number[], bits: number): boolean {
+  let left = bits;
+  for (let i = 0; i < 8 && left > 0; i++) {
+    const take = Math.min(16, left);
+    const mask = (0xffff << (16 - take)) & 0xffff;
+    if (((parts[i] ?? 0) & mask) !== ((net[i] ?? 0) & mask)) return false;
+    left -= take;
+  }
+  return true;
+}
+
+function formatV4(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+}
+
+/** RFC 5952 text: lower-case, no leading zeros, the longest run (2+) of zero groups as '::'. */
+function formatV6(parts: readonly number[]): string {
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (parts[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && parts[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = parts.map((p) => p.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+function formatCidr({ ip, bits }: Cidr): string {
+  if (ip.kind === 4) return `${formatV4((ip.value & v4Mask(bits)) >>> 0)}/${bits}`;
+  const net = ip.parts.map((p, i) => {
+    const take = Math.max(0, Math.min(16, bits - i * 16));
+    return p & ((0xffff << (16 - take)) & 0xffff);
+  });
+  return `${formatV6(net)}/${bits}`;
+}
 
 // ---- policy --------------------------------------------------------------------------
 
@@ -64,29 +196,8 @@ export function normalizeCidrs(cidrs: readonly string[], name = 'allowCidrs'): s
         { path: name, index, message: 'invalid CIDR' },
       ]);
     }
-    return `${parsed[0].toString()}/${parsed[1]}`;
+    return formatCidr(parsed);
   });
-}
-
-function parseCidr(text: string): Cidr | undefined {
-  const s = text.trim();
-  try {
-    if (s.includes('/')) {
-      const [addr, bits] = ipaddr.parseCIDR(s);
-      return [unwrapZone(addr), bits];
-    }
-    const addr = ipaddr.parse(s);
-    return [unwrapZone(addr), addr.kind() === 'ipv4' ? 32 : 128];
-  } catch {
-    return undefined;
-  }
-}
-
-function unwrapZone<T extends IPv4 | IPv6>(addr: T): T {
-  if (addr.kind() === 'ipv6' && (addr as IPv6).zoneId !== undefined) {
-    return new ipaddr.IPv6((addr as IPv6).parts) as T;
-  }
-  return addr;
 }
 
 // Parsed allow-lists, cached per list so the per-connection check does no parsing.
@@ -106,19 +217,24 @@ function allowList(policy: EgressPolicy): Cidr[] {
   return list;
 }
 
-function isAllowListed(addr: IPv4 | IPv6, policy: EgressPolicy): boolean {
+function isMapped(parts: readonly number[]): boolean {
+  return parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
+}
+
+function inCidr(ip: ParsedIp, cidr: Cidr): boolean {
+  if (ip.kind === 4) return cidr.ip.kind === 4 && inV4(ip.value, cidr.ip.value, cidr.bits);
+  return cidr.ip.kind === 6 && inV6(ip.parts, cidr.ip.parts, cidr.bits);
+}
+
+function isAllowListed(ip: ParsedIp, policy: EgressPolicy): boolean {
   const list = allowList(policy);
   if (list.length === 0) return false;
   // ::ffff:a.b.c.d reaches exactly a.b.c.d, so an IPv4 exception covers its mapped form and back.
-  const alt: IPv4 | IPv6 | undefined =
-    addr.kind() === 'ipv4'
-      ? (addr as IPv4).toIPv4MappedAddress()
-      : (addr as IPv6).isIPv4MappedAddress()
-        ? (addr as IPv6).toIPv4Address()
-        : undefined;
-  for (const [net, bits] of list) {
-    if (net.kind() === addr.kind() && addr.match(net, bits)) return true;
-    if (alt && net.kind() === alt.kind() && alt.match(net, bits)) return true;
+  let alt: ParsedIp | undefined;
+  if (ip.kind === 4) alt = { kind: 6, parts: [0, 0, 0, 0, 0, 0xffff, ip.value >>> 16, ip.value & 0xffff] };
+  else if (isMapped(ip.parts)) alt = { kind: 4, value: (((ip.parts[6] ?? 0) << 16) | (ip.parts[7] ?? 0)) >>> 0 };
+  for (const cidr of list) {
+    if (inCidr(ip, cidr) || (alt && inCidr(alt, cidr))) return true;
   }
   return false;
 }
@@ -127,18 +243,14 @@ function isAllowListed(addr: IPv4 | IPv6, policy: EgressPolicy): boolean {
 
 interface V4Range {
   net: number;
-  mask: number;
+  bits: number;
   label: string;
 }
 
 function v4(cidr: string, label: string): V4Range {
-  const [a, bits] = ipaddr.IPv4.parseCIDR(cidr);
-  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return { net: (v4ToInt(a.octets) & mask) >>> 0, mask, label };
-}
-
-function v4ToInt(o: readonly number[]): number {
-  return (((o[0] ?? 0) << 24) | ((o[1] ?? 0) << 16) | ((o[2] ?? 0) << 8) | (o[3] ?? 0)) >>> 0;
+  const c = parseCidr(cidr);
+  if (c?.ip.kind !== 4) throw new Error(`bad built-in range ${cidr}`);
+  return { net: c.ip.value, bits: c.bits, label };
 }
 
 /** IANA special-purpose IPv4 blocks that are not globally reachable (order: specific first). */
@@ -161,24 +273,24 @@ const V4_BLOCKED: readonly V4Range[] = [
   v4('240.0.0.0/4', 'reserved (240.0.0.0/4)'),
 ];
 
-/** Why an IPv4 address is not public, or undefined when it is. */
-export function nonPublicV4(octets: readonly number[]): string | undefined {
-  const n = v4ToInt(octets);
+/** Why an IPv4 address (as a 32-bit number) is not public, or undefined when it is. */
+export function nonPublicV4(value: number): string | undefined {
   for (const r of V4_BLOCKED) {
-    if (((n & r.mask) >>> 0) === r.net) return r.label;
+    if (inV4(value, r.net, r.bits)) return r.label;
   }
   return undefined;
 }
 
 interface V6Range {
-  net: IPv6;
+  net: number[];
   bits: number;
   label: string;
 }
 
-function v6(cidr: string, label: string): V6Range {
-  const [net, bits] = ipaddr.IPv6.parseCIDR(cidr);
-  return { net, bits, label };
+function v6(cidr: string, label = ''): V6Range {
+  const c = parseCidr(cidr);
+  if (c?.ip.kind !== 6) throw new Error(`bad built-in range ${cidr}`);
+  return { net: c.ip.parts, bits: c.bits, label };
 }
 
 /** Non-global IPv6 blocks checked after the IPv4-embedding forms (order: specific first). */
@@ -196,77 +308,55 @@ const V6_BLOCKED: readonly V6Range[] = [
   v6('ff00::/8', 'multicast'),
   v6('::/8', 'reserved (::/8)'),
 ];
-const V6_GLOBAL_UNICAST = ipaddr.IPv6.parseCIDR('2000::/3');
-const V6_MAPPED = ipaddr.IPv6.parseCIDR('::ffff:0:0/96');
-const V6_COMPAT = ipaddr.IPv6.parseCIDR('::/96');
-const V6_NAT64 = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
-const V6_NAT64_LOCAL = ipaddr.IPv6.parseCIDR('64:ff9b:1::/48');
-const V6_6TO4 = ipaddr.IPv6.parseCIDR('2002::/16');
-const V6_TEREDO = ipaddr.IPv6.parseCIDR('2001::/32');
+const V6_GLOBAL_UNICAST = v6('2000::/3');
+const V6_MAPPED = v6('::ffff:0:0/96');
+const V6_COMPAT = v6('::/96');
+const V6_NAT64 = v6('64:ff9b::/96');
+const V6_NAT64_LOCAL = v6('64:ff9b:1::/48');
+const V6_6TO4 = v6('2002::/16');
+const V6_TEREDO = v6('2001::/32');
 
-function v4FromParts(hi: number, lo: number): number[] {
-  return [(hi >> 8) & 0xff, hi & 0xff, (lo >> 8) & 0xff, lo & 0xff];
-}
+const within = (parts: readonly number[], r: V6Range): boolean => inV6(parts, r.net, r.bits);
 
-/** Why an IPv6 address is not public, or undefined when it is. */
-export function nonPublicV6(addr: IPv6): string | undefined {
-  const p = addr.parts;
+/** Why an IPv6 address (eight 16-bit groups) is not public, or undefined when it is. */
+export function nonPublicV6(p: readonly number[]): string | undefined {
   const part = (i: number): number => p[i] ?? 0;
+  const v4At = (hi: number, lo: number): number => ((hi << 16) | lo) >>> 0;
   if (p.every((x) => x === 0)) return 'unspecified (::)';
-  if (addr.match(V6_COMPAT) && part(6) === 0 && part(7) === 1) return 'loopback (::1)';
-  const embedded = (o: number[], form: string, always: boolean): string | undefined => {
-    const why = nonPublicV4(o);
-    const text = `${form} ${o.join('.')}`;
+  if (within(p, V6_COMPAT) && part(6) === 0 && part(7) === 1) return 'loopback (::1)';
+  const embedded = (value: number, form: string, always: boolean): string | undefined => {
+    const why = nonPublicV4(value);
+    const text = `${form} ${formatV4(value)}`;
     if (why) return `${text}, which is ${why}`;
     return always ? `${text} (form not allowed)` : undefined;
   };
   // Mapped and compatible forms are never needed for a public target: refuse them all.
-  if (addr.match(V6_MAPPED)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-mapped IPv6 address of', true);
-  if (addr.match(V6_COMPAT)) return embedded(v4FromParts(part(6), part(7)), 'IPv4-compatible IPv6 address of', true);
+  if (within(p, V6_MAPPED)) return embedded(v4At(part(6), part(7)), 'IPv4-mapped IPv6 address of', true);
+  if (within(p, V6_COMPAT)) return embedded(v4At(part(6), part(7)), 'IPv4-compatible IPv6 address of', true);
   // Well-known NAT64 prefix: legitimate for IPv6-only networks, judged by the embedded IPv4.
-  if (addr.match(V6_NAT64)) return embedded(v4FromParts(part(6), part(7)), 'NAT64 address of', false);
+  if (within(p, V6_NAT64)) return embedded(v4At(part(6), part(7)), 'NAT64 address of', false);
   // Local-use NAT64 is not globally reachable (RFC 8215).
-  if (addr.match(V6_NAT64_LOCAL)) return embedded(v4FromParts(part(6), part(7)), 'local-use NAT64 address of', true);
-  if (addr.match(V6_6TO4)) return embedded(v4FromParts(part(1), part(2)), '6to4 address of', false);
-  if (addr.match(V6_TEREDO)) {
+  if (within(p, V6_NAT64_LOCAL)) return embedded(v4At(part(6), part(7)), 'local-use NAT64 address of', true);
+  if (within(p, V6_6TO4)) return embedded(v4At(part(1), part(2)), '6to4 address of', false);
+  if (within(p, V6_TEREDO)) {
     // RFC 4380: server IPv4 in bits 32-63, client IPv4 obfuscated (inverted) in the last 32 bits.
-    const server = embedded(v4FromParts(part(2), part(3)), 'Teredo address with server', false);
+    const server = embedded(v4At(part(2), part(3)), 'Teredo address with server', false);
     if (server) return server;
-    return embedded(v4FromParts(~part(6) & 0xffff, ~part(7) & 0xffff), 'Teredo address with client', false);
+    return embedded(v4At(~part(6) & 0xffff, ~part(7) & 0xffff), 'Teredo address with client', false);
   }
   for (const r of V6_BLOCKED) {
-    if (addr.match(r.net, r.bits)) return r.label;
+    if (within(p, r)) return r.label;
   }
-  if (!addr.match(V6_GLOBAL_UNICAST)) return 'reserved (outside global unicast 2000::/3)';
-  return undefined;
-}
-
-/** Parses an IP address (IPv6 may carry brackets or a zone); undefined when it is not one. */
-export function parseIp(ip: string): IPv4 | IPv6 | undefined {
-  let s = ip.trim();
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  try {
-    // Strict forms only: a lookup or a WHATWG-normalized URL never yields '127.1' or '0x7f.1'.
-    if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
-    // ipaddr.js reads the deprecated '::a.b.c.d' as '::ffff:a.b.c.d'; it is the compatible form.
-    const compat = /^::(\d{1,3}(?:\.\d{1,3}){3})$/.exec(s);
-    if (compat?.[1] && ipaddr.IPv4.isValidFourPartDecimal(compat[1])) {
-      const o = ipaddr.IPv4.parse(compat[1]).octets;
-      return new ipaddr.IPv6([0, 0, 0, 0, 0, 0, ((o[0] ?? 0) << 8) | (o[1] ?? 0), ((o[2] ?? 0) << 8) | (o[3] ?? 0)]);
-    }
-    if (s.includes(':') && ipaddr.IPv6.isValid(s)) return ipaddr.IPv6.parse(s);
-  } catch {
-    return undefined;
-  }
+  if (!within(p, V6_GLOBAL_UNICAST)) return 'reserved (outside global unicast 2000::/3)';
   return undefined;
 }
 
 /** Decision for one address a connection would go to. */
 export function checkAddress(ip: string, policy: EgressPolicy): EgressDecision {
-  const addr = parseIp(ip);
-  if (!addr) return { ok: false, reason: `"${ip}" is not an IP address` };
-  if (isAllowListed(addr, policy)) return { ok: true };
-  const why = addr.kind() === 'ipv4' ? nonPublicV4((addr as IPv4).octets) : nonPublicV6(addr as IPv6);
+  const parsed = parseIp(ip);
+  if (!parsed) return { ok: false, reason: `"${ip}" is not an IP address` };
+  if (isAllowListed(parsed, policy)) return { ok: true };
+  const why = parsed.kind === 4 ? nonPublicV4(parsed.value) : nonPublicV6(parsed.parts);
   if (why) return { ok: false, reason: `address ${ip} is not allowed: ${why}` };
   return { ok: true };
 }
@@ -295,7 +385,7 @@ export function staticAddresses(hostname: string): readonly ResolvedAddress[] | 
 /** The IP address a URL host names directly ('[::1]' -> '::1'), or undefined for a DNS name. */
 export function ipLiteral(hostname: string): string | undefined {
   if (hostname.startsWith('[')) return hostname.slice(1, -1);
-  return ipaddr.IPv4.isValidFourPartDecimal(hostname) ? hostname : undefined;
+  return parseV4(hostname) === undefined ? undefined : hostname;
 }
 
 /**
@@ -355,8 +445,7 @@ export async function resolveAndCheck(hostname: string, policy: EgressPolicy, lo
   const literal = ipLiteral(hostname) ?? (parseIp(hostname) ? hostname : undefined);
   let addresses: ResolvedAddress[];
   if (literal !== undefined) {
-    const addr = parseIp(literal);
-    addresses = [{ address: literal, family: addr?.kind() === 'ipv6' ? 6 : 4 }];
+    addresses = [{ address: literal, family: parseIp(literal)?.kind === 6 ? 6 : 4 }];
   } else {
     const fixed = staticAddresses(hostname);
     addresses = fixed ? [...fixed] : await lookup(hostname);

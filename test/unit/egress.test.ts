@@ -2,6 +2,9 @@
  * The egress decision table, without any network I/O: addresses are judged as strings and
  * names are "resolved" through an injected fake lookup.
  */
+import { isIPv6 } from 'node:net';
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import {
   checkAddress,
   checkAll,
@@ -10,6 +13,7 @@ import {
   type Lookup,
   normalizeCidrs,
   parseEgressPolicy,
+  parseIp,
   resolveAndCheck,
 } from '../../lambdas/core/egress';
 import { ValidationError } from '../../lambdas/core/errors';
@@ -372,5 +376,47 @@ describe('policy parsing', () => {
 
   it('an unparseable allow-list entry opens nothing', () => {
     expect(reasonOf('10.0.0.1', { allowHttp: true, allowCidrs: ['10.0.0.0/99', 'nonsense'] })).toMatch(/private/);
+  });
+});
+
+describe('address parsing', () => {
+  it('reads the IPv6 text forms', () => {
+    expect(parseIp('1:2:3:4:5:6:7:8')).toEqual({ kind: 6, parts: [1, 2, 3, 4, 5, 6, 7, 8] });
+    expect(parseIp('FE80::1')).toEqual({ kind: 6, parts: [0xfe80, 0, 0, 0, 0, 0, 0, 1] });
+    expect(parseIp('[::1]')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0, 0, 1] });
+    expect(parseIp('fe80::1%eth0')).toEqual({ kind: 6, parts: [0xfe80, 0, 0, 0, 0, 0, 0, 1] });
+    expect(parseIp('::1.2.3.4')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0, 0x102, 0x304] });
+    expect(parseIp('::ffff:1.2.3.4')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0xffff, 0x102, 0x304] });
+    expect(parseIp('1:2:3:4:5:6:1.2.3.4')).toEqual({ kind: 6, parts: [1, 2, 3, 4, 5, 6, 0x102, 0x304] });
+    expect(parseIp('1::')).toEqual({ kind: 6, parts: [1, 0, 0, 0, 0, 0, 0, 0] });
+  });
+
+  it('rejects malformed addresses', () => {
+    for (const s of [':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', 'fe80::1%', '12345::', '::1.2.3', '::1.2.3.256', '1.2.3.04', '256.1.1.1', '1:2:3:4:5:6:7::8']) {
+      expect({ s, parsed: parseIp(s) }).toEqual({ s, parsed: undefined });
+    }
+  });
+
+  it('agrees with ipaddr.js and node:net on random IPv6 addresses in every spelling', () => {
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (parts) => {
+        const addr = new ipaddr.IPv6(parts);
+        for (const text of [addr.toString(), addr.toNormalizedString(), parts.map((p) => p.toString(16).padStart(4, '0')).join(':'), addr.toString().toUpperCase()]) {
+          expect(isIPv6(text)).toBe(true);
+          expect(parseIp(text)).toEqual({ kind: 6, parts });
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('normalizes CIDRs to their network address in canonical text', () => {
+    expect(normalizeCidrs(['10.1.2.3/8', '2001:DB8:0:0:1::/64', '2001:db8::1:0:0:1', 'fd00::/7'])).toEqual([
+      '10.0.0.0/8',
+      '2001:db8::/64',
+      '2001:db8::1:0:0:1/128',
+      'fc00::/7',
+    ]);
   });
 });
