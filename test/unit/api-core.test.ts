@@ -1,0 +1,159 @@
+/**
+ * Use cases behind the API with the memory stores: limits and orderings that are costly to
+ * reach against the stand-ins.
+ */
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../../lambdas/adapters/memory-stores';
+import { MAX_RANGE_RESEND, NotificationService } from '../../lambdas/core/api/notifications';
+import { WebhookService } from '../../lambdas/core/api/webhooks';
+import { notificationIdFor } from '../../lambdas/core/ids';
+import { IngestService } from '../../lambdas/core/ingest';
+import type { DeliveryJob } from '../../lambdas/core/model';
+import { Renderer } from '../../lambdas/core/render';
+import type { ResendJob } from '../../lambdas/ports';
+import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import { invoke } from '../support/apigw';
+
+const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
+
+function notificationDeps() {
+  const jobs: ResendJob[] = [];
+  const resendJobs = new MemoryResendJobStore();
+  const create = resendJobs.create.bind(resendJobs);
+  resendJobs.create = async (job) => {
+    jobs.push(job);
+    await create(job);
+  };
+  return {
+    notifications: new MemoryNotificationStore(),
+    payloads: new MemoryPayloadStore(),
+    resendJobs,
+    queue: new MemoryDeliveryQueue(),
+    clock,
+    created: jobs,
+  };
+}
+
+async function seedFailed(store: MemoryNotificationStore, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const ms = Date.parse('2026-11-28T10:00:00Z') + i * 10;
+    await store.create(
+      {
+        id: notificationIdFor('wh_X', `e${i}`),
+        webhookId: 'wh_X',
+        eventId: `e${i}`,
+        eventType: 'T',
+        createdAt: new Date(ms).toISOString(),
+        status: 'FAILED',
+        failureReason: 'TIMEOUT',
+        attempts: [],
+        nextAttemptAt: null,
+      },
+      2_000_000_000,
+    );
+  }
+}
+
+describe('bulk resend by range', () => {
+  it(`refuses a range matching more than ${MAX_RANGE_RESEND} notifications, creating no job and queuing nothing`, async () => {
+    const deps = notificationDeps();
+    await seedFailed(deps.notifications, MAX_RANGE_RESEND + 1);
+    const service = new NotificationService(deps);
+    await expect(service.resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
+    expect(deps.created).toEqual([]);
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it(`accepts exactly ${MAX_RANGE_RESEND}`, async () => {
+    const deps = notificationDeps();
+    await seedFailed(deps.notifications, MAX_RANGE_RESEND);
+    const res = await new NotificationService(deps).resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' });
+    expect(res.count).toBe(MAX_RANGE_RESEND);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+});
+
+describe('bulk resend by ids', () => {
+  it('creates the job before queuing, so progress counted by the consumer always has a job to land on', async () => {
+    const deps = notificationDeps();
+    await seedFailed(deps.notifications, 3);
+    const order: string[] = [];
+    const enqueue = deps.queue.enqueue.bind(deps.queue);
+    deps.queue.enqueue = async (jobs: readonly DeliveryJob[]) => {
+      order.push(`enqueue:${deps.created.length}`);
+      await enqueue(jobs);
+    };
+    const ids = [0, 1, 2].map((i) => notificationIdFor('wh_X', `e${i}`));
+    const res = await new NotificationService(deps).resendBulk({ ids });
+    expect(order).toEqual(['enqueue:1']);
+    expect(await deps.resendJobs.get(res.jobId)).toMatchObject({ count: 3, queued: 3, sent: 0, failed: 0 });
+  });
+});
+
+describe('ingest', () => {
+  it('queues a producer id repeated inside one batch once per webhook, reporting each event', async () => {
+    const webhooks = new MemoryWebhookStore();
+    const renderer = new Renderer();
+    const service = new WebhookService({ webhooks, renderer, clock });
+    const hook = await service.create({ name: 'h', events: ['T'], url: 'https://x.example/' });
+    const queue = new MemoryDeliveryQueue();
+    const result = await new IngestService({ webhooks, queue, clock }).ingest({
+      events: [
+        { type: 'T', id: 'same', data: { n: 1 } },
+        { type: 'T', id: 'same', data: { n: 2 } },
+      ],
+    });
+    expect(result).toEqual({ batch: true, events: [{ eventId: 'same', notifications: 1 }, { eventId: 'same', notifications: 1 }] });
+    expect(queue.jobs).toEqual([
+      { kind: 'deliver', notificationId: notificationIdFor(hook.id, 'same'), webhookId: hook.id, event: expect.objectContaining({ data: { n: 1 } }) },
+    ]);
+  });
+
+  it('answers 500 INTERNAL_ERROR (logged, no detail) when the queue is down', async () => {
+    const webhooks = new MemoryWebhookStore();
+    await new WebhookService({ webhooks, renderer: new Renderer(), clock }).create({
+      name: 'h',
+      events: ['*'],
+      url: 'https://x.example/',
+    });
+    const logged: unknown[] = [];
+    const handler = createIngestHandler({
+      stores: { webhooks },
+      queue: {
+        enqueue: async () => {
+          throw new Error('QueueSendError: 1 of 1 delivery jobs could not be queued (ServiceUnavailable)');
+        },
+      },
+      clock,
+      config: { definitionCacheTtlMs: 0 },
+      logger: { info: () => {}, error: (...args: unknown[]) => logged.push(args) },
+    });
+    const res = await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T', data: {} } });
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('INTERNAL_ERROR');
+    expect(res.rawBody).not.toContain('ServiceUnavailable');
+    expect(logged).toHaveLength(1);
+  });
+});
+
+describe('webhook listing', () => {
+  it('lists oldest first', async () => {
+    const webhooks = new MemoryWebhookStore();
+    let t = Date.parse('2026-11-28T12:00:00Z');
+    const tick = () => {
+      t += 1000;
+      return new Date(t);
+    };
+    const service = new WebhookService({ webhooks, renderer: new Renderer(), clock: { now: tick } });
+    const names = ['c', 'a', 'b'];
+    for (const name of names) await service.create({ name, events: ['*'], url: 'https://x.example/' });
+    expect((await service.list()).map((w) => w.name)).toEqual(names);
+  });
+});
