@@ -62,6 +62,7 @@ export class HandlerFunction extends nodejs.NodejsFunction {
         format: nodejs.OutputFormat.CJS,
         externalModules: [],
         forceDockerBundling: false,
+        logLevel: nodejs.LogLevel.ERROR,
       },
       ...(props.vpc === undefined
         ? {}
