@@ -30,7 +30,7 @@ const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
 
 // RFC 3339 date-time (ISO 8601 profile) with a mandatory offset.
 const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -80,9 +80,11 @@ export function parseDateTime(value: string): string | undefined {
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (day > daysInMonth) return undefined;
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
-  const ms = Date.parse(value.toUpperCase());
+  const ms = Date.parse(value.toUpperCase().replace(' ', 'T'));
   if (!Number.isFinite(ms)) return undefined;
-  return new Date(ms).toISOString();
+  const iso = new Date(ms).toISOString();
+  // An offset can push year 9999 or 0000 out of four digits; keep the stored form plain.
+  return /^\d{4}-/.test(iso) ? iso : undefined;
 }
 
 /** UTF-8 size of the event's JSON text. */

@@ -29,6 +29,22 @@ describe('parseEvent', () => {
     expect(event.data).toBe(data);
   });
 
+  it.each([
+    ['2026-11-28T10:00:00.123456789Z', '2026-11-28T10:00:00.123Z'],
+    ['2026-11-28t10:00:00z', '2026-11-28T10:00:00.000Z'],
+    ['2026-11-28 10:00:00-00:30', '2026-11-28T10:30:00.000Z'],
+    ['2024-02-29T00:00:00+14:00', '2024-02-28T10:00:00.000Z'],
+  ])('reads occurredAt %s as %s', (occurredAt, expected) => {
+    expect(parseEvent({ type: 'X', occurredAt, data: {} }, now).occurredAt).toBe(expected);
+  });
+
+  it('accepts non-ASCII types and ids, emoji included', () => {
+    expect(parseEvent({ type: 'Prêt accordé 🎉', id: 'évènement-1', data: {} }, now)).toMatchObject({
+      type: 'Prêt accordé 🎉',
+      id: 'évènement-1',
+    });
+  });
+
   it('fills in a time-sortable id and the current time', () => {
     const event = parseEvent({ type: 'X', data: {} }, now);
 
@@ -43,6 +59,9 @@ describe('parseEvent', () => {
     [{ type: 5, data: {} }, 'type', 'must be a string'],
     [{ type: 'A'.repeat(257), data: {} }, 'type', 'at most 256'],
     [{ type: 'LOAN\nX', data: {} }, 'type', 'control characters'],
+    [{ type: 'LOAN\u0085', data: {} }, 'type', 'control characters'],
+    [{ type: 'LOAN\ud800', data: {} }, 'type', 'control characters'],
+    [{ type: 'X', data: {}, id: 'a\u0000b' }, 'id', 'control characters'],
     [{ type: '*', data: {} }, 'type', 'wildcard'],
     [{ type: 'X' }, 'data', 'is required'],
     [{ type: 'X', data: [] }, 'data', 'array'],
@@ -55,6 +74,8 @@ describe('parseEvent', () => {
     [{ type: 'X', data: {}, occurredAt: '2026-11-28T10:00:00' }, 'occurredAt', 'ISO 8601'],
     [{ type: 'X', data: {}, occurredAt: '2026-02-30T10:00:00Z' }, 'occurredAt', 'ISO 8601'],
     [{ type: 'X', data: {}, occurredAt: 1764324000 }, 'occurredAt', 'ISO 8601'],
+    [{ type: 'X', data: {}, occurredAt: '9999-12-31T23:59:59-23:59' }, 'occurredAt', 'ISO 8601'],
+    [{ type: 'X', data: {}, occurredAt: '2026-11-28T24:00:00Z' }, 'occurredAt', 'ISO 8601'],
     [{ type: 'X', data: {}, extra: 1 }, 'extra', 'unknown field'],
   ])('refuses %j at path %s', (input, path, message) => {
     const err = caught(() => parseEvent(input, now));
