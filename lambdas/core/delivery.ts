@@ -196,7 +196,7 @@ export class DeliveryService {
       const decision = input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update))) continue;
       this.report(ref, attempt.record, decision, undefined);
-      return this.output(id, decision.update.status !== 'WAITING', decision.update.nextAttemptAt);
+      return this.output(id, decision.update.status !== 'WAITING', decision.update.nextAttemptAt, decision.waitSeconds);
     }
     throw new Error(`retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
   }
@@ -360,9 +360,14 @@ export class DeliveryService {
   }
 
   /** What the state machine gets back: whether to stop, and when the next retry is due. */
-  private output(notificationId: string, done: boolean, nextAttemptAt: string | null): AttemptTaskOutput {
+  private output(
+    notificationId: string,
+    done: boolean,
+    nextAttemptAt: string | null,
+    waitSeconds?: number,
+  ): AttemptTaskOutput {
     const due = nextAttemptAt ?? this.deps.clock.now().toISOString();
-    return { notificationId, done, waitSeconds: this.secondsUntil(due), nextAttemptAt: due };
+    return { notificationId, done, waitSeconds: waitSeconds ?? this.secondsUntil(due), nextAttemptAt: due };
   }
 
   private secondsUntil(iso: string): number {

@@ -184,7 +184,9 @@ export async function startReceiver(behaviour: Behaviour, options: ReceiverOptio
     streamed: [],
     ...(cert ? { ca: cert.cert } : {}),
     setBehaviour(b) {
+      // A new behaviour counts its requests from 1 again (failTimes(n) means the next n).
       current = b;
+      count = 0;
     },
     close: async () => {
       closed = true;
