@@ -238,18 +238,15 @@ export class WebhookService {
     const issues = new Issues();
     const input = body === undefined ? {} : readObject(body, '', ['type', 'data', 'id', 'occurredAt'], issues);
     issues.throwIfAny('Invalid preview request');
-    const defaultType = def.events.find((e) => e !== '*') ?? 'SAMPLE_EVENT';
-    const sample = sampleEvent(
-      typeof input.type === 'string' ? input.type : defaultType,
-      isObject(input.data) ? input.data : undefined,
-    );
-    // The producer's own validation, so a preview accepts exactly what POST /events accepts.
+    const defaultType = def.events.find((e) => e !== '*') ?? sampleEvent().type;
+    // The producer's own validation (it fills in id and occurredAt), so a preview accepts
+    // exactly what POST /events accepts.
     const event = parseEvent(
       {
-        type: has(input, 'type') ? input.type : sample.type,
-        data: has(input, 'data') ? input.data : sample.data,
-        id: has(input, 'id') ? input.id : sample.id,
-        occurredAt: has(input, 'occurredAt') ? input.occurredAt : sample.occurredAt,
+        type: has(input, 'type') ? input.type : defaultType,
+        data: has(input, 'data') ? input.data : {},
+        ...(has(input, 'id') ? { id: input.id } : {}),
+        ...(has(input, 'occurredAt') ? { occurredAt: input.occurredAt } : {}),
       },
       this.deps.clock.now(),
     );
