@@ -17,22 +17,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { synthesizeRetryDefinition } from '../lib/retry-definition';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
-import { createDeliveryRuntime } from '../lambdas/adapters/delivery-wiring';
 import { ENV } from '../lambdas/config';
 import type { AttemptLambdaInput } from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
-import { createApiHandler } from '../lambdas/handlers/api';
-import { createAttemptHandler } from '../lambdas/handlers/attempt';
-import { createDeliveryHandler } from '../lambdas/handlers/delivery';
-import { loadHttpDeps } from '../lambdas/handlers/http/wiring';
-import { createIngestHandler } from '../lambdas/handlers/ingest';
 import { type HealthReport, listenApi } from './api-server';
-import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
+import type { SfnEndpoint } from './sfn-endpoint';
 import { type SqsJournal, startSqsJournal } from './sqs-journal';
 import { type SqsPoller, startSqsPoller } from './sqs-poller';
-import { type StandIns, standInNames, startStandIns } from './standins';
+import { freePort, type StandIns, standInNames, startStandIns } from './standins';
 
 export interface PlatformOptions {
   /** API port on `host`; 0 picks a free one. Default 3000. */
@@ -75,6 +68,8 @@ export interface Platform {
   readonly dataDir: string;
   /** Milliseconds from startPlatform() until ready. */
   readonly startMs: number;
+  /** Where the start-up time went (ms): stand-ins (DynamoDB Local, fauxqs), definition synthesis, the rest. */
+  readonly phases: Readonly<Record<string, number>>;
   /** Processes started: the stand-ins' Node host and DynamoDB Local (Java). */
   readonly pids: { readonly standInsHost: number; readonly dynamo: number };
   /** What was carried over from the previous run on this DATA_DIR. */
@@ -198,34 +193,31 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const releaseLock = lockDataDir(dataDir);
     cleanup.push(async () => releaseLock());
 
-    // DynamoDB Local boots in its own process while the definition is synthesized here.
+    // DynamoDB Local boots in its own process (spawned synchronously here, given a port)
+    // while this one loads the heavy modules, synthesizes the definition and validates it.
     const standInsStarting = startStandIns({
       dataDir,
+      dynamoPort: await freePort(),
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
     });
+    // Awaited below; until then a failure must not count as unhandled.
+    standInsStarting.catch(() => {});
     let standIns: StandIns | undefined;
     cleanup.push(async () => {
       // A failed start may still be in flight; it stops itself when it fails.
       standIns ??= await standInsStarting.catch(() => undefined);
       await standIns?.stop();
     });
+    // require, not import(): the modules are TypeScript, compiled on require by local/register.js.
+    const { synthesizeRetryDefinition }: typeof import('../lib/retry-definition') = require('../lib/retry-definition');
+    const { startSfnEndpoint }: typeof import('./sfn-endpoint') = require('./sfn-endpoint');
+    const handlers = loadHandlerModules();
     const region = 'us-east-1';
     const attemptArn = ATTEMPT_FUNCTION_ARN(region);
     const stateMachineArn = STATE_MACHINE_ARN(region);
+    const synthStarted = Date.now();
     const definition = synthesizeRetryDefinition({ schedule, attemptFunctionArn: attemptArn });
-    standIns = await standInsStarting;
-
-    const names = standInNames();
-    const journal: SqsJournal = await startSqsJournal({
-      target: standIns.sqsEndpoint,
-      dataDir,
-      queues: {
-        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: 5 } },
-        [names.dlq]: { url: standIns.dlqUrl },
-      },
-      onError: (message, err) => log(`sqs journal: ${message}: ${(err as Error)?.message ?? err}`),
-    });
-    cleanup.push(() => journal.stop());
+    const synthMs = Date.now() - synthStarted;
 
     // Resumed executions may call the attempt Lambda at once: it waits until the handlers exist.
     let bindAttempt!: (fn: (input: AttemptLambdaInput) => Promise<unknown>) => void;
@@ -240,6 +232,21 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       onError: (message, err) => log(`step functions: ${message}${err ? `: ${(err as Error)?.message ?? err}` : ''}`),
     });
     cleanup.push(() => sfn.stop());
+
+    standIns = await standInsStarting;
+    const wiringStarted = Date.now();
+
+    const names = standInNames();
+    const journal: SqsJournal = await startSqsJournal({
+      target: standIns.sqsEndpoint,
+      dataDir,
+      queues: {
+        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: 5 } },
+        [names.dlq]: { url: standIns.dlqUrl },
+      },
+      onError: (message, err) => log(`sqs journal: ${message}: ${(err as Error)?.message ?? err}`),
+    });
+    cleanup.push(() => journal.stop());
 
     const handlerEnv: Record<string, string> = {
       ...standIns.env,
@@ -256,17 +263,17 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     };
 
     // The same factories the Lambda entry points use, fed this environment instead of process.env.
-    const httpDeps = loadHttpDeps(handlerEnv);
-    const ingest = createIngestHandler(httpDeps);
-    const apiHandler = createApiHandler(httpDeps);
-    const runtime = createDeliveryRuntime(handlerEnv);
-    const delivery = createDeliveryHandler({
+    const httpDeps = handlers.loadHttpDeps(handlerEnv);
+    const ingest = handlers.createIngestHandler(httpDeps);
+    const apiHandler = handlers.createApiHandler(httpDeps);
+    const runtime = handlers.createDeliveryRuntime(handlerEnv);
+    const delivery = handlers.createDeliveryHandler({
       service: runtime.service,
       logger: runtime.logger,
       metrics: runtime.metrics,
       concurrency: runtime.config.deliveryConcurrency,
     });
-    bindAttempt(createAttemptHandler(runtime));
+    bindAttempt(handlers.createAttemptHandler(runtime));
 
     const replayed = await journal.replay();
     const pollerClients = createAwsClients(handlerEnv);
@@ -339,6 +346,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       tokenGenerated,
       dataDir,
       startMs: Date.now() - started,
+      phases: { standIns: standIns.startMs, synthesis: synthMs, wiring: Date.now() - wiringStarted },
       pids: { standInsHost: standIns.pids.host, dynamo: standIns.pids.dynamo },
       recovered: { queuedMessages, retryExecutions: sfn.resumed },
       deliveryPaused: pollers === undefined,
@@ -354,6 +362,24 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     await runCleanup();
     throw err;
   }
+}
+
+/** The handlers and their wiring: the same modules the Lambda entry points are built from. */
+function loadHandlerModules() {
+  const api: typeof import('../lambdas/handlers/api') = require('../lambdas/handlers/api');
+  const ingest: typeof import('../lambdas/handlers/ingest') = require('../lambdas/handlers/ingest');
+  const delivery: typeof import('../lambdas/handlers/delivery') = require('../lambdas/handlers/delivery');
+  const attempt: typeof import('../lambdas/handlers/attempt') = require('../lambdas/handlers/attempt');
+  const httpWiring: typeof import('../lambdas/handlers/http/wiring') = require('../lambdas/handlers/http/wiring');
+  const deliveryWiring: typeof import('../lambdas/adapters/delivery-wiring') = require('../lambdas/adapters/delivery-wiring');
+  return {
+    createApiHandler: api.createApiHandler,
+    createIngestHandler: ingest.createIngestHandler,
+    createDeliveryHandler: delivery.createDeliveryHandler,
+    createAttemptHandler: attempt.createAttemptHandler,
+    loadHttpDeps: httpWiring.loadHttpDeps,
+    createDeliveryRuntime: deliveryWiring.createDeliveryRuntime,
+  };
 }
 
 /**
