@@ -243,6 +243,10 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
     ],
     { stdio: ['pipe', 'pipe', 'pipe'], env },
   );
+  // The stand-ins never keep the parent alive on their own: a run that forgets stop() still
+  // ends, and then the exit handler below (or the host, seeing its stdin close) cleans up.
+  host.unref();
+  for (const stream of [host.stdin, host.stdout, host.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
   let javaPid: number | undefined;
   // A crashing test run must leave nothing behind; the host also exits when our stdin pipe closes.
   const onExit = () => {
