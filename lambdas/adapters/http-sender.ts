@@ -68,7 +68,7 @@ const defaultLookup: Lookup = async (hostname) => {
 type NetLookupCallback = (err: Error | null, address?: string | { address: string; family: number }[], family?: number) => void;
 
 /** net.connect's `lookup` hook: resolve once, check every address, hand over only those. */
-function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
+export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
   return (hostname: string, options: { all?: boolean; family?: number }, callback: NetLookupCallback): void => {
     const fixed = staticAddresses(hostname);
     let pending: Promise<ResolvedAddress[]>;
@@ -100,6 +100,33 @@ function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
       },
       (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
     );
+  };
+}
+
+/**
+ * The undici connector with the egress guard: DNS names resolve through guardedLookup inside
+ * net.connect; IP literals (which net never looks up) are checked before any socket exists.
+ * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address.
+ */
+export function createGuardedConnector(
+  policy: EgressPolicy,
+  opts: { connectTimeoutMs: number; lookup: Lookup; ca?: string | Buffer },
+): buildConnector.connector {
+  const base = buildConnector({
+    timeout: opts.connectTimeoutMs,
+    minVersion: 'TLSv1.2',
+    lookup: guardedLookup(policy, opts.lookup),
+    ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+  } as buildConnector.BuildOptions);
+  return (options, callback) => {
+    if (isIP(options.hostname) !== 0) {
+      const decision = checkAddress(options.hostname, policy);
+      if (!decision.ok) {
+        callback(new EgressBlockedError(decision.reason), null);
+        return;
+      }
+    }
+    base(options, callback);
   };
 }
 
@@ -237,24 +264,11 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
   const totalTimeoutMs = opts.totalTimeoutMs ?? 15000;
   const maxBytes = opts.maxResponseBytes ?? 1024;
 
-  const base = buildConnector({
-    timeout: connectTimeoutMs,
-    minVersion: 'TLSv1.2',
-    lookup: guardedLookup(policy, opts.lookup ?? defaultLookup),
+  const connect = createGuardedConnector(policy, {
+    connectTimeoutMs,
+    lookup: opts.lookup ?? defaultLookup,
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-  } as buildConnector.BuildOptions);
-
-  const connect: buildConnector.connector = (options, callback) => {
-    // net skips `lookup` for IP literals: check them here, so no path connects unchecked.
-    if (isIP(options.hostname) !== 0) {
-      const decision = checkAddress(options.hostname, policy);
-      if (!decision.ok) {
-        callback(new EgressBlockedError(decision.reason), null);
-        return;
-      }
-    }
-    base(options, callback);
-  };
+  });
 
   // Exchanges not yet settled, so close() can let them finish briefly before cutting them.
   const inflight = new Set<Promise<HttpResult>>();

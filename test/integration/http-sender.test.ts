@@ -3,7 +3,14 @@
  * loopback targets: the guard refuses them unless the policy allow-lists loopback.
  */
 import net from 'node:net';
-import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
+import {
+  classifyNetworkError,
+  createGuardedConnector,
+  createHttpSender,
+  EgressBlockedError,
+  guardedLookup,
+  type HttpSenderOptions,
+} from '../../lambdas/adapters/http-sender';
 import type { EgressPolicy } from '../../lambdas/core/egress';
 import type { HttpResult, OutgoingRequest } from '../../lambdas/ports';
 import {
@@ -453,5 +460,51 @@ describe('close', () => {
     while (r.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     await s.close();
     expectError(await pending, 'CONNECTION_ERROR');
+  });
+});
+
+describe('guard internals (no connection is made)', () => {
+  it('the connector refuses a non-public IP literal before creating a socket', async () => {
+    const connect = createGuardedConnector(NO_EXCEPTIONS, { connectTimeoutMs: 1000, lookup: fakeLookup({}).lookup });
+    const err = await new Promise<Error | null>((resolve) =>
+      connect({ hostname: '127.0.0.1', host: '127.0.0.1:9', protocol: 'http:', port: '9' }, (...args) => resolve(args[0])),
+    );
+    expect(err).toBeInstanceOf(EgressBlockedError);
+    expect(classifyNetworkError(err).error).toBe('BLOCKED_URL');
+  });
+
+  it('the lookup hook refuses when any address is refused and otherwise hands over exactly the checked addresses', async () => {
+    const { lookup } = fakeLookup({ 'two.test': ['127.0.0.1', '::1'], 'bad.test': ['127.0.0.1', '10.0.0.1'] });
+    const hook = guardedLookup(LOOPBACK, lookup);
+    const call = (host: string, options: { all?: boolean; family?: number }) =>
+      new Promise<unknown[]>((resolve) => hook(host, options, (...args) => resolve(args)));
+    expect(await call('two.test', { all: true })).toEqual([
+      null,
+      [
+        { address: '127.0.0.1', family: 4 },
+        { address: '::1', family: 6 },
+      ],
+    ]);
+    expect(await call('two.test', {})).toEqual([null, '127.0.0.1', 4]);
+    expect(await call('two.test', { family: 6 })).toEqual([null, '::1', 6]);
+    const [err] = await call('bad.test', { all: true });
+    expect(err).toBeInstanceOf(EgressBlockedError);
+    expect((err as Error).message).toMatch(/10\.0\.0\.1.*private/);
+  });
+
+  it('classifies network errors by code', () => {
+    const e = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    expect(classifyNetworkError(e('UND_ERR_CONNECT_TIMEOUT')).error).toBe('TIMEOUT');
+    expect(classifyNetworkError(e('UND_ERR_HEADERS_TIMEOUT')).error).toBe('TIMEOUT');
+    expect(classifyNetworkError(e('ECONNREFUSED')).error).toBe('CONNECTION_ERROR');
+    expect(classifyNetworkError(e('EPIPE')).error).toBe('CONNECTION_ERROR');
+    expect(classifyNetworkError(e('UND_ERR_SOCKET', 'other side closed')).error).toBe('CONNECTION_ERROR');
+    expect(classifyNetworkError(e('EAI_AGAIN')).error).toBe('CONNECTION_ERROR');
+    expect(classifyNetworkError(e('CERT_HAS_EXPIRED')).error).toBe('TLS_ERROR');
+    expect(classifyNetworkError(e('ERR_TLS_CERT_ALTNAME_INVALID')).error).toBe('TLS_ERROR');
+    expect(classifyNetworkError(e('UNABLE_TO_VERIFY_LEAF_SIGNATURE')).error).toBe('TLS_ERROR');
+    expect(classifyNetworkError(e('ERR_SSL_WRONG_VERSION_NUMBER')).error).toBe('TLS_ERROR');
+    expect(classifyNetworkError(new EgressBlockedError('no')).error).toBe('BLOCKED_URL');
+    expect(classifyNetworkError('weird').error).toBe('CONNECTION_ERROR');
   });
 });
