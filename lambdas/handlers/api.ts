@@ -15,6 +15,7 @@ import type {
   ResendJobStore,
   WebhookStore,
 } from '../ports';
+import { createLogger } from '../adapters/observability';
 import { MAX_API_BODY_BYTES } from './http/limits';
 import { readJsonBody, readQuery } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
@@ -31,7 +32,8 @@ export interface ApiDeps {
   readonly renderer: Renderer;
   readonly clock: Clock;
   readonly config: { readonly region: string; readonly senderIps: readonly string[] };
-  readonly logger: Pick<Logger, 'info' | 'error'>;
+  /** Default: the Powertools logger of lambdas/adapters/observability.ts. */
+  readonly logger?: Pick<Logger, 'info' | 'error'>;
 }
 
 export function createApiRouter(deps: ApiDeps): Router {
@@ -88,7 +90,7 @@ export function createApiRouter(deps: ApiDeps): Router {
 }
 
 export function createApiHandler(deps: ApiDeps): HttpHandler {
-  return createHttpHandler(createApiRouter(deps), { logger: deps.logger });
+  return createHttpHandler(createApiRouter(deps), { logger: deps.logger ?? createLogger() });
 }
 
 let lazy: HttpHandler | undefined;

@@ -3,10 +3,13 @@
  * job per match, answer 202 with counts. Writes nothing to DynamoDB.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { CachedWebhookStore } from '../core/definition-cache';
 import { IngestService } from '../core/ingest';
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
+import { createLogger } from '../adapters/observability';
+import { METRIC_NAMES } from '../config';
 import { MAX_EVENTS_BODY_BYTES } from './http/limits';
 import { readJsonBody } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
@@ -18,7 +21,10 @@ export interface IngestHandlerDeps {
   readonly clock: Clock;
   /** definitionCacheTtlMs: how long matched definitions are cached (0 disables the cache). */
   readonly config: { readonly definitionCacheTtlMs: number };
-  readonly logger: Pick<Logger, 'info' | 'error'>;
+  /** Default: the Powertools logger of lambdas/adapters/observability.ts. */
+  readonly logger?: Pick<Logger, 'info' | 'error'>;
+  /** EventsIngested (count of accepted events) is published per request when given. */
+  readonly metrics?: Pick<Metrics, 'addMetric' | 'publishStoredMetrics'>;
 }
 
 export function createIngestRouter(deps: IngestHandlerDeps): Router {
@@ -26,6 +32,10 @@ export function createIngestRouter(deps: IngestHandlerDeps): Router {
   const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock });
   return new Router().add('POST', '/events', async ({ event }) => {
     const result = await ingest.ingest(readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES }));
+    if (deps.metrics) {
+      deps.metrics.addMetric(METRIC_NAMES.eventsIngested, MetricUnit.Count, result.batch ? result.events.length : 1);
+      deps.metrics.publishStoredMetrics();
+    }
     const body = result.batch
       ? { events: result.events }
       : { eventId: result.eventId, notifications: result.notifications };
@@ -34,7 +44,7 @@ export function createIngestRouter(deps: IngestHandlerDeps): Router {
 }
 
 export function createIngestHandler(deps: IngestHandlerDeps): HttpHandler {
-  return createHttpHandler(createIngestRouter(deps), { logger: deps.logger });
+  return createHttpHandler(createIngestRouter(deps), { logger: deps.logger ?? createLogger() });
 }
 
 let lazy: HttpHandler | undefined;

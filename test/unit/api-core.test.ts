@@ -143,6 +143,37 @@ describe('ingest', () => {
   });
 });
 
+describe('ingest metrics', () => {
+  it('publishes EventsIngested with the number of accepted events, and nothing for a refused request', async () => {
+    const recorded: [string, string, number][] = [];
+    let published = 0;
+    const handler = createIngestHandler({
+      stores: { webhooks: new MemoryWebhookStore() },
+      queue: new MemoryDeliveryQueue(),
+      clock,
+      config: { definitionCacheTtlMs: 0 },
+      logger: { info: () => {}, error: () => {} },
+      metrics: {
+        addMetric: (name: string, unit: string, value: number) => {
+          recorded.push([name, unit, value]);
+        },
+        publishStoredMetrics: () => {
+          published += 1;
+        },
+      } as never,
+    });
+    const events = [1, 2, 3].map((n) => ({ type: 'T', data: { n } }));
+    expect((await invoke(handler, { method: 'POST', path: '/events', body: { events } })).status).toBe(202);
+    expect((await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T', data: {} } })).status).toBe(202);
+    expect((await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T' } })).status).toBe(400);
+    expect(recorded).toEqual([
+      ['EventsIngested', 'Count', 3],
+      ['EventsIngested', 'Count', 1],
+    ]);
+    expect(published).toBe(2);
+  });
+});
+
 describe('webhook listing', () => {
   it('lists oldest first', async () => {
     const webhooks = new MemoryWebhookStore();

@@ -9,7 +9,7 @@ import {
   DynamoResendJobStore,
   DynamoWebhookStore,
 } from '../../adapters/dynamo-stores';
-import { createLogger } from '../../adapters/observability';
+import { createLogger, createMetrics } from '../../adapters/observability';
 import { SqsDeliveryQueue } from '../../adapters/sqs-queue';
 import { Renderer } from '../../core/render';
 import { loadHttpLambdaConfig } from './env';
@@ -29,5 +29,6 @@ export function loadHttpDeps(env: NodeJS.ProcessEnv = process.env) {
     clock: { now: () => new Date() },
     config,
     logger: createLogger(),
+    metrics: createMetrics(),
   };
 }
