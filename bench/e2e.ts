@@ -99,6 +99,8 @@ interface PhaseResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly achievedRate: number;
+  /** POST /events response time (202), p50. */
+  readonly ingestP50Ms: number;
   readonly firstError?: string;
 }
 
@@ -154,6 +156,7 @@ export const e2eBenchmark: Benchmark = {
         let accepted = 0;
         let rejected = 0;
         let firstError: string | undefined;
+        const responseMs: number[] = [];
         const inflight: Promise<void>[] = [];
         const start = now();
         for (let r = 0; r < requests; r++) {
@@ -171,6 +174,7 @@ export const e2eBenchmark: Benchmark = {
             api.request({ method: 'POST', path: '/events', headers: auth, body }).then(
               async (res) => {
                 const text = await res.body.text();
+                responseMs.push(now() - sentAt);
                 if (res.statusCode === 202) accepted += perRequest;
                 else {
                   rejected += perRequest;
@@ -202,6 +206,7 @@ export const e2eBenchmark: Benchmark = {
           p50Ms: round(quantile(latencies, 0.5)),
           p99Ms: round(quantile(latencies, 0.99)),
           achievedRate: round(ids.length / sendSeconds),
+          ingestP50Ms: round(quantile(responseMs, 0.5)),
           ...(firstError ? { firstError } : {}),
         };
         allIds.push(...ids);
@@ -314,6 +319,9 @@ export const e2eBenchmark: Benchmark = {
           e2eP99Ms: latency.p99Ms,
           e2eMaxEventsPerSec: maxRate,
           e2eLostEvents: lost,
+          // Ingest response times: the cost model's ingest Lambda duration (single event at 50/s; batch of 10 at the first probe rate).
+          e2eIngestP50Ms: latency.ingestP50Ms,
+          e2eIngestBatchP50Ms: probes[0]?.ingestP50Ms ?? Number.NaN,
           e2eBareRoundTripP50Ms: round(bareP50),
           e2eBareRoundTripP99Ms: round(bareP99),
         },
