@@ -229,6 +229,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       stateMachineArn,
       functions: { [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptLambdaInput) },
       dataDir,
+      retryIntervalScale: options.retryTimeScale ?? LOCAL_DEFAULTS.retryTimeScale,
       onError: (message, err) => log(`step functions: ${message}${err ? `: ${(err as Error)?.message ?? err}` : ''}`),
     });
     cleanup.push(() => sfn.stop());

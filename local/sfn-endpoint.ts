@@ -36,6 +36,12 @@ export interface SfnEndpointOptions {
   readonly host?: string;
   /** 0 (default): any free port. */
   readonly port?: number;
+  /**
+   * Multiplies the pauses of Retry fields (RETRY_TIME_SCALE), so a failing Task retries quickly
+   * when waits are scaled down. The library takes one fixed pause per retrier, so the scaled
+   * pause is IntervalSeconds x scale without BackoffRate growth. Default 1 (as defined).
+   */
+  readonly retryIntervalScale?: number;
   /** How long finished executions are remembered for name idempotency and DescribeExecution (default 90 days, as on AWS). */
   readonly closedRetentionMs?: number;
   /** Called when an execution fails or the journal cannot be written. */
@@ -233,11 +239,15 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       };
     }
     for (const [state, invoke] of prepared.tasks) handlers[state] = invoke;
+    const retryIntervalOverrides = scaledRetryIntervals(prepared.definition, opts.retryIntervalScale ?? 1);
 
     const machine = resumeAt ? machineAt(resumeAt.state) : machineAt(prepared.definition.StartAt);
     const input = resumeAt ? resumeAt.data : JSON.parse(e.input);
     const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never },
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        ...(retryIntervalOverrides ? { retryIntervalOverrides } : {}),
+      },
       noThrowOnAbort: true,
       context: {
         Execution: { Id: e.arn, Input: JSON.parse(e.input), Name: e.name, StartTime: new Date(e.startDate).toISOString() },
@@ -466,6 +476,16 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       await closed;
     },
   };
+}
+
+function scaledRetryIntervals(definition: StateMachineDefinition, scale: number): Record<string, number[]> | undefined {
+  if (scale === 1) return undefined;
+  const overrides: Record<string, number[]> = {};
+  for (const [name, state] of Object.entries(definition.States as Record<string, { Retry?: { IntervalSeconds?: number }[] }>)) {
+    if (!Array.isArray(state.Retry)) continue;
+    overrides[name] = state.Retry.map((r) => (r.IntervalSeconds ?? 1) * 1000 * scale);
+  }
+  return overrides;
 }
 
 function endRecord(e: Execution): JournalRecord {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type LocalFunction, type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-test';
@@ -79,9 +80,16 @@ describe('local Step Functions endpoint', () => {
   const dirs: string[] = [];
   const clients: SFNClient[] = [];
 
-  async function start(fn: LocalFunction, dataDir?: string, wait?: 'TimestampPath' | 'SecondsPath') {
+  async function start(
+    fn: LocalFunction,
+    dataDir?: string,
+    wait?: 'TimestampPath' | 'SecondsPath',
+    definition: Record<string, unknown> = contractDefinition(wait),
+    retryIntervalScale?: number,
+  ) {
     const endpoint = await startSfnEndpoint({
-      definition: contractDefinition(wait),
+      definition,
+      ...(retryIntervalScale !== undefined ? { retryIntervalScale } : {}),
       stateMachineArn: ARN,
       functions: { [ATTEMPT_ARN]: fn },
       ...(dataDir ? { dataDir } : {}),
@@ -131,6 +139,45 @@ describe('local Step Functions endpoint', () => {
       { action: 'attempt', notificationId: 'ntf_a', retry: 3 },
     ]);
     expect(JSON.parse(described.output ?? 'null')).toMatchObject({ notificationId: 'ntf_a', done: true, waitSeconds: 0.02 });
+  });
+
+  it('runs the retry machine CDK synthesizes: five attempts, then MarkFailed', async () => {
+    const { calls, fn } = recorder(null, 0.001);
+    const definition = synthesizeRetryDefinition({ attemptFunctionArn: ATTEMPT_ARN });
+    const { endpoint, client } = await start(fn, undefined, undefined, definition);
+
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'synthesized', input: retryInput('ntf_cdk', 0.001) }),
+    );
+    await endpoint.whenIdle();
+    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+
+    expect(described.status).toBe('SUCCEEDED');
+    expect(calls.map((c) => c.payload)).toEqual([
+      ...[1, 2, 3, 4, 5].map((retry) => ({ action: 'attempt', notificationId: 'ntf_cdk', retry })),
+      { action: 'markFailed', notificationId: 'ntf_cdk' },
+    ]);
+  });
+
+  it("retries an attempt that throws, as the definition's Retry field says (pauses scaled)", async () => {
+    const { calls, fn } = recorder(1, 0.001);
+    let thrown = 0;
+    const flaky: LocalFunction = async (payload) => {
+      if (thrown++ === 0) throw new Error('store unavailable');
+      return fn(payload);
+    };
+    const definition = synthesizeRetryDefinition({ attemptFunctionArn: ATTEMPT_ARN });
+    const { endpoint, client } = await start(flaky, undefined, undefined, definition, 0.001);
+
+    const { executionArn } = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'flaky', input: retryInput('ntf_flaky', 0) }),
+    );
+    await endpoint.whenIdle();
+    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+
+    expect(thrown).toBe(2);
+    expect(calls.map((c) => c.payload)).toEqual([{ action: 'attempt', notificationId: 'ntf_flaky', retry: 1 }]);
+    expect(described.status).toBe('SUCCEEDED');
   });
 
   it('marks the notification failed after the fifth retry', async () => {
