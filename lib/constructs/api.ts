@@ -97,8 +97,11 @@ export class Api extends Construct {
       description: 'Webhooks: POST /events, matches definitions and enqueues delivery jobs',
       memorySize: 512,
       timeout: Duration.seconds(10),
+      // The api and ingest Lambdas share one config loader; ingest is granted only what it uses.
       environment: {
         [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
+        [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
+        [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
         [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
         [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
       },

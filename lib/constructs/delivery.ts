@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -78,11 +78,16 @@ export class Delivery extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
     });
 
+    // Named, so the attempt Lambda's config can hold its ARN without a circular reference.
+    const stateMachineName = `${Stack.of(this).stackName}-retries`.slice(0, 80);
     const vpc = { vpc: network.vpc, subnets: network.privateSubnets, securityGroups: [network.senderSecurityGroup] };
     const senderEnv = {
       [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
       [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
       [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
+      // Both Lambdas load the same delivery config; only the delivery Lambda sends or starts executions.
+      [ENV.DELIVERY_QUEUE_URL]: this.queue.queueUrl,
+      [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
@@ -109,6 +114,7 @@ export class Delivery extends Construct {
       attemptFunction: this.attemptFunction,
       scheduleSeconds: schedule,
       logRetention: props.logRetention,
+      stateMachineName,
     });
 
     this.deliveryFunction = new HandlerFunction(this, 'DeliveryFunction', {
@@ -118,7 +124,6 @@ export class Delivery extends Construct {
       timeout: DELIVERY_TIMEOUT,
       environment: {
         ...senderEnv,
-        [ENV.DELIVERY_QUEUE_URL]: this.queue.queueUrl,
         [ENV.RETRY_STATE_MACHINE_ARN]: this.retryMachine.stateMachine.stateMachineArn,
         [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16),
       },

@@ -1,5 +1,9 @@
-import { Match } from 'aws-cdk-lib/assertions';
-import { ENV, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV, loadDeliveryConfig, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE, PAYLOADS_TABLE } from '../../lambdas/adapters/dynamo-schema';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { API_ROUTES } from '../../lib/constructs/api';
@@ -133,6 +137,30 @@ describe('Lambda functions', () => {
     expect(envOf(built, ids.ingest)).toMatchObject({ [ENV.WEBHOOKS_TABLE]: { Ref: ids.webhooks }, [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue } });
   });
 
+  it('sets every variable each handler\'s config loader requires, so no cold start fails on a missing one', () => {
+    // Deploy-time values (Refs, joins) stand in as strings; AWS_REGION is set by Lambda itself.
+    const runtimeEnv = (fn: string) => ({
+      AWS_REGION: 'eu-central-1',
+      ...Object.fromEntries(Object.entries(envOf(built, fn)).map(([k, v]) => [k, typeof v === 'string' ? v : `deployed-${k}`])),
+    });
+    for (const fn of [ids.ingest, ids.api]) expect(() => loadHttpLambdaConfig(runtimeEnv(fn))).not.toThrow();
+    for (const fn of [ids.delivery, ids.attempt]) {
+      expect(loadDeliveryConfig(runtimeEnv(fn), DEFAULT_RETRY_SCHEDULE_SECONDS)).toMatchObject({
+        retrySchedule: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
+        allowHttp: false,
+        egressAllowCidrs: [],
+      });
+    }
+  });
+
+  it('gives the attempt Lambda the retry machine ARN by name, without a circular reference', () => {
+    const name = propsOf(built, ids.machine).StateMachineName as string;
+    expect(name).toBe('Webhooks-eu-central-1-retries');
+    const arn = JSON.stringify(envOf(built, ids.attempt)[ENV.RETRY_STATE_MACHINE_ARN]);
+    expect(arn).toContain(`:stateMachine:${name}`);
+    expect(references(envOf(built, ids.attempt), ids.machine)).toBe(false);
+  });
+
   it('feeds the delivery Lambda from the queue in batches with partial batch responses', () => {
     built.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: ids.delivery },
@@ -224,6 +252,22 @@ describe('tables', () => {
 describe('permissions', () => {
   it('grants nobody UpdateItem, DeleteItem, BatchWriteItem or a wildcard on Payloads', () => {
     expect(payloadWriteViolations(built, ids.payloads)).toEqual([]);
+  });
+
+  it('would notice a grant of UpdateItem or a wildcard (the check itself can fail)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe');
+    const table = new dynamodb.Table(stack, 'Payloads', { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING } });
+    table.grantReadWriteData(new iam.Role(stack, 'Writer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
+    new iam.Role(stack, 'Admin', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }).addToPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }),
+    );
+    const template = Template.fromStack(stack);
+    const probe = { app, stack, template, json: template.toJSON() } as unknown as Built;
+    const violations = payloadWriteViolations(probe, logicalId(table));
+    expect(violations.some((v) => v.endsWith('dynamodb:UpdateItem'))).toBe(true);
+    expect(violations.some((v) => v.endsWith('dynamodb:DeleteItem'))).toBe(true);
+    expect(violations.some((v) => v.endsWith('dynamodb:*'))).toBe(true);
   });
 
   it('lets only the delivery Lambda write Payloads, with PutItem', () => {
