@@ -149,7 +149,7 @@ describe('local API server', () => {
 
     expect([unhealthy.status, await unhealthy.json()]).toEqual([503, { status: 'unavailable', components: { dynamodb: 'up', sqs: 'down' } }]);
     expect(early.status).toBe(503);
-    expect((await earlyApi.json()).error.code).toBe('STARTING');
+    expect(((await earlyApi.json()) as { error: { code: string } }).error.code).toBe('STARTING');
   });
 
   it('fails with PortInUseError naming the port and PORT when the port is taken', async () => {
