@@ -257,12 +257,18 @@ class SendHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
+  return value;
+}
+
 export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(): Promise<void> } {
   // Validate the allow-list once (a typo must fail the cold start, not open or close silently).
   const policy: EgressPolicy = { allowHttp: opts.policy.allowHttp, allowCidrs: normalizeCidrs(opts.policy.allowCidrs) };
-  const connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
-  const totalTimeoutMs = opts.totalTimeoutMs ?? 15000;
+  const connectTimeoutMs = positive('connectTimeoutMs', opts.connectTimeoutMs ?? 5000);
+  const totalTimeoutMs = positive('totalTimeoutMs', opts.totalTimeoutMs ?? 15000);
   const maxBytes = opts.maxResponseBytes ?? 1024;
+  if (!Number.isInteger(maxBytes) || maxBytes < 0) throw new RangeError(`maxResponseBytes must be an integer >= 0, got ${maxBytes}`);
 
   const connect = createGuardedConnector(policy, {
     connectTimeoutMs,

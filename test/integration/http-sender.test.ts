@@ -450,6 +450,12 @@ describe('egress guard on real sends', () => {
   it('rejects an invalid allow-list when the sender is created', () => {
     expect(() => createHttpSender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8', 'not-a-cidr'] } })).toThrow(/not-a-cidr/);
   });
+
+  it('rejects nonsensical timeouts and caps when the sender is created', () => {
+    expect(() => createHttpSender({ policy: LOOPBACK, totalTimeoutMs: 0 })).toThrow(/totalTimeoutMs/);
+    expect(() => createHttpSender({ policy: LOOPBACK, connectTimeoutMs: Number.NaN })).toThrow(/connectTimeoutMs/);
+    expect(() => createHttpSender({ policy: LOOPBACK, maxResponseBytes: -1 })).toThrow(/maxResponseBytes/);
+  });
 });
 
 describe('close', () => {

@@ -130,33 +130,38 @@ export function selfSignedCertificate(): SelfSigned {
     const keyPath = join(dir, 'key.pem');
     const certPath = join(dir, 'cert.pem');
     const san = [...CERT_HOSTNAMES.map((h) => `DNS:${h}`), 'IP:127.0.0.1', 'IP:::1'].join(',');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyPath,
-        '-out',
-        certPath,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=receiver.test',
-        '-addext',
-        `subjectAltName=${san}`,
-      ],
-      { stdio: 'pipe' },
-    );
+    runOpenssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=receiver.test',
+      '-addext',
+      `subjectAltName=${san}`,
+    ]);
     cachedCert = { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
     return cachedCert;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runOpenssl(args: string[]): void {
+  try {
+    execFileSync('openssl', args, { stdio: 'pipe' });
+  } catch (err) {
+    const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
+    throw new Error(`TLS receivers need the openssl CLI to make a self-signed certificate: ${detail}`);
   }
 }
 
