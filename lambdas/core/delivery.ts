@@ -177,7 +177,7 @@ export class DeliveryService {
     const id = input.notificationId;
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
-      if (!notification || notification.status !== 'WAITING') return this.output(id, true, null);
+      if (notification?.status !== 'WAITING') return this.output(id, true, null);
       const ref = { notificationId: id, webhookId: notification.webhookId };
       const retriesDone = notification.attempts.filter((a) => a.trigger === 'retry').length;
       if (retriesDone >= input.retry) {
@@ -204,7 +204,7 @@ export class DeliveryService {
   /** After the fifth failed retry: FAILED, nothing automatic any more. */
   async markFailed(notificationId: string): Promise<void> {
     const notification = await this.deps.notifications.get(notificationId);
-    if (!notification || notification.status !== 'WAITING') return;
+    if (notification?.status !== 'WAITING') return;
     const last = notification.attempts.at(-1);
     await this.settleWithoutAttempt(notification, last?.error ?? 'INVALID_HTTP_RESPONSE');
   }

@@ -62,7 +62,9 @@ describe('failed attempts and automatic retries', () => {
     });
     // Each retry came no earlier than the wait asked for before it.
     const gaps = receiver.requests.slice(1).map((r, i) => r.at - receiver.requests[i]!.at);
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual(waits[i]! * 1000 - 5));
+    gaps.forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(waits[i]! * 1000 - 5);
+    });
   });
 
   it('a receiver that recovers at attempt 3 ends SENT with 3 attempts and no further retries', async () => {

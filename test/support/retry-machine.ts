@@ -57,7 +57,7 @@ export function createLocalRetryMachine(
       starts.push(input);
       const name = retryExecutionName(input.notificationId);
       if (executions.has(name)) return;
-      const execution = machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } });
+      const execution = machine.run({ ...input }, { overrides: { taskResourceLocalHandlers: handlers as never } });
       executions.set(name, execution.result);
     },
     async settle() {
