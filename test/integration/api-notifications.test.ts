@@ -319,6 +319,19 @@ describe('bulk resend by range', () => {
   });
 });
 
+describe('ids that are not notification ids', () => {
+  it('never reach a resend job stored in the same table', async () => {
+    const job = await api().post('/notifications/resend', { ids: [seeds[0]!.id] });
+    await queued();
+    const asNotification = encodeURIComponent(`job#${job.body.jobId}`);
+    expect((await api().get(`/notifications/${asNotification}`)).status).toBe(404);
+    expect((await api().post(`/notifications/${asNotification}/resend`)).status).toBe(404);
+    const bulk = await api().post('/notifications/resend', { ids: [`job#${job.body.jobId}`] });
+    expect(bulk.status).toBe(404);
+    expect(await queued(0)).toEqual([]);
+  });
+});
+
 describe('resend job status', () => {
   it('answers 404 for an unknown job', async () => {
     const res = await api().get('/notifications/resend/job_NOPE');

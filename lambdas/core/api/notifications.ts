@@ -41,6 +41,11 @@ export const MAX_RANGE_RESEND = 10_000;
 const COUNT_PAGE_SIZE = 100;
 const LOOKUP_CONCURRENCY = 16;
 const MAX_ID_LENGTH = 256;
+/**
+ * Every notification id is made by notificationIdFor ('ntf_' + 26 base32 characters). Anything
+ * else cannot exist: 404 without a read (resend jobs share the table under other ids).
+ */
+const NOTIFICATION_ID = /^ntf_[0-9A-Z]{26}$/;
 const MAX_CURSOR_LENGTH = 8192;
 
 export const LIST_QUERY_PARAMS = ['webhookId', 'status', 'eventType', 'from', 'to', 'limit', 'cursor'] as const;
@@ -94,6 +99,7 @@ export class NotificationService {
   }
 
   async get(id: string): Promise<NotificationDetail> {
+    if (!NOTIFICATION_ID.test(id)) throw notFound(id);
     const [notification, request] = await Promise.all([this.deps.notifications.get(id), this.deps.payloads.get(id)]);
     if (!notification) throw notFound(id);
     return {
@@ -112,7 +118,7 @@ export class NotificationService {
   }
 
   async resendOne(id: string): Promise<{ notificationId: string; queued: true }> {
-    if (!(await this.deps.notifications.get(id))) throw notFound(id);
+    if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id))) throw notFound(id);
     await this.deps.queue.enqueue([{ kind: 'resend', notificationId: id }]);
     return { notificationId: id, queued: true };
   }
@@ -138,7 +144,7 @@ export class NotificationService {
   private async resendIds(ids: readonly string[]): Promise<{ jobId: string; count: number }> {
     const missing: { index: number; id: string }[] = [];
     await forEachBounded(ids, LOOKUP_CONCURRENCY, async (id, index) => {
-      if (!(await this.deps.notifications.get(id))) missing.push({ index, id });
+      if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id))) missing.push({ index, id });
     });
     if (missing.length > 0) {
       missing.sort((a, b) => a.index - b.index);
