@@ -33,6 +33,13 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  process.once('SIGHUP', shutdown);
+  // `npm start` runs us under `sh -c`: a SIGTERM to npm ends the shell, not us. Being orphaned
+  // (the parent gone) means whoever started us has stopped, so stop too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) shutdown('SIGHUP');
+  }, 500).unref();
 
   platform = await startPlatform(options);
   if (stopping) {
