@@ -60,10 +60,17 @@ async function seedFailed(store: MemoryNotificationStore, n: number): Promise<vo
 }
 
 describe('bulk resend by range', () => {
-  it(`refuses a range matching more than ${MAX_RANGE_RESEND} notifications, creating no job and queuing nothing`, async () => {
+  // The cap is a constructor option so the paging limit can be crossed with a few hundred items.
+  const max = 250;
+
+  it('caps the default at 10,000 notifications', () => {
+    expect(MAX_RANGE_RESEND).toBe(10_000);
+  });
+
+  it('refuses a range matching more than the cap (counted over several pages), creating no job and queuing nothing', async () => {
     const deps = notificationDeps();
-    await seedFailed(deps.notifications, MAX_RANGE_RESEND + 1);
-    const service = new NotificationService(deps);
+    await seedFailed(deps.notifications, max + 1);
+    const service = new NotificationService({ ...deps, maxRangeResend: max });
     await expect(service.resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' })).rejects.toMatchObject({
       code: 'VALIDATION_ERROR',
     });
@@ -71,11 +78,14 @@ describe('bulk resend by range', () => {
     expect(deps.queue.jobs).toEqual([]);
   });
 
-  it(`accepts exactly ${MAX_RANGE_RESEND}`, async () => {
+  it('accepts exactly the cap', async () => {
     const deps = notificationDeps();
-    await seedFailed(deps.notifications, MAX_RANGE_RESEND);
-    const res = await new NotificationService(deps).resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' });
-    expect(res.count).toBe(MAX_RANGE_RESEND);
+    await seedFailed(deps.notifications, max);
+    const res = await new NotificationService({ ...deps, maxRangeResend: max }).resendBulk({
+      from: '2026-11-28T00:00:00Z',
+      to: '2026-11-29T00:00:00Z',
+    });
+    expect(res.count).toBe(max);
     expect(deps.queue.jobs).toHaveLength(1);
   });
 });

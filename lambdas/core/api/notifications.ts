@@ -86,6 +86,8 @@ export interface NotificationServiceDeps {
   readonly resendJobs: ResendJobStore;
   readonly queue: DeliveryQueue;
   readonly clock: Clock;
+  /** Most notifications a range resend may match (default MAX_RANGE_RESEND). */
+  readonly maxRangeResend?: number;
 }
 
 export class NotificationService {
@@ -170,15 +172,16 @@ export class NotificationService {
   }
 
   private async countMatches(query: ResendQuery): Promise<number> {
+    const max = this.deps.maxRangeResend ?? MAX_RANGE_RESEND;
     let count = 0;
     let cursor: string | undefined;
     do {
       const page = await this.deps.notifications.list({ ...query, limit: COUNT_PAGE_SIZE, cursor });
       count += page.items.length;
-      if (count > MAX_RANGE_RESEND) {
+      if (count > max) {
         throw new ValidationError(
-          `The range matches more than ${MAX_RANGE_RESEND} notifications; narrow it (from/to, webhookId, status) and resend in parts.`,
-          [{ path: 'from', message: `matches more than ${MAX_RANGE_RESEND} notifications` }],
+          `The range matches more than ${max} notifications; narrow it (from/to, webhookId, status) and resend in parts.`,
+          [{ path: 'from', message: `matches more than ${max} notifications` }],
         );
       }
       cursor = page.nextCursor ?? undefined;
