@@ -37,6 +37,12 @@ export interface HttpSenderOptions {
   lookup?: (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;
   /** Trusted CA certificates instead of the system store (tests only). */
   ca?: string | Buffer;
+  /**
+   * When the event loop has not run for this long (a Lambda freeze between invocations), idle
+   * keep-alive sockets are presumed closed by their servers and the pools are replaced before
+   * the next send (default 3000).
+   */
+  recycleAfterPauseMs?: number;
 }
 
 const CLOSE_GRACE_MS = 1000;
@@ -279,16 +285,43 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
   // Exchanges not yet settled, so close() can let them finish briefly before cutting them.
   const inflight = new Set<Promise<HttpResult>>();
 
-  const agent = new Agent({
-    connect,
-    // Backstops for undici's own socket bookkeeping; the overall timer decides the result.
-    headersTimeout: totalTimeoutMs,
-    bodyTimeout: totalTimeoutMs,
-  });
+  const newAgent = (): Agent =>
+    new Agent({
+      connect,
+      // Backstops for undici's own socket bookkeeping; the overall timer decides the result.
+      headersTimeout: totalTimeoutMs,
+      bodyTimeout: totalTimeoutMs,
+    });
+  let agent = newAgent();
+  const retired: Agent[] = [];
+
+  // A frozen Lambda keeps its idle sockets while servers time them out; the first POST on such
+  // a socket fails without the receiver having seen it. A heartbeat that stopped beating shows
+  // the freeze (timers do not run while frozen); the next send then starts on fresh pools.
+  // Only the idle sockets go: close() lets exchanges still in flight finish.
+  const pauseMs = positive('recycleAfterPauseMs', opts.recycleAfterPauseMs ?? 3000);
+  let lastBeat = performance.now();
+  const heartbeat = setInterval(() => {
+    lastBeat = performance.now();
+  }, Math.max(1, Math.floor(pauseMs / 3)));
+  heartbeat.unref();
+  const recycleIfPaused = (now: number): void => {
+    if (now - lastBeat <= pauseMs) return;
+    lastBeat = now;
+    const old = agent;
+    agent = newAgent();
+    retired.push(old);
+    const forget = (): void => {
+      const i = retired.indexOf(old);
+      if (i >= 0) retired.splice(i, 1);
+    };
+    old.close().then(forget, forget);
+  };
 
   return {
     send(request: OutgoingRequest): Promise<HttpResult> {
       const started = performance.now();
+      recycleIfPaused(started);
       const checked = checkUrl(request.url, policy);
       if (!checked.ok) {
         return Promise.resolve({ kind: 'error', error: 'BLOCKED_URL', message: checked.reason, durationMs: 0 });
@@ -331,7 +364,8 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
         ]);
         clearTimeout(timer);
       }
-      await agent.destroy().catch(() => undefined);
+      clearInterval(heartbeat);
+      await Promise.all([agent, ...retired].map((a) => a.destroy().catch(() => undefined)));
     },
   };
 }

@@ -322,6 +322,23 @@ describe('keep-alive', () => {
     expect(r.connections).toBe(4);
   });
 
+  it('starts on fresh connections after the event loop was paused (a Lambda freeze), and reuses them otherwise', async () => {
+    const r = await receiver(ok());
+    const s = sender({ recycleAfterPauseMs: 150 });
+    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200 });
+    await nextTurn();
+    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200 });
+    expect(r.connections).toBe(1);
+    await nextTurn();
+    // Block the loop as a freeze would: no timer runs, so the heartbeat falls behind.
+    const until = Date.now() + 400;
+    while (Date.now() < until) {
+      // busy wait
+    }
+    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200 });
+    expect(r.connections).toBe(2);
+  });
+
   it('looks a name up once per connection, not once per request', async () => {
     const r = await receiver(ok());
     const { lookup, calls } = fakeLookup({ 'hooks.test': ['127.0.0.1'] });
