@@ -2,8 +2,9 @@
  * `npm start`: the whole platform on this machine (see local/platform.ts), serving until
  * SIGINT or SIGTERM, then stopping everything it started.
  */
-import { ConfigurationError, type Platform, platformOptionsFromEnv, startPlatform } from './platform';
+import { ConfigError } from '../lambdas/config';
 import { PortInUseError } from './api-server';
+import { ConfigurationError, type Platform, platformOptionsFromEnv, startPlatform } from './platform';
 
 // EMF metrics have no CloudWatch to go to locally; logs stay on (JSON, one line per event).
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -76,7 +77,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof PortInUseError || err instanceof ConfigurationError) {
+  // Expected failures (a taken port, a bad switch) get one line; anything else its stack.
+  if (err instanceof PortInUseError || err instanceof ConfigurationError || err instanceof ConfigError) {
     process.stderr.write(`error: ${err.message}\n`);
   } else {
     process.stderr.write(`error: local mode failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
