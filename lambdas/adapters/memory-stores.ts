@@ -19,14 +19,25 @@ import type {
 } from '../ports';
 import { type IndexedSummary, indexKeysOf, listPage, matchesFilter, type ReadPartition } from './dynamo-listing';
 
-const copy = <T>(value: T): T => structuredClone(value);
+/**
+ * Values are copied once on write and frozen, so reads can hand out the stored object itself:
+ * no caller can change what the store holds, and the hot read paths copy nothing.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+const copy = <T>(value: T): T => deepFreeze(structuredClone(value));
 
 export class MemoryWebhookStore implements WebhookStore {
   private readonly items = new Map<string, WebhookDefinition>();
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
     const item = this.items.get(id);
-    return item ? copy(item) : undefined;
+    return item;
   }
 
   async list(): Promise<WebhookDefinition[]> {
@@ -74,17 +85,17 @@ export class MemoryNotificationStore implements NotificationStore {
 
   async get(id: string): Promise<Notification | undefined> {
     const stored = this.items.get(id);
-    return stored ? copy(stored.notification) : undefined;
+    return stored?.notification;
   }
 
   async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
     const stored = this.items.get(id);
     if (!stored || stored.notification.attempts.length !== attempt.number - 1) return false;
-    stored.notification = {
+    stored.notification = Object.freeze({
       ...stored.notification,
       ...copy(update),
-      attempts: [...stored.notification.attempts, copy(attempt)],
-    };
+      attempts: Object.freeze([...stored.notification.attempts, copy(attempt)]),
+    });
     this.reindex(stored);
     return true;
   }
@@ -92,7 +103,7 @@ export class MemoryNotificationStore implements NotificationStore {
   async setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean> {
     const stored = this.items.get(id);
     if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus)) return false;
-    stored.notification = { ...stored.notification, ...copy(update) };
+    stored.notification = Object.freeze({ ...stored.notification, ...copy(update) });
     this.reindex(stored);
     return true;
   }
@@ -152,7 +163,7 @@ export class MemoryPayloadStore implements PayloadStore {
 
   async get(notificationId: string): Promise<RenderedRequest | undefined> {
     const stored = this.items.get(notificationId);
-    return stored ? copy(stored.request) : undefined;
+    return stored?.request;
   }
 
   get size(): number {
@@ -169,20 +180,22 @@ export class MemoryResendJobStore implements ResendJobStore {
   }
 
   async get(jobId: string): Promise<ResendJob | undefined> {
-    const job = this.items.get(jobId);
-    return job ? copy(job) : undefined;
+    return this.items.get(jobId);
   }
 
   /** As on DynamoDB: a job that does not exist is not recreated. */
   async increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void> {
     const job = this.items.get(jobId);
     if (!job) return;
-    this.items.set(jobId, {
-      ...job,
-      queued: job.queued + (counters.queued ?? 0),
-      sent: job.sent + (counters.sent ?? 0),
-      failed: job.failed + (counters.failed ?? 0),
-    });
+    this.items.set(
+      jobId,
+      Object.freeze({
+        ...job,
+        queued: job.queued + (counters.queued ?? 0),
+        sent: job.sent + (counters.sent ?? 0),
+        failed: job.failed + (counters.failed ?? 0),
+      }),
+    );
   }
 }
 
