@@ -90,10 +90,12 @@ describe('local mode, through the HTTP API', () => {
     expect(failed.attempts.map((a: { trigger: string }) => a.trigger)).toEqual(['initial', 'retry', 'retry', 'retry', 'retry', 'retry']);
     expect(failed.attempts.every((a: { statusCode: number; outcome: string }) => a.statusCode === 500 && a.outcome === 'FAILED')).toBe(true);
     expect(target.requests).toHaveLength(6);
-    // Exponential back-off: each wait is longer than the one before (60 s x 5^n, scaled).
+    // Exponential back-off (60 s x 5^n, scaled, +-20 % jitter): the gaps grow. Compared two steps
+    // apart (a factor of 25), so a loaded machine's per-attempt overhead cannot blur the order.
     const at = target.requests.map((r) => r.at);
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
-    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1]!);
+    for (let i = 2; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 2]!);
+    expect(Math.max(...gaps)).toBe(gaps[gaps.length - 1]);
   });
 
   it('ends SENT with three attempts when the receiver recovers at the third', async () => {
