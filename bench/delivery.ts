@@ -297,7 +297,7 @@ async function runDynamo(
       payloads: new DynamoPayloadStore(dynamo, standIns.tables.payloads),
     };
     await stores.webhooks.put(def);
-    const seeded = opts.quick ? 300 : 1500;
+    const seeded = opts.quick ? 300 : 1000;
     const t0 = performance.now();
     await seedNotifications(stores, def, seeded, 32);
     opts.log(`seeded ${seeded} notifications in DynamoDB Local in ${Math.round(performance.now() - t0)} ms`);
