@@ -76,6 +76,7 @@ export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiSe
     server.listen(port, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${urlHost}:${address.port}`,
@@ -84,13 +85,15 @@ export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiSe
     attach: (r) => {
       routes = r;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
         // Requests in flight get a moment to finish; then their sockets go too.
         setTimeout(() => server.closeAllConnections(), 2000).unref();
-      }),
+      });
+      return closing;
+    },
   };
 }
 

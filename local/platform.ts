@@ -358,7 +358,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       health,
       retriesIdle: () => sfn.whenIdle(),
       stop: () => {
-        stopping ??= runCleanup();
+        // Requests first: nothing new reaches the handlers while the rest stops.
+        stopping ??= api.close().then(runCleanup);
         return stopping;
       },
     };
