@@ -103,6 +103,8 @@ export const LOCAL_DEFAULTS = {
 const LOCAL_ACCOUNT = '000000000000';
 const ATTEMPT_FUNCTION_ARN = (region: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:webhooks-attempt`;
 const STATE_MACHINE_ARN = (region: string) => `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
+/** Receives before a delivery job moves to the dead-letter queue (the stack's redrive policy). */
+const MAX_RECEIVE_COUNT = 5;
 /** How long stop() lets batches in flight finish before moving on (they are redelivered after a restart). */
 const DRAIN_GRACE_MS = 5000;
 
@@ -202,6 +204,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       dataDir,
       dynamoPort: await freePort(),
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      maxReceiveCount: MAX_RECEIVE_COUNT,
     });
     // Awaited below; until then a failure must not count as unhandled.
     standInsStarting.catch(() => {});
@@ -245,7 +248,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       target: standIns.sqsEndpoint,
       dataDir,
       queues: {
-        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: 5 } },
+        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: MAX_RECEIVE_COUNT } },
         [names.dlq]: { url: standIns.dlqUrl },
       },
       onError: (message, err) => log(`sqs journal: ${message}: ${(err as Error)?.message ?? err}`),
