@@ -1,0 +1,53 @@
+/** Local mode's switches: read from the environment, refused with a message naming the variable. */
+import { ConfigurationError, platformOptionsFromEnv } from '../../local/platform';
+
+describe('local mode switches', () => {
+  it('leaves every default to startPlatform when nothing is set', () => {
+    expect(platformOptionsFromEnv({})).toEqual({});
+  });
+
+  it('reads the documented switches', () => {
+    const opts = platformOptionsFromEnv({
+      PORT: '0',
+      API_TOKEN: 'tok-1',
+      RETRY_TIME_SCALE: '0.001',
+      EGRESS_ALLOW_CIDRS: '10.0.0.0/8',
+      ALLOW_HTTP: 'false',
+      DATA_DIR: '/tmp/x',
+      RETRY_SCHEDULE_SECONDS: '[1,2,3,4,5]',
+      LOCAL_PAUSE_DELIVERY: 'true',
+      DEFINITION_CACHE_TTL_SECONDS: '0',
+    });
+
+    expect(opts).toEqual({
+      port: 0,
+      token: 'tok-1',
+      retryTimeScale: 0.001,
+      egressAllowCidrs: '10.0.0.0/8',
+      allowHttp: false,
+      dataDir: '/tmp/x',
+      retrySchedule: [1, 2, 3, 4, 5],
+      deliveryPaused: true,
+      handlerEnv: { DEFINITION_CACHE_TTL_SECONDS: '0' },
+    });
+  });
+
+  it('keeps an explicitly empty allow-list (nothing let through)', () => {
+    expect(platformOptionsFromEnv({ EGRESS_ALLOW_CIDRS: '' }).egressAllowCidrs).toBe('');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['RETRY_TIME_SCALE', '0'],
+    ['RETRY_TIME_SCALE', 'fast'],
+    ['ALLOW_HTTP', 'maybe'],
+    ['API_TOKEN', 'has space'],
+    ['RETRY_SCHEDULE_SECONDS', '[1,2]'],
+  ])('refuses %s=%s naming the variable', (name, value) => {
+    const read = () => platformOptionsFromEnv({ [name]: value });
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(name);
+  });
+});
