@@ -41,6 +41,15 @@ function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
+/** BENCH_PLATFORM_OPTIONS: JSON merged into the startPlatform options (experiments, e.g. {"pollers":16}). */
+function extraPlatformOptions(): Record<string, unknown> {
+  const raw = process.env.BENCH_PLATFORM_OPTIONS;
+  if (!raw) return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_PLATFORM_OPTIONS must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
 interface PlatformChild {
   readonly url: string;
   readonly token: string;
@@ -55,7 +64,7 @@ async function startPlatformChild(procs: ProcessRegistry, dataDir: string, token
     [
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       '-r',
-      './local/register.js', path.join(BENCH_DIR, 'support', 'platform-child.ts'), JSON.stringify({ port: 0, dataDir, token, retryTimeScale: 0.001 })],
+      './local/register.js', path.join(BENCH_DIR, 'support', 'platform-child.ts'), JSON.stringify({ port: 0, dataDir, token, retryTimeScale: 0.001, ...extraPlatformOptions() })],
     // Handler logs (one JSON line per delivery) go nowhere; they still cost what they cost.
     { stdio: ['pipe', 'ignore', 'pipe', 'ipc'] },
   );
@@ -393,6 +402,7 @@ export const e2eBenchmark: Benchmark = {
         },
         rows,
         details: {
+          platformOptions: extraPlatformOptions(),
           floorPhase: floor,
           latencyPhase: latency,
           latencyPhaseCpuCores: latencyPhaseCpuShare,
