@@ -414,7 +414,7 @@ export interface Breakdown {
 }
 
 /** Dollars per million notifications, by service line, for `eventsPerRequest` events per POST. */
-export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial<Record<'scheduler' | 'sqsDelay' | 'mergedItem' | 'oneIndex' | 'retention30', boolean>> = {}): Breakdown {
+export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial<Record<'scheduler' | 'sqsDelay' | 'mergedItem' | 'oneIndex' | 'retention30' | 'noPitr', boolean>> = {}): Breakdown {
   const { facts, prices, a } = m;
   const p = (k: string) => prices[k]!.usd;
   const fail = SCENARIO.firstAttemptFailureShare;
@@ -465,7 +465,7 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
   out.dynamoReads = N * rru * p('dynamoReadRequestUnit');
   const months = (variant.retention30 ? 30 : facts.retentionDays) / (730 / 24);
   out.dynamoStorage = ((N * stored) / 1e9) * months * p('dynamoStorageGbMonth');
-  out.dynamoPitr = facts.pitrTables > 0 ? ((N * w((o) => m.units[o].tableBytes)) / 1e9) * months * p('dynamoPitrGbMonth') : 0;
+  out.dynamoPitr = facts.pitrTables > 0 && !variant.noPitr ? ((N * w((o) => m.units[o].tableBytes)) / 1e9) * months * p('dynamoPitrGbMonth') : 0;
 
   const executions = N * fail;
   const transitions = N * (share.recoverAtRetry1 * m.transitions.recoverAtRetry1.transitions + share.failAllRetries * m.transitions.failAllRetries.transitions);
@@ -641,6 +641,15 @@ export const costBenchmark: Benchmark = {
       retention30Days: model(inputs, 10, { retention30: true }).total,
       schedulerAndMergedItemAndOneIndex: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true }).total,
       schedulerAndMergedItemAndOneIndexAndRetention30: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true, retention30: true }).total,
+      noPitr: model(inputs, 10, { noPitr: true }).total,
+      schedulerAndMergedItemAndOneIndexAndNoPitr: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true, noPitr: true }).total,
+      schedulerAndMergedItemAndOneIndexAndRetention30AndNoPitr: model(inputs, 10, {
+        scheduler: true,
+        mergedItem: true,
+        oneIndex: true,
+        retention30: true,
+        noPitr: true,
+      }).total,
     };
     opts.log(`per million, standard scenario: $${standard.total}; ${JSON.stringify(standard.perMillion)}`);
     opts.log(`what if (per million): ${JSON.stringify(whatIf)}`);
