@@ -236,7 +236,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     for (const a of notification!.attempts) expect((a.responseBody ?? '').length).toBeLessThanOrEqual(1024);
     if (target.receiver?.streamed.length) {
       const streamed = target.receiver.streamed[0]!;
-      await Promise.race([streamed.ended, new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([streamed.ended, new Promise((r) => setTimeout(r, 2000).unref())]);
       // The sender stops at its 1 KiB cap; what the receiver could push is socket buffers, far below 100 MiB.
       expect(streamed.completed).toBe(false);
       expect(streamed.bytesWritten).toBeLessThan(16 * 1024 * 1024);

@@ -37,6 +37,11 @@ export interface PlatformProcessOptions {
   readonly startTimeoutMs?: number;
 }
 
+/** A wait that does not keep the process alive on its own (stop() races it against an exit). */
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
 let starts = 0;
 /** Every pid any start in this process learned: the last-resort cleanup kills these. */
 const everyPid = new Set<number>();
@@ -103,11 +108,11 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
       for (const p of known) everyPid.add(p);
       if (isAlive(pid)) {
         killPid(pid, 'SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        await Promise.race([exited, delay(20_000)]);
       }
       for (const p of await waitGone(known, 10_000)) killPid(p, 'SIGKILL');
       await waitGone(known, 5_000);
-      await Promise.race([streamsDone, new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([streamsDone, delay(2000)]);
     })();
     return stopped;
   };
