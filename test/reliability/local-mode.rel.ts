@@ -88,6 +88,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
   const batches: { type: string; id: string; data: Record<string, unknown> }[][] = [];
   /** Expected notification id -> its hook. */
   const expected = new Map<string, Hook>();
+  /** Secrets found in the journals as the crash left them (before a restart compacts them). */
+  const atCrash: Finding[] = [];
 
   const start = async (): Promise<PlatformProcess> => {
     const p = await startPlatformProcess({ dataDir, logDir: dir, token: TOKEN, env: ENV });
@@ -255,7 +257,17 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     const children = p.children.map((c) => c.pid);
     const t1 = performance.now();
     const alive = await waitGone(children, 30_000);
+    // The queue as the crash left it: every accepted, unacknowledged message is in the SQS journal.
+    const journal = readFileSync(path.join(dataDir, 'sqs-journal.jsonl'), 'utf8');
+    const queuedMessagesInJournal = (journal.match(/"t":"send"/g) ?? []).length;
+    atCrash.push(
+      ...(await searchFiles(
+        filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`)),
+        hooks.flatMap((h) => needlesOf(h.secrets)),
+      )),
+    );
     figures.crash = {
+      queuedMessagesInJournal,
       afterMs: Math.round(crashMs),
       deliveredBeforeCrash: tally.succeeded.size,
       acceptedBeforeCrash: accepted.size * BATCH,
@@ -270,6 +282,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     expect(alive).toEqual([]);
     expect(children.filter(isAlive)).toEqual([]);
     expect(inFlightAtCrash).toBeGreaterThan(0);
+    expect(queuedMessagesInJournal).toBeGreaterThan(0);
   }, 900_000);
 
   it('restarted on the same DATA_DIR it delivers every accepted event: all SENT, right attempt counts, receivers match the history', async () => {
@@ -409,6 +422,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     expect(scanned).toBeGreaterThanOrEqual(2 * expected.size);
 
     const findings: Finding[] = [
+      ...atCrash,
       ...searchTexts(tables, needles),
       ...searchTexts(
         clients.map((c, i) => ({ where: `api responses (run ${i + 1})`, text: c.seen.join('\n') })),
