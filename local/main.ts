@@ -80,6 +80,8 @@ main().catch((err: unknown) => {
   // Expected failures (a taken port, a bad switch) get one line; anything else its stack.
   if (err instanceof PortInUseError || err instanceof ConfigurationError || err instanceof ConfigError) {
     process.stderr.write(`error: ${err.message}\n`);
+  } else if (/spawn java ENOENT/.test(String((err as Error)?.message))) {
+    process.stderr.write('error: local mode needs Java 17 or newer on PATH (DynamoDB Local runs on it).\n');
   } else {
     process.stderr.write(`error: local mode failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
   }
