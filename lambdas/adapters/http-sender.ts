@@ -10,7 +10,7 @@
  * lookup in net, so the connector checks them itself (and send() checks them up front).
  */
 import { promises as dns } from 'node:dns';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import {
@@ -132,7 +132,31 @@ export function createGuardedConnector(
         return;
       }
     }
-    base(options, callback);
+    base(options, (err, socket) => {
+      if (socket) resetWhenAborted(socket);
+      callback(err, socket as never);
+    });
+  };
+}
+
+/**
+ * undici destroys a connection with an error when an exchange is aborted (timeout, response
+ * cap). A plain destroy sends FIN behind any data still queued for the peer: if the peer never
+ * reads, the kernel keeps that connection and its buffers for minutes. An aborted connection
+ * is reset instead (RST), which drops the queued data at once.
+ */
+function resetWhenAborted(socket: Socket): void {
+  const destroy = socket.destroy;
+  socket.destroy = function destroyWithReset(this: Socket, error?: Error) {
+    if (error && !this.destroyed && this.readyState === 'open') {
+      try {
+        this.resetAndDestroy();
+        return this;
+      } catch {
+        // Not resettable (e.g. its handle is gone): an ordinary destroy below.
+      }
+    }
+    return destroy.call(this, error);
   };
 }
 

@@ -2,7 +2,22 @@
  * Receivers below HTTP, on 127.0.0.1, for faults node:http cannot produce on purpose: a
  * response cut by a TCP reset after its headers, and a peer that accepts and never reads.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+
+/**
+ * Established TCP connections whose local end is 127.0.0.1:port, as the kernel lists them.
+ * A paused socket never learns that its peer reset the connection, so the receiver's own
+ * socket set can't tell a connection the client gave up from one it still holds.
+ */
+function establishedTo(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const lines = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1);
+  return lines.filter((line) => {
+    const fields = line.trim().split(/\s+/);
+    return fields[1] === `0100007F:${hexPort}` && fields[3] === '01';
+  }).length;
+}
 
 export interface RawReceiver {
   url: string;
@@ -10,14 +25,14 @@ export interface RawReceiver {
   connections: number;
   /** Bytes read from clients (the never-reading receiver reads none). */
   bytesRead: number;
-  /** Connections still open now. */
+  /** Connections still established now (the kernel's view, see establishedTo). */
   open(): number;
   close(): Promise<void>;
 }
 
 async function listen(onSocket: (socket: net.Socket, state: RawReceiver) => void): Promise<RawReceiver> {
   const sockets = new Set<net.Socket>();
-  const state: RawReceiver = { url: '', connections: 0, bytesRead: 0, open: () => sockets.size, close: async () => undefined };
+  const state: RawReceiver = { url: '', connections: 0, bytesRead: 0, open: () => 0, close: async () => undefined };
   const server = net.createServer((socket) => {
     state.connections += 1;
     sockets.add(socket);
@@ -28,6 +43,7 @@ async function listen(onSocket: (socket: net.Socket, state: RawReceiver) => void
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
   state.url = `http://127.0.0.1:${port}`;
+  state.open = () => establishedTo(port);
   state.close = async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of sockets) s.destroy();
