@@ -38,6 +38,27 @@ export const RENDER_TIME_LIMIT_MS = 1000;
 export const RENDER_MEMORY_LIMIT = 8 * 1024 * 1024;
 /** Longest template source accepted, per template. */
 export const MAX_TEMPLATE_CHARS = 256 * 1024;
+/**
+ * Deepest nesting of block tags accepted. liquidjs parses recursively; thousands of nested
+ * blocks exhaust the stack inside V8's regexp compiler, which aborts the process instead of
+ * throwing, so depth is checked with a flat scan before parsing.
+ */
+export const MAX_BLOCK_DEPTH = 64;
+
+const BLOCK_TAGS = new Set(['if', 'unless', 'for', 'case', 'capture', 'tablerow', 'comment', 'raw']);
+const TAG_NAME = /\{%-?\s*(\w+)/g;
+
+/** The deepest block nesting in a template source, by a flat scan of its tag names. */
+export function blockDepth(source: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const match of source.matchAll(TAG_NAME)) {
+    const name = match[1] as string;
+    if (BLOCK_TAGS.has(name)) deepest = Math.max(deepest, ++depth);
+    else if (name.startsWith('end') && BLOCK_TAGS.has(name.slice(3))) depth = Math.max(0, depth - 1);
+  }
+  return deepest;
+}
 export const DEFAULT_CACHE_SIZE = 1000;
 
 export interface RenderContext {
@@ -460,6 +481,10 @@ export class Renderer {
     const parse = (source: unknown, path: string): CompiledTemplate => {
       if (typeof source !== 'string') {
         details.push({ path, message: 'template must be a string' });
+        return { templates: [], steps: [], hasTags: false };
+      }
+      if (blockDepth(source) > MAX_BLOCK_DEPTH) {
+        details.push({ path, message: `nests blocks deeper than ${MAX_BLOCK_DEPTH} levels` });
         return { templates: [], steps: [], hasTags: false };
       }
       try {

@@ -3,7 +3,9 @@ import { Liquid } from 'liquidjs';
 import { TemplateError } from '../../lambdas/core/errors';
 import type { EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import {
+  blockDepth,
   buildRenderContext,
+  MAX_BLOCK_DEPTH,
   MAX_RENDER_OUTPUT_CHARS,
   type RenderContext,
   Renderer,
@@ -493,5 +495,23 @@ describe('fast path', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe('template nesting limit', () => {
+  const renderer = new Renderer();
+  const nested = (depth: number) => `${'{% if true %}'.repeat(depth)}x${'{% endif %}'.repeat(depth)}`;
+
+  it('measures block depth by a flat scan, ignoring tags that close nothing', () => {
+    expect(blockDepth('{% if a %}{% for i in x %}{{ i }}{% endfor %}{% endif %}{% if b %}{% endif %}')).toBe(2);
+    expect(blockDepth('{{ a }} {% assign b = 1 %}')).toBe(0);
+    expect(blockDepth(nested(3))).toBe(3);
+  });
+
+  it(`accepts ${MAX_BLOCK_DEPTH} nested blocks and refuses one more with a TemplateError naming the template`, () => {
+    const def = definition({ contentType: 'text/plain' });
+    expect(() => renderer.validate({ ...def, body: nested(MAX_BLOCK_DEPTH) })).not.toThrow();
+    const error = templateError(() => renderer.validate({ ...def, body: nested(2000) }));
+    expect(error.details).toEqual([{ path: 'body', message: expect.stringContaining('deeper') }]);
   });
 });
