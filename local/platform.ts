@@ -195,9 +195,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const releaseLock = lockDataDir(dataDir);
     cleanup.push(async () => releaseLock());
 
-    // The JVM's optimizing compiler competes for the CPU while DynamoDB Local boots: C1 only cuts
-    // its start from about 8 s to about 2 s on a busy 2-core machine. The Java child inherits this.
-    process.env.JDK_JAVA_OPTIONS ??= '-XX:TieredStopAtLevel=1';
     // DynamoDB Local boots in its own process (spawned synchronously here, given a port)
     // while this one loads the heavy modules, synthesizes the definition and validates it.
     const standInsStarting = startStandIns({
