@@ -55,3 +55,15 @@ export function parseDeliveryJob(body: string): DeliveryJob {
   }
   throw new MalformedJobError(`queue message is not a valid delivery job (kind ${String(job.kind)})`);
 }
+
+/** Jobs with the same key do the same work: a second copy in one batch is redundant. */
+export function jobKey(job: DeliveryJob): string {
+  switch (job.kind) {
+    case 'deliver':
+      return `deliver:${job.notificationId}`;
+    case 'resend':
+      return `resend:${job.notificationId}:${job.jobId ?? ''}`;
+    case 'resendQuery':
+      return `resendQuery:${job.jobId}:${job.cursor ?? ''}`;
+  }
+}

@@ -8,7 +8,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { forEachBounded } from '../core/concurrency';
 import type { DeliveryService } from '../core/delivery';
-import { parseDeliveryJob } from '../core/jobs';
+import { jobKey, parseDeliveryJob } from '../core/jobs';
 import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 
 export interface DeliveryHandlerDeps {
@@ -21,13 +21,20 @@ export interface DeliveryHandlerDeps {
 export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchItemFailure[] = [];
+    // At-least-once delivery can put two copies of a job in one batch: run it once.
+    const started = new Set<string>();
     try {
       await forEachBounded(event.Records, deps.concurrency, async (record) => {
         try {
+          const job = parseDeliveryJob(record.body);
+          const key = jobKey(job);
+          if (started.has(key)) {
+            deps.logger.info('duplicate job in batch skipped', { messageId: record.messageId, key });
+            return;
+          }
+          started.add(key);
           const sentAt = Number(record.attributes?.SentTimestamp);
-          await deps.service.handleJob(parseDeliveryJob(record.body), {
-            enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined,
-          });
+          await deps.service.handleJob(job, { enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined });
         } catch (error) {
           deps.logger.error('delivery job failed; SQS will redeliver it', { messageId: record.messageId, error });
           batchItemFailures.push({ itemIdentifier: record.messageId });

@@ -141,7 +141,7 @@ describe('duplicates: no second attempt, no second execution', () => {
     expect(n?.status).toBe('SENT');
   });
 
-  it('two copies of one job in the same batch record one attempt; the receiver sees at most one extra send, same webhook-id', async () => {
+  it('two copies of one job in the same batch are sent and recorded once', async () => {
     const def = definition({ url: `${receiver.url}/same-batch` });
     await stores.webhooks.put(def);
     const extraSends: number[] = [];
@@ -156,10 +156,7 @@ describe('duplicates: no second attempt, no second execution', () => {
       const n = await stores.notifications.get(job.notificationId);
       expect(n?.attempts).toHaveLength(1);
       const seen = requestsFor(job.notificationId);
-      expect(seen.length).toBeGreaterThanOrEqual(1);
-      expect(seen.length).toBeLessThanOrEqual(2);
-      // The stored request is the one sent both times: a receiver deduplicates on webhook-id.
-      expect(new Set(seen.map((r) => r.body)).size).toBe(1);
+      expect(seen).toHaveLength(1);
       extraSends.push(seen.length - 1);
     }
     figures.sameBatchCopies = { jobs: 10, recordedAttempts: 10, extraHttpSends: extraSends.reduce((a, b) => a + b, 0) };
