@@ -12,7 +12,11 @@
 import { promises as dns } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// Only the Agent and its connector: the package root also loads fetch, WebSocket, caches and
+// mocks, which would more than double the delivery bundle and its cold start.
+import Agent = require('undici/lib/dispatcher/agent');
+import buildConnector = require('undici/lib/core/connect');
 import {
   checkAddress,
   checkAll,
