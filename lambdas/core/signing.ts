@@ -2,7 +2,7 @@
  * Send-time headers: Standard Webhooks (https://www.standardwebhooks.com) identification and
  * signature, and Basic Auth. They are computed per attempt and never stored with the request.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import type { WebhookDefinition } from './model';
 
 const SECRET_PREFIX = 'whsec_';
@@ -10,9 +10,19 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export const MIN_SECRET_BYTES = 24;
 export const MAX_SECRET_BYTES = 64;
 
-function secretKey(secret: string): Buffer {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  return Buffer.from(encoded, 'base64');
+/** Decoded keys by secret: signing runs on every attempt, secrets change rarely. */
+const keys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 1000;
+
+function secretKey(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+    key = createSecretKey(Buffer.from(encoded, 'base64'));
+    if (keys.size >= MAX_CACHED_KEYS) keys.delete(keys.keys().next().value as string);
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 /** `v1,` + base64(HMAC-SHA256(key, `${msgId}.${timestamp}.${body}`)), key = base64-decoded secret. */
