@@ -104,13 +104,31 @@ export function envReader(env: Env) {
   };
 }
 
-/** What the delivery and attempt Lambdas need. */
-export interface DeliveryConfig {
+/** How long the Lambdas cache definitions in memory unless DEFINITION_CACHE_TTL_SECONDS says. */
+export const DEFAULT_DEFINITION_CACHE_TTL_SECONDS = 30;
+
+/** Where every Lambda finds the tables and the delivery queue. */
+export interface StoreConfig {
   readonly region: string;
   readonly webhooksTable: string;
   readonly notificationsTable: string;
   readonly payloadsTable: string;
   readonly queueUrl: string;
+}
+
+export function loadStoreConfig(env: Env): StoreConfig {
+  const read = envReader(env);
+  return {
+    region: read.required(ENV.AWS_REGION),
+    webhooksTable: read.required(ENV.WEBHOOKS_TABLE),
+    notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
+    payloadsTable: read.required(ENV.PAYLOADS_TABLE),
+    queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
+  };
+}
+
+/** What the delivery and attempt Lambdas need. */
+export interface DeliveryConfig extends StoreConfig {
   readonly stateMachineArn: string;
   readonly retrySchedule: readonly number[];
   readonly retryTimeScale: number;
@@ -124,18 +142,15 @@ export interface DeliveryConfig {
 export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[]): DeliveryConfig {
   const read = envReader(env);
   return {
-    region: read.required(ENV.AWS_REGION),
-    webhooksTable: read.required(ENV.WEBHOOKS_TABLE),
-    notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
-    payloadsTable: read.required(ENV.PAYLOADS_TABLE),
-    queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
+    ...loadStoreConfig(env),
     stateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
     retrySchedule: read.numberArray(ENV.RETRY_SCHEDULE_SECONDS, defaultSchedule, defaultSchedule.length),
     retryTimeScale: read.number(ENV.RETRY_TIME_SCALE, 1, 0, 1000),
     retentionDays: read.number(ENV.RETENTION_DAYS, 90, 1, 3650),
     allowHttp: read.bool(ENV.ALLOW_HTTP, false),
     egressAllowCidrs: read.list(ENV.EGRESS_ALLOW_CIDRS, []),
-    definitionCacheTtlMs: read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, 30, 0, 3600) * 1000,
+    definitionCacheTtlMs:
+      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) * 1000,
     deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
   };
 }
