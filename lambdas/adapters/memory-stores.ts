@@ -23,14 +23,20 @@ import { type IndexedSummary, indexKeysOf, listPage, matchesFilter, type ReadPar
  * Values are copied once on write and frozen, so reads can hand out the stored object itself:
  * no caller can change what the store holds, and the hot read paths copy nothing.
  */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
+function frozenCopy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (Array.isArray(value)) return Object.freeze(value.map(frozenCopy));
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const child = frozenCopy((value as Record<string, unknown>)[key]);
+    // A `__proto__` key is data here, not a prototype to set.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: child, enumerable: true });
+    else out[key] = child;
   }
-  return value;
+  return Object.freeze(out);
 }
-const copy = <T>(value: T): T => deepFreeze(structuredClone(value));
+/** The store's values are plain JSON-shaped data; a frozen value is shared, never copied again. */
+const copy = <T>(value: T): T => frozenCopy(value) as T;
 
 export class MemoryWebhookStore implements WebhookStore {
   private readonly items = new Map<string, WebhookDefinition>();
@@ -131,6 +137,8 @@ export class MemoryNotificationStore implements NotificationStore {
   }
 
   private reindex(stored: StoredNotification): void {
+    // Index keys depend on the status only (webhook, id and creation time never change).
+    if (stored.keys.statusShard === indexKeysOf(stored.notification).statusShard) return;
     for (const attribute of ['webhookShard', 'statusShard'] as const) {
       this.partitions[attribute].get(stored.keys[attribute])?.delete(stored.notification.id);
     }
