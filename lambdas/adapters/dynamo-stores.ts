@@ -144,7 +144,8 @@ export class DynamoWebhookStore implements WebhookStore {
 /** Resend jobs share the notifications table under this id prefix, without index attributes. */
 export const RESEND_JOB_ID_PREFIX = 'job#';
 
-function toNotification(raw: Record<string, unknown>): Notification {
+/** The attributes a notification and its index projection (list summaries) have in common. */
+function commonFields(raw: Record<string, unknown>): Omit<NotificationSummary, 'attemptCount'> {
   return {
     id: raw.id as string,
     webhookId: raw.webhookId as string,
@@ -153,24 +154,20 @@ function toNotification(raw: Record<string, unknown>): Notification {
     createdAt: raw.createdAt as string,
     status: raw.status as NotificationStatus,
     failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
-    ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
-    attempts: (raw.attempts ?? []) as Attempt[],
     nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
   };
 }
 
-function toSummary(raw: Record<string, unknown>): NotificationSummary {
+function toNotification(raw: Record<string, unknown>): Notification {
   return {
-    id: raw.id as string,
-    webhookId: raw.webhookId as string,
-    eventId: raw.eventId as string,
-    eventType: raw.eventType as string,
-    createdAt: raw.createdAt as string,
-    status: raw.status as NotificationStatus,
-    failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
-    nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
-    attemptCount: (raw.attemptCount ?? 0) as number,
+    ...commonFields(raw),
+    ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
+    attempts: (raw.attempts ?? []) as Attempt[],
   };
+}
+
+function toSummary(raw: Record<string, unknown>): NotificationSummary {
+  return { ...commonFields(raw), attemptCount: (raw.attemptCount ?? 0) as number };
 }
 
 export class DynamoNotificationStore implements NotificationStore {
