@@ -162,7 +162,17 @@ function toNotification(raw: Record<string, unknown>): Notification {
   return {
     ...commonFields(raw),
     ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
-    attempts: (raw.attempts ?? []) as Attempt[],
+    // DynamoDB maps come back in no particular key order; answer in the documented one.
+    attempts: ((raw.attempts ?? []) as Attempt[]).map((a) => ({
+      number: a.number,
+      trigger: a.trigger,
+      startedAt: a.startedAt,
+      durationMs: a.durationMs,
+      statusCode: a.statusCode ?? null,
+      outcome: a.outcome,
+      error: a.error ?? null,
+      responseBody: a.responseBody ?? null,
+    })),
   };
 }
 
