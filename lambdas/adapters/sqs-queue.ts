@@ -4,15 +4,16 @@
  */
 import { type SendMessageBatchRequestEntry, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PayloadTooLargeError } from '../core/errors';
+import { MAX_QUEUE_MESSAGE_BYTES } from '../core/ingest';
 import type { DeliveryJob } from '../core/model';
 import type { DeliveryQueue } from '../ports';
 
 export const SQS_MAX_BATCH_ENTRIES = 10;
-/** Classic SQS limit for one message and for the sum of a batch. */
-export const SQS_MAX_BATCH_BYTES = 256 * 1024;
+/** SQS limit for one message and for the sum of a batch (1 MiB; 256 KiB before 2025). */
+export const SQS_MAX_BATCH_BYTES = MAX_QUEUE_MESSAGE_BYTES;
 
 export interface SqsDeliveryQueueOptions {
-  /** Size limit of one batch (and so of one message). Default 256 KiB. */
+  /** Size limit of one batch (and so of one message). Default 1 MiB. */
   readonly maxBatchBytes?: number;
   /** Extra rounds for entries SQS reported as failed (not sender faults). Default 3. */
   readonly retries?: number;

@@ -6,10 +6,13 @@
  * enqueued, so a bad event leaves the queue untouched.
  */
 import { type ErrorDetail, PayloadTooLargeError } from './errors';
-import { definitionMatches, MAX_EVENT_BYTES, parseEvents } from './events';
+import { definitionMatches, parseEvents } from './events';
 import { notificationIdFor } from './ids';
 import type { DeliveryJob } from './model';
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
+
+/** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
+export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
 
 export interface IngestedEvent {
   readonly eventId: string;
@@ -42,15 +45,16 @@ export class IngestService {
       const matching = definitions.filter((d) => definitionMatches(d, event.type));
       const first = matching[0];
       if (first) {
-        // A queue message holds at most 256 KiB: the event plus its delivery envelope (ids,
-        // filled-in id and occurredAt) must fit. Jobs of one event differ only in fixed-length ids.
+        // A queue message holds at most 1 MiB: the event (at most 256 KiB) plus its delivery
+        // envelope always fits; the check keeps that true if either limit ever moves. Jobs of
+        // one event differ only in fixed-length ids.
         const probe: DeliveryJob = { kind: 'deliver', notificationId: notificationIdFor(first.id, event.id), webhookId: first.id, event };
         const size = Buffer.byteLength(JSON.stringify(probe), 'utf8');
-        if (size > MAX_EVENT_BYTES) {
+        if (size > MAX_QUEUE_MESSAGE_BYTES) {
           tooLarge.push({
             index,
             path: batch ? `events[${index}]` : '',
-            message: `event is ${size} bytes with its delivery envelope, the limit is ${MAX_EVENT_BYTES}`,
+            message: `event is ${size} bytes with its delivery envelope, a queue message holds ${MAX_QUEUE_MESSAGE_BYTES}`,
           });
         }
       }
@@ -64,7 +68,7 @@ export class IngestService {
     });
     if (tooLarge.length > 0) {
       throw new PayloadTooLargeError(
-        `An event is too large to queue: with its delivery envelope it must stay within ${MAX_EVENT_BYTES} bytes`,
+        `An event is too large to queue: with its delivery envelope it must stay within ${MAX_QUEUE_MESSAGE_BYTES} bytes`,
         batch ? tooLarge : tooLarge.map(({ message }) => ({ message })),
       );
     }

@@ -5,6 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/config';
+import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import type { EgressNetwork } from './egress-network';
 import { HandlerFunction } from './handler-function';
@@ -63,6 +64,7 @@ export class Delivery extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      maxMessageSizeBytes: MAX_QUEUE_MESSAGE_BYTES,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -72,6 +74,8 @@ export class Delivery extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // An event may be 256 KiB; its delivery job adds an envelope, so the queue takes 1 MiB.
+      maxMessageSizeBytes: MAX_QUEUE_MESSAGE_BYTES,
       // AWS: at least 6 x the function timeout plus the batching window, so a message whose
       // batch is being retried by Lambda is not handed out again meanwhile.
       visibilityTimeout: Duration.seconds(DELIVERY_TIMEOUT.toSeconds() * 6 + batchingWindow.toSeconds() + 30),

@@ -181,6 +181,10 @@ describe('delivery queue', () => {
     for (const q of [ids.queue, ids.dlq]) expect(propsOf(built, q).SqsManagedSseEnabled).toBe(true);
   });
 
+  it('takes messages of 1 MiB on both queues (a 256 KiB event plus its delivery envelope)', () => {
+    for (const q of [ids.queue, ids.dlq]) expect(propsOf(built, q).MaximumMessageSize).toBe(1024 * 1024);
+  });
+
   it('refuses requests without TLS on both queues', () => {
     for (const q of [ids.queue, ids.dlq]) {
       built.template.hasResourceProperties('AWS::SQS::QueuePolicy', {

@@ -75,15 +75,15 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     expect(await drain(sqs, standIns().queueUrl, 7)).toHaveLength(7);
   });
 
-  it('sends a job of almost 256 KiB on its own and refuses one above 256 KiB without sending anything', async () => {
+  it('sends a job of almost 1 MiB on its own and refuses one above 1 MiB without sending anything', async () => {
     const { sqs } = standIns().clients;
     const queue = new SqsDeliveryQueue(sqs, standIns().queueUrl);
-    const big = deliverJob(1, 256 * 1024 - 400);
+    const big = deliverJob(1, 1024 * 1024 - 400);
     await queue.enqueue([deliverJob(0), big]);
     expect(await drain(sqs, standIns().queueUrl, 2)).toHaveLength(2);
 
     const spy = spyBatches(sqs);
-    await expect(queue.enqueue([deliverJob(2), deliverJob(3, 256 * 1024)])).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(queue.enqueue([deliverJob(2), deliverJob(3, 1024 * 1024)])).rejects.toBeInstanceOf(PayloadTooLargeError);
     spy.restore();
     expect(spy.sizes).toEqual([]);
   });
