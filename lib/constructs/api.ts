@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambdas/config';
+import { DEFAULT_DEFINITION_CACHE_TTL_SECONDS, ENV } from '../../lambdas/config';
 import { HandlerFunction } from './handler-function';
 import type { Tables } from './tables';
 
@@ -99,11 +99,8 @@ export class Api extends Construct {
       timeout: Duration.seconds(10),
       // The api and ingest Lambdas share one config loader; ingest is granted only what it uses.
       environment: {
-        [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
-        [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
-        [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
-        [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
-        [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
+        ...tables.storeEnvironment(queue),
+        [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS),
       },
       logRetention: props.logRetention,
     });
@@ -116,10 +113,7 @@ export class Api extends Construct {
       memorySize: 512,
       timeout: Duration.seconds(29),
       environment: {
-        [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
-        [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
-        [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
-        [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
+        ...tables.storeEnvironment(queue),
         [ENV.SENDER_IPS]: props.senderIps,
         [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
       },

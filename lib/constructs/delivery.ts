@@ -4,7 +4,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambdas/config';
+import { DEFAULT_DEFINITION_CACHE_TTL_SECONDS, ENV } from '../../lambdas/config';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import type { EgressNetwork } from './egress-network';
@@ -86,15 +86,12 @@ export class Delivery extends Construct {
     const stateMachineName = `${Stack.of(this).stackName}-retries`.slice(0, 80);
     const vpc = { vpc: network.vpc, subnets: network.privateSubnets, securityGroups: [network.senderSecurityGroup] };
     const senderEnv = {
-      [ENV.WEBHOOKS_TABLE]: tables.webhooks.tableName,
-      [ENV.NOTIFICATIONS_TABLE]: tables.notifications.tableName,
-      [ENV.PAYLOADS_TABLE]: tables.payloads.tableName,
       // Both Lambdas load the same delivery config; only the delivery Lambda sends or starts executions.
-      [ENV.DELIVERY_QUEUE_URL]: this.queue.queueUrl,
+      ...tables.storeEnvironment(this.queue),
       [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
-      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? 30),
+      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS),
       [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',

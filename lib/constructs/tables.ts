@@ -2,7 +2,9 @@ import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
+import { ENV } from '../../lambdas/config';
 import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
@@ -74,6 +76,16 @@ export class Tables extends Construct {
   }
 
   /** Read/write on Notifications (items, resend jobs) and query on its indexes. */
+  /** What every Lambda's loadStoreConfig (lambdas/config.ts) reads: table names and the queue. */
+  storeEnvironment(queue: sqs.IQueue): Record<string, string> {
+    return {
+      [ENV.WEBHOOKS_TABLE]: this.webhooks.tableName,
+      [ENV.NOTIFICATIONS_TABLE]: this.notifications.tableName,
+      [ENV.PAYLOADS_TABLE]: this.payloads.tableName,
+      [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
+    };
+  }
+
   grantNotificationsReadWrite(grantee: Grantee): void {
     this.notifications.grantReadWriteData(grantee);
     const indexArn = `<${Stack.of(this).getLogicalId(this.notifications.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`;
