@@ -12,8 +12,8 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { listen } from './listen';
 
 export type HttpLambda = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
 
@@ -69,13 +69,9 @@ export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiSe
     });
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new PortInUseError(port, host) : err);
-    });
-    server.listen(port, host, () => resolve());
+  const address = await listen(server, port, host).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE' ? new PortInUseError(port, host) : err;
   });
-  const address = server.address() as AddressInfo;
   let closing: Promise<void> | undefined;
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

@@ -16,11 +16,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { Journal } from './journal';
+import { listen } from './listen';
 
 /** An in-process stand-in for a Lambda function: payload in, payload out. */
 export type LocalFunction = (payload: unknown) => Promise<unknown>;
@@ -439,14 +439,7 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     });
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, opts.port, opts.host);
 
   for (const e of executions.values()) {
     if (e.status !== 'RUNNING') continue;

@@ -16,9 +16,9 @@
  * restart (at-least-once, like SQS), never lost once acknowledged.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Journal } from './journal';
+import { listen } from './listen';
 
 export interface JournaledQueue {
   /** Queue URL as the stand-in created it. */
@@ -228,14 +228,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
     });
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, opts.port, opts.host);
   const url = `http://${address.address}:${address.port}`;
 
   let replayed = false;
