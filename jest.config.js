@@ -7,7 +7,6 @@ module.exports = {
     // Type-checking happens once in `npm run build` (tsc --noEmit); ts-jest only transpiles.
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
-  setupFiles: ['<rootDir>/local/polyfills.js'],
   testTimeout: 60000,
   // Integration suites start their own stand-ins; two workers keep a 2-core machine responsive.
   maxWorkers: 2,

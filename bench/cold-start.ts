@@ -42,8 +42,14 @@ export function contributor(input: string): string {
   return path.dirname(input);
 }
 
-function contributors(meta: Metafile, outfile: string, top: number): Array<{ name: string; kib: number }> {
-  const output = Object.entries(meta.outputs).find(([file]) => path.resolve(PROJECT_ROOT, file) === outfile)?.[1];
+function contributors(
+  meta: Metafile,
+  outfile: string,
+  top: number,
+): Array<{ name: string; kib: number }> {
+  const output = Object.entries(meta.outputs).find(
+    ([file]) => path.resolve(PROJECT_ROOT, file) === outfile,
+  )?.[1];
   const sums = new Map<string, number>();
   for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
     const key = contributor(input);
@@ -76,32 +82,47 @@ export const coldStartBenchmark: Benchmark = {
       const emptyEntry = path.join(dir, 'empty.ts');
       writeFileSync(emptyEntry, 'export const handler = async (): Promise<void> => undefined;\n');
       const entries: Record<string, string> = { empty: emptyEntry };
-      for (const h of HANDLERS) entries[h] = path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${h}.ts`);
-      const bundles: Record<string, { file: string; bytes: number; mapBytes: number; top: Array<{ name: string; kib: number }> }> = {};
+      for (const h of HANDLERS)
+        entries[h] = path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${h}.ts`);
+      const bundles: Record<
+        string,
+        { file: string; bytes: number; mapBytes: number; top: Array<{ name: string; kib: number }> }
+      > = {};
       for (const [name, entry] of Object.entries(entries)) {
         const outfile = path.join(dir, name, 'index.js');
         const t0 = performance.now();
-        const result = await build({ ...CDK_BUNDLING, entryPoints: [entry], outfile, absWorkingDir: PROJECT_ROOT });
+        const result = await build({
+          ...CDK_BUNDLING,
+          entryPoints: [entry],
+          outfile,
+          absWorkingDir: PROJECT_ROOT,
+        });
         bundles[name] = {
           file: outfile,
           bytes: statSync(outfile).size,
           mapBytes: statSync(`${outfile}.map`).size,
           top: contributors(result.metafile!, outfile, 12),
         };
-        opts.log(`${name}: ${round(bundles[name].bytes / 1024)} KiB (built in ${Math.round(performance.now() - t0)} ms)`);
+        opts.log(
+          `${name}: ${round(bundles[name].bytes / 1024)} KiB (built in ${Math.round(performance.now() - t0)} ms)`,
+        );
       }
 
       // Round-robin over the bundles, so drift on a shared machine hits all alike.
       const runs = opts.quick ? 7 : 20;
       // The functions run with NODE_OPTIONS=--enable-source-maps (handler-function.ts).
       // Without source maps only as a side reference, with fewer runs.
-      const variants: Record<string, string[]> = { sourceMaps: ['--enable-source-maps'], plain: [] };
+      const variants: Record<string, string[]> = {
+        sourceMaps: ['--enable-source-maps'],
+        plain: [],
+      };
       const runsOf: Record<string, number> = { sourceMaps: runs, plain: Math.min(runs, 7) };
       const samples: Record<string, Record<string, number[]>> = {};
       for (const [variant, flags] of Object.entries(variants)) {
         samples[variant] = Object.fromEntries(Object.keys(bundles).map((n) => [n, [] as number[]]));
         for (let i = 0; i < runsOf[variant]!; i++) {
-          for (const [name, b] of Object.entries(bundles)) samples[variant]![name]!.push(requireMs(b.file, flags));
+          for (const [name, b] of Object.entries(bundles))
+            samples[variant]![name]!.push(requireMs(b.file, flags));
         }
       }
       const initMs = (variant: string, name: string) => median(samples[variant]![name]!);
@@ -132,15 +153,22 @@ export const coldStartBenchmark: Benchmark = {
           value: over,
           unit: 'ms',
           reference: `empty bundle ${round(initMs('sourceMaps', 'empty'))} ms; without source maps +${round(initMs('plain', h) - initMs('plain', 'empty'))} ms`,
-          ...(isDelivery ? { goal: `<= ${GOAL_DELIVERY_INIT_MS}`, met: over <= GOAL_DELIVERY_INIT_MS } : {}),
+          ...(isDelivery
+            ? { goal: `<= ${GOAL_DELIVERY_INIT_MS}`, met: over <= GOAL_DELIVERY_INIT_MS }
+            : {}),
         });
       }
       const delivery = bundles.delivery!;
       const notes = [
         `Init measured with node ${process.version} on this machine with --enable-source-maps (as the functions run); Lambda runs Node 22 on arm64.`,
       ];
-      if (figures['bundleKiB.delivery']! > GOAL_DELIVERY_KIB || figures['initMsOverBaseline.delivery']! > GOAL_DELIVERY_INIT_MS) {
-        notes.push(`delivery bundle over goal; biggest contributors (KiB): ${delivery.top.map((t) => `${t.name} ${t.kib}`).join(', ')}`);
+      if (
+        figures['bundleKiB.delivery']! > GOAL_DELIVERY_KIB ||
+        figures['initMsOverBaseline.delivery']! > GOAL_DELIVERY_INIT_MS
+      ) {
+        notes.push(
+          `delivery bundle over goal; biggest contributors (KiB): ${delivery.top.map((t) => `${t.name} ${t.kib}`).join(', ')}`,
+        );
       }
       return {
         figures,
@@ -148,10 +176,20 @@ export const coldStartBenchmark: Benchmark = {
         details: {
           runs: runsOf,
           bundles: Object.fromEntries(
-            Object.entries(bundles).map(([n, b]) => [n, { kib: round(b.bytes / 1024), sourceMapKiB: round(b.mapBytes / 1024), contributorsKiB: b.top }]),
+            Object.entries(bundles).map(([n, b]) => [
+              n,
+              {
+                kib: round(b.bytes / 1024),
+                sourceMapKiB: round(b.mapBytes / 1024),
+                contributorsKiB: b.top,
+              },
+            ]),
           ),
           requireMsMedian: Object.fromEntries(
-            Object.keys(variants).map((v) => [v, Object.fromEntries(Object.keys(bundles).map((n) => [n, round(initMs(v, n))]))]),
+            Object.keys(variants).map((v) => [
+              v,
+              Object.fromEntries(Object.keys(bundles).map((n) => [n, round(initMs(v, n))])),
+            ]),
           ),
           samplesMs: samples,
           esbuild: { ...CDK_BUNDLING, metafile: undefined },

@@ -20,13 +20,15 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SQSEvent } from 'aws-lambda';
 import { App } from 'aws-cdk-lib';
+import type { SQSEvent } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { buildApp } from '../lib/app';
-import { RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../lib/retry-definition';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
-import { DynamoNotificationStore, DynamoPayloadStore, DynamoWebhookStore } from '../lambdas/adapters/dynamo-stores';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoWebhookStore,
+} from '../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../lambdas/adapters/http-sender';
 import {
   MemoryDeliveryQueue,
@@ -40,12 +42,18 @@ import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
 import type { DeliveryJob, WebhookDefinition } from '../lambdas/core/model';
 import { buildRenderContext, Renderer } from '../lambdas/core/render';
-import type { AttemptLambdaInput, AttemptTaskOutput, RetryExecutionInput } from '../lambdas/core/retry-contract';
+import type {
+  AttemptLambdaInput,
+  AttemptTaskOutput,
+  RetryExecutionInput,
+} from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
 import { createAttemptHandler } from '../lambdas/handlers/attempt';
 import { createDeliveryHandler } from '../lambdas/handlers/delivery';
 import type { DeliveryObserver, RetryScheduler } from '../lambdas/ports';
+import { buildApp } from '../lib/app';
+import { RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../lib/retry-definition';
 import { startStandIns } from '../local/standins';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { type Meter, meterDynamo } from './support/dynamo-meter';
@@ -111,7 +119,9 @@ export function synthesizeStackFacts(): StackFacts {
   const app = new App({ context: { regions: 'us-east-1', 'aws:cdk:bundling-stacks': [] } });
   const [stack] = buildApp(app, {});
   if (!stack) throw new Error('the CDK app produced no stack');
-  const template = app.synth().getStackByName(stack.stackName).template as { Resources: Record<string, Resource> };
+  const template = app.synth().getStackByName(stack.stackName).template as {
+    Resources: Record<string, Resource>;
+  };
   const resources = Object.entries(template.Resources);
   const ofType = (t: string) => resources.filter(([, r]) => r.Type === t);
   const functions: StackFacts['functions'] = {};
@@ -129,15 +139,19 @@ export function synthesizeStackFacts(): StackFacts {
       architecture: ((p.Architectures as string[] | undefined) ?? ['x86_64'])[0]!,
       logicalId: id,
     };
-    if (role === 'Delivery') env = ((p.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {}) as Record<string, string>;
+    if (role === 'Delivery')
+      env = ((p.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ??
+        {}) as Record<string, string>;
   }
   const esm = ofType('AWS::Lambda::EventSourceMapping')[0]?.[1].Properties ?? {};
   const machine = ofType('AWS::StepFunctions::StateMachine')[0]?.[1].Properties ?? {};
   const logging = machine.LoggingConfiguration as { Level?: string } | undefined;
-  const num = (v: unknown, fallback: number) => (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback);
+  const num = (v: unknown, fallback: number) =>
+    typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : fallback;
   let schedule = [...DEFAULT_RETRY_SCHEDULE_SECONDS];
   try {
-    if (typeof env.RETRY_SCHEDULE_SECONDS === 'string') schedule = JSON.parse(env.RETRY_SCHEDULE_SECONDS) as number[];
+    if (typeof env.RETRY_SCHEDULE_SECONDS === 'string')
+      schedule = JSON.parse(env.RETRY_SCHEDULE_SECONDS) as number[];
   } catch {
     // keep the default
   }
@@ -150,13 +164,21 @@ export function synthesizeStackFacts(): StackFacts {
     alarms: ofType('AWS::CloudWatch::Alarm').length,
     dashboards: ofType('AWS::CloudWatch::Dashboard').length,
     kmsKeys: ofType('AWS::KMS::Key').length,
-    interfaceEndpoints: ofType('AWS::EC2::VPCEndpoint').filter(([, r]) => r.Properties?.VpcEndpointType === 'Interface').length,
+    interfaceEndpoints: ofType('AWS::EC2::VPCEndpoint').filter(
+      ([, r]) => r.Properties?.VpcEndpointType === 'Interface',
+    ).length,
     pitrTables: ofType('AWS::DynamoDB::Table').filter(
-      ([, r]) => (r.Properties?.PointInTimeRecoverySpecification as { PointInTimeRecoveryEnabled?: boolean } | undefined)?.PointInTimeRecoveryEnabled,
+      ([, r]) =>
+        (
+          r.Properties?.PointInTimeRecoverySpecification as
+            | { PointInTimeRecoveryEnabled?: boolean }
+            | undefined
+        )?.PointInTimeRecoveryEnabled,
     ).length,
     stateMachineType: String(machine.StateMachineType ?? 'STANDARD'),
     stateMachineLogLevel: String(logging?.Level ?? 'OFF'),
-    stateMachineTracing: (machine.TracingConfiguration as { Enabled?: boolean } | undefined)?.Enabled === true,
+    stateMachineTracing:
+      (machine.TracingConfiguration as { Enabled?: boolean } | undefined)?.Enabled === true,
     retentionDays: num(env.RETENTION_DAYS, 90),
     retrySchedule: schedule,
     deliveryConcurrency: num(env.DELIVERY_CONCURRENCY, 16),
@@ -172,24 +194,41 @@ export interface TransitionCount {
 }
 
 /** Runs the synthesized retry machine with stand-in tasks; counts states entered (billed transitions). */
-export async function countTransitions(outcome: Exclude<Outcome, 'sent'>): Promise<TransitionCount> {
+export async function countTransitions(
+  outcome: Exclude<Outcome, 'sent'>,
+): Promise<TransitionCount> {
   const definition = synthesizeRetryDefinition();
   const states = (definition as { States: Record<string, { Type: string }> }).States;
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: { checkArn: false, checkPaths: false },
+  });
   let invocations = 0;
   const task = async (input: unknown): Promise<AttemptTaskOutput> => {
     invocations++;
     const i = input as AttemptLambdaInput;
     const done = i.action === 'markFailed' || (outcome === 'recoverAtRetry1' && i.retry === 1);
-    return { notificationId: i.notificationId, done, waitSeconds: 0, nextAttemptAt: new Date().toISOString() };
+    return {
+      notificationId: i.notificationId,
+      done,
+      waitSeconds: 0,
+      nextAttemptAt: new Date().toISOString(),
+    };
   };
   const names = Object.keys(states);
   const execution = machine.run(
-    { notificationId: 'ntf_COST', waitSeconds: 0, nextAttemptAt: new Date().toISOString() } satisfies RetryExecutionInput,
+    {
+      notificationId: 'ntf_COST',
+      waitSeconds: 0,
+      nextAttemptAt: new Date().toISOString(),
+    } satisfies RetryExecutionInput,
     {
       overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(names.filter((n) => states[n]!.Type === 'Task').map((n) => [n, task])) as never,
-        waitTimeOverrides: Object.fromEntries(names.filter((n) => states[n]!.Type === 'Wait').map((n) => [n, 0])),
+        taskResourceLocalHandlers: Object.fromEntries(
+          names.filter((n) => states[n]!.Type === 'Task').map((n) => [n, task]),
+        ) as never,
+        waitTimeOverrides: Object.fromEntries(
+          names.filter((n) => states[n]!.Type === 'Wait').map((n) => [n, 0]),
+        ),
       },
     },
   );
@@ -234,7 +273,14 @@ const recordingScheduler = (): RetryScheduler & { starts: RetryExecutionInput[] 
 
 function quietObserver(): DeliveryObserver {
   const noop = () => undefined;
-  return { sent: noop, failed: noop, retryScheduled: noop, attemptFailed: noop, duplicate: noop, warn: noop };
+  return {
+    sent: noop,
+    failed: noop,
+    retryScheduled: noop,
+    attemptFailed: noop,
+    duplicate: noop,
+    warn: noop,
+  };
 }
 
 function definitionFor(receiverUrl: string, outcome: Outcome, id: string): WebhookDefinition {
@@ -242,13 +288,20 @@ function definitionFor(receiverUrl: string, outcome: Outcome, id: string): Webho
 }
 
 /** One notification per outcome through the real DynamoDB adapters; capacity units counted. */
-async function measureDynamo(opts: BenchOptions, receiverUrl: string): Promise<Record<Outcome, OutcomeUnits>> {
+async function measureDynamo(
+  opts: BenchOptions,
+  receiverUrl: string,
+): Promise<Record<Outcome, OutcomeUnits>> {
   const standIns = await startStandIns({ prefix: 'cost-' });
   const stop = opts.procs.defer('cost stand-ins', () => standIns.stop());
   const sender = createHttpSender({ policy: LOOPBACK_POLICY });
   try {
     const metered = createAwsClients(standIns.env).dynamo;
-    const meter: Meter = meterDynamo(metered, standIns.clients.dynamo, standIns.tables.notifications);
+    const meter: Meter = meterDynamo(
+      metered,
+      standIns.clients.dynamo,
+      standIns.tables.notifications,
+    );
     const scheduler = recordingScheduler();
     const webhooks = new DynamoWebhookStore(metered, standIns.tables.webhooks);
     const service = new DeliveryService({
@@ -269,11 +322,21 @@ async function measureDynamo(opts: BenchOptions, receiverUrl: string): Promise<R
       const def = definitionFor(receiverUrl, outcome, `wh_COSTMODEL${k}000000000000000`);
       await webhooks.put(def);
       // Warm the definition cache: its reads are shared by every notification for 30 s.
-      await service.handleJob({ kind: 'deliver', notificationId: `ntf_COSTWARM${k}`, webhookId: def.id, event: referenceEvent(900 + k) });
+      await service.handleJob({
+        kind: 'deliver',
+        notificationId: `ntf_COSTWARM${k}`,
+        webhookId: def.id,
+        event: referenceEvent(900 + k),
+      });
       meter.reset();
       const starts = scheduler.starts.length;
       const id = `ntf_COST${outcome.toUpperCase()}`;
-      await service.handleJob({ kind: 'deliver', notificationId: id, webhookId: def.id, event: referenceEvent(k) });
+      await service.handleJob({
+        kind: 'deliver',
+        notificationId: id,
+        webhookId: def.id,
+        event: referenceEvent(k),
+      });
       if (outcome !== 'sent') {
         for (let retry = 1; retry <= 5; retry++) {
           const out = await service.retry({ action: 'attempt', notificationId: id, retry });
@@ -282,20 +345,31 @@ async function measureDynamo(opts: BenchOptions, receiverUrl: string): Promise<R
         }
       }
       const ops = meter.ops.filter((o) => o.table !== standIns.tables.webhooks);
-      const tableBytes = (meter.sizes.get(`${standIns.tables.notifications}/${id}`) ?? 0) + (meter.sizes.get(`${standIns.tables.payloads}/${id}`) ?? 0);
+      const tableBytes =
+        (meter.sizes.get(`${standIns.tables.notifications}/${id}`) ?? 0) +
+        (meter.sizes.get(`${standIns.tables.payloads}/${id}`) ?? 0);
       const indexBytes = meter.indexSizes.get(`${standIns.tables.notifications}/${id}`) ?? 0;
       const payloadBytes = meter.sizes.get(`${standIns.tables.payloads}/${id}`) ?? 0;
       const isPayload = (o: (typeof ops)[number]) => o.table === standIns.tables.payloads;
       const merged = ops.filter((o) => !isPayload(o));
       result[outcome] = {
-        mergedWru: merged.reduce((a, o) => a + (o.wru > 0 ? Math.ceil((o.itemBytesAfter + payloadBytes) / 1024) : 0), 0),
-        mergedRru: merged.reduce((a, o) => a + (o.rru > 0 ? Math.ceil((o.itemBytesAfter + payloadBytes) / 4096) : 0), 0),
+        mergedWru: merged.reduce(
+          (a, o) => a + (o.wru > 0 ? Math.ceil((o.itemBytesAfter + payloadBytes) / 1024) : 0),
+          0,
+        ),
+        mergedRru: merged.reduce(
+          (a, o) => a + (o.rru > 0 ? Math.ceil((o.itemBytesAfter + payloadBytes) / 4096) : 0),
+          0,
+        ),
         wru: ops.reduce((a, o) => a + o.wru, 0),
         indexWru: ops.reduce((a, o) => a + o.indexWru, 0),
         rru: ops.reduce((a, o) => a + o.rru, 0),
         tableBytes: tableBytes + 200, // 100 B per item (notification, payload)
         storedBytes: tableBytes + 200 + indexBytes,
-        ops: ops.map((o) => `${o.command} ${o.table.replace(/^cost-/, '')} ${o.itemBytesAfter} B: ${o.wru} WRU + ${o.indexWru} GSI WRU, ${o.rru} RRU`),
+        ops: ops.map(
+          (o) =>
+            `${o.command} ${o.table.replace(/^cost-/, '')} ${o.itemBytesAfter} B: ${o.wru} WRU + ${o.indexWru} GSI WRU, ${o.rru} RRU`,
+        ),
         retryStarts: scheduler.starts.length - starts,
       };
       opts.log(
@@ -362,7 +436,12 @@ async function measureLogs(receiverUrl: string, batchSize: number): Promise<LogB
       const records = Array.from({ length: batchSize }, (_, i) => {
         const id = `ntf_LOG${k}x${i}`;
         ids[outcome].push(id);
-        const job: DeliveryJob = { kind: 'deliver', notificationId: id, webhookId: def.id, event: referenceEvent(i) };
+        const job: DeliveryJob = {
+          kind: 'deliver',
+          notificationId: id,
+          webhookId: def.id,
+          event: referenceEvent(i),
+        };
         return {
           messageId: `m${k}-${i}`,
           receiptHandle: 'r',
@@ -380,13 +459,23 @@ async function measureLogs(receiverUrl: string, batchSize: number): Promise<LogB
     }
     const recoveredId = ids.recoverAtRetry1[0]!;
     const failedId = ids.failAllRetries[0]!;
-    const recovered = await capture(() => attempt({ action: 'attempt', notificationId: recoveredId, retry: 1 }));
-    const failed = await capture(() => attempt({ action: 'attempt', notificationId: failedId, retry: 1 }));
+    const recovered = await capture(() =>
+      attempt({ action: 'attempt', notificationId: recoveredId, retry: 1 }),
+    );
+    const failed = await capture(() =>
+      attempt({ action: 'attempt', notificationId: failedId, retry: 1 }),
+    );
     await capture(async () => {
-      for (let retry = 2; retry <= 5; retry++) await attempt({ action: 'attempt', notificationId: failedId, retry });
+      for (let retry = 2; retry <= 5; retry++)
+        await attempt({ action: 'attempt', notificationId: failedId, retry });
     });
-    const markFailed = await capture(() => attempt({ action: 'markFailed', notificationId: failedId }));
-    return { deliveryPerNotification: perNotification, attemptPerInvocation: { recovered, failed, markFailed } };
+    const markFailed = await capture(() =>
+      attempt({ action: 'markFailed', notificationId: failedId }),
+    );
+    return {
+      deliveryPerNotification: perNotification,
+      attemptPerInvocation: { recovered, failed, markFailed },
+    };
   } finally {
     await sender.close();
   }
@@ -414,7 +503,13 @@ export interface Breakdown {
 }
 
 /** Dollars per million notifications, by service line, for `eventsPerRequest` events per POST. */
-export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial<Record<'scheduler' | 'sqsDelay' | 'mergedItem' | 'oneIndex' | 'retention30' | 'noPitr', boolean>> = {}): Breakdown {
+export function model(
+  m: ModelInputs,
+  eventsPerRequest: number,
+  variant: Partial<
+    Record<'scheduler' | 'sqsDelay' | 'mergedItem' | 'oneIndex' | 'retention30' | 'noPitr', boolean>
+  > = {},
+): Breakdown {
   const { facts, prices, a } = m;
   const p = (k: string) => prices[k]!.usd;
   const fail = SCENARIO.firstAttemptFailureShare;
@@ -427,14 +522,22 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
   const N = MILLION;
   const B = facts.sqsBatchSize;
   const gb = (fn: string) => (facts.functions[fn]?.memoryMb ?? 512) / 1024;
-  const stretch = (fn: string) => Math.max(1, (a.lambdaFullVcpuMemoryMb as number) / (facts.functions[fn]?.memoryMb ?? 512)) / (a.cpuSpeedVsThisMachine as number);
+  const stretch = (fn: string) =>
+    Math.max(1, (a.lambdaFullVcpuMemoryMb as number) / (facts.functions[fn]?.memoryMb ?? 512)) /
+    (a.cpuSpeedVsThisMachine as number);
 
   const requests = N / eventsPerRequest;
   // Lambda durations (ms per invocation).
   const failInBatch = 1 - (1 - fail) ** B;
   const deliveryMs =
-    (B * m.cpuUs.firstAttempt * stretch('delivery')) / 1000 + 2 * a.dynamoCallMs! + a.receiverResponseMs! + failInBatch * a.stepFunctionsStartMs!;
-  const attemptMs = (m.cpuUs.attempt * stretch('attempt')) / 1000 + 3 * a.dynamoCallMs! + a.failedReceiverResponseMs!;
+    (B * m.cpuUs.firstAttempt * stretch('delivery')) / 1000 +
+    2 * a.dynamoCallMs! +
+    a.receiverResponseMs! +
+    failInBatch * a.stepFunctionsStartMs!;
+  const attemptMs =
+    (m.cpuUs.attempt * stretch('attempt')) / 1000 +
+    3 * a.dynamoCallMs! +
+    a.failedReceiverResponseMs!;
   const markFailedMs = (2 * m.cpuUs.sdkCall * stretch('attempt')) / 1000 + 2 * a.dynamoCallMs!;
   const ingestMs = eventsPerRequest === 1 ? m.ingestMs.single : m.ingestMs.batch;
   const retriesPerN = share.recoverAtRetry1 * 1 + share.failAllRetries * 5;
@@ -446,10 +549,16 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
   out.apiGateway = requests * p('apiGatewayHttpRequest');
   out.lambdaRequests = (requests + deliveryInvocations + attemptInvocations) * p('lambdaRequest');
   out.lambdaDurationIngest = requests * (ingestMs / 1000) * gb('ingest') * p('lambdaGbSecondArm64');
-  out.lambdaDurationDelivery = deliveryInvocations * (deliveryMs / 1000) * gb('delivery') * p('lambdaGbSecondArm64');
-  out.lambdaDurationAttempt = N * (retriesPerN * attemptMs + markFailedPerN * markFailedMs) / 1000 * gb('attempt') * p('lambdaGbSecondArm64');
-  const chunks = (messages: number) => Math.max(1, Math.ceil((messages * m.messageBytes) / (64 * 1024)));
-  out.sqs = (requests * chunks(eventsPerRequest) + deliveryInvocations * (chunks(B) + 1)) * p('sqsRequest');
+  out.lambdaDurationDelivery =
+    deliveryInvocations * (deliveryMs / 1000) * gb('delivery') * p('lambdaGbSecondArm64');
+  out.lambdaDurationAttempt =
+    ((N * (retriesPerN * attemptMs + markFailedPerN * markFailedMs)) / 1000) *
+    gb('attempt') *
+    p('lambdaGbSecondArm64');
+  const chunks = (messages: number) =>
+    Math.max(1, Math.ceil((messages * m.messageBytes) / (64 * 1024)));
+  out.sqs =
+    (requests * chunks(eventsPerRequest) + deliveryInvocations * (chunks(B) + 1)) * p('sqsRequest');
 
   // DynamoDB units per outcome, with the what-if variants applied.
   const wru = w((o) => (variant.mergedItem ? m.units[o].mergedWru : m.units[o].wru));
@@ -465,25 +574,42 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
   out.dynamoReads = N * rru * p('dynamoReadRequestUnit');
   const months = (variant.retention30 ? 30 : facts.retentionDays) / (730 / 24);
   out.dynamoStorage = ((N * stored) / 1e9) * months * p('dynamoStorageGbMonth');
-  out.dynamoPitr = facts.pitrTables > 0 && !variant.noPitr ? ((N * w((o) => m.units[o].tableBytes)) / 1e9) * months * p('dynamoPitrGbMonth') : 0;
+  out.dynamoPitr =
+    facts.pitrTables > 0 && !variant.noPitr
+      ? ((N * w((o) => m.units[o].tableBytes)) / 1e9) * months * p('dynamoPitrGbMonth')
+      : 0;
 
   const executions = N * fail;
-  const transitions = N * (share.recoverAtRetry1 * m.transitions.recoverAtRetry1.transitions + share.failAllRetries * m.transitions.failAllRetries.transitions);
-  const historyEvents = N * (share.recoverAtRetry1 * m.transitions.recoverAtRetry1.historyEvents + share.failAllRetries * m.transitions.failAllRetries.historyEvents);
-  const logGb = (bytes: number, events: number) => (bytes + events * (a.cloudwatchLogBytesOverheadPerEvent as number)) / 1e9;
+  const transitions =
+    N *
+    (share.recoverAtRetry1 * m.transitions.recoverAtRetry1.transitions +
+      share.failAllRetries * m.transitions.failAllRetries.transitions);
+  const historyEvents =
+    N *
+    (share.recoverAtRetry1 * m.transitions.recoverAtRetry1.historyEvents +
+      share.failAllRetries * m.transitions.failAllRetries.historyEvents);
+  const logGb = (bytes: number, events: number) =>
+    (bytes + events * (a.cloudwatchLogBytesOverheadPerEvent as number)) / 1e9;
   if (variant.scheduler || variant.sqsDelay) {
     out.stepFunctions = 0;
-    if (variant.scheduler) out.retryScheduling = N * retriesPerN * p('eventBridgeSchedulerInvocation');
+    if (variant.scheduler)
+      out.retryScheduling = N * retriesPerN * p('eventBridgeSchedulerInvocation');
     else {
       // Re-queue with DelaySeconds (at most 900 s per hop): send + receive + delete per hop.
       const hops = facts.retrySchedule.map((s) => Math.ceil(s / 900));
       const hopsRecover = hops[0]!;
       const hopsAll = hops.reduce((x, y) => x + y, 0);
-      out.retryScheduling = N * (share.recoverAtRetry1 * hopsRecover + share.failAllRetries * hopsAll) * 3 * p('sqsRequest');
+      out.retryScheduling =
+        N *
+        (share.recoverAtRetry1 * hopsRecover + share.failAllRetries * hopsAll) *
+        3 *
+        p('sqsRequest');
     }
   } else {
     out.stepFunctions = transitions * p('stepFunctionsStandardTransition');
-    out.xray = facts.stateMachineTracing ? executions * (a.xraySampledShare as number) * p('xrayTrace') : 0;
+    out.xray = facts.stateMachineTracing
+      ? executions * (a.xraySampledShare as number) * p('xrayTrace')
+      : 0;
   }
   const attemptsPerN = 1 + retriesPerN;
   out.natDataProcessed = ((N * attemptsPerN * m.attemptWireBytes) / 1e9) * p('natGatewayGb');
@@ -491,16 +617,30 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
   // CloudWatch Logs ingestion: handler logs + EMF, Lambda platform lines, API access logs, state machine logs.
   const deliveryLogBytes = N * w((o) => m.logs.deliveryPerNotification[o]);
   const attemptLogBytes =
-    N * (share.recoverAtRetry1 * m.logs.attemptPerInvocation.recovered + share.failAllRetries * (5 * m.logs.attemptPerInvocation.failed + m.logs.attemptPerInvocation.markFailed));
+    N *
+    (share.recoverAtRetry1 * m.logs.attemptPerInvocation.recovered +
+      share.failAllRetries *
+        (5 * m.logs.attemptPerInvocation.failed + m.logs.attemptPerInvocation.markFailed));
   const invocations = requests + deliveryInvocations + attemptInvocations;
   const platformBytes = invocations * (a.lambdaPlatformLogBytesPerInvocation as number);
-  const ingestBytes = requests * ((a.ingestLogBytesPerRequest as number) + (a.apiAccessLogBytesPerRequest as number));
-  const sfnLogBytes = facts.stateMachineLogLevel === 'OFF' || variant.scheduler || variant.sqsDelay ? 0 : historyEvents * (a.stepFunctionsLogBytesPerEvent as number);
+  const ingestBytes =
+    requests * ((a.ingestLogBytesPerRequest as number) + (a.apiAccessLogBytesPerRequest as number));
+  const sfnLogBytes =
+    facts.stateMachineLogLevel === 'OFF' || variant.scheduler || variant.sqsDelay
+      ? 0
+      : historyEvents * (a.stepFunctionsLogBytesPerEvent as number);
   const logEvents = N * 2 + invocations * 3 + requests * 2 + (sfnLogBytes > 0 ? historyEvents : 0);
-  out.cloudwatchLogs = logGb(deliveryLogBytes + attemptLogBytes + platformBytes + ingestBytes + sfnLogBytes, logEvents) * p('cloudwatchLogsIngestGb');
+  out.cloudwatchLogs =
+    logGb(
+      deliveryLogBytes + attemptLogBytes + platformBytes + ingestBytes + sfnLogBytes,
+      logEvents,
+    ) * p('cloudwatchLogsIngestGb');
 
   for (const k of Object.keys(out)) out[k] = round(out[k]!, 3);
-  const total = round(Object.values(out).reduce((x, y) => x + y, 0), 3);
+  const total = round(
+    Object.values(out).reduce((x, y) => x + y, 0),
+    3,
+  );
   return {
     perMillion: out,
     total,
@@ -517,12 +657,18 @@ export function model(m: ModelInputs, eventsPerRequest: number, variant: Partial
       dynamoRruPerNotification: round(rru),
       storedBytesPerNotification: round(stored),
       attemptsPerNotification: round(attemptsPerN, 4),
-      logBytesPerNotification: round((deliveryLogBytes + attemptLogBytes + platformBytes + ingestBytes + sfnLogBytes) / N),
+      logBytesPerNotification: round(
+        (deliveryLogBytes + attemptLogBytes + platformBytes + ingestBytes + sfnLogBytes) / N,
+      ),
     },
   };
 }
 
-export function fixedMonthly(facts: StackFacts, prices: Record<string, Price>, a: Record<string, number>): Record<string, number> {
+export function fixedMonthly(
+  facts: StackFacts,
+  prices: Record<string, Price>,
+  a: Record<string, number>,
+): Record<string, number> {
   const h = a.hoursPerMonth!;
   const p = (k: string) => prices[k]!.usd;
   const out: Record<string, number> = {
@@ -553,26 +699,40 @@ function wireBytes(def: WebhookDefinition, responseHeaderBytes: number, tlsBytes
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`;
   // TCP/IP headers: about 40 bytes per segment; a 1.5 KB request and the response fit in a few.
-  return Buffer.byteLength(head) + Buffer.byteLength(req.body) + responseHeaderBytes + tlsBytes + 6 * 40;
+  return (
+    Buffer.byteLength(head) + Buffer.byteLength(req.body) + responseHeaderBytes + tlsBytes + 6 * 40
+  );
 }
 
 export const costBenchmark: Benchmark = {
   name: 'cost',
-  title: 'Cost per million notifications (us-east-1 list prices, synthesized stack, measured units)',
+  title:
+    'Cost per million notifications (us-east-1 list prices, synthesized stack, measured units)',
   async run(opts: BenchOptions): Promise<BenchResult> {
-    const priceFile = JSON.parse(readFileSync(path.join(BENCH_DIR, 'prices.json'), 'utf8')) as PriceFile;
-    const a = Object.fromEntries(Object.entries(priceFile.assumptions).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    const priceFile = JSON.parse(
+      readFileSync(path.join(BENCH_DIR, 'prices.json'), 'utf8'),
+    ) as PriceFile;
+    const a = Object.fromEntries(
+      Object.entries(priceFile.assumptions).filter(([, v]) => typeof v === 'number'),
+    ) as Record<string, number>;
     const notes: string[] = [];
 
     const t0 = performance.now();
     const facts = synthesizeStackFacts();
     opts.log(
-      `stack synthesized in ${Math.round(performance.now() - t0)} ms: ${Object.entries(facts.functions)
+      `stack synthesized in ${Math.round(performance.now() - t0)} ms: ${Object.entries(
+        facts.functions,
+      )
         .map(([n, f]) => `${n} ${f.memoryMb} MB ${f.architecture}`)
-        .join(', ')}; batch ${facts.sqsBatchSize}; NAT ${facts.natGateways}, EIP ${facts.elasticIps}, alarms ${facts.alarms}, dashboards ${facts.dashboards}, KMS ${facts.kmsKeys}`,
+        .join(
+          ', ',
+        )}; batch ${facts.sqsBatchSize}; NAT ${facts.natGateways}, EIP ${facts.elasticIps}, alarms ${facts.alarms}, dashboards ${facts.dashboards}, KMS ${facts.kmsKeys}`,
     );
     const nonArm = Object.entries(facts.functions).filter(([, f]) => f.architecture !== 'arm64');
-    if (nonArm.length > 0) notes.push(`functions not on arm64 (${nonArm.map(([n]) => n).join(', ')}): priced at the arm64 rate anyway; x86 costs about 25 % more`);
+    if (nonArm.length > 0)
+      notes.push(
+        `functions not on arm64 (${nonArm.map(([n]) => n).join(', ')}): priced at the arm64 rate anyway; x86 costs about 25 % more`,
+      );
 
     const transitions = {
       recoverAtRetry1: await countTransitions('recoverAtRetry1'),
@@ -600,7 +760,8 @@ export const costBenchmark: Benchmark = {
     // CPU per notification from the delivery benchmark (this run, else results.json).
     const cpu = (key: string, fallback: number) => {
       const v = opts.previous(key);
-      if (v === undefined) notes.push(`${key} not measured yet (run the delivery benchmark): assumed ${fallback} us`);
+      if (v === undefined)
+        notes.push(`${key} not measured yet (run the delivery benchmark): assumed ${fallback} us`);
       return v ?? fallback;
     };
     const firstMem = cpu('deliveryCpuUsPerOp.firstAttemptMemory', 150);
@@ -612,11 +773,20 @@ export const costBenchmark: Benchmark = {
     const ingestBatch = opts.previous('e2eIngestBatchP50Ms');
     const ingestSingle = opts.previous('e2eIngestP50Ms');
     if (ingestBatch === undefined || ingestSingle === undefined) {
-      notes.push(`ingest duration not measured yet (run the e2e benchmark): assumed ${a.ingestDurationMsFallback} ms per invocation`);
+      notes.push(
+        `ingest duration not measured yet (run the e2e benchmark): assumed ${a.ingestDurationMsFallback} ms per invocation`,
+      );
     }
     const def = referenceDefinition('https://ledger.example.com');
     const event = referenceEvent(5);
-    const messageBytes = Buffer.byteLength(JSON.stringify({ kind: 'deliver', notificationId: 'ntf_ABCDEFGHIJKLMNOPQRSTUVWXYZ', webhookId: def.id, event }));
+    const messageBytes = Buffer.byteLength(
+      JSON.stringify({
+        kind: 'deliver',
+        notificationId: 'ntf_ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+        webhookId: def.id,
+        event,
+      }),
+    );
     const inputs: ModelInputs = {
       facts,
       prices: priceFile.prices,
@@ -625,24 +795,44 @@ export const costBenchmark: Benchmark = {
       transitions,
       logs,
       cpuUs,
-      ingestMs: { batch: ingestBatch ?? a.ingestDurationMsFallback!, single: ingestSingle ?? a.ingestDurationMsFallback! },
+      ingestMs: {
+        batch: ingestBatch ?? a.ingestDurationMsFallback!,
+        single: ingestSingle ?? a.ingestDurationMsFallback!,
+      },
       messageBytes,
       attemptWireBytes: wireBytes(def, a.responseHeaderBytes!, a.tlsHandshakeBytesPerAttempt!),
     };
     const standard = model(inputs, SCENARIO.eventsPerRequest);
     const single = model(inputs, 1);
     const fixed = fixedMonthly(facts, priceFile.prices, a);
-    const fixedTotal = round(Object.values(fixed).reduce((x, y) => x + y, 0), 4);
+    const fixedTotal = round(
+      Object.values(fixed).reduce((x, y) => x + y, 0),
+      4,
+    );
     const whatIf: Record<string, number> = {
       retriesViaEventBridgeScheduler: model(inputs, 10, { scheduler: true }).total,
       retriesViaSqsDelayHops: model(inputs, 10, { sqsDelay: true }).total,
       requestInsideNotificationItem: model(inputs, 10, { mergedItem: true }).total,
       oneNotificationIndex: model(inputs, 10, { oneIndex: true }).total,
       retention30Days: model(inputs, 10, { retention30: true }).total,
-      schedulerAndMergedItemAndOneIndex: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true }).total,
-      schedulerAndMergedItemAndOneIndexAndRetention30: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true, retention30: true }).total,
+      schedulerAndMergedItemAndOneIndex: model(inputs, 10, {
+        scheduler: true,
+        mergedItem: true,
+        oneIndex: true,
+      }).total,
+      schedulerAndMergedItemAndOneIndexAndRetention30: model(inputs, 10, {
+        scheduler: true,
+        mergedItem: true,
+        oneIndex: true,
+        retention30: true,
+      }).total,
       noPitr: model(inputs, 10, { noPitr: true }).total,
-      schedulerAndMergedItemAndOneIndexAndNoPitr: model(inputs, 10, { scheduler: true, mergedItem: true, oneIndex: true, noPitr: true }).total,
+      schedulerAndMergedItemAndOneIndexAndNoPitr: model(inputs, 10, {
+        scheduler: true,
+        mergedItem: true,
+        oneIndex: true,
+        noPitr: true,
+      }).total,
       schedulerAndMergedItemAndOneIndexAndRetention30AndNoPitr: model(inputs, 10, {
         scheduler: true,
         mergedItem: true,
@@ -651,7 +841,9 @@ export const costBenchmark: Benchmark = {
         noPitr: true,
       }).total,
     };
-    opts.log(`per million, standard scenario: $${standard.total}; ${JSON.stringify(standard.perMillion)}`);
+    opts.log(
+      `per million, standard scenario: $${standard.total}; ${JSON.stringify(standard.perMillion)}`,
+    );
     opts.log(`what if (per million): ${JSON.stringify(whatIf)}`);
 
     const met = standard.total <= GOAL_USD_PER_MILLION;
@@ -688,24 +880,38 @@ export const costBenchmark: Benchmark = {
       },
     ];
     for (const [k, v] of Object.entries(standard.perMillion)) {
-      rows.push({ label: `  per million: ${k}`, key: `costBreakdownUsd.${k}`, value: v, unit: 'USD' });
+      rows.push({
+        label: `  per million: ${k}`,
+        key: `costBreakdownUsd.${k}`,
+        value: v,
+        unit: 'USD',
+      });
     }
     for (const [k, v] of Object.entries(whatIf)) {
-      rows.push({ label: `  what if: ${k}`, key: `costWhatIfUsd.${k}`, value: v, unit: 'USD', reference: `vs ${standard.total}` });
+      rows.push({
+        label: `  what if: ${k}`,
+        key: `costWhatIfUsd.${k}`,
+        value: v,
+        unit: 'USD',
+        reference: `vs ${standard.total}`,
+      });
     }
     if (!met) {
       notes.push(
         `Over the $${GOAL_USD_PER_MILLION} goal: ${top}. See the what-if rows (computed with the same measured units) for what would get there.`,
       );
     }
-    notes.push('Lambda durations: measured CPU per notification (delivery benchmark) scaled to the function memory, plus assumed service latencies (prices.json assumptions); the receiver response time is an assumption.');
+    notes.push(
+      'Lambda durations: measured CPU per notification (delivery benchmark) scaled to the function memory, plus assumed service latencies (prices.json assumptions); the receiver response time is an assumption.',
+    );
     const figures: Record<string, number> = {
       costPerMillionUsd: standard.total,
       costPerMillionSingleEventUsd: single.total,
       fixedMonthlyUsd: fixedTotal,
     };
     for (const [k, v] of Object.entries(standard.perMillion)) figures[`costBreakdownUsd.${k}`] = v;
-    for (const [k, v] of Object.entries(single.perMillion)) figures[`costBreakdownSingleEventUsd.${k}`] = v;
+    for (const [k, v] of Object.entries(single.perMillion))
+      figures[`costBreakdownSingleEventUsd.${k}`] = v;
     for (const [k, v] of Object.entries(fixed)) figures[`fixedMonthlyBreakdownUsd.${k}`] = v;
     for (const [k, v] of Object.entries(whatIf)) figures[`costWhatIfUsd.${k}`] = v;
     return {

@@ -11,21 +11,35 @@
  */
 import { Pool } from 'undici';
 import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoWebhookStore,
+} from '../lambdas/adapters/dynamo-stores';
+import { createHttpSender } from '../lambdas/adapters/http-sender';
+import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../lambdas/adapters/memory-stores';
-import { DynamoNotificationStore, DynamoPayloadStore, DynamoWebhookStore } from '../lambdas/adapters/dynamo-stores';
-import { createHttpSender } from '../lambdas/adapters/http-sender';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
-import type { DeliveryJob, Notification, RenderedRequest, WebhookDefinition } from '../lambdas/core/model';
+import type {
+  DeliveryJob,
+  Notification,
+  RenderedRequest,
+  WebhookDefinition,
+} from '../lambdas/core/model';
 import { buildRenderContext, Renderer } from '../lambdas/core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
-import type { DeliveryObserver, NotificationStore, PayloadStore, WebhookStore } from '../lambdas/ports';
+import type {
+  DeliveryObserver,
+  NotificationStore,
+  PayloadStore,
+  WebhookStore,
+} from '../lambdas/ports';
 import { startStandIns } from '../local/standins';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { closedLoop, combine, type LoadResult } from './support/load';
@@ -55,7 +69,11 @@ export interface Stores {
   readonly payloads: PayloadStore;
 }
 
-export function createService(stores: Stores, sender: ReturnType<typeof createHttpSender>, observer = noopObserver): DeliveryService {
+export function createService(
+  stores: Stores,
+  sender: ReturnType<typeof createHttpSender>,
+  observer = noopObserver,
+): DeliveryService {
   return new DeliveryService({
     webhooks: new CachedWebhookStore(stores.webhooks, DEFINITION_CACHE_TTL_MS),
     notifications: stores.notifications,
@@ -104,7 +122,16 @@ export async function seedNotifications(
         status: 'SENT',
         failureReason: null,
         attempts: [
-          { number: 1, trigger: 'initial', startedAt: now, durationMs: 2, statusCode: 200, outcome: 'SENT', error: null, responseBody: '' },
+          {
+            number: 1,
+            trigger: 'initial',
+            startedAt: now,
+            durationMs: 2,
+            statusCode: 200,
+            outcome: 'SENT',
+            error: null,
+            responseBody: '',
+          },
         ],
         nextAttemptAt: null,
       };
@@ -119,7 +146,10 @@ export async function seedNotifications(
 function wireRequest(def: WebhookDefinition): RenderedRequest {
   const id = notificationIdOf(0);
   const request = new Renderer().render(def, buildRenderContext(def, referenceEvent(0), id));
-  return { ...request, headers: { ...request.headers, ...sendTimeHeaders(def, id, new Date(), request.body) } };
+  return {
+    ...request,
+    headers: { ...request.headers, ...sendTimeHeaders(def, id, new Date(), request.body) },
+  };
 }
 
 function rawSender(receiverUrl: string, request: RenderedRequest) {
@@ -129,14 +159,25 @@ function rawSender(receiverUrl: string, request: RenderedRequest) {
   return {
     pool,
     async send(): Promise<void> {
-      const res = await pool.request({ method: request.method, path, headers: request.headers, body: request.body });
+      const res = await pool.request({
+        method: request.method,
+        path,
+        headers: request.headers,
+        body: request.body,
+      });
       await res.body.dump();
       if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`);
     },
   };
 }
 
-function loadRow(label: string, key: string, path: LoadResult, raw: LoadResult, goal?: number): Row {
+function loadRow(
+  label: string,
+  key: string,
+  path: LoadResult,
+  raw: LoadResult,
+  goal?: number,
+): Row {
   const ratio = path.opsPerSecond / raw.opsPerSecond;
   return {
     label,
@@ -187,7 +228,8 @@ export const deliveryBenchmark: Benchmark = {
       const seeded = opts.quick ? 10_000 : 40_000;
       await seedNotifications(stores, def, seeded, 8);
       const service = createService(stores, sender);
-      const resend = (i: number) => service.handleJob({ kind: 'resend', notificationId: notificationIdOf(i % seeded) });
+      const resend = (i: number) =>
+        service.handleJob({ kind: 'resend', notificationId: notificationIdOf(i % seeded) });
       const event = referenceEvent(1);
       const deliver = (i: number) => {
         const job: DeliveryJob = {
@@ -219,22 +261,49 @@ export const deliveryBenchmark: Benchmark = {
       const rawAll = combine(rawRuns);
       const resendAll = combine(resendRuns);
       const deliverAll = combine(deliverRuns);
-      opts.log(`raw undici ${Math.round(rawAll.opsPerSecond)}/s (${round(rawAll.cpuUsPerOp)} us CPU/op)`);
-      opts.log(`attempt path, memory ${Math.round(resendAll.opsPerSecond)}/s (${round(resendAll.cpuUsPerOp)} us CPU/op)`);
-      opts.log(`first attempt, memory ${Math.round(deliverAll.opsPerSecond)}/s (${round(deliverAll.cpuUsPerOp)} us CPU/op)`);
+      opts.log(
+        `raw undici ${Math.round(rawAll.opsPerSecond)}/s (${round(rawAll.cpuUsPerOp)} us CPU/op)`,
+      );
+      opts.log(
+        `attempt path, memory ${Math.round(resendAll.opsPerSecond)}/s (${round(resendAll.cpuUsPerOp)} us CPU/op)`,
+      );
+      opts.log(
+        `first attempt, memory ${Math.round(deliverAll.opsPerSecond)}/s (${round(deliverAll.cpuUsPerOp)} us CPU/op)`,
+      );
       figures.deliveryRatioMemory = round(resendAll.opsPerSecond / rawAll.opsPerSecond);
       figures.firstAttemptRatioMemory = round(deliverAll.opsPerSecond / rawAll.opsPerSecond);
       figures['deliveryCpuUsPerOp.raw'] = round(rawAll.cpuUsPerOp);
       figures['deliveryCpuUsPerOp.attemptMemory'] = round(resendAll.cpuUsPerOp);
       figures['deliveryCpuUsPerOp.firstAttemptMemory'] = round(deliverAll.cpuUsPerOp);
-      rows.push(loadRow('Attempt path (resend), memory stores', 'deliveryRatioMemory', resendAll, rawAll, GOAL_RATIO));
-      rows.push(loadRow('First attempt (render + send), memory stores', 'firstAttemptRatioMemory', deliverAll, rawAll));
+      rows.push(
+        loadRow(
+          'Attempt path (resend), memory stores',
+          'deliveryRatioMemory',
+          resendAll,
+          rawAll,
+          GOAL_RATIO,
+        ),
+      );
+      rows.push(
+        loadRow(
+          'First attempt (render + send), memory stores',
+          'firstAttemptRatioMemory',
+          deliverAll,
+          rawAll,
+        ),
+      );
       details.raw = describe(rawAll);
       details.attemptMemory = describe(resendAll);
       details.firstAttemptMemory = describe(deliverAll);
-      details.segments = { count: segments, ms: segmentMs, order: 'raw, attempt, first attempt; repeated' };
+      details.segments = {
+        count: segments,
+        ms: segmentMs,
+        order: 'raw, attempt, first attempt; repeated',
+      };
       if (resendAll.errors + deliverAll.errors + rawAll.errors > 0) {
-        notes.push(`errors during the run: raw ${rawAll.errors}, attempt ${resendAll.errors}, first ${deliverAll.errors} (${resendAll.firstError ?? deliverAll.firstError ?? rawAll.firstError})`);
+        notes.push(
+          `errors during the run: raw ${rawAll.errors}, attempt ${resendAll.errors}, first ${deliverAll.errors} (${resendAll.firstError ?? deliverAll.firstError ?? rawAll.firstError})`,
+        );
       }
 
       if (opts.profile || figures.deliveryRatioMemory < GOAL_RATIO) {
@@ -254,7 +323,14 @@ export const deliveryBenchmark: Benchmark = {
       const dynamo = await runDynamo(opts, def, sender, raw, segmentMs, warmMs);
       figures.deliveryRatioDynamo = round(dynamo.path.opsPerSecond / dynamo.raw.opsPerSecond);
       figures['deliveryCpuUsPerOp.attemptDynamo'] = round(dynamo.path.cpuUsPerOp);
-      rows.push(loadRow('Attempt path (resend), DynamoDB Local stores', 'deliveryRatioDynamo', dynamo.path, dynamo.raw));
+      rows.push(
+        loadRow(
+          'Attempt path (resend), DynamoDB Local stores',
+          'deliveryRatioDynamo',
+          dynamo.path,
+          dynamo.raw,
+        ),
+      );
       details.rawBesideDynamo = describe(dynamo.raw);
       details.attemptDynamo = describe(dynamo.path);
       details.dynamoSeeded = dynamo.seeded;
@@ -274,8 +350,13 @@ export const deliveryBenchmark: Benchmark = {
 
 function printProfile(opts: BenchOptions, what: string, summary: ProfileSummary): void {
   opts.log(`profile of the ${what} (${summary.totalMs} ms sampled, ${summary.file}):`);
-  opts.log(`  by area: ${Object.entries(summary.byArea).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
-  for (const f of summary.topFunctions.slice(0, 12)) opts.log(`  ${String(f.selfPct).padStart(5)}%  ${f.where}`);
+  opts.log(
+    `  by area: ${Object.entries(summary.byArea)
+      .map(([k, v]) => `${k} ${v}%`)
+      .join(', ')}`,
+  );
+  for (const f of summary.topFunctions.slice(0, 12))
+    opts.log(`  ${String(f.selfPct).padStart(5)}%  ${f.where}`);
 }
 
 async function runDynamo(
@@ -289,7 +370,9 @@ async function runDynamo(
   const standIns = await startStandIns({ prefix: 'bench-' });
   const stop = opts.procs.defer('stand-ins', () => standIns.stop());
   try {
-    opts.log(`DynamoDB Local up in ${standIns.startMs} ms (host pid ${standIns.pids.host}, java pid ${standIns.pids.dynamo})`);
+    opts.log(
+      `DynamoDB Local up in ${standIns.startMs} ms (host pid ${standIns.pids.host}, java pid ${standIns.pids.dynamo})`,
+    );
     const { dynamo } = standIns.clients;
     const stores: Stores = {
       webhooks: new DynamoWebhookStore(dynamo, standIns.tables.webhooks),
@@ -300,9 +383,12 @@ async function runDynamo(
     const seeded = opts.quick ? 300 : 1000;
     const t0 = performance.now();
     await seedNotifications(stores, def, seeded, 32);
-    opts.log(`seeded ${seeded} notifications in DynamoDB Local in ${Math.round(performance.now() - t0)} ms`);
+    opts.log(
+      `seeded ${seeded} notifications in DynamoDB Local in ${Math.round(performance.now() - t0)} ms`,
+    );
     const service = createService(stores, sender);
-    const resend = (i: number) => service.handleJob({ kind: 'resend', notificationId: notificationIdOf(i % seeded) });
+    const resend = (i: number) =>
+      service.handleJob({ kind: 'resend', notificationId: notificationIdOf(i % seeded) });
     let index = (await closedLoop(CONCURRENCY, warmMs, resend)).nextIndex;
     const rawRuns: LoadResult[] = [];
     const runs: LoadResult[] = [];
@@ -314,7 +400,9 @@ async function runDynamo(
     }
     const path = combine(runs);
     const rawAll = combine(rawRuns);
-    opts.log(`attempt path, DynamoDB Local ${Math.round(path.opsPerSecond)}/s (${round(path.cpuUsPerOp)} us CPU/op in this process)`);
+    opts.log(
+      `attempt path, DynamoDB Local ${Math.round(path.opsPerSecond)}/s (${round(path.cpuUsPerOp)} us CPU/op in this process)`,
+    );
     return { path, raw: rawAll, seeded };
   } finally {
     await stop();

@@ -46,7 +46,8 @@ function extraPlatformOptions(): Record<string, unknown> {
   const raw = process.env.BENCH_PLATFORM_OPTIONS;
   if (!raw) return {};
   const parsed: unknown = JSON.parse(raw);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_PLATFORM_OPTIONS must be a JSON object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error('BENCH_PLATFORM_OPTIONS must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 
@@ -58,13 +59,21 @@ interface PlatformChild {
   stop(): Promise<void>;
 }
 
-async function startPlatformChild(procs: ProcessRegistry, dataDir: string, token: string, profileDir?: string): Promise<PlatformChild> {
+async function startPlatformChild(
+  procs: ProcessRegistry,
+  dataDir: string,
+  token: string,
+  profileDir?: string,
+): Promise<PlatformChild> {
   const child = procs.spawn(
     process.execPath,
     [
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       '-r',
-      './local/register.js', path.join(BENCH_DIR, 'support', 'platform-child.ts'), JSON.stringify({ port: 0, dataDir, token, retryTimeScale: 0.001, ...extraPlatformOptions() })],
+      './local/register.js',
+      path.join(BENCH_DIR, 'support', 'platform-child.ts'),
+      JSON.stringify({ port: 0, dataDir, token, retryTimeScale: 0.001, ...extraPlatformOptions() }),
+    ],
     // Handler logs (one JSON line per delivery) go nowhere; they still cost what they cost.
     { stdio: ['pipe', 'ignore', 'pipe', 'ipc'] },
   );
@@ -87,17 +96,34 @@ async function startPlatformChild(procs: ProcessRegistry, dataDir: string, token
       }
     }
   });
-  const ready = await new Promise<{ url: string; token: string; pids: { standInsHost: number; dynamo: number } }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local platform did not start within 120 s: ${stderr.slice(-800)}`)), 120_000);
-    child.on('message', (msg: { type?: string; url: string; token: string; pids: { standInsHost: number; dynamo: number } }) => {
-      if (msg.type === 'ready') {
-        clearTimeout(timer);
-        resolve(msg);
-      }
-    });
+  const ready = await new Promise<{
+    url: string;
+    token: string;
+    pids: { standInsHost: number; dynamo: number };
+  }>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`local platform did not start within 120 s: ${stderr.slice(-800)}`)),
+      120_000,
+    );
+    child.on(
+      'message',
+      (msg: {
+        type?: string;
+        url: string;
+        token: string;
+        pids: { standInsHost: number; dynamo: number };
+      }) => {
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          resolve(msg);
+        }
+      },
+    );
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`local platform exited (${code}) before it was ready: ${stderr.slice(-800)}`));
+      reject(
+        new Error(`local platform exited (${code}) before it was ready: ${stderr.slice(-800)}`),
+      );
     });
   });
   grandchildren = [ready.pids.standInsHost, ready.pids.dynamo];
@@ -151,19 +177,39 @@ export const e2eBenchmark: Benchmark = {
     const token = randomBytes(18).toString('base64url');
     const t0 = Date.now();
     // With --profile the platform process writes a CPU profile when it stops (summarised below).
-    const profileDir = opts.profile ? mkdtempSync(path.join(os.tmpdir(), 'bench-e2e-profile-')) : undefined;
+    const profileDir = opts.profile
+      ? mkdtempSync(path.join(os.tmpdir(), 'bench-e2e-profile-'))
+      : undefined;
     const platform = await startPlatformChild(opts.procs, dataDir, token, profileDir);
-    opts.log(`local platform pid ${platform.pid} ready at ${platform.url} in ${Date.now() - t0} ms; receiver pid ${receiver.pid}`);
+    opts.log(
+      `local platform pid ${platform.pid} ready at ${platform.url} in ${Date.now() - t0} ms; receiver pid ${receiver.pid}`,
+    );
     const api = new Pool(platform.url, { connections: 64 });
     const bare = new Pool(receiver.url, { connections: 64 });
     const notes: string[] = [];
     try {
-      const auth = { authorization: `Bearer ${platform.token}`, 'content-type': 'application/json' };
-      const { id: _id, version: _v, createdAt: _c, updatedAt: _u, ...definition } = referenceDefinition(receiver.url);
-      const created = await api.request({ method: 'POST', path: '/webhooks', headers: auth, body: JSON.stringify(definition) });
+      const auth = {
+        authorization: `Bearer ${platform.token}`,
+        'content-type': 'application/json',
+      };
+      const {
+        id: _id,
+        version: _v,
+        createdAt: _c,
+        updatedAt: _u,
+        ...definition
+      } = referenceDefinition(receiver.url);
+      const created = await api.request({
+        method: 'POST',
+        path: '/webhooks',
+        headers: auth,
+        body: JSON.stringify(definition),
+      });
       const createdBody = (await created.body.json()) as { id?: string };
       if (created.statusCode !== 201 || !createdBody.id) {
-        throw new Error(`POST /webhooks answered ${created.statusCode}: ${JSON.stringify(createdBody).slice(0, 300)}`);
+        throw new Error(
+          `POST /webhooks answered ${created.statusCode}: ${JSON.stringify(createdBody).slice(0, 300)}`,
+        );
       }
       const webhookId = createdBody.id;
       const tag = randomBytes(4).toString('hex');
@@ -172,7 +218,11 @@ export const e2eBenchmark: Benchmark = {
       const makeEvent = () => {
         const n = seq++;
         const id = `evt_b${tag}_${n}`;
-        return { id, nid: notificationIdFor(webhookId, id), body: { type: REFERENCE_EVENT_TYPE, id, data: referenceData(n) } };
+        return {
+          id,
+          nid: notificationIdFor(webhookId, id),
+          body: { type: REFERENCE_EVENT_TYPE, id, data: referenceData(n) },
+        };
       };
 
       /** Open loop: `requests` POSTs of `perRequest` events, spread evenly at `eventsPerSec`, whatever the answers. */
@@ -185,7 +235,8 @@ export const e2eBenchmark: Benchmark = {
       ): Promise<PhaseResult> => {
         // Each phase starts with the platform idle: earlier backlog would be charged to it.
         const idleSince = now();
-        while (now() - idleSince < 60_000 && allIds.some((id) => !tracker.latency.has(id))) await sleep(100);
+        while (now() - idleSince < 60_000 && allIds.some((id) => !tracker.latency.has(id)))
+          await sleep(100);
         const requests = Math.ceil(totalEvents / perRequest);
         const intervalMs = (1000 * perRequest) / eventsPerSec;
         const ids: string[] = [];
@@ -206,7 +257,8 @@ export const e2eBenchmark: Benchmark = {
           // sending on would only pile up backlog for the next phase.
           if (abortOnLag && now() - lastCheck > 250) {
             lastCheck = now();
-            while (oldestPending < ids.length && tracker.latency.has(ids[oldestPending]!)) oldestPending++;
+            while (oldestPending < ids.length && tracker.latency.has(ids[oldestPending]!))
+              oldestPending++;
             const oldest = ids[oldestPending];
             if (oldest !== undefined && now() - tracker.sent.get(oldest)! > LAG_BOUND_MS) {
               aborted = true;
@@ -219,7 +271,9 @@ export const e2eBenchmark: Benchmark = {
             tracker.sent.set(e.nid, sentAt);
             ids.push(e.nid);
           }
-          const body = JSON.stringify(perRequest === 1 ? events[0]!.body : { events: events.map((e) => e.body) });
+          const body = JSON.stringify(
+            perRequest === 1 ? events[0]!.body : { events: events.map((e) => e.body) },
+          );
           inflight.push(
             api.request({ method: 'POST', path: '/events', headers: auth, body }).then(
               async (res) => {
@@ -242,8 +296,11 @@ export const e2eBenchmark: Benchmark = {
         await Promise.all(inflight);
         // Drain: wait until everything arrived, or drainMs after the last send.
         const lastSend = now();
-        while (now() - lastSend < drainMs && ids.some((id) => !tracker.latency.has(id))) await sleep(50);
-        const latencies = ids.map((id) => tracker.latency.get(id)).filter((v): v is number => v !== undefined);
+        while (now() - lastSend < drainMs && ids.some((id) => !tracker.latency.has(id)))
+          await sleep(50);
+        const latencies = ids
+          .map((id) => tracker.latency.get(id))
+          .filter((v): v is number => v !== undefined);
         const lost = ids.length - latencies.length;
         const result = {
           events: ids.length,
@@ -279,7 +336,9 @@ export const e2eBenchmark: Benchmark = {
         dynamoDbLocal: platform.pids.dynamo,
         receiver: receiver.pid,
       };
-      const cpuBefore = Object.fromEntries(Object.entries(processes).map(([k, pid]) => [k, cpuSecondsOf(pid)]));
+      const cpuBefore = Object.fromEntries(
+        Object.entries(processes).map(([k, pid]) => [k, cpuSecondsOf(pid)]),
+      );
       const wallBefore = now();
       const latency = await runPhase(50, latencyEvents, 1, 30_000);
       const wallSeconds = (now() - wallBefore) / 1000;
@@ -287,10 +346,17 @@ export const e2eBenchmark: Benchmark = {
         Object.entries(processes).map(([k, pid]) => {
           const before = cpuBefore[k];
           const after = cpuSecondsOf(pid);
-          return [k, before === undefined || after === undefined ? null : round((after - before) / wallSeconds)];
+          return [
+            k,
+            before === undefined || after === undefined
+              ? null
+              : round((after - before) / wallSeconds),
+          ];
         }),
       );
-      opts.log(`CPU (cores) per process during the latency phase: ${JSON.stringify(latencyPhaseCpuShare)}`);
+      opts.log(
+        `CPU (cores) per process during the latency phase: ${JSON.stringify(latencyPhaseCpuShare)}`,
+      );
       if (latency.notYetReceived > 0) {
         notes.push(
           `${latency.notYetReceived} of the ${latency.events} latency-phase events had not arrived 30 s after the last send: e2eP50Ms/e2eP99Ms are lower bounds (over the events received).`,
@@ -312,7 +378,12 @@ export const e2eBenchmark: Benchmark = {
         const t = now();
         bareInflight.push(
           bare
-            .request({ method: 'POST', path: '/bare', headers: { 'content-type': 'application/json' }, body: bareBody })
+            .request({
+              method: 'POST',
+              path: '/bare',
+              headers: { 'content-type': 'application/json' },
+              body: bareBody,
+            })
             .then(async (res) => {
               await res.body.dump();
               bareTimes.push(now() - t);
@@ -322,13 +393,16 @@ export const e2eBenchmark: Benchmark = {
       await Promise.all(bareInflight);
       const bareP50 = quantile(bareTimes, 0.5);
       const bareP99 = quantile(bareTimes, 0.99);
-      opts.log(`bare loopback round trip at 50/s: p50 ${round(bareP50)} ms, p99 ${round(bareP99)} ms`);
+      opts.log(
+        `bare loopback round trip at 50/s: p50 ${round(bareP50)} ms, p99 ${round(bareP99)} ms`,
+      );
 
       // Highest sustained rate: probes stepping up, then a 30 s confirmation.
       const probeSeconds = opts.quick ? 3 : 6;
       const confirmSeconds = opts.quick ? 10 : 30;
       const probes: Array<{ rate: number } & PhaseResult> = [];
-      const sustained = (r: PhaseResult) => !r.aborted && r.notYetReceived === 0 && r.rejected === 0 && r.maxLagMs <= LAG_BOUND_MS;
+      const sustained = (r: PhaseResult) =>
+        !r.aborted && r.notYetReceived === 0 && r.rejected === 0 && r.maxLagMs <= LAG_BOUND_MS;
       let best = 0;
       for (let rate = 20; rate <= 5000; rate = Math.round(rate * 1.5)) {
         const r = await runPhase(rate, rate * probeSeconds, BATCH, LAG_BOUND_MS + 1000, true);
@@ -343,7 +417,13 @@ export const e2eBenchmark: Benchmark = {
       let maxRate = 0;
       for (const candidate of [best, Math.round(best * 0.67), Math.round(best * 0.45)]) {
         if (candidate <= 0) break;
-        const r = await runPhase(candidate, candidate * confirmSeconds, BATCH, LAG_BOUND_MS + 1000, true);
+        const r = await runPhase(
+          candidate,
+          candidate * confirmSeconds,
+          BATCH,
+          LAG_BOUND_MS + 1000,
+          true,
+        );
         confirmations.push({ rate: candidate, ...r });
         opts.log(
           `confirm ${candidate} events/s for ${confirmSeconds} s: ${sustained(r) ? 'sustained' : 'NOT sustained'} (late ${r.notYetReceived}, max lag ${r.maxLagMs} ms, p99 ${r.p99Ms} ms)`,
@@ -355,10 +435,14 @@ export const e2eBenchmark: Benchmark = {
       }
       // Losses: events accepted but never received, after a last wait for stragglers.
       const finalWait = now();
-      while (now() - finalWait < 30_000 && allIds.some((id) => !tracker.latency.has(id))) await sleep(100);
+      while (now() - finalWait < 30_000 && allIds.some((id) => !tracker.latency.has(id)))
+        await sleep(100);
       const lost = allIds.filter((id) => !tracker.latency.has(id)).length;
-      opts.log(`events sent ${allIds.length}, never received ${lost}, duplicates ${tracker.duplicates}`);
-      if (tracker.unknown > 0) notes.push(`${tracker.unknown} receipts matched no event sent by this run`);
+      opts.log(
+        `events sent ${allIds.length}, never received ${lost}, duplicates ${tracker.duplicates}`,
+      );
+      if (tracker.unknown > 0)
+        notes.push(`${tracker.unknown} receipts matched no event sent by this run`);
       notes.push(
         `Local mode runs everything on this ${os.availableParallelism()}-core machine (API, handlers, DynamoDB Local, fauxqs, the receiver and the producer): the rate says what local mode sustains, not what AWS does.`,
       );
@@ -409,7 +493,12 @@ export const e2eBenchmark: Benchmark = {
           eventsSent: allIds.length,
           lost,
           duplicates: tracker.duplicates,
-          bareRoundTrip: { count: bareTimes.length, p50Ms: round(bareP50), p99Ms: round(bareP99), medianMs: round(median(bareTimes)) },
+          bareRoundTrip: {
+            count: bareTimes.length,
+            p50Ms: round(bareP50),
+            p99Ms: round(bareP99),
+            medianMs: round(median(bareTimes)),
+          },
           probes,
           probeSeconds,
           confirmations,
@@ -429,9 +518,16 @@ export const e2eBenchmark: Benchmark = {
         for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
           const full = path.join(profileDir, file);
           const summary = summarise(JSON.parse(readFileSync(full, 'utf8')), full);
-          opts.log(`profile of the local platform process (${summary.totalMs} ms sampled, ${full}):`);
-          opts.log(`  by area: ${Object.entries(summary.byArea).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
-          for (const f of summary.topFunctions.slice(0, 15)) opts.log(`  ${String(f.selfPct).padStart(5)}%  ${f.where}`);
+          opts.log(
+            `profile of the local platform process (${summary.totalMs} ms sampled, ${full}):`,
+          );
+          opts.log(
+            `  by area: ${Object.entries(summary.byArea)
+              .map(([k, v]) => `${k} ${v}%`)
+              .join(', ')}`,
+          );
+          for (const f of summary.topFunctions.slice(0, 15))
+            opts.log(`  ${String(f.selfPct).padStart(5)}%  ${f.where}`);
         }
       }
     }

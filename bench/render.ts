@@ -67,7 +67,9 @@ export const renderBenchmark: Benchmark = {
     const jsonUs = median(samples.jsonStringify!) / 1000;
     const speedup = parseUs / cachedUs;
     const vsJson = cachedUs / jsonUs;
-    opts.log(`render: cached ${cachedUs.toFixed(2)} us, parseAndRender ${parseUs.toFixed(2)} us, JSON.stringify ${jsonUs.toFixed(2)} us (sink ${sink % 10})`);
+    opts.log(
+      `render: cached ${cachedUs.toFixed(2)} us, parseAndRender ${parseUs.toFixed(2)} us, JSON.stringify ${jsonUs.toFixed(2)} us (sink ${sink % 10})`,
+    );
     const rendered = renderer.render(def, ctx);
     return {
       figures: { renderSpeedup: round(speedup), renderVsJsonStringify: round(vsJson) },
@@ -90,10 +92,17 @@ export const renderBenchmark: Benchmark = {
         },
       ],
       details: {
-        usPerOp: { cached: round(cachedUs), parseAndRender: round(parseUs), jsonStringify: round(jsonUs) },
-        samplesNsPerOp: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x))])),
+        usPerOp: {
+          cached: round(cachedUs),
+          parseAndRender: round(parseUs),
+          jsonStringify: round(jsonUs),
+        },
+        samplesNsPerOp: Object.fromEntries(
+          Object.entries(samples).map(([k, v]) => [k, v.map((x) => Math.round(x))]),
+        ),
         renderedBodyBytes: Buffer.byteLength(rendered.body),
-        placeholders: (def.url + Object.values(def.headers).join('') + def.body).match(/\{\{/g)?.length ?? 0,
+        placeholders:
+          (def.url + Object.values(def.headers).join('') + def.body).match(/\{\{/g)?.length ?? 0,
         compiles: renderer.stats.compiles,
       },
       notes: [

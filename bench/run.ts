@@ -19,9 +19,18 @@ interface Entry {
 
 /** In run order: the cost model reads figures measured by the others. */
 const BENCHMARKS: readonly Entry[] = [
-  { name: 'render', load: () => (require('./render') as typeof import('./render')).renderBenchmark },
-  { name: 'delivery', load: () => (require('./delivery') as typeof import('./delivery')).deliveryBenchmark },
-  { name: 'coldstart', load: () => (require('./cold-start') as typeof import('./cold-start')).coldStartBenchmark },
+  {
+    name: 'render',
+    load: () => (require('./render') as typeof import('./render')).renderBenchmark,
+  },
+  {
+    name: 'delivery',
+    load: () => (require('./delivery') as typeof import('./delivery')).deliveryBenchmark,
+  },
+  {
+    name: 'coldstart',
+    load: () => (require('./cold-start') as typeof import('./cold-start')).coldStartBenchmark,
+  },
   { name: 'e2e', load: () => (require('./e2e') as typeof import('./e2e')).e2eBenchmark },
   { name: 'cost', load: () => (require('./cost') as typeof import('./cost')).costBenchmark },
 ];
@@ -42,14 +51,22 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--only' || a.startsWith('--only=')) {
       const value = a === '--only' ? argv[++i] : a.slice('--only='.length);
       if (!value) throw new Error('--only needs a comma list, e.g. --only render,delivery');
-      args.only = value.split(',').map((s) => s.trim()).filter(Boolean);
+      args.only = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench -- [--only ${BENCHMARKS.map((b) => b.name).join(',')}] [--quick] [--profile]\n`);
+      process.stdout.write(
+        `usage: npm run bench -- [--only ${BENCHMARKS.map((b) => b.name).join(',')}] [--quick] [--profile]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
   const unknown = args.only?.filter((n) => !BENCHMARKS.some((b) => b.name === n)) ?? [];
-  if (unknown.length > 0) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`,
+    );
   return args;
 }
 
@@ -63,7 +80,11 @@ function readStored(): StoredResults {
   if (!existsSync(RESULTS_FILE)) return { figures: {}, benchmarks: {} };
   try {
     const parsed = JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as Partial<StoredResults>;
-    return { machine: parsed.machine, figures: parsed.figures ?? {}, benchmarks: parsed.benchmarks ?? {} };
+    return {
+      machine: parsed.machine,
+      figures: parsed.figures ?? {},
+      benchmarks: parsed.benchmarks ?? {},
+    };
   } catch {
     return { figures: {}, benchmarks: {} };
   }
@@ -107,7 +128,11 @@ export function renderTable(rows: readonly (Row & { bench: string })[]): string 
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...lines.map(line)].join('\n');
+  return [
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...lines.map(line),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -165,7 +190,9 @@ async function main(): Promise<void> {
         await procs.closeAll();
         procs.reopen();
       }
-      process.stdout.write(`   (${((Date.now() - t0) / 1000).toFixed(1)} s, load average now ${loadAverage().join(' ')})\n`);
+      process.stdout.write(
+        `   (${((Date.now() - t0) / 1000).toFixed(1)} s, load average now ${loadAverage().join(' ')})\n`,
+      );
     }
   } finally {
     await procs.closeAll();
@@ -191,7 +218,14 @@ async function main(): Promise<void> {
   writeFileSync(
     RESULTS_FILE,
     `${JSON.stringify(
-      { machine, quick: args.quick, ran: selected.map((b) => b.name), table: renderTable(allRows).split('\n'), figures, benchmarks },
+      {
+        machine,
+        quick: args.quick,
+        ran: selected.map((b) => b.name),
+        table: renderTable(allRows).split('\n'),
+        figures,
+        benchmarks,
+      },
       null,
       2,
     )}\n`,

@@ -64,7 +64,9 @@ export function envReader(env: Env) {
       if (value === undefined) return fallback;
       const parsed = Number(value);
       if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
-        throw new ConfigError(`Environment variable ${name} must be a number in [${min}, ${max}], got "${value}"`);
+        throw new ConfigError(
+          `Environment variable ${name} must be a number in [${min}, ${max}], got "${value}"`,
+        );
       }
       return parsed;
     },
@@ -90,14 +92,18 @@ export function envReader(env: Env) {
       try {
         parsed = JSON.parse(value);
       } catch {
-        throw new ConfigError(`Environment variable ${name} must be a JSON array of ${length} numbers`);
+        throw new ConfigError(
+          `Environment variable ${name} must be a JSON array of ${length} numbers`,
+        );
       }
       if (
         !Array.isArray(parsed) ||
         parsed.length !== length ||
         !parsed.every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0)
       ) {
-        throw new ConfigError(`Environment variable ${name} must be a JSON array of ${length} positive numbers`);
+        throw new ConfigError(
+          `Environment variable ${name} must be a JSON array of ${length} positive numbers`,
+        );
       }
       return parsed as number[];
     },
@@ -144,13 +150,18 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
   return {
     ...loadStoreConfig(env),
     stateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
-    retrySchedule: read.numberArray(ENV.RETRY_SCHEDULE_SECONDS, defaultSchedule, defaultSchedule.length),
+    retrySchedule: read.numberArray(
+      ENV.RETRY_SCHEDULE_SECONDS,
+      defaultSchedule,
+      defaultSchedule.length,
+    ),
     retryTimeScale: read.number(ENV.RETRY_TIME_SCALE, 1, 0, 1000),
     retentionDays: read.number(ENV.RETENTION_DAYS, 90, 1, 3650),
     allowHttp: read.bool(ENV.ALLOW_HTTP, false),
     egressAllowCidrs: read.list(ENV.EGRESS_ALLOW_CIDRS, []),
     definitionCacheTtlMs:
-      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) * 1000,
+      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) *
+      1000,
     deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
   };
 }

@@ -29,7 +29,11 @@ export interface WebhookStore {
 
 export interface PayloadStore {
   /** Write-once (attribute_not_exists). 'exists' when an earlier write won; the stored value is unchanged. */
-  putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'>;
+  putOnce(
+    notificationId: string,
+    request: RenderedRequest,
+    expiresAtEpochSeconds: number,
+  ): Promise<'created' | 'exists'>;
   get(notificationId: string): Promise<RenderedRequest | undefined>;
 }
 
@@ -73,7 +77,11 @@ export interface NotificationStore {
    */
   recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean>;
   /** Status change without an attempt (e.g. marking FAILED after the last retry). */
-  setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean>;
+  setStatus(
+    id: string,
+    update: NotificationUpdate,
+    expectedStatus?: NotificationStatus,
+  ): Promise<boolean>;
   list(query: NotificationQuery): Promise<NotificationPage>;
 }
 
@@ -90,7 +98,10 @@ export interface ResendJobStore {
   create(job: ResendJob): Promise<void>;
   get(jobId: string): Promise<ResendJob | undefined>;
   /** Atomic counter increments. */
-  increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void>;
+  increment(
+    jobId: string,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+  ): Promise<void>;
 }
 
 export interface DeliveryQueue {
@@ -121,7 +132,10 @@ export type HttpResult =
     }
   | {
       readonly kind: 'error';
-      readonly error: Extract<FailureReason, 'TIMEOUT' | 'CONNECTION_ERROR' | 'TLS_ERROR' | 'BLOCKED_URL'>;
+      readonly error: Extract<
+        FailureReason,
+        'TIMEOUT' | 'CONNECTION_ERROR' | 'TLS_ERROR' | 'BLOCKED_URL'
+      >;
       readonly message: string;
       readonly durationMs: number;
     };

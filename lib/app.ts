@@ -19,7 +19,8 @@ export function buildApp(app: App, env: NodeJS.ProcessEnv = process.env): Webhoo
   const regions = regionsFromContext(read, env);
   const stageValue = read('stage');
   const stage = stageValue === undefined ? undefined : String(stageValue);
-  if (stage !== undefined && !/^[A-Za-z0-9-]*$/.test(stage)) throw new Error(`stage: "${stage}" may hold letters, digits and dashes only`);
+  if (stage !== undefined && !/^[A-Za-z0-9-]*$/.test(stage))
+    throw new Error(`stage: "${stage}" may hold letters, digits and dashes only`);
   const stacks = regions.map(
     (region) =>
       new WebhooksStack(app, stackName(region, stage), {

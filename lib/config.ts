@@ -103,10 +103,13 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   }
   if (s.eipAllocationIds !== undefined) {
     if (s.eipAllocationIds.length !== s.maxAzs) {
-      throw new Error(`eipAllocationIds needs one allocation id per AZ (${s.maxAzs}), got ${s.eipAllocationIds.length}`);
+      throw new Error(
+        `eipAllocationIds needs one allocation id per AZ (${s.maxAzs}), got ${s.eipAllocationIds.length}`,
+      );
     }
     for (const id of s.eipAllocationIds) {
-      if (!/^eipalloc-[0-9a-f]+$/.test(id)) throw new Error(`eipAllocationIds: "${id}" is not an allocation id (eipalloc-...)`);
+      if (!/^eipalloc-[0-9a-f]+$/.test(id))
+        throw new Error(`eipAllocationIds: "${id}" is not an allocation id (eipalloc-...)`);
     }
   }
   if (s.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+$/.test(s.alarmEmail)) {
@@ -118,15 +121,19 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
 /** The schedule drives the five Wait states: exactly RETRY_COUNT positive whole seconds. */
 export function validateRetrySchedule(schedule: readonly number[]): void {
   if (schedule.length !== RETRY_COUNT) {
-    throw new Error(`retryScheduleSeconds must have ${RETRY_COUNT} entries, got ${schedule.length}`);
+    throw new Error(
+      `retryScheduleSeconds must have ${RETRY_COUNT} entries, got ${schedule.length}`,
+    );
   }
   for (const s of schedule) {
-    if (!Number.isInteger(s) || s < 1) throw new Error(`retryScheduleSeconds entries must be whole seconds >= 1, got ${s}`);
+    if (!Number.isInteger(s) || s < 1)
+      throw new Error(`retryScheduleSeconds entries must be whole seconds >= 1, got ${s}`);
   }
 }
 
 function positiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${value}`);
 }
 
 /**
@@ -159,20 +166,30 @@ export const CONTEXT_KEYS = {
 type ContextReader = (key: string) => unknown;
 
 /** The regions to deploy to: context `regions` (comma list or array), else CDK_DEFAULT_REGION. */
-export function regionsFromContext(read: ContextReader, env: NodeJS.ProcessEnv = process.env): string[] {
+export function regionsFromContext(
+  read: ContextReader,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
   const raw = read(CONTEXT_KEYS.regions) ?? env.CDK_DEFAULT_REGION;
   const regions = list(raw);
   if (regions.length === 0) {
-    throw new Error('No region: pass -c regions=eu-central-1,us-east-1 (or set CDK_DEFAULT_REGION)');
+    throw new Error(
+      'No region: pass -c regions=eu-central-1,us-east-1 (or set CDK_DEFAULT_REGION)',
+    );
   }
   for (const r of regions) {
-    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r)) throw new Error(`regions: "${r}" is not an AWS region name`);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(r))
+      throw new Error(`regions: "${r}" is not an AWS region name`);
   }
   return [...new Set(regions)];
 }
 
 /** Settings for one region from context; `eipAllocationIds` may be per region ({"eu-central-1": [...]}). */
-export function settingsFromContext(read: ContextReader, region: string, regionCount: number): WebhooksSettings {
+export function settingsFromContext(
+  read: ContextReader,
+  region: string,
+  regionCount: number,
+): WebhooksSettings {
   const num = (key: string): number | undefined => {
     const v = read(key);
     if (v === undefined || v === '') return undefined;
@@ -195,7 +212,12 @@ export function settingsFromContext(read: ContextReader, region: string, regionC
     eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
     maxAzs: num(CONTEXT_KEYS.maxAzs),
     alarmEmail: str(CONTEXT_KEYS.alarmEmail),
-    removalPolicy: removal === undefined ? undefined : removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    removalPolicy:
+      removal === undefined
+        ? undefined
+        : removal === 'destroy'
+          ? RemovalPolicy.DESTROY
+          : RemovalPolicy.RETAIN,
     deliveryMemoryMb: num(CONTEXT_KEYS.deliveryMemoryMb),
     deliveryConcurrency: num(CONTEXT_KEYS.deliveryConcurrency),
     deliveryBatchSize: num(CONTEXT_KEYS.deliveryBatchSize),
@@ -214,14 +236,17 @@ export function settingsFromContext(read: ContextReader, region: string, regionC
 function eipsForRegion(raw: unknown, region: string, regionCount: number): string[] | undefined {
   if (raw === undefined || raw === '') return undefined;
   let value: unknown = raw;
-  if (typeof value === 'string' && value.trim().startsWith('{')) value = JSON.parse(value) as unknown;
+  if (typeof value === 'string' && value.trim().startsWith('{'))
+    value = JSON.parse(value) as unknown;
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const perRegion = (value as Record<string, unknown>)[region];
     return perRegion === undefined ? undefined : list(perRegion);
   }
   // A flat list names addresses of one region: ambiguous when deploying to several.
   if (regionCount > 1) {
-    throw new Error('eipAllocationIds: with several regions give a JSON object {"<region>": ["eipalloc-..."]}');
+    throw new Error(
+      'eipAllocationIds: with several regions give a JSON object {"<region>": ["eipalloc-..."]}',
+    );
   }
   return list(value);
 }

@@ -73,13 +73,22 @@ export class WebhooksStack extends Stack {
       failureRateThreshold: s.failureRateAlarmThreshold,
     });
 
-    new CfnOutput(this, 'ApiUrl', { description: 'HTTP API base URL (SigV4, service execute-api)', value: this.api.url });
+    new CfnOutput(this, 'ApiUrl', {
+      description: 'HTTP API base URL (SigV4, service execute-api)',
+      value: this.api.url,
+    });
     new CfnOutput(this, 'SenderIps', {
       description: 'Public IPs all webhooks of this region are sent from (comma list)',
       value: this.network.senderIpList,
     });
-    new CfnOutput(this, 'ProducerPolicyArn', { description: 'Managed policy: POST /events', value: this.api.producerPolicy.managedPolicyArn });
-    new CfnOutput(this, 'OperatorPolicyArn', { description: 'Managed policy: every other route', value: this.api.operatorPolicy.managedPolicyArn });
+    new CfnOutput(this, 'ProducerPolicyArn', {
+      description: 'Managed policy: POST /events',
+      value: this.api.producerPolicy.managedPolicyArn,
+    });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      description: 'Managed policy: every other route',
+      value: this.api.operatorPolicy.managedPolicyArn,
+    });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
     new CfnOutput(this, 'DeliveryDlqUrl', { value: this.delivery.deadLetterQueue.queueUrl });

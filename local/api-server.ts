@@ -12,7 +12,11 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
 import { listen } from './listen';
 
 export type HttpLambda = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
@@ -57,14 +61,16 @@ export class PortInUseError extends Error {
 /** API Gateway HTTP APIs refuse payloads above 10 MB. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const ACCOUNT_ID = '000000000000';
-const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|application\/[a-z0-9.+-]+\+(json|xml))/i;
+const TEXT_TYPES =
+  /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|application\/[a-z0-9.+-]+\+(json|xml))/i;
 
 export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiServer> {
   let routes: ApiRoutes | undefined;
   const server = http.createServer((req, res) => {
     handle(req, res, routes).catch((err) => {
       routes?.onError?.('local API server failed a request', err);
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' } });
       else res.destroy();
     });
   });
@@ -93,33 +99,60 @@ export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiSe
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, routes: ApiRoutes | undefined): Promise<void> {
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  routes: ApiRoutes | undefined,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = (req.method ?? 'GET').toUpperCase();
   if (!routes) {
     await drain(req);
-    sendJson(res, 503, { error: { code: 'STARTING', message: 'The platform is starting; try again in a moment.' } });
+    sendJson(res, 503, {
+      error: { code: 'STARTING', message: 'The platform is starting; try again in a moment.' },
+    });
     return;
   }
   if (url.pathname === '/health' && (method === 'GET' || method === 'HEAD')) {
     await drain(req);
     const report = await routes.health().catch(() => ({ ok: false, components: {} }));
-    sendJson(res, report.ok ? 200 : 503, { status: report.ok ? 'ok' : 'unavailable', components: report.components });
+    sendJson(res, report.ok ? 200 : 503, {
+      status: report.ok ? 'ok' : 'unavailable',
+      components: report.components,
+    });
     return;
   }
   const auth = checkToken(req.headers.authorization, routes.token);
   if (auth !== undefined) {
     await drain(req);
-    sendJson(res, 401, { error: { code: 'UNAUTHORIZED', message: auth } }, { 'www-authenticate': 'Bearer realm="webhooks"' });
+    sendJson(
+      res,
+      401,
+      { error: { code: 'UNAUTHORIZED', message: auth } },
+      { 'www-authenticate': 'Bearer realm="webhooks"' },
+    );
     return;
   }
   const body = await readBody(req, MAX_BODY_BYTES);
   if (body === 'too-large') {
-    sendJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `Request body exceeds ${MAX_BODY_BYTES} bytes.` } }, { connection: 'close' });
+    sendJson(
+      res,
+      413,
+      {
+        error: {
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `Request body exceeds ${MAX_BODY_BYTES} bytes.`,
+        },
+      },
+      { connection: 'close' },
+    );
     return;
   }
   const isEvents = url.pathname === '/events' && method === 'POST';
-  const event = toHttpApiEvent(req, body, { routeKey: isEvents ? 'POST /events' : '$default', region: routes.region });
+  const event = toHttpApiEvent(req, body, {
+    routeKey: isEvents ? 'POST /events' : '$default',
+    region: routes.region,
+  });
   const result = await (isEvents ? routes.ingest : routes.api)(event);
   sendResult(res, result, event.requestContext.requestId);
 }
@@ -161,14 +194,29 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer |
 
 /** API Gateway's request time format: 28/Nov/2026:11:26:42 +0000. */
 function requestTime(d: Date): string {
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const months = [
+    'Jan',
+    'Feb',
+    'Mar',
+    'Apr',
+    'May',
+    'Jun',
+    'Jul',
+    'Aug',
+    'Sep',
+    'Oct',
+    'Nov',
+    'Dec',
+  ];
   const p = (n: number) => String(n).padStart(2, '0');
   return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
 }
 
 /** A request as API Gateway (HTTP API, payload format 2.0) hands it to a Lambda. */
 export function toHttpApiEvent(
-  req: Pick<http.IncomingMessage, 'method' | 'url' | 'headers' | 'httpVersion'> & { socket?: { remoteAddress?: string } },
+  req: Pick<http.IncomingMessage, 'method' | 'url' | 'headers' | 'httpVersion'> & {
+    socket?: { remoteAddress?: string };
+  },
   body: Buffer,
   opts: { routeKey: string; region: string },
 ): APIGatewayProxyEventV2 {
@@ -202,7 +250,8 @@ export function toHttpApiEvent(
   const now = new Date();
   const method = (req.method ?? 'GET').toUpperCase();
   const host = headers.host ?? 'localhost';
-  const textual = body.length === 0 || (TEXT_TYPES.test(headers['content-type'] ?? '') && isUtf8(body));
+  const textual =
+    body.length === 0 || (TEXT_TYPES.test(headers['content-type'] ?? '') && isUtf8(body));
   const requestId = randomUUID();
   return {
     version: '2.0',
@@ -244,7 +293,12 @@ function isUtf8(buf: Buffer): boolean {
   }
 }
 
-function sendJson(res: http.ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): void {
   const body = JSON.stringify(payload);
   res.writeHead(status, {
     'content-type': 'application/json',
@@ -255,7 +309,11 @@ function sendJson(res: http.ServerResponse, status: number, payload: unknown, he
 }
 
 /** A handler result, as API Gateway turns it into a response (format 2.0 rules). */
-function sendResult(res: http.ServerResponse, result: APIGatewayProxyResultV2, requestId: string): void {
+function sendResult(
+  res: http.ServerResponse,
+  result: APIGatewayProxyResultV2,
+  requestId: string,
+): void {
   const structured =
     typeof result === 'object' && result !== null && 'statusCode' in result
       ? (result as APIGatewayProxyStructuredResultV2)
@@ -265,10 +323,15 @@ function sendResult(res: http.ServerResponse, result: APIGatewayProxyResultV2, r
     sendJson(res, 200, result, { 'apigw-requestid': requestId });
     return;
   }
-  const body = structured.body === undefined ? Buffer.alloc(0) : Buffer.from(structured.body, structured.isBase64Encoded ? 'base64' : 'utf8');
+  const body =
+    structured.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.from(structured.body, structured.isBase64Encoded ? 'base64' : 'utf8');
   const headers: Record<string, string | string[]> = { 'apigw-requestid': requestId };
-  for (const [name, value] of Object.entries(structured.headers ?? {})) headers[name.toLowerCase()] = String(value);
-  if (structured.cookies && structured.cookies.length > 0) headers['set-cookie'] = structured.cookies;
+  for (const [name, value] of Object.entries(structured.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  if (structured.cookies && structured.cookies.length > 0)
+    headers['set-cookie'] = structured.cookies;
   const status = structured.statusCode ?? 200;
   if (status !== 204 && status !== 304) headers['content-length'] = String(body.length);
   res.writeHead(status, headers);

@@ -10,8 +10,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigurationError, type Platform, platformOptionsFromEnv, startPlatform } from './platform';
 import { PortInUseError } from './api-server';
+import {
+  ConfigurationError,
+  type Platform,
+  platformOptionsFromEnv,
+  startPlatform,
+} from './platform';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -23,7 +28,11 @@ interface Received {
   body: string;
 }
 
-function startDemoReceiver(): Promise<{ url: string; received: Promise<Received>; close: () => Promise<void> }> {
+function startDemoReceiver(): Promise<{
+  url: string;
+  received: Promise<Received>;
+  close: () => Promise<void>;
+}> {
   let deliver!: (r: Received) => void;
   const received = new Promise<Received>((resolve) => {
     deliver = resolve;
@@ -32,7 +41,12 @@ function startDemoReceiver(): Promise<{ url: string; received: Promise<Received>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      deliver({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      deliver({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":true}');
     });
   });
@@ -55,10 +69,18 @@ function startDemoReceiver(): Promise<{ url: string; received: Promise<Received>
 // biome-ignore lint/suspicious/noExplicitAny: API answers are printed, and read field by field
 type Json = any;
 
-async function call(platform: Platform, method: string, pathname: string, body?: unknown): Promise<{ status: number; json: Json }> {
+async function call(
+  platform: Platform,
+  method: string,
+  pathname: string,
+  body?: unknown,
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(`${platform.url}${pathname}`, {
     method,
-    headers: { authorization: `Bearer ${platform.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${platform.token}`,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -67,7 +89,11 @@ async function call(platform: Platform, method: string, pathname: string, body?:
   return { status: res.status, json };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, seconds = 30): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  seconds = 30,
+): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
     const value = await probe();
@@ -78,11 +104,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, sec
 }
 
 const step = (text: string) => process.stdout.write(`\n== ${text}\n`);
-const show = (value: unknown) => process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
+const show = (value: unknown) =>
+  process.stdout.write(`${typeof value === 'string' ? value : JSON.stringify(value, null, 2)}\n`);
 
 async function main(): Promise<void> {
   const fromEnv = platformOptionsFromEnv(process.env);
-  const tempDir = fromEnv.dataDir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-demo-')) : undefined;
+  const tempDir =
+    fromEnv.dataDir === undefined
+      ? fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-demo-'))
+      : undefined;
   const receiver = await startDemoReceiver();
   let platform: Platform | undefined;
   try {
@@ -94,7 +124,9 @@ async function main(): Promise<void> {
       ...(tempDir ? { dataDir: tempDir } : {}),
       handlerEnv: { DEFINITION_CACHE_TTL_SECONDS: '0', ...fromEnv.handlerEnv },
     });
-    show(`API ${platform.url} (ready in ${(platform.startMs / 1000).toFixed(1)} s), demo receiver ${receiver.url}`);
+    show(
+      `API ${platform.url} (ready in ${(platform.startMs / 1000).toFixed(1)} s), demo receiver ${receiver.url}`,
+    );
 
     step('Registering a webhook (POST /webhooks)');
     const signingSecret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -112,7 +144,10 @@ async function main(): Promise<void> {
     show(hook.json);
 
     step('Publishing an event (POST /events)');
-    const event = { type: 'LOAN_DISBURSEMENT', data: { loanId: 'L-1001', amount: 2500, branch: 'north' } };
+    const event = {
+      type: 'LOAN_DISBURSEMENT',
+      data: { loanId: 'L-1001', amount: 2500, branch: 'north' },
+    };
     show(event);
     const accepted = await call(platform, 'POST', '/events', event);
     show(`${accepted.status} ${JSON.stringify(accepted.json)}`);
@@ -120,10 +155,18 @@ async function main(): Promise<void> {
     step('The demo receiver got');
     const request = await Promise.race([
       receiver.received,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no delivery within 30 s')), 30_000).unref()),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no delivery within 30 s')), 30_000).unref(),
+      ),
     ]);
     show(`${request.method} ${request.url}`);
-    for (const name of ['content-type', 'x-branch', 'webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    for (const name of [
+      'content-type',
+      'x-branch',
+      'webhook-id',
+      'webhook-timestamp',
+      'webhook-signature',
+    ]) {
       show(`${name}: ${String(request.headers[name])}`);
     }
     show('');
@@ -136,8 +179,12 @@ async function main(): Promise<void> {
     const notificationId = String(request.headers['webhook-id']);
     const entry = await waitFor('the notification to be SENT', async () => {
       // The record is written once the receiver has answered, so a 404 just before is expected.
-      const res = await call(platform!, 'GET', `/notifications/${encodeURIComponent(notificationId)}`).catch(
-        (err: Error) => (/ answered 404:/.test(err.message) ? undefined : Promise.reject(err)),
+      const res = await call(
+        platform!,
+        'GET',
+        `/notifications/${encodeURIComponent(notificationId)}`,
+      ).catch((err: Error) =>
+        / answered 404:/.test(err.message) ? undefined : Promise.reject(err),
       );
       return res?.json.status === 'SENT' ? res.json : undefined;
     });
@@ -153,6 +200,8 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const known = err instanceof PortInUseError || err instanceof ConfigurationError;
-  process.stderr.write(`error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`);
+  process.stderr.write(
+    `error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`,
+  );
   process.exitCode = 1;
 });

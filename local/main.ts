@@ -4,7 +4,12 @@
  */
 import { ConfigError } from '../lambdas/config';
 import { PortInUseError } from './api-server';
-import { ConfigurationError, type Platform, platformOptionsFromEnv, startPlatform } from './platform';
+import {
+  ConfigurationError,
+  type Platform,
+  platformOptionsFromEnv,
+  startPlatform,
+} from './platform';
 
 // EMF metrics have no CloudWatch to go to locally; logs stay on (JSON, one line per event).
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -56,7 +61,8 @@ async function main(): Promise<void> {
     `  Token:    ${token}${platform.tokenGenerated ? '   (generated; set API_TOKEN to choose one)' : ''}`,
     `  Data:     ${platform.dataDir}`,
   ];
-  if (platform.deliveryPaused) lines.push('  Delivery: PAUSED (LOCAL_PAUSE_DELIVERY): events are accepted and kept, not sent');
+  if (platform.deliveryPaused)
+    lines.push('  Delivery: PAUSED (LOCAL_PAUSE_DELIVERY): events are accepted and kept, not sent');
   if (platform.recovered.queuedMessages > 0 || platform.recovered.retryExecutions > 0) {
     lines.push(
       `  Resumed:  ${platform.recovered.queuedMessages} queued deliveries, ${platform.recovered.retryExecutions} retry executions`,
@@ -78,12 +84,20 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Expected failures (a taken port, a bad switch) get one line; anything else its stack.
-  if (err instanceof PortInUseError || err instanceof ConfigurationError || err instanceof ConfigError) {
+  if (
+    err instanceof PortInUseError ||
+    err instanceof ConfigurationError ||
+    err instanceof ConfigError
+  ) {
     process.stderr.write(`error: ${err.message}\n`);
   } else if (/spawn java ENOENT/.test(String((err as Error)?.message))) {
-    process.stderr.write('error: local mode needs Java 17 or newer on PATH (DynamoDB Local runs on it).\n');
+    process.stderr.write(
+      'error: local mode needs Java 17 or newer on PATH (DynamoDB Local runs on it).\n',
+    );
   } else {
-    process.stderr.write(`error: local mode failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `error: local mode failed to start: ${(err as Error)?.stack ?? String(err)}\n`,
+    );
   }
   process.exit(1);
 });

@@ -101,8 +101,10 @@ export const LOCAL_DEFAULTS = {
 } as const;
 
 const LOCAL_ACCOUNT = '000000000000';
-const ATTEMPT_FUNCTION_ARN = (region: string) => `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:webhooks-attempt`;
-const STATE_MACHINE_ARN = (region: string) => `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
+const ATTEMPT_FUNCTION_ARN = (region: string) =>
+  `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:webhooks-attempt`;
+const STATE_MACHINE_ARN = (region: string) =>
+  `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
 /** Receives before a delivery job moves to the dead-letter queue (the stack's redrive policy). */
 const MAX_RECEIVE_COUNT = 5;
 /** How long stop() lets batches in flight finish before moving on (they are redelivered after a restart). */
@@ -118,19 +120,23 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   const port = value('PORT');
   if (port !== undefined) {
     const n = Number(port);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigurationError(`PORT must be a port number (0-65535), got "${port}"`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535)
+      throw new ConfigurationError(`PORT must be a port number (0-65535), got "${port}"`);
     opts.port = n;
   }
   const token = env.API_TOKEN;
   if (token !== undefined && token !== '') {
-    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigurationError('API_TOKEN must be printable ASCII without spaces');
+    if (!/^[\x21-\x7e]+$/.test(token))
+      throw new ConfigurationError('API_TOKEN must be printable ASCII without spaces');
     opts.token = token;
   }
   const scale = value('RETRY_TIME_SCALE');
   if (scale !== undefined) {
     const n = Number(scale);
     if (!Number.isFinite(n) || n <= 0 || n > 1000) {
-      throw new ConfigurationError(`RETRY_TIME_SCALE must be a number above 0 and at most 1000, got "${scale}"`);
+      throw new ConfigurationError(
+        `RETRY_TIME_SCALE must be a number above 0 and at most 1000, got "${scale}"`,
+      );
     }
     opts.retryTimeScale = n;
   }
@@ -154,7 +160,11 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     } catch {
       parsed = undefined;
     }
-    if (!Array.isArray(parsed) || parsed.length !== DEFAULT_RETRY_SCHEDULE_SECONDS.length || !parsed.every((n) => typeof n === 'number' && n > 0)) {
+    if (
+      !Array.isArray(parsed) ||
+      parsed.length !== DEFAULT_RETRY_SCHEDULE_SECONDS.length ||
+      !parsed.every((n) => typeof n === 'number' && n > 0)
+    ) {
       throw new ConfigurationError(
         `${ENV.RETRY_SCHEDULE_SECONDS} must be a JSON array of ${DEFAULT_RETRY_SCHEDULE_SECONDS.length} positive numbers, got "${schedule}"`,
       );
@@ -163,7 +173,11 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   }
   // Handler tuning passes straight through; the handlers validate it.
   const handlerEnv: Record<string, string> = {};
-  for (const name of [ENV.DEFINITION_CACHE_TTL_SECONDS, ENV.DELIVERY_CONCURRENCY, ENV.RETENTION_DAYS]) {
+  for (const name of [
+    ENV.DEFINITION_CACHE_TTL_SECONDS,
+    ENV.DELIVERY_CONCURRENCY,
+    ENV.RETENTION_DAYS,
+  ]) {
     const v = value(name);
     if (v !== undefined) handlerEnv[name] = v;
   }
@@ -212,7 +226,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await standIns?.stop();
     });
     // require, not import(): the modules are TypeScript, compiled on require by local/register.js.
-    const { synthesizeRetryDefinition }: typeof import('../lib/retry-definition') = require('../lib/retry-definition');
+    const {
+      synthesizeRetryDefinition,
+    }: typeof import('../lib/retry-definition') = require('../lib/retry-definition');
     const { startSfnEndpoint }: typeof import('./sfn-endpoint') = require('./sfn-endpoint');
     const handlers = loadHandlerModules();
     const region = 'us-east-1';
@@ -230,10 +246,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const sfn: SfnEndpoint = await startSfnEndpoint({
       definition,
       stateMachineArn,
-      functions: { [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptLambdaInput) },
+      functions: {
+        [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptLambdaInput),
+      },
       dataDir,
       retryIntervalScale: options.retryTimeScale ?? LOCAL_DEFAULTS.retryTimeScale,
-      onError: (message, err) => log(`step functions: ${message}${err ? `: ${(err as Error)?.message ?? err}` : ''}`),
+      onError: (message, err) =>
+        log(`step functions: ${message}${err ? `: ${(err as Error)?.message ?? err}` : ''}`),
     });
     cleanup.push(() => sfn.stop());
 
@@ -245,7 +264,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       target: standIns.sqsEndpoint,
       dataDir,
       queues: {
-        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: MAX_RECEIVE_COUNT } },
+        [names.queue]: {
+          url: standIns.queueUrl,
+          deadLetter: { queueName: names.dlq, maxReceiveCount: MAX_RECEIVE_COUNT },
+        },
         [names.dlq]: { url: standIns.dlqUrl },
       },
       onError: (message, err) => log(`sqs journal: ${message}: ${(err as Error)?.message ?? err}`),
@@ -282,17 +304,24 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const replayed = await journal.replay();
     const pollerClients = createAwsClients(handlerEnv);
     cleanup.push(async () => pollerClients.sqs.destroy());
-    const pollers: SqsPoller | undefined = options.deliveryPaused ? undefined : startSqsPoller({
-      client: pollerClients.sqs,
-      queueUrl: standIns.queueUrl,
-      queueArn: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${names.queue}`,
-      region,
-      handler: delivery,
-      pollers: options.pollers ?? 4,
-      onError: (message, err) => log(`delivery queue: ${message}: ${(err as Error)?.message ?? JSON.stringify(err)}`),
-    });
+    const pollers: SqsPoller | undefined = options.deliveryPaused
+      ? undefined
+      : startSqsPoller({
+          client: pollerClients.sqs,
+          queueUrl: standIns.queueUrl,
+          queueArn: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${names.queue}`,
+          region,
+          handler: delivery,
+          pollers: options.pollers ?? 4,
+          onError: (message, err) =>
+            log(`delivery queue: ${message}: ${(err as Error)?.message ?? JSON.stringify(err)}`),
+        });
     cleanup.push(async () => {
-      if (pollers) await Promise.race([pollers.stop(), new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref())]);
+      if (pollers)
+        await Promise.race([
+          pollers.stop(),
+          new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref()),
+        ]);
     });
 
     const clientsForHealth = createAwsClients(handlerEnv);
@@ -302,7 +331,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       clientsForHealth.sfn.destroy();
     });
     const health = async (): Promise<HealthReport> => {
-      const probe = async (fn: (signal: AbortSignal) => Promise<unknown>): Promise<'up' | 'down'> => {
+      const probe = async (
+        fn: (signal: AbortSignal) => Promise<unknown>,
+      ): Promise<'up' | 'down'> => {
         try {
           await fn(AbortSignal.timeout(2000));
           return 'up';
@@ -311,10 +342,15 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         }
       };
       const [dynamodb, sqs, stepFunctions] = await Promise.all([
-        probe((abortSignal) => clientsForHealth.dynamo.send(new ListTablesCommand({ Limit: 1 }), { abortSignal })),
+        probe((abortSignal) =>
+          clientsForHealth.dynamo.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+        ),
         probe((abortSignal) =>
           clientsForHealth.sqs.send(
-            new GetQueueAttributesCommand({ QueueUrl: standIns!.queueUrl, AttributeNames: ['QueueArn'] }),
+            new GetQueueAttributesCommand({
+              QueueUrl: standIns!.queueUrl,
+              AttributeNames: ['QueueArn'],
+            }),
             { abortSignal },
           ),
         ),
@@ -350,7 +386,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       tokenGenerated,
       dataDir,
       startMs: Date.now() - started,
-      phases: { standIns: standIns.startMs, synthesis: synthMs, wiring: Date.now() - wiringStarted },
+      phases: {
+        standIns: standIns.startMs,
+        synthesis: synthMs,
+        wiring: Date.now() - wiringStarted,
+      },
       pids: { standInsHost: standIns.pids.host, dynamo: standIns.pids.dynamo },
       recovered: { queuedMessages, retryExecutions: sfn.resumed },
       deliveryPaused: pollers === undefined,

@@ -1,6 +1,5 @@
 // Runs the TypeScript sources directly under Node (npm start, demo, bench) by transpiling
 // each .ts file with esbuild on require. Type-checking is `npm run build`'s job.
-require('./polyfills.js');
 const fs = require('node:fs');
 const { transformSync } = require('esbuild');
 
@@ -9,7 +8,7 @@ require.extensions['.ts'] = function compileTs(module, filename) {
   const { code } = transformSync(source, {
     loader: 'ts',
     format: 'cjs',
-    target: 'node20',
+    target: 'node22',
     sourcemap: 'inline',
     sourcefile: filename,
   });

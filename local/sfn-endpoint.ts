@@ -138,7 +138,9 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   const arnParts = parseStateMachineArn(opts.stateMachineArn);
   const retentionMs = opts.closedRetentionMs ?? NINETY_DAYS_MS;
   const onError = opts.onError ?? (() => {});
-  const journal = opts.dataDir ? new Journal<JournalRecord>(path.join(opts.dataDir, 'sfn-executions.jsonl')) : undefined;
+  const journal = opts.dataDir
+    ? new Journal<JournalRecord>(path.join(opts.dataDir, 'sfn-executions.jsonl'))
+    : undefined;
 
   const executions = new Map<string, Execution>();
   const machines = new Map<string, StateMachine>();
@@ -153,7 +155,10 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   const machineAt = (state: string): StateMachine => {
     let machine = machines.get(state);
     if (!machine) {
-      machine = new StateMachine({ ...prepared.definition, StartAt: state }, { validationOptions: { noValidate: true } });
+      machine = new StateMachine(
+        { ...prepared.definition, StartAt: state },
+        { validationOptions: { noValidate: true } },
+      );
       machines.set(state, machine);
     }
     return machine;
@@ -170,7 +175,8 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   };
   const liveRecordCount = (): number => {
     let n = 0;
-    for (const e of executions.values()) n += 1 + (e.status === 'RUNNING' ? (e.checkpoint ? 1 : 0) : 1);
+    for (const e of executions.values())
+      n += 1 + (e.status === 'RUNNING' ? (e.checkpoint ? 1 : 0) : 1);
     return n;
   };
   const compact = (): void => {
@@ -192,7 +198,11 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     journal.rewrite(records);
   };
 
-  const finish = (e: Execution, status: ExecutionStatus, fields: { output?: string; error?: string; cause?: string }) => {
+  const finish = (
+    e: Execution,
+    status: ExecutionStatus,
+    fields: { output?: string; error?: string; cause?: string },
+  ) => {
     if (e.status !== 'RUNNING') return;
     e.status = status;
     e.stopDate = Date.now();
@@ -201,7 +211,10 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     e.interrupt = undefined;
     write(endRecord(e));
     if (status === 'FAILED' || status === 'TIMED_OUT') {
-      onError(`execution ${e.name} ${status}: ${fields.error ?? ''} ${fields.cause ?? ''}`.trim(), undefined);
+      onError(
+        `execution ${e.name} ${status}: ${fields.error ?? ''} ${fields.cause ?? ''}`.trim(),
+        undefined,
+      );
     }
   };
 
@@ -239,7 +252,10 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       };
     }
     for (const [state, invoke] of prepared.tasks) handlers[state] = invoke;
-    const retryIntervalOverrides = scaledRetryIntervals(prepared.definition, opts.retryIntervalScale ?? 1);
+    const retryIntervalOverrides = scaledRetryIntervals(
+      prepared.definition,
+      opts.retryIntervalScale ?? 1,
+    );
 
     const machine = resumeAt ? machineAt(resumeAt.state) : machineAt(prepared.definition.StartAt);
     const input = resumeAt ? resumeAt.data : JSON.parse(e.input);
@@ -250,7 +266,12 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       },
       noThrowOnAbort: true,
       context: {
-        Execution: { Id: e.arn, Input: JSON.parse(e.input), Name: e.name, StartTime: new Date(e.startDate).toISOString() },
+        Execution: {
+          Id: e.arn,
+          Input: JSON.parse(e.input),
+          Name: e.name,
+          StartTime: new Date(e.startDate).toISOString(),
+        },
         StateMachine: { Id: opts.stateMachineArn, Name: arnParts.name },
       } as never,
     });
@@ -300,7 +321,13 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       if (r.t === 'wait') {
         e.checkpoint = { state: r.state, data: r.data, until: r.until };
       } else {
-        Object.assign(e, { status: r.status, stopDate: r.stopDate, output: r.output, error: r.error, cause: r.cause });
+        Object.assign(e, {
+          status: r.status,
+          stopDate: r.stopDate,
+          output: r.output,
+          error: r.error,
+          cause: r.cause,
+        });
         e.checkpoint = undefined;
       }
     }
@@ -310,21 +337,28 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   const startExecution = (body: Record<string, unknown>) => {
     requireArn(body.stateMachineArn, 'stateMachineArn');
     if (body.stateMachineArn !== opts.stateMachineArn) {
-      throw new SfnApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`);
+      throw new SfnApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${String(body.stateMachineArn)}'`,
+      );
     }
     const name = body.name === undefined ? randomUUID() : body.name;
     if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
       throw new SfnApiError('InvalidName', `Invalid Name: '${String(name)}'`);
     }
     const input = body.input === undefined ? '{}' : body.input;
-    if (typeof input !== 'string') throw new SfnApiError('InvalidExecutionInput', 'input must be a string');
+    if (typeof input !== 'string')
+      throw new SfnApiError('InvalidExecutionInput', 'input must be a string');
     if (Buffer.byteLength(input) > MAX_INPUT_BYTES) {
       throw new SfnApiError('InvalidExecutionInput', 'input exceeds the maximum size of 256 KiB');
     }
     try {
       JSON.parse(input);
     } catch {
-      throw new SfnApiError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not valid JSON');
+      throw new SfnApiError(
+        'InvalidExecutionInput',
+        'Invalid State Machine Execution Input: not valid JSON',
+      );
     }
     const existing = executions.get(name);
     if (existing) {
@@ -332,9 +366,13 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
       if (existing.status === 'RUNNING' && existing.input === input) {
         return { executionArn: existing.arn, startDate: existing.startDate / 1000 };
       }
-      throw new SfnApiError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.arn}'`);
+      throw new SfnApiError(
+        'ExecutionAlreadyExists',
+        `Execution Already Exists: '${existing.arn}'`,
+      );
     }
-    if (stopping) throw new SfnApiError('ServiceUnavailable', 'the local endpoint is stopping', 503);
+    if (stopping)
+      throw new SfnApiError('ServiceUnavailable', 'the local endpoint is stopping', 503);
     const e: Execution = {
       name,
       arn: executionArn(arnParts, name),
@@ -411,12 +449,17 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     });
     req.on('end', () => {
       try {
-        if (req.method !== 'POST') throw new SfnApiError('UnknownOperationException', 'only POST is served', 404);
-        if (size > MAX_REQUEST_BYTES) throw new SfnApiError('ValidationException', 'request too large', 413);
+        if (req.method !== 'POST')
+          throw new SfnApiError('UnknownOperationException', 'only POST is served', 404);
+        if (size > MAX_REQUEST_BYTES)
+          throw new SfnApiError('ValidationException', 'request too large', 413);
         const target = String(req.headers['x-amz-target'] ?? '');
         const operation = operations[target.replace(/^AWSStepFunctions\./, '')];
         if (!target.startsWith('AWSStepFunctions.') || !operation) {
-          throw new SfnApiError('UnknownOperationException', `operation not supported locally: '${target}'`);
+          throw new SfnApiError(
+            'UnknownOperationException',
+            `operation not supported locally: '${target}'`,
+          );
         }
         let body: unknown;
         try {
@@ -430,10 +473,18 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
         send(200, operation(body as Record<string, unknown>));
       } catch (err) {
         if (err instanceof SfnApiError) {
-          send(err.status, { __type: `com.amazonaws.sfn#${err.code}`, message: err.message }, err.code);
+          send(
+            err.status,
+            { __type: `com.amazonaws.sfn#${err.code}`, message: err.message },
+            err.code,
+          );
         } else {
           onError('local Step Functions endpoint failed a request', err);
-          send(500, { __type: 'com.amazonaws.sfn#InternalFailure', message: 'internal error' }, 'InternalFailure');
+          send(
+            500,
+            { __type: 'com.amazonaws.sfn#InternalFailure', message: 'internal error' },
+            'InternalFailure',
+          );
         }
       }
     });
@@ -453,7 +504,9 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     resumed,
     running: runningCount,
     whenIdle: () =>
-      runningCount() === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+      runningCount() === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
     stop: async () => {
       if (stopping) return;
       stopping = true;
@@ -471,10 +524,15 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   };
 }
 
-function scaledRetryIntervals(definition: StateMachineDefinition, scale: number): Record<string, number[]> | undefined {
+function scaledRetryIntervals(
+  definition: StateMachineDefinition,
+  scale: number,
+): Record<string, number[]> | undefined {
   if (scale === 1) return undefined;
   const overrides: Record<string, number[]> = {};
-  for (const [name, state] of Object.entries(definition.States as Record<string, { Retry?: { IntervalSeconds?: number }[] }>)) {
+  for (const [name, state] of Object.entries(
+    definition.States as Record<string, { Retry?: { IntervalSeconds?: number }[] }>,
+  )) {
     if (!Array.isArray(state.Retry)) continue;
     overrides[name] = state.Retry.map((r) => (r.IntervalSeconds ?? 1) * 1000 * scale);
   }
@@ -525,7 +583,8 @@ async function sleepUntil(until: number, signal: AbortSignal): Promise<void> {
 
 /** `$`, `$.a.b` and `$['a'].b` paths: what a Wait's SecondsPath or TimestampPath needs. */
 function parsePath(expr: string, state: string): string[] {
-  const unsupported = () => new Error(`Wait state '${state}': path '${expr}' is not supported by the local endpoint`);
+  const unsupported = () =>
+    new Error(`Wait state '${state}': path '${expr}' is not supported by the local endpoint`);
   if (!expr.startsWith('$') || expr.startsWith('$$')) throw unsupported();
   const parts: string[] = [];
   const re = /\.([A-Za-z_$][\w$-]*)|\['([^']*)'\]|\["([^"]*)"\]/y;
@@ -543,7 +602,10 @@ function parsePath(expr: string, state: string): string[] {
 function read(pathParts: readonly string[], data: unknown): unknown {
   let value: unknown = data;
   for (const key of pathParts) {
-    value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    value =
+      typeof value === 'object' && value !== null
+        ? (value as Record<string, unknown>)[key]
+        : undefined;
   }
   return value;
 }
@@ -557,7 +619,9 @@ function runtimeError(message: string): Error {
 function secondsUntil(seconds: unknown, state: string): number {
   // Unlike AWS, fractions are allowed: local mode scales waits below a second.
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
-    throw runtimeError(`Wait state '${state}': seconds evaluated to ${JSON.stringify(seconds)}, expected a number >= 0`);
+    throw runtimeError(
+      `Wait state '${state}': seconds evaluated to ${JSON.stringify(seconds)}, expected a number >= 0`,
+    );
   }
   return Date.now() + seconds * 1000;
 }
@@ -565,7 +629,9 @@ function secondsUntil(seconds: unknown, state: string): number {
 function timestampUntil(timestamp: unknown, state: string): number {
   const ms = typeof timestamp === 'string' ? Date.parse(timestamp) : Number.NaN;
   if (Number.isNaN(ms)) {
-    throw runtimeError(`Wait state '${state}': timestamp evaluated to ${JSON.stringify(timestamp)}, expected an ISO 8601 timestamp`);
+    throw runtimeError(
+      `Wait state '${state}': timestamp evaluated to ${JSON.stringify(timestamp)}, expected an ISO 8601 timestamp`,
+    );
   }
   return ms;
 }
@@ -598,7 +664,11 @@ function prepareDefinition(
     if (exact) return exact;
     // arn:aws:lambda:region:account:function:NAME[:qualifier] -> NAME
     const m = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(ref);
-    if (m) return functions[m[1]!] ?? Object.entries(functions).find(([k]) => k.endsWith(`:function:${m[1]}`))?.[1];
+    if (m)
+      return (
+        functions[m[1]!] ??
+        Object.entries(functions).find(([k]) => k.endsWith(`:function:${m[1]}`))?.[1]
+      );
     return undefined;
   };
 
@@ -607,12 +677,26 @@ function prepareDefinition(
   const out: Record<string, Record<string, unknown>> = {};
   for (const [name, state] of Object.entries(states)) {
     if (state.Type === 'Map' || state.Type === 'Parallel') {
-      throw new Error(`state '${name}': ${String(state.Type)} states are not supported by the local endpoint`);
+      throw new Error(
+        `state '${name}': ${String(state.Type)} states are not supported by the local endpoint`,
+      );
     }
     if (state.Type === 'Wait') {
-      const { Seconds: _s, SecondsPath: _sp, Timestamp: _t, TimestampPath: _tp, Type: _type, ...rest } = state;
+      const {
+        Seconds: _s,
+        SecondsPath: _sp,
+        Timestamp: _t,
+        TimestampPath: _tp,
+        Type: _type,
+        ...rest
+      } = state;
       waits.set(name, { until: waitBinding(name, state), resumable: rest.InputPath === undefined });
-      out[name] = { ...rest, Type: 'Task', Resource: LOCAL_WAIT_RESOURCE, TimeoutSeconds: WAIT_TASK_TIMEOUT_SECONDS };
+      out[name] = {
+        ...rest,
+        Type: 'Task',
+        Resource: LOCAL_WAIT_RESOURCE,
+        TimeoutSeconds: WAIT_TASK_TIMEOUT_SECONDS,
+      };
       continue;
     }
     if (state.Type === 'Task') {
@@ -621,7 +705,10 @@ function prepareDefinition(
         // Without payloadResponseOnly the task hands over {FunctionName, Payload} and expects {Payload}.
         const params = state.Parameters as Record<string, unknown> | undefined;
         const fn = resolve(params?.FunctionName);
-        if (!fn) throw new Error(`Task state '${name}': no local function for ${String(params?.FunctionName)}`);
+        if (!fn)
+          throw new Error(
+            `Task state '${name}': no local function for ${String(params?.FunctionName)}`,
+          );
         tasks.set(name, async (input) => {
           const payload = (input as { Payload?: unknown } | null)?.Payload;
           return { Payload: await fn(payload), StatusCode: 200, ExecutedVersion: '$LATEST' };

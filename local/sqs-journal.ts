@@ -110,7 +110,11 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
   };
 
   /** Journals what a successful answer means; runs before the answer is passed on. */
-  const record = (operation: string, request: Record<string, unknown>, response: Record<string, unknown>): void => {
+  const record = (
+    operation: string,
+    request: Record<string, unknown>,
+    response: Record<string, unknown>,
+  ): void => {
     const q = queueName(request.QueueUrl);
     if (!q) return;
     const now = Date.now();
@@ -136,7 +140,8 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
         break;
       case 'SendMessageBatch': {
         const entries = new Map<string, Record<string, unknown>>();
-        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? []) entries.set(String(e.Id), e);
+        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? [])
+          entries.set(String(e.Id), e);
         for (const ok of (response.Successful as Record<string, unknown>[] | undefined) ?? []) {
           const e = entries.get(String(ok.Id));
           if (e) accept(ok.MessageId, e);
@@ -148,7 +153,9 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
           if (typeof m.MessageId !== 'string' || typeof m.ReceiptHandle !== 'string') continue;
           rememberHandle(m.ReceiptHandle, m.MessageId);
           const stored = live.get(m.MessageId);
-          const n = Number((m.Attributes as Record<string, string> | undefined)?.ApproximateReceiveCount);
+          const n = Number(
+            (m.Attributes as Record<string, string> | undefined)?.ApproximateReceiveCount,
+          );
           // First receives are the common case and need no record; redeliveries count towards the DLQ.
           if (stored && Number.isFinite(n) && n > stored.n) {
             stored.n = n;
@@ -161,8 +168,10 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
         break;
       case 'DeleteMessageBatch': {
         const byId = new Map<string, unknown>();
-        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? []) byId.set(String(e.Id), e.ReceiptHandle);
-        for (const ok of (response.Successful as Record<string, unknown>[] | undefined) ?? []) forget(byId.get(String(ok.Id)));
+        for (const e of (request.Entries as Record<string, unknown>[] | undefined) ?? [])
+          byId.set(String(e.Id), e.ReceiptHandle);
+        for (const ok of (response.Successful as Record<string, unknown>[] | undefined) ?? [])
+          forget(byId.get(String(ok.Id)));
         break;
       }
       case 'PurgeQueue':
@@ -200,16 +209,33 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             const status = up.statusCode ?? 502;
             if (status === 200 && JOURNALED.has(operation)) {
               try {
-                record(operation, JSON.parse(body.toString('utf8') || '{}'), JSON.parse(payload.toString('utf8') || '{}'));
+                record(
+                  operation,
+                  JSON.parse(body.toString('utf8') || '{}'),
+                  JSON.parse(payload.toString('utf8') || '{}'),
+                );
               } catch (err) {
                 // Not journaled means not acknowledged: the client sees a failure and retries.
                 onError(`could not journal ${operation}`, err);
-                res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'InternalFailure' });
-                res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalFailure', message: 'journal write failed' }));
+                res.writeHead(500, {
+                  'content-type': 'application/x-amz-json-1.0',
+                  'x-amzn-errortype': 'InternalFailure',
+                });
+                res.end(
+                  JSON.stringify({
+                    __type: 'com.amazonaws.sqs#InternalFailure',
+                    message: 'journal write failed',
+                  }),
+                );
                 return;
               }
             }
-            const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...rest } = up.headers;
+            const {
+              'transfer-encoding': _te,
+              connection: _c,
+              'keep-alive': _ka,
+              ...rest
+            } = up.headers;
             res.writeHead(status, { ...rest, 'content-length': String(payload.length) });
             res.end(payload);
           });
@@ -217,8 +243,13 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       );
       upstream.on('error', (err) => {
         if (res.headersSent || res.destroyed) return;
-        res.writeHead(502, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'ServiceUnavailable' });
-        res.end(JSON.stringify({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: err.message }));
+        res.writeHead(502, {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-errortype': 'ServiceUnavailable',
+        });
+        res.end(
+          JSON.stringify({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: err.message }),
+        );
       });
       // A client that gives up (e.g. a long poll aborted at shutdown) frees the upstream request.
       res.on('close', () => {
@@ -245,7 +276,10 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
         const q = opts.queues[m.q];
         if (!q) continue;
         // A message that had used up its receives would have moved to the DLQ on the next one.
-        const dest = q.deadLetter && m.n >= q.deadLetter.maxReceiveCount && opts.queues[q.deadLetter.queueName] ? q.deadLetter.queueName : m.q;
+        const dest =
+          q.deadLetter && m.n >= q.deadLetter.maxReceiveCount && opts.queues[q.deadLetter.queueName]
+            ? q.deadLetter.queueName
+            : m.q;
         const list = byQueue.get(dest) ?? [];
         list.push({ ...m, q: dest, n: dest === m.q ? m.n : 0 });
         byQueue.set(dest, list);
@@ -260,12 +294,19 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             const delay = Math.min(900, Math.max(0, Math.ceil((m.at - now) / 1000)));
             return { ...entry, Id: String(j), ...(delay > 0 ? { DelaySeconds: delay } : {}) };
           });
-          const out = await callTarget(target, agent, 'SendMessageBatch', { QueueUrl: queueUrl, Entries: entries });
+          const out = await callTarget(target, agent, 'SendMessageBatch', {
+            QueueUrl: queueUrl,
+            Entries: entries,
+          });
           const failed = (out.Failed as unknown[] | undefined) ?? [];
-          if (failed.length > 0) throw new Error(`replaying the SQS journal failed: ${JSON.stringify(failed).slice(0, 300)}`);
+          if (failed.length > 0)
+            throw new Error(
+              `replaying the SQS journal failed: ${JSON.stringify(failed).slice(0, 300)}`,
+            );
           for (const ok of (out.Successful as Record<string, unknown>[] | undefined) ?? []) {
             const m = chunk[Number(ok.Id)];
-            if (m && typeof ok.MessageId === 'string') fresh.set(ok.MessageId, { ...m, at: Math.max(m.at, now) });
+            if (m && typeof ok.MessageId === 'string')
+              fresh.set(ok.MessageId, { ...m, at: Math.max(m.at, now) });
           }
         }
         counts[q] = messages.length;
@@ -340,7 +381,10 @@ function callTarget(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) return reject(new Error(`SQS ${operation} answered ${res.statusCode}: ${text.slice(0, 300)}`));
+          if (res.statusCode !== 200)
+            return reject(
+              new Error(`SQS ${operation} answered ${res.statusCode}: ${text.slice(0, 300)}`),
+            );
           try {
             resolve(JSON.parse(text || '{}'));
           } catch (err) {

@@ -5,7 +5,12 @@
  * throws fails the whole batch: nothing is deleted and SQS redelivers after the visibility
  * timeout, as on AWS.
  */
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
@@ -51,7 +56,8 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       // Lambda treats an identifier that is not in the batch as a failure of the whole batch.
       for (const id of failed) {
-        if (!records.some((r) => r.messageId === id)) failed = new Set(records.map((r) => r.messageId));
+        if (!records.some((r) => r.messageId === id))
+          failed = new Set(records.map((r) => r.messageId));
       }
     } catch (err) {
       onError('delivery handler failed the whole batch; SQS will redeliver it', err);
@@ -129,7 +135,9 @@ export function toRecord(m: Message, queueArn: string, region: string): SQSRecor
     messageAttributes[name] = {
       dataType: a.DataType ?? 'String',
       ...(a.StringValue !== undefined ? { stringValue: a.StringValue } : {}),
-      ...(a.BinaryValue !== undefined ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') } : {}),
+      ...(a.BinaryValue !== undefined
+        ? { binaryValue: Buffer.from(a.BinaryValue).toString('base64') }
+        : {}),
     };
   }
   return {
@@ -140,7 +148,8 @@ export function toRecord(m: Message, queueArn: string, region: string): SQSRecor
       ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? 'local',
-      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      ApproximateFirstReceiveTimestamp:
+        attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
       ...attributes,
     },
     messageAttributes,

@@ -36,7 +36,11 @@ export interface StandIns {
   readonly dynamoEndpoint: string;
   readonly sqsEndpoint: string;
   readonly clients: { readonly dynamo: DynamoDBClient; readonly sqs: SQSClient };
-  readonly tables: { readonly webhooks: string; readonly notifications: string; readonly payloads: string };
+  readonly tables: {
+    readonly webhooks: string;
+    readonly notifications: string;
+    readonly payloads: string;
+  };
   readonly queueUrl: string;
   readonly dlqUrl: string;
   /** WEBHOOKS_TABLE, NOTIFICATIONS_TABLE, PAYLOADS_TABLE, DELIVERY_QUEUE_URL, AWS_REGION, AWS_ENDPOINT_URL_*, dummy credentials. */
@@ -70,7 +74,11 @@ export interface StandInsOptions {
 /** Table and queue names used by the stand-ins for a given prefix. */
 export function standInNames(prefix = '') {
   return {
-    tables: { webhooks: `${prefix}webhooks`, notifications: `${prefix}notifications`, payloads: `${prefix}payloads` },
+    tables: {
+      webhooks: `${prefix}webhooks`,
+      notifications: `${prefix}notifications`,
+      payloads: `${prefix}payloads`,
+    },
     queue: `${prefix}webhooks-delivery`,
     dlq: `${prefix}webhooks-delivery-dlq`,
   };
@@ -175,7 +183,8 @@ function listensOn(pid: number, port: number): boolean | undefined {
       if (!existsSync(file)) continue;
       for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
         const cols = line.trim().split(/\s+/);
-        if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A' && cols[9] !== undefined) inodes.add(cols[9]);
+        if (cols[1]?.endsWith(`:${hexPort}`) && cols[3] === '0A' && cols[9] !== undefined)
+          inodes.add(cols[9]);
       }
     }
     const fdDir = `/proc/${pid}/fd`;
@@ -247,7 +256,8 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   // The stand-ins never keep the parent alive on their own: a run that forgets stop() still
   // ends, and then the exit handler below (or the host, seeing its stdin close) cleans up.
   host.unref();
-  for (const stream of [host.stdin, host.stdout, host.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  for (const stream of [host.stdin, host.stdout, host.stderr])
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
   let javaPid: number | undefined;
   // A crashing test run must leave nothing behind; the host also exits when our stdin pipe closes.
   const onExit = () => {
@@ -328,11 +338,17 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   }
 }
 
-function waitForHost(host: ChildProcess, deadline: number): Promise<{ sqsPort: number; javaPid: number }> {
+function waitForHost(
+  host: ChildProcess,
+  deadline: number,
+): Promise<{ sqsPort: number; javaPid: number }> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     let stderr = '';
-    const timer = setTimeout(() => finish(new Error('stand-ins did not start in time')), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => finish(new Error('stand-ins did not start in time')),
+      Math.max(0, deadline - Date.now()),
+    );
     const finish = (err: Error | undefined, value?: { sqsPort: number; javaPid: number }) => {
       clearTimeout(timer);
       host.stdout?.removeListener('data', onData);
@@ -353,12 +369,16 @@ function waitForHost(host: ChildProcess, deadline: number): Promise<{ sqsPort: n
         } catch {
           continue;
         }
-        if (message.type === 'ready') return finish(undefined, { sqsPort: message.sqsPort!, javaPid: message.javaPid! });
-        if (message.type === 'error') return finish(new Error(`stand-ins failed to start: ${message.message}`));
+        if (message.type === 'ready')
+          return finish(undefined, { sqsPort: message.sqsPort!, javaPid: message.javaPid! });
+        if (message.type === 'error')
+          return finish(new Error(`stand-ins failed to start: ${message.message}`));
       }
     };
     const onExit = (code: number | null) =>
-      finish(new Error(`stand-in host exited (${code}) before it was ready: ${stderr.slice(-2000)}`));
+      finish(
+        new Error(`stand-in host exited (${code}) before it was ready: ${stderr.slice(-2000)}`),
+      );
     host.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString('utf8')).slice(-4000);
     });
@@ -367,10 +387,19 @@ function waitForHost(host: ChildProcess, deadline: number): Promise<{ sqsPort: n
   });
 }
 
-async function waitForDynamo(client: DynamoDBClient, host: ChildProcess, javaPid: number, port: number, deadline: number): Promise<void> {
+async function waitForDynamo(
+  client: DynamoDBClient,
+  host: ChildProcess,
+  javaPid: number,
+  port: number,
+  deadline: number,
+): Promise<void> {
   let lastError: unknown;
   while (Date.now() < deadline) {
-    if (!isAlive(host)) throw new Error('stand-in host exited while DynamoDB Local was starting (is the port in use?)');
+    if (!isAlive(host))
+      throw new Error(
+        'stand-in host exited while DynamoDB Local was starting (is the port in use?)',
+      );
     try {
       // Our Java must hold the listening socket: an answer from another server on the port does not count.
       if (listensOn(javaPid, port) !== false) {
@@ -383,7 +412,9 @@ async function waitForDynamo(client: DynamoDBClient, host: ChildProcess, javaPid
     }
     await sleep(50);
   }
-  throw new Error(`DynamoDB Local did not answer in time: ${(lastError as Error | undefined)?.message ?? ''}`);
+  throw new Error(
+    `DynamoDB Local did not answer in time: ${(lastError as Error | undefined)?.message ?? ''}`,
+  );
 }
 
 async function listAllTables(client: DynamoDBClient): Promise<Set<string>> {
@@ -403,8 +434,15 @@ export async function createTables(
   tables: { readonly webhooks: string; readonly notifications: string; readonly payloads: string },
 ): Promise<void> {
   const existing = await listAllTables(client);
-  const stringKey = (name: string): AttributeDefinition => ({ AttributeName: name, AttributeType: 'S' });
-  const gsi = (index: { name: string; partitionKey: string; sortKey: string }): GlobalSecondaryIndex => ({
+  const stringKey = (name: string): AttributeDefinition => ({
+    AttributeName: name,
+    AttributeType: 'S',
+  });
+  const gsi = (index: {
+    name: string;
+    partitionKey: string;
+    sortKey: string;
+  }): GlobalSecondaryIndex => ({
     IndexName: index.name,
     KeySchema: [
       { AttributeName: index.partitionKey, KeyType: 'HASH' },
@@ -429,7 +467,12 @@ export async function createTables(
         GlobalSecondaryIndexes: [gsi(byWebhookIndex), gsi(byStatusIndex)],
       },
     },
-    { name: tables.payloads, key: PAYLOADS_TABLE.partitionKey, ttl: PAYLOADS_TABLE.ttlAttribute, extra: {} },
+    {
+      name: tables.payloads,
+      key: PAYLOADS_TABLE.partitionKey,
+      ttl: PAYLOADS_TABLE.ttlAttribute,
+      extra: {},
+    },
   ];
   for (const spec of specs) {
     if (existing.has(spec.name)) continue;
@@ -465,10 +508,15 @@ async function createQueues(
   opts: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
 ): Promise<{ queueUrl: string; dlqUrl: string }> {
   const dlq = await client.send(
-    new CreateQueueCommand({ QueueName: names.dlq, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
+    new CreateQueueCommand({
+      QueueName: names.dlq,
+      Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
+    }),
   );
   const dlqUrl = dlq.QueueUrl!;
-  const attrs = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+  const attrs = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
+  );
   const queue = await client.send(
     new CreateQueueCommand({
       QueueName: names.queue,

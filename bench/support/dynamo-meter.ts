@@ -5,13 +5,21 @@
  * layout (lambdas/adapters/dynamo-schema.ts).
  */
 import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE } from '../../lambdas/adapters/dynamo-schema';
+import {
+  NOTIFICATION_INDEX_PROJECTION,
+  NOTIFICATIONS_TABLE,
+} from '../../lambdas/adapters/dynamo-schema';
 
 type Item = Record<string, AttributeValue>;
 
 /** Bytes of a number as DynamoDB sizes it: about 1 byte per 2 significant digits, plus 1. */
 function numberBytes(n: string): number {
-  const digits = n.replace(/^-/, '').replace('.', '').replace(/e.*$/i, '').replace(/^0+/, '').replace(/0+$/, '');
+  const digits = n
+    .replace(/^-/, '')
+    .replace('.', '')
+    .replace(/e.*$/i, '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
   return Math.ceil(Math.max(1, digits.length) / 2) + 1;
 }
 
@@ -22,7 +30,14 @@ export function attributeBytes(v: AttributeValue): number {
   if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
   // Lists and maps: 3 bytes, plus 1 byte per element; map elements add their names.
   if (v.L !== undefined) return 3 + v.L.reduce((a, e) => a + 1 + attributeBytes(e), 0);
-  if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((a, [k, e]) => a + 1 + Buffer.byteLength(k, 'utf8') + attributeBytes(e), 0);
+  if (v.M !== undefined)
+    return (
+      3 +
+      Object.entries(v.M).reduce(
+        (a, [k, e]) => a + 1 + Buffer.byteLength(k, 'utf8') + attributeBytes(e),
+        0,
+      )
+    );
   if (v.SS !== undefined) return v.SS.reduce((a, s) => a + Buffer.byteLength(s, 'utf8'), 0);
   if (v.NS !== undefined) return v.NS.reduce((a, s) => a + numberBytes(s), 0);
   return 0;
@@ -30,7 +45,10 @@ export function attributeBytes(v: AttributeValue): number {
 
 export function itemBytes(item: Item | undefined): number {
   if (!item) return 0;
-  return Object.entries(item).reduce((a, [k, v]) => a + Buffer.byteLength(k, 'utf8') + attributeBytes(v), 0);
+  return Object.entries(item).reduce(
+    (a, [k, v]) => a + Buffer.byteLength(k, 'utf8') + attributeBytes(v),
+    0,
+  );
 }
 
 const INDEXES = [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex];
@@ -43,9 +61,17 @@ interface IndexEntry {
   readonly fingerprint: string;
 }
 
-function indexEntry(item: Item | undefined, index: (typeof INDEXES)[number]): IndexEntry | undefined {
+function indexEntry(
+  item: Item | undefined,
+  index: (typeof INDEXES)[number],
+): IndexEntry | undefined {
   if (!item?.[index.partitionKey] || !item[index.sortKey]) return undefined;
-  const names = new Set<string>([NOTIFICATIONS_TABLE.partitionKey, index.partitionKey, index.sortKey, ...NOTIFICATION_INDEX_PROJECTION]);
+  const names = new Set<string>([
+    NOTIFICATIONS_TABLE.partitionKey,
+    index.partitionKey,
+    index.sortKey,
+    ...NOTIFICATION_INDEX_PROJECTION,
+  ]);
   const projected: Item = {};
   for (const n of names) if (item[n] !== undefined) projected[n] = item[n]!;
   return {
@@ -80,7 +106,11 @@ export interface Meter {
  * endpoint) reads items back without being metered. `notificationsTable` names the table with
  * the two GSIs.
  */
-export function meterDynamo(client: DynamoDBClient, peek: DynamoDBClient, notificationsTable: string): Meter {
+export function meterDynamo(
+  client: DynamoDBClient,
+  peek: DynamoDBClient,
+  notificationsTable: string,
+): Meter {
   const meter: Meter = {
     ops: [],
     sizes: new Map(),
@@ -92,7 +122,9 @@ export function meterDynamo(client: DynamoDBClient, peek: DynamoDBClient, notifi
   const items = new Map<string, Item | undefined>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const command = String((context as { commandName?: string }).commandName ?? 'unknown').replace(/Command$/, '');
+      const command = String(
+        (context as { commandName?: string }).commandName ?? 'unknown',
+      ).replace(/Command$/, '');
       const input = args.input as { TableName?: string; Key?: Item; Item?: Item };
       const table = input.TableName ?? '';
       const key = input.Key ?? (input.Item?.id ? { id: input.Item.id } : undefined);
@@ -104,17 +136,35 @@ export function meterDynamo(client: DynamoDBClient, peek: DynamoDBClient, notifi
       } catch (err) {
         // A failed conditional write still consumes write units (1 per KB of the item).
         if (/^(PutItem|UpdateItem|DeleteItem)$/.test(command)) {
-          meter.ops.push({ command: `${command} (condition failed)`, table, wru: kb(itemBytes(items.get(ref))), indexWru: 0, rru: 0, itemBytesAfter: itemBytes(items.get(ref)) });
+          meter.ops.push({
+            command: `${command} (condition failed)`,
+            table,
+            wru: kb(itemBytes(items.get(ref))),
+            indexWru: 0,
+            rru: 0,
+            itemBytesAfter: itemBytes(items.get(ref)),
+          });
         }
         throw err;
       }
       if (command === 'GetItem') {
         const out = result.output as { Item?: Item };
         const bytes = itemBytes(out.Item);
-        meter.ops.push({ command, table, wru: 0, indexWru: 0, rru: Math.max(1, Math.ceil(bytes / 4096)), itemBytesAfter: bytes });
+        meter.ops.push({
+          command,
+          table,
+          wru: 0,
+          indexWru: 0,
+          rru: Math.max(1, Math.ceil(bytes / 4096)),
+          itemBytesAfter: bytes,
+        });
       } else if (/^(PutItem|UpdateItem|DeleteItem)$/.test(command) && id !== undefined) {
         const before = items.get(ref);
-        const after = (await peek.send(new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }))).Item;
+        const after = (
+          await peek.send(
+            new GetItemCommand({ TableName: table, Key: { id: { S: id } }, ConsistentRead: true }),
+          )
+        ).Item;
         items.set(ref, after);
         const wru = kb(Math.max(itemBytes(before), itemBytes(after)));
         let indexWru = 0;
@@ -124,7 +174,8 @@ export function meterDynamo(client: DynamoDBClient, peek: DynamoDBClient, notifi
             const b = indexEntry(before, index);
             const a = indexEntry(after, index);
             indexBytes += a?.bytes ?? 0;
-            if (b && a && b.key !== a.key) indexWru += kb(b.bytes) + kb(a.bytes); // delete old + put new
+            if (b && a && b.key !== a.key)
+              indexWru += kb(b.bytes) + kb(a.bytes); // delete old + put new
             else if (a && (!b || b.fingerprint !== a.fingerprint)) indexWru += kb(a.bytes);
             else if (b && !a) indexWru += kb(b.bytes);
           }

@@ -11,7 +11,10 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}');
-  const platform = await startPlatform({ ...options, log: (m: string) => process.stderr.write(`${m}\n`) });
+  const platform = await startPlatform({
+    ...options,
+    log: (m: string) => process.stderr.write(`${m}\n`),
+  });
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -25,7 +28,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.stdin.on('end', stop);
   process.stdin.resume();
-  process.send?.({ type: 'ready', url: platform.url, token: platform.token, pids: platform.pids, startMs: platform.startMs });
+  process.send?.({
+    type: 'ready',
+    url: platform.url,
+    token: platform.token,
+    pids: platform.pids,
+    startMs: platform.startMs,
+  });
 }
 
 main().catch((err) => {

@@ -105,11 +105,18 @@ export class ProcessRegistry {
 }
 
 /** Reads the first JSON line a child prints on stdout (e.g. {"port":N}). */
-export function firstJsonLine<T>(child: ChildProcess, what: string, timeoutMs = 60_000): Promise<T> {
+export function firstJsonLine<T>(
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let buffer = '';
     let stderr = '';
-    const timer = setTimeout(() => done(new Error(`${what} did not start within ${timeoutMs} ms: ${stderr.slice(-500)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`${what} did not start within ${timeoutMs} ms: ${stderr.slice(-500)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
       let nl = buffer.indexOf('\n');

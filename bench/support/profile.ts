@@ -61,7 +61,10 @@ function area(url: string, fn: string): string {
   return short.split('/')[0] ?? 'other';
 }
 
-export async function profileAsync<T>(name: string, run: () => Promise<T>): Promise<{ result: T; summary: ProfileSummary }> {
+export async function profileAsync<T>(
+  name: string,
+  run: () => Promise<T>,
+): Promise<{ result: T; summary: ProfileSummary }> {
   const session = new Session();
   session.connect();
   try {

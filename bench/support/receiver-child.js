@@ -21,14 +21,20 @@ function flush() {
 }
 
 const failures = new Map();
-const ERROR_BODY = JSON.stringify({ error: 'upstream ledger unavailable', detail: 'x'.repeat(240) }).slice(0, 300);
+const ERROR_BODY = JSON.stringify({
+  error: 'upstream ledger unavailable',
+  detail: 'x'.repeat(240),
+}).slice(0, 300);
 
 const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   req.on('data', () => {});
   req.on('end', () => {
     received++;
     if (report) {
-      pending.push([String(req.headers['webhook-id'] ?? ''), performance.timeOrigin + performance.now()]);
+      pending.push([
+        String(req.headers['webhook-id'] ?? ''),
+        performance.timeOrigin + performance.now(),
+      ]);
       if (!flushScheduled) {
         flushScheduled = true;
         setTimeout(flush, 5);
@@ -40,7 +46,10 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
       const seen = failures.get(id) ?? 0;
       failures.set(id, seen + 1);
       if (seen < Number(fail[1])) {
-        res.writeHead(500, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(ERROR_BODY)) });
+        res.writeHead(500, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(ERROR_BODY)),
+        });
         res.end(ERROR_BODY);
         return;
       }

@@ -13,7 +13,10 @@ export interface ReceiverProcess {
   stop(): Promise<void>;
 }
 
-export async function startReceiverProcess(procs: ProcessRegistry, opts: { report?: boolean } = {}): Promise<ReceiverProcess> {
+export async function startReceiverProcess(
+  procs: ProcessRegistry,
+  opts: { report?: boolean } = {},
+): Promise<ReceiverProcess> {
   const args = [path.join(BENCH_DIR, 'support', 'receiver-child.js')];
   if (opts.report) args.push('--report');
   const child = procs.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
@@ -23,10 +26,13 @@ export async function startReceiverProcess(procs: ProcessRegistry, opts: { repor
   child.stdout?.resume();
   const listeners: Array<(r: Array<[string, number]>) => void> = [];
   const counts: Array<(n: number) => void> = [];
-  child.on('message', (msg: { type: string; receipts?: Array<[string, number]>; received?: number }) => {
-    if (msg.type === 'receipts' && msg.receipts) for (const l of listeners) l(msg.receipts);
-    if (msg.type === 'count') counts.shift()?.(msg.received ?? 0);
-  });
+  child.on(
+    'message',
+    (msg: { type: string; receipts?: Array<[string, number]>; received?: number }) => {
+      if (msg.type === 'receipts' && msg.receipts) for (const l of listeners) l(msg.receipts);
+      if (msg.type === 'count') counts.shift()?.(msg.received ?? 0);
+    },
+  );
   return {
     url: `http://127.0.0.1:${port}`,
     port,

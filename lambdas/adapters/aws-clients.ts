@@ -35,7 +35,11 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
   const secretAccessKey = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
   if (env !== process.env && accessKeyId !== undefined && secretAccessKey !== undefined) {
     const sessionToken = nonEmpty(env.AWS_SESSION_TOKEN);
-    common.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+    common.credentials = {
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken ? { sessionToken } : {}),
+    };
   }
 
   const global = nonEmpty(env.AWS_ENDPOINT_URL);
@@ -44,7 +48,10 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
   const sfnEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SFN) ?? global;
 
   return {
-    dynamo: new DynamoDBClient({ ...common, ...(dynamoEndpoint ? { endpoint: dynamoEndpoint } : {}) }),
+    dynamo: new DynamoDBClient({
+      ...common,
+      ...(dynamoEndpoint ? { endpoint: dynamoEndpoint } : {}),
+    }),
     // Local SQS stand-ins hand out queue URLs whose host does not resolve: with an explicit
     // endpoint, requests go to the endpoint, not to the queue URL's host.
     sqs: new SQSClient({

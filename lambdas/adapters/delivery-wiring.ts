@@ -8,7 +8,12 @@ import { DeliveryService } from '../core/delivery';
 import { Renderer } from '../core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
 import { createAwsClients } from './aws-clients';
-import { DynamoNotificationStore, DynamoPayloadStore, DynamoResendJobStore, DynamoWebhookStore } from './dynamo-stores';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from './dynamo-stores';
 import { createHttpSender } from './http-sender';
 import { createDeliveryObserver, createLogger, createMetrics } from './observability';
 import { SfnRetryScheduler } from './sfn-scheduler';
@@ -27,13 +32,18 @@ export function createDeliveryRuntime(env: NodeJS.ProcessEnv = process.env): Del
   const logger = createLogger();
   const metrics = createMetrics();
   const service = new DeliveryService({
-    webhooks: new CachedWebhookStore(new DynamoWebhookStore(clients.dynamo, config.webhooksTable), config.definitionCacheTtlMs),
+    webhooks: new CachedWebhookStore(
+      new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
+      config.definitionCacheTtlMs,
+    ),
     notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
     payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
     resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
     queue: new SqsDeliveryQueue(clients.sqs, config.queueUrl),
     scheduler: new SfnRetryScheduler(clients.sfn, config.stateMachineArn),
-    sender: createHttpSender({ policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs } }),
+    sender: createHttpSender({
+      policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
+    }),
     renderer: new Renderer(),
     clock: { now: () => new Date() },
     observer: createDeliveryObserver(logger, metrics),

@@ -34,7 +34,12 @@ export function statusShardOf(id: string, status: NotificationStatus): string {
 }
 
 /** The index key attributes a notification item carries. */
-export function indexKeysOf(n: { id: string; webhookId: string; status: NotificationStatus; createdAt: string }) {
+export function indexKeysOf(n: {
+  id: string;
+  webhookId: string;
+  status: NotificationStatus;
+  createdAt: string;
+}) {
   return {
     webhookShard: `${n.webhookId}#${shardOf(n.id)}`,
     statusShard: statusShardOf(n.id, n.status),
@@ -42,7 +47,9 @@ export function indexKeysOf(n: { id: string; webhookId: string; status: Notifica
   };
 }
 
-export type IndexName = typeof NOTIFICATIONS_TABLE.byWebhookIndex.name | typeof NOTIFICATIONS_TABLE.byStatusIndex.name;
+export type IndexName =
+  | typeof NOTIFICATIONS_TABLE.byWebhookIndex.name
+  | typeof NOTIFICATIONS_TABLE.byStatusIndex.name;
 
 export interface Partition {
   readonly index: IndexName;
@@ -102,17 +109,24 @@ function digest(value: unknown): string {
 function normalizeInstant(value: string | undefined, name: 'from' | 'to'): string | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ValidationError(`${name} must be an ISO 8601 date-time`, [{ path: name, message: 'not a date-time' }]);
+  if (Number.isNaN(ms))
+    throw new ValidationError(`${name} must be an ISO 8601 date-time`, [
+      { path: name, message: 'not a date-time' },
+    ]);
   // Sort keys hold toISOString() values; comparing against the same form keeps bounds exact.
   return new Date(ms).toISOString();
 }
 
 export function planList(query: NotificationQuery): ListPlan {
   if (!Number.isInteger(query.limit) || query.limit < 1) {
-    throw new ValidationError('limit must be a positive integer', [{ path: 'limit', message: 'must be a positive integer' }]);
+    throw new ValidationError('limit must be a positive integer', [
+      { path: 'limit', message: 'must be a positive integer' },
+    ]);
   }
   if (query.status !== undefined && !NOTIFICATION_STATUSES.includes(query.status)) {
-    throw new ValidationError(`status must be one of ${NOTIFICATION_STATUSES.join(', ')}`, [{ path: 'status', message: 'unknown status' }]);
+    throw new ValidationError(`status must be one of ${NOTIFICATION_STATUSES.join(', ')}`, [
+      { path: 'status', message: 'unknown status' },
+    ]);
   }
   const from = normalizeInstant(query.from, 'from');
   const to = normalizeInstant(query.to, 'to');
@@ -121,12 +135,20 @@ export function planList(query: NotificationQuery): ListPlan {
   let partitions: Partition[];
   let filter: PartitionFilter;
   if (query.webhookId !== undefined) {
-    partitions = shards.map((s) => ({ index: byWebhookIndex.name, keyAttribute: byWebhookIndex.partitionKey, key: `${query.webhookId}#${s}` }));
+    partitions = shards.map((s) => ({
+      index: byWebhookIndex.name,
+      keyAttribute: byWebhookIndex.partitionKey,
+      key: `${query.webhookId}#${s}`,
+    }));
     filter = { status: query.status, eventType: query.eventType };
   } else {
     const statuses = query.status !== undefined ? [query.status] : NOTIFICATION_STATUSES;
     partitions = statuses.flatMap((status) =>
-      shards.map((s) => ({ index: byStatusIndex.name, keyAttribute: byStatusIndex.partitionKey, key: `${status}#${s}` })),
+      shards.map((s) => ({
+        index: byStatusIndex.name,
+        keyAttribute: byStatusIndex.partitionKey,
+        key: `${status}#${s}`,
+      })),
     );
     filter = { eventType: query.eventType };
   }
@@ -136,7 +158,13 @@ export function planList(query: NotificationQuery): ListPlan {
     ...(from !== undefined ? { lower: from } : {}),
     ...(to !== undefined ? { upper: to } : {}),
   };
-  const fingerprint = digest([query.webhookId ?? null, query.status ?? null, query.eventType ?? null, from ?? null, to ?? null]);
+  const fingerprint = digest([
+    query.webhookId ?? null,
+    query.status ?? null,
+    query.eventType ?? null,
+    from ?? null,
+    to ?? null,
+  ]);
   return { partitions, filter, fingerprint };
 }
 
@@ -146,9 +174,10 @@ export function encodeCursor(fingerprint: string, positions: readonly Position[]
 }
 
 function invalidCursor(reason: string): ValidationError {
-  return new ValidationError(`cursor is not valid for this query (${reason}); start again without a cursor`, [
-    { path: 'cursor', message: reason },
-  ]);
+  return new ValidationError(
+    `cursor is not valid for this query (${reason}); start again without a cursor`,
+    [{ path: 'cursor', message: reason }],
+  );
 }
 
 export function decodeCursor(cursor: string, plan: ListPlan): Position[] {
@@ -166,7 +195,13 @@ export function decodeCursor(cursor: string, plan: ListPlan): Position[] {
   if (f !== plan.fingerprint) throw invalidCursor('it belongs to a different query');
   if (!Array.isArray(p) || p.length !== plan.partitions.length) throw invalidCursor('malformed');
   for (const position of p) {
-    if (!(position === null || position === FINISHED || (typeof position === 'string' && position.includes('#')))) {
+    if (
+      !(
+        position === null ||
+        position === FINISHED ||
+        (typeof position === 'string' && position.includes('#'))
+      )
+    ) {
       throw invalidCursor('malformed');
     }
   }
@@ -186,15 +221,25 @@ interface Stream {
 }
 
 /** One page of `query`, newest first, reading partitions through `read`. */
-export async function listPage(query: NotificationQuery, read: ReadPartition): Promise<NotificationPage> {
+export async function listPage(
+  query: NotificationQuery,
+  read: ReadPartition,
+): Promise<NotificationPage> {
   const plan = planList(query);
-  const starts: Position[] = query.cursor !== undefined ? decodeCursor(query.cursor, plan) : plan.partitions.map(() => null);
+  const starts: Position[] =
+    query.cursor !== undefined ? decodeCursor(query.cursor, plan) : plan.partitions.map(() => null);
   const { lower, upper } = plan.filter;
   const empty = lower !== undefined && upper !== undefined && lower >= upper;
   const readLimit = Math.min(query.limit + 1, 1000);
   const streams: Stream[] = plan.partitions.map((partition, i) => {
     const start = starts[i] ?? null;
-    return { partition, start, buffer: [], continuation: undefined, drained: empty || start === FINISHED };
+    return {
+      partition,
+      start,
+      buffer: [],
+      continuation: undefined,
+      drained: empty || start === FINISHED,
+    };
   });
 
   const fill = async (s: Stream): Promise<void> => {
@@ -209,7 +254,8 @@ export async function listPage(query: NotificationQuery, read: ReadPartition): P
       s.drained = out.continuation === undefined;
     }
   };
-  const fillAll = () => Promise.all(streams.filter((s) => s.buffer.length === 0 && !s.drained).map(fill));
+  const fillAll = () =>
+    Promise.all(streams.filter((s) => s.buffer.length === 0 && !s.drained).map(fill));
 
   const items: NotificationSummary[] = [];
   while (items.length < query.limit) {
@@ -217,7 +263,11 @@ export async function listPage(query: NotificationQuery, read: ReadPartition): P
     let best: Stream | undefined;
     for (const s of streams) {
       const head = s.buffer[0];
-      if (head !== undefined && (best === undefined || head.createdKey > best.buffer[0]!.createdKey)) best = s;
+      if (
+        head !== undefined &&
+        (best === undefined || head.createdKey > best.buffer[0]!.createdKey)
+      )
+        best = s;
     }
     if (best === undefined) break;
     const head = best.buffer.shift()!;
@@ -235,7 +285,11 @@ export async function listPage(query: NotificationQuery, read: ReadPartition): P
 }
 
 /** Whether an item passes a partition filter (memory store; DynamoDB does it server-side). */
-export function matchesFilter(item: IndexedSummary, filter: PartitionFilter, before: string | undefined): boolean {
+export function matchesFilter(
+  item: IndexedSummary,
+  filter: PartitionFilter,
+  before: string | undefined,
+): boolean {
   const { createdKey, summary } = item;
   if (before !== undefined && createdKey >= before) return false;
   if (filter.upper !== undefined && createdKey >= filter.upper) return false;

@@ -14,7 +14,13 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ConflictError } from '../core/errors';
-import type { Attempt, Notification, NotificationStatus, RenderedRequest, WebhookDefinition } from '../core/model';
+import type {
+  Attempt,
+  Notification,
+  NotificationStatus,
+  RenderedRequest,
+  WebhookDefinition,
+} from '../core/model';
 import type {
   NotificationPage,
   NotificationQuery,
@@ -26,7 +32,13 @@ import type {
   ResendJobStore,
   WebhookStore,
 } from '../ports';
-import { type IndexedSummary, indexKeysOf, listPage, type ReadPartition, statusShardOf } from './dynamo-listing';
+import {
+  type IndexedSummary,
+  indexKeysOf,
+  listPage,
+  type ReadPartition,
+  statusShardOf,
+} from './dynamo-listing';
 
 type Item = Record<string, AttributeValue>;
 
@@ -44,7 +56,8 @@ export function toAttribute(value: unknown): AttributeValue {
     case 'boolean':
       return { BOOL: value };
     case 'object':
-      if (Array.isArray(value)) return { L: value.map((v) => toAttribute(v === undefined ? null : v)) };
+      if (Array.isArray(value))
+        return { L: value.map((v) => toAttribute(v === undefined ? null : v)) };
       return { M: toItem(value as Record<string, unknown>) };
     default:
       throw new TypeError(`cannot store a value of type ${typeof value}`);
@@ -89,7 +102,11 @@ export class DynamoWebhookStore implements WebhookStore {
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: id } },
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? (fromItem(out.Item) as unknown as WebhookDefinition) : undefined;
   }
@@ -99,9 +116,14 @@ export class DynamoWebhookStore implements WebhookStore {
     let start: Item | undefined;
     do {
       const out = await this.client.send(
-        new ScanCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
       );
-      for (const item of out.Items ?? []) items.push(fromItem(item) as unknown as WebhookDefinition);
+      for (const item of out.Items ?? [])
+        items.push(fromItem(item) as unknown as WebhookDefinition);
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
@@ -127,13 +149,19 @@ export class DynamoWebhookStore implements WebhookStore {
       if (!isConditionFailure(err)) throw err;
       throw create
         ? new ConflictError(`webhook ${definition.id} already exists`)
-        : new ConflictError(`webhook ${definition.id} was changed or deleted since version ${expectedVersion}`);
+        : new ConflictError(
+            `webhook ${definition.id} was changed or deleted since version ${expectedVersion}`,
+          );
     }
   }
 
   async delete(id: string): Promise<boolean> {
     const out = await this.client.send(
-      new DeleteItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ReturnValues: 'ALL_OLD' }),
+      new DeleteItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: id } },
+        ReturnValues: 'ALL_OLD',
+      }),
     );
     return out.Attributes !== undefined;
   }
@@ -204,7 +232,11 @@ export class DynamoNotificationStore implements NotificationStore {
     });
     try {
       await this.client.send(
-        new PutItemCommand({ TableName: this.tableName, Item: item, ConditionExpression: 'attribute_not_exists(id)' }),
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
       );
       return true;
     } catch (err) {
@@ -216,7 +248,11 @@ export class DynamoNotificationStore implements NotificationStore {
   async get(id: string): Promise<Notification | undefined> {
     if (id.startsWith(RESEND_JOB_ID_PREFIX)) return undefined;
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: id } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: id } },
+        ConsistentRead: true,
+      }),
     );
     return out.Item ? toNotification(fromItem(out.Item)) : undefined;
   }
@@ -247,7 +283,11 @@ export class DynamoNotificationStore implements NotificationStore {
     }
   }
 
-  async setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean> {
+  async setStatus(
+    id: string,
+    update: NotificationUpdate,
+    expectedStatus?: NotificationStatus,
+  ): Promise<boolean> {
     if (id.startsWith(RESEND_JOB_ID_PREFIX)) return false;
     try {
       await this.client.send(
@@ -257,7 +297,9 @@ export class DynamoNotificationStore implements NotificationStore {
           UpdateExpression:
             'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard',
           ConditionExpression:
-            expectedStatus === undefined ? 'attribute_exists(id)' : 'attribute_exists(id) AND #status = :expected',
+            expectedStatus === undefined
+              ? 'attribute_exists(id)'
+              : 'attribute_exists(id) AND #status = :expected',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ...this.updateValues(id, update),
@@ -289,7 +331,8 @@ export class DynamoNotificationStore implements NotificationStore {
     const values: Item = { ':pk': { S: partition.key } };
     // The position is inclusive here (the item at it is dropped below); `upper` is never a stored key.
     let high = opts.before;
-    if (filter.upper !== undefined && (high === undefined || filter.upper < high)) high = filter.upper;
+    if (filter.upper !== undefined && (high === undefined || filter.upper < high))
+      high = filter.upper;
     const low = filter.lower;
     if (low !== undefined && high !== undefined && low > high) return { items: [] };
     let keyCondition = '#pk = :pk';
@@ -321,7 +364,9 @@ export class DynamoNotificationStore implements NotificationStore {
         ExpressionAttributeValues: values,
         ScanIndexForward: false,
         Limit: opts.limit,
-        ...(opts.continuation !== undefined ? { ExclusiveStartKey: opts.continuation as Item } : {}),
+        ...(opts.continuation !== undefined
+          ? { ExclusiveStartKey: opts.continuation as Item }
+          : {}),
       }),
     );
     const items: IndexedSummary[] = [];
@@ -331,7 +376,10 @@ export class DynamoNotificationStore implements NotificationStore {
       if (opts.before !== undefined && createdKey >= opts.before) continue;
       items.push({ createdKey, summary: toSummary(raw) });
     }
-    return { items, ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}) };
+    return {
+      items,
+      ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}),
+    };
   };
 }
 
@@ -344,7 +392,11 @@ export class DynamoPayloadStore implements PayloadStore {
     private readonly tableName: string,
   ) {}
 
-  async putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'> {
+  async putOnce(
+    notificationId: string,
+    request: RenderedRequest,
+    expiresAtEpochSeconds: number,
+  ): Promise<'created' | 'exists'> {
     try {
       await this.client.send(
         new PutItemCommand({
@@ -369,7 +421,11 @@ export class DynamoPayloadStore implements PayloadStore {
 
   async get(notificationId: string): Promise<RenderedRequest | undefined> {
     const out = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: { id: { S: notificationId } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: notificationId } },
+        ConsistentRead: true,
+      }),
     );
     if (!out.Item) return undefined;
     const raw = fromItem(out.Item);
@@ -421,7 +477,8 @@ export class DynamoResendJobStore implements ResendJobStore {
         }),
       );
     } catch (err) {
-      if (isConditionFailure(err)) throw new ConflictError(`resend job ${job.jobId} already exists`);
+      if (isConditionFailure(err))
+        throw new ConflictError(`resend job ${job.jobId} already exists`);
       throw err;
     }
   }
@@ -447,7 +504,10 @@ export class DynamoResendJobStore implements ResendJobStore {
   }
 
   /** A job that no longer exists (expired) is not recreated: the increment is dropped. */
-  async increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void> {
+  async increment(
+    jobId: string,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+  ): Promise<void> {
     const entries = (['queued', 'sent', 'failed'] as const)
       .map((name) => [name, counters[name] ?? 0] as const)
       .filter(([, n]) => n !== 0);
@@ -460,7 +520,9 @@ export class DynamoResendJobStore implements ResendJobStore {
           UpdateExpression: `ADD ${entries.map(([name]) => `#${name} :${name}`).join(', ')}`,
           ConditionExpression: 'attribute_exists(id)',
           ExpressionAttributeNames: Object.fromEntries(entries.map(([name]) => [`#${name}`, name])),
-          ExpressionAttributeValues: Object.fromEntries(entries.map(([name, n]) => [`:${name}`, { N: String(n) }])),
+          ExpressionAttributeValues: Object.fromEntries(
+            entries.map(([name, n]) => [`:${name}`, { N: String(n) }]),
+          ),
         }),
       );
     } catch (err) {

@@ -13,10 +13,12 @@ import { promises as dns } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
+
 // Only the Agent and its connector: the package root also loads fetch, WebSocket, caches and
 // mocks, which would more than double the delivery bundle and its cold start.
 import Agent = require('undici/lib/dispatcher/agent');
 import buildConnector = require('undici/lib/core/connect');
+
 import {
   checkAddress,
   checkAll,
@@ -75,11 +77,19 @@ const defaultLookup: Lookup = async (hostname) => {
   return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 };
 
-type NetLookupCallback = (err: Error | null, address?: string | { address: string; family: number }[], family?: number) => void;
+type NetLookupCallback = (
+  err: Error | null,
+  address?: string | { address: string; family: number }[],
+  family?: number,
+) => void;
 
 /** net.connect's `lookup` hook: resolve once, check every address, hand over only those. */
 export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
-  return (hostname: string, options: { all?: boolean; family?: number }, callback: NetLookupCallback): void => {
+  return (
+    hostname: string,
+    options: { all?: boolean; family?: number },
+    callback: NetLookupCallback,
+  ): void => {
     const fixed = staticAddresses(hostname);
     let pending: Promise<ResolvedAddress[]>;
     try {
@@ -98,7 +108,11 @@ export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
         const usable = wanted === 0 ? addresses : addresses.filter((a) => a.family === wanted);
         const first = usable[0];
         if (!first) {
-          callback(Object.assign(new Error(`host "${hostname}" has no IPv${wanted} address`), { code: 'ENOTFOUND' }));
+          callback(
+            Object.assign(new Error(`host "${hostname}" has no IPv${wanted} address`), {
+              code: 'ENOTFOUND',
+            }),
+          );
         } else if (options.all) {
           callback(
             null,
@@ -175,7 +189,12 @@ const TIMEOUT_CODES = new Set([
 
 /** Maps a network failure to the delivery failure reason. Unknown failures count as connection errors. */
 export function classifyNetworkError(err: unknown): { error: HttpErrorKind; message: string } {
-  const e = (err ?? {}) as { code?: unknown; message?: unknown; library?: unknown; cause?: unknown };
+  const e = (err ?? {}) as {
+    code?: unknown;
+    message?: unknown;
+    library?: unknown;
+    cause?: unknown;
+  };
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' ? e.message : String(err);
   const text = (code ? `${code}: ${message}` : message).slice(0, 500);
@@ -197,7 +216,9 @@ export function classifyNetworkError(err: unknown): { error: HttpErrorKind; mess
   return { error: 'CONNECTION_ERROR', message: text };
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+function flattenHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in headers) {
     const value = headers[name];
@@ -235,7 +256,11 @@ class SendHandler implements Dispatcher.DispatchHandler {
     if (this.settled) controller.abort(new TotalTimeoutError('total timeout'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     if (statusCode < 200) return; // 1xx informational: the real response follows
     this.statusCode = statusCode;
     this.headers = flattenHeaders(headers);
@@ -267,11 +292,17 @@ class SendHandler implements Dispatcher.DispatchHandler {
   }
 
   fail(error: HttpErrorKind, message: string): void {
-    this.finish({ kind: 'error', error, message, durationMs: Math.round(performance.now() - this.started) });
+    this.finish({
+      kind: 'error',
+      error,
+      message,
+      durationMs: Math.round(performance.now() - this.started),
+    });
   }
 
   private respond(truncated: boolean): void {
-    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.kept);
+    const buf =
+      this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.kept);
     // A cut-off multi-byte character at the cap is dropped rather than turned into U+FFFD.
     const body = truncated ? new StringDecoder('utf8').write(buf) : buf.toString('utf8');
     this.finish({
@@ -292,17 +323,22 @@ class SendHandler implements Dispatcher.DispatchHandler {
 }
 
 function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
   return value;
 }
 
 export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(): Promise<void> } {
   // Validate the allow-list once (a typo must fail the cold start, not open or close silently).
-  const policy: EgressPolicy = { allowHttp: opts.policy.allowHttp, allowCidrs: normalizeCidrs(opts.policy.allowCidrs) };
+  const policy: EgressPolicy = {
+    allowHttp: opts.policy.allowHttp,
+    allowCidrs: normalizeCidrs(opts.policy.allowCidrs),
+  };
   const connectTimeoutMs = positive('connectTimeoutMs', opts.connectTimeoutMs ?? 5000);
   const totalTimeoutMs = positive('totalTimeoutMs', opts.totalTimeoutMs ?? 15000);
   const maxBytes = opts.maxResponseBytes ?? 1024;
-  if (!Number.isInteger(maxBytes) || maxBytes < 0) throw new RangeError(`maxResponseBytes must be an integer >= 0, got ${maxBytes}`);
+  if (!Number.isInteger(maxBytes) || maxBytes < 0)
+    throw new RangeError(`maxResponseBytes must be an integer >= 0, got ${maxBytes}`);
 
   const connect = createGuardedConnector(policy, {
     connectTimeoutMs,
@@ -329,9 +365,12 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
   // Only the idle sockets go: close() lets exchanges still in flight finish.
   const pauseMs = positive('recycleAfterPauseMs', opts.recycleAfterPauseMs ?? 3000);
   let lastBeat = performance.now();
-  const heartbeat = setInterval(() => {
-    lastBeat = performance.now();
-  }, Math.max(1, Math.floor(pauseMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      lastBeat = performance.now();
+    },
+    Math.max(1, Math.floor(pauseMs / 3)),
+  );
   heartbeat.unref();
   const recycleIfPaused = (now: number): void => {
     if (now - lastBeat <= pauseMs) return;
@@ -352,7 +391,12 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
       recycleIfPaused(started);
       const checked = checkUrl(request.url, policy);
       if (!checked.ok) {
-        return Promise.resolve({ kind: 'error', error: 'BLOCKED_URL', message: checked.reason, durationMs: 0 });
+        return Promise.resolve({
+          kind: 'error',
+          error: 'BLOCKED_URL',
+          message: checked.reason,
+          durationMs: 0,
+        });
       }
       const url = checked.url;
       const exchange = new Promise<HttpResult>((resolve) => {
@@ -375,7 +419,7 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
         }
       });
       inflight.add(exchange);
-      exchange.then(() => inflight.delete(exchange));
+      void exchange.finally(() => inflight.delete(exchange));
       return exchange;
     },
 

@@ -5,7 +5,14 @@
  * behave exactly as on DynamoDB. Values are copied in and out, as a database would.
  */
 import { ConflictError } from '../core/errors';
-import type { Attempt, DeliveryJob, Notification, NotificationStatus, RenderedRequest, WebhookDefinition } from '../core/model';
+import type {
+  Attempt,
+  DeliveryJob,
+  Notification,
+  NotificationStatus,
+  RenderedRequest,
+  WebhookDefinition,
+} from '../core/model';
 import type {
   DeliveryQueue,
   NotificationPage,
@@ -17,7 +24,13 @@ import type {
   ResendJobStore,
   WebhookStore,
 } from '../ports';
-import { type IndexedSummary, indexKeysOf, listPage, matchesFilter, type ReadPartition } from './dynamo-listing';
+import {
+  type IndexedSummary,
+  indexKeysOf,
+  listPage,
+  matchesFilter,
+  type ReadPartition,
+} from './dynamo-listing';
 
 /**
  * Values are copied once on write and frozen, so reads can hand out the stored object itself:
@@ -55,7 +68,9 @@ export class MemoryWebhookStore implements WebhookStore {
     if (expectedVersion === undefined) {
       if (existing) throw new ConflictError(`webhook ${definition.id} already exists`);
     } else if (existing?.version !== expectedVersion) {
-      throw new ConflictError(`webhook ${definition.id} was changed or deleted since version ${expectedVersion}`);
+      throw new ConflictError(
+        `webhook ${definition.id} was changed or deleted since version ${expectedVersion}`,
+      );
     }
     this.items.set(definition.id, copy(definition));
   }
@@ -75,7 +90,10 @@ interface StoredNotification {
 export class MemoryNotificationStore implements NotificationStore {
   private readonly items = new Map<string, StoredNotification>();
   /** Index partition key -> members, one map per index, so a partition read touches only its items. */
-  private readonly partitions = { webhookShard: new Map<string, Set<string>>(), statusShard: new Map<string, Set<string>>() };
+  private readonly partitions = {
+    webhookShard: new Map<string, Set<string>>(),
+    statusShard: new Map<string, Set<string>>(),
+  };
 
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
     if (this.items.has(notification.id)) return false;
@@ -106,9 +124,14 @@ export class MemoryNotificationStore implements NotificationStore {
     return true;
   }
 
-  async setStatus(id: string, update: NotificationUpdate, expectedStatus?: NotificationStatus): Promise<boolean> {
+  async setStatus(
+    id: string,
+    update: NotificationUpdate,
+    expectedStatus?: NotificationStatus,
+  ): Promise<boolean> {
     const stored = this.items.get(id);
-    if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus)) return false;
+    if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus))
+      return false;
     stored.notification = Object.freeze({ ...stored.notification, ...copy(update) });
     this.reindex(stored);
     return true;
@@ -152,7 +175,10 @@ export class MemoryNotificationStore implements NotificationStore {
     for (const id of this.partitions[attribute].get(partition.key) ?? []) {
       const { notification: n, keys } = this.items.get(id)!;
       const { attempts, failureDetail: _detail, ...rest } = n;
-      const item: IndexedSummary = { createdKey: keys.createdKey, summary: { ...rest, attemptCount: attempts.length } };
+      const item: IndexedSummary = {
+        createdKey: keys.createdKey,
+        summary: { ...rest, attemptCount: attempts.length },
+      };
       if (matchesFilter(item, filter, opts.before)) items.push(item);
     }
     items.sort((a, b) => (a.createdKey < b.createdKey ? 1 : a.createdKey > b.createdKey ? -1 : 0));
@@ -163,7 +189,11 @@ export class MemoryNotificationStore implements NotificationStore {
 export class MemoryPayloadStore implements PayloadStore {
   private readonly items = new Map<string, { request: RenderedRequest; expiresAt: number }>();
 
-  async putOnce(notificationId: string, request: RenderedRequest, expiresAtEpochSeconds: number): Promise<'created' | 'exists'> {
+  async putOnce(
+    notificationId: string,
+    request: RenderedRequest,
+    expiresAtEpochSeconds: number,
+  ): Promise<'created' | 'exists'> {
     if (this.items.has(notificationId)) return 'exists';
     this.items.set(notificationId, { request: copy(request), expiresAt: expiresAtEpochSeconds });
     return 'created';
@@ -183,7 +213,8 @@ export class MemoryResendJobStore implements ResendJobStore {
   private readonly items = new Map<string, ResendJob>();
 
   async create(job: ResendJob): Promise<void> {
-    if (this.items.has(job.jobId)) throw new ConflictError(`resend job ${job.jobId} already exists`);
+    if (this.items.has(job.jobId))
+      throw new ConflictError(`resend job ${job.jobId} already exists`);
     this.items.set(job.jobId, copy(job));
   }
 
@@ -192,7 +223,10 @@ export class MemoryResendJobStore implements ResendJobStore {
   }
 
   /** As on DynamoDB: a job that does not exist is not recreated. */
-  async increment(jobId: string, counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>): Promise<void> {
+  async increment(
+    jobId: string,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+  ): Promise<void> {
     const job = this.items.get(jobId);
     if (!job) return;
     this.items.set(

@@ -32,7 +32,8 @@ export function createDeliveryObserver(logger: Logger, metrics: Metrics): Delive
   return {
     sent(ref, attempt, latencyMs) {
       metrics.addMetric(METRIC_NAMES.notificationSent, MetricUnit.Count, 1);
-      if (latencyMs !== undefined) metrics.addMetric(METRIC_NAMES.deliveryLatency, MetricUnit.Milliseconds, latencyMs);
+      if (latencyMs !== undefined)
+        metrics.addMetric(METRIC_NAMES.deliveryLatency, MetricUnit.Milliseconds, latencyMs);
       logger.info('notification sent', { ...ref, ...attemptFields(attempt), latencyMs });
     },
     failed(ref, reason, attempt) {

@@ -30,7 +30,11 @@ export class SfnRetryScheduler implements RetryScheduler {
       // An execution with this name exists (running or finished): the retries are already
       // owned by it. Anything else (throttling included) propagates, so the SQS message is
       // retried through its visibility timeout instead of being dropped.
-      if (err instanceof ExecutionAlreadyExists || (err as { name?: string }).name === 'ExecutionAlreadyExists') return;
+      if (
+        err instanceof ExecutionAlreadyExists ||
+        (err as { name?: string }).name === 'ExecutionAlreadyExists'
+      )
+        return;
       throw err;
     }
   }

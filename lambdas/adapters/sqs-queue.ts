@@ -2,7 +2,11 @@
  * The delivery queue on SQS. One JSON message per DeliveryJob, sent with SendMessageBatch in
  * chunks that respect both SQS batch limits (10 entries, total payload size).
  */
-import { type SendMessageBatchRequestEntry, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { PayloadTooLargeError } from '../core/errors';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../core/ingest';
 import type { DeliveryJob } from '../core/model';
@@ -25,7 +29,11 @@ export interface SqsDeliveryQueueOptions {
 export class QueueSendError extends Error {
   constructor(
     message: string,
-    readonly failures: readonly { readonly index: number; readonly code: string; readonly senderFault: boolean }[],
+    readonly failures: readonly {
+      readonly index: number;
+      readonly code: string;
+      readonly senderFault: boolean;
+    }[],
   ) {
     super(message);
     this.name = 'QueueSendError';
@@ -71,7 +79,9 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     let failures: QueueSendError['failures'] = [];
     for (let round = 0; remaining.length > 0 && round <= this.retries; round++) {
       if (round > 0) await sleep(this.backoffMs * 2 ** (round - 1));
-      const results = await Promise.all(chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c)));
+      const results = await Promise.all(
+        chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c)),
+      );
       failures = results.flatMap((r) => r.failures);
       // Sender faults (malformed entry) fail the same way every time: do not retry them.
       if (failures.some((f) => f.senderFault)) break;
@@ -80,14 +90,24 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     }
     if (failures.length > 0) {
       const codes = [...new Set(failures.map((f) => f.code))].join(', ');
-      throw new QueueSendError(`${failures.length} of ${jobs.length} delivery jobs could not be queued (${codes})`, failures);
+      throw new QueueSendError(
+        `${failures.length} of ${jobs.length} delivery jobs could not be queued (${codes})`,
+        failures,
+      );
     }
   }
 
-  private async sendChunk(entries: readonly Pending[]): Promise<{ failures: QueueSendError['failures'] }> {
+  private async sendChunk(
+    entries: readonly Pending[],
+  ): Promise<{ failures: QueueSendError['failures'] }> {
     const byId = new Map(entries.map((p) => [String(p.index), p]));
-    const request: SendMessageBatchRequestEntry[] = entries.map((p) => ({ Id: String(p.index), MessageBody: p.body }));
-    const out = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: request }));
+    const request: SendMessageBatchRequestEntry[] = entries.map((p) => ({
+      Id: String(p.index),
+      MessageBody: p.body,
+    }));
+    const out = await this.client.send(
+      new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: request }),
+    );
     const failures = (out.Failed ?? []).map((f) => ({
       index: byId.get(f.Id ?? '')?.index ?? -1,
       code: f.Code ?? 'Unknown',
@@ -98,12 +118,18 @@ export class SqsDeliveryQueue implements DeliveryQueue {
 }
 
 /** Greedy chunks of at most 10 entries and at most maxBytes in total, order kept. */
-export function chunk<T extends { readonly bytes: number }>(items: readonly T[], maxBytes: number): T[][] {
+export function chunk<T extends { readonly bytes: number }>(
+  items: readonly T[],
+  maxBytes: number,
+): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;
   for (const item of items) {
-    if (current.length === SQS_MAX_BATCH_ENTRIES || (current.length > 0 && size + item.bytes > maxBytes)) {
+    if (
+      current.length === SQS_MAX_BATCH_ENTRIES ||
+      (current.length > 0 && size + item.bytes > maxBytes)
+    ) {
       chunks.push(current);
       current = [];
       size = 0;

@@ -3,11 +3,15 @@
  * the hot paths read a definition per notification, while definitions change rarely. An edit
  * reaches a warm Lambda within the TTL; the rendered history never depends on it.
  */
-import type { WebhookDefinition } from './model';
+
 import type { Clock, WebhookStore } from '../ports';
+import type { WebhookDefinition } from './model';
 
 export class CachedWebhookStore implements WebhookStore {
-  private readonly byId = new Map<string, { value: WebhookDefinition | undefined; until: number }>();
+  private readonly byId = new Map<
+    string,
+    { value: WebhookDefinition | undefined; until: number }
+  >();
   private all: { value: WebhookDefinition[]; until: number } | undefined;
 
   constructor(

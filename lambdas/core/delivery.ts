@@ -31,7 +31,12 @@ import type {
   ResendQuery,
   WebhookDefinition,
 } from './model';
-import { buildRenderContext, MAX_RENDERED_REQUEST_BYTES, type Renderer, requestSizeBytes } from './render';
+import {
+  buildRenderContext,
+  MAX_RENDERED_REQUEST_BYTES,
+  type Renderer,
+  requestSizeBytes,
+} from './render';
 import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
 import { nextWaitSeconds, parseRetryAfter } from './retry-timing';
@@ -111,22 +116,36 @@ export class DeliveryService {
   }
 
   /** First delivery: render once, store write-once, attempt 1, record, start retries on failure. */
-  private async deliver(job: Extract<DeliveryJob, { kind: 'deliver' }>, context: JobContext): Promise<void> {
+  private async deliver(
+    job: Extract<DeliveryJob, { kind: 'deliver' }>,
+    context: JobContext,
+  ): Promise<void> {
     const { notificationId: id, webhookId, event } = job;
     const ref = { notificationId: id, webhookId };
     const now = this.deps.clock.now();
-    const base = { id, webhookId, eventId: event.id, eventType: event.type, createdAt: now.toISOString() };
+    const base = {
+      id,
+      webhookId,
+      eventId: event.id,
+      eventType: event.type,
+      createdAt: now.toISOString(),
+    };
 
     const definition = await this.deps.webhooks.get(webhookId);
     if (!definition?.enabled) {
-      return this.createSettled(base, 'WEBHOOK_DISABLED', definition ? 'webhook is disabled' : 'webhook was deleted');
+      return this.createSettled(
+        base,
+        'WEBHOOK_DISABLED',
+        definition ? 'webhook is disabled' : 'webhook was deleted',
+      );
     }
 
     let request: RenderedRequest;
     try {
       request = this.deps.renderer.render(definition, buildRenderContext(definition, event, id));
     } catch (error) {
-      if (error instanceof TemplateError) return this.createSettled(base, 'TEMPLATE_ERROR', error.message);
+      if (error instanceof TemplateError)
+        return this.createSettled(base, 'TEMPLATE_ERROR', error.message);
       throw error;
     }
     const size = requestSizeBytes(request);
@@ -191,14 +210,29 @@ export class DeliveryService {
         return this.output(id, true, null);
       }
       const request = await this.requirePayload(id);
-      const attempt = await this.attempt(definition, id, request, notification.attempts.length + 1, 'retry');
+      const attempt = await this.attempt(
+        definition,
+        id,
+        request,
+        notification.attempts.length + 1,
+        'retry',
+      );
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
-      const decision = input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
-      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update))) continue;
+      const decision =
+        input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
+      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
+        continue;
       this.report(ref, attempt.record, decision, undefined);
-      return this.output(id, decision.update.status !== 'WAITING', decision.update.nextAttemptAt, decision.waitSeconds);
+      return this.output(
+        id,
+        decision.update.status !== 'WAITING',
+        decision.update.nextAttemptAt,
+        decision.waitSeconds,
+      );
     }
-    throw new Error(`retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
+    throw new Error(
+      `retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`,
+    );
   }
 
   /** After the fifth failed retry: FAILED, nothing automatic any more. */
@@ -212,7 +246,8 @@ export class DeliveryService {
   /** A manual resend: one attempt now with the stored request; no automatic retries after it. */
   private async resend(id: string, jobId: string | undefined): Promise<void> {
     const outcome = await this.resendOnce(id);
-    if (jobId) await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
+    if (jobId)
+      await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
   }
 
   private async resendOnce(id: string): Promise<'SENT' | 'FAILED'> {
@@ -227,34 +262,57 @@ export class DeliveryService {
       const request = await this.deps.payloads.get(id);
       if (!definition?.enabled || !request) {
         this.deps.observer.warn(
-          request ? 'resend refused: the webhook is disabled or deleted' : 'resend refused: no stored request',
+          request
+            ? 'resend refused: the webhook is disabled or deleted'
+            : 'resend refused: no stored request',
           ref,
         );
         return 'FAILED';
       }
-      const attempt = await this.attempt(definition, id, request, notification.attempts.length + 1, 'manual');
+      const attempt = await this.attempt(
+        definition,
+        id,
+        request,
+        notification.attempts.length + 1,
+        'manual',
+      );
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
       // A failed manual attempt leaves scheduled automatic retries in place.
       const update: NotificationUpdate =
         verdict.outcome === 'SENT'
           ? { status: 'SENT', failureReason: null, nextAttemptAt: null }
           : notification.status === 'WAITING'
-            ? { status: 'WAITING', failureReason: verdict.error, nextAttemptAt: notification.nextAttemptAt }
+            ? {
+                status: 'WAITING',
+                failureReason: verdict.error,
+                nextAttemptAt: notification.nextAttemptAt,
+              }
             : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
       this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
       return verdict.outcome;
     }
-    throw new Error(`resend of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`);
+    throw new Error(
+      `resend of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`,
+    );
   }
 
   /** Bulk resend by range: one page of resend jobs plus a continuation, through the queue. */
-  private async expandResendQuery(jobId: string, query: ResendQuery, cursor: string | undefined): Promise<void> {
+  private async expandResendQuery(
+    jobId: string,
+    query: ResendQuery,
+    cursor: string | undefined,
+  ): Promise<void> {
     const page = await this.deps.notifications.list({ ...query, limit: RESEND_PAGE_SIZE, cursor });
-    const jobs: DeliveryJob[] = page.items.map((item) => ({ kind: 'resend', notificationId: item.id, jobId }));
+    const jobs: DeliveryJob[] = page.items.map((item) => ({
+      kind: 'resend',
+      notificationId: item.id,
+      jobId,
+    }));
     if (page.nextCursor) jobs.push({ kind: 'resendQuery', jobId, query, cursor: page.nextCursor });
     await this.deps.queue.enqueue(jobs);
-    if (page.items.length > 0) await this.deps.resendJobs.increment(jobId, { queued: page.items.length });
+    if (page.items.length > 0)
+      await this.deps.resendJobs.increment(jobId, { queued: page.items.length });
   }
 
   /** A repeated deliver job whose first attempt failed: make sure its retries are running. */
@@ -276,14 +334,24 @@ export class DeliveryService {
   ): Promise<void> {
     const ref = { notificationId: base.id, webhookId: base.webhookId };
     const created = await this.deps.notifications.create(
-      { ...base, status: 'FAILED', failureReason: reason, failureDetail: detail, attempts: [], nextAttemptAt: null },
+      {
+        ...base,
+        status: 'FAILED',
+        failureReason: reason,
+        failureDetail: detail,
+        attempts: [],
+        nextAttemptAt: null,
+      },
       this.expiresAt(this.deps.clock.now()),
     );
     if (created) this.deps.observer.failed(ref, reason, undefined);
     else this.deps.observer.duplicate(ref, 'failed notification already recorded');
   }
 
-  private async settleWithoutAttempt(notification: Notification, reason: FailureReason): Promise<void> {
+  private async settleWithoutAttempt(
+    notification: Notification,
+    reason: FailureReason,
+  ): Promise<void> {
     const ref = { notificationId: notification.id, webhookId: notification.webhookId };
     const changed = await this.deps.notifications.setStatus(
       notification.id,
@@ -301,7 +369,10 @@ export class DeliveryService {
     trigger: AttemptTrigger,
   ): Promise<{ record: Attempt; result: HttpResult }> {
     const startedAt = this.deps.clock.now();
-    const headers = { ...request.headers, ...sendTimeHeaders(definition, id, startedAt, request.body) };
+    const headers = {
+      ...request.headers,
+      ...sendTimeHeaders(definition, id, startedAt, request.body),
+    };
     const result = await this.deps.sender.send({ ...request, headers });
     const sent = result.kind === 'response' && result.statusCode >= 200 && result.statusCode < 300;
     return {
@@ -321,29 +392,59 @@ export class DeliveryService {
 
   /** Outcome of an attempt followed by retry `step` + 1 (step 0 = the first attempt). */
   private decide(verdict: Verdict, step: number): Decision {
-    if (verdict.outcome === 'SENT') return { update: { status: 'SENT', failureReason: null, nextAttemptAt: null }, waitSeconds: 0 };
+    if (verdict.outcome === 'SENT')
+      return {
+        update: { status: 'SENT', failureReason: null, nextAttemptAt: null },
+        waitSeconds: 0,
+      };
     if (verdict.permanent) {
-      return { update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null }, waitSeconds: 0 };
+      return {
+        update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null },
+        waitSeconds: 0,
+      };
     }
     const { schedule, timeScale, random } = this.deps.settings;
-    const waitSeconds = nextWaitSeconds({ schedule, step, retryAfterSeconds: verdict.retryAfterSeconds, random, timeScale });
-    const nextAttemptAt = new Date(this.deps.clock.now().getTime() + waitSeconds * 1000).toISOString();
-    return { update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt }, waitSeconds };
+    const waitSeconds = nextWaitSeconds({
+      schedule,
+      step,
+      retryAfterSeconds: verdict.retryAfterSeconds,
+      random,
+      timeScale,
+    });
+    const nextAttemptAt = new Date(
+      this.deps.clock.now().getTime() + waitSeconds * 1000,
+    ).toISOString();
+    return {
+      update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt },
+      waitSeconds,
+    };
   }
 
   /** The fifth retry: a failure stays WAITING without a next attempt until the machine marks it FAILED. */
   private decideLast(verdict: Verdict): Decision {
     if (verdict.outcome === 'FAILED' && !verdict.permanent) {
-      return { update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt: null }, waitSeconds: 0 };
+      return {
+        update: { status: 'WAITING', failureReason: verdict.error, nextAttemptAt: null },
+        waitSeconds: 0,
+      };
     }
     return this.decide(verdict, 0);
   }
 
-  private report(ref: NotificationRef, attempt: Attempt, decision: Decision, enqueuedAt: Date | undefined): void {
+  private report(
+    ref: NotificationRef,
+    attempt: Attempt,
+    decision: Decision,
+    enqueuedAt: Date | undefined,
+  ): void {
     const { observer, clock } = this.deps;
     const { status, failureReason } = decision.update;
     if (status === 'SENT') {
-      observer.sent(ref, attempt, enqueuedAt ? clock.now().getTime() - enqueuedAt.getTime() : undefined);
+      observer.sent(
+        ref,
+        attempt,
+        enqueuedAt ? clock.now().getTime() - enqueuedAt.getTime() : undefined,
+      );
     } else if (status === 'FAILED') {
       observer.failed(ref, failureReason ?? 'INVALID_HTTP_RESPONSE', attempt);
     } else if (decision.update.nextAttemptAt !== null && attempt.trigger !== 'manual') {
@@ -367,7 +468,12 @@ export class DeliveryService {
     waitSeconds?: number,
   ): AttemptTaskOutput {
     const due = nextAttemptAt ?? this.deps.clock.now().toISOString();
-    return { notificationId, done, waitSeconds: waitSeconds ?? this.secondsUntil(due), nextAttemptAt: due };
+    return {
+      notificationId,
+      done,
+      waitSeconds: waitSeconds ?? this.secondsUntil(due),
+      nextAttemptAt: due,
+    };
   }
 
   private secondsUntil(iso: string): number {

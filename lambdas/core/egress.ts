@@ -31,7 +31,8 @@ interface Cidr {
 
 // ---- parsing (hand-written: this runs per connection and must not throw or allocate much) ----
 
-const V4_DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const V4_DOTTED =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** Strict dotted decimal without leading zeros: what resolvers and WHATWG URLs produce. */
@@ -110,7 +111,7 @@ function v4Mask(bits: number): number {
 
 function inV4(value: number, net: number, bits: number): boolean {
   const mask = v4Mask(bits);
-  return ((value & mask) >>> 0) === ((net & mask) >>> 0);
+  return (value & mask) >>> 0 === (net & mask) >>> 0;
 }
 
 function inV6(parts: readonly number[], net: readonly number[], bits: number): boolean {
@@ -175,7 +176,10 @@ export function parseEgressPolicy(
     const v = allowHttp.trim().toLowerCase();
     if (v === 'true' || v === '1' || v === 'yes') http = true;
     else if (v === 'false' || v === '0' || v === 'no') http = false;
-    else throw new ValidationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`, [{ path: 'ALLOW_HTTP', message: 'not a boolean' }]);
+    else
+      throw new ValidationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`, [
+        { path: 'ALLOW_HTTP', message: 'not a boolean' },
+      ]);
   }
   const cidrs =
     allowCidrs === undefined
@@ -218,7 +222,14 @@ function allowList(policy: EgressPolicy): Cidr[] {
 }
 
 function isMapped(parts: readonly number[]): boolean {
-  return parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
+  return (
+    parts[0] === 0 &&
+    parts[1] === 0 &&
+    parts[2] === 0 &&
+    parts[3] === 0 &&
+    parts[4] === 0 &&
+    parts[5] === 0xffff
+  );
 }
 
 function inCidr(ip: ParsedIp, cidr: Cidr): boolean {
@@ -231,8 +242,10 @@ function isAllowListed(ip: ParsedIp, policy: EgressPolicy): boolean {
   if (list.length === 0) return false;
   // ::ffff:a.b.c.d reaches exactly a.b.c.d, so an IPv4 exception covers its mapped form and back.
   let alt: ParsedIp | undefined;
-  if (ip.kind === 4) alt = { kind: 6, parts: [0, 0, 0, 0, 0, 0xffff, ip.value >>> 16, ip.value & 0xffff] };
-  else if (isMapped(ip.parts)) alt = { kind: 4, value: (((ip.parts[6] ?? 0) << 16) | (ip.parts[7] ?? 0)) >>> 0 };
+  if (ip.kind === 4)
+    alt = { kind: 6, parts: [0, 0, 0, 0, 0, 0xffff, ip.value >>> 16, ip.value & 0xffff] };
+  else if (isMapped(ip.parts))
+    alt = { kind: 4, value: (((ip.parts[6] ?? 0) << 16) | (ip.parts[7] ?? 0)) >>> 0 };
   for (const cidr of list) {
     if (inCidr(ip, cidr) || (alt && inCidr(alt, cidr))) return true;
   }
@@ -331,18 +344,25 @@ export function nonPublicV6(p: readonly number[]): string | undefined {
     return always ? `${text} (form not allowed)` : undefined;
   };
   // Mapped and compatible forms are never needed for a public target: refuse them all.
-  if (within(p, V6_MAPPED)) return embedded(v4At(part(6), part(7)), 'IPv4-mapped IPv6 address of', true);
-  if (within(p, V6_COMPAT)) return embedded(v4At(part(6), part(7)), 'IPv4-compatible IPv6 address of', true);
+  if (within(p, V6_MAPPED))
+    return embedded(v4At(part(6), part(7)), 'IPv4-mapped IPv6 address of', true);
+  if (within(p, V6_COMPAT))
+    return embedded(v4At(part(6), part(7)), 'IPv4-compatible IPv6 address of', true);
   // Well-known NAT64 prefix: legitimate for IPv6-only networks, judged by the embedded IPv4.
   if (within(p, V6_NAT64)) return embedded(v4At(part(6), part(7)), 'NAT64 address of', false);
   // Local-use NAT64 is not globally reachable (RFC 8215).
-  if (within(p, V6_NAT64_LOCAL)) return embedded(v4At(part(6), part(7)), 'local-use NAT64 address of', true);
+  if (within(p, V6_NAT64_LOCAL))
+    return embedded(v4At(part(6), part(7)), 'local-use NAT64 address of', true);
   if (within(p, V6_6TO4)) return embedded(v4At(part(1), part(2)), '6to4 address of', false);
   if (within(p, V6_TEREDO)) {
     // RFC 4380: server IPv4 in bits 32-63, client IPv4 obfuscated (inverted) in the last 32 bits.
     const server = embedded(v4At(part(2), part(3)), 'Teredo address with server', false);
     if (server) return server;
-    return embedded(v4At(~part(6) & 0xffff, ~part(7) & 0xffff), 'Teredo address with client', false);
+    return embedded(
+      v4At(~part(6) & 0xffff, ~part(7) & 0xffff),
+      'Teredo address with client',
+      false,
+    );
   }
   for (const r of V6_BLOCKED) {
     if (within(p, r)) return r.label;
@@ -401,7 +421,10 @@ export function checkUrl(url: string, policy: EgressPolicy): UrlDecision {
     return { ok: false, reason: 'not a valid absolute URL' };
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    return { ok: false, reason: `scheme "${parsed.protocol.replace(/:$/, '')}" is not allowed (https only)` };
+    return {
+      ok: false,
+      reason: `scheme "${parsed.protocol.replace(/:$/, '')}" is not allowed (https only)`,
+    };
   }
   if (parsed.protocol === 'http:' && !policy.allowHttp) {
     return { ok: false, reason: 'plain http is not allowed (https only)' };
@@ -419,13 +442,18 @@ export function checkUrl(url: string, policy: EgressPolicy): UrlDecision {
   const fixed = staticAddresses(host);
   if (fixed) {
     const d = checkAll(fixed, policy);
-    return d.ok ? { ok: true, url: parsed } : { ok: false, reason: `host "${host}" is loopback: ${d.reason}` };
+    return d.ok
+      ? { ok: true, url: parsed }
+      : { ok: false, reason: `host "${host}" is loopback: ${d.reason}` };
   }
   return { ok: true, url: parsed };
 }
 
 /** Every address must pass; one refused address refuses the host (no "pick the good one"). */
-export function checkAll(addresses: readonly ResolvedAddress[], policy: EgressPolicy): EgressDecision {
+export function checkAll(
+  addresses: readonly ResolvedAddress[],
+  policy: EgressPolicy,
+): EgressDecision {
   if (addresses.length === 0) return { ok: false, reason: 'host resolved to no address' };
   for (const a of addresses) {
     const d = checkAddress(a.address, policy);
@@ -434,14 +462,20 @@ export function checkAll(addresses: readonly ResolvedAddress[], policy: EgressPo
   return { ok: true };
 }
 
-export type ResolveDecision = { ok: true; addresses: ResolvedAddress[] } | { ok: false; reason: string };
+export type ResolveDecision =
+  | { ok: true; addresses: ResolvedAddress[] }
+  | { ok: false; reason: string };
 
 /**
  * Resolves a URL host (IP literal, localhost name, or DNS name through `lookup`) and checks
  * every address. The caller must connect only to the returned addresses.
  * Lookup failures are thrown (they are connection errors, not policy refusals).
  */
-export async function resolveAndCheck(hostname: string, policy: EgressPolicy, lookup: Lookup): Promise<ResolveDecision> {
+export async function resolveAndCheck(
+  hostname: string,
+  policy: EgressPolicy,
+  lookup: Lookup,
+): Promise<ResolveDecision> {
   const literal = ipLiteral(hostname) ?? (parseIp(hostname) ? hostname : undefined);
   let addresses: ResolvedAddress[];
   if (literal !== undefined) {

@@ -44,7 +44,12 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function checkText(value: unknown, path: string, max: number, details: ErrorDetail[]): value is string {
+function checkText(
+  value: unknown,
+  path: string,
+  max: number,
+  details: ErrorDetail[],
+): value is string {
   if (typeof value !== 'string') {
     details.push({ path, message: `must be a string, got ${describe(value)}` });
     return false;
@@ -76,7 +81,8 @@ export function parseDateTime(value: string): string | undefined {
     number,
     number,
   ];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59)
+    return undefined;
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   if (day > daysInMonth) return undefined;
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
@@ -98,7 +104,10 @@ function checkEvent(input: unknown, prefix: string, details: ErrorDetail[], inde
   const push = (d: ErrorDetail) => details.push(index === undefined ? d : { ...d, index });
   const local: ErrorDetail[] = [];
   if (!isPlainObject(input)) {
-    push({ path: prefix || '$', message: `an event must be a JSON object, got ${describe(input)}` });
+    push({
+      path: prefix || '$',
+      message: `an event must be a JSON object, got ${describe(input)}`,
+    });
     return;
   }
   for (const key of Object.keys(input)) {
@@ -106,7 +115,10 @@ function checkEvent(input: unknown, prefix: string, details: ErrorDetail[], inde
   }
   if (!Object.hasOwn(input, 'type')) local.push({ path: at('type'), message: 'is required' });
   else if (checkText(input.type, at('type'), MAX_EVENT_TYPE_LENGTH, local) && input.type === '*') {
-    local.push({ path: at('type'), message: "'*' is reserved as the wildcard of webhook definitions" });
+    local.push({
+      path: at('type'),
+      message: "'*' is reserved as the wildcard of webhook definitions",
+    });
   }
   if (input.id !== undefined) checkText(input.id, at('id'), MAX_EVENT_ID_LENGTH, local);
   if (input.occurredAt !== undefined) {
@@ -141,9 +153,10 @@ export function parseEvent(input: unknown, now: Date): EventEnvelope {
   if (details.length > 0) throw new ValidationError('Invalid event', capped(details));
   const size = eventSizeBytes(input);
   if (size > MAX_EVENT_BYTES) {
-    throw new PayloadTooLargeError(`Event is ${size} bytes; at most ${MAX_EVENT_BYTES} are allowed`, [
-      { message: `event is ${size} bytes, the limit is ${MAX_EVENT_BYTES}` },
-    ]);
+    throw new PayloadTooLargeError(
+      `Event is ${size} bytes; at most ${MAX_EVENT_BYTES} are allowed`,
+      [{ message: `event is ${size} bytes, the limit is ${MAX_EVENT_BYTES}` }],
+    );
   }
   return envelope(input as Record<string, unknown>, now);
 }
@@ -167,7 +180,10 @@ export function parseEvents(body: unknown, now: Date): { batch: boolean; events:
   }
   if (list.length === 0) details.push({ path: 'events', message: 'must hold at least one event' });
   if (list.length > MAX_BATCH_EVENTS) {
-    details.push({ path: 'events', message: `must hold at most ${MAX_BATCH_EVENTS} events, got ${list.length}` });
+    details.push({
+      path: 'events',
+      message: `must hold at most ${MAX_BATCH_EVENTS} events, got ${list.length}`,
+    });
   }
   if (details.length > 0) throw new ValidationError('Invalid event batch', details);
 
@@ -188,9 +204,15 @@ export function parseEvents(body: unknown, now: Date): { batch: boolean; events:
   });
   if (details.length > 0) throw new ValidationError('Invalid event in batch', capped(details));
   if (tooLarge.length > 0) {
-    throw new PayloadTooLargeError(`An event is larger than ${MAX_EVENT_BYTES} bytes`, capped(tooLarge));
+    throw new PayloadTooLargeError(
+      `An event is larger than ${MAX_EVENT_BYTES} bytes`,
+      capped(tooLarge),
+    );
   }
-  return { batch: true, events: list.map((event) => envelope(event as Record<string, unknown>, now)) };
+  return {
+    batch: true,
+    events: list.map((event) => envelope(event as Record<string, unknown>, now)),
+  };
 }
 
 /** A definition receives an event when it is enabled and lists the type or '*'. */

@@ -5,11 +5,12 @@
  * the delivery Lambda renders and records. A batch is validated in full before anything is
  * enqueued, so a bad event leaves the queue untouched.
  */
+
+import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
 import { type ErrorDetail, PayloadTooLargeError } from './errors';
 import { definitionMatches, parseEvents } from './events';
 import { notificationIdFor } from './ids';
 import type { DeliveryJob } from './model';
-import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
 
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
 export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
@@ -48,7 +49,12 @@ export class IngestService {
         // A queue message holds at most 1 MiB: the event (at most 256 KiB) plus its delivery
         // envelope always fits; the check keeps that true if either limit ever moves. Jobs of
         // one event differ only in fixed-length ids.
-        const probe: DeliveryJob = { kind: 'deliver', notificationId: notificationIdFor(first.id, event.id), webhookId: first.id, event };
+        const probe: DeliveryJob = {
+          kind: 'deliver',
+          notificationId: notificationIdFor(first.id, event.id),
+          webhookId: first.id,
+          event,
+        };
         const size = Buffer.byteLength(JSON.stringify(probe), 'utf8');
         if (size > MAX_QUEUE_MESSAGE_BYTES) {
           tooLarge.push({

@@ -35,7 +35,8 @@ export function parseDeliveryJob(body: string): DeliveryJob {
       break;
     }
     case 'resend':
-      if (isString(job.notificationId) && (job.jobId === undefined || isString(job.jobId))) return job as unknown as DeliveryJob;
+      if (isString(job.notificationId) && (job.jobId === undefined || isString(job.jobId)))
+        return job as unknown as DeliveryJob;
       break;
     case 'resendQuery': {
       const query = job.query;
@@ -53,7 +54,9 @@ export function parseDeliveryJob(body: string): DeliveryJob {
       break;
     }
   }
-  throw new MalformedJobError(`queue message is not a valid delivery job (kind ${String(job.kind)})`);
+  throw new MalformedJobError(
+    `queue message is not a valid delivery job (kind ${String(job.kind)})`,
+  );
 }
 
 /** Jobs with the same key do the same work: a second copy in one batch is redundant. */

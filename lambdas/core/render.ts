@@ -45,7 +45,16 @@ export const MAX_TEMPLATE_CHARS = 256 * 1024;
  */
 export const MAX_BLOCK_DEPTH = 64;
 
-const BLOCK_TAGS = new Set(['if', 'unless', 'for', 'case', 'capture', 'tablerow', 'comment', 'raw']);
+const BLOCK_TAGS = new Set([
+  'if',
+  'unless',
+  'for',
+  'case',
+  'capture',
+  'tablerow',
+  'comment',
+  'raw',
+]);
 const TAG_NAME = /\{%-?\s*(\w+)/g;
 
 /** The deepest block nesting in a template source, by a flat scan of its tag names. */
@@ -55,7 +64,8 @@ export function blockDepth(source: string): number {
   for (const match of source.matchAll(TAG_NAME)) {
     const name = match[1] as string;
     if (BLOCK_TAGS.has(name)) deepest = Math.max(deepest, ++depth);
-    else if (name.startsWith('end') && BLOCK_TAGS.has(name.slice(3))) depth = Math.max(0, depth - 1);
+    else if (name.startsWith('end') && BLOCK_TAGS.has(name.slice(3)))
+      depth = Math.max(0, depth - 1);
   }
   return deepest;
 }
@@ -82,7 +92,10 @@ export function buildRenderContext(
 }
 
 /** A plausible event for previews and save-time checks. */
-export function sampleEvent(type = 'SAMPLE_EVENT', data: Record<string, unknown> = {}): EventEnvelope {
+export function sampleEvent(
+  type = 'SAMPLE_EVENT',
+  data: Record<string, unknown> = {},
+): EventEnvelope {
   return { id: newEventId(), type, occurredAt: new Date().toISOString(), data };
 }
 
@@ -119,7 +132,13 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // Characters XML 1.0 does not allow anywhere in a document (with the u flag, lone surrogates too).
 const XML_ILLEGAL = /[^\t\n\r\x20-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
 
 /** Escapes text for XML element content and attribute values, dropping characters XML forbids. */
 export function xmlEscape(value: string): string {
@@ -183,7 +202,8 @@ class Placeholder extends Drop {
 }
 const PLACEHOLDER: Drop = new Proxy(new Placeholder(), {
   get(target, key, receiver) {
-    if (key === 'valueOf' || key === 'liquidMethodMissing') return Reflect.get(target, key, receiver);
+    if (key === 'valueOf' || key === 'liquidMethodMissing')
+      return Reflect.get(target, key, receiver);
     return undefined;
   },
   has() {
@@ -212,11 +232,17 @@ interface OutputStep {
   /** Root-to-leaf property path, or undefined for a literal. */
   readonly path: readonly (string | number)[] | undefined;
   readonly literal: unknown;
-  readonly filters: readonly { readonly filter: InternalFilter; readonly args: readonly unknown[] | undefined }[];
+  readonly filters: readonly {
+    readonly filter: InternalFilter;
+    readonly args: readonly unknown[] | undefined;
+  }[];
   /** `default` first: under strict variables a missing value becomes null (liquidjs lenientIf). */
   readonly lenient: boolean;
 }
-type Step = { readonly kind: 'text'; readonly text: string } | OutputStep | { readonly kind: 'tag'; readonly template: Template };
+type Step =
+  | { readonly kind: 'text'; readonly text: string }
+  | OutputStep
+  | { readonly kind: 'tag'; readonly template: Template };
 
 interface CompiledTemplate {
   /** As parsed by liquidjs; rendered by liquidjs itself when the fast path is off. */
@@ -230,7 +256,9 @@ const hasContent = (token: unknown): token is { content: unknown } =>
   typeof token === 'object' && token !== null && 'content' in token;
 
 function isIteratorLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { next?: unknown }).next === 'function';
+  return (
+    typeof v === 'object' && v !== null && typeof (v as { next?: unknown }).next === 'function'
+  );
 }
 
 function compileSteps(templates: Template[], fastPath: boolean): CompiledTemplate {
@@ -249,7 +277,8 @@ function compileSteps(templates: Template[], fastPath: boolean): CompiledTemplat
 
 function fastStep(template: Template): Step | undefined {
   const t = template as unknown as { token: { kind: number }; str?: unknown };
-  if (t.token.kind === TokenKind.HTML && typeof t.str === 'string') return { kind: 'text', text: t.str };
+  if (t.token.kind === TokenKind.HTML && typeof t.str === 'string')
+    return { kind: 'text', text: t.str };
   if (!(template instanceof Output)) return undefined;
   const postfix = template.value.initial.postfix;
   if (postfix.length !== 1) return undefined;
@@ -304,7 +333,10 @@ function evalOutput(step: OutputStep, ctx: Context): unknown {
           break;
         }
         const name = path.slice(0, i + 1).join('.');
-        throw new UndefinedVariableError(new Error(`undefined variable: ${name}`), step.template.token);
+        throw new UndefinedVariableError(
+          new Error(`undefined variable: ${name}`),
+          step.template.token,
+        );
       }
     }
   } else {
@@ -318,7 +350,10 @@ function evalOutput(step: OutputStep, ctx: Context): unknown {
           ? [arg[0], toValueSync(evalToken(arg[1], ctx))]
           : toValueSync(evalToken(arg as Parameters<typeof evalToken>[0], ctx)),
       );
-    value = filter.handler.apply({ context: ctx, token: filter.token, liquid: filter.liquid }, [value, ...argv]);
+    value = filter.handler.apply({ context: ctx, token: filter.token, liquid: filter.liquid }, [
+      value,
+      ...argv,
+    ]);
     if (isIteratorLike(value)) value = toValueSync(value);
   }
   return toValue(value);
@@ -377,17 +412,22 @@ export function createEngine(): Liquid {
   const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
     const v = toValue(value);
     const out =
-      (typeof space === 'number' ? JSON.stringify(v, null, Math.min(space, 10)) : JSON.stringify(v)) ?? 'null';
+      (typeof space === 'number'
+        ? JSON.stringify(v, null, Math.min(space, 10))
+        : JSON.stringify(v)) ?? 'null';
     this.context.memoryLimit.use(out.length);
     return out;
   };
   engine.registerFilter('json', json);
   engine.registerFilter('jsonify', json);
-  engine.registerFilter('xml_escape', function (this: { context: Context }, value: unknown): string {
-    const s = stringify(value);
-    this.context.memoryLimit.use(s.length);
-    return xmlEscape(s);
-  });
+  engine.registerFilter(
+    'xml_escape',
+    function (this: { context: Context }, value: unknown): string {
+      const s = stringify(value);
+      this.context.memoryLimit.use(s.length);
+      return xmlEscape(s);
+    },
+  );
   return engine;
 }
 
@@ -430,14 +470,20 @@ export class Renderer {
    * The URL must be absolute http(s) and a JSON body must parse.
    * Throws TemplateError with details[].path 'url' | 'headers.<name>' | 'body'.
    */
-  validate(def: Omit<WebhookDefinition, 'version' | 'createdAt' | 'updatedAt'>, ctx?: RenderContext): void {
+  validate(
+    def: Omit<WebhookDefinition, 'version' | 'createdAt' | 'updatedAt'>,
+    ctx?: RenderContext,
+  ): void {
     const details: ErrorDetail[] = [];
     for (const name of Object.keys(def.headers ?? {})) {
       // `__proto__` is a valid token but would not survive as a key of a plain headers object.
       if (!HEADER_NAME.test(name) || name === '__proto__') {
         details.push({ path: `headers.${name}`, message: 'is not a valid HTTP header name' });
       } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
-        details.push({ path: `headers.${name}`, message: 'is set by the platform and cannot be configured' });
+        details.push({
+          path: `headers.${name}`,
+          message: 'is set by the platform and cannot be configured',
+        });
       }
     }
     const compiled = this.compile(def, details);
@@ -508,7 +554,9 @@ export class Renderer {
     try {
       let ctx: Context;
       if (state.base === undefined) {
-        ctx = new Context(state.scope, this.engine.options, state.renderOptions, { liquid: this.engine });
+        ctx = new Context(state.scope, this.engine.options, state.renderOptions, {
+          liquid: this.engine,
+        });
         state.base = ctx;
         if (template.hasTags) ctx = this.spawn(state);
       } else {

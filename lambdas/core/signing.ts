@@ -26,7 +26,12 @@ function secretKey(secret: string): KeyObject {
 }
 
 /** `v1,` + base64(HMAC-SHA256(key, `${msgId}.${timestamp}.${body}`)), key = base64-decoded secret. */
-export function signPayload(secret: string, msgId: string, timestampSeconds: number, body: string): string {
+export function signPayload(
+  secret: string,
+  msgId: string,
+  timestampSeconds: number,
+  body: string,
+): string {
   const mac = createHmac('sha256', secretKey(secret))
     .update(`${msgId}.${timestampSeconds}.`, 'utf8')
     .update(body, 'utf8')

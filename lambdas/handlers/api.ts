@@ -4,7 +4,8 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { NotificationService, LIST_QUERY_PARAMS } from '../core/api/notifications';
+import { createLogger } from '../adapters/observability';
+import { LIST_QUERY_PARAMS, NotificationService } from '../core/api/notifications';
 import { WebhookService } from '../core/api/webhooks';
 import type { Renderer } from '../core/render';
 import type {
@@ -15,7 +16,6 @@ import type {
   ResendJobStore,
   WebhookStore,
 } from '../ports';
-import { createLogger } from '../adapters/observability';
 import { MAX_API_BODY_BYTES } from './http/limits';
 import { readJsonBody, readQuery } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
@@ -37,9 +37,18 @@ export interface ApiDeps {
 }
 
 export function createApiRouter(deps: ApiDeps): Router {
-  const webhooks = new WebhookService({ webhooks: deps.stores.webhooks, renderer: deps.renderer, clock: deps.clock });
-  const notifications = new NotificationService({ ...deps.stores, queue: deps.queue, clock: deps.clock });
-  const body = (event: APIGatewayProxyEventV2) => readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES });
+  const webhooks = new WebhookService({
+    webhooks: deps.stores.webhooks,
+    renderer: deps.renderer,
+    clock: deps.clock,
+  });
+  const notifications = new NotificationService({
+    ...deps.stores,
+    queue: deps.queue,
+    clock: deps.clock,
+  });
+  const body = (event: APIGatewayProxyEventV2) =>
+    readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES });
   const optionalBody = (event: APIGatewayProxyEventV2) =>
     readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES, optional: true });
 
@@ -52,9 +61,16 @@ export function createApiRouter(deps: ApiDeps): Router {
     .add('GET', '/webhooks', async () => ({ status: 200, body: { items: await webhooks.list() } }))
     .add('POST', '/webhooks', async ({ event }) => {
       const created = await webhooks.create(body(event));
-      return { status: 201, body: created, headers: { location: `/webhooks/${encodeURIComponent(created.id)}` } };
+      return {
+        status: 201,
+        body: created,
+        headers: { location: `/webhooks/${encodeURIComponent(created.id)}` },
+      };
     })
-    .add('GET', '/webhooks/{id}', async ({ params }) => ({ status: 200, body: await webhooks.get(params.id!) }))
+    .add('GET', '/webhooks/{id}', async ({ params }) => ({
+      status: 200,
+      body: await webhooks.get(params.id!),
+    }))
     .add('PUT', '/webhooks/{id}', async ({ event, params }) => ({
       status: 200,
       body: await webhooks.replace(params.id!, body(event)),
@@ -96,7 +112,9 @@ export function createApiHandler(deps: ApiDeps): HttpHandler {
 let lazy: HttpHandler | undefined;
 
 /** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> => {
   if (!lazy) {
     const deps = loadHttpDeps();
     lazy = createApiHandler(deps);

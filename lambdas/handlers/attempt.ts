@@ -3,9 +3,9 @@
  * one automatic retry, or marking the notification FAILED after the fifth.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 import type { DeliveryService } from '../core/delivery';
 import type { AttemptLambdaInput, AttemptTaskOutput } from '../core/retry-contract';
-import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 
 export interface AttemptHandlerDeps {
   readonly service: DeliveryService;
@@ -17,7 +17,12 @@ export function createAttemptHandler(deps: AttemptHandlerDeps) {
     try {
       if (input.action === 'markFailed') {
         await deps.service.markFailed(input.notificationId);
-        return { notificationId: input.notificationId, done: true, waitSeconds: 0, nextAttemptAt: new Date().toISOString() };
+        return {
+          notificationId: input.notificationId,
+          done: true,
+          waitSeconds: 0,
+          nextAttemptAt: new Date().toISOString(),
+        };
       }
       return await deps.service.retry(input);
     } finally {

@@ -3,13 +3,14 @@
  * delivered concurrently (bounded); failed records are reported as partial batch failures so
  * SQS redelivers only them (and, after maxReceiveCount, moves them to the DLQ).
  */
-import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 import { forEachBounded } from '../core/concurrency';
 import type { DeliveryService } from '../core/delivery';
 import { jobKey, parseDeliveryJob } from '../core/jobs';
-import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 
 export interface DeliveryHandlerDeps {
   readonly service: DeliveryService;
@@ -29,14 +30,22 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
           const job = parseDeliveryJob(record.body);
           const key = jobKey(job);
           if (started.has(key)) {
-            deps.logger.info('duplicate job in batch skipped', { messageId: record.messageId, key });
+            deps.logger.info('duplicate job in batch skipped', {
+              messageId: record.messageId,
+              key,
+            });
             return;
           }
           started.add(key);
           const sentAt = Number(record.attributes?.SentTimestamp);
-          await deps.service.handleJob(job, { enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined });
+          await deps.service.handleJob(job, {
+            enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined,
+          });
         } catch (error) {
-          deps.logger.error('delivery job failed; SQS will redeliver it', { messageId: record.messageId, error });
+          deps.logger.error('delivery job failed; SQS will redeliver it', {
+            messageId: record.messageId,
+            error,
+          });
           batchItemFailures.push({ itemIdentifier: record.messageId });
         }
       });
@@ -49,7 +58,12 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
 
 const runtime = lazy(() => {
   const { service, logger, metrics, config } = createDeliveryRuntime();
-  return createDeliveryHandler({ service, logger, metrics, concurrency: config.deliveryConcurrency });
+  return createDeliveryHandler({
+    service,
+    logger,
+    metrics,
+    concurrency: config.deliveryConcurrency,
+  });
 });
 
 export const handler = (event: SQSEvent): Promise<SQSBatchResponse> => runtime()(event);

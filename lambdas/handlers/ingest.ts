@@ -5,11 +5,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createLogger } from '../adapters/observability';
+import { METRIC_NAMES } from '../config';
 import { CachedWebhookStore } from '../core/definition-cache';
 import { IngestService } from '../core/ingest';
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
-import { createLogger } from '../adapters/observability';
-import { METRIC_NAMES } from '../config';
 import { MAX_EVENTS_BODY_BYTES } from './http/limits';
 import { readJsonBody } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
@@ -28,12 +28,20 @@ export interface IngestHandlerDeps {
 }
 
 export function createIngestRouter(deps: IngestHandlerDeps): Router {
-  const webhooks = new CachedWebhookStore(deps.stores.webhooks, deps.config.definitionCacheTtlMs, deps.clock);
+  const webhooks = new CachedWebhookStore(
+    deps.stores.webhooks,
+    deps.config.definitionCacheTtlMs,
+    deps.clock,
+  );
   const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock });
   return new Router().add('POST', '/events', async ({ event }) => {
     const result = await ingest.ingest(readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES }));
     if (deps.metrics) {
-      deps.metrics.addMetric(METRIC_NAMES.eventsIngested, MetricUnit.Count, result.batch ? result.events.length : 1);
+      deps.metrics.addMetric(
+        METRIC_NAMES.eventsIngested,
+        MetricUnit.Count,
+        result.batch ? result.events.length : 1,
+      );
       deps.metrics.publishStoredMetrics();
     }
     const body = result.batch
@@ -50,7 +58,9 @@ export function createIngestHandler(deps: IngestHandlerDeps): HttpHandler {
 let lazy: HttpHandler | undefined;
 
 /** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> => {
   if (!lazy) lazy = createIngestHandler(loadHttpDeps());
   return lazy(event);
 };

@@ -100,7 +100,9 @@ export class Api extends Construct {
       // The api and ingest Lambdas share one config loader; ingest is granted only what it uses.
       environment: {
         ...tables.storeEnvironment(queue),
-        [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS),
+        [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
+          props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+        ),
       },
       logRetention: props.logRetention,
     });
@@ -136,7 +138,10 @@ export class Api extends Construct {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit: props.throttleRateLimit ?? 10_000, burstLimit: props.throttleBurstLimit ?? 5_000 },
+      throttle: {
+        rateLimit: props.throttleRateLimit ?? 10_000,
+        burstLimit: props.throttleBurstLimit ?? 5_000,
+      },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(this.accessLogs),
         format: AccessLogFormat.custom(ACCESS_LOG_FORMAT),
@@ -145,23 +150,32 @@ export class Api extends Construct {
 
     // One integration per function: one Lambda permission for all of its routes.
     const integrations: Record<RouteTarget, HttpLambdaIntegration> = {
-      ingest: new HttpLambdaIntegration('IngestIntegration', this.ingestFunction, { scopePermissionToRoute: false }),
-      api: new HttpLambdaIntegration('ApiIntegration', this.apiFunction, { scopePermissionToRoute: false }),
+      ingest: new HttpLambdaIntegration('IngestIntegration', this.ingestFunction, {
+        scopePermissionToRoute: false,
+      }),
+      api: new HttpLambdaIntegration('ApiIntegration', this.apiFunction, {
+        scopePermissionToRoute: false,
+      }),
     };
     const iamAuthorizer = new HttpIamAuthorizer();
     const producerArns: string[] = [];
     const operatorArns: string[] = [];
     this.routes = API_ROUTES.map((spec) => {
-      const route = new apigw.HttpRoute(this, `Route${spec.method}${spec.path.replace(/[^A-Za-z0-9]+/g, '_')}`, {
-        httpApi: this.httpApi,
-        routeKey: apigw.HttpRouteKey.with(spec.path, apigw.HttpMethod[spec.method]),
-        integration: integrations[spec.target],
-        ...(spec.access === 'public' ? {} : { authorizer: iamAuthorizer }),
-      });
+      const route = new apigw.HttpRoute(
+        this,
+        `Route${spec.method}${spec.path.replace(/[^A-Za-z0-9]+/g, '_')}`,
+        {
+          httpApi: this.httpApi,
+          routeKey: apigw.HttpRouteKey.with(spec.path, apigw.HttpMethod[spec.method]),
+          integration: integrations[spec.target],
+          ...(spec.access === 'public' ? {} : { authorizer: iamAuthorizer }),
+        },
+      );
       if (spec.access === 'public') {
         Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
-          reason: 'GET /health is a liveness probe for load balancers and uptime checks; it reveals nothing.',
+          reason:
+            'GET /health is a liveness probe for load balancers and uptime checks; it reveals nothing.',
         });
       }
       if (spec.access === 'producer') producerArns.push(this.routeArn(spec));
@@ -171,14 +185,20 @@ export class Api extends Construct {
 
     this.producerPolicy = new iam.ManagedPolicy(this, 'ProducerPolicy', {
       description: 'Webhooks producers: POST /events only',
-      statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: producerArns })],
+      statements: [
+        new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: producerArns }),
+      ],
     });
     this.operatorPolicy = new iam.ManagedPolicy(this, 'OperatorPolicy', {
       description: 'Webhooks operators: definitions, history, resends, sender IPs',
-      statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: operatorArns })],
+      statements: [
+        new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: operatorArns }),
+      ],
     });
     // Path parameters of execute-api ARNs can only be matched with a wildcard.
-    const region = Token.isUnresolved(Stack.of(this).region) ? '<AWS::Region>' : Stack.of(this).region;
+    const region = Token.isUnresolved(Stack.of(this).region)
+      ? '<AWS::Region>'
+      : Stack.of(this).region;
     for (const spec of API_ROUTES.filter((r) => r.access === 'operator' && r.path.includes('{'))) {
       Validations.of(this.operatorPolicy).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${region}:<AWS::AccountId>:<${this.apiLogicalId()}>/$default/${spec.method}${iamPath(spec.path)}]`,

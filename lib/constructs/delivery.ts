@@ -68,7 +68,8 @@ export class Delivery extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This is the dead-letter queue of the delivery queue: the last stop; its depth is alarmed.',
+      reason:
+        'This is the dead-letter queue of the delivery queue: the last stop; its depth is alarmed.',
     });
     this.queue = new sqs.Queue(this, 'DeliveryQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -78,20 +79,28 @@ export class Delivery extends Construct {
       maxMessageSizeBytes: MAX_QUEUE_MESSAGE_BYTES,
       // AWS: at least 6 x the function timeout plus the batching window, so a message whose
       // batch is being retried by Lambda is not handed out again meanwhile.
-      visibilityTimeout: Duration.seconds(DELIVERY_TIMEOUT.toSeconds() * 6 + batchingWindow.toSeconds() + 30),
+      visibilityTimeout: Duration.seconds(
+        DELIVERY_TIMEOUT.toSeconds() * 6 + batchingWindow.toSeconds() + 30,
+      ),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
     });
 
     // Named, so the attempt Lambda's config can hold its ARN without a circular reference.
     const stateMachineName = `${Stack.of(this).stackName}-retries`.slice(0, 80);
-    const vpc = { vpc: network.vpc, subnets: network.privateSubnets, securityGroups: [network.senderSecurityGroup] };
+    const vpc = {
+      vpc: network.vpc,
+      subnets: network.privateSubnets,
+      securityGroups: [network.senderSecurityGroup],
+    };
     const senderEnv = {
       // Both Lambdas load the same delivery config; only the delivery Lambda sends or starts executions.
       ...tables.storeEnvironment(this.queue),
       [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
-      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS),
+      [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
+        props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+      ),
       [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',
@@ -100,7 +109,8 @@ export class Delivery extends Construct {
 
     this.attemptFunction = new HandlerFunction(this, 'AttemptFunction', {
       handler: 'attempt',
-      description: 'Webhooks: one automatic retry of a notification (invoked by the retry state machine)',
+      description:
+        'Webhooks: one automatic retry of a notification (invoked by the retry state machine)',
       memorySize: 256,
       timeout: ATTEMPT_TIMEOUT,
       environment: senderEnv,

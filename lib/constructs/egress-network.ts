@@ -45,12 +45,19 @@ export class EgressNetwork extends Construct {
     this.elasticIps = [];
     if (props.eipAllocationIds === undefined) {
       for (let i = 0; i < maxAzs; i++) {
-        this.elasticIps.push(new ec2.CfnEIP(this, `SenderIp${i + 1}`, { domain: 'vpc', tags: [{ key: 'Name', value: `webhooks-sender-${i + 1}` }] }));
+        this.elasticIps.push(
+          new ec2.CfnEIP(this, `SenderIp${i + 1}`, {
+            domain: 'vpc',
+            tags: [{ key: 'Name', value: `webhooks-sender-${i + 1}` }],
+          }),
+        );
       }
       this.eipAllocationIds = this.elasticIps.map((eip) => eip.attrAllocationId);
     } else {
       if (props.eipAllocationIds.length !== maxAzs) {
-        throw new Error(`eipAllocationIds needs ${maxAzs} allocation ids (one per AZ), got ${props.eipAllocationIds.length}`);
+        throw new Error(
+          `eipAllocationIds needs ${maxAzs} allocation ids (one per AZ), got ${props.eipAllocationIds.length}`,
+        );
       }
       this.eipAllocationIds = [...props.eipAllocationIds];
     }
@@ -67,7 +74,9 @@ export class EgressNetwork extends Construct {
       restrictDefaultSecurityGroup: false,
     });
     // DynamoDB traffic stays off the NAT gateways (free gateway endpoint, no NAT data charge).
-    this.vpc.addGatewayEndpoint('DynamoDbEndpoint', { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB });
+    this.vpc.addGatewayEndpoint('DynamoDbEndpoint', {
+      service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+    });
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -104,12 +113,15 @@ export class EgressNetwork extends Construct {
         physicalResourceId: cr.PhysicalResourceId.of(allocationIds.join(',')),
         outputPaths: allocationIds.map((_, i) => `Addresses.${i}.PublicIp`),
       },
-      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE }),
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({
+        resources: cr.AwsCustomResourcePolicy.ANY_RESOURCE,
+      }),
       installLatestAwsSdk: false,
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeAddresses does not support resource-level permissions; read-only lookup of the imported EIPs.',
+      reason:
+        'ec2:DescribeAddresses does not support resource-level permissions; read-only lookup of the imported EIPs.',
     });
     // The custom resource's provider function is a singleton at stack level.
     const provider = Stack.of(this).node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER_ID);
@@ -119,7 +131,10 @@ export class EgressNetwork extends Construct {
           id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
           reason: 'CDK-provided lookup function: the AWS-maintained minimum for its own logs.',
         },
-        { id: 'AwsSolutions-L1', reason: 'Runtime chosen by aws-cdk-lib for its AwsCustomResource provider.' },
+        {
+          id: 'AwsSolutions-L1',
+          reason: 'Runtime chosen by aws-cdk-lib for its AwsCustomResource provider.',
+        },
       );
     }
     return allocationIds.map((_, i) => lookup.getResponseField(`Addresses.${i}.PublicIp`));

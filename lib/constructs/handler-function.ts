@@ -23,7 +23,11 @@ export interface HandlerFunctionProps {
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   /** Subnets and security group when the function must send from the NAT gateways' IPs. */
-  readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroups: ec2.ISecurityGroup[] };
+  readonly vpc?: {
+    readonly vpc: ec2.IVpc;
+    readonly subnets: ec2.SubnetSelection;
+    readonly securityGroups: ec2.ISecurityGroup[];
+  };
 }
 
 /**
@@ -66,9 +70,16 @@ export class HandlerFunction extends nodejs.NodejsFunction {
       },
       ...(props.vpc === undefined
         ? {}
-        : { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: props.vpc.securityGroups }),
+        : {
+            vpc: props.vpc.vpc,
+            vpcSubnets: props.vpc.subnets,
+            securityGroups: props.vpc.securityGroups,
+          }),
     });
-    const managedPolicies = ['AWSLambdaBasicExecutionRole', ...(props.vpc === undefined ? [] : ['AWSLambdaVPCAccessExecutionRole'])];
+    const managedPolicies = [
+      'AWSLambdaBasicExecutionRole',
+      ...(props.vpc === undefined ? [] : ['AWSLambdaVPCAccessExecutionRole']),
+    ];
     for (const policy of managedPolicies) {
       Validations.of(this).acknowledge({
         id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
@@ -77,7 +88,8 @@ export class HandlerFunction extends nodejs.NodejsFunction {
     }
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Pinned to nodejs22.x: the runtime the bundles target (node22) and the project is tested against.',
+      reason:
+        'Pinned to nodejs22.x: the runtime the bundles target (node22) and the project is tested against.',
     });
   }
 }

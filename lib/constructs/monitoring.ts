@@ -79,10 +79,22 @@ export class Monitoring extends Construct {
     const ingested = platformMetric(METRIC_NAMES.eventsIngested);
     const latencyP50 = platformMetric(METRIC_NAMES.deliveryLatency, 'p50');
     const latencyP99 = platformMetric(METRIC_NAMES.deliveryLatency, 'p99');
-    const queueVisible = props.queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
-    const queueInFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: 'Maximum' });
-    const oldest = props.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' });
-    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' });
+    const queueVisible = props.queue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+    const queueInFlight = props.queue.metricApproximateNumberOfMessagesNotVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+    const oldest = props.queue.metricApproximateAgeOfOldestMessage({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: PERIOD,
+      statistic: 'Maximum',
+    });
     const executionsStarted = props.stateMachine.metricStarted({ period: PERIOD });
     const executionsFailed = props.stateMachine.metricFailed({ period: PERIOD });
     const executionsTimedOut = props.stateMachine.metricTimedOut({ period: PERIOD });
@@ -94,7 +106,8 @@ export class Monitoring extends Construct {
     });
 
     const fns = Object.entries(props.functions);
-    const perFunction = (f: (fn: lambda.IFunction) => cw.IMetric): cw.IMetric[] => fns.map(([name, fn]) => labelled(f(fn), name));
+    const perFunction = (f: (fn: lambda.IFunction) => cw.IMetric): cw.IMetric[] =>
+      fns.map(([name, fn]) => labelled(f(fn), name));
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
@@ -112,7 +125,10 @@ export class Monitoring extends Construct {
           graph(`Events ingested (${METRIC_NAMES.eventsIngested})`, [ingested]),
         ],
         [
-          graph('Delivery queue depth', [labelled(queueVisible, 'visible'), labelled(queueInFlight, 'in flight')]),
+          graph('Delivery queue depth', [
+            labelled(queueVisible, 'visible'),
+            labelled(queueInFlight, 'in flight'),
+          ]),
           graph('Oldest message age (s)', [oldest]),
           graph('Dead-letter queue depth', [dlqDepth]),
           graph('Retry executions', [
@@ -122,17 +138,38 @@ export class Monitoring extends Construct {
           ]),
         ],
         [
-          graph('Notifications', [labelled(sent, 'sent'), labelled(failed, 'failed'), labelled(retries, 'retries scheduled')]),
+          graph('Notifications', [
+            labelled(sent, 'sent'),
+            labelled(failed, 'failed'),
+            labelled(retries, 'retries scheduled'),
+          ]),
           graph('Notification failure rate', [failureRate]),
-          graph(`Delivery latency (${METRIC_NAMES.deliveryLatency}, ms)`, [labelled(latencyP50, 'p50'), labelled(latencyP99, 'p99')]),
+          graph(`Delivery latency (${METRIC_NAMES.deliveryLatency}, ms)`, [
+            labelled(latencyP50, 'p50'),
+            labelled(latencyP99, 'p99'),
+          ]),
         ],
         [
-          graph('Lambda errors', perFunction((fn) => fn.metricErrors({ period: PERIOD }))),
-          graph('Lambda throttles', perFunction((fn) => fn.metricThrottles({ period: PERIOD }))),
-          graph('Lambda duration p99 (ms)', perFunction((fn) => fn.metricDuration({ period: PERIOD, statistic: 'p99' }))),
+          graph(
+            'Lambda errors',
+            perFunction((fn) => fn.metricErrors({ period: PERIOD })),
+          ),
+          graph(
+            'Lambda throttles',
+            perFunction((fn) => fn.metricThrottles({ period: PERIOD })),
+          ),
+          graph(
+            'Lambda duration p99 (ms)',
+            perFunction((fn) => fn.metricDuration({ period: PERIOD, statistic: 'p99' })),
+          ),
           graph(
             'Lambda concurrency',
-            perFunction((fn) => fn.metric('ConcurrentExecutions', { period: Duration.minutes(1), statistic: 'Maximum' })),
+            perFunction((fn) =>
+              fn.metric('ConcurrentExecutions', {
+                period: Duration.minutes(1),
+                statistic: 'Maximum',
+              }),
+            ),
           ),
         ],
       ],
@@ -143,7 +180,8 @@ export class Monitoring extends Construct {
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription: 'Delivery jobs reached the dead-letter queue: inspect, fix, then redrive them.',
+      alarmDescription:
+        'Delivery jobs reached the dead-letter queue: inspect, fix, then redrive them.',
     });
     this.alarm('OldestMessageAge', {
       metric: oldest,
@@ -159,7 +197,8 @@ export class Monitoring extends Construct {
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      alarmDescription: 'Share of notifications that finally failed: NotificationFailed / (NotificationSent + NotificationFailed).',
+      alarmDescription:
+        'Share of notifications that finally failed: NotificationFailed / (NotificationSent + NotificationFailed).',
     });
     for (const [name, fn] of fns) {
       this.alarm(`${name}Errors`, {
@@ -184,7 +223,10 @@ export class Monitoring extends Construct {
   }
 
   private alarm(id: string, props: Omit<cw.AlarmProps, 'treatMissingData'>): cw.Alarm {
-    const alarm = new cw.Alarm(this, id, { ...props, treatMissingData: cw.TreatMissingData.NOT_BREACHING });
+    const alarm = new cw.Alarm(this, id, {
+      ...props,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
     alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
     alarm.addOkAction(new cwActions.SnsAction(this.alarmTopic));
     this.alarms.push(alarm);

@@ -50,7 +50,12 @@ export class RetryMachine extends Construct {
 
   /** The ARN a machine named `name` will have, as a string that does not reference it. */
   static arnForName(scope: Construct, name: string): string {
-    return Stack.of(scope).formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    return Stack.of(scope).formatArn({
+      service: 'states',
+      resource: 'stateMachine',
+      resourceName: name,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
   }
 
   constructor(scope: Construct, id: string, props: RetryMachineProps) {
@@ -102,7 +107,13 @@ export class RetryMachine extends Construct {
       tracingEnabled: observability,
       ...(this.logGroup === undefined
         ? {}
-        : { logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false } }),
+        : {
+            logs: {
+              destination: this.logGroup,
+              level: sfn.LogLevel.ALL,
+              includeExecutionData: false,
+            },
+          }),
     });
     this.acknowledgeNagFindings(props.attemptFunction);
   }
@@ -110,7 +121,8 @@ export class RetryMachine extends Construct {
   private acknowledgeNagFindings(fn: lambda.IFunction): void {
     Validations.of(this.stateMachine).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'CloudWatch Logs delivery and X-Ray tracing actions of Step Functions support no resource-level permissions.',
+      reason:
+        'CloudWatch Logs delivery and X-Ray tracing actions of Step Functions support no resource-level permissions.',
     });
     const cfn = fn.node.defaultChild;
     if (cfn instanceof CfnElement) {
@@ -121,7 +133,11 @@ export class RetryMachine extends Construct {
     }
   }
 
-  private invoke(name: string, fn: lambda.IFunction, payload: Record<string, unknown>): tasks.LambdaInvoke {
+  private invoke(
+    name: string,
+    fn: lambda.IFunction,
+    payload: Record<string, unknown>,
+  ): tasks.LambdaInvoke {
     const task = new tasks.LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payload: sfn.TaskInput.fromObject(payload),

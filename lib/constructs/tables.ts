@@ -4,13 +4,13 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
-import { ENV } from '../../lambdas/config';
 import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
   WEBHOOKS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
+import { ENV } from '../../lambdas/config';
 
 type Grantee = iam.IGrantable & IConstruct;
 
@@ -91,7 +91,8 @@ export class Tables extends Construct {
     const indexArn = `<${Stack.of(this).getLogicalId(this.notifications.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`;
     Validations.of(grantee).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${indexArn}]`,
-      reason: 'Queries on the byWebhook and byStatus indexes of the Notifications table, nothing else.',
+      reason:
+        'Queries on the byWebhook and byStatus indexes of the Notifications table, nothing else.',
     });
     this.acknowledgeKeyWildcards(grantee);
   }
@@ -115,7 +116,8 @@ export class Tables extends Construct {
     for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
       Validations.of(grantee).acknowledge({
         id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason: 'Actions DynamoDB needs on the tables\' customer-managed key for writes; resource is that one key.',
+        reason:
+          "Actions DynamoDB needs on the tables' customer-managed key for writes; resource is that one key.",
       });
     }
   }

@@ -62,7 +62,11 @@ export function spawnLocal(env: Record<string, string>): {
 }
 
 /** Starts local mode on a free port and waits until /health answers 200. */
-export async function startLocal(opts: { dataDir: string; env?: Record<string, string>; port?: number }): Promise<LocalProcess> {
+export async function startLocal(opts: {
+  dataDir: string;
+  env?: Record<string, string>;
+  port?: number;
+}): Promise<LocalProcess> {
   const port = opts.port ?? (await freePort());
   const token = `e2e-${Math.random().toString(36).slice(2)}`;
   const { child, output, exited } = spawnLocal({
@@ -87,7 +91,11 @@ export async function startLocal(opts: { dataDir: string; env?: Record<string, s
         const res = await fetch(`${url}/health`).catch(() => undefined);
         return res?.status === 200 ? true : undefined;
       },
-      { seconds: 90, what: 'local mode to become healthy', fatal: (e) => /exited while starting/.test(e.message) },
+      {
+        seconds: 90,
+        what: 'local mode to become healthy',
+        fatal: (e) => /exited while starting/.test(e.message),
+      },
     );
   } catch (err) {
     await stop('SIGKILL');
@@ -138,7 +146,9 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'a condition'}${last ? `: ${(last as Error).message}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${opts.what ?? 'a condition'}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -168,7 +178,11 @@ export function apiClient(baseUrl: string, token: string) {
     if (opts.rawBody !== undefined) payload = opts.rawBody;
     else if (body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
-    const res = await fetch(`${baseUrl}${pathname}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    const res = await fetch(`${baseUrl}${pathname}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -190,7 +204,10 @@ export function apiClient(baseUrl: string, token: string) {
 export type ApiClient = ReturnType<typeof apiClient>;
 
 /** A webhook definition to a receiver, with a JSON body template over the event data. */
-export function definitionFor(url: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function definitionFor(
+  url: string,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     name: 'e2e webhook',
     events: ['LOAN_DISBURSEMENT'],
@@ -205,7 +222,12 @@ export function definitionFor(url: string, overrides: Record<string, unknown> = 
 }
 
 /** Waits until the notification reaches `status` and returns it. */
-export function notificationWithStatus(api: ApiClient, id: string, status: string, seconds = 60): Promise<Json> {
+export function notificationWithStatus(
+  api: ApiClient,
+  id: string,
+  status: string,
+  seconds = 60,
+): Promise<Json> {
   return eventually(
     async () => {
       const res = await api.get(`/notifications/${id}`);
@@ -216,11 +238,20 @@ export function notificationWithStatus(api: ApiClient, id: string, status: strin
 }
 
 /** The notification of one webhook for one event (created by the delivery Lambda, so polled). */
-export function notificationFor(api: ApiClient, webhookId: string, eventId: string, seconds = 30): Promise<Json> {
+export function notificationFor(
+  api: ApiClient,
+  webhookId: string,
+  eventId: string,
+  seconds = 30,
+): Promise<Json> {
   return eventually(
     async () => {
-      const res = await api.get(`/notifications?webhookId=${encodeURIComponent(webhookId)}&limit=100`);
-      return res.status === 200 ? res.body.items.find((n: { eventId: string }) => n.eventId === eventId) : undefined;
+      const res = await api.get(
+        `/notifications?webhookId=${encodeURIComponent(webhookId)}&limit=100`,
+      );
+      return res.status === 200
+        ? res.body.items.find((n: { eventId: string }) => n.eventId === eventId)
+        : undefined;
     },
     { seconds, what: `a notification of ${webhookId} for ${eventId}` },
   );

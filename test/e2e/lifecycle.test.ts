@@ -90,22 +90,46 @@ describe('local mode lifecycle', () => {
     receivers.push(queuedTarget, retryTarget);
 
     // Run 1: events are accepted but not delivered; then the process is killed outright.
-    const run1 = await startLocal({ dataDir: dir, port, env: { LOCAL_PAUSE_DELIVERY: 'true', DEFINITION_CACHE_TTL_SECONDS: '0' } });
+    const run1 = await startLocal({
+      dataDir: dir,
+      port,
+      env: { LOCAL_PAUSE_DELIVERY: 'true', DEFINITION_CACHE_TTL_SECONDS: '0' },
+    });
     const api1 = apiClient(run1.url, run1.token);
-    const queuedHook = (await api1.post('/webhooks', definitionFor(queuedTarget.url, { events: ['E2E_QUEUED'] }))).body;
-    const accepted = await api1.post('/events', { type: 'E2E_QUEUED', data: { loanId: 'Q-1', amount: 1 } });
+    const queuedHook = (
+      await api1.post('/webhooks', definitionFor(queuedTarget.url, { events: ['E2E_QUEUED'] }))
+    ).body;
+    const accepted = await api1.post('/events', {
+      type: 'E2E_QUEUED',
+      data: { loanId: 'Q-1', amount: 1 },
+    });
     await run1.stop('SIGKILL');
-    await eventually(async () => (pidsWithArg(dir).length === 0 ? true : undefined), { what: 'run 1 to be gone' });
+    await eventually(async () => (pidsWithArg(dir).length === 0 ? true : undefined), {
+      what: 'run 1 to be gone',
+    });
 
     // Run 2: the queued event is delivered; a retry is scheduled (12 s at this scale) and the platform stopped during its wait.
-    const run2 = await startLocal({ dataDir: dir, port, env: { RETRY_TIME_SCALE: '0.2', DEFINITION_CACHE_TTL_SECONDS: '0' } });
+    const run2 = await startLocal({
+      dataDir: dir,
+      port,
+      env: { RETRY_TIME_SCALE: '0.2', DEFINITION_CACHE_TTL_SECONDS: '0' },
+    });
     const api2 = apiClient(run2.url, run2.token);
     const keptHook = await api2.get(`/webhooks/${queuedHook.id}`);
     const queued = await notificationFor(api2, queuedHook.id, accepted.body.eventId);
     await notificationWithStatus(api2, queued.id, 'SENT');
-    const retryHook = (await api2.post('/webhooks', definitionFor(retryTarget.url, { events: ['E2E_RETRY'] }))).body;
-    const retried = await api2.post('/events', { type: 'E2E_RETRY', data: { loanId: 'R-1', amount: 2 } });
-    const waiting = await notificationWithStatus(api2, (await notificationFor(api2, retryHook.id, retried.body.eventId)).id, 'WAITING');
+    const retryHook = (
+      await api2.post('/webhooks', definitionFor(retryTarget.url, { events: ['E2E_RETRY'] }))
+    ).body;
+    const retried = await api2.post('/events', {
+      type: 'E2E_RETRY',
+      data: { loanId: 'R-1', amount: 2 },
+    });
+    const waiting = await notificationWithStatus(
+      api2,
+      (await notificationFor(api2, retryHook.id, retried.body.eventId)).id,
+      'WAITING',
+    );
     const run2Exit = await run2.stop('SIGTERM');
 
     // Run 3: the retry execution resumes and delivers.
@@ -121,10 +145,9 @@ describe('local mode lifecycle', () => {
     expect(queuedTarget.requests.map((r) => r.url)).toEqual(['/loans/Q-1']);
     expect(run2Exit.code).toBe(0);
     expect(retryTarget.requests).toHaveLength(2);
-    expect(sent.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`)).toEqual([
-      'initial:FAILED',
-      'retry:SENT',
-    ]);
+    expect(
+      sent.attempts.map((a: { trigger: string; outcome: string }) => `${a.trigger}:${a.outcome}`),
+    ).toEqual(['initial:FAILED', 'retry:SENT']);
     expect(run3.output()).toMatch(/Resumed: +0 queued deliveries, 1 retry executions/);
   });
 });

@@ -28,7 +28,10 @@ describe('local mode, through the HTTP API', () => {
 
   beforeAll(async () => {
     // No definition cache: each test's new webhook matches its very next event.
-    local = await startLocal({ dataDir, env: { RETRY_TIME_SCALE: '0.0005', DEFINITION_CACHE_TTL_SECONDS: '0' } });
+    local = await startLocal({
+      dataDir,
+      env: { RETRY_TIME_SCALE: '0.0005', DEFINITION_CACHE_TTL_SECONDS: '0' },
+    });
     api = apiClient(local.url, local.token);
   }, 120_000);
 
@@ -44,7 +47,11 @@ describe('local mode, through the HTTP API', () => {
     return r;
   }
 
-  async function webhook(target: Receiver, events: string[], overrides: Record<string, unknown> = {}) {
+  async function webhook(
+    target: Receiver,
+    events: string[],
+    overrides: Record<string, unknown> = {},
+  ) {
     const res = await api.post('/webhooks', definitionFor(target.url, { events, ...overrides }));
     expect(res.status).toBe(201);
     return res.body as { id: string; body: string };
@@ -60,19 +67,35 @@ describe('local mode, through the HTTP API', () => {
     const target = await receiver(ok());
     const hook = await webhook(target, ['E2E_OK']);
 
-    const accepted = await api.post('/events', { type: 'E2E_OK', data: { loanId: 'L-1', amount: 250, branch: 'north' } });
+    const accepted = await api.post('/events', {
+      type: 'E2E_OK',
+      data: { loanId: 'L-1', amount: 250, branch: 'north' },
+    });
     const notification = await notificationFor(api, hook.id, accepted.body.eventId);
     const sent = await notificationWithStatus(api, notification.id, 'SENT');
 
     expect(accepted.status).toBe(202);
     expect(accepted.body.notifications).toBe(1);
     expect(sent.attempts).toHaveLength(1);
-    expect(sent.attempts[0]).toMatchObject({ number: 1, trigger: 'initial', outcome: 'SENT', statusCode: 200 });
+    expect(sent.attempts[0]).toMatchObject({
+      number: 1,
+      trigger: 'initial',
+      outcome: 'SENT',
+      statusCode: 200,
+    });
     expect(target.requests).toHaveLength(1);
-    expect(target.requests[0]).toMatchObject({ method: 'POST', url: '/loans/L-1', body: '{"loan": "L-1", "amount": 250}' });
+    expect(target.requests[0]).toMatchObject({
+      method: 'POST',
+      url: '/loans/L-1',
+      body: '{"loan": "L-1", "amount": 250}',
+    });
     expect(target.requests[0]?.headers['x-branch']).toBe('north');
     expect(target.requests[0]?.headers['webhook-id']).toBe(notification.id);
-    expect(sent.request).toMatchObject({ method: 'POST', url: `${target.url}/loans/L-1`, body: '{"loan": "L-1", "amount": 250}' });
+    expect(sent.request).toMatchObject({
+      method: 'POST',
+      url: `${target.url}/loans/L-1`,
+      body: '{"loan": "L-1", "amount": 250}',
+    });
   });
 
   it('retries a receiver that always fails with growing gaps, then marks it FAILED after 1 + 5 attempts', async () => {
@@ -87,8 +110,20 @@ describe('local mode, through the HTTP API', () => {
     expect(waiting.nextAttemptAt).toEqual(expect.any(String));
     expect(failed.failureReason).toBe('INVALID_HTTP_RESPONSE');
     expect(failed.nextAttemptAt).toBeNull();
-    expect(failed.attempts.map((a: { trigger: string }) => a.trigger)).toEqual(['initial', 'retry', 'retry', 'retry', 'retry', 'retry']);
-    expect(failed.attempts.every((a: { statusCode: number; outcome: string }) => a.statusCode === 500 && a.outcome === 'FAILED')).toBe(true);
+    expect(failed.attempts.map((a: { trigger: string }) => a.trigger)).toEqual([
+      'initial',
+      'retry',
+      'retry',
+      'retry',
+      'retry',
+      'retry',
+    ]);
+    expect(
+      failed.attempts.every(
+        (a: { statusCode: number; outcome: string }) =>
+          a.statusCode === 500 && a.outcome === 'FAILED',
+      ),
+    ).toBe(true);
     expect(target.requests).toHaveLength(6);
     // Exponential back-off (60 s x 5^n, scaled by 0.0005, -20 % jitter at most): no retry came
     // before its step's wait, and the last gap (at least 15 s) is the longest.
@@ -108,13 +143,17 @@ describe('local mode, through the HTTP API', () => {
     const notification = await notificationFor(api, hook.id, eventId);
     const sent = await notificationWithStatus(api, notification.id, 'SENT');
 
-    expect(sent.attempts.map((a: { outcome: string; statusCode: number }) => [a.outcome, a.statusCode])).toEqual([
+    expect(
+      sent.attempts.map((a: { outcome: string; statusCode: number }) => [a.outcome, a.statusCode]),
+    ).toEqual([
       ['FAILED', 503],
       ['FAILED', 503],
       ['SENT', 200],
     ]);
     expect(target.requests).toHaveLength(3);
-    expect(new Set(target.requests.map((r) => r.body))).toEqual(new Set(['{"loan": "L-3", "amount": 3}']));
+    expect(new Set(target.requests.map((r) => r.body))).toEqual(
+      new Set(['{"loan": "L-3", "amount": 3}']),
+    );
   });
 
   it('resends the request as first rendered, after the definition was edited', async () => {
@@ -126,11 +165,19 @@ describe('local mode, through the HTTP API', () => {
 
     const edited = await api.put(
       `/webhooks/${hook.id}`,
-      definitionFor(target.url, { events: ['E2E_EDIT'], body: '{"edited": true, "loan": {{ data.loanId | json }}}' }),
+      definitionFor(target.url, {
+        events: ['E2E_EDIT'],
+        body: '{"edited": true, "loan": {{ data.loanId | json }}}',
+      }),
     );
-    const preview = await api.post(`/webhooks/${hook.id}/preview`, { type: 'E2E_EDIT', data: { loanId: 'L-4', amount: 4 } });
+    const preview = await api.post(`/webhooks/${hook.id}/preview`, {
+      type: 'E2E_EDIT',
+      data: { loanId: 'L-4', amount: 4 },
+    });
     const resend = await api.post(`/notifications/${notification.id}/resend`);
-    await eventually(async () => (target.requests.length >= 2 ? true : undefined), { what: 'the resent request' });
+    await eventually(async () => (target.requests.length >= 2 ? true : undefined), {
+      what: 'the resent request',
+    });
     const after = await eventually(async () => {
       const res = await api.get(`/notifications/${notification.id}`);
       return res.body.attempts.length === 2 ? res.body : undefined;
@@ -158,7 +205,12 @@ describe('local mode, through the HTTP API', () => {
     }
     const to = new Date(Date.now() + 60_000).toISOString();
 
-    const job = await api.post('/notifications/resend', { from, to, webhookId: hook.id, status: 'SENT' });
+    const job = await api.post('/notifications/resend', {
+      from,
+      to,
+      webhookId: hook.id,
+      status: 'SENT',
+    });
     const done = await eventually(
       async () => {
         const res = await api.get(`/notifications/resend/${job.body.jobId}`);
@@ -175,14 +227,19 @@ describe('local mode, through the HTTP API', () => {
       const id = String(r.headers['webhook-id']);
       perNotification.set(id, (perNotification.get(id) ?? 0) + 1);
     }
-    expect(Object.fromEntries(perNotification)).toEqual(Object.fromEntries(ids.map((id) => [id, 2])));
+    expect(Object.fromEntries(perNotification)).toEqual(
+      Object.fromEntries(ids.map((id) => [id, 2])),
+    );
   });
 
   it('previews the rendered request without sending it', async () => {
     const target = await receiver(ok());
     const hook = await webhook(target, ['E2E_PREVIEW']);
 
-    const res = await api.post(`/webhooks/${hook.id}/preview`, { type: 'E2E_PREVIEW', data: { loanId: 'P-1', amount: 9, branch: 'b' } });
+    const res = await api.post(`/webhooks/${hook.id}/preview`, {
+      type: 'E2E_PREVIEW',
+      data: { loanId: 'P-1', amount: 9, branch: 'b' },
+    });
 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
@@ -198,19 +255,39 @@ describe('local mode, through the HTTP API', () => {
     const target = await receiver(ok());
     const cases = [
       { res: await api.post('/webhooks', {}), status: 400 },
-      { res: await api.post('/webhooks', definitionFor(target.url, { body: '{"a": {{ data.x ' })), status: 400 },
-      { res: await api.post('/webhooks', definitionFor(target.url, { method: 'GET' })), status: 400 },
-      { res: await api.call('POST', '/events', undefined, { rawBody: 'type=A', contentType: 'text/plain' }), status: 415 },
+      {
+        res: await api.post('/webhooks', definitionFor(target.url, { body: '{"a": {{ data.x ' })),
+        status: 400,
+      },
+      {
+        res: await api.post('/webhooks', definitionFor(target.url, { method: 'GET' })),
+        status: 400,
+      },
+      {
+        res: await api.call('POST', '/events', undefined, {
+          rawBody: 'type=A',
+          contentType: 'text/plain',
+        }),
+        status: 415,
+      },
       { res: await api.call('POST', '/events', undefined, { rawBody: '{"type":' }), status: 400 },
-      { res: await api.post('/events', { type: 'E2E_BIG', data: { blob: 'x'.repeat(300 * 1024) } }), status: 413 },
+      {
+        res: await api.post('/events', { type: 'E2E_BIG', data: { blob: 'x'.repeat(300 * 1024) } }),
+        status: 413,
+      },
       { res: await api.get('/notifications/ntf_doesnotexist'), status: 404 },
       { res: await api.get('/webhooks/wh_doesnotexist'), status: 404 },
       { res: await api.get('/notifications?status=LOST'), status: 400 },
     ];
-    const batch = await api.post('/events', { events: [{ type: 'E2E_OK', data: {} }, { data: {} }] });
+    const batch = await api.post('/events', {
+      events: [{ type: 'E2E_OK', data: {} }, { data: {} }],
+    });
 
     for (const { res, status } of cases) {
-      expect({ status: res.status, code: typeof res.body?.error?.code }).toEqual({ status, code: 'string' });
+      expect({ status: res.status, code: typeof res.body?.error?.code }).toEqual({
+        status,
+        code: 'string',
+      });
     }
     expect(batch.status).toBe(400);
     expect(batch.body.error.details.some((d: { index?: number }) => d.index === 1)).toBe(true);
@@ -218,9 +295,18 @@ describe('local mode, through the HTTP API', () => {
 
   it('requires the bearer token on every route but /health', async () => {
     const missing = await api.call('GET', '/webhooks', undefined, { authorization: null });
-    const wrong = await api.call('GET', '/webhooks', undefined, { authorization: 'Bearer not-the-token' });
-    const basic = await api.call('GET', '/webhooks', undefined, { authorization: `Basic ${Buffer.from(`u:${local.token}`).toString('base64')}` });
-    const events = await api.call('POST', '/events', { type: 'E2E_OK', data: {} }, { authorization: null });
+    const wrong = await api.call('GET', '/webhooks', undefined, {
+      authorization: 'Bearer not-the-token',
+    });
+    const basic = await api.call('GET', '/webhooks', undefined, {
+      authorization: `Basic ${Buffer.from(`u:${local.token}`).toString('base64')}`,
+    });
+    const events = await api.call(
+      'POST',
+      '/events',
+      { type: 'E2E_OK', data: {} },
+      { authorization: null },
+    );
     const health = await api.call('GET', '/health', undefined, { authorization: null });
 
     for (const res of [missing, wrong, basic, events]) {
@@ -228,6 +314,11 @@ describe('local mode, through the HTTP API', () => {
       expect(res.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
     }
     expect(health.status).toBe(200);
-    expect(health.body.components).toEqual({ dynamodb: 'up', sqs: 'up', stepFunctions: 'up', pollers: 'up' });
+    expect(health.body.components).toEqual({
+      dynamodb: 'up',
+      sqs: 'up',
+      stepFunctions: 'up',
+      pollers: 'up',
+    });
   });
 });

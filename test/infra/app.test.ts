@@ -5,7 +5,15 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { ENV } from '../../lambdas/config';
 import { buildApp } from '../../lib/app';
 import type { WebhooksStack } from '../../lib/webhooks-stack';
-import { type Built, envOf, logicalId, propsOf, references, resourcesOf, SKIP_BUNDLING } from './support';
+import {
+  type Built,
+  envOf,
+  logicalId,
+  propsOf,
+  references,
+  resourcesOf,
+  SKIP_BUNDLING,
+} from './support';
 
 // Two regions from context, as `cdk synth -c regions=eu-central-1,us-east-1 -c ...` does;
 // eu-central-1 imports its EIPs and changes every tunable, us-east-1 keeps the defaults.
@@ -50,7 +58,9 @@ describe('CDK app', () => {
     expect(stacks.map((s) => s.stackName)).toEqual(['Webhooks-eu-central-1', 'Webhooks-us-east-1']);
     expect(stacks.map((s) => s.region)).toEqual(['eu-central-1', 'us-east-1']);
     // No account: synthesis needs no credentials and no lookups.
-    expect(stacks.every((s) => s.account === Stack.of(s).account && s.account.startsWith('${Token'))).toBe(true);
+    expect(
+      stacks.every((s) => s.account === Stack.of(s).account && s.account.startsWith('${Token')),
+    ).toBe(true);
   });
 
   it('passes cdk-nag AwsSolutions for the whole app', () => {
@@ -61,7 +71,9 @@ describe('CDK app', () => {
     expect(resourcesOf(eu, 'AWS::EC2::EIP')).toHaveLength(0);
     const allocations = resourcesOf(eu, 'AWS::EC2::NatGateway').map(([, p]) => p.AllocationId);
     expect(allocations.sort()).toEqual([...EIPS].sort());
-    const [[lookupId, lookup]] = resourcesOf(eu, 'Custom::AWS') as [[string, Record<string, unknown>]];
+    const [[lookupId, lookup]] = resourcesOf(eu, 'Custom::AWS') as [
+      [string, Record<string, unknown>],
+    ];
     expect(JSON.stringify(lookup.Update)).toContain('describeAddresses');
     for (const fn of [eu.stack.api.apiFunction, eu.stack.delivery.deliveryFunction]) {
       expect(references(envOf(eu, logicalId(fn))[ENV.SENDER_IPS], lookupId)).toBe(true);
@@ -74,16 +86,31 @@ describe('CDK app', () => {
   it('applies the tunables from context', () => {
     const delivery = logicalId(eu.stack.delivery.deliveryFunction);
     expect(propsOf(eu, delivery).MemorySize).toBe(1024);
-    expect(envOf(eu, delivery)).toMatchObject({ [ENV.DELIVERY_CONCURRENCY]: '8', [ENV.RETENTION_DAYS]: '30', [ENV.RETRY_SCHEDULE_SECONDS]: '[10,20,40,80,160]' });
-    expect(envOf(eu, logicalId(eu.stack.delivery.attemptFunction))[ENV.RETRY_SCHEDULE_SECONDS]).toBe('[10,20,40,80,160]');
+    expect(envOf(eu, delivery)).toMatchObject({
+      [ENV.DELIVERY_CONCURRENCY]: '8',
+      [ENV.RETENTION_DAYS]: '30',
+      [ENV.RETRY_SCHEDULE_SECONDS]: '[10,20,40,80,160]',
+    });
+    expect(
+      envOf(eu, logicalId(eu.stack.delivery.attemptFunction))[ENV.RETRY_SCHEDULE_SECONDS],
+    ).toBe('[10,20,40,80,160]');
     eu.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 25,
       MaximumBatchingWindowInSeconds: 3,
       ScalingConfig: { MaximumConcurrency: 20 },
     });
-    eu.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 100 } });
-    eu.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
-    for (const table of [eu.stack.tables.webhooks, eu.stack.tables.notifications, eu.stack.tables.payloads]) {
+    eu.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 100 },
+    });
+    eu.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    for (const table of [
+      eu.stack.tables.webhooks,
+      eu.stack.tables.notifications,
+      eu.stack.tables.payloads,
+    ]) {
       expect(eu.json.Resources[logicalId(table)]!.DeletionPolicy).toBe('Delete');
     }
     expect(us.json.Resources[logicalId(us.stack.tables.payloads)]!.DeletionPolicy).toBe('Delete');

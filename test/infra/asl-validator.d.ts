@@ -5,6 +5,9 @@ declare module 'asl-validator' {
     errors: { 'Error code': string; Message: string }[];
     errorsText(separator?: string): string;
   }
-  function aslValidator(definition: unknown, opts?: { checkPaths?: boolean; checkArn?: boolean }): AslValidatorResult;
+  function aslValidator(
+    definition: unknown,
+    opts?: { checkPaths?: boolean; checkArn?: boolean },
+  ): AslValidatorResult;
   export = aslValidator;
 }

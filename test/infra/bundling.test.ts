@@ -22,7 +22,12 @@ const FUNCTIONS = ['ingest', 'api', 'delivery', 'attempt'] as const;
 
 function bundleOf(name: (typeof FUNCTIONS)[number]): { code: string; dir: string } {
   const { stack } = built;
-  const fn = { ingest: stack.api.ingestFunction, api: stack.api.apiFunction, delivery: stack.delivery.deliveryFunction, attempt: stack.delivery.attemptFunction }[name];
+  const fn = {
+    ingest: stack.api.ingestFunction,
+    api: stack.api.apiFunction,
+    delivery: stack.delivery.deliveryFunction,
+    attempt: stack.delivery.attemptFunction,
+  }[name];
   const key = (propsOf(built, logicalId(fn)).Code as { S3Key: string }).S3Key;
   const dir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
   return { code: fs.readFileSync(path.join(dir, 'index.js'), 'utf8'), dir };

@@ -1,24 +1,38 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { stackName } from '../../lib/app';
-import { DEFAULT_SETTINGS, regionsFromContext, resolveSettings, settingsFromContext } from '../../lib/config';
+import {
+  DEFAULT_SETTINGS,
+  regionsFromContext,
+  resolveSettings,
+  settingsFromContext,
+} from '../../lib/config';
 
 const reader = (context: Record<string, unknown>) => (key: string) => context[key];
 
 describe('regions from context', () => {
   it('reads a comma list, a JSON array or an array, without duplicates', () => {
-    expect(regionsFromContext(reader({ regions: 'eu-central-1, us-east-1' }), {})).toEqual(['eu-central-1', 'us-east-1']);
+    expect(regionsFromContext(reader({ regions: 'eu-central-1, us-east-1' }), {})).toEqual([
+      'eu-central-1',
+      'us-east-1',
+    ]);
     expect(regionsFromContext(reader({ regions: '["eu-west-1"]' }), {})).toEqual(['eu-west-1']);
-    expect(regionsFromContext(reader({ regions: ['ap-southeast-2', 'ap-southeast-2'] }), {})).toEqual(['ap-southeast-2']);
+    expect(
+      regionsFromContext(reader({ regions: ['ap-southeast-2', 'ap-southeast-2'] }), {}),
+    ).toEqual(['ap-southeast-2']);
   });
 
   it('falls back to CDK_DEFAULT_REGION and otherwise names the missing key', () => {
-    expect(regionsFromContext(reader({}), { CDK_DEFAULT_REGION: 'eu-north-1' })).toEqual(['eu-north-1']);
+    expect(regionsFromContext(reader({}), { CDK_DEFAULT_REGION: 'eu-north-1' })).toEqual([
+      'eu-north-1',
+    ]);
     expect(() => regionsFromContext(reader({}), {})).toThrow(/-c regions=/);
   });
 
   it('rejects something that is not a region name', () => {
-    expect(() => regionsFromContext(reader({ regions: 'eu-central-1,frankfurt' }), {})).toThrow(/"frankfurt" is not an AWS region/);
+    expect(() => regionsFromContext(reader({ regions: 'eu-central-1,frankfurt' }), {})).toThrow(
+      /"frankfurt" is not an AWS region/,
+    );
   });
 });
 
@@ -42,17 +56,39 @@ describe('settings from context', () => {
       eipAllocationIds: ['eipalloc-01', 'eipalloc-02'],
       deliveryMaxConcurrency: 100,
     });
-    expect(settingsFromContext(reader({ eipAllocationIds: { 'eu-central-1': ['eipalloc-01'] } }), 'us-east-1', 2).eipAllocationIds).toBeUndefined();
+    expect(
+      settingsFromContext(
+        reader({ eipAllocationIds: { 'eu-central-1': ['eipalloc-01'] } }),
+        'us-east-1',
+        2,
+      ).eipAllocationIds,
+    ).toBeUndefined();
   });
 
   it('accepts a flat EIP list for a single region only', () => {
-    expect(settingsFromContext(reader({ eipAllocationIds: 'eipalloc-01,eipalloc-02' }), 'eu-central-1', 1).eipAllocationIds).toEqual(['eipalloc-01', 'eipalloc-02']);
-    expect(() => settingsFromContext(reader({ eipAllocationIds: 'eipalloc-01,eipalloc-02' }), 'eu-central-1', 2)).toThrow(/JSON object/);
+    expect(
+      settingsFromContext(
+        reader({ eipAllocationIds: 'eipalloc-01,eipalloc-02' }),
+        'eu-central-1',
+        1,
+      ).eipAllocationIds,
+    ).toEqual(['eipalloc-01', 'eipalloc-02']);
+    expect(() =>
+      settingsFromContext(
+        reader({ eipAllocationIds: 'eipalloc-01,eipalloc-02' }),
+        'eu-central-1',
+        2,
+      ),
+    ).toThrow(/JSON object/);
   });
 
   it('rejects values that are not numbers or not a known removal policy', () => {
-    expect(() => settingsFromContext(reader({ retentionDays: 'ninety' }), 'eu-central-1', 1)).toThrow(/retentionDays/);
-    expect(() => settingsFromContext(reader({ removalPolicy: 'snapshot' }), 'eu-central-1', 1)).toThrow(/retain or destroy/);
+    expect(() =>
+      settingsFromContext(reader({ retentionDays: 'ninety' }), 'eu-central-1', 1),
+    ).toThrow(/retentionDays/);
+    expect(() =>
+      settingsFromContext(reader({ removalPolicy: 'snapshot' }), 'eu-central-1', 1),
+    ).toThrow(/retain or destroy/);
   });
 });
 
@@ -82,7 +118,10 @@ describe('resolved settings', () => {
     [{ eipAllocationIds: ['eipalloc-01'] }, /one allocation id per AZ/],
     [{ eipAllocationIds: ['eipalloc-01', '1.2.3.4'] }, /not an allocation id/],
     [{ deliveryMaxConcurrency: 1 }, /2\.\.1000/],
-    [{ deliveryBatchSize: 50, deliveryBatchingWindowSeconds: 0 }, /deliveryBatchingWindowSeconds >= 1/],
+    [
+      { deliveryBatchSize: 50, deliveryBatchingWindowSeconds: 0 },
+      /deliveryBatchingWindowSeconds >= 1/,
+    ],
     [{ alarmEmail: 'ops' }, /not an e-mail/],
     [{ failureRateAlarmThreshold: 5 }, /\(0, 1\]/],
   ])('reject %j', (settings, message) => {

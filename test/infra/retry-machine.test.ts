@@ -2,7 +2,11 @@ import aslValidator from 'asl-validator';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../../lambdas/core/retry-schedule';
-import { LOCAL_ATTEMPT_FUNCTION_ARN, RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../../lib/retry-definition';
+import {
+  LOCAL_ATTEMPT_FUNCTION_ARN,
+  RETRY_STATE_NAMES,
+  synthesizeRetryDefinition,
+} from '../../lib/retry-definition';
 
 interface State {
   Type: string;
@@ -23,8 +27,12 @@ interface Definition {
 const SCHEDULE = [7, 11, 13, 17, 19];
 const definition = synthesizeRetryDefinition({ schedule: SCHEDULE }) as unknown as Definition;
 const states = definition.States;
-const taskStates = Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([name]) => name);
-const waitStates = Object.entries(states).filter(([, s]) => s.Type === 'Wait').map(([name]) => name);
+const taskStates = Object.entries(states)
+  .filter(([, s]) => s.Type === 'Task')
+  .map(([name]) => name);
+const waitStates = Object.entries(states)
+  .filter(([, s]) => s.Type === 'Wait')
+  .map(([name]) => name);
 
 describe('retry state machine definition', () => {
   it('is valid Amazon States Language', () => {
@@ -36,7 +44,11 @@ describe('retry state machine definition', () => {
   it('has the documented shape: five Wait -> Attempt -> Choice steps, then MarkFailed', () => {
     expect(definition.StartAt).toBe(RETRY_STATE_NAMES.wait(1));
     for (let k = 1; k <= RETRY_COUNT; k++) {
-      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({ Type: 'Wait', TimestampPath: '$.nextAttemptAt', Next: RETRY_STATE_NAMES.attempt(k) });
+      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({
+        Type: 'Wait',
+        TimestampPath: '$.nextAttemptAt',
+        Next: RETRY_STATE_NAMES.attempt(k),
+      });
       const attempt = states[RETRY_STATE_NAMES.attempt(k)]!;
       expect(attempt).toMatchObject({
         Type: 'Task',
@@ -62,12 +74,21 @@ describe('retry state machine definition', () => {
   it('retries the Lambda tasks on Lambda service errors', () => {
     for (const name of taskStates) {
       const errors = states[name]!.Retry!.flatMap((r) => r.ErrorEquals);
-      expect(errors).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']));
+      expect(errors).toEqual(
+        expect.arrayContaining([
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+          'Lambda.TooManyRequestsException',
+        ]),
+      );
     }
   });
 
   it('uses JSONPath only', () => {
-    const languages = [definition, ...Object.values(states)].map((s) => (s as { QueryLanguage?: string }).QueryLanguage ?? 'JSONPath');
+    const languages = [definition, ...Object.values(states)].map(
+      (s) => (s as { QueryLanguage?: string }).QueryLanguage ?? 'JSONPath',
+    );
     expect(new Set(languages)).toEqual(new Set(['JSONPath']));
     expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Arguments"|"Output"|\{%/);
   });
@@ -75,14 +96,18 @@ describe('retry state machine definition', () => {
   it('puts the given attempt function ARN in every task and defaults to the standard schedule', () => {
     const arn = 'arn:aws:lambda:eu-central-1:111122223333:function:attempt';
     const other = synthesizeRetryDefinition({ attemptFunctionArn: arn }) as unknown as Definition;
-    const resources = Object.values(other.States).filter((s) => s.Type === 'Task').map((s) => s.Resource);
+    const resources = Object.values(other.States)
+      .filter((s) => s.Type === 'Task')
+      .map((s) => s.Resource);
     expect(resources).toEqual(Array(RETRY_COUNT + 1).fill(arn));
     expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toHaveLength(RETRY_COUNT);
   });
 
   it('refuses a schedule that is not five whole seconds', () => {
     expect(() => synthesizeRetryDefinition({ schedule: [60, 300] })).toThrow(/5 entries/);
-    expect(() => synthesizeRetryDefinition({ schedule: [60, 300, 0.5, 1, 2] })).toThrow(/whole seconds/);
+    expect(() => synthesizeRetryDefinition({ schedule: [60, 300, 0.5, 1, 2] })).toThrow(
+      /whole seconds/,
+    );
   });
 });
 
@@ -92,14 +117,25 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
   const noRetryPauses = Object.fromEntries(taskStates.map((name) => [name, 0]));
   // A fake clock: the delivery Lambda failed at T0; retry k is due SCHEDULE[0..k-1] seconds later.
   const T0 = Date.parse('2026-11-28T10:00:00.000Z');
-  const dueAt = (retry: number) => new Date(T0 + SCHEDULE.slice(0, retry).reduce((a, b) => a + b, 0) * 1000).toISOString();
+  const dueAt = (retry: number) =>
+    new Date(T0 + SCHEDULE.slice(0, retry).reduce((a, b) => a + b, 0) * 1000).toISOString();
 
   /** What the stand-in attempt Lambda answers: done, or when the next retry is due. */
   const answer = (input: AttemptLambdaInput, done: boolean): AttemptTaskOutput => {
     const next = input.action === 'attempt' ? input.retry + 1 : RETRY_COUNT + 1;
     return done
-      ? { notificationId: input.notificationId, done: true, waitSeconds: 0, nextAttemptAt: dueAt(next - 1) }
-      : { notificationId: input.notificationId, done: false, waitSeconds: SCHEDULE[next - 1] ?? 0, nextAttemptAt: dueAt(next) };
+      ? {
+          notificationId: input.notificationId,
+          done: true,
+          waitSeconds: 0,
+          nextAttemptAt: dueAt(next - 1),
+        }
+      : {
+          notificationId: input.notificationId,
+          done: false,
+          waitSeconds: SCHEDULE[next - 1] ?? 0,
+          nextAttemptAt: dueAt(next),
+        };
   };
   const failing = (input: AttemptLambdaInput) => answer(input, input.action === 'markFailed');
 
@@ -123,7 +159,8 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
     const waitInputs: { nextAttemptAt: string }[] = [];
     const collecting = (async () => {
       for await (const event of execution.eventLogs) {
-        if (event.type === 'StateEntered' && event.state.type === 'Wait') waitInputs.push(event.state.input as { nextAttemptAt: string });
+        if (event.type === 'StateEntered' && event.state.type === 'Wait')
+          waitInputs.push(event.state.input as { nextAttemptAt: string });
       }
     })();
     const result = await execution.result;
@@ -135,8 +172,12 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
   }
 
   it('stops after the attempt that succeeds (retry 3: three attempts, no MarkFailed)', async () => {
-    const { result, calls } = await run((input) => answer(input, input.action === 'attempt' && input.retry === 3));
-    expect(calls).toEqual([1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })));
+    const { result, calls } = await run((input) =>
+      answer(input, input.action === 'attempt' && input.retry === 3),
+    );
+    expect(calls).toEqual(
+      [1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })),
+    );
     expect(result).toMatchObject({ notificationId: 'ntf_1', done: true });
   });
 
@@ -157,7 +198,8 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
   it('waits before each retry as long as the schedule says, growing step by step', async () => {
     const { waitsAskedFor } = await run(failing);
     expect(waitsAskedFor).toEqual(SCHEDULE);
-    for (let i = 1; i < waitsAskedFor.length; i++) expect(waitsAskedFor[i]!).toBeGreaterThan(waitsAskedFor[i - 1]!);
+    for (let i = 1; i < waitsAskedFor.length; i++)
+      expect(waitsAskedFor[i]!).toBeGreaterThan(waitsAskedFor[i - 1]!);
   });
 
   it('invokes the attempt again after a Lambda service error instead of failing the execution', async () => {

@@ -2,10 +2,14 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import {
+  NOTIFICATION_INDEX_PROJECTION,
+  NOTIFICATIONS_TABLE,
+  PAYLOADS_TABLE,
+} from '../../lambdas/adapters/dynamo-schema';
 import { ENV, loadDeliveryConfig, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
-import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
-import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE, PAYLOADS_TABLE } from '../../lambdas/adapters/dynamo-schema';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
+import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import {
@@ -24,7 +28,19 @@ import {
 
 // One synthesis for the whole file (cdk-nag attached: building it at all means AwsSolutions passed).
 let built: Built;
-let ids: { ingest: string; api: string; delivery: string; attempt: string; queue: string; dlq: string; machine: string; webhooks: string; notifications: string; payloads: string; key: string };
+let ids: {
+  ingest: string;
+  api: string;
+  delivery: string;
+  attempt: string;
+  queue: string;
+  dlq: string;
+  machine: string;
+  webhooks: string;
+  notifications: string;
+  payloads: string;
+  key: string;
+};
 let roles: { ingest: string; api: string; delivery: string; attempt: string };
 
 beforeAll(() => {
@@ -62,10 +78,14 @@ describe('egress network', () => {
     expect(nats).toHaveLength(2);
     const natTargets = new Set<string>();
     for (const subnet of privateSubnets) {
-      const association = resourcesOf(built, 'AWS::EC2::SubnetRouteTableAssociation').find(([, p]) => references(p.SubnetId, subnet));
+      const association = resourcesOf(built, 'AWS::EC2::SubnetRouteTableAssociation').find(
+        ([, p]) => references(p.SubnetId, subnet),
+      );
       expect(association).toBeDefined();
       const routeTable = (association![1].RouteTableId as { Ref: string }).Ref;
-      const routes = resourcesOf(built, 'AWS::EC2::Route').filter(([, p]) => references(p.RouteTableId, routeTable));
+      const routes = resourcesOf(built, 'AWS::EC2::Route').filter(([, p]) =>
+        references(p.RouteTableId, routeTable),
+      );
       // The only route out: default route to a NAT gateway, never an internet gateway.
       expect(routes).toHaveLength(1);
       expect(routes[0]![1].DestinationCidrBlock).toBe('0.0.0.0/0');
@@ -82,16 +102,25 @@ describe('egress network', () => {
     expect(eips).toHaveLength(2);
     const allocations = resourcesOf(built, 'AWS::EC2::NatGateway').map(([, p]) => p.AllocationId);
     for (const eip of eips) {
-      expect(allocations.filter((a) => JSON.stringify(a) === JSON.stringify({ 'Fn::GetAtt': [eip, 'AllocationId'] }))).toHaveLength(1);
+      expect(
+        allocations.filter(
+          (a) => JSON.stringify(a) === JSON.stringify({ 'Fn::GetAtt': [eip, 'AllocationId'] }),
+        ),
+      ).toHaveLength(1);
     }
-    const senderIps = { 'Fn::Join': [',', eips.map((eip) => ({ 'Fn::GetAtt': [eip, 'PublicIp'] }))] };
+    const senderIps = {
+      'Fn::Join': [',', eips.map((eip) => ({ 'Fn::GetAtt': [eip, 'PublicIp'] }))],
+    };
     built.template.hasOutput('SenderIps', { Value: senderIps });
     // GET /sender-ips is served by the api Lambda; the senders know their IPs too.
-    for (const fn of [ids.api, ids.delivery, ids.attempt]) expect(envOf(built, fn)[ENV.SENDER_IPS]).toEqual(senderIps);
+    for (const fn of [ids.api, ids.delivery, ids.attempt])
+      expect(envOf(built, fn)[ENV.SENDER_IPS]).toEqual(senderIps);
   });
 
   it('runs delivery and attempt Lambdas in the private subnets and ingestion and API outside the VPC', () => {
-    const privateSubnets = built.stack.network.vpc.privateSubnets.map((s) => ({ Ref: logicalId(s) }));
+    const privateSubnets = built.stack.network.vpc.privateSubnets.map((s) => ({
+      Ref: logicalId(s),
+    }));
     for (const fn of [ids.delivery, ids.attempt]) {
       const vpcConfig = propsOf(built, fn).VpcConfig as { SubnetIds: unknown[] };
       expect(vpcConfig.SubnetIds).toEqual(privateSubnets);
@@ -126,7 +155,8 @@ describe('Lambda functions', () => {
       [ENV.RETRY_STATE_MACHINE_ARN]: { Ref: ids.machine },
       [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue },
     });
-    for (const fn of [ids.ingest, ids.attempt]) expect(envOf(built, fn)[ENV.DEFINITION_CACHE_TTL_SECONDS]).toBe('30');
+    for (const fn of [ids.ingest, ids.attempt])
+      expect(envOf(built, fn)[ENV.DEFINITION_CACHE_TTL_SECONDS]).toBe('30');
     for (const fn of [ids.delivery, ids.attempt, ids.api]) {
       expect(envOf(built, fn)).toMatchObject({
         [ENV.WEBHOOKS_TABLE]: { Ref: ids.webhooks },
@@ -134,16 +164,25 @@ describe('Lambda functions', () => {
         [ENV.PAYLOADS_TABLE]: { Ref: ids.payloads },
       });
     }
-    expect(envOf(built, ids.ingest)).toMatchObject({ [ENV.WEBHOOKS_TABLE]: { Ref: ids.webhooks }, [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue } });
+    expect(envOf(built, ids.ingest)).toMatchObject({
+      [ENV.WEBHOOKS_TABLE]: { Ref: ids.webhooks },
+      [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue },
+    });
   });
 
-  it('sets every variable each handler\'s config loader requires, so no cold start fails on a missing one', () => {
+  it("sets every variable each handler's config loader requires, so no cold start fails on a missing one", () => {
     // Deploy-time values (Refs, joins) stand in as strings; AWS_REGION is set by Lambda itself.
     const runtimeEnv = (fn: string) => ({
       AWS_REGION: 'eu-central-1',
-      ...Object.fromEntries(Object.entries(envOf(built, fn)).map(([k, v]) => [k, typeof v === 'string' ? v : `deployed-${k}`])),
+      ...Object.fromEntries(
+        Object.entries(envOf(built, fn)).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? v : `deployed-${k}`,
+        ]),
+      ),
     });
-    for (const fn of [ids.ingest, ids.api]) expect(() => loadHttpLambdaConfig(runtimeEnv(fn))).not.toThrow();
+    for (const fn of [ids.ingest, ids.api])
+      expect(() => loadHttpLambdaConfig(runtimeEnv(fn))).not.toThrow();
     for (const fn of [ids.delivery, ids.attempt]) {
       expect(loadDeliveryConfig(runtimeEnv(fn), DEFAULT_RETRY_SCHEDULE_SECONDS)).toMatchObject({
         retrySchedule: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
@@ -176,13 +215,19 @@ describe('Lambda functions', () => {
 describe('delivery queue', () => {
   it('redrives to an encrypted DLQ and keeps messages invisible longer than six delivery timeouts', () => {
     const queue = propsOf(built, ids.queue);
-    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] }, maxReceiveCount: 5 });
-    expect(queue.VisibilityTimeout as number).toBeGreaterThan((propsOf(built, ids.delivery).Timeout as number) * 6);
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(queue.VisibilityTimeout as number).toBeGreaterThan(
+      (propsOf(built, ids.delivery).Timeout as number) * 6,
+    );
     for (const q of [ids.queue, ids.dlq]) expect(propsOf(built, q).SqsManagedSseEnabled).toBe(true);
   });
 
   it('takes messages of 1 MiB on both queues (a 256 KiB event plus its delivery envelope)', () => {
-    for (const q of [ids.queue, ids.dlq]) expect(propsOf(built, q).MaximumMessageSize).toBe(1024 * 1024);
+    for (const q of [ids.queue, ids.dlq])
+      expect(propsOf(built, q).MaximumMessageSize).toBe(1024 * 1024);
   });
 
   it('refuses requests without TLS on both queues', () => {
@@ -191,7 +236,10 @@ describe('delivery queue', () => {
         Queues: [{ Ref: q }],
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
           ]),
         },
       });
@@ -209,12 +257,16 @@ describe('retry state machine', () => {
 
   it('deploys exactly the definition synthesizeRetryDefinition gives local mode and tests', () => {
     const arn = 'arn:aws:lambda:eu-central-1:123456789012:function:placeholder';
-    expect(definitionOf(built, ids.machine, arn)).toEqual(synthesizeRetryDefinition({ attemptFunctionArn: arn }));
+    expect(definitionOf(built, ids.machine, arn)).toEqual(
+      synthesizeRetryDefinition({ attemptFunctionArn: arn }),
+    );
   });
 
   it('hands the same schedule to the delivery and attempt Lambdas', () => {
     for (const fn of [ids.delivery, ids.attempt]) {
-      expect(JSON.parse(envOf(built, fn)[ENV.RETRY_SCHEDULE_SECONDS] as string)).toEqual([...DEFAULT_RETRY_SCHEDULE_SECONDS]);
+      expect(JSON.parse(envOf(built, fn)[ENV.RETRY_SCHEDULE_SECONDS] as string)).toEqual([
+        ...DEFAULT_RETRY_SCHEDULE_SECONDS,
+      ]);
     }
   });
 });
@@ -227,7 +279,11 @@ describe('tables', () => {
       expect(propsOf(built, id)).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [ids.key, 'Arn'] } },
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [ids.key, 'Arn'] },
+        },
       });
     }
     expect(tables[ids.key]!.DeletionPolicy).toBe('Retain');
@@ -235,20 +291,31 @@ describe('tables', () => {
   });
 
   it('expire notifications and payloads by TTL', () => {
-    expect(propsOf(built, ids.notifications).TimeToLiveSpecification).toEqual({ AttributeName: NOTIFICATIONS_TABLE.ttlAttribute, Enabled: true });
-    expect(propsOf(built, ids.payloads).TimeToLiveSpecification).toEqual({ AttributeName: PAYLOADS_TABLE.ttlAttribute, Enabled: true });
+    expect(propsOf(built, ids.notifications).TimeToLiveSpecification).toEqual({
+      AttributeName: NOTIFICATIONS_TABLE.ttlAttribute,
+      Enabled: true,
+    });
+    expect(propsOf(built, ids.payloads).TimeToLiveSpecification).toEqual({
+      AttributeName: PAYLOADS_TABLE.ttlAttribute,
+      Enabled: true,
+    });
   });
 
   it('index notifications by webhook and by status, projecting the list summary', () => {
     const gsis = propsOf(built, ids.notifications).GlobalSecondaryIndexes as Json[];
-    const expected = [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex].map((index) => ({
-      IndexName: index.name,
-      KeySchema: [
-        { AttributeName: index.partitionKey, KeyType: 'HASH' },
-        { AttributeName: index.sortKey, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION] },
-    }));
+    const expected = [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex].map(
+      (index) => ({
+        IndexName: index.name,
+        KeySchema: [
+          { AttributeName: index.partitionKey, KeyType: 'HASH' },
+          { AttributeName: index.sortKey, KeyType: 'RANGE' },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE',
+          NonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION],
+        },
+      }),
+    );
     expect(gsis).toEqual(expected);
   });
 });
@@ -261,11 +328,17 @@ describe('permissions', () => {
   it('would notice a grant of UpdateItem or a wildcard (the check itself can fail)', () => {
     const app = new App();
     const stack = new Stack(app, 'Probe');
-    const table = new dynamodb.Table(stack, 'Payloads', { partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING } });
-    table.grantReadWriteData(new iam.Role(stack, 'Writer', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
-    new iam.Role(stack, 'Admin', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }).addToPolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }),
+    const table = new dynamodb.Table(stack, 'Payloads', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+    });
+    table.grantReadWriteData(
+      new iam.Role(stack, 'Writer', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      }),
     );
+    new iam.Role(stack, 'Admin', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    }).addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }));
     const template = Template.fromStack(stack);
     const probe = { app, stack, template, json: template.toJSON() } as unknown as Built;
     const violations = payloadWriteViolations(probe, logicalId(table));
@@ -275,28 +348,45 @@ describe('permissions', () => {
   });
 
   it('lets only the delivery Lambda write Payloads, with PutItem', () => {
-    expect(actionsOn(built, roles.delivery, ids.payloads)).toEqual(new Set(['dynamodb:PutItem', 'dynamodb:GetItem']));
+    expect(actionsOn(built, roles.delivery, ids.payloads)).toEqual(
+      new Set(['dynamodb:PutItem', 'dynamodb:GetItem']),
+    );
     expect(actionsOn(built, roles.attempt, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.api, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.ingest, ids.payloads).size).toBe(0);
   });
 
   it('gives each function the table access its role needs and no more', () => {
-    const writes = (role: string, table: string) => actionsOn(built, role, table).has('dynamodb:PutItem');
-    const reads = (role: string, table: string) => actionsOn(built, role, table).has('dynamodb:GetItem');
-    expect([reads(roles.ingest, ids.webhooks), writes(roles.ingest, ids.webhooks), reads(roles.ingest, ids.notifications)]).toEqual([true, false, false]);
-    expect([writes(roles.api, ids.webhooks), writes(roles.api, ids.notifications)]).toEqual([true, true]);
+    const writes = (role: string, table: string) =>
+      actionsOn(built, role, table).has('dynamodb:PutItem');
+    const reads = (role: string, table: string) =>
+      actionsOn(built, role, table).has('dynamodb:GetItem');
+    expect([
+      reads(roles.ingest, ids.webhooks),
+      writes(roles.ingest, ids.webhooks),
+      reads(roles.ingest, ids.notifications),
+    ]).toEqual([true, false, false]);
+    expect([writes(roles.api, ids.webhooks), writes(roles.api, ids.notifications)]).toEqual([
+      true,
+      true,
+    ]);
     for (const role of [roles.delivery, roles.attempt]) {
-      expect([reads(role, ids.webhooks), writes(role, ids.webhooks), writes(role, ids.notifications)]).toEqual([true, false, true]);
+      expect([
+        reads(role, ids.webhooks),
+        writes(role, ids.webhooks),
+        writes(role, ids.notifications),
+      ]).toEqual([true, false, true]);
     }
   });
 
   it('lets ingest, api and delivery enqueue, and only delivery start retry executions', () => {
-    for (const role of [roles.ingest, roles.api, roles.delivery]) expect(actionsOn(built, role, ids.queue).has('sqs:SendMessage')).toBe(true);
+    for (const role of [roles.ingest, roles.api, roles.delivery])
+      expect(actionsOn(built, role, ids.queue).has('sqs:SendMessage')).toBe(true);
     expect(actionsOn(built, roles.attempt, ids.queue).has('sqs:SendMessage')).toBe(false);
     expect(actionsOn(built, roles.delivery, ids.queue).has('sqs:ReceiveMessage')).toBe(true);
     expect(actionsOn(built, roles.delivery, ids.machine).has('states:StartExecution')).toBe(true);
-    for (const role of [roles.ingest, roles.api, roles.attempt]) expect(actionsOn(built, role, ids.machine).size).toBe(0);
+    for (const role of [roles.ingest, roles.api, roles.attempt])
+      expect(actionsOn(built, role, ids.machine).size).toBe(0);
   });
 });
 
@@ -309,9 +399,13 @@ describe('HTTP API', () => {
     const integrations = resourcesOf(built, 'AWS::ApiGatewayV2::Integration');
     for (const spec of API_ROUTES) {
       const route = routes.find((r) => r.RouteKey === routeKey(spec))!;
-      const integrationId = ((route.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1][1] as { Ref: string }).Ref;
+      const integrationId = (
+        (route.Target as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1][1] as { Ref: string }
+      ).Ref;
       const integration = integrations.find(([id]) => id === integrationId)![1];
-      expect(references(integration.IntegrationUri, spec.target === 'ingest' ? ids.ingest : ids.api)).toBe(true);
+      expect(
+        references(integration.IntegrationUri, spec.target === 'ingest' ? ids.ingest : ids.api),
+      ).toBe(true);
     }
     expect(API_ROUTES.find((r) => routeKey(r) === 'POST /events')!.target).toBe('ingest');
   });
@@ -324,25 +418,43 @@ describe('HTTP API', () => {
 
   it('throttles the stage and writes a JSON access log line per request', () => {
     const [[, stage]] = resourcesOf(built, 'AWS::ApiGatewayV2::Stage') as [[string, Json]];
-    expect(stage).toMatchObject({ StageName: '$default', AutoDeploy: true, DefaultRouteSettings: { ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000 } });
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 10000, ThrottlingBurstLimit: 5000 },
+    });
     const logSettings = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
-    expect(references(logSettings.DestinationArn, logicalId(built.stack.api.accessLogs))).toBe(true);
-    expect(JSON.parse(logSettings.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status', caller: '$context.identity.userArn' });
+    expect(references(logSettings.DestinationArn, logicalId(built.stack.api.accessLogs))).toBe(
+      true,
+    );
+    expect(JSON.parse(logSettings.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      caller: '$context.identity.userArn',
+    });
     built.template.hasOutput('ApiUrl', {});
   });
 
   it('exports a producer policy for POST /events only and an operator policy for every other signed route', () => {
     const resourcesOfPolicy = (policyId: string) => {
-      const doc = propsOf(built, policyId).PolicyDocument as { Statement: { Action: string; Resource: unknown }[] };
+      const doc = propsOf(built, policyId).PolicyDocument as {
+        Statement: { Action: string; Resource: unknown }[];
+      };
       expect(doc.Statement.every((s) => s.Action === 'execute-api:Invoke')).toBe(true);
-      return doc.Statement.flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource])).map((r) => {
+      return doc.Statement.flatMap((s) =>
+        Array.isArray(s.Resource) ? s.Resource : [s.Resource],
+      ).map((r) => {
         const parts = (r as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
         return parts[parts.length - 1] as string;
       });
     };
-    expect(resourcesOfPolicy(logicalId(built.stack.api.producerPolicy))).toEqual(['/$default/POST/events']);
+    expect(resourcesOfPolicy(logicalId(built.stack.api.producerPolicy))).toEqual([
+      '/$default/POST/events',
+    ]);
     const operator = resourcesOfPolicy(logicalId(built.stack.api.operatorPolicy));
-    const expected = API_ROUTES.filter((r) => r.access === 'operator').map((r) => `/$default/${r.method}${r.path.replace(/\{[^}]+\}/g, '*')}`);
+    const expected = API_ROUTES.filter((r) => r.access === 'operator').map(
+      (r) => `/$default/${r.method}${r.path.replace(/\{[^}]+\}/g, '*')}`,
+    );
     expect(operator.sort()).toEqual(expected.sort());
     expect(operator).not.toContain('/$default/POST/events');
   });
@@ -357,12 +469,18 @@ describe('monitoring', () => {
   it('charts the API, queue, DLQ, platform metrics, Lambdas and executions', () => {
     const body = dashboardBody();
     for (const name of Object.values(METRIC_NAMES)) {
-      expect(body).toContain(`[\\"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"webhooks\\"`);
+      expect(body).toContain(
+        `[\\"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"webhooks\\"`,
+      );
     }
-    for (const metric of ['Count', '4xx', '5xx', 'Latency']) expect(body).toContain(`\\"AWS/ApiGateway\\",\\"${metric}\\"`);
-    for (const metric of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage']) expect(body).toContain(`\\"AWS/SQS\\",\\"${metric}\\"`);
-    for (const metric of ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions']) expect(body).toContain(`\\"AWS/Lambda\\",\\"${metric}\\"`);
-    for (const metric of ['ExecutionsStarted', 'ExecutionsFailed']) expect(body).toContain(`\\"AWS/States\\",\\"${metric}\\"`);
+    for (const metric of ['Count', '4xx', '5xx', 'Latency'])
+      expect(body).toContain(`\\"AWS/ApiGateway\\",\\"${metric}\\"`);
+    for (const metric of ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage'])
+      expect(body).toContain(`\\"AWS/SQS\\",\\"${metric}\\"`);
+    for (const metric of ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions'])
+      expect(body).toContain(`\\"AWS/Lambda\\",\\"${metric}\\"`);
+    for (const metric of ['ExecutionsStarted', 'ExecutionsFailed'])
+      expect(body).toContain(`\\"AWS/States\\",\\"${metric}\\"`);
   });
 
   it('alarms on DLQ depth, message age, failure rate, Lambda errors and failed executions, to the encrypted topic', () => {
@@ -370,16 +488,26 @@ describe('monitoring', () => {
     const alarms = resourcesOf(built, 'AWS::CloudWatch::Alarm').map(([, p]) => p);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
     const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
-    expect(byMetric('ApproximateNumberOfMessagesVisible').map((a) => references(a.Dimensions, ids.dlq))).toEqual([true]);
+    expect(
+      byMetric('ApproximateNumberOfMessagesVisible').map((a) => references(a.Dimensions, ids.dlq)),
+    ).toEqual([true]);
     expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(1);
     expect(byMetric('Errors')).toHaveLength(4);
     expect(byMetric('ExecutionsFailed')).toHaveLength(1);
     const rate = alarms.find((a) => Array.isArray(a.Metrics));
     expect(rate).toBeDefined();
     const metrics = rate!.Metrics as Json[];
-    expect(metrics.find((m) => m.Expression !== undefined)!.Expression).toBe('failed / (sent + failed)');
-    const names = metrics.flatMap((m) => ((m.MetricStat as { Metric?: Json } | undefined)?.Metric ? [(m.MetricStat as { Metric: Json }).Metric.MetricName] : []));
-    expect(names.sort()).toEqual([METRIC_NAMES.notificationFailed, METRIC_NAMES.notificationSent].sort());
+    expect(metrics.find((m) => m.Expression !== undefined)!.Expression).toBe(
+      'failed / (sent + failed)',
+    );
+    const names = metrics.flatMap((m) =>
+      (m.MetricStat as { Metric?: Json } | undefined)?.Metric
+        ? [(m.MetricStat as { Metric: Json }).Metric.MetricName]
+        : [],
+    );
+    expect(names.sort()).toEqual(
+      [METRIC_NAMES.notificationFailed, METRIC_NAMES.notificationSent].sort(),
+    );
     expect(propsOf(built, topic).KmsMasterKeyId).toBeDefined();
   });
 });

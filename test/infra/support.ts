@@ -15,13 +15,28 @@ export interface Built {
   readonly app: App;
   readonly stack: WebhooksStack;
   readonly template: Template;
-  readonly json: { Resources: Record<string, { Type: string; Properties?: Json; DeletionPolicy?: string; UpdateReplacePolicy?: string }>; Outputs?: Record<string, Json> };
+  readonly json: {
+    Resources: Record<
+      string,
+      { Type: string; Properties?: Json; DeletionPolicy?: string; UpdateReplacePolicy?: string }
+    >;
+    Outputs?: Record<string, Json>;
+  };
 }
 
 /** One region's stack with cdk-nag attached, as bin/app.ts builds it (Template.fromStack fails on a nag error). */
-export function buildStack(settings: WebhooksSettings = {}, opts: { bundle?: boolean; outdir?: string } = {}): Built {
-  const app = new App({ context: opts.bundle ? {} : SKIP_BUNDLING, ...(opts.outdir ? { outdir: opts.outdir } : {}) });
-  const stack = new WebhooksStack(app, 'Webhooks-eu-central-1', { env: { region: 'eu-central-1' }, settings });
+export function buildStack(
+  settings: WebhooksSettings = {},
+  opts: { bundle?: boolean; outdir?: string } = {},
+): Built {
+  const app = new App({
+    context: opts.bundle ? {} : SKIP_BUNDLING,
+    ...(opts.outdir ? { outdir: opts.outdir } : {}),
+  });
+  const stack = new WebhooksStack(app, 'Webhooks-eu-central-1', {
+    env: { region: 'eu-central-1' },
+    settings,
+  });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   const template = Template.fromStack(stack);
   return { app, stack, template, json: template.toJSON() as Built['json'] };
@@ -65,16 +80,25 @@ export interface Statement {
 }
 
 /** Every IAM statement of the stack: role default policies, inline role policies, managed policies. */
-export function allStatements(built: Built): { policy: string; roles: unknown; statement: Statement }[] {
+export function allStatements(
+  built: Built,
+): { policy: string; roles: unknown; statement: Statement }[] {
   const out: { policy: string; roles: unknown; statement: Statement }[] = [];
   for (const [id, r] of Object.entries(built.json.Resources)) {
     const p = r.Properties ?? {};
     const docs: unknown[] = [];
-    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(p.PolicyDocument);
-    if (r.Type === 'AWS::IAM::Role') for (const inline of (p.Policies as { PolicyDocument: unknown }[] | undefined) ?? []) docs.push(inline.PolicyDocument);
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+      docs.push(p.PolicyDocument);
+    if (r.Type === 'AWS::IAM::Role')
+      for (const inline of (p.Policies as { PolicyDocument: unknown }[] | undefined) ?? [])
+        docs.push(inline.PolicyDocument);
     for (const doc of docs) {
-      for (const statement of ((doc as { Statement?: Statement[] }).Statement ?? [])) {
-        out.push({ policy: id, roles: r.Type === 'AWS::IAM::Role' ? [{ Ref: id }] : p.Roles, statement });
+      for (const statement of (doc as { Statement?: Statement[] }).Statement ?? []) {
+        out.push({
+          policy: id,
+          roles: r.Type === 'AWS::IAM::Role' ? [{ Ref: id }] : p.Roles,
+          statement,
+        });
       }
     }
   }
@@ -97,11 +121,20 @@ export function actionsOn(built: Built, roleId: string, resourceId: string): Set
 }
 
 /** Actions that could change or remove a stored request, or match such an action by wildcard. */
-const PAYLOAD_FORBIDDEN = ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete'];
+const PAYLOAD_FORBIDDEN = [
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+];
 
 function matchesForbidden(action: string): boolean {
   if (action === '*') return true;
-  const pattern = new RegExp(`^${action.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
+  const pattern = new RegExp(
+    `^${action.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`,
+    'i',
+  );
   return PAYLOAD_FORBIDDEN.some((f) => pattern.test(f));
 }
 
@@ -110,7 +143,9 @@ export function payloadWriteViolations(built: Built, payloadsId: string): string
   const found: string[] = [];
   for (const { policy, statement } of allStatements(built)) {
     if (statement.Effect !== 'Allow') continue;
-    const onPayloads = references(statement.Resource, payloadsId) || JSON.stringify(statement.Resource ?? '') === '"*"';
+    const onPayloads =
+      references(statement.Resource, payloadsId) ||
+      JSON.stringify(statement.Resource ?? '') === '"*"';
     if (!onPayloads) continue;
     for (const a of actionsOf(statement)) if (matchesForbidden(a)) found.push(`${policy}: ${a}`);
   }
@@ -118,7 +153,9 @@ export function payloadWriteViolations(built: Built, payloadsId: string): string
 }
 
 export function envOf(built: Built, fnId: string): Record<string, unknown> {
-  const env = (propsOf(built, fnId).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+  const env = (
+    propsOf(built, fnId).Environment as { Variables?: Record<string, unknown> } | undefined
+  )?.Variables;
   if (env === undefined) throw new Error(`${fnId} has no environment`);
   return env;
 }

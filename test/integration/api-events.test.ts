@@ -4,8 +4,8 @@
  */
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
-import { client } from '../support/apigw';
 import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
+import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -24,7 +24,12 @@ let hooks: Hooks;
 beforeAll(async () => {
   const api = client(apiHandlerFor(standIns()).handler);
   const make = async (name: string, events: string[], enabled = true) => {
-    const res = await api.post('/webhooks', { name, events, enabled, url: 'https://receiver.example/{{ event.type }}' });
+    const res = await api.post('/webhooks', {
+      name,
+      events,
+      enabled,
+      url: 'https://receiver.example/{{ event.type }}',
+    });
     expect(res.status).toBe(201);
     return res.body.id as string;
   };
@@ -41,7 +46,9 @@ afterEach(async () => {
 });
 
 function byWebhook(jobs: DeliveryJob[]) {
-  return [...jobs].sort((a, b) => ('webhookId' in a && 'webhookId' in b ? a.webhookId.localeCompare(b.webhookId) : 0));
+  return [...jobs].sort((a, b) =>
+    'webhookId' in a && 'webhookId' in b ? a.webhookId.localeCompare(b.webhookId) : 0,
+  );
 }
 
 describe('publishing one event', () => {
@@ -58,7 +65,12 @@ describe('publishing one event', () => {
       kind: 'deliver',
       notificationId: notificationIdFor(webhookId, eventId),
       webhookId,
-      event: { id: eventId, type: 'LOAN_DISBURSEMENT', occurredAt: expect.any(String), data: event.data },
+      event: {
+        id: eventId,
+        type: 'LOAN_DISBURSEMENT',
+        occurredAt: expect.any(String),
+        data: event.data,
+      },
     }));
     expect(byWebhook(jobs)).toEqual(byWebhook(expected as DeliveryJob[]));
     const occurredAt = (jobs[0] as Extract<DeliveryJob, { kind: 'deliver' }>).event.occurredAt;
@@ -67,7 +79,12 @@ describe('publishing one event', () => {
 
   it('maps a repeated producer id to the same notifications', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
-    const event = { type: 'ORDER_PLACED', id: 'order-77', occurredAt: '2026-11-28T09:00:00+01:00', data: { n: 1 } };
+    const event = {
+      type: 'ORDER_PLACED',
+      id: 'order-77',
+      occurredAt: '2026-11-28T09:00:00+01:00',
+      data: { n: 1 },
+    };
     const first = await api.post('/events', event);
     const second = await api.post('/events', event);
     expect(first.body).toEqual({ eventId: 'order-77', notifications: 2 });
@@ -75,7 +92,12 @@ describe('publishing one event', () => {
     const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
     expect(jobs).toHaveLength(4);
     const ids = new Set(jobs.map((j) => j.notificationId));
-    expect(ids).toEqual(new Set([notificationIdFor(hooks.orders, 'order-77'), notificationIdFor(hooks.all, 'order-77')]));
+    expect(ids).toEqual(
+      new Set([
+        notificationIdFor(hooks.orders, 'order-77'),
+        notificationIdFor(hooks.all, 'order-77'),
+      ]),
+    );
     expect(jobs[0]!.event.occurredAt).toBe('2026-11-28T08:00:00.000Z');
   });
 
@@ -92,13 +114,21 @@ describe('publishing one event', () => {
     const res = await api.post('/events', { type: '', occurredAt: 'soon', data: 'x', extra: 1 });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
-    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['data', 'extra', 'occurredAt', 'type']);
+    expect(res.body.error.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'data',
+      'extra',
+      'occurredAt',
+      'type',
+    ]);
     expect(await queued()).toEqual([]);
   });
 
   it('answers 413 for an event over 256 KiB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
-    const res = await api.post('/events', { type: 'LOAN_REPAID', data: { blob: 'x'.repeat(256 * 1024) } });
+    const res = await api.post('/events', {
+      type: 'LOAN_REPAID',
+      data: { blob: 'x'.repeat(256 * 1024) },
+    });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
     expect(await queued()).toEqual([]);
@@ -118,7 +148,10 @@ describe('publishing one event', () => {
 
   it('accepts an event just under 256 KiB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
-    const res = await api.post('/events', { type: 'LOAN_REPAID', data: { blob: 'x'.repeat(250 * 1024) } });
+    const res = await api.post('/events', {
+      type: 'LOAN_REPAID',
+      data: { blob: 'x'.repeat(250 * 1024) },
+    });
     expect(res.status).toBe(202);
     expect((await queued()).length).toBe(2);
   });
@@ -145,14 +178,24 @@ describe('publishing a batch', () => {
     const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
     const pairs = jobs.map((j) => `${j.event.id}>${j.webhookId}`).sort();
     expect(pairs).toEqual(
-      [`b-1>${hooks.loans}`, `b-1>${hooks.all}`, `b-2>${hooks.orders}`, `b-2>${hooks.all}`, `b-3>${hooks.all}`].sort(),
+      [
+        `b-1>${hooks.loans}`,
+        `b-1>${hooks.all}`,
+        `b-2>${hooks.orders}`,
+        `b-2>${hooks.all}`,
+        `b-3>${hooks.all}`,
+      ].sort(),
     );
     for (const j of jobs) expect(j.notificationId).toBe(notificationIdFor(j.webhookId, j.event.id));
   });
 
   it('queues 100 events of one batch (more than one SendMessageBatch)', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
-    const events = Array.from({ length: 100 }, (_, i) => ({ type: 'ORDER_PLACED', id: `many-${i}`, data: { i } }));
+    const events = Array.from({ length: 100 }, (_, i) => ({
+      type: 'ORDER_PLACED',
+      id: `many-${i}`,
+      data: { i },
+    }));
     const res = await api.post('/events', { events });
     expect(res.status).toBe(202);
     expect(res.body.events).toHaveLength(100);
@@ -169,7 +212,9 @@ describe('publishing a batch', () => {
       ],
     });
     expect(res.status).toBe(400);
-    expect(res.body.error.details).toEqual([{ index: 2, path: 'events[2].data', message: expect.any(String) }]);
+    expect(res.body.error.details).toEqual([
+      { index: 2, path: 'events[2].data', message: expect.any(String) },
+    ]);
     expect(await queued()).toEqual([]);
   });
 
@@ -188,12 +233,17 @@ describe('publishing a batch', () => {
 
   it('refuses more than 100 events, an empty batch, and a body over 5 MiB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
-    const tooMany = await api.post('/events', { events: Array.from({ length: 101 }, () => ({ type: 'T', data: {} })) });
+    const tooMany = await api.post('/events', {
+      events: Array.from({ length: 101 }, () => ({ type: 'T', data: {} })),
+    });
     expect(tooMany.status).toBe(400);
     const empty = await api.post('/events', { events: [] });
     expect(empty.status).toBe(400);
     const huge = await api.post('/events', {
-      events: Array.from({ length: 24 }, () => ({ type: 'T', data: { blob: 'z'.repeat(240 * 1024) } })),
+      events: Array.from({ length: 24 }, () => ({
+        type: 'T',
+        data: { blob: 'z'.repeat(240 * 1024) },
+      })),
     });
     expect(huge.status).toBe(413);
     expect(huge.body.error.message).toMatch(/5242880 bytes/);
@@ -223,7 +273,11 @@ describe('the edge of POST /events', () => {
   it('accepts a base64-encoded body and refuses one that is not UTF-8', async () => {
     const ingest = ingestHandlerFor(standIns()).handler;
     const api = client(ingest);
-    const ok = await api.post('/events', { type: 'ORDER_PLACED', data: { s: 'ü' } }, { base64: true });
+    const ok = await api.post(
+      '/events',
+      { type: 'ORDER_PLACED', data: { s: 'ü' } },
+      { base64: true },
+    );
     expect(ok.status).toBe(202);
     const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
     expect(jobs[0]!.event.data).toEqual({ s: 'ü' });

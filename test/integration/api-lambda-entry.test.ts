@@ -4,8 +4,8 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
-import { apiGatewayEvent } from '../support/apigw';
 import { drainQueue } from '../support/api-harness';
+import { apiGatewayEvent } from '../support/apigw';
 import { useStandIns, withEnv } from '../support/standins';
 
 const standIns = useStandIns();
@@ -32,7 +32,10 @@ describe('the Lambda entry points', () => {
       const handler = freshHandler('api');
       const ips = await handler(apiGatewayEvent({ method: 'GET', path: '/sender-ips' }));
       expect(ips.statusCode).toBe(200);
-      expect(JSON.parse(ips.body!)).toEqual({ region: standIns().region, ips: ['198.51.100.1', '198.51.100.2'] });
+      expect(JSON.parse(ips.body!)).toEqual({
+        region: standIns().region,
+        ips: ['198.51.100.1', '198.51.100.2'],
+      });
       const created = await handler(
         apiGatewayEvent({
           method: 'POST',
@@ -50,12 +53,20 @@ describe('the Lambda entry points', () => {
     await withEnv(env(), async () => {
       const api = freshHandler('api');
       const created = await api(
-        apiGatewayEvent({ method: 'POST', path: '/webhooks', body: { name: 'ingest', events: ['INGEST_TEST'], url: 'https://x.example/' } }),
+        apiGatewayEvent({
+          method: 'POST',
+          path: '/webhooks',
+          body: { name: 'ingest', events: ['INGEST_TEST'], url: 'https://x.example/' },
+        }),
       );
       expect(created.statusCode).toBe(201);
       const handler = freshHandler('ingest');
       const res = await handler(
-        apiGatewayEvent({ method: 'POST', path: '/events', body: { type: 'INGEST_TEST', id: 'entry-1', data: {} } }),
+        apiGatewayEvent({
+          method: 'POST',
+          path: '/events',
+          body: { type: 'INGEST_TEST', id: 'entry-1', data: {} },
+        }),
       );
       expect(res.statusCode).toBe(202);
       expect(JSON.parse(res.body!)).toEqual({ eventId: 'entry-1', notifications: 1 });
@@ -67,7 +78,9 @@ describe('the Lambda entry points', () => {
   it('fail the cold start naming a missing variable', async () => {
     await withEnv({ ...env(), WEBHOOKS_TABLE: undefined }, async () => {
       const handler = freshHandler('api');
-      await expect(handler(apiGatewayEvent({ method: 'GET', path: '/health' }))).rejects.toThrow(/WEBHOOKS_TABLE/);
+      await expect(handler(apiGatewayEvent({ method: 'GET', path: '/health' }))).rejects.toThrow(
+        /WEBHOOKS_TABLE/,
+      );
     });
   });
 });

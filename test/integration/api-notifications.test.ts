@@ -3,9 +3,14 @@
  * in DynamoDB Local as the delivery Lambda writes them; resends read back from the fauxqs queue.
  */
 import { notificationIdFor } from '../../lambdas/core/ids';
-import type { Attempt, Notification, NotificationStatus, RenderedRequest } from '../../lambdas/core/model';
-import { client } from '../support/apigw';
+import type {
+  Attempt,
+  Notification,
+  NotificationStatus,
+  RenderedRequest,
+} from '../../lambdas/core/model';
 import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
+import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -44,7 +49,14 @@ const request: RenderedRequest = {
 beforeAll(async () => {
   const stores = storesFor(standIns());
   // 12 notifications, one per minute from 10:00: A gets even minutes, B odd; statuses rotate.
-  const statuses: NotificationStatus[] = ['FAILED', 'SENT', 'WAITING', 'FAILED', 'QUEUED', 'FAILED'];
+  const statuses: NotificationStatus[] = [
+    'FAILED',
+    'SENT',
+    'WAITING',
+    'FAILED',
+    'QUEUED',
+    'FAILED',
+  ];
   for (let i = 0; i < 12; i++) {
     const webhookId = i % 2 === 0 ? WH_A : WH_B;
     const eventId = `evt-${String(i).padStart(2, '0')}`;
@@ -57,7 +69,17 @@ beforeAll(async () => {
       createdAt: `2026-11-28T10:${String(i).padStart(2, '0')}:00.000Z`,
     };
     seeds.push(seed);
-    const attempts = status === 'QUEUED' ? [] : [{ ...failedAttempt, ...(status === 'SENT' ? { statusCode: 200, outcome: 'SENT' as const, error: null } : {}) }];
+    const attempts =
+      status === 'QUEUED'
+        ? []
+        : [
+            {
+              ...failedAttempt,
+              ...(status === 'SENT'
+                ? { statusCode: 200, outcome: 'SENT' as const, error: null }
+                : {}),
+            },
+          ];
     const notification: Notification = {
       id: seed.id,
       webhookId,
@@ -69,7 +91,11 @@ beforeAll(async () => {
       attempts,
       nextAttemptAt: status === 'WAITING' ? '2026-11-28T11:00:00.000Z' : null,
     };
-    await stores.payloads.putOnce(seed.id, { ...request, url: `${request.url}?n=${i}` }, 2_000_000_000);
+    await stores.payloads.putOnce(
+      seed.id,
+      { ...request, url: `${request.url}?n=${i}` },
+      2_000_000_000,
+    );
     expect(await stores.notifications.create(notification, 2_000_000_000)).toBe(true);
   }
 });
@@ -78,7 +104,8 @@ afterEach(async () => {
   await queued(0);
 });
 
-const newestFirst = (items: Seed[]) => [...items].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((s) => s.id);
+const newestFirst = (items: Seed[]) =>
+  [...items].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((s) => s.id);
 
 describe('listing notifications', () => {
   it('lists newest first with the default page size of 20 and no next cursor at the end', async () => {
@@ -102,7 +129,9 @@ describe('listing notifications', () => {
   });
 
   it('treats empty filter values as no filter', async () => {
-    const res = await api().get('/notifications?webhookId=&status=&eventType=&from=&to=&limit=&cursor=');
+    const res = await api().get(
+      '/notifications?webhookId=&status=&eventType=&from=&to=&limit=&cursor=',
+    );
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(seeds.length);
   });
@@ -133,7 +162,8 @@ describe('listing notifications', () => {
     [
       'webhookId, status and a range together',
       `webhookId=${WH_B}&status=FAILED&from=2026-11-28T10:00:00Z&to=2026-11-28T10:10:00Z`,
-      (s: Seed) => s.webhookId === WH_B && s.status === 'FAILED' && s.createdAt < '2026-11-28T10:10',
+      (s: Seed) =>
+        s.webhookId === WH_B && s.status === 'FAILED' && s.createdAt < '2026-11-28T10:10',
     ],
   ])('filters by %s', async (_name, query, keep) => {
     const res = await api().get(`/notifications?${query}`);
@@ -166,7 +196,10 @@ describe('listing notifications', () => {
     const page = await api().get('/notifications?limit=2');
     const cursor = page.body.nextCursor as string;
     const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
-    const tampered = Buffer.from(decoded.replace(/10:/g, '09:').replace(/"/, '"x'), 'utf8').toString('base64url');
+    const tampered = Buffer.from(
+      decoded.replace(/10:/g, '09:').replace(/"/, '"x'),
+      'utf8',
+    ).toString('base64url');
     const res = await api().get(`/notifications?limit=2&cursor=${tampered}`);
     expect(res.status).toBe(400);
     expect(res.body.error.details[0].path).toBe('cursor');
@@ -198,7 +231,11 @@ describe('reading one notification', () => {
   it('answers 404 for an unknown id; /notifications/resend is not an id', async () => {
     const res = await api().get('/notifications/ntf_NOPE');
     expect(res.status).toBe(404);
-    expect(res.body.error).toEqual({ code: 'NOT_FOUND', message: 'Notification ntf_NOPE not found.', details: [] });
+    expect(res.body.error).toEqual({
+      code: 'NOT_FOUND',
+      message: 'Notification ntf_NOPE not found.',
+      details: [],
+    });
     expect((await api().get('/notifications/resend')).status).toBe(404);
   });
 });
@@ -227,14 +264,27 @@ describe('bulk resend by ids', () => {
     expect(res.body).toEqual({ jobId: expect.stringMatching(/^job_/), count: 3 });
     const jobs = await queued();
     expect(jobs).toHaveLength(3);
-    expect(new Set(jobs)).toEqual(new Set(ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: res.body.jobId }))));
+    expect(new Set(jobs)).toEqual(
+      new Set(
+        ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: res.body.jobId })),
+      ),
+    );
     const status = await api().get(`/notifications/resend/${res.body.jobId}`);
     expect(status.status).toBe(200);
-    expect(status.body).toEqual({ jobId: res.body.jobId, count: 3, queued: 3, sent: 0, failed: 0, createdAt: expect.any(String) });
+    expect(status.body).toEqual({
+      jobId: res.body.jobId,
+      count: 3,
+      queued: 3,
+      sent: 0,
+      failed: 0,
+      createdAt: expect.any(String),
+    });
   });
 
   it('answers 404 naming unknown ids by index, and queues nothing', async () => {
-    const res = await api().post('/notifications/resend', { ids: [seeds[0]!.id, 'ntf_GONE', seeds[1]!.id, 'ntf_ALSO'] });
+    const res = await api().post('/notifications/resend', {
+      ids: [seeds[0]!.id, 'ntf_GONE', seeds[1]!.id, 'ntf_ALSO'],
+    });
     expect(res.status).toBe(404);
     expect(res.body.error.details).toEqual([
       { index: 1, path: 'ids[1]', message: 'notification ntf_GONE not found' },
@@ -260,8 +310,12 @@ describe('bulk resend by ids', () => {
   });
 
   it('answers 415 and INVALID_JSON at the edge', async () => {
-    expect((await api().post('/notifications/resend', 'ids=1', { contentType: 'text/plain' })).status).toBe(415);
-    expect((await api().post('/notifications/resend', '{"ids": [')).body.error.code).toBe('INVALID_JSON');
+    expect(
+      (await api().post('/notifications/resend', 'ids=1', { contentType: 'text/plain' })).status,
+    ).toBe(415);
+    expect((await api().post('/notifications/resend', '{"ids": [')).body.error.code).toBe(
+      'INVALID_JSON',
+    );
   });
 });
 
@@ -271,13 +325,19 @@ describe('bulk resend by range', () => {
     const to = '2026-11-28T10:09:00Z';
     const res = await api().post('/notifications/resend', { from, to });
     expect(res.status).toBe(202);
-    const expected = seeds.filter((s) => s.status === 'FAILED' && s.createdAt < '2026-11-28T10:09').length;
+    const expected = seeds.filter(
+      (s) => s.status === 'FAILED' && s.createdAt < '2026-11-28T10:09',
+    ).length;
     expect(res.body).toEqual({ jobId: expect.stringMatching(/^job_/), count: expected });
     expect(await queued()).toEqual([
       {
         kind: 'resendQuery',
         jobId: res.body.jobId,
-        query: { from: '2026-11-28T10:00:00.000Z', to: '2026-11-28T10:09:00.000Z', status: 'FAILED' },
+        query: {
+          from: '2026-11-28T10:00:00.000Z',
+          to: '2026-11-28T10:09:00.000Z',
+          status: 'FAILED',
+        },
       },
     ]);
     const job = await api().get(`/notifications/resend/${res.body.jobId}`);
@@ -296,22 +356,35 @@ describe('bulk resend by range', () => {
     expect(expected).toBe(2);
     expect(res.body.count).toBe(expected);
     const [job] = await queued();
-    expect(job).toMatchObject({ kind: 'resendQuery', query: { webhookId: WH_A, status: 'WAITING' } });
+    expect(job).toMatchObject({
+      kind: 'resendQuery',
+      query: { webhookId: WH_A, status: 'WAITING' },
+    });
   });
 
   it('creates an empty job and queues nothing when nothing matches', async () => {
-    const res = await api().post('/notifications/resend', { from: '2025-01-01T00:00:00Z', to: '2025-01-02T00:00:00Z' });
+    const res = await api().post('/notifications/resend', {
+      from: '2025-01-01T00:00:00Z',
+      to: '2025-01-02T00:00:00Z',
+    });
     expect(res.status).toBe(202);
     expect(res.body.count).toBe(0);
     expect(await queued()).toEqual([]);
-    expect((await api().get(`/notifications/resend/${res.body.jobId}`)).body).toMatchObject({ count: 0, queued: 0 });
+    expect((await api().get(`/notifications/resend/${res.body.jobId}`)).body).toMatchObject({
+      count: 0,
+      queued: 0,
+    });
   });
 
   it.each([
     ['to before from', { from: '2026-11-28T11:00:00Z', to: '2026-11-28T10:00:00Z' }, 'to'],
     ['a bad date', { from: 'last week', to: '2026-11-28T10:00:00Z' }, 'from'],
     ['a missing to', { from: '2026-11-28T10:00:00Z' }, 'to'],
-    ['an unknown status', { from: '2026-11-28T10:00:00Z', to: '2026-11-28T11:00:00Z', status: 'LOST' }, 'status'],
+    [
+      'an unknown status',
+      { from: '2026-11-28T10:00:00Z', to: '2026-11-28T11:00:00Z', status: 'LOST' },
+      'status',
+    ],
   ])('answers 400 for %s', async (_name, body, path) => {
     const res = await api().post('/notifications/resend', body);
     expect(res.status).toBe(400);

@@ -12,19 +12,23 @@ import { notificationIdFor } from '../../lambdas/core/ids';
 import { createApiRouter } from '../../lambdas/handlers/api';
 import { createIngestRouter } from '../../lambdas/handlers/ingest';
 import type { WebhookStore } from '../../lambdas/ports';
-import { type ApiRequest, type ApiResponse, client, invoke } from '../support/apigw';
 import { apiHandlerFor, drainQueue, ingestHandlerFor, storesFor } from '../support/api-harness';
+import { type ApiRequest, type ApiResponse, client, invoke } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
 type Doc = {
-  paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }>; requestBody?: unknown }>>;
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: unknown }>; requestBody?: unknown }>
+  >;
 };
 const doc = parse(readFileSync(path.join(__dirname, '../../docs/openapi.yaml'), 'utf8')) as Doc;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ ...doc, $id: 'openapi.json' });
 
-const pointer = (...parts: string[]) => parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+const pointer = (...parts: string[]) =>
+  parts.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 const standIns = useStandIns();
@@ -33,7 +37,9 @@ const observed = new Set<string>();
 function validate(ref: string, value: unknown): void {
   const check = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref });
   if (!check(value)) {
-    throw new Error(`${ref}\n${JSON.stringify(value, null, 1).slice(0, 2000)}\n${ajv.errorsText(check.errors)}`);
+    throw new Error(
+      `${ref}\n${JSON.stringify(value, null, 1).slice(0, 2000)}\n${ajv.errorsText(check.errors)}`,
+    );
   }
 }
 
@@ -48,7 +54,8 @@ async function call(
   const operation = doc.paths[template]?.[method];
   if (!operation) throw new Error(`${req.method} ${template} is not documented`);
   const documented = operation.responses[String(res.status)];
-  if (!documented) throw new Error(`${req.method} ${template} answered ${res.status}, which is not documented`);
+  if (!documented)
+    throw new Error(`${req.method} ${template} answered ${res.status}, which is not documented`);
   observed.add(`${method} ${template} ${res.status}`);
   const base = `openapi.json#/paths/${pointer(template)}/${method}/responses/${res.status}`;
   if (documented.content === undefined) {
@@ -58,15 +65,24 @@ async function call(
     // Component responses are $refs: resolve them through the document.
     validate(`${base}/content/application~1json/schema`, res.body);
   }
-  if (res.status < 300 && operation.requestBody && req.body !== undefined && typeof req.body !== 'string') {
-    validate(`openapi.json#/paths/${pointer(template)}/${method}/requestBody/content/application~1json/schema`, req.body);
+  if (
+    res.status < 300 &&
+    operation.requestBody &&
+    req.body !== undefined &&
+    typeof req.body !== 'string'
+  ) {
+    validate(
+      `openapi.json#/paths/${pointer(template)}/${method}/requestBody/content/application~1json/schema`,
+      req.body,
+    );
   }
   return res;
 }
 
 /** Dereferences `responses: { '400': { $ref } }` so the pointers above land on a schema. */
 beforeAll(() => {
-  const components = (doc as unknown as { components: { responses: Record<string, unknown> } }).components.responses;
+  const components = (doc as unknown as { components: { responses: Record<string, unknown> } })
+    .components.responses;
   for (const ops of Object.values(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       if (!METHODS.includes(method)) continue;
@@ -116,13 +132,30 @@ describe('the OpenAPI description', () => {
     expect(ips.body).toEqual({ region: standIns().region, ips: ['203.0.113.10', '203.0.113.11'] });
 
     // Webhooks
-    const created = await call(apiHandler, '/webhooks', { method: 'POST', path: '/webhooks', body: ledger });
+    const created = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: ledger,
+    });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     await call(apiHandler, '/webhooks', { method: 'POST', path: '/webhooks', body: { name: '' } });
-    await call(apiHandler, '/webhooks', { method: 'POST', path: '/webhooks', body: { ...ledger, url: '{{ nope' } });
-    await call(apiHandler, '/webhooks', { method: 'POST', path: '/webhooks', body: 'x', contentType: 'text/plain' });
-    await call(apiHandler, '/webhooks', { method: 'POST', path: '/webhooks', body: { ...ledger, body: 'x'.repeat(300_000) } });
+    await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...ledger, url: '{{ nope' },
+    });
+    await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: 'x',
+      contentType: 'text/plain',
+    });
+    await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...ledger, body: 'x'.repeat(300_000) },
+    });
     await call(apiHandler, '/webhooks', { method: 'GET', path: '/webhooks' });
     await call(apiHandler, '/webhooks/{id}', { method: 'GET', path: `/webhooks/${id}` });
     await call(apiHandler, '/webhooks/{id}', { method: 'GET', path: '/webhooks/wh_none' });
@@ -133,10 +166,27 @@ describe('the OpenAPI description', () => {
       body: { ...got.body, enabled: true },
     });
     expect(replaced.status).toBe(200);
-    await call(apiHandler, '/webhooks/{id}', { method: 'PUT', path: `/webhooks/${id}`, body: { ...got.body } });
-    await call(apiHandler, '/webhooks/{id}', { method: 'PUT', path: `/webhooks/${id}`, body: { name: 1 } });
-    await call(apiHandler, '/webhooks/{id}', { method: 'PUT', path: '/webhooks/wh_none', body: ledger });
-    await call(apiHandler, '/webhooks/{id}', { method: 'PUT', path: `/webhooks/${id}`, body: 'x', contentType: 'text/xml' });
+    await call(apiHandler, '/webhooks/{id}', {
+      method: 'PUT',
+      path: `/webhooks/${id}`,
+      body: { ...got.body },
+    });
+    await call(apiHandler, '/webhooks/{id}', {
+      method: 'PUT',
+      path: `/webhooks/${id}`,
+      body: { name: 1 },
+    });
+    await call(apiHandler, '/webhooks/{id}', {
+      method: 'PUT',
+      path: '/webhooks/wh_none',
+      body: ledger,
+    });
+    await call(apiHandler, '/webhooks/{id}', {
+      method: 'PUT',
+      path: `/webhooks/${id}`,
+      body: 'x',
+      contentType: 'text/xml',
+    });
     await call(apiHandler, '/webhooks/{id}', {
       method: 'PUT',
       path: `/webhooks/${id}`,
@@ -148,9 +198,22 @@ describe('the OpenAPI description', () => {
       body: { type: 'LOAN_DISBURSEMENT', data: { loanId: 'L-1', branch: 'b', amount: 1 } },
     });
     expect(previewed.status).toBe(200);
-    await call(apiHandler, '/webhooks/{id}/preview', { method: 'POST', path: `/webhooks/${id}/preview`, body: { data: 1 } });
-    await call(apiHandler, '/webhooks/{id}/preview', { method: 'POST', path: '/webhooks/wh_none/preview', body: {} });
-    await call(apiHandler, '/webhooks/{id}/preview', { method: 'POST', path: `/webhooks/${id}/preview`, body: 'a', contentType: 'text/plain' });
+    await call(apiHandler, '/webhooks/{id}/preview', {
+      method: 'POST',
+      path: `/webhooks/${id}/preview`,
+      body: { data: 1 },
+    });
+    await call(apiHandler, '/webhooks/{id}/preview', {
+      method: 'POST',
+      path: '/webhooks/wh_none/preview',
+      body: {},
+    });
+    await call(apiHandler, '/webhooks/{id}/preview', {
+      method: 'POST',
+      path: `/webhooks/${id}/preview`,
+      body: 'a',
+      contentType: 'text/plain',
+    });
     await call(apiHandler, '/webhooks/{id}/preview', {
       method: 'POST',
       path: `/webhooks/${id}/preview`,
@@ -167,12 +230,30 @@ describe('the OpenAPI description', () => {
     const batch = await call(ingest, '/events', {
       method: 'POST',
       path: '/events',
-      body: { events: [{ type: 'LOAN_DISBURSEMENT', data: {} }, { type: 'OTHER', data: {} }] },
+      body: {
+        events: [
+          { type: 'LOAN_DISBURSEMENT', data: {} },
+          { type: 'OTHER', data: {} },
+        ],
+      },
     });
     expect(batch.body.events).toHaveLength(2);
-    await call(ingest, '/events', { method: 'POST', path: '/events', body: { events: [{ type: 'A' }] } });
-    await call(ingest, '/events', { method: 'POST', path: '/events', body: { type: 'A', data: { b: 'x'.repeat(270_000) } } });
-    await call(ingest, '/events', { method: 'POST', path: '/events', body: '<xml/>', contentType: 'application/xml' });
+    await call(ingest, '/events', {
+      method: 'POST',
+      path: '/events',
+      body: { events: [{ type: 'A' }] },
+    });
+    await call(ingest, '/events', {
+      method: 'POST',
+      path: '/events',
+      body: { type: 'A', data: { b: 'x'.repeat(270_000) } },
+    });
+    await call(ingest, '/events', {
+      method: 'POST',
+      path: '/events',
+      body: '<xml/>',
+      contentType: 'application/xml',
+    });
     await drainQueue(standIns().clients.sqs, standIns().queueUrl);
 
     // Notifications (one seeded as the delivery Lambda records it)
@@ -203,14 +284,29 @@ describe('the OpenAPI description', () => {
       },
       2_000_000_000,
     );
-    const list = await call(apiHandler, '/notifications', { method: 'GET', path: `/notifications?webhookId=${id}&limit=1` });
+    const list = await call(apiHandler, '/notifications', {
+      method: 'GET',
+      path: `/notifications?webhookId=${id}&limit=1`,
+    });
     expect(list.body.items).toHaveLength(1);
     await call(apiHandler, '/notifications', { method: 'GET', path: '/notifications?limit=1000' });
-    const detail = await call(apiHandler, '/notifications/{id}', { method: 'GET', path: `/notifications/${ntf}` });
+    const detail = await call(apiHandler, '/notifications/{id}', {
+      method: 'GET',
+      path: `/notifications/${ntf}`,
+    });
     expect(detail.body.request).toEqual(previewed.body);
-    await call(apiHandler, '/notifications/{id}', { method: 'GET', path: '/notifications/ntf_none' });
-    await call(apiHandler, '/notifications/{id}/resend', { method: 'POST', path: `/notifications/${ntf}/resend` });
-    await call(apiHandler, '/notifications/{id}/resend', { method: 'POST', path: '/notifications/ntf_none/resend' });
+    await call(apiHandler, '/notifications/{id}', {
+      method: 'GET',
+      path: '/notifications/ntf_none',
+    });
+    await call(apiHandler, '/notifications/{id}/resend', {
+      method: 'POST',
+      path: `/notifications/${ntf}/resend`,
+    });
+    await call(apiHandler, '/notifications/{id}/resend', {
+      method: 'POST',
+      path: '/notifications/ntf_none/resend',
+    });
     const byIds = await call(apiHandler, '/notifications/resend', {
       method: 'POST',
       path: '/notifications/resend',
@@ -219,19 +315,43 @@ describe('the OpenAPI description', () => {
     const byRange = await call(apiHandler, '/notifications/resend', {
       method: 'POST',
       path: '/notifications/resend',
-      body: { from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z', webhookId: id, status: 'FAILED' },
+      body: {
+        from: '2026-11-28T00:00:00Z',
+        to: '2026-11-29T00:00:00Z',
+        webhookId: id,
+        status: 'FAILED',
+      },
     });
     expect(byRange.body.count).toBe(1);
-    await call(apiHandler, '/notifications/resend', { method: 'POST', path: '/notifications/resend', body: { ids: [] } });
-    await call(apiHandler, '/notifications/resend', { method: 'POST', path: '/notifications/resend', body: { ids: ['ntf_none'] } });
-    await call(apiHandler, '/notifications/resend', { method: 'POST', path: '/notifications/resend', body: 'x', contentType: 'text/csv' });
+    await call(apiHandler, '/notifications/resend', {
+      method: 'POST',
+      path: '/notifications/resend',
+      body: { ids: [] },
+    });
+    await call(apiHandler, '/notifications/resend', {
+      method: 'POST',
+      path: '/notifications/resend',
+      body: { ids: ['ntf_none'] },
+    });
+    await call(apiHandler, '/notifications/resend', {
+      method: 'POST',
+      path: '/notifications/resend',
+      body: 'x',
+      contentType: 'text/csv',
+    });
     await call(apiHandler, '/notifications/resend', {
       method: 'POST',
       path: '/notifications/resend',
       body: `{"ids": [${' '.repeat(300_000)}"${ntf}"]}`,
     });
-    await call(apiHandler, '/notifications/resend/{jobId}', { method: 'GET', path: `/notifications/resend/${byIds.body.jobId}` });
-    await call(apiHandler, '/notifications/resend/{jobId}', { method: 'GET', path: '/notifications/resend/job_none' });
+    await call(apiHandler, '/notifications/resend/{jobId}', {
+      method: 'GET',
+      path: `/notifications/resend/${byIds.body.jobId}`,
+    });
+    await call(apiHandler, '/notifications/resend/{jobId}', {
+      method: 'GET',
+      path: '/notifications/resend/job_none',
+    });
     await drainQueue(standIns().clients.sqs, standIns().queueUrl);
 
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
@@ -248,9 +368,13 @@ describe('the OpenAPI description', () => {
       put: async () => {},
       delete: async () => false,
     };
-    const faulty = apiHandlerFor(standIns(), { stores: { ...storesFor(standIns()), webhooks: broken } });
+    const faulty = apiHandlerFor(standIns(), {
+      stores: { ...storesFor(standIns()), webhooks: broken },
+    });
     const fault = await call(faulty.handler, '/webhooks', { method: 'GET', path: '/webhooks' });
-    expect(fault.body).toEqual({ error: { code: 'INTERNAL_ERROR', message: expect.any(String), details: [] } });
+    expect(fault.body).toEqual({
+      error: { code: 'INTERNAL_ERROR', message: expect.any(String), details: [] },
+    });
     expect(fault.rawBody).not.toContain('Provisioned');
     expect(faulty.logs.lines.some((l) => l.includes('Provisioned'))).toBe(true);
 

@@ -2,11 +2,12 @@
  * Webhook definitions through the api handler (API Gateway v2 events) against DynamoDB Local:
  * create, list, get, replace, delete, preview, and every way a request can be refused.
  */
-import { isValidSigningSecret } from '../../lambdas/core/signing';
+
 import type { WebhookDefinition } from '../../lambdas/core/model';
+import { isValidSigningSecret } from '../../lambdas/core/signing';
 import type { WebhookStore } from '../../lambdas/ports';
-import { client } from '../support/apigw';
 import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
+import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -31,7 +32,11 @@ function paths(res: { body: { error: { details: { path?: string }[] } } }): stri
 describe('creating a webhook', () => {
   it('stores a minimal definition with documented defaults and answers 201 with a Location', async () => {
     const { api } = setup();
-    const res = await api.post('/webhooks', { name: 'min', events: ['*'], url: 'https://example.com/hook' });
+    const res = await api.post('/webhooks', {
+      name: 'min',
+      events: ['*'],
+      url: 'https://example.com/hook',
+    });
     expect(res.status).toBe(201);
     expect(res.headers.location).toBe(`/webhooks/${res.body.id}`);
     expect(res.body).toMatchObject({
@@ -94,7 +99,12 @@ describe('creating a webhook', () => {
   it('accepts a signing secret in whsec_ form and never returns it', async () => {
     const { api, stores } = setup();
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-    const res = await api.post('/webhooks', { ...ledger, signingSecret: secret, method: 'PUT', contentType: 'application/json' });
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      signingSecret: secret,
+      method: 'PUT',
+      contentType: 'application/json',
+    });
     expect(res.status).toBe(201);
     expect(res.body.signingSecret).toBe('whsec_***');
     expect((await stores.webhooks.get(res.body.id))?.signingSecret).toBe(secret);
@@ -109,7 +119,13 @@ describe('creating a webhook', () => {
       method: 'GET',
       contentType: 'text/html',
       url: 'https://x.example/',
-      headers: { 'Bad Name': 'x', Host: 'evil', 'Content-Type': 'text/plain', 'webhook-id': 'x', 'X-Num': 5 },
+      headers: {
+        'Bad Name': 'x',
+        Host: 'evil',
+        'Content-Type': 'text/plain',
+        'webhook-id': 'x',
+        'X-Num': 5,
+      },
       auth: { type: 'digest', username: 'a:b', password: '' },
       signingSecret: 'not-a-secret',
       colour: 'red',
@@ -176,7 +192,11 @@ describe('creating a webhook', () => {
     ['a URL that renders relative', { url: '/relative/{{ data.id }}' }, 'url'],
     ['a URL with another scheme', { url: 'ftp://x.example/' }, 'url'],
     ['a JSON body that renders invalid JSON', { body: '{"a": {{ data.x }' }, 'body'],
-    ['a header template that does not parse', { headers: { 'X-A': '{{ data.x | nosuchfilter }}' } }, 'headers.X-A'],
+    [
+      'a header template that does not parse',
+      { headers: { 'X-A': '{{ data.x | nosuchfilter }}' } },
+      'headers.X-A',
+    ],
   ])('answers 400 TEMPLATE_ERROR for %s', async (_what, patch, path) => {
     const { api } = setup();
     const res = await api.post('/webhooks', { ...ledger, ...patch });
@@ -193,7 +213,11 @@ describe('creating a webhook', () => {
       body: '<loan id="{{ data.loanId | xml_escape }}"/>',
     });
     expect(xml.status).toBe(201);
-    const text = await api.post('/webhooks', { ...ledger, contentType: 'text/plain', body: 'loan {{ data.loanId }}' });
+    const text = await api.post('/webhooks', {
+      ...ledger,
+      contentType: 'text/plain',
+      body: 'loan {{ data.loanId }}',
+    });
     expect(text.status).toBe(201);
   });
 });
@@ -201,7 +225,9 @@ describe('creating a webhook', () => {
 describe('the edge of the webhooks routes', () => {
   it('answers 415 for a non-JSON body, 400 INVALID_JSON for broken JSON, 413 above 256 KiB', async () => {
     const { api } = setup();
-    const form = await api.post('/webhooks', 'name=x', { contentType: 'application/x-www-form-urlencoded' });
+    const form = await api.post('/webhooks', 'name=x', {
+      contentType: 'application/x-www-form-urlencoded',
+    });
     expect(form.status).toBe(415);
     expect(form.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const broken = await api.post('/webhooks', '{"name": "x",');
@@ -214,7 +240,10 @@ describe('the edge of the webhooks routes', () => {
 
   it('refuses a __proto__ key without polluting anything', async () => {
     const { api } = setup();
-    const res = await api.post('/webhooks', '{"name":"p","events":["*"],"url":"https://x.example/","__proto__":{"enabled":false}}');
+    const res = await api.post(
+      '/webhooks',
+      '{"name":"p","events":["*"],"url":"https://x.example/","__proto__":{"enabled":false}}',
+    );
     expect(res.status).toBe(400);
     expect(paths(res)).toEqual(['__proto__']);
     expect(({} as { enabled?: unknown }).enabled).toBeUndefined();
@@ -231,7 +260,10 @@ describe('the edge of the webhooks routes', () => {
     const { api } = setup();
     const missing = await api.get('/webhooks/wh_nope');
     expect(missing.status).toBe(404);
-    expect(missing.body.error).toMatchObject({ code: 'NOT_FOUND', message: 'Webhook wh_nope not found.' });
+    expect(missing.body.error).toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'Webhook wh_nope not found.',
+    });
     const patch = await api.request({ method: 'PATCH', path: '/webhooks/wh_nope', body: {} });
     expect(patch.status).toBe(405);
     expect(patch.headers.allow).toBe('DELETE, GET, PUT');
@@ -253,9 +285,19 @@ describe('replacing a webhook', () => {
     const { api, stores } = setup();
     const first = await created(api);
     const got = await api.get(`/webhooks/${first.id}`);
-    const res = await api.put(`/webhooks/${first.id}`, { ...got.body, name: 'renamed', enabled: false });
+    const res = await api.put(`/webhooks/${first.id}`, {
+      ...got.body,
+      name: 'renamed',
+      enabled: false,
+    });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: first.id, name: 'renamed', enabled: false, version: 2, signingSecret: 'whsec_***' });
+    expect(res.body).toMatchObject({
+      id: first.id,
+      name: 'renamed',
+      enabled: false,
+      version: 2,
+      signingSecret: 'whsec_***',
+    });
     expect(res.body.createdAt).toBe(got.body.createdAt);
     const stored = await stores.webhooks.get(first.id);
     expect(stored?.auth).toEqual({ type: 'basic', username: 'svc', password: 'first-password' });
@@ -265,9 +307,16 @@ describe('replacing a webhook', () => {
   it('keeps the password when omitted, and the secrets when auth and signingSecret are omitted', async () => {
     const { api, stores } = setup();
     const first = await created(api);
-    const renamed = await api.put(`/webhooks/${first.id}`, { ...ledger, auth: { type: 'basic', username: 'svc2' } });
+    const renamed = await api.put(`/webhooks/${first.id}`, {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc2' },
+    });
     expect(renamed.status).toBe(200);
-    expect((await stores.webhooks.get(first.id))?.auth).toEqual({ type: 'basic', username: 'svc2', password: 'first-password' });
+    expect((await stores.webhooks.get(first.id))?.auth).toEqual({
+      type: 'basic',
+      username: 'svc2',
+      password: 'first-password',
+    });
     const omitted = await api.put(`/webhooks/${first.id}`, ledger);
     expect(omitted.status).toBe(200);
     const stored = await stores.webhooks.get(first.id);
@@ -279,16 +328,28 @@ describe('replacing a webhook', () => {
   it('changes the password when given, removes auth and secret with null, and regenerates on "generate"', async () => {
     const { api, stores } = setup();
     const first = await created(api);
-    await api.put(`/webhooks/${first.id}`, { ...ledger, auth: { type: 'basic', username: 'svc', password: 'second' } });
+    await api.put(`/webhooks/${first.id}`, {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: 'second' },
+    });
     expect((await stores.webhooks.get(first.id))?.auth?.password).toBe('second');
 
-    const regenerated = await api.put(`/webhooks/${first.id}`, { ...ledger, signingSecret: 'generate' });
+    const regenerated = await api.put(`/webhooks/${first.id}`, {
+      ...ledger,
+      signingSecret: 'generate',
+    });
     expect(regenerated.status).toBe(200);
     expect(isValidSigningSecret(regenerated.body.signingSecret)).toBe(true);
     expect(regenerated.body.signingSecret).not.toBe(first.signingSecret);
-    expect((await stores.webhooks.get(first.id))?.signingSecret).toBe(regenerated.body.signingSecret);
+    expect((await stores.webhooks.get(first.id))?.signingSecret).toBe(
+      regenerated.body.signingSecret,
+    );
 
-    const removed = await api.put(`/webhooks/${first.id}`, { ...ledger, auth: null, signingSecret: null });
+    const removed = await api.put(`/webhooks/${first.id}`, {
+      ...ledger,
+      auth: null,
+      signingSecret: null,
+    });
     expect(removed.status).toBe(200);
     expect(removed.body).toMatchObject({ auth: null, signingSecret: null });
     const stored = await stores.webhooks.get(first.id);
@@ -299,7 +360,10 @@ describe('replacing a webhook', () => {
   it('requires a password when there is none to keep', async () => {
     const { api } = setup();
     const plain = await api.post('/webhooks', ledger);
-    const res = await api.put(`/webhooks/${plain.body.id}`, { ...ledger, auth: { type: 'basic', username: 'svc', password: '***' } });
+    const res = await api.put(`/webhooks/${plain.body.id}`, {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: '***' },
+    });
     expect(res.status).toBe(400);
     expect(paths(res)).toEqual(['auth.password']);
   });
@@ -403,7 +467,11 @@ describe('previewing a webhook', () => {
 
   it('renders with defaults when the body is empty', async () => {
     const { api } = setup();
-    const created = await api.post('/webhooks', { name: 'd', events: ['ORDER_PLACED'], url: 'https://x.example/{{ event.type }}' });
+    const created = await api.post('/webhooks', {
+      name: 'd',
+      events: ['ORDER_PLACED'],
+      url: 'https://x.example/{{ event.type }}',
+    });
     const res = await api.request({ method: 'POST', path: `/webhooks/${created.body.id}/preview` });
     expect(res.status).toBe(200);
     expect(res.body.url).toBe('https://x.example/ORDER_PLACED');
@@ -413,14 +481,23 @@ describe('previewing a webhook', () => {
   it('answers TEMPLATE_ERROR when a strict template misses a variable, 400 for a bad event, 404 for an unknown webhook', async () => {
     const { api } = setup();
     const strict = await api.post('/webhooks', { ...ledger, strict: true });
-    const missing = await api.post(`/webhooks/${strict.body.id}/preview`, { data: { loanId: 'x' } });
+    const missing = await api.post(`/webhooks/${strict.body.id}/preview`, {
+      data: { loanId: 'x' },
+    });
     expect(missing.status).toBe(400);
     expect(missing.body.error.code).toBe('TEMPLATE_ERROR');
-    const bad = await api.post(`/webhooks/${strict.body.id}/preview`, { data: [1], occurredAt: 'yesterday', extra: true });
+    const bad = await api.post(`/webhooks/${strict.body.id}/preview`, {
+      data: [1],
+      occurredAt: 'yesterday',
+      extra: true,
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_ERROR');
     expect(paths(bad)).toEqual(['extra']);
-    const badEvent = await api.post(`/webhooks/${strict.body.id}/preview`, { data: [1], occurredAt: 'yesterday' });
+    const badEvent = await api.post(`/webhooks/${strict.body.id}/preview`, {
+      data: [1],
+      occurredAt: 'yesterday',
+    });
     expect(badEvent.status).toBe(400);
     expect(paths(badEvent).sort()).toEqual(['data', 'occurredAt']);
     expect((await api.post('/webhooks/wh_nope/preview', {})).status).toBe(404);

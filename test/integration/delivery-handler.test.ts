@@ -2,12 +2,24 @@
  * The SQS-triggered delivery Lambda: real messages from fauxqs handed over as an SQS event,
  * bounded concurrent delivery, partial batch failures, duplicated messages, bulk resend expansion.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
-import { createDeliveryHarness, type DeliveryHarness, definition, deliverJob, event, quietLogger } from '../support/delivery-harness';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  deliverJob,
+  event,
+  quietLogger,
+} from '../support/delivery-harness';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
@@ -44,7 +56,9 @@ describe('the delivery Lambda on SQS batches', () => {
       await sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
-          Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(i + j), MessageBody: body })),
+          Entries: bodies
+            .slice(i, i + 10)
+            .map((body, j) => ({ Id: String(i + j), MessageBody: body })),
         }),
       );
     }
@@ -103,7 +117,11 @@ describe('the delivery Lambda on SQS batches', () => {
     const def = definition({ url: `${receiver.url}/partial` });
     await harness.webhooks.put(def);
     const good = [deliverJob(def, event({ loanId: 'A' })), deliverJob(def, event({ loanId: 'B' }))];
-    const sqsEvent = await viaQueue([JSON.stringify(good[0]), '{"kind":"deliver"', JSON.stringify(good[1])]);
+    const sqsEvent = await viaQueue([
+      JSON.stringify(good[0]),
+      '{"kind":"deliver"',
+      JSON.stringify(good[1]),
+    ]);
     const bad = sqsEvent.Records.find((r) => r.body === '{"kind":"deliver"')!;
 
     const response = await handler(sqsEvent);
@@ -135,20 +153,51 @@ describe('the delivery Lambda on SQS batches', () => {
     const to = new Date(Date.now() + 1000).toISOString();
     receiver.setBehaviour(ok());
     receiver.requests.length = 0;
-    await harness.resendJobs.create({ jobId: 'job_range', count: 3, queued: 0, sent: 0, failed: 0, createdAt: to });
+    await harness.resendJobs.create({
+      jobId: 'job_range',
+      count: 3,
+      queued: 0,
+      sent: 0,
+      failed: 0,
+      createdAt: to,
+    });
 
     // The API enqueues one resendQuery job; the delivery Lambda expands and runs it.
-    const expansion: DeliveryJob = { kind: 'resendQuery', jobId: 'job_range', query: { from, to, webhookId: def.id, status: 'FAILED' } };
-    expect((await handler(await viaQueue([JSON.stringify(expansion)]))).batchItemFailures).toEqual([]);
-    expect(await harness.resendJobs.get('job_range')).toMatchObject({ count: 3, queued: 3, sent: 0, failed: 0 });
+    const expansion: DeliveryJob = {
+      kind: 'resendQuery',
+      jobId: 'job_range',
+      query: { from, to, webhookId: def.id, status: 'FAILED' },
+    };
+    expect((await handler(await viaQueue([JSON.stringify(expansion)]))).batchItemFailures).toEqual(
+      [],
+    );
+    expect(await harness.resendJobs.get('job_range')).toMatchObject({
+      count: 3,
+      queued: 3,
+      sent: 0,
+      failed: 0,
+    });
     const { sqs } = standIns().clients;
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: standIns().queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: standIns().queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
     const bodies = (out.Messages ?? []).map((m) => JSON.parse(m.Body!) as DeliveryJob);
     expect(bodies.map((b) => b.kind)).toEqual(['resend', 'resend', 'resend']);
-    expect(new Set(bodies.map((b) => (b.kind === 'resend' ? b.notificationId : '')))).toEqual(new Set(jobs.map((j) => j.notificationId)));
+    expect(new Set(bodies.map((b) => (b.kind === 'resend' ? b.notificationId : '')))).toEqual(
+      new Set(jobs.map((j) => j.notificationId)),
+    );
     for (const body of bodies) await harness.service.handleJob(body);
 
-    expect(await harness.resendJobs.get('job_range')).toMatchObject({ count: 3, queued: 3, sent: 3, failed: 0 });
+    expect(await harness.resendJobs.get('job_range')).toMatchObject({
+      count: 3,
+      queued: 3,
+      sent: 3,
+      failed: 0,
+    });
     expect(receiver.requests).toHaveLength(3);
     for (const job of jobs) {
       const notification = await harness.notifications.get(job.notificationId);

@@ -4,7 +4,13 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { generateSigningSecret } from '../../lambdas/core/signing';
-import { createDeliveryHarness, type DeliveryHarness, definition, deliverJob, event } from '../support/delivery-harness';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  deliverJob,
+  event,
+} from '../support/delivery-harness';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
@@ -41,12 +47,28 @@ describe('delivery of the first attempt', () => {
 
     expect(receiver.requests).toHaveLength(1);
     const received = receiver.requests[0]!;
-    expect(JSON.parse(received.body)).toEqual({ name: HOSTILE, amount: 1250.5, tags: ['a', '<b>'] });
+    expect(JSON.parse(received.body)).toEqual({
+      name: HOSTILE,
+      amount: 1250.5,
+      tags: ['a', '<b>'],
+    });
     expect(received.headers['content-type']).toMatch(/^application\/json/);
     const notification = await harness.notifications.get(job.notificationId);
-    expect(notification).toMatchObject({ status: 'SENT', failureReason: null, webhookId: def.id, eventId: evt.id });
+    expect(notification).toMatchObject({
+      status: 'SENT',
+      failureReason: null,
+      webhookId: def.id,
+      eventId: evt.id,
+    });
     expect(notification!.attempts).toEqual([
-      expect.objectContaining({ number: 1, trigger: 'initial', statusCode: 200, outcome: 'SENT', error: null, responseBody: 'ok' }),
+      expect.objectContaining({
+        number: 1,
+        trigger: 'initial',
+        statusCode: 200,
+        outcome: 'SENT',
+        error: null,
+        responseBody: 'ok',
+      }),
     ]);
     const stored = await harness.payloads.get(job.notificationId);
     expect(stored?.body).toBe(received.body);
@@ -113,14 +135,19 @@ describe('delivery of the first attempt', () => {
 
   it('adds Basic Auth at send time and keeps the password out of the stored request and history', async () => {
     const password = 'pa:ss-Wörd-7731';
-    const def = definition({ url: `${receiver.url}/auth`, auth: { type: 'basic', username: 'svc', password } });
+    const def = definition({
+      url: `${receiver.url}/auth`,
+      auth: { type: 'basic', username: 'svc', password },
+    });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'L-1' }));
 
     await harness.service.handleJob(job);
 
     const received = receiver.requests[0]!;
-    expect(received.headers.authorization).toBe(`Basic ${Buffer.from(`svc:${password}`).toString('base64')}`);
+    expect(received.headers.authorization).toBe(
+      `Basic ${Buffer.from(`svc:${password}`).toString('base64')}`,
+    );
     const stored = await harness.payloads.get(job.notificationId);
     const history = await harness.notifications.get(job.notificationId);
     expect(JSON.stringify(stored)).not.toContain(password);
@@ -137,7 +164,9 @@ describe('delivery of the first attempt', () => {
     await harness.service.handleJob(job);
 
     const received = receiver.requests[0]!;
-    const headers = Object.fromEntries(Object.entries(received.headers).map(([k, v]) => [k, String(v)]));
+    const headers = Object.fromEntries(
+      Object.entries(received.headers).map(([k, v]) => [k, String(v)]),
+    );
     expect(headers['webhook-id']).toBe(job.notificationId);
     expect(() => new Webhook(secret).verify(received.body, headers)).not.toThrow();
     expect(() => new Webhook(secret).verify(`${received.body} `, headers)).toThrow();
@@ -160,13 +189,22 @@ describe('delivery of the first attempt', () => {
   });
 
   it('keeps the first rendering: after the definition is edited, a resend sends the old body', async () => {
-    const def = definition({ url: `${receiver.url}/v1`, body: '{"version": 1, "loan": {{ data.loanId | json }}}' });
+    const def = definition({
+      url: `${receiver.url}/v1`,
+      body: '{"version": 1, "loan": {{ data.loanId | json }}}',
+    });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'L-9' }));
     await harness.service.handleJob(job);
     const before = await harness.payloads.get(job.notificationId);
     await harness.webhooks.put(
-      { ...def, url: `${receiver.url}/v2`, body: '{"version": 2}', version: 2, updatedAt: new Date().toISOString() },
+      {
+        ...def,
+        url: `${receiver.url}/v2`,
+        body: '{"version": 2}',
+        version: 2,
+        updatedAt: new Date().toISOString(),
+      },
       1,
     );
 
@@ -206,11 +244,16 @@ describe('delivery of the first attempt', () => {
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification!.attempts).toHaveLength(1);
     expect(receiver.requests.length).toBeGreaterThanOrEqual(1);
-    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(new Set([job.notificationId]));
+    expect(new Set(receiver.requests.map((r) => r.headers['webhook-id']))).toEqual(
+      new Set([job.notificationId]),
+    );
   });
 
   it('fails a rendered request over 256 KiB with PAYLOAD_TOO_LARGE and sends nothing', async () => {
-    const def = definition({ url: `${receiver.url}/big`, body: '{"blob": {{ data.blob | json }}}' });
+    const def = definition({
+      url: `${receiver.url}/big`,
+      body: '{"blob": {{ data.blob | json }}}',
+    });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ blob: 'x'.repeat(300 * 1024) }));
 
@@ -226,7 +269,11 @@ describe('delivery of the first attempt', () => {
   });
 
   it('fails a template that does not render with TEMPLATE_ERROR and keeps the message', async () => {
-    const def = definition({ url: `${receiver.url}/strict`, strict: true, body: '{"x": {{ data.missing | json }}}' });
+    const def = definition({
+      url: `${receiver.url}/strict`,
+      strict: true,
+      body: '{"x": {{ data.missing | json }}}',
+    });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'L-5' }));
 

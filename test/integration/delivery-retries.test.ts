@@ -2,8 +2,27 @@
  * Failures and retries: the synthesized retry state machine, run by aws-local-stepfunctions,
  * drives the real attempt handler against receivers on 127.0.0.1.
  */
-import { createDeliveryHarness, type DeliveryHarness, definition, deliverJob, event, FAST_SCALE, FAST_SCHEDULE } from '../support/delivery-harness';
-import { always, failTimes, gone, hang, ok, type Receiver, redirectTo, reset, retryAfter, startReceiver } from '../support/receivers';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  deliverJob,
+  event,
+  FAST_SCALE,
+  FAST_SCHEDULE,
+} from '../support/delivery-harness';
+import {
+  always,
+  failTimes,
+  gone,
+  hang,
+  ok,
+  type Receiver,
+  redirectTo,
+  reset,
+  retryAfter,
+  startReceiver,
+} from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 describe('failed attempts and automatic retries', () => {
@@ -12,7 +31,9 @@ describe('failed attempts and automatic retries', () => {
   let receiver: Receiver;
 
   beforeAll(async () => {
-    harness = createDeliveryHarness(standIns(), { sender: { totalTimeoutMs: 500, connectTimeoutMs: 500 } });
+    harness = createDeliveryHarness(standIns(), {
+      sender: { totalTimeoutMs: 500, connectTimeoutMs: 500 },
+    });
     receiver = await startReceiver(ok());
   });
   afterAll(async () => {
@@ -34,13 +55,21 @@ describe('failed attempts and automatic retries', () => {
 
   it('a receiver that always fails gets 1 + 5 attempts, with growing gaps, and the notification ends FAILED', async () => {
     const { job } = await deliver('/always-500', always(500, 'boom'));
-    expect(await harness.notifications.get(job.notificationId)).toMatchObject({ status: 'WAITING' });
+    expect(await harness.notifications.get(job.notificationId)).toMatchObject({
+      status: 'WAITING',
+    });
 
     await harness.machine.settle();
 
     const notification = await harness.notifications.get(job.notificationId);
-    expect(notification).toMatchObject({ status: 'FAILED', failureReason: 'INVALID_HTTP_RESPONSE', nextAttemptAt: null });
-    expect(notification!.attempts.map((a) => [a.number, a.trigger, a.statusCode, a.outcome, a.error])).toEqual([
+    expect(notification).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+      nextAttemptAt: null,
+    });
+    expect(
+      notification!.attempts.map((a) => [a.number, a.trigger, a.statusCode, a.outcome, a.error]),
+    ).toEqual([
       [1, 'initial', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
       [2, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
       [3, 'retry', 500, 'FAILED', 'INVALID_HTTP_RESPONSE'],
@@ -51,9 +80,20 @@ describe('failed attempts and automatic retries', () => {
     expect(notification!.attempts[0]!.responseBody).toBe('boom');
     expect(receiver.requests).toHaveLength(6);
     // The waits asked for follow the schedule (+-20 % jitter): each step roughly doubles here.
-    const calls = harness.machine.calls.filter((c) => c.input.notificationId === job.notificationId);
-    expect(calls.map((c) => c.input.action)).toEqual(['attempt', 'attempt', 'attempt', 'attempt', 'attempt', 'markFailed']);
-    const waits = [harness.machine.starts.find((s) => s.notificationId === job.notificationId)!.waitSeconds];
+    const calls = harness.machine.calls.filter(
+      (c) => c.input.notificationId === job.notificationId,
+    );
+    expect(calls.map((c) => c.input.action)).toEqual([
+      'attempt',
+      'attempt',
+      'attempt',
+      'attempt',
+      'attempt',
+      'markFailed',
+    ]);
+    const waits = [
+      harness.machine.starts.find((s) => s.notificationId === job.notificationId)!.waitSeconds,
+    ];
     waits.push(...calls.slice(0, 4).map((c) => c.output.waitSeconds));
     waits.forEach((wait, step) => {
       const nominal = FAST_SCHEDULE[step]! * FAST_SCALE;
@@ -73,7 +113,11 @@ describe('failed attempts and automatic retries', () => {
     await harness.machine.settle();
 
     const notification = await harness.notifications.get(job.notificationId);
-    expect(notification).toMatchObject({ status: 'SENT', failureReason: null, nextAttemptAt: null });
+    expect(notification).toMatchObject({
+      status: 'SENT',
+      failureReason: null,
+      nextAttemptAt: null,
+    });
     expect(notification!.attempts.map((a) => [a.trigger, a.statusCode, a.outcome])).toEqual([
       ['initial', 503, 'FAILED'],
       ['retry', 503, 'FAILED'],
@@ -107,7 +151,10 @@ describe('failed attempts and automatic retries', () => {
     const { job } = await deliver('/gone', gone());
 
     const notification = await harness.notifications.get(job.notificationId);
-    expect(notification).toMatchObject({ status: 'FAILED', failureReason: 'INVALID_HTTP_RESPONSE' });
+    expect(notification).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+    });
     expect(notification!.attempts).toEqual([expect.objectContaining({ statusCode: 410 })]);
     expect(harness.machine.starts.some((s) => s.notificationId === job.notificationId)).toBe(false);
   });
@@ -117,7 +164,11 @@ describe('failed attempts and automatic retries', () => {
 
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'TIMEOUT' });
-    expect(notification!.attempts[0]).toMatchObject({ statusCode: null, error: 'TIMEOUT', outcome: 'FAILED' });
+    expect(notification!.attempts[0]).toMatchObject({
+      statusCode: null,
+      error: 'TIMEOUT',
+      outcome: 'FAILED',
+    });
     receiver.setBehaviour(ok());
     await harness.machine.settle();
     expect((await harness.notifications.get(job.notificationId))!.status).toBe('SENT');
@@ -138,7 +189,10 @@ describe('failed attempts and automatic retries', () => {
       const { job } = await deliver('/redirect', redirectTo(`${target.url}/elsewhere`, 302));
 
       const notification = await harness.notifications.get(job.notificationId);
-      expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'INVALID_HTTP_RESPONSE' });
+      expect(notification).toMatchObject({
+        status: 'WAITING',
+        failureReason: 'INVALID_HTTP_RESPONSE',
+      });
       expect(notification!.attempts[0]!.statusCode).toBe(302);
       expect(target.requests).toHaveLength(0);
       receiver.setBehaviour(ok());
@@ -155,7 +209,9 @@ describe('failed attempts and automatic retries', () => {
     await harness.machine.start(first);
     await harness.machine.settle();
 
-    expect(harness.machine.starts.filter((s) => s.notificationId === job.notificationId)).toHaveLength(2);
+    expect(
+      harness.machine.starts.filter((s) => s.notificationId === job.notificationId),
+    ).toHaveLength(2);
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification!.attempts).toHaveLength(2);
     expect(receiver.requests).toHaveLength(2);
@@ -166,7 +222,11 @@ describe('failed attempts and automatic retries', () => {
     await harness.machine.settle();
     const before = receiver.requests.length;
 
-    const output = await harness.service.retry({ action: 'attempt', notificationId: job.notificationId, retry: 3 });
+    const output = await harness.service.retry({
+      action: 'attempt',
+      notificationId: job.notificationId,
+      retry: 3,
+    });
 
     expect(output.done).toBe(true);
     expect(receiver.requests).toHaveLength(before);
@@ -183,7 +243,11 @@ describe('failed attempts and automatic retries', () => {
 
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification!.status).toBe('SENT');
-    expect(notification!.attempts.at(-1)).toMatchObject({ number: 7, trigger: 'manual', outcome: 'SENT' });
+    expect(notification!.attempts.at(-1)).toMatchObject({
+      number: 7,
+      trigger: 'manual',
+      outcome: 'SENT',
+    });
     expect(harness.machine.executions.size).toBe(executionsBefore);
   });
 });
@@ -194,7 +258,9 @@ describe('the egress guard in delivery', () => {
   let receiver: Receiver;
 
   beforeAll(async () => {
-    harness = createDeliveryHarness(standIns(), { sender: { policy: { allowHttp: true, allowCidrs: [] } } });
+    harness = createDeliveryHarness(standIns(), {
+      sender: { policy: { allowHttp: true, allowCidrs: [] } },
+    });
     receiver = await startReceiver(ok());
   });
   afterAll(async () => {

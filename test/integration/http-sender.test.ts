@@ -49,7 +49,11 @@ function sender(options: Partial<HttpSenderOptions> = {}): ReturnType<typeof cre
   return s;
 }
 
-function post(url: string, body = '{"hello":"world"}', headers: Record<string, string> = {}): OutgoingRequest {
+function post(
+  url: string,
+  body = '{"hello":"world"}',
+  headers: Record<string, string> = {},
+): OutgoingRequest {
   return { method: 'POST', url, headers: { 'content-type': 'application/json', ...headers }, body };
 }
 
@@ -59,25 +63,38 @@ function fakeLookup(table: Record<string, string[]>) {
   const lookup = async (hostname: string) => {
     calls.push(hostname);
     const list = table[hostname];
-    if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
-    return list.map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+    if (!list)
+      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    return list.map((address) => ({
+      address,
+      family: address.includes(':') ? (6 as const) : (4 as const),
+    }));
   };
   return { lookup, calls };
 }
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function expectError(result: HttpResult, error: string): asserts result is Extract<HttpResult, { kind: 'error' }> {
+function expectError(
+  result: HttpResult,
+  error: string,
+): asserts result is Extract<HttpResult, { kind: 'error' }> {
   expect(result).toMatchObject({ kind: 'error', error });
 }
 
-function expectResponse(result: HttpResult): asserts result is Extract<HttpResult, { kind: 'response' }> {
+function expectResponse(
+  result: HttpResult,
+): asserts result is Extract<HttpResult, { kind: 'response' }> {
   expect(result.kind).toBe('response');
 }
 
 describe('responses', () => {
   it('delivers method, path, headers and body, and returns status, headers and body', async () => {
-    const r = await receiver(() => ({ status: 201, headers: { 'x-receipt': 'r-1' }, body: 'accepted' }));
+    const r = await receiver(() => ({
+      status: 201,
+      headers: { 'x-receipt': 'r-1' },
+      body: 'accepted',
+    }));
     const result = await sender().send({
       method: 'PUT',
       url: `${r.url}/hooks/loans?branch=7`,
@@ -89,8 +106,15 @@ describe('responses', () => {
     expect(result.headers['x-receipt']).toBe('r-1');
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
     expect(r.requests).toHaveLength(1);
-    expect(r.requests[0]).toMatchObject({ method: 'PUT', url: '/hooks/loans?branch=7', body: '{"loan":42}' });
-    expect(r.requests[0]?.headers).toMatchObject({ 'content-type': 'application/json', 'webhook-id': 'ntf_1' });
+    expect(r.requests[0]).toMatchObject({
+      method: 'PUT',
+      url: '/hooks/loans?branch=7',
+      body: '{"loan":42}',
+    });
+    expect(r.requests[0]?.headers).toMatchObject({
+      'content-type': 'application/json',
+      'webhook-id': 'ntf_1',
+    });
   });
 
   it('keeps only the first 1 KiB of a larger body', async () => {
@@ -191,7 +215,11 @@ describe('timeouts', () => {
     const s = sender({ totalTimeoutMs: 200 });
     expectError(await s.send(post(r.url)), 'TIMEOUT');
     r.setBehaviour(ok('back'));
-    expect(await s.send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200, body: 'back' });
+    expect(await s.send(post(r.url))).toMatchObject({
+      kind: 'response',
+      statusCode: 200,
+      body: 'back',
+    });
   });
 });
 
@@ -253,7 +281,10 @@ describe('TLS', () => {
 
   it('connects to the checked address but sends the URL host as SNI and verifies the certificate against it', async () => {
     const r = await receiver(ok(), { tls: true });
-    const { lookup, calls } = fakeLookup({ 'receiver.test': ['127.0.0.1'], 'other.test': ['127.0.0.1'] });
+    const { lookup, calls } = fakeLookup({
+      'receiver.test': ['127.0.0.1'],
+      'other.test': ['127.0.0.1'],
+    });
     const s = sender({ ca: r.ca, lookup });
     const good = await s.send(post(`https://receiver.test:${r.port}/`));
     expect(good).toMatchObject({ kind: 'response', statusCode: 200 });
@@ -344,7 +375,10 @@ describe('keep-alive', () => {
     const { lookup, calls } = fakeLookup({ 'hooks.test': ['127.0.0.1'] });
     const s = sender({ lookup });
     for (let i = 0; i < 3; i++) {
-      expect(await s.send(post(`http://hooks.test:${r.port}/`))).toMatchObject({ kind: 'response', statusCode: 200 });
+      expect(await s.send(post(`http://hooks.test:${r.port}/`))).toMatchObject({
+        kind: 'response',
+        statusCode: 200,
+      });
       await nextTurn();
     }
     expect(calls).toEqual(['hooks.test']);
@@ -377,7 +411,9 @@ describe('egress guard on real sends', () => {
   it('refuses a name that resolves to loopback, after exactly one lookup', async () => {
     const r = await receiver(ok());
     const { lookup, calls } = fakeLookup({ 'innocent.test': ['127.0.0.1'] });
-    const result = await sender({ policy: NO_EXCEPTIONS, lookup }).send(post(`http://innocent.test:${r.port}/`));
+    const result = await sender({ policy: NO_EXCEPTIONS, lookup }).send(
+      post(`http://innocent.test:${r.port}/`),
+    );
     expectError(result, 'BLOCKED_URL');
     expect(result.message).toMatch(/innocent\.test.*127\.0\.0\.1.*loopback/);
     expect(calls).toEqual(['innocent.test']);
@@ -388,7 +424,9 @@ describe('egress guard on real sends', () => {
     const allowed = await receiver(ok());
     const { lookup } = fakeLookup({ 'mixed.test': ['127.0.0.1', '127.0.0.9'] });
     const policy: EgressPolicy = { allowHttp: true, allowCidrs: ['127.0.0.1/32'] };
-    const result = await sender({ policy, lookup }).send(post(`http://mixed.test:${allowed.port}/`));
+    const result = await sender({ policy, lookup }).send(
+      post(`http://mixed.test:${allowed.port}/`),
+    );
     expectError(result, 'BLOCKED_URL');
     expect(result.message).toMatch(/127\.0\.0\.9/);
     expect(allowed.connections).toBe(0);
@@ -396,7 +434,9 @@ describe('egress guard on real sends', () => {
 
   it('refuses plain http when the policy is https-only, before connecting', async () => {
     const r = await receiver(ok());
-    const result = await sender({ policy: { allowHttp: false, allowCidrs: ['127.0.0.0/8'] } }).send(post(r.url));
+    const result = await sender({ policy: { allowHttp: false, allowCidrs: ['127.0.0.0/8'] } }).send(
+      post(r.url),
+    );
     expectError(result, 'BLOCKED_URL');
     expect(result.message).toMatch(/plain http/);
     expect(r.connections).toBe(0);
@@ -420,7 +460,10 @@ describe('egress guard on real sends', () => {
     };
     const s = sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.2/32'] }, lookup });
     for (let i = 0; i < 3; i++) {
-      expect(await s.send(post(`http://rebind.test:${decoy.port}/`))).toMatchObject({ kind: 'response', body: 'decoy' });
+      expect(await s.send(post(`http://rebind.test:${decoy.port}/`))).toMatchObject({
+        kind: 'response',
+        body: 'decoy',
+      });
       await nextTurn();
     }
     expect(call).toBe(1);
@@ -440,7 +483,9 @@ describe('egress guard on real sends', () => {
     const url = `http://rebind.test:${decoy.port}/`;
     // Two concurrent sends need two connections, hence two lookups.
     const results = await Promise.all([s.send(post(url)), s.send(post(url))]);
-    const kinds = results.map((x) => (x.kind === 'response' ? `${x.statusCode} ${x.body}` : x.error)).sort();
+    const kinds = results
+      .map((x) => (x.kind === 'response' ? `${x.statusCode} ${x.body}` : x.error))
+      .sort();
     expect(kinds).toEqual(['200 decoy', 'BLOCKED_URL']);
     expect(call).toBe(2);
     expect(forbidden.connections).toBe(0);
@@ -450,8 +495,14 @@ describe('egress guard on real sends', () => {
 
   it('delivers to ::1 when allow-listed and refuses it otherwise', async () => {
     const r = await receiver(ok('v6'), { host: '::1' });
-    expect(await sender().send(post(r.url))).toMatchObject({ kind: 'response', statusCode: 200, body: 'v6' });
-    const blocked = await sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8'] } }).send(post(r.url));
+    expect(await sender().send(post(r.url))).toMatchObject({
+      kind: 'response',
+      statusCode: 200,
+      body: 'v6',
+    });
+    const blocked = await sender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8'] } }).send(
+      post(r.url),
+    );
     expectError(blocked, 'BLOCKED_URL');
     expect(r.connections).toBe(1);
   });
@@ -465,13 +516,21 @@ describe('egress guard on real sends', () => {
   });
 
   it('rejects an invalid allow-list when the sender is created', () => {
-    expect(() => createHttpSender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8', 'not-a-cidr'] } })).toThrow(/not-a-cidr/);
+    expect(() =>
+      createHttpSender({ policy: { allowHttp: true, allowCidrs: ['127.0.0.0/8', 'not-a-cidr'] } }),
+    ).toThrow(/not-a-cidr/);
   });
 
   it('rejects nonsensical timeouts and caps when the sender is created', () => {
-    expect(() => createHttpSender({ policy: LOOPBACK, totalTimeoutMs: 0 })).toThrow(/totalTimeoutMs/);
-    expect(() => createHttpSender({ policy: LOOPBACK, connectTimeoutMs: Number.NaN })).toThrow(/connectTimeoutMs/);
-    expect(() => createHttpSender({ policy: LOOPBACK, maxResponseBytes: -1 })).toThrow(/maxResponseBytes/);
+    expect(() => createHttpSender({ policy: LOOPBACK, totalTimeoutMs: 0 })).toThrow(
+      /totalTimeoutMs/,
+    );
+    expect(() => createHttpSender({ policy: LOOPBACK, connectTimeoutMs: Number.NaN })).toThrow(
+      /connectTimeoutMs/,
+    );
+    expect(() => createHttpSender({ policy: LOOPBACK, maxResponseBytes: -1 })).toThrow(
+      /maxResponseBytes/,
+    );
   });
 });
 
@@ -488,16 +547,25 @@ describe('close', () => {
 
 describe('guard internals (no connection is made)', () => {
   it('the connector refuses a non-public IP literal before creating a socket', async () => {
-    const connect = createGuardedConnector(NO_EXCEPTIONS, { connectTimeoutMs: 1000, lookup: fakeLookup({}).lookup });
+    const connect = createGuardedConnector(NO_EXCEPTIONS, {
+      connectTimeoutMs: 1000,
+      lookup: fakeLookup({}).lookup,
+    });
     const err = await new Promise<Error | null>((resolve) =>
-      connect({ hostname: '127.0.0.1', host: '127.0.0.1:9', protocol: 'http:', port: '9' }, (...args) => resolve(args[0])),
+      connect(
+        { hostname: '127.0.0.1', host: '127.0.0.1:9', protocol: 'http:', port: '9' },
+        (...args) => resolve(args[0]),
+      ),
     );
     expect(err).toBeInstanceOf(EgressBlockedError);
     expect(classifyNetworkError(err).error).toBe('BLOCKED_URL');
   });
 
   it('the lookup hook refuses when any address is refused and otherwise hands over exactly the checked addresses', async () => {
-    const { lookup } = fakeLookup({ 'two.test': ['127.0.0.1', '::1'], 'bad.test': ['127.0.0.1', '10.0.0.1'] });
+    const { lookup } = fakeLookup({
+      'two.test': ['127.0.0.1', '::1'],
+      'bad.test': ['127.0.0.1', '10.0.0.1'],
+    });
     const hook = guardedLookup(LOOPBACK, lookup);
     const call = (host: string, options: { all?: boolean; family?: number }) =>
       new Promise<unknown[]>((resolve) => hook(host, options, (...args) => resolve(args)));
@@ -521,7 +589,9 @@ describe('guard internals (no connection is made)', () => {
     expect(classifyNetworkError(e('UND_ERR_HEADERS_TIMEOUT')).error).toBe('TIMEOUT');
     expect(classifyNetworkError(e('ECONNREFUSED')).error).toBe('CONNECTION_ERROR');
     expect(classifyNetworkError(e('EPIPE')).error).toBe('CONNECTION_ERROR');
-    expect(classifyNetworkError(e('UND_ERR_SOCKET', 'other side closed')).error).toBe('CONNECTION_ERROR');
+    expect(classifyNetworkError(e('UND_ERR_SOCKET', 'other side closed')).error).toBe(
+      'CONNECTION_ERROR',
+    );
     expect(classifyNetworkError(e('EAI_AGAIN')).error).toBe('CONNECTION_ERROR');
     expect(classifyNetworkError(e('CERT_HAS_EXPIRED')).error).toBe('TLS_ERROR');
     expect(classifyNetworkError(e('ERR_TLS_CERT_ALTNAME_INVALID')).error).toBe('TLS_ERROR');

@@ -5,7 +5,12 @@
  */
 import net from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2 } from 'aws-lambda';
-import { type ApiServer, type HealthReport, listenApi, PortInUseError } from '../../local/api-server';
+import {
+  type ApiServer,
+  type HealthReport,
+  listenApi,
+  PortInUseError,
+} from '../../local/api-server';
 
 describe('local API server', () => {
   const servers: ApiServer[] = [];
@@ -20,7 +25,10 @@ describe('local API server', () => {
   }) {
     const server = await listenApi(0);
     servers.push(server);
-    const seen: { ingest: APIGatewayProxyEventV2[]; api: APIGatewayProxyEventV2[] } = { ingest: [], api: [] };
+    const seen: { ingest: APIGatewayProxyEventV2[]; api: APIGatewayProxyEventV2[] } = {
+      ingest: [],
+      api: [],
+    };
     if (opts.attach !== false) {
       server.attach({
         token: TOKEN,
@@ -31,7 +39,13 @@ describe('local API server', () => {
         },
         api: async (e) => {
           seen.api.push(e);
-          return opts.api ? opts.api(e) : { statusCode: 200, headers: { 'content-type': 'application/json' }, body: '{"ok":true}' };
+          return opts.api
+            ? opts.api(e)
+            : {
+                statusCode: 200,
+                headers: { 'content-type': 'application/json' },
+                body: '{"ok":true}',
+              };
         },
         health: opts.health ?? (async () => ({ ok: true, components: { dynamodb: 'up' } })),
       });
@@ -67,7 +81,10 @@ describe('local API server', () => {
       cookies: ['a=1', 'b=2'],
       body: '{"type":"A"}',
       isBase64Encoded: false,
-      requestContext: { http: { method: 'POST', path: '/events', sourceIp: '127.0.0.1' }, stage: '$default' },
+      requestContext: {
+        http: { method: 'POST', path: '/events', sourceIp: '127.0.0.1' },
+        stage: '$default',
+      },
     });
     expect(event.headers['x-custom']).toBe('v');
     expect(event.headers.cookie).toBeUndefined();
@@ -78,20 +95,39 @@ describe('local API server', () => {
     const { server, seen } = await serve({});
     const bytes = Buffer.from([0xff, 0x00, 0xfe]);
 
-    await fetch(`${server.url}/webhooks/wh_1`, { method: 'PUT', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: bytes });
+    await fetch(`${server.url}/webhooks/wh_1`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
     await fetch(`${server.url}/notifications`, { headers: auth });
 
     expect(seen.ingest).toHaveLength(0);
-    expect(seen.api.map((e) => `${e.requestContext.http.method} ${e.rawPath}`)).toEqual(['PUT /webhooks/wh_1', 'GET /notifications']);
-    expect(seen.api[0]).toMatchObject({ isBase64Encoded: true, body: bytes.toString('base64'), routeKey: '$default' });
+    expect(seen.api.map((e) => `${e.requestContext.http.method} ${e.rawPath}`)).toEqual([
+      'PUT /webhooks/wh_1',
+      'GET /notifications',
+    ]);
+    expect(seen.api[0]).toMatchObject({
+      isBase64Encoded: true,
+      body: bytes.toString('base64'),
+      routeKey: '$default',
+    });
     expect(seen.api[1]?.body).toBeUndefined();
   });
 
   it('maps handler results to responses: structured, plain value, base64 body, thrown error', async () => {
     const results: (() => Promise<APIGatewayProxyResultV2>)[] = [
-      async () => ({ statusCode: 201, headers: { Location: '/webhooks/wh_1', 'content-type': 'application/json' }, body: '{"id":"wh_1"}' }),
+      async () => ({
+        statusCode: 201,
+        headers: { Location: '/webhooks/wh_1', 'content-type': 'application/json' },
+        body: '{"id":"wh_1"}',
+      }),
       async () => ({ id: 'plain' }) as unknown as APIGatewayProxyResultV2,
-      async () => ({ statusCode: 200, body: Buffer.from('bin').toString('base64'), isBase64Encoded: true }),
+      async () => ({
+        statusCode: 200,
+        body: Buffer.from('bin').toString('base64'),
+        isBase64Encoded: true,
+      }),
       async () => ({ statusCode: 204 }),
       async () => {
         throw new Error('secret internals');
@@ -106,13 +142,19 @@ describe('local API server', () => {
     const empty = await fetch(`${server.url}/x`, { method: 'DELETE', headers: auth });
     const failed = await fetch(`${server.url}/x`, { headers: auth });
 
-    expect([created.status, created.headers.get('location'), await created.json()]).toEqual([201, '/webhooks/wh_1', { id: 'wh_1' }]);
+    expect([created.status, created.headers.get('location'), await created.json()]).toEqual([
+      201,
+      '/webhooks/wh_1',
+      { id: 'wh_1' },
+    ]);
     expect([plain.status, await plain.json()]).toEqual([200, { id: 'plain' }]);
     expect(await binary.text()).toBe('bin');
     expect(empty.status).toBe(204);
     const failedBody = await failed.text();
     expect(failed.status).toBe(500);
-    expect(JSON.parse(failedBody)).toEqual({ error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' } });
+    expect(JSON.parse(failedBody)).toEqual({
+      error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' },
+    });
     expect(failedBody).not.toContain('secret internals');
   });
 
@@ -120,10 +162,17 @@ describe('local API server', () => {
     const { server, seen } = await serve({});
 
     const answers = await Promise.all(
-      [undefined, 'Bearer wrong', `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`, `Bearer ${TOKEN}x`].map((authorization) =>
+      [
+        undefined,
+        'Bearer wrong',
+        `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+        `Bearer ${TOKEN}x`,
+      ].map((authorization) =>
         fetch(`${server.url}/events`, {
           method: 'POST',
-          headers: authorization ? { authorization, 'content-type': 'application/json' } : { 'content-type': 'application/json' },
+          headers: authorization
+            ? { authorization, 'content-type': 'application/json' }
+            : { 'content-type': 'application/json' },
           body: '{}',
         }),
       ),
@@ -133,21 +182,31 @@ describe('local API server', () => {
     for (const res of answers) {
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
-      expect(await res.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+      expect(await res.json()).toEqual({
+        error: { code: 'UNAUTHORIZED', message: expect.any(String) },
+      });
     }
     expect(seen.ingest).toHaveLength(0);
-    expect([health.status, await health.json()]).toEqual([200, { status: 'ok', components: { dynamodb: 'up' } }]);
+    expect([health.status, await health.json()]).toEqual([
+      200,
+      { status: 'ok', components: { dynamodb: 'up' } },
+    ]);
   });
 
   it('reports 503 from /health when a component is down, and while starting', async () => {
-    const { server: down } = await serve({ health: async () => ({ ok: false, components: { dynamodb: 'up', sqs: 'down' } }) });
+    const { server: down } = await serve({
+      health: async () => ({ ok: false, components: { dynamodb: 'up', sqs: 'down' } }),
+    });
     const { server: starting } = await serve({ attach: false });
 
     const unhealthy = await fetch(`${down.url}/health`);
     const early = await fetch(`${starting.url}/health`);
     const earlyApi = await fetch(`${starting.url}/webhooks`, { headers: auth });
 
-    expect([unhealthy.status, await unhealthy.json()]).toEqual([503, { status: 'unavailable', components: { dynamodb: 'up', sqs: 'down' } }]);
+    expect([unhealthy.status, await unhealthy.json()]).toEqual([
+      503,
+      { status: 'unavailable', components: { dynamodb: 'up', sqs: 'down' } },
+    ]);
     expect(early.status).toBe(503);
     expect(((await earlyApi.json()) as { error: { code: string } }).error.code).toBe('STARTING');
   });
@@ -155,11 +214,15 @@ describe('local API server', () => {
   it('fails with PortInUseError naming the port and PORT when the port is taken', async () => {
     const blocker = net.createServer();
     blockers.push(blocker);
-    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)),
+    );
 
     const attempt = listenApi(port);
 
     await expect(attempt).rejects.toBeInstanceOf(PortInUseError);
-    await expect(attempt).rejects.toThrow(new RegExp(`Port ${port} on 127.0.0.1 is already in use.*PORT`));
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`Port ${port} on 127.0.0.1 is already in use.*PORT`),
+    );
   });
 });

@@ -5,7 +5,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type LocalFunction, type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 
@@ -16,8 +21,13 @@ const ATTEMPT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
  * The shape lambdas/core/retry-contract.ts describes: 5 x (Wait -> Attempt -> Choice) -> MarkFailed,
  * waiting on TimestampPath $.nextAttemptAt (or SecondsPath $.waitSeconds).
  */
-function contractDefinition(wait: 'TimestampPath' | 'SecondsPath' = 'TimestampPath'): Record<string, unknown> {
-  const waitField = wait === 'TimestampPath' ? { TimestampPath: '$.nextAttemptAt' } : { SecondsPath: '$.waitSeconds' };
+function contractDefinition(
+  wait: 'TimestampPath' | 'SecondsPath' = 'TimestampPath',
+): Record<string, unknown> {
+  const waitField =
+    wait === 'TimestampPath'
+      ? { TimestampPath: '$.nextAttemptAt' }
+      : { SecondsPath: '$.waitSeconds' };
   const states: Record<string, unknown> = {};
   for (let k = 1; k <= 5; k++) {
     states[`Wait ${k}`] = { Type: 'Wait', ...waitField, Next: `Attempt ${k}` };
@@ -45,7 +55,11 @@ function contractDefinition(wait: 'TimestampPath' | 'SecondsPath' = 'TimestampPa
 
 /** Execution input as the delivery Lambda builds it (RetryExecutionInput). */
 function retryInput(notificationId: string, waitSeconds: number): string {
-  return JSON.stringify({ notificationId, waitSeconds, nextAttemptAt: new Date(Date.now() + waitSeconds * 1000).toISOString() });
+  return JSON.stringify({
+    notificationId,
+    waitSeconds,
+    nextAttemptAt: new Date(Date.now() + waitSeconds * 1000).toISOString(),
+  });
 }
 
 interface Call {
@@ -59,8 +73,14 @@ function recorder(doneAtRetry: number | null, waitSeconds = 0.01) {
     const p = payload as Call['payload'];
     calls.push({ payload: p, at: Date.now() });
     const nextAttemptAt = new Date(Date.now() + waitSeconds * 1000).toISOString();
-    if (p.action === 'markFailed') return { notificationId: p.notificationId, done: true, waitSeconds: 0, nextAttemptAt };
-    return { notificationId: p.notificationId, done: p.retry === doneAtRetry, waitSeconds, nextAttemptAt };
+    if (p.action === 'markFailed')
+      return { notificationId: p.notificationId, done: true, waitSeconds: 0, nextAttemptAt };
+    return {
+      notificationId: p.notificationId,
+      done: p.retry === doneAtRetry,
+      waitSeconds,
+      nextAttemptAt,
+    };
   };
   return { calls, fn };
 }
@@ -129,16 +149,24 @@ describe('local Step Functions endpoint', () => {
       }),
     );
     await endpoint.whenIdle();
-    const described = await client.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    const described = await client.send(
+      new DescribeExecutionCommand({ executionArn: started.executionArn }),
+    );
 
-    expect(started.executionArn).toBe('arn:aws:states:us-east-1:000000000000:execution:retry-test:retry-ntf_a');
+    expect(started.executionArn).toBe(
+      'arn:aws:states:us-east-1:000000000000:execution:retry-test:retry-ntf_a',
+    );
     expect(described.status).toBe('SUCCEEDED');
     expect(calls.map((c) => c.payload)).toEqual([
       { action: 'attempt', notificationId: 'ntf_a', retry: 1 },
       { action: 'attempt', notificationId: 'ntf_a', retry: 2 },
       { action: 'attempt', notificationId: 'ntf_a', retry: 3 },
     ]);
-    expect(JSON.parse(described.output ?? 'null')).toMatchObject({ notificationId: 'ntf_a', done: true, waitSeconds: 0.02 });
+    expect(JSON.parse(described.output ?? 'null')).toMatchObject({
+      notificationId: 'ntf_a',
+      done: true,
+      waitSeconds: 0.02,
+    });
   });
 
   it('runs the retry machine CDK synthesizes: five attempts, then MarkFailed', async () => {
@@ -147,7 +175,11 @@ describe('local Step Functions endpoint', () => {
     const { endpoint, client } = await start(fn, undefined, undefined, definition);
 
     const { executionArn } = await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'synthesized', input: retryInput('ntf_cdk', 0.001) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'synthesized',
+        input: retryInput('ntf_cdk', 0.001),
+      }),
     );
     await endpoint.whenIdle();
     const described = await client.send(new DescribeExecutionCommand({ executionArn }));
@@ -170,13 +202,19 @@ describe('local Step Functions endpoint', () => {
     const { endpoint, client } = await start(flaky, undefined, undefined, definition, 0.001);
 
     const { executionArn } = await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'flaky', input: retryInput('ntf_flaky', 0) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'flaky',
+        input: retryInput('ntf_flaky', 0),
+      }),
     );
     await endpoint.whenIdle();
     const described = await client.send(new DescribeExecutionCommand({ executionArn }));
 
     expect(thrown).toBe(2);
-    expect(calls.map((c) => c.payload)).toEqual([{ action: 'attempt', notificationId: 'ntf_flaky', retry: 1 }]);
+    expect(calls.map((c) => c.payload)).toEqual([
+      { action: 'attempt', notificationId: 'ntf_flaky', retry: 1 },
+    ]);
     expect(described.status).toBe('SUCCEEDED');
   });
 
@@ -185,11 +223,22 @@ describe('local Step Functions endpoint', () => {
     const { endpoint, client } = await start(fn);
 
     await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n-fail', input: retryInput('ntf_f', 0) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'n-fail',
+        input: retryInput('ntf_f', 0),
+      }),
     );
     await endpoint.whenIdle();
 
-    expect(calls.map((c) => c.payload.retry ?? c.payload.action)).toEqual([1, 2, 3, 4, 5, 'markFailed']);
+    expect(calls.map((c) => c.payload.retry ?? c.payload.action)).toEqual([
+      1,
+      2,
+      3,
+      4,
+      5,
+      'markFailed',
+    ]);
   });
 
   it('is idempotent by name and input, and refuses the same name with other input', async () => {
@@ -197,10 +246,18 @@ describe('local Step Functions endpoint', () => {
     const { endpoint, client } = await start(fn);
     const input = retryInput('ntf_i', 0.3);
 
-    const first = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
-    const second = await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }));
+    const first = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }),
+    );
+    const second = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }),
+    );
     const conflict = client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input: retryInput('other', 0) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'same',
+        input: retryInput('other', 0),
+      }),
     );
 
     await expect(conflict).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
@@ -208,7 +265,9 @@ describe('local Step Functions endpoint', () => {
     await endpoint.whenIdle();
     expect(calls).toHaveLength(1);
     // Closed now: even the same input is an existing execution (as on AWS for Standard workflows).
-    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }))).rejects.toMatchObject({
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input })),
+    ).rejects.toMatchObject({
       name: 'ExecutionAlreadyExists',
     });
   });
@@ -220,14 +279,22 @@ describe('local Step Functions endpoint', () => {
     await expect(
       client.send(new StartExecutionCommand({ stateMachineArn: `${ARN}-other`, input: '{}' })),
     ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
-    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, input: '{not json' }))).rejects.toMatchObject({
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: ARN, input: '{not json' })),
+    ).rejects.toMatchObject({
       name: 'InvalidExecutionInput',
     });
-    await expect(client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'a b', input: '{}' }))).rejects.toMatchObject({
+    await expect(
+      client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'a b', input: '{}' })),
+    ).rejects.toMatchObject({
       name: 'InvalidName',
     });
     await expect(
-      client.send(new DescribeExecutionCommand({ executionArn: `${ARN.replace('stateMachine', 'execution')}:nope` })),
+      client.send(
+        new DescribeExecutionCommand({
+          executionArn: `${ARN.replace('stateMachine', 'execution')}:nope`,
+        }),
+      ),
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 
@@ -235,14 +302,24 @@ describe('local Step Functions endpoint', () => {
     const { calls, fn } = recorder(1);
     const { endpoint, client } = await start(fn);
     const { executionArn } = await client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'to-stop', input: retryInput('ntf_s', 3600) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'to-stop',
+        input: retryInput('ntf_s', 3600),
+      }),
     );
 
-    await client.send(new StopExecutionCommand({ executionArn, error: 'Test', cause: 'stopped by the test' }));
+    await client.send(
+      new StopExecutionCommand({ executionArn, error: 'Test', cause: 'stopped by the test' }),
+    );
     await endpoint.whenIdle();
     const described = await client.send(new DescribeExecutionCommand({ executionArn }));
 
-    expect(described).toMatchObject({ status: 'ABORTED', error: 'Test', cause: 'stopped by the test' });
+    expect(described).toMatchObject({
+      status: 'ABORTED',
+      error: 'Test',
+      cause: 'stopped by the test',
+    });
     expect(calls).toHaveLength(0);
   });
 
@@ -251,12 +328,24 @@ describe('local Step Functions endpoint', () => {
     const before = recorder(2, 0.01);
     const first = await start(before.fn, dataDir);
     const { executionArn } = await first.client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'survivor', input: retryInput('ntf_r', 2) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'survivor',
+        input: retryInput('ntf_r', 2),
+      }),
     );
     await first.client.send(
-      new StartExecutionCommand({ stateMachineArn: ARN, name: 'finished', input: retryInput('ntf_d', 0) }),
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'finished',
+        input: retryInput('ntf_d', 0),
+      }),
     );
-    await waitFor(async () => (before.calls.some((c) => c.payload.notificationId === 'ntf_d' && c.payload.retry === 2) ? true : undefined));
+    await waitFor(async () =>
+      before.calls.some((c) => c.payload.notificationId === 'ntf_d' && c.payload.retry === 2)
+        ? true
+        : undefined,
+    );
     await first.endpoint.stop();
 
     const after = recorder(2, 0.01);
@@ -272,7 +361,11 @@ describe('local Step Functions endpoint', () => {
     ]);
     expect(described.status).toBe('SUCCEEDED');
     await expect(
-      second.client.send(new DescribeExecutionCommand({ executionArn: executionArn!.replace('survivor', 'finished') })),
+      second.client.send(
+        new DescribeExecutionCommand({
+          executionArn: executionArn!.replace('survivor', 'finished'),
+        }),
+      ),
     ).resolves.toMatchObject({ status: 'SUCCEEDED' });
   });
 });

@@ -5,7 +5,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { type SqsJournal, startSqsJournal } from '../../local/sqs-journal';
 import { startSqsPoller } from '../../local/sqs-poller';
@@ -32,12 +37,18 @@ describe('local delivery queue (journal + pollers)', () => {
   }
 
   async function startRun(dataDir: string): Promise<Run> {
-    const standIns = await startStandIns({ visibilityTimeoutSeconds: 1, maxReceiveCount: MAX_RECEIVES });
+    const standIns = await startStandIns({
+      visibilityTimeoutSeconds: 1,
+      maxReceiveCount: MAX_RECEIVES,
+    });
     const journal = await startSqsJournal({
       target: standIns.sqsEndpoint,
       dataDir,
       queues: {
-        [names.queue]: { url: standIns.queueUrl, deadLetter: { queueName: names.dlq, maxReceiveCount: MAX_RECEIVES } },
+        [names.queue]: {
+          url: standIns.queueUrl,
+          deadLetter: { queueName: names.dlq, maxReceiveCount: MAX_RECEIVES },
+        },
         [names.dlq]: { url: standIns.dlqUrl },
       },
     });
@@ -76,7 +87,9 @@ describe('local delivery queue (journal + pollers)', () => {
       waitTimeSeconds: 1,
       handler: async (event) => {
         seen.push(...event.Records);
-        const failures = event.Records.filter((r) => r.body === 'fail-once' && r.attributes.ApproximateReceiveCount === '1');
+        const failures = event.Records.filter(
+          (r) => r.body === 'fail-once' && r.attributes.ApproximateReceiveCount === '1',
+        );
         return { batchItemFailures: failures.map((r) => ({ itemIdentifier: r.messageId })) };
       },
     });
@@ -113,7 +126,9 @@ describe('local delivery queue (journal + pollers)', () => {
   it('keeps accepted messages across a restart: undeleted ones come back, deleted ones do not', async () => {
     const dataDir = tempDir();
     const first = await startRun(dataDir);
-    await first.client.send(new SendMessageCommand({ QueueUrl: first.standIns.queueUrl, MessageBody: 'delivered' }));
+    await first.client.send(
+      new SendMessageCommand({ QueueUrl: first.standIns.queueUrl, MessageBody: 'delivered' }),
+    );
     // Consume and acknowledge the first one before sending the rest.
     const consumed = startSqsPoller({
       client: first.client,
@@ -130,7 +145,11 @@ describe('local delivery queue (journal + pollers)', () => {
       new SendMessageBatchCommand({
         QueueUrl: first.standIns.queueUrl,
         Entries: [
-          { Id: '1', MessageBody: 'owed-1', MessageAttributes: { kind: { DataType: 'String', StringValue: 'x' } } },
+          {
+            Id: '1',
+            MessageBody: 'owed-1',
+            MessageAttributes: { kind: { DataType: 'String', StringValue: 'x' } },
+          },
           { Id: '2', MessageBody: 'owed-2' },
         ],
       }),
@@ -158,7 +177,9 @@ describe('local delivery queue (journal + pollers)', () => {
   it('puts a message that had used up its receives into the dead-letter queue on restart', async () => {
     const dataDir = tempDir();
     const first = await startRun(dataDir);
-    await first.client.send(new SendMessageCommand({ QueueUrl: first.standIns.queueUrl, MessageBody: 'poison' }));
+    await first.client.send(
+      new SendMessageCommand({ QueueUrl: first.standIns.queueUrl, MessageBody: 'poison' }),
+    );
     for (let n = 0; n < MAX_RECEIVES; n++) {
       await eventually(async () => {
         const out = await first.client.send(

@@ -1,7 +1,13 @@
-import { type Message, PurgeQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  type Message,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { chunk, QueueSendError, SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { PayloadTooLargeError } from '../../lambdas/core/errors';
 import type { DeliveryJob } from '../../lambdas/core/model';
-import { chunk, QueueSendError, SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { useStandIns } from '../support/standins';
 
 function deliverJob(n: number, dataBytes = 10): DeliveryJob {
@@ -9,7 +15,12 @@ function deliverJob(n: number, dataBytes = 10): DeliveryJob {
     kind: 'deliver',
     notificationId: `ntf_${n}`,
     webhookId: 'wh_1',
-    event: { id: `evt_${n}`, type: 'LOAN_DISBURSEMENT', occurredAt: '2026-11-28T10:00:00.000Z', data: { pad: 'x'.repeat(dataBytes) } },
+    event: {
+      id: `evt_${n}`,
+      type: 'LOAN_DISBURSEMENT',
+      occurredAt: '2026-11-28T10:00:00.000Z',
+      data: { pad: 'x'.repeat(dataBytes) },
+    },
   };
 }
 
@@ -17,7 +28,12 @@ async function drain(sqs: SQSClient, queueUrl: string, expected: number): Promis
   const messages: Message[] = [];
   for (let round = 0; round < 50 && messages.length < expected; round++) {
     const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 60,
+      }),
     );
     messages.push(...(out.Messages ?? []));
   }
@@ -28,9 +44,14 @@ async function drain(sqs: SQSClient, queueUrl: string, expected: number): Promis
 function spyBatches(sqs: SQSClient): { sizes: number[][]; restore(): void } {
   const sizes: number[][] = [];
   const original = sqs.send.bind(sqs);
-  const spy = jest.spyOn(sqs, 'send').mockImplementation(((command: unknown, ...rest: unknown[]) => {
+  const spy = jest.spyOn(sqs, 'send').mockImplementation(((
+    command: unknown,
+    ...rest: unknown[]
+  ) => {
     if (command instanceof SendMessageBatchCommand) {
-      sizes.push((command.input.Entries ?? []).map((e) => Buffer.byteLength(e.MessageBody ?? '', 'utf8')));
+      sizes.push(
+        (command.input.Entries ?? []).map((e) => Buffer.byteLength(e.MessageBody ?? '', 'utf8')),
+      );
     }
     return (original as (...a: unknown[]) => unknown)(command, ...rest);
   }) as never);
@@ -54,9 +75,13 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     spy.restore();
 
     expect(spy.sizes.map((s) => s.length)).toEqual([10, 10, 5]);
-    const bodies = (await drain(sqs, standIns().queueUrl, 25)).map((m) => JSON.parse(m.Body ?? 'null'));
+    const bodies = (await drain(sqs, standIns().queueUrl, 25)).map((m) =>
+      JSON.parse(m.Body ?? 'null'),
+    );
     expect(bodies).toHaveLength(25);
-    expect(bodies.sort((a, b) => Number(a.event.id.slice(4)) - Number(b.event.id.slice(4)))).toEqual(jobs);
+    expect(
+      bodies.sort((a, b) => Number(a.event.id.slice(4)) - Number(b.event.id.slice(4))),
+    ).toEqual(jobs);
   });
 
   it('splits batches by total size so no batch exceeds the limit', async () => {
@@ -71,7 +96,8 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     spy.restore();
 
     expect(spy.sizes.map((s) => s.length)).toEqual([3, 3, 1]);
-    for (const sizes of spy.sizes) expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(limit);
+    for (const sizes of spy.sizes)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(limit);
     expect(await drain(sqs, standIns().queueUrl, 7)).toHaveLength(7);
   });
 
@@ -83,7 +109,9 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     expect(await drain(sqs, standIns().queueUrl, 2)).toHaveLength(2);
 
     const spy = spyBatches(sqs);
-    await expect(queue.enqueue([deliverJob(2), deliverJob(3, 1024 * 1024)])).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(queue.enqueue([deliverJob(2), deliverJob(3, 1024 * 1024)])).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
     spy.restore();
     expect(spy.sizes).toEqual([]);
   });
@@ -91,14 +119,22 @@ describe('SqsDeliveryQueue against fauxqs', () => {
 
 describe('SqsDeliveryQueue partial failures', () => {
   // SQS reporting some entries of a batch as failed is a path fauxqs cannot produce: the client is faked.
-  function fakeClient(failures: (entryIds: string[], call: number) => { Id: string; SenderFault: boolean; Code: string }[]) {
+  function fakeClient(
+    failures: (
+      entryIds: string[],
+      call: number,
+    ) => { Id: string; SenderFault: boolean; Code: string }[],
+  ) {
     const calls: string[][] = [];
     const client = {
       send: async (command: SendMessageBatchCommand) => {
         const ids = (command.input.Entries ?? []).map((e) => e.Id!);
         calls.push(ids);
         const failed = failures(ids, calls.length);
-        return { Successful: ids.filter((id) => !failed.some((f) => f.Id === id)).map((Id) => ({ Id })), Failed: failed };
+        return {
+          Successful: ids.filter((id) => !failed.some((f) => f.Id === id)).map((Id) => ({ Id })),
+          Failed: failed,
+        };
       },
     } as unknown as SQSClient;
     return { client, calls };
@@ -106,24 +142,45 @@ describe('SqsDeliveryQueue partial failures', () => {
 
   it('retries only the entries that failed and succeeds when a later round takes them', async () => {
     const { client, calls } = fakeClient((ids, call) =>
-      call === 1 ? ids.filter((id) => id === '3' || id === '7').map((Id) => ({ Id, SenderFault: false, Code: 'ServiceUnavailable' })) : [],
+      call === 1
+        ? ids
+            .filter((id) => id === '3' || id === '7')
+            .map((Id) => ({ Id, SenderFault: false, Code: 'ServiceUnavailable' }))
+        : [],
     );
-    await new SqsDeliveryQueue(client, 'http://queue', { backoffMs: 1 }).enqueue(Array.from({ length: 10 }, (_, i) => deliverJob(i)));
-    expect(calls).toEqual([['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], ['3', '7']]);
+    await new SqsDeliveryQueue(client, 'http://queue', { backoffMs: 1 }).enqueue(
+      Array.from({ length: 10 }, (_, i) => deliverJob(i)),
+    );
+    expect(calls).toEqual([
+      ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+      ['3', '7'],
+    ]);
   });
 
   it('throws naming the failure when entries still fail after the retries', async () => {
-    const { client, calls } = fakeClient((ids) => ids.filter((id) => id === '1').map((Id) => ({ Id, SenderFault: false, Code: 'ServiceUnavailable' })));
+    const { client, calls } = fakeClient((ids) =>
+      ids
+        .filter((id) => id === '1')
+        .map((Id) => ({ Id, SenderFault: false, Code: 'ServiceUnavailable' })),
+    );
     const queue = new SqsDeliveryQueue(client, 'http://queue', { retries: 2, backoffMs: 1 });
     const error = await queue.enqueue([deliverJob(0), deliverJob(1)]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueueSendError);
-    expect((error as QueueSendError).message).toContain('1 of 2 delivery jobs could not be queued (ServiceUnavailable)');
+    expect((error as QueueSendError).message).toContain(
+      '1 of 2 delivery jobs could not be queued (ServiceUnavailable)',
+    );
     expect(calls).toHaveLength(3);
   });
 
   it('does not retry sender faults', async () => {
-    const { client, calls } = fakeClient((ids) => ids.filter((id) => id === '0').map((Id) => ({ Id, SenderFault: true, Code: 'InvalidMessageContents' })));
-    await expect(new SqsDeliveryQueue(client, 'http://queue', { backoffMs: 1 }).enqueue([deliverJob(0)])).rejects.toBeInstanceOf(QueueSendError);
+    const { client, calls } = fakeClient((ids) =>
+      ids
+        .filter((id) => id === '0')
+        .map((Id) => ({ Id, SenderFault: true, Code: 'InvalidMessageContents' })),
+    );
+    await expect(
+      new SqsDeliveryQueue(client, 'http://queue', { backoffMs: 1 }).enqueue([deliverJob(0)]),
+    ).rejects.toBeInstanceOf(QueueSendError);
     expect(calls).toHaveLength(1);
   });
 });
@@ -132,6 +189,12 @@ describe('chunk', () => {
   it('keeps order, caps entries at 10 and bytes at the limit, and puts an oversized item alone', () => {
     const items = [5, 5, 5, 20, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1].map((bytes, i) => ({ bytes, i }));
     const chunks = chunk(items, 12);
-    expect(chunks.map((c) => c.map((x) => x.i))).toEqual([[0, 1], [2], [3], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13], [14]]);
+    expect(chunks.map((c) => c.map((x) => x.i))).toEqual([
+      [0, 1],
+      [2],
+      [3],
+      [4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+      [14],
+    ]);
   });
 });

@@ -1,11 +1,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DescribeTableCommand, DescribeTimeToLiveCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  ListTablesCommand,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients';
-import { NOTIFICATION_INDEX_PROJECTION, NOTIFICATIONS_TABLE } from '../../lambdas/adapters/dynamo-schema';
+import {
+  NOTIFICATION_INDEX_PROJECTION,
+  NOTIFICATIONS_TABLE,
+} from '../../lambdas/adapters/dynamo-schema';
 import { type StandIns, startStandIns } from '../../local/standins';
 import { useStandIns } from '../support/standins';
 
@@ -33,16 +46,26 @@ describe('local stand-ins', () => {
       { AttributeName: 'createdKey', KeyType: 'RANGE' },
     ]);
     expect(byWebhook?.Projection?.ProjectionType).toBe('INCLUDE');
-    expect([...(byWebhook?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual([...NOTIFICATION_INDEX_PROJECTION].sort());
+    expect([...(byWebhook?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual(
+      [...NOTIFICATION_INDEX_PROJECTION].sort(),
+    );
     const ttl = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: table }));
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
-    expect(standIns().tables).toEqual({ webhooks: 'si-webhooks', notifications: 'si-notifications', payloads: 'si-payloads' });
+    expect(standIns().tables).toEqual({
+      webhooks: 'si-webhooks',
+      notifications: 'si-notifications',
+      payloads: 'si-payloads',
+    });
   });
 
   it('creates the delivery queue with the configured visibility timeout and a redrive to the DLQ after 5 receives', async () => {
     const { sqs } = standIns().clients;
-    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: standIns().queueUrl, AttributeNames: ['All'] }));
-    const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: standIns().dlqUrl, AttributeNames: ['QueueArn'] }));
+    const out = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: standIns().queueUrl, AttributeNames: ['All'] }),
+    );
+    const dlq = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: standIns().dlqUrl, AttributeNames: ['QueueArn'] }),
+    );
     expect(out.Attributes?.VisibilityTimeout).toBe('12');
     const redrive = JSON.parse(out.Attributes?.RedrivePolicy ?? '{}');
     expect(redrive.deadLetterTargetArn).toBe(dlq.Attributes?.QueueArn);
@@ -63,13 +86,22 @@ describe('local stand-ins', () => {
     expect(new URL(standIns().queueUrl).host).not.toBe(new URL(standIns().sqsEndpoint).host);
     try {
       const tables = await clients.dynamo.send(new ListTablesCommand({}));
-      expect(tables.TableNames).toEqual(expect.arrayContaining(['si-webhooks', 'si-notifications', 'si-payloads']));
+      expect(tables.TableNames).toEqual(
+        expect.arrayContaining(['si-webhooks', 'si-notifications', 'si-payloads']),
+      );
 
-      await clients.sqs.send(new SendMessageCommand({ QueueUrl: standIns().queueUrl, MessageBody: '{"hello":1}' }));
-      const received = await clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: standIns().queueUrl, WaitTimeSeconds: 1 }));
+      await clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: standIns().queueUrl, MessageBody: '{"hello":1}' }),
+      );
+      const received = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: standIns().queueUrl, WaitTimeSeconds: 1 }),
+      );
       expect(received.Messages?.map((m) => m.Body)).toEqual(['{"hello":1}']);
       await clients.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: standIns().queueUrl, ReceiptHandle: received.Messages![0]!.ReceiptHandle! }),
+        new DeleteMessageCommand({
+          QueueUrl: standIns().queueUrl,
+          ReceiptHandle: received.Messages![0]!.ReceiptHandle!,
+        }),
       );
     } finally {
       clients.dynamo.destroy();
@@ -100,7 +132,10 @@ describe('local stand-ins with a data directory', () => {
     running = await startStandIns({ dataDir });
     const first = running;
     await first.clients.dynamo.send(
-      new PutItemCommand({ TableName: first.tables.webhooks, Item: { id: { S: 'wh_kept' }, name: { S: 'kept' } } }),
+      new PutItemCommand({
+        TableName: first.tables.webhooks,
+        Item: { id: { S: 'wh_kept' }, name: { S: 'kept' } },
+      }),
     );
     await first.stop();
     running = undefined;

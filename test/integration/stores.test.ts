@@ -2,8 +2,15 @@
  * One contract for both store implementations (DynamoDB Local and memory), so they cannot drift.
  * Each test gets fresh tables (DynamoDB) or fresh maps (memory).
  */
-import { DynamoResendJobStore, DynamoNotificationStore, DynamoPayloadStore, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
+
 import { shardOf } from '../../lambdas/adapters/dynamo-listing';
+import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../../lambdas/adapters/dynamo-stores';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -12,9 +19,20 @@ import {
   MemoryWebhookStore,
 } from '../../lambdas/adapters/memory-stores';
 import { ConflictError, ValidationError } from '../../lambdas/core/errors';
-import type { Attempt, Notification, NotificationStatus, WebhookDefinition } from '../../lambdas/core/model';
-import type { NotificationQuery, NotificationStore, NotificationSummary, PayloadStore, ResendJobStore, WebhookStore } from '../../lambdas/ports';
-import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
+import type {
+  Attempt,
+  Notification,
+  NotificationStatus,
+  WebhookDefinition,
+} from '../../lambdas/core/model';
+import type {
+  NotificationQuery,
+  NotificationStore,
+  NotificationSummary,
+  PayloadStore,
+  ResendJobStore,
+  WebhookStore,
+} from '../../lambdas/ports';
 import { createTables } from '../../local/standins';
 import { type StandIns, useStandIns } from '../support/standins';
 
@@ -30,7 +48,11 @@ let tableCounter = 0;
 
 async function dynamoStores(standIns: StandIns): Promise<Stores> {
   tableCounter += 1;
-  const names = { webhooks: `c${tableCounter}-webhooks`, notifications: `c${tableCounter}-notifications`, payloads: `c${tableCounter}-payloads` };
+  const names = {
+    webhooks: `c${tableCounter}-webhooks`,
+    notifications: `c${tableCounter}-notifications`,
+    payloads: `c${tableCounter}-payloads`,
+  };
   const { dynamo } = standIns.clients;
   await createTables(dynamo, names);
   return {
@@ -107,7 +129,10 @@ function newestFirst(a: Notification, b: Notification): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-async function walk(store: NotificationStore, query: Omit<NotificationQuery, 'cursor'>): Promise<{ items: NotificationSummary[]; pages: number }> {
+async function walk(
+  store: NotificationStore,
+  query: Omit<NotificationQuery, 'cursor'>,
+): Promise<{ items: NotificationSummary[]; pages: number }> {
   const items: NotificationSummary[] = [];
   let cursor: string | undefined;
   let pages = 0;
@@ -171,7 +196,9 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
       const plain = await stores.webhooks.get('wh_2');
       expect(plain).toEqual(definition('wh_2'));
       expect(plain && 'auth' in plain).toBe(false);
-      await expect(stores.webhooks.put(definition('wh_1', { name: 'other' }))).rejects.toBeInstanceOf(ConflictError);
+      await expect(
+        stores.webhooks.put(definition('wh_1', { name: 'other' })),
+      ).rejects.toBeInstanceOf(ConflictError);
       expect((await stores.webhooks.get('wh_1'))?.name).toBe('hook wh_1');
       expect(await stores.webhooks.get('wh_missing')).toBeUndefined();
     });
@@ -179,9 +206,15 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
     it('replaces only at the expected version', async () => {
       await stores.webhooks.put(definition('wh_1'));
       await stores.webhooks.put(definition('wh_1', { name: 'v2', version: 2 }), 1);
-      await expect(stores.webhooks.put(definition('wh_1', { name: 'stale', version: 2 }), 1)).rejects.toBeInstanceOf(ConflictError);
-      await expect(stores.webhooks.put(definition('wh_none', { version: 2 }), 1)).rejects.toBeInstanceOf(ConflictError);
-      expect(await stores.webhooks.get('wh_1')).toEqual(definition('wh_1', { name: 'v2', version: 2 }));
+      await expect(
+        stores.webhooks.put(definition('wh_1', { name: 'stale', version: 2 }), 1),
+      ).rejects.toBeInstanceOf(ConflictError);
+      await expect(
+        stores.webhooks.put(definition('wh_none', { version: 2 }), 1),
+      ).rejects.toBeInstanceOf(ConflictError);
+      expect(await stores.webhooks.get('wh_1')).toEqual(
+        definition('wh_1', { name: 'v2', version: 2 }),
+      );
       expect(await stores.webhooks.get('wh_none')).toBeUndefined();
     });
 
@@ -199,15 +232,27 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
 
   describe('payloads', () => {
     it('stores a request once; a second write leaves the first untouched', async () => {
-      const first = { method: 'PUT' as const, url: 'https://example.com/a', headers: { 'Content-Type': 'application/json', 'X-Empty': '' }, body: '{"ü":"€"}' };
+      const first = {
+        method: 'PUT' as const,
+        url: 'https://example.com/a',
+        headers: { 'Content-Type': 'application/json', 'X-Empty': '' },
+        body: '{"ü":"€"}',
+      };
       expect(await stores.payloads.putOnce('ntf_1', first, EXPIRES)).toBe('created');
-      expect(await stores.payloads.putOnce('ntf_1', { ...first, body: '{"other":1}' }, EXPIRES)).toBe('exists');
+      expect(
+        await stores.payloads.putOnce('ntf_1', { ...first, body: '{"other":1}' }, EXPIRES),
+      ).toBe('exists');
       expect(await stores.payloads.get('ntf_1')).toEqual(first);
       expect(await stores.payloads.get('ntf_2')).toBeUndefined();
     });
 
     it('keeps an empty body and no headers', async () => {
-      const request = { method: 'POST' as const, url: 'https://example.com/', headers: {}, body: '' };
+      const request = {
+        method: 'POST' as const,
+        url: 'https://example.com/',
+        headers: {},
+        body: '',
+      };
       await stores.payloads.putOnce('ntf_e', request, EXPIRES);
       expect(await stores.payloads.get('ntf_e')).toEqual(request);
     });
@@ -215,26 +260,43 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
 
   describe('notifications', () => {
     it('creates once: a repeated create reports false and keeps the first record', async () => {
-      const first = notification('ntf_1', { attempts: [attempt(1)], status: 'WAITING', nextAttemptAt: '2026-11-28T10:01:00.000Z' });
+      const first = notification('ntf_1', {
+        attempts: [attempt(1)],
+        status: 'WAITING',
+        nextAttemptAt: '2026-11-28T10:01:00.000Z',
+      });
       expect(await stores.notifications.create(first, EXPIRES)).toBe(true);
-      expect(await stores.notifications.create({ ...first, status: 'SENT', attempts: [] }, EXPIRES)).toBe(false);
+      expect(
+        await stores.notifications.create({ ...first, status: 'SENT', attempts: [] }, EXPIRES),
+      ).toBe(false);
       expect(await stores.notifications.get('ntf_1')).toEqual(first);
       expect(await stores.notifications.get('ntf_none')).toBeUndefined();
     });
 
     it('keeps the failure detail of a notification settled without an attempt', async () => {
-      const settled = notification('ntf_t', { status: 'FAILED', failureReason: 'TEMPLATE_ERROR', failureDetail: 'missing variable data.x' });
+      const settled = notification('ntf_t', {
+        status: 'FAILED',
+        failureReason: 'TEMPLATE_ERROR',
+        failureDetail: 'missing variable data.x',
+      });
       await stores.notifications.create(settled, EXPIRES);
       expect(await stores.notifications.get('ntf_t')).toEqual(settled);
     });
 
     it('records attempt n only on top of n - 1 attempts, once', async () => {
-      await stores.notifications.create(notification('ntf_1', { attempts: [attempt(1)], status: 'WAITING' }), EXPIRES);
+      await stores.notifications.create(
+        notification('ntf_1', { attempts: [attempt(1)], status: 'WAITING' }),
+        EXPIRES,
+      );
       const update = { status: 'SENT' as const, failureReason: null, nextAttemptAt: null };
 
       expect(await stores.notifications.recordAttempt('ntf_1', attempt(3), update)).toBe(false);
-      expect(await stores.notifications.recordAttempt('ntf_1', attempt(2, 'SENT'), update)).toBe(true);
-      expect(await stores.notifications.recordAttempt('ntf_1', attempt(2, 'SENT'), update)).toBe(false);
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(2, 'SENT'), update)).toBe(
+        true,
+      );
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(2, 'SENT'), update)).toBe(
+        false,
+      );
       expect(await stores.notifications.recordAttempt('ntf_none', attempt(1), update)).toBe(false);
 
       const stored = await stores.notifications.get('ntf_1');
@@ -245,15 +307,30 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
 
     it('lets exactly one of concurrent duplicates record the same attempt', async () => {
       await stores.notifications.create(notification('ntf_1'), EXPIRES);
-      const update = { status: 'WAITING' as const, failureReason: null, nextAttemptAt: '2026-11-28T10:05:00.000Z' };
-      const results = await Promise.all(Array.from({ length: 6 }, () => stores.notifications.recordAttempt('ntf_1', attempt(1), update)));
+      const update = {
+        status: 'WAITING' as const,
+        failureReason: null,
+        nextAttemptAt: '2026-11-28T10:05:00.000Z',
+      };
+      const results = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          stores.notifications.recordAttempt('ntf_1', attempt(1), update),
+        ),
+      );
       expect(results.filter(Boolean)).toHaveLength(1);
       expect((await stores.notifications.get('ntf_1'))?.attempts).toHaveLength(1);
     });
 
     it('changes status only from the expected status', async () => {
-      await stores.notifications.create(notification('ntf_1', { status: 'WAITING', nextAttemptAt: '2026-11-28T10:05:00.000Z' }), EXPIRES);
-      const failed = { status: 'FAILED' as const, failureReason: 'TIMEOUT' as const, nextAttemptAt: null };
+      await stores.notifications.create(
+        notification('ntf_1', { status: 'WAITING', nextAttemptAt: '2026-11-28T10:05:00.000Z' }),
+        EXPIRES,
+      );
+      const failed = {
+        status: 'FAILED' as const,
+        failureReason: 'TIMEOUT' as const,
+        nextAttemptAt: null,
+      };
 
       expect(await stores.notifications.setStatus('ntf_1', failed, 'QUEUED')).toBe(false);
       expect((await stores.notifications.get('ntf_1'))?.status).toBe('WAITING');
@@ -264,17 +341,30 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
     });
 
     it('lists summaries newest first and moves a notification between status lists when its status changes', async () => {
-      const older = notification('ntf_old', { createdAt: '2026-11-28T09:00:00.000Z', attempts: [attempt(1)], status: 'WAITING' });
+      const older = notification('ntf_old', {
+        createdAt: '2026-11-28T09:00:00.000Z',
+        attempts: [attempt(1)],
+        status: 'WAITING',
+      });
       const newer = notification('ntf_new', { createdAt: '2026-11-28T09:30:00.000Z' });
       await seed(stores.notifications, [older, newer]);
 
-      expect((await stores.notifications.list({ limit: 10 })).items).toEqual([summaryOf(newer), summaryOf(older)]);
+      expect((await stores.notifications.list({ limit: 10 })).items).toEqual([
+        summaryOf(newer),
+        summaryOf(older),
+      ]);
 
-      await stores.notifications.recordAttempt('ntf_old', attempt(2, 'SENT'), { status: 'SENT', failureReason: null, nextAttemptAt: null });
+      await stores.notifications.recordAttempt('ntf_old', attempt(2, 'SENT'), {
+        status: 'SENT',
+        failureReason: null,
+        nextAttemptAt: null,
+      });
       const waiting = await stores.notifications.list({ status: 'WAITING', limit: 10 });
       const sent = await stores.notifications.list({ status: 'SENT', limit: 10 });
       expect(waiting).toEqual({ items: [], nextCursor: null });
-      expect(sent.items.map((s) => [s.id, s.attemptCount, s.status])).toEqual([['ntf_old', 2, 'SENT']]);
+      expect(sent.items.map((s) => [s.id, s.attemptCount, s.status])).toEqual([
+        ['ntf_old', 2, 'SENT'],
+      ]);
     });
 
     it('applies from inclusively and to exclusively, also with a date-time written without milliseconds', async () => {
@@ -285,16 +375,28 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         at('2026-11-28T10:30:00.000Z', 'ntf_mid'),
         at('2026-11-28T11:00:00.000Z', 'ntf_to'),
       ]);
-      const ids = async (q: Omit<NotificationQuery, 'limit'>) => (await stores.notifications.list({ ...q, limit: 10 })).items.map((i) => i.id);
+      const ids = async (q: Omit<NotificationQuery, 'limit'>) =>
+        (await stores.notifications.list({ ...q, limit: 10 })).items.map((i) => i.id);
 
-      expect(await ids({ from: '2026-11-28T10:00:00Z', to: '2026-11-28T11:00:00Z' })).toEqual(['ntf_mid', 'ntf_from']);
-      expect(await ids({ webhookId: 'wh_a', from: '2026-11-28T10:00:00.000Z' })).toEqual(['ntf_to', 'ntf_mid', 'ntf_from']);
-      expect(await ids({ status: 'QUEUED', to: '2026-11-28T10:00:00.000Z' })).toEqual(['ntf_before']);
+      expect(await ids({ from: '2026-11-28T10:00:00Z', to: '2026-11-28T11:00:00Z' })).toEqual([
+        'ntf_mid',
+        'ntf_from',
+      ]);
+      expect(await ids({ webhookId: 'wh_a', from: '2026-11-28T10:00:00.000Z' })).toEqual([
+        'ntf_to',
+        'ntf_mid',
+        'ntf_from',
+      ]);
+      expect(await ids({ status: 'QUEUED', to: '2026-11-28T10:00:00.000Z' })).toEqual([
+        'ntf_before',
+      ]);
       expect(await ids({ from: '2026-11-28T11:00:00Z', to: '2026-11-28T10:00:00Z' })).toEqual([]);
     });
 
     it('refuses a from or to that is not a date-time', async () => {
-      await expect(stores.notifications.list({ from: 'yesterday', limit: 5 })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+      await expect(
+        stores.notifications.list({ from: 'yesterday', limit: 5 }),
+      ).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
     });
 
     describe('pagination over shards', () => {
@@ -307,49 +409,95 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         expect(new Set(all.map((n) => shardOf(n.id))).size).toBe(NOTIFICATION_INDEX_SHARDS);
       });
 
-      const cases: { name: string; query: Omit<NotificationQuery, 'cursor' | 'limit'>; keep: (n: Notification) => boolean; limits: number[] }[] = [
+      const cases: {
+        name: string;
+        query: Omit<NotificationQuery, 'cursor' | 'limit'>;
+        keep: (n: Notification) => boolean;
+        limits: number[];
+      }[] = [
         { name: 'no filter', query: {}, keep: () => true, limits: [1, 4, 10, 45, 60] },
-        { name: 'webhook', query: { webhookId: 'wh_a' }, keep: (n) => n.webhookId === 'wh_a', limits: [1, 2, 7, 30] },
-        { name: 'status', query: { status: 'WAITING' }, keep: (n) => n.status === 'WAITING', limits: [1, 3, 11] },
-        { name: 'event type', query: { eventType: 'LOAN_REPAID' }, keep: (n) => n.eventType === 'LOAN_REPAID', limits: [1, 5] },
+        {
+          name: 'webhook',
+          query: { webhookId: 'wh_a' },
+          keep: (n) => n.webhookId === 'wh_a',
+          limits: [1, 2, 7, 30],
+        },
+        {
+          name: 'status',
+          query: { status: 'WAITING' },
+          keep: (n) => n.status === 'WAITING',
+          limits: [1, 3, 11],
+        },
+        {
+          name: 'event type',
+          query: { eventType: 'LOAN_REPAID' },
+          keep: (n) => n.eventType === 'LOAN_REPAID',
+          limits: [1, 5],
+        },
         {
           name: 'webhook, status and event type',
           query: { webhookId: 'wh_a', status: 'SENT', eventType: 'LOAN_DISBURSEMENT' },
-          keep: (n) => n.webhookId === 'wh_a' && n.status === 'SENT' && n.eventType === 'LOAN_DISBURSEMENT',
+          keep: (n) =>
+            n.webhookId === 'wh_a' && n.status === 'SENT' && n.eventType === 'LOAN_DISBURSEMENT',
           limits: [1, 2, 4],
         },
         {
           name: 'webhook and time range',
-          query: { webhookId: 'wh_b', from: '2026-11-28T08:05:00.000Z', to: '2026-11-28T08:30:00.000Z' },
-          keep: (n) => n.webhookId === 'wh_b' && n.createdAt >= '2026-11-28T08:05:00.000Z' && n.createdAt < '2026-11-28T08:30:00.000Z',
+          query: {
+            webhookId: 'wh_b',
+            from: '2026-11-28T08:05:00.000Z',
+            to: '2026-11-28T08:30:00.000Z',
+          },
+          keep: (n) =>
+            n.webhookId === 'wh_b' &&
+            n.createdAt >= '2026-11-28T08:05:00.000Z' &&
+            n.createdAt < '2026-11-28T08:30:00.000Z',
           limits: [1, 3],
         },
         {
           name: 'status and time range',
-          query: { status: 'FAILED', from: '2026-11-28T08:10:00.000Z', to: '2026-11-28T08:40:00.000Z' },
-          keep: (n) => n.status === 'FAILED' && n.createdAt >= '2026-11-28T08:10:00.000Z' && n.createdAt < '2026-11-28T08:40:00.000Z',
+          query: {
+            status: 'FAILED',
+            from: '2026-11-28T08:10:00.000Z',
+            to: '2026-11-28T08:40:00.000Z',
+          },
+          keep: (n) =>
+            n.status === 'FAILED' &&
+            n.createdAt >= '2026-11-28T08:10:00.000Z' &&
+            n.createdAt < '2026-11-28T08:40:00.000Z',
           limits: [1, 2],
         },
       ];
 
-      it.each(cases)('walks every page of "$name" without skipping or repeating, at several page sizes', async ({ query, keep, limits }) => {
-        const expected = all.filter(keep).sort(newestFirst).map(summaryOf);
-        expect(expected.length).toBeGreaterThan(2);
-        for (const limit of limits) {
-          const { items, pages } = await walk(stores.notifications, { ...query, limit });
-          expect(items).toEqual(expected);
-          expect(pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
-        }
-      });
+      it.each(cases)(
+        'walks every page of "$name" without skipping or repeating, at several page sizes',
+        async ({ query, keep, limits }) => {
+          const expected = all.filter(keep).sort(newestFirst).map(summaryOf);
+          expect(expected.length).toBeGreaterThan(2);
+          for (const limit of limits) {
+            const { items, pages } = await walk(stores.notifications, { ...query, limit });
+            expect(items).toEqual(expected);
+            expect(pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
+          }
+        },
+      );
 
       it('continues a walk after an item already returned changed status', async () => {
         const expected = all.filter((n) => n.webhookId === 'wh_a').sort(newestFirst);
         const first = await stores.notifications.list({ webhookId: 'wh_a', limit: 5 });
         const moved = first.items[4]!;
-        const settled = { status: 'FAILED' as const, failureReason: 'TIMEOUT' as const, nextAttemptAt: null };
+        const settled = {
+          status: 'FAILED' as const,
+          failureReason: 'TIMEOUT' as const,
+          nextAttemptAt: null,
+        };
         expect(await stores.notifications.setStatus(moved.id, settled)).toBe(true);
 
-        const rest = await walk(stores.notifications, { webhookId: 'wh_a', limit: 5, cursor: first.nextCursor! } as NotificationQuery);
+        const rest = await walk(stores.notifications, {
+          webhookId: 'wh_a',
+          limit: 5,
+          cursor: first.nextCursor!,
+        } as NotificationQuery);
         expect([...first.items, ...rest.items].map((i) => i.id)).toEqual(expected.map((n) => n.id));
       });
 
@@ -361,24 +509,43 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         const edited = Buffer.from(JSON.stringify(decoded)).toString('base64url');
         const flipped = cursor.slice(0, 10) + (cursor[10] === 'A' ? 'B' : 'A') + cursor.slice(11);
 
-        for (const bad of [edited, flipped, 'not a cursor!', Buffer.from('{"v":1}').toString('base64url'), '']) {
-          const error = await stores.notifications.list({ status: 'SENT', limit: 2, cursor: bad }).catch((e: unknown) => e);
+        for (const bad of [
+          edited,
+          flipped,
+          'not a cursor!',
+          Buffer.from('{"v":1}').toString('base64url'),
+          '',
+        ]) {
+          const error = await stores.notifications
+            .list({ status: 'SENT', limit: 2, cursor: bad })
+            .catch((e: unknown) => e);
           expect(error).toBeInstanceOf(ValidationError);
           expect((error as ValidationError).code).toBe('VALIDATION_ERROR');
           expect((error as ValidationError).message).toMatch(/cursor/);
         }
-        const foreign = await stores.notifications.list({ status: 'FAILED', limit: 2, cursor }).catch((e: unknown) => e);
+        const foreign = await stores.notifications
+          .list({ status: 'FAILED', limit: 2, cursor })
+          .catch((e: unknown) => e);
         expect(foreign).toBeInstanceOf(ValidationError);
         expect((foreign as ValidationError).message).toMatch(/different query/);
         // The same query at another page size accepts it.
-        expect((await stores.notifications.list({ status: 'SENT', limit: 3, cursor })).items).toHaveLength(3);
+        expect(
+          (await stores.notifications.list({ status: 'SENT', limit: 3, cursor })).items,
+        ).toHaveLength(3);
       });
     });
   });
 
   describe('resend jobs', () => {
     it('creates a job once, counts concurrent increments exactly and ignores increments of unknown jobs', async () => {
-      const job = { jobId: 'job_1', count: 30, queued: 0, sent: 0, failed: 0, createdAt: '2026-11-28T10:00:00.000Z' };
+      const job = {
+        jobId: 'job_1',
+        count: 30,
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        createdAt: '2026-11-28T10:00:00.000Z',
+      };
       await stores.jobs.create(job);
       await expect(stores.jobs.create(job)).rejects.toBeInstanceOf(ConflictError);
 
@@ -394,9 +561,18 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
     });
 
     it('keeps jobs out of notification lists and lookups', async () => {
-      await stores.jobs.create({ jobId: 'job_2', count: 1, queued: 0, sent: 0, failed: 0, createdAt: '2026-11-28T10:00:00.000Z' });
+      await stores.jobs.create({
+        jobId: 'job_2',
+        count: 1,
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        createdAt: '2026-11-28T10:00:00.000Z',
+      });
       await stores.notifications.create(notification('ntf_1'), EXPIRES);
-      expect((await stores.notifications.list({ limit: 10 })).items.map((i) => i.id)).toEqual(['ntf_1']);
+      expect((await stores.notifications.list({ limit: 10 })).items.map((i) => i.id)).toEqual([
+        'ntf_1',
+      ]);
       expect(await stores.notifications.get('job#job_2')).toBeUndefined();
     });
   });

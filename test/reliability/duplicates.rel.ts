@@ -8,22 +8,41 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DescribeExecutionCommand, ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { DynamoNotificationStore, DynamoPayloadStore, DynamoResendJobStore, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../../lambdas/adapters/http-sender';
 import { SfnRetryScheduler } from '../../lambdas/adapters/sfn-scheduler';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import { Renderer } from '../../lambdas/core/render';
 import { type AttemptLambdaInput, retryExecutionName } from '../../lambdas/core/retry-contract';
-import type { RetryScheduler } from '../../lambdas/ports';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
 import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
+import type { RetryScheduler } from '../../lambdas/ports';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 import { toRecord } from '../../local/sqs-poller';
-import { definition, deliverJob, event, FAST_SCALE, FAST_SCHEDULE, LOOPBACK_POLICY, quietLogger, recordingObserver } from '../support/delivery-harness';
+import {
+  definition,
+  deliverJob,
+  event,
+  FAST_SCALE,
+  FAST_SCHEDULE,
+  LOOPBACK_POLICY,
+  quietLogger,
+  recordingObserver,
+} from '../support/delivery-harness';
 import { type Behaviour, ok, type Receiver, startReceiver } from '../support/receivers';
 import { eventually, useStandIns } from '../support/standins';
 import { recordFigures } from './support/figures';
@@ -65,12 +84,19 @@ describe('duplicates: no second attempt, no second execution', () => {
     const s = standIns();
     let attempt: ReturnType<typeof createAttemptHandler> | undefined;
     sfn = await startSfnEndpoint({
-      definition: synthesizeRetryDefinition({ schedule: FAST_SCHEDULE, attemptFunctionArn: ATTEMPT_ARN }),
+      definition: synthesizeRetryDefinition({
+        schedule: FAST_SCHEDULE,
+        attemptFunctionArn: ATTEMPT_ARN,
+      }),
       stateMachineArn: MACHINE_ARN,
       functions: { [ATTEMPT_ARN]: async (payload) => attempt!(payload as AttemptLambdaInput) },
       dataDir,
     });
-    sfnClient = new SFNClient({ region: REGION, endpoint: sfn.url, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    sfnClient = new SFNClient({
+      region: REGION,
+      endpoint: sfn.url,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     const sender = createHttpSender({ policy: LOOPBACK_POLICY });
     closeSender = () => sender.close();
     stores = {
@@ -91,7 +117,10 @@ describe('duplicates: no second attempt, no second execution', () => {
       observer: recordingObserver(),
       settings: { schedule: FAST_SCHEDULE, timeScale: FAST_SCALE, retentionDays: 1 },
     });
-    attempt = createAttemptHandler({ service, metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }) });
+    attempt = createAttemptHandler({
+      service,
+      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }),
+    });
   });
 
   afterAll(async () => {
@@ -109,9 +138,15 @@ describe('duplicates: no second attempt, no second execution', () => {
   });
 
   const handler = () =>
-    createDeliveryHandler({ service, concurrency: 16, logger: quietLogger(), metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }) });
+    createDeliveryHandler({
+      service,
+      concurrency: 16,
+      logger: quietLogger(),
+      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }),
+    });
 
-  const requestsFor = (notificationId: string) => receiver.requests.filter((r) => r.headers['webhook-id'] === notificationId);
+  const requestsFor = (notificationId: string) =>
+    receiver.requests.filter((r) => r.headers['webhook-id'] === notificationId);
 
   it('an SQS message redelivered after its visibility timeout (same MessageId, receive count 2) makes one attempt', async () => {
     const s = standIns();
@@ -121,16 +156,25 @@ describe('duplicates: no second attempt, no second execution', () => {
     await new SqsDeliveryQueue(s.clients.sqs, s.queueUrl).enqueue([job]);
     const receive = async () => {
       const out = await s.clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: s.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 5, MessageSystemAttributeNames: ['All'] }),
+        new ReceiveMessageCommand({
+          QueueUrl: s.queueUrl,
+          MaxNumberOfMessages: 1,
+          WaitTimeSeconds: 5,
+          MessageSystemAttributeNames: ['All'],
+        }),
       );
       return out.Messages?.[0];
     };
 
     const first = await receive();
-    await handler()({ Records: [toRecord(first!, 'arn:aws:sqs:us-east-1:000000000000:dup', REGION)] });
+    await handler()({
+      Records: [toRecord(first!, 'arn:aws:sqs:us-east-1:000000000000:dup', REGION)],
+    });
     // Not deleted (as if the Lambda timed out before acknowledging): SQS hands it out again.
     const second = await eventually(async () => (await receive()) ?? undefined, 15_000);
-    const response = await handler()({ Records: [toRecord(second, 'arn:aws:sqs:us-east-1:000000000000:dup', REGION)] });
+    const response = await handler()({
+      Records: [toRecord(second, 'arn:aws:sqs:us-east-1:000000000000:dup', REGION)],
+    });
 
     expect(second.MessageId).toBe(first!.MessageId);
     expect(Number(second.Attributes?.ApproximateReceiveCount)).toBeGreaterThanOrEqual(2);
@@ -149,7 +193,11 @@ describe('duplicates: no second attempt, no second execution', () => {
       const job = deliverJob(def, event({ loanId: `L-batch-${i}` }));
       const body = JSON.stringify(job);
       const records = [1, 2].map((k) =>
-        toRecord({ MessageId: `m-${i}-${k}`, ReceiptHandle: `r-${i}-${k}`, Body: body, Attributes: {} }, 'arn:aws:sqs:us-east-1:0:dup', REGION),
+        toRecord(
+          { MessageId: `m-${i}-${k}`, ReceiptHandle: `r-${i}-${k}`, Body: body, Attributes: {} },
+          'arn:aws:sqs:us-east-1:0:dup',
+          REGION,
+        ),
       );
       const response = await handler()({ Records: records });
       expect(response.batchItemFailures).toEqual([]);
@@ -159,7 +207,11 @@ describe('duplicates: no second attempt, no second execution', () => {
       expect(seen).toHaveLength(1);
       extraSends.push(seen.length - 1);
     }
-    figures.sameBatchCopies = { jobs: 10, recordedAttempts: 10, extraHttpSends: extraSends.reduce((a, b) => a + b, 0) };
+    figures.sameBatchCopies = {
+      jobs: 10,
+      recordedAttempts: 10,
+      extraHttpSends: extraSends.reduce((a, b) => a + b, 0),
+    };
   });
 
   it('a failed first attempt delivered twice starts one retry execution (local Step Functions endpoint); retries run once each', async () => {
@@ -168,19 +220,39 @@ describe('duplicates: no second attempt, no second execution', () => {
     await stores.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'L-retried' }));
     const record = (k: number) =>
-      toRecord({ MessageId: `retried-${k}`, ReceiptHandle: `r-${k}`, Body: JSON.stringify(job), Attributes: {} }, 'arn:aws:sqs:us-east-1:0:dup', REGION);
+      toRecord(
+        {
+          MessageId: `retried-${k}`,
+          ReceiptHandle: `r-${k}`,
+          Body: JSON.stringify(job),
+          Attributes: {},
+        },
+        'arn:aws:sqs:us-east-1:0:dup',
+        REGION,
+      );
 
     await handler()({ Records: [record(1)] });
     // The duplicate arrives while the execution waits for retry 1: it asks for the execution again.
     await handler()({ Records: [record(2)] });
-    const input = { notificationId: job.notificationId, waitSeconds: 0.01, nextAttemptAt: new Date().toISOString() };
+    const input = {
+      notificationId: job.notificationId,
+      waitSeconds: 0.01,
+      nextAttemptAt: new Date().toISOString(),
+    };
     await new SfnRetryScheduler(sfnClient, MACHINE_ARN).start(input);
     // A different input under the same name is refused by the endpoint, as on AWS.
     const conflicting = await sfnClient
-      .send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, name: retryExecutionName(job.notificationId), input: JSON.stringify(input) }))
+      .send(
+        new StartExecutionCommand({
+          stateMachineArn: MACHINE_ARN,
+          name: retryExecutionName(job.notificationId),
+          input: JSON.stringify(input),
+        }),
+      )
       .then(
         () => 'started',
-        (err: unknown) => (err instanceof ExecutionAlreadyExists ? 'ExecutionAlreadyExists' : String(err)),
+        (err: unknown) =>
+          err instanceof ExecutionAlreadyExists ? 'ExecutionAlreadyExists' : String(err),
       );
 
     const arn = `${MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${retryExecutionName(job.notificationId)}`;
@@ -195,7 +267,9 @@ describe('duplicates: no second attempt, no second execution', () => {
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as { t: string; name: string });
-    const starts = journal.filter((r) => r.t === 'start' && r.name === retryExecutionName(job.notificationId));
+    const starts = journal.filter(
+      (r) => r.t === 'start' && r.name === retryExecutionName(job.notificationId),
+    );
     expect(starts).toHaveLength(1);
     const n = await stores.notifications.get(job.notificationId);
     expect(n?.status).toBe('SENT');
@@ -205,22 +279,38 @@ describe('duplicates: no second attempt, no second execution', () => {
       [3, 'retry', 200],
     ]);
     expect(requestsFor(job.notificationId)).toHaveLength(3);
-    figures.retryExecution = { startExecutionCalls: 3, executionsStarted: starts.length, attemptsRecorded: 3, receiverRequests: 3 };
+    figures.retryExecution = {
+      startExecutionCalls: 3,
+      executionsStarted: starts.length,
+      attemptsRecorded: 3,
+      receiverRequests: 3,
+    };
   });
 
   it('a retry task run twice (Step Functions task retry) sends once when sequential, records once when concurrent', async () => {
     // Retries by hand: the scheduler records instead of starting the machine.
     const started: string[] = [];
     scheduler = { start: async (input) => void started.push(input.notificationId) };
-    const attempt = createAttemptHandler({ service, metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }) });
+    const attempt = createAttemptHandler({
+      service,
+      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'dup' }),
+    });
     try {
       receiver.setBehaviour(failFirstPerNotification(1, 500));
       const def = definition({ url: `${receiver.url}/task-twice` });
       await stores.webhooks.put(def);
       const sequential = deliverJob(def, event({ loanId: 'L-seq' }));
       await service.handleJob(sequential);
-      const a = await attempt({ action: 'attempt', notificationId: sequential.notificationId, retry: 1 });
-      const b = await attempt({ action: 'attempt', notificationId: sequential.notificationId, retry: 1 });
+      const a = await attempt({
+        action: 'attempt',
+        notificationId: sequential.notificationId,
+        retry: 1,
+      });
+      const b = await attempt({
+        action: 'attempt',
+        notificationId: sequential.notificationId,
+        retry: 1,
+      });
       expect(a.done).toBe(true);
       expect(b.done).toBe(true);
       expect(requestsFor(sequential.notificationId)).toHaveLength(2);
@@ -228,13 +318,21 @@ describe('duplicates: no second attempt, no second execution', () => {
 
       const concurrent = deliverJob(def, event({ loanId: 'L-conc' }));
       await service.handleJob(concurrent);
-      await Promise.all([1, 2].map(() => attempt({ action: 'attempt', notificationId: concurrent.notificationId, retry: 1 })));
+      await Promise.all(
+        [1, 2].map(() =>
+          attempt({ action: 'attempt', notificationId: concurrent.notificationId, retry: 1 }),
+        ),
+      );
       const n = await stores.notifications.get(concurrent.notificationId);
       expect(n?.attempts.map((x) => x.trigger)).toEqual(['initial', 'retry']);
       const sends = requestsFor(concurrent.notificationId).length;
       expect(sends).toBeGreaterThanOrEqual(2);
       expect(sends).toBeLessThanOrEqual(3);
-      figures.retryTaskTwice = { sequentialExtraSends: 0, concurrentExtraSends: sends - 2, recordedAttempts: 2 };
+      figures.retryTaskTwice = {
+        sequentialExtraSends: 0,
+        concurrentExtraSends: sends - 2,
+        recordedAttempts: 2,
+      };
       expect(started).toEqual([sequential.notificationId, concurrent.notificationId]);
     } finally {
       scheduler = new SfnRetryScheduler(sfnClient, MACHINE_ARN);

@@ -53,7 +53,9 @@ function v4Samples(cidr: string): string[] {
   const [net4, bits] = ipaddr.IPv4.parseCIDR(cidr);
   const base = net4.octets.reduce((n, o) => n * 256 + o, 0);
   const size = 2 ** (32 - bits);
-  const offsets = [...new Set([0, Math.min(1, size - 1), Math.floor(size / 2) + 7, size - 1])].filter((o) => o < size);
+  const offsets = [
+    ...new Set([0, Math.min(1, size - 1), Math.floor(size / 2) + 7, size - 1]),
+  ].filter((o) => o < size);
   return offsets.map((o) => {
     const n = base + o;
     return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
@@ -63,37 +65,70 @@ function v4Samples(cidr: string): string[] {
 const V6_BLOCKED: readonly Blocked[] = [
   ...['::1', '0:0:0:0:0:0:0:1'].map((address) => ({ address, range: 'loopback' })),
   { address: '::', range: 'unspecified' },
-  ...['fc00::', 'fc00::1', 'fd00::1', 'fd00:ec2::254', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map((address) => ({
+  ...[
+    'fc00::',
+    'fc00::1',
+    'fd00::1',
+    'fd00:ec2::254',
+    'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+  ].map((address) => ({
     address,
     range: 'unique local fc00::/7',
   })),
-  ...['fe80::', 'fe80::1', 'fe80::a9fe:a9fe', 'febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map((address) => ({
-    address,
-    range: 'link-local fe80::/10',
-  })),
+  ...['fe80::', 'fe80::1', 'fe80::a9fe:a9fe', 'febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map(
+    (address) => ({
+      address,
+      range: 'link-local fe80::/10',
+    }),
+  ),
   ...['fec0::1', 'feff::1'].map((address) => ({ address, range: 'site-local (deprecated)' })),
-  ...['ff00::', 'ff02::1', 'ff05::2', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map((address) => ({ address, range: 'multicast' })),
-  ...['2001:db8::', '2001:db8::1', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', '3fff::1'].map((address) => ({
+  ...['ff00::', 'ff02::1', 'ff05::2', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'].map((address) => ({
     address,
-    range: 'documentation',
+    range: 'multicast',
   })),
+  ...['2001:db8::', '2001:db8::1', '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff', '3fff::1'].map(
+    (address) => ({
+      address,
+      range: 'documentation',
+    }),
+  ),
   { address: '2001:2::1', range: 'benchmarking' },
   { address: '100::1', range: 'discard-only' },
   { address: '2001:10::1', range: 'ORCHID' },
   { address: '2001:20::1', range: 'ORCHIDv2' },
   { address: '::2', range: 'reserved ::/8' },
   { address: '4000::1', range: 'outside global unicast' },
-  ...['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '::ffff:192.168.1.1', '::ffff:0.0.0.0'].map(
-    (address) => ({ address, range: 'IPv4-mapped' }),
-  ),
+  ...[
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:10.0.0.1',
+    '::ffff:169.254.169.254',
+    '::ffff:192.168.1.1',
+    '::ffff:0.0.0.0',
+  ].map((address) => ({ address, range: 'IPv4-mapped' })),
   // The mapped form is never needed for a public target: it is refused whatever it embeds.
   { address: '::ffff:8.8.8.8', range: 'IPv4-mapped (public embedded)' },
-  ...['::127.0.0.1', '::7f00:1', '::a00:1', '::a9fe:a9fe'].map((address) => ({ address, range: 'IPv4-compatible' })),
-  ...['2002:7f00:1::', '2002:a00:1::1', '2002:a9fe:a9fe::', '2002:c0a8:101::1', '2002:6440:1::'].map((address) => ({
+  ...['::127.0.0.1', '::7f00:1', '::a00:1', '::a9fe:a9fe'].map((address) => ({
+    address,
+    range: 'IPv4-compatible',
+  })),
+  ...[
+    '2002:7f00:1::',
+    '2002:a00:1::1',
+    '2002:a9fe:a9fe::',
+    '2002:c0a8:101::1',
+    '2002:6440:1::',
+  ].map((address) => ({
     address,
     range: '6to4 of a non-public IPv4',
   })),
-  ...['64:ff9b::7f00:1', '64:ff9b::127.0.0.1', '64:ff9b::a00:1', '64:ff9b::a9fe:a9fe', '64:ff9b::c0a8:101'].map((address) => ({
+  ...[
+    '64:ff9b::7f00:1',
+    '64:ff9b::127.0.0.1',
+    '64:ff9b::a00:1',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b::c0a8:101',
+  ].map((address) => ({
     address,
     range: 'NAT64 of a non-public IPv4',
   })),
@@ -112,7 +147,15 @@ const BLOCKED: readonly Blocked[] = [
 ];
 
 /** Public addresses the guard must let through: without them a guard refusing everything would pass. */
-const PUBLIC_CONTROLS = ['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '64:ff9b::808:808', '2002:808:808::1'];
+const PUBLIC_CONTROLS = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.216.34',
+  '2606:4700:4700::1111',
+  '2a00:1450:4001:80b::200e',
+  '64:ff9b::808:808',
+  '2002:808:808::1',
+];
 
 /** URL spellings of non-public targets; `{port}` is the loopback receiver's port. */
 const SPELLINGS: readonly string[] = [
@@ -206,7 +249,12 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
 
   afterAll(async () => {
     await Promise.all([receiver?.close(), secondReceiver?.close(), dns?.close()]);
-    recordFigures('egress', { ...tally, bySurface, blockedAddresses: BLOCKED.length, spellings: SPELLINGS.length });
+    recordFigures('egress', {
+      ...tally,
+      bySurface,
+      blockedAddresses: BLOCKED.length,
+      spellings: SPELLINGS.length,
+    });
   });
 
   it('the tripwire itself stops a non-loopback connect before calling through (self-check on a stub)', () => {
@@ -232,10 +280,16 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
         return this;
       },
     });
-    const lookup = (_h: string, _o: unknown, cb: (e: Error | null, a?: string, f?: number) => void) => cb(null, '10.0.0.7', 4);
+    const lookup = (
+      _h: string,
+      _o: unknown,
+      cb: (e: Error | null, a?: string, f?: number) => void,
+    ) => cb(null, '10.0.0.7', 4);
     new net.Socket().connect({ host: 'private.rel.test', port: 9, lookup } as net.NetConnectOpts);
     const passed = (through[0] as unknown[])[0] as { lookup: typeof lookup };
-    const answer = await new Promise<unknown>((resolve) => passed.lookup('private.rel.test', {}, (e) => resolve(e)));
+    const answer = await new Promise<unknown>((resolve) =>
+      passed.lookup('private.rel.test', {}, (e) => resolve(e)),
+    );
     expect(String(answer)).toMatch(/tripwire/);
     expect(tripwire.violations).toEqual(['private.rel.test -> 10.0.0.7']);
   });
@@ -257,8 +311,11 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
   });
 
   it('checkUrl refuses every spelling that needs no resolution', () => {
-    const passed = SPELLINGS.map((s) => s.replace('{port}', String(receiver.port))).filter((u) => checkUrl(u, STRICT).ok);
-    for (const u of SPELLINGS) count('checkUrl spellings', !passed.includes(u.replace('{port}', String(receiver.port))));
+    const passed = SPELLINGS.map((s) => s.replace('{port}', String(receiver.port))).filter(
+      (u) => checkUrl(u, STRICT).ok,
+    );
+    for (const u of SPELLINGS)
+      count('checkUrl spellings', !passed.includes(u.replace('{port}', String(receiver.port))));
     expect(passed).toEqual([]);
   });
 
@@ -294,21 +351,47 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
   });
 
   it('the sender refuses host names that resolve to non-public addresses (own DNS server), one bad answer is enough', async () => {
-    const names: { name: string; addresses: string[]; loopback: boolean }[] = BLOCKED.map((b, i) => ({
-      name: `n${i}.rel.test`,
-      addresses: [b.address],
-      loopback: embedsLoopback(b.address),
-    }));
+    const names: { name: string; addresses: string[]; loopback: boolean }[] = BLOCKED.map(
+      (b, i) => ({
+        name: `n${i}.rel.test`,
+        addresses: [b.address],
+        loopback: embedsLoopback(b.address),
+      }),
+    );
     // A public address next to a private one: the host is refused, the public one never tried.
-    names.push({ name: 'mixed4.rel.test', addresses: ['93.184.216.34', '10.0.0.5'], loopback: false });
-    names.push({ name: 'mixed6.rel.test', addresses: ['2606:4700:4700::1111', 'fd00::5'], loopback: false });
-    names.push({ name: 'metadata.google.internal', addresses: ['169.254.169.254'], loopback: false });
-    names.push({ name: 'rebind.rel.test', addresses: ['127.0.0.1', '169.254.169.254'], loopback: false });
+    names.push({
+      name: 'mixed4.rel.test',
+      addresses: ['93.184.216.34', '10.0.0.5'],
+      loopback: false,
+    });
+    names.push({
+      name: 'mixed6.rel.test',
+      addresses: ['2606:4700:4700::1111', 'fd00::5'],
+      loopback: false,
+    });
+    names.push({
+      name: 'metadata.google.internal',
+      addresses: ['169.254.169.254'],
+      loopback: false,
+    });
+    names.push({
+      name: 'rebind.rel.test',
+      addresses: ['127.0.0.1', '169.254.169.254'],
+      loopback: false,
+    });
     for (const n of names) dns.records.set(n.name, n.addresses);
 
     tripwire = installLoopbackOnly();
-    const sender = createHttpSender({ policy: STRICT, totalTimeoutMs: 3000, lookup: (h) => dns.lookup(h) });
-    const local = createHttpSender({ policy: LOCAL, totalTimeoutMs: 3000, lookup: (h) => dns.lookup(h) });
+    const sender = createHttpSender({
+      policy: STRICT,
+      totalTimeoutMs: 3000,
+      lookup: (h) => dns.lookup(h),
+    });
+    const local = createHttpSender({
+      policy: LOCAL,
+      totalTimeoutMs: 3000,
+      lookup: (h) => dns.lookup(h),
+    });
     try {
       const wrong: string[] = [];
       for (const n of names) {
@@ -319,7 +402,8 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
         if (!n.loopback) {
           const l = await local.send(request(url));
           count('sender, DNS names (local-mode policy)', isBlocked(l));
-          if (!isBlocked(l)) wrong.push(`${url} -> ${n.addresses.join(',')} (local policy): ${show(l)}`);
+          if (!isBlocked(l))
+            wrong.push(`${url} -> ${n.addresses.join(',')} (local policy): ${show(l)}`);
         }
       }
       expect(wrong).toEqual([]);
@@ -398,5 +482,9 @@ function show(r: HttpResult): string {
 function embedsLoopback(address: string): boolean {
   if (isLoopback(address)) return true;
   const parsed = ipaddr.parse(address);
-  return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() && (parsed as ipaddr.IPv6).toIPv4Address().octets[0] === 127;
+  return (
+    parsed.kind() === 'ipv6' &&
+    (parsed as ipaddr.IPv6).isIPv4MappedAddress() &&
+    (parsed as ipaddr.IPv6).toIPv4Address().octets[0] === 127
+  );
 }

@@ -14,14 +14,20 @@ import fc from 'fast-check';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
-import type { DeliveryQueue } from '../../lambdas/ports';
 import { createApiHandler } from '../../lambdas/handlers/api';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
-import { type ApiRequest, type ApiResponse, apiGatewayEvent, type Handler, invoke } from '../support/apigw';
+import type { DeliveryQueue } from '../../lambdas/ports';
 import { captureLogs, drainQueue, storesFor } from '../support/api-harness';
+import {
+  type ApiRequest,
+  type ApiResponse,
+  apiGatewayEvent,
+  type Handler,
+  invoke,
+} from '../support/apigw';
 import { useStandIns } from '../support/standins';
 import { recordFigures } from './support/figures';
-import { newSecrets, needlesOf, searchTexts } from './support/secrets';
+import { needlesOf, newSecrets, searchTexts } from './support/secrets';
 
 const RUNS = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 150);
 const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? 20261128);
@@ -77,10 +83,25 @@ const HOSTILE_TEMPLATES = [
 
 // ---- generators -----------------------------------------------------------------------------
 
-const dangerousKey = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '__defineGetter__');
+const dangerousKey = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '__defineGetter__',
+);
 const hugeString = fc.integer({ min: 256 * 1024, max: 700 * 1024 }).map((n) => 'x'.repeat(n));
 const anyJson = fc.jsonValue({ maxDepth: 4 });
-const wrongType = fc.oneof(anyJson, hugeString, fc.constant(null), fc.constant([]), fc.constant({}), fc.constant(-1), fc.constant(1e308));
+const wrongType = fc.oneof(
+  anyJson,
+  hugeString,
+  fc.constant(null),
+  fc.constant([]),
+  fc.constant({}),
+  fc.constant(-1),
+  fc.constant(1e308),
+);
 
 /** JSON text with a dangerous key spliced in at the top level (JSON.stringify cannot make `__proto__` keys). */
 function withKey(base: Record<string, unknown>, key: string, value: unknown): string {
@@ -95,29 +116,73 @@ function deepNesting(depth: number, open: string, close: string): string {
 /** A raw body for the definition routes: text, as the client sends it. */
 const definitionBody: fc.Arbitrary<string> = fc.oneof(
   anyJson.map((v) => JSON.stringify(v)),
-  fc.record({ field: fc.constantFrom(...FIELDS), value: wrongType }).map(({ field, value }) => JSON.stringify({ ...VALID, [field]: value })),
+  fc
+    .record({ field: fc.constantFrom(...FIELDS), value: wrongType })
+    .map(({ field, value }) => JSON.stringify({ ...VALID, [field]: value })),
   fc.constantFrom(...FIELDS).map((field) => {
     const { [field]: _dropped, ...rest } = VALID;
     return JSON.stringify(rest);
   }),
-  fc.record({ key: fc.string({ maxLength: 20 }), value: anyJson }).map(({ key, value }) => JSON.stringify({ ...VALID, [`x-${key}`]: value })),
-  fc.record({ key: dangerousKey, value: anyJson }).map(({ key, value }) => withKey(VALID, key, value)),
+  fc
+    .record({ key: fc.string({ maxLength: 20 }), value: anyJson })
+    .map(({ key, value }) => JSON.stringify({ ...VALID, [`x-${key}`]: value })),
+  fc
+    .record({ key: dangerousKey, value: anyJson })
+    .map(({ key, value }) => withKey(VALID, key, value)),
   fc
     .record({ key: dangerousKey, field: fc.constantFrom('headers', 'auth', 'data') })
-    .map(({ key, field }) => JSON.stringify({ ...VALID }).replace(`"${field === 'data' ? 'headers' : field}":{`, `"${field === 'data' ? 'headers' : field}":{${JSON.stringify(key)}:{"polluted":true},`)),
-  fc.record({ field: fc.constantFrom('url', 'body', 'name'), template: fc.constantFrom(...HOSTILE_TEMPLATES) }).map(({ field, template }) => JSON.stringify({ ...VALID, [field]: template })),
-  fc.constantFrom(...HOSTILE_TEMPLATES).map((t) => JSON.stringify({ ...VALID, headers: { 'X-Loop': t } })),
-  fc.integer({ min: 33, max: 5000 }).map((d) => JSON.stringify({ ...VALID, headers: JSON.parse(deepNesting(Math.min(d, 400), '{"a":', '}')) })),
+    .map(({ key, field }) =>
+      JSON.stringify({ ...VALID }).replace(
+        `"${field === 'data' ? 'headers' : field}":{`,
+        `"${field === 'data' ? 'headers' : field}":{${JSON.stringify(key)}:{"polluted":true},`,
+      ),
+    ),
+  fc
+    .record({
+      field: fc.constantFrom('url', 'body', 'name'),
+      template: fc.constantFrom(...HOSTILE_TEMPLATES),
+    })
+    .map(({ field, template }) => JSON.stringify({ ...VALID, [field]: template })),
+  fc
+    .constantFrom(...HOSTILE_TEMPLATES)
+    .map((t) => JSON.stringify({ ...VALID, headers: { 'X-Loop': t } })),
+  fc.integer({ min: 33, max: 5000 }).map((d) =>
+    JSON.stringify({
+      ...VALID,
+      headers: JSON.parse(deepNesting(Math.min(d, 400), '{"a":', '}')),
+    }),
+  ),
   fc.integer({ min: 33, max: 100_000 }).map((d) => deepNesting(d, '[', ']')),
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.constantFrom('', ' ', 'null', 'true', '[]', '"x"', '{', '{"name":', '\u0000', '{"a":1}{"b":2}', '\ufeff{}'),
-  fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((s) => JSON.stringify({ ...VALID, name: s, url: `https://x.example/${s}` })),
+  fc.constantFrom(
+    '',
+    ' ',
+    'null',
+    'true',
+    '[]',
+    '"x"',
+    '{',
+    '{"name":',
+    '\u0000',
+    '{"a":1}{"b":2}',
+    '\ufeff{}',
+  ),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 40 })
+    .map((s) => JSON.stringify({ ...VALID, name: s, url: `https://x.example/${s}` })),
 );
 
 const oneEvent = fc.oneof(
-  fc.record({ type: fc.constantFrom('LOAN_DISBURSEMENT', 'ORDER_PLACED'), data: fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 4 }) }),
+  fc.record({
+    type: fc.constantFrom('LOAN_DISBURSEMENT', 'ORDER_PLACED'),
+    data: fc.dictionary(fc.string({ maxLength: 8 }), anyJson, { maxKeys: 4 }),
+  }),
   fc.record({ type: wrongType, data: wrongType }, { requiredKeys: [] }),
-  fc.record({ type: fc.constant('LOAN_DISBURSEMENT'), id: wrongType, occurredAt: fc.oneof(fc.string(), anyJson) }),
+  fc.record({
+    type: fc.constant('LOAN_DISBURSEMENT'),
+    id: wrongType,
+    occurredAt: fc.oneof(fc.string(), anyJson),
+  }),
   fc.record({ type: fc.constant('LOAN_DISBURSEMENT'), data: hugeString.map((s) => ({ s })) }),
   anyJson,
 );
@@ -127,41 +192,134 @@ const eventsBody: fc.Arbitrary<string> = fc.oneof(
   fc.array(oneEvent, { maxLength: 120 }).map((events) => JSON.stringify({ events })),
   // A good batch with one bad event somewhere: all or nothing.
   fc
-    .record({ good: fc.integer({ min: 1, max: 99 }), at: fc.nat(), bad: fc.constantFrom<unknown>({}, { type: '' }, { type: 7 }, { type: 'X', data: [] }, null, 'e') })
+    .record({
+      good: fc.integer({ min: 1, max: 99 }),
+      at: fc.nat(),
+      bad: fc.constantFrom<unknown>(
+        {},
+        { type: '' },
+        { type: 7 },
+        { type: 'X', data: [] },
+        null,
+        'e',
+      ),
+    })
     .map(({ good, at, bad }) => {
-      const events: unknown[] = Array.from({ length: good }, (_, i) => ({ type: 'LOAN_DISBURSEMENT', data: { i } }));
+      const events: unknown[] = Array.from({ length: good }, (_, i) => ({
+        type: 'LOAN_DISBURSEMENT',
+        data: { i },
+      }));
       events.splice(at % (good + 1), 0, bad);
       return JSON.stringify({ events });
     }),
-  fc.record({ key: dangerousKey, value: anyJson }).map(({ key, value }) => withKey({ type: 'LOAN_DISBURSEMENT', data: {} }, key, value)),
-  fc.record({ key: dangerousKey }).map(({ key }) => `{"type":"LOAN_DISBURSEMENT","data":{${JSON.stringify(key)}:{"isAdmin":true}}}`),
-  fc.integer({ min: 33, max: 100_000 }).map((d) => `{"type":"LOAN_DISBURSEMENT","data":${deepNesting(d, '{"a":', '}')}}`),
-  fc.integer({ min: 101, max: 300 }).map((n) => JSON.stringify({ events: Array.from({ length: n }, () => ({ type: 'LOAN_DISBURSEMENT', data: {} })) })),
+  fc
+    .record({ key: dangerousKey, value: anyJson })
+    .map(({ key, value }) => withKey({ type: 'LOAN_DISBURSEMENT', data: {} }, key, value)),
+  fc
+    .record({ key: dangerousKey })
+    .map(
+      ({ key }) => `{"type":"LOAN_DISBURSEMENT","data":{${JSON.stringify(key)}:{"isAdmin":true}}}`,
+    ),
+  fc
+    .integer({ min: 33, max: 100_000 })
+    .map((d) => `{"type":"LOAN_DISBURSEMENT","data":${deepNesting(d, '{"a":', '}')}}`),
+  fc.integer({ min: 101, max: 300 }).map((n) =>
+    JSON.stringify({
+      events: Array.from({ length: n }, () => ({ type: 'LOAN_DISBURSEMENT', data: {} })),
+    }),
+  ),
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.constantFrom('', 'null', '[]', '{"events":null}', '{"events":{}}', '{"events":[]}', '{"type":"A"}{"type":"B"}'),
+  fc.constantFrom(
+    '',
+    'null',
+    '[]',
+    '{"events":null}',
+    '{"events":{}}',
+    '{"events":[]}',
+    '{"type":"A"}{"type":"B"}',
+  ),
 );
 
 const segment = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 30 }).map((s) => encodeURIComponent(s)),
-  fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', 'wh_', 'ntf_', 'job_', 'x'.repeat(5000), '%ZZ', '__proto__', 'constructor'),
+  fc.constantFrom(
+    '..',
+    '.',
+    '%2e%2e',
+    '%2F',
+    '%00',
+    'wh_',
+    'ntf_',
+    'job_',
+    'x'.repeat(5000),
+    '%ZZ',
+    '__proto__',
+    'constructor',
+  ),
 );
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'TRACE', 'FOO'];
-const ROUTES = ['webhooks', 'notifications', 'notifications/resend', 'events', 'sender-ips', 'health', 'x'];
+const ROUTES = [
+  'webhooks',
+  'notifications',
+  'notifications/resend',
+  'events',
+  'sender-ips',
+  'health',
+  'x',
+];
 
 const junkQuery = fc
   .array(
     fc.tuple(
-      fc.constantFrom('webhookId', 'status', 'eventType', 'from', 'to', 'limit', 'cursor', 'x', '__proto__'),
-      fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('-1', '0', '101', '1e9', 'NaN', 'FAILED', 'SENT', '2026-13-45', '9999-12-31T23:59:59Z', 'x'.repeat(3000))),
+      fc.constantFrom(
+        'webhookId',
+        'status',
+        'eventType',
+        'from',
+        'to',
+        'limit',
+        'cursor',
+        'x',
+        '__proto__',
+      ),
+      fc.oneof(
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom(
+          '-1',
+          '0',
+          '101',
+          '1e9',
+          'NaN',
+          'FAILED',
+          'SENT',
+          '2026-13-45',
+          '9999-12-31T23:59:59Z',
+          'x'.repeat(3000),
+        ),
+      ),
     ),
     { maxLength: 6 },
   )
-  .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'));
+  .map((pairs) =>
+    pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&'),
+  );
 
 const resendBody: fc.Arbitrary<string> = fc.oneof(
   anyJson.map((v) => JSON.stringify(v)),
-  fc.array(fc.oneof(fc.string({ maxLength: 40 }), anyJson), { maxLength: 1200 }).map((ids) => JSON.stringify({ ids })),
-  fc.record({ from: fc.oneof(fc.string(), anyJson), to: fc.oneof(fc.string(), anyJson), status: fc.oneof(fc.string(), anyJson), webhookId: fc.oneof(fc.string(), anyJson) }, { requiredKeys: [] }).map((b) => JSON.stringify(b)),
+  fc
+    .array(fc.oneof(fc.string({ maxLength: 40 }), anyJson), { maxLength: 1200 })
+    .map((ids) => JSON.stringify({ ids })),
+  fc
+    .record(
+      {
+        from: fc.oneof(fc.string(), anyJson),
+        to: fc.oneof(fc.string(), anyJson),
+        status: fc.oneof(fc.string(), anyJson),
+        webhookId: fc.oneof(fc.string(), anyJson),
+      },
+      { requiredKeys: [] },
+    )
+    .map((b) => JSON.stringify(b)),
   fc.record({ key: dangerousKey }).map(({ key }) => withKey({ ids: [] }, key, { x: 1 })),
 );
 
@@ -198,7 +356,11 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
       config: { definitionCacheTtlMs: 0 },
       logger: logs,
     });
-    const res = await invoke(api, { method: 'POST', path: '/webhooks', body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' } });
+    const res = await invoke(api, {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' },
+    });
     expect(res.status).toBe(201);
     existingId = res.body.id;
     created.add(existingId);
@@ -210,7 +372,11 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
   });
 
   /** Sends one request and checks the invariants every response must keep. */
-  async function send(route: string, req: ApiRequest & { rawBase64?: string }, handler: Handler): Promise<ApiResponse> {
+  async function send(
+    route: string,
+    req: ApiRequest & { rawBase64?: string },
+    handler: Handler,
+  ): Promise<ApiResponse> {
     let res: ApiResponse;
     try {
       if (req.rawBase64 !== undefined) {
@@ -218,7 +384,12 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
         event.body = req.rawBase64;
         const out = await handler(event);
         const text = out.body ?? '';
-        res = { status: out.statusCode ?? 200, headers: (out.headers ?? {}) as Record<string, string>, body: text ? JSON.parse(text) : undefined, rawBody: text };
+        res = {
+          status: out.statusCode ?? 200,
+          headers: (out.headers ?? {}) as Record<string, string>,
+          body: text ? JSON.parse(text) : undefined,
+          rawBody: text,
+        };
       } else {
         res = await invoke(handler, req);
       }
@@ -232,7 +403,10 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     t.byStatus[res.status] = (t.byStatus[res.status] ?? 0) + 1;
     if (res.rawBody) responses.push(res.rawBody);
     const sample = (req.body === undefined ? '' : String(req.body)).slice(0, 120);
-    if (res.status >= 500) problems.push(`${route}: ${res.status} for ${req.method} ${req.path.slice(0, 120)} ${sample}`);
+    if (res.status >= 500)
+      problems.push(
+        `${route}: ${res.status} for ${req.method} ${req.path.slice(0, 120)} ${sample}`,
+      );
     if (res.status >= 400) {
       const code = res.body?.error?.code;
       if (typeof code !== 'string' || code === '' || typeof res.body?.error?.message !== 'string') {
@@ -269,10 +443,18 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     const before = await invoke(api, { method: 'GET', path: `/webhooks/${existingId}` });
     await fc.assert(
       fc.asyncProperty(definitionBody, async (body) => {
-        const res = await send('PUT /webhooks/{id}', { method: 'PUT', path: `/webhooks/${existingId}`, body }, api);
+        const res = await send(
+          'PUT /webhooks/{id}',
+          { method: 'PUT', path: `/webhooks/${existingId}`, body },
+          api,
+        );
         if (res.status === 200) {
           // Accepted: restore the reference definition so later cases compare against it.
-          const restored = await invoke(api, { method: 'PUT', path: `/webhooks/${existingId}`, body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' } });
+          const restored = await invoke(api, {
+            method: 'PUT',
+            path: `/webhooks/${existingId}`,
+            body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' },
+          });
           expect(restored.status).toBe(200);
           return;
         }
@@ -294,7 +476,10 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
         const delta = queue.enqueued - before;
         if (res.status === 202) {
           const reported = res.body.events
-            ? (res.body.events as { notifications: number }[]).reduce((n, e) => n + e.notifications, 0)
+            ? (res.body.events as { notifications: number }[]).reduce(
+                (n, e) => n + e.notifications,
+                0,
+              )
             : res.body.notifications;
           expect(delta).toBe(reported);
         } else {
@@ -327,20 +512,46 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     const enqueuedBefore = queue.enqueued;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...routes), bytes, async ([method, path, handler], raw) => {
-        const res = await send(`${method} ${path.replace(existingId, '{id}')} (raw bytes)`, { method, path, rawBase64: Buffer.from(raw).toString('base64') }, handler);
+        const res = await send(
+          `${method} ${path.replace(existingId, '{id}')} (raw bytes)`,
+          { method, path, rawBase64: Buffer.from(raw).toString('base64') },
+          handler,
+        );
         expect(res.status).toBeGreaterThanOrEqual(400);
       }),
       { numRuns: RUNS, seed: SEED + 3 },
     );
-    const contentTypes = fc.constantFrom<string | null>(null, 'text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/jsonx', '*/*', '');
+    const contentTypes = fc.constantFrom<string | null>(
+      null,
+      'text/plain',
+      'application/xml',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      'application/jsonx',
+      '*/*',
+      '',
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), contentTypes, async ([method, path, handler], contentType) => {
-        await send(`${method} ${path.replace(existingId, '{id}')} (content types)`, { method, path, body: '{"type":"X","data":{}}', contentType }, handler);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        contentTypes,
+        async ([method, path, handler], contentType) => {
+          await send(
+            `${method} ${path.replace(existingId, '{id}')} (content types)`,
+            { method, path, body: '{"type":"X","data":{}}', contentType },
+            handler,
+          );
+        },
+      ),
       { numRuns: Math.ceil(RUNS / 3), seed: SEED + 4 },
     );
     for (const [method, path, handler] of routes) {
-      const res = await send(`${method} ${path.replace(existingId, '{id}')} (oversized)`, { method, path, body: `{"a":"${'x'.repeat(6 * 1024 * 1024)}"}` }, handler);
+      const res = await send(
+        `${method} ${path.replace(existingId, '{id}')} (oversized)`,
+        { method, path, body: `{"a":"${'x'.repeat(6 * 1024 * 1024)}"}` },
+        handler,
+      );
       expect(res.status).toBe(413);
     }
     expect(await listIds()).toEqual(listBefore);
@@ -361,14 +572,26 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           const path = `/${[route, ...segments].join('/')}${query ? `?${query}` : ''}`;
           const handler = route === 'events' ? ingest : api;
           // Only bodies that cannot create or enqueue anything valid: this case is about routing.
-          await send('paths, methods, queries', { method, path, body: method === 'GET' || method === 'HEAD' ? undefined : '{"ids":"x"}' }, handler);
+          await send(
+            'paths, methods, queries',
+            {
+              method,
+              path,
+              body: method === 'GET' || method === 'HEAD' ? undefined : '{"ids":"x"}',
+            },
+            handler,
+          );
         },
       ),
       { numRuns: RUNS * 2, seed: SEED + 5 },
     );
     await fc.assert(
       fc.asyncProperty(junkQuery, async (query) => {
-        const res = await send('GET /notifications?junk', { method: 'GET', path: `/notifications?${query}` }, api);
+        const res = await send(
+          'GET /notifications?junk',
+          { method: 'GET', path: `/notifications?${query}` },
+          api,
+        );
         expect([200, 400]).toContain(res.status);
       }),
       { numRuns: RUNS, seed: SEED + 6 },
@@ -381,7 +604,11 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
   it('preview and resend with generated bodies: 200/202 or a coded 4xx; a refused resend enqueues nothing', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(eventsBody, fc.constant('')), async (body) => {
-        const res = await send('POST /webhooks/{id}/preview', { method: 'POST', path: `/webhooks/${existingId}/preview`, body }, api);
+        const res = await send(
+          'POST /webhooks/{id}/preview',
+          { method: 'POST', path: `/webhooks/${existingId}/preview`, body },
+          api,
+        );
         expect([200, 400, 413, 415]).toContain(res.status);
       }),
       { numRuns: RUNS, seed: SEED + 7 },
@@ -389,7 +616,11 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     await fc.assert(
       fc.asyncProperty(resendBody, async (body) => {
         const before = queue.enqueued;
-        const res = await send('POST /notifications/resend', { method: 'POST', path: '/notifications/resend', body }, api);
+        const res = await send(
+          'POST /notifications/resend',
+          { method: 'POST', path: '/notifications/resend', body },
+          api,
+        );
         if (res.status !== 202) expect(queue.enqueued - before).toBe(0);
         expect([202, 400, 404, 413, 415]).toContain(res.status);
       }),
@@ -399,28 +630,41 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
   });
 
   it('deeply nested templates (500 to 8000 levels, from several stack heights) get 201 or a coded 4xx and never abort the process', () => {
-    const probe = spawnSync(process.execPath, ['-r', './local/register.js', 'test/reliability/support/nested-template-probe.ts'], {
-      cwd: path.resolve(__dirname, '../..'),
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const probe = spawnSync(
+      process.execPath,
+      ['-r', './local/register.js', 'test/reliability/support/nested-template-probe.ts'],
+      {
+        cwd: path.resolve(__dirname, '../..'),
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     const cases = probe.stdout
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { status: number; code: string | null });
-    const t = tally['POST /webhooks (nested templates, child process)'] ?? { cases: 0, byStatus: {} };
+    const t = tally['POST /webhooks (nested templates, child process)'] ?? {
+      cases: 0,
+      byStatus: {},
+    };
     tally['POST /webhooks (nested templates, child process)'] = t;
     for (const c of cases) {
       t.cases += 1;
       t.byStatus[c.status] = (t.byStatus[c.status] ?? 0) + 1;
     }
-    expect({ exit: probe.status, signal: probe.signal, stderr: probe.stderr.split('\n').filter((l) => /FATAL|probe failed/.test(l)) }).toEqual({
+    expect({
+      exit: probe.status,
+      signal: probe.signal,
+      stderr: probe.stderr.split('\n').filter((l) => /FATAL|probe failed/.test(l)),
+    }).toEqual({
       exit: 0,
       signal: null,
       stderr: [],
     });
     expect(cases).toHaveLength(48);
-    expect(cases.filter((c) => !(c.status === 201 || (c.status >= 400 && c.status < 500 && c.code)))).toEqual([]);
+    expect(
+      cases.filter((c) => !(c.status === 201 || (c.status >= 400 && c.status < 500 && c.code))),
+    ).toEqual([]);
   });
 
   it('queue holds exactly what the handlers reported enqueuing (nothing half-sent)', async () => {

@@ -14,7 +14,6 @@ module.exports = {
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
-  setupFiles: ['<rootDir>/local/polyfills.js'],
   globalSetup: '<rootDir>/test/reliability/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/reliability/support/global-teardown.ts',
   testTimeout: 120000,

@@ -20,9 +20,22 @@ import { startStandIns } from '../../local/standins';
 import { type Receiver, startReceiver } from '../support/receivers';
 import { type ApiClient, apiClient, mapBounded } from './support/api-client';
 import { recordFigures } from './support/figures';
-import { killEverythingStarted, type PlatformProcess, startPlatformProcess } from './support/platform-process';
+import {
+  killEverythingStarted,
+  type PlatformProcess,
+  startPlatformProcess,
+} from './support/platform-process';
 import { isAlive, waitGone } from './support/processes';
-import { type Finding, filesUnder, type Haystack, needlesOf, newSecrets, type SecretSet, searchFiles, searchTexts } from './support/secrets';
+import {
+  type Finding,
+  filesUnder,
+  type Haystack,
+  needlesOf,
+  newSecrets,
+  type SecretSet,
+  searchFiles,
+  searchTexts,
+} from './support/secrets';
 
 const EVENTS = Number(process.env.RELIABILITY_LOAD_EVENTS ?? 20_000);
 const WEBHOOKS = Number(process.env.RELIABILITY_LOAD_WEBHOOKS ?? 50);
@@ -82,7 +95,11 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
   const hooks: Hook[] = [];
   const tally: Tally = { requests: new Map(), bodies: new Map(), succeeded: new Set() };
   const clients: ApiClient[] = [];
-  const figures: Record<string, unknown> = { events: EVENTS, webhooks: WEBHOOKS, failingReceivers: Math.ceil(WEBHOOKS / FAILING_EVERY) };
+  const figures: Record<string, unknown> = {
+    events: EVENTS,
+    webhooks: WEBHOOKS,
+    failingReceivers: Math.ceil(WEBHOOKS / FAILING_EVERY),
+  };
   /** Batches: index -> accepted (202 seen). */
   const accepted = new Set<number>();
   const batches: { type: string; id: string; data: Record<string, unknown> }[][] = [];
@@ -121,13 +138,24 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       const requests = receiver.requests;
       const trim = setInterval(() => requests.splice(0, requests.length), 1000);
       trim.unref();
-      hooks.push({ index: i, id: '', type: `REL_EVENT_${i}`, failing, secrets: newSecrets(`wh${i}`), receiver });
+      hooks.push({
+        index: i,
+        id: '',
+        type: `REL_EVENT_${i}`,
+        failing,
+        secrets: newSecrets(`wh${i}`),
+        receiver,
+      });
     }
     for (let b = 0; b < Math.ceil(EVENTS / BATCH); b++) {
       const events = [];
       for (let k = 0; k < BATCH && b * BATCH + k < EVENTS; k++) {
         const n = b * BATCH + k;
-        events.push({ type: hooks[n % WEBHOOKS]!.type, id: `evt-rel-${n}`, data: { n, loanId: `L-${n}` } });
+        events.push({
+          type: hooks[n % WEBHOOKS]!.type,
+          id: `evt-rel-${n}`,
+          data: { n, loanId: `L-${n}` },
+        });
       }
       batches.push(events);
     }
@@ -183,19 +211,32 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       `Token ${TOKEN}`,
       `Bearer ${TOKEN} ${TOKEN}`,
     ];
-    const body = JSON.stringify({ type: 'REL_EVENT_0', data: {}, name: 'x', events: ['*'], url: 'http://127.0.0.1:9/x', ids: ['ntf_x'] });
+    const body = JSON.stringify({
+      type: 'REL_EVENT_0',
+      data: {},
+      name: 'x',
+      events: ['*'],
+      url: 'http://127.0.0.1:9/x',
+      ids: ['ntf_x'],
+    });
     const wrong: string[] = [];
     let tried = 0;
     for (const [method, route] of routes) {
       for (const auth of credentials) {
         const res = await fetch(`${p.url}${route}`, {
           method,
-          headers: { 'content-type': 'application/json', ...(auth === undefined ? {} : { authorization: auth }) },
+          headers: {
+            'content-type': 'application/json',
+            ...(auth === undefined ? {} : { authorization: auth }),
+          },
           ...(method === 'GET' ? {} : { body }),
         });
         tried += 1;
-        const json = (await res.json().catch(() => undefined)) as { error?: { code?: string } } | undefined;
-        if (res.status !== 401 || json?.error?.code !== 'UNAUTHORIZED') wrong.push(`${method} ${route} with ${auth ?? '(none)'}: ${res.status}`);
+        const json = (await res.json().catch(() => undefined)) as
+          | { error?: { code?: string } }
+          | undefined;
+        if (res.status !== 401 || json?.error?.code !== 'UNAUTHORIZED')
+          wrong.push(`${method} ${route} with ${auth ?? '(none)'}: ${res.status}`);
       }
     }
     const health = await fetch(`${p.url}/health`);
@@ -222,7 +263,11 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       (hook as { id: string }).id = res.body.id;
     }
     for (const events of batches) {
-      for (const e of events) expected.set(notificationIdFor(hooks[e.data.n as number % WEBHOOKS]!.id, e.id), hooks[(e.data.n as number) % WEBHOOKS]!);
+      for (const e of events)
+        expected.set(
+          notificationIdFor(hooks[(e.data.n as number) % WEBHOOKS]!.id, e.id),
+          hooks[(e.data.n as number) % WEBHOOKS]!,
+        );
     }
     // Ingest caches definitions for DEFINITION_CACHE_TTL_SECONDS: let it see all of them.
     await sleep(1500);
@@ -236,7 +281,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     // Posting runs on until the crash: some POSTs are in flight when it comes.
     const posting = (async () => {
       for (let b = 0; b < batches.length && !crashed; b++) {
-        while (!crashed && accepted.size * BATCH - tally.succeeded.size > MAX_BACKLOG) await sleep(50);
+        while (!crashed && accepted.size * BATCH - tally.succeeded.size > MAX_BACKLOG)
+          await sleep(50);
         if (crashed) return;
         try {
           const res = await api().request('POST', '/events', { events: batches[b] });
@@ -247,7 +293,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         }
       }
     })();
-    while (tally.succeeded.size < crashAt && performance.now() - t0 < SETTLE_TIMEOUT_MS) await sleep(25);
+    while (tally.succeeded.size < crashAt && performance.now() - t0 < SETTLE_TIMEOUT_MS)
+      await sleep(25);
     inFlightAtCrash = accepted.size * BATCH - tally.succeeded.size;
     crashed = true;
     p.crash();
@@ -352,11 +399,13 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       }
       if (h.status !== 'SENT') wrong.push(`${id}: ${h.status}`);
       const extra = seen - h.attemptCount;
-      if (extra < 0) wrong.push(`${id}: history has ${h.attemptCount} attempts, the receiver saw ${seen}`);
+      if (extra < 0)
+        wrong.push(`${id}: history has ${h.attemptCount} attempts, the receiver saw ${seen}`);
       if (extra === 0) {
         exact += 1;
         // Without a duplicate the count is exactly the receiver's script: 1, or 3 for failing ones.
-        if (h.attemptCount !== (hook.failing ? 3 : 1)) wrong.push(`${id}: ${h.attemptCount} attempts, expected ${hook.failing ? 3 : 1}`);
+        if (h.attemptCount !== (hook.failing ? 3 : 1))
+          wrong.push(`${id}: ${h.attemptCount} attempts, expected ${hook.failing ? 3 : 1}`);
       } else if (extra > 0) {
         duplicates += extra;
         notificationsWithDuplicates += 1;
@@ -372,7 +421,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       postedAfterRestart: rest.length * BATCH,
       postAfterRestartMs: Math.round(postMs),
       allDeliveredAfterRestartMs: Math.round(deliveredMs),
-      deliveriesPerSecondAfterRestart: Math.round((expected.size - (figures.crash as { deliveredBeforeCrash: number }).deliveredBeforeCrash) / (deliveredMs / 1000)),
+      deliveriesPerSecondAfterRestart: Math.round(
+        (expected.size - (figures.crash as { deliveredBeforeCrash: number }).deliveredBeforeCrash) /
+          (deliveredMs / 1000),
+      ),
       historyReadMs: Math.round(historyReadMs),
       notifications: expected.size,
       sent: [...history.values()].filter((s) => s.status === 'SENT').length,
@@ -392,7 +444,9 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     const p = platform!;
     const needles = hooks.flatMap((h) => needlesOf(h.secrets));
     // A sample of full notification records (request and attempts included).
-    const ids = [...expected.keys()].filter((_, i) => i % Math.max(1, Math.floor(expected.size / 300)) === 0);
+    const ids = [...expected.keys()].filter(
+      (_, i) => i % Math.max(1, Math.floor(expected.size / 300)) === 0,
+    );
     await mapBounded(ids, 8, async (id) => {
       const res = await api().request('GET', `/notifications/${id}`);
       expect(res.status).toBe(200);
@@ -409,7 +463,9 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       for (const table of [standIns.tables.notifications, standIns.tables.payloads]) {
         let key: Record<string, unknown> | undefined;
         do {
-          const page = await standIns.clients.dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: key as never }));
+          const page = await standIns.clients.dynamo.send(
+            new ScanCommand({ TableName: table, ExclusiveStartKey: key as never }),
+          );
           scanned += page.Items?.length ?? 0;
           tables.push({ where: `table ${table}`, text: JSON.stringify(page.Items ?? []) });
           key = page.LastEvaluatedKey;
@@ -445,7 +501,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       tableItemsScanned: scanned,
       apiResponses: clients.reduce((n, c) => n + c.seen.length, 0),
       logFiles: platforms.length * 2,
-      journalFiles: filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`)).length,
+      journalFiles: filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`))
+        .length,
       findings: findings.length,
     };
     figures.secrets = searched;

@@ -8,9 +8,11 @@
  * same engine, sender and retry machine over in-memory stores, with the production logger and
  * metrics, whose output is captured for the secrets check.
  */
-import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -18,7 +20,6 @@ import {
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../../lambdas/adapters/memory-stores';
-import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
 import { createDeliveryObserver } from '../../lambdas/adapters/observability';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import type { FailureReason, Notification, WebhookDefinition } from '../../lambdas/core/model';
@@ -34,14 +35,32 @@ import {
   FAST_SCHEDULE,
   LOOPBACK_POLICY,
 } from '../support/delivery-harness';
-import { always, gone, hang, huge, ok, type Receiver, redirectTo, reset, retryAfter, slowBody, startReceiver } from '../support/receivers';
+import {
+  always,
+  gone,
+  hang,
+  huge,
+  ok,
+  type Receiver,
+  redirectTo,
+  reset,
+  retryAfter,
+  slowBody,
+  startReceiver,
+} from '../support/receivers';
 import { createLocalRetryMachine } from '../support/retry-machine';
 import { eventually, useStandIns } from '../support/standins';
 import { mapBounded } from './support/api-client';
 import { recordFigures } from './support/figures';
 import { settledMemory } from './support/memory';
 import { neverReads, type RawReceiver, resetAfterHeaders } from './support/raw-receivers';
-import { captureProcessOutput, newSecrets, needlesOf, type SecretSet, searchTexts } from './support/secrets';
+import {
+  captureProcessOutput,
+  needlesOf,
+  newSecrets,
+  type SecretSet,
+  searchTexts,
+} from './support/secrets';
 
 const REPETITIONS = 50;
 /** A resource bound (leaks grow with repetitions), not a speed threshold. */
@@ -49,7 +68,10 @@ const GROWTH_BOUND_MIB = 64;
 /** The sender's timeouts where the fault is a timeout (short, so the suite stays fast)... */
 const SHORT_TIMEOUT: Partial<HttpSenderOptions> = { totalTimeoutMs: 400, connectTimeoutMs: 400 };
 /** ...and everywhere else (long, so a busy machine cannot turn a fast answer into a timeout). */
-const LONG_TIMEOUT: Partial<HttpSenderOptions> = { totalTimeoutMs: 10_000, connectTimeoutMs: 10_000 };
+const LONG_TIMEOUT: Partial<HttpSenderOptions> = {
+  totalTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+};
 /** A body of about 200 KiB (under the 256 KiB rule), for the receiver that never reads. */
 const LARGE_BODY = '{"blob": "{% for i in (1..2000) %}{{ data.chunk }}{% endfor %}"}';
 
@@ -78,12 +100,14 @@ interface Fault {
   };
 }
 
-const http = (behaviour: Parameters<typeof startReceiver>[0], options?: Parameters<typeof startReceiver>[1]) => async (): Promise<Target> => {
-  const receiver = await startReceiver(behaviour, options);
-  // A failed TLS handshake never becomes a request: count connections there.
-  const seen = options?.tls ? () => receiver.connections : () => receiver.requests.length;
-  return { url: `${receiver.url}/hook`, seen, close: () => receiver.close(), receiver };
-};
+const http =
+  (behaviour: Parameters<typeof startReceiver>[0], options?: Parameters<typeof startReceiver>[1]) =>
+  async (): Promise<Target> => {
+    const receiver = await startReceiver(behaviour, options);
+    // A failed TLS handshake never becomes a request: count connections there.
+    const seen = options?.tls ? () => receiver.connections : () => receiver.requests.length;
+    return { url: `${receiver.url}/hook`, seen, close: () => receiver.close(), receiver };
+  };
 const raw = (start: () => Promise<RawReceiver>) => async (): Promise<Target> => {
   const r = await start();
   return { url: `${r.url}/hook`, seen: () => r.connections, close: () => r.close(), raw: r };
@@ -94,20 +118,64 @@ const failedSix = (statusCode: number | null, error: FailureReason) =>
 let redirectTarget: Receiver | undefined;
 
 const FAULTS: readonly Fault[] = [
-  { name: '500', start: http(always(500, 'internal')), expected: failedSix(500, 'INVALID_HTTP_RESPONSE') },
-  { name: '502', start: http(always(502, 'bad gateway')), expected: failedSix(502, 'INVALID_HTTP_RESPONSE') },
-  { name: '503', start: http(always(503, 'unavailable')), expected: failedSix(503, 'INVALID_HTTP_RESPONSE') },
-  { name: '429 with Retry-After', start: http(retryAfter(1)), expected: failedSix(429, 'INVALID_HTTP_RESPONSE') },
+  {
+    name: '500',
+    start: http(always(500, 'internal')),
+    expected: failedSix(500, 'INVALID_HTTP_RESPONSE'),
+  },
+  {
+    name: '502',
+    start: http(always(502, 'bad gateway')),
+    expected: failedSix(502, 'INVALID_HTTP_RESPONSE'),
+  },
+  {
+    name: '503',
+    start: http(always(503, 'unavailable')),
+    expected: failedSix(503, 'INVALID_HTTP_RESPONSE'),
+  },
+  {
+    name: '429 with Retry-After',
+    start: http(retryAfter(1)),
+    expected: failedSix(429, 'INVALID_HTTP_RESPONSE'),
+  },
   {
     name: '410 Gone (permanent, no retry)',
     start: http(gone()),
-    expected: { status: 'FAILED', attempts: 1, failureReason: 'INVALID_HTTP_RESPONSE', statusCode: 410, error: 'INVALID_HTTP_RESPONSE' },
+    expected: {
+      status: 'FAILED',
+      attempts: 1,
+      failureReason: 'INVALID_HTTP_RESPONSE',
+      statusCode: 410,
+      error: 'INVALID_HTTP_RESPONSE',
+    },
   },
-  { name: 'no response (hang)', start: http(hang()), sender: SHORT_TIMEOUT, expected: failedSix(null, 'TIMEOUT') },
-  { name: 'body slower than the timeout', start: http(slowBody(50)), sender: SHORT_TIMEOUT, expected: failedSix(null, 'TIMEOUT') },
-  { name: 'reset before any response', start: http(reset()), expected: failedSix(null, 'CONNECTION_ERROR') },
-  { name: 'reset after the headers (mid-response)', start: raw(resetAfterHeaders), expected: failedSix(null, 'CONNECTION_ERROR') },
-  { name: 'untrusted TLS certificate', start: http(ok(), { tls: true }), expected: failedSix(null, 'TLS_ERROR') },
+  {
+    name: 'no response (hang)',
+    start: http(hang()),
+    sender: SHORT_TIMEOUT,
+    expected: failedSix(null, 'TIMEOUT'),
+  },
+  {
+    name: 'body slower than the timeout',
+    start: http(slowBody(50)),
+    sender: SHORT_TIMEOUT,
+    expected: failedSix(null, 'TIMEOUT'),
+  },
+  {
+    name: 'reset before any response',
+    start: http(reset()),
+    expected: failedSix(null, 'CONNECTION_ERROR'),
+  },
+  {
+    name: 'reset after the headers (mid-response)',
+    start: raw(resetAfterHeaders),
+    expected: failedSix(null, 'CONNECTION_ERROR'),
+  },
+  {
+    name: 'untrusted TLS certificate',
+    start: http(ok(), { tls: true }),
+    expected: failedSix(null, 'TLS_ERROR'),
+  },
   {
     name: '302 redirect to a loopback receiver',
     start: async () => {
@@ -206,52 +274,62 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     recordFigures('receiverFaults', figures);
   });
 
-  it.each(FAULTS.map((f) => [f.name, f] as const))('%s: attempts, status and reason are recorded (DynamoDB, retry machine)', async (_name, fault) => {
-    const target = await fault.start();
-    targets.push(target);
-    const harness: DeliveryHarness = createDeliveryHarness(standIns(), { sender: fault.sender ?? LONG_TIMEOUT });
-    const def = faultDefinition(fault, target.url, secrets);
-    await harness.webhooks.put(def);
-    const job = deliverJob(def, event({ loanId: fault.name, ...fault.data }));
+  it.each(FAULTS.map((f) => [f.name, f] as const))(
+    '%s: attempts, status and reason are recorded (DynamoDB, retry machine)',
+    async (_name, fault) => {
+      const target = await fault.start();
+      targets.push(target);
+      const harness: DeliveryHarness = createDeliveryHarness(standIns(), {
+        sender: fault.sender ?? LONG_TIMEOUT,
+      });
+      const def = faultDefinition(fault, target.url, secrets);
+      await harness.webhooks.put(def);
+      const job = deliverJob(def, event({ loanId: fault.name, ...fault.data }));
 
-    let notification: Notification | undefined;
-    try {
-      await harness.service.handleJob(job);
-      await harness.machine.settle();
-      notification = await harness.notifications.get(job.notificationId);
-    } finally {
-      await harness.close();
-    }
-    expect(summary(notification)).toEqual(expectedSummary(fault));
-    expect(notification!.attempts.map((a) => a.number)).toEqual(Array.from({ length: fault.expected.attempts }, (_, i) => i + 1));
-    expect(notification!.nextAttemptAt).toBeNull();
-    // Every attempt reached the receiver: none was skipped, none sent twice. (After a timeout the
-    // pool opens one spare connection that carries no request, so raw sockets count up to two.)
-    if (target.raw) {
-      expect(target.seen()).toBeGreaterThanOrEqual(fault.expected.attempts);
-      expect(target.seen()).toBeLessThanOrEqual(2 * fault.expected.attempts);
-    } else {
-      expect(target.seen()).toBe(fault.expected.attempts);
-    }
-    for (const a of notification!.attempts) expect((a.responseBody ?? '').length).toBeLessThanOrEqual(1024);
-    if (target.receiver?.streamed.length) {
-      const streamed = target.receiver.streamed[0]!;
-      await Promise.race([streamed.ended, new Promise((r) => setTimeout(r, 2000).unref())]);
-      // The sender stops at its 1 KiB cap; what the receiver could push is socket buffers, far below 100 MiB.
-      expect(streamed.completed).toBe(false);
-      expect(streamed.bytesWritten).toBeLessThan(16 * 1024 * 1024);
-      figures.hugeResponseBytesWritten = streamed.bytesWritten;
-    }
-    if (fault.name.startsWith('302')) expect(redirectTarget!.requests).toEqual([]);
-    if (target.raw && fault.name.startsWith('accepts')) {
-      expect(target.raw.bytesRead).toBe(0);
-      // A timed-out exchange must give its connection up (else every such attempt holds a
-      // socket and its unsent body). Idle keep-alive connections close within seconds.
-      const open = await eventually(() => (target.raw!.open() === 0 ? 0 : undefined), 8000).catch(() => target.raw!.open());
-      figures.neverReadsSocketsLeftOpen = open;
-      expect(open).toBe(0);
-    }
-  });
+      let notification: Notification | undefined;
+      try {
+        await harness.service.handleJob(job);
+        await harness.machine.settle();
+        notification = await harness.notifications.get(job.notificationId);
+      } finally {
+        await harness.close();
+      }
+      expect(summary(notification)).toEqual(expectedSummary(fault));
+      expect(notification!.attempts.map((a) => a.number)).toEqual(
+        Array.from({ length: fault.expected.attempts }, (_, i) => i + 1),
+      );
+      expect(notification!.nextAttemptAt).toBeNull();
+      // Every attempt reached the receiver: none was skipped, none sent twice. (After a timeout the
+      // pool opens one spare connection that carries no request, so raw sockets count up to two.)
+      if (target.raw) {
+        expect(target.seen()).toBeGreaterThanOrEqual(fault.expected.attempts);
+        expect(target.seen()).toBeLessThanOrEqual(2 * fault.expected.attempts);
+      } else {
+        expect(target.seen()).toBe(fault.expected.attempts);
+      }
+      for (const a of notification!.attempts)
+        expect((a.responseBody ?? '').length).toBeLessThanOrEqual(1024);
+      if (target.receiver?.streamed.length) {
+        const streamed = target.receiver.streamed[0]!;
+        await Promise.race([streamed.ended, new Promise((r) => setTimeout(r, 2000).unref())]);
+        // The sender stops at its 1 KiB cap; what the receiver could push is socket buffers, far below 100 MiB.
+        expect(streamed.completed).toBe(false);
+        expect(streamed.bytesWritten).toBeLessThan(16 * 1024 * 1024);
+        figures.hugeResponseBytesWritten = streamed.bytesWritten;
+      }
+      if (fault.name.startsWith('302')) expect(redirectTarget!.requests).toEqual([]);
+      if (target.raw && fault.name.startsWith('accepts')) {
+        expect(target.raw.bytesRead).toBe(0);
+        // A timed-out exchange must give its connection up (else every such attempt holds a
+        // socket and its unsent body). Idle keep-alive connections close within seconds.
+        const open = await eventually(() => (target.raw!.open() === 0 ? 0 : undefined), 8000).catch(
+          () => target.raw!.open(),
+        );
+        figures.neverReadsSocketsLeftOpen = open;
+        expect(open).toBe(0);
+      }
+    },
+  );
 
   it(`${REPETITIONS} repetitions of every fault: no crash, no unhandled rejection, bounded memory, no secret in the logs`, async () => {
     const capture = captureProcessOutput();
@@ -276,12 +354,15 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
       try {
         const def = faultDefinition(fault, target.url, secrets);
         await engine.webhooks.put(def);
-        const jobs = Array.from({ length: n }, () => deliverJob(def, event({ loanId: fault.name, ...fault.data })));
+        const jobs = Array.from({ length: n }, () =>
+          deliverJob(def, event({ loanId: fault.name, ...fault.data })),
+        );
         await mapBounded(jobs, 25, (job) => engine.service.handleJob(job));
         await engine.machine.settle();
         for (const job of jobs) {
           const s = summary(await engine.notifications.get(job.notificationId));
-          if (JSON.stringify(s) !== JSON.stringify(expectedSummary(fault))) wrong.push(`${fault.name}: ${JSON.stringify(s)}`);
+          if (JSON.stringify(s) !== JSON.stringify(expectedSummary(fault)))
+            wrong.push(`${fault.name}: ${JSON.stringify(s)}`);
         }
       } finally {
         await engine.close();
@@ -345,7 +426,9 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     for (const table of [s.tables.notifications, s.tables.payloads]) {
       let ExclusiveStartKey: Record<string, unknown> | undefined;
       do {
-        const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: ExclusiveStartKey as never }));
+        const page = await client.send(
+          new ScanCommand({ TableName: table, ExclusiveStartKey: ExclusiveStartKey as never }),
+        );
         texts.push({ where: `table ${table}`, text: JSON.stringify(page.Items ?? []) });
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);

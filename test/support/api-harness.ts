@@ -2,7 +2,11 @@
  * Wires the api and ingest handlers to the local stand-ins (DynamoDB Local, fauxqs), as the
  * Lambdas are wired on AWS, with a controllable clock and a log capture.
  */
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -25,13 +29,15 @@ export interface LogCapture {
 /** Collects log calls as JSON text, to assert what reaches the logs (never secrets). */
 export function captureLogs(): LogCapture {
   const lines: string[] = [];
-  const record = (level: string) => (message: string, ...extra: unknown[]) => {
-    lines.push(
-      JSON.stringify({ level, message, extra }, (_k, v) =>
-        v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
-      ),
-    );
-  };
+  const record =
+    (level: string) =>
+    (message: string, ...extra: unknown[]) => {
+      lines.push(
+        JSON.stringify({ level, message, extra }, (_k, v) =>
+          v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
+        ),
+      );
+    };
   return { lines, info: record('info'), error: record('error') };
 }
 
@@ -83,12 +89,21 @@ export function ingestHandlerFor(s: StandIns, opts: { definitionCacheTtlMs?: num
 }
 
 /** Receives (and deletes) every message now on the queue; waits `waitSeconds` for the first. */
-export async function drainQueue(sqs: SQSClient, queueUrl: string, waitSeconds = 1): Promise<DeliveryJob[]> {
+export async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  waitSeconds = 1,
+): Promise<DeliveryJob[]> {
   const jobs: DeliveryJob[] = [];
   let wait = waitSeconds;
   for (;;) {
     const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: 60 }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: wait,
+        VisibilityTimeout: 60,
+      }),
     );
     const messages = out.Messages ?? [];
     if (messages.length === 0) return jobs;

@@ -35,7 +35,8 @@ export function apiGatewayEvent(req: ApiRequest): APIGatewayProxyEventV2 {
   const rawPath = stage === '$default' ? pathOnly : `/${stage}${pathOnly}`;
   const method = req.method.toUpperCase();
   let body: string | undefined;
-  if (req.body !== undefined) body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+  if (req.body !== undefined)
+    body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
   const headers: Record<string, string> = {
     accept: 'application/json',
     host: 'abc123.execute-api.eu-central-1.amazonaws.com',
@@ -49,10 +50,12 @@ export function apiGatewayEvent(req: ApiRequest): APIGatewayProxyEventV2 {
     headers['content-length'] = String(Buffer.byteLength(body, 'utf8'));
     if (req.contentType !== null) headers['content-type'] = req.contentType ?? 'application/json';
   }
-  for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(req.headers ?? {}))
+    headers[name.toLowerCase()] = value;
   const queryStringParameters: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(query)) {
-    queryStringParameters[name] = name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
+    queryStringParameters[name] =
+      name in queryStringParameters ? `${queryStringParameters[name]},${value}` : value;
   }
   const now = Date.now();
   const event: APIGatewayProxyEventV2 & { requestContext: { authorizer: unknown } } = {
@@ -92,8 +95,10 @@ export function apiGatewayEvent(req: ApiRequest): APIGatewayProxyEventV2 {
     },
     isBase64Encoded: req.base64 === true,
   };
-  if (Object.keys(queryStringParameters).length > 0) event.queryStringParameters = queryStringParameters;
-  if (body !== undefined) event.body = req.base64 ? Buffer.from(body, 'utf8').toString('base64') : body;
+  if (Object.keys(queryStringParameters).length > 0)
+    event.queryStringParameters = queryStringParameters;
+  if (body !== undefined)
+    event.body = req.base64 ? Buffer.from(body, 'utf8').toString('base64') : body;
   return event;
 }
 
@@ -102,7 +107,8 @@ export type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxy
 export async function invoke(handler: Handler, req: ApiRequest): Promise<ApiResponse> {
   const result = await handler(apiGatewayEvent(req));
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
   const rawBody = result.body;
   let body: unknown;
   if (rawBody !== undefined && rawBody !== '') {

@@ -5,12 +5,17 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { DynamoNotificationStore, DynamoPayloadStore, DynamoResendJobStore, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../../lambdas/adapters/dynamo-stores';
 import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { DeliveryService } from '../../lambdas/core/delivery';
-import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
+import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
 import type { DeliveryObserver, NotificationRef } from '../../lambdas/ports';
@@ -31,7 +36,8 @@ export function recordingObserver(): DeliveryObserver & { events: ObservedEvent[
     events,
     sent: (ref, _attempt, latencyMs) => events.push({ kind: 'sent', ref, detail: latencyMs }),
     failed: (ref, reason) => events.push({ kind: 'failed', ref, detail: reason }),
-    retryScheduled: (ref, _attempt, waitSeconds) => events.push({ kind: 'retryScheduled', ref, detail: waitSeconds }),
+    retryScheduled: (ref, _attempt, waitSeconds) =>
+      events.push({ kind: 'retryScheduled', ref, detail: waitSeconds }),
     attemptFailed: (ref) => events.push({ kind: 'attemptFailed', ref }),
     duplicate: (ref, what) => events.push({ kind: 'duplicate', ref, detail: what }),
     warn: (message, ref) => events.push({ kind: 'warn', ref, detail: message }),
@@ -60,7 +66,10 @@ export interface DeliveryHarness {
 export const FAST_SCHEDULE = [1, 2, 4, 8, 16] as const;
 export const FAST_SCALE = 0.01;
 
-export function createDeliveryHarness(standIns: StandIns, options: HarnessOptions = {}): DeliveryHarness {
+export function createDeliveryHarness(
+  standIns: StandIns,
+  options: HarnessOptions = {},
+): DeliveryHarness {
   const { dynamo, sqs } = standIns.clients;
   const schedule = options.schedule ?? FAST_SCHEDULE;
   const webhooks = new DynamoWebhookStore(dynamo, standIns.tables.webhooks);
@@ -111,7 +120,9 @@ export function quietLogger(): Logger {
   return new Logger({ serviceName: 'webhooks-test', logLevel: 'SILENT' });
 }
 
-export function definition(overrides: Partial<WebhookDefinition> & Pick<WebhookDefinition, 'url'>): WebhookDefinition {
+export function definition(
+  overrides: Partial<WebhookDefinition> & Pick<WebhookDefinition, 'url'>,
+): WebhookDefinition {
   const now = new Date().toISOString();
   return {
     id: newWebhookId(),
@@ -133,6 +144,14 @@ export function event(data: Record<string, unknown>, type = 'LOAN_DISBURSEMENT')
   return { id: newEventId(), type, occurredAt: new Date().toISOString(), data };
 }
 
-export function deliverJob(def: WebhookDefinition, evt: EventEnvelope): Extract<DeliveryJob, { kind: 'deliver' }> {
-  return { kind: 'deliver', notificationId: notificationIdFor(def.id, evt.id), webhookId: def.id, event: evt };
+export function deliverJob(
+  def: WebhookDefinition,
+  evt: EventEnvelope,
+): Extract<DeliveryJob, { kind: 'deliver' }> {
+  return {
+    kind: 'deliver',
+    notificationId: notificationIdFor(def.id, evt.id),
+    webhookId: def.id,
+    event: evt,
+  };
 }

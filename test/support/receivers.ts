@@ -161,7 +161,9 @@ function runOpenssl(args: string[]): void {
     execFileSync('openssl', args, { stdio: 'pipe' });
   } catch (err) {
     const detail = (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
-    throw new Error(`TLS receivers need the openssl CLI to make a self-signed certificate: ${detail}`);
+    throw new Error(
+      `TLS receivers need the openssl CLI to make a self-signed certificate: ${detail}`,
+    );
   }
 }
 
@@ -169,7 +171,10 @@ function runOpenssl(args: string[]): void {
 
 const HUGE_CHUNK = Buffer.alloc(64 * 1024, 0x61);
 
-export async function startReceiver(behaviour: Behaviour, options: ReceiverOptions = {}): Promise<Receiver> {
+export async function startReceiver(
+  behaviour: Behaviour,
+  options: ReceiverOptions = {},
+): Promise<Receiver> {
   const host = options.host ?? '127.0.0.1';
   const readBody = options.readBody ?? true;
   const sockets = new Set<Socket>();
@@ -291,7 +296,11 @@ export async function startReceiver(behaviour: Behaviour, options: ReceiverOptio
           ...(options.tlsMaxVersion === undefined
             ? {}
             : // Protocols below TLS 1.2 need OpenSSL's lowest security level to be offered at all.
-              { maxVersion: options.tlsMaxVersion, minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }),
+              {
+                maxVersion: options.tlsMaxVersion,
+                minVersion: 'TLSv1',
+                ciphers: 'DEFAULT@SECLEVEL=0',
+              }),
         },
         onRequest,
       )
@@ -331,7 +340,10 @@ function streamHuge(
   isClosed: () => boolean,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
-    res.writeHead(status, { 'content-type': 'application/octet-stream', 'content-length': String(bytes) });
+    res.writeHead(status, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(bytes),
+    });
     res.on('close', () => resolve());
     const pump = (): void => {
       while (rec.bytesWritten < bytes) {

@@ -4,10 +4,14 @@
  * Implements the RetryScheduler port, so the delivery engine starts it as it starts the real one.
  */
 import { StateMachine } from 'aws-local-stepfunctions';
-import { synthesizeRetryDefinition } from '../../lib/retry-definition';
-import type { AttemptLambdaInput, AttemptTaskOutput, RetryExecutionInput } from '../../lambdas/core/retry-contract';
+import type {
+  AttemptLambdaInput,
+  AttemptTaskOutput,
+  RetryExecutionInput,
+} from '../../lambdas/core/retry-contract';
 import { retryExecutionName } from '../../lambdas/core/retry-contract';
 import type { RetryScheduler } from '../../lambdas/ports';
+import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 
 export interface TaskCall {
   readonly state: string;
@@ -31,7 +35,9 @@ export function createLocalRetryMachine(
   schedule?: readonly number[],
 ): LocalRetryMachine {
   const definition = synthesizeRetryDefinition({ schedule });
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: { checkArn: false, checkPaths: false },
+  });
   const states = (definition as { States: Record<string, { Type: string }> }).States;
   const taskStates = Object.entries(states)
     .filter(([, state]) => state.Type === 'Task')
@@ -57,7 +63,10 @@ export function createLocalRetryMachine(
       starts.push(input);
       const name = retryExecutionName(input.notificationId);
       if (executions.has(name)) return;
-      const execution = machine.run({ ...input }, { overrides: { taskResourceLocalHandlers: handlers as never } });
+      const execution = machine.run(
+        { ...input },
+        { overrides: { taskResourceLocalHandlers: handlers as never } },
+      );
       executions.set(name, execution.result);
     },
     async settle() {

@@ -17,7 +17,8 @@ export function useStandIns(opts?: StandInsOptions): () => StandIns {
     standIns = undefined;
   }, 30_000);
   return () => {
-    if (standIns === undefined) throw new Error('stand-ins are not running (use the getter inside tests or hooks)');
+    if (standIns === undefined)
+      throw new Error('stand-ins are not running (use the getter inside tests or hooks)');
     return standIns;
   };
 }
@@ -26,7 +27,10 @@ export function useStandIns(opts?: StandInsOptions): () => StandIns {
  * Runs `fn` with the given variables set in process.env (undefined deletes one), restoring the
  * previous values afterwards, for handlers that read their configuration from env.
  */
-export async function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T | Promise<T>): Promise<T> {
+export async function withEnv<T>(
+  vars: Record<string, string | undefined>,
+  fn: () => T | Promise<T>,
+): Promise<T> {
   const previous: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(vars)) {
     previous[key] = process.env[key];
@@ -44,7 +48,11 @@ export async function withEnv<T>(vars: Record<string, string | undefined>, fn: (
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -55,7 +63,9 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

@@ -15,8 +15,8 @@ import { notificationIdFor } from '../../lambdas/core/ids';
 import { IngestService } from '../../lambdas/core/ingest';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
-import type { ResendJob } from '../../lambdas/ports';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import type { ResendJob } from '../../lambdas/ports';
 import { invoke } from '../support/apigw';
 
 const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
@@ -71,7 +71,9 @@ describe('bulk resend by range', () => {
     const deps = notificationDeps();
     await seedFailed(deps.notifications, max + 1);
     const service = new NotificationService({ ...deps, maxRangeResend: max });
-    await expect(service.resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' })).rejects.toMatchObject({
+    await expect(
+      service.resendBulk({ from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' }),
+    ).rejects.toMatchObject({
       code: 'VALIDATION_ERROR',
     });
     expect(deps.created).toEqual([]);
@@ -103,7 +105,12 @@ describe('bulk resend by ids', () => {
     const ids = [0, 1, 2].map((i) => notificationIdFor('wh_X', `e${i}`));
     const res = await new NotificationService(deps).resendBulk({ ids });
     expect(order).toEqual(['enqueue:1']);
-    expect(await deps.resendJobs.get(res.jobId)).toMatchObject({ count: 3, queued: 3, sent: 0, failed: 0 });
+    expect(await deps.resendJobs.get(res.jobId)).toMatchObject({
+      count: 3,
+      queued: 3,
+      sent: 0,
+      failed: 0,
+    });
   });
 });
 
@@ -120,9 +127,20 @@ describe('ingest', () => {
         { type: 'T', id: 'same', data: { n: 2 } },
       ],
     });
-    expect(result).toEqual({ batch: true, events: [{ eventId: 'same', notifications: 1 }, { eventId: 'same', notifications: 1 }] });
+    expect(result).toEqual({
+      batch: true,
+      events: [
+        { eventId: 'same', notifications: 1 },
+        { eventId: 'same', notifications: 1 },
+      ],
+    });
     expect(queue.jobs).toEqual([
-      { kind: 'deliver', notificationId: notificationIdFor(hook.id, 'same'), webhookId: hook.id, event: expect.objectContaining({ data: { n: 1 } }) },
+      {
+        kind: 'deliver',
+        notificationId: notificationIdFor(hook.id, 'same'),
+        webhookId: hook.id,
+        event: expect.objectContaining({ data: { n: 1 } }),
+      },
     ]);
   });
 
@@ -138,14 +156,20 @@ describe('ingest', () => {
       stores: { webhooks },
       queue: {
         enqueue: async () => {
-          throw new Error('QueueSendError: 1 of 1 delivery jobs could not be queued (ServiceUnavailable)');
+          throw new Error(
+            'QueueSendError: 1 of 1 delivery jobs could not be queued (ServiceUnavailable)',
+          );
         },
       },
       clock,
       config: { definitionCacheTtlMs: 0 },
       logger: { info: () => {}, error: (...args: unknown[]) => logged.push(args) },
     });
-    const res = await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T', data: {} } });
+    const res = await invoke(handler, {
+      method: 'POST',
+      path: '/events',
+      body: { type: 'T', data: {} },
+    });
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('INTERNAL_ERROR');
     expect(res.rawBody).not.toContain('ServiceUnavailable');
@@ -173,9 +197,16 @@ describe('ingest metrics', () => {
       } as never,
     });
     const events = [1, 2, 3].map((n) => ({ type: 'T', data: { n } }));
-    expect((await invoke(handler, { method: 'POST', path: '/events', body: { events } })).status).toBe(202);
-    expect((await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T', data: {} } })).status).toBe(202);
-    expect((await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T' } })).status).toBe(400);
+    expect(
+      (await invoke(handler, { method: 'POST', path: '/events', body: { events } })).status,
+    ).toBe(202);
+    expect(
+      (await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T', data: {} } }))
+        .status,
+    ).toBe(202);
+    expect(
+      (await invoke(handler, { method: 'POST', path: '/events', body: { type: 'T' } })).status,
+    ).toBe(400);
     expect(recorded).toEqual([
       ['EventsIngested', 'Count', 3],
       ['EventsIngested', 'Count', 1],
@@ -192,9 +223,14 @@ describe('webhook listing', () => {
       t += 1000;
       return new Date(t);
     };
-    const service = new WebhookService({ webhooks, renderer: new Renderer(), clock: { now: tick } });
+    const service = new WebhookService({
+      webhooks,
+      renderer: new Renderer(),
+      clock: { now: tick },
+    });
     const names = ['c', 'a', 'b'];
-    for (const name of names) await service.create({ name, events: ['*'], url: 'https://x.example/' });
+    for (const name of names)
+      await service.create({ name, events: ['*'], url: 'https://x.example/' });
     expect((await service.list()).map((w) => w.name)).toEqual(names);
   });
 });

@@ -33,14 +33,25 @@ const api = createApiHandler({
   config: { region: 'eu-central-1', senderIps: [] },
   logger,
 });
-const ingest = createIngestHandler({ stores: { webhooks }, queue, clock, config: { definitionCacheTtlMs: 0 }, logger });
+const ingest = createIngestHandler({
+  stores: { webhooks },
+  queue,
+  clock,
+  config: { definitionCacheTtlMs: 0 },
+  logger,
+});
 
 let hookId = '';
 beforeAll(async () => {
   const res = await invoke(api, {
     method: 'POST',
     path: '/webhooks',
-    body: { name: 'fuzz', events: ['*'], url: 'https://x.example/{{ data.a }}', body: '{"a": {{ data.a | json }}}' },
+    body: {
+      name: 'fuzz',
+      events: ['*'],
+      url: 'https://x.example/{{ data.a }}',
+      body: '{"a": {{ data.a | json }}}',
+    },
   });
   expect(res.status).toBe(201);
   hookId = res.body.id;
@@ -49,15 +60,28 @@ beforeAll(async () => {
 async function expectNo500(req: ApiRequest, handler = api): Promise<void> {
   const res = await invoke(handler, req);
   if (res.status >= 500 || errors.length > 0) {
-    throw new Error(`${req.method} ${req.path} -> ${res.status} ${res.rawBody}\n${JSON.stringify(errors)}`);
+    throw new Error(
+      `${req.method} ${req.path} -> ${res.status} ${res.rawBody}\n${JSON.stringify(errors)}`,
+    );
   }
   if (res.status >= 400) expect(typeof res.body.error.code).toBe('string');
 }
 
 const template = fc.oneof(
   fc.string(),
-  fc.constantFrom('{{', '{%', '{{ data.a }}', '{{ data | json }}', '{% for x in data %}{{x}}{% endfor %}', '{{ "x" | nope }}'),
-  fc.array(fc.constantFrom('{{', '}}', '{%', '%}', 'data.a', '|', 'json', '"', 'https://', 'x'), { maxLength: 12 }).map((a) => a.join('')),
+  fc.constantFrom(
+    '{{',
+    '{%',
+    '{{ data.a }}',
+    '{{ data | json }}',
+    '{% for x in data %}{{x}}{% endfor %}',
+    '{{ "x" | nope }}',
+  ),
+  fc
+    .array(fc.constantFrom('{{', '}}', '{%', '%}', 'data.a', '|', 'json', '"', 'https://', 'x'), {
+      maxLength: 12,
+    })
+    .map((a) => a.join('')),
 );
 const definitionLike = fc.record(
   {
@@ -66,16 +90,25 @@ const definitionLike = fc.record(
     enabled: fc.oneof(fc.boolean(), fc.jsonValue()),
     method: fc.oneof(fc.constantFrom('POST', 'PUT', 'PATCH', 'GET'), fc.jsonValue()),
     url: fc.oneof(template, fc.constant('https://x.example/{{ data.a }}')),
-    contentType: fc.oneof(fc.constantFrom('application/json', 'application/xml', 'text/plain'), fc.string()),
+    contentType: fc.oneof(
+      fc.constantFrom('application/json', 'application/xml', 'text/plain'),
+      fc.string(),
+    ),
     headers: fc.oneof(fc.dictionary(fc.string(), template, { maxKeys: 3 }), fc.jsonValue()),
     body: template,
     strict: fc.oneof(fc.boolean(), fc.jsonValue()),
     auth: fc.oneof(
       fc.constant(null),
-      fc.record({ type: fc.constantFrom('basic', 'x'), username: fc.string(), password: fc.string() }, { requiredKeys: [] }),
+      fc.record(
+        { type: fc.constantFrom('basic', 'x'), username: fc.string(), password: fc.string() },
+        { requiredKeys: [] },
+      ),
       fc.jsonValue(),
     ),
-    signingSecret: fc.oneof(fc.constantFrom('generate', 'whsec_***', null, 'whsec_AAAA'), fc.string()),
+    signingSecret: fc.oneof(
+      fc.constantFrom('generate', 'whsec_***', null, 'whsec_AAAA'),
+      fc.string(),
+    ),
     version: fc.jsonValue(),
     id: fc.jsonValue(),
   },
@@ -95,30 +128,59 @@ describe('hostile input', () => {
 
   it('raw bodies of any text, JSON or not', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.json(), fc.string({ unit: 'binary' })), fc.boolean(), async (raw, base64) => {
-        for (const path of ['/webhooks', `/webhooks/${hookId}/preview`, '/notifications/resend']) {
-          await expectNo500({ method: 'POST', path, body: raw, base64 });
-        }
-        await expectNo500({ method: 'POST', path: '/events', body: raw, base64 }, ingest);
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.string(), fc.json(), fc.string({ unit: 'binary' })),
+        fc.boolean(),
+        async (raw, base64) => {
+          for (const path of [
+            '/webhooks',
+            `/webhooks/${hookId}/preview`,
+            '/notifications/resend',
+          ]) {
+            await expectNo500({ method: 'POST', path, body: raw, base64 });
+          }
+          await expectNo500({ method: 'POST', path: '/events', body: raw, base64 }, ingest);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('events, previews and resends with arbitrary JSON', async () => {
     const eventLike = fc.record(
-      { type: fc.oneof(fc.string(), fc.jsonValue()), id: fc.oneof(fc.string(), fc.jsonValue()), occurredAt: fc.oneof(fc.string(), fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString()))), data: fc.oneof(fc.object(), fc.jsonValue()) },
+      {
+        type: fc.oneof(fc.string(), fc.jsonValue()),
+        id: fc.oneof(fc.string(), fc.jsonValue()),
+        occurredAt: fc.oneof(
+          fc.string(),
+          fc.date().map((d) => (Number.isNaN(d.getTime()) ? 'x' : d.toISOString())),
+        ),
+        data: fc.oneof(fc.object(), fc.jsonValue()),
+      },
       { requiredKeys: [] },
     );
     await fc.assert(
-      fc.asyncProperty(eventLike, fc.array(eventLike, { maxLength: 4 }), fc.jsonValue(), async (event, events, other) => {
-        await expectNo500({ method: 'POST', path: '/events', body: event }, ingest);
-        await expectNo500({ method: 'POST', path: '/events', body: { events } }, ingest);
-        await expectNo500({ method: 'POST', path: `/webhooks/${hookId}/preview`, body: event });
-        await expectNo500({ method: 'POST', path: '/notifications/resend', body: other });
-        await expectNo500({ method: 'POST', path: '/notifications/resend', body: { ids: other } });
-        await expectNo500({ method: 'POST', path: '/notifications/resend', body: { from: other, to: event.occurredAt } });
-      }),
+      fc.asyncProperty(
+        eventLike,
+        fc.array(eventLike, { maxLength: 4 }),
+        fc.jsonValue(),
+        async (event, events, other) => {
+          await expectNo500({ method: 'POST', path: '/events', body: event }, ingest);
+          await expectNo500({ method: 'POST', path: '/events', body: { events } }, ingest);
+          await expectNo500({ method: 'POST', path: `/webhooks/${hookId}/preview`, body: event });
+          await expectNo500({ method: 'POST', path: '/notifications/resend', body: other });
+          await expectNo500({
+            method: 'POST',
+            path: '/notifications/resend',
+            body: { ids: other },
+          });
+          await expectNo500({
+            method: 'POST',
+            path: '/notifications/resend',
+            body: { from: other, to: event.occurredAt },
+          });
+        },
+      ),
       { numRuns: 300 },
     );
     queue.drain();
@@ -126,12 +188,20 @@ describe('hostile input', () => {
 
   it('paths and query strings', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string(), fc.string(), fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'), async (segment, query, method) => {
-        await expectNo500({ method: 'GET', path: `/notifications?${query}` });
-        await expectNo500({ method: 'GET', path: `/notifications?cursor=${encodeURIComponent(segment)}` });
-        await expectNo500({ method, path: `/webhooks/${encodeURIComponent(segment)}` });
-        await expectNo500({ method, path: `/notifications/${segment}` });
-      }),
+      fc.asyncProperty(
+        fc.string(),
+        fc.string(),
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+        async (segment, query, method) => {
+          await expectNo500({ method: 'GET', path: `/notifications?${query}` });
+          await expectNo500({
+            method: 'GET',
+            path: `/notifications?cursor=${encodeURIComponent(segment)}`,
+          });
+          await expectNo500({ method, path: `/webhooks/${encodeURIComponent(segment)}` });
+          await expectNo500({ method, path: `/notifications/${segment}` });
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -28,8 +28,14 @@ describe('router', () => {
       return { status: 200, body: { id: params.id } };
     })
     .add('POST', '/notifications/resend', async () => ({ status: 202, body: { bulk: true } }))
-    .add('POST', '/notifications/{id}/resend', async ({ params }) => ({ status: 202, body: { one: params.id } }))
-    .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({ status: 200, body: { job: params.jobId } }))
+    .add('POST', '/notifications/{id}/resend', async ({ params }) => ({
+      status: 202,
+      body: { one: params.id },
+    }))
+    .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({
+      status: 200,
+      body: { job: params.jobId },
+    }))
     .add('DELETE', '/things/{id}', async () => ({ status: 204 }));
   const handler = createHttpHandler(router, { logger: silent });
 
@@ -39,12 +45,20 @@ describe('router', () => {
   });
 
   it('routes the resend of one notification and the job status', async () => {
-    expect((await invoke(handler, { method: 'POST', path: '/notifications/ntf_1/resend' })).body).toEqual({ one: 'ntf_1' });
-    expect((await invoke(handler, { method: 'GET', path: '/notifications/resend/job_9' })).body).toEqual({ job: 'job_9' });
+    expect(
+      (await invoke(handler, { method: 'POST', path: '/notifications/ntf_1/resend' })).body,
+    ).toEqual({ one: 'ntf_1' });
+    expect(
+      (await invoke(handler, { method: 'GET', path: '/notifications/resend/job_9' })).body,
+    ).toEqual({ job: 'job_9' });
   });
 
   it('decodes path parameters and strips a named stage', async () => {
-    const res = await invoke(handler, { method: 'GET', path: '/notifications/a%2Fb', stage: 'prod' });
+    const res = await invoke(handler, {
+      method: 'GET',
+      path: '/notifications/a%2Fb',
+      stage: 'prod',
+    });
     expect(res.body).toEqual({ id: 'a/b' });
   });
 
@@ -65,8 +79,12 @@ describe('router', () => {
   });
 
   it('treats a malformed percent escape or an overlong id as no route', async () => {
-    expect((await invoke(handler, { method: 'GET', path: '/notifications/%E0%A4%A' })).status).toBe(404);
-    expect((await invoke(handler, { method: 'GET', path: `/notifications/${'x'.repeat(300)}` })).status).toBe(404);
+    expect((await invoke(handler, { method: 'GET', path: '/notifications/%E0%A4%A' })).status).toBe(
+      404,
+    );
+    expect(
+      (await invoke(handler, { method: 'GET', path: `/notifications/${'x'.repeat(300)}` })).status,
+    ).toBe(404);
   });
 });
 
@@ -76,24 +94,36 @@ describe('readJsonBody', () => {
   it('parses a JSON body, plain or base64-encoded, with or without a UTF-8 charset', () => {
     expect(readJsonBody(body('{"a":1}'), opts)).toEqual({ a: 1 });
     expect(readJsonBody(body('{"a":"é"}', { base64: true }), opts)).toEqual({ a: 'é' });
-    expect(readJsonBody(body('[1]', { contentType: 'application/json; charset=UTF-8' }), opts)).toEqual([1]);
+    expect(
+      readJsonBody(body('[1]', { contentType: 'application/json; charset=UTF-8' }), opts),
+    ).toEqual([1]);
   });
 
   it('refuses other content types and charsets with 415', () => {
-    expect(thrown(() => readJsonBody(body('{}', { contentType: 'text/plain' }), opts)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
-    expect(thrown(() => readJsonBody(body('{}', { contentType: null }), opts)).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(thrown(() => readJsonBody(body('{}', { contentType: 'text/plain' }), opts)).code).toBe(
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
+    expect(thrown(() => readJsonBody(body('{}', { contentType: null }), opts)).code).toBe(
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     expect(
-      thrown(() => readJsonBody(body('{}', { contentType: 'application/json; charset=latin1' }), opts)).code,
+      thrown(() =>
+        readJsonBody(body('{}', { contentType: 'application/json; charset=latin1' }), opts),
+      ).code,
     ).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('refuses a body over the limit before parsing it, counting UTF-8 bytes', () => {
-    expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`), opts)).code).toBe('PAYLOAD_TOO_LARGE');
-    // 400 characters of 3 UTF-8 bytes each: under the limit in characters, over it in bytes.
-    expect(thrown(() => readJsonBody(body(`"${'€'.repeat(400)}"`), opts)).code).toBe('PAYLOAD_TOO_LARGE');
-    expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`, { base64: true }), opts)).code).toBe(
+    expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`), opts)).code).toBe(
       'PAYLOAD_TOO_LARGE',
     );
+    // 400 characters of 3 UTF-8 bytes each: under the limit in characters, over it in bytes.
+    expect(thrown(() => readJsonBody(body(`"${'€'.repeat(400)}"`), opts)).code).toBe(
+      'PAYLOAD_TOO_LARGE',
+    );
+    expect(
+      thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`, { base64: true }), opts)).code,
+    ).toBe('PAYLOAD_TOO_LARGE');
   });
 
   it('answers INVALID_JSON without echoing the body', () => {
@@ -109,7 +139,9 @@ describe('readJsonBody', () => {
   });
 
   it('refuses __proto__ keys, lone surrogates and deep nesting with a path', () => {
-    const proto = thrown(() => readJsonBody(body('{"data":{"__proto__":{"polluted":true}}}'), opts));
+    const proto = thrown(() =>
+      readJsonBody(body('{"data":{"__proto__":{"polluted":true}}}'), opts),
+    );
     expect(proto.code).toBe('VALIDATION_ERROR');
     expect(proto.details[0].path).toBe('data.__proto__');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
@@ -122,7 +154,9 @@ describe('readJsonBody', () => {
 
   it('survives hostile nesting far beyond the limit', () => {
     const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
-    expect(thrown(() => readJsonBody(body(deep), { maxBytes: 1_000_000 })).code).toBe('VALIDATION_ERROR');
+    expect(thrown(() => readJsonBody(body(deep), { maxBytes: 1_000_000 })).code).toBe(
+      'VALIDATION_ERROR',
+    );
   });
 
   it('requires a body unless optional', () => {
@@ -134,16 +168,22 @@ describe('readJsonBody', () => {
 
 describe('readQuery', () => {
   it('refuses unknown and repeated parameters', () => {
-    const err = thrown(() => readQuery(apiGatewayEvent({ method: 'GET', path: '/n?limit=1&limit=2&x=1' }), ['limit']));
+    const err = thrown(() =>
+      readQuery(apiGatewayEvent({ method: 'GET', path: '/n?limit=1&limit=2&x=1' }), ['limit']),
+    );
     expect(err.details.map((d: { path: string }) => d.path).sort()).toEqual(['limit', 'x']);
   });
 });
 
 describe('errorResponse', () => {
   it('maps domain errors to their status with code, message and details', () => {
-    expect(errorResponse(new ValidationError('bad', [{ path: 'a', message: 'm' }]), silent)).toMatchObject({
+    expect(
+      errorResponse(new ValidationError('bad', [{ path: 'a', message: 'm' }]), silent),
+    ).toMatchObject({
       status: 400,
-      body: { error: { code: 'VALIDATION_ERROR', message: 'bad', details: [{ path: 'a', message: 'm' }] } },
+      body: {
+        error: { code: 'VALIDATION_ERROR', message: 'bad', details: [{ path: 'a', message: 'm' }] },
+      },
     });
     expect(errorResponse(new NotFoundError('x'), silent).status).toBe(404);
     expect(errorResponse(new ConflictError('x'), silent).status).toBe(409);
@@ -151,7 +191,9 @@ describe('errorResponse', () => {
 
   it('turns anything else into a logged 500 without detail', () => {
     const logged: unknown[] = [];
-    const res = errorResponse(new Error('db password=hunter2 leaked'), { error: (...args: unknown[]) => logged.push(args) });
+    const res = errorResponse(new Error('db password=hunter2 leaked'), {
+      error: (...args: unknown[]) => logged.push(args),
+    });
     expect(res.status).toBe(500);
     expect(res.body.error.code).toBe('INTERNAL_ERROR');
     expect(JSON.stringify(res.body)).not.toContain('hunter2');

@@ -34,7 +34,11 @@ describe('checkAddress: IPv4 ranges (inside refused, just outside allowed)', () 
     [/private/, ['10.0.0.0', '10.255.255.255'], ['9.255.255.255', '11.0.0.0']],
     [/carrier-grade NAT/, ['100.64.0.0', '100.127.255.255'], ['100.63.255.255', '100.128.0.0']],
     [/loopback/, ['127.0.0.1', '127.0.0.0', '127.255.255.255'], ['126.255.255.255', '128.0.0.0']],
-    [/link-local/, ['169.254.169.254', '169.254.0.0', '169.254.255.255'], ['169.253.255.255', '169.255.0.0']],
+    [
+      /link-local/,
+      ['169.254.169.254', '169.254.0.0', '169.254.255.255'],
+      ['169.253.255.255', '169.255.0.0'],
+    ],
     [/private/, ['172.16.0.0', '172.31.255.255'], ['172.15.255.255', '172.32.0.0']],
     [/IETF protocol assignments/, ['192.0.0.0', '192.0.0.255'], ['191.255.255.255', '192.0.1.0']],
     [/documentation/, ['192.0.2.0', '192.0.2.255'], ['192.0.3.0']],
@@ -64,16 +68,31 @@ describe('checkAddress: IPv6 ranges', () => {
   const table: [string, RegExp, string[], string[]][] = [
     ['unspecified', /unspecified/, ['::', '0:0:0:0:0:0:0:0'], []],
     ['loopback', /loopback/, ['::1', '0:0:0:0:0:0:0:1'], []],
-    ['unique local fc00::/7', /unique local/, ['fc00::', 'fd12:3456::1', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], []],
+    [
+      'unique local fc00::/7',
+      /unique local/,
+      ['fc00::', 'fd12:3456::1', 'fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      [],
+    ],
     ['link-local fe80::/10', /link-local/, ['fe80::1', 'febf:ffff::1', 'fe80::1%eth0'], []],
     ['site-local fec0::/10', /site-local/, ['fec0::1'], []],
     ['multicast ff00::/8', /multicast/, ['ff02::1', 'ff0e::101'], []],
-    ['documentation 2001:db8::/32', /documentation/, ['2001:db8::1', '2001:db8:ffff:ffff::1'], ['2001:db7:ffff::1', '2001:db9::1']],
+    [
+      'documentation 2001:db8::/32',
+      /documentation/,
+      ['2001:db8::1', '2001:db8:ffff:ffff::1'],
+      ['2001:db7:ffff::1', '2001:db9::1'],
+    ],
     ['documentation 3fff::/20', /documentation/, ['3fff::1', '3fff:fff::1'], ['3fff:1000::1']],
     ['benchmarking 2001:2::/48', /benchmarking/, ['2001:2::1', '2001:2:0:ffff::1'], []],
     ['discard-only 100::/64', /discard-only/, ['100::1'], []],
     ['reserved ::/8', /reserved/, ['1::1', '0:1::1'], []],
-    ['outside global unicast', /outside global unicast/, ['4000::1', '5f00::1', 'e000::1', 'fe00::1'], []],
+    [
+      'outside global unicast',
+      /outside global unicast/,
+      ['4000::1', '5f00::1', 'e000::1', 'fe00::1'],
+      [],
+    ],
   ];
 
   it.each(table)('%s', (_name, label, inside, outside) => {
@@ -90,7 +109,13 @@ describe('checkAddress: IPv6 ranges', () => {
   });
 
   it('allows ordinary public IPv6 addresses', () => {
-    for (const ip of ['2606:4700:4700::1111', '2a00:1450:4001:81c::200e', '2001:200::1', '2003::1', '3fff:1000::1']) {
+    for (const ip of [
+      '2606:4700:4700::1111',
+      '2a00:1450:4001:81c::200e',
+      '2001:200::1',
+      '2003::1',
+      '3fff:1000::1',
+    ]) {
       expect(checkAddress(ip, strict)).toEqual({ ok: true });
     }
   });
@@ -136,9 +161,13 @@ describe('checkAddress: IPv6 forms that embed an IPv4 address', () => {
 
   it('judges Teredo 2001::/32 by its server and (inverted) client addresses', () => {
     // RFC 4380 example: server 65.54.227.120, client 192.0.2.45 (documentation).
-    expect(reasonOf('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toMatch(/Teredo .* client 192\.0\.2\.45, which is documentation/);
+    expect(reasonOf('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toMatch(
+      /Teredo .* client 192\.0\.2\.45, which is documentation/,
+    );
     // Client 127.0.0.1 is stored inverted as 80ff:fffe.
-    expect(reasonOf('2001:0:4136:e378:8000:63bf:80ff:fffe')).toMatch(/Teredo .* client 127\.0\.0\.1, which is loopback/);
+    expect(reasonOf('2001:0:4136:e378:8000:63bf:80ff:fffe')).toMatch(
+      /Teredo .* client 127\.0\.0\.1, which is loopback/,
+    );
     // Server 10.0.0.1.
     expect(reasonOf('2001:0:a00:1:8000:63bf:f7f7:f7f7')).toMatch(/Teredo .* server 10\.0\.0\.1/);
     // Server 65.54.227.120, client 8.8.8.8: both public.
@@ -156,7 +185,10 @@ describe('checkAddress: input and allow-list exceptions', () => {
   });
 
   it('lets an address inside an allowed CIDR through even though it is not public', () => {
-    const policy: EgressPolicy = { allowHttp: false, allowCidrs: ['10.1.0.0/16', 'fd00:1::/32', '169.254.169.123/32'] };
+    const policy: EgressPolicy = {
+      allowHttp: false,
+      allowCidrs: ['10.1.0.0/16', 'fd00:1::/32', '169.254.169.123/32'],
+    };
     expect(checkAddress('10.1.2.3', policy)).toEqual({ ok: true });
     expect(reasonOf('10.2.0.1', policy)).toMatch(/private/);
     expect(checkAddress('fd00:1::5', policy)).toEqual({ ok: true });
@@ -167,7 +199,9 @@ describe('checkAddress: input and allow-list exceptions', () => {
 
   it('treats an IPv4 exception and its IPv4-mapped form as the same endpoint, and nothing else', () => {
     expect(checkAddress('::ffff:127.0.0.1', localMode)).toEqual({ ok: true });
-    expect(checkAddress('127.0.0.1', { allowHttp: true, allowCidrs: ['::ffff:127.0.0.0/104'] })).toEqual({ ok: true });
+    expect(
+      checkAddress('127.0.0.1', { allowHttp: true, allowCidrs: ['::ffff:127.0.0.0/104'] }),
+    ).toEqual({ ok: true });
     // NAT64 / 6to4 go through a gateway, not to the embedded address: no exception.
     expect(reasonOf('64:ff9b::7f00:1', localMode)).toMatch(/NAT64/);
     expect(reasonOf('2002:7f00:1::1', localMode)).toMatch(/6to4/);
@@ -184,7 +218,10 @@ describe('checkAddress: input and allow-list exceptions', () => {
       strict,
     );
     expect(d).toEqual({ ok: false, reason: expect.stringMatching(/10\.0\.0\.1 .*private/) });
-    expect(checkAll([], strict)).toEqual({ ok: false, reason: expect.stringMatching(/no address/) });
+    expect(checkAll([], strict)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/no address/),
+    });
   });
 });
 
@@ -196,23 +233,47 @@ describe('checkUrl', () => {
   });
 
   it('refuses plain http unless the policy allows it', () => {
-    expect(checkUrl('http://hooks.example.com/', strict)).toEqual({ ok: false, reason: expect.stringMatching(/plain http/) });
+    expect(checkUrl('http://hooks.example.com/', strict)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/plain http/),
+    });
     expect(checkUrl('http://hooks.example.com/', httpNoExceptions).ok).toBe(true);
   });
 
   it('refuses other schemes and things that are not absolute URLs', () => {
-    for (const u of ['ftp://example.com/', 'file:///etc/passwd', 'javascript:alert(1)', 'gopher://example.com/', 'ws://example.com/']) {
-      expect(checkUrl(u, httpNoExceptions)).toEqual({ ok: false, reason: expect.stringMatching(/scheme/) });
+    for (const u of [
+      'ftp://example.com/',
+      'file:///etc/passwd',
+      'javascript:alert(1)',
+      'gopher://example.com/',
+      'ws://example.com/',
+    ]) {
+      expect(checkUrl(u, httpNoExceptions)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/scheme/),
+      });
     }
     for (const u of ['not a url', '/relative/path', '', 'http://[fe80::1%25eth0]/']) {
-      expect(checkUrl(u, httpNoExceptions)).toEqual({ ok: false, reason: expect.stringMatching(/not a valid absolute URL/) });
+      expect(checkUrl(u, httpNoExceptions)).toEqual({
+        ok: false,
+        reason: expect.stringMatching(/not a valid absolute URL/),
+      });
     }
   });
 
   it('refuses credentials in the URL', () => {
-    expect(checkUrl('https://user:pass@example.com/', strict)).toEqual({ ok: false, reason: expect.stringMatching(/credentials/) });
-    expect(checkUrl('https://user@example.com/', strict)).toEqual({ ok: false, reason: expect.stringMatching(/credentials/) });
-    expect(checkUrl('https://:pass@example.com/', strict)).toEqual({ ok: false, reason: expect.stringMatching(/credentials/) });
+    expect(checkUrl('https://user:pass@example.com/', strict)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/credentials/),
+    });
+    expect(checkUrl('https://user@example.com/', strict)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/credentials/),
+    });
+    expect(checkUrl('https://:pass@example.com/', strict)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/credentials/),
+    });
   });
 
   const loopbackSpellings = [
@@ -240,7 +301,10 @@ describe('checkUrl', () => {
   ];
 
   it.each(loopbackSpellings)('refuses the loopback spelling %s', (u) => {
-    expect(checkUrl(u, httpNoExceptions)).toEqual({ ok: false, reason: expect.stringMatching(/loopback/) });
+    expect(checkUrl(u, httpNoExceptions)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/loopback/),
+    });
   });
 
   it.each([
@@ -256,7 +320,10 @@ describe('checkUrl', () => {
     ['http://255.255.255.255/', /broadcast/],
     ['http://[64:ff9b::a9fe:a9fe]/', /NAT64 .* link-local/],
   ])('refuses the non-public literal %s', (u, why) => {
-    expect(checkUrl(u, httpNoExceptions)).toEqual({ ok: false, reason: expect.stringMatching(why) });
+    expect(checkUrl(u, httpNoExceptions)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(why),
+    });
   });
 
   it('accepts public IP literals', () => {
@@ -271,27 +338,44 @@ describe('checkUrl', () => {
   });
 
   it('refuses the IPv4-compatible spelling of loopback even in local mode (it is neither ::1 nor 127.0.0.1)', () => {
-    expect(checkUrl('http://[::127.0.0.1]/', httpNoExceptions)).toEqual({ ok: false, reason: expect.stringMatching(/IPv4-compatible .* loopback/) });
-    expect(checkUrl('http://[::127.0.0.1]/', localMode)).toEqual({ ok: false, reason: expect.stringMatching(/IPv4-compatible/) });
+    expect(checkUrl('http://[::127.0.0.1]/', httpNoExceptions)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/IPv4-compatible .* loopback/),
+    });
+    expect(checkUrl('http://[::127.0.0.1]/', localMode)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/IPv4-compatible/),
+    });
   });
 
   it('keeps localhost refused when only one of its loopback addresses is allow-listed', () => {
     const v4Only: EgressPolicy = { allowHttp: true, allowCidrs: ['127.0.0.0/8'] };
-    expect(checkUrl('http://localhost/', v4Only)).toEqual({ ok: false, reason: expect.stringMatching(/::1/) });
+    expect(checkUrl('http://localhost/', v4Only)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/::1/),
+    });
     expect(checkUrl('http://127.0.0.1/', v4Only).ok).toBe(true);
   });
 });
 
 describe('resolveAndCheck with an injected lookup', () => {
-  const fake = (answers: Record<string, string[]>): jest.Mock<ReturnType<Lookup>, Parameters<Lookup>> =>
+  const fake = (
+    answers: Record<string, string[]>,
+  ): jest.Mock<ReturnType<Lookup>, Parameters<Lookup>> =>
     jest.fn(async (hostname: string) => {
       const list = answers[hostname];
-      if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
-      return list.map((address) => ({ address, family: address.includes(':') ? (6 as const) : (4 as const) }));
+      if (!list)
+        throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return list.map((address) => ({
+        address,
+        family: address.includes(':') ? (6 as const) : (4 as const),
+      }));
     });
 
   it('passes a name whose every address is public and returns those addresses', async () => {
-    const lookup = fake({ 'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'] });
+    const lookup = fake({
+      'hooks.example.com': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],
+    });
     const d = await resolveAndCheck('hooks.example.com', strict, lookup);
     expect(d).toEqual({
       ok: true,
@@ -314,8 +398,12 @@ describe('resolveAndCheck with an injected lookup', () => {
       ok: false,
       reason: expect.stringMatching(/mixed\.example\.com.*10\.0\.0\.7.*private/),
     });
-    await expect(resolveAndCheck('metadata.example.com', strict, lookup)).resolves.toMatchObject({ ok: false });
-    await expect(resolveAndCheck('mapped.example.com', strict, lookup)).resolves.toMatchObject({ ok: false });
+    await expect(resolveAndCheck('metadata.example.com', strict, lookup)).resolves.toMatchObject({
+      ok: false,
+    });
+    await expect(resolveAndCheck('mapped.example.com', strict, lookup)).resolves.toMatchObject({
+      ok: false,
+    });
     await expect(resolveAndCheck('rebind.example.com', strict, lookup)).resolves.toEqual({
       ok: false,
       reason: expect.stringMatching(/loopback/),
@@ -328,16 +416,27 @@ describe('resolveAndCheck with an injected lookup', () => {
       ok: false,
       reason: expect.stringMatching(/no address/),
     });
-    await expect(resolveAndCheck('unknown.example.com', strict, fake({}))).rejects.toMatchObject({ code: 'ENOTFOUND' });
+    await expect(resolveAndCheck('unknown.example.com', strict, fake({}))).rejects.toMatchObject({
+      code: 'ENOTFOUND',
+    });
   });
 
   it('never asks the resolver about localhost names or IP literals', async () => {
     const lookup = fake({});
-    await expect(resolveAndCheck('localhost', strict, lookup)).resolves.toMatchObject({ ok: false });
-    await expect(resolveAndCheck('x.localhost.', strict, lookup)).resolves.toMatchObject({ ok: false });
-    await expect(resolveAndCheck('127.0.0.1', strict, lookup)).resolves.toMatchObject({ ok: false });
+    await expect(resolveAndCheck('localhost', strict, lookup)).resolves.toMatchObject({
+      ok: false,
+    });
+    await expect(resolveAndCheck('x.localhost.', strict, lookup)).resolves.toMatchObject({
+      ok: false,
+    });
+    await expect(resolveAndCheck('127.0.0.1', strict, lookup)).resolves.toMatchObject({
+      ok: false,
+    });
     await expect(resolveAndCheck('[::1]', strict, lookup)).resolves.toMatchObject({ ok: false });
-    await expect(resolveAndCheck('8.8.8.8', strict, lookup)).resolves.toEqual({ ok: true, addresses: [{ address: '8.8.8.8', family: 4 }] });
+    await expect(resolveAndCheck('8.8.8.8', strict, lookup)).resolves.toEqual({
+      ok: true,
+      addresses: [{ address: '8.8.8.8', family: 4 }],
+    });
     await expect(resolveAndCheck('localhost', localMode, lookup)).resolves.toEqual({
       ok: true,
       addresses: [
@@ -353,7 +452,10 @@ describe('policy parsing', () => {
   const defaults: EgressPolicy = { allowHttp: false, allowCidrs: ['10.9.0.0/16'] };
 
   it('uses the defaults when the switches are unset', () => {
-    expect(parseEgressPolicy(undefined, undefined, defaults)).toEqual({ allowHttp: false, allowCidrs: ['10.9.0.0/16'] });
+    expect(parseEgressPolicy(undefined, undefined, defaults)).toEqual({
+      allowHttp: false,
+      allowCidrs: ['10.9.0.0/16'],
+    });
   });
 
   it('reads booleans and a comma list of CIDRs (bare addresses become single hosts)', () => {
@@ -361,21 +463,32 @@ describe('policy parsing', () => {
       allowHttp: true,
       allowCidrs: ['127.0.0.0/8', '::1/128', '192.168.1.10/32'],
     });
-    expect(parseEgressPolicy('0', '', { allowHttp: true, allowCidrs: ['10.0.0.0/8'] })).toEqual({ allowHttp: false, allowCidrs: [] });
+    expect(parseEgressPolicy('0', '', { allowHttp: true, allowCidrs: ['10.0.0.0/8'] })).toEqual({
+      allowHttp: false,
+      allowCidrs: [],
+    });
   });
 
   it('rejects a bad boolean or a bad CIDR, naming the switch', () => {
     expect(() => parseEgressPolicy('maybe', undefined, defaults)).toThrow(/ALLOW_HTTP/);
     expect(() => parseEgressPolicy(undefined, '10.0.0.0/33', defaults)).toThrow(ValidationError);
-    expect(() => parseEgressPolicy(undefined, '10.0.0.0/8,example.com', defaults)).toThrow(/EGRESS_ALLOW_CIDRS: "example.com"/);
+    expect(() => parseEgressPolicy(undefined, '10.0.0.0/8,example.com', defaults)).toThrow(
+      /EGRESS_ALLOW_CIDRS: "example.com"/,
+    );
   });
 
   it('normalizeCidrs canonicalizes valid entries', () => {
-    expect(normalizeCidrs(['0:0:0:0:0:0:0:1/128', '10.0.0.0/8', 'FD00::/8'])).toEqual(['::1/128', '10.0.0.0/8', 'fd00::/8']);
+    expect(normalizeCidrs(['0:0:0:0:0:0:0:1/128', '10.0.0.0/8', 'FD00::/8'])).toEqual([
+      '::1/128',
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
   });
 
   it('an unparseable allow-list entry opens nothing', () => {
-    expect(reasonOf('10.0.0.1', { allowHttp: true, allowCidrs: ['10.0.0.0/99', 'nonsense'] })).toMatch(/private/);
+    expect(
+      reasonOf('10.0.0.1', { allowHttp: true, allowCidrs: ['10.0.0.0/99', 'nonsense'] }),
+    ).toMatch(/private/);
   });
 });
 
@@ -386,13 +499,33 @@ describe('address parsing', () => {
     expect(parseIp('[::1]')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0, 0, 1] });
     expect(parseIp('fe80::1%eth0')).toEqual({ kind: 6, parts: [0xfe80, 0, 0, 0, 0, 0, 0, 1] });
     expect(parseIp('::1.2.3.4')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0, 0x102, 0x304] });
-    expect(parseIp('::ffff:1.2.3.4')).toEqual({ kind: 6, parts: [0, 0, 0, 0, 0, 0xffff, 0x102, 0x304] });
-    expect(parseIp('1:2:3:4:5:6:1.2.3.4')).toEqual({ kind: 6, parts: [1, 2, 3, 4, 5, 6, 0x102, 0x304] });
+    expect(parseIp('::ffff:1.2.3.4')).toEqual({
+      kind: 6,
+      parts: [0, 0, 0, 0, 0, 0xffff, 0x102, 0x304],
+    });
+    expect(parseIp('1:2:3:4:5:6:1.2.3.4')).toEqual({
+      kind: 6,
+      parts: [1, 2, 3, 4, 5, 6, 0x102, 0x304],
+    });
     expect(parseIp('1::')).toEqual({ kind: 6, parts: [1, 0, 0, 0, 0, 0, 0, 0] });
   });
 
   it('rejects malformed addresses', () => {
-    for (const s of [':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7:', 'fe80::1%', '12345::', '::1.2.3', '::1.2.3.256', '1.2.3.04', '256.1.1.1', '1:2:3:4:5:6:7::8']) {
+    for (const s of [
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7',
+      ':1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:',
+      'fe80::1%',
+      '12345::',
+      '::1.2.3',
+      '::1.2.3.256',
+      '1.2.3.04',
+      '256.1.1.1',
+      '1:2:3:4:5:6:7::8',
+    ]) {
       expect({ s, parsed: parseIp(s) }).toEqual({ s, parsed: undefined });
     }
   });
@@ -402,7 +535,12 @@ describe('address parsing', () => {
     fc.assert(
       fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (parts) => {
         const addr = new ipaddr.IPv6(parts);
-        for (const text of [addr.toString(), addr.toNormalizedString(), parts.map((p) => p.toString(16).padStart(4, '0')).join(':'), addr.toString().toUpperCase()]) {
+        for (const text of [
+          addr.toString(),
+          addr.toNormalizedString(),
+          parts.map((p) => p.toString(16).padStart(4, '0')).join(':'),
+          addr.toString().toUpperCase(),
+        ]) {
           expect(isIPv6(text)).toBe(true);
           expect(parseIp(text)).toEqual({ kind: 6, parts });
         }
@@ -412,11 +550,8 @@ describe('address parsing', () => {
   });
 
   it('normalizes CIDRs to their network address in canonical text', () => {
-    expect(normalizeCidrs(['10.1.2.3/8', '2001:DB8:0:0:1::/64', '2001:db8::1:0:0:1', 'fd00::/7'])).toEqual([
-      '10.0.0.0/8',
-      '2001:db8::/64',
-      '2001:db8::1:0:0:1/128',
-      'fc00::/7',
-    ]);
+    expect(
+      normalizeCidrs(['10.1.2.3/8', '2001:DB8:0:0:1::/64', '2001:db8::1:0:0:1', 'fd00::/7']),
+    ).toEqual(['10.0.0.0/8', '2001:db8::/64', '2001:db8::1:0:0:1/128', 'fc00::/7']);
   });
 });

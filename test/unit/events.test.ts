@@ -23,9 +23,17 @@ describe('parseEvent', () => {
   it('accepts a full event and normalises occurredAt to UTC', () => {
     const data = { loanId: 'L-1', amount: 12.5 };
 
-    const event = parseEvent({ type: 'LOAN_DISBURSEMENT', id: 'p-1', occurredAt: '2026-11-28T11:30:00+01:00', data }, now);
+    const event = parseEvent(
+      { type: 'LOAN_DISBURSEMENT', id: 'p-1', occurredAt: '2026-11-28T11:30:00+01:00', data },
+      now,
+    );
 
-    expect(event).toEqual({ id: 'p-1', type: 'LOAN_DISBURSEMENT', occurredAt: '2026-11-28T10:30:00.000Z', data });
+    expect(event).toEqual({
+      id: 'p-1',
+      type: 'LOAN_DISBURSEMENT',
+      occurredAt: '2026-11-28T10:30:00.000Z',
+      data,
+    });
     expect(event.data).toBe(data);
   });
 
@@ -39,10 +47,12 @@ describe('parseEvent', () => {
   });
 
   it('accepts non-ASCII types and ids, emoji included', () => {
-    expect(parseEvent({ type: 'Prêt accordé 🎉', id: 'évènement-1', data: {} }, now)).toMatchObject({
-      type: 'Prêt accordé 🎉',
-      id: 'évènement-1',
-    });
+    expect(parseEvent({ type: 'Prêt accordé 🎉', id: 'évènement-1', data: {} }, now)).toMatchObject(
+      {
+        type: 'Prêt accordé 🎉',
+        id: 'évènement-1',
+      },
+    );
   });
 
   it('fills in a time-sortable id and the current time', () => {
@@ -103,14 +113,20 @@ describe('parseEvent', () => {
   });
 
   it('refuses __proto__ and constructor as top-level fields, and keeps them as plain data inside data', () => {
-    const hostile = JSON.parse('{"type":"X","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"p":1}}}}');
+    const hostile = JSON.parse(
+      '{"type":"X","data":{"__proto__":{"polluted":true},"constructor":{"prototype":{"p":1}}}}',
+    );
 
     const event = parseEvent(hostile, now);
-    const err = caught(() => parseEvent(JSON.parse('{"type":"X","data":{},"__proto__":{"polluted":true}}'), now));
+    const err = caught(() =>
+      parseEvent(JSON.parse('{"type":"X","data":{},"__proto__":{"polluted":true}}'), now),
+    );
 
     expect(Object.keys(event.data)).toEqual(['__proto__', 'constructor']);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect((err as ValidationError).details).toEqual([{ path: '__proto__', message: 'unknown field' }]);
+    expect((err as ValidationError).details).toEqual([
+      { path: '__proto__', message: 'unknown field' },
+    ]);
   });
 
   it('accepts an event of exactly 256 KiB and refuses one byte more with PayloadTooLargeError', () => {
@@ -125,7 +141,10 @@ describe('parseEvent', () => {
   it('measures the size in UTF-8 bytes', () => {
     const skeleton = JSON.stringify({ type: 'X', data: { s: '' } });
     // 'é' is 1 UTF-16 unit but 2 UTF-8 bytes.
-    const input = { type: 'X', data: { s: 'é'.repeat((MAX_EVENT_BYTES - skeleton.length) / 2 + 1) } };
+    const input = {
+      type: 'X',
+      data: { s: 'é'.repeat((MAX_EVENT_BYTES - skeleton.length) / 2 + 1) },
+    };
 
     expect(JSON.stringify(input).length).toBeLessThan(MAX_EVENT_BYTES);
     expect(caught(() => parseEvent(input, now))).toBeInstanceOf(PayloadTooLargeError);
@@ -141,7 +160,16 @@ describe('parseEvents', () => {
   });
 
   it('accepts a batch and gives each event without id its own id, in order', () => {
-    const result = parseEvents({ events: [{ type: 'A', data: {} }, { type: 'B', data: {}, id: 'mine' }, { type: 'C', data: {} }] }, now);
+    const result = parseEvents(
+      {
+        events: [
+          { type: 'A', data: {} },
+          { type: 'B', data: {}, id: 'mine' },
+          { type: 'C', data: {} },
+        ],
+      },
+      now,
+    );
 
     expect(result.batch).toBe(true);
     expect(result.events.map((e) => e.type)).toEqual(['A', 'B', 'C']);
@@ -172,13 +200,17 @@ describe('parseEvents', () => {
   });
 
   it('names the index of an event that is not an object', () => {
-    const err = caught(() => parseEvents({ events: [{ type: 'A', data: {} }, 'oops'] }, now)) as ValidationError;
+    const err = caught(() =>
+      parseEvents({ events: [{ type: 'A', data: {} }, 'oops'] }, now),
+    ) as ValidationError;
 
     expect(err.details).toEqual([expect.objectContaining({ index: 1, path: 'events[1]' })]);
   });
 
   it(`accepts ${MAX_BATCH_EVENTS} events and refuses ${MAX_BATCH_EVENTS + 1}`, () => {
-    const batch = (n: number) => ({ events: Array.from({ length: n }, (_, i) => ({ type: `T${i}`, data: {} })) });
+    const batch = (n: number) => ({
+      events: Array.from({ length: n }, (_, i) => ({ type: `T${i}`, data: {} })),
+    });
 
     expect(parseEvents(batch(MAX_BATCH_EVENTS), now).events).toHaveLength(MAX_BATCH_EVENTS);
     const err = caught(() => parseEvents(batch(MAX_BATCH_EVENTS + 1), now)) as ValidationError;
@@ -189,14 +221,18 @@ describe('parseEvents', () => {
   it('refuses an empty batch, a non-array and extra fields next to events', () => {
     expect(() => parseEvents({ events: [] }, now)).toThrow(ValidationError);
     expect(() => parseEvents({ events: {} }, now)).toThrow(ValidationError);
-    const err = caught(() => parseEvents({ events: [{ type: 'A', data: {} }], extra: true }, now)) as ValidationError;
+    const err = caught(() =>
+      parseEvents({ events: [{ type: 'A', data: {} }], extra: true }, now),
+    ) as ValidationError;
     expect(err.details).toEqual([{ path: 'extra', message: 'unknown field' }]);
   });
 
   it('refuses a batch holding an event larger than 256 KiB with its index', () => {
     const big = { type: 'X', data: { s: 'a'.repeat(MAX_EVENT_BYTES) } };
 
-    const err = caught(() => parseEvents({ events: [{ type: 'A', data: {} }, big] }, now)) as PayloadTooLargeError;
+    const err = caught(() =>
+      parseEvents({ events: [{ type: 'A', data: {} }, big] }, now),
+    ) as PayloadTooLargeError;
 
     expect(err).toBeInstanceOf(PayloadTooLargeError);
     expect(err.details).toEqual([expect.objectContaining({ index: 1, path: 'events[1]' })]);

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { newEventId, newJobId, newWebhookId, notificationIdFor, ulid, ulidTime } from '../../lambdas/core/ids';
+import {
+  newEventId,
+  newJobId,
+  newWebhookId,
+  notificationIdFor,
+  ulid,
+  ulidTime,
+} from '../../lambdas/core/ids';
 
 const BASE32 = '[0-9A-HJKMNP-TV-Z]';
 
@@ -50,7 +57,8 @@ describe('ids', () => {
     for (const byte of digest) bits += byte.toString(2).padStart(8, '0');
     const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
     let expected = '';
-    for (let i = 0; i < 26; i++) expected += alphabet[Number.parseInt(bits.slice(i * 5, i * 5 + 5), 2)];
+    for (let i = 0; i < 26; i++)
+      expected += alphabet[Number.parseInt(bits.slice(i * 5, i * 5 + 5), 2)];
 
     expect(notificationIdFor('wh_1', 'evt_1')).toBe(`ntf_${expected}`);
   });

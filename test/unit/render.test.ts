@@ -39,7 +39,10 @@ const event: EventEnvelope = {
   data: { loanId: 'L-42', amount: 1250.5, branch: 'Berlin' },
 };
 
-function contextFor(data: Record<string, unknown>, def: WebhookDefinition = definition()): RenderContext {
+function contextFor(
+  data: Record<string, unknown>,
+  def: WebhookDefinition = definition(),
+): RenderContext {
   return buildRenderContext(def, { ...event, data }, 'ntf_1');
 }
 
@@ -55,7 +58,10 @@ function templateError(fn: () => unknown): TemplateError {
 
 /** Decodes the five predefined XML entities (the only ones xml_escape produces). */
 function xmlUnescape(s: string): string {
-  return s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!);
+  return s.replace(
+    /&(amp|lt|gt|quot|apos);/g,
+    (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!,
+  );
 }
 
 const HOSTILE = 'He said "hi" & <b>left</b> \'now\'\nline2\ttab \\ back Zoë 日本 🎉 \u2028 </note>';
@@ -82,12 +88,14 @@ describe('Renderer.render', () => {
 
     const req = new Renderer().render(def, buildRenderContext(def, event, 'ntf_1'));
 
-    expect(req.body).toBe('evt_1|LOAN_DISBURSEMENT|2026-11-28 10:15|wh_TEST|Loan disbursed to ledger|ntf_1');
+    expect(req.body).toBe(
+      'evt_1|LOAN_DISBURSEMENT|2026-11-28 10:15|wh_TEST|Loan disbursed to ledger|ntf_1',
+    );
   });
 
   it('embeds hostile strings in JSON so that the body parses back to the same values', () => {
     const def = definition({ body: '{"text": {{ data.text | json }}, "all": {{ data | json }}}' });
-    const data = { text: HOSTILE, nested: { list: [HOSTILE, 1, null, true], '__proto__': 'x' } };
+    const data = { text: HOSTILE, nested: { list: [HOSTILE, 1, null, true], __proto__: 'x' } };
 
     const req = new Renderer().render(def, contextFor(data));
 
@@ -109,9 +117,14 @@ describe('Renderer.render', () => {
   });
 
   it('renders a missing value through json as null', () => {
-    const def = definition({ body: '{"x": {{ data.missing | json }}, "y": {{ data.a.b.c | json }}}' });
+    const def = definition({
+      body: '{"x": {{ data.missing | json }}, "y": {{ data.a.b.c | json }}}',
+    });
 
-    expect(JSON.parse(new Renderer().render(def, contextFor({})).body)).toEqual({ x: null, y: null });
+    expect(JSON.parse(new Renderer().render(def, contextFor({})).body)).toEqual({
+      x: null,
+      y: null,
+    });
   });
 
   it('escapes hostile strings for XML element content and attributes', () => {
@@ -130,14 +143,24 @@ describe('Renderer.render', () => {
   });
 
   it('drops characters that XML 1.0 does not allow', () => {
-    expect(xmlEscape('a\u0000b\u000bc\u001fd\ufffee\ud800f\udfffg\u{1F600}h\r\n\t')).toBe('abcdefg\u{1F600}h\r\n\t');
+    expect(xmlEscape('a\u0000b\u000bc\u001fd\ufffee\ud800f\udfffg\u{1F600}h\r\n\t')).toBe(
+      'abcdefg\u{1F600}h\r\n\t',
+    );
   });
 
   it('keeps every xml_escape output free of raw markup and forbidden characters', () => {
     // XML 1.0 Char production.
     const allowed = (cp: number) =>
-      cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000;
-    const keepAllowed = (s: string) => Array.from(s).filter((c) => allowed(c.codePointAt(0)!)).join('');
+      cp === 0x9 ||
+      cp === 0xa ||
+      cp === 0xd ||
+      (cp >= 0x20 && cp <= 0xd7ff) ||
+      (cp >= 0xe000 && cp <= 0xfffd) ||
+      cp >= 0x10000;
+    const keepAllowed = (s: string) =>
+      Array.from(s)
+        .filter((c) => allowed(c.codePointAt(0)!))
+        .join('');
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (s) => {
         const out = xmlEscape(s);
@@ -150,7 +173,10 @@ describe('Renderer.render', () => {
   });
 
   it('renders text bodies verbatim with a UTF-8 text content type', () => {
-    const def = definition({ contentType: 'text/plain', body: 'Loan {{ data.loanId }}: {{ data.text }}' });
+    const def = definition({
+      contentType: 'text/plain',
+      body: 'Loan {{ data.loanId }}: {{ data.text }}',
+    });
 
     const req = new Renderer().render(def, contextFor({ loanId: 'L-1', text: HOSTILE }));
 
@@ -165,18 +191,28 @@ describe('Renderer.render', () => {
       headers: { 'X-Loan': 'loan-{{ data.loanId }}', 'X-Event': '{{ event.type | downcase }}' },
     });
 
-    const req = new Renderer().render(def, contextFor({ region: 'eu', loanId: 'L 1/2', branch: 'Zoë & Co', amount: 1 }));
+    const req = new Renderer().render(
+      def,
+      contextFor({ region: 'eu', loanId: 'L 1/2', branch: 'Zoë & Co', amount: 1 }),
+    );
 
     expect(req.method).toBe('PUT');
     expect(req.url).toBe('https://eu.example.com/loans/L+1%2F2?branch=Zo%C3%AB+%26+Co');
-    expect(req.headers).toEqual({ 'X-Loan': 'loan-L 1/2', 'X-Event': 'loan_disbursement', 'Content-Type': 'application/json' });
+    expect(req.headers).toEqual({
+      'X-Loan': 'loan-L 1/2',
+      'X-Event': 'loan_disbursement',
+      'Content-Type': 'application/json',
+    });
   });
 
   it('refuses a header value that renders with a line break', () => {
     const def = definition({ headers: { 'X-Branch': '{{ data.branch }}' } });
 
     const err = templateError(() =>
-      new Renderer().render(def, contextFor({ loanId: 1, amount: 1, branch: 'x\r\nSet-Cookie: a=b' })),
+      new Renderer().render(
+        def,
+        contextFor({ loanId: 1, amount: 1, branch: 'x\r\nSet-Cookie: a=b' }),
+      ),
     );
 
     expect(err.details).toEqual([expect.objectContaining({ path: 'headers.X-Branch' })]);
@@ -186,7 +222,9 @@ describe('Renderer.render', () => {
   it('refuses a header value with characters HTTP cannot carry', () => {
     const def = definition({ headers: { 'X-Branch': '{{ data.branch }}' } });
 
-    const err = templateError(() => new Renderer().render(def, contextFor({ loanId: 1, amount: 1, branch: 'café 🎉' })));
+    const err = templateError(() =>
+      new Renderer().render(def, contextFor({ loanId: 1, amount: 1, branch: 'café 🎉' })),
+    );
 
     expect(err.details[0]!.path).toBe('headers.X-Branch');
   });
@@ -199,7 +237,9 @@ describe('Renderer.render', () => {
   ])('refuses the URL template %s', (url, message) => {
     const def = definition({ url });
 
-    const err = templateError(() => new Renderer().render(def, contextFor({ path: '/relative', loanId: 1, amount: 1 })));
+    const err = templateError(() =>
+      new Renderer().render(def, contextFor({ path: '/relative', loanId: 1, amount: 1 })),
+    );
 
     expect(err.details).toEqual([expect.objectContaining({ path: 'url' })]);
     expect(err.details[0]!.message).toContain(message);
@@ -208,7 +248,9 @@ describe('Renderer.render', () => {
   it('refuses a JSON body that does not parse after rendering', () => {
     const def = definition({ body: '{"amount": {{ data.amount }}}' });
 
-    const err = templateError(() => new Renderer().render(def, contextFor({ loanId: 1, amount: 'twelve' })));
+    const err = templateError(() =>
+      new Renderer().render(def, contextFor({ loanId: 1, amount: 'twelve' })),
+    );
 
     expect(err.details).toEqual([expect.objectContaining({ path: 'body' })]);
     expect(err.message).toContain('not valid JSON');
@@ -217,7 +259,11 @@ describe('Renderer.render', () => {
   });
 
   it('renders missing variables empty unless the definition is strict', () => {
-    const lenient = definition({ contentType: 'text/plain', headers: {}, body: '[{{ data.missing }}][{{ nothing.here }}]' });
+    const lenient = definition({
+      contentType: 'text/plain',
+      headers: {},
+      body: '[{{ data.missing }}][{{ nothing.here }}]',
+    });
     const strict = definition({ ...lenient, id: 'wh_STRICT', strict: true });
 
     expect(new Renderer().render(lenient, contextFor({ loanId: 1 })).body).toBe('[][]');
@@ -235,11 +281,16 @@ describe('Renderer.render', () => {
     });
 
     expect(new Renderer().render(def, contextFor({ loanId: 1 })).body).toBe('none/n/a');
-    expect(new Renderer().render(def, contextFor({ loanId: 1, note: 'hi', code: 7 })).body).toBe('hi/7');
+    expect(new Renderer().render(def, contextFor({ loanId: 1, note: 'hi', code: 7 })).body).toBe(
+      'hi/7',
+    );
   });
 
   it('hides prototype members of the data from templates', () => {
-    const def = definition({ contentType: 'text/plain', body: '[{{ data.constructor }}][{{ data.toString }}][{{ data.list.constructor }}]' });
+    const def = definition({
+      contentType: 'text/plain',
+      body: '[{{ data.constructor }}][{{ data.toString }}][{{ data.list.constructor }}]',
+    });
 
     expect(new Renderer().render(def, contextFor({ loanId: 1, list: [1] })).body).toBe('[][][]');
   });
@@ -249,8 +300,12 @@ describe('Renderer.render', () => {
     const json = definition({ id: 'wh_J' });
     const text = definition({ id: 'wh_T', contentType: 'text/plain', body: 'x' });
 
-    expect(renderer.render(json, contextFor({ loanId: 1, amount: 2 })).headers['Content-Type']).toBe('application/json');
-    expect(renderer.render(text, contextFor({ loanId: 1 })).headers['Content-Type']).toBe('text/plain; charset=utf-8');
+    expect(
+      renderer.render(json, contextFor({ loanId: 1, amount: 2 })).headers['Content-Type'],
+    ).toBe('application/json');
+    expect(renderer.render(text, contextFor({ loanId: 1 })).headers['Content-Type']).toBe(
+      'text/plain; charset=utf-8',
+    );
   });
 });
 
@@ -262,7 +317,8 @@ describe('compiled template cache', () => {
     const renderer = new Renderer();
     const def = definition();
 
-    for (let i = 0; i < 5; i++) renderer.render(def, contextFor({ loanId: `L-${i}`, amount: i, branch: 'b' }));
+    for (let i = 0; i < 5; i++)
+      renderer.render(def, contextFor({ loanId: `L-${i}`, amount: i, branch: 'b' }));
 
     // url + one header + body, parsed once.
     expect(parse).toHaveBeenCalledTimes(3);
@@ -283,7 +339,9 @@ describe('compiled template cache', () => {
 
   it('stays bounded, evicting the least recently used definition', () => {
     const renderer = new Renderer({ cacheSize: 2 });
-    const defs = ['wh_A', 'wh_B', 'wh_C'].map((id) => definition({ id, contentType: 'text/plain', body: id }));
+    const defs = ['wh_A', 'wh_B', 'wh_C'].map((id) =>
+      definition({ id, contentType: 'text/plain', body: id }),
+    );
     const ctx = contextFor({ loanId: 1 });
 
     renderer.render(defs[0]!, ctx);
@@ -312,10 +370,26 @@ describe('hostile templates', () => {
 
   it.each([
     ['a huge range', '{% for i in (1..100000000) %}x{% endfor %}', 'memory'],
-    ['a megabyte of output', '{% for i in (1..2000) %}{{ data.s }}{% endfor %}', `${MAX_RENDER_OUTPUT_CHARS}`],
-    ['a doubling capture', '{% assign x = "ab" %}{% for i in (1..40) %}{% capture x %}{{ x }}{{ x }}{% endcapture %}{% endfor %}{{ x | size }}', ''],
-    ['a doubling append', '{% assign x = "ab" %}{% for i in (1..40) %}{% assign x = x | append: x %}{% endfor %}{{ x | size }}', 'memory'],
-    ['a long busy loop', '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}', 'limit exceeded'],
+    [
+      'a megabyte of output',
+      '{% for i in (1..2000) %}{{ data.s }}{% endfor %}',
+      `${MAX_RENDER_OUTPUT_CHARS}`,
+    ],
+    [
+      'a doubling capture',
+      '{% assign x = "ab" %}{% for i in (1..40) %}{% capture x %}{{ x }}{{ x }}{% endcapture %}{% endfor %}{{ x | size }}',
+      '',
+    ],
+    [
+      'a doubling append',
+      '{% assign x = "ab" %}{% for i in (1..40) %}{% assign x = x | append: x %}{% endfor %}{{ x | size }}',
+      'memory',
+    ],
+    [
+      'a long busy loop',
+      '{% for i in (1..3000) %}{% for j in (1..3000) %}{% endfor %}{% endfor %}',
+      'limit exceeded',
+    ],
   ])('stops %s with TemplateError', (_name, body, message) => {
     const err = templateError(() => new Renderer().render(text(body), ctx));
 
@@ -364,14 +438,22 @@ describe('Renderer.validate', () => {
   });
 
   it('refuses a JSON body that can never render to JSON', () => {
-    for (const body of ['{"amount": {{ data.amount }}', '{"a": {{ unknownRoot }}}', 'not json {{ data.a }}']) {
+    for (const body of [
+      '{"amount": {{ data.amount }}',
+      '{"a": {{ unknownRoot }}}',
+      'not json {{ data.a }}',
+    ]) {
       const err = templateError(() => new Renderer().validate(definition({ body })));
       expect(err.details).toEqual([expect.objectContaining({ path: 'body' })]);
     }
   });
 
   it('refuses a URL that does not render to an absolute http(s) URL', () => {
-    for (const url of ['/loans/{{ data.loanId }}', 'ftp://x.example.com', '{{ data.callbackUrl }}']) {
+    for (const url of [
+      '/loans/{{ data.loanId }}',
+      'ftp://x.example.com',
+      '{{ data.callbackUrl }}',
+    ]) {
       const err = templateError(() => new Renderer().validate(definition({ url })));
       expect(err.details).toEqual([expect.objectContaining({ path: 'url' })]);
     }
@@ -396,7 +478,11 @@ describe('Renderer.validate', () => {
   });
 
   it('checks strict definitions for unknown top-level variables', () => {
-    const ok = definition({ strict: true, contentType: 'text/plain', body: '{{ data.anything.deep }} {{ event.type }}' });
+    const ok = definition({
+      strict: true,
+      contentType: 'text/plain',
+      body: '{{ data.anything.deep }} {{ event.type }}',
+    });
     const typo = definition({ strict: true, contentType: 'text/plain', body: '{{ dta.amount }}' });
 
     expect(() => new Renderer().validate(ok)).not.toThrow();
@@ -405,11 +491,18 @@ describe('Renderer.validate', () => {
 
   it('renders against a given sample exactly', () => {
     const def = definition({ body: '{"amount": {{ data.amount }}}' });
-    const sample = buildRenderContext(def, sampleEvent('LOAN_DISBURSEMENT', { amount: 'oops' }), 'ntf_1');
+    const sample = buildRenderContext(
+      def,
+      sampleEvent('LOAN_DISBURSEMENT', { amount: 'oops' }),
+      'ntf_1',
+    );
 
     expect(() => new Renderer().validate(def, sample)).toThrow(TemplateError);
     expect(() =>
-      new Renderer().validate(def, buildRenderContext(def, sampleEvent('LOAN_DISBURSEMENT', { amount: 3 }), 'ntf_1')),
+      new Renderer().validate(
+        def,
+        buildRenderContext(def, sampleEvent('LOAN_DISBURSEMENT', { amount: 3 }), 'ntf_1'),
+      ),
     ).not.toThrow();
   });
 });
@@ -443,12 +536,49 @@ describe('fast path', () => {
   // Templates mixing text, outputs with filters and tags, rendered with and without the fast
   // path: the results (or the failure) must be the same as liquidjs's own rendering.
   const piece = fc.oneof(
-    fc.constantFrom('a', ' ', '"', '<', '\n', 'é', '{}', ' \n  ', '{{- data.b -}}', '{%- assign y = 1 -%}'),
+    fc.constantFrom(
+      'a',
+      ' ',
+      '"',
+      '<',
+      '\n',
+      'é',
+      '{}',
+      ' \n  ',
+      '{{- data.b -}}',
+      '{%- assign y = 1 -%}',
+    ),
     fc
       .tuple(
-        fc.constantFrom('data.a', 'data.b', 'data.c', 'data.a.x', 'data.list[0]', 'data.list.size', 'data.list.first', 'data.missing', 'event.type', 'x', '"lit"', '3'),
+        fc.constantFrom(
+          'data.a',
+          'data.b',
+          'data.c',
+          'data.a.x',
+          'data.list[0]',
+          'data.list.size',
+          'data.list.first',
+          'data.missing',
+          'event.type',
+          'x',
+          '"lit"',
+          '3',
+        ),
         fc.array(
-          fc.constantFrom('json', 'xml_escape', 'upcase', 'default: "d"', 'size', 'url_encode', 'append: "s"', 'plus: 1', 'escape', 'join: ","', 'first', 'default: data.b'),
+          fc.constantFrom(
+            'json',
+            'xml_escape',
+            'upcase',
+            'default: "d"',
+            'size',
+            'url_encode',
+            'append: "s"',
+            'plus: 1',
+            'escape',
+            'join: ","',
+            'first',
+            'default: data.b',
+          ),
           { maxLength: 3 },
         ),
       )
@@ -461,9 +591,19 @@ describe('fast path', () => {
       '{% break %}',
     ),
   );
-  const scalar = fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const scalar = fc.oneof(
+    fc.string({ maxLength: 5 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+  );
   const data = fc.record(
-    { a: fc.oneof(scalar, fc.record({ x: scalar })), b: scalar, c: scalar, list: fc.array(scalar, { maxLength: 3 }) },
+    {
+      a: fc.oneof(scalar, fc.record({ x: scalar })),
+      b: scalar,
+      c: scalar,
+      list: fc.array(scalar, { maxLength: 3 }),
+    },
     { requiredKeys: [] },
   );
 
@@ -500,10 +640,13 @@ describe('fast path', () => {
 
 describe('template nesting limit', () => {
   const renderer = new Renderer();
-  const nested = (depth: number) => `${'{% if true %}'.repeat(depth)}x${'{% endif %}'.repeat(depth)}`;
+  const nested = (depth: number) =>
+    `${'{% if true %}'.repeat(depth)}x${'{% endif %}'.repeat(depth)}`;
 
   it('measures block depth by a flat scan, ignoring tags that close nothing', () => {
-    expect(blockDepth('{% if a %}{% for i in x %}{{ i }}{% endfor %}{% endif %}{% if b %}{% endif %}')).toBe(2);
+    expect(
+      blockDepth('{% if a %}{% for i in x %}{{ i }}{% endfor %}{% endif %}{% if b %}{% endif %}'),
+    ).toBe(2);
     expect(blockDepth('{{ a }} {% assign b = 1 %}')).toBe(0);
     expect(blockDepth(nested(3))).toBe(3);
   });

@@ -18,7 +18,9 @@ describe('parseRetryAfter', () => {
   });
 
   it('rounds a date with a sub-second remainder up to whole seconds', () => {
-    expect(parseRetryAfter('Sat, 28 Nov 2026 10:00:10 GMT', new Date('2026-11-28T10:00:00.500Z'))).toBe(10);
+    expect(
+      parseRetryAfter('Sat, 28 Nov 2026 10:00:10 GMT', new Date('2026-11-28T10:00:00.500Z')),
+    ).toBe(10);
   });
 
   it.each([
@@ -61,7 +63,9 @@ describe('nextWaitSeconds', () => {
   });
 
   it('caps Retry-After at the step ceiling', () => {
-    expect(nextWaitSeconds({ schedule, step: 1, retryAfterSeconds: 100000, random: () => 0 })).toBe(300);
+    expect(nextWaitSeconds({ schedule, step: 1, retryAfterSeconds: 100000, random: () => 0 })).toBe(
+      300,
+    );
   });
 
   it('waits at least one second when Retry-After is zero', () => {
@@ -69,8 +73,13 @@ describe('nextWaitSeconds', () => {
   });
 
   it('scales waits for local mode without rounding', () => {
-    expect(nextWaitSeconds({ schedule, step: 0, random: () => 0.5, timeScale: 0.001 })).toBeCloseTo(0.06, 10);
-    expect(nextWaitSeconds({ schedule, step: 2, retryAfterSeconds: 10, timeScale: 0.01 })).toBeCloseTo(0.1, 10);
+    expect(nextWaitSeconds({ schedule, step: 0, random: () => 0.5, timeScale: 0.001 })).toBeCloseTo(
+      0.06,
+      10,
+    );
+    expect(
+      nextWaitSeconds({ schedule, step: 2, retryAfterSeconds: 10, timeScale: 0.01 }),
+    ).toBeCloseTo(0.1, 10);
   });
 
   it('refuses a step outside the schedule', () => {

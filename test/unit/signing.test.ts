@@ -31,7 +31,9 @@ describe('Standard Webhooks signing', () => {
     const headers = sendTimeHeaders({ signingSecret: secret }, 'ntf_ABC', new Date(), body);
 
     expect(() => new Webhook(generateSigningSecret()).verify(body, headers)).toThrow();
-    expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'ntf_OTHER' })).toThrow();
+    expect(() =>
+      new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'ntf_OTHER' }),
+    ).toThrow();
   });
 
   it('matches the library signature for a fixed id, time and body', () => {
@@ -59,7 +61,9 @@ describe('Standard Webhooks signing', () => {
     );
 
     expect(headers.authorization).toBe(basicAuthorization('svc', 'pä:ss'));
-    const decoded = Buffer.from(headers.authorization!.slice('Basic '.length), 'base64').toString('utf8');
+    const decoded = Buffer.from(headers.authorization!.slice('Basic '.length), 'base64').toString(
+      'utf8',
+    );
     expect(decoded).toBe('svc:pä:ss');
   });
 

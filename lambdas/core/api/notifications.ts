@@ -10,6 +10,17 @@
  * delivery Lambda. `queued` counts resend jobs placed on the queue so far; `sent` and
  * `failed` count their outcomes.
  */
+
+import type {
+  Clock,
+  DeliveryQueue,
+  NotificationQuery,
+  NotificationStore,
+  NotificationSummary,
+  PayloadStore,
+  ResendJob,
+  ResendJobStore,
+} from '../../ports';
 import { forEachBounded } from '../concurrency';
 import { NotFoundError, ValidationError } from '../errors';
 import { newJobId } from '../ids';
@@ -21,16 +32,6 @@ import {
   type RenderedRequest,
   type ResendQuery,
 } from '../model';
-import type {
-  Clock,
-  DeliveryQueue,
-  NotificationQuery,
-  NotificationStore,
-  NotificationSummary,
-  PayloadStore,
-  ResendJob,
-  ResendJobStore,
-} from '../../ports';
 import { Issues, readEnum, readInteger, readIsoTime, readObject, readString } from './validation';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -48,7 +49,15 @@ const MAX_ID_LENGTH = 256;
 const NOTIFICATION_ID = /^ntf_[0-9A-Z]{26}$/;
 const MAX_CURSOR_LENGTH = 8192;
 
-export const LIST_QUERY_PARAMS = ['webhookId', 'status', 'eventType', 'from', 'to', 'limit', 'cursor'] as const;
+export const LIST_QUERY_PARAMS = [
+  'webhookId',
+  'status',
+  'eventType',
+  'from',
+  'to',
+  'limit',
+  'cursor',
+] as const;
 
 export interface NotificationDetail {
   readonly id: string;
@@ -102,7 +111,10 @@ export class NotificationService {
 
   async get(id: string): Promise<NotificationDetail> {
     if (!NOTIFICATION_ID.test(id)) throw notFound(id);
-    const [notification, request] = await Promise.all([this.deps.notifications.get(id), this.deps.payloads.get(id)]);
+    const [notification, request] = await Promise.all([
+      this.deps.notifications.get(id),
+      this.deps.payloads.get(id),
+    ]);
     if (!notification) throw notFound(id);
     return {
       id: notification.id,
@@ -113,7 +125,14 @@ export class NotificationService {
       status: notification.status,
       failureReason: notification.failureReason,
       failureDetail: notification.failureDetail ?? null,
-      request: request ? { method: request.method, url: request.url, headers: { ...request.headers }, body: request.body } : null,
+      request: request
+        ? {
+            method: request.method,
+            url: request.url,
+            headers: { ...request.headers },
+            body: request.body,
+          }
+        : null,
       attempts: notification.attempts,
       nextAttemptAt: notification.nextAttemptAt,
     };
@@ -146,17 +165,24 @@ export class NotificationService {
   private async resendIds(ids: readonly string[]): Promise<{ jobId: string; count: number }> {
     const missing: { index: number; id: string }[] = [];
     await forEachBounded(ids, LOOKUP_CONCURRENCY, async (id, index) => {
-      if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id))) missing.push({ index, id });
+      if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id)))
+        missing.push({ index, id });
     });
     if (missing.length > 0) {
       missing.sort((a, b) => a.index - b.index);
       throw new NotFoundError(
         `${missing.length} of ${ids.length} notifications not found; nothing was queued.`,
-        missing.map((m) => ({ index: m.index, path: `ids[${m.index}]`, message: `notification ${m.id} not found` })),
+        missing.map((m) => ({
+          index: m.index,
+          path: `ids[${m.index}]`,
+          message: `notification ${m.id} not found`,
+        })),
       );
     }
     const job = await this.createJob(ids.length);
-    await this.deps.queue.enqueue(ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: job.jobId })));
+    await this.deps.queue.enqueue(
+      ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: job.jobId })),
+    );
     await this.deps.resendJobs.increment(job.jobId, { queued: ids.length });
     return { jobId: job.jobId, count: job.count };
   }
@@ -222,22 +248,39 @@ function notFound(id: string): NotFoundError {
   return new NotFoundError(`Notification ${id} not found.`);
 }
 
-export function parseListQuery(raw: Readonly<Record<string, string | undefined>>): NotificationQuery {
+export function parseListQuery(
+  raw: Readonly<Record<string, string | undefined>>,
+): NotificationQuery {
   // `?webhookId=&status=` (a form with empty fields) means "no filter".
-  const params = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''));
+  const params = Object.fromEntries(
+    Object.entries(raw).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const issues = new Issues();
   const idRule = { min: 1, max: MAX_ID_LENGTH };
-  const webhookId = params.webhookId !== undefined ? readString(params.webhookId, 'webhookId', idRule, issues) : undefined;
+  const webhookId =
+    params.webhookId !== undefined
+      ? readString(params.webhookId, 'webhookId', idRule, issues)
+      : undefined;
   const status =
-    params.status !== undefined ? readEnum(params.status, 'status', NOTIFICATION_STATUSES, issues) : undefined;
+    params.status !== undefined
+      ? readEnum(params.status, 'status', NOTIFICATION_STATUSES, issues)
+      : undefined;
   const eventType =
-    params.eventType !== undefined ? readString(params.eventType, 'eventType', idRule, issues) : undefined;
+    params.eventType !== undefined
+      ? readString(params.eventType, 'eventType', idRule, issues)
+      : undefined;
   const from = params.from !== undefined ? readIsoTime(params.from, 'from', issues) : undefined;
   const to = params.to !== undefined ? readIsoTime(params.to, 'to', issues) : undefined;
-  if (from !== undefined && to !== undefined && from >= to) issues.add('to', 'must be later than from');
-  const limit = params.limit !== undefined ? readInteger(params.limit, 'limit', 1, MAX_PAGE_SIZE, issues) : DEFAULT_PAGE_SIZE;
+  if (from !== undefined && to !== undefined && from >= to)
+    issues.add('to', 'must be later than from');
+  const limit =
+    params.limit !== undefined
+      ? readInteger(params.limit, 'limit', 1, MAX_PAGE_SIZE, issues)
+      : DEFAULT_PAGE_SIZE;
   const cursor =
-    params.cursor !== undefined ? readString(params.cursor, 'cursor', { min: 1, max: MAX_CURSOR_LENGTH }, issues) : undefined;
+    params.cursor !== undefined
+      ? readString(params.cursor, 'cursor', { min: 1, max: MAX_CURSOR_LENGTH }, issues)
+      : undefined;
   issues.throwIfAny('Invalid notification query');
   return {
     limit: limit!,
@@ -250,7 +293,9 @@ export function parseListQuery(raw: Readonly<Record<string, string | undefined>>
   };
 }
 
-export type BulkResendRequest = { readonly ids: readonly string[] } | { readonly query: ResendQuery };
+export type BulkResendRequest =
+  | { readonly ids: readonly string[] }
+  | { readonly query: ResendQuery };
 
 export function parseBulkResend(body: unknown): BulkResendRequest {
   const issues = new Issues();
@@ -258,7 +303,8 @@ export function parseBulkResend(body: unknown): BulkResendRequest {
   issues.throwIfAny('Invalid resend request');
   if (Object.hasOwn(obj, 'ids')) {
     for (const key of ['from', 'to', 'webhookId', 'status']) {
-      if (Object.hasOwn(obj, key)) issues.add(key, 'cannot be combined with ids (send either ids or a range)');
+      if (Object.hasOwn(obj, key))
+        issues.add(key, 'cannot be combined with ids (send either ids or a range)');
     }
     const ids = obj.ids;
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_RESEND_IDS) {
@@ -281,7 +327,8 @@ export function parseBulkResend(body: unknown): BulkResendRequest {
   if (!Object.hasOwn(obj, 'to')) issues.add('to', 'is required (or send ids)');
   const from = Object.hasOwn(obj, 'from') ? readIsoTime(obj.from, 'from', issues) : undefined;
   const to = Object.hasOwn(obj, 'to') ? readIsoTime(obj.to, 'to', issues) : undefined;
-  if (from !== undefined && to !== undefined && from >= to) issues.add('to', 'must be later than from');
+  if (from !== undefined && to !== undefined && from >= to)
+    issues.add('to', 'must be later than from');
   const webhookId = Object.hasOwn(obj, 'webhookId')
     ? readString(obj.webhookId, 'webhookId', { min: 1, max: MAX_ID_LENGTH }, issues)
     : undefined;
@@ -289,5 +336,12 @@ export function parseBulkResend(body: unknown): BulkResendRequest {
     ? readEnum(obj.status, 'status', NOTIFICATION_STATUSES, issues)
     : 'FAILED';
   issues.throwIfAny('Invalid resend request');
-  return { query: { from: from!, to: to!, status: status!, ...(webhookId !== undefined ? { webhookId } : {}) } };
+  return {
+    query: {
+      from: from!,
+      to: to!,
+      status: status!,
+      ...(webhookId !== undefined ? { webhookId } : {}),
+    },
+  };
 }

@@ -34,7 +34,10 @@ export class Issues {
         .slice(0, 3)
         .map((d) => `${d.path || 'body'}: ${d.message}`)
         .join('; ');
-      throw new ValidationError(`${message}: ${summary}${this.details.length > 3 ? '; ...' : ''}`, this.details);
+      throw new ValidationError(
+        `${message}: ${summary}${this.details.length > 3 ? '; ...' : ''}`,
+        this.details,
+      );
     }
   }
 }
@@ -45,13 +48,19 @@ export function joinPath(base: string, key: string | number): string {
 }
 
 /** The body must be an object with only the given keys. Returns it (or an empty object after recording the problem). */
-export function readObject(value: unknown, path: string, allowed: readonly string[], issues: Issues): Json {
+export function readObject(
+  value: unknown,
+  path: string,
+  allowed: readonly string[],
+  issues: Issues,
+): Json {
   if (!isObject(value)) {
     issues.add(path, `must be an object, got ${describe(value)}`);
     return {};
   }
   for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) issues.add(joinPath(path, key), `unknown field; allowed: ${allowed.join(', ')}`);
+    if (!allowed.includes(key))
+      issues.add(joinPath(path, key), `unknown field; allowed: ${allowed.join(', ')}`);
   }
   return value;
 }
@@ -68,7 +77,12 @@ export interface StringRule {
   readonly patternMessage?: string;
 }
 
-export function readString(value: unknown, path: string, rule: StringRule, issues: Issues): string | undefined {
+export function readString(
+  value: unknown,
+  path: string,
+  rule: StringRule,
+  issues: Issues,
+): string | undefined {
   if (typeof value !== 'string') {
     issues.add(path, `must be a string, got ${describe(value)}`);
     return undefined;
@@ -119,21 +133,37 @@ const ISO_DATE_TIME =
  * normalised to UTC `toISOString()` form so it compares with stored timestamps as a string.
  */
 export function readIsoTime(value: unknown, path: string, issues: Issues): string | undefined {
-  if (typeof value !== 'string' || !ISO_DATE_TIME.test(value) || (/[Tt ]/.test(value) && !/([Zz]|[+-]\d{2}:?\d{2})$/.test(value))) {
+  if (
+    typeof value !== 'string' ||
+    !ISO_DATE_TIME.test(value) ||
+    (/[Tt ]/.test(value) && !/([Zz]|[+-]\d{2}:?\d{2})$/.test(value))
+  ) {
     issues.add(path, 'must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-28T10:00:00Z');
     return undefined;
   }
   const ms = Date.parse(value.replace(' ', 'T'));
   const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
   // Date.parse rolls 2026-02-31 over into March; a calendar check refuses it.
-  if (Number.isNaN(ms) || m < 1 || m > 12 || d < 1 || d > new Date(Date.UTC(y, m, 0)).getUTCDate()) {
+  if (
+    Number.isNaN(ms) ||
+    m < 1 ||
+    m > 12 ||
+    d < 1 ||
+    d > new Date(Date.UTC(y, m, 0)).getUTCDate()
+  ) {
     issues.add(path, 'is not a valid date');
     return undefined;
   }
   return new Date(ms).toISOString();
 }
 
-export function readInteger(value: unknown, path: string, min: number, max: number, issues: Issues): number | undefined {
+export function readInteger(
+  value: unknown,
+  path: string,
+  min: number,
+  max: number,
+  issues: Issues,
+): number | undefined {
   const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     issues.add(path, `must be an integer from ${min} to ${max}`);

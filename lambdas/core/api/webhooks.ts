@@ -8,6 +8,8 @@
  * replace (PUT), `auth` and `signingSecret` follow "omitted keeps, null removes"; a password
  * that is omitted or "***" keeps the stored one.
  */
+
+import type { Clock, WebhookStore } from '../../ports';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { MAX_EVENT_TYPE_LENGTH, parseEvent } from '../events';
 import { newWebhookId, notificationIdFor } from '../ids';
@@ -20,9 +22,13 @@ import {
   type RenderedRequest,
   type WebhookDefinition,
 } from '../model';
-import { buildRenderContext, RESERVED_HEADERS as RENDERER_RESERVED_HEADERS, type Renderer, sampleEvent } from '../render';
+import {
+  buildRenderContext,
+  RESERVED_HEADERS as RENDERER_RESERVED_HEADERS,
+  type Renderer,
+  sampleEvent,
+} from '../render';
 import { generateSigningSecret, isValidSigningSecret } from '../signing';
-import type { Clock, WebhookStore } from '../../ports';
 import {
   has,
   Issues,
@@ -115,18 +121,29 @@ export interface WebhookView {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
   readonly strict: boolean;
-  readonly auth: { readonly type: 'basic'; readonly username: string; readonly password: string } | null;
+  readonly auth: {
+    readonly type: 'basic';
+    readonly username: string;
+    readonly password: string;
+  } | null;
   readonly signingSecret: string | null;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
 
-type AuthInput = { readonly type: 'basic'; readonly username: string; readonly password: string | undefined };
+type AuthInput = {
+  readonly type: 'basic';
+  readonly username: string;
+  readonly password: string | undefined;
+};
 
 /** Validated request body; `undefined` secret fields mean "not given". */
 interface WebhookInput {
-  readonly fields: Omit<WebhookDefinition, 'id' | 'version' | 'createdAt' | 'updatedAt' | 'auth' | 'signingSecret'>;
+  readonly fields: Omit<
+    WebhookDefinition,
+    'id' | 'version' | 'createdAt' | 'updatedAt' | 'auth' | 'signingSecret'
+  >;
   readonly auth: AuthInput | null | undefined;
   readonly signingSecret: string | null | undefined;
   readonly id: string | undefined;
@@ -145,8 +162,14 @@ export function toView(def: WebhookDefinition, revealSigningSecret = false): Web
     headers: { ...def.headers },
     body: def.body,
     strict: def.strict ?? false,
-    auth: def.auth ? { type: 'basic', username: def.auth.username, password: MASKED_PASSWORD } : null,
-    signingSecret: def.signingSecret ? (revealSigningSecret ? def.signingSecret : MASKED_SIGNING_SECRET) : null,
+    auth: def.auth
+      ? { type: 'basic', username: def.auth.username, password: MASKED_PASSWORD }
+      : null,
+    signingSecret: def.signingSecret
+      ? revealSigningSecret
+        ? def.signingSecret
+        : MASKED_SIGNING_SECRET
+      : null,
     version: def.version,
     createdAt: def.createdAt,
     updatedAt: def.updatedAt,
@@ -168,7 +191,9 @@ export class WebhookService {
     const generated = input.signingSecret === GENERATE_SIGNING_SECRET;
     const def: WebhookDefinition = withSecrets(
       { ...input.fields, id: newWebhookId(), version: 1, createdAt: now, updatedAt: now },
-      input.auth ? { type: 'basic', username: input.auth.username, password: input.auth.password! } : undefined,
+      input.auth
+        ? { type: 'basic', username: input.auth.username, password: input.auth.password! }
+        : undefined,
       generated ? generateSigningSecret() : (input.signingSecret ?? undefined),
     );
     this.validateTemplates(def);
@@ -180,7 +205,11 @@ export class WebhookService {
     const defs = await this.deps.webhooks.list();
     return defs
       .slice()
-      .sort((a, b) => (a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt.localeCompare(b.createdAt)))
+      .sort((a, b) =>
+        a.createdAt === b.createdAt
+          ? a.id.localeCompare(b.id)
+          : a.createdAt.localeCompare(b.createdAt),
+      )
       .map((d) => toView(d));
   }
 
@@ -236,7 +265,8 @@ export class WebhookService {
   async preview(id: string, body: unknown): Promise<RenderedRequest> {
     const def = await this.require(id);
     const issues = new Issues();
-    const input = body === undefined ? {} : readObject(body, '', ['type', 'data', 'id', 'occurredAt'], issues);
+    const input =
+      body === undefined ? {} : readObject(body, '', ['type', 'data', 'id', 'occurredAt'], issues);
     issues.throwIfAny('Invalid preview request');
     const defaultType = def.events.find((e) => e !== '*') ?? sampleEvent().type;
     // The producer's own validation (it fills in id and occurredAt), so a preview accepts
@@ -278,23 +308,29 @@ function withSecrets(
   return { ...base, ...(auth ? { auth } : {}), ...(signingSecret ? { signingSecret } : {}) };
 }
 
-function resolveAuth(input: AuthInput | null | undefined, current: BasicAuth | undefined): BasicAuth | undefined {
+function resolveAuth(
+  input: AuthInput | null | undefined,
+  current: BasicAuth | undefined,
+): BasicAuth | undefined {
   if (input === undefined) return current;
   if (input === null) return undefined;
-  if (input.password !== undefined) return { type: 'basic', username: input.username, password: input.password };
+  if (input.password !== undefined)
+    return { type: 'basic', username: input.username, password: input.password };
   if (!current) {
-    throw new ValidationError('auth.password is required: this webhook has no stored password to keep.', [
-      { path: 'auth.password', message: 'required (no stored password to keep)' },
-    ]);
+    throw new ValidationError(
+      'auth.password is required: this webhook has no stored password to keep.',
+      [{ path: 'auth.password', message: 'required (no stored password to keep)' }],
+    );
   }
   return { type: 'basic', username: input.username, password: current.password };
 }
 
 function checkAuthorizationHeader(def: WebhookDefinition): void {
   if (def.auth && Object.keys(def.headers).some((h) => h.toLowerCase() === 'authorization')) {
-    throw new ValidationError('An Authorization header cannot be combined with auth: auth sets it at send time.', [
-      { path: 'headers.Authorization', message: 'reserved when auth is set' },
-    ]);
+    throw new ValidationError(
+      'An Authorization header cannot be combined with auth: auth sets it at send time.',
+      [{ path: 'headers.Authorization', message: 'reserved when auth is set' }],
+    );
   }
 }
 
@@ -314,14 +350,17 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     : missing(issues, 'name', 'is required');
   const events = readEvents(obj, issues);
   const enabled = has(obj, 'enabled') ? readBoolean(obj.enabled, 'enabled', issues) : true;
-  const method = has(obj, 'method') ? readEnum(obj.method, 'method', HTTP_METHODS, issues) : DEFAULT_METHOD;
+  const method = has(obj, 'method')
+    ? readEnum(obj.method, 'method', HTTP_METHODS, issues)
+    : DEFAULT_METHOD;
   const contentType = has(obj, 'contentType')
     ? readEnum(obj.contentType, 'contentType', CONTENT_TYPES, issues)
     : DEFAULT_CONTENT_TYPE;
   const url = has(obj, 'url')
     ? readString(obj.url, 'url', { min: 1, max: LIMITS.url }, issues)
     : missing(issues, 'url', 'is required');
-  if (url !== undefined && hasControlChars(url)) issues.add('url', 'must not contain control characters');
+  if (url !== undefined && hasControlChars(url))
+    issues.add('url', 'must not contain control characters');
   const headers = readHeaders(obj, issues);
   let templateBody: string | undefined;
   if (has(obj, 'body')) {
@@ -339,14 +378,18 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
   const signingSecret = readSigningSecret(obj, mode, issues);
   let version: number | undefined;
   if (mode === 'replace' && has(obj, 'version')) {
-    if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1) version = obj.version;
+    if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1)
+      version = obj.version;
     else issues.add('version', 'must be a positive integer (the version you read)');
   }
   const id =
-    mode === 'replace' && has(obj, 'id') ? readString(obj.id, 'id', { min: 1, max: 256 }, issues) : undefined;
+    mode === 'replace' && has(obj, 'id')
+      ? readString(obj.id, 'id', { min: 1, max: 256 }, issues)
+      : undefined;
   if (mode === 'replace') {
     for (const key of ['createdAt', 'updatedAt'] as const) {
-      if (has(obj, key) && typeof obj[key] !== 'string') issues.add(key, 'is read-only; if sent it must be a string');
+      if (has(obj, key) && typeof obj[key] !== 'string')
+        issues.add(key, 'is read-only; if sent it must be a string');
     }
   }
   issues.throwIfAny('Invalid webhook definition');
@@ -455,7 +498,11 @@ function readHeaders(obj: Json, issues: Issues): Record<string, string> | undefi
   return out;
 }
 
-function readAuth(obj: Json, mode: 'create' | 'replace', issues: Issues): AuthInput | null | undefined {
+function readAuth(
+  obj: Json,
+  mode: 'create' | 'replace',
+  issues: Issues,
+): AuthInput | null | undefined {
   if (!Object.hasOwn(obj, 'auth') || obj.auth === undefined) return undefined;
   if (obj.auth === null) return null;
   const auth = readObject(obj.auth, 'auth', ['type', 'username', 'password'], issues);
@@ -483,17 +530,25 @@ function readAuth(obj: Json, mode: 'create' | 'replace', issues: Issues): AuthIn
   return { type: 'basic', username, password };
 }
 
-function readSigningSecret(obj: Json, mode: 'create' | 'replace', issues: Issues): string | null | undefined {
+function readSigningSecret(
+  obj: Json,
+  mode: 'create' | 'replace',
+  issues: Issues,
+): string | null | undefined {
   if (!Object.hasOwn(obj, 'signingSecret') || obj.signingSecret === undefined) return undefined;
   const value = obj.signingSecret;
   if (value === null) return null;
   if (value === GENERATE_SIGNING_SECRET) return value;
   if (value === MASKED_SIGNING_SECRET) {
-    if (mode === 'create') issues.add('signingSecret', 'is masked; send a secret, "generate", or leave it out');
+    if (mode === 'create')
+      issues.add('signingSecret', 'is masked; send a secret, "generate", or leave it out');
     return value;
   }
   if (typeof value !== 'string' || !isValidSigningSecret(value)) {
-    issues.add('signingSecret', 'must be "whsec_" + base64 of 24 to 64 random bytes, or "generate"');
+    issues.add(
+      'signingSecret',
+      'must be "whsec_" + base64 of 24 to 64 random bytes, or "generate"',
+    );
     return undefined;
   }
   return value;

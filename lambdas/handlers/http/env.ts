@@ -2,7 +2,13 @@
  * Environment of the api and ingest Lambdas, read and validated once at cold start (names in
  * lambdas/config.ts). A missing or malformed value fails the cold start naming the variable.
  */
-import { DEFAULT_DEFINITION_CACHE_TTL_SECONDS, ENV, envReader, loadStoreConfig, type StoreConfig } from '../../config';
+import {
+  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+  ENV,
+  envReader,
+  loadStoreConfig,
+  type StoreConfig,
+} from '../../config';
 
 export interface HttpLambdaConfig extends StoreConfig {
   /** The region's sender IPs (NAT gateway EIPs), for GET /sender-ips. */
@@ -11,12 +17,15 @@ export interface HttpLambdaConfig extends StoreConfig {
   readonly definitionCacheTtlMs: number;
 }
 
-export function loadHttpLambdaConfig(env: Readonly<Record<string, string | undefined>>): HttpLambdaConfig {
+export function loadHttpLambdaConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): HttpLambdaConfig {
   const read = envReader(env);
   return {
     ...loadStoreConfig(env),
     senderIps: read.list(ENV.SENDER_IPS, []),
     definitionCacheTtlMs:
-      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) * 1000,
+      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) *
+      1000,
   };
 }

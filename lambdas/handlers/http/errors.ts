@@ -23,7 +23,11 @@ export class MethodNotAllowedError extends DomainError {
 }
 
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string; readonly details: readonly unknown[] };
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly details: readonly unknown[];
+  };
 }
 
 export interface HttpErrorResponse {
@@ -52,7 +56,11 @@ export function errorResponse(err: unknown, logger: Pick<Logger, 'error'>): Http
       if (err instanceof MethodNotAllowedError) headers.allow = err.allow.join(', ');
       // Details are built by our own validators (path, index, message): safe to return.
       const details = err.details.map((d) => ({ ...d }));
-      return { status, headers, body: { error: { code: err.code, message: err.message, details } } };
+      return {
+        status,
+        headers,
+        body: { error: { code: err.code, message: err.message, details } },
+      };
     }
   }
   // Log the error object only (never the request): messages of our own code and the SDK
@@ -62,6 +70,12 @@ export function errorResponse(err: unknown, logger: Pick<Logger, 'error'>): Http
   return {
     status: 500,
     headers: {},
-    body: { error: { code: 'INTERNAL_ERROR', message: 'Internal error; it has been logged.', details: [] } },
+    body: {
+      error: {
+        code: 'INTERNAL_ERROR',
+        message: 'Internal error; it has been logged.',
+        details: [],
+      },
+    },
   };
 }

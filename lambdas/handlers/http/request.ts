@@ -58,10 +58,13 @@ export function rawBodyText(event: APIGatewayProxyEventV2, maxBytes: number): st
 function checkContentType(event: APIGatewayProxyEventV2): void {
   const value = header(event, 'content-type');
   const [mediaType = '', ...params] = (value ?? '').split(';').map((p) => p.trim().toLowerCase());
-  const isJson = mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+  const isJson =
+    mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
   if (!isJson) {
     throw new UnsupportedMediaTypeError(
-      value ? `Content-Type ${value} is not supported; send application/json.` : 'Content-Type is missing; send application/json.',
+      value
+        ? `Content-Type ${value} is not supported; send application/json.`
+        : 'Content-Type is missing; send application/json.',
     );
   }
   for (const param of params) {
@@ -81,14 +84,18 @@ export function readJsonBody(event: APIGatewayProxyEventV2, opts: BodyOptions): 
   const hasBody = event.body !== undefined && event.body !== null && event.body !== '';
   if (!hasBody) {
     if (opts.optional) return undefined;
-    throw new ValidationError('A JSON request body is required.', [{ path: '', message: 'missing body' }]);
+    throw new ValidationError('A JSON request body is required.', [
+      { path: '', message: 'missing body' },
+    ]);
   }
   checkContentType(event);
   let text = rawBodyText(event, opts.maxBytes);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') {
     if (opts.optional) return undefined;
-    throw new ValidationError('A JSON request body is required.', [{ path: '', message: 'empty body' }]);
+    throw new ValidationError('A JSON request body is required.', [
+      { path: '', message: 'empty body' },
+    ]);
   }
   let value: unknown;
   try {
@@ -96,7 +103,9 @@ export function readJsonBody(event: APIGatewayProxyEventV2, opts: BodyOptions): 
   } catch (err) {
     // Only the position is echoed: newer engines quote the input in their message.
     const at = /position (\d+)/.exec(err instanceof Error ? err.message : '');
-    throw new InvalidJsonError(`Request body is not valid JSON${at ? ` (error at position ${at[1]})` : ''}.`);
+    throw new InvalidJsonError(
+      `Request body is not valid JSON${at ? ` (error at position ${at[1]})` : ''}.`,
+    );
   }
   checkJsonValue(value);
   return value;
@@ -106,7 +115,9 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /** Iterative walk (no recursion, so hostile nesting cannot overflow the stack). */
 export function checkJsonValue(root: unknown): void {
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: '', depth: 0 }];
+  const stack: { value: unknown; path: string; depth: number }[] = [
+    { value: root, path: '', depth: 0 },
+  ];
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === 'string') {
@@ -114,7 +125,8 @@ export function checkJsonValue(root: unknown): void {
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
-    if (depth >= MAX_JSON_DEPTH) throw invalid(path, `nesting is deeper than ${MAX_JSON_DEPTH} levels`);
+    if (depth >= MAX_JSON_DEPTH)
+      throw invalid(path, `nesting is deeper than ${MAX_JSON_DEPTH} levels`);
     if (Array.isArray(value)) {
       value.forEach((item, i) => {
         stack.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 });
@@ -124,28 +136,41 @@ export function checkJsonValue(root: unknown): void {
     for (const key of Object.keys(value)) {
       const childPath = path === '' ? key : `${path}.${key}`;
       if (key === '__proto__') throw invalid(childPath, 'the key __proto__ is not allowed');
-      if (LONE_SURROGATE.test(key)) throw invalid(path, 'a key contains an unpaired UTF-16 surrogate');
-      stack.push({ value: (value as Record<string, unknown>)[key], path: childPath, depth: depth + 1 });
+      if (LONE_SURROGATE.test(key))
+        throw invalid(path, 'a key contains an unpaired UTF-16 surrogate');
+      stack.push({
+        value: (value as Record<string, unknown>)[key],
+        path: childPath,
+        depth: depth + 1,
+      });
     }
   }
 }
 
 function invalid(path: string, message: string): ValidationError {
   const detail: ErrorDetail = { path, message };
-  return new ValidationError(`Invalid JSON body: ${path === '' ? 'body' : path} ${message}.`, [detail]);
+  return new ValidationError(`Invalid JSON body: ${path === '' ? 'body' : path} ${message}.`, [
+    detail,
+  ]);
 }
 
 /**
  * Query parameters, refusing names the route does not know and repeated names (a list
  * filter given twice is ambiguous).
  */
-export function readQuery(event: APIGatewayProxyEventV2, allowed: readonly string[]): Record<string, string> {
+export function readQuery(
+  event: APIGatewayProxyEventV2,
+  allowed: readonly string[],
+): Record<string, string> {
   const params = new URLSearchParams(event.rawQueryString ?? '');
   const out: Record<string, string> = Object.create(null);
   const details: ErrorDetail[] = [];
   for (const [name, value] of params) {
     if (!allowed.includes(name)) {
-      details.push({ path: name, message: `unknown query parameter; allowed: ${allowed.join(', ') || 'none'}` });
+      details.push({
+        path: name,
+        message: `unknown query parameter; allowed: ${allowed.join(', ') || 'none'}`,
+      });
     } else if (name in out) {
       details.push({ path: name, message: 'given more than once' });
     } else {

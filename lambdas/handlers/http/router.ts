@@ -39,7 +39,12 @@ export class Router {
   private readonly routes: Route[] = [];
 
   add(method: string, pattern: string, handler: RouteHandler): this {
-    this.routes.push({ method: method.toUpperCase(), segments: splitPath(pattern), pattern, handler });
+    this.routes.push({
+      method: method.toUpperCase(),
+      segments: splitPath(pattern),
+      pattern,
+      handler,
+    });
     return this;
   }
 
@@ -60,7 +65,10 @@ export class Router {
     if (forMethod.length === 0) {
       if (matches.length > 0) {
         const allow = [...new Set(matches.map((m) => m.route.method))].sort();
-        throw new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allow.join(', ')}.`, allow);
+        throw new MethodNotAllowedError(
+          `${method} is not allowed on ${path}; allowed: ${allow.join(', ')}.`,
+          allow,
+        );
       }
       throw new NotFoundError(`No route for ${method} ${path}.`);
     }
@@ -74,7 +82,10 @@ function splitPath(path: string): string[] {
   return trimmed.split('/').slice(1);
 }
 
-function matchSegments(pattern: readonly string[], actual: readonly string[]): Record<string, string> | undefined {
+function matchSegments(
+  pattern: readonly string[],
+  actual: readonly string[],
+): Record<string, string> | undefined {
   if (pattern.length !== actual.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {
@@ -115,7 +126,9 @@ export interface HttpHandlerOptions {
   readonly logger: Pick<Logger, 'error' | 'info'>;
 }
 
-export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /**
  * Wraps a router into a Lambda handler: resolves the route, runs it, maps errors. Logs one

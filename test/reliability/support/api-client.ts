@@ -11,19 +11,29 @@ export interface HttpReply {
 
 export interface ApiClient {
   readonly url: string;
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<HttpReply>;
   /** Every response text seen (for the secrets scan). */
   readonly seen: string[];
 }
 
-export function apiClient(url: string, token: string, opts: { keepResponses?: boolean } = {}): ApiClient {
+export function apiClient(
+  url: string,
+  token: string,
+  opts: { keepResponses?: boolean } = {},
+): ApiClient {
   const seen: string[] = [];
   return {
     url,
     seen,
     async request(method, path, body, headers = {}) {
       let payload: string | Buffer | undefined;
-      if (body !== undefined) payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+      if (body !== undefined)
+        payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
       const res = await fetch(`${url}${path}`, {
         method,
         headers: {
@@ -47,7 +57,11 @@ export function apiClient(url: string, token: string, opts: { keepResponses?: bo
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

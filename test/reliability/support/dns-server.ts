@@ -44,7 +44,11 @@ function answer(query: Buffer, records: Map<string, string[]>, seen: string[]): 
   const addresses = records.get(key);
   const wanted = (addresses ?? []).filter((a) => {
     const parsed = ipaddr.parse(a);
-    return qtype === TYPE_A ? parsed.kind() === 'ipv4' : qtype === TYPE_AAAA ? parsed.kind() === 'ipv6' : false;
+    return qtype === TYPE_A
+      ? parsed.kind() === 'ipv4'
+      : qtype === TYPE_AAAA
+        ? parsed.kind() === 'ipv6'
+        : false;
   });
   const answers = wanted.map((a) => {
     const rdata = Buffer.from(ipaddr.parse(a).toByteArray());
@@ -85,11 +89,17 @@ export async function startDnsServer(initial: Record<string, string[]> = {}): Pr
     records,
     queries,
     async lookup(hostname) {
-      const [v4, v6] = await Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)]);
+      const [v4, v6] = await Promise.allSettled([
+        resolver.resolve4(hostname),
+        resolver.resolve6(hostname),
+      ]);
       const out: { address: string; family: 4 | 6 }[] = [];
-      if (v4.status === 'fulfilled') for (const address of v4.value) out.push({ address, family: 4 });
-      if (v6.status === 'fulfilled') for (const address of v6.value) out.push({ address, family: 6 });
-      if (out.length === 0) throw Object.assign(new Error(`${hostname} did not resolve`), { code: 'ENOTFOUND' });
+      if (v4.status === 'fulfilled')
+        for (const address of v4.value) out.push({ address, family: 4 });
+      if (v6.status === 'fulfilled')
+        for (const address of v6.value) out.push({ address, family: 6 });
+      if (out.length === 0)
+        throw Object.assign(new Error(`${hostname} did not resolve`), { code: 'ENOTFOUND' });
       return out;
     },
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),

@@ -9,7 +9,9 @@ export default async function globalTeardown(): Promise<void> {
   const started = (globalThis as { reliabilityStarted?: number }).reliabilityStarted;
   const results: Record<string, unknown> = {
     finishedAt: new Date().toISOString(),
-    ...(started === undefined ? {} : { wallClockSeconds: Math.round((Date.now() - started) / 1000) }),
+    ...(started === undefined
+      ? {}
+      : { wallClockSeconds: Math.round((Date.now() - started) / 1000) }),
   };
   for (const file of readdirSync(dir).sort()) {
     if (!file.endsWith('.json') || file === 'results.json') continue;

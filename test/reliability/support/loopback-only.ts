@@ -26,7 +26,11 @@ export function isLoopback(address: string): boolean {
   return false;
 }
 
-type LookupFn = (hostname: string, options: unknown, callback: (...args: unknown[]) => void) => void;
+type LookupFn = (
+  hostname: string,
+  options: unknown,
+  callback: (...args: unknown[]) => void,
+) => void;
 
 export interface LoopbackOnlyOptions {
   /**
@@ -40,23 +44,29 @@ export function installLoopbackOnly(opts: LoopbackOnlyOptions = {}): LoopbackOnl
   const attempts: string[] = [];
   const violations: string[] = [];
   const original = net.Socket.prototype.connect;
-  const underlying = opts.underlying ?? (original as (this: net.Socket, ...a: unknown[]) => net.Socket);
+  const underlying =
+    opts.underlying ?? (original as (this: net.Socket, ...a: unknown[]) => net.Socket);
 
-  const guardLookup = (lookup: LookupFn): LookupFn => (hostname, options, callback) => {
-    const cb = typeof options === 'function' ? (options as (...args: unknown[]) => void) : callback;
-    const opts = typeof options === 'function' ? {} : options;
-    lookup(hostname, opts, (err: unknown, address: unknown, family: unknown) => {
-      if (err) return cb(err);
-      const list = Array.isArray(address) ? (address as { address: string }[]).map((a) => a.address) : [String(address)];
-      for (const a of list) attempts.push(`${hostname} -> ${a}`);
-      const bad = list.filter((a) => !isLoopback(a));
-      if (bad.length > 0) {
-        violations.push(`${hostname} -> ${bad.join(', ')}`);
-        return cb(new Error(`loopback-only tripwire: refused to connect to ${bad.join(', ')}`));
-      }
-      cb(null, address, family);
-    });
-  };
+  const guardLookup =
+    (lookup: LookupFn): LookupFn =>
+    (hostname, options, callback) => {
+      const cb =
+        typeof options === 'function' ? (options as (...args: unknown[]) => void) : callback;
+      const opts = typeof options === 'function' ? {} : options;
+      lookup(hostname, opts, (err: unknown, address: unknown, family: unknown) => {
+        if (err) return cb(err);
+        const list = Array.isArray(address)
+          ? (address as { address: string }[]).map((a) => a.address)
+          : [String(address)];
+        for (const a of list) attempts.push(`${hostname} -> ${a}`);
+        const bad = list.filter((a) => !isLoopback(a));
+        if (bad.length > 0) {
+          violations.push(`${hostname} -> ${bad.join(', ')}`);
+          return cb(new Error(`loopback-only tripwire: refused to connect to ${bad.join(', ')}`));
+        }
+        cb(null, address, family);
+      });
+    };
 
   function patched(this: net.Socket, ...args: unknown[]): net.Socket {
     // net.connect hands over its arguments already normalized, as an array [options, callback].
@@ -73,7 +83,10 @@ export function installLoopbackOnly(opts: LoopbackOnlyOptions = {}): LoopbackOnl
             throw new Error(`loopback-only tripwire: refused to connect to ${host}`);
           }
         } else {
-          holder[0] = { ...options, lookup: guardLookup(options.lookup ?? (dns.lookup as unknown as LookupFn)) };
+          holder[0] = {
+            ...options,
+            lookup: guardLookup(options.lookup ?? (dns.lookup as unknown as LookupFn)),
+          };
         }
       }
     } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {

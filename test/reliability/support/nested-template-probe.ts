@@ -46,9 +46,15 @@ async function main(): Promise<void> {
       for (const frames of [0, 1000, 3000, 6000]) {
         const template = make(levels);
         const res = await atDepth(frames, () =>
-          invoke(api, { method: 'POST', path: '/webhooks', body: { name: 'nested', events: ['*'], url: 'https://x.example/a', body: template } }),
+          invoke(api, {
+            method: 'POST',
+            path: '/webhooks',
+            body: { name: 'nested', events: ['*'], url: 'https://x.example/a', body: template },
+          }),
         );
-        process.stdout.write(`${JSON.stringify({ kind, levels, frames, status: res.status, code: res.body?.error?.code ?? null })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ kind, levels, frames, status: res.status, code: res.body?.error?.code ?? null })}\n`,
+        );
       }
     }
   }

@@ -52,22 +52,28 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
   const stderrFile = path.join(opts.logDir, `platform-${starts}.stderr.log`);
   const out = createWriteStream(stdoutFile);
   const err = createWriteStream(stderrFile);
-  const child: ChildProcess = spawn(process.execPath, ['-r', './local/register.js', 'local/main.ts'], {
-    cwd: REPO,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: '0',
-      API_TOKEN: opts.token,
-      DATA_DIR: opts.dataDir,
-      ...opts.env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['-r', './local/register.js', 'local/main.ts'],
+    {
+      cwd: REPO,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        API_TOKEN: opts.token,
+        DATA_DIR: opts.dataDir,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not spawn local mode');
   everyPid.add(pid);
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(String(signal ?? code))));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(String(signal ?? code))),
+  );
   const closed = (s: WriteStream) => new Promise<void>((r) => s.end(() => r()));
   const streamsDone = exited.then(async () => {
     // Let the pipes flush the last lines before the files close.
@@ -78,7 +84,12 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
   let seen = '';
   const ready = new Promise<{ url: string }>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`local mode not ready within ${opts.startTimeoutMs ?? 120_000} ms:\n${seen.slice(-3000)}`)),
+      () =>
+        reject(
+          new Error(
+            `local mode not ready within ${opts.startTimeoutMs ?? 120_000} ms:\n${seen.slice(-3000)}`,
+          ),
+        ),
       opts.startTimeoutMs ?? 120_000,
     );
     child.stdout?.on('data', (chunk: Buffer) => {

@@ -30,9 +30,17 @@ export interface RawReceiver {
   close(): Promise<void>;
 }
 
-async function listen(onSocket: (socket: net.Socket, state: RawReceiver) => void): Promise<RawReceiver> {
+async function listen(
+  onSocket: (socket: net.Socket, state: RawReceiver) => void,
+): Promise<RawReceiver> {
   const sockets = new Set<net.Socket>();
-  const state: RawReceiver = { url: '', connections: 0, bytesRead: 0, open: () => 0, close: async () => undefined };
+  const state: RawReceiver = {
+    url: '',
+    connections: 0,
+    bytesRead: 0,
+    open: () => 0,
+    close: async () => undefined,
+  };
   const server = net.createServer((socket) => {
     state.connections += 1;
     sockets.add(socket);
@@ -61,9 +69,12 @@ export function resetAfterHeaders(): Promise<RawReceiver> {
       head += chunk.toString('latin1');
       if (!head.includes('\r\n\r\n')) return;
       socket.removeAllListeners('data');
-      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial body', () => {
-        setTimeout(() => socket.resetAndDestroy(), 20);
-      });
+      socket.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\npartial body',
+        () => {
+          setTimeout(() => socket.resetAndDestroy(), 20);
+        },
+      );
     });
   });
 }

@@ -61,14 +61,20 @@ export function searchTexts(haystacks: readonly Haystack[], needles: readonly st
 }
 
 /** Streams files (any size) and searches them, chunk boundaries included. */
-export async function searchFiles(files: readonly string[], needles: readonly string[]): Promise<Finding[]> {
+export async function searchFiles(
+  files: readonly string[],
+  needles: readonly string[],
+): Promise<Finding[]> {
   const forms = expand(needles);
   const longest = Math.max(...[...forms.keys()].map((n) => n.length));
   const findings: Finding[] = [];
   for (const file of files) {
     const found = new Set<string>();
     let carry = '';
-    for await (const chunk of createReadStream(file, { encoding: 'latin1', highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(file, {
+      encoding: 'latin1',
+      highWaterMark: 1 << 20,
+    })) {
       const text = carry + (chunk as string);
       for (const [needle, original] of forms) if (text.includes(needle)) found.add(original);
       carry = text.slice(-longest);
@@ -120,7 +126,9 @@ export function captureProcessOutput(): OutputCapture {
   const out = process.stdout.write;
   const err = process.stderr.write;
   const capture = (chunk: unknown, ...rest: unknown[]): boolean => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+    chunks.push(
+      typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'),
+    );
     const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
     cb?.();
     return true;
