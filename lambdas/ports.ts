@@ -13,6 +13,7 @@ import type {
   WebhookDefinition,
 } from './core/model';
 import type { RetryExecutionInput } from './core/retry-contract';
+import type { PlatformEventType } from './core/subscriptions';
 
 export interface Clock {
   now(): Date;
@@ -158,4 +159,43 @@ export interface DeliveryObserver {
 export interface NotificationRef {
   readonly notificationId: string;
   readonly webhookId?: string;
+}
+
+/** The webhook an operational event is about, as the publisher needs it. */
+export interface OperationalEventSubject {
+  readonly id: string;
+  /** null when the definition no longer exists. */
+  readonly name: string | null;
+  /** Its subscriptions: a webhook that takes only `platform.*` events causes no operational events. */
+  readonly events?: readonly string[];
+}
+
+export interface OperationalEventOptions {
+  /**
+   * Identifies the occurrence (e.g. the notification id, the instant the circuit opened):
+   * publishing the same type about the same webhook with the same key again creates no second
+   * notification. Default: the current time (no deduplication).
+   */
+  readonly key?: string;
+  /** The occurrence stems from an operational delivery: nothing is published (no loops). */
+  readonly causedByOperational?: boolean;
+}
+
+export interface OperationalEventResult {
+  /** undefined when nothing was published (see OperationalEventOptions.causedByOperational). */
+  readonly eventId: string | undefined;
+  readonly notifications: number;
+}
+
+/**
+ * Publishes the platform's own events (`platform.circuit.opened`, ...) through the ingest
+ * pipeline: matched against the definitions as producer events are, queued for delivery.
+ */
+export interface OperationalEventPublisher {
+  publish(
+    type: PlatformEventType,
+    about: OperationalEventSubject,
+    data?: Readonly<Record<string, unknown>>,
+    options?: OperationalEventOptions,
+  ): Promise<OperationalEventResult>;
 }

@@ -5,6 +5,7 @@
 import { type DeliveryConfig, loadDeliveryConfig } from '../config';
 import { CachedWebhookStore } from '../core/definition-cache';
 import { DeliveryService } from '../core/delivery';
+import { OperationalEvents } from '../core/operational-events';
 import { Renderer } from '../core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
 import { createAwsClients } from './aws-clients';
@@ -22,6 +23,8 @@ import { SqsDeliveryQueue } from './sqs-queue';
 export interface DeliveryRuntime {
   readonly config: DeliveryConfig;
   readonly service: DeliveryService;
+  /** The platform's operational events publisher (also handed to the delivery engine). */
+  readonly operationalEvents: OperationalEvents;
   readonly logger: ReturnType<typeof createLogger>;
   readonly metrics: ReturnType<typeof createMetrics>;
 }
@@ -31,29 +34,34 @@ export function createDeliveryRuntime(env: NodeJS.ProcessEnv = process.env): Del
   const clients = createAwsClients(env);
   const logger = createLogger();
   const metrics = createMetrics();
+  const clock = { now: () => new Date() };
+  const webhooks = new CachedWebhookStore(
+    new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
+    config.definitionCacheTtlMs,
+  );
+  const queue = new SqsDeliveryQueue(clients.sqs, config.queueUrl);
+  const operationalEvents = new OperationalEvents({ webhooks, queue, clock });
   const service = new DeliveryService({
-    webhooks: new CachedWebhookStore(
-      new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
-      config.definitionCacheTtlMs,
-    ),
+    webhooks,
     notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
     payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
     resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
-    queue: new SqsDeliveryQueue(clients.sqs, config.queueUrl),
+    queue,
     scheduler: new SfnRetryScheduler(clients.sfn, config.stateMachineArn),
     sender: createHttpSender({
       policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
     }),
     renderer: new Renderer(),
-    clock: { now: () => new Date() },
+    clock,
     observer: createDeliveryObserver(logger, metrics),
     settings: {
       schedule: config.retrySchedule,
       timeScale: config.retryTimeScale,
       retentionDays: config.retentionDays,
     },
+    operationalEvents,
   });
-  return { config, service, logger, metrics };
+  return { config, service, operationalEvents, logger, metrics };
 }
 
 /** Builds the runtime on first use, so importing a handler has no side effects. */

@@ -15,6 +15,7 @@ import type {
   NotificationRef,
   NotificationStore,
   NotificationUpdate,
+  OperationalEventPublisher,
   PayloadStore,
   ResendJobStore,
   RetryScheduler,
@@ -41,6 +42,7 @@ import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
 import { nextWaitSeconds, parseRetryAfter } from './retry-timing';
 import { sendTimeHeaders } from './signing';
+import { isPlatformEventType } from './subscriptions';
 
 export interface DeliverySettings {
   /** Nominal waits before retries 1..5, in seconds. */
@@ -64,6 +66,8 @@ export interface DeliveryDeps {
   readonly clock: Clock;
   readonly observer: DeliveryObserver;
   readonly settings: DeliverySettings;
+  /** Publishes `platform.notification.failed` when retries are exhausted; none when absent. */
+  readonly operationalEvents?: OperationalEventPublisher;
 }
 
 export interface JobContext {
@@ -235,12 +239,44 @@ export class DeliveryService {
     );
   }
 
-  /** After the fifth failed retry: FAILED, nothing automatic any more. */
+  /**
+   * After the fifth failed retry: FAILED, nothing automatic any more. Operators hear of it
+   * through `platform.notification.failed`, published before the status changes and keyed
+   * by the notification id: a repeated task publishes the same event (one notification per
+   * subscriber), and a failure between the two leaves the status WAITING for the retry.
+   */
   async markFailed(notificationId: string): Promise<void> {
     const notification = await this.deps.notifications.get(notificationId);
     if (notification?.status !== 'WAITING') return;
     const last = notification.attempts.at(-1);
-    await this.settleWithoutAttempt(notification, last?.error ?? 'INVALID_HTTP_RESPONSE');
+    const reason = last?.error ?? 'INVALID_HTTP_RESPONSE';
+    await this.publishFailed(notification, reason);
+    await this.settleWithoutAttempt(notification, reason);
+  }
+
+  private async publishFailed(notification: Notification, reason: FailureReason): Promise<void> {
+    const events = this.deps.operationalEvents;
+    if (!events) return;
+    const definition = await this.deps.webhooks.get(notification.webhookId);
+    const last = notification.attempts.at(-1);
+    await events.publish(
+      'platform.notification.failed',
+      {
+        id: notification.webhookId,
+        name: definition?.name ?? null,
+        ...(definition ? { events: definition.events } : {}),
+      },
+      {
+        notificationId: notification.id,
+        eventId: notification.eventId,
+        eventType: notification.eventType,
+        failureReason: reason,
+        attempts: notification.attempts.length,
+        lastStatusCode: last?.statusCode ?? null,
+      },
+      // Operational deliveries never cause operational events.
+      { key: notification.id, causedByOperational: isPlatformEventType(notification.eventType) },
+    );
   }
 
   /** A manual resend: one attempt now with the stored request; no automatic retries after it. */

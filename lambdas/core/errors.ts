@@ -34,6 +34,11 @@ export class BlockedUrlError extends DomainError {
   readonly code = 'BLOCKED_URL';
 }
 
+/** A producer published an event type the platform keeps for itself (`platform.*`): 400. */
+export class ReservedEventTypeError extends DomainError {
+  readonly code = 'RESERVED_EVENT_TYPE';
+}
+
 /** 404. */
 export class NotFoundError extends DomainError {
   readonly code = 'NOT_FOUND';

@@ -3,9 +3,15 @@
  * body; the event's `data` is passed through by reference, never merged into other objects,
  * so keys such as `__proto__` stay plain data.
  */
-import { type ErrorDetail, PayloadTooLargeError, ValidationError } from './errors';
+import {
+  type ErrorDetail,
+  PayloadTooLargeError,
+  ReservedEventTypeError,
+  ValidationError,
+} from './errors';
 import { newEventId } from './ids';
 import type { EventEnvelope, WebhookDefinition } from './model';
+import { isPlatformEventType, PLATFORM_EVENT_PREFIX, subscribesTo } from './subscriptions';
 
 export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_BATCH_EVENTS = 100;
@@ -215,10 +221,35 @@ export function parseEvents(body: unknown, now: Date): { batch: boolean; events:
   };
 }
 
-/** A definition receives an event when it is enabled and lists the type or '*'. */
+/**
+ * A definition takes an event type when it is enabled and lists the type or the wildcard
+ * ('*' for producer types, 'platform.*' for operational ones). Conditions and the no-loop
+ * rule come on top: see lambdas/core/matching.ts.
+ */
 export function definitionMatches(
   def: Pick<WebhookDefinition, 'enabled' | 'events'>,
   eventType: string,
 ): boolean {
-  return def.enabled && (def.events.includes(eventType) || def.events.includes('*'));
+  return def.enabled && subscribesTo(def.events, eventType);
+}
+
+/**
+ * Producers may not publish the platform's own types: a `platform.` type in POST /events is
+ * a 400 RESERVED_EVENT_TYPE (naming the index in a batch), and nothing is queued.
+ */
+export function refuseReservedTypes(events: readonly EventEnvelope[], batch: boolean): void {
+  const details: ErrorDetail[] = [];
+  events.forEach((event, index) => {
+    if (!isPlatformEventType(event.type)) return;
+    details.push({
+      ...(batch ? { index, path: `events[${index}].type` } : { path: 'type' }),
+      message: `types starting with "${PLATFORM_EVENT_PREFIX}" are published by the platform only`,
+    });
+  });
+  if (details.length > 0) {
+    throw new ReservedEventTypeError(
+      `Event types starting with "${PLATFORM_EVENT_PREFIX}" are reserved for the platform's operational events`,
+      capped(details),
+    );
+  }
 }

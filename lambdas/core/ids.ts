@@ -111,3 +111,13 @@ export function notificationIdFor(webhookId: string, eventId: string): string {
   const digest = createHash('sha256').update(`${webhookId}\n${eventId}`, 'utf8').digest();
   return `ntf_${bytesToBase32(digest, 26)}`;
 }
+
+/**
+ * 'evt_platform_' + 26 base32 chars of sha256(type '\n' webhookId '\n' key): an operational
+ * event published twice for the same occurrence (a retried task, a redelivered job) gets the
+ * same id, so its notifications are created once.
+ */
+export function operationalEventIdFor(type: string, webhookId: string, key: string): string {
+  const digest = createHash('sha256').update(`${type}\n${webhookId}\n${key}`, 'utf8').digest();
+  return `evt_platform_${bytesToBase32(digest, 26)}`;
+}

@@ -1,6 +1,7 @@
 /**
- * Ingestion (POST /events): validate the event or batch, match enabled definitions (read
- * through a short-lived in-memory cache, DEFINITION_CACHE_TTL_SECONDS, default 30 s), and
+ * Ingestion (POST /events): validate the event or batch, match enabled definitions (type,
+ * then conditions; read through the definitions cache, which checks the definitions revision
+ * on every call so a saved definition applies to the next event), and
  * enqueue one DeliveryJob per (event, matching webhook). Nothing is written to DynamoDB here:
  * the delivery Lambda renders and records. A batch is validated in full before anything is
  * enqueued, so a bad event leaves the queue untouched.
@@ -8,8 +9,8 @@
 
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
 import { type ErrorDetail, PayloadTooLargeError } from './errors';
-import { definitionMatches, parseEvents } from './events';
-import { notificationIdFor } from './ids';
+import { parseEvents, refuseReservedTypes } from './events';
+import { jobsForEvent } from './matching';
 import type { DeliveryJob } from './model';
 
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
@@ -17,7 +18,7 @@ export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
 
 export interface IngestedEvent {
   readonly eventId: string;
-  /** Enabled webhooks that match the event's type. */
+  /** Enabled webhooks that match the event: its type, and their conditions. */
   readonly notifications: number;
 }
 
@@ -37,25 +38,20 @@ export class IngestService {
 
   async ingest(body: unknown): Promise<IngestResult> {
     const { batch, events } = parseEvents(body, this.deps.clock.now());
+    refuseReservedTypes(events, batch);
     const definitions = (await this.deps.webhooks.list()).filter((d) => d.enabled);
     const jobs: DeliveryJob[] = [];
     // The same producer id twice in one batch maps to the same notifications: queue them once.
     const queued = new Set<string>();
     const tooLarge: ErrorDetail[] = [];
     const results = events.map((event, index): IngestedEvent => {
-      const matching = definitions.filter((d) => definitionMatches(d, event.type));
+      const matching = jobsForEvent(definitions, event);
       const first = matching[0];
       if (first) {
         // A queue message holds at most 1 MiB: the event (at most 256 KiB) plus its delivery
         // envelope always fits; the check keeps that true if either limit ever moves. Jobs of
-        // one event differ only in fixed-length ids.
-        const probe: DeliveryJob = {
-          kind: 'deliver',
-          notificationId: notificationIdFor(first.id, event.id),
-          webhookId: first.id,
-          event,
-        };
-        const size = Buffer.byteLength(JSON.stringify(probe), 'utf8');
+        // one event differ only in fixed-length ids and the version.
+        const size = Buffer.byteLength(JSON.stringify(first), 'utf8');
         if (size > MAX_QUEUE_MESSAGE_BYTES) {
           tooLarge.push({
             index,
@@ -64,11 +60,10 @@ export class IngestService {
           });
         }
       }
-      for (const def of matching) {
-        const notificationId = notificationIdFor(def.id, event.id);
-        if (queued.has(notificationId)) continue;
-        queued.add(notificationId);
-        jobs.push({ kind: 'deliver', notificationId, webhookId: def.id, event });
+      for (const job of matching) {
+        if (queued.has(job.notificationId)) continue;
+        queued.add(job.notificationId);
+        jobs.push(job);
       }
       return { eventId: event.id, notifications: matching.length };
     });

@@ -24,6 +24,7 @@ export function parseDeliveryJob(body: string): DeliveryJob {
       if (
         isString(job.notificationId) &&
         isString(job.webhookId) &&
+        (job.webhookVersion === undefined || Number.isInteger(job.webhookVersion)) &&
         isObject(event) &&
         isString(event.id) &&
         isString(event.type) &&

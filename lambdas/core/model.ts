@@ -3,6 +3,7 @@
  * attempts and the jobs that travel through the delivery queue. Shapes follow the public
  * contract in DESIGN.md ("HTTP API").
  */
+import type { Conditions } from './conditions';
 
 export const NOTIFICATION_STATUSES = ['QUEUED', 'WAITING', 'SENT', 'FAILED'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
@@ -50,6 +51,8 @@ export interface WebhookDefinition {
   readonly auth?: BasicAuth;
   /** `whsec_` + base64 secret (Standard Webhooks). */
   readonly signingSecret?: string;
+  /** Only events whose fields match fire the webhook (Match All / Match Any). */
+  readonly conditions?: Conditions;
   /** Incremented on every replace; keys the compiled-template cache. */
   readonly version: number;
   readonly createdAt: string;
@@ -107,6 +110,8 @@ export type DeliveryJob =
       readonly kind: 'deliver';
       readonly notificationId: string;
       readonly webhookId: string;
+      /** The definition's version the event was matched against; delivery renders with it or a newer one. */
+      readonly webhookVersion?: number;
       readonly event: EventEnvelope;
     }
   /** A manual resend of the stored request (bulk resend runs through the queue). */

@@ -65,6 +65,7 @@ describe('publishing one event', () => {
       kind: 'deliver',
       notificationId: notificationIdFor(webhookId, eventId),
       webhookId,
+      webhookVersion: 1,
       event: {
         id: eventId,
         type: 'LOAN_DISBURSEMENT',

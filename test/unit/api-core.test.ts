@@ -139,6 +139,7 @@ describe('ingest', () => {
         kind: 'deliver',
         notificationId: notificationIdFor(hook.id, 'same'),
         webhookId: hook.id,
+        webhookVersion: hook.version,
         event: expect.objectContaining({ data: { n: 1 } }),
       },
     ]);

@@ -29,6 +29,7 @@ import {
   sampleEvent,
 } from '../render';
 import { generateSigningSecret, isValidSigningSecret } from '../signing';
+import { subscriptionProblem } from '../subscriptions';
 import {
   has,
   Issues,
@@ -443,6 +444,11 @@ function readEvents(obj: Json, issues: Issues): string[] | undefined {
     if (type === undefined) return;
     if (type.trim() === '' || hasControlChars(type)) {
       issues.add(path, 'must be "*" or an event type (not blank, no control characters)');
+      return;
+    }
+    const platformProblem = subscriptionProblem(type);
+    if (platformProblem) {
+      issues.add(path, platformProblem);
       return;
     }
     out.push(type);
