@@ -30,13 +30,6 @@ import {
   DynamoWebhookStore,
 } from '../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../lambdas/adapters/http-sender';
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../lambdas/adapters/memory-stores';
 import { createDeliveryObserver } from '../lambdas/adapters/observability';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
@@ -55,6 +48,13 @@ import type { DeliveryObserver, RetryScheduler } from '../lambdas/ports';
 import { buildApp } from '../lib/app';
 import { RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../lib/retry-definition';
 import { startStandIns } from '../local/standins';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../test/support/memory-stores';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { type Meter, meterDynamo } from './support/dynamo-meter';
 import { BENCH_DIR } from './support/processes';

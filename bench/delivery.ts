@@ -16,13 +16,6 @@ import {
   DynamoWebhookStore,
 } from '../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../lambdas/adapters/http-sender';
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../lambdas/adapters/memory-stores';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
 import type {
@@ -41,6 +34,13 @@ import type {
   WebhookStore,
 } from '../lambdas/ports';
 import { startStandIns } from '../local/standins';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../test/support/memory-stores';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { closedLoop, combine, type LoadResult } from './support/load';
 import { type ProfileSummary, profileAsync } from './support/profile';

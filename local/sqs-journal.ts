@@ -17,6 +17,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
+import { callAwsJson, sendAwsJsonError } from './aws-json';
 import { Journal } from './journal';
 import { listen } from './listen';
 
@@ -217,16 +218,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
               } catch (err) {
                 // Not journaled means not acknowledged: the client sees a failure and retries.
                 onError(`could not journal ${operation}`, err);
-                res.writeHead(500, {
-                  'content-type': 'application/x-amz-json-1.0',
-                  'x-amzn-errortype': 'InternalFailure',
-                });
-                res.end(
-                  JSON.stringify({
-                    __type: 'com.amazonaws.sqs#InternalFailure',
-                    message: 'journal write failed',
-                  }),
-                );
+                sendAwsJsonError(res, 'sqs', 500, 'InternalFailure', 'journal write failed');
                 return;
               }
             }
@@ -243,13 +235,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       );
       upstream.on('error', (err) => {
         if (res.headersSent || res.destroyed) return;
-        res.writeHead(502, {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amzn-errortype': 'ServiceUnavailable',
-        });
-        res.end(
-          JSON.stringify({ __type: 'com.amazonaws.sqs#ServiceUnavailable', message: err.message }),
-        );
+        sendAwsJsonError(res, 'sqs', 502, 'ServiceUnavailable', err.message);
       });
       // A client that gives up (e.g. a long poll aborted at shutdown) frees the upstream request.
       res.on('close', () => {
@@ -294,7 +280,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             const delay = Math.min(900, Math.max(0, Math.ceil((m.at - now) / 1000)));
             return { ...entry, Id: String(j), ...(delay > 0 ? { DelaySeconds: delay } : {}) };
           });
-          const out = await callTarget(target, agent, 'SendMessageBatch', {
+          const out = await callAwsJson(target, agent, 'AmazonSQS.SendMessageBatch', {
             QueueUrl: queueUrl,
             Entries: entries,
           });
@@ -351,49 +337,4 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
     }
     return owed;
   }
-}
-
-/** One JSON-protocol SQS call straight to the target (replay bypasses the journal). */
-function callTarget(
-  target: URL,
-  agent: http.Agent,
-  operation: string,
-  body: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = http.request(
-      {
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: 'POST',
-        path: '/',
-        agent,
-        headers: {
-          'content-type': 'application/x-amz-json-1.0',
-          'x-amz-target': `AmazonSQS.${operation}`,
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200)
-            return reject(
-              new Error(`SQS ${operation} answered ${res.statusCode}: ${text.slice(0, 300)}`),
-            );
-          try {
-            resolve(JSON.parse(text || '{}'));
-          } catch (err) {
-            reject(err);
-          }
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
 }

@@ -32,12 +32,8 @@ import type {
   ResendQuery,
   WebhookDefinition,
 } from './model';
-import {
-  buildRenderContext,
-  MAX_RENDERED_REQUEST_BYTES,
-  type Renderer,
-  requestSizeBytes,
-} from './render';
+import { buildRenderContext, type Renderer } from './render';
+import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from './request-rules';
 import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
 import { nextWaitSeconds, parseRetryAfter } from './retry-timing';

@@ -5,9 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+import { freePort } from '../../local/standins';
+import { eventually } from '../support/eventually';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -92,7 +94,7 @@ export async function startLocal(opts: {
         return res?.status === 200 ? true : undefined;
       },
       {
-        seconds: 90,
+        timeoutMs: 90_000,
         what: 'local mode to become healthy',
         fatal: (e) => /exited while starting/.test(e.message),
       },
@@ -115,43 +117,8 @@ export async function killAllLocal(): Promise<void> {
   await Promise.all(waits);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-e2e-'));
-}
-
-/** Polls until `probe` returns something other than undefined; fails after the deadline. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  opts: { seconds?: number; what?: string; fatal?: (err: Error) => boolean } = {},
-): Promise<T> {
-  const deadline = Date.now() + (opts.seconds ?? 30) * 1000;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      if (opts.fatal?.(err as Error)) throw err;
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${opts.what ?? 'a condition'}${last ? `: ${(last as Error).message}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: responses are JSON inspected field by field in assertions
@@ -233,7 +200,7 @@ export function notificationWithStatus(
       const res = await api.get(`/notifications/${id}`);
       return res.status === 200 && res.body.status === status ? res.body : undefined;
     },
-    { seconds, what: `notification ${id} to be ${status}` },
+    { timeoutMs: seconds * 1000, what: `notification ${id} to be ${status}` },
   );
 }
 
@@ -253,7 +220,7 @@ export function notificationFor(
         ? res.body.items.find((n: { eventId: string }) => n.eventId === eventId)
         : undefined;
     },
-    { seconds, what: `a notification of ${webhookId} for ${eventId}` },
+    { timeoutMs: seconds * 1000, what: `a notification of ${webhookId} for ${eventId}` },
   );
 }
 

@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../../local/standins';
+import { eventually } from '../support/eventually';
 import { failTimes, ok, type Receiver, startReceiver } from '../support/receivers';
 import {
   apiClient,
   definitionFor,
-  eventually,
-  freePort,
   isAlive,
   javaPidsFor,
   killAllLocal,

@@ -4,12 +4,12 @@
  * down (RETRY_TIME_SCALE) so the five automatic retries take seconds.
  */
 import fs from 'node:fs';
+import { eventually } from '../support/eventually';
 import { always, failTimes, ok, type Receiver, startReceiver } from '../support/receivers';
 import {
   type ApiClient,
   apiClient,
   definitionFor,
-  eventually,
   killAllLocal,
   type LocalProcess,
   notificationFor,

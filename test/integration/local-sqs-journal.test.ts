@@ -15,7 +15,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { type SqsJournal, startSqsJournal } from '../../local/sqs-journal';
 import { startSqsPoller } from '../../local/sqs-poller';
 import { type StandIns, standInNames, startStandIns } from '../../local/standins';
-import { eventually } from '../support/standins';
+import { eventually } from '../support/eventually';
 
 const MAX_RECEIVES = 3;
 

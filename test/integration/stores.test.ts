@@ -11,13 +11,6 @@ import {
   DynamoResendJobStore,
   DynamoWebhookStore,
 } from '../../lambdas/adapters/dynamo-stores';
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../../lambdas/adapters/memory-stores';
 import { ConflictError, ValidationError } from '../../lambdas/core/errors';
 import type {
   Attempt,
@@ -34,6 +27,13 @@ import type {
   WebhookStore,
 } from '../../lambdas/ports';
 import { createTables } from '../../local/standins';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
 import { type StandIns, useStandIns } from '../support/standins';
 
 interface Stores {

@@ -43,8 +43,9 @@ import {
   quietLogger,
   recordingObserver,
 } from '../support/delivery-harness';
+import { eventually } from '../support/eventually';
 import { type Behaviour, ok, type Receiver, startReceiver } from '../support/receivers';
-import { eventually, useStandIns } from '../support/standins';
+import { useStandIns } from '../support/standins';
 import { recordFigures } from './support/figures';
 
 const REGION = 'us-east-1';

@@ -13,13 +13,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../../lambdas/adapters/memory-stores';
 import { createDeliveryObserver } from '../../lambdas/adapters/observability';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import type { FailureReason, Notification, WebhookDefinition } from '../../lambdas/core/model';
@@ -35,6 +28,14 @@ import {
   FAST_SCHEDULE,
   LOOPBACK_POLICY,
 } from '../support/delivery-harness';
+import { eventually } from '../support/eventually';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
 import {
   always,
   gone,
@@ -49,7 +50,7 @@ import {
   startReceiver,
 } from '../support/receivers';
 import { createLocalRetryMachine } from '../support/retry-machine';
-import { eventually, useStandIns } from '../support/standins';
+import { useStandIns } from '../support/standins';
 import { mapBounded } from './support/api-client';
 import { recordFigures } from './support/figures';
 import { settledMemory } from './support/memory';

@@ -46,27 +46,3 @@ export async function withEnv<T>(
     }
   }
 }
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}

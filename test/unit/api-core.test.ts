@@ -2,13 +2,7 @@
  * Use cases behind the API with the memory stores: limits and orderings that are costly to
  * reach against the stand-ins.
  */
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../../lambdas/adapters/memory-stores';
+
 import { MAX_RANGE_RESEND, NotificationService } from '../../lambdas/core/api/notifications';
 import { WebhookService } from '../../lambdas/core/api/webhooks';
 import { notificationIdFor } from '../../lambdas/core/ids';
@@ -18,6 +12,13 @@ import { Renderer } from '../../lambdas/core/render';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
 import type { ResendJob } from '../../lambdas/ports';
 import { invoke } from '../support/apigw';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
 
 const clock = { now: () => new Date('2026-11-28T12:00:00Z') };
 

@@ -3,17 +3,17 @@
  * api and ingest handlers (memory stores) always get a 2xx or a 4xx with an error code.
  */
 import fc from 'fast-check';
+import { Renderer } from '../../lambdas/core/render';
+import { createApiHandler } from '../../lambdas/handlers/api';
+import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import { type ApiRequest, invoke } from '../support/apigw';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
   MemoryWebhookStore,
-} from '../../lambdas/adapters/memory-stores';
-import { Renderer } from '../../lambdas/core/render';
-import { createApiHandler } from '../../lambdas/handlers/api';
-import { createIngestHandler } from '../../lambdas/handlers/ingest';
-import { type ApiRequest, invoke } from '../support/apigw';
+} from '../support/memory-stores';
 
 const errors: unknown[] = [];
 const logger = { info: () => {}, error: (...args: unknown[]) => errors.push(args) };

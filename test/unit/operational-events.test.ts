@@ -1,10 +1,3 @@
-import {
-  MemoryDeliveryQueue,
-  MemoryNotificationStore,
-  MemoryPayloadStore,
-  MemoryResendJobStore,
-  MemoryWebhookStore,
-} from '../../lambdas/adapters/memory-stores';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import { ReservedEventTypeError } from '../../lambdas/core/errors';
 import { parseEvents, refuseReservedTypes } from '../../lambdas/core/events';
@@ -18,6 +11,13 @@ import {
   subscribesTo,
   subscriptionProblem,
 } from '../../lambdas/core/subscriptions';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
 
 const now = new Date('2026-12-03T07:00:00.000Z');
 const clock = { now: () => now };

@@ -3,16 +3,18 @@ import { Liquid } from 'liquidjs';
 import { TemplateError } from '../../lambdas/core/errors';
 import type { EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import {
-  blockDepth,
   buildRenderContext,
-  MAX_BLOCK_DEPTH,
-  MAX_RENDER_OUTPUT_CHARS,
   type RenderContext,
   Renderer,
-  requestSizeBytes,
   sampleEvent,
-  xmlEscape,
 } from '../../lambdas/core/render';
+import { xmlEscape } from '../../lambdas/core/render-engine';
+import {
+  blockDepth,
+  MAX_BLOCK_DEPTH,
+  MAX_RENDER_OUTPUT_CHARS,
+} from '../../lambdas/core/render-limits';
+import { requestSizeBytes } from '../../lambdas/core/request-rules';
 
 function definition(overrides: Partial<WebhookDefinition> = {}): WebhookDefinition {
   return {

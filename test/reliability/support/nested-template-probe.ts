@@ -4,16 +4,17 @@
  * A stack overflow that lands inside V8's regexp compiler aborts the whole process instead of
  * throwing, so this runs apart from the test runner: a crash shows as this process dying.
  */
+
+import { Renderer } from '../../../lambdas/core/render';
+import { createApiHandler } from '../../../lambdas/handlers/api';
+import { invoke } from '../../support/apigw';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
   MemoryWebhookStore,
-} from '../../../lambdas/adapters/memory-stores';
-import { Renderer } from '../../../lambdas/core/render';
-import { createApiHandler } from '../../../lambdas/handlers/api';
-import { invoke } from '../../support/apigw';
+} from '../../support/memory-stores';
 
 const api = createApiHandler({
   stores: {

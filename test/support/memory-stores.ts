@@ -4,7 +4,15 @@
  * and benchmarks. Listing reuses the sharded merge of dynamo-listing.ts, so pages and cursors
  * behave exactly as on DynamoDB. Values are copied in and out, as a database would.
  */
-import { ConflictError } from '../core/errors';
+
+import {
+  type IndexedSummary,
+  indexKeysOf,
+  listPage,
+  matchesFilter,
+  type ReadPartition,
+} from '../../lambdas/adapters/dynamo-listing';
+import { ConflictError } from '../../lambdas/core/errors';
 import type {
   Attempt,
   DeliveryJob,
@@ -12,7 +20,7 @@ import type {
   NotificationStatus,
   RenderedRequest,
   WebhookDefinition,
-} from '../core/model';
+} from '../../lambdas/core/model';
 import type {
   DeliveryQueue,
   NotificationPage,
@@ -23,14 +31,7 @@ import type {
   ResendJob,
   ResendJobStore,
   WebhookStore,
-} from '../ports';
-import {
-  type IndexedSummary,
-  indexKeysOf,
-  listPage,
-  matchesFilter,
-  type ReadPartition,
-} from './dynamo-listing';
+} from '../../lambdas/ports';
 
 /**
  * Values are copied once on write and frozen, so reads can hand out the stored object itself:

@@ -1,0 +1,335 @@
+/**
+ * Parsing of a webhook definition body (create and replace): unknown fields refused, every
+ * problem reported with its path, defaults filled in. Templates are checked afterwards by the
+ * Renderer.
+ */
+import { MAX_EVENT_TYPE_LENGTH } from '../events';
+import {
+  CONTENT_TYPES,
+  type ContentType,
+  HTTP_METHODS,
+  type HttpMethod,
+  type WebhookDefinition,
+} from '../model';
+import { RESERVED_HEADERS as RENDERER_RESERVED_HEADERS } from '../request-rules';
+import { isValidSigningSecret } from '../signing';
+import { subscriptionProblem } from '../subscriptions';
+import {
+  has,
+  Issues,
+  isObject,
+  type Json,
+  joinPath,
+  readBoolean,
+  readEnum,
+  readObject,
+  readString,
+} from './validation';
+import { GENERATE_SIGNING_SECRET, MASKED_PASSWORD, MASKED_SIGNING_SECRET } from './webhook-view';
+
+export const DEFAULT_METHOD: HttpMethod = 'POST';
+export const DEFAULT_CONTENT_TYPE: ContentType = 'application/json';
+/** Body used when a JSON webhook gives none: the event as Standard-Webhooks-style envelope. */
+export const DEFAULT_JSON_BODY =
+  '{"id": {{ event.id | json }}, "type": {{ event.type | json }}, "occurredAt": {{ event.occurredAt | json }}, "data": {{ data | json }}}';
+
+export const LIMITS = {
+  name: 255,
+  events: 100,
+  eventType: MAX_EVENT_TYPE_LENGTH,
+  url: 4096,
+  headers: 50,
+  headerValue: 8192,
+  body: 128 * 1024,
+  username: 255,
+  password: 1024,
+} as const;
+
+/** RFC 7230 token characters (tchar). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * Hop-by-hop and framing headers the sender owns, the Content-Type set by `contentType`, and
+ * whatever the renderer reserves; `webhook-*` belongs to Standard Webhooks. Authorization is
+ * reserved when `auth` is set (auth sets it at send time), and always if the renderer says so.
+ */
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  ...RENDERER_RESERVED_HEADERS,
+]);
+
+/** C0 controls, DEL and C1 controls (what POST /events refuses in event types). */
+export function hasControlChars(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
+
+const WRITABLE_FIELDS = [
+  'name',
+  'events',
+  'enabled',
+  'method',
+  'url',
+  'contentType',
+  'headers',
+  'body',
+  'strict',
+  'auth',
+  'signingSecret',
+] as const;
+const READ_ONLY_FIELDS = ['id', 'version', 'createdAt', 'updatedAt'] as const;
+
+export type AuthInput = {
+  readonly type: 'basic';
+  readonly username: string;
+  readonly password: string | undefined;
+};
+
+/** Validated request body; `undefined` secret fields mean "not given". */
+export interface WebhookInput {
+  readonly fields: Omit<
+    WebhookDefinition,
+    'id' | 'version' | 'createdAt' | 'updatedAt' | 'auth' | 'signingSecret'
+  >;
+  readonly auth: AuthInput | null | undefined;
+  readonly signingSecret: string | null | undefined;
+  readonly id: string | undefined;
+  readonly version: number | undefined;
+}
+
+/** Validates a create (POST) or replace (PUT) body in full, reporting every problem. */
+export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): WebhookInput {
+  const issues = new Issues();
+  const allowed: readonly string[] = [...WRITABLE_FIELDS, ...READ_ONLY_FIELDS];
+  const obj = readObject(body, '', allowed, issues);
+  if (mode === 'create') {
+    for (const key of READ_ONLY_FIELDS) {
+      if (has(obj, key)) issues.add(key, 'is read-only: set by the server');
+    }
+  }
+
+  const name = has(obj, 'name')
+    ? readString(obj.name, 'name', { trim: true, min: 1, max: LIMITS.name }, issues)
+    : missing(issues, 'name', 'is required');
+  const events = readEvents(obj, issues);
+  const enabled = has(obj, 'enabled') ? readBoolean(obj.enabled, 'enabled', issues) : true;
+  const method = has(obj, 'method')
+    ? readEnum(obj.method, 'method', HTTP_METHODS, issues)
+    : DEFAULT_METHOD;
+  const contentType = has(obj, 'contentType')
+    ? readEnum(obj.contentType, 'contentType', CONTENT_TYPES, issues)
+    : DEFAULT_CONTENT_TYPE;
+  const url = has(obj, 'url')
+    ? readString(obj.url, 'url', { min: 1, max: LIMITS.url }, issues)
+    : missing(issues, 'url', 'is required');
+  if (url !== undefined && hasControlChars(url))
+    issues.add('url', 'must not contain control characters');
+  const headers = readHeaders(obj, issues);
+  let templateBody: string | undefined;
+  if (has(obj, 'body')) {
+    templateBody = readString(obj.body, 'body', { max: LIMITS.body }, issues);
+  } else if (contentType === 'application/json') {
+    templateBody = DEFAULT_JSON_BODY;
+  } else if (contentType !== undefined) {
+    issues.add('body', `is required for ${contentType}`);
+  }
+  const strict = has(obj, 'strict') ? readBoolean(obj.strict, 'strict', issues) : undefined;
+  const auth = readAuth(obj, mode, issues);
+  if (auth && headers && Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
+    issues.add('headers.Authorization', 'reserved when auth is set (auth sets it at send time)');
+  }
+  const signingSecret = readSigningSecret(obj, mode, issues);
+  let version: number | undefined;
+  if (mode === 'replace' && has(obj, 'version')) {
+    if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1)
+      version = obj.version;
+    else issues.add('version', 'must be a positive integer (the version you read)');
+  }
+  const id =
+    mode === 'replace' && has(obj, 'id')
+      ? readString(obj.id, 'id', { min: 1, max: 256 }, issues)
+      : undefined;
+  if (mode === 'replace') {
+    for (const key of ['createdAt', 'updatedAt'] as const) {
+      if (has(obj, key) && typeof obj[key] !== 'string')
+        issues.add(key, 'is read-only; if sent it must be a string');
+    }
+  }
+  issues.throwIfAny('Invalid webhook definition');
+
+  return {
+    fields: {
+      name: name!,
+      events: events!,
+      enabled: enabled!,
+      method: method!,
+      url: url!,
+      contentType: contentType!,
+      headers: headers!,
+      body: templateBody!,
+      ...(strict !== undefined ? { strict } : {}),
+    },
+    auth,
+    signingSecret,
+    id,
+    version,
+  };
+}
+
+function missing(issues: Issues, path: string, message: string): undefined {
+  issues.add(path, message);
+  return undefined;
+}
+
+function readEvents(obj: Json, issues: Issues): string[] | undefined {
+  if (!has(obj, 'events')) {
+    issues.add('events', 'is required (a list of event types, or ["*"])');
+    return undefined;
+  }
+  const value = obj.events;
+  if (!Array.isArray(value) || value.length === 0) {
+    issues.add('events', 'must be a non-empty list of event types (or "*")');
+    return undefined;
+  }
+  if (value.length > LIMITS.events) {
+    issues.add('events', `must hold at most ${LIMITS.events} event types`);
+    return undefined;
+  }
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    const path = joinPath('events', i);
+    if (item === '*') {
+      out.push(item);
+      return;
+    }
+    const type = readString(item, path, { min: 1, max: LIMITS.eventType }, issues);
+    if (type === undefined) return;
+    if (type.trim() === '' || hasControlChars(type)) {
+      issues.add(path, 'must be "*" or an event type (not blank, no control characters)');
+      return;
+    }
+    const platformProblem = subscriptionProblem(type);
+    if (platformProblem) {
+      issues.add(path, platformProblem);
+      return;
+    }
+    out.push(type);
+  });
+  return [...new Set(out)];
+}
+
+function readHeaders(obj: Json, issues: Issues): Record<string, string> | undefined {
+  if (!has(obj, 'headers')) return {};
+  const value = obj.headers;
+  if (!isObject(value)) {
+    issues.add('headers', 'must be an object of header name -> value template');
+    return undefined;
+  }
+  const entries = Object.entries(value);
+  if (entries.length > LIMITS.headers) {
+    issues.add('headers', `must hold at most ${LIMITS.headers} headers`);
+    return undefined;
+  }
+  const out: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const [name, template] of entries) {
+    const path = joinPath('headers', name);
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) {
+      issues.add(path, 'is not a valid header name (RFC 7230 token characters only)');
+      continue;
+    }
+    if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) {
+      issues.add(
+        path,
+        lower === 'content-type'
+          ? 'is reserved: set contentType instead'
+          : lower === 'authorization'
+            ? 'is reserved: configure auth instead (it is added at send time)'
+            : 'is reserved: the sender sets it at send time',
+      );
+      continue;
+    }
+    if (seen.has(lower)) {
+      issues.add(path, 'is given twice (header names are case-insensitive)');
+      continue;
+    }
+    seen.add(lower);
+    const v = readString(template, path, { max: LIMITS.headerValue }, issues);
+    if (v === undefined) continue;
+    if (hasControlChars(v.replace(/\t/g, ' '))) {
+      issues.add(path, 'must not contain control characters (CR, LF, NUL, ...)');
+      continue;
+    }
+    out[name] = v;
+  }
+  return out;
+}
+
+function readAuth(
+  obj: Json,
+  mode: 'create' | 'replace',
+  issues: Issues,
+): AuthInput | null | undefined {
+  if (!Object.hasOwn(obj, 'auth') || obj.auth === undefined) return undefined;
+  if (obj.auth === null) return null;
+  const auth = readObject(obj.auth, 'auth', ['type', 'username', 'password'], issues);
+  if (!isObject(obj.auth)) return undefined;
+  if (auth.type !== 'basic') issues.add('auth.type', 'must be "basic"');
+  let username = has(auth, 'username')
+    ? readString(auth.username, 'auth.username', { min: 1, max: LIMITS.username }, issues)
+    : missing(issues, 'auth.username', 'is required');
+  if (username !== undefined && (username.includes(':') || hasControlChars(username))) {
+    issues.add('auth.username', 'must not contain ":" or control characters');
+    username = undefined;
+  }
+  let password: string | undefined;
+  const keep = !has(auth, 'password') || auth.password === MASKED_PASSWORD;
+  if (keep) {
+    if (mode === 'create') issues.add('auth.password', 'is required');
+  } else {
+    password = readString(auth.password, 'auth.password', { min: 1, max: LIMITS.password }, issues);
+    if (password !== undefined && hasControlChars(password)) {
+      issues.add('auth.password', 'must not contain control characters');
+      password = undefined;
+    }
+  }
+  if (username === undefined) return undefined;
+  return { type: 'basic', username, password };
+}
+
+function readSigningSecret(
+  obj: Json,
+  mode: 'create' | 'replace',
+  issues: Issues,
+): string | null | undefined {
+  if (!Object.hasOwn(obj, 'signingSecret') || obj.signingSecret === undefined) return undefined;
+  const value = obj.signingSecret;
+  if (value === null) return null;
+  if (value === GENERATE_SIGNING_SECRET) return value;
+  if (value === MASKED_SIGNING_SECRET) {
+    if (mode === 'create')
+      issues.add('signingSecret', 'is masked; send a secret, "generate", or leave it out');
+    return value;
+  }
+  if (typeof value !== 'string' || !isValidSigningSecret(value)) {
+    issues.add(
+      'signingSecret',
+      'must be "whsec_" + base64 of 24 to 64 random bytes, or "generate"',
+    );
+    return undefined;
+  }
+  return value;
+}

@@ -1,0 +1,155 @@
+/**
+ * The liquidjs engine as the platform configures it: no file system, strict filters, bounded
+ * time, allocations and output (render-limits.ts), the `json`/`jsonify`/`xml_escape` filters,
+ * and the pieces a render needs around it (the capped output emitter, the placeholder that
+ * stands for unknown event data in save-time checks, error message extraction).
+ */
+import { CaptureTag, type Context, Drop, type Emitter, Liquid, toValue } from 'liquidjs';
+import {
+  MAX_RENDER_OUTPUT_CHARS,
+  MAX_TEMPLATE_CHARS,
+  RENDER_MEMORY_LIMIT,
+  RENDER_TIME_LIMIT_MS,
+} from './render-limits';
+
+// Characters XML 1.0 does not allow anywhere in a document (with the u flag, lone surrogates too).
+const XML_ILLEGAL = /[^\t\n\r\x20-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/gu;
+const XML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+};
+
+/** Escapes text for XML element content and attribute values, dropping characters XML forbids. */
+export function xmlEscape(value: string): string {
+  return value.replace(XML_ILLEGAL, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]!);
+}
+
+/** Liquid's own output conversion (nil -> '', arrays joined), repeated here for the capped emitter. */
+function stringify(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = toValue(value);
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.map(stringify).join('');
+  return String(v);
+}
+
+/** Output characters a request's render may still produce. */
+export interface Budget {
+  left: number;
+}
+
+/** Collects output and stops the render once the request's output budget is spent. */
+export class CappedEmitter implements Emitter {
+  buffer = '';
+  constructor(private readonly budget: Budget) {}
+  write(html: unknown): void {
+    const s = stringify(html);
+    this.budget.left -= s.length;
+    if (this.budget.left < 0) {
+      throw new OutputLimitError(`rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters`);
+    }
+    this.buffer += s;
+  }
+}
+
+class OutputLimitError extends Error {}
+
+/** Context register holding the request's output budget (read by `capture`). */
+export const BUDGET_REGISTER = 'webhooks:outputBudget';
+
+/** `capture` writing into the request's output budget, so captured text cannot grow unbounded. */
+class BudgetedCaptureTag extends CaptureTag {
+  override *render(ctx: Context): Generator<unknown, void, string> {
+    const budget = ctx.getRegister<Budget | undefined>(BUDGET_REGISTER);
+    const emitter = budget ? new CappedEmitter(budget) : undefined;
+    const html: string = yield this.liquid.renderer.renderTemplates(this.templates, ctx, emitter);
+    ctx.bottom()[this.variable] = html;
+  }
+}
+
+/**
+ * Stands for unknown event data in save-time checks: any property of it is another placeholder
+ * and it renders as 0, a value that is valid JSON both bare and inside a string, and a number
+ * for arithmetic filters. A Proxy hides the prototype's members from templates.
+ */
+class Placeholder extends Drop {
+  override liquidMethodMissing(): unknown {
+    return PLACEHOLDER;
+  }
+  override valueOf(): number {
+    return 0;
+  }
+}
+export const PLACEHOLDER: Drop = new Proxy(new Placeholder(), {
+  get(target, key, receiver) {
+    if (key === 'valueOf' || key === 'liquidMethodMissing')
+      return Reflect.get(target, key, receiver);
+    return undefined;
+  },
+  has() {
+    return false;
+  },
+});
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    // liquidjs wraps the cause of a render failure; report the innermost message.
+    const original = (err as { originalError?: unknown }).originalError;
+    if (original instanceof OutputLimitError) return original.message;
+    return err.message;
+  }
+  return String(err);
+}
+
+export function isOutputLimit(err: unknown): boolean {
+  return (
+    err instanceof OutputLimitError ||
+    (err as { originalError?: unknown } | null)?.originalError instanceof OutputLimitError
+  );
+}
+
+export function createEngine(): Liquid {
+  const engine = new Liquid({
+    strictVariables: false,
+    // Under strict variables, `if`/`unless` and the `default` filter still accept a missing value.
+    lenientIf: true,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    jsTruthy: false,
+    // No file system: an empty in-memory template map answers every include/render/layout
+    // lookup, and the tags themselves are removed below so such templates fail to parse.
+    templates: {},
+    relativeReference: false,
+    dynamicPartials: false,
+    timezoneOffset: 0,
+    parseLimit: MAX_TEMPLATE_CHARS,
+    renderLimit: RENDER_TIME_LIMIT_MS,
+    memoryLimit: RENDER_MEMORY_LIMIT,
+  });
+  for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
+  engine.registerTag('capture', BudgetedCaptureTag);
+  const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
+    const v = toValue(value);
+    const out =
+      (typeof space === 'number'
+        ? JSON.stringify(v, null, Math.min(space, 10))
+        : JSON.stringify(v)) ?? 'null';
+    this.context.memoryLimit.use(out.length);
+    return out;
+  };
+  engine.registerFilter('json', json);
+  engine.registerFilter('jsonify', json);
+  engine.registerFilter(
+    'xml_escape',
+    function (this: { context: Context }, value: unknown): string {
+      const s = stringify(value);
+      this.context.memoryLimit.use(s.length);
+      return xmlEscape(s);
+    },
+  );
+  return engine;
+}
