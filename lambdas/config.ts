@@ -18,7 +18,10 @@ export const ENV = {
   SENDER_IPS: 'SENDER_IPS',
   EGRESS_ALLOW_CIDRS: 'EGRESS_ALLOW_CIDRS',
   ALLOW_HTTP: 'ALLOW_HTTP',
-  /** How long ingestion and delivery cache definitions in memory (seconds, default 30). */
+  /**
+   * How long ingestion and delivery may reuse cached definitions (seconds, default 30; 0 turns
+   * the cache off). Saved definitions apply to the next event regardless (revision check).
+   */
   DEFINITION_CACHE_TTL_SECONDS: 'DEFINITION_CACHE_TTL_SECONDS',
   /** How many notifications of one SQS batch are delivered at once (default 16). */
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',

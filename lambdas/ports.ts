@@ -20,12 +20,27 @@ export interface Clock {
 }
 
 export interface WebhookStore {
-  get(id: string): Promise<WebhookDefinition | undefined>;
+  /**
+   * minVersion: a cache answers from memory only when its copy is at least this version
+   * (stores always read the current one).
+   */
+  get(
+    id: string,
+    options?: { readonly minVersion?: number },
+  ): Promise<WebhookDefinition | undefined>;
   list(): Promise<WebhookDefinition[]>;
-  /** Creates (expectedVersion undefined: must not exist) or replaces (must be at expectedVersion). */
+  /**
+   * Creates (expectedVersion undefined: must not exist) or replaces (must be at expectedVersion).
+   * Bumps the definitions revision in the same atomic write.
+   */
   put(definition: WebhookDefinition, expectedVersion?: number): Promise<void>;
-  /** false when it did not exist. */
+  /** false when it did not exist. Bumps the definitions revision in the same atomic write. */
   delete(id: string): Promise<boolean>;
+  /**
+   * The definitions revision, read strongly consistent: it changes with every put and delete,
+   * atomically with it, so a cached list() is current while the revision is unchanged.
+   */
+  revision(): Promise<number>;
 }
 
 export interface PayloadStore {

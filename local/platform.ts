@@ -96,7 +96,10 @@ export const LOCAL_DEFAULTS = {
   egressAllowCidrs: '127.0.0.0/8,::1/128',
   allowHttp: true,
   retryTimeScale: 1,
-  /** A definition saved locally applies to the next event within a second (30 s on AWS, per Lambda instance). */
+  /**
+   * How long a cached definitions set may be reused at most. A saved definition applies to the
+   * next event whatever this is: every ingest call checks the definitions revision.
+   */
   definitionCacheTtlSeconds: 1,
 } as const;
 

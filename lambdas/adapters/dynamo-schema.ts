@@ -10,6 +10,12 @@ export const NOTIFICATION_INDEX_SHARDS = 8;
 
 export const WEBHOOKS_TABLE = {
   partitionKey: 'id',
+  /**
+   * The definitions revision: one small item beside the definitions, incremented in the same
+   * transaction as every definition write. Its id cannot be a webhook id (those are `wh_...`).
+   */
+  revisionItemId: '#revision',
+  revisionAttribute: 'revision',
 } as const;
 
 export const PAYLOADS_TABLE = {

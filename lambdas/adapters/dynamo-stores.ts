@@ -5,12 +5,14 @@
  */
 import {
   type AttributeValue,
-  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   ScanCommand,
+  type TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ConflictError } from '../core/errors';
@@ -39,6 +41,7 @@ import {
   type ReadPartition,
   statusShardOf,
 } from './dynamo-listing';
+import { WEBHOOKS_TABLE } from './dynamo-schema';
 
 type Item = Record<string, AttributeValue>;
 
@@ -101,6 +104,7 @@ export class DynamoWebhookStore implements WebhookStore {
   ) {}
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
+    if (id === WEBHOOKS_TABLE.revisionItemId) return undefined;
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -122,31 +126,46 @@ export class DynamoWebhookStore implements WebhookStore {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of out.Items ?? [])
+      for (const item of out.Items ?? []) {
+        if (item.id?.S === WEBHOOKS_TABLE.revisionItemId) continue;
         items.push(fromItem(item) as unknown as WebhookDefinition);
+      }
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
   }
 
+  /** One strongly consistent GetItem of a small item: 1 read unit. 0 before the first write. */
+  async revision(): Promise<number> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: WEBHOOKS_TABLE.revisionItemId } },
+        ConsistentRead: true,
+        ProjectionExpression: '#revision',
+        ExpressionAttributeNames: { '#revision': WEBHOOKS_TABLE.revisionAttribute },
+      }),
+    );
+    const value = out.Item?.[WEBHOOKS_TABLE.revisionAttribute]?.N;
+    return value === undefined ? 0 : Number(value);
+  }
+
   async put(definition: WebhookDefinition, expectedVersion?: number): Promise<void> {
     const create = expectedVersion === undefined;
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: toItem({ ...definition }),
-          ...(create
-            ? { ConditionExpression: 'attribute_not_exists(id)' }
-            : {
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
-              }),
-        }),
-      );
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
+    const write = await this.transact({
+      Put: {
+        TableName: this.tableName,
+        Item: toItem({ ...definition }),
+        ...(create
+          ? { ConditionExpression: 'attribute_not_exists(id)' }
+          : {
+              ConditionExpression: '#version = :expected',
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':expected': { N: String(expectedVersion) } },
+            }),
+      },
+    });
+    if (write === 'condition-failed') {
       throw create
         ? new ConflictError(`webhook ${definition.id} already exists`)
         : new ConflictError(
@@ -156,16 +175,50 @@ export class DynamoWebhookStore implements WebhookStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const out = await this.client.send(
-      new DeleteItemCommand({
+    if (id === WEBHOOKS_TABLE.revisionItemId) return false;
+    const write = await this.transact({
+      Delete: {
         TableName: this.tableName,
         Key: { id: { S: id } },
-        ReturnValues: 'ALL_OLD',
-      }),
-    );
-    return out.Attributes !== undefined;
+        ConditionExpression: 'attribute_exists(id)',
+      },
+    });
+    return write === 'written';
+  }
+
+  /**
+   * The definition write and the revision increment in one transaction: no reader can see
+   * the new definition under the old revision, nor the new revision without the definition.
+   * Two writes racing on the revision item cancel one another (TransactionConflict): retried.
+   */
+  private async transact(write: TransactWriteItem): Promise<'written' | 'condition-failed'> {
+    const bump: TransactWriteItem = {
+      Update: {
+        TableName: this.tableName,
+        Key: { id: { S: WEBHOOKS_TABLE.revisionItemId } },
+        UpdateExpression: 'ADD #revision :one',
+        ExpressionAttributeNames: { '#revision': WEBHOOKS_TABLE.revisionAttribute },
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      },
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems: [write, bump] }));
+        return 'written';
+      } catch (err) {
+        if ((err as { name?: string })?.name !== 'TransactionCanceledException') throw err;
+        const reasons = (err as TransactionCanceledException).CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'condition-failed';
+        const conflict = reasons.some((r) => r.Code === 'TransactionConflict');
+        if (!conflict || attempt >= TRANSACTION_CONFLICT_RETRIES) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * Math.random()));
+      }
+    }
   }
 }
+
+/** How often a definition write is retried when another write held the revision item. */
+const TRANSACTION_CONFLICT_RETRIES = 5;
 
 // ---- notifications -----------------------------------------------------------------------
 

@@ -1,7 +1,17 @@
 /**
- * Definitions cached in memory for a short time (DEFINITION_CACHE_TTL_SECONDS, default 30 s):
- * the hot paths read a definition per notification, while definitions change rarely. An edit
- * reaches a warm Lambda within the TTL; the rendered history never depends on it.
+ * Definitions cached in memory (DEFINITION_CACHE_TTL_SECONDS, default 30 s): the hot paths
+ * read definitions for every event and notification, while definitions change rarely.
+ *
+ * A saved definition is in force for the very next event (DESIGN.md "Webhook definitions"):
+ * list() reads the definitions revision (one small item, strongly consistent: 1 read unit)
+ * on every call and reuses the cached set only while the revision is unchanged. Every
+ * definition write increments the revision in the same transaction, and the revision is read
+ * before the set, so a set cached under revision r holds at least every write up to r.
+ * The TTL still bounds how long a set is reused at all; 0 disables the cache.
+ *
+ * get() serves one definition; with `minVersion` (the version ingestion matched the event
+ * against) a cached copy older than that is read again, so delivery never renders an event
+ * with a definition older than the one that matched it.
  */
 
 import type { Clock, WebhookStore } from '../ports';
@@ -12,7 +22,7 @@ export class CachedWebhookStore implements WebhookStore {
     string,
     { value: WebhookDefinition | undefined; until: number }
   >();
-  private all: { value: WebhookDefinition[]; until: number } | undefined;
+  private all: { value: WebhookDefinition[]; revision: number; until: number } | undefined;
 
   constructor(
     private readonly inner: WebhookStore,
@@ -20,21 +30,35 @@ export class CachedWebhookStore implements WebhookStore {
     private readonly clock: Clock = { now: () => new Date() },
   ) {}
 
-  async get(id: string): Promise<WebhookDefinition | undefined> {
+  async get(
+    id: string,
+    options: { readonly minVersion?: number } = {},
+  ): Promise<WebhookDefinition | undefined> {
     const now = this.clock.now().getTime();
     const hit = this.byId.get(id);
-    if (hit && hit.until > now) return hit.value;
+    const fresh =
+      options.minVersion === undefined || (hit?.value?.version ?? 0) >= options.minVersion;
+    if (hit && hit.until > now && fresh) return hit.value;
     const value = await this.inner.get(id);
-    this.byId.set(id, { value, until: now + this.ttlMs });
+    if (this.ttlMs > 0) this.byId.set(id, { value, until: now + this.ttlMs });
     return value;
   }
 
   async list(): Promise<WebhookDefinition[]> {
+    if (this.ttlMs <= 0) return this.inner.list();
     const now = this.clock.now().getTime();
-    if (this.all && this.all.until > now) return this.all.value;
+    // The revision first, then the set: the set is at least as new as the revision read.
+    const revision = await this.inner.revision();
+    const cached = this.all;
+    if (cached && cached.revision === revision && cached.until > now) return cached.value;
     const value = await this.inner.list();
-    this.all = { value, until: now + this.ttlMs };
+    if (!this.all || this.all.revision <= revision)
+      this.all = { value, revision, until: now + this.ttlMs };
     return value;
+  }
+
+  revision(): Promise<number> {
+    return this.inner.revision();
   }
 
   async put(definition: WebhookDefinition, expectedVersion?: number): Promise<void> {

@@ -131,7 +131,11 @@ export class DeliveryService {
       createdAt: now.toISOString(),
     };
 
-    const definition = await this.deps.webhooks.get(webhookId);
+    // Never older than the version the event was matched against (the cache may hold one).
+    const definition = await this.deps.webhooks.get(
+      webhookId,
+      job.webhookVersion === undefined ? undefined : { minVersion: job.webhookVersion },
+    );
     if (!definition?.enabled) {
       return this.createSettled(
         base,

@@ -367,6 +367,9 @@ describe('the OpenAPI description', () => {
       },
       put: async () => {},
       delete: async () => false,
+      revision: async () => {
+        throw new Error('ProvisionedThroughputExceededException: table webhooks');
+      },
     };
     const faulty = apiHandlerFor(standIns(), {
       stores: { ...storesFor(standIns()), webhooks: broken },

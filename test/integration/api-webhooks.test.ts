@@ -408,6 +408,7 @@ describe('replacing a webhook', () => {
       list: () => inner.list(),
       put: (d: WebhookDefinition, v?: number) => inner.put(d, v),
       delete: (id) => inner.delete(id),
+      revision: () => inner.revision(),
     };
     const { api: plainApi } = setup();
     const first = await created(plainApi);

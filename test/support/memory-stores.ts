@@ -54,6 +54,11 @@ const copy = <T>(value: T): T => frozenCopy(value) as T;
 
 export class MemoryWebhookStore implements WebhookStore {
   private readonly items = new Map<string, WebhookDefinition>();
+  private revisionCounter = 0;
+
+  async revision(): Promise<number> {
+    return this.revisionCounter;
+  }
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
     const item = this.items.get(id);
@@ -74,10 +79,13 @@ export class MemoryWebhookStore implements WebhookStore {
       );
     }
     this.items.set(definition.id, copy(definition));
+    this.revisionCounter += 1;
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.items.delete(id);
+    const deleted = this.items.delete(id);
+    if (deleted) this.revisionCounter += 1;
+    return deleted;
   }
 }
 
