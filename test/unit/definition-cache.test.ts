@@ -1,6 +1,6 @@
-import { MemoryWebhookStore } from '../../lambdas/adapters/memory-stores';
 import { CachedWebhookStore } from '../../lambdas/core/definition-cache';
 import type { WebhookDefinition } from '../../lambdas/core/model';
+import { MemoryWebhookStore } from '../support/memory-stores';
 
 const HOUR_MS = 3_600_000;
 const at = new Date('2026-12-03T07:00:00.000Z');
