@@ -24,6 +24,7 @@ import { App } from 'aws-cdk-lib';
 import type { SQSEvent } from 'aws-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
+import { fixedCursorKey } from '../lambdas/adapters/cursor-key';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -306,7 +307,11 @@ async function measureDynamo(
     const webhooks = new DynamoWebhookStore(metered, standIns.tables.webhooks);
     const service = new DeliveryService({
       webhooks: new CachedWebhookStore(webhooks, 30_000),
-      notifications: new DynamoNotificationStore(metered, standIns.tables.notifications),
+      notifications: new DynamoNotificationStore(
+        metered,
+        standIns.tables.notifications,
+        fixedCursorKey(),
+      ),
       payloads: new DynamoPayloadStore(metered, standIns.tables.payloads),
       resendJobs: new MemoryResendJobStore(),
       queue: new MemoryDeliveryQueue(),

@@ -10,6 +10,7 @@
  *  - deliveryRatioDynamo: the attempt path with DynamoDB Local stores.
  */
 import { Pool } from 'undici';
+import { fixedCursorKey } from '../lambdas/adapters/cursor-key';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -376,7 +377,11 @@ async function runDynamo(
     const { dynamo } = standIns.clients;
     const stores: Stores = {
       webhooks: new DynamoWebhookStore(dynamo, standIns.tables.webhooks),
-      notifications: new DynamoNotificationStore(dynamo, standIns.tables.notifications),
+      notifications: new DynamoNotificationStore(
+        dynamo,
+        standIns.tables.notifications,
+        fixedCursorKey(),
+      ),
       payloads: new DynamoPayloadStore(dynamo, standIns.tables.payloads),
     };
     await stores.webhooks.put(def);

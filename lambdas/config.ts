@@ -25,6 +25,10 @@ export const ENV = {
   DEFINITION_CACHE_TTL_SECONDS: 'DEFINITION_CACHE_TTL_SECONDS',
   /** How many notifications of one SQS batch are delivered at once (default 16). */
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
+  /** KMS HMAC key the pagination cursor key is derived from (AWS). */
+  CURSOR_KMS_KEY_ID: 'CURSOR_KMS_KEY_ID',
+  /** File holding the pagination cursor key, made on first use (local mode). */
+  CURSOR_KEY_FILE: 'CURSOR_KEY_FILE',
   AWS_REGION: 'AWS_REGION',
 } as const;
 

@@ -68,7 +68,7 @@ export interface NotificationQuery {
   /** Exclusive ISO upper bound on createdAt. */
   readonly to?: string;
   readonly limit: number;
-  /** Opaque, from a previous page; the adapter validates it (tampered -> ValidationError). */
+  /** Opaque, from a previous page; the adapter validates it (tampered -> InvalidCursorError). */
   readonly cursor?: string;
 }
 
@@ -80,6 +80,14 @@ export interface NotificationSummary extends Omit<Notification, 'attempts'> {
 export interface NotificationPage {
   readonly items: NotificationSummary[];
   readonly nextCursor: string | null;
+}
+
+/**
+ * The installation's secret for pagination cursors: the same bytes in every Lambda and process
+ * of one installation, never stored beside the data. Cursors carry a MAC under it.
+ */
+export interface CursorKeySource {
+  key(): Promise<Uint8Array>;
 }
 
 export interface NotificationStore {

@@ -3,6 +3,7 @@
  * on AWS and in local mode: local mode only sets AWS_ENDPOINT_URL_* (and dummy credentials).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -10,6 +11,7 @@ export interface AwsClients {
   readonly dynamo: DynamoDBClient;
   readonly sqs: SQSClient;
   readonly sfn: SFNClient;
+  readonly kms: KMSClient;
 }
 
 interface CommonConfig {
@@ -22,7 +24,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /**
- * Builds the three clients from `env` (default process.env). Endpoints come from
+ * Builds the clients from `env` (default process.env). Endpoints come from
  * AWS_ENDPOINT_URL_<SERVICE> (or AWS_ENDPOINT_URL) and are passed explicitly, so an env object
  * other than process.env works too. Credentials are passed explicitly only when `env` carries
  * them; otherwise the SDK's default chain (the Lambda role) applies.
@@ -46,6 +48,7 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
   const dynamoEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_DYNAMODB) ?? global;
   const sqsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SQS) ?? global;
   const sfnEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_SFN) ?? global;
+  const kmsEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_KMS) ?? global;
 
   return {
     dynamo: new DynamoDBClient({
@@ -59,5 +62,6 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
       ...(sqsEndpoint ? { endpoint: sqsEndpoint, useQueueUrlAsEndpoint: false } : {}),
     }),
     sfn: new SFNClient({ ...common, ...(sfnEndpoint ? { endpoint: sfnEndpoint } : {}) }),
+    kms: new KMSClient({ ...common, ...(kmsEndpoint ? { endpoint: kmsEndpoint } : {}) }),
   };
 }

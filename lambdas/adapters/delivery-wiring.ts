@@ -9,6 +9,7 @@ import { OperationalEvents } from '../core/operational-events';
 import { Renderer } from '../core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
 import { createAwsClients } from './aws-clients';
+import { cursorKeyFromEnv } from './cursor-key';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -43,7 +44,11 @@ export function createDeliveryRuntime(env: NodeJS.ProcessEnv = process.env): Del
   const operationalEvents = new OperationalEvents({ webhooks, queue, clock });
   const service = new DeliveryService({
     webhooks,
-    notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
+    notifications: new DynamoNotificationStore(
+      clients.dynamo,
+      config.notificationsTable,
+      cursorKeyFromEnv(env, clients.kms),
+    ),
     payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
     resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
     queue,

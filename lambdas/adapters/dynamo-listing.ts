@@ -7,12 +7,18 @@
  * `${status}#${shard}`) under the unique sort key `${createdAt}#${id}`. A page merges the
  * partitions' newest-first streams; the cursor records, per partition, the sort key of the last
  * item taken from it (or that it is finished), so the next page resumes each stream exactly
- * after what was returned: nothing skipped, nothing repeated.
+ * after what was returned: nothing skipped, nothing repeated. A cursor carries a MAC under the
+ * installation's cursor key: a client can hand back only cursors it was given.
  */
-import { createHash } from 'node:crypto';
-import { ValidationError } from '../core/errors';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { InvalidCursorError, ValidationError } from '../core/errors';
 import { NOTIFICATION_STATUSES, type NotificationStatus } from '../core/model';
-import type { NotificationPage, NotificationQuery, NotificationSummary } from '../ports';
+import type {
+  CursorKeySource,
+  NotificationPage,
+  NotificationQuery,
+  NotificationSummary,
+} from '../ports';
 import { NOTIFICATION_INDEX_SHARDS, NOTIFICATIONS_TABLE } from './dynamo-schema';
 
 /** Stable shard of a notification id: FNV-1a 32-bit modulo the shard count. */
@@ -97,13 +103,27 @@ export type ReadPartition = (
   opts: { readonly before?: string; readonly continuation?: unknown; readonly limit: number },
 ) => Promise<PartitionRead>;
 
-const CURSOR_VERSION = 1;
+const CURSOR_VERSION = 2;
 /** Cursor entry of a partition that has nothing more to give. */
 const FINISHED = 0;
 type Position = string | typeof FINISHED | null;
+/** A longer cursor is refused before any work (32 partitions of ~60 bytes need ~3 KiB). */
+export const MAX_CURSOR_LENGTH = 8192;
+/**
+ * A position is a sort key `${createdAt}#${id}` as stored: an ISO instant and an id. Anything
+ * else (in particular anything near DynamoDB's 1,024-byte key limit) is not one.
+ */
+const POSITION =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9_-]{1,64}$/;
+const MAC_LABEL = 'webhooks cursor v2\n';
+const MAC_CHARS = 43; // base64url of 32 bytes
 
 function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 22);
+}
+
+function macOf(key: Uint8Array, body: string): Buffer {
+  return createHmac('sha256', key).update(MAC_LABEL).update(body).digest();
 }
 
 function normalizeInstant(value: string | undefined, name: 'from' | 'to'): string | undefined {
@@ -168,41 +188,56 @@ export function planList(query: NotificationQuery): ListPlan {
   return { partitions, filter, fingerprint };
 }
 
-export function encodeCursor(fingerprint: string, positions: readonly Position[]): string {
-  const body = { v: CURSOR_VERSION, f: fingerprint, p: positions };
-  return Buffer.from(JSON.stringify({ ...body, c: digest(body) }), 'utf8').toString('base64url');
+/** `base64url(JSON body).base64url(HMAC-SHA256 under the installation key)`. */
+export function encodeCursor(
+  key: Uint8Array,
+  fingerprint: string,
+  positions: readonly Position[],
+): string {
+  const body = Buffer.from(
+    JSON.stringify({ v: CURSOR_VERSION, f: fingerprint, p: positions }),
+    'utf8',
+  ).toString('base64url');
+  return `${body}.${macOf(key, body).toString('base64url')}`;
 }
 
-function invalidCursor(reason: string): ValidationError {
-  return new ValidationError(
-    `cursor is not valid for this query (${reason}); start again without a cursor`,
-    [{ path: 'cursor', message: reason }],
-  );
-}
-
-export function decodeCursor(cursor: string, plan: ListPlan): Position[] {
-  if (!/^[A-Za-z0-9_-]{1,8192}$/.test(cursor)) throw invalidCursor('malformed');
+/**
+ * The positions of a cursor issued by this installation for this query. The MAC is checked
+ * before anything is parsed; every field is checked after. Anything else: InvalidCursorError.
+ */
+export function decodeCursor(key: Uint8Array, cursor: string, plan: ListPlan): Position[] {
+  if (cursor.length > MAX_CURSOR_LENGTH) throw new InvalidCursorError('too long');
+  const dot = cursor.indexOf('.');
+  const body = cursor.slice(0, dot);
+  const mac = cursor.slice(dot + 1);
+  if (dot < 1 || mac.length !== MAC_CHARS || !/^[A-Za-z0-9_-]+$/.test(body + mac))
+    throw new InvalidCursorError('malformed');
+  // Compared as text: base64url's last character has spare bits, so decoded bytes could match.
+  const given = Buffer.from(mac, 'latin1');
+  const expected = Buffer.from(macOf(key, body).toString('base64url'), 'latin1');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw new InvalidCursorError('not issued by this installation');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
-    throw invalidCursor('malformed');
+    throw new InvalidCursorError('malformed');
   }
-  if (typeof parsed !== 'object' || parsed === null) throw invalidCursor('malformed');
-  const { v, f, p, c } = parsed as { v?: unknown; f?: unknown; p?: unknown; c?: unknown };
-  if (c !== digest({ v, f, p })) throw invalidCursor('checksum mismatch');
-  if (v !== CURSOR_VERSION) throw invalidCursor('unknown version');
-  if (f !== plan.fingerprint) throw invalidCursor('it belongs to a different query');
-  if (!Array.isArray(p) || p.length !== plan.partitions.length) throw invalidCursor('malformed');
+  if (typeof parsed !== 'object' || parsed === null) throw new InvalidCursorError('malformed');
+  const { v, f, p } = parsed as { v?: unknown; f?: unknown; p?: unknown };
+  if (v !== CURSOR_VERSION) throw new InvalidCursorError('unknown version');
+  if (f !== plan.fingerprint) throw new InvalidCursorError('it belongs to a different query');
+  if (!Array.isArray(p) || p.length !== plan.partitions.length)
+    throw new InvalidCursorError('malformed');
   for (const position of p) {
     if (
       !(
         position === null ||
         position === FINISHED ||
-        (typeof position === 'string' && position.includes('#'))
+        (typeof position === 'string' && POSITION.test(position))
       )
     ) {
-      throw invalidCursor('malformed');
+      throw new InvalidCursorError('malformed');
     }
   }
   return p as Position[];
@@ -224,10 +259,13 @@ interface Stream {
 export async function listPage(
   query: NotificationQuery,
   read: ReadPartition,
+  cursorKey: CursorKeySource,
 ): Promise<NotificationPage> {
   const plan = planList(query);
   const starts: Position[] =
-    query.cursor !== undefined ? decodeCursor(query.cursor, plan) : plan.partitions.map(() => null);
+    query.cursor !== undefined
+      ? decodeCursor(await cursorKey.key(), query.cursor, plan)
+      : plan.partitions.map(() => null);
   const { lower, upper } = plan.filter;
   const empty = lower !== undefined && upper !== undefined && lower >= upper;
   const readLimit = Math.min(query.limit + 1, 1000);
@@ -281,7 +319,10 @@ export async function listPage(
     if (s.buffer.length === 0 && s.drained) return FINISHED;
     return s.taken ?? s.start;
   });
-  return { items, nextCursor: more ? encodeCursor(plan.fingerprint, positions) : null };
+  return {
+    items,
+    nextCursor: more ? encodeCursor(await cursorKey.key(), plan.fingerprint, positions) : null,
+  };
 }
 
 /** Whether an item passes a partition filter (memory store; DynamoDB does it server-side). */

@@ -24,6 +24,7 @@ import type {
   WebhookDefinition,
 } from '../core/model';
 import type {
+  CursorKeySource,
   NotificationPage,
   NotificationQuery,
   NotificationStore,
@@ -265,6 +266,8 @@ export class DynamoNotificationStore implements NotificationStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Signs and checks list cursors: the same key everywhere in one installation. */
+    private readonly cursorKey: CursorKeySource,
   ) {}
 
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
@@ -368,7 +371,7 @@ export class DynamoNotificationStore implements NotificationStore {
   }
 
   list(query: NotificationQuery): Promise<NotificationPage> {
-    return listPage(query, this.readPartition);
+    return listPage(query, this.readPartition, this.cursorKey);
   }
 
   private updateValues(id: string, update: NotificationUpdate): Item {

@@ -24,6 +24,19 @@ export class ValidationError extends DomainError {
   readonly code = 'VALIDATION_ERROR';
 }
 
+/**
+ * A pagination cursor that this installation did not issue for this query, or that cannot be
+ * one: 400. Cursors carry a MAC under a per-installation key, so a client cannot build one.
+ */
+export class InvalidCursorError extends DomainError {
+  readonly code = 'INVALID_CURSOR';
+  constructor(reason: string) {
+    super(`cursor is not valid for this query (${reason}); start again without a cursor`, [
+      { path: 'cursor', message: reason },
+    ]);
+  }
+}
+
 /** A template does not parse, or renders to something invalid (e.g. a JSON body that does not parse). */
 export class TemplateError extends DomainError {
   readonly code = 'TEMPLATE_ERROR';

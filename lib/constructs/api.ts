@@ -123,6 +123,7 @@ export class Api extends Construct {
     });
     tables.grantWebhooksReadWrite(this.apiFunction);
     tables.grantNotificationsReadWrite(this.apiFunction);
+    tables.grantCursorKey(this.apiFunction);
     tables.grantPayloadsGet(this.apiFunction);
     queue.grantSendMessages(this.apiFunction);
 

@@ -143,6 +143,7 @@ export class Delivery extends Construct {
     });
     tables.webhooks.grantReadData(this.deliveryFunction);
     tables.grantNotificationsReadWrite(this.deliveryFunction);
+    tables.grantCursorKey(this.deliveryFunction);
     tables.grantPayloadsPutGet(this.deliveryFunction);
     // Expands a resendQuery job into per-notification resend messages.
     this.queue.grantSendMessages(this.deliveryFunction);

@@ -26,6 +26,11 @@ export interface TablesProps {
  */
 export class Tables extends Construct {
   readonly key: kms.Key;
+  /**
+   * HMAC key the pagination cursor key is derived from (GenerateMac over a fixed label): list
+   * cursors carry a MAC a client cannot compute. Kept with the tables' removal policy.
+   */
+  readonly cursorKey: kms.Key;
   readonly webhooks: dynamodb.Table;
   readonly notifications: dynamodb.Table;
   readonly payloads: dynamodb.Table;
@@ -37,6 +42,13 @@ export class Tables extends Construct {
     this.key = new kms.Key(this, 'DataKey', {
       description: 'Webhooks tables: definitions (secrets), history, rendered requests',
       enableKeyRotation: true,
+      removalPolicy,
+      pendingWindow: Duration.days(30),
+    });
+    this.cursorKey = new kms.Key(this, 'CursorKey', {
+      description: 'Webhooks: derives the key that signs history pagination cursors',
+      keySpec: kms.KeySpec.HMAC_256,
+      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
       removalPolicy,
       pendingWindow: Duration.days(30),
     });
@@ -83,7 +95,13 @@ export class Tables extends Construct {
       [ENV.NOTIFICATIONS_TABLE]: this.notifications.tableName,
       [ENV.PAYLOADS_TABLE]: this.payloads.tableName,
       [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
+      [ENV.CURSOR_KMS_KEY_ID]: this.cursorKey.keyArn,
     };
+  }
+
+  /** kms:GenerateMac on the cursor key, for the Lambdas that list the history. */
+  grantCursorKey(grantee: Grantee): void {
+    this.cursorKey.grant(grantee, 'kms:GenerateMac');
   }
 
   grantNotificationsReadWrite(grantee: Grantee): void {

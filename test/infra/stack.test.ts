@@ -379,6 +379,20 @@ describe('permissions', () => {
     }
   });
 
+  it('signs history cursors with a key derived from a KMS HMAC key only api and delivery may use', () => {
+    const cursorKey = logicalId(built.stack.tables.cursorKey);
+    expect(propsOf(built, cursorKey)).toMatchObject({
+      KeySpec: 'HMAC_256',
+      KeyUsage: 'GENERATE_VERIFY_MAC',
+    });
+    for (const fn of [ids.ingest, ids.api, ids.delivery, ids.attempt])
+      expect(references(envOf(built, fn)[ENV.CURSOR_KMS_KEY_ID], cursorKey)).toBe(true);
+    for (const role of [roles.api, roles.delivery])
+      expect(actionsOn(built, role, cursorKey)).toEqual(new Set(['kms:GenerateMac']));
+    for (const role of [roles.ingest, roles.attempt])
+      expect(actionsOn(built, role, cursorKey).size).toBe(0);
+  });
+
   it('lets ingest, api and delivery enqueue, and only delivery start retry executions', () => {
     for (const role of [roles.ingest, roles.api, roles.delivery])
       expect(actionsOn(built, role, ids.queue).has('sqs:SendMessage')).toBe(true);

@@ -2,6 +2,7 @@
  * The communication history through the api handler: notifications and stored requests seeded
  * in DynamoDB Local as the delivery Lambda writes them; resends read back from the fauxqs queue.
  */
+import { createHash } from 'node:crypto';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type {
   Attempt,
@@ -184,7 +185,6 @@ describe('listing notifications', () => {
     ['from=2026-11-28T11:00:00Z&to=2026-11-28T10:00:00Z', 'to'],
     ['colour=red', 'colour'],
     ['status=SENT&status=FAILED', 'status'],
-    ['cursor=not!a!cursor', 'cursor'],
   ])('answers 400 VALIDATION_ERROR for %s', async (query, path) => {
     const res = await api().get(`/notifications?${query}`);
     expect(res.status).toBe(400);
@@ -192,19 +192,49 @@ describe('listing notifications', () => {
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
   });
 
+  it.each(['not!a!cursor', 'x'.repeat(9000), Buffer.from('{"v":1}').toString('base64url')])(
+    'answers 400 INVALID_CURSOR for a cursor that cannot be one (%#)',
+    async (cursor) => {
+      const res = await api().get(`/notifications?cursor=${cursor}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_CURSOR');
+      expect(res.body.error.details[0].path).toBe('cursor');
+    },
+  );
+
+  it('answers 400 INVALID_CURSOR for a cursor forged with everything but the installation key', async () => {
+    // What a client can learn from a real cursor: its layout and the checksum over it. A forged
+    // position over 1 KiB would reach DynamoDB (sort keys are at most 1,024 bytes) if accepted.
+    const real = JSON.parse(
+      Buffer.from(
+        ((await api().get('/notifications?limit=2')).body.nextCursor as string).split('.')[0]!,
+        'base64url',
+      ).toString('utf8'),
+    );
+    const p = [`2026-11-28T10:00:00.000Z#${'A'.repeat(1100)}`, ...real.p.slice(1)];
+    const body = { v: real.v, f: real.f, p };
+    const c = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 22);
+    const forged = Buffer.from(JSON.stringify({ ...body, c })).toString('base64url');
+    const res = await api().get(`/notifications?limit=2&cursor=${forged}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('INVALID_CURSOR');
+  });
+
   it('answers 400 for a tampered cursor', async () => {
     const page = await api().get('/notifications?limit=2');
     const cursor = page.body.nextCursor as string;
-    const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+    const decoded = Buffer.from(cursor.split('.')[0]!, 'base64url').toString('utf8');
     const tampered = Buffer.from(
       decoded.replace(/10:/g, '09:').replace(/"/, '"x'),
       'utf8',
     ).toString('base64url');
     const res = await api().get(`/notifications?limit=2&cursor=${tampered}`);
     expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('INVALID_CURSOR');
     expect(res.body.error.details[0].path).toBe('cursor');
     const otherQuery = await api().get(`/notifications?limit=2&status=SENT&cursor=${cursor}`);
     expect(otherQuery.status).toBe(400);
+    expect(otherQuery.body.error.code).toBe('INVALID_CURSOR');
   });
 });
 

@@ -11,7 +11,7 @@ import {
   DynamoResendJobStore,
   DynamoWebhookStore,
 } from '../../lambdas/adapters/dynamo-stores';
-import { ConflictError, ValidationError } from '../../lambdas/core/errors';
+import { ConflictError, InvalidCursorError } from '../../lambdas/core/errors';
 import type {
   Attempt,
   Notification,
@@ -27,6 +27,7 @@ import type {
   WebhookStore,
 } from '../../lambdas/ports';
 import { createTables } from '../../local/standins';
+import { TEST_CURSOR_KEY } from '../support/cursor-key';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -57,7 +58,7 @@ async function dynamoStores(standIns: StandIns): Promise<Stores> {
   await createTables(dynamo, names);
   return {
     webhooks: new DynamoWebhookStore(dynamo, names.webhooks),
-    notifications: new DynamoNotificationStore(dynamo, names.notifications),
+    notifications: new DynamoNotificationStore(dynamo, names.notifications, TEST_CURSOR_KEY),
     payloads: new DynamoPayloadStore(dynamo, names.payloads),
     jobs: new DynamoResendJobStore(dynamo, names.notifications),
   };
@@ -501,17 +502,19 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         expect([...first.items, ...rest.items].map((i) => i.id)).toEqual(expected.map((n) => n.id));
       });
 
-      it('refuses a tampered, undecodable or foreign cursor with VALIDATION_ERROR', async () => {
+      it('refuses a tampered, undecodable, unsigned or foreign cursor with INVALID_CURSOR', async () => {
         const page = await stores.notifications.list({ status: 'SENT', limit: 2 });
         const cursor = page.nextCursor!;
-        const decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+        const [body, mac] = cursor.split('.') as [string, string];
+        const decoded = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
         decoded.p[0] = '2099-01-01T00:00:00.000Z#ntf_x';
-        const edited = Buffer.from(JSON.stringify(decoded)).toString('base64url');
+        const edited = `${Buffer.from(JSON.stringify(decoded)).toString('base64url')}.${mac}`;
         const flipped = cursor.slice(0, 10) + (cursor[10] === 'A' ? 'B' : 'A') + cursor.slice(11);
 
         for (const bad of [
           edited,
           flipped,
+          body,
           'not a cursor!',
           Buffer.from('{"v":1}').toString('base64url'),
           '',
@@ -519,15 +522,15 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
           const error = await stores.notifications
             .list({ status: 'SENT', limit: 2, cursor: bad })
             .catch((e: unknown) => e);
-          expect(error).toBeInstanceOf(ValidationError);
-          expect((error as ValidationError).code).toBe('VALIDATION_ERROR');
-          expect((error as ValidationError).message).toMatch(/cursor/);
+          expect(error).toBeInstanceOf(InvalidCursorError);
+          expect((error as InvalidCursorError).code).toBe('INVALID_CURSOR');
+          expect((error as InvalidCursorError).message).toMatch(/cursor/);
         }
         const foreign = await stores.notifications
           .list({ status: 'FAILED', limit: 2, cursor })
           .catch((e: unknown) => e);
-        expect(foreign).toBeInstanceOf(ValidationError);
-        expect((foreign as ValidationError).message).toMatch(/different query/);
+        expect(foreign).toBeInstanceOf(InvalidCursorError);
+        expect((foreign as InvalidCursorError).message).toMatch(/different query/);
         // The same query at another page size accepts it.
         expect(
           (await stores.notifications.list({ status: 'SENT', limit: 3, cursor })).items,

@@ -33,6 +33,7 @@ import type { RetryScheduler } from '../../lambdas/ports';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 import { toRecord } from '../../local/sqs-poller';
+import { TEST_CURSOR_KEY } from '../support/cursor-key';
 import {
   definition,
   deliverJob,
@@ -102,7 +103,11 @@ describe('duplicates: no second attempt, no second execution', () => {
     closeSender = () => sender.close();
     stores = {
       webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks),
-      notifications: new DynamoNotificationStore(s.clients.dynamo, s.tables.notifications),
+      notifications: new DynamoNotificationStore(
+        s.clients.dynamo,
+        s.tables.notifications,
+        TEST_CURSOR_KEY,
+      ),
     };
     const sfnScheduler = new SfnRetryScheduler(sfnClient, MACHINE_ARN);
     scheduler = sfnScheduler;

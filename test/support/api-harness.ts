@@ -18,6 +18,7 @@ import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { type ApiDeps, createApiHandler } from '../../lambdas/handlers/api';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import { TEST_CURSOR_KEY } from './cursor-key';
 import type { StandIns } from './standins';
 
 export interface LogCapture {
@@ -54,7 +55,11 @@ export class TestClock {
 export function storesFor(s: StandIns) {
   return {
     webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks),
-    notifications: new DynamoNotificationStore(s.clients.dynamo, s.tables.notifications),
+    notifications: new DynamoNotificationStore(
+      s.clients.dynamo,
+      s.tables.notifications,
+      TEST_CURSOR_KEY,
+    ),
     payloads: new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads),
     resendJobs: new DynamoResendJobStore(s.clients.dynamo, s.tables.notifications),
   };

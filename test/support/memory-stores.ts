@@ -5,6 +5,7 @@
  * behave exactly as on DynamoDB. Values are copied in and out, as a database would.
  */
 
+import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
 import {
   type IndexedSummary,
   indexKeysOf,
@@ -22,6 +23,7 @@ import type {
   WebhookDefinition,
 } from '../../lambdas/core/model';
 import type {
+  CursorKeySource,
   DeliveryQueue,
   NotificationPage,
   NotificationQuery,
@@ -97,6 +99,9 @@ interface StoredNotification {
 }
 
 export class MemoryNotificationStore implements NotificationStore {
+  /** Cursors are signed as in DynamoDB; by default under a key of this store's own. */
+  constructor(private readonly cursorKey: CursorKeySource = fixedCursorKey()) {}
+
   private readonly items = new Map<string, StoredNotification>();
   /** Index partition key -> members, one map per index, so a partition read touches only its items. */
   private readonly partitions = {
@@ -147,7 +152,7 @@ export class MemoryNotificationStore implements NotificationStore {
   }
 
   list(query: NotificationQuery): Promise<NotificationPage> {
-    return listPage(query, this.readPartition);
+    return listPage(query, this.readPartition, this.cursorKey);
   }
 
   /** The retention instant recorded at create (epoch seconds), for tests. */

@@ -22,7 +22,7 @@ import type {
   ResendJobStore,
 } from '../../ports';
 import { forEachBounded } from '../concurrency';
-import { NotFoundError, ValidationError } from '../errors';
+import { InvalidCursorError, NotFoundError, ValidationError } from '../errors';
 import { newJobId } from '../ids';
 import {
   type Attempt,
@@ -277,11 +277,11 @@ export function parseListQuery(
     params.limit !== undefined
       ? readInteger(params.limit, 'limit', 1, MAX_PAGE_SIZE, issues)
       : DEFAULT_PAGE_SIZE;
-  const cursor =
-    params.cursor !== undefined
-      ? readString(params.cursor, 'cursor', { min: 1, max: MAX_CURSOR_LENGTH }, issues)
-      : undefined;
   issues.throwIfAny('Invalid notification query');
+  // Any cursor the store did not issue is INVALID_CURSOR; the store checks its MAC and fields.
+  const cursor = params.cursor;
+  if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH))
+    throw new InvalidCursorError(cursor.length === 0 ? 'empty' : 'too long');
   return {
     limit: limit!,
     ...(webhookId !== undefined ? { webhookId } : {}),

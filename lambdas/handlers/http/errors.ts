@@ -39,6 +39,7 @@ export interface HttpErrorResponse {
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   VALIDATION_ERROR: 400,
   INVALID_JSON: 400,
+  INVALID_CURSOR: 400,
   TEMPLATE_ERROR: 400,
   BLOCKED_URL: 400,
   RESERVED_EVENT_TYPE: 400,

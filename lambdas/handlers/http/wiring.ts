@@ -3,6 +3,7 @@
  * built once per cold start from validated env.
  */
 import { createAwsClients } from '../../adapters/aws-clients';
+import { cursorKeyFromEnv } from '../../adapters/cursor-key';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -17,10 +18,15 @@ import { loadHttpLambdaConfig } from './env';
 export function loadHttpDeps(env: NodeJS.ProcessEnv = process.env) {
   const config = loadHttpLambdaConfig(env);
   const clients = createAwsClients(env);
+  const cursorKey = cursorKeyFromEnv(env, clients.kms);
   return {
     stores: {
       webhooks: new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
-      notifications: new DynamoNotificationStore(clients.dynamo, config.notificationsTable),
+      notifications: new DynamoNotificationStore(
+        clients.dynamo,
+        config.notificationsTable,
+        cursorKey,
+      ),
       payloads: new DynamoPayloadStore(clients.dynamo, config.payloadsTable),
       resendJobs: new DynamoResendJobStore(clients.dynamo, config.notificationsTable),
     },
