@@ -43,6 +43,12 @@ import {
   statusShardOf,
 } from './dynamo-listing';
 import { WEBHOOKS_TABLE } from './dynamo-schema';
+import {
+  PACKED_ATTRIBUTES,
+  PACKING_DEFLATE_JSON,
+  packRequest,
+  unpackRequest,
+} from './payload-packing';
 
 type Item = Record<string, AttributeValue>;
 
@@ -441,6 +447,31 @@ export class DynamoNotificationStore implements NotificationStore {
 
 // ---- payloads (write-once) ----------------------------------------------------------------
 
+/** The Payloads item of a request: packed when that makes it smaller (payload-packing.ts). */
+export function payloadItem(
+  notificationId: string,
+  request: RenderedRequest,
+  expiresAtEpochSeconds: number,
+): Item {
+  const packed = packRequest(request);
+  if (packed !== undefined) {
+    return {
+      id: { S: notificationId },
+      [PACKED_ATTRIBUTES.packing]: { S: PACKING_DEFLATE_JSON },
+      [PACKED_ATTRIBUTES.request]: { B: packed },
+      expiresAt: { N: String(expiresAtEpochSeconds) },
+    };
+  }
+  return toItem({
+    id: notificationId,
+    method: request.method,
+    url: request.url,
+    headers: { ...request.headers },
+    body: request.body,
+    expiresAt: expiresAtEpochSeconds,
+  });
+}
+
 /** PutItem (attribute_not_exists) and GetItem only: the table's IAM grants nothing else. */
 export class DynamoPayloadStore implements PayloadStore {
   constructor(
@@ -457,14 +488,7 @@ export class DynamoPayloadStore implements PayloadStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: toItem({
-            id: notificationId,
-            method: request.method,
-            url: request.url,
-            headers: { ...request.headers },
-            body: request.body,
-            expiresAt: expiresAtEpochSeconds,
-          }),
+          Item: payloadItem(notificationId, request, expiresAtEpochSeconds),
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       );
@@ -484,6 +508,9 @@ export class DynamoPayloadStore implements PayloadStore {
       }),
     );
     if (!out.Item) return undefined;
+    const packing = out.Item[PACKED_ATTRIBUTES.packing]?.S;
+    if (packing !== undefined)
+      return unpackRequest(packing, out.Item[PACKED_ATTRIBUTES.request]?.B ?? new Uint8Array());
     const raw = fromItem(out.Item);
     return {
       method: raw.method as RenderedRequest['method'],

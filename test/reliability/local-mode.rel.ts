@@ -33,6 +33,7 @@ import {
   needlesOf,
   newSecrets,
   type SecretSet,
+  scannedItemsText,
   searchFiles,
   searchTexts,
 } from './support/secrets';
@@ -467,7 +468,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
             new ScanCommand({ TableName: table, ExclusiveStartKey: key as never }),
           );
           scanned += page.Items?.length ?? 0;
-          tables.push({ where: `table ${table}`, text: JSON.stringify(page.Items ?? []) });
+          tables.push({ where: `table ${table}`, text: scannedItemsText(page.Items) });
           key = page.LastEvaluatedKey;
         } while (key);
       }

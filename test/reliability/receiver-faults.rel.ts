@@ -60,6 +60,7 @@ import {
   needlesOf,
   newSecrets,
   type SecretSet,
+  scannedItemsText,
   searchTexts,
 } from './support/secrets';
 
@@ -430,7 +431,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
         const page = await client.send(
           new ScanCommand({ TableName: table, ExclusiveStartKey: ExclusiveStartKey as never }),
         );
-        texts.push({ where: `table ${table}`, text: JSON.stringify(page.Items ?? []) });
+        texts.push({ where: `table ${table}`, text: scannedItemsText(page.Items) });
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     }

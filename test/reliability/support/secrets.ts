@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { PACKED_ATTRIBUTES, unpackRequest } from '../../../lambdas/adapters/payload-packing';
 
 export interface SecretSet {
   readonly username: string;
@@ -36,6 +38,23 @@ export function needlesOf(s: SecretSet): string[] {
     // The key as it would appear if someone logged the decoded bytes.
     Buffer.from(key, 'base64').toString('hex'),
   ];
+}
+
+/**
+ * Scanned items as searchable text, packed (compressed) stored requests unpacked first: a secret
+ * inside compressed bytes would otherwise escape the search.
+ */
+export function scannedItemsText(
+  items: readonly Record<string, AttributeValue>[] | undefined,
+): string {
+  return JSON.stringify(
+    (items ?? []).map((item) => {
+      const packing = item[PACKED_ATTRIBUTES.packing]?.S;
+      const bytes = item[PACKED_ATTRIBUTES.request]?.B;
+      if (packing === undefined || bytes === undefined) return item;
+      return { ...item, [PACKED_ATTRIBUTES.request]: unpackRequest(packing, bytes) };
+    }),
+  );
 }
 
 export interface Finding {
