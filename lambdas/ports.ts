@@ -128,9 +128,17 @@ export interface ResendJobStore {
   ): Promise<void>;
 }
 
+export interface EnqueueOptions {
+  /** Hidden from consumers for this long (0..900 s, SQS DelaySeconds). Default 0. */
+  readonly delaySeconds?: number;
+}
+
 export interface DeliveryQueue {
-  /** Sends in SendMessageBatch chunks (10 messages / size limit); throws if any entry could not be queued. */
-  enqueue(jobs: readonly DeliveryJob[]): Promise<void>;
+  /**
+   * Sends in SendMessageBatch chunks (10 messages / size limit), each message in its webhook's
+   * message group (messageGroupOf); throws if any entry could not be queued.
+   */
+  enqueue(jobs: readonly DeliveryJob[], options?: EnqueueOptions): Promise<void>;
 }
 
 export interface RetryScheduler {

@@ -1,6 +1,9 @@
 /**
  * The delivery queue on SQS. One JSON message per DeliveryJob, sent with SendMessageBatch in
- * chunks that respect both SQS batch limits (10 entries, total payload size).
+ * chunks that respect both SQS batch limits (10 entries, total payload size). Every message
+ * carries its webhook as MessageGroupId: on a standard queue that makes it a fair queue, which
+ * serves quiet webhooks' messages ahead of a webhook holding a disproportionate share of the
+ * consumers (no ordering or throughput change otherwise).
  */
 import {
   SendMessageBatchCommand,
@@ -9,8 +12,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { PayloadTooLargeError } from '../core/errors';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../core/ingest';
+import { messageGroupOf } from '../core/jobs';
 import type { DeliveryJob } from '../core/model';
-import type { DeliveryQueue } from '../ports';
+import type { DeliveryQueue, EnqueueOptions } from '../ports';
 
 export const SQS_MAX_BATCH_ENTRIES = 10;
 /** SQS limit for one message and for the sum of a batch (1 MiB; 256 KiB before 2025). */
@@ -43,8 +47,12 @@ export class QueueSendError extends Error {
 interface Pending {
   readonly index: number;
   readonly body: string;
+  readonly group: string;
   readonly bytes: number;
 }
+
+/** SQS DelaySeconds bounds. */
+export const SQS_MAX_DELAY_SECONDS = 900;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -63,16 +71,20 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     this.backoffMs = options.backoffMs ?? 50;
   }
 
-  async enqueue(jobs: readonly DeliveryJob[]): Promise<void> {
+  async enqueue(jobs: readonly DeliveryJob[], options: EnqueueOptions = {}): Promise<void> {
+    const delay = options.delaySeconds ?? 0;
+    if (!Number.isInteger(delay) || delay < 0 || delay > SQS_MAX_DELAY_SECONDS)
+      throw new RangeError(`delaySeconds must be an integer in [0, ${SQS_MAX_DELAY_SECONDS}]`);
     const pending: Pending[] = jobs.map((job, index) => {
       const body = JSON.stringify(job);
-      const bytes = Buffer.byteLength(body, 'utf8');
+      const group = messageGroupOf(job);
+      const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(group, 'utf8');
       if (bytes > this.maxBatchBytes) {
         throw new PayloadTooLargeError(
           `delivery job ${index} is ${bytes} bytes; a queue message holds at most ${this.maxBatchBytes} bytes`,
         );
       }
-      return { index, body, bytes };
+      return { index, body, group, bytes };
     });
 
     let remaining = pending;
@@ -80,7 +92,7 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     for (let round = 0; remaining.length > 0 && round <= this.retries; round++) {
       if (round > 0) await sleep(this.backoffMs * 2 ** (round - 1));
       const results = await Promise.all(
-        chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c)),
+        chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c, delay)),
       );
       failures = results.flatMap((r) => r.failures);
       // Sender faults (malformed entry) fail the same way every time: do not retry them.
@@ -99,11 +111,14 @@ export class SqsDeliveryQueue implements DeliveryQueue {
 
   private async sendChunk(
     entries: readonly Pending[],
+    delaySeconds: number,
   ): Promise<{ failures: QueueSendError['failures'] }> {
     const byId = new Map(entries.map((p) => [String(p.index), p]));
     const request: SendMessageBatchRequestEntry[] = entries.map((p) => ({
       Id: String(p.index),
       MessageBody: p.body,
+      MessageGroupId: p.group,
+      ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}),
     }));
     const out = await this.client.send(
       new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: request }),

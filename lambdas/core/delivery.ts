@@ -343,6 +343,7 @@ export class DeliveryService {
     const jobs: DeliveryJob[] = page.items.map((item) => ({
       kind: 'resend',
       notificationId: item.id,
+      webhookId: item.webhookId,
       jobId,
     }));
     if (page.nextCursor) jobs.push({ kind: 'resendQuery', jobId, query, cursor: page.nextCursor });

@@ -9,6 +9,8 @@ export class MalformedJobError extends Error {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const isString = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isCount = (value: unknown): boolean =>
+  value === undefined || (Number.isInteger(value) && (value as number) >= 0);
 
 export function parseDeliveryJob(body: string): DeliveryJob {
   let job: unknown;
@@ -29,14 +31,20 @@ export function parseDeliveryJob(body: string): DeliveryJob {
         isString(event.id) &&
         isString(event.type) &&
         isString(event.occurredAt) &&
-        isObject(event.data)
+        isObject(event.data) &&
+        isCount(job.deferrals)
       ) {
         return job as unknown as DeliveryJob;
       }
       break;
     }
     case 'resend':
-      if (isString(job.notificationId) && (job.jobId === undefined || isString(job.jobId)))
+      if (
+        isString(job.notificationId) &&
+        (job.jobId === undefined || isString(job.jobId)) &&
+        (job.webhookId === undefined || isString(job.webhookId)) &&
+        isCount(job.deferrals)
+      )
         return job as unknown as DeliveryJob;
       break;
     case 'resendQuery': {
@@ -69,5 +77,23 @@ export function jobKey(job: DeliveryJob): string {
       return `resend:${job.notificationId}:${job.jobId ?? ''}`;
     case 'resendQuery':
       return `resendQuery:${job.jobId}:${job.cursor ?? ''}`;
+  }
+}
+
+/**
+ * The SQS message group of a job: the webhook it delivers to, so SQS fair queues see one
+ * tenant per destination and serve quiet webhooks ahead of a slow or flooded one. A bulk
+ * resend by range over all webhooks belongs to no webhook: its expansion is a tenant of its
+ * own (the resend job). At most 128 characters, as SQS requires.
+ */
+export function messageGroupOf(job: DeliveryJob): string {
+  switch (job.kind) {
+    case 'deliver':
+      return job.webhookId;
+    case 'resend':
+      // Messages queued before resend jobs carried their webhook: a tenant of their own.
+      return job.webhookId ?? `resend:${job.notificationId}`;
+    case 'resendQuery':
+      return job.query.webhookId ?? `resend:${job.jobId}`;
   }
 }

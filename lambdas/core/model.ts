@@ -113,12 +113,18 @@ export type DeliveryJob =
       /** The definition's version the event was matched against; delivery renders with it or a newer one. */
       readonly webhookVersion?: number;
       readonly event: EventEnvelope;
+      /** Times the job was put back because its webhook was at its concurrency cap. */
+      readonly deferrals?: number;
     }
   /** A manual resend of the stored request (bulk resend runs through the queue). */
   | {
       readonly kind: 'resend';
       readonly notificationId: string;
+      /** The notification's webhook: the message group (always set; absent only in older messages). */
+      readonly webhookId?: string;
       readonly jobId?: string;
+      /** Times the job was put back because its webhook was at its concurrency cap. */
+      readonly deferrals?: number;
     }
   /**
    * A bulk resend by date range, expanded page by page by the delivery Lambda: each page

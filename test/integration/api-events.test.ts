@@ -47,7 +47,7 @@ afterEach(async () => {
 
 function byWebhook(jobs: DeliveryJob[]) {
   return [...jobs].sort((a, b) =>
-    'webhookId' in a && 'webhookId' in b ? a.webhookId.localeCompare(b.webhookId) : 0,
+    a.kind === 'deliver' && b.kind === 'deliver' ? a.webhookId.localeCompare(b.webhookId) : 0,
   );
 }
 

@@ -276,7 +276,10 @@ describe('resending one notification', () => {
     const res = await api().post(`/notifications/${seed.id}/resend`);
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ notificationId: seed.id, queued: true });
-    expect(await queued()).toEqual([{ kind: 'resend', notificationId: seed.id }]);
+    // The webhook rides along: it is the job's SQS message group (fair queues).
+    expect(await queued()).toEqual([
+      { kind: 'resend', notificationId: seed.id, webhookId: seed.webhookId },
+    ]);
   });
 
   it('answers 404 for an unknown notification and queues nothing', async () => {
@@ -296,7 +299,12 @@ describe('bulk resend by ids', () => {
     expect(jobs).toHaveLength(3);
     expect(new Set(jobs)).toEqual(
       new Set(
-        ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: res.body.jobId })),
+        ids.map((notificationId) => ({
+          kind: 'resend',
+          notificationId,
+          webhookId: seeds.find((s) => s.id === notificationId)?.webhookId,
+          jobId: res.body.jobId,
+        })),
       ),
     );
     const status = await api().get(`/notifications/resend/${res.body.jobId}`);

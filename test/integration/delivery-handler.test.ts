@@ -190,6 +190,12 @@ describe('the delivery Lambda on SQS batches', () => {
     expect(new Set(bodies.map((b) => (b.kind === 'resend' ? b.notificationId : '')))).toEqual(
       new Set(jobs.map((j) => j.notificationId)),
     );
+    // Each expanded resend names its webhook, the message group it is queued in.
+    expect(bodies.map((b) => (b.kind === 'resend' ? b.webhookId : ''))).toEqual([
+      def.id,
+      def.id,
+      def.id,
+    ]);
     for (const body of bodies) await harness.service.handleJob(body);
 
     expect(await harness.resendJobs.get('job_range')).toMatchObject({

@@ -3,6 +3,7 @@ import {
   PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { chunk, QueueSendError, SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
@@ -41,8 +42,13 @@ async function drain(sqs: SQSClient, queueUrl: string, expected: number): Promis
 }
 
 /** Counts SendMessageBatch calls and their entries while passing them to the real client. */
-function spyBatches(sqs: SQSClient): { sizes: number[][]; restore(): void } {
+function spyBatches(sqs: SQSClient): {
+  sizes: number[][];
+  entries: SendMessageBatchRequestEntry[];
+  restore(): void;
+} {
   const sizes: number[][] = [];
+  const entries: SendMessageBatchRequestEntry[] = [];
   const original = sqs.send.bind(sqs);
   const spy = jest.spyOn(sqs, 'send').mockImplementation(((
     command: unknown,
@@ -52,10 +58,11 @@ function spyBatches(sqs: SQSClient): { sizes: number[][]; restore(): void } {
       sizes.push(
         (command.input.Entries ?? []).map((e) => Buffer.byteLength(e.MessageBody ?? '', 'utf8')),
       );
+      entries.push(...(command.input.Entries ?? []));
     }
     return (original as (...a: unknown[]) => unknown)(command, ...rest);
   }) as never);
-  return { sizes, restore: () => spy.mockRestore() };
+  return { sizes, entries, restore: () => spy.mockRestore() };
 }
 
 describe('SqsDeliveryQueue against fauxqs', () => {
@@ -82,6 +89,48 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     expect(
       bodies.sort((a, b) => Number(a.event.id.slice(4)) - Number(b.event.id.slice(4))),
     ).toEqual(jobs);
+  });
+
+  it("queues every kind of job in its webhook's message group (fair queues), with the delay asked for", async () => {
+    const { sqs } = standIns().clients;
+    const queue = new SqsDeliveryQueue(sqs, standIns().queueUrl);
+    const jobs: DeliveryJob[] = [
+      deliverJob(1),
+      { kind: 'resend', notificationId: 'ntf_2', webhookId: 'wh_2', jobId: 'job_1' },
+      {
+        kind: 'resendQuery',
+        jobId: 'job_1',
+        query: {
+          from: '2026-01-01T00:00:00Z',
+          to: '2026-01-02T00:00:00Z',
+          webhookId: 'wh_3',
+          status: 'FAILED',
+        },
+      },
+      // A range over every webhook belongs to none: the resend job is its own tenant.
+      {
+        kind: 'resendQuery',
+        jobId: 'job_2',
+        query: { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', status: 'FAILED' },
+      },
+    ];
+    const spy = spyBatches(sqs);
+
+    await queue.enqueue(jobs);
+    await queue.enqueue([deliverJob(5)], { delaySeconds: 3 });
+    spy.restore();
+
+    expect(spy.entries.map((e) => [e.MessageGroupId, e.DelaySeconds])).toEqual([
+      ['wh_1', undefined],
+      ['wh_2', undefined],
+      ['wh_3', undefined],
+      ['resend:job_2', undefined],
+      ['wh_1', 3],
+    ]);
+    expect(await drain(sqs, standIns().queueUrl, 4)).toHaveLength(4);
+    await expect(queue.enqueue([deliverJob(6)], { delaySeconds: 901 })).rejects.toBeInstanceOf(
+      RangeError,
+    );
   });
 
   it('splits batches by total size so no batch exceeds the limit', async () => {

@@ -25,6 +25,7 @@ import type {
 import type {
   CursorKeySource,
   DeliveryQueue,
+  EnqueueOptions,
   NotificationPage,
   NotificationQuery,
   NotificationStore,
@@ -255,16 +256,20 @@ export class MemoryResendJobStore implements ResendJobStore {
   }
 }
 
-/** Records every job enqueued, in order. */
+/** Records every job enqueued, in order, with the delay it was queued with. */
 export class MemoryDeliveryQueue implements DeliveryQueue {
   readonly jobs: DeliveryJob[] = [];
+  /** delaySeconds of each entry of `jobs` (same index). */
+  readonly delays: number[] = [];
 
-  async enqueue(jobs: readonly DeliveryJob[]): Promise<void> {
+  async enqueue(jobs: readonly DeliveryJob[], options: EnqueueOptions = {}): Promise<void> {
     this.jobs.push(...jobs.map(copy));
+    this.delays.push(...jobs.map(() => options.delaySeconds ?? 0));
   }
 
   /** Removes and returns everything queued so far (for tests that act as the consumer). */
   drain(): DeliveryJob[] {
+    this.delays.splice(0, this.delays.length);
     return this.jobs.splice(0, this.jobs.length);
   }
 }

@@ -139,8 +139,13 @@ export class NotificationService {
   }
 
   async resendOne(id: string): Promise<{ notificationId: string; queued: true }> {
-    if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id))) throw notFound(id);
-    await this.deps.queue.enqueue([{ kind: 'resend', notificationId: id }]);
+    const notification = NOTIFICATION_ID.test(id)
+      ? await this.deps.notifications.get(id)
+      : undefined;
+    if (!notification) throw notFound(id);
+    await this.deps.queue.enqueue([
+      { kind: 'resend', notificationId: id, webhookId: notification.webhookId },
+    ]);
     return { notificationId: id, queued: true };
   }
 
@@ -164,9 +169,13 @@ export class NotificationService {
 
   private async resendIds(ids: readonly string[]): Promise<{ jobId: string; count: number }> {
     const missing: { index: number; id: string }[] = [];
+    const webhookIds: string[] = [];
     await forEachBounded(ids, LOOKUP_CONCURRENCY, async (id, index) => {
-      if (!NOTIFICATION_ID.test(id) || !(await this.deps.notifications.get(id)))
-        missing.push({ index, id });
+      const notification = NOTIFICATION_ID.test(id)
+        ? await this.deps.notifications.get(id)
+        : undefined;
+      if (notification) webhookIds[index] = notification.webhookId;
+      else missing.push({ index, id });
     });
     if (missing.length > 0) {
       missing.sort((a, b) => a.index - b.index);
@@ -181,7 +190,12 @@ export class NotificationService {
     }
     const job = await this.createJob(ids.length);
     await this.deps.queue.enqueue(
-      ids.map((notificationId) => ({ kind: 'resend', notificationId, jobId: job.jobId })),
+      ids.map((notificationId, index) => ({
+        kind: 'resend',
+        notificationId,
+        webhookId: webhookIds[index],
+        jobId: job.jobId,
+      })),
     );
     await this.deps.resendJobs.increment(job.jobId, { queued: ids.length });
     return { jobId: job.jobId, count: job.count };
