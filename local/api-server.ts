@@ -17,6 +17,7 @@ import type {
   APIGatewayProxyResultV2,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
+import { DEFAULT_CONSOLE_DIR, serveConsole } from './console-files';
 import { listen } from './listen';
 
 export type HttpLambda = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyResultV2>;
@@ -64,10 +65,20 @@ const ACCOUNT_ID = '000000000000';
 const TEXT_TYPES =
   /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|application\/[a-z0-9.+-]+\+(json|xml))/i;
 
-export async function listenApi(port: number, host = '127.0.0.1'): Promise<ApiServer> {
+export interface ApiServerOptions {
+  /** The operator console's built files, served at /console/. Default console/dist. */
+  readonly consoleDir?: string;
+}
+
+export async function listenApi(
+  port: number,
+  host = '127.0.0.1',
+  options: ApiServerOptions = {},
+): Promise<ApiServer> {
   let routes: ApiRoutes | undefined;
+  const consoleDir = options.consoleDir ?? DEFAULT_CONSOLE_DIR;
   const server = http.createServer((req, res) => {
-    handle(req, res, routes).catch((err) => {
+    handle(req, res, routes, consoleDir).catch((err) => {
       routes?.onError?.('local API server failed a request', err);
       if (!res.headersSent)
         sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' } });
@@ -103,9 +114,12 @@ async function handle(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   routes: ApiRoutes | undefined,
+  consoleDir: string,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const method = (req.method ?? 'GET').toUpperCase();
+  // The console's files are public (like CloudFront's); the token is asked for in the page.
+  if (await serveConsole(req, res, url.pathname, consoleDir)) return;
   if (!routes) {
     await drain(req);
     sendJson(res, 503, {

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Webhook platform (local mode) ready in ${(platform.startMs / 1000).toFixed(1)} s`,
+    `  Console:  ${url}/console/   (sign in with the token below)`,
     `  API:      ${url}`,
     `  Token:    ${token}${platform.tokenGenerated ? '   (generated; set API_TOKEN to choose one)' : ''}`,
     `  Data:     ${platform.dataDir}`,

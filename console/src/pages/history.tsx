@@ -1,0 +1,293 @@
+/**
+ * History: notifications newest first, filtered by webhook, status, event type and date range,
+ * paged by cursor. Select rows (shift+click for a range) or take the whole filtered range and
+ * resend in bulk; the progress bar follows the job's counters.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import type { NotificationSummary, ResendJob } from '../api/client';
+import {
+  ErrorBox,
+  fmtTime,
+  Loading,
+  navigate,
+  Page,
+  Status,
+  useApi,
+  useAsync,
+  useInterval,
+} from '../ui/common';
+
+const STATUSES = ['QUEUED', 'WAITING', 'SENT', 'FAILED'] as const;
+const FILTERS = ['webhookId', 'status', 'eventType', 'from', 'to'] as const;
+type Filter = Partial<Record<(typeof FILTERS)[number], string>>;
+
+/** datetime-local (the browser's zone) <-> ISO (UTC). */
+const toIso = (local: string) => (local ? new Date(local).toISOString() : '');
+const toLocal = (iso: string | undefined) => {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+};
+
+export function HistoryPage({ query }: { query: URLSearchParams }) {
+  const api = useApi();
+  const filter: Filter = {};
+  for (const k of FILTERS) {
+    const v = query.get(k);
+    if (v) filter[k] = v;
+  }
+  const key = JSON.stringify(filter);
+  const hooks = useAsync(() => api.listWebhooks(), []);
+  const names = new Map((hooks.data?.items ?? []).map((w) => [w.id, w.name]));
+  const [rows, setRows] = useState<NotificationSummary[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>();
+  const [loading, setLoading] = useState(false);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [anchor, setAnchor] = useState<number>();
+  const [job, setJob] = useState<ResendJob>();
+  const [jobError, setJobError] = useState<unknown>();
+  const [draft, setDraft] = useState<Filter>(filter);
+
+  const load = async (after?: string) => {
+    setLoading(true);
+    try {
+      const page = await api.listNotifications({
+        ...filter,
+        limit: 50,
+        ...(after ? { cursor: after } : {}),
+      });
+      setRows((r) => (after ? [...r, ...page.items] : page.items));
+      setCursor(page.nextCursor);
+      setError(undefined);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    setDraft(filter);
+    setSelected(new Set());
+    void load();
+  }, [key]);
+
+  const apply = (e: Event) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const k of FILTERS) if (draft[k]) q.set(k, draft[k]!);
+    navigate(`#/history${q.size ? `?${q}` : ''}`);
+    if (`#/history${q.size ? `?${q}` : ''}` === location.hash) void load();
+  };
+
+  const toggle = (i: number, shift: boolean) => {
+    const id = rows[i]!.id;
+    setSelected((s) => {
+      const next = new Set(s);
+      const on = !s.has(id);
+      if (shift && anchor !== undefined) {
+        const [a, b] = anchor < i ? [anchor, i] : [i, anchor];
+        for (let j = a; j <= b; j++) next.add(rows[j]!.id);
+      } else if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+    setAnchor(i);
+  };
+
+  const startJob = async (body: Parameters<typeof api.bulkResend>[0]) => {
+    setJobError(undefined);
+    try {
+      const { jobId, count } = await api.bulkResend(body);
+      setJob({ jobId, count, queued: 0, sent: 0, failed: 0, createdAt: new Date().toISOString() });
+    } catch (err) {
+      setJobError(err);
+    }
+  };
+  const done = job ? job.sent + job.failed >= job.count : true;
+  useInterval(
+    () => {
+      if (job) api.resendJob(job.jobId).then(setJob, setJobError);
+    },
+    700,
+    !done,
+  );
+  // When a job finishes, the list shows the new statuses.
+  useEffect(() => {
+    if (job && done) void load();
+  }, [done]);
+
+  const rangeBody = () => ({
+    from: filter.from ?? new Date(Date.now() - 24 * 3600_000).toISOString(),
+    to: filter.to ?? new Date(Date.now() + 60_000).toISOString(),
+    ...(filter.webhookId ? { webhookId: filter.webhookId } : {}),
+    status: (filter.status ?? 'FAILED') as (typeof STATUSES)[number],
+  });
+
+  return (
+    <Page title="History">
+      <form class="card filters" onSubmit={apply} aria-label="Filters">
+        <label>
+          Webhook
+          <select
+            value={draft.webhookId ?? ''}
+            onChange={(e) => setDraft({ ...draft, webhookId: e.currentTarget.value })}
+          >
+            <option value="">All</option>
+            {(hooks.data?.items ?? []).map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Status
+          <select
+            value={draft.status ?? ''}
+            onChange={(e) => setDraft({ ...draft, status: e.currentTarget.value })}
+          >
+            <option value="">Any</option>
+            {STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Event type
+          <input
+            value={draft.eventType ?? ''}
+            onInput={(e) => setDraft({ ...draft, eventType: e.currentTarget.value })}
+          />
+        </label>
+        <label>
+          From
+          <input
+            type="datetime-local"
+            value={toLocal(draft.from)}
+            onInput={(e) => setDraft({ ...draft, from: toIso(e.currentTarget.value) })}
+          />
+        </label>
+        <label>
+          To
+          <input
+            type="datetime-local"
+            value={toLocal(draft.to)}
+            onInput={(e) => setDraft({ ...draft, to: toIso(e.currentTarget.value) })}
+          />
+        </label>
+        <button type="submit">Apply filters</button>
+      </form>
+      <ErrorBox error={error} />
+      <section class="bulk card" aria-label="Bulk resend">
+        <button
+          type="button"
+          disabled={selected.size === 0}
+          onClick={() => void startJob({ ids: [...selected] })}
+        >
+          Resend selected ({selected.size})
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => void startJob(rangeBody())}
+          title="Every notification of the filtered range (status FAILED unless filtered)"
+        >
+          Resend range
+        </button>
+        {selected.size > 0 ? (
+          <button type="button" class="link" onClick={() => setSelected(new Set())}>
+            Clear selection
+          </button>
+        ) : null}
+        {job ? (
+          <div class="progress" role="status">
+            <progress
+              max={Math.max(job.count, 1)}
+              value={job.count === 0 ? 1 : job.sent + job.failed}
+              aria-label="Bulk resend progress"
+            />
+            <span data-testid="job-progress">
+              {job.sent + job.failed} of {job.count} done ({job.sent} sent, {job.failed} failed,{' '}
+              {job.queued} queued)
+              {done ? ' — finished' : ''}
+            </span>
+          </div>
+        ) : null}
+        <ErrorBox error={jobError} title="Bulk resend" />
+      </section>
+      {loading && rows.length === 0 ? <Loading what="history" /> : null}
+      {!loading && rows.length === 0 && !error ? (
+        <p class="empty">No notifications match these filters.</p>
+      ) : null}
+      {rows.length > 0 ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">
+                  <input
+                    type="checkbox"
+                    aria-label="Select all shown"
+                    checked={rows.length > 0 && rows.every((r) => selected.has(r.id))}
+                    onChange={(e) =>
+                      setSelected(
+                        e.currentTarget.checked ? new Set(rows.map((r) => r.id)) : new Set(),
+                      )
+                    }
+                  />
+                </th>
+                <th scope="col">Created</th>
+                <th scope="col">Status</th>
+                <th scope="col">Event type</th>
+                <th scope="col">Webhook</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Notification</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((n, i) => (
+                <tr key={n.id} class={selected.has(n.id) ? 'selected' : undefined}>
+                  <td>
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${n.id}`}
+                      checked={selected.has(n.id)}
+                      onClick={(e) => toggle(i, e.shiftKey)}
+                    />
+                  </td>
+                  <td>{fmtTime(n.createdAt)}</td>
+                  <td>
+                    <Status value={n.status} />
+                    {n.failureReason ? <span class="muted"> {n.failureReason}</span> : null}
+                    {n.waitingReason ? <span class="muted"> {n.waitingReason}</span> : null}
+                  </td>
+                  <td>{n.eventType}</td>
+                  <td>{names.get(n.webhookId) ?? n.webhookId}</td>
+                  <td>{n.attemptCount}</td>
+                  <td>
+                    <a class="mono" href={`#/notifications/${encodeURIComponent(n.id)}`}>
+                      {n.id}
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {cursor ? (
+        <button
+          type="button"
+          class="secondary"
+          disabled={loading}
+          onClick={() => void load(cursor)}
+        >
+          Load more
+        </button>
+      ) : null}
+    </Page>
+  );
+}

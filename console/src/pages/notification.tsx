@@ -1,0 +1,131 @@
+/** One notification: the request exactly as sent, the attempt timeline, why it waits; Resend. */
+import { useState } from 'preact/hooks';
+import {
+  ErrorBox,
+  fmtTime,
+  Loading,
+  Page,
+  Status,
+  useApi,
+  useAsync,
+  useInterval,
+} from '../ui/common';
+import { RequestView } from './webhook-edit';
+
+const WAITING_TEXT: Record<string, string> = {
+  RETRY_SCHEDULED: 'an automatic retry is scheduled',
+  CIRCUIT_OPEN: "the receiver's circuit is open; it goes out once a probe succeeds",
+  PAUSED: 'the webhook is paused; it goes out when it is resumed',
+  RATE_LIMITED: "the webhook's rate limit is reached; it goes out shortly",
+};
+
+export function NotificationPage({ id }: { id: string }) {
+  const api = useApi();
+  const n = useAsync(() => api.getNotification(id), [id]);
+  const hook = useAsync(
+    async () => (n.data ? api.getWebhook(n.data.webhookId).catch(() => undefined) : undefined),
+    [n.data?.webhookId],
+  );
+  const [resendError, setResendError] = useState<unknown>();
+  const [expecting, setExpecting] = useState<number>();
+  const [busy, setBusy] = useState(false);
+
+  const attempts = n.data?.attempts.length ?? 0;
+  const pending = expecting !== undefined && attempts < expecting;
+  // After a resend, follow the notification until the new attempt shows (or it is still waiting).
+  useInterval(
+    () => n.reload(),
+    700,
+    pending || n.data?.status === 'QUEUED' || n.data?.status === 'WAITING',
+  );
+
+  const resend = async () => {
+    setBusy(true);
+    setResendError(undefined);
+    try {
+      await api.resend(id);
+      setExpecting(attempts + 1);
+    } catch (err) {
+      setResendError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (n.error) return <ErrorBox error={n.error} title="Could not load the notification" />;
+  if (!n.data) return <Loading what="the notification" />;
+  const d = n.data;
+  return (
+    <Page
+      title={`Notification ${d.id}`}
+      actions={
+        <button type="button" onClick={resend} disabled={busy}>
+          Resend
+        </button>
+      }
+    >
+      <ErrorBox error={resendError} title="Resend" />
+      {pending ? (
+        <p class="muted" role="status">
+          Resend queued; waiting for the attempt…
+        </p>
+      ) : null}
+      <dl class="card facts">
+        <dt>Status</dt>
+        <dd>
+          <Status value={d.status} />
+          {d.failureReason ? ` ${d.failureReason}` : ''}
+          {d.failureDetail ? <span class="muted"> — {d.failureDetail}</span> : null}
+        </dd>
+        {d.status === 'WAITING' ? (
+          <>
+            <dt>Why it waits</dt>
+            <dd data-testid="waiting-reason">
+              {d.waitingReason
+                ? `${d.waitingReason}: ${WAITING_TEXT[d.waitingReason] ?? ''}`
+                : 'an automatic retry is scheduled'}
+            </dd>
+          </>
+        ) : null}
+        <dt>Next attempt</dt>
+        <dd>{fmtTime(d.nextAttemptAt)}</dd>
+        <dt>Webhook</dt>
+        <dd>
+          <a href={`#/webhooks/${encodeURIComponent(d.webhookId)}`}>
+            {hook.data?.name ?? d.webhookId}
+          </a>
+        </dd>
+        <dt>Event</dt>
+        <dd>
+          {d.eventType} <span class="muted mono">{d.eventId}</span>
+        </dd>
+        <dt>Created</dt>
+        <dd>{fmtTime(d.createdAt)}</dd>
+      </dl>
+      <h2>Request as sent</h2>
+      <p class="muted">
+        Rendered once and stored unchanged; auth and signature headers are added at send time.
+      </p>
+      {d.request ? (
+        <RequestView request={d.request} />
+      ) : (
+        <p class="muted">The request is no longer retained.</p>
+      )}
+      <h2>Attempts</h2>
+      {d.attempts.length === 0 ? <p class="muted">No attempt yet.</p> : null}
+      <ol class="timeline" aria-label="Attempts">
+        {d.attempts.map((a) => (
+          <li key={a.number} class={a.outcome === 'SENT' ? 'sent' : 'failed'}>
+            <div class="t-head">
+              <strong>#{a.number}</strong> <span class="badge">{a.trigger}</span>{' '}
+              <Status value={a.outcome} /> {fmtTime(a.startedAt)} · {Math.round(a.durationMs)} ms ·{' '}
+              {a.statusCode !== null ? `HTTP ${a.statusCode}` : 'no response'}
+              {a.error ? ` · ${a.error}` : ''}
+            </div>
+            {a.responseBody ? <pre class="excerpt">{a.responseBody}</pre> : null}
+          </li>
+        ))}
+      </ol>
+    </Page>
+  );
+}

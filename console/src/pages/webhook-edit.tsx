@@ -1,0 +1,806 @@
+/**
+ * One webhook: create or edit every field of the definition, preview the rendered request
+ * against a sample event (with the condition check), health, pause/resume, delete.
+ * Secrets are write-only: the form never shows a stored password or signing secret.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import {
+  ApiError,
+  type Conditions,
+  type DefinitionExtras,
+  isMissingRoute,
+  OPERATORS,
+  type Operator,
+  type PreviewResult,
+  type WebhookDefinition,
+  type WebhookHealth,
+  type WebhookInput,
+  type WebhookReplaceInput,
+} from '../api/client';
+import {
+  ErrorBox,
+  fmtTime,
+  Loading,
+  messageOf,
+  navigate,
+  Page,
+  pretty,
+  Status,
+  useApi,
+  useAsync,
+} from '../ui/common';
+import { type HealthOrMissing, PauseResume, successRate } from './webhooks';
+
+interface RuleRow {
+  field: string;
+  op: Operator;
+  value: string;
+}
+interface Form {
+  name: string;
+  events: string;
+  enabled: boolean;
+  method: 'POST' | 'PUT' | 'PATCH';
+  contentType: 'application/json' | 'application/xml' | 'text/plain';
+  url: string;
+  headers: { name: string; value: string }[];
+  body: string;
+  strict: boolean;
+  authType: 'none' | 'basic';
+  username: string;
+  password: string;
+  signing: 'none' | 'keep' | 'generate' | 'enter';
+  secret: string;
+  conditionsOn: boolean;
+  match: 'all' | 'any';
+  rules: RuleRow[];
+  rateLimit: string;
+}
+
+const EMPTY: Form = {
+  name: '',
+  events: '',
+  enabled: true,
+  method: 'POST',
+  contentType: 'application/json',
+  url: '',
+  headers: [],
+  body: '',
+  strict: false,
+  authType: 'none',
+  username: '',
+  password: '',
+  signing: 'none',
+  secret: '',
+  conditionsOn: false,
+  match: 'all',
+  rules: [],
+  rateLimit: '',
+};
+
+function formOf(w: WebhookDefinition): Form {
+  return {
+    name: w.name,
+    events: w.events.join(', '),
+    enabled: w.enabled,
+    method: w.method as Form['method'],
+    contentType: w.contentType as Form['contentType'],
+    url: w.url,
+    headers: Object.entries(w.headers).map(([name, value]) => ({ name, value })),
+    body: w.body,
+    strict: w.strict,
+    authType: w.auth ? 'basic' : 'none',
+    username: w.auth?.username ?? '',
+    password: '',
+    signing: w.signingSecret ? 'keep' : 'none',
+    secret: '',
+    conditionsOn: !!w.conditions,
+    match: w.conditions?.match ?? 'all',
+    rules: (w.conditions?.rules ?? []).map((r) => ({
+      field: r.field,
+      op: r.op,
+      value: JSON.stringify(r.value),
+    })),
+    rateLimit: w.rateLimitPerSecond ? String(w.rateLimitPerSecond) : '',
+  };
+}
+
+function ruleValue(r: RuleRow): unknown {
+  const raw = r.value.trim();
+  try {
+    return JSON.parse(raw);
+  } catch {
+    if (r.op === 'in' || r.op === 'nin')
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    return raw;
+  }
+}
+
+/** The request body for POST (create) or PUT (replace). */
+function inputOf(
+  f: Form,
+  existing?: WebhookDefinition,
+): WebhookInput & WebhookReplaceInput & DefinitionExtras {
+  const headers: Record<string, string> = {};
+  for (const h of f.headers) if (h.name.trim()) headers[h.name.trim()] = h.value;
+  const out: WebhookInput & WebhookReplaceInput & DefinitionExtras = {
+    name: f.name,
+    events: f.events.split(/[,\s]+/).filter(Boolean),
+    enabled: f.enabled,
+    method: f.method,
+    contentType: f.contentType,
+    url: f.url,
+    headers,
+    strict: f.strict,
+  };
+  // An empty JSON body means "the API's default body"; XML and text need one (the API says so).
+  if (f.body.trim() || f.contentType !== 'application/json') out.body = f.body;
+  out.auth =
+    f.authType === 'none'
+      ? null
+      : f.password === '' && existing?.auth
+        ? ({ type: 'basic', username: f.username, password: '***' } as const)
+        : { type: 'basic', username: f.username, password: f.password };
+  out.signingSecret =
+    f.signing === 'none'
+      ? null
+      : f.signing === 'keep'
+        ? existing
+          ? 'whsec_***'
+          : null
+        : f.signing === 'generate'
+          ? 'generate'
+          : f.secret;
+  // Fields beyond the base schema are sent only when used (or when clearing them).
+  if (f.conditionsOn) {
+    const c: Conditions = {
+      match: f.match,
+      rules: f.rules.map((r) => ({ field: r.field, op: r.op, value: ruleValue(r) })),
+    };
+    out.conditions = c;
+  } else if (existing?.conditions) out.conditions = null;
+  if (f.rateLimit.trim()) out.rateLimitPerSecond = Number(f.rateLimit);
+  else if (existing?.rateLimitPerSecond) out.rateLimitPerSecond = null;
+  if (existing) out.version = existing.version;
+  return out;
+}
+
+/** API error details by the form field they concern (first segment of `path`). */
+function fieldErrors(err: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  if (!(err instanceof ApiError)) return out;
+  for (const d of err.details) {
+    const key = (d.path ?? '').split(/[.[]/)[0] || '_';
+    const list = out[key] ?? [];
+    list.push(d.path && d.path !== key ? `${d.path}: ${d.message}` : d.message);
+    out[key] = list;
+  }
+  // A template or URL error without a path still belongs to some field.
+  if (Object.keys(out).length === 0 && err.code === 'BLOCKED_URL') out.url = [err.message];
+  return out;
+}
+
+function FieldError({ id, errors }: { id: string; errors: Record<string, string[]> }) {
+  const list = errors[id];
+  if (!list) return null;
+  return (
+    <span class="field-error" id={`err-${id}`}>
+      {list.join('; ')}
+    </span>
+  );
+}
+
+/** Props that tie an input to its field error for assistive technology. */
+function errProps(id: string, errors: Record<string, string[]>) {
+  return errors[id] ? { 'aria-invalid': true, 'aria-describedby': `err-${id}` } : {};
+}
+
+export function WebhookEditPage({ id }: { id?: string }) {
+  const api = useApi();
+  const loaded = useAsync(async () => (id ? api.getWebhook(id) : undefined), [id]);
+  const catalogue = useAsync(
+    () =>
+      api.eventTypes().then(
+        (r) => r.items,
+        (err) => (isMissingRoute(err) ? [] : Promise.reject(err)),
+      ),
+    [],
+  );
+  const [form, setForm] = useState<Form>(EMPTY);
+  const [saved, setSaved] = useState<WebhookDefinition | undefined>();
+  const [saveError, setSaveError] = useState<unknown>();
+  const [notice, setNotice] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [health, setHealth] = useState<HealthOrMissing | undefined>();
+  const [revealed, setRevealed] = useState<string>();
+  const dialog = useRef<HTMLDialogElement>(null);
+
+  useEffect(() => {
+    if (loaded.data) {
+      setSaved(loaded.data);
+      setForm(formOf(loaded.data));
+    }
+  }, [loaded.data]);
+  useEffect(() => {
+    if (!id) return;
+    api.health(id).then(setHealth, () => setHealth('unavailable'));
+  }, [id]);
+
+  const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  const errors = fieldErrors(saveError);
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setSaveError(undefined);
+    setNotice(undefined);
+    try {
+      const body = inputOf(form, saved);
+      const result = saved
+        ? await api.replaceWebhook(saved.id, body)
+        : await api.createWebhook(body);
+      if (result.signingSecret && result.signingSecret !== 'whsec_***')
+        setRevealed(result.signingSecret);
+      setSaved(result);
+      setForm(formOf(result));
+      setNotice(`Saved (version ${result.version}).`);
+      if (!saved) navigate(`#/webhooks/${encodeURIComponent(result.id)}`);
+    } catch (err) {
+      setSaveError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const remove = async () => {
+    if (!saved) return;
+    try {
+      await api.deleteWebhook(saved.id);
+      dialog.current?.close();
+      navigate('#/webhooks');
+    } catch (err) {
+      dialog.current?.close();
+      setSaveError(err);
+    }
+  };
+
+  if (id && loaded.error)
+    return <ErrorBox error={loaded.error} title="Could not load the webhook" />;
+  if (id && !saved) return <Loading what="the webhook" />;
+  const known = (catalogue.data ?? []).map((t) => t.type);
+  const events = form.events.split(/[,\s]+/).filter(Boolean);
+  const toggleEvent = (t: string) =>
+    set('events', (events.includes(t) ? events.filter((x) => x !== t) : [...events, t]).join(', '));
+
+  return (
+    <Page
+      title={saved ? saved.name : 'New webhook'}
+      actions={
+        saved ? <a href={`#/history?webhookId=${encodeURIComponent(saved.id)}`}>History</a> : null
+      }
+    >
+      {revealed ? (
+        <div class="notice" role="status">
+          Signing secret, shown this once: <code class="mono">{revealed}</code>{' '}
+          <button type="button" class="secondary" onClick={() => setRevealed(undefined)}>
+            Hide
+          </button>
+        </div>
+      ) : null}
+      {saved ? <HealthPanel id={saved.id} health={health} onChange={setHealth} /> : null}
+      <div class="split">
+        <form class="card form" onSubmit={save} noValidate aria-label="Webhook definition">
+          <label>
+            Name
+            <input
+              value={form.name}
+              required
+              onInput={(e) => set('name', e.currentTarget.value)}
+              {...errProps('name', errors)}
+            />
+            <FieldError id="name" errors={errors} />
+          </label>
+          <fieldset>
+            <legend>Events</legend>
+            <label>
+              <span>
+                Event types (comma separated; <code>*</code> for all)
+              </span>
+              <input
+                value={form.events}
+                list="event-types"
+                onInput={(e) => set('events', e.currentTarget.value)}
+                {...errProps('events', errors)}
+              />
+            </label>
+            <FieldError id="events" errors={errors} />
+            <datalist id="event-types">
+              {known.map((t) => (
+                <option key={t} value={t} />
+              ))}
+            </datalist>
+            {known.length > 0 ? (
+              <fieldset class="chips">
+                <legend>Published event types</legend>
+                {(catalogue.data ?? []).map((t) => (
+                  <label key={t.type} class="chip">
+                    <input
+                      type="checkbox"
+                      checked={events.includes(t.type)}
+                      onChange={() => toggleEvent(t.type)}
+                    />
+                    {t.type} <span class="muted">({t.webhooks} webhooks)</span>
+                  </label>
+                ))}
+              </fieldset>
+            ) : null}
+          </fieldset>
+          <label class="inline">
+            <input
+              type="checkbox"
+              checked={form.enabled}
+              onChange={(e) => set('enabled', e.currentTarget.checked)}
+            />{' '}
+            Enabled
+          </label>
+          <div class="row">
+            <label>
+              Method
+              <select
+                value={form.method}
+                onChange={(e) => set('method', e.currentTarget.value as Form['method'])}
+              >
+                <option>POST</option>
+                <option>PUT</option>
+                <option>PATCH</option>
+              </select>
+            </label>
+            <label>
+              Content type
+              <select
+                value={form.contentType}
+                onChange={(e) => set('contentType', e.currentTarget.value as Form['contentType'])}
+                {...errProps('contentType', errors)}
+              >
+                <option>application/json</option>
+                <option>application/xml</option>
+                <option>text/plain</option>
+              </select>
+            </label>
+          </div>
+          <label>
+            URL (Liquid template)
+            <input
+              class="mono"
+              value={form.url}
+              required
+              placeholder="https://example.com/hooks/{{ data.id }}"
+              onInput={(e) => set('url', e.currentTarget.value)}
+              {...errProps('url', errors)}
+            />
+            <FieldError id="url" errors={errors} />
+          </label>
+          <fieldset>
+            <legend>Headers</legend>
+            {form.headers.map((h, i) => (
+              <div class="row" key={i}>
+                <label>
+                  Header name {i + 1}
+                  <input
+                    value={h.name}
+                    onInput={(e) =>
+                      set(
+                        'headers',
+                        form.headers.map((x, j) =>
+                          j === i ? { ...x, name: e.currentTarget.value } : x,
+                        ),
+                      )
+                    }
+                  />
+                </label>
+                <label>
+                  Header value {i + 1}
+                  <input
+                    class="mono"
+                    value={h.value}
+                    onInput={(e) =>
+                      set(
+                        'headers',
+                        form.headers.map((x, j) =>
+                          j === i ? { ...x, value: e.currentTarget.value } : x,
+                        ),
+                      )
+                    }
+                  />
+                </label>
+                <button
+                  type="button"
+                  class="secondary"
+                  aria-label={`Remove header ${i + 1}`}
+                  onClick={() =>
+                    set(
+                      'headers',
+                      form.headers.filter((_, j) => j !== i),
+                    )
+                  }
+                >
+                  Remove
+                </button>
+              </div>
+            ))}
+            <FieldError id="headers" errors={errors} />
+            <button
+              type="button"
+              class="secondary"
+              onClick={() => set('headers', [...form.headers, { name: '', value: '' }])}
+            >
+              Add header
+            </button>
+          </fieldset>
+          <label>
+            Body (Liquid template
+            {form.contentType === 'application/json' ? '; empty for the default event JSON' : ''})
+            <textarea
+              class="mono"
+              rows={8}
+              value={form.body}
+              onInput={(e) => set('body', e.currentTarget.value)}
+              {...errProps('body', errors)}
+            />
+            <FieldError id="body" errors={errors} />
+          </label>
+          <label class="inline">
+            <input
+              type="checkbox"
+              checked={form.strict}
+              onChange={(e) => set('strict', e.currentTarget.checked)}
+            />{' '}
+            Strict (a missing variable fails the render)
+          </label>
+          <fieldset>
+            <legend>Authentication</legend>
+            <label>
+              Basic Auth
+              <select
+                value={form.authType}
+                onChange={(e) => set('authType', e.currentTarget.value as Form['authType'])}
+              >
+                <option value="none">None</option>
+                <option value="basic">Basic</option>
+              </select>
+            </label>
+            {form.authType === 'basic' ? (
+              <div class="row">
+                <label>
+                  User name
+                  <input
+                    value={form.username}
+                    autoComplete="off"
+                    onInput={(e) => set('username', e.currentTarget.value)}
+                    {...errProps('auth', errors)}
+                  />
+                </label>
+                <label>
+                  Password
+                  <input
+                    type="password"
+                    autoComplete="new-password"
+                    value={form.password}
+                    placeholder={saved?.auth ? 'unchanged' : ''}
+                    onInput={(e) => set('password', e.currentTarget.value)}
+                  />
+                </label>
+              </div>
+            ) : null}
+            <FieldError id="auth" errors={errors} />
+            <label>
+              Signing secret
+              <select
+                value={form.signing}
+                onChange={(e) => set('signing', e.currentTarget.value as Form['signing'])}
+                {...errProps('signingSecret', errors)}
+              >
+                <option value="none">None</option>
+                {saved?.signingSecret ? (
+                  <option value="keep">Keep the current secret</option>
+                ) : null}
+                <option value="generate">Generate a new secret</option>
+                <option value="enter">Enter a secret</option>
+              </select>
+            </label>
+            {form.signing === 'enter' ? (
+              <label>
+                Secret (whsec_…)
+                <input
+                  type="password"
+                  autoComplete="off"
+                  value={form.secret}
+                  onInput={(e) => set('secret', e.currentTarget.value)}
+                />
+              </label>
+            ) : null}
+            <FieldError id="signingSecret" errors={errors} />
+          </fieldset>
+          <fieldset>
+            <legend>Conditions</legend>
+            <label class="inline">
+              <input
+                type="checkbox"
+                checked={form.conditionsOn}
+                onChange={(e) => set('conditionsOn', e.currentTarget.checked)}
+              />{' '}
+              Only for events whose data match
+            </label>
+            {form.conditionsOn ? (
+              <>
+                <label>
+                  Match
+                  <select
+                    value={form.match}
+                    onChange={(e) => set('match', e.currentTarget.value as Form['match'])}
+                  >
+                    <option value="all">All rules</option>
+                    <option value="any">Any rule</option>
+                  </select>
+                </label>
+                {form.rules.map((r, i) => {
+                  const upd = (p: Partial<RuleRow>) =>
+                    set(
+                      'rules',
+                      form.rules.map((x, j) => (j === i ? { ...x, ...p } : x)),
+                    );
+                  return (
+                    <div class="row" key={i}>
+                      <label>
+                        Field {i + 1}
+                        <input
+                          class="mono"
+                          placeholder="data.amount"
+                          value={r.field}
+                          onInput={(e) => upd({ field: e.currentTarget.value })}
+                        />
+                      </label>
+                      <label>
+                        Operator {i + 1}
+                        <select
+                          value={r.op}
+                          onChange={(e) => upd({ op: e.currentTarget.value as Operator })}
+                        >
+                          {OPERATORS.map((o) => (
+                            <option key={o}>{o}</option>
+                          ))}
+                        </select>
+                      </label>
+                      <label>
+                        Value {i + 1}
+                        <input
+                          class="mono"
+                          placeholder='1000 or "EUR" or ["EUR","USD"]'
+                          value={r.value}
+                          onInput={(e) => upd({ value: e.currentTarget.value })}
+                        />
+                      </label>
+                      <button
+                        type="button"
+                        class="secondary"
+                        aria-label={`Remove rule ${i + 1}`}
+                        onClick={() =>
+                          set(
+                            'rules',
+                            form.rules.filter((_, j) => j !== i),
+                          )
+                        }
+                      >
+                        Remove
+                      </button>
+                    </div>
+                  );
+                })}
+                <button
+                  type="button"
+                  class="secondary"
+                  onClick={() =>
+                    set('rules', [...form.rules, { field: 'data.', op: 'eq', value: '' }])
+                  }
+                >
+                  Add rule
+                </button>
+              </>
+            ) : null}
+            <FieldError id="conditions" errors={errors} />
+          </fieldset>
+          <label>
+            Rate limit (requests per second, optional)
+            <input
+              type="number"
+              min={1}
+              max={10000}
+              value={form.rateLimit}
+              onInput={(e) => set('rateLimit', e.currentTarget.value)}
+              {...errProps('rateLimitPerSecond', errors)}
+            />
+            <FieldError id="rateLimitPerSecond" errors={errors} />
+          </label>
+          <ErrorBox error={saveError} title="Not saved" />
+          {notice ? (
+            <p class="ok" role="status">
+              {notice}
+            </p>
+          ) : null}
+          <div class="actions">
+            <button type="submit" disabled={busy}>
+              Save
+            </button>
+            {saved ? (
+              <button type="button" class="danger" onClick={() => dialog.current?.showModal()}>
+                Delete
+              </button>
+            ) : null}
+          </div>
+        </form>
+        {saved ? (
+          <PreviewPanel webhook={saved} known={known} />
+        ) : (
+          <aside class="card muted">
+            Save the webhook to preview its request against a sample event.
+          </aside>
+        )}
+      </div>
+      <dialog ref={dialog} aria-labelledby="delete-title">
+        <h2 id="delete-title">Delete “{saved?.name}”?</h2>
+        <p>Its history stays; nothing more will be sent to it.</p>
+        <div class="actions">
+          <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
+            Cancel
+          </button>
+          <button type="button" class="danger" onClick={remove}>
+            Delete webhook
+          </button>
+        </div>
+      </dialog>
+    </Page>
+  );
+}
+
+function HealthPanel({
+  id,
+  health,
+  onChange,
+}: {
+  id: string;
+  health: HealthOrMissing | undefined;
+  onChange: (h: WebhookHealth) => void;
+}) {
+  if (!health) return <Loading what="health" />;
+  if (health === 'unavailable') return null;
+  return (
+    <section class="card health" aria-label="Health">
+      <div>
+        Circuit <Status value={health.state} /> since {fmtTime(health.since)}
+        {health.disabledReason ? ` (${health.disabledReason})` : ''}
+      </div>
+      <div>Recent success: {successRate(health)}</div>
+      <div>Consecutive failures: {health.consecutiveFailures}</div>
+      <div>Waiting: {health.waiting}</div>
+      {health.nextProbeAt ? <div>Next probe: {fmtTime(health.nextProbeAt)}</div> : null}
+      <PauseResume id={id} health={health} onChange={onChange} />
+    </section>
+  );
+}
+
+function PreviewPanel({ webhook, known }: { webhook: WebhookDefinition; known: string[] }) {
+  const api = useApi();
+  const types = [...new Set([...webhook.events.filter((e) => e !== '*'), ...known])];
+  const [type, setType] = useState(types[0] ?? 'SAMPLE_EVENT');
+  const [data, setData] = useState('{\n  "id": "sample-1",\n  "amount": 1000\n}');
+  const [result, setResult] = useState<PreviewResult>();
+  const [error, setError] = useState<unknown>();
+  const [dataError, setDataError] = useState<string>();
+
+  const run = async () => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch (err) {
+      setDataError(`Not JSON: ${messageOf(err)}`);
+      return;
+    }
+    setDataError(undefined);
+    try {
+      setResult(await api.preview(webhook.id, { type, data: parsed as Record<string, never> }));
+      setError(undefined);
+    } catch (err) {
+      setResult(undefined);
+      setError(err);
+    }
+  };
+  // Live: the preview follows the saved definition and the sample as it is edited.
+  useEffect(() => {
+    const t = setTimeout(() => void run(), 400);
+    return () => clearTimeout(t);
+  }, [webhook.version, type, data]);
+
+  return (
+    <aside class="card preview" aria-label="Preview">
+      <h2>Preview</h2>
+      <p class="muted">The saved definition rendered against a sample event; nothing is sent.</p>
+      <label>
+        Sample event type
+        <input value={type} list="preview-types" onInput={(e) => setType(e.currentTarget.value)} />
+        <datalist id="preview-types">
+          {types.map((t) => (
+            <option key={t} value={t} />
+          ))}
+        </datalist>
+      </label>
+      <label>
+        Sample data (JSON)
+        <textarea
+          class="mono"
+          rows={6}
+          value={data}
+          onInput={(e) => setData(e.currentTarget.value)}
+          aria-invalid={dataError ? true : undefined}
+          aria-describedby={dataError ? 'err-sample' : undefined}
+        />
+        {dataError ? (
+          <span class="field-error" id="err-sample">
+            {dataError}
+          </span>
+        ) : null}
+      </label>
+      <button type="button" onClick={() => void run()}>
+        Preview
+      </button>
+      <ErrorBox error={error} title="Preview failed" />
+      {result ? (
+        <div class="rendered" aria-live="polite">
+          {result.matches !== undefined ? (
+            <p class={result.matches ? 'ok' : 'warn'} data-testid="match">
+              {result.matches
+                ? 'This event would match the conditions.'
+                : 'This event would not match the conditions: nothing would be sent.'}
+            </p>
+          ) : null}
+          <RequestView request={result} contentType={webhook.contentType} />
+        </div>
+      ) : null}
+    </aside>
+  );
+}
+
+export function RequestView({
+  request,
+  contentType,
+}: {
+  request: { method: string; url: string; headers: Record<string, string>; body: string };
+  contentType?: string;
+}) {
+  const ct =
+    contentType ??
+    Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  return (
+    <div class="request">
+      <p class="mono">
+        <strong>{request.method}</strong> {request.url}
+      </p>
+      {Object.keys(request.headers).length > 0 ? (
+        <table class="kv">
+          <caption class="sr-only">Headers</caption>
+          <tbody>
+            {Object.entries(request.headers).map(([k, v]) => (
+              <tr key={k}>
+                <th scope="row">{k}</th>
+                <td class="mono">{v}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <pre class="body">{pretty(request.body, ct)}</pre>
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+/** Webhooks: every definition with its circuit state and recent success rate; pause and resume. */
+import { useState } from 'preact/hooks';
+import {
+  type ApiClient,
+  isMissingRoute,
+  type WebhookDefinition,
+  type WebhookHealth,
+} from '../api/client';
+import { ErrorBox, Loading, Page, Status, useApi, useAsync } from '../ui/common';
+
+export type HealthOrMissing = WebhookHealth | 'unavailable';
+
+/** Health of each webhook; an API without the health route gives 'unavailable' for all. */
+export async function healthOf(
+  api: ApiClient,
+  hooks: readonly WebhookDefinition[],
+): Promise<Record<string, HealthOrMissing>> {
+  const out: Record<string, HealthOrMissing> = {};
+  let missing = false;
+  for (let i = 0; i < hooks.length; i += 8) {
+    await Promise.all(
+      hooks.slice(i, i + 8).map(async (w) => {
+        if (missing) {
+          out[w.id] = 'unavailable';
+          return;
+        }
+        try {
+          out[w.id] = await api.health(w.id);
+        } catch (err) {
+          if (isMissingRoute(err)) missing = true;
+          out[w.id] = 'unavailable';
+        }
+      }),
+    );
+  }
+  return out;
+}
+
+export function successRate(h: HealthOrMissing | undefined): string {
+  if (!h || h === 'unavailable') return '—';
+  const total = h.recent.sent + h.recent.failed;
+  if (total === 0) return 'no traffic';
+  return `${Math.round((h.recent.sent / total) * 100)} % of ${total}`;
+}
+
+export function PauseResume({
+  id,
+  health,
+  onChange,
+}: {
+  id: string;
+  health: HealthOrMissing | undefined;
+  onChange: (h: WebhookHealth) => void;
+}) {
+  const api = useApi();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  if (!health || health === 'unavailable') return null;
+  const paused = health.state === 'PAUSED' || health.state === 'DISABLED';
+  const act = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onChange(await (paused ? api.resume(id) : api.pause(id)));
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <button type="button" class="secondary" disabled={busy} onClick={act}>
+        {paused ? 'Resume' : 'Pause'}
+      </button>
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
+export function WebhooksPage() {
+  const api = useApi();
+  const list = useAsync(() => api.listWebhooks(), []);
+  const hooks = list.data?.items ?? [];
+  const health = useAsync(() => healthOf(api, hooks), [list.data]);
+  const [override, setOverride] = useState<Record<string, WebhookHealth>>({});
+  return (
+    <Page
+      title="Webhooks"
+      actions={
+        <a class="button" href="#/webhooks/new">
+          New webhook
+        </a>
+      }
+    >
+      <ErrorBox error={list.error} />
+      {list.loading && !list.data ? <Loading what="webhooks" /> : null}
+      {list.data && hooks.length === 0 ? (
+        <p class="empty">
+          No webhooks yet. <a href="#/webhooks/new">Create the first one</a>: it says which events
+          to send where.
+        </p>
+      ) : null}
+      {hooks.length > 0 ? (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Events</th>
+                <th scope="col">Target</th>
+                <th scope="col">Health</th>
+                <th scope="col">Recent success</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {hooks.map((w) => {
+                const h = override[w.id] ?? health.data?.[w.id];
+                return (
+                  <tr key={w.id}>
+                    <td>
+                      <a href={`#/webhooks/${encodeURIComponent(w.id)}`}>{w.name}</a>
+                      {!w.enabled ? <span class="badge badge-failed">disabled</span> : null}
+                    </td>
+                    <td>{w.events.join(', ')}</td>
+                    <td class="mono clip" title={w.url}>
+                      {w.method} {w.url}
+                    </td>
+                    <td>
+                      {h && h !== 'unavailable' ? (
+                        <Status value={h.state} />
+                      ) : (
+                        <span class="muted">{h ? 'n/a' : '…'}</span>
+                      )}
+                    </td>
+                    <td>{successRate(h)}</td>
+                    <td class="row-actions">
+                      <a href={`#/history?webhookId=${encodeURIComponent(w.id)}`}>History</a>
+                      <PauseResume
+                        id={w.id}
+                        health={h}
+                        onChange={(n) => setOverride((o) => ({ ...o, [w.id]: n }))}
+                      />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+    </Page>
+  );
+}

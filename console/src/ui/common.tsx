@@ -1,0 +1,165 @@
+/** Small pieces every page uses: the API context, loading state, errors, times, badges. */
+import { type ComponentChildren, createContext } from 'preact';
+import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
+import { type ApiClient, ApiError } from '../api/client';
+
+export const Api = createContext<ApiClient | null>(null);
+export function useApi(): ApiClient {
+  const api = useContext(Api);
+  if (!api) throw new Error('no API client');
+  return api;
+}
+
+export interface AsyncState<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Runs `load` when `deps` change; a newer run wins over an older one still in flight. */
+export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState<T> {
+  const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({
+    loading: true,
+  });
+  const run = useRef(0);
+  const reload = useCallback(() => {
+    const mine = ++run.current;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => mine === run.current && setState({ data, loading: false }),
+      (error: unknown) => mine === run.current && setState({ error, loading: false }),
+    );
+  }, deps);
+  useEffect(() => {
+    reload();
+  }, [reload]);
+  return { data: state.data, error: state.error, loading: state.loading, reload };
+}
+
+/** Calls `tick` every `ms` while mounted and `active`. */
+export function useInterval(tick: () => void, ms: number, active = true): void {
+  const saved = useRef(tick);
+  saved.current = tick;
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(() => saved.current(), ms);
+    return () => clearInterval(t);
+  }, [ms, active]);
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) return `${err.message} (${err.code})`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
+  if (!error) return null;
+  const details = error instanceof ApiError ? error.details : [];
+  return (
+    <div class="error" role="alert">
+      <strong>{title ?? 'Error'}:</strong> {messageOf(error)}
+      {details.length > 0 && (
+        <ul>
+          {details.map((d, i) => (
+            <li key={i}>
+              {d.path ? <code>{d.path}</code> : null} {d.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" aria-busy="true">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+}
+
+export function Status({ value }: { value: string }) {
+  return <span class={`badge badge-${value.toLowerCase()}`}>{value}</span>;
+}
+
+export function navigate(hash: string): void {
+  if (location.hash !== hash) location.hash = hash;
+}
+
+export function Page({
+  title,
+  actions,
+  children,
+}: {
+  title: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
+  const h = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · Webhooks console`;
+    // Screen readers and keyboards land on the new page's heading.
+    h.current?.focus();
+  }, [title]);
+  return (
+    <section>
+      <header class="page-head">
+        <h1 tabIndex={-1} ref={h}>
+          {title}
+        </h1>
+        {actions ? <div class="actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+/** JSON or XML made readable; anything else as it is. */
+export function pretty(body: string, contentType: string | undefined): string {
+  const ct = (contentType ?? '').toLowerCase();
+  if (ct.includes('json') || /^\s*[{[]/.test(body)) {
+    try {
+      return JSON.stringify(JSON.parse(body), null, 2);
+    } catch {
+      return body;
+    }
+  }
+  if (ct.includes('xml') || /^\s*</.test(body)) return prettyXml(body);
+  return body;
+}
+
+function prettyXml(xml: string): string {
+  const parts = xml.replace(/>\s+</g, '><').match(/<[^>]+>|[^<]+/g) ?? [xml];
+  const out: string[] = [];
+  let depth = 0;
+  const pad = () => '  '.repeat(Math.max(0, depth));
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as string;
+    if (p.startsWith('</')) {
+      depth--;
+      out.push(pad() + p);
+    } else if (p.startsWith('<') && !/^<[?!]/.test(p) && !p.endsWith('/>')) {
+      const text = parts[i + 1];
+      const close = parts[i + 2];
+      // <a>text</a> stays on one line.
+      if (text !== undefined && !text.startsWith('<') && close?.startsWith('</')) {
+        out.push(pad() + p + text + close);
+        i += 2;
+      } else {
+        out.push(pad() + p);
+        depth++;
+      }
+    } else out.push(pad() + p.trim());
+  }
+  return out.join('\n');
+}

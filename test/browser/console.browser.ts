@@ -1,0 +1,306 @@
+/**
+ * The operator console, end to end in Chromium against local mode started as `npm start`
+ * starts it, with a loopback receiver: sign in, validation errors next to their field, create a
+ * webhook with a live preview, see its delivery in the history, open it, resend and watch the
+ * attempt appear, bulk-resend a range and watch the progress reach its count, the overview and
+ * a phone-sized screen. Screenshots of each main page go to test/browser/.artifacts/ (and to
+ * docs/console/ with UPDATE_CONSOLE_SCREENSHOTS=1).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  apiClient,
+  eventually,
+  killAllLocal,
+  type LocalProcess,
+  startLocal,
+  tempDataDir,
+} from '../e2e/helpers';
+import { ok, type Receiver, startReceiver } from '../support/receivers';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(__dirname, '.artifacts');
+const DOCS = path.resolve(__dirname, '../../docs/console');
+
+let local: LocalProcess;
+let receiver: Receiver;
+let context: BrowserContext;
+let page: Page;
+let api: ReturnType<typeof apiClient>;
+let userDataDir: string;
+let webhookId: string;
+
+async function shot(name: string): Promise<void> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  if (process.env.UPDATE_CONSOLE_SCREENSHOTS === '1') {
+    fs.mkdirSync(DOCS, { recursive: true });
+    fs.copyFileSync(file, path.join(DOCS, `${name}.png`));
+  }
+}
+
+const matches = (actual: string, expected: string | RegExp) =>
+  typeof expected === 'string' ? actual.includes(expected) : expected.test(actual);
+
+/** Waits until the element's text contains `expected` (the page updates on its own). */
+async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      last = (await l.textContent()) ?? '';
+      return matches(last, expected) ? true : undefined;
+    },
+    { what: `text ${expected}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last text: ${last}`);
+  });
+}
+
+async function hasCount(l: Locator, n: number): Promise<void> {
+  await eventually(async () => ((await l.count()) === n ? true : undefined), {
+    what: `${n} elements`,
+  });
+}
+
+async function hasAttr(l: Locator, name: string, expected: string | RegExp): Promise<void> {
+  await eventually(
+    async () => (matches((await l.getAttribute(name)) ?? '', expected) ? true : undefined),
+    { what: `attribute ${name} ${expected}` },
+  );
+}
+
+async function publish(n: number, loanPrefix: string): Promise<void> {
+  for (let i = 1; i <= n; i++) {
+    const res = await api.post('/events', {
+      type: 'LOAN_DISBURSEMENT',
+      data: { loanId: `${loanPrefix}-${i}`, amount: 1000 * i, branch: 'north' },
+    });
+    expect(res.status).toBe(202);
+    expect(res.body.notifications).toBe(1);
+  }
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
+    );
+  receiver = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
+  local = await startLocal({
+    dataDir: tempDataDir(),
+    env: { RETRY_TIME_SCALE: '0.001', DEFINITION_CACHE_TTL_SECONDS: '0' },
+  });
+  api = apiClient(local.url, local.token);
+  userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
+  // A fresh profile for every run; the flags keep Chromium off the (closed) network.
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: local.url });
+  page = context.pages()[0] ?? (await context.newPage());
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await local?.stop().catch(() => undefined);
+  await receiver?.close().catch(() => undefined);
+  await killAllLocal();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+});
+
+describe('operator console in Chromium against local mode', () => {
+  test('is served at /console/ and signs in with the API token, kept in sessionStorage only', async () => {
+    await page.goto(`${local.url}/console/`);
+    await page.getByLabel('API token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await hasText(page.getByRole('alert').first(), 'refused');
+
+    await page.getByLabel('API token').fill(local.token);
+    // Keyboard: Enter submits the form.
+    await page.getByLabel('API token').press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+
+    const storage = (await page.evaluate(
+      '({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) })',
+    )) as { session: string; local: string };
+    expect(storage.session).toContain(local.token);
+    expect(storage.local).not.toContain(local.token);
+  });
+
+  test('shows the API validation error next to the field it concerns, and saves nothing', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('link', { name: 'New webhook' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Broken');
+    await page.getByLabel(/^Event types/).fill('LOAN_DISBURSEMENT');
+    await page.getByLabel(/^URL/).fill('https://example.com/{{ data.loanId');
+    await page.getByRole('button', { name: 'Save' }).click();
+
+    const urlInput = page.getByLabel(/^URL/);
+    await hasText(page.getByRole('alert').first(), 'Not saved');
+    await hasAttr(urlInput, 'aria-invalid', 'true');
+    const describedBy = await urlInput.getAttribute('aria-describedby');
+    expect(await page.locator(`#${describedBy}`).textContent()).not.toBe('');
+    await shot('validation-error');
+    expect((await api.get('/webhooks')).body.items).toEqual([]);
+  });
+
+  test('creates a webhook and previews the request it renders against a sample event', async () => {
+    await page.getByLabel(/^URL/).fill(`${receiver.url}/loans/{{ data.loanId }}`);
+    await page.getByRole('button', { name: 'Add header' }).click();
+    await page.getByLabel('Header name 1').fill('X-Branch');
+    await page.getByLabel('Header value 1').fill('{{ data.branch }}');
+    await page
+      .getByLabel(/^Body/)
+      .fill('{"loan": {{ data.loanId | json }}, "amount": {{ data.amount }}}');
+    await page.getByLabel('Name', { exact: true }).fill('Loan disbursed to ledger');
+    await page.getByRole('button', { name: 'Save' }).click();
+
+    await page.getByRole('heading', { level: 1, name: 'Loan disbursed to ledger' }).waitFor();
+    webhookId = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '');
+    expect(webhookId).toMatch(/^wh_/);
+    const stored = await api.get(`/webhooks/${webhookId}`);
+    expect(stored.body.headers).toEqual({ 'X-Branch': '{{ data.branch }}' });
+
+    await page
+      .getByLabel('Sample data (JSON)')
+      .fill('{"loanId": "L-77", "amount": 2500, "branch": "south"}');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const preview = page.getByRole('complementary', { name: 'Preview' });
+    await hasText(preview, `${receiver.url}/loans/L-77`);
+    await hasText(preview, 'south');
+    // The body is shown pretty-printed.
+    await hasText(preview.locator('pre'), '"amount": 2500');
+    await shot('webhook');
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  test('lists the webhook and finds its delivery in the history, newest first', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const row = page.getByRole('row', { name: /Loan disbursed to ledger/ });
+    await hasText(row, 'LOAN_DISBURSEMENT');
+    await shot('webhooks');
+
+    await publish(1, 'L');
+    await eventually(async () => (receiver.requests.length >= 1 ? true : undefined), {
+      what: 'the receiver to get the first delivery',
+    });
+    await page.getByRole('link', { name: 'History' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'History' }).waitFor();
+    await eventually(
+      async () => {
+        await page.getByRole('button', { name: 'Apply filters' }).click();
+        return (await page.getByRole('row', { name: /SENT/ }).count()) === 1 ? true : undefined;
+      },
+      { what: 'the SENT notification in the history' },
+    );
+  });
+
+  test('opens the notification: the request as sent and its attempt timeline', async () => {
+    await page.getByRole('row', { name: /SENT/ }).getByRole('link', { name: /^ntf_/ }).click();
+    await page.getByRole('heading', { level: 1, name: /^Notification ntf_/ }).waitFor();
+    await hasText(page.locator('main'), `POST ${receiver.url}/loans/L-1`);
+    await hasText(page.locator('main pre').first(), '"amount": 1000');
+    const attempts = page.getByRole('list', { name: 'Attempts' }).getByRole('listitem');
+    await hasCount(attempts, 1);
+    await hasText(attempts.first(), 'initial');
+    await hasText(attempts.first(), 'HTTP 200');
+    expect(page.url()).toMatch(/#\/notifications\/ntf_/);
+  });
+
+  test('resends the notification and the manual attempt appears', async () => {
+    await page.getByRole('button', { name: 'Resend' }).click();
+    const attempts = page.getByRole('list', { name: 'Attempts' }).getByRole('listitem');
+    await hasCount(attempts, 2);
+    await hasText(attempts.nth(1), 'manual');
+    await hasText(attempts.nth(1), 'HTTP 200');
+    await shot('notification');
+    expect(receiver.requests.filter((r) => r.url === '/loans/L-1')).toHaveLength(2);
+  });
+
+  test('bulk-resends a range of selected rows and the progress bar reaches its count', async () => {
+    await publish(3, 'B');
+    await eventually(
+      async () =>
+        (await api.get(`/notifications?webhookId=${webhookId}&status=SENT`)).body.items.length === 4
+          ? true
+          : undefined,
+      { what: 'four SENT notifications' },
+    );
+    await page.goto(`${local.url}/console/#/history?webhookId=${webhookId}`);
+    await page.getByRole('heading', { level: 1, name: 'History' }).waitFor();
+    const boxes = page.getByRole('checkbox', { name: /^Select ntf_/ });
+    await hasCount(boxes, 4);
+    // Click the first, shift+click the third: the three rows between are selected.
+    await boxes.nth(0).click();
+    await boxes.nth(2).click({ modifiers: ['Shift'] });
+    await page.getByRole('button', { name: 'Resend selected (3)' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Resend selected (3)' }).isEnabled()).toBe(true);
+    const before = receiver.requests.length;
+    await page.getByRole('button', { name: 'Resend selected (3)' }).click();
+    await hasText(page.getByTestId('job-progress'), '3 of 3 done');
+    await hasText(page.getByTestId('job-progress'), 'finished');
+    expect(await page.getByRole('progressbar').getAttribute('value')).toBe('3');
+    expect(receiver.requests.length - before).toBe(3);
+    await shot('history');
+
+    // The filtered range (status SENT of this webhook) as one job: four notifications.
+    await page.getByLabel('Status').selectOption('SENT');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('button', { name: 'Resend range' }).click();
+    await hasText(page.getByTestId('job-progress'), '4 of 4 done');
+  });
+
+  test('overview: the chart counts the deliveries, and the sender IPs can be copied', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const chart = page.getByRole('img', { name: /Last 24 hours/ });
+    await hasAttr(chart, 'aria-label', /4 sent, 0 failed/);
+    await page.getByRole('button', { name: 'Copy sender IPs' }).click();
+    await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
+    const ips = (await api.get('/sender-ips')).body.ips as string[];
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(ips.join('\n'));
+    await shot('overview');
+  });
+
+  test('fits a phone screen without sideways scrolling', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${local.url}/console/#/notifications/${await firstNotificationId()}`);
+    await page.getByRole('button', { name: 'Resend' }).waitFor();
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    expect(overflow).toBe(0);
+    await shot('phone-notification');
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  test('deletes the webhook after confirmation', async () => {
+    await page.goto(`${local.url}/console/#/webhooks/${webhookId}`);
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await api.get(`/webhooks/${webhookId}`)).status).toBe(200);
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Delete webhook' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    expect((await api.get(`/webhooks/${webhookId}`)).status).toBe(404);
+  });
+});
+
+async function firstNotificationId(): Promise<string> {
+  const res = await api.get(`/notifications?webhookId=${webhookId}&limit=1`);
+  return res.body.items[0].id as string;
+}
