@@ -11,12 +11,12 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import {
   apiClient,
-  eventually,
   killAllLocal,
   type LocalProcess,
   startLocal,
   tempDataDir,
 } from '../e2e/helpers';
+import { eventually } from '../support/eventually';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
