@@ -48,7 +48,7 @@ import { createDeliveryHandler } from '../lambdas/handlers/delivery';
 import type { DeliveryObserver, RetryScheduler } from '../lambdas/ports';
 import { buildApp } from '../lib/app';
 import { RETRY_STATE_NAMES, synthesizeRetryDefinition } from '../lib/retry-definition';
-import { startStandIns } from '../local/standins';
+import { standInCipher, startStandIns } from '../local/standins';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -304,7 +304,11 @@ async function measureDynamo(
       standIns.tables.notifications,
     );
     const scheduler = recordingScheduler();
-    const webhooks = new DynamoWebhookStore(metered, standIns.tables.webhooks);
+    const webhooks = new DynamoWebhookStore(
+      metered,
+      standIns.tables.webhooks,
+      standInCipher(standIns),
+    );
     const service = new DeliveryService({
       webhooks: new CachedWebhookStore(webhooks, 30_000),
       notifications: new DynamoNotificationStore(

@@ -34,7 +34,7 @@ import type {
   PayloadStore,
   WebhookStore,
 } from '../lambdas/ports';
-import { startStandIns } from '../local/standins';
+import { standInCipher, startStandIns } from '../local/standins';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -376,7 +376,7 @@ async function runDynamo(
     );
     const { dynamo } = standIns.clients;
     const stores: Stores = {
-      webhooks: new DynamoWebhookStore(dynamo, standIns.tables.webhooks),
+      webhooks: new DynamoWebhookStore(dynamo, standIns.tables.webhooks, standInCipher(standIns)),
       notifications: new DynamoNotificationStore(
         dynamo,
         standIns.tables.notifications,

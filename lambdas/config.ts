@@ -30,6 +30,10 @@ export const ENV = {
   /** File holding the pagination cursor key, made on first use (local mode). */
   CURSOR_KEY_FILE: 'CURSOR_KEY_FILE',
   AWS_REGION: 'AWS_REGION',
+  /** KMS key (id or ARN) that wraps the data keys of application-level encryption (AWS). */
+  SECRETS_KMS_KEY_ID: 'SECRETS_KMS_KEY_ID',
+  /** Local mode instead of KMS: the installation key file (mode 0600, under DATA_DIR). */
+  SECRETS_KEY_FILE: 'SECRETS_KEY_FILE',
 } as const;
 
 /** CloudWatch namespace of the EMF metrics; the dashboard and alarms use the same names. */
@@ -120,9 +124,26 @@ export function envReader(env: Env) {
 /** How long the Lambdas cache definitions in memory unless DEFINITION_CACHE_TTL_SECONDS says. */
 export const DEFAULT_DEFINITION_CACHE_TTL_SECONDS = 30;
 
-/** Where every Lambda finds the tables and the delivery queue. */
+/** Where data keys of application-level encryption come from: KMS on AWS, a key file locally. */
+export type KeyConfig =
+  | { readonly kind: 'kms'; readonly keyId: string }
+  | { readonly kind: 'file'; readonly file: string };
+
+export function loadKeyConfig(env: Env): KeyConfig {
+  const read = envReader(env);
+  const keyId = read.optional(ENV.SECRETS_KMS_KEY_ID, '');
+  if (keyId !== '') return { kind: 'kms', keyId };
+  const file = read.optional(ENV.SECRETS_KEY_FILE, '');
+  if (file !== '') return { kind: 'file', file };
+  throw new ConfigError(
+    `Environment variable ${ENV.SECRETS_KMS_KEY_ID} (or ${ENV.SECRETS_KEY_FILE} in local mode) is required`,
+  );
+}
+
+/** Where every Lambda finds the tables, the delivery queue and its encryption keys. */
 export interface StoreConfig {
   readonly region: string;
+  readonly keys: KeyConfig;
   readonly webhooksTable: string;
   readonly notificationsTable: string;
   readonly payloadsTable: string;
@@ -133,6 +154,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
   const read = envReader(env);
   return {
     region: read.required(ENV.AWS_REGION),
+    keys: loadKeyConfig(env),
     webhooksTable: read.required(ENV.WEBHOOKS_TABLE),
     notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
     payloadsTable: read.required(ENV.PAYLOADS_TABLE),

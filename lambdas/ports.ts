@@ -230,3 +230,22 @@ export interface OperationalEventPublisher {
     options?: OperationalEventOptions,
   ): Promise<OperationalEventResult>;
 }
+
+/** A data key for envelope encryption: the key itself, and how it is stored (wrapped). */
+export interface DataKey {
+  /** 32 bytes (AES-256). */
+  readonly key: Buffer;
+  /** The key wrapped by its provider (KMS ciphertext blob, or sealed by the local key file). */
+  readonly wrapped: string;
+}
+
+/**
+ * Where data keys come from: KMS GenerateDataKey on AWS, the installation key file locally.
+ * Implementations cache: `current()` hands out the same key for a while, `unwrap()` remembers
+ * what it unwrapped, so the hot paths make no KMS call.
+ */
+export interface DataKeyProvider {
+  current(): Promise<DataKey>;
+  /** The plain key of a wrapped one; throws when it cannot be unwrapped. */
+  unwrap(wrapped: string): Promise<Buffer>;
+}

@@ -9,8 +9,17 @@
  * reason (even SIGKILL) the host kills DynamoDB Local and exits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
   type AttributeDefinition,
@@ -29,7 +38,10 @@ import {
   PAYLOADS_TABLE,
   WEBHOOKS_TABLE,
 } from '../lambdas/adapters/dynamo-schema';
+import { installationKeyPath } from '../lambdas/adapters/installation-key';
+import { LocalDataKeyProvider } from '../lambdas/adapters/key-local';
 import { ENV } from '../lambdas/config';
+import { EnvelopeCipher } from '../lambdas/core/crypto/envelope';
 
 export interface StandIns {
   readonly region: string;
@@ -43,7 +55,12 @@ export interface StandIns {
   };
   readonly queueUrl: string;
   readonly dlqUrl: string;
-  /** WEBHOOKS_TABLE, NOTIFICATIONS_TABLE, PAYLOADS_TABLE, DELIVERY_QUEUE_URL, AWS_REGION, AWS_ENDPOINT_URL_*, dummy credentials. */
+  /**
+   * The installation key file (SECRETS_KEY_FILE) that seals secrets: under dataDir when one is
+   * given, else in a temporary directory removed by stop().
+   */
+  readonly keyFile: string;
+  /** SECRETS_KEY_FILE, WEBHOOKS_TABLE, NOTIFICATIONS_TABLE, PAYLOADS_TABLE, DELIVERY_QUEUE_URL, AWS_REGION, AWS_ENDPOINT_URL_*, dummy credentials. */
   readonly env: Record<string, string>;
   /** Milliseconds from the call to startStandIns until everything answered. */
   readonly startMs: number;
@@ -69,6 +86,11 @@ export interface StandInsOptions {
   readonly maxReceiveCount?: number;
   /** Deadline for both stand-ins to answer. Default 60 s. */
   readonly startTimeoutMs?: number;
+}
+
+/** The cipher the handlers seal secrets with on these stand-ins (their installation key file). */
+export function standInCipher(standIns: Pick<StandIns, 'keyFile'>): EnvelopeCipher {
+  return new EnvelopeCipher(new LocalDataKeyProvider(standIns.keyFile));
 }
 
 /** Table and queue names used by the stand-ins for a given prefix. */
@@ -234,6 +256,9 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
     dbPath = path.resolve(opts.dataDir, 'dynamodb');
     mkdirSync(dbPath, { recursive: true });
   }
+  const keyDir =
+    opts.dataDir === undefined ? mkdtempSync(path.join(tmpdir(), 'webhooks-keys-')) : undefined;
+  const keyFile = installationKeyPath(keyDir ?? path.resolve(opts.dataDir!));
 
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
@@ -263,6 +288,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   const onExit = () => {
     killPid(javaPid, 'SIGKILL');
     killPid(host.pid, 'SIGKILL');
+    if (keyDir !== undefined) rmSync(keyDir, { recursive: true, force: true });
   };
   process.on('exit', onExit);
 
@@ -289,6 +315,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
       // The host kills Java; make sure of it in case the host itself was killed first.
       killPid(javaPid, 'SIGKILL');
       process.removeListener('exit', onExit);
+      if (keyDir !== undefined) rmSync(keyDir, { recursive: true, force: true });
     })();
     return stopped;
   };
@@ -320,8 +347,10 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
       tables: names.tables,
       queueUrl,
       dlqUrl,
+      keyFile,
       env: {
         ...baseEnv,
+        [ENV.SECRETS_KEY_FILE]: keyFile,
         [ENV.WEBHOOKS_TABLE]: names.tables.webhooks,
         [ENV.NOTIFICATIONS_TABLE]: names.tables.notifications,
         [ENV.PAYLOADS_TABLE]: names.tables.payloads,

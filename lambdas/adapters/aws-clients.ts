@@ -23,13 +23,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
-/**
- * Builds the clients from `env` (default process.env). Endpoints come from
- * AWS_ENDPOINT_URL_<SERVICE> (or AWS_ENDPOINT_URL) and are passed explicitly, so an env object
- * other than process.env works too. Credentials are passed explicitly only when `env` carries
- * them; otherwise the SDK's default chain (the Lambda role) applies.
- */
-export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
+function commonConfig(env: NodeJS.ProcessEnv): CommonConfig {
   const common: CommonConfig = {};
   const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   if (region !== undefined) common.region = region;
@@ -43,6 +37,17 @@ export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClien
       ...(sessionToken ? { sessionToken } : {}),
     };
   }
+  return common;
+}
+
+/**
+ * Builds the three clients from `env` (default process.env). Endpoints come from
+ * AWS_ENDPOINT_URL_<SERVICE> (or AWS_ENDPOINT_URL) and are passed explicitly, so an env object
+ * other than process.env works too. Credentials are passed explicitly only when `env` carries
+ * them; otherwise the SDK's default chain (the Lambda role) applies.
+ */
+export function createAwsClients(env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const common = commonConfig(env);
 
   const global = nonEmpty(env.AWS_ENDPOINT_URL);
   const dynamoEndpoint = nonEmpty(env.AWS_ENDPOINT_URL_DYNAMODB) ?? global;

@@ -17,6 +17,7 @@ import {
   DynamoWebhookStore,
 } from './dynamo-stores';
 import { createHttpSender } from './http-sender';
+import { createEnvelopeCipher } from './key-wiring';
 import { createDeliveryObserver, createLogger, createMetrics } from './observability';
 import { SfnRetryScheduler } from './sfn-scheduler';
 import { SqsDeliveryQueue } from './sqs-queue';
@@ -37,7 +38,11 @@ export function createDeliveryRuntime(env: NodeJS.ProcessEnv = process.env): Del
   const metrics = createMetrics();
   const clock = { now: () => new Date() };
   const webhooks = new CachedWebhookStore(
-    new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
+    new DynamoWebhookStore(
+      clients.dynamo,
+      config.webhooksTable,
+      createEnvelopeCipher(config.keys, clients.kms),
+    ),
     config.definitionCacheTtlMs,
   );
   const queue = new SqsDeliveryQueue(clients.sqs, config.queueUrl);

@@ -15,6 +15,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
 import type {
   Attempt,
@@ -49,6 +50,7 @@ import {
   packRequest,
   unpackRequest,
 } from './payload-packing';
+import { openDefinition, sealDefinition } from './webhook-secrets';
 
 type Item = Record<string, AttributeValue>;
 
@@ -104,10 +106,12 @@ function isConditionFailure(err: unknown): boolean {
 
 // ---- webhooks ----------------------------------------------------------------------------
 
+/** Secrets are sealed in the item (webhook-secrets.ts); older items with clear secrets still read. */
 export class DynamoWebhookStore implements WebhookStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly cipher: EnvelopeCipher,
   ) {}
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
@@ -119,7 +123,7 @@ export class DynamoWebhookStore implements WebhookStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item ? (fromItem(out.Item) as unknown as WebhookDefinition) : undefined;
+    return out.Item ? openDefinition(fromItem(out.Item), this.cipher) : undefined;
   }
 
   async list(): Promise<WebhookDefinition[]> {
@@ -135,7 +139,7 @@ export class DynamoWebhookStore implements WebhookStore {
       );
       for (const item of out.Items ?? []) {
         if (item.id?.S === WEBHOOKS_TABLE.revisionItemId) continue;
-        items.push(fromItem(item) as unknown as WebhookDefinition);
+        items.push(await openDefinition(fromItem(item), this.cipher));
       }
       start = out.LastEvaluatedKey;
     } while (start !== undefined);
@@ -162,7 +166,7 @@ export class DynamoWebhookStore implements WebhookStore {
     const write = await this.transact({
       Put: {
         TableName: this.tableName,
-        Item: toItem({ ...definition }),
+        Item: toItem(await sealDefinition(definition, this.cipher)),
         ...(create
           ? { ConditionExpression: 'attribute_not_exists(id)' }
           : {

@@ -32,7 +32,27 @@ export interface BasicAuth {
   readonly password: string;
 }
 
-/** A webhook definition as stored (secrets in clear; they are masked at the API edge only). */
+/**
+ * The platform's ed25519 key pair of a webhook (Standard Webhooks asymmetric signatures):
+ * `whsk_` + base64 of the 32-byte seed, `whpk_` + base64 of the 32-byte public key.
+ */
+export interface SigningKeyPair {
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+/** A key replaced by a rotation: it keeps signing (beside the new one) until `expiresAt`. */
+export interface RetiredSigningKey {
+  readonly expiresAt: string;
+  /** HMAC secret (`whsec_...`), or the ed25519 pair. */
+  readonly secret?: string;
+  readonly keyPair?: SigningKeyPair;
+}
+
+/**
+ * A webhook definition as the core sees it (secrets in clear in memory; the stores seal them
+ * at rest and the API masks them).
+ */
 export interface WebhookDefinition {
   readonly id: string;
   readonly name: string;
@@ -53,6 +73,10 @@ export interface WebhookDefinition {
   readonly signingSecret?: string;
   /** Only events whose fields match fire the webhook (Match All / Match Any). */
   readonly conditions?: Conditions;
+  /** ed25519 signing (`"signing":{"scheme":"ed25519"}`): the key pair the platform made. */
+  readonly signingKey?: SigningKeyPair;
+  /** Keys replaced by rotations that still sign during their grace period. */
+  readonly retiredSigningKeys?: readonly RetiredSigningKey[];
   /** Incremented on every replace; keys the compiled-template cache. */
   readonly version: number;
   readonly createdAt: string;

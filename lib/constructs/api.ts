@@ -107,6 +107,7 @@ export class Api extends Construct {
       logRetention: props.logRetention,
     });
     tables.webhooks.grantReadData(this.ingestFunction);
+    tables.grantEnvelope(this.ingestFunction, 'open');
     queue.grantSendMessages(this.ingestFunction);
 
     this.apiFunction = new HandlerFunction(this, 'ApiFunction', {
@@ -122,6 +123,7 @@ export class Api extends Construct {
       logRetention: props.logRetention,
     });
     tables.grantWebhooksReadWrite(this.apiFunction);
+    tables.grantEnvelope(this.apiFunction, 'seal');
     tables.grantNotificationsReadWrite(this.apiFunction);
     tables.grantCursorKey(this.apiFunction);
     tables.grantPayloadsGet(this.apiFunction);

@@ -118,6 +118,7 @@ export class Delivery extends Construct {
       vpc,
     });
     tables.webhooks.grantReadData(this.attemptFunction);
+    tables.grantEnvelope(this.attemptFunction, 'open');
     tables.grantNotificationsReadWrite(this.attemptFunction);
     tables.grantPayloadsGet(this.attemptFunction);
 
@@ -142,6 +143,7 @@ export class Delivery extends Construct {
       vpc,
     });
     tables.webhooks.grantReadData(this.deliveryFunction);
+    tables.grantEnvelope(this.deliveryFunction, 'open');
     tables.grantNotificationsReadWrite(this.deliveryFunction);
     tables.grantCursorKey(this.deliveryFunction);
     tables.grantPayloadsPutGet(this.deliveryFunction);

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
@@ -11,6 +11,7 @@ import {
   WEBHOOKS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
 import { ENV } from '../../lambdas/config';
+import { ENVELOPE_CONTEXT_KEY, ENVELOPE_CONTEXT_VALUE } from '../../lambdas/core/crypto/envelope';
 
 type Grantee = iam.IGrantable & IConstruct;
 
@@ -96,12 +97,32 @@ export class Tables extends Construct {
       [ENV.PAYLOADS_TABLE]: this.payloads.tableName,
       [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
       [ENV.CURSOR_KMS_KEY_ID]: this.cursorKey.keyArn,
+      [ENV.SECRETS_KMS_KEY_ID]: this.key.keyArn,
     };
   }
 
   /** kms:GenerateMac on the cursor key, for the Lambdas that list the history. */
   grantCursorKey(grantee: Grantee): void {
     this.cursorKey.grant(grantee, 'kms:GenerateMac');
+  }
+
+  /**
+   * Application-level envelope encryption (secrets in Webhooks items): data keys made with
+   * GenerateDataKey and opened with Decrypt, both only under the envelope's encryption context.
+   * `seal` for the Lambdas that write secrets, `open` for those that only read them.
+   */
+  grantEnvelope(grantee: Grantee, use: 'seal' | 'open'): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: use === 'seal' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: {
+            [`kms:EncryptionContext:${ENVELOPE_CONTEXT_KEY}`]: ENVELOPE_CONTEXT_VALUE,
+          },
+        },
+      }),
+    );
   }
 
   grantNotificationsReadWrite(grantee: Grantee): void {

@@ -13,7 +13,9 @@ import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import {
+  actionsOf,
   actionsOn,
+  allStatements,
   type Built,
   buildStack,
   definitionOf,
@@ -354,6 +356,24 @@ describe('permissions', () => {
     expect(actionsOn(built, roles.attempt, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.api, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.ingest, ids.payloads).size).toBe(0);
+  });
+
+  it('lets every function open sealed secrets with the tables key, and only the api seal new ones', () => {
+    const conditioned = (role: string) =>
+      allStatements(built).filter(
+        ({ roles: r, statement }) =>
+          statement.Effect === 'Allow' &&
+          references(r, role) &&
+          references(statement.Resource, ids.key) &&
+          JSON.stringify(statement.Condition ?? {}).includes('kms:EncryptionContext:purpose'),
+      );
+    const actions = (role: string) =>
+      new Set(conditioned(role).flatMap(({ statement }) => actionsOf(statement)));
+    expect(actions(roles.api)).toEqual(new Set(['kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const role of [roles.ingest, roles.delivery, roles.attempt])
+      expect(actions(role)).toEqual(new Set(['kms:Decrypt']));
+    for (const fn of [ids.ingest, ids.api, ids.delivery, ids.attempt])
+      expect(JSON.stringify(envOf(built, fn)[ENV.SECRETS_KMS_KEY_ID])).toContain(ids.key);
   });
 
   it('gives each function the table access its role needs and no more', () => {

@@ -77,6 +77,7 @@ export interface Statement {
   readonly Effect: string;
   readonly Action: string | string[];
   readonly Resource?: unknown;
+  readonly Condition?: unknown;
 }
 
 /** Every IAM statement of the stack: role default policies, inline role policies, managed policies. */

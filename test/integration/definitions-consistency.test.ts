@@ -6,6 +6,7 @@
 import { DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import { standInCipher } from '../../local/standins';
 import { apiHandlerFor, captureLogs, drainQueue } from '../support/api-harness';
 import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
@@ -30,7 +31,7 @@ class CountingStore extends DynamoWebhookStore {
 function setup() {
   const s = standIns();
   const api = client(apiHandlerFor(s).handler);
-  const store = new CountingStore(s.clients.dynamo, s.tables.webhooks);
+  const store = new CountingStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s));
   const ingest = client(
     createIngestHandler({
       stores: { webhooks: store },
@@ -119,7 +120,7 @@ describe('publish right after a save, cache warm, TTL one hour', () => {
 
   it('concurrent saves all land and each bumps the revision', async () => {
     const s = standIns();
-    const store = new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks);
+    const store = new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s));
     const { api } = setup();
     const before = await store.revision();
 

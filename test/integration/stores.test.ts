@@ -26,7 +26,7 @@ import type {
   ResendJobStore,
   WebhookStore,
 } from '../../lambdas/ports';
-import { createTables } from '../../local/standins';
+import { createTables, standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from '../support/cursor-key';
 import {
   MemoryDeliveryQueue,
@@ -57,7 +57,7 @@ async function dynamoStores(standIns: StandIns): Promise<Stores> {
   const { dynamo } = standIns.clients;
   await createTables(dynamo, names);
   return {
-    webhooks: new DynamoWebhookStore(dynamo, names.webhooks),
+    webhooks: new DynamoWebhookStore(dynamo, names.webhooks, standInCipher(standIns)),
     notifications: new DynamoNotificationStore(dynamo, names.notifications, TEST_CURSOR_KEY),
     payloads: new DynamoPayloadStore(dynamo, names.payloads),
     jobs: new DynamoResendJobStore(dynamo, names.notifications),

@@ -33,6 +33,7 @@ import type { RetryScheduler } from '../../lambdas/ports';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 import { toRecord } from '../../local/sqs-poller';
+import { standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from '../support/cursor-key';
 import {
   definition,
@@ -102,7 +103,7 @@ describe('duplicates: no second attempt, no second execution', () => {
     const sender = createHttpSender({ policy: LOOPBACK_POLICY });
     closeSender = () => sender.close();
     stores = {
-      webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks),
+      webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
       notifications: new DynamoNotificationStore(
         s.clients.dynamo,
         s.tables.notifications,

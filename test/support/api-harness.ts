@@ -18,6 +18,7 @@ import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { type ApiDeps, createApiHandler } from '../../lambdas/handlers/api';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
+import { standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from './cursor-key';
 import type { StandIns } from './standins';
 
@@ -54,7 +55,7 @@ export class TestClock {
 
 export function storesFor(s: StandIns) {
   return {
-    webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks),
+    webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
     notifications: new DynamoNotificationStore(
       s.clients.dynamo,
       s.tables.notifications,
@@ -84,7 +85,9 @@ export function ingestHandlerFor(s: StandIns, opts: { definitionCacheTtlMs?: num
   const logs = captureLogs();
   const clock = new TestClock(Date.now());
   const handler = createIngestHandler({
-    stores: { webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks) },
+    stores: {
+      webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
+    },
     queue: new SqsDeliveryQueue(s.clients.sqs, s.queueUrl),
     clock,
     config: { definitionCacheTtlMs: opts.definitionCacheTtlMs ?? 30_000 },

@@ -19,6 +19,7 @@ import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambda
 import { Renderer } from '../../lambdas/core/render';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
 import type { DeliveryObserver, NotificationRef } from '../../lambdas/ports';
+import { standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from './cursor-key';
 import { createLocalRetryMachine, type LocalRetryMachine } from './retry-machine';
 import type { StandIns } from './standins';
@@ -73,7 +74,11 @@ export function createDeliveryHarness(
 ): DeliveryHarness {
   const { dynamo, sqs } = standIns.clients;
   const schedule = options.schedule ?? FAST_SCHEDULE;
-  const webhooks = new DynamoWebhookStore(dynamo, standIns.tables.webhooks);
+  const webhooks = new DynamoWebhookStore(
+    dynamo,
+    standIns.tables.webhooks,
+    standInCipher(standIns),
+  );
   const notifications = new DynamoNotificationStore(
     dynamo,
     standIns.tables.notifications,

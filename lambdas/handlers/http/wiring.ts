@@ -10,6 +10,7 @@ import {
   DynamoResendJobStore,
   DynamoWebhookStore,
 } from '../../adapters/dynamo-stores';
+import { createEnvelopeCipher } from '../../adapters/key-wiring';
 import { createLogger, createMetrics } from '../../adapters/observability';
 import { SqsDeliveryQueue } from '../../adapters/sqs-queue';
 import { Renderer } from '../../core/render';
@@ -21,7 +22,11 @@ export function loadHttpDeps(env: NodeJS.ProcessEnv = process.env) {
   const cursorKey = cursorKeyFromEnv(env, clients.kms);
   return {
     stores: {
-      webhooks: new DynamoWebhookStore(clients.dynamo, config.webhooksTable),
+      webhooks: new DynamoWebhookStore(
+        clients.dynamo,
+        config.webhooksTable,
+        createEnvelopeCipher(config.keys, clients.kms),
+      ),
       notifications: new DynamoNotificationStore(
         clients.dynamo,
         config.notificationsTable,
