@@ -32,6 +32,7 @@ import type {
   ResendQuery,
   WebhookDefinition,
 } from './model';
+import { redactorFor } from './redact';
 import { buildRenderContext, type Renderer } from './render';
 import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from './request-rules';
 import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
@@ -149,7 +150,7 @@ export class DeliveryService {
       request = this.deps.renderer.render(definition, buildRenderContext(definition, event, id));
     } catch (error) {
       if (error instanceof TemplateError)
-        return this.createSettled(base, 'TEMPLATE_ERROR', error.message);
+        return this.createSettled(base, 'TEMPLATE_ERROR', redactorFor(definition)(error.message));
       throw error;
     }
     const size = requestSizeBytes(request);
@@ -422,7 +423,8 @@ export class DeliveryService {
         statusCode: result.kind === 'response' ? result.statusCode : null,
         outcome: sent ? 'SENT' : 'FAILED',
         error: sent ? null : result.kind === 'error' ? result.error : 'INVALID_HTTP_RESPONSE',
-        responseBody: result.kind === 'response' ? result.body : null,
+        // A receiver echoing the request must not make the history keep the webhook's secrets.
+        responseBody: result.kind === 'response' ? redactorFor(definition)(result.body) : null,
       },
     };
   }

@@ -74,6 +74,74 @@ describe('delivery of the first attempt', () => {
     expect(stored?.body).toBe(received.body);
   });
 
+  describe('a receiver that echoes the request', () => {
+    const password = 'S3cr\u00e9t/pa+ss"word';
+    const secret = generateSigningSecret();
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+    const basic = Buffer.from(`svc:${password}`).toString('base64');
+    const forms = [
+      password,
+      JSON.stringify(password).slice(1, -1),
+      encodeURIComponent(password),
+      Buffer.from(password).toString('base64'),
+      basic,
+      basic.replaceAll('/', '\\/'),
+      encodeURIComponent(basic),
+      secret,
+      secret.slice('whsec_'.length),
+      key.toString('hex'),
+      key.toString('base64url'),
+    ];
+    const secretDef = () =>
+      definition({
+        url: `${receiver.url}/echo`,
+        auth: { type: 'basic', username: 'svc', password },
+        signingSecret: secret,
+      });
+    const findings = (text: string) =>
+      forms.filter((f) => text.toLowerCase().includes(f.toLowerCase()));
+
+    it('keeps the password, the Basic credential and the signing secret out of the stored excerpt', async () => {
+      // 410: permanent, so no retry reaches the receiver during the next test.
+      receiver.setBehaviour((req) => ({
+        status: 410,
+        body: `${JSON.stringify({ echoed: req.headers })}\n${forms.join('\n')}`,
+      }));
+      const def = secretDef();
+      await harness.webhooks.put(def);
+      const job = deliverJob(def, event({ loanId: 'L-echo' }));
+
+      await harness.service.handleJob(job);
+
+      // Arrange check: the receiver did get the credential and echoed it.
+      expect(receiver.requests[0]!.headers.authorization).toBe(`Basic ${basic}`);
+      const attempt = (await harness.notifications.get(job.notificationId))!.attempts[0]!;
+      expect(attempt.statusCode).toBe(410);
+      expect(attempt.responseBody).toContain('[REDACTED]');
+      expect(findings(attempt.responseBody!)).toEqual([]);
+      // What is not a secret stays readable.
+      expect(attempt.responseBody).toContain('"webhook-id"');
+    });
+
+    it('also when the 1 KiB excerpt is cut in the middle of the Basic credential', async () => {
+      receiver.setBehaviour((req) => ({
+        status: 200,
+        body: `${'.'.repeat(1024 - 20)}${String(req.headers.authorization)}`,
+      }));
+      const def = secretDef();
+      await harness.webhooks.put(def);
+      const job = deliverJob(def, event({ loanId: 'L-cut' }));
+
+      await harness.service.handleJob(job);
+
+      const excerpt = (await harness.notifications.get(job.notificationId))!.attempts[0]!
+        .responseBody!;
+      expect(excerpt.startsWith('.'.repeat(1000))).toBe(true);
+      expect(excerpt).not.toContain(basic.slice(0, 8));
+      expect(excerpt.endsWith('[REDACTED]')).toBe(true);
+    });
+  });
+
   it('escapes hostile data in an XML body with xml_escape', async () => {
     const def = definition({
       url: `${receiver.url}/xml`,

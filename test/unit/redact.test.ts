@@ -1,0 +1,60 @@
+import { REDACTED, redactorFor, redactSecrets, secretNeedles } from '../../lambdas/core/redact';
+import { generateSigningSecret } from '../../lambdas/core/signing';
+
+const password = 'pa$$ w/rd+"é';
+const signingSecret = generateSigningSecret();
+const needles = secretNeedles({
+  auth: { type: 'basic', username: 'svc', password },
+  signingSecret,
+});
+const key = Buffer.from(signingSecret.slice(6), 'base64');
+
+describe('redacting a webhook’s secrets from what a receiver sent back', () => {
+  it.each([
+    ['the password', password],
+    ['the password JSON-escaped', JSON.stringify(password)],
+    ['the password URL-encoded', encodeURIComponent(password)],
+    ['the Basic credential', `Basic ${Buffer.from(`svc:${password}`).toString('base64')}`],
+    [
+      'the Basic credential upper-cased',
+      Buffer.from(`svc:${password}`).toString('base64').toUpperCase(),
+    ],
+    [
+      'the Basic credential unpadded',
+      Buffer.from(`svc:${password}`).toString('base64').replace(/=+$/, ''),
+    ],
+    ['the signing secret', signingSecret],
+    ['the signing key without its prefix', signingSecret.slice(6)],
+    ['the signing key as hex', key.toString('hex')],
+    ['the signing key as base64url', key.toString('base64url')],
+  ])('removes %s', (_name, form) => {
+    const out = redactSecrets(`{"echo": "${form}", "ok": true}`, needles);
+    expect(out).toContain(REDACTED);
+    expect(out.toLowerCase()).not.toContain(form.toLowerCase().replace(/^basic /, ''));
+    expect(out).toContain('"ok": true');
+  });
+
+  it('removes the start of a secret the excerpt was cut in', () => {
+    const basic = Buffer.from(`svc:${password}`).toString('base64');
+    expect(redactSecrets(`header: Basic ${basic.slice(0, 6)}`, needles)).toBe(
+      `header: Basic ${REDACTED}`,
+    );
+  });
+
+  it('leaves text without secrets, and any text of a webhook without secrets, unchanged', () => {
+    expect(redactSecrets('{"status":"accepted","pass":"word"}', needles)).toBe(
+      '{"status":"accepted","pass":"word"}',
+    );
+    expect(secretNeedles({})).toEqual([]);
+    expect(redactSecrets(`x ${password}`, secretNeedles({}))).toBe(`x ${password}`);
+  });
+});
+
+describe('the redactor of a definition', () => {
+  it('redacts as redactSecrets does, built once per definition object', () => {
+    const def = { auth: { type: 'basic' as const, username: 'u', password: 'hunter22' } };
+    expect(redactorFor(def)).toBe(redactorFor(def));
+    expect(redactorFor(def)('pw=hunter22; cut: hunt')).toBe(`pw=${REDACTED}; cut: ${REDACTED}`);
+    expect(redactorFor({})('hunter22')).toBe('hunter22');
+  });
+});
