@@ -4,7 +4,12 @@
  * not metered) and sized by DynamoDB's item-size rules; GSI entries are derived from the table
  * layout (lambdas/adapters/dynamo-schema.ts).
  */
-import { type AttributeValue, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type ConsumedCapacity,
+  type DynamoDBClient,
+  GetItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
@@ -51,6 +56,7 @@ export function itemBytes(item: Item | undefined): number {
   );
 }
 
+/** The notification indexes whose entries hold the projection (sparse ones are sized the same way). */
 const INDEXES = [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex];
 /** Per index entry, on top of its attributes (DynamoDB's documented index overhead). */
 export const INDEX_ENTRY_OVERHEAD = 100;
@@ -86,6 +92,9 @@ const kb = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
 export interface MeteredOp {
   readonly command: string;
   readonly table: string;
+  /** Capacity units DynamoDB reported (ReturnConsumedCapacity INDEXES): total, and of it the indexes. */
+  readonly consumed: number;
+  readonly consumedIndexes: number;
   readonly wru: number;
   readonly indexWru: number;
   readonly rru: number;
@@ -130,6 +139,7 @@ export function meterDynamo(
       const key = input.Key ?? (input.Item?.id ? { id: input.Item.id } : undefined);
       const id = key?.id?.S;
       const ref = `${table}/${id}`;
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'INDEXES';
       let result: Awaited<ReturnType<typeof next>>;
       try {
         result = await next(args);
@@ -139,6 +149,8 @@ export function meterDynamo(
           meter.ops.push({
             command: `${command} (condition failed)`,
             table,
+            consumed: kb(itemBytes(items.get(ref))),
+            consumedIndexes: 0,
             wru: kb(itemBytes(items.get(ref))),
             indexWru: 0,
             rru: 0,
@@ -147,12 +159,20 @@ export function meterDynamo(
         }
         throw err;
       }
+      const reported = (result.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity;
+      const consumed = reported?.CapacityUnits ?? 0;
+      const consumedIndexes = Object.values(reported?.GlobalSecondaryIndexes ?? {}).reduce(
+        (a, c) => a + (c.CapacityUnits ?? 0),
+        0,
+      );
       if (command === 'GetItem') {
         const out = result.output as { Item?: Item };
         const bytes = itemBytes(out.Item);
         meter.ops.push({
           command,
           table,
+          consumed,
+          consumedIndexes,
           wru: 0,
           indexWru: 0,
           rru: Math.max(1, Math.ceil(bytes / 4096)),
@@ -182,9 +202,27 @@ export function meterDynamo(
           meter.indexSizes.set(ref, indexBytes);
         }
         meter.sizes.set(ref, itemBytes(after));
-        meter.ops.push({ command, table, wru, indexWru, rru: 0, itemBytesAfter: itemBytes(after) });
+        meter.ops.push({
+          command,
+          table,
+          consumed,
+          consumedIndexes,
+          wru,
+          indexWru,
+          rru: 0,
+          itemBytesAfter: itemBytes(after),
+        });
       } else {
-        meter.ops.push({ command, table, wru: 0, indexWru: 0, rru: 0, itemBytesAfter: 0 });
+        meter.ops.push({
+          command,
+          table,
+          consumed,
+          consumedIndexes,
+          wru: 0,
+          indexWru: 0,
+          rru: 0,
+          itemBytesAfter: 0,
+        });
       }
       return result;
     },

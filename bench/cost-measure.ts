@@ -1,0 +1,432 @@
+/**
+ * What the cost model measures rather than assumes:
+ *  - DynamoDB capacity units of the real store adapters against DynamoDB Local, per path of a
+ *    notification, as DynamoDB reports them (ReturnConsumedCapacity INDEXES), and the bytes
+ *    its items and index entries keep (bench/support/dynamo-meter.ts);
+ *  - state transitions of the synthesized retry machine executed locally
+ *    (aws-local-stepfunctions) with stand-in tasks, per way an execution ends;
+ *  - log bytes the delivery and attempt handlers write (Powertools logger and EMF metrics);
+ *  - bytes of one attempt on the wire.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSEvent } from 'aws-lambda';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { createAwsClients } from '../lambdas/adapters/aws-clients';
+import { fixedCursorKey } from '../lambdas/adapters/cursor-key';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoWebhookStore,
+} from '../lambdas/adapters/dynamo-stores';
+import { createHttpSender } from '../lambdas/adapters/http-sender';
+import { createDeliveryObserver } from '../lambdas/adapters/observability';
+import { CachedWebhookStore } from '../lambdas/core/definition-cache';
+import { DeliveryService } from '../lambdas/core/delivery';
+import type { DeliveryJob, Notification, WebhookDefinition } from '../lambdas/core/model';
+import { buildRenderContext, Renderer } from '../lambdas/core/render';
+import type {
+  AttemptLambdaInput,
+  AttemptTaskOutput,
+  RetryExecutionInput,
+} from '../lambdas/core/retry-contract';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
+import { sendTimeHeaders } from '../lambdas/core/signing';
+import { createAttemptHandler } from '../lambdas/handlers/attempt';
+import { createDeliveryHandler } from '../lambdas/handlers/delivery';
+import type { DeliveryObserver, RetryScheduler } from '../lambdas/ports';
+import { synthesizeRetryDefinition } from '../lib/retry-definition';
+import { standInCipher, startStandIns } from '../local/standins';
+import {
+  MemoryDeliveryQueue,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../test/support/memory-stores';
+import {
+  type LogBytes,
+  type MachineCount,
+  type PathUnits,
+  RETRY_OUTCOMES,
+  type RetryOutcome,
+} from './cost-model';
+import { referenceDefinition, referenceEvent } from './fixtures/reference';
+import { type Meter, meterDynamo } from './support/dynamo-meter';
+import type { BenchOptions } from './support/types';
+
+const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8'] };
+/** 100 bytes of per-item overhead DynamoDB bills storage for. */
+const ITEM_OVERHEAD = 100;
+
+/** Receiver failures before it answers 200 (the receiver child's /fail-N/ paths). */
+export function failuresOf(outcome: 'sent' | RetryOutcome): number {
+  if (outcome === 'sent') return 0;
+  if (outcome === 'exhausted') return 6;
+  return Number(outcome.slice(-1));
+}
+
+// ---- state transitions -------------------------------------------------------------------------
+
+/** Runs the synthesized retry machine with stand-in tasks; counts states entered (billed transitions). */
+export async function countTransitions(outcome: RetryOutcome): Promise<MachineCount> {
+  const definition = synthesizeRetryDefinition();
+  const states = (definition as { States: Record<string, { Type: string }> }).States;
+  const machine = new StateMachine(definition as never, {
+    validationOptions: { checkArn: false, checkPaths: false },
+  });
+  const succeedsAt = outcome === 'exhausted' ? Number.POSITIVE_INFINITY : failuresOf(outcome);
+  let invocations = 0;
+  const task = async (input: unknown): Promise<AttemptTaskOutput> => {
+    invocations++;
+    const i = input as AttemptLambdaInput;
+    const done = i.action === 'markFailed' || i.retry >= succeedsAt;
+    return {
+      notificationId: i.notificationId,
+      done,
+      waitSeconds: 0,
+      nextAttemptAt: new Date().toISOString(),
+    };
+  };
+  const names = Object.keys(states);
+  const execution = machine.run(
+    {
+      notificationId: 'ntf_COST',
+      waitSeconds: 0,
+      nextAttemptAt: new Date().toISOString(),
+    } satisfies RetryExecutionInput,
+    {
+      overrides: {
+        taskResourceLocalHandlers: Object.fromEntries(
+          names.filter((n) => states[n]!.Type === 'Task').map((n) => [n, task]),
+        ) as never,
+        waitTimeOverrides: Object.fromEntries(
+          names.filter((n) => states[n]!.Type === 'Wait').map((n) => [n, 0]),
+        ),
+      },
+    },
+  );
+  let transitions = 0;
+  let historyEvents = 0;
+  const reading = (async () => {
+    for await (const event of execution.eventLogs) {
+      historyEvents++;
+      if (event.type === 'StateEntered') transitions++;
+    }
+  })();
+  await execution.result;
+  await reading;
+  return { transitions, historyEvents, taskInvocations: invocations };
+}
+
+export async function countAllTransitions(): Promise<Record<RetryOutcome, MachineCount>> {
+  const out = {} as Record<RetryOutcome, MachineCount>;
+  for (const o of RETRY_OUTCOMES) out[o] = await countTransitions(o);
+  return out;
+}
+
+// ---- DynamoDB units per path ---------------------------------------------------------------------
+
+export interface MeasuredPath extends PathUnits {
+  /** Units by the estimate of bench/support/dynamo-meter.ts (item sizes), beside what DynamoDB reported. */
+  readonly estimatedWru: number;
+  readonly ops: string[];
+}
+
+const recordingScheduler = (): RetryScheduler & { starts: RetryExecutionInput[] } => {
+  const starts: RetryExecutionInput[] = [];
+  return {
+    starts,
+    async start(input) {
+      starts.push(input);
+    },
+  };
+};
+
+function quietObserver(): DeliveryObserver {
+  const noop = () => undefined;
+  return {
+    sent: noop,
+    failed: noop,
+    retryScheduled: noop,
+    attemptFailed: noop,
+    duplicate: noop,
+    warn: noop,
+  };
+}
+
+function definitionFor(receiverUrl: string, outcome: 'sent' | RetryOutcome, id: string) {
+  return referenceDefinition(`${receiverUrl}/fail-${failuresOf(outcome)}`, id);
+}
+
+export type DynamoPaths = Record<'sent' | 'parked' | RetryOutcome, MeasuredPath>;
+
+/**
+ * One notification per path through the real DynamoDB adapters against DynamoDB Local:
+ * sent at the first attempt; retried and sent at retry k (or never); parked (created WAITING
+ * without an attempt, as while a circuit is open) and later sent by one attempt.
+ */
+export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Promise<DynamoPaths> {
+  const standIns = await startStandIns({ prefix: 'cost-' });
+  const stop = opts.procs.defer('cost stand-ins', () => standIns.stop());
+  const sender = createHttpSender({ policy: LOOPBACK_POLICY });
+  try {
+    const metered = createAwsClients(standIns.env).dynamo;
+    const meter: Meter = meterDynamo(
+      metered,
+      standIns.clients.dynamo,
+      standIns.tables.notifications,
+    );
+    const scheduler = recordingScheduler();
+    const webhooks = new DynamoWebhookStore(
+      metered,
+      standIns.tables.webhooks,
+      standInCipher(standIns),
+    );
+    const notifications = new DynamoNotificationStore(
+      metered,
+      standIns.tables.notifications,
+      fixedCursorKey(),
+    );
+    const payloads = new DynamoPayloadStore(metered, standIns.tables.payloads);
+    const renderer = new Renderer();
+    const service = new DeliveryService({
+      webhooks: new CachedWebhookStore(webhooks, 30_000),
+      notifications,
+      payloads,
+      resendJobs: new MemoryResendJobStore(),
+      queue: new MemoryDeliveryQueue(),
+      scheduler,
+      sender,
+      renderer,
+      clock: { now: () => new Date() },
+      observer: quietObserver(),
+      settings: { schedule: DEFAULT_RETRY_SCHEDULE_SECONDS, timeScale: 1, retentionDays: 90 },
+    });
+    const result = {} as DynamoPaths;
+    const paths = ['sent', ...RETRY_OUTCOMES, 'parked'] as const;
+    for (const [k, path] of paths.entries()) {
+      const def = definitionFor(receiverUrl, path === 'parked' ? 'sent' : path, `wh_COSTMODEL${k}`);
+      await webhooks.put(def);
+      // Warm the definition cache: its reads are shared by every notification for 30 s.
+      await service.handleJob({
+        kind: 'deliver',
+        notificationId: `ntf_COSTWARM${k}`,
+        webhookId: def.id,
+        event: referenceEvent(900 + k),
+      });
+      meter.reset();
+      const id = `ntf_COST${path.toUpperCase()}`;
+      if (path === 'parked') await park(id, def, k);
+      else {
+        await service.handleJob({
+          kind: 'deliver',
+          notificationId: id,
+          webhookId: def.id,
+          event: referenceEvent(k),
+        });
+        if (path !== 'sent') {
+          for (let retry = 1; retry <= 5; retry++) {
+            const out = await service.retry({ action: 'attempt', notificationId: id, retry });
+            if (out.done) break;
+            if (retry === 5) await service.markFailed(id);
+          }
+        }
+      }
+      const ops = meter.ops.filter((o) => o.table !== standIns.tables.webhooks);
+      const itemBytes =
+        (meter.sizes.get(`${standIns.tables.notifications}/${id}`) ?? 0) +
+        (meter.sizes.get(`${standIns.tables.payloads}/${id}`) ?? 0);
+      const indexBytes = meter.indexSizes.get(`${standIns.tables.notifications}/${id}`) ?? 0;
+      const writes = ops.filter((o) => o.rru === 0 && o.command !== 'GetItem');
+      const reads = ops.filter((o) => o.command === 'GetItem' || o.command === 'Query');
+      result[path] = {
+        wru: writes.reduce((a, o) => a + o.consumed, 0),
+        indexWru: writes.reduce((a, o) => a + o.consumedIndexes, 0),
+        rru: reads.reduce((a, o) => a + o.consumed, 0),
+        estimatedWru: writes.reduce((a, o) => a + o.wru + o.indexWru, 0),
+        tableBytes: itemBytes + 2 * ITEM_OVERHEAD,
+        storedBytes: itemBytes + 2 * ITEM_OVERHEAD + indexBytes,
+        ops: ops.map(
+          (o) =>
+            `${o.command} ${o.table.replace(/^cost-/, '')} ${o.itemBytesAfter} B: ${o.consumed} units (${o.consumedIndexes} indexes)`,
+        ),
+      };
+      opts.log(
+        `DynamoDB ${path}: ${result[path].wru} WRU (${result[path].indexWru} indexes; estimate ${result[path].estimatedWru}), ${result[path].rru} RRU, ${result[path].storedBytes} B stored`,
+      );
+    }
+    return result;
+
+    /** Stored and parked without an attempt, then released: one attempt with the stored request. */
+    async function park(id: string, def: WebhookDefinition, k: number): Promise<void> {
+      const event = referenceEvent(k);
+      const now = new Date();
+      const expires = Math.floor(now.getTime() / 1000) + 90 * 86_400;
+      await payloads.putOnce(id, renderer.render(def, buildRenderContext(def, event, id)), expires);
+      // waitingReason is the destination-health field; stores without it ignore it.
+      const parked = {
+        id,
+        webhookId: def.id,
+        eventId: event.id,
+        eventType: event.type,
+        createdAt: now.toISOString(),
+        status: 'WAITING',
+        failureReason: null,
+        attempts: [],
+        nextAttemptAt: null,
+        waitingReason: 'CIRCUIT_OPEN',
+      } as Notification;
+      await notifications.create(parked, expires);
+      await service.handleJob({ kind: 'resend', notificationId: id });
+    }
+  } finally {
+    await sender.close();
+    await stop();
+  }
+}
+
+// ---- log bytes ---------------------------------------------------------------------------------
+
+/** Runs the delivery and attempt handlers with the real Powertools logger and metrics, capturing stdout. */
+export async function measureLogs(receiverUrl: string, batchSize: number): Promise<LogBytes> {
+  const sender = createHttpSender({ policy: LOOPBACK_POLICY });
+  const logger = new Logger({ serviceName: 'webhooks' });
+  const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks' });
+  const webhooks = new MemoryWebhookStore();
+  const service = new DeliveryService({
+    webhooks: new CachedWebhookStore(webhooks, 30_000),
+    notifications: new MemoryNotificationStore(),
+    payloads: new MemoryPayloadStore(),
+    resendJobs: new MemoryResendJobStore(),
+    queue: new MemoryDeliveryQueue(),
+    scheduler: recordingScheduler(),
+    sender,
+    renderer: new Renderer(),
+    clock: { now: () => new Date() },
+    observer: createDeliveryObserver(logger, metrics),
+    settings: { schedule: DEFAULT_RETRY_SCHEDULE_SECONDS, timeScale: 1, retentionDays: 90 },
+  });
+  const delivery = createDeliveryHandler({ service, logger, metrics, concurrency: 16 });
+  const attempt = createAttemptHandler({ service, metrics });
+  // Both streams: the logger writes warnings and errors to stderr; Lambda keeps both.
+  const capture = async (fn: () => Promise<unknown>): Promise<number> => {
+    const streams = [process.stdout, process.stderr] as const;
+    const writes = streams.map((s) => s.write.bind(s));
+    let bytes = 0;
+    for (const stream of streams) {
+      stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+        bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+        const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+        cb?.();
+        return true;
+      }) as typeof stream.write;
+    }
+    try {
+      await fn();
+    } finally {
+      streams.forEach((s, i) => {
+        s.write = writes[i]!;
+      });
+    }
+    return bytes;
+  };
+  let batch = 0;
+  const deliverBatch = async (outcome: 'sent' | RetryOutcome, level: string) => {
+    const k = batch++;
+    const def = definitionFor(receiverUrl, outcome, `wh_COSTLOGS${k}`);
+    await webhooks.put(def);
+    const ids: string[] = [];
+    const records = Array.from({ length: batchSize }, (_, i) => {
+      const id = `ntf_LOG${k}x${i}`;
+      ids.push(id);
+      const job: DeliveryJob = {
+        kind: 'deliver',
+        notificationId: id,
+        webhookId: def.id,
+        event: referenceEvent(i),
+      };
+      return {
+        messageId: `m${k}-${i}`,
+        receiptHandle: 'r',
+        body: JSON.stringify(job),
+        attributes: { SentTimestamp: String(Date.now()) },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+        awsRegion: 'us-east-1',
+      };
+    });
+    logger.setLogLevel(level as never);
+    try {
+      const bytes = await capture(() => delivery({ Records: records } as unknown as SQSEvent));
+      return { perNotification: bytes / batchSize, ids };
+    } finally {
+      logger.setLogLevel('INFO');
+    }
+  };
+  try {
+    const unsampled = await deliverBatch('sent', 'INFO');
+    const sampled = await deliverBatch('sent', 'DEBUG');
+    const recovering = await deliverBatch('retry1', 'INFO');
+    const failing = await deliverBatch('exhausted', 'INFO');
+    const recoveredId = recovering.ids[0]!;
+    const failedId = failing.ids[0]!;
+    const recovered = await capture(() =>
+      attempt({ action: 'attempt', notificationId: recoveredId, retry: 1 }),
+    );
+    const failed = await capture(() =>
+      attempt({ action: 'attempt', notificationId: failedId, retry: 1 }),
+    );
+    await capture(async () => {
+      for (let retry = 2; retry <= 5; retry++)
+        await attempt({ action: 'attempt', notificationId: failedId, retry });
+    });
+    const markFailed = await capture(() =>
+      attempt({ action: 'markFailed', notificationId: failedId }),
+    );
+    return {
+      sentUnsampled: unsampled.perNotification,
+      sentSampled: sampled.perNotification,
+      firstFailed: recovering.perNotification,
+      attemptRecovered: recovered,
+      attemptFailed: failed,
+      markFailed,
+    };
+  } finally {
+    await sender.close();
+  }
+}
+
+// ---- bytes on the wire --------------------------------------------------------------------------
+
+/** Bytes of one attempt of the reference webhook: request head and body, plus what the assumptions add. */
+export function wireBytes(
+  def: WebhookDefinition,
+  a: {
+    responseHeaderBytes: number;
+    tlsHandshakeBytesPerAttempt: number;
+    tlsClientBytesPerAttempt: number;
+  },
+): { both: number; outbound: number } {
+  const id = 'ntf_WIRE00000000000000000000';
+  const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));
+  const url = new URL(req.url);
+  const headers: Record<string, string> = {
+    host: url.host,
+    connection: 'keep-alive',
+    'content-length': String(Buffer.byteLength(req.body)),
+    ...req.headers,
+    ...sendTimeHeaders(def, id, new Date(), req.body),
+  };
+  const head = `${req.method} ${url.pathname}${url.search} HTTP/1.1\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
+  const request = Buffer.byteLength(head) + Buffer.byteLength(req.body);
+  // TCP/IP headers: about 40 bytes per segment; a 1.5 KB request and the response fit in a few.
+  return {
+    both: request + a.responseHeaderBytes + a.tlsHandshakeBytesPerAttempt + 6 * 40,
+    outbound: request + a.tlsClientBytesPerAttempt + 3 * 40,
+  };
+}

@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { checkPriceFile, factsOfTemplate } from '../../bench/cost-facts';
+import {
+  DESIGN_HEALTH,
+  fixedMonthly,
+  type Measured,
+  MIXED_MONTH,
+  type ModelInput,
+  monthCost,
+  outageRetryShares,
+  type PathUnits,
+  type PriceFile,
+  probeCount,
+  RETRY_OUTCOMES,
+  type StackFacts,
+  trafficOf,
+} from '../../bench/cost-model';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
+
+const priceFile = JSON.parse(
+  readFileSync(path.join(__dirname, '..', '..', 'bench', 'prices.json'), 'utf8'),
+) as PriceFile;
+const assumptions = Object.fromEntries(
+  Object.entries(priceFile.assumptions).filter(([, v]) => typeof v === 'number'),
+) as Record<string, number>;
+
+const fn = {
+  memoryMb: 512,
+  architecture: 'arm64',
+  logicalId: 'X',
+  logSampleRate: 1,
+  logLevel: 'INFO',
+  platformLogLines: true,
+};
+const facts: StackFacts = {
+  functions: { delivery: fn, attempt: fn, ingest: fn, api: fn },
+  otherFunctions: 0,
+  sqsBatchSize: 10,
+  natGateways: 2,
+  natInstances: [],
+  elasticIps: 2,
+  alarms: 10,
+  dashboards: 1,
+  kmsKeys: 1,
+  interfaceEndpoints: 0,
+  pitrTables: 3,
+  stateMachines: 1,
+  stateMachineType: 'STANDARD',
+  stateMachineLogLevel: 'OFF',
+  stateMachineTracing: false,
+  retentionDays: 90,
+  retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
+  deliveryConcurrency: 16,
+};
+
+const units = (wru: number): PathUnits => ({
+  wru,
+  indexWru: 2,
+  rru: 0,
+  tableBytes: 1000,
+  storedBytes: 1500,
+});
+const measured: Measured = {
+  units: {
+    sent: units(4),
+    parked: units(9),
+    ...Object.fromEntries(RETRY_OUTCOMES.map((o, i) => [o, units(6 + 2 * i)])),
+  } as Measured['units'],
+  transitions: Object.fromEntries(
+    RETRY_OUTCOMES.map((o, i) => [
+      o,
+      { transitions: 4 + 3 * i, historyEvents: 10, taskInvocations: i + 1 },
+    ]),
+  ) as Measured['transitions'],
+  logs: {
+    sentUnsampled: 100,
+    sentSampled: 400,
+    firstFailed: 400,
+    attemptRecovered: 500,
+    attemptFailed: 500,
+    markFailed: 200,
+  },
+  cpuUs: { firstAttempt: 200, attempt: 1500, sdkCall: 400 },
+  ingestMs: { batch: 40, single: 20 },
+  messageBytes: 2000,
+  attemptWireBytes: 8000,
+  attemptOutboundBytes: 2500,
+};
+const input: ModelInput = { facts, prices: priceFile.prices, assumptions, measured };
+
+describe('the price file', () => {
+  it('names a source and the date it was read for every price', () => {
+    expect(checkPriceFile(priceFile)).toEqual([]);
+  });
+
+  it('is refused when a price lacks its source or date', () => {
+    const broken = {
+      ...priceFile,
+      prices: { x: { usd: 1, unit: 'thing', source: '', readOn: 'June' } },
+    } as PriceFile;
+    expect(checkPriceFile(broken)).toEqual(['x: source missing', 'x: readOn must be YYYY-MM-DD']);
+  });
+});
+
+describe('traffic of the mixed month', () => {
+  it('sends 99 % of the healthy receivers notifications at once and retries 1 % once', () => {
+    const t = trafficOf(
+      { ...MIXED_MONTH, outage: null },
+      DEFAULT_RETRY_SCHEDULE_SECONDS,
+      'perCircuit',
+    );
+    expect(t.sent).toBeCloseTo(990_000, 6);
+    expect(t.retried.retry1).toBeCloseTo(10_000, 6);
+    expect(t.parked).toBe(0);
+    expect(t.probes).toBe(0);
+  });
+
+  it('parks the down receiver’s 48 hours of notifications behind one circuit with bounded probes', () => {
+    const t = trafficOf(MIXED_MONTH, DEFAULT_RETRY_SCHEDULE_SECONDS, 'perCircuit');
+    const outageN = (1_000_000 / 20) * (48 / 730);
+    expect(t.parked).toBeCloseTo(outageN, 6);
+    expect(t.parkedAfterExecution).toBe(DESIGN_HEALTH.opensAfterFailures);
+    expect(t.circuitOpenings).toBe(1);
+    expect(t.undelivered).toBe(0);
+    // Cool-downs of 30 s doubling to 960 s (1,890 s in all), then 94 of 30 min fit in 48 h:
+    // 100 failing probes and the one that closes the circuit.
+    expect(probeCount(48, DESIGN_HEALTH)).toBe(101);
+    expect(t.probes).toBe(101);
+    expect(t.sent + t.retried.retry1 + t.parked).toBeCloseTo(1_000_000, 6);
+  });
+
+  it('without a circuit breaker retries every outage notification, and loses those older than the schedule', () => {
+    const t = trafficOf(MIXED_MONTH, DEFAULT_RETRY_SCHEDULE_SECONDS, 'perNotification');
+    const shares = outageRetryShares(48, DEFAULT_RETRY_SCHEDULE_SECONDS);
+    const sumShares = Object.values(shares).reduce((a, b) => a + b, 0);
+    expect(sumShares).toBeCloseTo(1, 12);
+    // 60+300+1500+7500+37500 s = 46,860 s of retries against 172,800 s of outage.
+    expect(shares.exhausted).toBeCloseTo(1 - 46_860 / 172_800, 12);
+    expect(shares.retry1).toBeCloseTo(60 / 172_800, 12);
+    expect(t.undelivered).toBeCloseTo(
+      ((1_000_000 / 20) * (48 / 730) * (172_800 - 46_860)) / 172_800,
+      6,
+    );
+    expect(t.parked).toBe(0);
+  });
+});
+
+describe('the month priced', () => {
+  it('adds every service line up to the total, per million', () => {
+    const b = monthCost(input, MIXED_MONTH);
+    const sum = Object.values(b.perMillion).reduce((a, v) => a + v, 0);
+    expect(b.total).toBeCloseTo(sum, 2);
+    expect(b.perMillion.apiGateway).toBeCloseTo(0.1, 6);
+  });
+
+  it('prices DynamoDB writes from the measured units of each path', () => {
+    const calm = monthCost(input, { ...MIXED_MONTH, outage: null });
+    // 990,000 x 4 + 10,000 x 6 write units at $0.625 per million.
+    expect(calm.perMillion.dynamoWrites).toBeCloseTo((990_000 * 4 + 10_000 * 6) * 0.625e-6, 2);
+  });
+
+  it('prices Step Functions from the transitions of the retried notifications', () => {
+    const calm = monthCost(input, { ...MIXED_MONTH, outage: null });
+    expect(calm.perMillion.stepFunctions).toBeCloseTo(10_000 * 4 * 0.000025, 6);
+  });
+
+  it('makes an outage cheap with a circuit breaker and dear without one', () => {
+    const calm = monthCost(input, { ...MIXED_MONTH, outage: null }).total;
+    const withCircuit = monthCost(input, MIXED_MONTH).total;
+    const perNotification = monthCost(input, MIXED_MONTH, { handling: 'perNotification' }).total;
+    expect(withCircuit / calm).toBeGreaterThan(1);
+    expect(withCircuit / calm).toBeLessThan(1.1);
+    expect(perNotification).toBeGreaterThan(withCircuit);
+  });
+
+  it('charges NAT processing only for gateways, and data transfer out for both', () => {
+    const gateway = monthCost(input, MIXED_MONTH);
+    const instance = monthCost(
+      {
+        ...input,
+        facts: {
+          ...facts,
+          natGateways: 0,
+          natInstances: [{ instanceType: 't4g.nano', volumeGb: 8 }],
+        },
+      },
+      MIXED_MONTH,
+    );
+    expect(gateway.perMillion.natDataProcessed).toBeGreaterThan(0);
+    expect(instance.perMillion.natDataProcessed).toBe(0);
+    expect(instance.perMillion.dataTransferOut).toBe(gateway.perMillion.dataTransferOut);
+  });
+
+  it('logs the sampled share of successes in full and the rest at the unsampled size', () => {
+    const all = monthCost(input, MIXED_MONTH);
+    const sampled = monthCost(
+      {
+        ...input,
+        facts: {
+          ...facts,
+          functions: {
+            ...facts.functions,
+            delivery: { ...fn, logSampleRate: 0.01 },
+          },
+        },
+      },
+      MIXED_MONTH,
+    );
+    expect(sampled.perMillion.cloudwatchLogs).toBeLessThan(all.perMillion.cloudwatchLogs!);
+  });
+
+  it('stores history for the retention period, PITR on the table bytes only', () => {
+    const b = monthCost(input, { ...MIXED_MONTH, outage: null });
+    const months = 90 / (730 / 24);
+    expect(b.perMillion.dynamoStorage).toBeCloseTo((1_000_000 * 1500 * months * 0.25) / 1e9, 3);
+    expect(b.perMillion.dynamoPitr).toBeCloseTo((1_000_000 * 1000 * months * 0.2) / 1e9, 3);
+    expect(monthCost(input, MIXED_MONTH, { pitr: false }).perMillion.dynamoPitr).toBe(0);
+  });
+});
+
+describe('fixed cost per region', () => {
+  it('prices two NAT gateways with their Elastic IPs', () => {
+    const f = fixedMonthly(facts, priceFile.prices, assumptions);
+    expect(f.natGateways).toBeCloseTo(2 * 730 * 0.045, 6);
+    expect(f.elasticIps).toBeCloseTo(2 * 730 * 0.005, 6);
+    expect(f.natInstances).toBe(0);
+  });
+
+  it('prices NAT instances by type and volume', () => {
+    const f = fixedMonthly(
+      {
+        ...facts,
+        natGateways: 0,
+        natInstances: [
+          { instanceType: 't4g.nano', volumeGb: 8 },
+          { instanceType: 't4g.nano', volumeGb: 8 },
+        ],
+      },
+      priceFile.prices,
+      assumptions,
+    );
+    expect(f.natGateways).toBe(0);
+    expect(f.natInstances).toBeCloseTo(2 * (730 * 0.0042 + 8 * 0.08), 6);
+  });
+});
+
+describe('facts of a template', () => {
+  it('reads NAT instances from Auto Scaling groups and their launch templates', () => {
+    const f = factsOfTemplate({
+      Lt: {
+        Type: 'AWS::EC2::LaunchTemplate',
+        Properties: {
+          LaunchTemplateData: {
+            InstanceType: 't4g.nano',
+            BlockDeviceMappings: [{ Ebs: { VolumeSize: 8 } }],
+          },
+        },
+      },
+      Asg: {
+        Type: 'AWS::AutoScaling::AutoScalingGroup',
+        Properties: { DesiredCapacity: '1', LaunchTemplate: { LaunchTemplateId: { Ref: 'Lt' } } },
+      },
+      Eip: { Type: 'AWS::EC2::EIP' },
+    });
+    expect(f.natInstances).toEqual([{ instanceType: 't4g.nano', volumeGb: 8 }]);
+    expect(f.elasticIps).toBe(1);
+    expect(f.natGateways).toBe(0);
+  });
+});
