@@ -33,6 +33,11 @@ const BENCHMARKS: readonly Entry[] = [
   },
   { name: 'e2e', load: () => (require('./e2e') as typeof import('./e2e')).e2eBenchmark },
   { name: 'cost', load: () => (require('./cost') as typeof import('./cost')).costBenchmark },
+  {
+    name: 'console',
+    load: () =>
+      (require('./console-bundle') as typeof import('./console-bundle')).consoleBundleBenchmark,
+  },
 ];
 const RESULTS_FILE = path.join(BENCH_DIR, 'results.json');
 

@@ -45,6 +45,8 @@ export interface WebhooksSettings {
   readonly oldestMessageAlarmSeconds?: number;
   /** Alarm when NotificationFailed / (Sent + Failed) over 5 minutes exceeds this. Default 0.05. */
   readonly failureRateAlarmThreshold?: number;
+  /** Ship the operator console (CloudFront, Cognito). Default true; `-c console=false` leaves it out. */
+  readonly console?: boolean;
 }
 
 /** The settings with every default applied. */
@@ -68,6 +70,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   logRetentionDays: 30,
   oldestMessageAlarmSeconds: 300,
   failureRateAlarmThreshold: 0.05,
+  console: true,
 };
 
 /** Applies defaults and rejects values CloudFormation would only reject at deploy time. */
@@ -161,6 +164,7 @@ export const CONTEXT_KEYS = {
   logRetentionDays: 'logRetentionDays',
   oldestMessageAlarmSeconds: 'oldestMessageAlarmSeconds',
   failureRateAlarmThreshold: 'failureRateAlarmThreshold',
+  console: 'console',
 } as const;
 
 type ContextReader = (key: string) => unknown;
@@ -201,6 +205,13 @@ export function settingsFromContext(
     const v = read(key);
     return v === undefined || v === '' ? undefined : String(v);
   };
+  const bool = (key: string): boolean | undefined => {
+    const v = read(key);
+    if (v === undefined || v === '') return undefined;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    throw new Error(`context ${key}: "${String(v)}" must be true or false`);
+  };
   const schedule = read(CONTEXT_KEYS.retrySchedule);
   const removal = str(CONTEXT_KEYS.removalPolicy);
   if (removal !== undefined && removal !== 'retain' && removal !== 'destroy') {
@@ -230,6 +241,7 @@ export function settingsFromContext(
     logRetentionDays: num(CONTEXT_KEYS.logRetentionDays),
     oldestMessageAlarmSeconds: num(CONTEXT_KEYS.oldestMessageAlarmSeconds),
     failureRateAlarmThreshold: num(CONTEXT_KEYS.failureRateAlarmThreshold),
+    console: bool(CONTEXT_KEYS.console),
   };
 }
 

@@ -3,6 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type ResolvedSettings, resolveSettings, type WebhooksSettings } from './config';
 import { Api } from './constructs/api';
+import { OperatorConsole } from './constructs/console';
 import { Delivery } from './constructs/delivery';
 import { EgressNetwork } from './constructs/egress-network';
 import { Monitoring } from './constructs/monitoring';
@@ -20,6 +21,8 @@ export class WebhooksStack extends Stack {
   readonly delivery: Delivery;
   readonly api: Api;
   readonly monitoring: Monitoring;
+  /** Absent with `console: false`. */
+  readonly console?: OperatorConsole;
 
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
@@ -72,6 +75,15 @@ export class WebhooksStack extends Stack {
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,
       failureRateThreshold: s.failureRateAlarmThreshold,
     });
+
+    if (s.console) {
+      this.console = new OperatorConsole(this, 'Console', {
+        httpApi: this.api.httpApi,
+        apiUrl: this.api.url,
+        operatorPolicy: this.api.operatorPolicy,
+        removalPolicy: s.removalPolicy,
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', {
       description: 'HTTP API base URL (SigV4, service execute-api)',
