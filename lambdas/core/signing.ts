@@ -4,6 +4,7 @@
  */
 import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import type { WebhookDefinition } from './model';
+import { signatureHeader } from './signing-keys';
 
 const SECRET_PREFIX = 'whsec_';
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -61,10 +62,11 @@ export function basicAuthorization(username: string, password: string): string {
 /**
  * Headers added to the stored request at each attempt: webhook-id (the notification id, for
  * receiver-side deduplication), webhook-timestamp (seconds), webhook-signature when the
- * definition has a signing secret, authorization when it has Basic Auth.
+ * definition signs (its current key, and keys still in a rotation's grace period, separated
+ * by spaces), authorization when it has Basic Auth.
  */
 export function sendTimeHeaders(
-  def: Pick<WebhookDefinition, 'auth' | 'signingSecret'>,
+  def: Pick<WebhookDefinition, 'auth' | 'signingSecret' | 'signingKey' | 'retiredSigningKeys'>,
   notificationId: string,
   now: Date,
   body: string,
@@ -74,9 +76,8 @@ export function sendTimeHeaders(
     'webhook-id': notificationId,
     'webhook-timestamp': String(timestamp),
   };
-  if (def.signingSecret) {
-    headers['webhook-signature'] = signPayload(def.signingSecret, notificationId, timestamp, body);
-  }
+  const signature = signatureHeader(def, notificationId, now, body);
+  if (signature !== undefined) headers['webhook-signature'] = signature;
   if (def.auth) {
     headers.authorization = basicAuthorization(def.auth.username, def.auth.password);
   }

@@ -79,6 +79,10 @@ export function createApiRouter(deps: ApiDeps): Router {
       await webhooks.delete(params.id!);
       return { status: 204 };
     })
+    .add('POST', '/webhooks/{id}/signing-secrets/rotate', async ({ event, params }) => ({
+      status: 200,
+      body: await webhooks.rotateSigningKey(params.id!, optionalBody(event)),
+    }))
     .add('POST', '/webhooks/{id}/preview', async ({ event, params }) => ({
       status: 200,
       body: await webhooks.preview(params.id!, optionalBody(event)),

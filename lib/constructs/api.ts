@@ -29,6 +29,12 @@ export const API_ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/webhooks/{id}', target: 'api', access: 'operator' },
   { method: 'DELETE', path: '/webhooks/{id}', target: 'api', access: 'operator' },
   { method: 'POST', path: '/webhooks/{id}/preview', target: 'api', access: 'operator' },
+  {
+    method: 'POST',
+    path: '/webhooks/{id}/signing-secrets/rotate',
+    target: 'api',
+    access: 'operator',
+  },
   { method: 'GET', path: '/notifications', target: 'api', access: 'operator' },
   { method: 'GET', path: '/notifications/{id}', target: 'api', access: 'operator' },
   { method: 'POST', path: '/notifications/{id}/resend', target: 'api', access: 'operator' },

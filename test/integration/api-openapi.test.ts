@@ -220,6 +220,69 @@ describe('the OpenAPI description', () => {
       body: { data: { s: 'x'.repeat(300_000) } },
     });
 
+    // Signing keys: rotation of a secret and of an ed25519 pair, and every refusal.
+    const rotate = '/webhooks/{id}/signing-secrets/rotate';
+    const hmac = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...ledger, events: ['KEYS_ONLY'], signingSecret: 'generate' },
+    });
+    const ed = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: {
+        ...ledger,
+        events: ['KEYS_ONLY'],
+        signingSecret: undefined,
+        signing: { scheme: 'ed25519' },
+      },
+    });
+    const unsigned = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: { ...ledger, events: ['KEYS_ONLY'], signingSecret: null },
+    });
+    expect(ed.body.publicKey).toMatch(/^whpk_/);
+    const rotatedSecret = await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${hmac.body.id}/signing-secrets/rotate`,
+      body: { graceHours: 24 },
+    });
+    expect(rotatedSecret.body.secret).toMatch(/^whsec_/);
+    const rotatedPair = await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${ed.body.id}/signing-secrets/rotate`,
+    });
+    expect(rotatedPair.body.publicKey).toMatch(/^whpk_/);
+    await call(apiHandler, '/webhooks/{id}', { method: 'GET', path: `/webhooks/${ed.body.id}` });
+    await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${hmac.body.id}/signing-secrets/rotate`,
+      body: { graceHours: -1 },
+    });
+    await call(apiHandler, rotate, {
+      method: 'POST',
+      path: '/webhooks/wh_none/signing-secrets/rotate',
+      body: {},
+    });
+    const refused = await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${unsigned.body.id}/signing-secrets/rotate`,
+      body: {},
+    });
+    expect(refused.status).toBe(409);
+    await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${id}/signing-secrets/rotate`,
+      body: { graceHours: 'x'.repeat(300_000) },
+    });
+    await call(apiHandler, rotate, {
+      method: 'POST',
+      path: `/webhooks/${id}/signing-secrets/rotate`,
+      body: 'x',
+      contentType: 'text/plain',
+    });
+
     // Producers
     const one = await call(ingest, '/events', {
       method: 'POST',

@@ -25,6 +25,7 @@ import {
   readObject,
   readString,
 } from './validation';
+import { checkOneSigningMethod, readSigning, type SigningInput } from './webhook-signing';
 import { GENERATE_SIGNING_SECRET, MASKED_PASSWORD, MASKED_SIGNING_SECRET } from './webhook-view';
 
 export const DEFAULT_METHOD: HttpMethod = 'POST';
@@ -88,8 +89,16 @@ const WRITABLE_FIELDS = [
   'strict',
   'auth',
   'signingSecret',
+  'signing',
 ] as const;
-const READ_ONLY_FIELDS = ['id', 'version', 'createdAt', 'updatedAt'] as const;
+const READ_ONLY_FIELDS = [
+  'id',
+  'version',
+  'createdAt',
+  'updatedAt',
+  'publicKey',
+  'signingGraceUntil',
+] as const;
 
 export type AuthInput = {
   readonly type: 'basic';
@@ -101,10 +110,19 @@ export type AuthInput = {
 export interface WebhookInput {
   readonly fields: Omit<
     WebhookDefinition,
-    'id' | 'version' | 'createdAt' | 'updatedAt' | 'auth' | 'signingSecret'
+    | 'id'
+    | 'version'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'auth'
+    | 'signingSecret'
+    | 'signingKey'
+    | 'retiredSigningKeys'
   >;
   readonly auth: AuthInput | null | undefined;
   readonly signingSecret: string | null | undefined;
+  /** `{"scheme":"ed25519"}`, null to remove, undefined when not given. */
+  readonly signing: SigningInput | null | undefined;
   readonly id: string | undefined;
   readonly version: number | undefined;
 }
@@ -151,6 +169,8 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     issues.add('headers.Authorization', 'reserved when auth is set (auth sets it at send time)');
   }
   const signingSecret = readSigningSecret(obj, mode, issues);
+  const signing = readSigning(obj, issues);
+  checkOneSigningMethod(signing, signingSecret, issues);
   let version: number | undefined;
   if (mode === 'replace' && has(obj, 'version')) {
     if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1)
@@ -165,6 +185,10 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     for (const key of ['createdAt', 'updatedAt'] as const) {
       if (has(obj, key) && typeof obj[key] !== 'string')
         issues.add(key, 'is read-only; if sent it must be a string');
+    }
+    for (const key of ['publicKey', 'signingGraceUntil'] as const) {
+      if (has(obj, key) && obj[key] !== null && typeof obj[key] !== 'string')
+        issues.add(key, 'is read-only; if sent it must be a string or null');
     }
   }
   issues.throwIfAny('Invalid webhook definition');
@@ -183,6 +207,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     },
     auth,
     signingSecret,
+    signing,
     id,
     version,
   };

@@ -4,13 +4,14 @@
  * the one response that created it.
  */
 import type { ContentType, HttpMethod, WebhookDefinition } from '../model';
+import { type SigningView, signingView } from './webhook-signing';
 
 export const MASKED_PASSWORD = '***';
 export const MASKED_SIGNING_SECRET = 'whsec_***';
 export const GENERATE_SIGNING_SECRET = 'generate';
 
 /** A definition as the API shows it: secrets masked, optional parts explicit. */
-export interface WebhookView {
+export interface WebhookView extends SigningView {
   readonly id: string;
   readonly name: string;
   readonly events: readonly string[];
@@ -32,7 +33,11 @@ export interface WebhookView {
   readonly updatedAt: string;
 }
 
-export function toView(def: WebhookDefinition, revealSigningSecret = false): WebhookView {
+export function toView(
+  def: WebhookDefinition,
+  revealSigningSecret = false,
+  now: Date = new Date(),
+): WebhookView {
   return {
     id: def.id,
     name: def.name,
@@ -52,6 +57,7 @@ export function toView(def: WebhookDefinition, revealSigningSecret = false): Web
         ? def.signingSecret
         : MASKED_SIGNING_SECRET
       : null,
+    ...signingView(def, now),
     version: def.version,
     createdAt: def.createdAt,
     updatedAt: def.updatedAt,

@@ -3,8 +3,9 @@
  * full (webhook-input.ts); templates are checked by the Renderer against a sample event before
  * anything is stored.
  *
- * On replace (PUT), `auth` and `signingSecret` follow "omitted keeps, null removes"; a password
- * that is omitted or "***" keeps the stored one. `"signingSecret":"generate"` makes a new secret.
+ * On replace (PUT), `auth`, `signingSecret` and `signing` follow "omitted keeps, null removes";
+ * a password that is omitted or "***" keeps the stored one. `"signingSecret":"generate"` makes
+ * a new secret; signing keys and their rotation: webhook-signing.ts.
  */
 
 import type { Clock, WebhookStore } from '../../ports';
@@ -13,15 +14,11 @@ import { parseEvent } from '../events';
 import { newWebhookId, notificationIdFor } from '../ids';
 import type { BasicAuth, RenderedRequest, WebhookDefinition } from '../model';
 import { buildRenderContext, type Renderer, sampleEvent } from '../render';
-import { generateSigningSecret } from '../signing';
+import { type RotationShown, rotateSigningKey } from '../signing-keys';
 import { has, Issues, readObject } from './validation';
 import { type AuthInput, parseWebhookInput } from './webhook-input';
-import {
-  GENERATE_SIGNING_SECRET,
-  MASKED_SIGNING_SECRET,
-  toView,
-  type WebhookView,
-} from './webhook-view';
+import { noSigningKey, parseRotation, resolveSigning } from './webhook-signing';
+import { toView, type WebhookView } from './webhook-view';
 
 export interface WebhookServiceDeps {
   readonly webhooks: WebhookStore;
@@ -34,18 +31,19 @@ export class WebhookService {
 
   async create(body: unknown): Promise<WebhookView> {
     const input = parseWebhookInput(body, 'create');
-    const now = this.deps.clock.now().toISOString();
-    const generated = input.signingSecret === GENERATE_SIGNING_SECRET;
+    const at = this.deps.clock.now();
+    const now = at.toISOString();
+    const signing = resolveSigning(input, undefined, at);
     const def: WebhookDefinition = withSecrets(
       { ...input.fields, id: newWebhookId(), version: 1, createdAt: now, updatedAt: now },
       input.auth
         ? { type: 'basic', username: input.auth.username, password: input.auth.password! }
         : undefined,
-      generated ? generateSigningSecret() : (input.signingSecret ?? undefined),
+      signing.fields,
     );
     this.validateTemplates(def);
     await this.deps.webhooks.put(def);
-    return toView(def, generated);
+    return toView(def, signing.revealSecret, at);
   }
 
   async list(): Promise<WebhookView[]> {
@@ -57,11 +55,11 @@ export class WebhookService {
           ? a.id.localeCompare(b.id)
           : a.createdAt.localeCompare(b.createdAt),
       )
-      .map((d) => toView(d));
+      .map((d) => toView(d, false, this.deps.clock.now()));
   }
 
   async get(id: string): Promise<WebhookView> {
-    return toView(await this.require(id));
+    return toView(await this.require(id), false, this.deps.clock.now());
   }
 
   async replace(id: string, body: unknown): Promise<WebhookView> {
@@ -78,30 +76,46 @@ export class WebhookService {
       );
     }
     const auth = resolveAuth(input.auth, current.auth);
-    const generated = input.signingSecret === GENERATE_SIGNING_SECRET;
-    const signingSecret =
-      input.signingSecret === undefined || input.signingSecret === MASKED_SIGNING_SECRET
-        ? current.signingSecret
-        : input.signingSecret === null
-          ? undefined
-          : generated
-            ? generateSigningSecret()
-            : input.signingSecret;
+    const at = this.deps.clock.now();
+    const signing = resolveSigning(input, current, at);
     const def = withSecrets(
       {
         ...input.fields,
         id,
         version: current.version + 1,
         createdAt: current.createdAt,
-        updatedAt: this.deps.clock.now().toISOString(),
+        updatedAt: at.toISOString(),
       },
       auth,
-      signingSecret,
+      signing.fields,
     );
     checkAuthorizationHeader(def);
     this.validateTemplates(def);
     await this.deps.webhooks.put(def, current.version);
-    return toView(def, generated);
+    return toView(def, signing.revealSecret, at);
+  }
+
+  /**
+   * A new signing key of the webhook's scheme, shown once (`{"secret"}` for HMAC,
+   * `{"publicKey"}` for ed25519); the old key signs beside it for `graceHours`.
+   */
+  async rotateSigningKey(id: string, body: unknown): Promise<RotationShown> {
+    const issues = new Issues();
+    const graceHours = parseRotation(body, issues);
+    issues.throwIfAny('Invalid rotation request');
+    const current = await this.require(id);
+    const at = this.deps.clock.now();
+    const rotated = rotateSigningKey(current, at, graceHours);
+    if (!rotated) throw noSigningKey(id);
+    const { signingSecret: _s, signingKey: _k, retiredSigningKeys: _r, ...rest } = current;
+    const def: WebhookDefinition = {
+      ...rest,
+      ...rotated.fields,
+      version: current.version + 1,
+      updatedAt: at.toISOString(),
+    };
+    await this.deps.webhooks.put(def, current.version);
+    return rotated.shown;
   }
 
   async delete(id: string): Promise<void> {
@@ -148,11 +162,11 @@ function notFound(id: string): NotFoundError {
 }
 
 function withSecrets(
-  base: Omit<WebhookDefinition, 'auth' | 'signingSecret'>,
+  base: Omit<WebhookDefinition, 'auth' | 'signingSecret' | 'signingKey' | 'retiredSigningKeys'>,
   auth: BasicAuth | undefined,
-  signingSecret: string | undefined,
+  signing: Pick<WebhookDefinition, 'signingSecret' | 'signingKey' | 'retiredSigningKeys'>,
 ): WebhookDefinition {
-  return { ...base, ...(auth ? { auth } : {}), ...(signingSecret ? { signingSecret } : {}) };
+  return { ...base, ...(auth ? { auth } : {}), ...signing };
 }
 
 function resolveAuth(

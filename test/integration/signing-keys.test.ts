@@ -1,0 +1,230 @@
+/**
+ * Signing keys through the api handler and the delivery engine against DynamoDB Local:
+ * rotation of a `whsec_` secret (both signatures during the grace period, verified by the
+ * standardwebhooks library; only the new one after), ed25519 webhooks (verified with
+ * node:crypto from the public key alone) and their rotation, and the private key at rest.
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { Webhook } from 'standardwebhooks';
+import { apiHandlerFor } from '../support/api-harness';
+import { client } from '../support/apigw';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  deliverJob,
+  event,
+} from '../support/delivery-harness';
+import { ok, type ReceivedRequest, type Receiver, startReceiver } from '../support/receivers';
+import { useStandIns } from '../support/standins';
+
+const standIns = useStandIns();
+const HOUR = 3_600_000;
+
+function headersOf(req: ReceivedRequest): Record<string, string> {
+  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+}
+
+function libraryAccepts(secret: string, req: ReceivedRequest): boolean {
+  try {
+    new Webhook(secret).verify(req.body, headersOf(req));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A receiver's check with nothing but the `whpk_` key and node:crypto. */
+function ed25519Accepts(publicKey: string, req: ReceivedRequest, body = req.body): boolean {
+  const h = headersOf(req);
+  const key = createPublicKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: Buffer.from(publicKey.slice('whpk_'.length), 'base64').toString('base64url'),
+    },
+    format: 'jwk',
+  });
+  const signed = Buffer.from(`${h['webhook-id']}.${h['webhook-timestamp']}.${body}`, 'utf8');
+  return h['webhook-signature']!.split(' ').some(
+    (sig) =>
+      sig.startsWith('v1a,') && verify(null, signed, key, Buffer.from(sig.slice(4), 'base64')),
+  );
+}
+
+describe('signing keys', () => {
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns());
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+  beforeEach(() => {
+    receiver.requests.length = 0;
+  });
+
+  /** The api at a chosen time (rotations start their grace period then); delivery runs now. */
+  function apiAt(ms: number) {
+    const h = apiHandlerFor(standIns());
+    h.clock.advance(ms - h.clock.now().getTime());
+    return client(h.handler);
+  }
+
+  async function deliver(webhookId: string): Promise<ReceivedRequest> {
+    const def = (await harness.webhooks.get(webhookId))!;
+    receiver.requests.length = 0;
+    await harness.service.handleJob(deliverJob(def, event({ loanId: 'L-1' })));
+    expect(receiver.requests).toHaveLength(1);
+    return receiver.requests[0]!;
+  }
+
+  it('during a rotation sign with old and new secret, each accepted by the standardwebhooks library', async () => {
+    const api = apiAt(Date.now());
+    const created = await api.post('/webhooks', {
+      name: 'rotating',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/rotating`,
+      signingSecret: 'generate',
+    });
+    const oldSecret = created.body.signingSecret as string;
+
+    const rotated = await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, {
+      graceHours: 24,
+    });
+    expect(rotated.status).toBe(200);
+    expect(Object.keys(rotated.body)).toEqual(['secret']);
+    const newSecret = rotated.body.secret as string;
+    expect(newSecret).toMatch(/^whsec_/);
+    expect(newSecret).not.toBe(oldSecret);
+
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toMatch(/^v1,\S+ v1,\S+$/);
+    expect(libraryAccepts(oldSecret, req)).toBe(true);
+    expect(libraryAccepts(newSecret, req)).toBe(true);
+
+    const got = await api.get(`/webhooks/${created.body.id}`);
+    expect(got.body).toMatchObject({ signingSecret: 'whsec_***', version: 2 });
+    expect(Date.parse(got.body.signingGraceUntil)).toBeGreaterThan(Date.now());
+    expect(JSON.stringify(got.body)).not.toContain(newSecret.slice(6));
+  });
+
+  it('after the grace period sign with the new secret only', async () => {
+    // Rotated 25 hours ago with a 24-hour grace period: it has ended by now.
+    const api = apiAt(Date.now() - 25 * HOUR);
+    const created = await api.post('/webhooks', {
+      name: 'rotated',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/rotated`,
+      signingSecret: 'generate',
+    });
+    const rotated = await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, {});
+
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toMatch(/^v1,\S+$/);
+    expect(libraryAccepts(rotated.body.secret, req)).toBe(true);
+    expect(libraryAccepts(created.body.signingSecret, req)).toBe(false);
+    expect(
+      (await apiAt(Date.now()).get(`/webhooks/${created.body.id}`)).body.signingGraceUntil,
+    ).toBeNull();
+  });
+
+  it('ed25519: the definition shows the public key, the item holds no private key, receivers verify with node:crypto', async () => {
+    const api = apiAt(Date.now());
+    const created = await api.post('/webhooks', {
+      name: 'asymmetric',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/ed25519`,
+      signing: { scheme: 'ed25519' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ signing: { scheme: 'ed25519' }, signingSecret: null });
+    const publicKey = created.body.publicKey as string;
+    expect(publicKey).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+
+    const def = (await harness.webhooks.get(created.body.id))!;
+    const s = standIns();
+    const raw = await s.clients.dynamo.send(
+      new GetItemCommand({ TableName: s.tables.webhooks, Key: { id: { S: created.body.id } } }),
+    );
+    const rawText = JSON.stringify(raw.Item);
+    expect(rawText).not.toContain(def.signingKey!.privateKey.slice('whsk_'.length));
+    expect(rawText).toContain(publicKey);
+
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
+    expect(ed25519Accepts(publicKey, req)).toBe(true);
+    expect(ed25519Accepts(publicKey, req, req.body.replace('L-1', 'L-9'))).toBe(false);
+
+    // A PUT of what GET showed keeps the key pair.
+    const got = await api.get(`/webhooks/${created.body.id}`);
+    const saved = await api.put(`/webhooks/${created.body.id}`, got.body);
+    expect(saved.status).toBe(200);
+    expect(saved.body.publicKey).toBe(publicKey);
+  });
+
+  it('ed25519 rotation: both public keys verify during the grace period', async () => {
+    const api = apiAt(Date.now());
+    const created = await api.post('/webhooks', {
+      name: 'asymmetric-rotating',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/ed25519-rotating`,
+      signing: { scheme: 'ed25519' },
+    });
+    const rotated = await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, {
+      graceHours: 2,
+    });
+    expect(rotated.status).toBe(200);
+    expect(Object.keys(rotated.body)).toEqual(['publicKey']);
+    expect(rotated.body.publicKey).not.toBe(created.body.publicKey);
+    expect((await api.get(`/webhooks/${created.body.id}`)).body.publicKey).toBe(
+      rotated.body.publicKey,
+    );
+
+    const req = await deliver(created.body.id);
+    expect(String(req.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(ed25519Accepts(created.body.publicKey, req)).toBe(true);
+    expect(ed25519Accepts(rotated.body.publicKey, req)).toBe(true);
+  });
+
+  it('refuses a rotation without a key (409), a grace period over a week and both ways of signing (400)', async () => {
+    const api = apiAt(Date.now());
+    const plain = await api.post('/webhooks', {
+      name: 'unsigned',
+      events: ['*'],
+      url: `${receiver.url}/plain`,
+    });
+    const refused = await api.post(`/webhooks/${plain.body.id}/signing-secrets/rotate`, {});
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('CONFLICT');
+
+    const signed = await api.post('/webhooks', {
+      name: 'signed',
+      events: ['*'],
+      url: `${receiver.url}/signed`,
+      signingSecret: 'generate',
+    });
+    const tooLong = await api.post(`/webhooks/${signed.body.id}/signing-secrets/rotate`, {
+      graceHours: 169,
+    });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.details[0].path).toBe('graceHours');
+    expect((await api.get(`/webhooks/${signed.body.id}`)).body.version).toBe(1);
+
+    const both = await api.post('/webhooks', {
+      name: 'both',
+      events: ['*'],
+      url: `${receiver.url}/both`,
+      signingSecret: 'generate',
+      signing: { scheme: 'ed25519' },
+    });
+    expect(both.status).toBe(400);
+    expect(both.body.error.details.map((d: { path: string }) => d.path)).toContain('signing');
+    const unknown = await api.post(`/webhooks/wh_none/signing-secrets/rotate`, {});
+    expect(unknown.status).toBe(404);
+  });
+});
