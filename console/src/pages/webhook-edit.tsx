@@ -24,11 +24,11 @@ import {
   messageOf,
   navigate,
   Page,
-  pretty,
   Status,
   useApi,
   useAsync,
 } from '../ui/common';
+import { pretty } from '../ui/format';
 import { type HealthOrMissing, PauseResume, successRate } from './webhooks';
 
 interface RuleRow {
