@@ -2,6 +2,11 @@
  * Failures and retries: the synthesized retry state machine, run by aws-local-stepfunctions,
  * drives the real attempt handler against receivers on 127.0.0.1.
  */
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SfnRetryScheduler } from '../../lambdas/adapters/sfn-scheduler';
+import { type AttemptLambdaInput, retryExecutionName } from '../../lambdas/core/retry-contract';
+import { synthesizeRetryDefinition } from '../../lib/retry-definition';
+import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
@@ -15,7 +20,6 @@ import {
   always,
   failTimes,
   gone,
-  hang,
   ok,
   type Receiver,
   redirectTo,
@@ -31,8 +35,13 @@ describe('failed attempts and automatic retries', () => {
   let receiver: Receiver;
 
   beforeAll(async () => {
+    // The product's timeouts everywhere but toward the receiver that never answers: a short
+    // timeout there is a TIMEOUT on any machine, and no fast answer can be turned into one.
     harness = createDeliveryHarness(standIns(), {
-      sender: { totalTimeoutMs: 500, connectTimeoutMs: 500 },
+      senderFor: {
+        match: (url) => new URL(url).pathname === '/hang',
+        options: { totalTimeoutMs: 300, connectTimeoutMs: 300 },
+      },
     });
     receiver = await startReceiver(ok());
   });
@@ -160,7 +169,10 @@ describe('failed attempts and automatic retries', () => {
   });
 
   it('records a timeout as TIMEOUT and schedules a retry', async () => {
-    const { job } = await deliver('/hang', hang());
+    // Only the first request hangs; the retry is answered at once.
+    const { job } = await deliver('/hang', (_req, n) =>
+      n === 1 ? { kind: 'hang' } : { status: 200 },
+    );
 
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification).toMatchObject({ status: 'WAITING', failureReason: 'TIMEOUT' });
@@ -200,21 +212,6 @@ describe('failed attempts and automatic retries', () => {
     } finally {
       await target.close();
     }
-  });
-
-  it('starting the retry machine twice for one notification runs one execution', async () => {
-    const { job } = await deliver('/double-start', failTimes(1));
-    const first = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
-
-    await harness.machine.start(first);
-    await harness.machine.settle();
-
-    expect(
-      harness.machine.starts.filter((s) => s.notificationId === job.notificationId),
-    ).toHaveLength(2);
-    const notification = await harness.notifications.get(job.notificationId);
-    expect(notification!.attempts).toHaveLength(2);
-    expect(receiver.requests).toHaveLength(2);
   });
 
   it('a replayed retry step (task retried after its result was lost) sends nothing again', async () => {
@@ -285,5 +282,82 @@ describe('the egress guard in delivery', () => {
     expect(notification!.attempts[0]).toMatchObject({ error: 'BLOCKED_URL', statusCode: null });
     expect(harness.machine.starts).toHaveLength(0);
     expect(receiver.requests).toHaveLength(0);
+  });
+});
+
+describe('starting the retry machine twice (the product scheduler, the local Step Functions endpoint)', () => {
+  const standIns = useStandIns();
+  const STATE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-twice';
+  const ATTEMPT_FUNCTION = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+  let endpoint: SfnEndpoint;
+  let sfn: SFNClient;
+  const taskInputs: AttemptLambdaInput[] = [];
+
+  beforeAll(async () => {
+    receiver = await startReceiver(failTimes(1));
+    endpoint = await startSfnEndpoint({
+      definition: synthesizeRetryDefinition({
+        schedule: FAST_SCHEDULE,
+        attemptFunctionArn: ATTEMPT_FUNCTION,
+      }),
+      stateMachineArn: STATE_MACHINE,
+      functions: {
+        [ATTEMPT_FUNCTION]: async (payload) => {
+          taskInputs.push(payload as AttemptLambdaInput);
+          return harness.attempt(payload as AttemptLambdaInput);
+        },
+      },
+      retryIntervalScale: FAST_SCALE,
+      host: '127.0.0.1',
+    });
+    sfn = new SFNClient({
+      region: 'us-east-1',
+      endpoint: endpoint.url,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    harness = createDeliveryHarness(standIns(), {
+      scheduler: new SfnRetryScheduler(sfn, STATE_MACHINE),
+    });
+  });
+  afterAll(async () => {
+    await endpoint?.whenIdle();
+    await endpoint?.stop();
+    sfn?.destroy();
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  it('runs one execution: a second start for the notification starts nothing', async () => {
+    const def = definition({ url: `${receiver.url}/double-start` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-twice' }));
+    const scheduler = new SfnRetryScheduler(sfn, STATE_MACHINE);
+
+    // The first attempt fails: the engine starts the machine through the scheduler.
+    await harness.service.handleJob(job);
+    const waiting = (await harness.notifications.get(job.notificationId))!;
+    expect(waiting.status).toBe('WAITING');
+    // A second start, as a duplicated deliver job or a repeated Lambda would make it.
+    await scheduler.start({
+      notificationId: job.notificationId,
+      waitSeconds: 0,
+      nextAttemptAt: waiting.nextAttemptAt!,
+    });
+    await endpoint.whenIdle();
+
+    const execution = await sfn.send(
+      new DescribeExecutionCommand({
+        executionArn: `${STATE_MACHINE.replace(':stateMachine:', ':execution:')}:${retryExecutionName(job.notificationId)}`,
+      }),
+    );
+    expect(execution.status).toBe('SUCCEEDED');
+    // One execution ran retry 1 once; a second one would have invoked the attempt task again.
+    expect(taskInputs.filter((t) => t.notificationId === job.notificationId)).toHaveLength(1);
+    const notification = await harness.notifications.get(job.notificationId);
+    expect(notification!.attempts).toHaveLength(2);
+    expect(notification!.status).toBe('SENT');
+    expect(receiver.requests).toHaveLength(2);
   });
 });

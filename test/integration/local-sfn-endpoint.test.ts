@@ -242,9 +242,18 @@ describe('local Step Functions endpoint', () => {
   });
 
   it('is idempotent by name and input, and refuses the same name with other input', async () => {
-    const { calls, fn } = recorder(1, 0);
+    // The task waits for the test: the execution stays RUNNING for as long as the test needs.
+    const { calls, fn: record } = recorder(1, 0);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const fn: LocalFunction = async (payload) => {
+      await gate;
+      return record(payload);
+    };
     const { endpoint, client } = await start(fn);
-    const input = retryInput('ntf_i', 0.3);
+    const input = retryInput('ntf_i', 0);
 
     const first = await client.send(
       new StartExecutionCommand({ stateMachineArn: ARN, name: 'same', input }),
@@ -262,6 +271,7 @@ describe('local Step Functions endpoint', () => {
 
     await expect(conflict).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
     expect(second.executionArn).toBe(first.executionArn);
+    release();
     await endpoint.whenIdle();
     expect(calls).toHaveLength(1);
     // Closed now: even the same input is an existing execution (as on AWS for Standard workflows).
@@ -331,7 +341,8 @@ describe('local Step Functions endpoint', () => {
       new StartExecutionCommand({
         stateMachineArn: ARN,
         name: 'survivor',
-        input: retryInput('ntf_r', 2),
+        // Far longer than the test: it cannot reach its task before the stop on any machine.
+        input: retryInput('ntf_r', 3600),
       }),
     );
     await first.client.send(
@@ -347,6 +358,21 @@ describe('local Step Functions endpoint', () => {
         : undefined,
     );
     await first.endpoint.stop();
+    // The wait elapses while the endpoint is down: its wake-up time in the journal is now past.
+    const journal = path.join(dataDir, 'sfn-executions.jsonl');
+    const lines = fs.readFileSync(journal, 'utf8').split('\n');
+    fs.writeFileSync(
+      journal,
+      lines
+        .map((line) => {
+          if (line.trim() === '') return line;
+          const r = JSON.parse(line);
+          return r.t === 'wait' && r.name === 'survivor'
+            ? JSON.stringify({ ...r, until: Date.now() })
+            : line;
+        })
+        .join('\n'),
+    );
 
     const after = recorder(2, 0.01);
     const second = await start(after.fn, dataDir);

@@ -17,8 +17,9 @@ import { DeliveryService } from '../../lambdas/core/delivery';
 import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
+import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
-import type { DeliveryObserver, NotificationRef } from '../../lambdas/ports';
+import type { DeliveryObserver, NotificationRef, RetryScheduler } from '../../lambdas/ports';
 import { standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from './cursor-key';
 import { createLocalRetryMachine, type LocalRetryMachine } from './retry-machine';
@@ -50,6 +51,17 @@ export interface HarnessOptions {
   readonly schedule?: readonly number[];
   readonly timeScale?: number;
   readonly sender?: Partial<HttpSenderOptions>;
+  /**
+   * Sender options for the URLs `match` accepts, e.g. short timeouts only toward a receiver that
+   * never answers (its TIMEOUT then does not depend on the machine's speed, and no fast answer
+   * elsewhere can be turned into one).
+   */
+  readonly senderFor?: {
+    readonly match: (url: string) => boolean;
+    readonly options: Partial<HttpSenderOptions>;
+  };
+  /** Starts retries instead of the in-process machine (e.g. the product's SfnRetryScheduler). */
+  readonly scheduler?: RetryScheduler;
 }
 
 export interface DeliveryHarness {
@@ -61,6 +73,8 @@ export interface DeliveryHarness {
   readonly payloads: DynamoPayloadStore;
   readonly resendJobs: DynamoResendJobStore;
   readonly queue: SqsDeliveryQueue;
+  /** The attempt Lambda's handler over this engine (what Step Functions tasks invoke). */
+  attempt(input: AttemptLambdaInput): Promise<AttemptTaskOutput>;
   close(): Promise<void>;
 }
 
@@ -87,7 +101,18 @@ export function createDeliveryHarness(
   const payloads = new DynamoPayloadStore(dynamo, standIns.tables.payloads);
   const resendJobs = new DynamoResendJobStore(dynamo, standIns.tables.notifications);
   const queue = new SqsDeliveryQueue(sqs, standIns.queueUrl);
-  const sender = createHttpSender({ policy: LOOPBACK_POLICY, ...options.sender });
+  const main = createHttpSender({ policy: LOOPBACK_POLICY, ...options.sender });
+  const routed = options.senderFor
+    ? createHttpSender({ policy: LOOPBACK_POLICY, ...options.senderFor.options })
+    : undefined;
+  const sender = {
+    send: (request: Parameters<typeof main.send>[0]) =>
+      routed && options.senderFor!.match(request.url) ? routed.send(request) : main.send(request),
+    close: async () => {
+      await main.close();
+      await routed?.close();
+    },
+  };
   const observer = recordingObserver();
   const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' });
   let attemptHandler: ReturnType<typeof createAttemptHandler> | undefined;
@@ -101,7 +126,7 @@ export function createDeliveryHarness(
     payloads,
     resendJobs,
     queue,
-    scheduler: machine,
+    scheduler: options.scheduler ?? machine,
     sender,
     renderer: new Renderer(),
     clock: { now: () => new Date() },
@@ -118,6 +143,7 @@ export function createDeliveryHarness(
     payloads,
     resendJobs,
     queue,
+    attempt: (input) => attemptHandler!(input),
     async close() {
       await machine.settle().catch(() => undefined);
       await sender.close();
