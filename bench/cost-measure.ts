@@ -24,7 +24,8 @@ import { createDeliveryObserver } from '../lambdas/adapters/observability';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
 import type { DeliveryJob, Notification, WebhookDefinition } from '../lambdas/core/model';
-import { buildRenderContext, Renderer } from '../lambdas/core/render';
+import { Renderer } from '../lambdas/core/render';
+import { buildRenderContext } from '../lambdas/core/render-context';
 import type {
   AttemptLambdaInput,
   AttemptTaskOutput,

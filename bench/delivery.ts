@@ -25,7 +25,8 @@ import type {
   RenderedRequest,
   WebhookDefinition,
 } from '../lambdas/core/model';
-import { buildRenderContext, Renderer } from '../lambdas/core/render';
+import { Renderer } from '../lambdas/core/render';
+import { buildRenderContext } from '../lambdas/core/render-context';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
 import type {

@@ -3,7 +3,8 @@
  * once per definition version, then only rendered) against liquidjs parseAndRender on every
  * call (same engine configuration), and against JSON.stringify of the same context as the floor.
  */
-import { buildRenderContext, Renderer } from '../lambdas/core/render';
+import { Renderer } from '../lambdas/core/render';
+import { buildRenderContext } from '../lambdas/core/render-context';
 import { createEngine } from '../lambdas/core/render-engine';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { median, round } from './support/stats';

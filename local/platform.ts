@@ -293,18 +293,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       ...options.handlerEnv,
     };
 
-    // The same factories the Lambda entry points use, fed this environment instead of process.env.
-    const httpDeps = handlers.loadHttpDeps(handlerEnv);
-    const ingest = handlers.createIngestHandler(httpDeps);
-    const apiHandler = handlers.createApiHandler(httpDeps);
-    const runtime = handlers.createDeliveryRuntime(handlerEnv);
-    const delivery = handlers.createDeliveryHandler({
-      service: runtime.service,
-      logger: runtime.logger,
-      metrics: runtime.metrics,
-      concurrency: runtime.config.deliveryConcurrency,
-    });
-    bindAttempt(handlers.createAttemptHandler(runtime));
+    // The composition roots the Lambda entry points use, fed this environment instead of process.env.
+    const ingest = handlers.composeIngest(handlerEnv).handler;
+    const apiHandler = handlers.composeApi(handlerEnv).handler;
+    const delivery = handlers.composeDelivery(handlerEnv).handler;
+    bindAttempt(handlers.composeAttempt(handlerEnv).handler);
 
     const replayed = await journal.replay();
     const pollerClients = createAwsClients(handlerEnv);
@@ -414,21 +407,17 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   }
 }
 
-/** The handlers and their wiring: the same modules the Lambda entry points are built from. */
+/** The composition roots the Lambda entry points are built from. */
 function loadHandlerModules() {
-  const api: typeof import('../lambdas/handlers/api') = require('../lambdas/handlers/api');
-  const ingest: typeof import('../lambdas/handlers/ingest') = require('../lambdas/handlers/ingest');
-  const delivery: typeof import('../lambdas/handlers/delivery') = require('../lambdas/handlers/delivery');
-  const attempt: typeof import('../lambdas/handlers/attempt') = require('../lambdas/handlers/attempt');
-  const httpWiring: typeof import('../lambdas/handlers/http/wiring') = require('../lambdas/handlers/http/wiring');
-  const deliveryWiring: typeof import('../lambdas/adapters/delivery-wiring') = require('../lambdas/adapters/delivery-wiring');
+  const ingest: typeof import('../lambdas/composition/ingest') = require('../lambdas/composition/ingest');
+  const api: typeof import('../lambdas/composition/api') = require('../lambdas/composition/api');
+  const delivery: typeof import('../lambdas/composition/delivery') = require('../lambdas/composition/delivery');
+  const attempt: typeof import('../lambdas/composition/attempt') = require('../lambdas/composition/attempt');
   return {
-    createApiHandler: api.createApiHandler,
-    createIngestHandler: ingest.createIngestHandler,
-    createDeliveryHandler: delivery.createDeliveryHandler,
-    createAttemptHandler: attempt.createAttemptHandler,
-    loadHttpDeps: httpWiring.loadHttpDeps,
-    createDeliveryRuntime: deliveryWiring.createDeliveryRuntime,
+    composeIngest: ingest.composeIngest,
+    composeApi: api.composeApi,
+    composeDelivery: delivery.composeDelivery,
+    composeAttempt: attempt.composeAttempt,
   };
 }
 

@@ -5,9 +5,12 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../config';
 import type { Attempt } from '../core/model';
 import type { DeliveryObserver } from '../ports';
+
+export type { Logger, Metrics };
 
 export const SERVICE_NAME = 'webhooks';
 
@@ -20,6 +23,20 @@ export function createMetrics(): Metrics {
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
     serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
   });
+}
+
+/**
+ * The Lambda entry point of `handler`: each invocation's Lambda context (request id, function
+ * name and version, cold start) goes on the logger's lines before the handler runs.
+ */
+export function withLambdaContext<E, R>(
+  logger: Logger,
+  handler: (event: E) => Promise<R>,
+): (event: E, context: Context) => Promise<R> {
+  return (event, context) => {
+    logger.addContext(context);
+    return handler(event);
+  };
 }
 
 function attemptFields(attempt: Attempt | undefined) {

@@ -33,7 +33,8 @@ import type {
   WebhookDefinition,
 } from './model';
 import { redactorFor } from './redact';
-import { buildRenderContext, type Renderer } from './render';
+import type { Renderer } from './render';
+import { buildRenderContext } from './render-context';
 import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from './request-rules';
 import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
@@ -59,7 +60,11 @@ export interface DeliveryDeps {
   readonly queue: DeliveryQueue;
   readonly scheduler: RetryScheduler;
   readonly sender: HttpSender;
-  readonly renderer: Renderer;
+  /**
+   * Renders first deliveries (deliver jobs). The attempt Lambda has none: retries and resends
+   * send the request stored at the first delivery.
+   */
+  readonly renderer?: Renderer;
   readonly clock: Clock;
   readonly observer: DeliveryObserver;
   readonly settings: DeliverySettings;
@@ -145,9 +150,11 @@ export class DeliveryService {
       );
     }
 
+    const renderer = this.deps.renderer;
+    if (!renderer) throw new Error('deliver jobs need a renderer; this runtime has none');
     let request: RenderedRequest;
     try {
-      request = this.deps.renderer.render(definition, buildRenderContext(definition, event, id));
+      request = renderer.render(definition, buildRenderContext(definition, event, id));
     } catch (error) {
       if (error instanceof TemplateError)
         return this.createSettled(base, 'TEMPLATE_ERROR', redactorFor(definition)(error.message));

@@ -6,9 +6,9 @@
  */
 import { Context, type Liquid, toValueSync } from 'liquidjs';
 import { type ErrorDetail, TemplateError } from './errors';
-import { newEventId } from './ids';
-import type { ContentType, EventEnvelope, RenderedRequest, WebhookDefinition } from './model';
+import type { ContentType, RenderedRequest, WebhookDefinition } from './model';
 import { VersionedLruCache } from './render-cache';
+import { buildRenderContext, type RenderContext, sampleEvent } from './render-context';
 import {
   BUDGET_REGISTER,
   type Budget,
@@ -28,34 +28,6 @@ import { blockDepth, MAX_BLOCK_DEPTH, MAX_RENDER_OUTPUT_CHARS } from './render-l
 import { CONTENT_TYPE_HEADER, checkHeaderValue, checkUrl, headerNameIssues } from './request-rules';
 
 export const DEFAULT_CACHE_SIZE = 1000;
-
-export interface RenderContext {
-  event: { id: string; type: string; occurredAt: string };
-  data: Record<string, unknown>;
-  webhook: { id: string; name: string };
-  notification: { id: string };
-}
-
-export function buildRenderContext(
-  def: Pick<WebhookDefinition, 'id' | 'name'>,
-  event: EventEnvelope,
-  notificationId: string,
-): RenderContext {
-  return {
-    event: { id: event.id, type: event.type, occurredAt: event.occurredAt },
-    data: event.data,
-    webhook: { id: def.id, name: def.name },
-    notification: { id: notificationId },
-  };
-}
-
-/** A plausible event for previews and save-time checks. */
-export function sampleEvent(
-  type = 'SAMPLE_EVENT',
-  data: Record<string, unknown> = {},
-): EventEnvelope {
-  return { id: newEventId(), type, occurredAt: new Date().toISOString(), data };
-}
 
 interface Compiled {
   readonly url: CompiledTemplate;

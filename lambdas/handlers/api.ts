@@ -3,7 +3,7 @@
  * Thin: each route reads its input, calls one use case in lambdas/core/api, maps the result.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/observability';
 import { LIST_QUERY_PARAMS, NotificationService } from '../core/api/notifications';
 import { WebhookService } from '../core/api/webhooks';
@@ -19,7 +19,6 @@ import type {
 import { MAX_API_BODY_BYTES } from './http/limits';
 import { readJsonBody, readQuery } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
-import { loadHttpDeps } from './http/wiring';
 
 export interface ApiDeps {
   readonly stores: {
@@ -112,16 +111,3 @@ export function createApiRouter(deps: ApiDeps): Router {
 export function createApiHandler(deps: ApiDeps): HttpHandler {
   return createHttpHandler(createApiRouter(deps), { logger: deps.logger ?? createLogger() });
 }
-
-let lazy: HttpHandler | undefined;
-
-/** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
-export const handler = async (
-  event: APIGatewayProxyEventV2,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  if (!lazy) {
-    const deps = loadHttpDeps();
-    lazy = createApiHandler(deps);
-  }
-  return lazy(event);
-};

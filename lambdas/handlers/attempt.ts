@@ -3,7 +3,6 @@
  * one automatic retry, or marking the notification FAILED after the fifth.
  */
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 import type { DeliveryService } from '../core/delivery';
 import type { AttemptLambdaInput, AttemptTaskOutput } from '../core/retry-contract';
 
@@ -30,7 +29,3 @@ export function createAttemptHandler(deps: AttemptHandlerDeps) {
     }
   };
 }
-
-const runtime = lazy(() => createAttemptHandler(createDeliveryRuntime()));
-
-export const handler = (input: AttemptLambdaInput): Promise<AttemptTaskOutput> => runtime()(input);

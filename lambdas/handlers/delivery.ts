@@ -7,7 +7,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createDeliveryRuntime, lazy } from '../adapters/delivery-wiring';
 import { forEachBounded } from '../core/concurrency';
 import type { DeliveryService } from '../core/delivery';
 import { jobKey, parseDeliveryJob } from '../core/jobs';
@@ -55,15 +54,3 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     return { batchItemFailures };
   };
 }
-
-const runtime = lazy(() => {
-  const { service, logger, metrics, config } = createDeliveryRuntime();
-  return createDeliveryHandler({
-    service,
-    logger,
-    metrics,
-    concurrency: config.deliveryConcurrency,
-  });
-});
-
-export const handler = (event: SQSEvent): Promise<SQSBatchResponse> => runtime()(event);

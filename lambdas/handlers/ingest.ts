@@ -4,7 +4,6 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/observability';
 import { METRIC_NAMES } from '../config';
 import { CachedWebhookStore } from '../core/definition-cache';
@@ -13,7 +12,6 @@ import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
 import { MAX_EVENTS_BODY_BYTES } from './http/limits';
 import { readJsonBody } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
-import { loadHttpDeps } from './http/wiring';
 
 export interface IngestHandlerDeps {
   readonly stores: { readonly webhooks: WebhookStore };
@@ -54,13 +52,3 @@ export function createIngestRouter(deps: IngestHandlerDeps): Router {
 export function createIngestHandler(deps: IngestHandlerDeps): HttpHandler {
   return createHttpHandler(createIngestRouter(deps), { logger: deps.logger ?? createLogger() });
 }
-
-let lazy: HttpHandler | undefined;
-
-/** Built on the first call (once per cold start) from env: see lambdas/handlers/http/env.ts. */
-export const handler = async (
-  event: APIGatewayProxyEventV2,
-): Promise<APIGatewayProxyStructuredResultV2> => {
-  if (!lazy) lazy = createIngestHandler(loadHttpDeps());
-  return lazy(event);
-};

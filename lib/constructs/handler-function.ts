@@ -15,7 +15,7 @@ export const POWERTOOLS_SERVICE_NAME = 'webhooks';
 export type HandlerName = 'ingest' | 'api' | 'delivery' | 'attempt';
 
 export interface HandlerFunctionProps {
-  /** Entry file lambdas/handlers/<handler>.ts, exporting `handler`. */
+  /** Entry file lambdas/functions/<handler>.ts, exporting `handler`. */
   readonly handler: HandlerName;
   readonly description: string;
   readonly memorySize: number;
@@ -42,7 +42,7 @@ export class HandlerFunction extends nodejs.NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     super(scope, id, {
-      entry: path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${props.handler}.ts`),
+      entry: path.join(PROJECT_ROOT, 'lambdas', 'functions', `${props.handler}.ts`),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),

@@ -18,7 +18,7 @@ export const RETRY_STATE_NAMES = {
 } as const;
 
 export interface RetryMachineProps {
-  /** The attempt Lambda (lambdas/handlers/attempt.ts). */
+  /** The attempt Lambda (lambdas/functions/attempt.ts). */
   readonly attemptFunction: lambda.IFunction;
   /**
    * Nominal waits before retries 1..n (seconds): one Wait -> Attempt -> Choice step each.

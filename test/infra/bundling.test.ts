@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { builtinModules } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FUNCTION_ENV } from '../support/function-env';
 import { type Built, buildStack, logicalId, propsOf } from './support';
 
 // The one infrastructure test that runs esbuild for real, for all four Lambdas.
@@ -61,7 +62,7 @@ describe.each(FUNCTIONS)('the %s bundle', (name) => {
       const probe = "const m = require('./index.js'); process.stdout.write(typeof m.handler)";
       const result = spawnSync(process.execPath, ['-e', probe], {
         cwd: alone,
-        env: { PATH: process.env.PATH, AWS_REGION: 'eu-central-1' },
+        env: { PATH: process.env.PATH, ...FUNCTION_ENV },
         encoding: 'utf8',
       });
       expect(result.stderr).not.toContain('Cannot find module');
@@ -69,5 +70,37 @@ describe.each(FUNCTIONS)('the %s bundle', (name) => {
     } finally {
       fs.rmSync(alone, { recursive: true, force: true });
     }
+  });
+});
+
+/** Packages of a bundle, from its source map (node_modules/<package>/...). */
+function packagesOf(name: (typeof FUNCTIONS)[number]): Set<string> {
+  const { dir } = bundleOf(name);
+  const map = JSON.parse(fs.readFileSync(path.join(dir, 'index.js.map'), 'utf8')) as {
+    sources: string[];
+  };
+  const packages = new Set<string>();
+  for (const source of map.sources) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(source);
+    if (m?.[1]) packages.add(m[1]);
+  }
+  return packages;
+}
+
+describe('each bundle holds only what its handler calls', () => {
+  it.each([
+    ['ingest', ['liquidjs', '@aws-sdk/client-sfn', 'undici']],
+    ['api', ['@aws-sdk/client-sfn', 'undici']],
+    ['attempt', ['liquidjs']],
+  ] as const)('the %s bundle has none of %j', (name, absent) => {
+    const packages = packagesOf(name);
+    expect(packages.has('@aws-sdk/client-dynamodb')).toBe(true);
+    expect(absent.filter((p) => packages.has(p))).toEqual([]);
+  });
+
+  it('the delivery bundle renders (liquidjs) and schedules retries (client-sfn)', () => {
+    const packages = packagesOf('delivery');
+    expect(packages.has('liquidjs')).toBe(true);
+    expect(packages.has('@aws-sdk/client-sfn')).toBe(true);
   });
 });

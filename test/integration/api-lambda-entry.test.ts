@@ -1,8 +1,12 @@
 /**
- * The exported `handler`s of the api and ingest Lambdas, built lazily from env as on AWS (table
- * names, queue URL, region, sender IPs, endpoints of the local stand-ins).
+ * The exported `handler`s of the Lambdas, built at init from env as on AWS (table names, queue
+ * URL, region, sender IPs, endpoints of the local stand-ins).
  */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { drainQueue } from '../support/api-harness';
 import { apiGatewayEvent } from '../support/apigw';
@@ -10,14 +14,36 @@ import { useStandIns, withEnv } from '../support/standins';
 
 const standIns = useStandIns();
 
+type LambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 type Handler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-function freshHandler(module: 'api' | 'ingest'): Handler {
-  let handler: Handler | undefined;
+let invocations = 0;
+function lambdaContext(functionName: string): Context {
+  invocations++;
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: `request-${invocations}`,
+  } as Context;
+}
+
+/** Loads a Lambda entry point in a fresh module registry: its init runs as on a cold start. */
+function loadEntry(module: 'api' | 'ingest' | 'delivery' | 'attempt'): unknown {
+  let loaded: unknown;
   jest.isolateModules(() => {
-    handler = (require(`../../lambdas/handlers/${module}`) as { handler: Handler }).handler;
+    loaded = (require(`../../lambdas/functions/${module}`) as { handler: unknown }).handler;
   });
-  return handler!;
+  return loaded;
+}
+
+function freshHandler(module: 'api' | 'ingest'): Handler {
+  const handler = loadEntry(module) as LambdaHandler;
+  return (event) => handler(event, lambdaContext(module));
 }
 
 const env = () => ({
@@ -75,12 +101,52 @@ describe('the Lambda entry points', () => {
     });
   });
 
-  it('fail the cold start naming a missing variable', async () => {
-    await withEnv({ ...env(), WEBHOOKS_TABLE: undefined }, async () => {
-      const handler = freshHandler('api');
-      await expect(handler(apiGatewayEvent({ method: 'GET', path: '/health' }))).rejects.toThrow(
-        /WEBHOOKS_TABLE/,
+  it.each(['api', 'ingest', 'delivery', 'attempt'] as const)(
+    '%s fails the cold start naming a missing variable',
+    async (module) => {
+      await withEnv(
+        {
+          ...env(),
+          RETRY_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:retry',
+          WEBHOOKS_TABLE: undefined,
+        },
+        async () => {
+          expect(() => loadEntry(module)).toThrow(/WEBHOOKS_TABLE/);
+        },
       );
+    },
+  );
+
+  it('log each request with the Lambda context (request id, cold start)', async () => {
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
     });
+    try {
+      // Lambda sets AWS_LAMBDA_INITIALIZATION_TYPE; Powertools reports cold starts only then.
+      await withEnv(
+        { ...env(), POWERTOOLS_LOG_LEVEL: 'INFO', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand' },
+        async () => {
+          const handler = freshHandler('api');
+          await handler(apiGatewayEvent({ method: 'GET', path: '/health' }));
+          await handler(apiGatewayEvent({ method: 'GET', path: '/health' }));
+        },
+      );
+    } finally {
+      write.mockRestore();
+    }
+    const requests = lines
+      .flatMap((chunk) => chunk.split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.message === 'request');
+    expect(requests).toHaveLength(2);
+    expect(requests.map((r) => r.function_request_id)).toEqual([
+      `request-${invocations - 1}`,
+      `request-${invocations}`,
+    ]);
+    expect(requests.map((r) => r.cold_start)).toEqual([true, false]);
+    expect(requests[0].function_name).toBe('api');
   });
 });

@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { Liquid } from 'liquidjs';
 import { TemplateError } from '../../lambdas/core/errors';
 import type { EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
+import { Renderer } from '../../lambdas/core/render';
 import {
   buildRenderContext,
   type RenderContext,
-  Renderer,
   sampleEvent,
-} from '../../lambdas/core/render';
+} from '../../lambdas/core/render-context';
 import { xmlEscape } from '../../lambdas/core/render-engine';
 import {
   blockDepth,

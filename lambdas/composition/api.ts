@@ -1,0 +1,59 @@
+/**
+ * Composition root of the api Lambda: the three tables, the history cursor key, the delivery
+ * queue (resends) and the renderer (save-time checks and previews). No Step Functions client.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
+import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../adapters/dynamo-stores';
+import { createEnvelopeCipher } from '../adapters/key-wiring';
+import { createLogger, type Logger } from '../adapters/observability';
+import { SqsDeliveryQueue } from '../adapters/sqs-queue';
+import { Renderer } from '../core/render';
+import { createApiHandler } from '../handlers/api';
+import { loadHttpLambdaConfig } from '../handlers/http/env';
+import { type Env, systemClock } from './support';
+
+export interface ApiFunction {
+  readonly handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+  readonly logger: Logger;
+}
+
+/** Builds the api handler from `env`; a missing or malformed variable throws naming it. */
+export function composeApi(env: Env): ApiFunction {
+  const config = loadHttpLambdaConfig(env);
+  const dynamo = new DynamoDBClient(awsClientConfig(env, 'DYNAMODB'));
+  const sqs = new SQSClient(sqsClientConfig(env));
+  const kms = new KMSClient(awsClientConfig(env, 'KMS'));
+  const logger = createLogger();
+  const handler = createApiHandler({
+    stores: {
+      webhooks: new DynamoWebhookStore(
+        dynamo,
+        config.webhooksTable,
+        createEnvelopeCipher(config.keys, kms),
+      ),
+      notifications: new DynamoNotificationStore(
+        dynamo,
+        config.notificationsTable,
+        cursorKeyFromEnv(env, kms),
+      ),
+      payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
+      resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable),
+    },
+    queue: new SqsDeliveryQueue(sqs, config.queueUrl),
+    renderer: new Renderer(),
+    clock: systemClock,
+    config,
+    logger,
+  });
+  return { handler, logger };
+}

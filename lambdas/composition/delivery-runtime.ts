@@ -1,0 +1,87 @@
+/**
+ * What the delivery and attempt Lambdas share: the delivery engine over the three tables, the
+ * delivery queue, the retry state machine and the HTTP sender, with its logger and metrics.
+ * The renderer is passed in by the delivery Lambda only; the attempt Lambda sends stored
+ * requests and carries no template engine.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
+import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import {
+  DynamoNotificationStore,
+  DynamoPayloadStore,
+  DynamoResendJobStore,
+  DynamoWebhookStore,
+} from '../adapters/dynamo-stores';
+import { createHttpSender } from '../adapters/http-sender';
+import { createEnvelopeCipher } from '../adapters/key-wiring';
+import {
+  createDeliveryObserver,
+  createLogger,
+  createMetrics,
+  type Logger,
+  type Metrics,
+} from '../adapters/observability';
+import { SfnRetryScheduler } from '../adapters/sfn-scheduler';
+import { SqsDeliveryQueue } from '../adapters/sqs-queue';
+import { type DeliveryConfig, loadDeliveryConfig } from '../config';
+import { CachedWebhookStore } from '../core/definition-cache';
+import { DeliveryService } from '../core/delivery';
+import { OperationalEvents } from '../core/operational-events';
+import type { Renderer } from '../core/render';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
+import { type Env, systemClock } from './support';
+
+export interface DeliveryRuntime {
+  readonly config: DeliveryConfig;
+  readonly service: DeliveryService;
+  /** The platform's operational events publisher (also handed to the delivery engine). */
+  readonly operationalEvents: OperationalEvents;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Builds the delivery engine from `env`; a missing or malformed variable throws naming it. */
+export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryRuntime {
+  const config = loadDeliveryConfig(env, DEFAULT_RETRY_SCHEDULE_SECONDS);
+  const dynamo = new DynamoDBClient(awsClientConfig(env, 'DYNAMODB'));
+  const sqs = new SQSClient(sqsClientConfig(env));
+  const sfn = new SFNClient(awsClientConfig(env, 'SFN'));
+  const kms = new KMSClient(awsClientConfig(env, 'KMS'));
+  const logger = createLogger();
+  const metrics = createMetrics();
+  const webhooks = new CachedWebhookStore(
+    new DynamoWebhookStore(dynamo, config.webhooksTable, createEnvelopeCipher(config.keys, kms)),
+    config.definitionCacheTtlMs,
+  );
+  const queue = new SqsDeliveryQueue(sqs, config.queueUrl);
+  const operationalEvents = new OperationalEvents({ webhooks, queue, clock: systemClock });
+  const service = new DeliveryService({
+    webhooks,
+    notifications: new DynamoNotificationStore(
+      dynamo,
+      config.notificationsTable,
+      cursorKeyFromEnv(env, kms),
+    ),
+    payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
+    resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable),
+    queue,
+    scheduler: new SfnRetryScheduler(sfn, config.stateMachineArn),
+    sender: createHttpSender({
+      policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
+    }),
+    ...(renderer ? { renderer } : {}),
+    clock: systemClock,
+    observer: createDeliveryObserver(logger, metrics),
+    settings: {
+      schedule: config.retrySchedule,
+      timeScale: config.retryTimeScale,
+      retentionDays: config.retentionDays,
+    },
+    operationalEvents,
+  });
+  return { config, service, operationalEvents, logger, metrics };
+}
