@@ -194,3 +194,10 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
     deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
   };
 }
+
+/**
+ * Share of delivery and attempt Lambda invocations whose logger runs at DEBUG on AWS
+ * (POWERTOOLS_LOGGER_SAMPLE_RATE): they log every success; the others log failures only, and
+ * the NotificationSent metric counts every success.
+ */
+export const DELIVERY_LOG_SAMPLE_RATE = 0.01;

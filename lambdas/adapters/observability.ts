@@ -51,7 +51,9 @@ export function createDeliveryObserver(logger: Logger, metrics: Metrics): Delive
       metrics.addMetric(METRIC_NAMES.notificationSent, MetricUnit.Count, 1);
       if (latencyMs !== undefined)
         metrics.addMetric(METRIC_NAMES.deliveryLatency, MetricUnit.Milliseconds, latencyMs);
-      logger.info('notification sent', { ...ref, ...attemptFields(attempt), latencyMs });
+      // Successes are counted by the metric; their log line is DEBUG, written only by the
+      // invocations Powertools samples (POWERTOOLS_LOGGER_SAMPLE_RATE). Failures always log.
+      logger.debug('notification sent', { ...ref, ...attemptFields(attempt), latencyMs });
     },
     failed(ref, reason, attempt) {
       metrics.addMetric(METRIC_NAMES.notificationFailed, MetricUnit.Count, 1);

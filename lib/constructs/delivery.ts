@@ -4,7 +4,11 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_DEFINITION_CACHE_TTL_SECONDS, ENV } from '../../lambdas/config';
+import {
+  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+  DELIVERY_LOG_SAMPLE_RATE,
+  ENV,
+} from '../../lambdas/config';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import type { EgressNetwork } from './egress-network';

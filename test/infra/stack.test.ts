@@ -7,7 +7,13 @@ import {
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
-import { ENV, loadDeliveryConfig, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import {
+  DELIVERY_LOG_SAMPLE_RATE,
+  ENV,
+  loadDeliveryConfig,
+  METRIC_NAMES,
+  METRICS_NAMESPACE,
+} from '../../lambdas/config';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
@@ -170,6 +176,12 @@ describe('Lambda functions', () => {
       [ENV.WEBHOOKS_TABLE]: { Ref: ids.webhooks },
       [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue },
     });
+  });
+
+  it('has the delivery and attempt Lambdas log successes only in a sample of invocations', () => {
+    for (const fn of [ids.delivery, ids.attempt])
+      expect(envOf(built, fn).POWERTOOLS_LOGGER_SAMPLE_RATE).toBe(String(DELIVERY_LOG_SAMPLE_RATE));
+    expect(DELIVERY_LOG_SAMPLE_RATE).toBeLessThan(1);
   });
 
   it("sets every variable each handler's config loader requires, so no cold start fails on a missing one", () => {

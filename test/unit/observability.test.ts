@@ -1,0 +1,64 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createDeliveryObserver } from '../../lambdas/adapters/observability';
+import type { Attempt } from '../../lambdas/core/model';
+
+const attempt: Attempt = {
+  number: 1,
+  trigger: 'initial',
+  startedAt: '2026-11-28T10:00:00.000Z',
+  durationMs: 12,
+  statusCode: 200,
+  outcome: 'SENT',
+  error: null,
+  responseBody: null,
+};
+const ref = { notificationId: 'ntf_1', webhookId: 'wh_1' };
+
+/** The log lines (messages) written to stdout and stderr while `fn` runs. */
+function messagesOf(fn: () => void): string[] {
+  const lines: string[] = [];
+  const streams = [process.stdout, process.stderr] as const;
+  const writes = streams.map((s) => s.write);
+  for (const stream of streams) {
+    stream.write = ((chunk: string | Uint8Array) => {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        const parsed = JSON.parse(line) as { message?: string };
+        if (parsed.message) lines.push(parsed.message);
+      }
+      return true;
+    }) as typeof stream.write;
+  }
+  try {
+    fn();
+  } finally {
+    streams.forEach((s, i) => {
+      s.write = writes[i]!;
+    });
+  }
+  return lines;
+}
+
+function observerSampled(rate: number) {
+  const logger = new Logger({ serviceName: 'webhooks', sampleRateValue: rate });
+  const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks' });
+  return { observer: createDeliveryObserver(logger, metrics), metrics };
+}
+
+describe('delivery logs at scale', () => {
+  it('an invocation that is not sampled logs no success but still counts it and logs failures', () => {
+    const { observer, metrics } = observerSampled(0);
+    const messages = messagesOf(() => {
+      observer.sent(ref, attempt, 40);
+      observer.failed(ref, 'TIMEOUT', { ...attempt, outcome: 'FAILED', error: 'TIMEOUT' });
+    });
+    expect(messages).toEqual(['notification failed']);
+    expect(metrics.hasStoredMetrics()).toBe(true);
+  });
+
+  it('a sampled invocation logs every success', () => {
+    const { observer } = observerSampled(1);
+    const messages = messagesOf(() => observer.sent(ref, attempt, 40));
+    expect(messages).toEqual(['notification sent']);
+  });
+});
