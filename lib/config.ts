@@ -15,6 +15,12 @@ export interface WebhooksSettings {
    * replacement. Default: the stack creates the EIPs.
    */
   readonly eipAllocationIds?: readonly string[];
+  /**
+   * What carries the sender IPs: `gateway` (a managed NAT gateway per AZ) or `instance` (one
+   * small Graviton NAT instance per AZ, recovered automatically; far cheaper, less throughput).
+   * Default `gateway`.
+   */
+  readonly natProvider?: NatProviderName;
   /** Number of AZs (and NAT gateways). Default 2. More than 2 needs an account-specific environment. */
   readonly maxAzs?: number;
   /** E-mail address subscribed to the alarm topic. Default: none (subscribe later). */
@@ -49,6 +55,9 @@ export interface WebhooksSettings {
   readonly console?: boolean;
 }
 
+export const NAT_PROVIDERS = ['gateway', 'instance'] as const;
+export type NatProviderName = (typeof NAT_PROVIDERS)[number];
+
 /** The settings with every default applied. */
 export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>> &
   Pick<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>;
@@ -56,6 +65,7 @@ export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
   retentionDays: 90,
+  natProvider: 'gateway',
   maxAzs: 2,
   removalPolicy: RemovalPolicy.RETAIN,
   deliveryMemoryMb: 512,
@@ -81,6 +91,8 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('retentionDays', s.retentionDays);
   positiveInteger('maxAzs', s.maxAzs);
   if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
+  if (!NAT_PROVIDERS.includes(s.natProvider))
+    throw new Error(`natProvider: "${s.natProvider}" must be ${NAT_PROVIDERS.join(' or ')}`);
   positiveInteger('deliveryMemoryMb', s.deliveryMemoryMb);
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
@@ -149,6 +161,7 @@ export const CONTEXT_KEYS = {
   retrySchedule: 'retrySchedule',
   retentionDays: 'retentionDays',
   eipAllocationIds: 'eipAllocationIds',
+  natProvider: 'natProvider',
   maxAzs: 'maxAzs',
   alarmEmail: 'alarmEmail',
   removalPolicy: 'removalPolicy',
@@ -221,6 +234,7 @@ export function settingsFromContext(
     retryScheduleSeconds: schedule === undefined ? undefined : list(schedule).map(Number),
     retentionDays: num(CONTEXT_KEYS.retentionDays),
     eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
+    natProvider: str(CONTEXT_KEYS.natProvider) as NatProviderName | undefined,
     maxAzs: num(CONTEXT_KEYS.maxAzs),
     alarmEmail: str(CONTEXT_KEYS.alarmEmail),
     removalPolicy:

@@ -33,6 +33,7 @@ export class WebhooksStack extends Stack {
     this.network = new EgressNetwork(this, 'EgressNetwork', {
       maxAzs: s.maxAzs,
       eipAllocationIds: s.eipAllocationIds,
+      natProvider: s.natProvider,
       logRetention,
     });
     this.tables = new Tables(this, 'Tables', { removalPolicy: s.removalPolicy });
@@ -74,6 +75,7 @@ export class WebhooksStack extends Stack {
       alarmEmail: s.alarmEmail,
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,
       failureRateThreshold: s.failureRateAlarmThreshold,
+      natInstances: this.network.natInstances,
     });
 
     if (s.console) {

@@ -109,6 +109,8 @@ export class Delivery extends Construct {
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',
       [ENV.EGRESS_ALLOW_CIDRS]: '',
+      // Errors always log; successes (DEBUG) only in this share of invocations, metrics count all.
+      POWERTOOLS_LOGGER_SAMPLE_RATE: String(DELIVERY_LOG_SAMPLE_RATE),
     };
 
     this.attemptFunction = new HandlerFunction(this, 'AttemptFunction', {

@@ -1,4 +1,6 @@
-import { Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -8,7 +10,16 @@ import { Construct } from 'constructs';
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 export interface EgressNetworkProps {
-  /** Number of AZs, one NAT gateway (and one sender IP) each. Default 2. */
+  /**
+   * `gateway`: a managed NAT gateway per AZ. `instance`: a NAT instance per AZ
+   * (`natInstanceType`, Amazon Linux 2023 on Graviton), recovered onto new hardware by an alarm
+   * when its system status check fails and rebooted when its instance check fails. Both carry
+   * the same Elastic IPs. Default `gateway`.
+   */
+  readonly natProvider?: 'gateway' | 'instance';
+  /** Instance type of the NAT instances. Default t4g.nano. */
+  readonly natInstanceType?: string;
+  /** Number of AZs, one NAT gateway or instance (and one sender IP) each. Default 2. */
   readonly maxAzs?: number;
   /**
    * Existing Elastic IP allocation ids, one per AZ. Default: the construct creates the EIPs.
@@ -37,6 +48,8 @@ export class EgressNetwork extends Construct {
   readonly senderIps: string[];
   /** `senderIps` as one comma-separated string (env SENDER_IPS, stack output). */
   readonly senderIpList: string;
+  /** The NAT instances (natProvider `instance`), one per AZ; empty with NAT gateways. */
+  readonly natInstances: ec2.Instance[] = [];
 
   constructor(scope: Construct, id: string, props: EgressNetworkProps = {}) {
     super(scope, id);
@@ -62,10 +75,23 @@ export class EgressNetwork extends Construct {
       this.eipAllocationIds = [...props.eipAllocationIds];
     }
 
+    const natInstanceProvider =
+      props.natProvider === 'instance'
+        ? ec2.NatProvider.instanceV2({
+            instanceType: new ec2.InstanceType(props.natInstanceType ?? 't4g.nano'),
+            machineImage: ec2.MachineImage.latestAmazonLinux2023({
+              cpuType: ec2.AmazonLinuxCpuType.ARM_64,
+            }),
+            // Inbound only from the senders (allowed below); the Elastic IP is its only address.
+            defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+            associatePublicIpAddress: false,
+          })
+        : undefined;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs,
       natGateways: maxAzs,
-      natGatewayProvider: ec2.NatProvider.gateway({ eipAllocationIds: this.eipAllocationIds }),
+      natGatewayProvider:
+        natInstanceProvider ?? ec2.NatProvider.gateway({ eipAllocationIds: this.eipAllocationIds }),
       subnetConfiguration: [
         { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'Sender', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
@@ -95,12 +121,72 @@ export class EgressNetwork extends Construct {
       allowAllOutbound: true,
     });
 
+    if (natInstanceProvider !== undefined) this.configureNatInstances(natInstanceProvider);
+
     if (props.eipAllocationIds === undefined) {
       this.senderIps = this.elasticIps.map((eip) => eip.attrPublicIp);
     } else {
       this.senderIps = this.lookUpImportedIps(this.eipAllocationIds);
     }
     this.senderIpList = Fn.join(',', this.senderIps);
+  }
+
+  /**
+   * Each NAT instance: its AZ's Elastic IP, an encrypted root volume, inbound only from the
+   * senders, and two alarms that heal it: a failed system status check recovers it onto new
+   * hardware (same instance, ENI, Elastic IP and routes), a failed instance check reboots it.
+   */
+  private configureNatInstances(provider: ec2.NatInstanceProviderV2): void {
+    provider.connections.allowFrom(this.senderSecurityGroup, ec2.Port.allTraffic());
+    provider.gatewayInstances.forEach((instance, i) => {
+      this.natInstances.push(instance);
+      const cfn = instance.instance;
+      cfn.blockDeviceMappings = [
+        { deviceName: '/dev/xvda', ebs: { encrypted: true, volumeType: 'gp3', volumeSize: 8 } },
+      ];
+      // IMDSv2 only.
+      cfn.metadataOptions = { httpTokens: 'required', httpEndpoint: 'enabled' };
+      new ec2.CfnEIPAssociation(this, `SenderIpAssociation${i + 1}`, {
+        allocationId: this.eipAllocationIds[i],
+        instanceId: instance.instanceId,
+      });
+      const check = (metricName: string) =>
+        new cw.Metric({
+          namespace: 'AWS/EC2',
+          metricName,
+          dimensionsMap: { InstanceId: instance.instanceId },
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+        });
+      new cw.Alarm(this, `NatInstance${i + 1}Recover`, {
+        alarmDescription: `NAT instance ${i + 1}: system status check failed; EC2 recovers it onto new hardware`,
+        metric: check('StatusCheckFailed_System'),
+        threshold: 1,
+        evaluationPeriods: 2,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new cwActions.Ec2Action(cwActions.Ec2InstanceAction.RECOVER));
+      new cw.Alarm(this, `NatInstance${i + 1}Reboot`, {
+        alarmDescription: `NAT instance ${i + 1}: instance status check failed; EC2 reboots it`,
+        metric: check('StatusCheckFailed_Instance'),
+        threshold: 1,
+        evaluationPeriods: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      }).addAlarmAction(new cwActions.Ec2Action(cwActions.Ec2InstanceAction.REBOOT));
+      Validations.of(instance).acknowledge(
+        {
+          id: 'AwsSolutions-EC28',
+          reason:
+            'Status checks, which the recovery alarms watch, come every minute without detailed monitoring; the other metrics are not worth $2 a month per instance.',
+        },
+        {
+          id: 'AwsSolutions-EC29',
+          reason:
+            'A NAT instance is disposable: recovery alarms heal it and a deploy recreates it with its Elastic IP; termination protection would block that.',
+        },
+      );
+    });
   }
 
   /** An imported allocation id has no CloudFormation attribute for its address: ask EC2 at deploy time. */

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -26,6 +27,8 @@ export interface MonitoringProps {
   readonly oldestMessageAlarmSeconds?: number;
   /** NotificationFailed / (Sent + Failed) over 5 minutes that raises an alarm. Default 0.05. */
   readonly failureRateThreshold?: number;
+  /** NAT instances (natProvider `instance`): their status checks on the dashboard and an alarm. */
+  readonly natInstances?: readonly ec2.IInstance[];
 }
 
 const PERIOD = Duration.minutes(5);
@@ -217,9 +220,48 @@ export class Monitoring extends Construct {
       alarmDescription: 'A retry execution failed: its notification may be left WAITING.',
     });
 
+    this.watchNatInstances(props.natInstances ?? []);
+
     this.dashboard.addWidgets(
       new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
+  }
+
+  /** Sender egress through NAT instances: failed status checks per instance, one alarm for all. */
+  private watchNatInstances(instances: readonly ec2.IInstance[]): void {
+    if (instances.length === 0) return;
+    const checks = instances.map(
+      (instance, i) =>
+        new cw.Metric({
+          namespace: 'AWS/EC2',
+          metricName: 'StatusCheckFailed',
+          dimensionsMap: { InstanceId: instance.instanceId },
+          statistic: 'Maximum',
+          period: Duration.minutes(1),
+          label: `NAT instance ${i + 1}`,
+        }),
+    );
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'NAT instances: status check failed (1 = unhealthy)',
+        left: checks,
+        width: 24,
+        height: 4,
+      }),
+    );
+    this.alarm('NatInstanceUnhealthy', {
+      metric: new cw.MathExpression({
+        expression: `MAX([${checks.map((_, i) => `nat${i}`).join(', ')}])`,
+        usingMetrics: Object.fromEntries(checks.map((m, i) => [`nat${i}`, m])),
+        period: Duration.minutes(1),
+        label: 'Worst NAT instance status check',
+      }),
+      threshold: 1,
+      evaluationPeriods: 3,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription:
+        'A NAT instance failed its status checks for 3 minutes: webhooks from its AZ cannot leave. Its own alarms recover or reboot it.',
+    });
   }
 
   private alarm(id: string, props: Omit<cw.AlarmProps, 'treatMissingData'>): cw.Alarm {
