@@ -152,6 +152,7 @@ function quietObserver(): DeliveryObserver {
     retryScheduled: noop,
     attemptFailed: noop,
     duplicate: noop,
+    deferred: noop,
     warn: noop,
   };
 }

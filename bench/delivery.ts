@@ -62,6 +62,7 @@ const noopObserver: DeliveryObserver = {
   retryScheduled: () => undefined,
   attemptFailed: () => undefined,
   duplicate: () => undefined,
+  deferred: () => undefined,
   warn: () => undefined,
 };
 

@@ -25,6 +25,12 @@ export const ENV = {
   DEFINITION_CACHE_TTL_SECONDS: 'DEFINITION_CACHE_TTL_SECONDS',
   /** How many notifications of one SQS batch are delivered at once (default 16). */
   DELIVERY_CONCURRENCY: 'DELIVERY_CONCURRENCY',
+  /**
+   * Upper bound of every webhook's maxConcurrency: its most requests in flight whatever its
+   * definition says, so one destination never holds more than this share of the delivery
+   * Lambdas (CDK sets half the queue's maximum Lambda concurrency). Default 100.
+   */
+  WEBHOOK_CONCURRENCY_CEILING: 'WEBHOOK_CONCURRENCY_CEILING',
   /** KMS HMAC key the pagination cursor key is derived from (AWS). */
   CURSOR_KMS_KEY_ID: 'CURSOR_KMS_KEY_ID',
   /** File holding the pagination cursor key, made on first use (local mode). */
@@ -44,6 +50,7 @@ export const METRIC_NAMES = {
   notificationFailed: 'NotificationFailed',
   retryScheduled: 'RetryScheduled',
   deliveryLatency: 'DeliveryLatency',
+  deliveryDeferred: 'DeliveryDeferred',
 } as const;
 
 export class ConfigError extends Error {
@@ -172,6 +179,7 @@ export interface DeliveryConfig extends StoreConfig {
   readonly egressAllowCidrs: readonly string[];
   readonly definitionCacheTtlMs: number;
   readonly deliveryConcurrency: number;
+  readonly webhookConcurrencyCeiling: number;
 }
 
 export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[]): DeliveryConfig {
@@ -192,6 +200,7 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
       read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) *
       1000,
     deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
+    webhookConcurrencyCeiling: read.number(ENV.WEBHOOK_CONCURRENCY_CEILING, 100, 1, 1000),
   };
 }
 

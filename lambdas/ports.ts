@@ -184,6 +184,8 @@ export interface DeliveryObserver {
   retryScheduled(notification: NotificationRef, attempt: Attempt, waitSeconds: number): void;
   attemptFailed(notification: NotificationRef, attempt: Attempt): void;
   duplicate(notification: NotificationRef, what: string): void;
+  /** A job went back to the queue because its webhook was at its concurrency cap. */
+  deferred(notification: NotificationRef, deferrals: number, delaySeconds: number): void;
   warn(message: string, notification: NotificationRef, detail?: Record<string, unknown>): void;
 }
 

@@ -43,3 +43,14 @@ export const NOTIFICATION_INDEX_PROJECTION = [
   'nextAttemptAt',
   'attemptCount',
 ] as const;
+
+/**
+ * Concurrency leases share the Notifications table: one item per webhook whose requests are
+ * counted (see ConcurrencyGate), id `lease#<webhookId>`, a string set `leases` of
+ * `<random>@<expiresAtMs>` tokens, gone by TTL a day after its last use.
+ */
+export const LEASE_ITEM = {
+  prefix: 'lease#',
+  setAttribute: 'leases',
+  idleTtlSeconds: 86_400,
+} as const;

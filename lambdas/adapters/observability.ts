@@ -69,6 +69,14 @@ export function createDeliveryObserver(logger: Logger, metrics: Metrics): Delive
     duplicate(ref, what) {
       logger.info('duplicate skipped', { ...ref, what });
     },
+    deferred(ref, deferrals, delaySeconds) {
+      metrics.addMetric(METRIC_NAMES.deliveryDeferred, MetricUnit.Count, 1);
+      logger.info('webhook at its concurrency cap; job queued again', {
+        ...ref,
+        deferrals,
+        delaySeconds,
+      });
+    },
     warn(message, ref, detail) {
       logger.warn(message, { ...ref, ...detail });
     },

@@ -10,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
 import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import { DynamoConcurrencyLeases } from '../adapters/dynamo-leases';
 import {
   DynamoNotificationStore,
   DynamoPayloadStore,
@@ -28,6 +29,7 @@ import {
 import { SfnRetryScheduler } from '../adapters/sfn-scheduler';
 import { SqsDeliveryQueue } from '../adapters/sqs-queue';
 import { type DeliveryConfig, loadDeliveryConfig } from '../config';
+import { ConcurrencyGate } from '../core/concurrency-gate';
 import { CachedWebhookStore } from '../core/definition-cache';
 import { DeliveryService } from '../core/delivery';
 import { OperationalEvents } from '../core/operational-events';
@@ -74,6 +76,17 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
       policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
     }),
     ...(renderer ? { renderer } : {}),
+    // First attempts and resends (the delivery Lambda) pass the per-webhook concurrency cap.
+    ...(renderer
+      ? {
+          gate: new ConcurrencyGate(
+            new DynamoConcurrencyLeases(dynamo, config.notificationsTable),
+            {
+              ceiling: config.webhookConcurrencyCeiling,
+            },
+          ),
+        }
+      : {}),
     clock: systemClock,
     observer: createDeliveryObserver(logger, metrics),
     settings: {

@@ -21,6 +21,7 @@ import type {
   RetryScheduler,
   WebhookStore,
 } from '../ports';
+import { type ConcurrencyGate, WebhookAtCapacityError } from './concurrency-gate';
 import { TemplateError } from './errors';
 import type {
   Attempt,
@@ -68,6 +69,8 @@ export interface DeliveryDeps {
   readonly clock: Clock;
   readonly observer: DeliveryObserver;
   readonly settings: DeliverySettings;
+  /** The per-webhook concurrency cap of first attempts and resends; absent: no cap. */
+  readonly gate?: ConcurrencyGate;
   /** Publishes `platform.notification.failed` when retries are exhausted; none when absent. */
   readonly operationalEvents?: OperationalEventPublisher;
 }
@@ -111,14 +114,42 @@ export class DeliveryService {
   constructor(private readonly deps: DeliveryDeps) {}
 
   async handleJob(job: DeliveryJob, context: JobContext = {}): Promise<void> {
-    switch (job.kind) {
-      case 'deliver':
-        return this.deliver(job, context);
-      case 'resend':
-        return this.resend(job.notificationId, job.jobId);
-      case 'resendQuery':
-        return this.expandResendQuery(job.jobId, job.query, job.cursor);
+    try {
+      switch (job.kind) {
+        case 'deliver':
+          return await this.deliver(job, context);
+        case 'resend':
+          return await this.resend(job.notificationId, job.jobId);
+        case 'resendQuery':
+          return await this.expandResendQuery(job.jobId, job.query, job.cursor);
+      }
+    } catch (error) {
+      if (error instanceof WebhookAtCapacityError && job.kind !== 'resendQuery')
+        return this.defer(job, error.webhookId);
+      throw error;
     }
+  }
+
+  /**
+   * Puts a job whose webhook is at its concurrency cap back into the queue, hidden for a while,
+   * as a new message: the Lambda is free for other webhooks at once, and the job's receive count
+   * (which leads to the dead-letter queue) does not grow. Sent before the original is deleted,
+   * so a crash in between only duplicates it (jobs are idempotent).
+   */
+  private async defer(
+    job: Extract<DeliveryJob, { kind: 'deliver' | 'resend' }>,
+    webhookId: string,
+  ): Promise<void> {
+    const gate = this.deps.gate;
+    if (!gate) throw new Error('a job was turned away by a concurrency gate that is not wired');
+    const deferrals = (job.deferrals ?? 0) + 1;
+    const delaySeconds = gate.deferSeconds(webhookId, deferrals - 1);
+    await this.deps.queue.enqueue([{ ...job, webhookId, deferrals }], { delaySeconds });
+    this.deps.observer.deferred(
+      { notificationId: job.notificationId, webhookId },
+      deferrals,
+      delaySeconds,
+    );
   }
 
   /** First delivery: render once, store write-once, attempt 1, record, start retries on failure. */
@@ -413,12 +444,22 @@ export class DeliveryService {
     number: number,
     trigger: AttemptTrigger,
   ): Promise<{ record: Attempt; result: HttpResult }> {
+    // First attempts and resends run on the shared delivery Lambdas: they pass the webhook's
+    // concurrency cap. Retries run in their own Lambda, paced by the back-off and the circuit.
+    const gate = trigger === 'retry' ? undefined : this.deps.gate;
+    const permit = gate ? await gate.enter(definition.id, definition.maxConcurrency) : undefined;
+    if (gate && !permit) throw new WebhookAtCapacityError(definition.id);
     const startedAt = this.deps.clock.now();
     const headers = {
       ...request.headers,
       ...sendTimeHeaders(definition, id, startedAt, request.body),
     };
-    const result = await this.deps.sender.send({ ...request, headers });
+    let result: HttpResult | undefined;
+    try {
+      result = await this.deps.sender.send({ ...request, headers });
+    } finally {
+      await permit?.release(result?.durationMs);
+    }
     const sent = result.kind === 'response' && result.statusCode >= 200 && result.statusCode < 300;
     return {
       result,

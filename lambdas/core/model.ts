@@ -8,6 +8,9 @@ import type { Conditions } from './conditions';
 export const NOTIFICATION_STATUSES = ['QUEUED', 'WAITING', 'SENT', 'FAILED'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
+/** Bounds and default of a webhook's `maxConcurrency`. */
+export const MAX_CONCURRENCY = { min: 1, max: 100, default: 10 } as const;
+
 export const FAILURE_REASONS = [
   'INVALID_HTTP_RESPONSE',
   'TIMEOUT',
@@ -71,6 +74,11 @@ export interface WebhookDefinition {
   readonly auth?: BasicAuth;
   /** `whsec_` + base64 secret (Standard Webhooks). */
   readonly signingSecret?: string;
+  /**
+   * Most requests in flight to this webhook at once, region-wide (MAX_CONCURRENCY bounds;
+   * absent: MAX_CONCURRENCY.default). Keeps a slow receiver from holding the delivery Lambdas.
+   */
+  readonly maxConcurrency?: number;
   /** Only events whose fields match fire the webhook (Match All / Match Any). */
   readonly conditions?: Conditions;
   /** ed25519 signing (`"signing":{"scheme":"ed25519"}`): the key pair the platform made. */

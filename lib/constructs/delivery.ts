@@ -18,6 +18,21 @@ import type { Tables } from './tables';
 
 /** Delivery Lambda timeout: a batch of 10 with at most 15 s per HTTP attempt fits well within it. */
 export const DELIVERY_TIMEOUT = Duration.seconds(60);
+/** The longest one HTTP attempt may take (connect 5 s within a total of 15 s, the sender's bounds). */
+export const ATTEMPT_TOTAL_SECONDS = 15;
+/** What a batch needs besides its requests: store reads and writes, starting retries, a cold start. */
+const BATCH_OVERHEAD_SECONDS = 15;
+
+/**
+ * The longest a delivery batch can take: its records run `deliveryConcurrency` at a time, each
+ * at most one attempt of ATTEMPT_TOTAL_SECONDS plus store work. It must fit in the Lambda
+ * timeout, or SQS would hand out records of a batch still running.
+ */
+export function worstBatchSeconds(batchSize: number, deliveryConcurrency: number): number {
+  return (
+    Math.ceil(batchSize / deliveryConcurrency) * ATTEMPT_TOTAL_SECONDS + BATCH_OVERHEAD_SECONDS
+  );
+}
 /** Attempt Lambda timeout: one attempt (connect 5 s, total 15 s) plus store writes. */
 export const ATTEMPT_TIMEOUT = Duration.seconds(30);
 
@@ -63,6 +78,15 @@ export class Delivery extends Construct {
     const { network, tables } = props;
     const schedule = props.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
     const batchingWindow = Duration.seconds(props.batchingWindowSeconds ?? 1);
+    const batchSize = props.batchSize ?? 10;
+    const deliveryConcurrency = props.deliveryConcurrency ?? 16;
+    const maxConcurrency = props.maxConcurrency ?? 50;
+    if (worstBatchSeconds(batchSize, deliveryConcurrency) > DELIVERY_TIMEOUT.toSeconds()) {
+      throw new Error(
+        `A batch of ${batchSize} sent ${deliveryConcurrency} at a time can take ${worstBatchSeconds(batchSize, deliveryConcurrency)} s, ` +
+          `more than the delivery Lambda's ${DELIVERY_TIMEOUT.toSeconds()} s: lower deliveryBatchSize or raise deliveryConcurrency`,
+      );
+    }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeliveryDlq', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -143,7 +167,9 @@ export class Delivery extends Construct {
       environment: {
         ...senderEnv,
         [ENV.RETRY_STATE_MACHINE_ARN]: this.retryMachine.stateMachine.stateMachineArn,
-        [ENV.DELIVERY_CONCURRENCY]: String(props.deliveryConcurrency ?? 16),
+        [ENV.DELIVERY_CONCURRENCY]: String(deliveryConcurrency),
+        // One webhook never holds more than half of the delivery Lambdas, whatever its cap says.
+        [ENV.WEBHOOK_CONCURRENCY_CEILING]: String(Math.max(1, Math.floor(maxConcurrency / 2))),
       },
       logRetention: props.logRetention,
       vpc,
@@ -158,9 +184,9 @@ export class Delivery extends Construct {
     this.retryMachine.stateMachine.grantStartExecution(this.deliveryFunction);
 
     this.eventSource = new sources.SqsEventSource(this.queue, {
-      batchSize: props.batchSize ?? 10,
+      batchSize,
       maxBatchingWindow: batchingWindow,
-      maxConcurrency: props.maxConcurrency ?? 50,
+      maxConcurrency,
       reportBatchItemFailures: true,
     });
     this.deliveryFunction.addEventSource(this.eventSource);

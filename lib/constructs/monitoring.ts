@@ -79,6 +79,7 @@ export class Monitoring extends Construct {
     const sent = platformMetric(METRIC_NAMES.notificationSent);
     const failed = platformMetric(METRIC_NAMES.notificationFailed);
     const retries = platformMetric(METRIC_NAMES.retryScheduled);
+    const deferred = platformMetric(METRIC_NAMES.deliveryDeferred);
     const ingested = platformMetric(METRIC_NAMES.eventsIngested);
     const latencyP50 = platformMetric(METRIC_NAMES.deliveryLatency, 'p50');
     const latencyP99 = platformMetric(METRIC_NAMES.deliveryLatency, 'p99');
@@ -150,6 +151,9 @@ export class Monitoring extends Construct {
           graph(`Delivery latency (${METRIC_NAMES.deliveryLatency}, ms)`, [
             labelled(latencyP50, 'p50'),
             labelled(latencyP99, 'p99'),
+          ]),
+          graph(`Queued again at a webhook's concurrency cap (${METRIC_NAMES.deliveryDeferred})`, [
+            deferred,
           ]),
         ],
         [

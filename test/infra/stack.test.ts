@@ -14,9 +14,11 @@ import {
   METRIC_NAMES,
   METRICS_NAMESPACE,
 } from '../../lambdas/config';
+import { MAX_CONCURRENCY } from '../../lambdas/core/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
+import { worstBatchSeconds } from '../../lib/constructs/delivery';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import {
   actionsOf,
@@ -237,6 +239,32 @@ describe('delivery queue', () => {
       (propsOf(built, ids.delivery).Timeout as number) * 6,
     );
     for (const q of [ids.queue, ids.dlq]) expect(propsOf(built, q).SqsManagedSseEnabled).toBe(true);
+  });
+
+  it('keeps batch size, Lambda concurrency and timeouts consistent with the visibility timeout', () => {
+    const mapping = resourcesOf(built, 'AWS::Lambda::EventSourceMapping')[0]![1];
+    const batchSize = mapping.BatchSize as number;
+    const window = mapping.MaximumBatchingWindowInSeconds as number;
+    const lambdas = (mapping.ScalingConfig as Json).MaximumConcurrency as number;
+    const timeout = propsOf(built, ids.delivery).Timeout as number;
+    const env = envOf(built, ids.delivery);
+    const sendsAtOnce = Number(env[ENV.DELIVERY_CONCURRENCY]);
+    // The slowest possible batch (every request taking its full 15 s) ends before the timeout...
+    expect(worstBatchSeconds(batchSize, sendsAtOnce)).toBeLessThanOrEqual(timeout);
+    // ...and SQS keeps its messages hidden through Lambda's own retries of it plus the window.
+    expect(propsOf(built, ids.queue).VisibilityTimeout as number).toBeGreaterThanOrEqual(
+      6 * timeout + window,
+    );
+    // One webhook holds at most half of the delivery Lambdas, and the default cap fits in that.
+    const ceiling = Number(env[ENV.WEBHOOK_CONCURRENCY_CEILING]);
+    expect(ceiling).toBe(Math.floor(lambdas / 2));
+    expect(MAX_CONCURRENCY.default).toBeLessThanOrEqual(ceiling);
+  });
+
+  it('refuses a batch that could outlast the delivery Lambda', () => {
+    expect(() => buildStack({ deliveryBatchSize: 100, deliveryConcurrency: 10 })).toThrow(
+      /lower deliveryBatchSize or raise deliveryConcurrency/,
+    );
   });
 
   it('takes messages of 1 MiB on both queues (a 256 KiB event plus its delivery envelope)', () => {

@@ -49,6 +49,7 @@ describe('creating a webhook', () => {
       strict: false,
       auth: null,
       signingSecret: null,
+      maxConcurrency: 10,
       version: 1,
     });
     expect(res.body.id).toMatch(/^wh_/);
@@ -173,6 +174,23 @@ describe('creating a webhook', () => {
     });
     expect(res.status).toBe(400);
     expect(paths(res).sort()).toEqual(['auth.password', 'id', 'name', 'signingSecret', 'version']);
+  });
+
+  it('keeps a concurrency cap from 1 to 100 and refuses anything else, storing nothing', async () => {
+    const { api, stores } = setup();
+    const capped = await api.post('/webhooks', { ...ledger, maxConcurrency: 3 });
+    expect(capped.status).toBe(201);
+    expect(capped.body.maxConcurrency).toBe(3);
+    expect((await stores.webhooks.get(capped.body.id))?.maxConcurrency).toBe(3);
+
+    const before = (await stores.webhooks.list()).length;
+    for (const bad of [0, 101, 2.5, '5', null]) {
+      const res = await api.post('/webhooks', { ...ledger, maxConcurrency: bad });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(res)).toEqual(['maxConcurrency']);
+    }
+    expect(await stores.webhooks.list()).toHaveLength(before);
   });
 
   it('refuses an Authorization header when auth is set', async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../lambdas/adapters/dynamo-stores';
 import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
+import type { ConcurrencyGate } from '../../lambdas/core/concurrency-gate';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
@@ -28,7 +29,14 @@ import type { StandIns } from './standins';
 export const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8', '::1/128'] } as const;
 
 export interface ObservedEvent {
-  readonly kind: 'sent' | 'failed' | 'retryScheduled' | 'attemptFailed' | 'duplicate' | 'warn';
+  readonly kind:
+    | 'sent'
+    | 'failed'
+    | 'retryScheduled'
+    | 'attemptFailed'
+    | 'duplicate'
+    | 'deferred'
+    | 'warn';
   readonly ref: NotificationRef;
   readonly detail?: unknown;
 }
@@ -43,6 +51,8 @@ export function recordingObserver(): DeliveryObserver & { events: ObservedEvent[
       events.push({ kind: 'retryScheduled', ref, detail: waitSeconds }),
     attemptFailed: (ref) => events.push({ kind: 'attemptFailed', ref }),
     duplicate: (ref, what) => events.push({ kind: 'duplicate', ref, detail: what }),
+    deferred: (ref, deferrals, delaySeconds) =>
+      events.push({ kind: 'deferred', ref, detail: { deferrals, delaySeconds } }),
     warn: (message, ref) => events.push({ kind: 'warn', ref, detail: message }),
   };
 }
@@ -62,6 +72,8 @@ export interface HarnessOptions {
   };
   /** Starts retries instead of the in-process machine (e.g. the product's SfnRetryScheduler). */
   readonly scheduler?: RetryScheduler;
+  /** The per-webhook concurrency cap; none when absent. */
+  readonly gate?: ConcurrencyGate;
 }
 
 export interface DeliveryHarness {
@@ -132,6 +144,7 @@ export function createDeliveryHarness(
     clock: { now: () => new Date() },
     observer,
     settings: { schedule, timeScale: options.timeScale ?? FAST_SCALE, retentionDays: 90 },
+    ...(options.gate ? { gate: options.gate } : {}),
   });
   attemptHandler = createAttemptHandler({ service, metrics });
   return {

@@ -260,6 +260,7 @@ describe('platform.notification.failed from the delivery engine', () => {
         retryScheduled: noop,
         attemptFailed: noop,
         duplicate: noop,
+        deferred: noop,
         warn: noop,
       },
       settings: { schedule: [1, 1, 1, 1, 1], timeScale: 1, retentionDays: 1 },

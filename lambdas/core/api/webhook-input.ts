@@ -9,6 +9,7 @@ import {
   type ContentType,
   HTTP_METHODS,
   type HttpMethod,
+  MAX_CONCURRENCY,
   type WebhookDefinition,
 } from '../model';
 import { RESERVED_HEADERS as RENDERER_RESERVED_HEADERS } from '../request-rules';
@@ -22,6 +23,7 @@ import {
   joinPath,
   readBoolean,
   readEnum,
+  readInteger,
   readObject,
   readString,
 } from './validation';
@@ -90,6 +92,7 @@ const WRITABLE_FIELDS = [
   'auth',
   'signingSecret',
   'signing',
+  'maxConcurrency',
 ] as const;
 const READ_ONLY_FIELDS = [
   'id',
@@ -171,6 +174,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
   const signingSecret = readSigningSecret(obj, mode, issues);
   const signing = readSigning(obj, issues);
   checkOneSigningMethod(signing, signingSecret, issues);
+  const maxConcurrency = readMaxConcurrency(obj, issues);
   let version: number | undefined;
   if (mode === 'replace' && has(obj, 'version')) {
     if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1)
@@ -204,6 +208,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
       headers: headers!,
       body: templateBody!,
       ...(strict !== undefined ? { strict } : {}),
+      ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
     },
     auth,
     signingSecret,
@@ -211,6 +216,17 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     id,
     version,
   };
+}
+
+/** Optional; a JSON integer within MAX_CONCURRENCY (absent means the default). */
+function readMaxConcurrency(obj: Json, issues: Issues): number | undefined {
+  if (!has(obj, 'maxConcurrency')) return undefined;
+  const { min, max } = MAX_CONCURRENCY;
+  if (typeof obj.maxConcurrency !== 'number') {
+    issues.add('maxConcurrency', `must be an integer from ${min} to ${max}`);
+    return undefined;
+  }
+  return readInteger(obj.maxConcurrency, 'maxConcurrency', min, max, issues);
 }
 
 function missing(issues: Issues, path: string, message: string): undefined {

@@ -3,7 +3,12 @@
  * `"password":"***"` and `"signingSecret":"whsec_***"`; a generated signing secret is shown in
  * the one response that created it.
  */
-import type { ContentType, HttpMethod, WebhookDefinition } from '../model';
+import {
+  type ContentType,
+  type HttpMethod,
+  MAX_CONCURRENCY,
+  type WebhookDefinition,
+} from '../model';
 import { type SigningView, signingView } from './webhook-signing';
 
 export const MASKED_PASSWORD = '***';
@@ -28,6 +33,8 @@ export interface WebhookView extends SigningView {
     readonly password: string;
   } | null;
   readonly signingSecret: string | null;
+  /** In force: the definition's, else the default. */
+  readonly maxConcurrency: number;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -58,6 +65,7 @@ export function toView(
         : MASKED_SIGNING_SECRET
       : null,
     ...signingView(def, now),
+    maxConcurrency: def.maxConcurrency ?? MAX_CONCURRENCY.default,
     version: def.version,
     createdAt: def.createdAt,
     updatedAt: def.updatedAt,

@@ -1,0 +1,210 @@
+/**
+ * The per-webhook concurrency cap (`maxConcurrency`): how many requests may be in flight to one
+ * destination at once, across every delivery Lambda. A webhook at its cap does not make a
+ * Lambda wait: the job goes back to the queue for a while (see deferSeconds) and the Lambda
+ * moves on to other webhooks' notifications.
+ *
+ * Counting across Lambdas needs shared state, and a shared counter on every request would put
+ * two conditional writes on the happy path and concentrate a flooded webhook's whole request
+ * rate on one DynamoDB item. So the shared count (a lease set, ConcurrencyLeases) is taken only
+ * for webhooks this container has seen slow, or has not seen yet:
+ * - a webhook whose requests here completed under `slowAfterMs` is "fast": no lease, nothing
+ *   written. A fast receiver frees its Lambda quickly, and SQS fair queues (one message group
+ *   per webhook) keep its volume from delaying the others.
+ * - one request at or over `slowAfterMs` (or still in flight after it) makes the webhook "slow"
+ *   here for `slowMemoryMs`: each request to it takes a lease first. A slow webhook writes at
+ *   most 2 x cap / latency items per second (20/s for a cap of 10 at 1 s).
+ * Within one container the count is local and exact. Across containers the cap can be exceeded
+ * only by requests that started while their container still took the webhook for fast (at most
+ * one batch per container, when a fast receiver turns slow).
+ */
+import { MAX_CONCURRENCY } from './model';
+
+/** The shared lease set of each webhook (DynamoDB on AWS and locally). */
+export interface ConcurrencyLeases {
+  /**
+   * Takes one of `cap` leases of the webhook, expiring at `nowMs + ttlMs` (a Lambda that dies
+   * holding one frees it that way); expired leases are swept when the set is full. Returns the
+   * lease token, or undefined when `cap` unexpired leases are held.
+   */
+  acquire(
+    webhookId: string,
+    cap: number,
+    nowMs: number,
+    ttlMs: number,
+  ): Promise<string | undefined>;
+  /** Returns a lease; unknown tokens are ignored. */
+  release(webhookId: string, token: string): Promise<void>;
+}
+
+export interface ConcurrencyGateSettings {
+  /** A request taking this long marks its webhook slow in this container. Default 1000 ms. */
+  readonly slowAfterMs?: number;
+  /** How long a slow request keeps its webhook leased. Default 60 s. */
+  readonly slowMemoryMs?: number;
+  /**
+   * Upper bound of every webhook's cap whatever its definition says: its share of the delivery
+   * fleet. Default MAX_CONCURRENCY.max.
+   */
+  readonly ceiling?: number;
+  /** Lifetime of a lease: twice the 15 s a request may take. Default 30 s. */
+  readonly leaseTtlMs?: number;
+  /** Webhooks remembered per container (least recently used forgotten). Default 10 000. */
+  readonly maxTracked?: number;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+/** The webhook is at its cap: the job goes back to the queue instead of waiting (no attempt made). */
+export class WebhookAtCapacityError extends Error {
+  override readonly name = 'WebhookAtCapacityError';
+  constructor(readonly webhookId: string) {
+    super(`webhook ${webhookId} is at its concurrency cap`);
+  }
+}
+
+/** A request admitted by the gate; release it when the request is over, whatever happened. */
+export interface Permit {
+  /** Frees the slot; `durationMs` (the request's, when one was sent) teaches the gate its speed. */
+  release(durationMs?: number): Promise<void>;
+}
+
+interface WebhookState {
+  /** Requests admitted in this container and not released. */
+  inFlight: number;
+  /** Start times of those requests (for "still in flight after slowAfterMs"). */
+  readonly started: Set<{ at: number }>;
+  /** At least one request completed here. */
+  seen: boolean;
+  /** Until when the webhook counts as slow here (epoch ms). */
+  slowUntil: number;
+  /** Moving average of request durations (ms), for how long a deferred job waits. */
+  latencyMs: number;
+}
+
+/** SQS caps DelaySeconds at 15 minutes. */
+const MAX_DEFER_SECONDS = 900;
+
+export class ConcurrencyGate {
+  private readonly states = new Map<string, WebhookState>();
+  private readonly slowAfterMs: number;
+  private readonly slowMemoryMs: number;
+  private readonly ceiling: number;
+  private readonly leaseTtlMs: number;
+  private readonly maxTracked: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly leases: ConcurrencyLeases,
+    settings: ConcurrencyGateSettings = {},
+  ) {
+    this.slowAfterMs = settings.slowAfterMs ?? 1000;
+    this.slowMemoryMs = settings.slowMemoryMs ?? 60_000;
+    this.ceiling = Math.max(1, settings.ceiling ?? MAX_CONCURRENCY.max);
+    this.leaseTtlMs = settings.leaseTtlMs ?? 30_000;
+    this.maxTracked = settings.maxTracked ?? 10_000;
+    this.now = settings.now ?? Date.now;
+    this.random = settings.random ?? Math.random;
+  }
+
+  /** The cap in force for a definition's maxConcurrency. */
+  capOf(maxConcurrency: number | undefined): number {
+    return Math.min(maxConcurrency ?? MAX_CONCURRENCY.default, this.ceiling);
+  }
+
+  /** Whether this container currently takes leases for the webhook (unknown or slow). */
+  isLeased(webhookId: string): boolean {
+    const state = this.states.get(webhookId);
+    return state === undefined || this.leasedNow(state, this.now());
+  }
+
+  /** Admits one request to the webhook, or answers undefined when it is at its cap. */
+  async enter(webhookId: string, maxConcurrency: number | undefined): Promise<Permit | undefined> {
+    const cap = this.capOf(maxConcurrency);
+    const state = this.stateOf(webhookId);
+    if (state.inFlight >= cap) return undefined;
+    const now = this.now();
+    const leased = this.leasedNow(state, now);
+    // Counted before the await, so concurrent callers in this container see it.
+    state.inFlight++;
+    const start = { at: now };
+    state.started.add(start);
+    let token: string | undefined;
+    if (leased) {
+      try {
+        token = await this.leases.acquire(webhookId, cap, now, this.leaseTtlMs);
+      } catch (error) {
+        this.forget(state, start);
+        throw error;
+      }
+      if (token === undefined) {
+        this.forget(state, start);
+        return undefined;
+      }
+    }
+    let released = false;
+    return {
+      release: async (durationMs) => {
+        if (released) return;
+        released = true;
+        this.forget(state, start);
+        if (durationMs !== undefined) this.observe(state, durationMs);
+        // A lease that cannot be returned expires by itself (leaseTtlMs).
+        if (token !== undefined) await this.leases.release(webhookId, token).catch(() => {});
+      },
+    };
+  }
+
+  /**
+   * How long a job turned away at the cap waits in the queue before it is tried again: about
+   * one request time of the webhook, longer for a job turned away often, with jitter so the
+   * jobs of a backlog do not come back together. Whole seconds, 1..900 (SQS DelaySeconds).
+   */
+  deferSeconds(webhookId: string, deferrals: number): number {
+    const latency = this.states.get(webhookId)?.latencyMs ?? this.slowAfterMs;
+    const base = Math.max(1, latency / 1000) * (1 + Math.min(deferrals, 40) / 2);
+    const jittered = base * (1 + this.random() / 2);
+    return Math.min(MAX_DEFER_SECONDS, Math.max(1, Math.round(jittered)));
+  }
+
+  private leasedNow(state: WebhookState, now: number): boolean {
+    if (!state.seen || now < state.slowUntil) return true;
+    for (const start of state.started) {
+      if (now - start.at >= this.slowAfterMs) {
+        state.slowUntil = now + this.slowMemoryMs;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private observe(state: WebhookState, durationMs: number): void {
+    state.latencyMs = state.seen ? 0.7 * state.latencyMs + 0.3 * durationMs : durationMs;
+    state.seen = true;
+    if (durationMs >= this.slowAfterMs) state.slowUntil = this.now() + this.slowMemoryMs;
+  }
+
+  private forget(state: WebhookState, start: { at: number }): void {
+    state.inFlight--;
+    state.started.delete(start);
+  }
+
+  private stateOf(webhookId: string): WebhookState {
+    let state = this.states.get(webhookId);
+    if (state) {
+      // Most recently used last: the first entries are the ones to forget.
+      this.states.delete(webhookId);
+    } else {
+      state = { inFlight: 0, started: new Set(), seen: false, slowUntil: 0, latencyMs: 0 };
+    }
+    this.states.set(webhookId, state);
+    if (this.states.size > this.maxTracked) {
+      for (const [id, s] of this.states) {
+        if (this.states.size <= this.maxTracked) break;
+        if (s.inFlight === 0) this.states.delete(id);
+      }
+    }
+    return state;
+  }
+}

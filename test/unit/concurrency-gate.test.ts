@@ -1,0 +1,136 @@
+import { ConcurrencyGate, type ConcurrencyLeases } from '../../lambdas/core/concurrency-gate';
+import { MAX_CONCURRENCY } from '../../lambdas/core/model';
+
+/** Lease sets in memory, counting the calls the gate makes (the writes it would cost). */
+class CountingLeases implements ConcurrencyLeases {
+  readonly held = new Map<string, Set<string>>();
+  acquires = 0;
+  releases = 0;
+  private next = 0;
+
+  async acquire(webhookId: string, cap: number): Promise<string | undefined> {
+    this.acquires++;
+    const set = this.held.get(webhookId) ?? new Set<string>();
+    this.held.set(webhookId, set);
+    if (set.size >= cap) return undefined;
+    const token = `t${this.next++}`;
+    set.add(token);
+    return token;
+  }
+
+  async release(webhookId: string, token: string): Promise<void> {
+    this.releases++;
+    this.held.get(webhookId)?.delete(token);
+  }
+
+  count(webhookId: string): number {
+    return this.held.get(webhookId)?.size ?? 0;
+  }
+}
+
+function setup(settings: { ceiling?: number } = {}) {
+  let now = 1_000_000;
+  const leases = new CountingLeases();
+  const gate = new ConcurrencyGate(leases, {
+    slowAfterMs: 1000,
+    slowMemoryMs: 60_000,
+    now: () => now,
+    random: () => 0.5,
+    ...settings,
+  });
+  return { gate, leases, advance: (ms: number) => (now += ms) };
+}
+
+describe('the per-webhook concurrency gate', () => {
+  it('leases every request of a webhook it has not seen, and turns away the one over the cap', async () => {
+    const { gate, leases } = setup();
+    const permits = await Promise.all([1, 2, 3].map(() => gate.enter('wh_a', 3)));
+    expect(permits.every((p) => p !== undefined)).toBe(true);
+    expect(leases.count('wh_a')).toBe(3);
+
+    expect(await gate.enter('wh_a', 3)).toBeUndefined();
+    // Another webhook is not affected.
+    expect(await gate.enter('wh_b', 3)).toBeDefined();
+
+    await permits[0]!.release(1500);
+    expect(leases.count('wh_a')).toBe(2);
+    expect(await gate.enter('wh_a', 3)).toBeDefined();
+  });
+
+  it('stops leasing a webhook once its requests complete fast: the happy path writes nothing', async () => {
+    const { gate, leases } = setup();
+    const first = await gate.enter('wh_fast', 5);
+    await first!.release(20);
+    const acquiresBefore = leases.acquires;
+
+    for (let i = 0; i < 50; i++) {
+      const permit = await gate.enter('wh_fast', 5);
+      await permit!.release(15);
+    }
+
+    expect(leases.acquires).toBe(acquiresBefore);
+    expect(leases.count('wh_fast')).toBe(0);
+    // The cap still holds within this container without any shared state.
+    const inFlight = await Promise.all([1, 2, 3, 4, 5].map(() => gate.enter('wh_fast', 5)));
+    expect(inFlight.every((p) => p !== undefined)).toBe(true);
+    expect(await gate.enter('wh_fast', 5)).toBeUndefined();
+    expect(leases.acquires).toBe(acquiresBefore);
+  });
+
+  it('leases a fast webhook again after one slow request, and for a while after it', async () => {
+    const { gate, leases, advance } = setup();
+    await (await gate.enter('wh_x', 5))!.release(10);
+    expect(gate.isLeased('wh_x')).toBe(false);
+
+    await (await gate.enter('wh_x', 5))!.release(3000);
+    expect(gate.isLeased('wh_x')).toBe(true);
+    const before = leases.acquires;
+    await (await gate.enter('wh_x', 5))!.release(10);
+    expect(leases.acquires).toBe(before + 1);
+
+    advance(61_000);
+    expect(gate.isLeased('wh_x')).toBe(false);
+  });
+
+  it('treats a request still in flight past the slow threshold as slow, before it ends', async () => {
+    const { gate, advance } = setup();
+    await (await gate.enter('wh_y', 5))!.release(10);
+    const pending = await gate.enter('wh_y', 5);
+    expect(gate.isLeased('wh_y')).toBe(false);
+
+    advance(1500);
+
+    expect(gate.isLeased('wh_y')).toBe(true);
+    await pending!.release(1500);
+  });
+
+  it('caps every webhook at the ceiling whatever its definition says, and defaults an absent cap', () => {
+    const { gate } = setup({ ceiling: 25 });
+    expect(gate.capOf(100)).toBe(25);
+    expect(gate.capOf(3)).toBe(3);
+    expect(gate.capOf(undefined)).toBe(MAX_CONCURRENCY.default);
+  });
+
+  it('frees the local slot when taking a lease fails, so an outage of the store does not leak it', async () => {
+    const leases: ConcurrencyLeases = {
+      acquire: async () => {
+        throw new Error('store down');
+      },
+      release: async () => undefined,
+    };
+    const gate = new ConcurrencyGate(leases);
+    await expect(gate.enter('wh_z', 1)).rejects.toThrow('store down');
+    await expect(gate.enter('wh_z', 1)).rejects.toThrow('store down');
+  });
+
+  it('sends a turned-away job back for about one request time, longer the more often it was turned away', async () => {
+    const { gate } = setup();
+    await (await gate.enter('wh_slow', 1))!.release(3000);
+    const first = gate.deferSeconds('wh_slow', 0);
+    const later = gate.deferSeconds('wh_slow', 6);
+    expect(first).toBeGreaterThanOrEqual(3);
+    expect(later).toBeGreaterThan(first);
+    expect(gate.deferSeconds('wh_slow', 10_000)).toBeLessThanOrEqual(900);
+    expect(gate.deferSeconds('wh_unknown', 0)).toBeGreaterThanOrEqual(1);
+  });
+});
