@@ -35,6 +35,8 @@ export function withLambdaContext<E, R>(
 ): (event: E, context: Context) => Promise<R> {
   return (event, context) => {
     logger.addContext(context);
+    // A new log sampling decision per invocation (POWERTOOLS_LOGGER_SAMPLE_RATE).
+    logger.refreshSampleRateCalculation();
     return handler(event);
   };
 }

@@ -20,8 +20,6 @@ export interface DeliveryHandlerDeps {
 
 export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    // A new sampling decision per invocation (POWERTOOLS_LOGGER_SAMPLE_RATE).
-    deps.logger.refreshSampleRateCalculation();
     const batchItemFailures: SQSBatchItemFailure[] = [];
     // At-least-once delivery can put two copies of a job in one batch: run it once.
     const started = new Set<string>();

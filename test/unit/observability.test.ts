@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDeliveryObserver } from '../../lambdas/adapters/observability';
+import { createDeliveryObserver, withLambdaContext } from '../../lambdas/adapters/observability';
 import type { Attempt } from '../../lambdas/core/model';
 
 const attempt: Attempt = {
@@ -60,5 +60,15 @@ describe('delivery logs at scale', () => {
     const { observer } = observerSampled(1);
     const messages = messagesOf(() => observer.sent(ref, attempt, 40));
     expect(messages).toEqual(['notification sent']);
+  });
+
+  it('every Lambda invocation gets its own sampling decision', async () => {
+    const logger = new Logger({ serviceName: 'webhooks', sampleRateValue: 0.5 });
+    const refresh = jest.spyOn(logger, 'refreshSampleRateCalculation');
+    const handler = withLambdaContext(logger, async (n: number) => n + 1);
+    const context = { functionName: 'f', awsRequestId: 'r' } as never;
+    expect(await handler(1, context)).toBe(2);
+    expect(await handler(2, context)).toBe(3);
+    expect(refresh).toHaveBeenCalledTimes(2);
   });
 });
