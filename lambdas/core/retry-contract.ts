@@ -11,8 +11,9 @@
  *                         { action: "attempt", notificationId, retry: k }
  *                         (payloadResponseOnly; the result replaces the state)
  *                      -> Choice: $.done == true -> Succeed; k < 5 -> Wait k+1
- * After retry 5 failed: Task "MarkFailed" invoking the attempt Lambda with
- *                         { action: "markFailed", notificationId } -> Succeed.
+ * After retry 5: Task "MarkFailed" invoking the attempt Lambda with
+ *                         { action: "markFailed", notificationId }, the end: it marks FAILED a
+ *                         notification still WAITING and leaves any other alone.
  */
 export interface RetryExecutionInput {
   readonly notificationId: string;

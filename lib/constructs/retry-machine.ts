@@ -41,7 +41,7 @@ export interface RetryMachineProps {
  * The automatic retries of one notification, started by the delivery Lambda after a failed
  * first attempt (see lambdas/core/retry-contract.ts). Standard workflow, JSONPath only.
  *   Wait k (TimestampPath $.nextAttemptAt) -> Attempt k -> Choice ($.done ? Settled : Wait k+1)
- *   after the last: MarkFailed -> Settled
+ *   the last: Wait n -> Attempt n -> MarkFailed (a no-op unless still WAITING), end
  */
 export class RetryMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -66,10 +66,13 @@ export class RetryMachine extends Construct {
 
     const settled = new sfn.Succeed(this, RETRY_STATE_NAMES.settled);
     const markFailedAction: MarkFailedTaskInput['action'] = 'markFailed';
+    // Every state entered is a billed transition. The last attempt goes straight to MarkFailed,
+    // which leaves a notification that is no longer WAITING (sent, or failed for good) alone,
+    // and ends the execution itself: no Choice and no Succeed after the fifth retry.
     const markFailed = this.invoke(RETRY_STATE_NAMES.markFailed, props.attemptFunction, {
       action: markFailedAction,
       notificationId: sfn.JsonPath.stringAt('$.notificationId'),
-    }).next(settled);
+    });
 
     const attemptAction: AttemptTaskInput['action'] = 'attempt';
     // Built from the last step backwards so each Choice can point at the next Wait.
@@ -85,6 +88,10 @@ export class RetryMachine extends Construct {
         notificationId: sfn.JsonPath.stringAt('$.notificationId'),
         retry,
       });
+      if (retry === schedule.length) {
+        next = wait.next(attempt).next(next);
+        continue;
+      }
       const check = new sfn.Choice(this, RETRY_STATE_NAMES.check(retry))
         .when(sfn.Condition.booleanEquals('$.done', true), settled)
         .otherwise(next);
@@ -102,7 +109,7 @@ export class RetryMachine extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       stateMachineName: props.stateMachineName,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      comment: `Automatic retries of one notification: ${schedule.length} x (Wait -> Attempt -> Choice), then MarkFailed`,
+      comment: `Automatic retries of one notification: ${schedule.length} x (Wait -> Attempt -> Choice), the last Choice replaced by MarkFailed`,
       definitionBody: sfn.DefinitionBody.fromChainable(next),
       tracingEnabled: observability,
       ...(this.logGroup === undefined

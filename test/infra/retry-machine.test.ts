@@ -41,7 +41,7 @@ describe('retry state machine definition', () => {
     expect(result.isValid).toBe(true);
   });
 
-  it('has the documented shape: five Wait -> Attempt -> Choice steps, then MarkFailed', () => {
+  it('has the documented shape: Wait -> Attempt -> Choice steps, the fifth Attempt straight to MarkFailed', () => {
     expect(definition.StartAt).toBe(RETRY_STATE_NAMES.wait(1));
     for (let k = 1; k <= RETRY_COUNT; k++) {
       expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({
@@ -54,21 +54,24 @@ describe('retry state machine definition', () => {
         Type: 'Task',
         Resource: LOCAL_ATTEMPT_FUNCTION_ARN,
         Parameters: { action: 'attempt', 'notificationId.$': '$.notificationId', retry: k },
-        Next: RETRY_STATE_NAMES.check(k),
+        Next: k < RETRY_COUNT ? RETRY_STATE_NAMES.check(k) : RETRY_STATE_NAMES.markFailed,
       });
+      if (k === RETRY_COUNT) continue;
       expect(states[RETRY_STATE_NAMES.check(k)]).toMatchObject({
         Type: 'Choice',
         Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.settled }],
-        Default: k < RETRY_COUNT ? RETRY_STATE_NAMES.wait(k + 1) : RETRY_STATE_NAMES.markFailed,
+        Default: RETRY_STATE_NAMES.wait(k + 1),
       });
     }
+    expect(states[RETRY_STATE_NAMES.check(RETRY_COUNT)]).toBeUndefined();
     expect(states[RETRY_STATE_NAMES.markFailed]).toMatchObject({
       Type: 'Task',
       Parameters: { action: 'markFailed', 'notificationId.$': '$.notificationId' },
-      Next: RETRY_STATE_NAMES.settled,
+      End: true,
     });
     expect(states[RETRY_STATE_NAMES.settled]).toMatchObject({ Type: 'Succeed' });
-    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 2);
+    // Every state entered is billed: 3 per retry but the last (2), MarkFailed, Settled.
+    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 1);
   });
 
   it('retries the Lambda tasks on Lambda service errors', () => {
@@ -179,6 +182,14 @@ describe('retry state machine, executed by aws-local-stepfunctions', () => {
       [1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })),
     );
     expect(result).toMatchObject({ notificationId: 'ntf_1', done: true });
+  });
+
+  it('after a fifth retry that succeeds, MarkFailed runs and leaves the notification alone', async () => {
+    const { calls } = await run((input) =>
+      answer(input, input.action === 'markFailed' || input.retry === RETRY_COUNT),
+    );
+    expect(calls).toHaveLength(RETRY_COUNT + 1);
+    expect(calls[calls.length - 1]).toEqual({ action: 'markFailed', notificationId: 'ntf_1' });
   });
 
   it('stops at once when the first retry succeeds', async () => {
