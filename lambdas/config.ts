@@ -7,6 +7,7 @@ export const ENV = {
   WEBHOOKS_TABLE: 'WEBHOOKS_TABLE',
   NOTIFICATIONS_TABLE: 'NOTIFICATIONS_TABLE',
   PAYLOADS_TABLE: 'PAYLOADS_TABLE',
+  EVENT_TYPES_TABLE: 'EVENT_TYPES_TABLE',
   DELIVERY_QUEUE_URL: 'DELIVERY_QUEUE_URL',
   RETRY_STATE_MACHINE_ARN: 'RETRY_STATE_MACHINE_ARN',
   /** JSON array of 5 numbers (seconds). */
@@ -154,6 +155,7 @@ export interface StoreConfig {
   readonly webhooksTable: string;
   readonly notificationsTable: string;
   readonly payloadsTable: string;
+  readonly eventTypesTable: string;
   readonly queueUrl: string;
 }
 
@@ -165,6 +167,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
     webhooksTable: read.required(ENV.WEBHOOKS_TABLE),
     notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
     payloadsTable: read.required(ENV.PAYLOADS_TABLE),
+    eventTypesTable: read.required(ENV.EVENT_TYPES_TABLE),
     queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
   };
 }

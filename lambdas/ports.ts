@@ -194,6 +194,22 @@ export interface NotificationRef {
   readonly webhookId?: string;
 }
 
+/** One entry of the event-type catalogue. */
+export interface EventTypeRecord {
+  readonly type: string;
+  readonly firstSeenAt: string;
+  readonly lastSeenAt: string;
+}
+
+export interface EventTypeStore {
+  /**
+   * Records that the type was published at `seenAt`: sets firstSeenAt if absent, moves
+   * lastSeenAt forward (never back).
+   */
+  record(type: string, seenAt: string): Promise<void>;
+  list(): Promise<EventTypeRecord[]>;
+}
+
 /** The webhook an operational event is about, as the publisher needs it. */
 export interface OperationalEventSubject {
   readonly id: string;

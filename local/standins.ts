@@ -33,6 +33,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
 import {
+  EVENT_TYPES_TABLE,
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
@@ -52,6 +53,7 @@ export interface StandIns {
     readonly webhooks: string;
     readonly notifications: string;
     readonly payloads: string;
+    readonly eventTypes: string;
   };
   readonly queueUrl: string;
   readonly dlqUrl: string;
@@ -100,6 +102,7 @@ export function standInNames(prefix = '') {
       webhooks: `${prefix}webhooks`,
       notifications: `${prefix}notifications`,
       payloads: `${prefix}payloads`,
+      eventTypes: `${prefix}event-types`,
     },
     queue: `${prefix}webhooks-delivery`,
     dlq: `${prefix}webhooks-delivery-dlq`,
@@ -355,6 +358,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
         [ENV.WEBHOOKS_TABLE]: names.tables.webhooks,
         [ENV.NOTIFICATIONS_TABLE]: names.tables.notifications,
         [ENV.PAYLOADS_TABLE]: names.tables.payloads,
+        [ENV.EVENT_TYPES_TABLE]: names.tables.eventTypes,
         [ENV.DELIVERY_QUEUE_URL]: queueUrl,
       },
       startMs: Date.now() - started,
@@ -458,10 +462,15 @@ async function listAllTables(client: DynamoDBClient): Promise<Set<string>> {
   return names;
 }
 
-/** Creates the three tables as the CDK stack does; tables that exist already are left alone. */
+/** Creates the tables as the CDK stack does; tables that exist already are left alone. */
 export async function createTables(
   client: DynamoDBClient,
-  tables: { readonly webhooks: string; readonly notifications: string; readonly payloads: string },
+  tables: {
+    readonly webhooks: string;
+    readonly notifications: string;
+    readonly payloads: string;
+    readonly eventTypes: string;
+  },
 ): Promise<void> {
   const existing = await listAllTables(client);
   const stringKey = (name: string): AttributeDefinition => ({
@@ -503,6 +512,7 @@ export async function createTables(
       ttl: PAYLOADS_TABLE.ttlAttribute,
       extra: {},
     },
+    { name: tables.eventTypes, key: EVENT_TYPES_TABLE.partitionKey, ttl: undefined, extra: {} },
   ];
   for (const spec of specs) {
     if (existing.has(spec.name)) continue;

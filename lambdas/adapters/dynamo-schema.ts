@@ -18,6 +18,11 @@ export const WEBHOOKS_TABLE = {
   revisionAttribute: 'revision',
 } as const;
 
+/** The event-type catalogue (GET /event-types): one small item per type producers published. */
+export const EVENT_TYPES_TABLE = {
+  partitionKey: 'type',
+} as const;
+
 export const PAYLOADS_TABLE = {
   partitionKey: 'id',
   ttlAttribute: 'expiresAt',

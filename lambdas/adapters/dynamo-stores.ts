@@ -26,6 +26,8 @@ import type {
 } from '../core/model';
 import type {
   CursorKeySource,
+  EventTypeRecord,
+  EventTypeStore,
   NotificationPage,
   NotificationQuery,
   NotificationStore,
@@ -43,7 +45,7 @@ import {
   type ReadPartition,
   statusShardOf,
 } from './dynamo-listing';
-import { WEBHOOKS_TABLE } from './dynamo-schema';
+import { EVENT_TYPES_TABLE, WEBHOOKS_TABLE } from './dynamo-schema';
 import {
   PACKED_ATTRIBUTES,
   PACKING_DEFLATE_JSON,
@@ -615,5 +617,56 @@ export class DynamoResendJobStore implements ResendJobStore {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
     }
+  }
+}
+
+// ---- event-type catalogue ------------------------------------------------------------------
+
+export class DynamoEventTypeStore implements EventTypeStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** One UpdateItem; a write older than the stored lastSeenAt changes nothing. */
+  async record(type: string, seenAt: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { [EVENT_TYPES_TABLE.partitionKey]: { S: type } },
+          UpdateExpression:
+            'SET firstSeenAt = if_not_exists(firstSeenAt, :seenAt), lastSeenAt = :seenAt',
+          ConditionExpression: 'attribute_not_exists(lastSeenAt) OR lastSeenAt < :seenAt',
+          ExpressionAttributeValues: { ':seenAt': { S: seenAt } },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
+  async list(): Promise<EventTypeRecord[]> {
+    const items: EventTypeRecord[] = [];
+    let start: Item | undefined;
+    do {
+      const out = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const raw = fromItem(item);
+        items.push({
+          type: raw[EVENT_TYPES_TABLE.partitionKey] as string,
+          firstSeenAt: raw.firstSeenAt as string,
+          lastSeenAt: raw.lastSeenAt as string,
+        });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
   }
 }

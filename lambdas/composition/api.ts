@@ -9,6 +9,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
 import { cursorKeyFromEnv } from '../adapters/cursor-key';
 import {
+  DynamoEventTypeStore,
   DynamoNotificationStore,
   DynamoPayloadStore,
   DynamoResendJobStore,
@@ -48,6 +49,7 @@ export function composeApi(env: Env): ApiFunction {
       ),
       payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
       resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable),
+      eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
     },
     queue: new SqsDeliveryQueue(sqs, config.queueUrl),
     renderer: new Renderer(),

@@ -1,6 +1,7 @@
 /**
  * Composition root of the ingest Lambda: the definitions table (read through the definition
- * cache, secrets opened with the data keys) and the delivery queue. No renderer and no Step Functions client: ingest only
+ * cache, secrets opened with the data keys), the delivery queue and the event-type catalogue
+ * (UpdateItem only). No renderer and no Step Functions client: ingest only
  * matches and enqueues.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -8,7 +9,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
-import { DynamoWebhookStore } from '../adapters/dynamo-stores';
+import { DynamoEventTypeStore, DynamoWebhookStore } from '../adapters/dynamo-stores';
 import { createEnvelopeCipher } from '../adapters/key-wiring';
 import { createLogger, createMetrics, type Logger } from '../adapters/observability';
 import { SqsDeliveryQueue } from '../adapters/sqs-queue';
@@ -35,6 +36,7 @@ export function composeIngest(env: Env): IngestFunction {
         config.webhooksTable,
         createEnvelopeCipher(config.keys, kms),
       ),
+      eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
     },
     queue: new SqsDeliveryQueue(sqs, config.queueUrl),
     clock: systemClock,

@@ -52,6 +52,11 @@ export class ReservedEventTypeError extends DomainError {
   readonly code = 'RESERVED_EVENT_TYPE';
 }
 
+/** A definition's conditions are invalid (details name the rule's index and a reason): 400. */
+export class InvalidConditionsError extends DomainError {
+  readonly code = 'INVALID_CONDITIONS';
+}
+
 /** 404. */
 export class NotFoundError extends DomainError {
   readonly code = 'NOT_FOUND';

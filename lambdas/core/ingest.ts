@@ -2,13 +2,15 @@
  * Ingestion (POST /events): validate the event or batch, match enabled definitions (type,
  * then conditions; read through the definitions cache, which checks the definitions revision
  * on every call so a saved definition applies to the next event), and
- * enqueue one DeliveryJob per (event, matching webhook). Nothing is written to DynamoDB here:
- * the delivery Lambda renders and records. A batch is validated in full before anything is
+ * enqueue one DeliveryJob per (event, matching webhook). Nothing about the events is written
+ * to DynamoDB here (the delivery Lambda renders and records); only the event-type catalogue,
+ * at most once per type per minute. A batch is validated in full before anything is
  * enqueued, so a bad event leaves the queue untouched.
  */
 
 import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
 import { type ErrorDetail, PayloadTooLargeError } from './errors';
+import type { EventTypeRecorder } from './event-types';
 import { parseEvents, refuseReservedTypes } from './events';
 import { jobsForEvent } from './matching';
 import type { DeliveryJob } from './model';
@@ -31,6 +33,8 @@ export interface IngestDeps {
   readonly webhooks: Pick<WebhookStore, 'list'>;
   readonly queue: DeliveryQueue;
   readonly clock: Clock;
+  /** Records accepted types in the event-type catalogue (at most one write per type per minute). */
+  readonly eventTypes?: EventTypeRecorder;
 }
 
 export class IngestService {
@@ -74,6 +78,8 @@ export class IngestService {
       );
     }
     if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
+    // After the events are queued: only accepted types enter the catalogue; never throws.
+    await this.deps.eventTypes?.record(events.map((e) => e.type));
     return batch ? { batch: true, events: results } : { batch: false, ...results[0]! };
   }
 }

@@ -7,10 +7,12 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/observability';
 import { LIST_QUERY_PARAMS, NotificationService } from '../core/api/notifications';
 import { WebhookService } from '../core/api/webhooks';
+import { EventTypeService } from '../core/event-types';
 import type { Renderer } from '../core/render';
 import type {
   Clock,
   DeliveryQueue,
+  EventTypeStore,
   NotificationStore,
   PayloadStore,
   ResendJobStore,
@@ -26,6 +28,7 @@ export interface ApiDeps {
     readonly notifications: NotificationStore;
     readonly payloads: PayloadStore;
     readonly resendJobs: ResendJobStore;
+    readonly eventTypes: EventTypeStore;
   };
   readonly queue: DeliveryQueue;
   readonly renderer: Renderer;
@@ -40,6 +43,10 @@ export function createApiRouter(deps: ApiDeps): Router {
     webhooks: deps.stores.webhooks,
     renderer: deps.renderer,
     clock: deps.clock,
+  });
+  const eventTypes = new EventTypeService({
+    eventTypes: deps.stores.eventTypes,
+    webhooks: deps.stores.webhooks,
   });
   const notifications = new NotificationService({
     ...deps.stores,
@@ -86,6 +93,7 @@ export function createApiRouter(deps: ApiDeps): Router {
       status: 200,
       body: await webhooks.preview(params.id!, optionalBody(event)),
     }))
+    .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
     .add('GET', '/notifications', async ({ event }) => ({
       status: 200,
       body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),

@@ -7,14 +7,19 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createLogger } from '../adapters/observability';
 import { METRIC_NAMES } from '../config';
 import { CachedWebhookStore } from '../core/definition-cache';
+import { EventTypeRecorder } from '../core/event-types';
 import { IngestService } from '../core/ingest';
-import type { Clock, DeliveryQueue, WebhookStore } from '../ports';
+import type { Clock, DeliveryQueue, EventTypeStore, WebhookStore } from '../ports';
 import { MAX_EVENTS_BODY_BYTES } from './http/limits';
 import { readJsonBody } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
 
 export interface IngestHandlerDeps {
-  readonly stores: { readonly webhooks: WebhookStore };
+  readonly stores: {
+    readonly webhooks: WebhookStore;
+    /** The event-type catalogue; types are not recorded without it. */
+    readonly eventTypes?: EventTypeStore;
+  };
   readonly queue: DeliveryQueue;
   readonly clock: Clock;
   /** definitionCacheTtlMs: how long matched definitions are cached (0 disables the cache). */
@@ -31,7 +36,15 @@ export function createIngestRouter(deps: IngestHandlerDeps): Router {
     deps.config.definitionCacheTtlMs,
     deps.clock,
   );
-  const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock });
+  const logger = deps.logger ?? createLogger();
+  const eventTypes = deps.stores.eventTypes
+    ? new EventTypeRecorder(deps.stores.eventTypes, deps.clock, (error) =>
+        logger.error('event-type catalogue write failed; a later event writes it again', {
+          error,
+        }),
+      )
+    : undefined;
+  const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock, eventTypes });
   return new Router().add('POST', '/events', async ({ event }) => {
     const result = await ingest.ingest(readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES }));
     if (deps.metrics) {

@@ -40,6 +40,7 @@ export const API_ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/notifications/{id}/resend', target: 'api', access: 'operator' },
   { method: 'POST', path: '/notifications/resend', target: 'api', access: 'operator' },
   { method: 'GET', path: '/notifications/resend/{jobId}', target: 'api', access: 'operator' },
+  { method: 'GET', path: '/event-types', target: 'api', access: 'operator' },
   { method: 'GET', path: '/sender-ips', target: 'api', access: 'operator' },
   { method: 'GET', path: '/health', target: 'api', access: 'public' },
 ];
@@ -114,6 +115,7 @@ export class Api extends Construct {
     });
     tables.webhooks.grantReadData(this.ingestFunction);
     tables.grantEnvelope(this.ingestFunction, 'open');
+    tables.grantEventTypesRecord(this.ingestFunction);
     queue.grantSendMessages(this.ingestFunction);
 
     this.apiFunction = new HandlerFunction(this, 'ApiFunction', {
@@ -133,6 +135,7 @@ export class Api extends Construct {
     tables.grantNotificationsReadWrite(this.apiFunction);
     tables.grantCursorKey(this.apiFunction);
     tables.grantPayloadsGet(this.apiFunction);
+    tables.grantEventTypesRead(this.apiFunction);
     queue.grantSendMessages(this.apiFunction);
 
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {

@@ -5,6 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import {
+  EVENT_TYPES_TABLE,
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
@@ -35,6 +36,8 @@ export class Tables extends Construct {
   readonly webhooks: dynamodb.Table;
   readonly notifications: dynamodb.Table;
   readonly payloads: dynamodb.Table;
+  /** The event-type catalogue (GET /event-types), written by ingestion at most once a minute per type. */
+  readonly eventTypes: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: TablesProps = {}) {
     super(scope, id);
@@ -86,6 +89,11 @@ export class Tables extends Construct {
       partitionKey: { name: PAYLOADS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
       timeToLiveAttribute: PAYLOADS_TABLE.ttlAttribute,
     });
+
+    this.eventTypes = new dynamodb.Table(this, 'EventTypesTable', {
+      ...common,
+      partitionKey: { name: EVENT_TYPES_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+    });
   }
 
   /** Read/write on Notifications (items, resend jobs) and query on its indexes. */
@@ -95,6 +103,7 @@ export class Tables extends Construct {
       [ENV.WEBHOOKS_TABLE]: this.webhooks.tableName,
       [ENV.NOTIFICATIONS_TABLE]: this.notifications.tableName,
       [ENV.PAYLOADS_TABLE]: this.payloads.tableName,
+      [ENV.EVENT_TYPES_TABLE]: this.eventTypes.tableName,
       [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
       [ENV.CURSOR_KMS_KEY_ID]: this.cursorKey.keyArn,
       [ENV.SECRETS_KMS_KEY_ID]: this.key.keyArn,
@@ -159,6 +168,18 @@ export class Tables extends Construct {
           "Actions DynamoDB needs on the tables' customer-managed key for writes; resource is that one key.",
       });
     }
+  }
+
+  /** Ingestion records the types it sees: UpdateItem on the catalogue, nothing else. */
+  grantEventTypesRecord(grantee: Grantee): void {
+    this.eventTypes.grant(grantee, 'dynamodb:UpdateItem');
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+  }
+
+  /** The api Lambda lists the catalogue (GET /event-types). */
+  grantEventTypesRead(grantee: Grantee): void {
+    this.eventTypes.grant(grantee, 'dynamodb:Scan');
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
   }
 
   /** Read one stored request by id. */

@@ -300,7 +300,7 @@ describe('the edge of POST /events', () => {
 });
 
 describe('the definition cache', () => {
-  it('matches a new webhook only once the cached definitions expire (DEFINITION_CACHE_TTL_SECONDS)', async () => {
+  it('matches a new webhook on the very next event, well within DEFINITION_CACHE_TTL_SECONDS', async () => {
     const ingest = ingestHandlerFor(standIns(), { definitionCacheTtlMs: 30_000 });
     const api = client(ingest.handler);
     const event = { type: 'INVOICE_SENT', data: {} };
@@ -311,9 +311,8 @@ describe('the definition cache', () => {
       events: ['INVOICE_SENT'],
       url: 'https://receiver.example/i',
     });
-    ingest.clock.advance(29_000);
-    expect((await api.post('/events', event)).body.notifications).toBe(1);
-    ingest.clock.advance(2_000);
+    expect((await api.post('/events', event)).body.notifications).toBe(2);
+    ingest.clock.advance(31_000);
     expect((await api.post('/events', event)).body.notifications).toBe(2);
     await client(apiHandlerFor(standIns()).handler).delete(`/webhooks/${created.body.id}`);
   });

@@ -128,6 +128,14 @@ describe('the OpenAPI description', () => {
 
     // Other
     await call(apiHandler, '/health', { method: 'GET', path: '/health' });
+    const reserved = await call(ingest, '/events', {
+      method: 'POST',
+      path: '/events',
+      body: { type: 'platform.circuit.opened', data: {} },
+    });
+    expect(reserved.body.error.code).toBe('RESERVED_EVENT_TYPE');
+    const types = await call(apiHandler, '/event-types', { method: 'GET', path: '/event-types' });
+    expect(types.status).toBe(200);
     const ips = await call(apiHandler, '/sender-ips', { method: 'GET', path: '/sender-ips' });
     expect(ips.body).toEqual({ region: standIns().region, ips: ['203.0.113.10', '203.0.113.11'] });
 
@@ -198,6 +206,24 @@ describe('the OpenAPI description', () => {
       body: { type: 'LOAN_DISBURSEMENT', data: { loanId: 'L-1', branch: 'b', amount: 1 } },
     });
     expect(previewed.status).toBe(200);
+    const conditional = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: {
+        ...ledger,
+        conditions: { match: 'any', rules: [{ field: 'data.amount', op: 'in', value: [1, 2] }] },
+      },
+    });
+    expect(conditional.status).toBe(201);
+    const invalid = await call(apiHandler, '/webhooks', {
+      method: 'POST',
+      path: '/webhooks',
+      body: {
+        ...ledger,
+        conditions: { match: 'any', rules: [{ field: 'x', op: 'in', value: 1 }] },
+      },
+    });
+    expect(invalid.body.error.code).toBe('INVALID_CONDITIONS');
     await call(apiHandler, '/webhooks/{id}/preview', {
       method: 'POST',
       path: `/webhooks/${id}/preview`,
@@ -321,7 +347,9 @@ describe('the OpenAPI description', () => {
 
     // Notifications (one seeded as the delivery Lambda records it)
     const ntf = notificationIdFor(id, 'oa-1');
-    await stores.payloads.putOnce(ntf, previewed.body, 2_000_000_000);
+    const { matches: _m, subscribed: _s, failedRules: _f, ...rendered } = previewed.body;
+    expect(_m).toBe(true);
+    await stores.payloads.putOnce(ntf, rendered, 2_000_000_000);
     await stores.notifications.create(
       {
         id: ntf,
@@ -357,7 +385,7 @@ describe('the OpenAPI description', () => {
       method: 'GET',
       path: `/notifications/${ntf}`,
     });
-    expect(detail.body.request).toEqual(previewed.body);
+    expect(detail.body.request).toEqual(rendered);
     await call(apiHandler, '/notifications/{id}', {
       method: 'GET',
       path: '/notifications/ntf_none',

@@ -476,6 +476,9 @@ describe('previewing a webhook', () => {
       url: 'https://ledger.example.com/loans/L-9',
       headers: { 'X-Branch': 'north', 'Content-Type': 'application/json' },
       body: '{"loan": "L-9", "amount": 12.5}',
+      matches: true,
+      subscribed: true,
+      failedRules: [],
     });
     const text = JSON.stringify(res.body);
     expect(text).not.toContain('preview-secret');

@@ -53,6 +53,7 @@ async function dynamoStores(standIns: StandIns): Promise<Stores> {
     webhooks: `c${tableCounter}-webhooks`,
     notifications: `c${tableCounter}-notifications`,
     payloads: `c${tableCounter}-payloads`,
+    eventTypes: `c${tableCounter}-event-types`,
   };
   const { dynamo } = standIns.clients;
   await createTables(dynamo, names);

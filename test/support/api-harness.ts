@@ -8,6 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
+  DynamoEventTypeStore,
   DynamoNotificationStore,
   DynamoPayloadStore,
   DynamoResendJobStore,
@@ -63,6 +64,7 @@ export function storesFor(s: StandIns) {
     ),
     payloads: new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads),
     resendJobs: new DynamoResendJobStore(s.clients.dynamo, s.tables.notifications),
+    eventTypes: new DynamoEventTypeStore(s.clients.dynamo, s.tables.eventTypes),
   };
 }
 
@@ -87,6 +89,7 @@ export function ingestHandlerFor(s: StandIns, opts: { definitionCacheTtlMs?: num
   const handler = createIngestHandler({
     stores: {
       webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
+      eventTypes: new DynamoEventTypeStore(s.clients.dynamo, s.tables.eventTypes),
     },
     queue: new SqsDeliveryQueue(s.clients.sqs, s.queueUrl),
     clock,

@@ -26,6 +26,8 @@ import type {
   CursorKeySource,
   DeliveryQueue,
   EnqueueOptions,
+  EventTypeRecord,
+  EventTypeStore,
   NotificationPage,
   NotificationQuery,
   NotificationStore,
@@ -271,5 +273,22 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
   drain(): DeliveryJob[] {
     this.delays.splice(0, this.delays.length);
     return this.jobs.splice(0, this.jobs.length);
+  }
+}
+
+/** The event-type catalogue in memory, with the DynamoDB adapter's rules (lastSeenAt never moves back). */
+export class MemoryEventTypeStore implements EventTypeStore {
+  readonly items = new Map<string, EventTypeRecord>();
+  writes = 0;
+
+  async record(type: string, seenAt: string): Promise<void> {
+    this.writes += 1;
+    const current = this.items.get(type);
+    if (current && current.lastSeenAt >= seenAt) return;
+    this.items.set(type, { type, firstSeenAt: current?.firstSeenAt ?? seenAt, lastSeenAt: seenAt });
+  }
+
+  async list(): Promise<EventTypeRecord[]> {
+    return [...this.items.values()];
   }
 }

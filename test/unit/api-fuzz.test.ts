@@ -9,6 +9,7 @@ import { createIngestHandler } from '../../lambdas/handlers/ingest';
 import { type ApiRequest, invoke } from '../support/apigw';
 import {
   MemoryDeliveryQueue,
+  MemoryEventTypeStore,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
@@ -26,6 +27,7 @@ const api = createApiHandler({
     notifications: new MemoryNotificationStore(),
     payloads: new MemoryPayloadStore(),
     resendJobs: new MemoryResendJobStore(),
+    eventTypes: new MemoryEventTypeStore(),
   },
   queue,
   renderer: new Renderer(),

@@ -3,6 +3,8 @@
  * problem reported with its path, defaults filled in. Templates are checked afterwards by the
  * Renderer.
  */
+import { parseConditions } from '../conditions';
+import { InvalidConditionsError } from '../errors';
 import { MAX_EVENT_TYPE_LENGTH } from '../events';
 import {
   CONTENT_TYPES,
@@ -93,6 +95,7 @@ const WRITABLE_FIELDS = [
   'signingSecret',
   'signing',
   'maxConcurrency',
+  'conditions',
 ] as const;
 const READ_ONLY_FIELDS = [
   'id',
@@ -175,6 +178,11 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
   const signing = readSigning(obj, issues);
   checkOneSigningMethod(signing, signingSecret, issues);
   const maxConcurrency = readMaxConcurrency(obj, issues);
+  // Omitted or null: no conditions (PUT replaces the whole definition).
+  const parsedConditions =
+    has(obj, 'conditions') && obj.conditions !== null
+      ? parseConditions(obj.conditions)
+      : { conditions: undefined, issues: [] };
   let version: number | undefined;
   if (mode === 'replace' && has(obj, 'version')) {
     if (typeof obj.version === 'number' && Number.isInteger(obj.version) && obj.version >= 1)
@@ -195,6 +203,19 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
         issues.add(key, 'is read-only; if sent it must be a string or null');
     }
   }
+  if (parsedConditions.issues.length > 0) {
+    // Conditions alone at fault: their own code; otherwise every problem under VALIDATION_ERROR.
+    if (issues.ok) {
+      throw new InvalidConditionsError(
+        `Invalid conditions: ${parsedConditions.issues
+          .slice(0, 3)
+          .map((d) => `${d.path}: ${d.message}`)
+          .join('; ')}${parsedConditions.issues.length > 3 ? '; ...' : ''}`,
+        parsedConditions.issues,
+      );
+    }
+    issues.details.push(...parsedConditions.issues);
+  }
   issues.throwIfAny('Invalid webhook definition');
 
   return {
@@ -209,6 +230,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
       body: templateBody!,
       ...(strict !== undefined ? { strict } : {}),
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
+      ...(parsedConditions.conditions ? { conditions: parsedConditions.conditions } : {}),
     },
     auth,
     signingSecret,

@@ -3,6 +3,7 @@
  * `"password":"***"` and `"signingSecret":"whsec_***"`; a generated signing secret is shown in
  * the one response that created it.
  */
+import type { Conditions } from '../conditions';
 import {
   type ContentType,
   type HttpMethod,
@@ -35,6 +36,7 @@ export interface WebhookView extends SigningView {
   readonly signingSecret: string | null;
   /** In force: the definition's, else the default. */
   readonly maxConcurrency: number;
+  readonly conditions: Conditions | null;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -66,6 +68,7 @@ export function toView(
       : null,
     ...signingView(def, now),
     maxConcurrency: def.maxConcurrency ?? MAX_CONCURRENCY.default,
+    conditions: def.conditions ?? null,
     version: def.version,
     createdAt: def.createdAt,
     updatedAt: def.updatedAt,

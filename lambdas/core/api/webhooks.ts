@@ -18,8 +18,12 @@ import { buildRenderContext, sampleEvent } from '../render-context';
 import { type RotationShown, rotateSigningKey } from '../signing-keys';
 import { has, Issues, readObject } from './validation';
 import { type AuthInput, parseWebhookInput } from './webhook-input';
+import { type PreviewMatch, previewMatch } from './webhook-preview';
 import { noSigningKey, parseRotation, resolveSigning } from './webhook-signing';
 import { toView, type WebhookView } from './webhook-view';
+
+/** The rendered request and whether the event would fire the webhook (when enabled). */
+export type PreviewResult = RenderedRequest & PreviewMatch;
 
 export interface WebhookServiceDeps {
   readonly webhooks: WebhookStore;
@@ -124,7 +128,7 @@ export class WebhookService {
   }
 
   /** Renders the request a sample event would produce; nothing is sent or stored. */
-  async preview(id: string, body: unknown): Promise<RenderedRequest> {
+  async preview(id: string, body: unknown): Promise<PreviewResult> {
     const def = await this.require(id);
     const issues = new Issues();
     const input =
@@ -143,7 +147,7 @@ export class WebhookService {
       this.deps.clock.now(),
     );
     const ctx = buildRenderContext(def, event, notificationIdFor(def.id, event.id));
-    return this.deps.renderer.render(def, ctx);
+    return { ...this.deps.renderer.render(def, ctx), ...previewMatch(def, event) };
   }
 
   private validateTemplates(def: WebhookDefinition): void {

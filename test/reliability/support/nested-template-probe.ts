@@ -10,6 +10,7 @@ import { createApiHandler } from '../../../lambdas/handlers/api';
 import { invoke } from '../../support/apigw';
 import {
   MemoryDeliveryQueue,
+  MemoryEventTypeStore,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
@@ -22,6 +23,7 @@ const api = createApiHandler({
     notifications: new MemoryNotificationStore(),
     payloads: new MemoryPayloadStore(),
     resendJobs: new MemoryResendJobStore(),
+    eventTypes: new MemoryEventTypeStore(),
   },
   queue: new MemoryDeliveryQueue(),
   renderer: new Renderer(),
