@@ -21,6 +21,8 @@ export interface WebhooksSettings {
    * Default `gateway`.
    */
   readonly natProvider?: NatProviderName;
+  /** Instance type of the NAT instances (natProvider `instance`), Graviton. Default t4g.nano. */
+  readonly natInstanceType?: string;
   /** Number of AZs (and NAT gateways). Default 2. More than 2 needs an account-specific environment. */
   readonly maxAzs?: number;
   /** E-mail address subscribed to the alarm topic. Default: none (subscribe later). */
@@ -66,6 +68,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
   retentionDays: 90,
   natProvider: 'gateway',
+  natInstanceType: 't4g.nano',
   maxAzs: 2,
   removalPolicy: RemovalPolicy.RETAIN,
   deliveryMemoryMb: 512,
@@ -93,6 +96,11 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
   if (!NAT_PROVIDERS.includes(s.natProvider))
     throw new Error(`natProvider: "${s.natProvider}" must be ${NAT_PROVIDERS.join(' or ')}`);
+  // The NAT instances run Amazon Linux 2023 for arm64: a Graviton type (a "g" in its family).
+  if (!/^[a-z]+\d+g[a-z]*\.[a-z0-9]+$/.test(s.natInstanceType))
+    throw new Error(
+      `natInstanceType: "${s.natInstanceType}" is not a Graviton instance type (e.g. t4g.nano)`,
+    );
   positiveInteger('deliveryMemoryMb', s.deliveryMemoryMb);
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
@@ -162,6 +170,7 @@ export const CONTEXT_KEYS = {
   retentionDays: 'retentionDays',
   eipAllocationIds: 'eipAllocationIds',
   natProvider: 'natProvider',
+  natInstanceType: 'natInstanceType',
   maxAzs: 'maxAzs',
   alarmEmail: 'alarmEmail',
   removalPolicy: 'removalPolicy',
@@ -235,6 +244,7 @@ export function settingsFromContext(
     retentionDays: num(CONTEXT_KEYS.retentionDays),
     eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
     natProvider: str(CONTEXT_KEYS.natProvider) as NatProviderName | undefined,
+    natInstanceType: str(CONTEXT_KEYS.natInstanceType),
     maxAzs: num(CONTEXT_KEYS.maxAzs),
     alarmEmail: str(CONTEXT_KEYS.alarmEmail),
     removalPolicy:

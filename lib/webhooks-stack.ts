@@ -34,6 +34,7 @@ export class WebhooksStack extends Stack {
       maxAzs: s.maxAzs,
       eipAllocationIds: s.eipAllocationIds,
       natProvider: s.natProvider,
+      natInstanceType: s.natInstanceType,
       logRetention,
     });
     this.tables = new Tables(this, 'Tables', { removalPolicy: s.removalPolicy });

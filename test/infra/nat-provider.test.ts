@@ -34,6 +34,9 @@ describe('natProvider', () => {
         .natProvider,
     ).toBe('instance');
     expect(() => resolveSettings({ natProvider: 'nat' as never })).toThrow(/natProvider/);
+    expect(resolveSettings({}).natInstanceType).toBe('t4g.nano');
+    expect(resolveSettings({ natInstanceType: 'c7gn.medium' }).natInstanceType).toBe('c7gn.medium');
+    expect(() => resolveSettings({ natInstanceType: 't3.nano' })).toThrow(/Graviton/);
   });
 
   it('instance: one encrypted t4g.nano per AZ, Amazon Linux 2023 on arm64, IMDSv2, no NAT gateway', () => {
