@@ -2,6 +2,8 @@
  * Rendering: the reference template through the engine's cached path (Renderer.render: parsed
  * once per definition version, then only rendered) against liquidjs parseAndRender on every
  * call (same engine configuration), and against JSON.stringify of the same context as the floor.
+ * The cached path is also run with the fast path off (every step rendered by liquidjs), which
+ * says what the fast path buys.
  */
 import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
@@ -36,11 +38,13 @@ export const renderBenchmark: Benchmark = {
     const def = referenceDefinition();
     const ctx = buildRenderContext(def, referenceEvent(7), 'ntf_BENCHRENDER0000000000000');
     const renderer = new Renderer();
+    const liquidOnly = new Renderer({ fastPath: false });
     const engine = createEngine();
     const headerTemplates = Object.values(def.headers);
 
     const methods: Record<string, () => number> = {
       cached: () => renderer.render(def, ctx).body.length,
+      cachedNoFastPath: () => liquidOnly.render(def, ctx).body.length,
       parseAndRender: () => {
         let n = engine.parseAndRenderSync(def.url, ctx).length;
         for (const h of headerTemplates) n += engine.parseAndRenderSync(h, ctx).length;
@@ -52,7 +56,9 @@ export const renderBenchmark: Benchmark = {
     const roundMs = opts.quick ? 150 : 600;
     // Warm-up, so every method runs JIT-compiled code.
     for (const fn of Object.values(methods)) timeFor(fn, opts.quick ? 100 : 400);
-    const samples: Record<string, number[]> = { cached: [], parseAndRender: [], jsonStringify: [] };
+    const samples: Record<string, number[]> = Object.fromEntries(
+      Object.keys(methods).map((name) => [name, []]),
+    );
     let sink = 0;
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so drift on a shared machine hits every method alike.
@@ -67,14 +73,20 @@ export const renderBenchmark: Benchmark = {
     const cachedUs = median(samples.cached!) / 1000;
     const parseUs = median(samples.parseAndRender!) / 1000;
     const jsonUs = median(samples.jsonStringify!) / 1000;
+    const noFastUs = median(samples.cachedNoFastPath!) / 1000;
     const speedup = parseUs / cachedUs;
+    const fastPathSpeedup = noFastUs / cachedUs;
     const vsJson = cachedUs / jsonUs;
     opts.log(
-      `render: cached ${cachedUs.toFixed(2)} us, parseAndRender ${parseUs.toFixed(2)} us, JSON.stringify ${jsonUs.toFixed(2)} us (sink ${sink % 10})`,
+      `render: cached ${cachedUs.toFixed(2)} us, fast path off ${noFastUs.toFixed(2)} us, parseAndRender ${parseUs.toFixed(2)} us, JSON.stringify ${jsonUs.toFixed(2)} us (sink ${sink % 10})`,
     );
     const rendered = renderer.render(def, ctx);
     return {
-      figures: { renderSpeedup: round(speedup), renderVsJsonStringify: round(vsJson) },
+      figures: {
+        renderSpeedup: round(speedup),
+        renderFastPathSpeedup: round(fastPathSpeedup),
+        renderVsJsonStringify: round(vsJson),
+      },
       rows: [
         {
           label: 'Render, cached vs parseAndRender (speedup)',
@@ -84,6 +96,13 @@ export const renderBenchmark: Benchmark = {
           reference: `parseAndRender ${parseUs.toFixed(1)} us/op; cached ${cachedUs.toFixed(1)} us/op`,
           goal: `>= ${GOAL_SPEEDUP}`,
           met: speedup >= GOAL_SPEEDUP,
+        },
+        {
+          label: 'Render, fast path on vs off (speedup)',
+          key: 'renderFastPathSpeedup',
+          value: round(fastPathSpeedup),
+          unit: 'x',
+          reference: `fast path off (every step through liquidjs) ${noFastUs.toFixed(1)} us/op`,
         },
         {
           label: 'Render, cached vs JSON.stringify (cost multiple)',
@@ -96,6 +115,7 @@ export const renderBenchmark: Benchmark = {
       details: {
         usPerOp: {
           cached: round(cachedUs),
+          cachedNoFastPath: round(noFastUs),
           parseAndRender: round(parseUs),
           jsonStringify: round(jsonUs),
         },
