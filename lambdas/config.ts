@@ -129,6 +129,12 @@ export function envReader(env: Env) {
   };
 }
 
+/**
+ * Days notifications, rendered requests and resend jobs are kept (DynamoDB TTL) unless
+ * RETENTION_DAYS says; the CDK app's default too.
+ */
+export const DEFAULT_RETENTION_DAYS = 90;
+
 /** How long the Lambdas cache definitions in memory unless DEFINITION_CACHE_TTL_SECONDS says. */
 export const DEFAULT_DEFINITION_CACHE_TTL_SECONDS = 30;
 
@@ -157,6 +163,8 @@ export interface StoreConfig {
   readonly payloadsTable: string;
   readonly eventTypesTable: string;
   readonly queueUrl: string;
+  /** RETENTION_DAYS: every writer sets its items' TTL from it. */
+  readonly retentionDays: number;
 }
 
 export function loadStoreConfig(env: Env): StoreConfig {
@@ -169,6 +177,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
     payloadsTable: read.required(ENV.PAYLOADS_TABLE),
     eventTypesTable: read.required(ENV.EVENT_TYPES_TABLE),
     queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
+    retentionDays: read.number(ENV.RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 1, 3650),
   };
 }
 
@@ -177,7 +186,6 @@ export interface DeliveryConfig extends StoreConfig {
   readonly stateMachineArn: string;
   readonly retrySchedule: readonly number[];
   readonly retryTimeScale: number;
-  readonly retentionDays: number;
   readonly allowHttp: boolean;
   readonly egressAllowCidrs: readonly string[];
   readonly definitionCacheTtlMs: number;
@@ -196,7 +204,6 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
       defaultSchedule.length,
     ),
     retryTimeScale: read.number(ENV.RETRY_TIME_SCALE, 1, 0, 1000),
-    retentionDays: read.number(ENV.RETENTION_DAYS, 90, 1, 3650),
     allowHttp: read.bool(ENV.ALLOW_HTTP, false),
     egressAllowCidrs: read.list(ENV.EGRESS_ALLOW_CIDRS, []),
     definitionCacheTtlMs:

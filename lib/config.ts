@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { DEFAULT_RETENTION_DAYS } from '../lambdas/config';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
 
 /**
@@ -66,7 +67,7 @@ export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds
 
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
-  retentionDays: 90,
+  retentionDays: DEFAULT_RETENTION_DAYS,
   natProvider: 'gateway',
   natInstanceType: 't4g.nano',
   maxAzs: 2,

@@ -15,6 +15,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_RETENTION_DAYS } from '../config';
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
 import type {
@@ -530,7 +531,7 @@ export class DynamoPayloadStore implements PayloadStore {
 // ---- resend jobs ---------------------------------------------------------------------------
 
 export interface DynamoResendJobStoreOptions {
-  /** How long a job's progress stays readable (TTL on expiresAt). Default 90 days. */
+  /** How long a job's progress stays readable (TTL on expiresAt). Default DEFAULT_RETENTION_DAYS. */
   readonly retentionSeconds?: number;
 }
 
@@ -542,7 +543,7 @@ export class DynamoResendJobStore implements ResendJobStore {
     private readonly notificationsTableName: string,
     options: DynamoResendJobStoreOptions = {},
   ) {
-    this.retentionSeconds = options.retentionSeconds ?? 90 * 24 * 3600;
+    this.retentionSeconds = options.retentionSeconds ?? DEFAULT_RETENTION_DAYS * 24 * 3600;
   }
 
   async create(job: ResendJob): Promise<void> {

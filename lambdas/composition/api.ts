@@ -48,7 +48,9 @@ export function composeApi(env: Env): ApiFunction {
         cursorKeyFromEnv(env, kms),
       ),
       payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
-      resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable),
+      resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
+        retentionSeconds: config.retentionDays * 86_400,
+      }),
       eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
     },
     queue: new SqsDeliveryQueue(sqs, config.queueUrl),

@@ -69,7 +69,9 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
       cursorKeyFromEnv(env, kms),
     ),
     payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
-    resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable),
+    resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
+      retentionSeconds: config.retentionDays * 86_400,
+    }),
     queue,
     scheduler: new SfnRetryScheduler(sfn, config.stateMachineArn),
     sender: createHttpSender({

@@ -7,7 +7,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_DEFINITION_CACHE_TTL_SECONDS, ENV } from '../../lambdas/config';
+import {
+  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+  DEFAULT_RETENTION_DAYS,
+  ENV,
+} from '../../lambdas/config';
 import { HandlerFunction } from './handler-function';
 import type { Tables } from './tables';
 
@@ -126,7 +130,7 @@ export class Api extends Construct {
       environment: {
         ...tables.storeEnvironment(queue),
         [ENV.SENDER_IPS]: props.senderIps,
-        [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
+        [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
       },
       logRetention: props.logRetention,
     });

@@ -6,6 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+  DEFAULT_RETENTION_DAYS,
   DELIVERY_LOG_SAMPLE_RATE,
   ENV,
 } from '../../lambdas/config';
@@ -125,7 +126,7 @@ export class Delivery extends Construct {
       ...tables.storeEnvironment(this.queue),
       [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
-      [ENV.RETENTION_DAYS]: String(props.retentionDays ?? 90),
+      [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
         props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
       ),

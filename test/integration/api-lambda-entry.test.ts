@@ -2,6 +2,7 @@
  * The exported `handler`s of the Lambdas, built at init from env as on AWS (table names, queue
  * URL, region, sender IPs, endpoints of the local stand-ins).
  */
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -98,6 +99,34 @@ describe('the Lambda entry points', () => {
       expect(JSON.parse(res.body!)).toEqual({ eventId: 'entry-1', notifications: 1 });
       const jobs = await drainQueue(standIns().clients.sqs, standIns().queueUrl);
       expect(jobs.map((j: DeliveryJob) => j.kind)).toEqual(['deliver']);
+    });
+  });
+
+  it('keep resend jobs for RETENTION_DAYS, like the history', async () => {
+    await withEnv({ ...env(), RETENTION_DAYS: '7' }, async () => {
+      const handler = freshHandler('api');
+      const now = Date.now();
+      const res = await handler(
+        apiGatewayEvent({
+          method: 'POST',
+          path: '/notifications/resend',
+          body: {
+            from: new Date(now - 3_600_000).toISOString(),
+            to: new Date(now).toISOString(),
+          },
+        }),
+      );
+      expect(res.statusCode).toBe(202);
+      const { jobId } = JSON.parse(res.body ?? '{}') as { jobId: string };
+      const item = await standIns().clients.dynamo.send(
+        new GetItemCommand({
+          TableName: standIns().env.NOTIFICATIONS_TABLE,
+          Key: { id: { S: `job#${jobId}` } },
+        }),
+      );
+      const createdAt = Date.parse(item.Item?.createdAt?.S ?? '');
+      const expiresAt = Number(item.Item?.expiresAt?.N);
+      expect(expiresAt - Math.floor(createdAt / 1000)).toBe(7 * 86_400);
     });
   });
 
