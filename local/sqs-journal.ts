@@ -110,16 +110,20 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
     }
   };
 
-  /** Journals what a successful answer means; runs before the answer is passed on. */
+  /**
+   * Journals what a successful answer means; runs before the answer is passed on. true when it
+   * changed the answer (received messages get back the MessageGroupId they were sent with).
+   */
   const record = (
     operation: string,
     request: Record<string, unknown>,
     response: Record<string, unknown>,
-  ): void => {
+  ): boolean => {
     const q = queueName(request.QueueUrl);
-    if (!q) return;
+    if (!q) return false;
     const now = Date.now();
     const records: JournalRecord[] = [];
+    let rewritten = false;
     const accept = (id: unknown, params: Record<string, unknown>) => {
       if (typeof id !== 'string') return;
       const { QueueUrl: _url, Id: _id, ...entry } = params;
@@ -154,6 +158,15 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
           if (typeof m.MessageId !== 'string' || typeof m.ReceiptHandle !== 'string') continue;
           rememberHandle(m.ReceiptHandle, m.MessageId);
           const stored = live.get(m.MessageId);
+          // fauxqs drops MessageGroupId on standard queues; SQS (a fair queue) returns it.
+          const group = stored?.entry.MessageGroupId;
+          if (typeof group === 'string') {
+            m.Attributes = {
+              ...(m.Attributes as Record<string, string> | undefined),
+              MessageGroupId: group,
+            };
+            rewritten = true;
+          }
           const n = Number(
             (m.Attributes as Record<string, string> | undefined)?.ApproximateReceiveCount,
           );
@@ -181,6 +194,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
         break;
     }
     write(records);
+    return rewritten;
   };
 
   const server = http.createServer((req, res) => {
@@ -206,15 +220,13 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
           up.on('data', (c: Buffer) => out.push(c));
           up.on('error', () => res.destroy());
           up.on('end', () => {
-            const payload = Buffer.concat(out);
             const status = up.statusCode ?? 502;
+            let payload = Buffer.concat(out);
             if (status === 200 && JOURNALED.has(operation)) {
               try {
-                record(
-                  operation,
-                  JSON.parse(body.toString('utf8') || '{}'),
-                  JSON.parse(payload.toString('utf8') || '{}'),
-                );
+                const answer = JSON.parse(payload.toString('utf8') || '{}');
+                if (record(operation, JSON.parse(body.toString('utf8') || '{}'), answer))
+                  payload = Buffer.from(JSON.stringify(answer));
               } catch (err) {
                 // Not journaled means not acknowledged: the client sees a failure and retries.
                 onError(`could not journal ${operation}`, err);

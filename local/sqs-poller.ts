@@ -1,11 +1,13 @@
 /**
- * The local stand-in for Lambda's SQS event source mapping: a few long-polling loops that hand
- * batches of up to 10 messages to the delivery handler as real SQSEvent records and delete
- * the records it did not report in batchItemFailures (ReportBatchItemFailures). A handler that
+ * The local stand-in for Lambda's SQS event source mapping: a few workers that hand batches
+ * of up to 10 messages to the delivery handler as real SQSEvent records and delete the
+ * records it did not report in batchItemFailures (ReportBatchItemFailures). A handler that
  * throws fails the whole batch: nothing is deleted and SQS redelivers after the visibility
- * timeout, as on AWS.
+ * timeout, as on AWS. It also stands in for SQS fair queues, which fauxqs lacks: batches are
+ * formed from a read-ahead buffer by message group (see below).
  */
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -27,6 +29,11 @@ export interface SqsPollerOptions {
   readonly batchSize?: number;
   /** Long-poll wait, 0..20 s (default 20; stop() interrupts it). */
   readonly waitTimeSeconds?: number;
+  /**
+   * Most messages read ahead of the handlers (default 20 000), so a quiet webhook's messages
+   * behind a backlog are seen and served first, as SQS fair queues do.
+   */
+  readonly prefetch?: number;
   readonly onError?: (message: string, err: unknown) => void;
 }
 
@@ -43,6 +50,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const pollers = opts.pollers ?? 4;
   const batchSize = opts.batchSize ?? 10;
   const waitTimeSeconds = opts.waitTimeSeconds ?? 20;
+  const prefetch = opts.prefetch ?? 20_000;
   const onError = opts.onError ?? (() => {});
   const stopping = new AbortController();
   let batchCount = 0;
@@ -80,15 +88,105 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     }
   };
 
-  const loop = async (): Promise<void> => {
+  // Fair queue emulation. fauxqs hands messages out in arrival order; SQS fair queues serve a
+  // quiet webhook's messages ahead of a webhook with a backlog. So one reader keeps up to
+  // `prefetch` messages read ahead of the handlers, per message group (MessageGroupId, the
+  // webhook), and the `pollers` workers take each batch from the groups with the fewest
+  // messages in the handler, least recently served first.
+  const groups = new Map<string, { messages: Buffered[]; inFlight: number; servedAt: number }>();
+  let buffered = 0;
+  let serveClock = 0;
+  let wakeWorkers: (() => void)[] = [];
+  let wakeReader: (() => void) | undefined;
+  const notifyWorkers = () => {
+    const waiting = wakeWorkers;
+    wakeWorkers = [];
+    for (const wake of waiting) wake();
+  };
+  const groupOf = (name: string) => {
+    let group = groups.get(name);
+    if (!group) {
+      group = { messages: [], inFlight: 0, servedAt: 0 };
+      groups.set(name, group);
+    }
+    return group;
+  };
+
+  const takeBatch = (): { messages: Message[]; done: () => void } | undefined => {
+    if (buffered === 0) return undefined;
+    const order = [...groups.entries()]
+      .filter(([, g]) => g.messages.length > 0)
+      .sort(([, a], [, b]) => a.inFlight - b.inFlight || a.servedAt - b.servedAt);
+    const taken: { group: string; message: Message }[] = [];
+    for (const [name, group] of order) {
+      while (taken.length < batchSize && group.messages.length > 0)
+        taken.push({ group: name, message: group.messages.shift()!.message });
+      group.inFlight += taken.filter((t) => t.group === name).length;
+      group.servedAt = ++serveClock;
+      if (taken.length >= batchSize) break;
+    }
+    buffered -= taken.length;
+    wakeReader?.();
+    return {
+      messages: taken.map((t) => t.message),
+      done: () => {
+        for (const t of taken) {
+          const group = groups.get(t.group);
+          if (!group) continue;
+          group.inFlight--;
+          if (group.inFlight === 0 && group.messages.length === 0) groups.delete(t.group);
+        }
+      },
+    };
+  };
+
+  /** Keeps messages read ahead visible: SQS would hand them out again after its timeout. */
+  const extendVisibility = async (): Promise<void> => {
+    const now = Date.now();
+    const due: Buffered[] = [];
+    for (const group of groups.values())
+      for (const b of group.messages) if (now - b.extendedAt > EXTEND_AFTER_MS) due.push(b);
+    for (let i = 0; i < due.length; i += 10) {
+      const chunk = due.slice(i, i + 10);
+      await opts.client
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: opts.queueUrl,
+            Entries: chunk.map((b, j) => ({
+              Id: String(j),
+              ReceiptHandle: b.message.ReceiptHandle!,
+              VisibilityTimeout: EXTEND_BY_SECONDS,
+            })),
+          }),
+        )
+        .catch((err) => onError('could not keep read-ahead messages invisible', err));
+      for (const b of chunk) b.extendedAt = now;
+    }
+  };
+
+  const reader = async (): Promise<void> => {
     let failing = false;
+    let lastExtension = Date.now();
     while (!stopping.signal.aborted) {
+      if (Date.now() - lastExtension > EXTEND_AFTER_MS / 2) {
+        lastExtension = Date.now();
+        await extendVisibility();
+      }
+      if (buffered >= prefetch) {
+        await new Promise<void>((resolve) => {
+          wakeReader = resolve;
+          setTimeout(resolve, EXTEND_AFTER_MS / 4).unref();
+        });
+        wakeReader = undefined;
+        continue;
+      }
       try {
         const out = await opts.client.send(
           new ReceiveMessageCommand({
             QueueUrl: opts.queueUrl,
-            MaxNumberOfMessages: batchSize,
-            WaitTimeSeconds: waitTimeSeconds,
+            MaxNumberOfMessages: 10,
+            // Long-poll only with nothing to hand out; otherwise read ahead without waiting.
+            WaitTimeSeconds: buffered === 0 ? waitTimeSeconds : 0,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
@@ -99,10 +197,14 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
           failingLoops--;
         }
         const messages = out.Messages ?? [];
-        if (messages.length === 0) continue;
-        batchCount++;
-        // Not interrupted by stop(): a batch in flight finishes and is acknowledged.
-        await handleBatch(messages);
+        const now = Date.now();
+        for (const message of messages) {
+          const name = message.Attributes?.MessageGroupId ?? `message:${message.MessageId}`;
+          groupOf(name).messages.push({ message, extendedAt: now });
+        }
+        buffered += messages.length;
+        if (messages.length > 0) notifyWorkers();
+        else if (buffered > 0) await new Promise((r) => setTimeout(r, 20));
       } catch (err) {
         if (stopping.signal.aborted) break;
         if (!failing) {
@@ -114,18 +216,48 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       }
     }
     if (failing) failingLoops--;
+    notifyWorkers();
   };
 
-  const loops = Array.from({ length: pollers }, () => loop());
+  const worker = async (): Promise<void> => {
+    while (!stopping.signal.aborted) {
+      const batch = takeBatch();
+      if (!batch) {
+        await new Promise<void>((resolve) => wakeWorkers.push(resolve));
+        continue;
+      }
+      batchCount++;
+      // Not interrupted by stop(): a batch in flight finishes and is acknowledged.
+      try {
+        await handleBatch(batch.messages);
+      } finally {
+        batch.done();
+      }
+    }
+  };
+
+  const loops = [reader(), ...Array.from({ length: pollers }, () => worker())];
   return {
     healthy: () => !stopping.signal.aborted && failingLoops === 0,
     batches: () => batchCount,
     stop: async () => {
       stopping.abort();
+      notifyWorkers();
       await Promise.allSettled(loops);
     },
   };
 }
+
+interface Buffered {
+  readonly message: Message;
+  /** When its visibility was last set (received or extended). */
+  extendedAt: number;
+}
+
+/** Read-ahead messages are made invisible again this long after the last time... */
+const EXTEND_AFTER_MS = 10_000;
+/** ...for this long (the local queue's own timeout is 30 s). */
+const EXTEND_BY_SECONDS = 60;
 
 /** An SQS message as Lambda's event source mapping hands it over. */
 export function toRecord(m: Message, queueArn: string, region: string): SQSRecord {
