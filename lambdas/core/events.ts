@@ -168,6 +168,15 @@ export function parseEvent(input: unknown, now: Date): EventEnvelope {
 }
 
 /**
+ * The event as delivery sees it: every delivery job travels as JSON through the delivery
+ * queue, so a number JSON cannot carry (1e400 parsed to Infinity, -0) arrives as JSON encodes
+ * it (null, 0). Preview renders this, so it shows what delivery will send.
+ */
+export function asQueued(event: EventEnvelope): EventEnvelope {
+  return JSON.parse(JSON.stringify(event)) as EventEnvelope;
+}
+
+/**
  * Accepts a single event or a batch `{"events":[...]}` (1..100 events). A bad event in a batch
  * fails the whole batch; details name its index (`index`, path `events[i].field`).
  */

@@ -32,17 +32,50 @@ const BLOCK_TAGS = new Set([
   'comment',
   'raw',
 ]);
-const TAG_NAME = /\{%-?\s*(\w+)/g;
+/**
+ * Most tags and outputs (`{% %}`, `{{ }}`, and each line of a `{% liquid %}` block) a template
+ * may hold. Parse work grows with them; real templates hold a few dozen. Checked before parsing,
+ * so no template makes one request hold the event loop long.
+ */
+export const MAX_TEMPLATE_TAGS = 2000;
 
-/** The deepest block nesting in a template source, by a flat scan of its tag names. */
-export function blockDepth(source: string): number {
+const TAG = /\{%-?\s*(\w+)([\s\S]*?)-?%\}|\{\{/g;
+
+/** The tag names of a template in order, the lines of `{% liquid %}` blocks included. */
+function tagNames(source: string): string[] {
+  const names: string[] = [];
+  for (const match of source.matchAll(TAG)) {
+    const name = match[1];
+    if (name === undefined) {
+      names.push('{{');
+      continue;
+    }
+    names.push(name);
+    // Inside `liquid`, every line is a tag without delimiters: `if x`, `endif`, `echo y`.
+    if (name === 'liquid') {
+      for (const line of (match[2] ?? '').split(/\r?\n/)) {
+        const inner = /^\s*(\w+)/.exec(line)?.[1];
+        if (inner !== undefined) names.push(inner);
+      }
+    }
+  }
+  return names;
+}
+
+/** The deepest block nesting and the number of tags of a template, by a flat scan. */
+export function templateShape(source: string): { depth: number; tags: number } {
   let depth = 0;
   let deepest = 0;
-  for (const match of source.matchAll(TAG_NAME)) {
-    const name = match[1] as string;
+  const names = tagNames(source);
+  for (const name of names) {
     if (BLOCK_TAGS.has(name)) deepest = Math.max(deepest, ++depth);
     else if (name.startsWith('end') && BLOCK_TAGS.has(name.slice(3)))
       depth = Math.max(0, depth - 1);
   }
-  return deepest;
+  return { depth: deepest, tags: names.length };
+}
+
+/** The deepest block nesting in a template source, however its tags are written. */
+export function blockDepth(source: string): number {
+  return templateShape(source).depth;
 }

@@ -24,7 +24,12 @@ import {
   EMPTY_TEMPLATE,
   renderSteps,
 } from './render-fast-path';
-import { blockDepth, MAX_BLOCK_DEPTH, MAX_RENDER_OUTPUT_CHARS } from './render-limits';
+import {
+  MAX_BLOCK_DEPTH,
+  MAX_RENDER_OUTPUT_CHARS,
+  MAX_TEMPLATE_TAGS,
+  templateShape,
+} from './render-limits';
 import { CONTENT_TYPE_HEADER, checkHeaderValue, checkUrl, headerNameIssues } from './request-rules';
 
 export const DEFAULT_CACHE_SIZE = 1000;
@@ -113,8 +118,13 @@ export class Renderer {
         details.push({ path, message: 'template must be a string' });
         return EMPTY_TEMPLATE;
       }
-      if (blockDepth(source) > MAX_BLOCK_DEPTH) {
+      const shape = templateShape(source);
+      if (shape.depth > MAX_BLOCK_DEPTH) {
         details.push({ path, message: `nests blocks deeper than ${MAX_BLOCK_DEPTH} levels` });
+        return EMPTY_TEMPLATE;
+      }
+      if (shape.tags > MAX_TEMPLATE_TAGS) {
+        details.push({ path, message: `holds more than ${MAX_TEMPLATE_TAGS} tags and outputs` });
         return EMPTY_TEMPLATE;
       }
       try {

@@ -3,10 +3,12 @@
  * create, list, get, replace, delete, preview, and every way a request can be refused.
  */
 
-import type { WebhookDefinition } from '../../lambdas/core/model';
+import type { DeliveryJob, WebhookDefinition } from '../../lambdas/core/model';
+import { Renderer } from '../../lambdas/core/render';
+import { buildRenderContext } from '../../lambdas/core/render-context';
 import { isValidSigningSecret } from '../../lambdas/core/signing';
 import type { WebhookStore } from '../../lambdas/ports';
-import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
+import { apiHandlerFor, drainQueue, ingestHandlerFor, storesFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
@@ -485,6 +487,36 @@ describe('previewing a webhook', () => {
     expect(text).not.toMatch(/webhook-signature|authorization/i);
     expect(await stores.notifications.list({ limit: 10 })).toEqual({ items: [], nextCursor: null });
     expect(await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0)).toEqual([]);
+  });
+
+  it('renders exactly what delivery will send, on the data as the queue carries it ({"id": 1e400})', async () => {
+    const { api, stores } = setup();
+    const created = await api.post('/webhooks', {
+      name: 'overflow',
+      events: ['LOAN_DISBURSEMENT'],
+      url: 'https://x.example/path/{{ data.id }}',
+      body: '{"id": {{ data.id | json }}, "zero": {{ data.zero | json }}}',
+    });
+    await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
+    const raw = '{"type":"LOAN_DISBURSEMENT","id":"evt-overflow","data":{"id":1e400,"zero":-0}}';
+
+    const preview = await api.post(`/webhooks/${created.body.id}/preview`, raw);
+    const ingest = client(ingestHandlerFor(standIns(), { definitionCacheTtlMs: 0 }).handler);
+    expect((await ingest.post('/events', raw)).status).toBe(202);
+    const [job] = await drainQueue(standIns().clients.sqs, standIns().queueUrl);
+
+    // Delivery renders the queued job exactly so (DeliveryService.deliver).
+    expect(job?.kind).toBe('deliver');
+    const deliver = job as Extract<DeliveryJob, { kind: 'deliver' }>;
+    const def = (await stores.webhooks.get(created.body.id))!;
+    const delivered = new Renderer().render(
+      def,
+      buildRenderContext(def, deliver.event, deliver.notificationId),
+    );
+    expect(preview.status).toBe(200);
+    expect(preview.body).toEqual(delivered);
+    expect(preview.body.url).toBe('https://x.example/path/');
+    expect(preview.body.body).toBe('{"id": null, "zero": 0}');
   });
 
   it('renders with defaults when the body is empty', async () => {

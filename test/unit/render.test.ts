@@ -13,6 +13,7 @@ import {
   blockDepth,
   MAX_BLOCK_DEPTH,
   MAX_RENDER_OUTPUT_CHARS,
+  MAX_TEMPLATE_TAGS,
 } from '../../lambdas/core/render-limits';
 import { requestSizeBytes } from '../../lambdas/core/request-rules';
 
@@ -658,5 +659,34 @@ describe('template nesting limit', () => {
     expect(() => renderer.validate({ ...def, body: nested(MAX_BLOCK_DEPTH) })).not.toThrow();
     const error = templateError(() => renderer.validate({ ...def, body: nested(2000) }));
     expect(error.details).toEqual([{ path: 'body', message: expect.stringContaining('deeper') }]);
+  });
+});
+
+describe('template limits however tags are written', () => {
+  const renderer = new Renderer();
+  const def = definition({ contentType: 'text/plain' });
+  const liquidNested = (depth: number) =>
+    `{% liquid\n${'if true\n'.repeat(depth)}echo "x"\n${'endif\n'.repeat(depth)}%}`;
+
+  it('counts blocks inside {% liquid %} as blocks: 1,500 levels there are refused', () => {
+    expect(blockDepth(liquidNested(3))).toBe(3);
+    expect(blockDepth(`{% if a %}${liquidNested(2)}{% endif %}`)).toBe(3);
+    expect(() => renderer.validate({ ...def, body: liquidNested(MAX_BLOCK_DEPTH) })).not.toThrow();
+    const error = templateError(() => renderer.validate({ ...def, body: liquidNested(1500) }));
+    expect(error.details).toEqual([{ path: 'body', message: expect.stringContaining('deeper') }]);
+  });
+
+  it(`refuses more than ${MAX_TEMPLATE_TAGS} tags and outputs before parsing, {% liquid %} lines included`, () => {
+    const outputs = (n: number) => '{{ event.id }}'.repeat(n);
+    expect(() => renderer.validate({ ...def, body: outputs(MAX_TEMPLATE_TAGS) })).not.toThrow();
+    for (const body of [
+      outputs(MAX_TEMPLATE_TAGS + 1),
+      // The shape that held the event loop for seconds while liquidjs parsed it.
+      `{% liquid\n${'assign a = 1\n'.repeat(20_000)}%}`,
+      '{% liquid assign a = 1 %}'.repeat(MAX_TEMPLATE_TAGS),
+    ]) {
+      const error = templateError(() => renderer.validate({ ...def, body }));
+      expect(error.details).toEqual([{ path: 'body', message: expect.stringContaining('tags') }]);
+    }
   });
 });

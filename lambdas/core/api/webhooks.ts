@@ -10,7 +10,7 @@
 
 import type { Clock, WebhookStore } from '../../ports';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { parseEvent } from '../events';
+import { asQueued, parseEvent } from '../events';
 import { newWebhookId, notificationIdFor } from '../ids';
 import type { BasicAuth, RenderedRequest, WebhookDefinition } from '../model';
 import type { Renderer } from '../render';
@@ -137,15 +137,18 @@ export class WebhookService {
     const defaultType = def.events.find((e) => e !== '*') ?? sampleEvent().type;
     // The producer's own validation (it fills in id and occurredAt), so a preview accepts
     // exactly what POST /events accepts.
-    const event = parseEvent(
-      {
-        type: has(input, 'type') ? input.type : defaultType,
-        data: has(input, 'data') ? input.data : {},
-        ...(has(input, 'id') ? { id: input.id } : {}),
-        ...(has(input, 'occurredAt') ? { occurredAt: input.occurredAt } : {}),
-      },
-      this.deps.clock.now(),
+    const event = asQueued(
+      parseEvent(
+        {
+          type: has(input, 'type') ? input.type : defaultType,
+          data: has(input, 'data') ? input.data : {},
+          ...(has(input, 'id') ? { id: input.id } : {}),
+          ...(has(input, 'occurredAt') ? { occurredAt: input.occurredAt } : {}),
+        },
+        this.deps.clock.now(),
+      ),
     );
+    // The delivery's own render, on the data the delivery will see.
     const ctx = buildRenderContext(def, event, notificationIdFor(def.id, event.id));
     return { ...this.deps.renderer.render(def, ctx), ...previewMatch(def, event) };
   }
