@@ -96,6 +96,8 @@ export const LOCAL_DEFAULTS = {
   egressAllowCidrs: '127.0.0.0/8,::1/128',
   allowHttp: true,
   retryTimeScale: 1,
+  /** Long-poll loops on the delivery queue (each takes batches of up to 10 messages). */
+  pollers: 4,
   /**
    * How long a cached definitions set may be reused at most. A saved definition applies to the
    * next event whatever this is: every ingest call checks the definitions revision.
@@ -310,7 +312,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
           queueArn: `arn:aws:sqs:${region}:${LOCAL_ACCOUNT}:${names.queue}`,
           region,
           handler: delivery,
-          pollers: options.pollers ?? 4,
+          pollers: options.pollers ?? LOCAL_DEFAULTS.pollers,
           onError: (message, err) =>
             log(`delivery queue: ${message}: ${(err as Error)?.message ?? JSON.stringify(err)}`),
         });

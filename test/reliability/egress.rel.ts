@@ -225,15 +225,18 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
   let secondReceiver: Receiver;
   let dns: DnsServer;
   let tripwire: LoopbackOnly | undefined;
+  /** Decisions (one per target, policy and surface) and the distinct targets they were about. */
   const tally = { tried: 0, refused: 0 };
   const bySurface: Record<string, { tried: number; refused: number }> = {};
-  const count = (surface: string, refused: boolean) => {
+  const targets = new Map<string, boolean>();
+  const count = (surface: string, refused: boolean, target: string) => {
     tally.tried += 1;
     if (refused) tally.refused += 1;
     const s = bySurface[surface] ?? { tried: 0, refused: 0 };
     bySurface[surface] = s;
     s.tried += 1;
     if (refused) s.refused += 1;
+    targets.set(target, (targets.get(target) ?? true) && refused);
   };
 
   beforeAll(async () => {
@@ -250,7 +253,12 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
   afterAll(async () => {
     await Promise.all([receiver?.close(), secondReceiver?.close(), dns?.close()]);
     recordFigures('egress', {
-      ...tally,
+      // A target is one address, URL spelling, DNS name or redirect target; each is judged on
+      // several surfaces and policies (decisions).
+      distinctTargets: targets.size,
+      distinctTargetsRefusedEverywhere: [...targets.values()].filter(Boolean).length,
+      decisions: tally.tried,
+      refusals: tally.refused,
       bySurface,
       blockedAddresses: BLOCKED.length,
       spellings: SPELLINGS.length,
@@ -298,12 +306,12 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
     const accepted: string[] = [];
     for (const b of BLOCKED) {
       const d = checkAddress(b.address, STRICT);
-      count('pure guard (strict policy)', !d.ok);
+      count('pure guard (strict policy)', !d.ok, `address ${b.address}`);
       if (d.ok) accepted.push(`${b.address} (${b.range})`);
     }
     for (const b of BLOCKED.filter((x) => !embedsLoopback(x.address))) {
       const d = checkAddress(b.address, LOCAL);
-      count('pure guard (local-mode policy)', !d.ok);
+      count('pure guard (local-mode policy)', !d.ok, `address ${b.address}`);
       if (d.ok) accepted.push(`${b.address} (${b.range}) under the local-mode policy`);
     }
     expect(accepted).toEqual([]);
@@ -315,7 +323,11 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
       (u) => checkUrl(u, STRICT).ok,
     );
     for (const u of SPELLINGS)
-      count('checkUrl spellings', !passed.includes(u.replace('{port}', String(receiver.port))));
+      count(
+        'checkUrl spellings',
+        !passed.includes(u.replace('{port}', String(receiver.port))),
+        `url ${u}`,
+      );
     expect(passed).toEqual([]);
   });
 
@@ -328,18 +340,18 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
       for (const b of BLOCKED) {
         const url = `http://${urlHost(b.address)}:${receiver.port}/literal`;
         const r = await sender.send(request(url));
-        count('sender, IP literal (strict policy)', isBlocked(r));
+        count('sender, IP literal (strict policy)', isBlocked(r), `address ${b.address}`);
         if (!isBlocked(r)) wrong.push(`${url}: ${show(r)}`);
         if (!embedsLoopback(b.address)) {
           const l = await local.send(request(url));
-          count('sender, IP literal (local-mode policy)', isBlocked(l));
+          count('sender, IP literal (local-mode policy)', isBlocked(l), `address ${b.address}`);
           if (!isBlocked(l)) wrong.push(`${url} (local policy): ${show(l)}`);
         }
       }
       for (const spelling of SPELLINGS) {
         const url = spelling.replace('{port}', String(receiver.port));
         const r = await sender.send(request(url));
-        count('sender, URL spellings (strict policy)', isBlocked(r));
+        count('sender, URL spellings (strict policy)', isBlocked(r), `url ${spelling}`);
         if (!isBlocked(r)) wrong.push(`${url}: ${show(r)}`);
       }
       expect(wrong).toEqual([]);
@@ -397,11 +409,11 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
       for (const n of names) {
         const url = `http://${n.name}:${receiver.port}/named`;
         const r = await sender.send(request(url));
-        count('sender, DNS names (strict policy)', isBlocked(r));
+        count('sender, DNS names (strict policy)', isBlocked(r), `name ${n.name}`);
         if (!isBlocked(r)) wrong.push(`${url} -> ${n.addresses.join(',')}: ${show(r)}`);
         if (!n.loopback) {
           const l = await local.send(request(url));
-          count('sender, DNS names (local-mode policy)', isBlocked(l));
+          count('sender, DNS names (local-mode policy)', isBlocked(l), `name ${n.name}`);
           if (!isBlocked(l))
             wrong.push(`${url} -> ${n.addresses.join(',')} (local policy): ${show(l)}`);
         }
@@ -426,7 +438,11 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
       const refused = await strict.send(request(`http://ok.rel.test:${receiver.port}/control`));
       expect(allowed).toMatchObject({ kind: 'response', statusCode: 200 });
       expect(refused).toMatchObject({ kind: 'error', error: 'BLOCKED_URL' });
-      count('control (loopback refused under strict policy)', isBlocked(refused));
+      count(
+        'control (loopback refused under strict policy)',
+        isBlocked(refused),
+        'name ok.rel.test',
+      );
       expect(receiver.requests.filter((r) => r.url === '/control')).toHaveLength(1);
       expect(tripwire.attempts.some((a) => a.includes('ok.rel.test -> 127.0.0.1'))).toBe(true);
     } finally {
@@ -451,7 +467,11 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
           receiver.setBehaviour(redirectTo(target, status));
           const r = await sender.send(request(`${receiver.url}/redirect-${i}-${status}`));
           // The 3xx is the result (a failed attempt); the Location is not visited.
-          count('sender, redirects', r.kind === 'response' && r.statusCode === status);
+          count(
+            'sender, redirects',
+            r.kind === 'response' && r.statusCode === status,
+            `redirect to ${target}`,
+          );
           expect(r).toMatchObject({ kind: 'response', statusCode: status });
         }
       }
@@ -467,6 +487,7 @@ describe('egress guard: nothing non-public is reached, however it is spelled or 
   it('every target tried was refused', () => {
     expect(tally.tried).toBeGreaterThan(BLOCKED.length * 3);
     expect(tally.refused).toBe(tally.tried);
+    expect([...targets.entries()].filter(([, refused]) => !refused)).toEqual([]);
   });
 });
 

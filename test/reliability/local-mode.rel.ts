@@ -11,11 +11,12 @@
  * - secrets: none in the platform's logs, the history (API and tables scanned directly), API
  *   responses, or the queue and execution journals.
  */
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { notificationIdFor } from '../../lambdas/core/ids';
+import { LOCAL_DEFAULTS } from '../../local/platform';
 import { startStandIns } from '../../local/standins';
 import { type Receiver, startReceiver } from '../support/receivers';
 import { type ApiClient, apiClient, mapBounded } from './support/api-client';
@@ -42,6 +43,8 @@ const EVENTS = Number(process.env.RELIABILITY_LOAD_EVENTS ?? 20_000);
 const WEBHOOKS = Number(process.env.RELIABILITY_LOAD_WEBHOOKS ?? 50);
 const FAILING_EVERY = 10; // every 10th receiver fails the first two attempts: 10 %
 const BATCH = 100;
+/** Messages one ReceiveMessage (and so one delivery batch) takes at most. */
+const SQS_MAX_BATCH = 10;
 const TOKEN = `rel-${Date.now().toString(36)}-token`;
 /** Crash once this share of all events has been delivered (deliveries and posting still under way). */
 const CRASH_AT = 0.25;
@@ -108,6 +111,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
   const expected = new Map<string, Hook>();
   /** Secrets found in the journals as the crash left them (before a restart compacts them). */
   const atCrash: Finding[] = [];
+  /** What the graceful stop of the second run left: nothing may be alive, nothing was killed. */
+  let graceful: { exitedBy: string; leftAlive: number[] } | undefined;
+  /** Per hook, the headers of one request its receiver got (the secrets scan's positive control). */
+  const receivedHeaders = new Map<number, string>();
 
   const start = async (): Promise<PlatformProcess> => {
     const p = await startPlatformProcess({ dataDir, logDir: dir, token: TOKEN, env: ENV });
@@ -128,6 +135,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         const id = String(req.headers['webhook-id']);
         const n = (tally.requests.get(id) ?? 0) + 1;
         tally.requests.set(id, n);
+        if (!receivedHeaders.has(i)) receivedHeaders.set(i, JSON.stringify(req.headers));
         const bodies = tally.bodies.get(id) ?? new Set();
         bodies.add(req.body);
         tally.bodies.set(id, bodies);
@@ -436,9 +444,17 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       notificationsWithDuplicates,
       duplicatesWithADifferentBody: duplicatesWithOtherBody,
     };
+    // Duplicates come only from the crash: a send made before it whose attempt was not yet
+    // recorded is made again by the redelivered message or the resumed retry execution. So at
+    // most what could be in flight at the SIGKILL: every poller's batch, and every execution.
+    const duplicateBound =
+      LOCAL_DEFAULTS.pollers * SQS_MAX_BATCH +
+      (figures.load as { resumedRetryExecutions: number }).resumedRetryExecutions;
+    (figures.load as Record<string, unknown>).duplicateSendsBound = duplicateBound;
     expect(wrong.slice(0, 20)).toEqual([]);
     expect(history.size).toBe(expected.size);
     expect(duplicatesWithOtherBody).toBe(0);
+    expect(duplicates).toBeLessThanOrEqual(duplicateBound);
   }, 1_200_000);
 
   it('no secret in the logs, the history (API and tables), API responses or the queue and execution journals', async () => {
@@ -454,7 +470,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     });
     const defs = await api().request('GET', '/webhooks');
     expect(defs.body.items).toHaveLength(WEBHOOKS);
-    await p.stop();
+    // The operator's stop (SIGTERM) alone: the helper's stop() would SIGKILL what is left.
+    graceful = await p.terminate();
 
     // Tables scanned directly, with the platform stopped (stand-ins started on its DATA_DIR).
     const standIns = await startStandIns({ dataDir });
@@ -496,7 +513,26 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         needles,
       )),
     ];
+    // Positive controls: the same search finds every hook's Basic credential in what its
+    // receiver got (receivers legitimately get it), and every needle planted in a file.
+    const inReceived = searchTexts(
+      hooks.map((h) => ({
+        where: `receiver ${h.index}`,
+        text: receivedHeaders.get(h.index) ?? '',
+      })),
+      needles,
+    );
+    const control = path.join(dir, 'positive-control.jsonl');
+    writeFileSync(
+      control,
+      hooks.map((h) => JSON.stringify({ planted: needlesOf(h.secrets) })).join('\n'),
+    );
+    const inControlFile = await searchFiles([control], needles);
     const searched = {
+      positiveControls: {
+        receiversWithTheirCredentialFound: new Set(inReceived.map((f) => f.where)).size,
+        plantedNeedlesFound: inControlFile.length,
+      },
       secretsSearched: hooks.length * 2,
       needles: needles.length,
       tableItemsScanned: scanned,
@@ -508,10 +544,22 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     };
     figures.secrets = searched;
     expect(searched.journalFiles).toBeGreaterThan(0);
+    expect(searched.positiveControls).toEqual({
+      receiversWithTheirCredentialFound: hooks.length,
+      plantedNeedlesFound: needles.length,
+    });
     expect(findings).toEqual([]);
   }, 300_000);
 
-  it('a graceful stop leaves no process behind', async () => {
+  it('a graceful stop (SIGTERM) leaves no process behind without anyone killing one', async () => {
+    // Taken by terminate() above, before any cleanup could kill a leftover.
+    expect(graceful).toBeDefined();
+    figures.gracefulStop = {
+      exitedBy: graceful!.exitedBy,
+      processesLeftAlive: graceful!.leftAlive.length,
+    };
+    expect(graceful!.exitedBy).toBe('0');
+    expect(graceful!.leftAlive).toEqual([]);
     const everyChild = platforms.flatMap((p) => [p.pid, ...p.children.map((c) => c.pid)]);
     expect(everyChild.filter(isAlive)).toEqual([]);
   });

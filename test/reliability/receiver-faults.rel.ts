@@ -66,13 +66,14 @@ import {
 
 const REPETITIONS = 50;
 /**
- * Resource bounds (leaks grow with repetitions), not speed thresholds. The leak they were written
- * for (connections to a receiver that never reads kept open with their unsent data) grew RSS by
- * 52.6 MiB over the run, 47.9 MiB of it in that one fault; without it the run grows RSS by about
- * 15 MiB and the heap by about 4 MiB. Each bound fails the old leak by a wide margin.
+ * Resource bounds (leaks grow with repetitions), not speed thresholds. Memory does not tell the
+ * connection leak of the never-reading receiver apart on a loaded machine: measured with the
+ * sender's reset disabled, RSS grew 43.5 to 52.5 MiB (external memory +14.6 MiB), with it 38.7
+ * to 38.8 MiB (external +18.7 MiB). The leak is caught by the connections the kernel still
+ * lists (neverReadsSocketsLeftOpen); memory is bounded here against gross growth only, and its
+ * figures (RSS, heap, external, per fault) are recorded.
  */
-const RSS_GROWTH_BOUND_MIB = 32;
-const FAULT_RSS_GROWTH_BOUND_MIB = 24;
+const RSS_GROWTH_BOUND_MIB = 64;
 const HEAP_GROWTH_BOUND_MIB = 16;
 /** The sender's timeouts where the fault is a timeout (short, so the suite stays fast)... */
 const SHORT_TIMEOUT: Partial<HttpSenderOptions> = { totalTimeoutMs: 400, connectTimeoutMs: 400 };
@@ -343,7 +344,10 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
   it(`${REPETITIONS} repetitions of every fault: no crash, no unhandled rejection, bounded memory, no secret in the logs`, async () => {
     const capture = captureProcessOutput();
     const needles = needlesOf(secrets);
-    const perFault: Record<string, { heapDeltaMiB: number; rssDeltaMiB: number; ms: number }> = {};
+    const perFault: Record<
+      string,
+      { heapDeltaMiB: number; rssDeltaMiB: number; externalDeltaMiB: number; ms: number }
+    > = {};
     let before: Awaited<ReturnType<typeof settledMemory>>;
     let after: Awaited<ReturnType<typeof settledMemory>>;
     const wrong: string[] = [];
@@ -398,6 +402,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
           ms,
           heapDeltaMiB: Math.round((m1.heapUsedMiB - m0.heapUsedMiB) * 10) / 10,
           rssDeltaMiB: Math.round((m1.rssMiB - m0.rssMiB) * 10) / 10,
+          externalDeltaMiB: Math.round((m1.externalMiB - m0.externalMiB) * 10) / 10,
         };
       }
       after = await settledMemory();
@@ -407,6 +412,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     const growth = {
       rssMiB: Math.round((after.rssMiB - before.rssMiB) * 10) / 10,
       heapUsedMiB: Math.round((after.heapUsedMiB - before.heapUsedMiB) * 10) / 10,
+      externalMiB: Math.round((after.externalMiB - before.externalMiB) * 10) / 10,
     };
     Object.assign(figures, {
       repetitionsPerFault: REPETITIONS,
@@ -419,7 +425,6 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
       logLines,
       boundsMiB: {
         rss: RSS_GROWTH_BOUND_MIB,
-        rssPerFault: FAULT_RSS_GROWTH_BOUND_MIB,
         heap: HEAP_GROWTH_BOUND_MIB,
       },
     });
@@ -428,11 +433,6 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     expect(unhandled).toEqual([]);
     expect(growth.heapUsedMiB).toBeLessThan(HEAP_GROWTH_BOUND_MIB);
     expect(growth.rssMiB).toBeLessThan(RSS_GROWTH_BOUND_MIB);
-    expect(
-      Object.entries(perFault)
-        .filter(([, m]) => m.rssDeltaMiB >= FAULT_RSS_GROWTH_BOUND_MIB)
-        .map(([name, m]) => `${name}: +${m.rssDeltaMiB} MiB`),
-    ).toEqual([]);
     // The production observer did log failures (so the search searched something).
     expect(failureLogs).toBeGreaterThan(0);
     expect(findings).toEqual([]);

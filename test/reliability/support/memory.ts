@@ -11,6 +11,8 @@ const gc = vm.runInNewContext('gc') as () => void;
 export interface MemoryReading {
   readonly rssMiB: number;
   readonly heapUsedMiB: number;
+  /** Memory of Buffers and other objects outside the V8 heap (socket data waiting to be sent). */
+  readonly externalMiB: number;
 }
 
 const MiB = 1024 * 1024;
@@ -23,7 +25,11 @@ export async function settledMemory(): Promise<MemoryReading> {
   }
   gc();
   const m = process.memoryUsage();
-  return { rssMiB: round(m.rss / MiB), heapUsedMiB: round(m.heapUsed / MiB) };
+  return {
+    rssMiB: round(m.rss / MiB),
+    heapUsedMiB: round(m.heapUsed / MiB),
+    externalMiB: round(m.external / MiB),
+  };
 }
 
 function round(n: number): number {

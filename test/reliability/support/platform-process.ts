@@ -25,6 +25,12 @@ export interface PlatformProcess {
   crash(): void;
   /** SIGTERM, wait; then SIGKILL to anything of ours still alive. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * The operator's graceful stop and nothing else: SIGTERM, then wait for local mode to exit by
+   * itself and for its descendants to go. Kills nothing: what is still alive once local mode
+   * exited and its descendants had `graceMs` is in `leftAlive` (stop() remains the cleanup).
+   */
+  terminate(graceMs?: number): Promise<{ exitedBy: string; leftAlive: number[] }>;
 }
 
 export interface PlatformProcessOptions {
@@ -149,6 +155,16 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
     exited,
     crash: () => killPid(pid, 'SIGKILL'),
     stop,
+    async terminate(graceMs = 30_000) {
+      const known = [pid, ...children.map((c) => c.pid), ...descendantsOf(pid)];
+      for (const p of known) everyPid.add(p);
+      if (isAlive(pid)) killPid(pid, 'SIGTERM');
+      // Waits for the exit itself (the event); the bound only keeps a hung stop from hanging the suite.
+      const exitedBy = await Promise.race([exited, delay(120_000).then(() => 'still running')]);
+      const leftAlive = await waitGone(known, graceMs);
+      await Promise.race([streamsDone, delay(2000)]);
+      return { exitedBy, leftAlive };
+    },
   };
 }
 
