@@ -32,6 +32,10 @@ const BENCHMARKS: readonly Entry[] = [
     load: () => (require('./cold-start') as typeof import('./cold-start')).coldStartBenchmark,
   },
   { name: 'e2e', load: () => (require('./e2e') as typeof import('./e2e')).e2eBenchmark },
+  {
+    name: 'definitions',
+    load: () => (require('./definitions') as typeof import('./definitions')).definitionsBenchmark,
+  },
   { name: 'cost', load: () => (require('./cost') as typeof import('./cost')).costBenchmark },
   {
     name: 'console',
