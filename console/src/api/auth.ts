@@ -104,7 +104,6 @@ const idp = (c: CognitoConfig, op: string, body: unknown) =>
   );
 
 function stepOf(
-  c: CognitoConfig,
   username: string,
   r: { AuthenticationResult?: AuthResult; ChallengeName?: string; Session?: string },
   refreshToken?: string,
@@ -117,7 +116,6 @@ function stepOf(
       refreshToken: r.AuthenticationResult.RefreshToken ?? refreshToken ?? '',
       idTokenExpiresAt: Date.now() + r.AuthenticationResult.ExpiresIn * 1000,
     });
-    void c;
     return { kind: 'done' };
   }
   const session = r.Session ?? '';
@@ -136,7 +134,7 @@ export async function signIn(
     ClientId: c.userPoolClientId,
     AuthParameters: { USERNAME: username, PASSWORD: password },
   });
-  return stepOf(c, username, r);
+  return stepOf(username, r);
 }
 
 export async function answerChallenge(
@@ -154,7 +152,7 @@ export async function answerChallenge(
         ? { USERNAME: username, NEW_PASSWORD: answer }
         : { USERNAME: username, SOFTWARE_TOKEN_MFA_CODE: answer },
   });
-  return stepOf(c, username, r);
+  return stepOf(username, r);
 }
 
 interface Credentials {
@@ -179,7 +177,7 @@ export function cognitoTransport(c: CognitoConfig, onSignedOut: () => void): Tra
       ClientId: c.userPoolClientId,
       AuthParameters: { REFRESH_TOKEN: s.refreshToken },
     });
-    if (stepOf(c, s.username, r, s.refreshToken).kind !== 'done') throw new Error('Signed out.');
+    if (stepOf(s.username, r, s.refreshToken).kind !== 'done') throw new Error('Signed out.');
     return (loadSession() as Extract<Stored, { mode: 'cognito' }>).idToken;
   };
 

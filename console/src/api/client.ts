@@ -68,7 +68,14 @@ export interface DefinitionExtras {
   rateLimitPerSecond?: number | null;
 }
 export type WebhookDefinition = Webhook & DefinitionExtras;
-export type PreviewResult = RenderedRequest & { matches?: boolean };
+export type PreviewResult = RenderedRequest & {
+  /** Whether this event would create a notification (type and conditions). */
+  matches?: boolean;
+  /** Whether the webhook's events take the event's type. */
+  subscribed?: boolean;
+  /** The condition rules that did not hold. */
+  failedRules?: { index: number; field: string; op: string }[];
+};
 
 /** GET /webhooks/{id}/health (DESIGN.md "Destination health"). */
 export interface WebhookHealth {

@@ -173,7 +173,9 @@ function fieldErrors(err: unknown): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   if (!(err instanceof ApiError)) return out;
   for (const d of err.details) {
-    const key = (d.path ?? '').split(/[.[]/)[0] || '_';
+    // Condition errors name the rule by index (and maybe no path): they belong to Conditions.
+    const key =
+      (d.path ?? '').split(/[.[]/)[0] || (err.code === 'INVALID_CONDITIONS' ? 'conditions' : '_');
     const list = out[key] ?? [];
     list.push(d.path && d.path !== key ? `${d.path}: ${d.message}` : d.message);
     out[key] = list;
@@ -759,11 +761,23 @@ function PreviewPanel({ webhook, known }: { webhook: WebhookDefinition; known: s
       {result ? (
         <div class="rendered" aria-live="polite">
           {result.matches !== undefined ? (
-            <p class={result.matches ? 'ok' : 'warn'} data-testid="match">
+            <div class={result.matches ? 'ok' : 'warn'} data-testid="match">
               {result.matches
-                ? 'This event would match the conditions.'
-                : 'This event would not match the conditions: nothing would be sent.'}
-            </p>
+                ? 'This event would match: a notification would be sent.'
+                : 'This event would not match: nothing would be sent.'}
+              {result.subscribed === false ? (
+                <div>The webhook does not subscribe to this event type.</div>
+              ) : null}
+              {result.failedRules && result.failedRules.length > 0 ? (
+                <ul>
+                  {result.failedRules.map((r) => (
+                    <li key={r.index}>
+                      Rule {r.index + 1} does not hold: <code>{r.field}</code> {r.op}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </div>
           ) : null}
           <RequestView request={result} contentType={webhook.contentType} />
         </div>
