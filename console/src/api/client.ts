@@ -53,10 +53,11 @@ export const OPERATORS: readonly Operator[] = [
   'prefix',
   'contains',
 ];
+export type Scalar = string | number | boolean | null;
 export interface ConditionRule {
   field: string;
   op: Operator;
-  value: unknown;
+  value: Scalar | Scalar[];
 }
 export interface Conditions {
   match: 'all' | 'any';

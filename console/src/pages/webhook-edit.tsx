@@ -12,6 +12,7 @@ import {
   OPERATORS,
   type Operator,
   type PreviewResult,
+  type Scalar,
   type WebhookDefinition,
   type WebhookHealth,
   type WebhookInput,
@@ -105,10 +106,10 @@ function formOf(w: WebhookDefinition): Form {
   };
 }
 
-function ruleValue(r: RuleRow): unknown {
+function ruleValue(r: RuleRow): Scalar | Scalar[] {
   const raw = r.value.trim();
   try {
-    return JSON.parse(raw);
+    return JSON.parse(raw) as Scalar | Scalar[];
   } catch {
     if (r.op === 'in' || r.op === 'nin')
       return raw
