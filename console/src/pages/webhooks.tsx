@@ -39,8 +39,8 @@ export async function healthOf(
 export function successRate(h: HealthOrMissing | undefined): string {
   if (!h || h === 'unavailable') return '—';
   const total = h.recent.sent + h.recent.failed;
-  if (total === 0) return 'no traffic';
-  return `${Math.round((h.recent.sent / total) * 100)} % of ${total}`;
+  if (total === 0) return `no attempts in ${Math.round(h.recent.windowSeconds / 60)} min`;
+  return `${Math.round((h.recent.sent / total) * 100)} % of ${total} in ${Math.round(h.recent.windowSeconds / 60)} min`;
 }
 
 export function PauseResume({
