@@ -298,6 +298,39 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
     expect((await api.get(`/webhooks/${webhookId}`)).status).toBe(404);
   });
+
+  test('offers the published event types, and checks conditions against a sample event', async () => {
+    await page.goto(`${local.url}/console/#/webhooks/new`);
+    const catalogue = page.getByRole('group', { name: 'Published event types' });
+    await catalogue.getByRole('checkbox', { name: /LOAN_DISBURSEMENT/ }).check();
+    expect(await page.getByLabel(/^Event types/).inputValue()).toBe('LOAN_DISBURSEMENT');
+
+    await page.getByLabel('Name', { exact: true }).fill('Large loans');
+    await page.getByLabel(/^URL/).fill(`${receiver.url}/large`);
+    await page.getByLabel('Only for events whose data match').check();
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await page.getByLabel('Field 1').fill('data.amount');
+    await page.getByLabel('Operator 1').selectOption('in');
+    await page.getByLabel('Value 1').fill('2000');
+    await page.getByRole('button', { name: 'Save' }).click();
+    // A bad rule: the API's error shows under Conditions and nothing is saved.
+    await hasText(page.locator('#err-conditions'), /./);
+    expect((await api.get('/webhooks')).body.items).toHaveLength(0);
+
+    await page.getByLabel('Operator 1').selectOption('gte');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Large loans' }).waitFor();
+
+    const preview = page.getByRole('complementary', { name: 'Preview' });
+    await page.getByLabel('Sample data (JSON)').fill('{"loanId": "S-1", "amount": 1000}');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await hasText(preview.getByTestId('match'), 'would not match');
+    await hasText(preview.getByTestId('match'), 'Rule 1 does not hold');
+    await page.getByLabel('Sample data (JSON)').fill('{"loanId": "S-2", "amount": 2500}');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await hasText(preview.getByTestId('match'), 'would match');
+    await shot('webhook-conditions');
+  });
 });
 
 async function firstNotificationId(): Promise<string> {

@@ -50,12 +50,13 @@ interface Form {
   authType: 'none' | 'basic';
   username: string;
   password: string;
-  signing: 'none' | 'keep' | 'generate' | 'enter';
+  signing: 'none' | 'keep' | 'generate' | 'enter' | 'ed25519';
   secret: string;
   conditionsOn: boolean;
   match: 'all' | 'any';
   rules: RuleRow[];
   rateLimit: string;
+  maxConcurrency: string;
 }
 
 const EMPTY: Form = {
@@ -77,6 +78,7 @@ const EMPTY: Form = {
   match: 'all',
   rules: [],
   rateLimit: '',
+  maxConcurrency: '',
 };
 
 function formOf(w: WebhookDefinition): Form {
@@ -93,7 +95,7 @@ function formOf(w: WebhookDefinition): Form {
     authType: w.auth ? 'basic' : 'none',
     username: w.auth?.username ?? '',
     password: '',
-    signing: w.signingSecret ? 'keep' : 'none',
+    signing: w.signingSecret || w.signing ? 'keep' : 'none',
     secret: '',
     conditionsOn: !!w.conditions,
     match: w.conditions?.match ?? 'all',
@@ -103,6 +105,7 @@ function formOf(w: WebhookDefinition): Form {
       value: JSON.stringify(r.value),
     })),
     rateLimit: w.rateLimitPerSecond ? String(w.rateLimitPerSecond) : '',
+    maxConcurrency: w.maxConcurrency ? String(w.maxConcurrency) : '',
   };
 }
 
@@ -145,16 +148,27 @@ function inputOf(
       : f.password === '' && existing?.auth
         ? ({ type: 'basic', username: f.username, password: '***' } as const)
         : { type: 'basic', username: f.username, password: f.password };
-  out.signingSecret =
-    f.signing === 'none'
-      ? null
-      : f.signing === 'keep'
-        ? existing
-          ? 'whsec_***'
-          : null
-        : f.signing === 'generate'
-          ? 'generate'
-          : f.secret;
+  // Signing: a Standard Webhooks secret or an ed25519 key pair; leaving both out keeps a key pair.
+  const hadKeyPair = !!existing?.signing;
+  if (f.signing === 'keep' && hadKeyPair) {
+    // neither field: the stored key pair stays
+  } else if (f.signing === 'ed25519') {
+    out.signing = { scheme: 'ed25519' };
+    if (existing?.signingSecret) out.signingSecret = null;
+  } else {
+    out.signingSecret =
+      f.signing === 'none'
+        ? null
+        : f.signing === 'keep'
+          ? existing
+            ? 'whsec_***'
+            : null
+          : f.signing === 'generate'
+            ? 'generate'
+            : f.secret;
+    if (hadKeyPair) out.signing = null;
+  }
+  if (f.maxConcurrency.trim()) out.maxConcurrency = Number(f.maxConcurrency);
   // Fields beyond the base schema are sent only when used (or when clearing them).
   if (f.conditionsOn) {
     const c: Conditions = {
@@ -507,11 +521,14 @@ export function WebhookEditPage({ id }: { id?: string }) {
                 {...errProps('signingSecret', errors)}
               >
                 <option value="none">None</option>
-                {saved?.signingSecret ? (
-                  <option value="keep">Keep the current secret</option>
+                {saved?.signingSecret || saved?.signing ? (
+                  <option value="keep">
+                    {saved.signing ? 'Keep the ed25519 key pair' : 'Keep the current secret'}
+                  </option>
                 ) : null}
                 <option value="generate">Generate a new secret</option>
                 <option value="enter">Enter a secret</option>
+                <option value="ed25519">New ed25519 key pair (asymmetric, v1a)</option>
               </select>
             </label>
             {form.signing === 'enter' ? (
@@ -525,7 +542,13 @@ export function WebhookEditPage({ id }: { id?: string }) {
                 />
               </label>
             ) : null}
+            {saved?.publicKey ? (
+              <p class="muted">
+                Public key for receivers: <code class="mono">{saved.publicKey}</code>
+              </p>
+            ) : null}
             <FieldError id="signingSecret" errors={errors} />
+            <FieldError id="signing" errors={errors} />
           </fieldset>
           <fieldset>
             <legend>Conditions</legend>
@@ -626,6 +649,18 @@ export function WebhookEditPage({ id }: { id?: string }) {
               {...errProps('rateLimitPerSecond', errors)}
             />
             <FieldError id="rateLimitPerSecond" errors={errors} />
+          </label>
+          <label>
+            Most requests in flight at once (1 to 100; empty for the default)
+            <input
+              type="number"
+              min={1}
+              max={100}
+              value={form.maxConcurrency}
+              onInput={(e) => set('maxConcurrency', e.currentTarget.value)}
+              {...errProps('maxConcurrency', errors)}
+            />
+            <FieldError id="maxConcurrency" errors={errors} />
           </label>
           <ErrorBox error={saveError} title="Not saved" />
           {notice ? (
