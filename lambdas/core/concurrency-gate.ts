@@ -74,6 +74,8 @@ interface WebhookState {
   inFlight: number;
   /** Start times of those requests (for "still in flight after slowAfterMs"). */
   readonly started: Set<{ at: number }>;
+  /** Requests of a fast webhook waiting here for one of its slots. */
+  readonly waiters: (() => void)[];
   /** At least one request completed here. */
   seen: boolean;
   /** Until when the webhook counts as slow here (epoch ms). */
@@ -123,7 +125,12 @@ export class ConcurrencyGate {
   async enter(webhookId: string, maxConcurrency: number | undefined): Promise<Permit | undefined> {
     const cap = this.capOf(maxConcurrency);
     const state = this.stateOf(webhookId);
-    if (state.inFlight >= cap) return undefined;
+    // At the cap in this container: a fast webhook's slot frees within milliseconds, so wait
+    // for it here; anything else goes back to the queue rather than hold the Lambda.
+    while (state.inFlight >= cap) {
+      if (this.leasedNow(state, this.now())) return undefined;
+      await new Promise<void>((resolve) => state.waiters.push(resolve));
+    }
     const now = this.now();
     const leased = this.leasedNow(state, now);
     // Counted before the await, so concurrent callers in this container see it.
@@ -188,6 +195,7 @@ export class ConcurrencyGate {
   private forget(state: WebhookState, start: { at: number }): void {
     state.inFlight--;
     state.started.delete(start);
+    state.waiters.shift()?.();
   }
 
   private stateOf(webhookId: string): WebhookState {
@@ -196,7 +204,14 @@ export class ConcurrencyGate {
       // Most recently used last: the first entries are the ones to forget.
       this.states.delete(webhookId);
     } else {
-      state = { inFlight: 0, started: new Set(), seen: false, slowUntil: 0, latencyMs: 0 };
+      state = {
+        inFlight: 0,
+        started: new Set(),
+        waiters: [],
+        seen: false,
+        slowUntil: 0,
+        latencyMs: 0,
+      };
     }
     this.states.set(webhookId, state);
     if (this.states.size > this.maxTracked) {

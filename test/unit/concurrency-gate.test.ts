@@ -70,10 +70,19 @@ describe('the per-webhook concurrency gate', () => {
 
     expect(leases.acquires).toBe(acquiresBefore);
     expect(leases.count('wh_fast')).toBe(0);
-    // The cap still holds within this container without any shared state.
+    // The cap still holds within this container without any shared state: a sixth request of
+    // a fast webhook waits here for a slot (milliseconds) instead of going back to the queue.
     const inFlight = await Promise.all([1, 2, 3, 4, 5].map(() => gate.enter('wh_fast', 5)));
     expect(inFlight.every((p) => p !== undefined)).toBe(true);
-    expect(await gate.enter('wh_fast', 5)).toBeUndefined();
+    let sixth: unknown;
+    const waiting = gate.enter('wh_fast', 5).then((p) => {
+      sixth = p;
+      return p;
+    });
+    await Promise.resolve();
+    expect(sixth).toBeUndefined();
+    await inFlight[0]!.release(10);
+    expect(await waiting).toBeDefined();
     expect(leases.acquires).toBe(acquiresBefore);
   });
 
