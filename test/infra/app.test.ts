@@ -27,7 +27,7 @@ const context = {
   removalPolicy: 'destroy',
   alarmEmail: 'ops@example.com',
   deliveryMemoryMb: '1024',
-  deliveryConcurrency: '8',
+  deliveryConcurrency: '13',
   deliveryBatchSize: '25',
   deliveryBatchingWindowSeconds: '3',
   deliveryMaxConcurrency: '20',
@@ -87,7 +87,7 @@ describe('CDK app', () => {
     const delivery = logicalId(eu.stack.delivery.deliveryFunction);
     expect(propsOf(eu, delivery).MemorySize).toBe(1024);
     expect(envOf(eu, delivery)).toMatchObject({
-      [ENV.DELIVERY_CONCURRENCY]: '8',
+      [ENV.DELIVERY_CONCURRENCY]: '13',
       [ENV.RETENTION_DAYS]: '30',
       [ENV.RETRY_SCHEDULE_SECONDS]: '[10,20,40,80,160]',
     });

@@ -53,6 +53,7 @@ describe('local stand-ins', () => {
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
     expect(standIns().tables).toEqual({
       webhooks: 'si-webhooks',
+      eventTypes: 'si-event-types',
       notifications: 'si-notifications',
       payloads: 'si-payloads',
     });
