@@ -8,6 +8,8 @@ export const ENV = {
   NOTIFICATIONS_TABLE: 'NOTIFICATIONS_TABLE',
   PAYLOADS_TABLE: 'PAYLOADS_TABLE',
   EVENT_TYPES_TABLE: 'EVENT_TYPES_TABLE',
+  /** Per-subject data keys (erasure by subject) and the audit entries of erasures. */
+  SUBJECT_KEYS_TABLE: 'SUBJECT_KEYS_TABLE',
   DELIVERY_QUEUE_URL: 'DELIVERY_QUEUE_URL',
   RETRY_STATE_MACHINE_ARN: 'RETRY_STATE_MACHINE_ARN',
   /** JSON array of 5 numbers (seconds). */
@@ -162,6 +164,7 @@ export interface StoreConfig {
   readonly notificationsTable: string;
   readonly payloadsTable: string;
   readonly eventTypesTable: string;
+  readonly subjectKeysTable: string;
   readonly queueUrl: string;
   /** RETENTION_DAYS: every writer sets its items' TTL from it. */
   readonly retentionDays: number;
@@ -176,6 +179,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
     notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
     payloadsTable: read.required(ENV.PAYLOADS_TABLE),
     eventTypesTable: read.required(ENV.EVENT_TYPES_TABLE),
+    subjectKeysTable: read.required(ENV.SUBJECT_KEYS_TABLE),
     queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
     retentionDays: read.number(ENV.RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 1, 3650),
   };

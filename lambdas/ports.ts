@@ -49,8 +49,33 @@ export interface PayloadStore {
     notificationId: string,
     request: RenderedRequest,
     expiresAtEpochSeconds: number,
+    /** Whose data it is: the URL, headers and body are sealed with the subject's key. */
+    subject?: string,
   ): Promise<'created' | 'exists'>;
+  /** Throws ErasedError when the request was sealed with a subject key since destroyed. */
   get(notificationId: string): Promise<RenderedRequest | undefined>;
+}
+
+/** What an erasure destroyed and who asked for it (kept as an audit entry, without data). */
+export interface ErasureRecord {
+  readonly subject: string;
+  readonly erasedAt: string;
+  readonly erasedBy: string;
+  readonly auditId: string;
+}
+
+/**
+ * Per-subject data keys (crypto-shredding), kept apart from the data they protect and
+ * wrapped by the envelope's data keys. Erasing a subject destroys its key: every request
+ * sealed with it becomes unreadable for good, though the Payloads items are never touched.
+ */
+export interface SubjectKeyStore {
+  /** The subject's current key (made on first use), for sealing; cached briefly. */
+  keyFor(subject: string): Promise<{ readonly keyId: string; readonly key: Buffer }>;
+  /** A key by id, for opening; undefined once destroyed. Not cached: erasure applies at once. */
+  keyById(keyId: string): Promise<Buffer | undefined>;
+  /** Destroys the subject's key and records who erased it and when. */
+  erase(subject: string, erasedBy: string, at: Date): Promise<ErasureRecord>;
 }
 
 export interface NotificationUpdate {
@@ -115,6 +140,8 @@ export interface ResendJob {
   readonly queued: number;
   readonly sent: number;
   readonly failed: number;
+  /** Notifications skipped because their request was erased. */
+  readonly erased?: number;
   readonly createdAt: string;
 }
 
@@ -124,7 +151,7 @@ export interface ResendJobStore {
   /** Atomic counter increments. */
   increment(
     jobId: string,
-    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
   ): Promise<void>;
 }
 

@@ -37,6 +37,7 @@ import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
+  SUBJECT_KEYS_TABLE,
   WEBHOOKS_TABLE,
 } from '../lambdas/adapters/dynamo-schema';
 import { installationKeyPath } from '../lambdas/adapters/installation-key';
@@ -54,6 +55,7 @@ export interface StandIns {
     readonly notifications: string;
     readonly payloads: string;
     readonly eventTypes: string;
+    readonly subjectKeys: string;
   };
   readonly queueUrl: string;
   readonly dlqUrl: string;
@@ -103,6 +105,7 @@ export function standInNames(prefix = '') {
       notifications: `${prefix}notifications`,
       payloads: `${prefix}payloads`,
       eventTypes: `${prefix}event-types`,
+      subjectKeys: `${prefix}subject-keys`,
     },
     queue: `${prefix}webhooks-delivery`,
     dlq: `${prefix}webhooks-delivery-dlq`,
@@ -359,6 +362,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
         [ENV.NOTIFICATIONS_TABLE]: names.tables.notifications,
         [ENV.PAYLOADS_TABLE]: names.tables.payloads,
         [ENV.EVENT_TYPES_TABLE]: names.tables.eventTypes,
+        [ENV.SUBJECT_KEYS_TABLE]: names.tables.subjectKeys,
         [ENV.DELIVERY_QUEUE_URL]: queueUrl,
       },
       startMs: Date.now() - started,
@@ -470,6 +474,7 @@ export async function createTables(
     readonly notifications: string;
     readonly payloads: string;
     readonly eventTypes: string;
+    readonly subjectKeys?: string;
   },
 ): Promise<void> {
   const existing = await listAllTables(client);
@@ -513,6 +518,16 @@ export async function createTables(
       extra: {},
     },
     { name: tables.eventTypes, key: EVENT_TYPES_TABLE.partitionKey, ttl: undefined, extra: {} },
+    ...(tables.subjectKeys === undefined
+      ? []
+      : [
+          {
+            name: tables.subjectKeys,
+            key: SUBJECT_KEYS_TABLE.partitionKey,
+            ttl: undefined,
+            extra: {},
+          },
+        ]),
   ];
   for (const spec of specs) {
     if (existing.has(spec.name)) continue;

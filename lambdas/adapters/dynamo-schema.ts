@@ -28,6 +28,11 @@ export const PAYLOADS_TABLE = {
   ttlAttribute: 'expiresAt',
 } as const;
 
+/** Subject keys (`s#`, `k#` items) and erasure audit entries (`a#`): see subject-keys.ts. */
+export const SUBJECT_KEYS_TABLE = {
+  partitionKey: 'id',
+} as const;
+
 export const NOTIFICATIONS_TABLE = {
   partitionKey: 'id',
   ttlAttribute: 'expiresAt',

@@ -37,6 +37,7 @@ import type {
   PayloadStore,
   ResendJob,
   ResendJobStore,
+  SubjectKeyStore,
   WebhookStore,
 } from '../ports';
 import {
@@ -53,6 +54,7 @@ import {
   packRequest,
   unpackRequest,
 } from './payload-packing';
+import { isSealedPayload, openSealedPayload, sealedPayloadItem } from './payload-sealing';
 import { openDefinition, sealDefinition } from './webhook-secrets';
 
 type Item = Record<string, AttributeValue>;
@@ -479,23 +481,37 @@ export function payloadItem(
   });
 }
 
-/** PutItem (attribute_not_exists) and GetItem only: the table's IAM grants nothing else. */
+/**
+ * PutItem (attribute_not_exists) and GetItem only: the table's IAM grants nothing else.
+ * Requests about a subject are sealed with the subject's key (payload-sealing.ts); without a
+ * subject key store, such requests cannot be written or read.
+ */
 export class DynamoPayloadStore implements PayloadStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    private readonly subjectKeys?: SubjectKeyStore,
   ) {}
 
   async putOnce(
     notificationId: string,
     request: RenderedRequest,
     expiresAtEpochSeconds: number,
+    subject?: string,
   ): Promise<'created' | 'exists'> {
+    let item: Item;
+    if (subject !== undefined) {
+      if (!this.subjectKeys) throw new Error('a request about a subject needs subject keys');
+      const key = await this.subjectKeys.keyFor(subject);
+      item = sealedPayloadItem(notificationId, request, expiresAtEpochSeconds, key);
+    } else {
+      item = payloadItem(notificationId, request, expiresAtEpochSeconds);
+    }
     try {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: payloadItem(notificationId, request, expiresAtEpochSeconds),
+          Item: item,
           ConditionExpression: 'attribute_not_exists(id)',
         }),
       );
@@ -515,6 +531,11 @@ export class DynamoPayloadStore implements PayloadStore {
       }),
     );
     if (!out.Item) return undefined;
+    if (isSealedPayload(out.Item)) {
+      const keys = this.subjectKeys;
+      if (!keys) throw new Error('a request about a subject needs subject keys');
+      return openSealedPayload(out.Item, (keyId) => keys.keyById(keyId));
+    }
     const packing = out.Item[PACKED_ATTRIBUTES.packing]?.S;
     if (packing !== undefined)
       return unpackRequest(packing, out.Item[PACKED_ATTRIBUTES.request]?.B ?? new Uint8Array());
@@ -589,6 +610,7 @@ export class DynamoResendJobStore implements ResendJobStore {
       queued: raw.queued as number,
       sent: raw.sent as number,
       failed: raw.failed as number,
+      erased: (raw.erased ?? 0) as number,
       createdAt: raw.createdAt as string,
     };
   }
@@ -596,9 +618,9 @@ export class DynamoResendJobStore implements ResendJobStore {
   /** A job that no longer exists (expired) is not recreated: the increment is dropped. */
   async increment(
     jobId: string,
-    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
   ): Promise<void> {
-    const entries = (['queued', 'sent', 'failed'] as const)
+    const entries = (['queued', 'sent', 'failed', 'erased'] as const)
       .map((name) => [name, counters[name] ?? 0] as const)
       .filter(([, n]) => n !== 0);
     if (entries.length === 0) return;

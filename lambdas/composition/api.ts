@@ -18,6 +18,7 @@ import {
 import { createEnvelopeCipher } from '../adapters/key-wiring';
 import { createLogger, type Logger } from '../adapters/observability';
 import { SqsDeliveryQueue } from '../adapters/sqs-queue';
+import { DynamoSubjectKeyStore } from '../adapters/subject-keys';
 import { Renderer } from '../core/render';
 import { createApiHandler } from '../handlers/api';
 import { loadHttpLambdaConfig } from '../handlers/http/env';
@@ -35,23 +36,22 @@ export function composeApi(env: Env): ApiFunction {
   const sqs = new SQSClient(sqsClientConfig(env));
   const kms = new KMSClient(awsClientConfig(env, 'KMS'));
   const logger = createLogger();
+  const cipher = createEnvelopeCipher(config.keys, kms);
+  const subjectKeys = new DynamoSubjectKeyStore(dynamo, config.subjectKeysTable, cipher);
   const handler = createApiHandler({
     stores: {
-      webhooks: new DynamoWebhookStore(
-        dynamo,
-        config.webhooksTable,
-        createEnvelopeCipher(config.keys, kms),
-      ),
+      webhooks: new DynamoWebhookStore(dynamo, config.webhooksTable, cipher),
       notifications: new DynamoNotificationStore(
         dynamo,
         config.notificationsTable,
         cursorKeyFromEnv(env, kms),
       ),
-      payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
+      payloads: new DynamoPayloadStore(dynamo, config.payloadsTable, subjectKeys),
       resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
         retentionSeconds: config.retentionDays * 86_400,
       }),
       eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
+      subjectKeys,
     },
     queue: new SqsDeliveryQueue(sqs, config.queueUrl),
     renderer: new Renderer(),

@@ -28,6 +28,7 @@ import {
 } from '../adapters/observability';
 import { SfnRetryScheduler } from '../adapters/sfn-scheduler';
 import { SqsDeliveryQueue } from '../adapters/sqs-queue';
+import { DynamoSubjectKeyStore } from '../adapters/subject-keys';
 import { type DeliveryConfig, loadDeliveryConfig } from '../config';
 import { ConcurrencyGate } from '../core/concurrency-gate';
 import { CachedWebhookStore } from '../core/definition-cache';
@@ -55,8 +56,10 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   const kms = new KMSClient(awsClientConfig(env, 'KMS'));
   const logger = createLogger();
   const metrics = createMetrics();
+  const cipher = createEnvelopeCipher(config.keys, kms);
+  const subjectKeys = new DynamoSubjectKeyStore(dynamo, config.subjectKeysTable, cipher);
   const webhooks = new CachedWebhookStore(
-    new DynamoWebhookStore(dynamo, config.webhooksTable, createEnvelopeCipher(config.keys, kms)),
+    new DynamoWebhookStore(dynamo, config.webhooksTable, cipher),
     config.definitionCacheTtlMs,
   );
   const queue = new SqsDeliveryQueue(sqs, config.queueUrl);
@@ -68,7 +71,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
       config.notificationsTable,
       cursorKeyFromEnv(env, kms),
     ),
-    payloads: new DynamoPayloadStore(dynamo, config.payloadsTable),
+    payloads: new DynamoPayloadStore(dynamo, config.payloadsTable, subjectKeys),
     resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
       retentionSeconds: config.retentionDays * 86_400,
     }),

@@ -22,7 +22,7 @@ import type {
   WebhookStore,
 } from '../ports';
 import { type ConcurrencyGate, WebhookAtCapacityError } from './concurrency-gate';
-import { TemplateError } from './errors';
+import { ErasedError, TemplateError } from './errors';
 import type {
   Attempt,
   AttemptTrigger,
@@ -200,14 +200,27 @@ export class DeliveryService {
       );
     }
 
-    if ((await this.deps.payloads.putOnce(id, request, this.expiresAt(now))) === 'exists') {
+    const stored = await this.deps.payloads.putOnce(
+      id,
+      request,
+      this.expiresAt(now),
+      event.subject,
+    );
+    if (stored === 'exists') {
       // A repeated job (SQS redelivery, repeated producer id): the first rendering wins.
       const existing = await this.deps.notifications.get(id);
       if (existing) {
         this.deps.observer.duplicate(ref, 'deliver job for a notification already attempted');
         return this.resumeRetries(existing);
       }
-      request = (await this.deps.payloads.get(id)) ?? request;
+      try {
+        request = (await this.deps.payloads.get(id)) ?? request;
+      } catch (error) {
+        // Erased between the first rendering and this repeat: nothing is sent any more.
+        if (error instanceof ErasedError)
+          return this.createSettled(base, 'ERASED', 'the request was erased');
+        throw error;
+      }
     }
 
     const attempt = await this.attempt(definition, id, request, 1, 'initial');
@@ -252,7 +265,14 @@ export class DeliveryService {
         await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
         return this.output(id, true, null);
       }
-      const request = await this.requirePayload(id);
+      let request: RenderedRequest;
+      try {
+        request = await this.requirePayload(id);
+      } catch (error) {
+        if (!(error instanceof ErasedError)) throw error;
+        await this.settleWithoutAttempt(notification, 'ERASED');
+        return this.output(id, true, null);
+      }
       const attempt = await this.attempt(
         definition,
         id,
@@ -321,11 +341,16 @@ export class DeliveryService {
   /** A manual resend: one attempt now with the stored request; no automatic retries after it. */
   private async resend(id: string, jobId: string | undefined): Promise<void> {
     const outcome = await this.resendOnce(id);
-    if (jobId)
-      await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
+    if (jobId) {
+      await this.deps.resendJobs.increment(
+        jobId,
+        outcome === 'SENT' ? { sent: 1 } : outcome === 'ERASED' ? { erased: 1 } : { failed: 1 },
+      );
+    }
   }
 
-  private async resendOnce(id: string): Promise<'SENT' | 'FAILED'> {
+  /** 'ERASED': the request was erased with its subject's key; skipped, nothing recorded. */
+  private async resendOnce(id: string): Promise<'SENT' | 'FAILED' | 'ERASED'> {
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
       if (!notification) {
@@ -334,7 +359,14 @@ export class DeliveryService {
       }
       const ref = { notificationId: id, webhookId: notification.webhookId };
       const definition = await this.deps.webhooks.get(notification.webhookId);
-      const request = await this.deps.payloads.get(id);
+      let request: RenderedRequest | undefined;
+      try {
+        request = await this.deps.payloads.get(id);
+      } catch (error) {
+        if (!(error instanceof ErasedError)) throw error;
+        this.deps.observer.warn('resend skipped: the request was erased', ref);
+        return 'ERASED';
+      }
       if (!definition?.enabled || !request) {
         this.deps.observer.warn(
           request

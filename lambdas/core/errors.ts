@@ -67,6 +67,21 @@ export class ConflictError extends DomainError {
   readonly code = 'CONFLICT';
 }
 
+/**
+ * The stored request was erased with its subject's key (crypto-shredding): 409 ERASED. What
+ * stays readable is the method and host.
+ */
+export class ErasedError extends DomainError {
+  readonly code = 'ERASED';
+  constructor(
+    message: string,
+    readonly method: string,
+    readonly host: string,
+  ) {
+    super(message);
+  }
+}
+
 /** 413. */
 export class PayloadTooLargeError extends DomainError {
   readonly code = 'PAYLOAD_TOO_LARGE';

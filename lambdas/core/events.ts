@@ -18,7 +18,8 @@ export const MAX_BATCH_EVENTS = 100;
 export const MAX_EVENT_TYPE_LENGTH = 256;
 export const MAX_EVENT_ID_LENGTH = 256;
 
-const EVENT_FIELDS = new Set(['type', 'id', 'occurredAt', 'data']);
+const EVENT_FIELDS = new Set(['type', 'id', 'occurredAt', 'data', 'subject']);
+export const MAX_SUBJECT_LENGTH = 256;
 /** At most this many details per error, so a hostile body cannot inflate the response. */
 export const MAX_ERROR_DETAILS = 50;
 
@@ -127,6 +128,8 @@ function checkEvent(input: unknown, prefix: string, details: ErrorDetail[], inde
     });
   }
   if (input.id !== undefined) checkText(input.id, at('id'), MAX_EVENT_ID_LENGTH, local);
+  if (input.subject !== undefined)
+    checkText(input.subject, at('subject'), MAX_SUBJECT_LENGTH, local);
   if (input.occurredAt !== undefined) {
     if (typeof input.occurredAt !== 'string' || parseDateTime(input.occurredAt) === undefined) {
       local.push({
@@ -149,6 +152,7 @@ function envelope(input: Record<string, unknown>, now: Date): EventEnvelope {
     occurredAt:
       typeof input.occurredAt === 'string' ? parseDateTime(input.occurredAt)! : now.toISOString(),
     data: input.data as Record<string, unknown>,
+    ...(typeof input.subject === 'string' ? { subject: input.subject } : {}),
   };
 }
 

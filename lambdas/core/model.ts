@@ -20,6 +20,8 @@ export const FAILURE_REASONS = [
   'TEMPLATE_ERROR',
   'PAYLOAD_TOO_LARGE',
   'WEBHOOK_DISABLED',
+  /** The request was erased with its subject's key before a retry could send it. */
+  'ERASED',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -97,6 +99,8 @@ export interface EventEnvelope {
   readonly type: string;
   readonly occurredAt: string;
   readonly data: Record<string, unknown>;
+  /** Whose data this is (e.g. a client id): requests about a subject can be erased. */
+  readonly subject?: string;
 }
 
 /** The request exactly as rendered once; stored write-once, resent unchanged. */

@@ -6,6 +6,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLogger } from '../adapters/observability';
 import { LIST_QUERY_PARAMS, NotificationService } from '../core/api/notifications';
+import { SubjectService } from '../core/api/subjects';
 import { WebhookService } from '../core/api/webhooks';
 import { EventTypeService } from '../core/event-types';
 import type { Renderer } from '../core/render';
@@ -16,6 +17,7 @@ import type {
   NotificationStore,
   PayloadStore,
   ResendJobStore,
+  SubjectKeyStore,
   WebhookStore,
 } from '../ports';
 import { MAX_API_BODY_BYTES } from './http/limits';
@@ -29,6 +31,7 @@ export interface ApiDeps {
     readonly payloads: PayloadStore;
     readonly resendJobs: ResendJobStore;
     readonly eventTypes: EventTypeStore;
+    readonly subjectKeys: SubjectKeyStore;
   };
   readonly queue: DeliveryQueue;
   readonly renderer: Renderer;
@@ -38,7 +41,16 @@ export interface ApiDeps {
   readonly logger?: Pick<Logger, 'info' | 'error'>;
 }
 
+/** Who called: the IAM principal on AWS; locally the holder of the API token. */
+function callerOf(event: APIGatewayProxyEventV2): string {
+  const authorizer = (
+    event.requestContext as { authorizer?: { iam?: { userArn?: string } } } | undefined
+  )?.authorizer;
+  return authorizer?.iam?.userArn ?? 'api-token';
+}
+
 export function createApiRouter(deps: ApiDeps): Router {
+  const subjects = new SubjectService({ subjectKeys: deps.stores.subjectKeys, clock: deps.clock });
   const webhooks = new WebhookService({
     webhooks: deps.stores.webhooks,
     renderer: deps.renderer,
@@ -94,6 +106,10 @@ export function createApiRouter(deps: ApiDeps): Router {
       body: await webhooks.preview(params.id!, optionalBody(event)),
     }))
     .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
+    .add('POST', '/subjects/{subject}/erase', async ({ event, params }) => ({
+      status: 202,
+      body: await subjects.erase(params.subject!, callerOf(event)),
+    }))
     .add('GET', '/notifications', async ({ event }) => ({
       status: 200,
       body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),

@@ -39,6 +39,7 @@ export const API_ROUTES: readonly RouteSpec[] = [
     target: 'api',
     access: 'operator',
   },
+  { method: 'POST', path: '/subjects/{subject}/erase', target: 'api', access: 'operator' },
   { method: 'GET', path: '/notifications', target: 'api', access: 'operator' },
   { method: 'GET', path: '/notifications/{id}', target: 'api', access: 'operator' },
   { method: 'POST', path: '/notifications/{id}/resend', target: 'api', access: 'operator' },
@@ -140,6 +141,7 @@ export class Api extends Construct {
     tables.grantCursorKey(this.apiFunction);
     tables.grantPayloadsGet(this.apiFunction);
     tables.grantEventTypesRead(this.apiFunction);
+    tables.grantSubjectKeys(this.apiFunction, 'erase');
     queue.grantSendMessages(this.apiFunction);
 
     this.httpApi = new apigw.HttpApi(this, 'HttpApi', {

@@ -152,6 +152,7 @@ export class Delivery extends Construct {
     tables.grantEnvelope(this.attemptFunction, 'open');
     tables.grantNotificationsReadWrite(this.attemptFunction);
     tables.grantPayloadsGet(this.attemptFunction);
+    tables.grantSubjectKeys(this.attemptFunction, 'read');
 
     this.retryMachine = new RetryMachine(this, 'RetryMachine', {
       attemptFunction: this.attemptFunction,
@@ -176,7 +177,8 @@ export class Delivery extends Construct {
       vpc,
     });
     tables.webhooks.grantReadData(this.deliveryFunction);
-    tables.grantEnvelope(this.deliveryFunction, 'open');
+    tables.grantEnvelope(this.deliveryFunction, 'seal');
+    tables.grantSubjectKeys(this.deliveryFunction, 'create');
     tables.grantNotificationsReadWrite(this.deliveryFunction);
     tables.grantCursorKey(this.deliveryFunction);
     tables.grantPayloadsPutGet(this.deliveryFunction);

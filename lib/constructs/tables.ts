@@ -9,6 +9,7 @@ import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
+  SUBJECT_KEYS_TABLE,
   WEBHOOKS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
 import { ENV } from '../../lambdas/config';
@@ -38,6 +39,8 @@ export class Tables extends Construct {
   readonly payloads: dynamodb.Table;
   /** The event-type catalogue (GET /event-types), written by ingestion at most once a minute per type. */
   readonly eventTypes: dynamodb.Table;
+  /** Per-subject keys (erasure by subject) and erasure audit entries. */
+  readonly subjectKeys: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: TablesProps = {}) {
     super(scope, id);
@@ -94,6 +97,30 @@ export class Tables extends Construct {
       ...common,
       partitionKey: { name: EVENT_TYPES_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
     });
+    // No point-in-time recovery here: a destroyed subject key must not be restorable from a
+    // continuous backup, or an erasure would not be final. The keys are wrapped (envelope).
+    this.subjectKeys = new dynamodb.Table(this, 'SubjectKeysTable', {
+      ...common,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
+      partitionKey: { name: SUBJECT_KEYS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+    });
+    Validations.of(this.subjectKeys).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason:
+        'Erasure destroys subject keys; point-in-time recovery would keep them restorable for 35 days.',
+    });
+  }
+
+  /** Subject keys: the delivery Lambda makes them (transactional create), readers open them. */
+  grantSubjectKeys(grantee: Grantee, use: 'create' | 'read' | 'erase'): void {
+    const actions =
+      use === 'create'
+        ? ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem']
+        : use === 'read'
+          ? ['dynamodb:GetItem']
+          : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+    this.subjectKeys.grant(grantee, ...actions);
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
 
   /** Read/write on Notifications (items, resend jobs) and query on its indexes. */
@@ -104,6 +131,7 @@ export class Tables extends Construct {
       [ENV.NOTIFICATIONS_TABLE]: this.notifications.tableName,
       [ENV.PAYLOADS_TABLE]: this.payloads.tableName,
       [ENV.EVENT_TYPES_TABLE]: this.eventTypes.tableName,
+      [ENV.SUBJECT_KEYS_TABLE]: this.subjectKeys.tableName,
       [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
       [ENV.CURSOR_KMS_KEY_ID]: this.cursorKey.keyArn,
       [ENV.SECRETS_KMS_KEY_ID]: this.key.keyArn,

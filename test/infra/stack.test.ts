@@ -389,6 +389,28 @@ describe('permissions', () => {
     expect(violations.some((v) => v.endsWith('dynamodb:*'))).toBe(true);
   });
 
+  it('keeps subject keys apart, without point-in-time recovery, and lets only the api destroy them', () => {
+    const table = logicalId(built.stack.tables.subjectKeys);
+    expect(propsOf(built, table).PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: false,
+    });
+    expect(actionsOn(built, roles.api, table)).toEqual(
+      new Set([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]),
+    );
+    expect(actionsOn(built, roles.delivery, table)).toEqual(
+      new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem']),
+    );
+    expect(actionsOn(built, roles.attempt, table)).toEqual(new Set(['dynamodb:GetItem']));
+    expect(actionsOn(built, roles.ingest, table).size).toBe(0);
+    for (const fn of [ids.api, ids.delivery, ids.attempt])
+      expect(envOf(built, fn)[ENV.SUBJECT_KEYS_TABLE]).toEqual({ Ref: table });
+  });
+
   it('lets only the delivery Lambda write Payloads, with PutItem', () => {
     expect(actionsOn(built, roles.delivery, ids.payloads)).toEqual(
       new Set(['dynamodb:PutItem', 'dynamodb:GetItem']),
@@ -398,7 +420,7 @@ describe('permissions', () => {
     expect(actionsOn(built, roles.ingest, ids.payloads).size).toBe(0);
   });
 
-  it('lets every function open sealed secrets with the tables key, and only the api seal new ones', () => {
+  it('lets every function open sealed secrets with the tables key, and only api and delivery seal new ones', () => {
     const conditioned = (role: string) =>
       allStatements(built).filter(
         ({ roles: r, statement }) =>
@@ -409,8 +431,9 @@ describe('permissions', () => {
       );
     const actions = (role: string) =>
       new Set(conditioned(role).flatMap(({ statement }) => actionsOf(statement)));
-    expect(actions(roles.api)).toEqual(new Set(['kms:GenerateDataKey', 'kms:Decrypt']));
-    for (const role of [roles.ingest, roles.delivery, roles.attempt])
+    for (const role of [roles.api, roles.delivery])
+      expect(actions(role)).toEqual(new Set(['kms:GenerateDataKey', 'kms:Decrypt']));
+    for (const role of [roles.ingest, roles.attempt])
       expect(actions(role)).toEqual(new Set(['kms:Decrypt']));
     for (const fn of [ids.ingest, ids.api, ids.delivery, ids.attempt])
       expect(JSON.stringify(envOf(built, fn)[ENV.SECRETS_KMS_KEY_ID])).toContain(ids.key);

@@ -398,6 +398,46 @@ describe('the OpenAPI description', () => {
       method: 'POST',
       path: '/notifications/ntf_none/resend',
     });
+    // Erasure by subject: the erased request in history, resend refused, a bad subject.
+    const aboutSubject = notificationIdFor(id, 'oa-subject');
+    await stores.payloads.putOnce(aboutSubject, previewed.body, 2_000_000_000, 'client-oa');
+    await stores.notifications.create(
+      {
+        id: aboutSubject,
+        webhookId: id,
+        eventId: 'oa-subject',
+        eventType: 'LOAN_DISBURSEMENT',
+        createdAt: '2026-11-28T10:00:01.000Z',
+        status: 'SENT',
+        failureReason: null,
+        attempts: [],
+        nextAttemptAt: null,
+      },
+      2_000_000_000,
+    );
+    const erased = await call(apiHandler, '/subjects/{subject}/erase', {
+      method: 'POST',
+      path: '/subjects/client-oa/erase',
+    });
+    expect(erased.status).toBe(202);
+    await call(apiHandler, '/subjects/{subject}/erase', {
+      method: 'POST',
+      path: '/subjects/%01/erase',
+    });
+    const erasedDetail = await call(apiHandler, '/notifications/{id}', {
+      method: 'GET',
+      path: `/notifications/${aboutSubject}`,
+    });
+    expect(erasedDetail.body.request).toEqual({
+      erased: true,
+      method: 'POST',
+      host: 'ledger.example.com',
+    });
+    const refusedResend = await call(apiHandler, '/notifications/{id}/resend', {
+      method: 'POST',
+      path: `/notifications/${aboutSubject}/resend`,
+    });
+    expect(refusedResend.body.error.code).toBe('ERASED');
     const byIds = await call(apiHandler, '/notifications/resend', {
       method: 'POST',
       path: '/notifications/resend',

@@ -15,6 +15,7 @@ import {
   DynamoWebhookStore,
 } from '../../lambdas/adapters/dynamo-stores';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
+import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { type ApiDeps, createApiHandler } from '../../lambdas/handlers/api';
@@ -54,6 +55,17 @@ export class TestClock {
   }
 }
 
+/** The subject keys the handlers use on these stand-ins (one store per stand-ins: one cache). */
+const subjectKeyStores = new WeakMap<StandIns, DynamoSubjectKeyStore>();
+export function subjectKeysFor(s: StandIns): DynamoSubjectKeyStore {
+  let store = subjectKeyStores.get(s);
+  if (!store) {
+    store = new DynamoSubjectKeyStore(s.clients.dynamo, s.tables.subjectKeys, standInCipher(s));
+    subjectKeyStores.set(s, store);
+  }
+  return store;
+}
+
 export function storesFor(s: StandIns) {
   return {
     webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
@@ -62,7 +74,8 @@ export function storesFor(s: StandIns) {
       s.tables.notifications,
       TEST_CURSOR_KEY,
     ),
-    payloads: new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads),
+    payloads: new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads, subjectKeysFor(s)),
+    subjectKeys: subjectKeysFor(s),
     resendJobs: new DynamoResendJobStore(s.clients.dynamo, s.tables.notifications),
     eventTypes: new DynamoEventTypeStore(s.clients.dynamo, s.tables.eventTypes),
   };

@@ -22,6 +22,7 @@ import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/r
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
 import type { DeliveryObserver, NotificationRef, RetryScheduler } from '../../lambdas/ports';
 import { standInCipher } from '../../local/standins';
+import { subjectKeysFor } from './api-harness';
 import { TEST_CURSOR_KEY } from './cursor-key';
 import { createLocalRetryMachine, type LocalRetryMachine } from './retry-machine';
 import type { StandIns } from './standins';
@@ -110,7 +111,11 @@ export function createDeliveryHarness(
     standIns.tables.notifications,
     TEST_CURSOR_KEY,
   );
-  const payloads = new DynamoPayloadStore(dynamo, standIns.tables.payloads);
+  const payloads = new DynamoPayloadStore(
+    dynamo,
+    standIns.tables.payloads,
+    subjectKeysFor(standIns),
+  );
   const resendJobs = new DynamoResendJobStore(dynamo, standIns.tables.notifications);
   const queue = new SqsDeliveryQueue(sqs, standIns.queueUrl);
   const main = createHttpSender({ policy: LOOPBACK_POLICY, ...options.sender });

@@ -5,6 +5,7 @@
  * behave exactly as on DynamoDB. Values are copied in and out, as a database would.
  */
 
+import { randomBytes } from 'node:crypto';
 import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
 import {
   type IndexedSummary,
@@ -26,6 +27,7 @@ import type {
   CursorKeySource,
   DeliveryQueue,
   EnqueueOptions,
+  ErasureRecord,
   EventTypeRecord,
   EventTypeStore,
   NotificationPage,
@@ -35,6 +37,7 @@ import type {
   PayloadStore,
   ResendJob,
   ResendJobStore,
+  SubjectKeyStore,
   WebhookStore,
 } from '../../lambdas/ports';
 
@@ -242,7 +245,7 @@ export class MemoryResendJobStore implements ResendJobStore {
   /** As on DynamoDB: a job that does not exist is not recreated. */
   async increment(
     jobId: string,
-    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed'>>,
+    counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
   ): Promise<void> {
     const job = this.items.get(jobId);
     if (!job) return;
@@ -253,8 +256,44 @@ export class MemoryResendJobStore implements ResendJobStore {
         queued: job.queued + (counters.queued ?? 0),
         sent: job.sent + (counters.sent ?? 0),
         failed: job.failed + (counters.failed ?? 0),
+        erased: (job.erased ?? 0) + (counters.erased ?? 0),
       }),
     );
+  }
+}
+
+/** Subject keys in memory: one random key per subject until erased. */
+export class MemorySubjectKeyStore implements SubjectKeyStore {
+  private readonly keys = new Map<string, Buffer>();
+  private readonly current = new Map<string, string>();
+  readonly erasures: ErasureRecord[] = [];
+
+  async keyFor(subject: string): Promise<{ keyId: string; key: Buffer }> {
+    let keyId = this.current.get(subject);
+    if (keyId === undefined) {
+      keyId = `k#${subject}#${this.erasures.length}`;
+      this.current.set(subject, keyId);
+      this.keys.set(keyId, randomBytes(32));
+    }
+    return { keyId, key: this.keys.get(keyId)! };
+  }
+
+  async keyById(keyId: string): Promise<Buffer | undefined> {
+    return this.keys.get(keyId);
+  }
+
+  async erase(subject: string, erasedBy: string, at: Date): Promise<ErasureRecord> {
+    const keyId = this.current.get(subject);
+    if (keyId !== undefined) this.keys.delete(keyId);
+    this.current.delete(subject);
+    const record = {
+      subject,
+      erasedBy,
+      erasedAt: at.toISOString(),
+      auditId: `a#${at.toISOString()}#${this.erasures.length}`,
+    };
+    this.erasures.push(record);
+    return record;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
+  MemorySubjectKeyStore,
   MemoryWebhookStore,
 } from '../support/memory-stores';
 
@@ -28,6 +29,7 @@ const api = createApiHandler({
     payloads: new MemoryPayloadStore(),
     resendJobs: new MemoryResendJobStore(),
     eventTypes: new MemoryEventTypeStore(),
+    subjectKeys: new MemorySubjectKeyStore(),
   },
   queue,
   renderer: new Renderer(),

@@ -22,7 +22,7 @@ import type {
   ResendJobStore,
 } from '../../ports';
 import { forEachBounded } from '../concurrency';
-import { InvalidCursorError, NotFoundError, ValidationError } from '../errors';
+import { ErasedError, InvalidCursorError, NotFoundError, ValidationError } from '../errors';
 import { newJobId } from '../ids';
 import {
   type Attempt,
@@ -70,9 +70,30 @@ export interface NotificationDetail {
   /** Detail of a failure that had no HTTP attempt (e.g. the template error); null otherwise. */
   readonly failureDetail: string | null;
   /** The request as first rendered; null only if it is no longer retained. */
-  readonly request: RenderedRequest | null;
+  readonly request: RenderedRequest | ErasedRequestView | null;
   readonly attempts: readonly Attempt[];
   readonly nextAttemptAt: string | null;
+}
+
+/** A request erased with its subject's key: what stays is the method and the host. */
+export interface ErasedRequestView {
+  readonly erased: true;
+  readonly method: string;
+  readonly host: string;
+}
+
+/** The stored request, or what is left of it after an erasure. */
+async function readRequest(
+  payloads: PayloadStore,
+  id: string,
+): Promise<RenderedRequest | ErasedRequestView | undefined> {
+  try {
+    return await payloads.get(id);
+  } catch (error) {
+    if (error instanceof ErasedError)
+      return { erased: true, method: error.method, host: error.host };
+    throw error;
+  }
 }
 
 export interface NotificationListView {
@@ -86,6 +107,8 @@ export interface ResendJobView {
   readonly queued: number;
   readonly sent: number;
   readonly failed: number;
+  /** Skipped: their request was erased. */
+  readonly erased: number;
   readonly createdAt: string;
 }
 
@@ -113,7 +136,7 @@ export class NotificationService {
     if (!NOTIFICATION_ID.test(id)) throw notFound(id);
     const [notification, request] = await Promise.all([
       this.deps.notifications.get(id),
-      this.deps.payloads.get(id),
+      readRequest(this.deps.payloads, id),
     ]);
     if (!notification) throw notFound(id);
     return {
@@ -125,14 +148,16 @@ export class NotificationService {
       status: notification.status,
       failureReason: notification.failureReason,
       failureDetail: notification.failureDetail ?? null,
-      request: request
-        ? {
-            method: request.method,
-            url: request.url,
-            headers: { ...request.headers },
-            body: request.body,
-          }
-        : null,
+      request: !request
+        ? null
+        : 'erased' in request
+          ? request
+          : {
+              method: request.method,
+              url: request.url,
+              headers: { ...request.headers },
+              body: request.body,
+            },
       attempts: notification.attempts,
       nextAttemptAt: notification.nextAttemptAt,
     };
@@ -143,6 +168,8 @@ export class NotificationService {
       ? await this.deps.notifications.get(id)
       : undefined;
     if (!notification) throw notFound(id);
+    // 409 ERASED when the request was erased: there is nothing left to send.
+    await this.deps.payloads.get(id);
     await this.deps.queue.enqueue([
       { kind: 'resend', notificationId: id, webhookId: notification.webhookId },
     ]);
@@ -163,6 +190,7 @@ export class NotificationService {
       queued: job.queued,
       sent: job.sent,
       failed: job.failed,
+      erased: job.erased ?? 0,
       createdAt: job.createdAt,
     };
   }

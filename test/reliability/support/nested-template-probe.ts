@@ -14,6 +14,7 @@ import {
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
+  MemorySubjectKeyStore,
   MemoryWebhookStore,
 } from '../../support/memory-stores';
 
@@ -24,6 +25,7 @@ const api = createApiHandler({
     payloads: new MemoryPayloadStore(),
     resendJobs: new MemoryResendJobStore(),
     eventTypes: new MemoryEventTypeStore(),
+    subjectKeys: new MemorySubjectKeyStore(),
   },
   queue: new MemoryDeliveryQueue(),
   renderer: new Renderer(),

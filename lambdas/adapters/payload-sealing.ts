@@ -1,0 +1,90 @@
+/**
+ * The Payloads layout of a request about a subject (crypto-shredding). Such an item keeps in
+ * clear only what history shows after an erasure, the method and the host, and seals the
+ * rest with the subject's key:
+ *
+ *   { id, method, host, subjectKey: <key id>, sealed: <iv|ciphertext|tag>, sealedFormat, expiresAt }
+ *
+ * `sealed` is AES-256-GCM (associated data `payload:<notification id>`) over the request's
+ * bytes as payload-packing.ts lays them out: packed (raw DEFLATE of the JSON array) when that
+ * is smaller, `sealedFormat` = 'deflate-raw/json', else the JSON array itself, 'json'.
+ * Compression comes first, encryption second. The item is written once and never changed:
+ * erasing the subject destroys the key, not the item.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { open, seal } from '../core/crypto/aead';
+import { ErasedError } from '../core/errors';
+import type { RenderedRequest } from '../core/model';
+import { PACKING_DEFLATE_JSON, packRequest, requestJson, unpackRequest } from './payload-packing';
+
+type Item = Record<string, AttributeValue>;
+const FORMAT_JSON = 'json';
+
+function aad(notificationId: string): string {
+  return `payload:${notificationId}`;
+}
+
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
+}
+
+export function sealedPayloadItem(
+  notificationId: string,
+  request: RenderedRequest,
+  expiresAtEpochSeconds: number,
+  subjectKey: { readonly keyId: string; readonly key: Buffer },
+): Item {
+  const packed = packRequest(request);
+  const bytes = packed ?? requestJson(request);
+  return {
+    id: { S: notificationId },
+    method: { S: request.method },
+    host: { S: hostOf(request.url) },
+    subjectKey: { S: subjectKey.keyId },
+    sealed: { B: seal(subjectKey.key, bytes, aad(notificationId)) },
+    sealedFormat: { S: packed ? PACKING_DEFLATE_JSON : FORMAT_JSON },
+    expiresAt: { N: String(expiresAtEpochSeconds) },
+  };
+}
+
+export function isSealedPayload(item: Item): boolean {
+  return item.sealed?.B !== undefined && item.subjectKey?.S !== undefined;
+}
+
+/**
+ * Opens a sealed item with its subject key, fetched by `keyById`; ErasedError (method and
+ * host kept) when that key no longer exists or does not open it.
+ */
+export async function openSealedPayload(
+  item: Item,
+  keyById: (keyId: string) => Promise<Buffer | undefined>,
+): Promise<RenderedRequest> {
+  const id = item.id?.S ?? '';
+  const method = item.method?.S ?? '';
+  const host = item.host?.S ?? '';
+  const erased = () =>
+    new ErasedError(`The request of notification ${id} was erased.`, method, host);
+  const key = await keyById(item.subjectKey!.S!);
+  if (!key) throw erased();
+  let bytes: Buffer;
+  try {
+    bytes = open(key, Buffer.from(item.sealed!.B!), aad(id));
+  } catch {
+    throw erased();
+  }
+  const format = item.sealedFormat?.S;
+  if (format === FORMAT_JSON) {
+    const [m, url, headers, body] = JSON.parse(bytes.toString('utf8')) as [
+      RenderedRequest['method'],
+      string,
+      Record<string, string>,
+      string,
+    ];
+    return { method: m, url, headers, body };
+  }
+  return unpackRequest(format ?? '', bytes);
+}

@@ -1,0 +1,157 @@
+/**
+ * Erasure by subject against DynamoDB Local: requests about a subject are stored sealed with
+ * the subject's key; erasing the subject destroys the key. The Payloads items are never
+ * changed, yet neither the API nor the table reveals the body, the templated URL or the
+ * header values any more; resend is refused, bulk resend skips and counts, other subjects
+ * and later events are untouched, and the erasure is recorded without the data.
+ */
+import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
+import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
+import { notificationIdFor } from '../../lambdas/core/ids';
+import type { DeliveryJob } from '../../lambdas/core/model';
+import { standInCipher } from '../../local/standins';
+import { apiHandlerFor, drainQueue } from '../support/api-harness';
+import { client } from '../support/apigw';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  event,
+} from '../support/delivery-harness';
+import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { useStandIns } from '../support/standins';
+
+const standIns = useStandIns();
+
+describe('erasure by subject', () => {
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns());
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  async function rawPayload(id: string) {
+    const s = standIns();
+    const out = await s.clients.dynamo.send(
+      new GetItemCommand({ TableName: s.tables.payloads, Key: { id: { S: id } } }),
+    );
+    return out.Item;
+  }
+
+  it('makes the requests of one subject unreadable for good, and nothing else', async () => {
+    const def = definition({
+      url: `${receiver.url}/clients/{{ data.clientId }}`,
+      headers: { 'X-Client-Name': '{{ data.name }}' },
+      body: '{"client": {{ data.clientId | json }}, "name": {{ data.name | json }}}',
+    });
+    await harness.webhooks.put(def);
+    const deliver = async (subject: string | undefined, clientId: string, name: string) => {
+      const evt = { ...event({ clientId, name }), ...(subject ? { subject } : {}) };
+      const job: DeliveryJob = {
+        kind: 'deliver',
+        notificationId: notificationIdFor(def.id, evt.id),
+        webhookId: def.id,
+        event: evt,
+      };
+      await harness.service.handleJob(job);
+      return job.notificationId;
+    };
+    const a1 = await deliver('client-A', 'A-1001', 'Alice Erasable');
+    const a2 = await deliver('client-A', 'A-1001', 'Alice Again');
+    const b = await deliver('client-B', 'B-2002', 'Bob Kept');
+    const plain = await deliver(undefined, 'P-3003', 'Paula Plain');
+    expect(receiver.requests.map((r) => r.url)).toEqual([
+      '/clients/A-1001',
+      '/clients/A-1001',
+      '/clients/B-2002',
+      '/clients/P-3003',
+    ]);
+
+    // At rest: a subject's request keeps only method and host in clear.
+    const before = await rawPayload(a1);
+    const beforeText = JSON.stringify(before);
+    for (const secret of ['A-1001', 'Alice', '/clients/']) expect(beforeText).not.toContain(secret);
+    expect(before).toMatchObject({
+      method: { S: 'POST' },
+      host: { S: new URL(receiver.url).host },
+    });
+    expect(JSON.stringify(await rawPayload(plain))).toContain('Paula Plain');
+
+    const { handler } = apiHandlerFor(standIns());
+    const api = client(handler);
+    const readable = await api.get(`/notifications/${a1}`);
+    expect(readable.body.request.body).toContain('Alice Erasable');
+    expect(readable.body.request.headers['X-Client-Name']).toBe('Alice Erasable');
+
+    // Erase.
+    const erased = await api.post('/subjects/client-A/erase', undefined);
+    expect(erased.status).toBe(202);
+    expect(erased.body).toMatchObject({
+      subject: 'client-A',
+      erasedBy: 'arn:aws:iam::123456789012:user/operator',
+    });
+
+    for (const id of [a1, a2]) {
+      const got = await api.get(`/notifications/${id}`);
+      expect(got.status).toBe(200);
+      expect(got.body.request).toEqual({
+        erased: true,
+        method: 'POST',
+        host: new URL(receiver.url).host,
+      });
+      const text = JSON.stringify(got.body);
+      for (const secret of ['A-1001', 'Alice', '/clients/']) expect(text).not.toContain(secret);
+      const resend = await api.post(`/notifications/${id}/resend`, undefined);
+      expect(resend.status).toBe(409);
+      expect(resend.body.error.code).toBe('ERASED');
+    }
+    // The Payloads item itself never changed (write-once).
+    expect(await rawPayload(a1)).toEqual(before);
+    // Other subjects and requests without a subject read as before.
+    expect((await api.get(`/notifications/${b}`)).body.request.body).toContain('Bob Kept');
+    expect((await api.get(`/notifications/${plain}`)).body.request.body).toContain('Paula');
+
+    // Bulk resend skips the erased ones and counts them.
+    const s = standIns();
+    await drainQueue(s.clients.sqs, s.queueUrl, 0);
+    const bulk = await api.post('/notifications/resend', { ids: [a1, b, a2] });
+    expect(bulk.status).toBe(202);
+    receiver.requests.length = 0;
+    for (const job of await drainQueue(s.clients.sqs, s.queueUrl))
+      await harness.service.handleJob(job);
+    const progress = await api.get(`/notifications/resend/${bulk.body.jobId}`);
+    expect(progress.body).toMatchObject({ count: 3, sent: 1, failed: 0, erased: 2 });
+    expect(receiver.requests.map((r) => r.url)).toEqual(['/clients/B-2002']);
+
+    // Erasure holds for a fresh process (new caches, keys read from the table).
+    const fresh = new DynamoPayloadStore(
+      s.clients.dynamo,
+      s.tables.payloads,
+      new DynamoSubjectKeyStore(s.clients.dynamo, s.tables.subjectKeys, standInCipher(s)),
+    );
+    await expect(fresh.get(a1)).rejects.toMatchObject({ code: 'ERASED' });
+    expect((await fresh.get(b))?.body).toContain('Bob Kept');
+
+    // Later events about the subject are stored (under a new key) and readable.
+    const later = await deliver('client-A', 'A-1001', 'Alice Returns');
+    expect((await api.get(`/notifications/${later}`)).body.request.body).toContain('Alice Returns');
+
+    // The erasure is recorded: who, when, which subject; no erased data.
+    const audit = await s.clients.dynamo.send(new ScanCommand({ TableName: s.tables.subjectKeys }));
+    const entries = (audit.Items ?? []).filter((i) => i.id?.S?.startsWith('a#'));
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      subject: { S: 'client-A' },
+      erasedBy: { S: 'arn:aws:iam::123456789012:user/operator' },
+      erasedAt: { S: erased.body.erasedAt },
+    });
+    expect(JSON.stringify(entries[0])).not.toContain('Alice');
+  });
+});
