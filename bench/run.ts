@@ -38,6 +38,10 @@ const BENCHMARKS: readonly Entry[] = [
   },
   { name: 'cost', load: () => (require('./cost') as typeof import('./cost')).costBenchmark },
   {
+    name: 'erasure',
+    load: () => (require('./erasure') as typeof import('./erasure')).erasureBenchmark,
+  },
+  {
     name: 'console',
     load: () =>
       (require('./console-bundle') as typeof import('./console-bundle')).consoleBundleBenchmark,

@@ -315,6 +315,7 @@ describe('bulk resend by ids', () => {
       queued: 3,
       sent: 0,
       failed: 0,
+      erased: 0,
       createdAt: expect.any(String),
     });
   });

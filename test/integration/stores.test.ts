@@ -560,7 +560,13 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
       ]);
       await stores.jobs.increment('job_missing', { sent: 1 });
 
-      expect(await stores.jobs.get('job_1')).toEqual({ ...job, queued: 30, sent: 7, failed: 4 });
+      expect(await stores.jobs.get('job_1')).toEqual({
+        ...job,
+        queued: 30,
+        sent: 7,
+        failed: 4,
+        erased: 0,
+      });
       expect(await stores.jobs.get('job_missing')).toBeUndefined();
     });
 
