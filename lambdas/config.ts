@@ -38,6 +38,14 @@ export const ENV = {
   CURSOR_KMS_KEY_ID: 'CURSOR_KMS_KEY_ID',
   /** File holding the pagination cursor key, made on first use (local mode). */
   CURSOR_KEY_FILE: 'CURSOR_KEY_FILE',
+  /** How long a container trusts its cached health record of a webhook (seconds, default 5). */
+  HEALTH_CACHE_TTL_SECONDS: 'HEALTH_CACHE_TTL_SECONDS',
+  /** An open circuit older than this disables its webhook (hours, default 120; scaled by RETRY_TIME_SCALE). */
+  AUTO_DISABLE_AFTER_HOURS: 'AUTO_DISABLE_AFTER_HOURS',
+  /** An attempt at least this slow counts against health like a failure (ms, default 10000). */
+  SLOW_ATTEMPT_THRESHOLD_MS: 'SLOW_ATTEMPT_THRESHOLD_MS',
+  /** How often a container adds its successful attempts to the health counters (seconds, default 10). */
+  HEALTH_COUNT_FLUSH_SECONDS: 'HEALTH_COUNT_FLUSH_SECONDS',
   AWS_REGION: 'AWS_REGION',
   /** KMS key (id or ARN) that wraps the data keys of application-level encryption (AWS). */
   SECRETS_KMS_KEY_ID: 'SECRETS_KMS_KEY_ID',
@@ -54,6 +62,16 @@ export const METRIC_NAMES = {
   retryScheduled: 'RetryScheduled',
   deliveryLatency: 'DeliveryLatency',
   deliveryDeferred: 'DeliveryDeferred',
+  circuitOpened: 'CircuitOpened',
+  circuitClosed: 'CircuitClosed',
+  webhookAutoDisabled: 'WebhookAutoDisabled',
+  /** Gauge, emitted by each open circuit's driver at least every 5 minutes. */
+  openCircuits: 'OpenCircuits',
+  /** Per reason (dimension Reason): notifications parked. */
+  notificationParked: 'NotificationParked',
+  notificationsReleased: 'NotificationsReleased',
+  /** Gauge per reason (dimension Reason), emitted by drivers. */
+  waitingNotifications: 'WaitingNotifications',
 } as const;
 
 export class ConfigError extends Error {
@@ -195,6 +213,12 @@ export interface DeliveryConfig extends StoreConfig {
   readonly definitionCacheTtlMs: number;
   readonly deliveryConcurrency: number;
   readonly webhookConcurrencyCeiling: number;
+  readonly health: {
+    readonly cacheTtlMs: number;
+    readonly autoDisableAfterHours: number;
+    readonly slowThresholdMs: number;
+    readonly countFlushMs: number;
+  };
 }
 
 export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[]): DeliveryConfig {
@@ -215,6 +239,12 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
       1000,
     deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
     webhookConcurrencyCeiling: read.number(ENV.WEBHOOK_CONCURRENCY_CEILING, 100, 1, 1000),
+    health: {
+      cacheTtlMs: read.number(ENV.HEALTH_CACHE_TTL_SECONDS, 5, 0, 300) * 1000,
+      autoDisableAfterHours: read.number(ENV.AUTO_DISABLE_AFTER_HOURS, 120, 0.0001, 8760),
+      slowThresholdMs: read.number(ENV.SLOW_ATTEMPT_THRESHOLD_MS, 10_000, 1, 60_000),
+      countFlushMs: read.number(ENV.HEALTH_COUNT_FLUSH_SECONDS, 10, 0, 3600) * 1000,
+    },
   };
 }
 

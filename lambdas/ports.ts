@@ -3,13 +3,17 @@
  * implement them for AWS (DynamoDB, SQS, Step Functions, undici) and for memory (tests,
  * benchmarks). The core imports only these, never an SDK.
  */
+
+import type { HealthRecord } from './core/health/model';
 import type {
   Attempt,
   DeliveryJob,
   FailureReason,
   Notification,
   NotificationStatus,
+  ParkReason,
   RenderedRequest,
+  WaitingReason,
   WebhookDefinition,
 } from './core/model';
 import type { RetryExecutionInput } from './core/retry-contract';
@@ -82,6 +86,11 @@ export interface NotificationUpdate {
   readonly status: NotificationStatus;
   readonly failureReason: FailureReason | null;
   readonly nextAttemptAt: string | null;
+  /**
+   * Why it waits (status WAITING); a park reason also puts it in the byParked index, anything
+   * else takes it out. Default: RETRY_SCHEDULED when WAITING with a next attempt, else null.
+   */
+  readonly waitingReason?: WaitingReason | null;
 }
 
 export interface NotificationQuery {
@@ -132,6 +141,10 @@ export interface NotificationStore {
     expectedStatus?: NotificationStatus,
   ): Promise<boolean>;
   list(query: NotificationQuery): Promise<NotificationPage>;
+  /** Ids of a webhook's parked notifications (byParked index), oldest first. */
+  listParked(webhookId: string, limit: number): Promise<string[]>;
+  /** A webhook's parked notifications per reason (at most about `cap` counted per index shard). */
+  countParked(webhookId: string, cap: number): Promise<Record<ParkReason, number>>;
 }
 
 export interface ResendJob {
@@ -293,4 +306,67 @@ export interface DataKeyProvider {
   current(): Promise<DataKey>;
   /** The plain key of a wrapped one; throws when it cannot be unwrapped. */
   unwrap(wrapped: string): Promise<Buffer>;
+}
+
+// ---- destination health ------------------------------------------------------------------
+
+/** Where health records, their counters and rate-limit slots live (lambdas/core/health). */
+export interface HealthStore {
+  /** Strongly consistent read; undefined when the webhook never had a health event. */
+  get(webhookId: string): Promise<HealthRecord | undefined>;
+  /** Adds one failure to the consecutive count (creating the record); the record after it. */
+  addFailure(webhookId: string, now: Date): Promise<HealthRecord>;
+  /** Sets the consecutive count to 0 if it was above 0. */
+  resetFailures(webhookId: string): Promise<void>;
+  /**
+   * Writes the record if it is still at `expectedVersion` (0: never transitioned), with version
+   * expectedVersion + 1. false when someone changed it first.
+   */
+  transition(next: HealthRecord, expectedVersion: number): Promise<boolean>;
+  /** Raises slowUntil to `until` (never lowers it). */
+  slowDown(webhookId: string, until: string): Promise<void>;
+  /** Records that a notification was parked (bumps the version, so a driver about to end sees it). */
+  markWanted(webhookId: string, now: Date): Promise<HealthRecord>;
+  /** Adds attempt outcomes to the minute bucket of `at` (sharded item; expires after an hour). */
+  addCounts(webhookId: string, at: Date, counts: { sent: number; failed: number }): Promise<void>;
+  /** Sums the buckets of the minutes in [from, to]. */
+  readCounts(webhookId: string, from: Date, to: Date): Promise<{ sent: number; failed: number }>;
+  /**
+   * Reserves up to `count` next slots of a rate-limit shard, those at most `horizonMs` after
+   * `nowMs`: their instants (epoch ms), none when the next one is further away.
+   */
+  reserveSlots(
+    webhookId: string,
+    shard: number,
+    spacingMs: number,
+    nowMs: number,
+    horizonMs: number,
+    count: number,
+  ): Promise<number[]>;
+}
+
+/** Input of a health driver execution (one per webhook at a time). */
+export interface HealthDriverInput {
+  readonly webhookId: string;
+  readonly seq: number;
+  readonly steps: number;
+}
+
+export interface HealthDriverScheduler {
+  /** Starts the driver execution named after the webhook and seq; starting it again is harmless. */
+  startDriver(input: HealthDriverInput): Promise<void>;
+}
+
+/** What destination health reports for logs and metrics. */
+export interface HealthObserver {
+  parked(notification: NotificationRef, reason: ParkReason): void;
+  released(webhookId: string, count: number): void;
+  circuitOpened(webhookId: string, consecutiveFailures: number): void;
+  circuitClosed(webhookId: string): void;
+  webhookDisabled(webhookId: string): void;
+  /** Gauges from a webhook's driver: its circuit is open, and what waits per reason. */
+  heartbeat(
+    webhookId: string,
+    gauges: { readonly open: boolean; readonly waiting: Readonly<Record<ParkReason, number>> },
+  ): void;
 }

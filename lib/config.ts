@@ -44,6 +44,8 @@ export interface WebhooksSettings {
   readonly maxReceiveCount?: number;
   /** How long ingestion and delivery cache definitions (seconds). Default 30. */
   readonly definitionCacheTtlSeconds?: number;
+  /** Hours a webhook's circuit may stay open before the webhook is disabled. Default 120 (5 days). */
+  readonly autoDisableAfterHours?: number;
   /** API stage steady-state request rate limit (requests/s). Default 10000. */
   readonly apiThrottleRateLimit?: number;
   /** API stage burst limit (requests). Default 5000. */
@@ -79,6 +81,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   deliveryMaxConcurrency: 50,
   maxReceiveCount: 5,
   definitionCacheTtlSeconds: 30,
+  autoDisableAfterHours: 120,
   apiThrottleRateLimit: 10_000,
   apiThrottleBurstLimit: 5_000,
   logRetentionDays: 30,
@@ -118,6 +121,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   }
   positiveInteger('maxReceiveCount', s.maxReceiveCount);
   positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
+  if (!(s.autoDisableAfterHours > 0)) throw new Error('autoDisableAfterHours must be above 0');
   positiveInteger('apiThrottleBurstLimit', s.apiThrottleBurstLimit);
   if (!(s.apiThrottleRateLimit > 0)) throw new Error('apiThrottleRateLimit must be positive');
   positiveInteger('logRetentionDays', s.logRetentionDays);
@@ -182,6 +186,7 @@ export const CONTEXT_KEYS = {
   deliveryMaxConcurrency: 'deliveryMaxConcurrency',
   maxReceiveCount: 'maxReceiveCount',
   definitionCacheTtlSeconds: 'definitionCacheTtlSeconds',
+  autoDisableAfterHours: 'autoDisableAfterHours',
   apiThrottleRateLimit: 'apiThrottleRateLimit',
   apiThrottleBurstLimit: 'apiThrottleBurstLimit',
   logRetentionDays: 'logRetentionDays',
@@ -261,6 +266,7 @@ export function settingsFromContext(
     deliveryMaxConcurrency: num(CONTEXT_KEYS.deliveryMaxConcurrency),
     maxReceiveCount: num(CONTEXT_KEYS.maxReceiveCount),
     definitionCacheTtlSeconds: num(CONTEXT_KEYS.definitionCacheTtlSeconds),
+    autoDisableAfterHours: num(CONTEXT_KEYS.autoDisableAfterHours),
     apiThrottleRateLimit: num(CONTEXT_KEYS.apiThrottleRateLimit),
     apiThrottleBurstLimit: num(CONTEXT_KEYS.apiThrottleBurstLimit),
     logRetentionDays: num(CONTEXT_KEYS.logRetentionDays),

@@ -50,6 +50,7 @@ export class WebhooksStack extends Stack {
       maxConcurrency: s.deliveryMaxConcurrency,
       maxReceiveCount: s.maxReceiveCount,
       definitionCacheTtlSeconds: s.definitionCacheTtlSeconds,
+      autoDisableAfterHours: s.autoDisableAfterHours,
       logRetention,
     });
     this.api = new Api(this, 'Api', {

@@ -19,7 +19,7 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
 import { ENV } from '../lambdas/config';
-import type { AttemptLambdaInput } from '../lambdas/core/retry-contract';
+import type { AttemptFunctionInput } from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { type HealthReport, listenApi } from './api-server';
 import type { SfnEndpoint } from './sfn-endpoint';
@@ -103,6 +103,8 @@ export const LOCAL_DEFAULTS = {
    * next event whatever this is: every ingest call checks the definitions revision.
    */
   definitionCacheTtlSeconds: 1,
+  /** A pause or a circuit change reaches local deliveries within half a second. */
+  healthCacheTtlSeconds: 0.5,
 } as const;
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -182,6 +184,10 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     ENV.DEFINITION_CACHE_TTL_SECONDS,
     ENV.DELIVERY_CONCURRENCY,
     ENV.RETENTION_DAYS,
+    ENV.HEALTH_CACHE_TTL_SECONDS,
+    ENV.AUTO_DISABLE_AFTER_HOURS,
+    ENV.SLOW_ATTEMPT_THRESHOLD_MS,
+    ENV.HEALTH_COUNT_FLUSH_SECONDS,
   ]) {
     const v = value(name);
     if (v !== undefined) handlerEnv[name] = v;
@@ -244,15 +250,17 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const synthMs = Date.now() - synthStarted;
 
     // Resumed executions may call the attempt Lambda at once: it waits until the handlers exist.
-    let bindAttempt!: (fn: (input: AttemptLambdaInput) => Promise<unknown>) => void;
-    const attemptReady = new Promise<(input: AttemptLambdaInput) => Promise<unknown>>((resolve) => {
-      bindAttempt = resolve;
-    });
+    let bindAttempt!: (fn: (input: AttemptFunctionInput) => Promise<unknown>) => void;
+    const attemptReady = new Promise<(input: AttemptFunctionInput) => Promise<unknown>>(
+      (resolve) => {
+        bindAttempt = resolve;
+      },
+    );
     const sfn: SfnEndpoint = await startSfnEndpoint({
       definition,
       stateMachineArn,
       functions: {
-        [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptLambdaInput),
+        [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptFunctionInput),
       },
       dataDir,
       retryIntervalScale: options.retryTimeScale ?? LOCAL_DEFAULTS.retryTimeScale,
@@ -292,6 +300,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.definitionCacheTtlSeconds),
       // Cursors stay valid across restarts on this DATA_DIR, and only there.
       [ENV.CURSOR_KEY_FILE]: path.join(dataDir, 'cursor.key'),
+      [ENV.HEALTH_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.healthCacheTtlSeconds),
       ...options.handlerEnv,
     };
 

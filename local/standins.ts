@@ -24,10 +24,12 @@ import * as path from 'node:path';
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   type DynamoDBClient,
   type GlobalSecondaryIndex,
   ListTablesCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -36,6 +38,7 @@ import {
   EVENT_TYPES_TABLE,
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
+  PARKED_INDEX_PROJECTION,
   PAYLOADS_TABLE,
   SUBJECT_KEYS_TABLE,
   WEBHOOKS_TABLE,
@@ -494,7 +497,11 @@ export async function createTables(
     ],
     Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION] },
   });
-  const { byWebhookIndex, byStatusIndex } = NOTIFICATIONS_TABLE;
+  const { byWebhookIndex, byStatusIndex, byParkedIndex } = NOTIFICATIONS_TABLE;
+  const parkedGsi: GlobalSecondaryIndex = {
+    ...gsi(byParkedIndex),
+    Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...PARKED_INDEX_PROJECTION] },
+  };
   const specs = [
     { name: tables.webhooks, key: WEBHOOKS_TABLE.partitionKey, ttl: undefined, extra: {} },
     {
@@ -507,8 +514,9 @@ export async function createTables(
           stringKey(byWebhookIndex.partitionKey),
           stringKey(byStatusIndex.partitionKey),
           stringKey(byWebhookIndex.sortKey),
+          stringKey(byParkedIndex.partitionKey),
         ],
-        GlobalSecondaryIndexes: [gsi(byWebhookIndex), gsi(byStatusIndex)],
+        GlobalSecondaryIndexes: [gsi(byWebhookIndex), gsi(byStatusIndex), parkedGsi],
       },
     },
     {
@@ -529,6 +537,33 @@ export async function createTables(
           },
         ]),
   ];
+  if (existing.has(tables.notifications)) {
+    // A DATA_DIR from before the byParked index: add it (DynamoDB Local builds it at once).
+    const described = await client.send(
+      new DescribeTableCommand({ TableName: tables.notifications }),
+    );
+    const indexes = described.Table?.GlobalSecondaryIndexes ?? [];
+    if (!indexes.some((i) => i.IndexName === byParkedIndex.name)) {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tables.notifications,
+          AttributeDefinitions: [
+            stringKey(byParkedIndex.partitionKey),
+            stringKey(byParkedIndex.sortKey),
+          ],
+          GlobalSecondaryIndexUpdates: [
+            {
+              Create: {
+                IndexName: parkedGsi.IndexName,
+                KeySchema: parkedGsi.KeySchema,
+                Projection: parkedGsi.Projection,
+              },
+            },
+          ],
+        }),
+      );
+    }
+  }
   for (const spec of specs) {
     if (existing.has(spec.name)) continue;
     try {

@@ -40,6 +40,24 @@ export const NOTIFICATIONS_TABLE = {
   byWebhookIndex: { name: 'byWebhook', partitionKey: 'webhookShard', sortKey: 'createdKey' },
   /** GSI: list by status, newest first. pk `${status}#${shard}`, sk `${createdAt}#${id}`. */
   byStatusIndex: { name: 'byStatus', partitionKey: 'statusShard', sortKey: 'createdKey' },
+  /**
+   * Sparse GSI of parked notifications (WAITING for CIRCUIT_OPEN, PAUSED or RATE_LIMITED),
+   * oldest first. pk `parkedShard` = the item's `webhookShard` while parked, removed on release.
+   */
+  byParkedIndex: { name: 'byParked', partitionKey: 'parkedShard', sortKey: 'createdKey' },
+} as const;
+
+/** What the byParked index projects besides its keys: enough to count per reason. */
+export const PARKED_INDEX_PROJECTION = ['waitingReason'] as const;
+
+/**
+ * Destination health shares the Notifications table under these id prefixes (as resend jobs
+ * do): one state item per webhook, short-lived counter buckets and rate-limit slots.
+ */
+export const HEALTH_ITEM_PREFIX = {
+  state: 'health#',
+  counter: 'hcount#',
+  rate: 'hrate#',
 } as const;
 
 /** Attributes projected into both notification indexes (list pages show summaries). */
@@ -52,6 +70,7 @@ export const NOTIFICATION_INDEX_PROJECTION = [
   'failureReason',
   'nextAttemptAt',
   'attemptCount',
+  'waitingReason',
 ] as const;
 
 /**

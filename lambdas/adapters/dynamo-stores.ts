@@ -18,12 +18,16 @@ import {
 import { DEFAULT_RETENTION_DAYS } from '../config';
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
-import type {
-  Attempt,
-  Notification,
-  NotificationStatus,
-  RenderedRequest,
-  WebhookDefinition,
+import {
+  type Attempt,
+  isParkReason,
+  type Notification,
+  type NotificationStatus,
+  type ParkReason,
+  type RenderedRequest,
+  type WaitingReason,
+  type WebhookDefinition,
+  waitingReasonOf,
 } from '../core/model';
 import type {
   CursorKeySource,
@@ -47,7 +51,12 @@ import {
   type ReadPartition,
   statusShardOf,
 } from './dynamo-listing';
-import { EVENT_TYPES_TABLE, WEBHOOKS_TABLE } from './dynamo-schema';
+import {
+  EVENT_TYPES_TABLE,
+  NOTIFICATION_INDEX_SHARDS,
+  NOTIFICATIONS_TABLE,
+  WEBHOOKS_TABLE,
+} from './dynamo-schema';
 import {
   PACKED_ATTRIBUTES,
   PACKING_DEFLATE_JSON,
@@ -252,6 +261,10 @@ function commonFields(raw: Record<string, unknown>): Omit<NotificationSummary, '
     status: raw.status as NotificationStatus,
     failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
     nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
+    // Only a park reason is carried; the others follow from the status (model.waitingReasonOf).
+    ...(raw.status === 'WAITING' && isParkReason(raw.waitingReason as WaitingReason)
+      ? { waitingReason: raw.waitingReason as WaitingReason }
+      : {}),
   };
 }
 
@@ -298,9 +311,12 @@ export class DynamoNotificationStore implements NotificationStore {
       attempts: notification.attempts,
       attemptCount: notification.attempts.length,
       nextAttemptAt: notification.nextAttemptAt,
+      waitingReason: waitingReasonOf(notification),
       expiresAt: expiresAtEpochSeconds,
       ...indexKeysOf(notification),
     });
+    if (isParkReason(waitingReasonOf(notification)) && item.webhookShard)
+      item.parkedShard = item.webhookShard;
     try {
       await this.client.send(
         new PutItemCommand({
@@ -336,7 +352,8 @@ export class DynamoNotificationStore implements NotificationStore {
           Key: { id: { S: id } },
           UpdateExpression:
             'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
-            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard',
+            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
+            parkedClause(update),
           ConditionExpression: 'attemptCount = :previous',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -366,7 +383,8 @@ export class DynamoNotificationStore implements NotificationStore {
           TableName: this.tableName,
           Key: { id: { S: id } },
           UpdateExpression:
-            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard',
+            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
+            parkedClause(update),
           ConditionExpression:
             expectedStatus === undefined
               ? 'attribute_exists(id)'
@@ -389,8 +407,74 @@ export class DynamoNotificationStore implements NotificationStore {
     return listPage(query, this.readPartition, this.cursorKey);
   }
 
+  /** Ids of parked notifications of a webhook, oldest first (k-way merge over the shards). */
+  async listParked(webhookId: string, limit: number): Promise<string[]> {
+    const perShard = await Promise.all(
+      Array.from({ length: NOTIFICATION_INDEX_SHARDS }, (_, shard) =>
+        this.client
+          .send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: NOTIFICATIONS_TABLE.byParkedIndex.name,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: { '#pk': NOTIFICATIONS_TABLE.byParkedIndex.partitionKey },
+              ExpressionAttributeValues: { ':pk': { S: `${webhookId}#${shard}` } },
+              ScanIndexForward: true,
+              Limit: limit,
+            }),
+          )
+          .then((out) =>
+            (out.Items ?? []).map((item) => ({
+              id: item.id?.S ?? '',
+              key: item.createdKey?.S ?? '',
+            })),
+          ),
+      ),
+    );
+    return perShard
+      .flat()
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, limit)
+      .map((entry) => entry.id);
+  }
+
+  /** Parked notifications of a webhook per reason, counting at most `cap` per shard. */
+  async countParked(webhookId: string, cap: number): Promise<Record<ParkReason, number>> {
+    const counts: Record<ParkReason, number> = { CIRCUIT_OPEN: 0, PAUSED: 0, RATE_LIMITED: 0 };
+    await Promise.all(
+      Array.from({ length: NOTIFICATION_INDEX_SHARDS }, async (_, shard) => {
+        let start: Item | undefined;
+        let seen = 0;
+        do {
+          const out = await this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: NOTIFICATIONS_TABLE.byParkedIndex.name,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: {
+                '#pk': NOTIFICATIONS_TABLE.byParkedIndex.partitionKey,
+                '#reason': 'waitingReason',
+              },
+              ExpressionAttributeValues: { ':pk': { S: `${webhookId}#${shard}` } },
+              ProjectionExpression: '#reason',
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of out.Items ?? []) {
+            const reason = item.waitingReason?.S;
+            if (isParkReason(reason as WaitingReason)) counts[reason as ParkReason]++;
+          }
+          seen += out.Items?.length ?? 0;
+          start = out.LastEvaluatedKey;
+        } while (start !== undefined && seen < cap);
+      }),
+    );
+    return counts;
+  }
+
   private updateValues(id: string, update: NotificationUpdate): Item {
     return {
+      ':waitingReason': toAttribute(waitingReasonOf(update)),
       ':status': { S: update.status },
       ':failureReason': toAttribute(update.failureReason),
       ':nextAttemptAt': toAttribute(update.nextAttemptAt),
@@ -452,6 +536,13 @@ export class DynamoNotificationStore implements NotificationStore {
       ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}),
     };
   };
+}
+
+/** Parking puts the item in the sparse byParked index (its own webhookShard), anything else takes it out. */
+function parkedClause(update: NotificationUpdate): string {
+  return isParkReason(waitingReasonOf(update))
+    ? ', parkedShard = webhookShard'
+    : ' REMOVE parkedShard';
 }
 
 // ---- payloads (write-once) ----------------------------------------------------------------

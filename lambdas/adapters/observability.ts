@@ -8,7 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../config';
 import type { Attempt } from '../core/model';
-import type { DeliveryObserver } from '../ports';
+import type { DeliveryObserver, HealthObserver } from '../ports';
 
 export type { Logger, Metrics };
 
@@ -81,6 +81,54 @@ export function createDeliveryObserver(logger: Logger, metrics: Metrics): Delive
     },
     warn(message, ref, detail) {
       logger.warn(message, { ...ref, ...detail });
+    },
+  };
+}
+
+/** Emits a metric with a Reason dimension on its own EMF line (the batch keeps no dimension). */
+function withReason(metrics: Metrics, name: string, reason: string, value: number): void {
+  const single = metrics.singleMetric();
+  single.addDimension('Reason', reason);
+  single.addMetric(name, MetricUnit.Count, value);
+}
+
+export function createHealthObserver(logger: Logger, metrics: Metrics): HealthObserver {
+  const parked = new Map<string, number>();
+  return {
+    parked(ref, reason) {
+      // Summed per container and flushed with the batch's metrics: no EMF line per notification.
+      parked.set(reason, (parked.get(reason) ?? 0) + 1);
+      logger.info('notification parked', { ...ref, reason });
+      if ((parked.get(reason) ?? 0) >= 100) {
+        withReason(metrics, METRIC_NAMES.notificationParked, reason, parked.get(reason) ?? 0);
+        parked.set(reason, 0);
+      }
+    },
+    released(webhookId, count) {
+      for (const [reason, n] of parked) {
+        if (n > 0) withReason(metrics, METRIC_NAMES.notificationParked, reason, n);
+        parked.set(reason, 0);
+      }
+      if (count > 0) metrics.addMetric(METRIC_NAMES.notificationsReleased, MetricUnit.Count, count);
+      logger.info('parked notifications released', { webhookId, count });
+    },
+    circuitOpened(webhookId, consecutiveFailures) {
+      metrics.addMetric(METRIC_NAMES.circuitOpened, MetricUnit.Count, 1);
+      logger.warn('circuit opened', { webhookId, consecutiveFailures });
+    },
+    circuitClosed(webhookId) {
+      metrics.addMetric(METRIC_NAMES.circuitClosed, MetricUnit.Count, 1);
+      logger.info('circuit closed', { webhookId });
+    },
+    webhookDisabled(webhookId) {
+      metrics.addMetric(METRIC_NAMES.webhookAutoDisabled, MetricUnit.Count, 1);
+      logger.warn('webhook auto-disabled: its circuit stayed open too long', { webhookId });
+    },
+    heartbeat(webhookId, { open, waiting }) {
+      if (open) metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, 1);
+      for (const [reason, n] of Object.entries(waiting))
+        withReason(metrics, METRIC_NAMES.waitingNotifications, reason, n);
+      logger.info('destination health', { webhookId, open, waiting });
     },
   };
 }

@@ -8,6 +8,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
 import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import { DynamoHealthStore } from '../adapters/dynamo-health';
 import {
   DynamoEventTypeStore,
   DynamoNotificationStore,
@@ -52,6 +53,7 @@ export function composeApi(env: Env): ApiFunction {
       }),
       eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
       subjectKeys,
+      health: new DynamoHealthStore(dynamo, config.notificationsTable),
     },
     queue: new SqsDeliveryQueue(sqs, config.queueUrl),
     renderer: new Renderer(),

@@ -10,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
 import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import { DynamoHealthStore } from '../adapters/dynamo-health';
 import { DynamoConcurrencyLeases } from '../adapters/dynamo-leases';
 import {
   DynamoNotificationStore,
@@ -21,6 +22,7 @@ import { createHttpSender } from '../adapters/http-sender';
 import { createEnvelopeCipher } from '../adapters/key-wiring';
 import {
   createDeliveryObserver,
+  createHealthObserver,
   createLogger,
   createMetrics,
   type Logger,
@@ -33,6 +35,9 @@ import { type DeliveryConfig, loadDeliveryConfig } from '../config';
 import { ConcurrencyGate } from '../core/concurrency-gate';
 import { CachedWebhookStore } from '../core/definition-cache';
 import { DeliveryService } from '../core/delivery';
+import { HealthDriver } from '../core/health/driver';
+import { HealthGate } from '../core/health/gate';
+import { DEFAULT_HEALTH_SETTINGS, type HealthSettings } from '../core/health/model';
 import { OperationalEvents } from '../core/operational-events';
 import type { Renderer } from '../core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../core/retry-schedule';
@@ -43,6 +48,8 @@ export interface DeliveryRuntime {
   readonly service: DeliveryService;
   /** The platform's operational events publisher (also handed to the delivery engine). */
   readonly operationalEvents: OperationalEvents;
+  /** Runs the health driver's steps (attempt Lambda). */
+  readonly driver: HealthDriver;
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
@@ -64,19 +71,40 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   );
   const queue = new SqsDeliveryQueue(sqs, config.queueUrl);
   const operationalEvents = new OperationalEvents({ webhooks, queue, clock: systemClock });
+  const notifications = new DynamoNotificationStore(
+    dynamo,
+    config.notificationsTable,
+    cursorKeyFromEnv(env, kms),
+  );
+  const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArn);
+  const healthSettings: HealthSettings = {
+    ...DEFAULT_HEALTH_SETTINGS,
+    timeScale: config.retryTimeScale,
+    cacheTtlMs: config.health.cacheTtlMs,
+    autoDisableAfterHours: config.health.autoDisableAfterHours,
+    slowThresholdMs: config.health.slowThresholdMs,
+  };
+  const healthStore = new DynamoHealthStore(dynamo, config.notificationsTable);
+  const healthObserver = createHealthObserver(logger, metrics);
+  const gate = new HealthGate({
+    store: healthStore,
+    scheduler,
+    clock: systemClock,
+    settings: healthSettings,
+    observer: healthObserver,
+    countFlushMs: config.health.countFlushMs,
+    events: operationalEvents,
+    webhooks,
+  });
   const service = new DeliveryService({
     webhooks,
-    notifications: new DynamoNotificationStore(
-      dynamo,
-      config.notificationsTable,
-      cursorKeyFromEnv(env, kms),
-    ),
+    notifications,
     payloads: new DynamoPayloadStore(dynamo, config.payloadsTable, subjectKeys),
     resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
       retentionSeconds: config.retentionDays * 86_400,
     }),
     queue,
-    scheduler: new SfnRetryScheduler(sfn, config.stateMachineArn),
+    scheduler,
     sender: createHttpSender({
       policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
     }),
@@ -100,6 +128,18 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
       retentionDays: config.retentionDays,
     },
     operationalEvents,
+    health: gate,
   });
-  return { config, service, operationalEvents, logger, metrics };
+  const driver = new HealthDriver({
+    store: healthStore,
+    gate,
+    notifications,
+    webhooks,
+    parked: service,
+    scheduler,
+    clock: systemClock,
+    settings: healthSettings,
+    observer: healthObserver,
+  });
+  return { config, service, operationalEvents, driver, logger, metrics };
 }

@@ -23,15 +23,20 @@ import type {
 } from '../ports';
 import { type ConcurrencyGate, WebhookAtCapacityError } from './concurrency-gate';
 import { ErasedError, TemplateError } from './errors';
-import type {
-  Attempt,
-  AttemptTrigger,
-  DeliveryJob,
-  FailureReason,
-  Notification,
-  RenderedRequest,
-  ResendQuery,
-  WebhookDefinition,
+import type { ParkedNotifications, ReleaseOutcome } from './health/driver';
+import type { HealthGate } from './health/gate';
+import type { HealthRecord } from './health/model';
+import {
+  type Attempt,
+  type AttemptTrigger,
+  type DeliveryJob,
+  type FailureReason,
+  isParkReason,
+  type Notification,
+  type ParkReason,
+  type RenderedRequest,
+  type ResendQuery,
+  type WebhookDefinition,
 } from './model';
 import { redactorFor } from './redact';
 import type { Renderer } from './render';
@@ -73,6 +78,11 @@ export interface DeliveryDeps {
   readonly gate?: ConcurrencyGate;
   /** Publishes `platform.notification.failed` when retries are exhausted; none when absent. */
   readonly operationalEvents?: OperationalEventPublisher;
+  /**
+   * Destination health (circuit, pause, rate limit). Without it every notification is sent
+   * as if its webhook were healthy.
+   */
+  readonly health?: HealthGate;
 }
 
 export interface JobContext {
@@ -110,7 +120,7 @@ export function classifyResult(result: HttpResult, now: Date): Verdict {
   };
 }
 
-export class DeliveryService {
+export class DeliveryService implements ParkedNotifications {
   constructor(private readonly deps: DeliveryDeps) {}
 
   async handleJob(job: DeliveryJob, context: JobContext = {}): Promise<void> {
@@ -122,9 +132,15 @@ export class DeliveryService {
           return await this.resend(job.notificationId, job.jobId);
         case 'resendQuery':
           return await this.expandResendQuery(job.jobId, job.query, job.cursor);
+        case 'health':
+          return await this.deps.health?.ensureDriver(job.webhookId);
       }
     } catch (error) {
-      if (error instanceof WebhookAtCapacityError && job.kind !== 'resendQuery')
+      if (
+        error instanceof WebhookAtCapacityError &&
+        job.kind !== 'resendQuery' &&
+        job.kind !== 'health'
+      )
         return this.defer(job, error.webhookId);
       throw error;
     }
@@ -223,9 +239,13 @@ export class DeliveryService {
       }
     }
 
+    const admission = await this.deps.health?.admit(definition);
+    if (admission?.kind === 'park') return this.createParked(base, admission.reason);
+
     const attempt = await this.attempt(definition, id, request, 1, 'initial');
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
-    const decision = this.decide(verdict, 0);
+    const health = await this.observeHealth(webhookId, attempt.record, verdict);
+    const decision = this.parkIfBlocked(this.decide(verdict, 0), health);
     const created = await this.deps.notifications.create(
       { ...base, ...decision.update, attempts: [attempt.record] },
       this.expiresAt(now),
@@ -235,6 +255,7 @@ export class DeliveryService {
       return;
     }
     this.report(ref, attempt.record, decision, context.enqueuedAt);
+    await this.afterParking(ref, decision);
     if (decision.update.nextAttemptAt !== null) {
       await this.deps.scheduler.start({
         notificationId: id,
@@ -265,6 +286,12 @@ export class DeliveryService {
         await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
         return this.output(id, true, null);
       }
+      const admission = await this.deps.health?.admit(definition);
+      if (admission?.kind === 'park') {
+        // Parked: this execution ends; the webhook's health driver releases it later.
+        if (await this.park(notification, admission.reason)) return this.output(id, true, null);
+        continue;
+      }
       let request: RenderedRequest;
       try {
         request = await this.requirePayload(id);
@@ -281,11 +308,18 @@ export class DeliveryService {
         'retry',
       );
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
+      const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
       const decision =
-        input.retry < RETRY_COUNT ? this.decide(verdict, input.retry) : this.decideLast(verdict);
+        input.retry < RETRY_COUNT
+          ? this.parkIfBlocked(this.decide(verdict, input.retry), health)
+          : this.decideLast(verdict);
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
         continue;
       this.report(ref, attempt.record, decision, undefined);
+      if (isParkReason(decision.update.waitingReason)) {
+        await this.afterParking(ref, decision);
+        return this.output(id, true, null);
+      }
       return this.output(
         id,
         decision.update.status !== 'WAITING',
@@ -423,8 +457,166 @@ export class DeliveryService {
       await this.deps.resendJobs.increment(jobId, { queued: page.items.length });
   }
 
+  /**
+   * One attempt of a parked notification, from the health driver. It continues the
+   * notification's retries: a failure schedules the next retry of its series (or ends it
+   * FAILED after the last), unless the circuit is open again (it parks again) or this is the
+   * circuit's probe (it stays parked; the probe was its attempt).
+   */
+  async release(id: string, opts: { readonly probe: boolean }): Promise<ReleaseOutcome> {
+    for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
+      const notification = await this.deps.notifications.get(id);
+      if (notification?.status !== 'WAITING' || !isParkReason(notification.waitingReason))
+        return 'SKIPPED';
+      const ref = { notificationId: id, webhookId: notification.webhookId };
+      const definition = await this.deps.webhooks.get(notification.webhookId);
+      if (!definition?.enabled) {
+        await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
+        return 'FAILED';
+      }
+      const request = await this.requirePayload(id);
+      const trigger: AttemptTrigger = notification.attempts.length === 0 ? 'initial' : 'retry';
+      const retriesDone =
+        notification.attempts.filter((a) => a.trigger === 'retry').length +
+        (trigger === 'retry' ? 1 : 0);
+      const attempt = await this.attempt(
+        definition,
+        id,
+        request,
+        notification.attempts.length + 1,
+        trigger,
+      );
+      const verdict = classifyResult(attempt.result, this.deps.clock.now());
+      const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
+      let decision: Decision;
+      if (verdict.outcome === 'SENT' || verdict.permanent) decision = this.decide(verdict, 0);
+      else if (opts.probe)
+        decision = this.parked(verdict.error, health?.paused ? 'PAUSED' : 'CIRCUIT_OPEN');
+      else if (retriesDone < RETRY_COUNT)
+        decision = this.parkIfBlocked(this.decide(verdict, retriesDone), health);
+      else
+        decision = {
+          update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null },
+          waitSeconds: 0,
+        };
+      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
+        continue;
+      this.report(ref, attempt.record, decision, undefined);
+      if (!opts.probe) await this.afterParking(ref, decision);
+      const { status, nextAttemptAt, waitingReason } = decision.update;
+      if (status === 'WAITING' && nextAttemptAt !== null && !isParkReason(waitingReason)) {
+        await this.deps.scheduler.start({
+          notificationId: id,
+          waitSeconds: decision.waitSeconds,
+          nextAttemptAt,
+          startAt: retriesDone + 1,
+        });
+      }
+      return status === 'WAITING' ? 'WAITING' : status === 'SENT' ? 'SENT' : 'FAILED';
+    }
+    throw new Error(
+      `release of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`,
+    );
+  }
+
+  /** Ends a parked notification without an attempt (its webhook was disabled or deleted). */
+  async settleParked(id: string, reason: FailureReason): Promise<void> {
+    const notification = await this.deps.notifications.get(id);
+    if (notification?.status !== 'WAITING' || !isParkReason(notification.waitingReason)) return;
+    await this.settleWithoutAttempt(notification, reason);
+  }
+
+  /** A new notification that must wait: recorded WAITING without an attempt. */
+  private async createParked(
+    base: Pick<Notification, 'id' | 'webhookId' | 'eventId' | 'eventType' | 'createdAt'>,
+    reason: ParkReason,
+  ): Promise<void> {
+    const ref = { notificationId: base.id, webhookId: base.webhookId };
+    const created = await this.deps.notifications.create(
+      {
+        ...base,
+        status: 'WAITING',
+        waitingReason: reason,
+        failureReason: null,
+        attempts: [],
+        nextAttemptAt: null,
+      },
+      this.expiresAt(this.deps.clock.now()),
+    );
+    if (!created) {
+      this.deps.observer.duplicate(ref, 'parked notification already recorded');
+      return;
+    }
+    this.deps.health?.reportParked(ref, reason);
+    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(base.webhookId);
+  }
+
+  /** A notification whose retry found its webhook blocked: parked, no attempt consumed. */
+  private async park(notification: Notification, reason: ParkReason): Promise<boolean> {
+    const ref = { notificationId: notification.id, webhookId: notification.webhookId };
+    const changed = await this.deps.notifications.setStatus(
+      notification.id,
+      {
+        status: 'WAITING',
+        failureReason: notification.failureReason,
+        nextAttemptAt: null,
+        waitingReason: reason,
+      },
+      'WAITING',
+    );
+    if (!changed) return false;
+    this.deps.health?.reportParked(ref, reason);
+    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(notification.webhookId);
+    return true;
+  }
+
+  private async observeHealth(
+    webhookId: string,
+    attempt: Attempt,
+    verdict: Verdict,
+  ): Promise<HealthRecord | undefined> {
+    if (!this.deps.health) return undefined;
+    return this.deps.health.observe(
+      webhookId,
+      attempt,
+      verdict.outcome === 'FAILED' ? verdict.retryAfterSeconds : undefined,
+    );
+  }
+
+  /** A failure that would be retried while the circuit is open (or paused) waits parked instead. */
+  private parkIfBlocked(decision: Decision, health: HealthRecord | undefined): Decision {
+    const { status, nextAttemptAt, failureReason } = decision.update;
+    if (status !== 'WAITING' || nextAttemptAt === null || !health) return decision;
+    if (health.paused) return this.parked(failureReason, 'PAUSED');
+    if (health.state === 'OPEN') return this.parked(failureReason, 'CIRCUIT_OPEN');
+    return decision;
+  }
+
+  /** A notification parked after its attempt: counted, and its driver made sure of. */
+  private async afterParking(
+    ref: { notificationId: string; webhookId: string },
+    decision: Decision,
+  ): Promise<void> {
+    const reason = decision.update.waitingReason;
+    if (!this.deps.health || !isParkReason(reason)) return;
+    this.deps.health.reportParked(ref, reason);
+    if (reason !== 'PAUSED') await this.deps.health.ensureDriver(ref.webhookId);
+  }
+
+  private parked(failureReason: FailureReason | null, reason: ParkReason): Decision {
+    return {
+      update: { status: 'WAITING', failureReason, nextAttemptAt: null, waitingReason: reason },
+      waitSeconds: 0,
+    };
+  }
+
   /** A repeated deliver job whose first attempt failed: make sure its retries are running. */
   private async resumeRetries(notification: Notification): Promise<void> {
+    if (notification.status === 'WAITING' && isParkReason(notification.waitingReason)) {
+      if (notification.waitingReason !== 'PAUSED')
+        await this.deps.health?.ensureDriver(notification.webhookId);
+      return;
+    }
     const retried = notification.attempts.some((a) => a.trigger === 'retry');
     if (notification.status === 'WAITING' && !retried && notification.nextAttemptAt !== null) {
       await this.deps.scheduler.start({

@@ -62,6 +62,9 @@ export function parseDeliveryJob(body: string): DeliveryJob {
       }
       break;
     }
+    case 'health':
+      if (isString(job.webhookId)) return job as unknown as DeliveryJob;
+      break;
   }
   throw new MalformedJobError(
     `queue message is not a valid delivery job (kind ${String(job.kind)})`,
@@ -77,6 +80,8 @@ export function jobKey(job: DeliveryJob): string {
       return `resend:${job.notificationId}:${job.jobId ?? ''}`;
     case 'resendQuery':
       return `resendQuery:${job.jobId}:${job.cursor ?? ''}`;
+    case 'health':
+      return `health:${job.webhookId}`;
   }
 }
 
@@ -95,5 +100,7 @@ export function messageGroupOf(job: DeliveryJob): string {
       return job.webhookId ?? `resend:${job.notificationId}`;
     case 'resendQuery':
       return job.query.webhookId ?? `resend:${job.jobId}`;
+    case 'health':
+      return job.webhookId;
   }
 }

@@ -10,6 +10,32 @@ export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 /** Bounds and default of a webhook's `maxConcurrency`. */
 export const MAX_CONCURRENCY = { min: 1, max: 100, default: 10 } as const;
+/**
+ * Why a WAITING notification waits. RETRY_SCHEDULED: its retry state machine holds it. The
+ * others park it in DynamoDB (not in flight in SQS) until the webhook's health driver releases
+ * it; parking consumes no attempt.
+ */
+export const WAITING_REASONS = [
+  'RETRY_SCHEDULED',
+  'CIRCUIT_OPEN',
+  'PAUSED',
+  'RATE_LIMITED',
+] as const;
+export type WaitingReason = (typeof WAITING_REASONS)[number];
+/** The reasons that park a notification (in the byParked index) rather than a running retry. */
+export type ParkReason = Exclude<WaitingReason, 'RETRY_SCHEDULED'>;
+export function isParkReason(reason: WaitingReason | null | undefined): reason is ParkReason {
+  return reason === 'CIRCUIT_OPEN' || reason === 'PAUSED' || reason === 'RATE_LIMITED';
+}
+
+/** The waiting reason a status change records: the explicit one, else what the status implies. */
+export function waitingReasonOf(update: {
+  readonly status: NotificationStatus;
+  readonly waitingReason?: WaitingReason | null;
+}): WaitingReason | null {
+  if (update.status !== 'WAITING') return null;
+  return update.waitingReason ?? 'RETRY_SCHEDULED';
+}
 
 export const FAILURE_REASONS = [
   'INVALID_HTTP_RESPONSE',
@@ -87,6 +113,8 @@ export interface WebhookDefinition {
   readonly signingKey?: SigningKeyPair;
   /** Keys replaced by rotations that still sign during their grace period. */
   readonly retiredSigningKeys?: readonly RetiredSigningKey[];
+  /** At most this many requests per second to this webhook (1..10000); the excess waits RATE_LIMITED. */
+  readonly rateLimitPerSecond?: number;
   /** Incremented on every replace; keys the compiled-template cache. */
   readonly version: number;
   readonly createdAt: string;
@@ -137,6 +165,8 @@ export interface Notification {
   readonly failureDetail?: string | null;
   readonly attempts: readonly Attempt[];
   readonly nextAttemptAt: string | null;
+  /** Why a WAITING notification waits; null otherwise (absent in records written before it existed). */
+  readonly waitingReason?: WaitingReason | null;
 }
 
 /** What the delivery queue carries. */
@@ -171,6 +201,11 @@ export type DeliveryJob =
       readonly jobId: string;
       readonly query: ResendQuery;
       readonly cursor?: string;
+    }
+  /** Make sure a webhook's health driver runs (after a resume): it releases what waits. */
+  | {
+      readonly kind: 'health';
+      readonly webhookId: string;
     };
 
 export interface ResendQuery {

@@ -21,6 +21,11 @@ export interface RetryExecutionInput {
   readonly waitSeconds: number;
   /** ISO instant of retry 1 (now + waitSeconds); what the Wait state waits for. */
   readonly nextAttemptAt: string;
+  /**
+   * The retry the series starts at (default 1): a notification released by its health driver
+   * continues its retries where parking interrupted them.
+   */
+  readonly startAt?: number;
 }
 
 export interface AttemptTaskInput {
@@ -35,7 +40,18 @@ export interface MarkFailedTaskInput {
   readonly notificationId: string;
 }
 
+/** One step of a webhook's health driver (lambdas/core/health/driver.ts). */
+export interface HealthTaskInput {
+  readonly action: 'health';
+  readonly webhookId: string;
+  readonly seq: number;
+  readonly steps: number;
+}
+
 export type AttemptLambdaInput = AttemptTaskInput | MarkFailedTaskInput;
+
+/** Everything the attempt Lambda is invoked with: the retry steps and the health driver's. */
+export type AttemptFunctionInput = AttemptLambdaInput | HealthTaskInput;
 
 export interface AttemptTaskOutput {
   readonly notificationId: string;
@@ -48,6 +64,12 @@ export interface AttemptTaskOutput {
 }
 
 /** Step Functions execution names allow 80 characters of [A-Za-z0-9-_]. */
-export function retryExecutionName(notificationId: string): string {
-  return `retry-${notificationId}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
+export function retryExecutionName(notificationId: string, startAt = 1): string {
+  const suffix = startAt > 1 ? `-${startAt}` : '';
+  return `retry-${notificationId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 70)}${suffix}`;
+}
+
+/** The health driver execution of a webhook, `seq`-th of its kind (one runs at a time). */
+export function healthExecutionName(webhookId: string, seq: number): string {
+  return `health-${webhookId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60)}-${seq}`;
 }

@@ -9,11 +9,13 @@ import { LIST_QUERY_PARAMS, NotificationService } from '../core/api/notification
 import { SubjectService } from '../core/api/subjects';
 import { WebhookService } from '../core/api/webhooks';
 import { EventTypeService } from '../core/event-types';
+import { HealthService } from '../core/health/service';
 import type { Renderer } from '../core/render';
 import type {
   Clock,
   DeliveryQueue,
   EventTypeStore,
+  HealthStore,
   NotificationStore,
   PayloadStore,
   ResendJobStore,
@@ -32,6 +34,7 @@ export interface ApiDeps {
     readonly resendJobs: ResendJobStore;
     readonly eventTypes: EventTypeStore;
     readonly subjectKeys: SubjectKeyStore;
+    readonly health: HealthStore;
   };
   readonly queue: DeliveryQueue;
   readonly renderer: Renderer;
@@ -62,6 +65,13 @@ export function createApiRouter(deps: ApiDeps): Router {
   });
   const notifications = new NotificationService({
     ...deps.stores,
+    queue: deps.queue,
+    clock: deps.clock,
+  });
+  const health = new HealthService({
+    store: deps.stores.health,
+    webhooks: deps.stores.webhooks,
+    notifications: deps.stores.notifications,
     queue: deps.queue,
     clock: deps.clock,
   });
@@ -109,6 +119,18 @@ export function createApiRouter(deps: ApiDeps): Router {
     .add('POST', '/subjects/{subject}/erase', async ({ event, params }) => ({
       status: 202,
       body: await subjects.erase(params.subject!, callerOf(event)),
+    }))
+    .add('GET', '/webhooks/{id}/health', async ({ params }) => ({
+      status: 200,
+      body: await health.get(params.id!),
+    }))
+    .add('POST', '/webhooks/{id}/pause', async ({ params }) => ({
+      status: 200,
+      body: await health.pause(params.id!),
+    }))
+    .add('POST', '/webhooks/{id}/resume', async ({ params }) => ({
+      status: 200,
+      body: await health.resume(params.id!),
     }))
     .add('GET', '/notifications', async ({ event }) => ({
       status: 200,

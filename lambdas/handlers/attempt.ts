@@ -1,19 +1,44 @@
 /**
  * Attempt Lambda, invoked by the retry state machine (lambdas/core/retry-contract.ts):
- * one automatic retry, or marking the notification FAILED after the fifth.
+ * one automatic retry, marking the notification FAILED after the fifth, or one step of a
+ * webhook's health driver (lambdas/core/health/driver.ts).
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { DeliveryService } from '../core/delivery';
-import type { AttemptLambdaInput, AttemptTaskOutput } from '../core/retry-contract';
+import type { HealthDriver, HealthDriverOutput } from '../core/health/driver';
+import type {
+  AttemptFunctionInput,
+  AttemptLambdaInput,
+  AttemptTaskOutput,
+} from '../core/retry-contract';
 
 export interface AttemptHandlerDeps {
   readonly service: DeliveryService;
   readonly metrics: Metrics;
+  /** Gets a new log sampling decision per invocation (POWERTOOLS_LOGGER_SAMPLE_RATE). */
+  readonly logger?: Pick<Logger, 'refreshSampleRateCalculation'>;
+  /** Runs the health driver's steps; without it a health step ends its execution. */
+  readonly driver?: HealthDriver;
 }
 
-export function createAttemptHandler(deps: AttemptHandlerDeps) {
-  return async (input: AttemptLambdaInput): Promise<AttemptTaskOutput> => {
+/** A retry step answers with its retry's output, a health step with the driver's. */
+export interface AttemptHandler {
+  (input: AttemptLambdaInput): Promise<AttemptTaskOutput>;
+  (input: AttemptFunctionInput): Promise<AttemptTaskOutput | HealthDriverOutput>;
+}
+
+export function createAttemptHandler(deps: AttemptHandlerDeps): AttemptHandler {
+  const handle = async (
+    input: AttemptFunctionInput,
+  ): Promise<AttemptTaskOutput | HealthDriverOutput> => {
+    deps.logger?.refreshSampleRateCalculation();
     try {
+      if (input.action === 'health') {
+        const step = { webhookId: input.webhookId, seq: input.seq, steps: input.steps };
+        if (!deps.driver) return { ...step, done: true, wakeAt: new Date().toISOString() };
+        return await deps.driver.step(step);
+      }
       if (input.action === 'markFailed') {
         await deps.service.markFailed(input.notificationId);
         return {
@@ -28,4 +53,5 @@ export function createAttemptHandler(deps: AttemptHandlerDeps) {
       if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }
   };
+  return handle as AttemptHandler;
 }

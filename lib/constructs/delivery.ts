@@ -58,6 +58,8 @@ export interface DeliveryProps {
   readonly maxReceiveCount?: number;
   /** DEFINITION_CACHE_TTL_SECONDS. Default 30. */
   readonly definitionCacheTtlSeconds?: number;
+  /** A circuit open this long disables its webhook (AUTO_DISABLE_AFTER_HOURS). Default 120. */
+  readonly autoDisableAfterHours?: number;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -130,6 +132,7 @@ export class Delivery extends Construct {
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
         props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
       ),
+      [ENV.AUTO_DISABLE_AFTER_HOURS]: String(props.autoDisableAfterHours ?? 120),
       [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',

@@ -44,6 +44,19 @@ export function platformMetric(metricName: string, statistic = 'Sum'): cw.Metric
   });
 }
 
+const WAITING_REASONS_PARKED = ['CIRCUIT_OPEN', 'PAUSED', 'RATE_LIMITED'] as const;
+
+/** A platform metric emitted with a Reason dimension (destination health). */
+function reasonMetric(metricName: string, reason: string, statistic = 'Sum'): cw.Metric {
+  return new cw.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName,
+    dimensionsMap: { service: POWERTOOLS_SERVICE_NAME, Reason: reason },
+    statistic,
+    period: PERIOD,
+  });
+}
+
 /** One dashboard and the alarms of a region; alarms notify `alarmTopic`. */
 export class Monitoring extends Construct {
   readonly dashboard: cw.Dashboard;
@@ -154,6 +167,27 @@ export class Monitoring extends Construct {
           ]),
           graph(`Queued again at a webhook's concurrency cap (${METRIC_NAMES.deliveryDeferred})`, [
             deferred,
+          ]),
+        ],
+        [
+          graph('Destination health: circuits', [
+            // Every open circuit's driver reports once per 5 minutes: the sum counts them.
+            labelled(platformMetric(METRIC_NAMES.openCircuits), 'open'),
+            labelled(platformMetric(METRIC_NAMES.circuitOpened), 'opened'),
+            labelled(platformMetric(METRIC_NAMES.circuitClosed), 'closed'),
+            labelled(platformMetric(METRIC_NAMES.webhookAutoDisabled), 'auto-disabled'),
+          ]),
+          graph(
+            'Waiting notifications per reason',
+            WAITING_REASONS_PARKED.map((reason) =>
+              labelled(reasonMetric(METRIC_NAMES.waitingNotifications, reason), reason),
+            ),
+          ),
+          graph('Parked and released', [
+            ...WAITING_REASONS_PARKED.map((reason) =>
+              labelled(reasonMetric(METRIC_NAMES.notificationParked, reason), `parked ${reason}`),
+            ),
+            labelled(platformMetric(METRIC_NAMES.notificationsReleased), 'released'),
           ]),
         ],
         [

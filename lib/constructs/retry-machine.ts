@@ -4,7 +4,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { AttemptTaskInput, MarkFailedTaskInput } from '../../lambdas/core/retry-contract';
+import type {
+  AttemptTaskInput,
+  HealthTaskInput,
+  MarkFailedTaskInput,
+} from '../../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { validateRetrySchedule } from '../config';
 
@@ -15,6 +19,10 @@ export const RETRY_STATE_NAMES = {
   check: (retry: number): string => `Done after attempt ${retry}?`,
   markFailed: 'MarkFailed',
   settled: 'Settled',
+  route: 'Route',
+  healthStep: 'Health step',
+  healthCheck: 'Health done?',
+  healthWait: 'Health wait',
 } as const;
 
 export interface RetryMachineProps {
@@ -42,6 +50,11 @@ export interface RetryMachineProps {
  * first attempt (see lambdas/core/retry-contract.ts). Standard workflow, JSONPath only.
  *   Wait k (TimestampPath $.nextAttemptAt) -> Attempt k -> Choice ($.done ? Settled : Wait k+1)
  *   the last: Wait n -> Attempt n -> MarkFailed (a no-op unless still WAITING), end
+ * and the health driver of a webhook (lambdas/core/health/driver.ts), both behind one Choice:
+ *   Route: $.webhookId present -> health loop; $.startAt == k -> Wait k; else Wait 1
+ *   health loop: Health step -> Choice ($.done ? Settled : Health wait ($.wakeAt) -> Health step)
+ * State transitions: Route adds 1 to every execution; a health driver costs 1 + 3 per step
+ * (one step per probe, per released page, per heartbeat of at most 5 minutes).
  */
 export class RetryMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -77,6 +90,7 @@ export class RetryMachine extends Construct {
     const attemptAction: AttemptTaskInput['action'] = 'attempt';
     // Built from the last step backwards so each Choice can point at the next Wait.
     let next: sfn.IChainable = markFailed;
+    const waits: sfn.Wait[] = [];
     for (let retry = schedule.length; retry >= 1; retry--) {
       const wait = new sfn.Wait(this, RETRY_STATE_NAMES.wait(retry), {
         // The instant the notification record shows as nextAttemptAt; a timestamp (unlike
@@ -88,6 +102,7 @@ export class RetryMachine extends Construct {
         notificationId: sfn.JsonPath.stringAt('$.notificationId'),
         retry,
       });
+      waits[retry] = wait;
       if (retry === schedule.length) {
         next = wait.next(attempt).next(next);
         continue;
@@ -97,6 +112,38 @@ export class RetryMachine extends Construct {
         .otherwise(next);
       next = wait.next(attempt).next(check);
     }
+
+    // A notification released by its health driver resumes its series at retry k (startAt);
+    // a health driver (input with webhookId) loops Step -> Choice -> Wait until done.
+    const healthAction: HealthTaskInput['action'] = 'health';
+    const healthStep = this.invoke(RETRY_STATE_NAMES.healthStep, props.attemptFunction, {
+      action: healthAction,
+      webhookId: sfn.JsonPath.stringAt('$.webhookId'),
+      seq: sfn.JsonPath.numberAt('$.seq'),
+      steps: sfn.JsonPath.numberAt('$.steps'),
+    });
+    const healthWait = new sfn.Wait(this, RETRY_STATE_NAMES.healthWait, {
+      time: sfn.WaitTime.timestampPath('$.wakeAt'),
+    });
+    healthStep.next(
+      new sfn.Choice(this, RETRY_STATE_NAMES.healthCheck)
+        .when(sfn.Condition.booleanEquals('$.done', true), settled)
+        .otherwise(healthWait.next(healthStep)),
+    );
+    const route = new sfn.Choice(this, RETRY_STATE_NAMES.route).when(
+      sfn.Condition.isPresent('$.webhookId'),
+      healthStep,
+    );
+    for (let retry = 2; retry <= schedule.length; retry++) {
+      route.when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.startAt'),
+          sfn.Condition.numberEquals('$.startAt', retry),
+        ),
+        waits[retry] as sfn.Wait,
+      );
+    }
+    route.otherwise(waits[1] as sfn.Wait);
 
     const observability = props.observability ?? true;
     if (observability) {
@@ -109,8 +156,8 @@ export class RetryMachine extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       stateMachineName: props.stateMachineName,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      comment: `Automatic retries of one notification: ${schedule.length} x (Wait -> Attempt -> Choice), the last Choice replaced by MarkFailed`,
-      definitionBody: sfn.DefinitionBody.fromChainable(next),
+      comment: `Automatic retries of one notification: ${schedule.length} x (Wait -> Attempt -> Choice), the last Choice replaced by MarkFailed; or a webhook's health driver`,
+      definitionBody: sfn.DefinitionBody.fromChainable(route),
       tracingEnabled: observability,
       ...(this.logGroup === undefined
         ? {}

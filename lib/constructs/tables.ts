@@ -8,6 +8,7 @@ import {
   EVENT_TYPES_TABLE,
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
+  PARKED_INDEX_PROJECTION,
   PAYLOADS_TABLE,
   SUBJECT_KEYS_TABLE,
   WEBHOOKS_TABLE,
@@ -86,6 +87,15 @@ export class Tables extends Construct {
         nonKeyAttributes: [...NOTIFICATION_INDEX_PROJECTION],
       });
     }
+    // Sparse: only parked notifications (destination health) carry its partition key.
+    const parked = NOTIFICATIONS_TABLE.byParkedIndex;
+    this.notifications.addGlobalSecondaryIndex({
+      indexName: parked.name,
+      partitionKey: { name: parked.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: parked.sortKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...PARKED_INDEX_PROJECTION],
+    });
 
     this.payloads = new dynamodb.Table(this, 'PayloadsTable', {
       ...common,
@@ -168,7 +178,7 @@ export class Tables extends Construct {
     Validations.of(grantee).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${indexArn}]`,
       reason:
-        'Queries on the byWebhook and byStatus indexes of the Notifications table, nothing else.',
+        'Queries on the byWebhook, byStatus and byParked indexes of the Notifications table, nothing else.',
     });
     this.acknowledgeKeyWildcards(grantee);
   }

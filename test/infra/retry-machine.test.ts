@@ -42,7 +42,11 @@ describe('retry state machine definition', () => {
   });
 
   it('has the documented shape: Wait -> Attempt -> Choice steps, the fifth Attempt straight to MarkFailed', () => {
-    expect(definition.StartAt).toBe(RETRY_STATE_NAMES.wait(1));
+    expect(definition.StartAt).toBe(RETRY_STATE_NAMES.route);
+    expect(states[RETRY_STATE_NAMES.route]).toMatchObject({
+      Type: 'Choice',
+      Default: RETRY_STATE_NAMES.wait(1),
+    });
     for (let k = 1; k <= RETRY_COUNT; k++) {
       expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({
         Type: 'Wait',
@@ -71,7 +75,42 @@ describe('retry state machine definition', () => {
     });
     expect(states[RETRY_STATE_NAMES.settled]).toMatchObject({ Type: 'Succeed' });
     // Every state entered is billed: 3 per retry but the last (2), MarkFailed, Settled.
-    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 1);
+    // + Route and the health driver's loop (Health step -> Health done? -> Health wait).
+    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 1 + 4);
+  });
+
+  it('routes a resumed series to its retry and a health driver to its loop', () => {
+    const route = states[RETRY_STATE_NAMES.route] as unknown as {
+      Choices: { Variable?: string; IsPresent?: boolean; Next: string }[];
+    };
+    expect(route.Choices[0]).toEqual({
+      Variable: '$.webhookId',
+      IsPresent: true,
+      Next: RETRY_STATE_NAMES.healthStep,
+    });
+    expect(route.Choices.slice(1).map((c) => c.Next)).toEqual(
+      [2, 3, 4, 5].map((k) => RETRY_STATE_NAMES.wait(k)),
+    );
+    expect(states[RETRY_STATE_NAMES.healthStep]).toMatchObject({
+      Type: 'Task',
+      Parameters: {
+        action: 'health',
+        'webhookId.$': '$.webhookId',
+        'seq.$': '$.seq',
+        'steps.$': '$.steps',
+      },
+      Next: RETRY_STATE_NAMES.healthCheck,
+    });
+    expect(states[RETRY_STATE_NAMES.healthCheck]).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.settled }],
+      Default: RETRY_STATE_NAMES.healthWait,
+    });
+    expect(states[RETRY_STATE_NAMES.healthWait]).toMatchObject({
+      Type: 'Wait',
+      TimestampPath: '$.wakeAt',
+      Next: RETRY_STATE_NAMES.healthStep,
+    });
   });
 
   it('retries the Lambda tasks on Lambda service errors', () => {
@@ -102,7 +141,7 @@ describe('retry state machine definition', () => {
     const resources = Object.values(other.States)
       .filter((s) => s.Type === 'Task')
       .map((s) => s.Resource);
-    expect(resources).toEqual(Array(RETRY_COUNT + 1).fill(arn));
+    expect(resources).toEqual(Array(RETRY_COUNT + 2).fill(arn));
     expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toHaveLength(RETRY_COUNT);
   });
 

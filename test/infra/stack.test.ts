@@ -343,8 +343,18 @@ describe('tables', () => {
     });
   });
 
-  it('index notifications by webhook and by status, projecting the list summary', () => {
-    const gsis = propsOf(built, ids.notifications).GlobalSecondaryIndexes as Json[];
+  it('index notifications by webhook and by status, projecting the list summary, and parked ones sparsely', () => {
+    const [byParked, ...gsis] = [
+      ...(propsOf(built, ids.notifications).GlobalSecondaryIndexes as Json[]),
+    ].sort((a, b) => (a.IndexName === 'byParked' ? -1 : b.IndexName === 'byParked' ? 1 : 0));
+    expect(byParked).toEqual({
+      IndexName: NOTIFICATIONS_TABLE.byParkedIndex.name,
+      KeySchema: [
+        { AttributeName: NOTIFICATIONS_TABLE.byParkedIndex.partitionKey, KeyType: 'HASH' },
+        { AttributeName: NOTIFICATIONS_TABLE.byParkedIndex.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['waitingReason'] },
+    });
     const expected = [NOTIFICATIONS_TABLE.byWebhookIndex, NOTIFICATIONS_TABLE.byStatusIndex].map(
       (index) => ({
         IndexName: index.name,
@@ -565,10 +575,13 @@ describe('monitoring', () => {
 
   it('charts the API, queue, DLQ, platform metrics, Lambdas and executions', () => {
     const body = dashboardBody();
+    const byReason: string[] = [METRIC_NAMES.notificationParked, METRIC_NAMES.waitingNotifications];
     for (const name of Object.values(METRIC_NAMES)) {
-      expect(body).toContain(
-        `[\\"${METRICS_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"webhooks\\"`,
-      );
+      // Destination health's per-reason metrics carry the Reason dimension first.
+      const dimensions = byReason.includes(name)
+        ? `\\"Reason\\",\\"CIRCUIT_OPEN\\",\\"service\\",\\"webhooks\\"`
+        : `\\"service\\",\\"webhooks\\"`;
+      expect(body).toContain(`[\\"${METRICS_NAMESPACE}\\",\\"${name}\\",${dimensions}`);
     }
     for (const metric of ['Count', '4xx', '5xx', 'Latency'])
       expect(body).toContain(`\\"AWS/ApiGateway\\",\\"${metric}\\"`);

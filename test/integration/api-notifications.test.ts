@@ -124,6 +124,7 @@ describe('listing notifications', () => {
       createdAt: seed.createdAt,
       status: 'FAILED',
       failureReason: 'INVALID_HTTP_RESPONSE',
+      waitingReason: null,
       nextAttemptAt: null,
       attemptCount: 1,
     });
@@ -252,6 +253,7 @@ describe('reading one notification', () => {
       status: 'WAITING',
       failureReason: 'INVALID_HTTP_RESPONSE',
       failureDetail: null,
+      waitingReason: 'RETRY_SCHEDULED',
       request: { ...request, url: `${request.url}?n=2` },
       attempts: [failedAttempt],
       nextAttemptAt: '2026-11-28T11:00:00.000Z',

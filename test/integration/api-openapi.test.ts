@@ -485,6 +485,14 @@ describe('the OpenAPI description', () => {
     });
     await drainQueue(standIns().clients.sqs, standIns().queueUrl);
 
+    for (const [method, route] of [
+      ['GET', '/webhooks/{id}/health'],
+      ['POST', '/webhooks/{id}/pause'],
+      ['POST', '/webhooks/{id}/resume'],
+    ] as const) {
+      await call(apiHandler, route, { method, path: route.replace('{id}', id) });
+      await call(apiHandler, route, { method, path: route.replace('{id}', 'wh_none') });
+    }
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
 

@@ -39,7 +39,7 @@ describe('local stand-ins', () => {
     const table = standIns().tables.notifications;
     const out = await dynamo.send(new DescribeTableCommand({ TableName: table }));
     const indexes = out.Table?.GlobalSecondaryIndexes ?? [];
-    expect(indexes.map((i) => i.IndexName).sort()).toEqual(['byStatus', 'byWebhook']);
+    expect(indexes.map((i) => i.IndexName).sort()).toEqual(['byParked', 'byStatus', 'byWebhook']);
     const byWebhook = indexes.find((i) => i.IndexName === NOTIFICATIONS_TABLE.byWebhookIndex.name);
     expect(byWebhook?.KeySchema).toEqual([
       { AttributeName: 'webhookShard', KeyType: 'HASH' },

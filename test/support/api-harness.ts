@@ -7,6 +7,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { DynamoHealthStore } from '../../lambdas/adapters/dynamo-health';
 import {
   DynamoEventTypeStore,
   DynamoNotificationStore,
@@ -78,6 +79,7 @@ export function storesFor(s: StandIns) {
     subjectKeys: subjectKeysFor(s),
     resendJobs: new DynamoResendJobStore(s.clients.dynamo, s.tables.notifications),
     eventTypes: new DynamoEventTypeStore(s.clients.dynamo, s.tables.eventTypes),
+    health: new DynamoHealthStore(s.clients.dynamo, s.tables.notifications),
   };
 }
 

@@ -15,13 +15,17 @@ import {
   type ReadPartition,
 } from '../../lambdas/adapters/dynamo-listing';
 import { ConflictError } from '../../lambdas/core/errors';
-import type {
-  Attempt,
-  DeliveryJob,
-  Notification,
-  NotificationStatus,
-  RenderedRequest,
-  WebhookDefinition,
+import { type HealthRecord, initialHealth } from '../../lambdas/core/health/model';
+import {
+  type Attempt,
+  type DeliveryJob,
+  isParkReason,
+  type Notification,
+  type NotificationStatus,
+  type ParkReason,
+  type RenderedRequest,
+  type WebhookDefinition,
+  waitingReasonOf,
 } from '../../lambdas/core/model';
 import type {
   CursorKeySource,
@@ -30,6 +34,7 @@ import type {
   ErasureRecord,
   EventTypeRecord,
   EventTypeStore,
+  HealthStore,
   NotificationPage,
   NotificationQuery,
   NotificationStore,
@@ -57,6 +62,10 @@ function frozenCopy(value: unknown): unknown {
   }
   return Object.freeze(out);
 }
+/** Only a park reason is carried, as the DynamoDB store does; the others follow from the status. */
+const parkedOnly = (reason: ReturnType<typeof waitingReasonOf>) =>
+  isParkReason(reason) ? reason : undefined;
+
 /** The store's values are plain JSON-shaped data; a frozen value is shared, never copied again. */
 const copy = <T>(value: T): T => frozenCopy(value) as T;
 
@@ -118,7 +127,10 @@ export class MemoryNotificationStore implements NotificationStore {
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
     if (this.items.has(notification.id)) return false;
     const stored: StoredNotification = {
-      notification: copy(notification),
+      notification: copy({
+        ...notification,
+        waitingReason: parkedOnly(waitingReasonOf(notification)),
+      }),
       expiresAt: expiresAtEpochSeconds,
       keys: indexKeysOf(notification),
     };
@@ -138,6 +150,7 @@ export class MemoryNotificationStore implements NotificationStore {
     stored.notification = Object.freeze({
       ...stored.notification,
       ...copy(update),
+      waitingReason: parkedOnly(waitingReasonOf(update)),
       attempts: Object.freeze([...stored.notification.attempts, copy(attempt)]),
     });
     this.reindex(stored);
@@ -152,13 +165,39 @@ export class MemoryNotificationStore implements NotificationStore {
     const stored = this.items.get(id);
     if (!stored || (expectedStatus !== undefined && stored.notification.status !== expectedStatus))
       return false;
-    stored.notification = Object.freeze({ ...stored.notification, ...copy(update) });
+    stored.notification = Object.freeze({
+      ...stored.notification,
+      ...copy(update),
+      waitingReason: parkedOnly(waitingReasonOf(update)),
+    });
     this.reindex(stored);
     return true;
   }
 
   list(query: NotificationQuery): Promise<NotificationPage> {
     return listPage(query, this.readPartition, this.cursorKey);
+  }
+
+  async listParked(webhookId: string, limit: number): Promise<string[]> {
+    return this.parked(webhookId)
+      .slice(0, limit)
+      .map((n) => n.id);
+  }
+
+  async countParked(webhookId: string, _cap: number): Promise<Record<ParkReason, number>> {
+    const counts: Record<ParkReason, number> = { CIRCUIT_OPEN: 0, PAUSED: 0, RATE_LIMITED: 0 };
+    for (const n of this.parked(webhookId)) counts[n.waitingReason as ParkReason]++;
+    return counts;
+  }
+
+  private parked(webhookId: string): Notification[] {
+    const out: { key: string; n: Notification }[] = [];
+    for (const { notification: n, keys } of this.items.values()) {
+      if (n.webhookId === webhookId && n.status === 'WAITING' && isParkReason(n.waitingReason))
+        out.push({ key: keys.createdKey, n });
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.map((e) => e.n);
   }
 
   /** The retention instant recorded at create (epoch seconds), for tests. */
@@ -329,5 +368,94 @@ export class MemoryEventTypeStore implements EventTypeStore {
 
   async list(): Promise<EventTypeRecord[]> {
     return [...this.items.values()];
+  }
+}
+
+/** Destination health records, counters and rate-limit slots in memory (DynamoHealthStore's semantics). */
+export class MemoryHealthStore implements HealthStore {
+  private readonly records = new Map<string, HealthRecord>();
+  private readonly counts = new Map<string, { sent: number; failed: number }>();
+  private readonly slots = new Map<string, number>();
+
+  async get(webhookId: string): Promise<HealthRecord | undefined> {
+    return this.records.get(webhookId);
+  }
+
+  private current(webhookId: string, now: Date): HealthRecord {
+    return this.records.get(webhookId) ?? initialHealth(webhookId, now);
+  }
+
+  async addFailure(webhookId: string, now: Date): Promise<HealthRecord> {
+    const r = this.current(webhookId, now);
+    const next = { ...r, consecutiveFailures: r.consecutiveFailures + 1 };
+    this.records.set(webhookId, next);
+    return next;
+  }
+
+  async resetFailures(webhookId: string): Promise<void> {
+    const r = this.records.get(webhookId);
+    if (r && r.consecutiveFailures > 0)
+      this.records.set(webhookId, { ...r, consecutiveFailures: 0 });
+  }
+
+  async transition(next: HealthRecord, expectedVersion: number): Promise<boolean> {
+    const version = this.records.get(next.webhookId)?.version ?? 0;
+    if (version !== expectedVersion) return false;
+    this.records.set(next.webhookId, { ...next, version: expectedVersion + 1 });
+    return true;
+  }
+
+  async slowDown(webhookId: string, until: string): Promise<void> {
+    const r = this.current(webhookId, new Date());
+    if (r.slowUntil === null || r.slowUntil < until)
+      this.records.set(webhookId, { ...r, slowUntil: until });
+  }
+
+  async markWanted(webhookId: string, now: Date): Promise<HealthRecord> {
+    const r = this.current(webhookId, now);
+    const next = { ...r, driverWantedAt: now.toISOString(), version: r.version + 1 };
+    this.records.set(webhookId, next);
+    return next;
+  }
+
+  async addCounts(
+    webhookId: string,
+    at: Date,
+    counts: { sent: number; failed: number },
+  ): Promise<void> {
+    const key = `${webhookId}#${Math.floor(at.getTime() / 60_000)}`;
+    const c = this.counts.get(key) ?? { sent: 0, failed: 0 };
+    this.counts.set(key, { sent: c.sent + counts.sent, failed: c.failed + counts.failed });
+  }
+
+  async readCounts(
+    webhookId: string,
+    from: Date,
+    to: Date,
+  ): Promise<{ sent: number; failed: number }> {
+    let sent = 0;
+    let failed = 0;
+    for (let m = Math.floor(from.getTime() / 60_000); m <= Math.floor(to.getTime() / 60_000); m++) {
+      const c = this.counts.get(`${webhookId}#${m}`);
+      sent += c?.sent ?? 0;
+      failed += c?.failed ?? 0;
+    }
+    return { sent, failed };
+  }
+
+  async reserveSlots(
+    webhookId: string,
+    shard: number,
+    spacingMs: number,
+    nowMs: number,
+    horizonMs: number,
+    count: number,
+  ): Promise<number[]> {
+    const key = `${webhookId}#${shard}`;
+    const first = Math.max(this.slots.get(key) ?? 0, nowMs);
+    const granted = Math.min(count, Math.floor((nowMs + horizonMs - first) / spacingMs) + 1);
+    if (granted <= 0) return [];
+    this.slots.set(key, first + granted * spacingMs);
+    return Array.from({ length: granted }, (_, i) => first + i * spacingMs);
   }
 }

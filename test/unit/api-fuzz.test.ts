@@ -10,6 +10,7 @@ import { type ApiRequest, invoke } from '../support/apigw';
 import {
   MemoryDeliveryQueue,
   MemoryEventTypeStore,
+  MemoryHealthStore,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
@@ -30,6 +31,7 @@ const api = createApiHandler({
     resendJobs: new MemoryResendJobStore(),
     eventTypes: new MemoryEventTypeStore(),
     subjectKeys: new MemorySubjectKeyStore(),
+    health: new MemoryHealthStore(),
   },
   queue,
   renderer: new Renderer(),

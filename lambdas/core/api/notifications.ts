@@ -27,10 +27,12 @@ import { newJobId } from '../ids';
 import {
   type Attempt,
   type DeliveryJob,
+  waitingReasonOf as impliedWaitingReason,
   NOTIFICATION_STATUSES,
   type NotificationStatus,
   type RenderedRequest,
   type ResendQuery,
+  type WaitingReason,
 } from '../model';
 import { Issues, readEnum, readInteger, readIsoTime, readObject, readString } from './validation';
 
@@ -69,6 +71,8 @@ export interface NotificationDetail {
   readonly failureReason: string | null;
   /** Detail of a failure that had no HTTP attempt (e.g. the template error); null otherwise. */
   readonly failureDetail: string | null;
+  /** Why a WAITING notification waits (RETRY_SCHEDULED, CIRCUIT_OPEN, PAUSED, RATE_LIMITED); null otherwise. */
+  readonly waitingReason: WaitingReason | null;
   /** The request as first rendered; null only if it is no longer retained. */
   readonly request: RenderedRequest | ErasedRequestView | null;
   readonly attempts: readonly Attempt[];
@@ -148,6 +152,7 @@ export class NotificationService {
       status: notification.status,
       failureReason: notification.failureReason,
       failureDetail: notification.failureDetail ?? null,
+      waitingReason: waitingReasonOf(notification, notification.waitingReason),
       request: !request
         ? null
         : 'erased' in request
@@ -281,9 +286,18 @@ function toSummary(item: NotificationSummary): NotificationSummary {
     createdAt: item.createdAt,
     status: item.status,
     failureReason: item.failureReason,
+    waitingReason: waitingReasonOf(item, item.waitingReason),
     nextAttemptAt: item.nextAttemptAt,
     attemptCount: item.attemptCount,
   };
+}
+
+/** The recorded reason; records from before reasons were recorded imply it from the status. */
+function waitingReasonOf(
+  n: { readonly status: NotificationStatus },
+  recorded: WaitingReason | null | undefined,
+): WaitingReason | null {
+  return impliedWaitingReason({ status: n.status, waitingReason: recorded ?? undefined });
 }
 
 function notFound(id: string): NotFoundError {

@@ -91,6 +91,7 @@ const WRITABLE_FIELDS = [
   'headers',
   'body',
   'strict',
+  'rateLimitPerSecond',
   'auth',
   'signingSecret',
   'signing',
@@ -170,6 +171,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
     issues.add('body', `is required for ${contentType}`);
   }
   const strict = has(obj, 'strict') ? readBoolean(obj.strict, 'strict', issues) : undefined;
+  const rateLimitPerSecond = readRateLimit(obj, issues);
   const auth = readAuth(obj, mode, issues);
   if (auth && headers && Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
     issues.add('headers.Authorization', 'reserved when auth is set (auth sets it at send time)');
@@ -231,6 +233,7 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
       ...(strict !== undefined ? { strict } : {}),
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
       ...(parsedConditions.conditions ? { conditions: parsedConditions.conditions } : {}),
+      ...(rateLimitPerSecond !== undefined ? { rateLimitPerSecond } : {}),
     },
     auth,
     signingSecret,
@@ -395,4 +398,18 @@ function readSigningSecret(
     return undefined;
   }
   return value;
+}
+
+/** `rateLimitPerSecond`: optional, an integer from 1 to 10000 (null or absent: no limit). */
+export const MAX_RATE_LIMIT_PER_SECOND = 10_000;
+
+function readRateLimit(obj: Record<string, unknown>, issues: Issues): number | undefined {
+  if (!Object.hasOwn(obj, 'rateLimitPerSecond')) return undefined;
+  const value = obj.rateLimitPerSecond;
+  if (value === null || value === undefined) return undefined;
+  if (typeof value !== 'number') {
+    issues.add('rateLimitPerSecond', `must be an integer from 1 to ${MAX_RATE_LIMIT_PER_SECOND}`);
+    return undefined;
+  }
+  return readInteger(value, 'rateLimitPerSecond', 1, MAX_RATE_LIMIT_PER_SECOND, issues);
 }

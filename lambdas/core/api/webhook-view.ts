@@ -28,6 +28,8 @@ export interface WebhookView extends SigningView {
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
   readonly strict: boolean;
+  /** Requests per second at most; null: no limit. */
+  readonly rateLimitPerSecond: number | null;
   readonly auth: {
     readonly type: 'basic';
     readonly username: string;
@@ -58,6 +60,7 @@ export function toView(
     headers: { ...def.headers },
     body: def.body,
     strict: def.strict ?? false,
+    rateLimitPerSecond: def.rateLimitPerSecond ?? null,
     auth: def.auth
       ? { type: 'basic', username: def.auth.username, password: MASKED_PASSWORD }
       : null,

@@ -11,6 +11,7 @@ import { invoke } from '../../support/apigw';
 import {
   MemoryDeliveryQueue,
   MemoryEventTypeStore,
+  MemoryHealthStore,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
@@ -26,6 +27,7 @@ const api = createApiHandler({
     resendJobs: new MemoryResendJobStore(),
     eventTypes: new MemoryEventTypeStore(),
     subjectKeys: new MemorySubjectKeyStore(),
+    health: new MemoryHealthStore(),
   },
   queue: new MemoryDeliveryQueue(),
   renderer: new Renderer(),

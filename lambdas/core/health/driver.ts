@@ -1,0 +1,260 @@
+/**
+ * The health driver: ONE Step Functions execution per webhook at a time (named after the
+ * webhook and a sequence number) loops Step -> Choice -> Wait until nothing is left for it.
+ * Each step, run by the attempt Lambda, does one of:
+ *   - webhook deleted or disabled: settle a page of parked notifications FAILED (WEBHOOK_DISABLED);
+ *   - circuit open: auto-disable when due; else wait for the cool-down, then probe with the
+ *     oldest parked notification (success closes the circuit, failure doubles the cool-down);
+ *   - slowed by Retry-After: wait until then;
+ *   - otherwise: release a page of parked notifications, oldest first, paced by the rate limit;
+ *   - nothing parked (or paused: resume starts a new driver): end.
+ * Waits are Wait states of the machine, never sleeps in the Lambda (but for rate-limit slots
+ * of at most one step's budget).
+ */
+import type {
+  Clock,
+  HealthDriverInput,
+  HealthDriverScheduler,
+  HealthObserver,
+  HealthStore,
+  NotificationStore,
+  WebhookStore,
+} from '../../ports';
+import { forEachBounded } from '../concurrency';
+import { ConflictError } from '../errors';
+import type { FailureReason, WebhookDefinition } from '../model';
+import type { HealthGate } from './gate';
+import {
+  afterSeconds,
+  autoDisableDue,
+  type HealthRecord,
+  type HealthSettings,
+  nextCooldown,
+} from './model';
+
+export interface HealthDriverOutput extends HealthDriverInput {
+  readonly done: boolean;
+  /** ISO instant of the next step. */
+  readonly wakeAt: string;
+}
+
+/** What releasing one parked notification came to. */
+export type ReleaseOutcome = 'SENT' | 'FAILED' | 'WAITING' | 'SKIPPED';
+
+/** The part of the delivery engine the driver uses. */
+export interface ParkedNotifications {
+  /** One attempt of a parked notification (a probe keeps it parked when it fails). */
+  release(notificationId: string, opts: { readonly probe: boolean }): Promise<ReleaseOutcome>;
+  /** Ends a parked notification without an attempt. */
+  settleParked(notificationId: string, reason: FailureReason): Promise<void>;
+}
+
+export interface HealthDriverDeps {
+  readonly store: HealthStore;
+  readonly gate: HealthGate;
+  readonly notifications: NotificationStore;
+  readonly webhooks: WebhookStore;
+  readonly parked: ParkedNotifications;
+  readonly scheduler: HealthDriverScheduler;
+  readonly clock: Clock;
+  readonly settings: HealthSettings;
+  readonly observer: HealthObserver;
+}
+
+/** How far ahead a release step reserves rate-limit slots (the step's send budget). */
+const STEP_SLOT_HORIZON_MS = 10_000;
+const WAITING_COUNT_CAP = 10_000;
+/** Gauges (open circuit, waiting per reason) at least this often while a driver runs. */
+export const HEARTBEAT_MS = 5 * 60_000;
+
+export class HealthDriver {
+  private readonly lastHeartbeat = new Map<string, number>();
+
+  constructor(private readonly deps: HealthDriverDeps) {}
+
+  async step(input: HealthDriverInput): Promise<HealthDriverOutput> {
+    const { store, gate, settings, clock, webhooks } = this.deps;
+    const now = clock.now();
+    const record = await store.get(input.webhookId);
+    if (!record?.driverRunning || record.driverSeq !== input.seq) return this.done(input);
+    gate.remember(record, input.webhookId);
+    if (input.steps >= settings.stepsPerExecution) return this.handOver(input, record);
+    const next = { ...input, steps: input.steps + 1 };
+    await this.heartbeat(input.webhookId, record, false);
+
+    const definition = await webhooks.get(input.webhookId);
+    if (!definition?.enabled) return this.settlePage(next, record);
+    if (record.paused) return this.end(next, record);
+
+    if (record.state === 'OPEN') {
+      if (autoDisableDue(record, now, settings)) return this.disable(next, record, definition);
+      if (record.nextProbeAt !== null && Date.parse(record.nextProbeAt) > now.getTime())
+        return this.wake(next, record.nextProbeAt);
+      return this.probe(next, record);
+    }
+    if (record.slowUntil !== null && Date.parse(record.slowUntil) > now.getTime())
+      return this.wake(next, record.slowUntil);
+    return this.releasePage(next, record, definition);
+  }
+
+  private async probe(input: HealthDriverInput, record: HealthRecord): Promise<HealthDriverOutput> {
+    const { notifications, parked, gate, store, clock, settings } = this.deps;
+    const [oldest] = await notifications.listParked(input.webhookId, 1);
+    if (oldest === undefined) {
+      // Nothing to probe with: the next live notification is the probe.
+      const halfOpen: HealthRecord = {
+        ...record,
+        state: 'HALF_OPEN',
+        since: clock.now().toISOString(),
+      };
+      if (!(await store.transition(halfOpen, record.version))) return this.wake(input);
+      return this.end(input, { ...halfOpen, version: record.version + 1 });
+    }
+    const outcome = await parked.release(oldest, { probe: true });
+    if (outcome === 'SKIPPED') return this.wake(input);
+    const after = (await gate.current(input.webhookId, true)) ?? record;
+    if (outcome === 'SENT') {
+      await gate.close(input.webhookId);
+      return this.wake(input);
+    }
+    if (after.state !== 'OPEN') return this.wake(input);
+    const cooldown = nextCooldown(after.cooldownSeconds, settings);
+    const nextProbeAt = afterSeconds(clock.now(), cooldown, settings.timeScale);
+    if (
+      !(await store.transition({ ...after, cooldownSeconds: cooldown, nextProbeAt }, after.version))
+    )
+      return this.wake(input);
+    gate.forget(input.webhookId);
+    return this.wake(input, nextProbeAt);
+  }
+
+  private async releasePage(
+    input: HealthDriverInput,
+    record: HealthRecord,
+    definition: WebhookDefinition,
+  ): Promise<HealthDriverOutput> {
+    const { notifications, parked, gate, settings, observer } = this.deps;
+    const ids = await notifications.listParked(input.webhookId, settings.releasePageSize);
+    if (ids.length === 0) return this.end(input, record);
+    let stop = false;
+    let released = 0;
+    const limit = definition.rateLimitPerSecond;
+    // Slots for the whole page at once (one shared write), within this step's send budget.
+    const slots =
+      limit === undefined
+        ? undefined
+        : await gate.reserveSlots(definition, STEP_SLOT_HORIZON_MS, ids.length);
+    if (slots !== undefined && slots.length === 0)
+      return this.wake(input, new Date(this.deps.clock.now().getTime() + 1000).toISOString());
+    const batch = slots === undefined ? ids : ids.slice(0, slots.length);
+    const concurrency = Math.max(1, Math.min(settings.releaseConcurrency, limit ?? Infinity));
+    await forEachBounded(batch, concurrency, async (id, index) => {
+      if (stop) return;
+      const slot = slots?.[index];
+      if (slot !== undefined) await gate.waitUntil(slot);
+      if (stop) return;
+      const outcome = await parked.release(id, { probe: false });
+      if (outcome !== 'SKIPPED') released++;
+      if (await gate.blocked(input.webhookId)) stop = true;
+    });
+    observer.released(input.webhookId, released);
+    return this.wake(input);
+  }
+
+  private async settlePage(
+    input: HealthDriverInput,
+    record: HealthRecord,
+  ): Promise<HealthDriverOutput> {
+    const { notifications, parked, settings } = this.deps;
+    const ids = await notifications.listParked(input.webhookId, settings.releasePageSize);
+    if (ids.length === 0) return this.end(input, record);
+    await forEachBounded(ids, settings.releaseConcurrency, (id) =>
+      parked.settleParked(id, 'WEBHOOK_DISABLED'),
+    );
+    return this.wake(input);
+  }
+
+  private async disable(
+    input: HealthDriverInput,
+    record: HealthRecord,
+    definition: WebhookDefinition,
+  ): Promise<HealthDriverOutput> {
+    const { webhooks, store, clock, gate, observer } = this.deps;
+    const now = clock.now().toISOString();
+    if (!(await store.transition({ ...record, autoDisabled: true }, record.version)))
+      return this.wake(input);
+    try {
+      await webhooks.put(
+        { ...definition, enabled: false, version: definition.version + 1, updatedAt: now },
+        definition.version,
+      );
+    } catch (err) {
+      // Edited meanwhile: the next step looks again.
+      if (!(err instanceof ConflictError)) throw err;
+      return this.wake(input);
+    }
+    gate.forget(input.webhookId);
+    observer.webhookDisabled(input.webhookId);
+    await gate.publish(
+      'platform.webhook.disabled',
+      input.webhookId,
+      { reason: 'AUTO_DISABLED', openedAt: record.openedAt },
+      now,
+    );
+    return this.wake(input);
+  }
+
+  /** Ends the driver unless a notification was parked too recently to be seen in the index. */
+  private async end(input: HealthDriverInput, record: HealthRecord): Promise<HealthDriverOutput> {
+    const { clock, settings, store } = this.deps;
+    const now = clock.now().getTime();
+    const wanted = record.driverWantedAt === null ? 0 : Date.parse(record.driverWantedAt);
+    if (now - wanted < settings.endGraceMs)
+      return this.wake(input, new Date(wanted + settings.endGraceMs).toISOString());
+    if (!(await store.transition({ ...record, driverRunning: false }, record.version)))
+      return this.wake(input);
+    this.deps.gate.forget(input.webhookId);
+    await this.heartbeat(input.webhookId, record, true);
+    return this.done(input);
+  }
+
+  /** A long-running driver hands over to a fresh execution before its history grows too long. */
+  private async handOver(
+    input: HealthDriverInput,
+    record: HealthRecord,
+  ): Promise<HealthDriverOutput> {
+    const next: HealthRecord = { ...record, driverSeq: record.driverSeq + 1 };
+    if (!(await this.deps.store.transition(next, record.version))) return this.wake(input);
+    try {
+      await this.deps.scheduler.startDriver({
+        webhookId: input.webhookId,
+        seq: next.driverSeq,
+        steps: 0,
+      });
+    } catch (err) {
+      // Not started: this execution stays the driver and tries again on its next step.
+      await this.deps.store.transition(record, record.version + 1).catch(() => false);
+      throw err;
+    }
+    return this.done(input);
+  }
+
+  private async heartbeat(webhookId: string, record: HealthRecord, force: boolean): Promise<void> {
+    const now = this.deps.clock.now().getTime();
+    if (!force && now - (this.lastHeartbeat.get(webhookId) ?? 0) < HEARTBEAT_MS) return;
+    this.lastHeartbeat.set(webhookId, now);
+    const waiting = await this.deps.notifications.countParked(webhookId, WAITING_COUNT_CAP);
+    this.deps.observer.heartbeat(webhookId, { open: record.state === 'OPEN' && !force, waiting });
+  }
+
+  /** The next step: at `at` (default now), but never more than a heartbeat away. */
+  private wake(input: HealthDriverInput, at?: string): HealthDriverOutput {
+    const now = this.deps.clock.now().getTime();
+    const wakeMs = Math.min(at === undefined ? now : Date.parse(at), now + HEARTBEAT_MS);
+    return { ...input, done: false, wakeAt: new Date(wakeMs).toISOString() };
+  }
+
+  private done(input: HealthDriverInput): HealthDriverOutput {
+    return { ...input, done: true, wakeAt: this.deps.clock.now().toISOString() };
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Destination health (DESIGN.md "Destination health"): one circuit per webhook, pause,
+ * auto-disable, rate limit. The record, the tunables and the pure rules; no I/O here.
+ *
+ * The record is written only when something goes wrong (a failed or slow attempt, a state
+ * change, pause/resume) and read through a short per-container cache, so a successful attempt
+ * to a healthy webhook adds no DynamoDB write.
+ */
+
+export const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
+
+/** What GET /webhooks/{id}/health shows as `state`. */
+export type HealthState = CircuitState | 'PAUSED' | 'DISABLED';
+export type DisabledReason = 'AUTO_DISABLED' | 'MANUAL';
+
+export interface HealthRecord {
+  readonly webhookId: string;
+  /** Bumped by every transition (optimistic concurrency); counters do not bump it. */
+  readonly version: number;
+  readonly state: CircuitState;
+  /** When `state` (or the pause) began. */
+  readonly since: string;
+  /** Failed or slow attempts in a row (shared by every container). */
+  readonly consecutiveFailures: number;
+  readonly paused: boolean;
+  /** Set when the circuit stayed open for autoDisableAfterHours; cleared by resume. */
+  readonly autoDisabled: boolean;
+  /** Start of the current outage (first opening; kept while it re-opens from HALF_OPEN). */
+  readonly openedAt: string | null;
+  /** Nominal (unscaled) cool-down of the current open period, seconds. */
+  readonly cooldownSeconds: number;
+  readonly nextProbeAt: string | null;
+  /** A 429/503 with Retry-After slows the whole webhook until then. */
+  readonly slowUntil: string | null;
+  /** Health driver executions started so far; the running one is `driverSeq`. */
+  readonly driverSeq: number;
+  readonly driverRunning: boolean;
+  /** Last time a notification was parked while the driver ran (its end checks this). */
+  readonly driverWantedAt: string | null;
+}
+
+export function initialHealth(webhookId: string, now: Date): HealthRecord {
+  return {
+    webhookId,
+    version: 0,
+    state: 'CLOSED',
+    since: now.toISOString(),
+    consecutiveFailures: 0,
+    paused: false,
+    autoDisabled: false,
+    openedAt: null,
+    cooldownSeconds: 0,
+    nextProbeAt: null,
+    slowUntil: null,
+    driverSeq: 0,
+    driverRunning: false,
+    driverWantedAt: null,
+  };
+}
+
+export interface HealthSettings {
+  /** The circuit opens after this many failed (or slow) attempts in a row. Default 5. */
+  readonly openAfterConsecutiveFailures: number;
+  /** ...or when at least `windowFailureRatio` of `windowMinAttempts` or more attempts in `windowSeconds` failed. */
+  readonly windowSeconds: number;
+  readonly windowMinAttempts: number;
+  readonly windowFailureRatio: number;
+  /** First cool-down before a probe (seconds), doubling up to maxCooldownSeconds. */
+  readonly cooldownSeconds: number;
+  readonly maxCooldownSeconds: number;
+  /** An open circuit older than this disables the webhook. Default 120 (5 days). */
+  readonly autoDisableAfterHours: number;
+  /** An attempt taking at least this long counts against health like a failure. Default 10 s. */
+  readonly slowThresholdMs: number;
+  /** Multiplies cool-downs, the auto-disable period and Retry-After (RETRY_TIME_SCALE). */
+  readonly timeScale: number;
+  /** How long a container trusts its cached health record. */
+  readonly cacheTtlMs: number;
+  /** How long a delivery may wait in-line for its rate-limit slot before parking instead. */
+  readonly maxInlineWaitMs: number;
+  /** Parked notifications a driver step releases at most. */
+  readonly releasePageSize: number;
+  /** Concurrent sends of a driver step (further capped by the rate limit). */
+  readonly releaseConcurrency: number;
+  /** Steps one driver execution runs before handing over to a fresh one (history limit). */
+  readonly stepsPerExecution: number;
+  /** How long after the last park a driver may end (covers index propagation). */
+  readonly endGraceMs: number;
+}
+
+export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
+  openAfterConsecutiveFailures: 5,
+  windowSeconds: 60,
+  windowMinAttempts: 20,
+  windowFailureRatio: 0.5,
+  cooldownSeconds: 30,
+  maxCooldownSeconds: 30 * 60,
+  autoDisableAfterHours: 120,
+  slowThresholdMs: 10_000,
+  timeScale: 1,
+  cacheTtlMs: 5_000,
+  maxInlineWaitMs: 1_000,
+  releasePageSize: 100,
+  releaseConcurrency: 16,
+  stepsPerExecution: 500,
+  endGraceMs: 3_000,
+};
+
+/** Whether an attempt counts against the destination's health. */
+export function countsAsFailure(
+  attempt: {
+    readonly outcome: 'SENT' | 'FAILED';
+    readonly durationMs: number;
+    readonly error: string | null;
+  },
+  settings: Pick<HealthSettings, 'slowThresholdMs'>,
+): boolean {
+  // A refused target is the definition's problem, not the destination's.
+  if (attempt.error === 'BLOCKED_URL') return false;
+  return attempt.outcome === 'FAILED' || attempt.durationMs >= settings.slowThresholdMs;
+}
+
+/** The opening rule over the shared consecutive count and a container's recent window. */
+export function shouldOpen(
+  consecutiveFailures: number,
+  window: { readonly attempts: number; readonly failed: number },
+  settings: HealthSettings,
+): boolean {
+  if (consecutiveFailures >= settings.openAfterConsecutiveFailures) return true;
+  return (
+    window.attempts >= settings.windowMinAttempts &&
+    window.failed >= window.attempts * settings.windowFailureRatio
+  );
+}
+
+/** Nominal cool-down after a failed probe: doubled, capped. */
+export function nextCooldown(current: number, settings: HealthSettings): number {
+  if (current <= 0) return settings.cooldownSeconds;
+  return Math.min(current * 2, settings.maxCooldownSeconds);
+}
+
+export function afterSeconds(now: Date, nominalSeconds: number, scale: number): string {
+  return new Date(now.getTime() + nominalSeconds * scale * 1000).toISOString();
+}
+
+export function autoDisableDue(record: HealthRecord, now: Date, settings: HealthSettings): boolean {
+  if (record.state === 'CLOSED' || record.openedAt === null) return false;
+  const limitMs = settings.autoDisableAfterHours * 3600 * 1000 * settings.timeScale;
+  return now.getTime() - Date.parse(record.openedAt) >= limitMs;
+}
+
+/**
+ * Rate-limit slots: `shards` independent slot sequences, each spaced so their sum stays under
+ * the limit. The spacing keeps a 10 % margin, so network jitter between sender and receiver
+ * does not push two requests of adjacent slots into the same second at the receiver.
+ */
+export const RATE_LIMIT_MARGIN = 0.9;
+export const RATE_SLOTS_PER_SHARD = 200;
+
+export function rateShards(limitPerSecond: number): number {
+  return Math.max(1, Math.ceil(limitPerSecond / RATE_SLOTS_PER_SHARD));
+}
+
+export function slotSpacingMs(limitPerSecond: number): number {
+  return (rateShards(limitPerSecond) * 1000) / (limitPerSecond * RATE_LIMIT_MARGIN);
+}
+
+/** What the API shows for a record and its definition. */
+export function healthStateOf(
+  record: HealthRecord,
+  enabled: boolean,
+): { state: HealthState; disabledReason: DisabledReason | null } {
+  if (!enabled)
+    return { state: 'DISABLED', disabledReason: record.autoDisabled ? 'AUTO_DISABLED' : 'MANUAL' };
+  if (record.paused) return { state: 'PAUSED', disabledReason: null };
+  return { state: record.state, disabledReason: null };
+}
