@@ -1,0 +1,142 @@
+import { HealthGate } from '../../lambdas/core/health/gate';
+import {
+  countsAsFailure,
+  DEFAULT_HEALTH_SETTINGS,
+  nextCooldown,
+  shouldOpen,
+  slotSpacingMs,
+} from '../../lambdas/core/health/model';
+import type { Attempt } from '../../lambdas/core/model';
+import type { HealthDriverInput, HealthStore } from '../../lambdas/ports';
+import { MemoryHealthStore } from '../support/memory-stores';
+
+const settings = DEFAULT_HEALTH_SETTINGS;
+
+function attempt(outcome: 'SENT' | 'FAILED', durationMs = 20): Attempt {
+  return {
+    number: 1,
+    trigger: 'initial',
+    startedAt: '2026-12-03T07:00:00.000Z',
+    durationMs,
+    statusCode: outcome === 'SENT' ? 200 : 503,
+    outcome,
+    error: outcome === 'SENT' ? null : 'INVALID_HTTP_RESPONSE',
+    responseBody: '',
+  };
+}
+
+/** Counts the store calls that write, so the happy path can be shown to write nothing. */
+function countingStore(inner: HealthStore) {
+  const writes: string[] = [];
+  const reads: string[] = [];
+  const wrote = <T>(name: string, result: Promise<T>): Promise<T> => {
+    writes.push(name);
+    return result;
+  };
+  const store: HealthStore = {
+    get: (id) => {
+      reads.push('get');
+      return inner.get(id);
+    },
+    addFailure: (id, now) => wrote('addFailure', inner.addFailure(id, now)),
+    resetFailures: (id) => wrote('resetFailures', inner.resetFailures(id)),
+    transition: (next, v) => wrote('transition', inner.transition(next, v)),
+    slowDown: (id, until) => wrote('slowDown', inner.slowDown(id, until)),
+    markWanted: (id, now) => wrote('markWanted', inner.markWanted(id, now)),
+    addCounts: (id, at, c) => wrote('addCounts', inner.addCounts(id, at, c)),
+    readCounts: (id, f, t) => inner.readCounts(id, f, t),
+    reserveSlots: (...args) => wrote('reserveSlots', inner.reserveSlots(...args)),
+  };
+  return { store, writes, reads };
+}
+
+function gateWith(store: HealthStore, now = () => new Date('2026-12-03T07:00:00Z')) {
+  const started: HealthDriverInput[] = [];
+  const opened: string[] = [];
+  const gate = new HealthGate({
+    store,
+    scheduler: { startDriver: async (input) => void started.push(input) },
+    clock: { now },
+    settings,
+    observer: {
+      parked: () => {},
+      released: () => {},
+      circuitOpened: (id) => void opened.push(id),
+      circuitClosed: () => {},
+      webhookDisabled: () => {},
+      heartbeat: () => {},
+    },
+  });
+  return { gate, started, opened };
+}
+
+describe('destination health rules', () => {
+  it('counts failed and slow attempts against health, refused targets not', () => {
+    expect(countsAsFailure(attempt('FAILED'), settings)).toBe(true);
+    expect(countsAsFailure(attempt('SENT', 14_000), settings)).toBe(true);
+    expect(countsAsFailure(attempt('SENT', 9_999), settings)).toBe(false);
+    expect(countsAsFailure({ ...attempt('FAILED'), error: 'BLOCKED_URL' }, settings)).toBe(false);
+  });
+
+  it('opens after 5 failures in a row, or at least half of 20 or more attempts', () => {
+    expect(shouldOpen(4, { attempts: 4, failed: 4 }, settings)).toBe(false);
+    expect(shouldOpen(5, { attempts: 5, failed: 5 }, settings)).toBe(true);
+    expect(shouldOpen(1, { attempts: 20, failed: 10 }, settings)).toBe(true);
+    expect(shouldOpen(1, { attempts: 20, failed: 9 }, settings)).toBe(false);
+    expect(shouldOpen(1, { attempts: 19, failed: 19 }, settings)).toBe(false);
+  });
+
+  it('doubles the cool-down from 30 s up to 30 minutes', () => {
+    const steps = [0];
+    for (let i = 0; i < 8; i++) steps.push(nextCooldown(steps.at(-1)!, settings));
+    expect(steps.slice(1)).toEqual([30, 60, 120, 240, 480, 960, 1800, 1800]);
+  });
+
+  it('spaces rate-limit slots so a second holds fewer than the limit', () => {
+    expect(1000 / slotSpacingMs(20)).toBeLessThan(20);
+    expect(1000 / slotSpacingMs(20)).toBeGreaterThan(17);
+  });
+});
+
+describe('health gate', () => {
+  it('writes nothing for successful attempts to a healthy webhook', async () => {
+    const { store, writes, reads } = countingStore(new MemoryHealthStore());
+    const { gate } = gateWith(store);
+
+    for (let i = 0; i < 100; i++) {
+      expect(await gate.admit({ id: 'wh_a' } as never)).toEqual({ kind: 'send' });
+      await gate.observe('wh_a', attempt('SENT'));
+    }
+
+    expect(writes).toEqual([]);
+    expect(reads).toHaveLength(1);
+  });
+
+  it('opens the circuit on the fifth failure in a row, starts one driver and parks what follows', async () => {
+    const { gate, started, opened } = gateWith(new MemoryHealthStore());
+
+    for (let i = 0; i < 5; i++) await gate.observe('wh_b', attempt('FAILED'));
+
+    expect(opened).toEqual(['wh_b']);
+    expect(started).toEqual([{ webhookId: 'wh_b', seq: 1, steps: 0 }]);
+    expect(await gate.admit({ id: 'wh_b' } as never)).toEqual({
+      kind: 'park',
+      reason: 'CIRCUIT_OPEN',
+    });
+    await gate.ensureDriver('wh_b');
+    expect(started).toHaveLength(1);
+  });
+
+  it('resets the consecutive count once after a success that follows failures', async () => {
+    const { store, writes } = countingStore(new MemoryHealthStore());
+    const { gate } = gateWith(store);
+    await gate.observe('wh_c', attempt('FAILED'));
+    writes.length = 0;
+
+    await gate.observe('wh_c', attempt('SENT'));
+    await gate.observe('wh_c', attempt('SENT'));
+
+    expect(writes).toEqual(['resetFailures']);
+    expect((await store.get('wh_c'))?.consecutiveFailures).toBe(0);
+  });
+});
