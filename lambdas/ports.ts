@@ -364,6 +364,8 @@ export interface HealthObserver {
   circuitOpened(webhookId: string, consecutiveFailures: number): void;
   circuitClosed(webhookId: string): void;
   webhookDisabled(webhookId: string): void;
+  /** A driver step failed; the driver tries again shortly instead of failing its execution. */
+  stepFailed(webhookId: string, error: unknown): void;
   /** Gauges from a webhook's driver: its circuit is open, and what waits per reason. */
   heartbeat(
     webhookId: string,

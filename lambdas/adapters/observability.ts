@@ -124,6 +124,9 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): HealthOb
       metrics.addMetric(METRIC_NAMES.webhookAutoDisabled, MetricUnit.Count, 1);
       logger.warn('webhook auto-disabled: its circuit stayed open too long', { webhookId });
     },
+    stepFailed(webhookId, error) {
+      logger.error('health driver step failed; it runs again shortly', { webhookId, error });
+    },
     heartbeat(webhookId, { open, waiting }) {
       if (open) metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, 1);
       for (const [reason, n] of Object.entries(waiting))

@@ -64,6 +64,7 @@ function gateWith(store: HealthStore, now = () => new Date('2026-12-03T07:00:00Z
       circuitOpened: (id) => void opened.push(id),
       circuitClosed: () => {},
       webhookDisabled: () => {},
+      stepFailed: () => {},
       heartbeat: () => {},
     },
   });

@@ -64,6 +64,7 @@ export interface HealthDriverDeps {
 /** How far ahead a release step reserves rate-limit slots (the step's send budget). */
 const STEP_SLOT_HORIZON_MS = 10_000;
 const WAITING_COUNT_CAP = 10_000;
+const STEP_RETRY_MS = 5_000;
 /** Gauges (open circuit, waiting per reason) at least this often while a driver runs. */
 export const HEARTBEAT_MS = 5 * 60_000;
 
@@ -72,7 +73,23 @@ export class HealthDriver {
 
   constructor(private readonly deps: HealthDriverDeps) {}
 
+  /**
+   * One step. An error (a throttled table, a lost race) does not fail the execution, which
+   * would leave what waits without a driver: the step is tried again a few seconds later.
+   */
   async step(input: HealthDriverInput): Promise<HealthDriverOutput> {
+    try {
+      return await this.stepOnce(input);
+    } catch (error) {
+      this.deps.observer.stepFailed(input.webhookId, error);
+      return this.wake(
+        input,
+        new Date(this.deps.clock.now().getTime() + STEP_RETRY_MS).toISOString(),
+      );
+    }
+  }
+
+  private async stepOnce(input: HealthDriverInput): Promise<HealthDriverOutput> {
     const { store, gate, settings, clock, webhooks } = this.deps;
     const now = clock.now();
     const record = await store.get(input.webhookId);
