@@ -101,7 +101,15 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
     setJobError(undefined);
     try {
       const { jobId, count } = await api.bulkResend(body);
-      setJob({ jobId, count, queued: 0, sent: 0, failed: 0, createdAt: new Date().toISOString() });
+      setJob({
+        jobId,
+        count,
+        queued: 0,
+        sent: 0,
+        failed: 0,
+        erased: 0,
+        createdAt: new Date().toISOString(),
+      });
     } catch (err) {
       setJobError(err);
     }

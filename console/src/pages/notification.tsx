@@ -106,7 +106,12 @@ export function NotificationPage({ id }: { id: string }) {
       <p class="muted">
         Rendered once and stored unchanged; auth and signature headers are added at send time.
       </p>
-      {d.request ? (
+      {d.request && 'erased' in d.request ? (
+        <p class="muted">
+          Erased: the data subject's key was destroyed. {d.request.method} to {d.request.host}; no
+          body, templated URL parts or header values remain.
+        </p>
+      ) : d.request ? (
         <RequestView request={d.request} />
       ) : (
         <p class="muted">The request is no longer retained.</p>
