@@ -33,6 +33,10 @@ const BENCHMARKS: readonly Entry[] = [
   },
   { name: 'e2e', load: () => (require('./e2e') as typeof import('./e2e')).e2eBenchmark },
   {
+    name: 'fairness',
+    load: () => (require('./fairness') as typeof import('./fairness')).fairnessBenchmark,
+  },
+  {
     name: 'definitions',
     load: () => (require('./definitions') as typeof import('./definitions')).definitionsBenchmark,
   },
