@@ -287,6 +287,56 @@ describe('operator console in Chromium against local mode', () => {
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
+  test('pauses the webhook: what arrives waits (PAUSED), and goes out on resume', async () => {
+    await page.goto(`${local.url}/console/#/webhooks/${webhookId}`);
+    const health = page.getByRole('region', { name: 'Health' });
+    await hasText(health, 'CLOSED');
+    await health.getByRole('button', { name: 'Pause' }).click();
+    await hasText(health, 'PAUSED');
+    await health.getByRole('button', { name: 'Resume' }).waitFor();
+    expect((await api.get(`/webhooks/${webhookId}/health`)).body.state).toBe('PAUSED');
+
+    // The pause reaches the delivery path within its health cache: publish until one waits.
+    let n = 0;
+    const waiting = await eventually(
+      async () => {
+        n++;
+        const res = await api.post('/events', {
+          type: 'LOAN_DISBURSEMENT',
+          data: { loanId: `P-${n}`, amount: 500, branch: 'west' },
+        });
+        const eventId = res.body.eventId as string;
+        const found = await eventually(
+          async () => {
+            const page = await api.get(`/notifications?webhookId=${webhookId}&limit=20`);
+            const item = page.body.items.find((i: { eventId: string }) => i.eventId === eventId);
+            return item && item.status !== 'QUEUED' ? item : undefined;
+          },
+          { what: `the notification of ${eventId}` },
+        );
+        return found.status === 'WAITING' ? (found.id as string) : undefined;
+      },
+      { what: 'a notification waiting for the paused webhook' },
+    );
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await hasText(page.getByRole('row', { name: /Loan disbursed to ledger/ }), 'PAUSED');
+    await shot('webhooks');
+
+    await page.goto(`${local.url}/console/#/notifications/${waiting}`);
+    await hasText(page.getByTestId('waiting-reason'), 'PAUSED');
+    await shot('notification-waiting');
+
+    await page.goto(`${local.url}/console/#/webhooks/${webhookId}`);
+    await health.getByRole('button', { name: 'Resume' }).click();
+    await hasText(health, 'CLOSED');
+    await health.getByRole('button', { name: 'Pause' }).waitFor();
+    await eventually(
+      async () =>
+        (await api.get(`/notifications/${waiting}`)).body.status === 'SENT' ? true : undefined,
+      { what: 'the waiting notification to go out after the resume' },
+    );
+  });
+
   test('deletes the webhook after confirmation', async () => {
     await page.goto(`${local.url}/console/#/webhooks/${webhookId}`);
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
