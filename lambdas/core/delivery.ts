@@ -21,10 +21,10 @@ import type {
   RetryScheduler,
   WebhookStore,
 } from '../ports';
-import { type ConcurrencyGate, WebhookAtCapacityError } from './concurrency-gate';
+import { type ConcurrencyGate, type Permit, WebhookAtCapacityError } from './concurrency-gate';
 import { ErasedError, TemplateError } from './errors';
 import type { ParkedNotifications, ReleaseOutcome } from './health/driver';
-import type { HealthGate } from './health/gate';
+import type { Admission, HealthGate } from './health/gate';
 import type { HealthRecord } from './health/model';
 import {
   type Attempt,
@@ -239,10 +239,22 @@ export class DeliveryService implements ParkedNotifications {
       }
     }
 
-    const admission = await this.deps.health?.admit(definition);
-    if (admission?.kind === 'park') return this.createParked(base, admission.reason);
+    // The concurrency permit first, then the rate-limit slot: a slot taken before waiting for a
+    // permit would be spent late, and late sends arrive bunched, over the rate limit.
+    const permit = await this.enterGate(definition, 'initial');
+    let admission: Admission | undefined;
+    try {
+      admission = await this.deps.health?.admit(definition);
+    } catch (error) {
+      await permit?.release();
+      throw error;
+    }
+    if (admission?.kind === 'park') {
+      await permit?.release();
+      return this.createParked(base, admission.reason);
+    }
 
-    const attempt = await this.attempt(definition, id, request, 1, 'initial');
+    const attempt = await this.attempt(definition, id, request, 1, 'initial', permit);
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
     const health = await this.observeHealth(webhookId, attempt.record, verdict);
     const decision = this.parkIfBlocked(this.decide(verdict, 0), health);
@@ -661,18 +673,30 @@ export class DeliveryService implements ParkedNotifications {
     if (changed) this.deps.observer.failed(ref, reason, undefined);
   }
 
+  /**
+   * First attempts and resends run on the shared delivery Lambdas: they pass the webhook's
+   * concurrency cap. Retries run in their own Lambda, paced by the back-off and the circuit.
+   */
+  private async enterGate(
+    definition: WebhookDefinition,
+    trigger: AttemptTrigger,
+  ): Promise<Permit | undefined> {
+    const gate = trigger === 'retry' ? undefined : this.deps.gate;
+    if (!gate) return undefined;
+    const permit = await gate.enter(definition.id, definition.maxConcurrency);
+    if (!permit) throw new WebhookAtCapacityError(definition.id);
+    return permit;
+  }
+
   private async attempt(
     definition: WebhookDefinition,
     id: string,
     request: RenderedRequest,
     number: number,
     trigger: AttemptTrigger,
+    held?: Permit,
   ): Promise<{ record: Attempt; result: HttpResult }> {
-    // First attempts and resends run on the shared delivery Lambdas: they pass the webhook's
-    // concurrency cap. Retries run in their own Lambda, paced by the back-off and the circuit.
-    const gate = trigger === 'retry' ? undefined : this.deps.gate;
-    const permit = gate ? await gate.enter(definition.id, definition.maxConcurrency) : undefined;
-    if (gate && !permit) throw new WebhookAtCapacityError(definition.id);
+    const permit = held ?? (await this.enterGate(definition, trigger));
     const startedAt = this.deps.clock.now();
     const headers = {
       ...request.headers,
