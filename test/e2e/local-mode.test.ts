@@ -125,14 +125,20 @@ describe('local mode, through the HTTP API', () => {
       ),
     ).toBe(true);
     expect(target.requests).toHaveLength(6);
-    // Exponential back-off (60 s x 5^n, scaled by 0.0005, -20 % jitter at most): no retry came
-    // before its step's wait, and the last gap (at least 15 s) is the longest.
+    // Exponential back-off (60 s x 5^n, scaled by 0.0005, -20 % jitter at most) for the first
+    // four retries: none came before its step's wait, each gap longer than the one before. The
+    // fifth failure in a row opened the webhook's circuit, so the fifth retry is the circuit's
+    // probe, sent after the cool-down instead of the fifth step.
     const at = target.requests.map((r) => r.at);
-    const gaps = at.slice(1).map((t, i) => t - at[i]!);
-    gaps.forEach((gap, i) => {
+    const gaps = at.slice(1).map((t, i) => (t ?? 0) - (at[i] ?? 0));
+    const backOff = gaps.slice(0, 4);
+    backOff.forEach((gap, i) => {
       expect(gap).toBeGreaterThanOrEqual(60 * 5 ** i * 0.0005 * 1000 * 0.8 - 5);
     });
-    expect(Math.max(...gaps)).toBe(gaps[gaps.length - 1]);
+    expect(Math.max(...backOff)).toBe(backOff[backOff.length - 1]);
+    const health = await api.get(`/webhooks/${hook.id}/health`);
+    expect(health.body.state).toBe('OPEN');
+    expect(health.body.consecutiveFailures).toBeGreaterThanOrEqual(5);
   });
 
   it('ends SENT with three attempts when the receiver recovers at the third', async () => {

@@ -54,6 +54,7 @@ describe('local stand-ins', () => {
     expect(standIns().tables).toEqual({
       webhooks: 'si-webhooks',
       eventTypes: 'si-event-types',
+      subjectKeys: 'si-subject-keys',
       notifications: 'si-notifications',
       payloads: 'si-payloads',
     });
