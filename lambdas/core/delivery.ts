@@ -501,27 +501,19 @@ export class DeliveryService implements ParkedNotifications {
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
       const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
       let decision: Decision;
-      // A probe is a real attempt of its notification: it counts as one of its retries, so a
-      // notification whose last retry was the probe ends FAILED like any other.
-      const exhausted =
-        verdict.outcome !== 'SENT' && !verdict.permanent && retriesDone >= RETRY_COUNT;
       if (verdict.outcome === 'SENT' || verdict.permanent) decision = this.decide(verdict, 0);
-      else if (exhausted)
+      else if (opts.probe)
+        decision = this.parked(verdict.error, health?.paused ? 'PAUSED' : 'CIRCUIT_OPEN');
+      else if (retriesDone < RETRY_COUNT)
+        decision = this.parkIfBlocked(this.decide(verdict, retriesDone), health);
+      else
         decision = {
           update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null },
           waitSeconds: 0,
         };
-      else if (opts.probe)
-        decision = this.parked(verdict.error, health?.paused ? 'PAUSED' : 'CIRCUIT_OPEN');
-      else decision = this.parkIfBlocked(this.decide(verdict, retriesDone), health);
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
         continue;
       this.report(ref, attempt.record, decision, undefined);
-      if (exhausted && verdict.outcome === 'FAILED')
-        await this.publishFailed(
-          { ...notification, attempts: [...notification.attempts, attempt.record] },
-          verdict.error,
-        );
       if (!opts.probe) await this.afterParking(ref, decision);
       const { status, nextAttemptAt, waitingReason } = decision.update;
       if (status === 'WAITING' && nextAttemptAt !== null && !isParkReason(waitingReason)) {

@@ -12,7 +12,6 @@ import {
   definitionFor,
   killAllLocal,
   type LocalProcess,
-  notificationWithStatus,
   startLocal,
   tempDataDir,
 } from './helpers';
@@ -78,7 +77,7 @@ describe('local mode: definitions in force at once, operational events', () => {
     }
   });
 
-  it('an operator webhook on platform.* hears of a notification that failed for good; the failing webhook never does', async () => {
+  it('an operator webhook on platform.* hears that the circuit of a failing webhook opened; the failing webhook never does', async () => {
     const failing = await receiver(always(500));
     const operator = await receiver(ok());
     const failingHook = await api.post(
@@ -103,27 +102,18 @@ describe('local mode: definitions in force at once, operational events', () => {
       },
       { timeoutMs: 60_000, what: 'the failing notification' },
     );
-    await notificationWithStatus(api, listed.id as string, 'FAILED', 180);
-
+    // Five failed attempts in a row open the failing webhook's circuit: operators hear of it.
     const heard = await eventually(
       async () =>
         operator.requests
           .map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> })
-          .find((b) => b.type === 'platform.notification.failed'),
-      { timeoutMs: 60_000, what: 'platform.notification.failed at the operator' },
+          .find((b) => b.type === 'platform.circuit.opened'),
+      { timeoutMs: 120_000, what: 'platform.circuit.opened at the operator' },
     );
-    expect(heard.data).toMatchObject({
-      webhookId: failingId,
-      webhookName: 'failing',
-      notificationId: listed.id,
-      eventId,
-      eventType: 'LOAN_DISBURSEMENT',
-      failureReason: 'INVALID_HTTP_RESPONSE',
-      attempts: 6,
-      lastStatusCode: 500,
-    });
-    // The failing receiver got the six attempts of the loan event, and nothing operational.
-    expect(failing.requests).toHaveLength(6);
+    expect(heard.data).toMatchObject({ webhookId: failingId, webhookName: 'failing' });
+    expect(listed.id).toEqual(expect.any(String));
+    // The failing receiver got only attempts of the loan event, nothing operational.
+    expect(failing.requests.length).toBeGreaterThanOrEqual(5);
     expect(failing.requests.every((r) => !r.body.includes('platform.'))).toBe(true);
     const aboutSelf = await api.get(`/notifications?webhookId=${failingId}&limit=100`);
     expect(
