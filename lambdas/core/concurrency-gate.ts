@@ -53,6 +53,8 @@ export interface ConcurrencyGateSettings {
   readonly maxTracked?: number;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Schedules `fn` after `ms` and returns its cancel function (default setTimeout, unref'd). */
+  readonly setTimer?: (fn: () => void, ms: number) => () => void;
 }
 
 /** The webhook is at its cap: the job goes back to the queue instead of waiting (no attempt made). */
@@ -96,6 +98,7 @@ export class ConcurrencyGate {
   private readonly maxTracked: number;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly setTimer: (fn: () => void, ms: number) => () => void;
 
   constructor(
     private readonly leases: ConcurrencyLeases,
@@ -108,6 +111,7 @@ export class ConcurrencyGate {
     this.maxTracked = settings.maxTracked ?? 10_000;
     this.now = settings.now ?? Date.now;
     this.random = settings.random ?? Math.random;
+    this.setTimer = settings.setTimer ?? realTimer;
   }
 
   /** The cap in force for a definition's maxConcurrency. */
@@ -126,10 +130,19 @@ export class ConcurrencyGate {
     const cap = this.capOf(maxConcurrency);
     const state = this.stateOf(webhookId);
     // At the cap in this container: a fast webhook's slot frees within milliseconds, so wait
-    // for it here; anything else goes back to the queue rather than hold the Lambda.
+    // for it here. A webhook not seen yet may be fast too (a new partner's first burst): wait
+    // for a slot until one of its requests has been in flight for slowAfterMs, which proves it
+    // slow. A slow webhook's job goes back to the queue rather than hold the Lambda.
     while (state.inFlight >= cap) {
-      if (this.leasedNow(state, this.now())) return undefined;
-      await new Promise<void>((resolve) => state.waiters.push(resolve));
+      const now = this.now();
+      if (!this.leasedNow(state, now)) {
+        await new Promise<void>((resolve) => state.waiters.push(resolve));
+        continue;
+      }
+      let oldest = now;
+      for (const start of state.started) oldest = Math.min(oldest, start.at);
+      if (state.seen || now - oldest >= this.slowAfterMs) return undefined;
+      await this.slotOrTimeout(state, oldest + this.slowAfterMs - now);
     }
     const now = this.now();
     const leased = this.leasedNow(state, now);
@@ -173,6 +186,25 @@ export class ConcurrencyGate {
     const base = Math.max(1, latency / 1000) * (1 + Math.min(deferrals, 40) / 2);
     const jittered = base * (1 + this.random() / 2);
     return Math.min(MAX_DEFER_SECONDS, Math.max(1, Math.round(jittered)));
+  }
+
+  /** Resolves when a slot of the webhook frees here, or after `ms` at the latest. */
+  private slotOrTimeout(state: WebhookState, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        cancel();
+        resolve();
+      };
+      const cancel = this.setTimer(
+        () => {
+          const i = state.waiters.indexOf(wake);
+          if (i >= 0) state.waiters.splice(i, 1);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
+      state.waiters.push(wake);
+    });
   }
 
   private leasedNow(state: WebhookState, now: number): boolean {
@@ -222,4 +254,10 @@ export class ConcurrencyGate {
     }
     return state;
   }
+}
+
+function realTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref?.();
+  return () => clearTimeout(timer);
 }

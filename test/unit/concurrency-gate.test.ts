@@ -31,30 +31,95 @@ class CountingLeases implements ConcurrencyLeases {
 function setup(settings: { ceiling?: number } = {}) {
   let now = 1_000_000;
   const leases = new CountingLeases();
+  // Timers run when the test advances the clock past them, never by themselves.
+  let timers: { at: number; fn: () => void }[] = [];
   const gate = new ConcurrencyGate(leases, {
     slowAfterMs: 1000,
     slowMemoryMs: 60_000,
     now: () => now,
     random: () => 0.5,
+    setTimer: (fn, ms) => {
+      const timer = { at: now + ms, fn };
+      timers.push(timer);
+      return () => {
+        timers = timers.filter((t) => t !== timer);
+      };
+    },
     ...settings,
   });
-  return { gate, leases, advance: (ms: number) => (now += ms) };
+  const advance = (ms: number) => {
+    now += ms;
+    const due = timers.filter((t) => t.at <= now);
+    timers = timers.filter((t) => t.at > now);
+    for (const t of due) t.fn();
+    return now;
+  };
+  return { gate, leases, advance, pendingTimers: () => timers.length };
+}
+
+/** Lets pending promise callbacks run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Tracks a promise's outcome without awaiting it. */
+function track<T>(promise: Promise<T>) {
+  const state: { done: boolean; value?: T } = { done: false };
+  void promise.then((value) => {
+    state.done = true;
+    state.value = value;
+  });
+  return state;
 }
 
 describe('the per-webhook concurrency gate', () => {
-  it('leases every request of a webhook it has not seen, and turns away the one over the cap', async () => {
-    const { gate, leases } = setup();
+  it('leases every request of a webhook it has not seen, and turns away the one over the cap once a request proves it slow', async () => {
+    const { gate, leases, advance, pendingTimers } = setup();
     const permits = await Promise.all([1, 2, 3].map(() => gate.enter('wh_a', 3)));
     expect(permits.every((p) => p !== undefined)).toBe(true);
     expect(leases.count('wh_a')).toBe(3);
 
-    expect(await gate.enter('wh_a', 3)).toBeUndefined();
+    // Over the cap: it waits for a slot while no request has been in flight for slowAfterMs.
+    const fourth = track(gate.enter('wh_a', 3));
+    await settle();
+    expect(fourth.done).toBe(false);
     // Another webhook is not affected.
     expect(await gate.enter('wh_b', 3)).toBeDefined();
+
+    advance(999);
+    await settle();
+    expect(fourth.done).toBe(false);
+    advance(1);
+    await settle();
+    expect(fourth).toEqual({ done: true, value: undefined });
+    expect(pendingTimers()).toBe(0);
+    expect(leases.count('wh_a')).toBe(3);
 
     await permits[0]!.release(1500);
     expect(leases.count('wh_a')).toBe(2);
     expect(await gate.enter('wh_a', 3)).toBeDefined();
+  });
+
+  it("lets a new webhook's first burst over the cap wait for a slot here instead of going back to the queue", async () => {
+    const { gate, leases, advance, pendingTimers } = setup();
+    const permits = await Promise.all([1, 2].map(() => gate.enter('wh_new', 2)));
+    const waiting = [track(gate.enter('wh_new', 2)), track(gate.enter('wh_new', 2))];
+    await settle();
+    expect(waiting.map((w) => w.done)).toEqual([false, false]);
+
+    advance(30);
+    await permits[0]!.release(30);
+    await settle();
+    expect(waiting[0]!.done).toBe(true);
+    expect(waiting[0]!.value).toBeDefined();
+    expect(waiting[1]!.done).toBe(false);
+
+    // Known fast now: the one still waiting gets the next slot that frees.
+    advance(20);
+    await permits[1]!.release(25);
+    await settle();
+    expect(waiting[1]!.done).toBe(true);
+    expect(waiting[1]!.value).toBeDefined();
+    expect(pendingTimers()).toBe(0);
+    expect(leases.count('wh_new')).toBeLessThanOrEqual(2);
   });
 
   it('stops leasing a webhook once its requests complete fast: the happy path writes nothing', async () => {
