@@ -34,6 +34,12 @@ export interface SqsPollerOptions {
    * behind a backlog are seen and served first, as SQS fair queues do.
    */
   readonly prefetch?: number;
+  /**
+   * Most batches of one message group (one webhook) in the handler at once (default half the
+   * pollers, at least 1): the stand-in for the stack's cap of one webhook at half the delivery
+   * Lambdas, so a flooded webhook leaves workers free for the others.
+   */
+  readonly batchesPerGroup?: number;
   readonly onError?: (message: string, err: unknown) => void;
 }
 
@@ -51,6 +57,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const batchSize = opts.batchSize ?? 10;
   const waitTimeSeconds = opts.waitTimeSeconds ?? 20;
   const prefetch = opts.prefetch ?? 20_000;
+  const batchesPerGroup = Math.max(1, opts.batchesPerGroup ?? Math.ceil(pollers / 2));
   const onError = opts.onError ?? (() => {});
   const stopping = new AbortController();
   let batchCount = 0;
@@ -92,8 +99,12 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   // quiet webhook's messages ahead of a webhook with a backlog. So one reader keeps up to
   // `prefetch` messages read ahead of the handlers, per message group (MessageGroupId, the
   // webhook), and the `pollers` workers take each batch from the groups with the fewest
-  // messages in the handler, least recently served first.
-  const groups = new Map<string, { messages: Buffered[]; inFlight: number; servedAt: number }>();
+  // messages in the handler, least recently served first, a group in at most
+  // `batchesPerGroup` batches at once.
+  const groups = new Map<
+    string,
+    { messages: Buffered[]; inFlight: number; batches: number; servedAt: number }
+  >();
   let buffered = 0;
   let serveClock = 0;
   let wakeWorkers: (() => void)[] = [];
@@ -106,7 +117,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const groupOf = (name: string) => {
     let group = groups.get(name);
     if (!group) {
-      group = { messages: [], inFlight: 0, servedAt: 0 };
+      group = { messages: [], inFlight: 0, batches: 0, servedAt: 0 };
       groups.set(name, group);
     }
     return group;
@@ -115,14 +126,18 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const takeBatch = (): { messages: Message[]; done: () => void } | undefined => {
     if (buffered === 0) return undefined;
     const order = [...groups.entries()]
-      .filter(([, g]) => g.messages.length > 0)
+      .filter(([, g]) => g.messages.length > 0 && g.batches < batchesPerGroup)
       .sort(([, a], [, b]) => a.inFlight - b.inFlight || a.servedAt - b.servedAt);
+    if (order.length === 0) return undefined;
     const taken: { group: string; message: Message }[] = [];
+    const names: string[] = [];
     for (const [name, group] of order) {
       while (taken.length < batchSize && group.messages.length > 0)
         taken.push({ group: name, message: group.messages.shift()!.message });
       group.inFlight += taken.filter((t) => t.group === name).length;
+      group.batches++;
       group.servedAt = ++serveClock;
+      names.push(name);
       if (taken.length >= batchSize) break;
     }
     buffered -= taken.length;
@@ -132,10 +147,16 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       done: () => {
         for (const t of taken) {
           const group = groups.get(t.group);
-          if (!group) continue;
-          group.inFlight--;
-          if (group.inFlight === 0 && group.messages.length === 0) groups.delete(t.group);
+          if (group) group.inFlight--;
         }
+        for (const name of names) {
+          const group = groups.get(name);
+          if (!group) continue;
+          group.batches--;
+          if (group.inFlight === 0 && group.messages.length === 0) groups.delete(name);
+        }
+        // A group that was at its batch limit may have messages waiting for a worker.
+        if (buffered > 0) notifyWorkers();
       },
     };
   };

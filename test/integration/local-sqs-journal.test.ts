@@ -123,6 +123,70 @@ describe('local delivery queue (journal + pollers)', () => {
     }
   }, 60_000);
 
+  it('keeps one message group (one webhook) in at most half the workers, so another group is served while it floods', async () => {
+    const run = await startRun(tempDir());
+    const heldA = new Set<string>();
+    let mostHeldA = 0;
+    let heldAWhenBArrived = -1;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const poller = startSqsPoller({
+      client: run.client,
+      queueUrl: run.standIns.queueUrl,
+      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+      region: run.standIns.region,
+      pollers: 4,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        if (event.Records.some((r) => r.attributes.MessageGroupId === 'B')) {
+          heldAWhenBArrived = heldA.size;
+          release();
+          return { batchItemFailures: [] };
+        }
+        const batch = event.Records[0]!.messageId;
+        heldA.add(batch);
+        mostHeldA = Math.max(mostHeldA, heldA.size);
+        await released;
+        heldA.delete(batch);
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      for (let i = 0; i < 40; i += 10) {
+        await run.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: run.standIns.queueUrl,
+            Entries: Array.from({ length: 10 }, (_, j) => ({
+              Id: String(j),
+              MessageBody: `a-${i + j}`,
+              MessageGroupId: 'A',
+            })),
+          }),
+        );
+      }
+      // Group A fills the workers it may have; only then does group B's message arrive.
+      await eventually(() => (heldA.size >= 2 ? true : undefined), 20_000);
+      await run.client.send(
+        new SendMessageCommand({
+          QueueUrl: run.standIns.queueUrl,
+          MessageBody: 'b',
+          MessageGroupId: 'B',
+        }),
+      );
+
+      await eventually(() => (heldAWhenBArrived >= 0 ? true : undefined), 20_000);
+      // B was handed out while A's batches still held their workers.
+      expect(heldAWhenBArrived).toBe(2);
+      expect(mostHeldA).toBe(2);
+    } finally {
+      release();
+      await poller.stop();
+      await stopRun(run);
+    }
+  }, 60_000);
+
   it('keeps accepted messages across a restart: undeleted ones come back, deleted ones do not', async () => {
     const dataDir = tempDir();
     const first = await startRun(dataDir);
