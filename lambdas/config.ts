@@ -1,3 +1,5 @@
+import { DEFAULTS } from './defaults';
+
 /**
  * Environment variables, read and validated once at cold start. A missing required value
  * fails the cold start with a message naming it. Names are shared with lib/ (which sets them)
@@ -149,14 +151,13 @@ export function envReader(env: Env) {
   };
 }
 
-/**
- * Days notifications, rendered requests and resend jobs are kept (DynamoDB TTL) unless
- * RETENTION_DAYS says; the CDK app's default too.
- */
-export const DEFAULT_RETENTION_DAYS = 90;
-
-/** How long the Lambdas cache definitions in memory unless DEFINITION_CACHE_TTL_SECONDS says. */
-export const DEFAULT_DEFINITION_CACHE_TTL_SECONDS = 30;
+/** DEFINITION_CACHE_TTL_SECONDS in milliseconds (0 turns the cache off). */
+export function definitionCacheTtlMs(read: ReturnType<typeof envReader>): number {
+  return (
+    read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULTS.definitionCacheTtlSeconds, 0, 3600) *
+    1000
+  );
+}
 
 /** Where data keys of application-level encryption come from: KMS on AWS, a key file locally. */
 export type KeyConfig =
@@ -199,7 +200,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
     eventTypesTable: read.required(ENV.EVENT_TYPES_TABLE),
     subjectKeysTable: read.required(ENV.SUBJECT_KEYS_TABLE),
     queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
-    retentionDays: read.number(ENV.RETENTION_DAYS, DEFAULT_RETENTION_DAYS, 1, 3650),
+    retentionDays: read.number(ENV.RETENTION_DAYS, DEFAULTS.retentionDays, 1, 3650),
   };
 }
 
@@ -234,16 +235,37 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
     retryTimeScale: read.number(ENV.RETRY_TIME_SCALE, 1, 0, 1000),
     allowHttp: read.bool(ENV.ALLOW_HTTP, false),
     egressAllowCidrs: read.list(ENV.EGRESS_ALLOW_CIDRS, []),
-    definitionCacheTtlMs:
-      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) *
+    definitionCacheTtlMs: definitionCacheTtlMs(read),
+    deliveryConcurrency: read.number(
+      ENV.DELIVERY_CONCURRENCY,
+      DEFAULTS.deliveryConcurrency,
+      1,
+      256,
+    ),
+    webhookConcurrencyCeiling: read.number(
+      ENV.WEBHOOK_CONCURRENCY_CEILING,
+      DEFAULTS.webhookConcurrencyCeiling,
+      1,
       1000,
-    deliveryConcurrency: read.number(ENV.DELIVERY_CONCURRENCY, 16, 1, 256),
-    webhookConcurrencyCeiling: read.number(ENV.WEBHOOK_CONCURRENCY_CEILING, 100, 1, 1000),
+    ),
     health: {
-      cacheTtlMs: read.number(ENV.HEALTH_CACHE_TTL_SECONDS, 5, 0, 300) * 1000,
-      autoDisableAfterHours: read.number(ENV.AUTO_DISABLE_AFTER_HOURS, 120, 0.0001, 8760),
-      slowThresholdMs: read.number(ENV.SLOW_ATTEMPT_THRESHOLD_MS, 10_000, 1, 60_000),
-      countFlushMs: read.number(ENV.HEALTH_COUNT_FLUSH_SECONDS, 10, 0, 3600) * 1000,
+      cacheTtlMs:
+        read.number(ENV.HEALTH_CACHE_TTL_SECONDS, DEFAULTS.healthCacheTtlSeconds, 0, 300) * 1000,
+      autoDisableAfterHours: read.number(
+        ENV.AUTO_DISABLE_AFTER_HOURS,
+        DEFAULTS.autoDisableAfterHours,
+        0.0001,
+        8760,
+      ),
+      slowThresholdMs: read.number(
+        ENV.SLOW_ATTEMPT_THRESHOLD_MS,
+        DEFAULTS.slowAttemptThresholdMs,
+        1,
+        60_000,
+      ),
+      countFlushMs:
+        read.number(ENV.HEALTH_COUNT_FLUSH_SECONDS, DEFAULTS.healthCountFlushSeconds, 0, 3600) *
+        1000,
     },
   };
 }

@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { DEFAULT_RETENTION_DAYS } from '../lambdas/config';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
+import { DEFAULTS } from '../lambdas/defaults';
 
 /**
  * Typed settings of one region's stack. Every field is optional; the defaults below are
@@ -69,19 +69,19 @@ export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds
 
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
-  retentionDays: DEFAULT_RETENTION_DAYS,
+  retentionDays: DEFAULTS.retentionDays,
   natProvider: 'gateway',
   natInstanceType: 't4g.nano',
   maxAzs: 2,
   removalPolicy: RemovalPolicy.RETAIN,
   deliveryMemoryMb: 512,
-  deliveryConcurrency: 16,
+  deliveryConcurrency: DEFAULTS.deliveryConcurrency,
   deliveryBatchSize: 10,
   deliveryBatchingWindowSeconds: 1,
   deliveryMaxConcurrency: 50,
-  maxReceiveCount: 5,
-  definitionCacheTtlSeconds: 30,
-  autoDisableAfterHours: 120,
+  maxReceiveCount: DEFAULTS.maxReceiveCount,
+  definitionCacheTtlSeconds: DEFAULTS.definitionCacheTtlSeconds,
+  autoDisableAfterHours: DEFAULTS.autoDisableAfterHours,
   apiThrottleRateLimit: 10_000,
   apiThrottleBurstLimit: 5_000,
   logRetentionDays: 30,

@@ -10,13 +10,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from '../lambdas/config';
 import { PortInUseError } from './api-server';
-import {
-  ConfigurationError,
-  type Platform,
-  platformOptionsFromEnv,
-  startPlatform,
-} from './platform';
+import { type Platform, platformOptionsFromEnv, startPlatform } from './platform';
 
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -199,7 +195,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof PortInUseError || err instanceof ConfigurationError;
+  const known = err instanceof PortInUseError || err instanceof ConfigError;
   process.stderr.write(
     `error: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`,
   );

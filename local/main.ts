@@ -4,12 +4,7 @@
  */
 import { ConfigError } from '../lambdas/config';
 import { PortInUseError } from './api-server';
-import {
-  ConfigurationError,
-  type Platform,
-  platformOptionsFromEnv,
-  startPlatform,
-} from './platform';
+import { type Platform, platformOptionsFromEnv, startPlatform } from './platform';
 
 // EMF metrics have no CloudWatch to go to locally; logs stay on (JSON, one line per event).
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
@@ -85,11 +80,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // Expected failures (a taken port, a bad switch) get one line; anything else its stack.
-  if (
-    err instanceof PortInUseError ||
-    err instanceof ConfigurationError ||
-    err instanceof ConfigError
-  ) {
+  if (err instanceof PortInUseError || err instanceof ConfigError) {
     process.stderr.write(`error: ${err.message}\n`);
   } else if (/spawn java ENOENT/.test(String((err as Error)?.message))) {
     process.stderr.write(

@@ -18,9 +18,10 @@ import path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
-import { ENV } from '../lambdas/config';
+import { ConfigError, ENV, envReader } from '../lambdas/config';
 import type { AttemptFunctionInput } from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
+import { DEFAULTS } from '../lambdas/defaults';
 import { type HealthReport, listenApi } from './api-server';
 import type { SfnEndpoint } from './sfn-endpoint';
 import { type SqsJournal, startSqsJournal } from './sqs-journal';
@@ -85,11 +86,6 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
-/** A switch has a value local mode cannot use; names the variable. */
-export class ConfigurationError extends Error {
-  override name = 'ConfigurationError';
-}
-
 export const LOCAL_DEFAULTS = {
   port: 3000,
   dataDir: '.local',
@@ -113,7 +109,7 @@ const ATTEMPT_FUNCTION_ARN = (region: string) =>
 const STATE_MACHINE_ARN = (region: string) =>
   `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
 /** Receives before a delivery job moves to the dead-letter queue (the stack's redrive policy). */
-const MAX_RECEIVE_COUNT = 5;
+const MAX_RECEIVE_COUNT = DEFAULTS.maxReceiveCount;
 /** How long stop() lets batches in flight finish before moving on (they are redelivered after a restart). */
 const DRAIN_GRACE_MS = 5000;
 
@@ -128,20 +124,20 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   if (port !== undefined) {
     const n = Number(port);
     if (!Number.isInteger(n) || n < 0 || n > 65535)
-      throw new ConfigurationError(`PORT must be a port number (0-65535), got "${port}"`);
+      throw new ConfigError(`PORT must be a port number (0-65535), got "${port}"`);
     opts.port = n;
   }
   const token = env.API_TOKEN;
   if (token !== undefined && token !== '') {
     if (!/^[\x21-\x7e]+$/.test(token))
-      throw new ConfigurationError('API_TOKEN must be printable ASCII without spaces');
+      throw new ConfigError('API_TOKEN must be printable ASCII without spaces');
     opts.token = token;
   }
   const scale = value('RETRY_TIME_SCALE');
   if (scale !== undefined) {
     const n = Number(scale);
     if (!Number.isFinite(n) || n <= 0 || n > 1000) {
-      throw new ConfigurationError(
+      throw new ConfigError(
         `RETRY_TIME_SCALE must be a number above 0 and at most 1000, got "${scale}"`,
       );
     }
@@ -149,34 +145,19 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   }
   const cidrs = env.EGRESS_ALLOW_CIDRS;
   if (cidrs !== undefined) opts.egressAllowCidrs = cidrs.trim();
-  const allowHttp = value('ALLOW_HTTP');
-  if (allowHttp !== undefined) {
-    if (/^(1|true|yes)$/i.test(allowHttp)) opts.allowHttp = true;
-    else if (/^(0|false|no)$/i.test(allowHttp)) opts.allowHttp = false;
-    else throw new ConfigurationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`);
-  }
+  // Switches the handlers read too are parsed by the handlers' own reader: one rule each.
+  const read = envReader(env);
+  if (value(ENV.ALLOW_HTTP) !== undefined) opts.allowHttp = read.bool(ENV.ALLOW_HTTP, false);
   const paused = value('LOCAL_PAUSE_DELIVERY');
   if (paused !== undefined) opts.deliveryPaused = /^(1|true|yes)$/i.test(paused);
   const dataDir = value('DATA_DIR');
   if (dataDir !== undefined) opts.dataDir = dataDir;
-  const schedule = value(ENV.RETRY_SCHEDULE_SECONDS);
-  if (schedule !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(schedule);
-    } catch {
-      parsed = undefined;
-    }
-    if (
-      !Array.isArray(parsed) ||
-      parsed.length !== DEFAULT_RETRY_SCHEDULE_SECONDS.length ||
-      !parsed.every((n) => typeof n === 'number' && n > 0)
-    ) {
-      throw new ConfigurationError(
-        `${ENV.RETRY_SCHEDULE_SECONDS} must be a JSON array of ${DEFAULT_RETRY_SCHEDULE_SECONDS.length} positive numbers, got "${schedule}"`,
-      );
-    }
-    opts.retrySchedule = parsed as number[];
+  if (value(ENV.RETRY_SCHEDULE_SECONDS) !== undefined) {
+    opts.retrySchedule = read.numberArray(
+      ENV.RETRY_SCHEDULE_SECONDS,
+      DEFAULT_RETRY_SCHEDULE_SECONDS,
+      DEFAULT_RETRY_SCHEDULE_SECONDS.length,
+    );
   }
   // Handler tuning passes straight through; the handlers validate it.
   const handlerEnv: Record<string, string> = {};
@@ -446,14 +427,14 @@ function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(fs.readFileSync(lockFile, 'utf8').trim());
       if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
-        throw new ConfigurationError(
+        throw new ConfigError(
           `DATA_DIR ${dataDir} is in use by another running platform (pid ${owner}). Stop it, or set DATA_DIR to another directory.`,
         );
       }
       fs.rmSync(lockFile, { force: true });
     }
   }
-  throw new ConfigurationError(`could not lock DATA_DIR ${dataDir}`);
+  throw new ConfigError(`could not lock DATA_DIR ${dataDir}`);
 }
 
 function isRunning(pid: number): boolean {

@@ -11,6 +11,7 @@
  * installation's cursor key: a client can hand back only cursors it was given.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { parseDateTime } from '../core/date-time';
 import { InvalidCursorError, ValidationError } from '../core/errors';
 import { NOTIFICATION_STATUSES, type NotificationStatus } from '../core/model';
 import type {
@@ -128,13 +129,13 @@ function macOf(key: Uint8Array, body: string): Buffer {
 
 function normalizeInstant(value: string | undefined, name: 'from' | 'to'): string | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms))
+  // Sort keys hold toISOString() values; comparing against the same form keeps bounds exact.
+  const iso = parseDateTime(value);
+  if (iso === undefined)
     throw new ValidationError(`${name} must be an ISO 8601 date-time`, [
       { path: name, message: 'not a date-time' },
     ]);
-  // Sort keys hold toISOString() values; comparing against the same form keeps bounds exact.
-  return new Date(ms).toISOString();
+  return iso;
 }
 
 export function planList(query: NotificationQuery): ListPlan {

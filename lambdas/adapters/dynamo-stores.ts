@@ -15,7 +15,6 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DEFAULT_RETENTION_DAYS } from '../config';
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
 import {
@@ -29,6 +28,7 @@ import {
   type WebhookDefinition,
   waitingReasonOf,
 } from '../core/model';
+import { DEFAULTS } from '../defaults';
 import type {
   CursorKeySource,
   EventTypeRecord,
@@ -643,7 +643,7 @@ export class DynamoPayloadStore implements PayloadStore {
 // ---- resend jobs ---------------------------------------------------------------------------
 
 export interface DynamoResendJobStoreOptions {
-  /** How long a job's progress stays readable (TTL on expiresAt). Default DEFAULT_RETENTION_DAYS. */
+  /** How long a job's progress stays readable (TTL on expiresAt). Default DEFAULTS.retentionDays. */
   readonly retentionSeconds?: number;
 }
 
@@ -655,7 +655,7 @@ export class DynamoResendJobStore implements ResendJobStore {
     private readonly notificationsTableName: string,
     options: DynamoResendJobStoreOptions = {},
   ) {
-    this.retentionSeconds = options.retentionSeconds ?? DEFAULT_RETENTION_DAYS * 24 * 3600;
+    this.retentionSeconds = options.retentionSeconds ?? DEFAULTS.retentionDays * 24 * 3600;
   }
 
   async create(job: ResendJob): Promise<void> {

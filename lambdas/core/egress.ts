@@ -162,35 +162,6 @@ function formatCidr({ ip, bits }: Cidr): string {
 
 // ---- policy --------------------------------------------------------------------------
 
-/**
- * Reads the two egress switches (raw env values). undefined means "use the default";
- * an empty CIDR list is a valid, explicit "no exceptions". Bad values throw, naming the switch.
- */
-export function parseEgressPolicy(
-  allowHttp: string | undefined,
-  allowCidrs: string | undefined,
-  defaults: EgressPolicy,
-): EgressPolicy {
-  let http = defaults.allowHttp;
-  if (allowHttp !== undefined && allowHttp.trim() !== '') {
-    const v = allowHttp.trim().toLowerCase();
-    if (v === 'true' || v === '1' || v === 'yes') http = true;
-    else if (v === 'false' || v === '0' || v === 'no') http = false;
-    else
-      throw new ValidationError(`ALLOW_HTTP must be true or false, got "${allowHttp}"`, [
-        { path: 'ALLOW_HTTP', message: 'not a boolean' },
-      ]);
-  }
-  const cidrs =
-    allowCidrs === undefined
-      ? [...defaults.allowCidrs]
-      : allowCidrs
-          .split(',')
-          .map((s) => s.trim())
-          .filter((s) => s !== '');
-  return { allowHttp: http, allowCidrs: normalizeCidrs(cidrs, 'EGRESS_ALLOW_CIDRS') };
-}
-
 /** Validates CIDRs (a bare address counts as a single host) and returns them canonical. Throws ValidationError. */
 export function normalizeCidrs(cidrs: readonly string[], name = 'allowCidrs'): string[] {
   return cidrs.map((c, index) => {

@@ -3,6 +3,8 @@
  * body; the event's `data` is passed through by reference, never merged into other objects,
  * so keys such as `__proto__` stay plain data.
  */
+
+import { parseDateTime } from './date-time';
 import {
   type ErrorDetail,
   PayloadTooLargeError,
@@ -34,10 +36,6 @@ function capped(details: ErrorDetail[]): ErrorDetail[] {
 // Control characters (C0, DEL, C1) and lone surrogates are refused in types and ids: they are
 // matched, logged and hashed (notification ids join webhook id and event id with '\n').
 const UNPRINTABLE = /[\p{Cc}\p{Cs}]/u;
-
-// RFC 3339 date-time (ISO 8601 profile) with a mandatory offset.
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -74,30 +72,6 @@ function checkText(
     return false;
   }
   return true;
-}
-
-/** Parses an RFC 3339 date-time with offset; returns the instant as ISO (UTC) or undefined. */
-export function parseDateTime(value: string): string | undefined {
-  const m = DATE_TIME.exec(value);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59)
-    return undefined;
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (day > daysInMonth) return undefined;
-  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return undefined;
-  const ms = Date.parse(value.toUpperCase().replace(' ', 'T'));
-  if (!Number.isFinite(ms)) return undefined;
-  const iso = new Date(ms).toISOString();
-  // An offset can push year 9999 or 0000 out of four digits; keep the stored form plain.
-  return /^\d{4}-/.test(iso) ? iso : undefined;
 }
 
 /** UTF-8 size of the event's JSON text. */
@@ -150,7 +124,8 @@ function envelope(input: Record<string, unknown>, now: Date): EventEnvelope {
     id: typeof input.id === 'string' ? input.id : newEventId(),
     type: input.type as string,
     occurredAt:
-      typeof input.occurredAt === 'string' ? parseDateTime(input.occurredAt)! : now.toISOString(),
+      (typeof input.occurredAt === 'string' ? parseDateTime(input.occurredAt) : undefined) ??
+      now.toISOString(),
     data: input.data as Record<string, unknown>,
     ...(typeof input.subject === 'string' ? { subject: input.subject } : {}),
   };

@@ -30,7 +30,12 @@ import {
   MAX_TEMPLATE_TAGS,
   templateShape,
 } from './render-limits';
-import { CONTENT_TYPE_HEADER, checkHeaderValue, checkUrl, headerNameIssues } from './request-rules';
+import {
+  CONTENT_TYPE_HEADER,
+  checkHeaderValue,
+  checkRenderedUrl,
+  headerNameIssues,
+} from './request-rules';
 
 export const DEFAULT_CACHE_SIZE = 1000;
 
@@ -189,7 +194,7 @@ export class Renderer {
       renderOptions: { sync: true, strictVariables: compiled.strict },
       base: undefined,
     };
-    const url = checkUrl(this.run(compiled.url, 'url', state).trim());
+    const url = checkRenderedUrl(this.run(compiled.url, 'url', state).trim());
     const headers: Record<string, string> = {};
     for (const [name, template] of compiled.headers) {
       headers[name] = checkHeaderValue(name, this.run(template, `headers.${name}`, state).trim());

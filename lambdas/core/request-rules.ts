@@ -16,14 +16,16 @@ export const CONTENT_TYPE_HEADER: Readonly<Record<ContentType, string>> = {
 
 /**
  * Header names a definition may not set: Content-Type follows `contentType`; the Standard
- * Webhooks and Authorization headers are added at send time; the rest belong to the transport.
+ * Webhooks (`webhook-*`, see isReservedHeader) and Authorization headers are added at send
+ * time; the rest are hop-by-hop and framing headers the transport owns.
  */
-export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'content-type',
   'content-length',
   'transfer-encoding',
   'connection',
   'keep-alive',
+  'proxy-connection',
   'upgrade',
   'host',
   'te',
@@ -35,7 +37,21 @@ export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
   'webhook-timestamp',
   'webhook-signature',
 ]);
-export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 token characters (tchar): what a header name may be made of. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Whether a header name is an RFC 9110 token. `__proto__` is a valid token but would not
+ * survive as a key of a plain headers object, so it is refused too.
+ */
+export function isHeaderName(name: string): boolean {
+  return HEADER_NAME.test(name) && name !== '__proto__';
+}
+
+/** Whether a definition may not set this header (name in lower case). */
+export function isReservedHeader(lowerName: string): boolean {
+  return RESERVED_HEADERS.has(lowerName) || lowerName.startsWith('webhook-');
+}
 // Characters a field value may carry (RFC 9110: VCHAR, obs-text, SP, HTAB).
 const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -52,7 +68,7 @@ export function checkHeaderValue(name: string, value: string): string {
 }
 
 /** The rendered URL, normalized, or TemplateError at `url`. */
-export function checkUrl(rendered: string): string {
+export function checkRenderedUrl(rendered: string): string {
   let parsed: URL;
   try {
     parsed = new URL(rendered);
@@ -85,10 +101,9 @@ export function requestSizeBytes(req: RenderedRequest): number {
 export function headerNameIssues(headers: Readonly<Record<string, unknown>>): ErrorDetail[] {
   const details: ErrorDetail[] = [];
   for (const name of Object.keys(headers)) {
-    // `__proto__` is a valid token but would not survive as a key of a plain headers object.
-    if (!HEADER_NAME.test(name) || name === '__proto__') {
+    if (!isHeaderName(name)) {
       details.push({ path: `headers.${name}`, message: 'is not a valid HTTP header name' });
-    } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+    } else if (isReservedHeader(name.toLowerCase())) {
       details.push({
         path: `headers.${name}`,
         message: 'is set by the platform and cannot be configured',

@@ -7,11 +7,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
-  DEFAULT_RETENTION_DAYS,
-  ENV,
-} from '../../lambdas/config';
+import { ENV } from '../../lambdas/config';
+import { DEFAULT_SETTINGS } from '../config';
 import { HandlerFunction } from './handler-function';
 import type { Tables } from './tables';
 
@@ -116,7 +113,7 @@ export class Api extends Construct {
       environment: {
         ...tables.storeEnvironment(queue),
         [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
-          props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+          props.definitionCacheTtlSeconds ?? DEFAULT_SETTINGS.definitionCacheTtlSeconds,
         ),
       },
       logRetention: props.logRetention,
@@ -134,7 +131,7 @@ export class Api extends Construct {
       environment: {
         ...tables.storeEnvironment(queue),
         [ENV.SENDER_IPS]: props.senderIps,
-        [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
+        [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_SETTINGS.retentionDays),
       },
       logRetention: props.logRetention,
     });
@@ -160,8 +157,8 @@ export class Api extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle: {
-        rateLimit: props.throttleRateLimit ?? 10_000,
-        burstLimit: props.throttleBurstLimit ?? 5_000,
+        rateLimit: props.throttleRateLimit ?? DEFAULT_SETTINGS.apiThrottleRateLimit,
+        burstLimit: props.throttleBurstLimit ?? DEFAULT_SETTINGS.apiThrottleBurstLimit,
       },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(this.accessLogs),

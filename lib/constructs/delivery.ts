@@ -4,14 +4,9 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
-  DEFAULT_RETENTION_DAYS,
-  DELIVERY_LOG_SAMPLE_RATE,
-  ENV,
-} from '../../lambdas/config';
+import { DELIVERY_LOG_SAMPLE_RATE, ENV } from '../../lambdas/config';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
+import { DEFAULT_SETTINGS } from '../config';
 import type { EgressNetwork } from './egress-network';
 import { HandlerFunction } from './handler-function';
 import { RetryMachine } from './retry-machine';
@@ -79,11 +74,13 @@ export class Delivery extends Construct {
   constructor(scope: Construct, id: string, props: DeliveryProps) {
     super(scope, id);
     const { network, tables } = props;
-    const schedule = props.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
-    const batchingWindow = Duration.seconds(props.batchingWindowSeconds ?? 1);
-    const batchSize = props.batchSize ?? 10;
-    const deliveryConcurrency = props.deliveryConcurrency ?? 16;
-    const maxConcurrency = props.maxConcurrency ?? 50;
+    const schedule = props.retryScheduleSeconds ?? DEFAULT_SETTINGS.retryScheduleSeconds;
+    const batchingWindow = Duration.seconds(
+      props.batchingWindowSeconds ?? DEFAULT_SETTINGS.deliveryBatchingWindowSeconds,
+    );
+    const batchSize = props.batchSize ?? DEFAULT_SETTINGS.deliveryBatchSize;
+    const deliveryConcurrency = props.deliveryConcurrency ?? DEFAULT_SETTINGS.deliveryConcurrency;
+    const maxConcurrency = props.maxConcurrency ?? DEFAULT_SETTINGS.deliveryMaxConcurrency;
     if (worstBatchSeconds(batchSize, deliveryConcurrency) > DELIVERY_TIMEOUT.toSeconds()) {
       throw new Error(
         `A batch of ${batchSize} sent ${deliveryConcurrency} at a time can take ${worstBatchSeconds(batchSize, deliveryConcurrency)} s, ` +
@@ -113,7 +110,10 @@ export class Delivery extends Construct {
       visibilityTimeout: Duration.seconds(
         DELIVERY_TIMEOUT.toSeconds() * 6 + batchingWindow.toSeconds() + 30,
       ),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: props.maxReceiveCount ?? DEFAULT_SETTINGS.maxReceiveCount,
+      },
     });
 
     // Named, so the attempt Lambda's config can hold its ARN without a circular reference.
@@ -128,11 +128,13 @@ export class Delivery extends Construct {
       ...tables.storeEnvironment(this.queue),
       [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
-      [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
+      [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_SETTINGS.retentionDays),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
-        props.definitionCacheTtlSeconds ?? DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+        props.definitionCacheTtlSeconds ?? DEFAULT_SETTINGS.definitionCacheTtlSeconds,
       ),
-      [ENV.AUTO_DISABLE_AFTER_HOURS]: String(props.autoDisableAfterHours ?? 120),
+      [ENV.AUTO_DISABLE_AFTER_HOURS]: String(
+        props.autoDisableAfterHours ?? DEFAULT_SETTINGS.autoDisableAfterHours,
+      ),
       [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',
@@ -167,7 +169,7 @@ export class Delivery extends Construct {
     this.deliveryFunction = new HandlerFunction(this, 'DeliveryFunction', {
       handler: 'delivery',
       description: 'Webhooks: renders, stores and sends a notification (first attempt and resends)',
-      memorySize: props.memoryMb ?? 512,
+      memorySize: props.memoryMb ?? DEFAULT_SETTINGS.deliveryMemoryMb,
       timeout: DELIVERY_TIMEOUT,
       environment: {
         ...senderEnv,

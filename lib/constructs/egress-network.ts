@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { DEFAULT_SETTINGS } from '../config';
 
 /** Construct id aws-cdk-lib gives the singleton AwsCustomResource provider function. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
@@ -53,7 +54,7 @@ export class EgressNetwork extends Construct {
 
   constructor(scope: Construct, id: string, props: EgressNetworkProps = {}) {
     super(scope, id);
-    const maxAzs = props.maxAzs ?? 2;
+    const maxAzs = props.maxAzs ?? DEFAULT_SETTINGS.maxAzs;
 
     this.elasticIps = [];
     if (props.eipAllocationIds === undefined) {

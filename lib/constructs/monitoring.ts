@@ -12,6 +12,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import { DEFAULT_SETTINGS } from '../config';
 import { POWERTOOLS_SERVICE_NAME } from './handler-function';
 
 export interface MonitoringProps {
@@ -226,7 +227,7 @@ export class Monitoring extends Construct {
     });
     this.alarm('OldestMessageAge', {
       metric: oldest,
-      threshold: props.oldestMessageAlarmSeconds ?? 300,
+      threshold: props.oldestMessageAlarmSeconds ?? DEFAULT_SETTINGS.oldestMessageAlarmSeconds,
       evaluationPeriods: 5,
       datapointsToAlarm: 3,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -234,7 +235,7 @@ export class Monitoring extends Construct {
     });
     this.alarm('FailureRate', {
       metric: failureRate,
-      threshold: props.failureRateThreshold ?? 0.05,
+      threshold: props.failureRateThreshold ?? DEFAULT_SETTINGS.failureRateAlarmThreshold,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -1,7 +1,8 @@
 /**
  * docs/openapi.yaml matches the handlers: every route the routers serve is documented, every
  * response the handlers give (success and error) validates against the documented schema for
- * its path, method and status, and every documented status is exercised here.
+ * its path, method and status, and every documented status is exercised here. The CDK route
+ * list (API Gateway) is held equal to the routers too.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { notificationIdFor } from '../../lambdas/core/ids';
 import { createApiRouter } from '../../lambdas/handlers/api';
 import { createIngestRouter } from '../../lambdas/handlers/ingest';
 import type { WebhookStore } from '../../lambdas/ports';
+import { API_ROUTES } from '../../lib/constructs/api';
 import { apiHandlerFor, drainQueue, ingestHandlerFor, storesFor } from '../support/api-harness';
 import { type ApiRequest, type ApiResponse, client, invoke } from '../support/apigw';
 import { useStandIns } from '../support/standins';
@@ -119,6 +121,18 @@ describe('the OpenAPI description', () => {
         .map((m) => `${m} ${p}`),
     );
     expect(served.sort()).toEqual(documented.sort());
+  });
+
+  it('routes in API Gateway exactly what each router serves, to the Lambda of that router', () => {
+    const deps = apiHandlerFor(standIns()).deps;
+    const served = [
+      ...createApiRouter(deps).routeList.map((r) => `${r.method} ${r.pattern} -> api`),
+      ...createIngestRouter({ ...deps, config: { definitionCacheTtlMs: 0 } }).routeList.map(
+        (r) => `${r.method} ${r.pattern} -> ingest`,
+      ),
+    ];
+    const routed = API_ROUTES.map((r) => `${r.method} ${r.path} -> ${r.target}`);
+    expect(routed.sort()).toEqual(served.sort());
   });
 
   it('describes every response of every route', async () => {

@@ -12,7 +12,6 @@ import {
   type EgressPolicy,
   type Lookup,
   normalizeCidrs,
-  parseEgressPolicy,
   parseIp,
   resolveAndCheck,
 } from '../../lambdas/core/egress';
@@ -449,40 +448,19 @@ describe('resolveAndCheck with an injected lookup', () => {
 });
 
 describe('policy parsing', () => {
-  const defaults: EgressPolicy = { allowHttp: false, allowCidrs: ['10.9.0.0/16'] };
-
-  it('uses the defaults when the switches are unset', () => {
-    expect(parseEgressPolicy(undefined, undefined, defaults)).toEqual({
-      allowHttp: false,
-      allowCidrs: ['10.9.0.0/16'],
-    });
-  });
-
-  it('reads booleans and a comma list of CIDRs (bare addresses become single hosts)', () => {
-    expect(parseEgressPolicy('TRUE', ' 127.0.0.0/8 , ::1/128,, 192.168.1.10 ', defaults)).toEqual({
-      allowHttp: true,
-      allowCidrs: ['127.0.0.0/8', '::1/128', '192.168.1.10/32'],
-    });
-    expect(parseEgressPolicy('0', '', { allowHttp: true, allowCidrs: ['10.0.0.0/8'] })).toEqual({
-      allowHttp: false,
-      allowCidrs: [],
-    });
-  });
-
-  it('rejects a bad boolean or a bad CIDR, naming the switch', () => {
-    expect(() => parseEgressPolicy('maybe', undefined, defaults)).toThrow(/ALLOW_HTTP/);
-    expect(() => parseEgressPolicy(undefined, '10.0.0.0/33', defaults)).toThrow(ValidationError);
-    expect(() => parseEgressPolicy(undefined, '10.0.0.0/8,example.com', defaults)).toThrow(
-      /EGRESS_ALLOW_CIDRS: "example.com"/,
-    );
-  });
-
   it('normalizeCidrs canonicalizes valid entries', () => {
     expect(normalizeCidrs(['0:0:0:0:0:0:0:1/128', '10.0.0.0/8', 'FD00::/8'])).toEqual([
       '::1/128',
       '10.0.0.0/8',
       'fd00::/8',
     ]);
+  });
+
+  it('normalizeCidrs refuses a bad CIDR, naming the setting', () => {
+    expect(() => normalizeCidrs(['10.0.0.0/33'])).toThrow(ValidationError);
+    expect(() => normalizeCidrs(['10.0.0.0/8', 'example.com'], 'EGRESS_ALLOW_CIDRS')).toThrow(
+      /EGRESS_ALLOW_CIDRS: "example.com"/,
+    );
   });
 
   it('an unparseable allow-list entry opens nothing', () => {

@@ -1,5 +1,6 @@
 /** Local mode's switches: read from the environment, refused with a message naming the variable. */
-import { ConfigurationError, platformOptionsFromEnv } from '../../local/platform';
+import { ConfigError } from '../../lambdas/config';
+import { platformOptionsFromEnv } from '../../local/platform';
 
 describe('local mode switches', () => {
   it('leaves every default to startPlatform when nothing is set', () => {
@@ -47,7 +48,7 @@ describe('local mode switches', () => {
   ])('refuses %s=%s naming the variable', (name, value) => {
     const read = () => platformOptionsFromEnv({ [name]: value });
 
-    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(ConfigError);
     expect(read).toThrow(name);
   });
 });

@@ -2,6 +2,8 @@
  * The validation layer of the API use cases: small typed readers that collect every problem
  * (with its path) before failing once, so a client sees all mistakes of a request at a time.
  */
+
+import { isLenientTimestamp, parseLenientDateTime } from '../date-time';
 import { type ErrorDetail, ValidationError } from '../errors';
 
 export type Json = Record<string, unknown>;
@@ -125,36 +127,18 @@ export function readBoolean(value: unknown, path: string, issues: Issues): boole
   return value;
 }
 
-const ISO_DATE_TIME =
-  /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2}))?$/;
-
 /**
  * An ISO 8601 / RFC 3339 timestamp (a date alone means midnight UTC; a time needs a zone),
  * normalised to UTC `toISOString()` form so it compares with stored timestamps as a string.
  */
 export function readIsoTime(value: unknown, path: string, issues: Issues): string | undefined {
-  if (
-    typeof value !== 'string' ||
-    !ISO_DATE_TIME.test(value) ||
-    (/[Tt ]/.test(value) && !/([Zz]|[+-]\d{2}:?\d{2})$/.test(value))
-  ) {
+  if (typeof value !== 'string' || !isLenientTimestamp(value)) {
     issues.add(path, 'must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-28T10:00:00Z');
     return undefined;
   }
-  const ms = Date.parse(value.replace(' ', 'T'));
-  const [y, m, d] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
-  // Date.parse rolls 2026-02-31 over into March; a calendar check refuses it.
-  if (
-    Number.isNaN(ms) ||
-    m < 1 ||
-    m > 12 ||
-    d < 1 ||
-    d > new Date(Date.UTC(y, m, 0)).getUTCDate()
-  ) {
-    issues.add(path, 'is not a valid date');
-    return undefined;
-  }
-  return new Date(ms).toISOString();
+  const iso = parseLenientDateTime(value);
+  if (iso === undefined) issues.add(path, 'is not a valid date');
+  return iso;
 }
 
 export function readInteger(

@@ -14,7 +14,7 @@ import {
   MAX_CONCURRENCY,
   type WebhookDefinition,
 } from '../model';
-import { RESERVED_HEADERS as RENDERER_RESERVED_HEADERS } from '../request-rules';
+import { isHeaderName, isReservedHeader } from '../request-rules';
 import { isValidSigningSecret } from '../signing';
 import { subscriptionProblem } from '../subscriptions';
 import {
@@ -49,28 +49,6 @@ export const LIMITS = {
   username: 255,
   password: 1024,
 } as const;
-
-/** RFC 7230 token characters (tchar). */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/**
- * Hop-by-hop and framing headers the sender owns, the Content-Type set by `contentType`, and
- * whatever the renderer reserves; `webhook-*` belongs to Standard Webhooks. Authorization is
- * reserved when `auth` is set (auth sets it at send time), and always if the renderer says so.
- */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  ...RENDERER_RESERVED_HEADERS,
-]);
 
 /** C0 controls, DEL and C1 controls (what POST /events refuses in event types). */
 export function hasControlChars(value: string): boolean {
@@ -313,11 +291,11 @@ function readHeaders(obj: Json, issues: Issues): Record<string, string> | undefi
   for (const [name, template] of entries) {
     const path = joinPath('headers', name);
     const lower = name.toLowerCase();
-    if (!HEADER_NAME.test(name)) {
+    if (!isHeaderName(name)) {
       issues.add(path, 'is not a valid header name (RFC 7230 token characters only)');
       continue;
     }
-    if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) {
+    if (isReservedHeader(lower)) {
       issues.add(
         path,
         lower === 'content-type'

@@ -3,7 +3,7 @@
  * lambdas/config.ts). A missing or malformed value fails the cold start naming the variable.
  */
 import {
-  DEFAULT_DEFINITION_CACHE_TTL_SECONDS,
+  definitionCacheTtlMs,
   ENV,
   envReader,
   loadStoreConfig,
@@ -24,8 +24,6 @@ export function loadHttpLambdaConfig(
   return {
     ...loadStoreConfig(env),
     senderIps: read.list(ENV.SENDER_IPS, []),
-    definitionCacheTtlMs:
-      read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULT_DEFINITION_CACHE_TTL_SECONDS, 0, 3600) *
-      1000,
+    definitionCacheTtlMs: definitionCacheTtlMs(read),
   };
 }

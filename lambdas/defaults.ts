@@ -1,0 +1,25 @@
+/**
+ * Defaults of the settings both sides know: the CDK app sets them as environment variables
+ * (lib/config.ts, the constructs), local mode sets some of them, and the Lambdas fall back to
+ * them when a variable is unset (lambdas/config.ts). Each default lives here only.
+ */
+export const DEFAULTS = {
+  /** RETENTION_DAYS: how long notifications, rendered requests and resend jobs are kept (TTL). */
+  retentionDays: 90,
+  /** DEFINITION_CACHE_TTL_SECONDS: how long the Lambdas reuse cached definitions. */
+  definitionCacheTtlSeconds: 30,
+  /** DELIVERY_CONCURRENCY: notifications of one SQS batch delivered at once. */
+  deliveryConcurrency: 16,
+  /** WEBHOOK_CONCURRENCY_CEILING: the most requests in flight to one webhook. */
+  webhookConcurrencyCeiling: 100,
+  /** AUTO_DISABLE_AFTER_HOURS: an open circuit this old disables its webhook. */
+  autoDisableAfterHours: 120,
+  /** HEALTH_CACHE_TTL_SECONDS: how long a container trusts its cached health record. */
+  healthCacheTtlSeconds: 5,
+  /** SLOW_ATTEMPT_THRESHOLD_MS: an attempt this slow counts against health like a failure. */
+  slowAttemptThresholdMs: 10_000,
+  /** HEALTH_COUNT_FLUSH_SECONDS: how often successes are added to the health counters. */
+  healthCountFlushSeconds: 10,
+  /** Receives of a delivery job before it moves to the dead-letter queue (AWS and local mode). */
+  maxReceiveCount: 5,
+} as const;
