@@ -9,15 +9,25 @@
  *   duplicates (at-least-once across the crash), which are counted and carry one webhook-id;
  * - crash: the platform's children (stand-ins host, DynamoDB Local's JVM) die with it;
  * - secrets: none in the platform's logs, the history (API and tables scanned directly), API
- *   responses, or the queue and execution journals.
+ *   responses, or the queue and execution journals (as the crash left them and at the end):
+ *   neither the secrets given to it nor the keys it makes itself (ed25519 private keys of
+ *   some webhooks, the keys of the subjects some events are about).
  */
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import { LOCAL_DEFAULTS } from '../../local/platform';
-import { startStandIns } from '../../local/standins';
+import { standInCipher, startStandIns } from '../../local/standins';
 import { type Receiver, startReceiver } from '../support/receivers';
 import { type ApiClient, apiClient, mapBounded } from './support/api-client';
 import { recordFigures } from './support/figures';
@@ -33,6 +43,9 @@ import {
   type Haystack,
   needlesOf,
   newSecrets,
+  platformKeyNeedles,
+  platformKeys,
+  publicKeyOf,
   type SecretSet,
   scannedItemsText,
   searchFiles,
@@ -42,6 +55,11 @@ import {
 const EVENTS = Number(process.env.RELIABILITY_LOAD_EVENTS ?? 20_000);
 const WEBHOOKS = Number(process.env.RELIABILITY_LOAD_WEBHOOKS ?? 50);
 const FAILING_EVERY = 10; // every 10th receiver fails the first two attempts: 10 %
+/** Every 5th webhook signs with an ed25519 key pair the platform makes (the others with a given whsec_). */
+const ED25519_EVERY = 5;
+/** Every 4th event is about a subject (one of SUBJECTS): its stored request is sealed with the subject's key. */
+const SUBJECT_EVERY = 4;
+const SUBJECTS = 23;
 const BATCH = 100;
 /** Messages one ReceiveMessage (and so one delivery batch) takes at most. */
 const SQS_MAX_BATCH = 10;
@@ -62,6 +80,9 @@ interface Hook {
   readonly id: string;
   readonly type: string;
   readonly failing: boolean;
+  readonly ed25519: boolean;
+  /** `whpk_...` as the API showed it (ed25519 webhooks). */
+  readonly publicKey?: string;
   readonly secrets: SecretSet;
   readonly receiver: Receiver;
 }
@@ -106,11 +127,16 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
   };
   /** Batches: index -> accepted (202 seen). */
   const accepted = new Set<number>();
-  const batches: { type: string; id: string; data: Record<string, unknown> }[][] = [];
+  const batches: {
+    type: string;
+    id: string;
+    data: Record<string, unknown>;
+    subject?: string;
+  }[][] = [];
   /** Expected notification id -> its hook. */
   const expected = new Map<string, Hook>();
-  /** Secrets found in the journals as the crash left them (before a restart compacts them). */
-  const atCrash: Finding[] = [];
+  /** The state files (journals) as the crash left them, before a restart compacts them. */
+  let atCrashDir: string;
   /** What the graceful stop of the second run left: nothing may be alive, nothing was killed. */
   let graceful: { exitedBy: string; leftAlive: number[] } | undefined;
   /** Per hook, the headers of one request its receiver got (the secrets scan's positive control). */
@@ -152,6 +178,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         id: '',
         type: `REL_EVENT_${i}`,
         failing,
+        ed25519: i % ED25519_EVERY === 1,
         secrets: newSecrets(`wh${i}`),
         receiver,
       });
@@ -164,6 +191,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
           type: hooks[n % WEBHOOKS]!.type,
           id: `evt-rel-${n}`,
           data: { n, loanId: `L-${n}` },
+          ...(n % SUBJECT_EVERY === 0 ? { subject: `client-${n % SUBJECTS}` } : {}),
         });
       }
       batches.push(events);
@@ -266,10 +294,16 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         url: `${hook.receiver.url}/hook/${hook.index}?loan={{ data.loanId }}`,
         body: '{"n": {{ data.n }}, "loan": {{ data.loanId | json }}}',
         auth: { type: 'basic', username: hook.secrets.username, password: hook.secrets.password },
-        signingSecret: hook.secrets.signingSecret,
+        ...(hook.ed25519
+          ? { signing: { scheme: 'ed25519' } }
+          : { signingSecret: hook.secrets.signingSecret }),
       });
       expect(res.status).toBe(201);
       (hook as { id: string }).id = res.body.id;
+      if (hook.ed25519) {
+        expect(res.body.publicKey).toMatch(/^whpk_/);
+        (hook as { publicKey?: string }).publicKey = res.body.publicKey;
+      }
     }
     for (const events of batches) {
       for (const e of events)
@@ -316,12 +350,12 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     // The queue as the crash left it: every accepted, unacknowledged message is in the SQS journal.
     const journal = readFileSync(path.join(dataDir, 'sqs-journal.jsonl'), 'utf8');
     const queuedMessagesInJournal = (journal.match(/"t":"send"/g) ?? []).length;
-    atCrash.push(
-      ...(await searchFiles(
-        filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`)),
-        hooks.flatMap((h) => needlesOf(h.secrets)),
-      )),
-    );
+    // Kept for the secrets scan (the keys the platform made are only known at the end).
+    atCrashDir = path.join(dir, 'at-crash');
+    cpSync(dataDir, atCrashDir, {
+      recursive: true,
+      filter: (f) => !f.includes(`${path.sep}dynamodb`),
+    });
     figures.crash = {
       queuedMessagesInJournal,
       afterMs: Math.round(crashMs),
@@ -457,9 +491,9 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     expect(duplicates).toBeLessThanOrEqual(duplicateBound);
   }, 1_200_000);
 
-  it('no secret in the logs, the history (API and tables), API responses or the queue and execution journals', async () => {
+  it('no secret in the logs, the history (API and tables), API responses or the queue and execution journals, the keys the platform made included', async () => {
     const p = platform!;
-    const needles = hooks.flatMap((h) => needlesOf(h.secrets));
+    const given = hooks.flatMap((h) => needlesOf(h.secrets));
     // A sample of full notification records (request and attempts included).
     const ids = [...expected.keys()].filter(
       (_, i) => i % Math.max(1, Math.floor(expected.size / 300)) === 0,
@@ -473,12 +507,19 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     // The operator's stop (SIGTERM) alone: the helper's stop() would SIGKILL what is left.
     graceful = await p.terminate();
 
-    // Tables scanned directly, with the platform stopped (stand-ins started on its DATA_DIR).
+    // Tables scanned directly, with the platform stopped (stand-ins started on its DATA_DIR),
+    // and the keys the platform made opened from them with its installation key.
     const standIns = await startStandIns({ dataDir });
     const tables: Haystack[] = [];
     let scanned = 0;
+    let made: Awaited<ReturnType<typeof platformKeys>>;
     try {
-      for (const table of [standIns.tables.notifications, standIns.tables.payloads]) {
+      for (const table of [
+        standIns.tables.notifications,
+        standIns.tables.payloads,
+        standIns.tables.webhooks,
+        standIns.tables.subjectKeys,
+      ]) {
         let key: Record<string, unknown> | undefined;
         do {
           const page = await standIns.clients.dynamo.send(
@@ -489,14 +530,22 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
           key = page.LastEvaluatedKey;
         } while (key);
       }
+      made = await platformKeys(
+        standIns.clients.dynamo,
+        standIns.tables,
+        standInCipher(standIns),
+        hooks.map((h) => h.id),
+      );
     } finally {
       await standIns.stop();
     }
     // The payloads really are there: the scan searched the stored requests.
     expect(scanned).toBeGreaterThanOrEqual(2 * expected.size);
+    const needles = [...new Set([...given, ...platformKeyNeedles(made)])];
 
+    const stateFiles = (root: string) =>
+      filesUnder(root).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`));
     const findings: Finding[] = [
-      ...atCrash,
       ...searchTexts(tables, needles),
       ...searchTexts(
         clients.map((c, i) => ({ where: `api responses (run ${i + 1})`, text: c.seen.join('\n') })),
@@ -506,15 +555,15 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         platforms.flatMap((x) => [x.stdoutFile, x.stderrFile]),
         needles,
       )),
-      // Queue messages (the SQS journal) and execution inputs; DynamoDB's own files hold the
-      // Webhooks table, where definitions keep their secrets (KMS-encrypted on AWS).
-      ...(await searchFiles(
-        filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`)),
-        needles,
-      )),
+      // Queue messages (the SQS journal) and execution inputs, as the crash left them and at
+      // the end, and DynamoDB Local's own files (every table, secrets sealed in the Webhooks one).
+      ...(await searchFiles(stateFiles(atCrashDir), needles)),
+      ...(await searchFiles(filesUnder(dataDir), needles)),
     ];
     // Positive controls: the same search finds every hook's Basic credential in what its
-    // receiver got (receivers legitimately get it), and every needle planted in a file.
+    // receiver got (receivers legitimately get it), and every needle planted in a file and in
+    // a text. The keys searched for are the ones in use: each private key gives its webhook's
+    // public key as the API showed it, and the subject keys open every sealed stored request.
     const inReceived = searchTexts(
       hooks.map((h) => ({
         where: `receiver ${h.index}`,
@@ -523,30 +572,54 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       needles,
     );
     const control = path.join(dir, 'positive-control.jsonl');
-    writeFileSync(
-      control,
-      hooks.map((h) => JSON.stringify({ planted: needlesOf(h.secrets) })).join('\n'),
-    );
+    // As bytes: a raw key leaks as its bytes (the file search reads latin1, one byte a char).
+    writeFileSync(control, Buffer.concat(needles.map((n) => Buffer.from(`${n}\n`, 'latin1'))));
     const inControlFile = await searchFiles([control], needles);
+    const inControlText = searchTexts(
+      [{ where: 'planted', text: JSON.stringify({ planted: needles }) }],
+      needles,
+    );
+    const ed25519Hooks = hooks.filter((h) => h.ed25519);
     const searched = {
       positiveControls: {
         receiversWithTheirCredentialFound: new Set(inReceived.map((f) => f.where)).size,
         plantedNeedlesFound: inControlFile.length,
+        plantedNeedlesFoundInText: new Set(inControlText.map((f) => f.needle)).size,
+        privateKeysMatchingTheirPublicKey: ed25519Hooks.filter(
+          (h) => publicKeyOf(made.privateKeys.get(h.id)?.[0] ?? 'whsk_') === h.publicKey,
+        ).length,
+        sealedRequestsOpenedBySubjectKeys: made.sealedPayloadsOpened,
       },
       secretsSearched: hooks.length * 2,
+      privateKeysSearched: [...made.privateKeys.values()].flat().length,
+      subjectKeysSearched: made.subjectKeys.length,
+      sealedRequests: made.sealedPayloads,
       needles: needles.length,
       tableItemsScanned: scanned,
       apiResponses: clients.reduce((n, c) => n + c.seen.length, 0),
       logFiles: platforms.length * 2,
-      journalFiles: filesUnder(dataDir).filter((f) => !f.includes(`${path.sep}dynamodb${path.sep}`))
-        .length,
+      journalFiles: stateFiles(dataDir).length,
+      journalFilesAtCrash: stateFiles(atCrashDir).length,
+      dynamoDbFiles: filesUnder(dataDir).length - stateFiles(dataDir).length,
       findings: findings.length,
     };
     figures.secrets = searched;
     expect(searched.journalFiles).toBeGreaterThan(0);
+    expect(searched.journalFilesAtCrash).toBeGreaterThan(0);
+    expect(searched.dynamoDbFiles).toBeGreaterThan(0);
+    expect(searched.privateKeysSearched).toBe(ed25519Hooks.length);
+    expect(ed25519Hooks.length).toBeGreaterThan(0);
+    // One key per subject (none was erased), one sealed stored request per event about one.
+    const aboutSubjects = batches.flat().filter((e) => e.subject !== undefined);
+    expect(aboutSubjects.length).toBeGreaterThan(0);
+    expect(searched.subjectKeysSearched).toBe(new Set(aboutSubjects.map((e) => e.subject)).size);
+    expect(searched.sealedRequests).toBe(aboutSubjects.length);
     expect(searched.positiveControls).toEqual({
       receiversWithTheirCredentialFound: hooks.length,
       plantedNeedlesFound: needles.length,
+      plantedNeedlesFoundInText: needles.length,
+      privateKeysMatchingTheirPublicKey: ed25519Hooks.length,
+      sealedRequestsOpenedBySubjectKeys: searched.sealedRequests,
     });
     expect(findings).toEqual([]);
   }, 300_000);

@@ -4,12 +4,20 @@
  * Authorization header, the key part of `whsec_...`), searched in logs, history, API
  * responses, queue messages and state files. Receivers legitimately get the Authorization
  * header; what they received is never searched.
+ *
+ * Keys the platform makes itself are searched too: ed25519 private keys (kept sealed in the
+ * Webhooks item as `whsk_` + base64 of the 32-byte seed) and subject keys (32 random bytes,
+ * kept wrapped in the SubjectKeys table). The suite never sees them, so platformKeys() opens
+ * them from the tables with the installation key, as the platform does.
  */
-import { randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { DynamoWebhookStore } from '../../../lambdas/adapters/dynamo-stores';
 import { PACKED_ATTRIBUTES, unpackRequest } from '../../../lambdas/adapters/payload-packing';
+import { isSealedPayload, openSealedPayload } from '../../../lambdas/adapters/payload-sealing';
+import type { EnvelopeCipher } from '../../../lambdas/core/crypto/envelope';
 
 export interface SecretSet {
   readonly username: string;
@@ -37,6 +45,114 @@ export function needlesOf(s: SecretSet): string[] {
     key,
     // The key as it would appear if someone logged the decoded bytes.
     Buffer.from(key, 'base64').toString('hex'),
+  ];
+}
+
+/**
+ * Every form an ed25519 private key (`whsk_` + base64 of the seed) could leak in: as kept, the
+ * seed in base64, base64url (a JWK's `d`), hex and raw bytes, and the PKCS#8 PEM body.
+ */
+export function privateKeyNeedles(privateKey: string): string[] {
+  const seed = Buffer.from(privateKey.replace(/^whsk_/, ''), 'base64');
+  const pem = privateKeyObject(seed)
+    .export({ format: 'pem', type: 'pkcs8' })
+    .toString()
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('-----'))
+    .join('');
+  return [
+    privateKey,
+    seed.toString('base64'),
+    seed.toString('base64url'),
+    seed.toString('hex'),
+    seed.toString('latin1'),
+    pem,
+  ];
+}
+
+/** Every form a subject key (32 random bytes) could leak in: base64 (as sealed), base64url, hex, raw. */
+export function subjectKeyNeedles(key: Buffer): string[] {
+  return [
+    key.toString('base64'),
+    key.toString('base64url'),
+    key.toString('hex'),
+    key.toString('latin1'),
+  ];
+}
+
+function privateKeyObject(seed: Buffer) {
+  // PKCS#8 of an ed25519 key: a fixed 16-byte prefix, then the 32-byte seed (RFC 8410).
+  return createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
+}
+
+/** The `whpk_` public key of a `whsk_` private key (proves the key found is the one in use). */
+export function publicKeyOf(privateKey: string): string {
+  const seed = Buffer.from(privateKey.replace(/^whsk_/, ''), 'base64');
+  const jwk = createPublicKey(privateKeyObject(seed)).export({ format: 'jwk' }) as { x: string };
+  return `whpk_${Buffer.from(jwk.x, 'base64url').toString('base64')}`;
+}
+
+export interface PlatformKeys {
+  /** webhook id -> its `whsk_` private keys (current and any still in a grace period). */
+  readonly privateKeys: ReadonlyMap<string, readonly string[]>;
+  /** Every subject key left in the SubjectKeys table, unwrapped. */
+  readonly subjectKeys: readonly Buffer[];
+  /** Sealed Payloads items, and how many of them one of those subject keys opens. */
+  readonly sealedPayloads: number;
+  readonly sealedPayloadsOpened: number;
+}
+
+/** Opens the keys the platform made from its tables, with its installation key (`cipher`). */
+export async function platformKeys(
+  client: DynamoDBClient,
+  tables: { readonly webhooks: string; readonly subjectKeys: string; readonly payloads: string },
+  cipher: EnvelopeCipher,
+  webhookIds: readonly string[],
+): Promise<PlatformKeys> {
+  const store = new DynamoWebhookStore(client, tables.webhooks, cipher);
+  const privateKeys = new Map<string, string[]>();
+  for (const id of webhookIds) {
+    const def = await store.get(id);
+    const keys = [
+      def?.signingKey?.privateKey,
+      ...(def?.retiredSigningKeys ?? []).map((k) => k.keyPair?.privateKey),
+    ].filter((k): k is string => k !== undefined);
+    if (keys.length > 0) privateKeys.set(id, keys);
+  }
+  const byId = new Map<string, Buffer>();
+  for await (const page of paginateScan({ client }, { TableName: tables.subjectKeys })) {
+    for (const item of page.Items ?? []) {
+      const id = item.id?.S ?? '';
+      if (id.startsWith('k#') && item.wrapped?.S)
+        byId.set(id, Buffer.from(await cipher.open(item.wrapped.S, id), 'base64'));
+    }
+  }
+  let sealedPayloads = 0;
+  let sealedPayloadsOpened = 0;
+  for await (const page of paginateScan({ client }, { TableName: tables.payloads })) {
+    for (const item of page.Items ?? []) {
+      if (!isSealedPayload(item)) continue;
+      sealedPayloads += 1;
+      const opened = await openSealedPayload(item, async (id) => byId.get(id)).then(
+        () => true,
+        () => false,
+      );
+      if (opened) sealedPayloadsOpened += 1;
+    }
+  }
+  const subjectKeys = [...byId.values()];
+  return { privateKeys, subjectKeys, sealedPayloads, sealedPayloadsOpened };
+}
+
+/** The needles of every key the platform made. */
+export function platformKeyNeedles(keys: PlatformKeys): string[] {
+  return [
+    ...[...keys.privateKeys.values()].flat().flatMap(privateKeyNeedles),
+    ...keys.subjectKeys.flatMap(subjectKeyNeedles),
   ];
 }
 
