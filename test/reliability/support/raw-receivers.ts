@@ -32,6 +32,7 @@ export interface RawReceiver {
 
 async function listen(
   onSocket: (socket: net.Socket, state: RawReceiver) => void,
+  serverOptions: net.ServerOpts = {},
 ): Promise<RawReceiver> {
   const sockets = new Set<net.Socket>();
   const state: RawReceiver = {
@@ -41,7 +42,7 @@ async function listen(
     open: () => 0,
     close: async () => undefined,
   };
-  const server = net.createServer((socket) => {
+  const server = net.createServer(serverOptions, (socket) => {
     state.connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -79,9 +80,11 @@ export function resetAfterHeaders(): Promise<RawReceiver> {
   });
 }
 
-/** Accepts connections and never reads from them (nor answers). */
+/**
+ * Accepts connections and never reads from them (nor answers). Its sockets never start reading
+ * (pauseOnConnect): what a client sends stays in the kernel's receive buffer, none of it in this
+ * process's memory, so the process's memory figures are the sender's alone.
+ */
 export function neverReads(): Promise<RawReceiver> {
-  return listen((socket) => {
-    socket.pause();
-  });
+  return listen(() => undefined, { pauseOnConnect: true });
 }
