@@ -6,17 +6,27 @@
  *
  * Invariants for every case: never a 500 (nor a thrown handler), every error carries a code, and
  * nothing half-written: a refused create leaves the list unchanged, a refused replace leaves the
- * definition unchanged, a refused batch or resend enqueues nothing.
+ * definition unchanged, a refused batch or resend enqueues nothing and records no resend job.
+ * Where the contract (docs/openapi.yaml) fixes the answer, the property asserts exactly it: a
+ * body that is not JSON by its Content-Type is 415 UNSUPPORTED_MEDIA_TYPE, a path no documented
+ * route matches is 404 NOT_FOUND, a documented path asked with another method is 405
+ * METHOD_NOT_ALLOWED with the documented methods in Allow, a routed request answers only a
+ * status documented for its operation; an accepted resend enqueues exactly one job per
+ * notification asked for (or one range job), records one resend job that the API then shows,
+ * and leaves the history as it was.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
+import { parse } from 'yaml';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
-import type { DeliveryJob } from '../../lambdas/core/model';
+import { notificationIdFor } from '../../lambdas/core/ids';
+import type { DeliveryJob, Notification, NotificationStatus } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { createApiHandler } from '../../lambdas/handlers/api';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
-import type { DeliveryQueue } from '../../lambdas/ports';
+import type { DeliveryQueue, ResendJob, ResendJobStore } from '../../lambdas/ports';
 import { captureLogs, drainQueue, storesFor } from '../support/api-harness';
 import {
   type ApiRequest,
@@ -32,15 +42,103 @@ import { needlesOf, newSecrets, searchTexts } from './support/secrets';
 const RUNS = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 150);
 const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? 20261128);
 
-/** A queue that counts what it was asked to enqueue, in front of the real SQS adapter. */
-class CountingQueue implements DeliveryQueue {
-  enqueued = 0;
+/** A queue that records what it was asked to enqueue, in front of the real SQS adapter. */
+class RecordingQueue implements DeliveryQueue {
+  readonly jobs: DeliveryJob[] = [];
+  get enqueued(): number {
+    return this.jobs.length;
+  }
   constructor(private readonly inner: DeliveryQueue) {}
   async enqueue(jobs: readonly DeliveryJob[]): Promise<void> {
     await this.inner.enqueue(jobs);
-    this.enqueued += jobs.length;
+    this.jobs.push(...jobs);
   }
 }
+
+/** Counts the resend jobs the API records, in front of the real DynamoDB store. */
+class CountingResendJobs implements ResendJobStore {
+  created = 0;
+  constructor(private readonly inner: ResendJobStore) {}
+  async create(job: ResendJob): Promise<void> {
+    await this.inner.create(job);
+    this.created += 1;
+  }
+  get(jobId: string): Promise<ResendJob | undefined> {
+    return this.inner.get(jobId);
+  }
+  increment(jobId: string, counters: Parameters<ResendJobStore['increment']>[1]): Promise<void> {
+    return this.inner.increment(jobId, counters);
+  }
+}
+
+/** The documented contract: paths, their methods and the statuses each operation answers. */
+const OPENAPI = parse(readFileSync(path.resolve(__dirname, '../../docs/openapi.yaml'), 'utf8')) as {
+  paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+};
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
+/** Path parameters are documented as 1 to 256 characters. */
+const MAX_PARAM_LENGTH = 256;
+/** The ingest Lambda serves POST /events; the api Lambda every other documented path. */
+const INGEST_PATHS = new Set(['/events']);
+
+interface RouteOutcome {
+  /** Documented paths the request path matches. */
+  readonly templates: string[];
+  /** Their methods (upper case, sorted): the Allow header of a 405. */
+  readonly allow: string[];
+  /** Statuses documented for the operation the request reaches, if it reaches one. */
+  readonly statuses?: Set<number>;
+}
+
+/**
+ * What the contract says a request gets from the routing alone: the documented paths its path
+ * matches (a literal segment matches itself, a `{param}` one non-empty segment of at most 256
+ * characters once decoded; one trailing slash is ignored), and the operation it reaches.
+ */
+function documentedRoute(method: string, rawPath: string, ingest: boolean): RouteOutcome {
+  const trimmed = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
+  const actual = trimmed.split('/').slice(1);
+  const templates = Object.keys(OPENAPI.paths).filter((template) => {
+    if (INGEST_PATHS.has(template) !== ingest) return false;
+    const pattern = template.split('/').slice(1);
+    if (pattern.length !== actual.length) return false;
+    return pattern.every((p, i) => {
+      const a = actual[i]!;
+      if (!p.startsWith('{')) return p === a;
+      try {
+        const decoded = decodeURIComponent(a);
+        return decoded !== '' && decoded.length <= MAX_PARAM_LENGTH;
+      } catch {
+        return false;
+      }
+    });
+  });
+  const methodsOf = (t: string) =>
+    Object.keys(OPENAPI.paths[t]!).filter((m) => HTTP_METHODS.includes(m));
+  const allow = [...new Set(templates.flatMap(methodsOf).map((m) => m.toUpperCase()))].sort();
+  // A literal segment beats a parameter (documented: /notifications/resend is not an id).
+  const reached = templates
+    .filter((t) => methodsOf(t).includes(method.toLowerCase()))
+    .sort((a, b) => literalWeight(b) - literalWeight(a))[0];
+  if (reached === undefined) return { templates, allow };
+  const responses = OPENAPI.paths[reached]![method.toLowerCase()]!.responses ?? {};
+  return { templates, allow, statuses: new Set(Object.keys(responses).map(Number)) };
+}
+
+function literalWeight(template: string): number {
+  return template
+    .split('/')
+    .slice(1)
+    .reduce((w, s, i) => w + (s.startsWith('{') ? 0 : 2 ** (16 - i)), 0);
+}
+
+/** The only code each of these statuses can carry (docs/openapi.yaml's table of codes). */
+const CODE_OF_STATUS: Readonly<Record<number, string>> = {
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
 
 const secrets = newSecrets('fuzz');
 
@@ -59,6 +157,32 @@ const VALID = {
   signingSecret: secrets.signingSecret,
 };
 const FIELDS = Object.keys(VALID) as (keyof typeof VALID)[];
+/** The reference webhook every event matches (created first; accepted replaces restore it). */
+const REFERENCE = { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' };
+
+/**
+ * History the resend cases resend: notifications and their stored requests as the delivery
+ * Lambda writes them, one a minute from SEED_START, on two webhooks, FAILED and SENT alternating.
+ */
+const SEED_START = Date.parse('2026-11-20T10:00:00.000Z');
+const SEED_COUNT = 8;
+const SEED_WEBHOOKS = ['wh_FUZZSEEDAAAAAAAAAAAAAAAAAAA', 'wh_FUZZSEEDBBBBBBBBBBBBBBBBBBB'];
+interface SeededNotification {
+  readonly id: string;
+  readonly webhookId: string;
+  readonly status: NotificationStatus;
+  readonly createdAt: string;
+}
+const SEEDED: readonly SeededNotification[] = Array.from({ length: SEED_COUNT }, (_, i) => {
+  const webhookId = SEED_WEBHOOKS[i % 2]!;
+  return {
+    id: notificationIdFor(webhookId, `fuzz-evt-${i}`),
+    webhookId,
+    status: i % 3 === 0 ? 'SENT' : 'FAILED',
+    createdAt: new Date(SEED_START + i * 60_000).toISOString(),
+  };
+});
+const SEEDED_IDS = SEEDED.map((n) => n.id);
 
 /** Templates that loop, nest, recurse, read files or render megabytes. */
 const HOSTILE_TEMPLATES = [
@@ -323,13 +447,86 @@ const resendBody: fc.Arbitrary<string> = fc.oneof(
   fc.record({ key: dangerousKey }).map(({ key }) => withKey({ ids: [] }, key, { x: 1 })),
 );
 
+/** A resend body, and the status the contract gives it when the generator knows it. */
+interface ResendCase {
+  readonly body: string;
+  readonly expected?: number;
+}
+
+const unknownId = fc
+  .string({ minLength: 1, maxLength: 12 })
+  .map((s) => notificationIdFor(SEED_WEBHOOKS[0]!, `not-seeded-${s}`));
+const seedTime = fc
+  .tuple(fc.integer({ min: -1, max: SEED_COUNT + 1 }), fc.constantFrom(0, 30_000))
+  .map(([minute, offset]) => new Date(SEED_START + minute * 60_000 + offset).toISOString());
+
+const resendCase: fc.Arbitrary<ResendCase> = fc.oneof(
+  resendBody.map((body) => ({ body })),
+  // Known ids only: one job per id.
+  fc
+    .shuffledSubarray(SEEDED_IDS, { minLength: 1 })
+    .map((ids) => ({ body: JSON.stringify({ ids }), expected: 202 })),
+  // Known and unknown ids: 404 naming the unknown ones, nothing queued.
+  fc
+    .tuple(
+      fc.shuffledSubarray(SEEDED_IDS),
+      fc.uniqueArray(unknownId, { minLength: 1, maxLength: 3 }),
+      fc.nat(),
+    )
+    .map(([known, unknown, at]) => {
+      const ids = [...known];
+      for (const id of unknown) ids.splice(at % (ids.length + 1), 0, id);
+      return { body: JSON.stringify({ ids }), expected: 404 };
+    }),
+  // A known id twice: 400, nothing queued.
+  fc
+    .constantFrom(...SEEDED_IDS)
+    .map((id) => ({ body: JSON.stringify({ ids: [id, SEEDED_IDS[0], id] }), expected: 400 })),
+  // Ranges over the seeded minutes: a job counting what matches (or 400 when empty/backwards).
+  fc
+    .record(
+      {
+        from: seedTime,
+        to: seedTime,
+        status: fc.constantFrom<NotificationStatus>('FAILED', 'SENT', 'QUEUED'),
+        webhookId: fc.constantFrom(...SEED_WEBHOOKS, 'wh_FUZZNOSUCHWEBHOOKAAAAAAAAA'),
+      },
+      { requiredKeys: ['from', 'to'] },
+    )
+    .map((range) => ({
+      body: JSON.stringify(range),
+      expected: Date.parse(range.from) < Date.parse(range.to) ? 202 : 400,
+    })),
+);
+
+/** The notifications a range resend matches (from inclusive, to exclusive; status FAILED by default). */
+function seededInRange(range: {
+  from: string;
+  to: string;
+  status?: string;
+  webhookId?: string;
+}): SeededNotification[] {
+  const from = Date.parse(range.from.replace(' ', 'T'));
+  const to = Date.parse(range.to.replace(' ', 'T'));
+  return SEEDED.filter(
+    (n) =>
+      Date.parse(n.createdAt) >= from &&
+      Date.parse(n.createdAt) < to &&
+      n.status === (range.status ?? 'FAILED') &&
+      (range.webhookId === undefined || n.webhookId === range.webhookId),
+  );
+}
+
 // ---- the suite ---------------------------------------------------------------------------------
 
 describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-written', () => {
   const standIns = useStandIns({ prefix: 'fuzz-' });
   let api: Handler;
   let ingest: Handler;
-  let queue: CountingQueue;
+  let queue: RecordingQueue;
+  let resendJobs: CountingResendJobs;
+  /** The seeded notifications as GET /notifications/{id} showed them before any resend. */
+  const history = new Map<string, unknown>();
   const logs = captureLogs();
   const responses: string[] = [];
   const tally: Record<string, { cases: number; byStatus: Record<string, number> }> = {};
@@ -340,9 +537,46 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
 
   beforeAll(async () => {
     const s = standIns();
-    queue = new CountingQueue(new SqsDeliveryQueue(s.clients.sqs, s.queueUrl));
+    queue = new RecordingQueue(new SqsDeliveryQueue(s.clients.sqs, s.queueUrl));
+    const stores = storesFor(s);
+    resendJobs = new CountingResendJobs(stores.resendJobs);
+    for (const seed of SEEDED) {
+      const notification: Notification = {
+        id: seed.id,
+        webhookId: seed.webhookId,
+        eventId: `fuzz-evt-${SEEDED.indexOf(seed)}`,
+        eventType: 'LOAN_DISBURSEMENT',
+        createdAt: seed.createdAt,
+        status: seed.status,
+        failureReason: seed.status === 'FAILED' ? 'INVALID_HTTP_RESPONSE' : null,
+        attempts: [
+          {
+            number: 1,
+            trigger: 'initial',
+            startedAt: seed.createdAt,
+            durationMs: 5,
+            statusCode: seed.status === 'SENT' ? 200 : 500,
+            outcome: seed.status === 'SENT' ? 'SENT' : 'FAILED',
+            error: seed.status === 'SENT' ? null : 'INVALID_HTTP_RESPONSE',
+            responseBody: null,
+          },
+        ],
+        nextAttemptAt: null,
+      };
+      await stores.payloads.putOnce(
+        seed.id,
+        {
+          method: 'POST',
+          url: `https://ledger.example.com/loans/${seed.id}`,
+          headers: { 'Content-Type': 'application/json' },
+          body: '{"loan":"L-1"}',
+        },
+        2_000_000_000,
+      );
+      expect(await stores.notifications.create(notification, 2_000_000_000)).toBe(true);
+    }
     api = createApiHandler({
-      stores: storesFor(s),
+      stores: { ...stores, resendJobs },
       queue,
       renderer: new Renderer(),
       clock: { now: () => new Date() },
@@ -356,14 +590,15 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
       config: { definitionCacheTtlMs: 0 },
       logger: logs,
     });
-    const res = await invoke(api, {
-      method: 'POST',
-      path: '/webhooks',
-      body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' },
-    });
+    const res = await invoke(api, { method: 'POST', path: '/webhooks', body: REFERENCE });
     expect(res.status).toBe(201);
     existingId = res.body.id;
     created.add(existingId);
+    for (const id of SEEDED_IDS) {
+      const seen = await invoke(api, { method: 'GET', path: `/notifications/${id}` });
+      expect(seen.status).toBe(200);
+      history.set(id, seen.body);
+    }
   });
 
   afterAll(() => {
@@ -453,7 +688,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           const restored = await invoke(api, {
             method: 'PUT',
             path: `/webhooks/${existingId}`,
-            body: { ...VALID, events: ['*'], url: 'https://ledger.example.com/x' },
+            body: REFERENCE,
           });
           expect(restored.status).toBe(200);
           return;
@@ -521,30 +756,68 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
       }),
       { numRuns: RUNS, seed: SEED + 3 },
     );
-    const contentTypes = fc.constantFrom<string | null>(
+    // A body each route would accept as application/json: the 415 is the Content-Type's alone.
+    const acceptedBody: Record<string, string> = {
+      '/events': JSON.stringify({ type: 'LOAN_DISBURSEMENT', data: { loanId: 'L-1' } }),
+      '/webhooks': JSON.stringify(VALID),
+      [`/webhooks/${existingId}`]: JSON.stringify(REFERENCE),
+      [`/webhooks/${existingId}/preview`]: JSON.stringify({ type: 'LOAN_DISBURSEMENT', data: {} }),
+      '/notifications/resend': JSON.stringify({ ids: [SEEDED_IDS[0]] }),
+    };
+    const notJson = fc.constantFrom<string | null>(
       null,
+      '',
       'text/plain',
+      'text/json',
       'application/xml',
       'application/x-www-form-urlencoded',
       'multipart/form-data; boundary=x',
       'application/json; charset=latin1',
+      'application/json; charset=utf-16',
       'application/jsonx',
+      'application/json+xml',
       '*/*',
-      '',
     );
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(...routes),
-        contentTypes,
+        notJson,
         async ([method, path, handler], contentType) => {
-          await send(
+          const res = await send(
             `${method} ${path.replace(existingId, '{id}')} (content types)`,
-            { method, path, body: '{"type":"X","data":{}}', contentType },
+            { method, path, body: acceptedBody[path], contentType },
             handler,
           );
+          expect([res.status, res.body?.error?.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
         },
       ),
       { numRuns: Math.ceil(RUNS / 3), seed: SEED + 4 },
+    );
+    // Other spellings of JSON in UTF-8 pass the Content-Type check: the body is read (and
+    // here refused as INVALID_JSON), so the 415s above are not a check refusing everything.
+    const json = fc.constantFrom(
+      'application/json',
+      'Application/JSON',
+      'application/json; charset=utf-8',
+      'application/json;charset="UTF-8"',
+      'application/json; charset=utf8',
+      'application/merge-patch+json',
+      'application/vnd.api+json; charset=utf-8',
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...routes),
+        json,
+        async ([method, path, handler], contentType) => {
+          const res = await send(
+            `${method} ${path.replace(existingId, '{id}')} (JSON content types)`,
+            { method, path, body: '{"type":', contentType },
+            handler,
+          );
+          expect([res.status, res.body?.error?.code]).toEqual([400, 'INVALID_JSON']);
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 3), seed: SEED + 9 },
     );
     for (const [method, path, handler] of routes) {
       const res = await send(
@@ -559,7 +832,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     expect(problems).toEqual([]);
   });
 
-  it('junk paths, methods and query strings: 404/405/400 with a code, never 500', async () => {
+  it('junk paths, methods and query strings: 404 NOT_FOUND off the documented paths, 405 METHOD_NOT_ALLOWED with Allow off their methods, else a documented status', async () => {
     const enqueuedBefore = queue.enqueued;
     const listBefore = await listIds();
     await fc.assert(
@@ -572,7 +845,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           const path = `/${[route, ...segments].join('/')}${query ? `?${query}` : ''}`;
           const handler = route === 'events' ? ingest : api;
           // Only bodies that cannot create or enqueue anything valid: this case is about routing.
-          await send(
+          const res = await send(
             'paths, methods, queries',
             {
               method,
@@ -581,6 +854,27 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
             },
             handler,
           );
+          const rawPath = path.split('?')[0]!;
+          const outcome = documentedRoute(method, rawPath, handler === ingest);
+          const code = res.body?.error?.code;
+          if (outcome.templates.length === 0) {
+            expect([res.status, code]).toEqual([404, 'NOT_FOUND']);
+          } else if (outcome.statuses === undefined) {
+            expect([res.status, code, res.headers.allow]).toEqual([
+              405,
+              'METHOD_NOT_ALLOWED',
+              outcome.allow.join(', '),
+            ]);
+          } else {
+            // Reached a documented operation: one of its documented statuses, never a 405.
+            expect({ status: res.status, documented: outcome.statuses.has(res.status) }).toEqual({
+              status: res.status,
+              documented: true,
+            });
+            expect(res.status).not.toBe(405);
+          }
+          if (CODE_OF_STATUS[res.status] !== undefined)
+            expect(code).toBe(CODE_OF_STATUS[res.status]);
         },
       ),
       { numRuns: RUNS * 2, seed: SEED + 5 },
@@ -592,7 +886,9 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           { method: 'GET', path: `/notifications?${query}` },
           api,
         );
-        expect([200, 400]).toContain(res.status);
+        if (res.status === 200) return;
+        expect(res.status).toBe(400);
+        expect(['VALIDATION_ERROR', 'INVALID_CURSOR']).toContain(res.body.error.code);
       }),
       { numRuns: RUNS, seed: SEED + 6 },
     );
@@ -601,7 +897,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     expect(problems).toEqual([]);
   });
 
-  it('preview and resend with generated bodies: 200/202 or a coded 4xx; a refused resend enqueues nothing', async () => {
+  it('preview with generated bodies: 200 or a coded 4xx', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(eventsBody, fc.constant('')), async (body) => {
         const res = await send(
@@ -613,18 +909,138 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
       }),
       { numRuns: RUNS, seed: SEED + 7 },
     );
+    expect(problems).toEqual([]);
+  });
+
+  /** The seeded notifications `ids` names still read as they did before any resend. */
+  async function expectHistoryUnchanged(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      const now = await invoke(api, { method: 'GET', path: `/notifications/${id}` });
+      expect(now.status).toBe(200);
+      expect(now.body).toEqual(history.get(id));
+    }
+  }
+
+  const isoOf = (value: string) => new Date(Date.parse(value.replace(' ', 'T'))).toISOString();
+
+  it('bulk resend with generated bodies: an accepted one enqueues exactly the jobs asked for and records one resend job the API shows; a refused one enqueues and records nothing', async () => {
+    const seededById = new Map(SEEDED.map((n) => [n.id, n]));
     await fc.assert(
-      fc.asyncProperty(resendBody, async (body) => {
-        const before = queue.enqueued;
+      fc.asyncProperty(resendCase, async ({ body, expected }) => {
+        const enqueuedBefore = queue.enqueued;
+        const jobsBefore = resendJobs.created;
         const res = await send(
           'POST /notifications/resend',
           { method: 'POST', path: '/notifications/resend', body },
           api,
         );
-        if (res.status !== 202) expect(queue.enqueued - before).toBe(0);
-        expect([202, 400, 404, 413, 415]).toContain(res.status);
+        if (expected !== undefined) expect(res.status).toBe(expected);
+        const enqueued = queue.jobs.slice(enqueuedBefore);
+        const request = JSON.parse(body) as Record<string, unknown>;
+        if (res.status !== 202) {
+          expect([400, 404, 413, 415]).toContain(res.status);
+          expect({ enqueued, jobsRecorded: resendJobs.created - jobsBefore }).toEqual({
+            enqueued: [],
+            jobsRecorded: 0,
+          });
+          if (res.status === 404) {
+            // Documented: the 404 names every unknown id with its index.
+            const ids = request.ids as string[];
+            const unknown = ids.flatMap((id, index) => (seededById.has(id) ? [] : [index]));
+            expect(res.body.error.code).toBe('NOT_FOUND');
+            expect((res.body.error.details as { index: number }[]).map((d) => d.index)).toEqual(
+              unknown,
+            );
+          }
+          return;
+        }
+        const { jobId, count } = res.body as { jobId: string; count: number };
+        expect(resendJobs.created - jobsBefore).toBe(1);
+        let queued: number;
+        if (Array.isArray(request.ids)) {
+          const ids = request.ids as string[];
+          // Exactly one resend job per notification asked for, each once, for its own webhook.
+          expect(count).toBe(ids.length);
+          expect(enqueued).toEqual(
+            ids.map((id) => ({
+              kind: 'resend',
+              notificationId: id,
+              webhookId: seededById.get(id)?.webhookId,
+              jobId,
+            })),
+          );
+          queued = ids.length;
+          await expectHistoryUnchanged(ids);
+        } else {
+          const range = request as {
+            from: string;
+            to: string;
+            status?: string;
+            webhookId?: string;
+          };
+          const matches = seededInRange(range);
+          expect(count).toBe(matches.length);
+          const query = {
+            from: isoOf(range.from),
+            to: isoOf(range.to),
+            status: range.status ?? 'FAILED',
+            ...(range.webhookId === undefined ? {} : { webhookId: range.webhookId }),
+          };
+          // One job that expands the range later, and none when nothing matches.
+          expect(enqueued).toEqual(
+            matches.length > 0 ? [{ kind: 'resendQuery', jobId, query }] : [],
+          );
+          queued = 0;
+          await expectHistoryUnchanged(matches.map((n) => n.id));
+        }
+        // The job is recorded once, as the API shows it.
+        const job = await invoke(api, { method: 'GET', path: `/notifications/resend/${jobId}` });
+        expect(job.status).toBe(200);
+        expect(job.body).toEqual({
+          jobId,
+          count,
+          queued,
+          sent: 0,
+          failed: 0,
+          erased: 0,
+          createdAt: expect.any(String),
+        });
       }),
       { numRuns: RUNS, seed: SEED + 8 },
+    );
+    expect(problems).toEqual([]);
+  });
+
+  it('resend of one notification: a seeded id enqueues exactly its one job; any other id is 404 NOT_FOUND and enqueues nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.constantFrom(...SEEDED),
+          unknownId.map((id) => ({ id, webhookId: undefined })),
+          segment.filter((s) => s !== '').map((id) => ({ id, webhookId: undefined })),
+        ),
+        async ({ id, webhookId }) => {
+          const enqueuedBefore = queue.enqueued;
+          const jobsBefore = resendJobs.created;
+          const res = await send(
+            'POST /notifications/{id}/resend',
+            { method: 'POST', path: `/notifications/${id}/resend` },
+            api,
+          );
+          const enqueued = queue.jobs.slice(enqueuedBefore);
+          expect(resendJobs.created).toBe(jobsBefore);
+          if (webhookId !== undefined) {
+            expect(res.status).toBe(202);
+            expect(res.body).toEqual({ notificationId: id, queued: true });
+            expect(enqueued).toEqual([{ kind: 'resend', notificationId: id, webhookId }]);
+            await expectHistoryUnchanged([id]);
+          } else {
+            expect([res.status, res.body?.error?.code]).toEqual([404, 'NOT_FOUND']);
+            expect(enqueued).toEqual([]);
+          }
+        },
+      ),
+      { numRuns: RUNS, seed: SEED + 10 },
     );
     expect(problems).toEqual([]);
   });
