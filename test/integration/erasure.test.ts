@@ -3,7 +3,8 @@
  * the subject's key; erasing the subject destroys the key. The Payloads items are never
  * changed, yet neither the API nor the table reveals the body, the templated URL or the
  * header values any more; resend is refused, bulk resend skips and counts, other subjects
- * and later events are untouched, and the erasure is recorded without the data.
+ * and later events are untouched, and the erasure is recorded without the data. A retry or a
+ * repeated delivery job that meets an erased request sends nothing and ends FAILED (ERASED).
  */
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
@@ -19,7 +20,7 @@ import {
   definition,
   event,
 } from '../support/delivery-harness';
-import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { always, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -153,5 +154,83 @@ describe('erasure by subject', () => {
       erasedAt: { S: erased.body.erasedAt },
     });
     expect(JSON.stringify(entries[0])).not.toContain('Alice');
+  });
+
+  it('a retry pending when its subject is erased sends nothing more and ends FAILED with ERASED', async () => {
+    const failing = await startReceiver(always(503));
+    const starts: string[] = [];
+    // Retries are started by hand below, after the erasure (no timer races it).
+    const held = createDeliveryHarness(standIns(), {
+      scheduler: { start: async (input) => void starts.push(input.notificationId) },
+    });
+    try {
+      const def = definition({
+        url: `${failing.url}/clients/{{ data.clientId }}`,
+        body: '{"name": {{ data.name | json }}}',
+      });
+      await held.webhooks.put(def);
+      const evt = { ...event({ clientId: 'C-1', name: 'Carol Pending' }), subject: 'client-C' };
+      const id = notificationIdFor(def.id, evt.id);
+      await held.service.handleJob({
+        kind: 'deliver',
+        notificationId: id,
+        webhookId: def.id,
+        event: evt,
+      });
+      const waiting = await held.notifications.get(id);
+
+      const api = client(apiHandlerFor(standIns()).handler);
+      expect((await api.post('/subjects/client-C/erase', undefined)).status).toBe(202);
+      const out = await held.attempt({ action: 'attempt', notificationId: id, retry: 1 });
+      const ended = await held.notifications.get(id);
+      const shown = await api.get(`/notifications/${id}`);
+
+      expect(waiting).toMatchObject({ status: 'WAITING' });
+      expect(starts).toEqual([id]);
+      expect(out).toMatchObject({ notificationId: id, done: true });
+      expect(ended).toMatchObject({ status: 'FAILED', failureReason: 'ERASED' });
+      expect(ended!.attempts).toHaveLength(1);
+      expect(failing.requests).toHaveLength(1);
+      expect(shown.body.request).toEqual({
+        erased: true,
+        method: 'POST',
+        host: new URL(failing.url).host,
+      });
+      expect(JSON.stringify(shown.body)).not.toContain('Carol');
+    } finally {
+      await held.close();
+      await failing.close();
+    }
+  });
+
+  it('a delivery job repeated after the erasure of its stored request sends nothing and ends FAILED with ERASED', async () => {
+    const def = definition({ url: `${receiver.url}/clients/{{ data.clientId }}` });
+    await harness.webhooks.put(def);
+    const evt = { ...event({ clientId: 'D-1' }), subject: 'client-D' };
+    const id = notificationIdFor(def.id, evt.id);
+    // The first run stored the request and stopped before recording an attempt.
+    await harness.payloads.putOnce(
+      id,
+      { method: 'POST', url: `${receiver.url}/clients/D-1`, headers: {}, body: '{"d":"Dora"}' },
+      Math.floor(Date.now() / 1000) + 3600,
+      'client-D',
+    );
+    const api = client(apiHandlerFor(standIns()).handler);
+    expect((await api.post('/subjects/client-D/erase', undefined)).status).toBe(202);
+    receiver.requests.length = 0;
+
+    await harness.service.handleJob({
+      kind: 'deliver',
+      notificationId: id,
+      webhookId: def.id,
+      event: evt,
+    });
+
+    expect(receiver.requests).toEqual([]);
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'ERASED',
+      attempts: [],
+    });
   });
 });
