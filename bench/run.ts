@@ -40,6 +40,10 @@ const BENCHMARKS: readonly Entry[] = [
     name: 'definitions',
     load: () => (require('./definitions') as typeof import('./definitions')).definitionsBenchmark,
   },
+  {
+    name: 'health',
+    load: () => (require('./health') as typeof import('./health')).healthBenchmark,
+  },
   { name: 'cost', load: () => (require('./cost') as typeof import('./cost')).costBenchmark },
   {
     name: 'erasure',

@@ -12,6 +12,7 @@ import type {
   Notification,
   NotificationStatus,
   ParkReason,
+  PendingResend,
   RenderedRequest,
   WaitingReason,
   WebhookDefinition,
@@ -91,6 +92,8 @@ export interface NotificationUpdate {
    * else takes it out. Default: RETRY_SCHEDULED when WAITING with a next attempt, else null.
    */
   readonly waitingReason?: WaitingReason | null;
+  /** A manual resend waiting for its webhook: set it, clear it (null), or leave it (absent). */
+  readonly pendingResend?: PendingResend | null;
 }
 
 export interface NotificationQuery {
@@ -327,6 +330,11 @@ export interface HealthStore {
   slowDown(webhookId: string, until: string): Promise<void>;
   /** Records that a notification was parked (bumps the version, so a driver about to end sees it). */
   markWanted(webhookId: string, now: Date): Promise<HealthRecord>;
+  /**
+   * The running driver `seq` says it is alive (sets driverBeatAt, no version bump); false when
+   * another driver took over or none runs.
+   */
+  beat(webhookId: string, seq: number, now: Date): Promise<boolean>;
   /** Adds attempt outcomes to the minute bucket of `at` (sharded item; expires after an hour). */
   addCounts(webhookId: string, at: Date, counts: { sent: number; failed: number }): Promise<void>;
   /** Sums the buckets of the minutes in [from, to]. */
@@ -366,6 +374,8 @@ export interface HealthObserver {
   webhookDisabled(webhookId: string): void;
   /** A driver step failed; the driver tries again shortly instead of failing its execution. */
   stepFailed(webhookId: string, error: unknown): void;
+  /** A driver that stopped beating (its execution failed, timed out or was stopped) was replaced by `seq`. */
+  driverRestarted(webhookId: string, seq: number, lastBeatAt: string): void;
   /** Gauges from a webhook's driver: its circuit is open, and what waits per reason. */
   heartbeat(
     webhookId: string,

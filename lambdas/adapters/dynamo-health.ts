@@ -40,6 +40,7 @@ const RECORD_FIELDS = [
   'driverSeq',
   'driverRunning',
   'driverWantedAt',
+  'driverBeatAt',
 ] as const;
 
 function isConditionFailure(err: unknown): boolean {
@@ -185,6 +186,28 @@ export class DynamoHealthStore implements HealthStore {
       }),
     );
     return decodeHealth(webhookId, out.Attributes ?? {});
+  }
+
+  async beat(webhookId: string, seq: number, now: Date): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(webhookId),
+          UpdateExpression: 'SET driverBeatAt = :now',
+          ConditionExpression: 'driverSeq = :seq AND driverRunning = :running',
+          ExpressionAttributeValues: {
+            ':now': { S: now.toISOString() },
+            ':seq': { N: String(seq) },
+            ':running': { BOOL: true },
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   async addCounts(

@@ -272,6 +272,13 @@ function toNotification(raw: Record<string, unknown>): Notification {
   return {
     ...commonFields(raw),
     ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
+    ...(raw.pendingResend !== null && typeof raw.pendingResend === 'object'
+      ? {
+          pendingResend: {
+            jobId: ((raw.pendingResend as { jobId?: unknown }).jobId ?? null) as string | null,
+          },
+        }
+      : {}),
     // DynamoDB maps come back in no particular key order; answer in the documented one.
     attempts: ((raw.attempts ?? []) as Attempt[]).map((a) => ({
       number: a.number,
@@ -479,6 +486,9 @@ export class DynamoNotificationStore implements NotificationStore {
       ':failureReason': toAttribute(update.failureReason),
       ':nextAttemptAt': toAttribute(update.nextAttemptAt),
       ':statusShard': { S: statusShardOf(id, update.status) },
+      ...(update.pendingResend
+        ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
+        : {}),
     };
   }
 
@@ -538,11 +548,22 @@ export class DynamoNotificationStore implements NotificationStore {
   };
 }
 
-/** Parking puts the item in the sparse byParked index (its own webhookShard), anything else takes it out. */
+/**
+ * What a status change adds to its SET clause and removes: parking puts the item in the sparse
+ * byParked index (its own webhookShard), anything else takes it out; a pending manual resend is
+ * set, cleared, or left as it is.
+ */
 function parkedClause(update: NotificationUpdate): string {
-  return isParkReason(waitingReasonOf(update))
-    ? ', parkedShard = webhookShard'
-    : ' REMOVE parkedShard';
+  const sets: string[] = [];
+  const removes: string[] = [];
+  if (isParkReason(waitingReasonOf(update))) sets.push('parkedShard = webhookShard');
+  else removes.push('parkedShard');
+  if (update.pendingResend) sets.push('pendingResend = :pendingResend');
+  else if (update.pendingResend === null) removes.push('pendingResend');
+  return (
+    (sets.length > 0 ? `, ${sets.join(', ')}` : '') +
+    (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '')
+  );
 }
 
 // ---- payloads (write-once) ----------------------------------------------------------------

@@ -127,6 +127,13 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): HealthOb
     stepFailed(webhookId, error) {
       logger.error('health driver step failed; it runs again shortly', { webhookId, error });
     },
+    driverRestarted(webhookId, seq, lastBeatAt) {
+      logger.warn('health driver stopped beating; a new one was started', {
+        webhookId,
+        seq,
+        lastBeatAt,
+      });
+    },
     heartbeat(webhookId, { open, waiting }) {
       if (open) metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, 1);
       for (const [reason, n] of Object.entries(waiting))

@@ -384,9 +384,13 @@ export class DeliveryService implements ParkedNotifications {
     );
   }
 
-  /** A manual resend: one attempt now with the stored request; no automatic retries after it. */
+  /**
+   * A manual resend: one attempt now with the stored request; no automatic retries after it.
+   * While its webhook is blocked it waits parked instead (counted in its job once released).
+   */
   private async resend(id: string, jobId: string | undefined): Promise<void> {
-    const outcome = await this.resendOnce(id);
+    const outcome = await this.resendOnce(id, jobId);
+    if (outcome === 'WAITING') return;
     if (jobId) {
       await this.deps.resendJobs.increment(
         jobId,
@@ -395,8 +399,16 @@ export class DeliveryService implements ParkedNotifications {
     }
   }
 
-  /** 'ERASED': the request was erased with its subject's key; skipped, nothing recorded. */
-  private async resendOnce(id: string): Promise<'SENT' | 'FAILED' | 'ERASED'> {
+  /**
+   * 'ERASED': the request was erased with its subject's key; skipped, nothing recorded.
+   * 'WAITING': the webhook is paused, its circuit open, or it is slowed or rate limited: the
+   * notification waits parked with that reason, without an attempt, and the health driver sends
+   * it (as this manual attempt) when the webhook lets it.
+   */
+  private async resendOnce(
+    id: string,
+    jobId: string | undefined,
+  ): Promise<'SENT' | 'FAILED' | 'ERASED' | 'WAITING'> {
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
       if (!notification) {
@@ -422,12 +434,28 @@ export class DeliveryService implements ParkedNotifications {
         );
         return 'FAILED';
       }
+      // As for a first attempt: the concurrency permit first, then the webhook's health.
+      const permit = await this.enterGate(definition, 'manual');
+      let admission: Admission | undefined;
+      try {
+        admission = await this.deps.health?.admit(definition);
+      } catch (error) {
+        await permit?.release();
+        throw error;
+      }
+      if (admission?.kind === 'park') {
+        await permit?.release();
+        const parked = await this.parkResend(notification, admission.reason, jobId);
+        if (parked === 'raced') continue;
+        return parked;
+      }
       const attempt = await this.attempt(
         definition,
         id,
         request,
         notification.attempts.length + 1,
         'manual',
+        permit,
       );
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
       // A failed manual attempt leaves scheduled automatic retries in place.
@@ -448,6 +476,53 @@ export class DeliveryService implements ParkedNotifications {
     throw new Error(
       `resend of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`,
     );
+  }
+
+  /**
+   * A resend its webhook does not let through now. A sent or failed notification waits parked
+   * with the reason (no attempt consumed), marked as a pending manual resend. One that is
+   * already WAITING will be sent without anyone acting: the resend adds nothing to it and is
+   * reported as not carried out ('FAILED' for its job).
+   */
+  private async parkResend(
+    notification: Notification,
+    reason: ParkReason,
+    jobId: string | undefined,
+  ): Promise<'WAITING' | 'FAILED' | 'raced'> {
+    const ref = { notificationId: notification.id, webhookId: notification.webhookId };
+    if (notification.status === 'WAITING') {
+      this.deps.observer.warn(
+        'resend not carried out: the notification already waits for its webhook',
+        ref,
+        { reason },
+      );
+      return 'FAILED';
+    }
+    const changed = await this.deps.notifications.setStatus(
+      notification.id,
+      {
+        status: 'WAITING',
+        failureReason: notification.failureReason,
+        nextAttemptAt: null,
+        waitingReason: reason,
+        pendingResend: { jobId: jobId ?? null },
+      },
+      notification.status,
+    );
+    if (!changed) return 'raced';
+    this.deps.health?.reportParked(ref, reason);
+    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(notification.webhookId);
+    return 'WAITING';
+  }
+
+  /** Counts a parked manual resend in its bulk resend job once it went out (or never will). */
+  private async countPendingResend(
+    notification: Notification,
+    outcome: 'SENT' | 'FAILED',
+  ): Promise<void> {
+    const jobId = notification.pendingResend?.jobId;
+    if (jobId)
+      await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
   }
 
   /** Bulk resend by range: one page of resend jobs plus a continuation, through the queue. */
@@ -487,7 +562,13 @@ export class DeliveryService implements ParkedNotifications {
         return 'FAILED';
       }
       const request = await this.requirePayload(id);
-      const trigger: AttemptTrigger = notification.attempts.length === 0 ? 'initial' : 'retry';
+      // Parked by a manual resend: this is that attempt, and nothing automatic follows it.
+      const manual = notification.pendingResend != null;
+      const trigger: AttemptTrigger = manual
+        ? 'manual'
+        : notification.attempts.length === 0
+          ? 'initial'
+          : 'retry';
       const retriesDone =
         notification.attempts.filter((a) => a.trigger === 'retry').length +
         (trigger === 'retry' ? 1 : 0);
@@ -504,6 +585,15 @@ export class DeliveryService implements ParkedNotifications {
       if (verdict.outcome === 'SENT' || verdict.permanent) decision = this.decide(verdict, 0);
       else if (opts.probe)
         decision = this.parked(verdict.error, health?.paused ? 'PAUSED' : 'CIRCUIT_OPEN');
+      else if (manual)
+        decision = health?.paused
+          ? this.parked(verdict.error, 'PAUSED')
+          : health?.state === 'OPEN'
+            ? this.parked(verdict.error, 'CIRCUIT_OPEN')
+            : {
+                update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null },
+                waitSeconds: 0,
+              };
       else if (retriesDone < RETRY_COUNT)
         decision = this.parkIfBlocked(this.decide(verdict, retriesDone), health);
       else
@@ -511,9 +601,13 @@ export class DeliveryService implements ParkedNotifications {
           update: { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null },
           waitSeconds: 0,
         };
-      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
-        continue;
+      // A manual resend that went out for good is no longer pending.
+      const resendDone = manual && decision.update.status !== 'WAITING';
+      const update = resendDone ? { ...decision.update, pendingResend: null } : decision.update;
+      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
       this.report(ref, attempt.record, decision, undefined);
+      if (resendDone)
+        await this.countPendingResend(notification, verdict.outcome === 'SENT' ? 'SENT' : 'FAILED');
       if (!opts.probe) await this.afterParking(ref, decision);
       const { status, nextAttemptAt, waitingReason } = decision.update;
       if (status === 'WAITING' && nextAttemptAt !== null && !isParkReason(waitingReason)) {
@@ -665,12 +759,19 @@ export class DeliveryService implements ParkedNotifications {
     reason: FailureReason,
   ): Promise<void> {
     const ref = { notificationId: notification.id, webhookId: notification.webhookId };
+    const pending = notification.pendingResend != null;
     const changed = await this.deps.notifications.setStatus(
       notification.id,
-      { status: 'FAILED', failureReason: reason, nextAttemptAt: null },
+      {
+        status: 'FAILED',
+        failureReason: reason,
+        nextAttemptAt: null,
+        ...(pending ? { pendingResend: null } : {}),
+      },
       'WAITING',
     );
     if (changed) this.deps.observer.failed(ref, reason, undefined);
+    if (changed && pending) await this.countPendingResend(notification, 'FAILED');
   }
 
   /**

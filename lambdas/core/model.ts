@@ -167,6 +167,17 @@ export interface Notification {
   readonly nextAttemptAt: string | null;
   /** Why a WAITING notification waits; null otherwise (absent in records written before it existed). */
   readonly waitingReason?: WaitingReason | null;
+  /** Set while a manual resend waits for its webhook (see PendingResend); absent otherwise. */
+  readonly pendingResend?: PendingResend | null;
+}
+
+/**
+ * A manual resend that found its webhook blocked (paused, circuit open, slowed or rate limited)
+ * waits parked like any notification; the driver releases it as one manual attempt, after
+ * which nothing automatic follows, and it counts in its bulk resend job (if any) then.
+ */
+export interface PendingResend {
+  readonly jobId: string | null;
 }
 
 /** What the delivery queue carries. */

@@ -24,6 +24,7 @@ const TITLES: Readonly<Record<string, string>> = {
   duplicates: 'Duplicates (`duplicates.rel.ts`)',
   fuzz: 'Bad input (`fuzz.rel.ts`)',
   egress: 'Egress (`egress.rel.ts`)',
+  outage: 'Destination outage during the 20,000-event load (`outage.rel.ts`)',
 };
 
 interface Results {

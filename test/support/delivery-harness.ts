@@ -15,6 +15,7 @@ import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import type { ConcurrencyGate } from '../../lambdas/core/concurrency-gate';
 import { DeliveryService } from '../../lambdas/core/delivery';
+import type { HealthGate } from '../../lambdas/core/health/gate';
 import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
@@ -75,6 +76,8 @@ export interface HarnessOptions {
   readonly scheduler?: RetryScheduler;
   /** The per-webhook concurrency cap; none when absent. */
   readonly gate?: ConcurrencyGate;
+  /** Destination health (circuit, pause, rate limit); none when absent. */
+  readonly health?: HealthGate;
 }
 
 export interface DeliveryHarness {
@@ -150,6 +153,7 @@ export function createDeliveryHarness(
     observer,
     settings: { schedule, timeScale: options.timeScale ?? FAST_SCALE, retentionDays: 90 },
     ...(options.gate ? { gate: options.gate } : {}),
+    ...(options.health ? { health: options.health } : {}),
   });
   attemptHandler = createAttemptHandler({ service, metrics });
   return {

@@ -418,6 +418,13 @@ export class MemoryHealthStore implements HealthStore {
     return next;
   }
 
+  async beat(webhookId: string, seq: number, now: Date): Promise<boolean> {
+    const r = this.records.get(webhookId);
+    if (!r?.driverRunning || r.driverSeq !== seq) return false;
+    this.records.set(webhookId, { ...r, driverBeatAt: now.toISOString() });
+    return true;
+  }
+
   async addCounts(
     webhookId: string,
     at: Date,

@@ -1,14 +1,21 @@
+import { HealthDriver } from '../../lambdas/core/health/driver';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import {
   countsAsFailure,
   DEFAULT_HEALTH_SETTINGS,
+  driverPresumedDead,
+  initialHealth,
   nextCooldown,
   shouldOpen,
   slotSpacingMs,
 } from '../../lambdas/core/health/model';
 import type { Attempt } from '../../lambdas/core/model';
 import type { HealthDriverInput, HealthStore } from '../../lambdas/ports';
-import { MemoryHealthStore } from '../support/memory-stores';
+import {
+  MemoryHealthStore,
+  MemoryNotificationStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
 
 const settings = DEFAULT_HEALTH_SETTINGS;
 
@@ -43,6 +50,7 @@ function countingStore(inner: HealthStore) {
     transition: (next, v) => wrote('transition', inner.transition(next, v)),
     slowDown: (id, until) => wrote('slowDown', inner.slowDown(id, until)),
     markWanted: (id, now) => wrote('markWanted', inner.markWanted(id, now)),
+    beat: (id, seq, now) => wrote('beat', inner.beat(id, seq, now)),
     addCounts: (id, at, c) => wrote('addCounts', inner.addCounts(id, at, c)),
     readCounts: (id, f, t) => inner.readCounts(id, f, t),
     reserveSlots: (...args) => wrote('reserveSlots', inner.reserveSlots(...args)),
@@ -53,6 +61,7 @@ function countingStore(inner: HealthStore) {
 function gateWith(store: HealthStore, now = () => new Date('2026-12-03T07:00:00Z')) {
   const started: HealthDriverInput[] = [];
   const opened: string[] = [];
+  const restarted: { webhookId: string; seq: number; lastBeatAt: string }[] = [];
   const gate = new HealthGate({
     store,
     scheduler: { startDriver: async (input) => void started.push(input) },
@@ -65,10 +74,12 @@ function gateWith(store: HealthStore, now = () => new Date('2026-12-03T07:00:00Z
       circuitClosed: () => {},
       webhookDisabled: () => {},
       stepFailed: () => {},
+      driverRestarted: (webhookId, seq, lastBeatAt) =>
+        void restarted.push({ webhookId, seq, lastBeatAt }),
       heartbeat: () => {},
     },
   });
-  return { gate, started, opened };
+  return { gate, started, opened, restarted };
 }
 
 describe('destination health rules', () => {
@@ -113,6 +124,15 @@ describe('health gate', () => {
     expect(reads).toHaveLength(1);
   });
 
+  it('shares one record read among concurrent deliveries that find the cache expired', async () => {
+    const { store, reads } = countingStore(new MemoryHealthStore());
+    const { gate } = gateWith(store);
+
+    await Promise.all(Array.from({ length: 16 }, () => gate.admit({ id: 'wh_r' } as never)));
+
+    expect(reads).toHaveLength(1);
+  });
+
   it('opens the circuit on the fifth failure in a row, starts one driver and parks what follows', async () => {
     const { gate, started, opened } = gateWith(new MemoryHealthStore());
 
@@ -139,5 +159,132 @@ describe('health gate', () => {
 
     expect(writes).toEqual(['resetFailures']);
     expect((await store.get('wh_c'))?.consecutiveFailures).toBe(0);
+  });
+});
+
+describe('a health driver that died', () => {
+  const t0 = Date.parse('2026-12-03T07:00:00Z');
+
+  it('is replaced by the next park once it stopped beating for the lease, under a new execution name', async () => {
+    const store = new MemoryHealthStore();
+    let nowMs = t0;
+    const { gate, started, restarted } = gateWith(store, () => new Date(nowMs));
+    await gate.ensureDriver('wh_d');
+    expect(started).toEqual([{ webhookId: 'wh_d', seq: 1, steps: 0 }]);
+
+    // Within the lease, parks leave the running driver alone.
+    nowMs = t0 + settings.driverLeaseMs - 1000;
+    gate.forget('wh_d');
+    await gate.ensureDriver('wh_d');
+    expect(started).toHaveLength(1);
+
+    // The execution died (failed, timed out, stopped): nothing beat for the whole lease.
+    nowMs = t0 + settings.driverLeaseMs;
+    gate.forget('wh_d');
+    await gate.ensureDriver('wh_d');
+    await gate.ensureDriver('wh_d');
+
+    expect(started).toEqual([
+      { webhookId: 'wh_d', seq: 1, steps: 0 },
+      { webhookId: 'wh_d', seq: 2, steps: 0 },
+    ]);
+    expect(restarted).toEqual([
+      { webhookId: 'wh_d', seq: 2, lastBeatAt: new Date(t0).toISOString() },
+    ]);
+    const record = await store.get('wh_d');
+    expect(record?.driverRunning).toBe(true);
+    expect(record?.driverBeatAt).toBe(new Date(nowMs).toISOString());
+  });
+
+  it('only one of two containers noticing the dead driver starts the new one', async () => {
+    const store = new MemoryHealthStore();
+    let nowMs = t0;
+    const a = gateWith(store, () => new Date(nowMs));
+    const b = gateWith(store, () => new Date(nowMs));
+    await a.gate.ensureDriver('wh_e');
+    nowMs = t0 + settings.driverLeaseMs + 1;
+
+    await Promise.all([a.gate.ensureDriver('wh_e'), b.gate.ensureDriver('wh_e')]);
+
+    const seqs = [...a.started, ...b.started].map((s) => s.seq).sort();
+    expect(seqs).toEqual([1, 2]);
+  });
+
+  it('is never presumed dead while it beats, nor when its record predates beats', () => {
+    const base = {
+      ...initialHealth('wh_f', new Date(t0)),
+      driverRunning: true,
+      driverSeq: 3,
+    };
+    const later = new Date(t0 + settings.driverLeaseMs * 10);
+    expect(driverPresumedDead({ ...base, driverBeatAt: null }, later, settings)).toBe(false);
+    expect(
+      driverPresumedDead(
+        { ...base, driverBeatAt: new Date(later.getTime() - 60_000).toISOString() },
+        later,
+        settings,
+      ),
+    ).toBe(false);
+    expect(
+      driverPresumedDead({ ...base, driverBeatAt: new Date(t0).toISOString() }, later, settings),
+    ).toBe(true);
+    expect(
+      driverPresumedDead(
+        { ...base, driverRunning: false, driverBeatAt: new Date(t0).toISOString() },
+        later,
+        settings,
+      ),
+    ).toBe(false);
+  });
+
+  it('beats from its steps, and a replaced driver ends at its next step', async () => {
+    const store = new MemoryHealthStore();
+    let nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const { gate, started } = gateWith(store, clock.now);
+    const webhooks = new MemoryWebhookStore();
+    await webhooks.put({ id: 'wh_g', enabled: true, version: 1 } as never);
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications: new MemoryNotificationStore(),
+      webhooks,
+      parked: { release: async () => 'SKIPPED', settleParked: async () => {} },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: {
+        parked: () => {},
+        released: () => {},
+        circuitOpened: () => {},
+        circuitClosed: () => {},
+        webhookDisabled: () => {},
+        stepFailed: () => {},
+        driverRestarted: () => {},
+        heartbeat: () => {},
+      },
+    });
+    await gate.ensureDriver('wh_g');
+    // Make the driver wait (slowed down) so its step does not end it.
+    await store.slowDown('wh_g', new Date(t0 + 3600_000).toISOString());
+
+    nowMs = t0 + settings.driverBeatIntervalMs;
+    const step = await driver.step({ webhookId: 'wh_g', seq: 1, steps: 0 });
+    expect(step.done).toBe(false);
+    expect((await store.get('wh_g'))?.driverBeatAt).toBe(new Date(nowMs).toISOString());
+
+    // It keeps beating, so a park a lease after its start does not replace it.
+    nowMs = t0 + settings.driverLeaseMs;
+    gate.forget('wh_g');
+    await gate.ensureDriver('wh_g');
+    expect(started).toHaveLength(1);
+
+    // Replaced (say its step hung past the lease): the old execution ends, the new one runs.
+    nowMs += settings.driverLeaseMs;
+    gate.forget('wh_g');
+    await gate.ensureDriver('wh_g');
+    expect(started.map((s) => s.seq)).toEqual([1, 2]);
+    expect((await driver.step({ webhookId: 'wh_g', seq: 1, steps: 1 })).done).toBe(true);
+    expect((await driver.step({ webhookId: 'wh_g', seq: 2, steps: 0 })).done).toBe(false);
   });
 });

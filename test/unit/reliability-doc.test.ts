@@ -19,13 +19,13 @@ describe('docs/RELIABILITY.md figures', () => {
   it('render every scenario of the file, nested figures as dotted names', () => {
     const out = renderFigures({
       scenarios: {
-        outage: {
+        unlisted: {
           run: { finishedAt: '2026-12-03T08:00:00.000Z', node: 'v22.23.3', cpus: 2 },
           figures: { executions: { started: 3 }, requests: 12, note: 'a|b' },
         },
       },
     });
-    expect(out).toContain('#### outage');
+    expect(out).toContain('#### unlisted');
     expect(out).toContain('| executions.started | 3 |');
     expect(out).toContain('| requests | 12 |');
     expect(out).toContain('| note | a\\|b |');

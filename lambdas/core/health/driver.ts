@@ -92,8 +92,14 @@ export class HealthDriver {
   private async stepOnce(input: HealthDriverInput): Promise<HealthDriverOutput> {
     const { store, gate, settings, clock, webhooks } = this.deps;
     const now = clock.now();
-    const record = await store.get(input.webhookId);
+    let record = await store.get(input.webhookId);
     if (!record?.driverRunning || record.driverSeq !== input.seq) return this.done(input);
+    // A sign of life, so a park does not take this driver for dead (see driverLeaseMs).
+    const lastBeat = record.driverBeatAt === null ? 0 : Date.parse(record.driverBeatAt);
+    if (now.getTime() - lastBeat >= settings.driverBeatIntervalMs) {
+      if (!(await store.beat(input.webhookId, input.seq, now))) return this.done(input);
+      record = { ...record, driverBeatAt: now.toISOString() };
+    }
     gate.remember(record, input.webhookId);
     if (input.steps >= settings.stepsPerExecution) return this.handOver(input, record);
     const next = { ...input, steps: input.steps + 1 };
@@ -240,7 +246,11 @@ export class HealthDriver {
     input: HealthDriverInput,
     record: HealthRecord,
   ): Promise<HealthDriverOutput> {
-    const next: HealthRecord = { ...record, driverSeq: record.driverSeq + 1 };
+    const next: HealthRecord = {
+      ...record,
+      driverSeq: record.driverSeq + 1,
+      driverBeatAt: this.deps.clock.now().toISOString(),
+    };
     if (!(await this.deps.store.transition(next, record.version))) return this.wake(input);
     try {
       await this.deps.scheduler.startDriver({

@@ -23,6 +23,7 @@ import type { PlatformEventType } from '../subscriptions';
 import {
   afterSeconds,
   countsAsFailure,
+  driverPresumedDead,
   type HealthRecord,
   type HealthSettings,
   initialHealth,
@@ -64,6 +65,7 @@ const TRANSITION_TRIES = 5;
 
 export class HealthGate {
   private readonly cache = new Map<string, { record: HealthRecord | undefined; until: number }>();
+  private readonly reading = new Map<string, Promise<HealthRecord | undefined>>();
   private readonly windows = new Map<string, Window>();
   private readonly pendingSent = new Map<string, number>();
   private readonly lastFlush = new Map<string, number>();
@@ -86,9 +88,19 @@ export class HealthGate {
     const now = this.deps.clock.now().getTime();
     const hit = this.cache.get(webhookId);
     if (!fresh && hit && hit.until > now) return hit.record;
-    const record = await this.deps.store.get(webhookId);
-    this.remember(record, webhookId);
-    return record;
+    // Concurrent deliveries that find the cache expired share one read.
+    const pending = fresh ? undefined : this.reading.get(webhookId);
+    if (pending) return pending;
+    const read = this.deps.store.get(webhookId).then((record) => {
+      this.remember(record, webhookId);
+      return record;
+    });
+    if (!fresh) this.reading.set(webhookId, read);
+    try {
+      return await read;
+    } finally {
+      if (this.reading.get(webhookId) === read) this.reading.delete(webhookId);
+    }
   }
 
   /** Whether a notification for `definition` may be sent now; may wait in-line for a rate-limit slot. */
@@ -273,9 +285,13 @@ export class HealthGate {
   /**
    * Makes sure the webhook's driver execution runs (after a notification was parked, or a
    * resume). At most one mark per second per container while it runs; one start otherwise.
+   * A driver that stopped beating (its execution failed, timed out or was stopped) is replaced:
+   * the next one has the next sequence number, so its execution name is new, and the version
+   * check lets one container only start it; the old one, should it wake, sees it is no longer
+   * the driver and ends.
    */
   async ensureDriver(webhookId: string): Promise<void> {
-    const { store, clock, scheduler } = this.deps;
+    const { store, clock, scheduler, settings } = this.deps;
     const cached = this.cache.get(webhookId)?.record;
     const nowMs = clock.now().getTime();
     if (
@@ -288,15 +304,19 @@ export class HealthGate {
       const marked = await store.markWanted(webhookId, now);
       this.lastWanted.set(webhookId, now.getTime());
       this.remember(marked, webhookId);
-      if (marked.driverRunning) return;
+      const dead = driverPresumedDead(marked, now, settings);
+      if (marked.driverRunning && !dead) return;
       const next: HealthRecord = {
         ...marked,
         driverRunning: true,
         driverSeq: marked.driverSeq + 1,
         driverWantedAt: now.toISOString(),
+        driverBeatAt: now.toISOString(),
       };
       if (!(await store.transition(next, marked.version))) continue;
       this.remember({ ...next, version: marked.version + 1 }, webhookId);
+      if (dead)
+        this.deps.observer.driverRestarted(webhookId, next.driverSeq, marked.driverBeatAt ?? '');
       try {
         await scheduler.startDriver({ webhookId, seq: next.driverSeq, steps: 0 });
       } catch (err) {

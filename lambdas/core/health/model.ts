@@ -38,6 +38,12 @@ export interface HealthRecord {
   readonly driverRunning: boolean;
   /** Last time a notification was parked while the driver ran (its end checks this). */
   readonly driverWantedAt: string | null;
+  /**
+   * Last sign of life of the running driver (set when it starts, then by its steps). A driver
+   * silent for driverLeaseMs is presumed dead and replaced by the next park. null on records
+   * written before drivers beat: never presumed dead until their driver's next step.
+   */
+  readonly driverBeatAt: string | null;
 }
 
 export function initialHealth(webhookId: string, now: Date): HealthRecord {
@@ -56,6 +62,7 @@ export function initialHealth(webhookId: string, now: Date): HealthRecord {
     driverSeq: 0,
     driverRunning: false,
     driverWantedAt: null,
+    driverBeatAt: null,
   };
 }
 
@@ -87,6 +94,14 @@ export interface HealthSettings {
   readonly stepsPerExecution: number;
   /** How long after the last park a driver may end (covers index propagation). */
   readonly endGraceMs: number;
+  /** A running driver beats at most this often (one write, only while it runs). */
+  readonly driverBeatIntervalMs: number;
+  /**
+   * A driver silent this long is presumed dead (its execution failed, timed out or was stopped):
+   * the next park or resume starts a new one. Well above the longest gap between two steps
+   * (a wait is capped at the 5-minute heartbeat). Real time, not scaled.
+   */
+  readonly driverLeaseMs: number;
 }
 
 export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
@@ -105,7 +120,19 @@ export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
   releaseConcurrency: 16,
   stepsPerExecution: 500,
   endGraceMs: 3_000,
+  driverBeatIntervalMs: 60_000,
+  driverLeaseMs: 15 * 60_000,
 };
+
+/** Whether the record's running driver stopped beating for longer than the lease. */
+export function driverPresumedDead(
+  record: HealthRecord,
+  now: Date,
+  settings: Pick<HealthSettings, 'driverLeaseMs'>,
+): boolean {
+  if (!record.driverRunning || record.driverBeatAt === null) return false;
+  return now.getTime() - Date.parse(record.driverBeatAt) >= settings.driverLeaseMs;
+}
 
 /** Whether an attempt counts against the destination's health. */
 export function countsAsFailure(

@@ -1,0 +1,193 @@
+/**
+ * A manual resend meets destination health like any notification: to a paused webhook, or one
+ * whose circuit is open, it sends nothing and waits parked with the reason (no attempt
+ * consumed); released, it goes out as one manual attempt with nothing automatic after it, and
+ * counts in its bulk resend job then. DynamoDB adapters against DynamoDB Local (the health
+ * record and the pending-resend marker included), receivers on 127.0.0.1.
+ */
+import { DynamoHealthStore } from '../../lambdas/adapters/dynamo-health';
+import { HealthGate } from '../../lambdas/core/health/gate';
+import { DEFAULT_HEALTH_SETTINGS } from '../../lambdas/core/health/model';
+import type { HealthDriverInput } from '../../lambdas/ports';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  deliverJob,
+  event,
+} from '../support/delivery-harness';
+import { always, ok, type Receiver, retryAfter, startReceiver } from '../support/receivers';
+import { useStandIns } from '../support/standins';
+
+describe('manual resends and destination health', () => {
+  const standIns = useStandIns();
+  let harness: DeliveryHarness;
+  let store: DynamoHealthStore;
+  let gate: HealthGate;
+  let receiver: Receiver;
+  const drivers: HealthDriverInput[] = [];
+
+  beforeAll(async () => {
+    store = new DynamoHealthStore(standIns().clients.dynamo, standIns().tables.notifications);
+    gate = new HealthGate({
+      store,
+      scheduler: { startDriver: async (input) => void drivers.push(input) },
+      clock: { now: () => new Date() },
+      // No cache: every decision reads the record as the test just wrote it.
+      settings: { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 },
+      observer: {
+        parked: () => {},
+        released: () => {},
+        circuitOpened: () => {},
+        circuitClosed: () => {},
+        webhookDisabled: () => {},
+        stepFailed: () => {},
+        driverRestarted: () => {},
+        heartbeat: () => {},
+      },
+    });
+    harness = createDeliveryHarness(standIns(), { health: gate });
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  /** A webhook with one notification sent at its first attempt. */
+  async function sentNotification() {
+    receiver.setBehaviour(ok());
+    const def = definition({ url: `${receiver.url}/r` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: def.id }));
+    await harness.service.handleJob(job);
+    expect((await harness.notifications.get(job.notificationId))?.status).toBe('SENT');
+    return { def, id: job.notificationId };
+  }
+
+  async function setHealth(webhookId: string, change: Record<string, unknown>) {
+    const current = (await store.get(webhookId)) ?? gate.initial(webhookId);
+    expect(await store.transition({ ...current, ...change }, current.version)).toBe(true);
+  }
+
+  it('a resend to a paused webhook sends nothing and waits PAUSED; after resume it goes out as one manual attempt and counts in its job', async () => {
+    const { def, id } = await sentNotification();
+    await setHealth(def.id, { paused: true });
+    await harness.resendJobs.create({
+      jobId: 'job_pausedresend',
+      count: 1,
+      queued: 1,
+      sent: 0,
+      failed: 0,
+      createdAt: new Date().toISOString(),
+    });
+    const before = receiver.requests.length;
+
+    await harness.service.handleJob({
+      kind: 'resend',
+      notificationId: id,
+      jobId: 'job_pausedresend',
+    });
+
+    expect(receiver.requests.length).toBe(before);
+    const waiting = await harness.notifications.get(id);
+    expect(waiting).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'PAUSED',
+      nextAttemptAt: null,
+      pendingResend: { jobId: 'job_pausedresend' },
+    });
+    expect(waiting?.attempts).toHaveLength(1);
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([id]);
+    expect(await harness.resendJobs.get('job_pausedresend')).toMatchObject({ sent: 0, failed: 0 });
+
+    await setHealth(def.id, { paused: false });
+    expect(await harness.service.release(id, { probe: false })).toBe('SENT');
+
+    const sent = await harness.notifications.get(id);
+    expect(sent?.status).toBe('SENT');
+    expect(sent?.pendingResend ?? null).toBeNull();
+    expect(sent?.attempts.map((a) => [a.trigger, a.outcome])).toEqual([
+      ['initial', 'SENT'],
+      ['manual', 'SENT'],
+    ]);
+    expect(receiver.requests.length).toBe(before + 1);
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([]);
+    expect(await harness.resendJobs.get('job_pausedresend')).toMatchObject({ sent: 1, failed: 0 });
+  });
+
+  it('a resend to a webhook whose circuit is open waits CIRCUIT_OPEN with its driver started; a failed release ends FAILED with no automatic retry', async () => {
+    const { def, id } = await sentNotification();
+    await setHealth(def.id, {
+      state: 'OPEN',
+      openedAt: new Date().toISOString(),
+      nextProbeAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const before = receiver.requests.length;
+    const driversBefore = drivers.length;
+
+    await harness.service.handleJob({ kind: 'resend', notificationId: id });
+
+    expect(receiver.requests.length).toBe(before);
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      pendingResend: { jobId: null },
+    });
+    expect(drivers.slice(driversBefore).map((d) => d.webhookId)).toEqual([def.id]);
+
+    // The receiver still fails; the circuit closed meanwhile (another notification's probe).
+    receiver.setBehaviour(always(500, 'still broken'));
+    await setHealth(def.id, { state: 'CLOSED', openedAt: null, nextProbeAt: null });
+    const retriesBefore = harness.machine.starts.length;
+    expect(await harness.service.release(id, { probe: false })).toBe('FAILED');
+
+    const failed = await harness.notifications.get(id);
+    expect(failed).toMatchObject({ status: 'FAILED', nextAttemptAt: null });
+    expect(failed?.pendingResend ?? null).toBeNull();
+    expect(failed?.attempts.at(-1)).toMatchObject({ trigger: 'manual', outcome: 'FAILED' });
+    expect(harness.machine.starts.length).toBe(retriesBefore);
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([]);
+  });
+
+  it.each([429, 503])(
+    'a %i with Retry-After slows the whole webhook: the next notification waits RATE_LIMITED, nothing sent',
+    async (status) => {
+      receiver.setBehaviour(retryAfter(3600, status));
+      const def = definition({ url: `${receiver.url}/slow-${status}` });
+      await harness.webhooks.put(def);
+      const first = deliverJob(def, event({ loanId: 'first' }));
+      await harness.service.handleJob(first);
+      expect((await harness.notifications.get(first.notificationId))?.attempts).toHaveLength(1);
+      const slowUntil = (await store.get(def.id))?.slowUntil;
+      expect(Date.parse(slowUntil ?? '')).toBeGreaterThan(Date.now() + 3000_000);
+      const before = receiver.requests.length;
+
+      const second = deliverJob(def, event({ loanId: 'second' }));
+      await harness.service.handleJob(second);
+
+      expect(receiver.requests.length).toBe(before);
+      expect(await harness.notifications.get(second.notificationId)).toMatchObject({
+        status: 'WAITING',
+        waitingReason: 'RATE_LIMITED',
+        attempts: [],
+      });
+      expect(await harness.notifications.listParked(def.id, 10)).toContain(second.notificationId);
+      // One driver for the webhook, whichever parked first (this one or the first's retry).
+      expect(drivers.filter((d) => d.webhookId === def.id)).toHaveLength(1);
+    },
+  );
+
+  it('a resend to a healthy webhook goes out at once, as before', async () => {
+    const { id } = await sentNotification();
+    const before = receiver.requests.length;
+
+    await harness.service.handleJob({ kind: 'resend', notificationId: id });
+
+    expect(receiver.requests.length).toBe(before + 1);
+    expect((await harness.notifications.get(id))?.attempts.at(-1)).toMatchObject({
+      trigger: 'manual',
+      outcome: 'SENT',
+    });
+  });
+});
