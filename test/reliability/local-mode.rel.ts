@@ -10,7 +10,8 @@
  * - crash: the platform's children (stand-ins host, DynamoDB Local's JVM) die with it;
  * - secrets: none in the platform's logs, the history (API and tables scanned directly), API
  *   responses, or the queue and execution journals (as the crash left them and at the end):
- *   neither the secrets given to it nor the keys it makes itself (ed25519 private keys of
+ *   neither the secrets given to it nor the keys it makes itself (signing secrets and ed25519
+ *   private keys made by rotations, kept signing through a grace period, ed25519 private keys of
  *   some webhooks, the keys of the subjects some events are about).
  */
 import {
@@ -59,6 +60,8 @@ const FAILING_EVERY = 10; // every 10th receiver fails the first two attempts: 1
 const ED25519_EVERY = 5;
 /** Every 4th event is about a subject (one of SUBJECTS): its stored request is sealed with the subject's key. */
 const SUBJECT_EVERY = 4;
+/** Webhooks i % 10 === 3 (whsec_) and 6 (ed25519) are rotated before the load: both keys sign throughout. */
+const ROTATED = (i: number) => i % 10 === 3 || i % 10 === 6;
 const SUBJECTS = 23;
 const BATCH = 100;
 /** Messages one ReceiveMessage (and so one delivery batch) takes at most. */
@@ -81,8 +84,10 @@ interface Hook {
   readonly type: string;
   readonly failing: boolean;
   readonly ed25519: boolean;
-  /** `whpk_...` as the API showed it (ed25519 webhooks). */
-  readonly publicKey?: string;
+  /** `whpk_...` as the API showed them (ed25519 webhooks): the current key first, then one replaced by a rotation. */
+  readonly publicKeys: string[];
+  /** The `whsec_` secret a rotation made (shown once, in the rotation's answer). */
+  readonly rotatedSecret?: string;
   readonly secrets: SecretSet;
   readonly receiver: Receiver;
 }
@@ -179,6 +184,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         type: `REL_EVENT_${i}`,
         failing,
         ed25519: i % ED25519_EVERY === 1,
+        publicKeys: [],
         secrets: newSecrets(`wh${i}`),
         receiver,
       });
@@ -302,7 +308,18 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       (hook as { id: string }).id = res.body.id;
       if (hook.ed25519) {
         expect(res.body.publicKey).toMatch(/^whpk_/);
-        (hook as { publicKey?: string }).publicKey = res.body.publicKey;
+        hook.publicKeys.push(res.body.publicKey);
+      }
+      if (ROTATED(hook.index)) {
+        // The answer shows the new key once, as it should: this call's response is not searched.
+        const rotated = await apiClient(api().url, TOKEN, { keepResponses: false }).request(
+          'POST',
+          `/webhooks/${hook.id}/signing-secrets/rotate`,
+          { graceHours: 24 },
+        );
+        expect(rotated.status).toBe(200);
+        if (hook.ed25519) hook.publicKeys.unshift(rotated.body.publicKey);
+        else (hook as { rotatedSecret?: string }).rotatedSecret = rotated.body.secret;
       }
     }
     for (const events of batches) {
@@ -493,7 +510,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
 
   it('no secret in the logs, the history (API and tables), API responses or the queue and execution journals, the keys the platform made included', async () => {
     const p = platform!;
-    const given = hooks.flatMap((h) => needlesOf(h.secrets));
+    const given = hooks.flatMap((h) => [
+      ...needlesOf(h.secrets),
+      ...(h.rotatedSecret ? needlesOf({ ...h.secrets, signingSecret: h.rotatedSecret }) : []),
+    ]);
     // A sample of full notification records (request and attempts included).
     const ids = [...expected.keys()].filter(
       (_, i) => i % Math.max(1, Math.floor(expected.size / 300)) === 0,
@@ -585,12 +605,17 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         receiversWithTheirCredentialFound: new Set(inReceived.map((f) => f.where)).size,
         plantedNeedlesFound: inControlFile.length,
         plantedNeedlesFoundInText: new Set(inControlText.map((f) => f.needle)).size,
-        privateKeysMatchingTheirPublicKey: ed25519Hooks.filter(
-          (h) => publicKeyOf(made.privateKeys.get(h.id)?.[0] ?? 'whsk_') === h.publicKey,
-        ).length,
+        privateKeysMatchingTheirPublicKey: ed25519Hooks
+          .flatMap((h) =>
+            h.publicKeys.map((pk, i) => {
+              const privateKey = made.privateKeys.get(h.id)?.[i];
+              return privateKey !== undefined && publicKeyOf(privateKey) === pk;
+            }),
+          )
+          .filter(Boolean).length,
         sealedRequestsOpenedBySubjectKeys: made.sealedPayloadsOpened,
       },
-      secretsSearched: hooks.length * 2,
+      secretsSearched: hooks.length * 2 + hooks.filter((h) => h.rotatedSecret).length,
       privateKeysSearched: [...made.privateKeys.values()].flat().length,
       subjectKeysSearched: made.subjectKeys.length,
       sealedRequests: made.sealedPayloads,
@@ -607,8 +632,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     expect(searched.journalFiles).toBeGreaterThan(0);
     expect(searched.journalFilesAtCrash).toBeGreaterThan(0);
     expect(searched.dynamoDbFiles).toBeGreaterThan(0);
-    expect(searched.privateKeysSearched).toBe(ed25519Hooks.length);
-    expect(ed25519Hooks.length).toBeGreaterThan(0);
+    const publicKeys = ed25519Hooks.flatMap((h) => h.publicKeys);
+    expect(searched.privateKeysSearched).toBe(publicKeys.length);
+    expect(publicKeys.length).toBeGreaterThan(ed25519Hooks.length);
+    expect(hooks.filter((h) => h.rotatedSecret !== undefined).length).toBeGreaterThan(0);
     // One key per subject (none was erased), one sealed stored request per event about one.
     const aboutSubjects = batches.flat().filter((e) => e.subject !== undefined);
     expect(aboutSubjects.length).toBeGreaterThan(0);
@@ -618,7 +645,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       receiversWithTheirCredentialFound: hooks.length,
       plantedNeedlesFound: needles.length,
       plantedNeedlesFoundInText: needles.length,
-      privateKeysMatchingTheirPublicKey: ed25519Hooks.length,
+      privateKeysMatchingTheirPublicKey: publicKeys.length,
       sealedRequestsOpenedBySubjectKeys: searched.sealedRequests,
     });
     expect(findings).toEqual([]);
