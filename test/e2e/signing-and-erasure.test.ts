@@ -377,11 +377,22 @@ describe('local mode: signing-key rotation, ed25519 and erasure by subject', () 
       const byId = new Map(items.map((i) => [i.id!.S!, i] as const));
       const cipher = standInCipher({ keyFile: installationKeyPath(dataDir) });
       const keys: Buffer[] = [];
+      const audit: Item[] = [];
       for (const k of await scanAll(client, standInNames().tables.subjectKeys)) {
         const id = k.id?.S ?? '';
         if (id.startsWith('k#') && k.wrapped?.S)
           keys.push(Buffer.from(await cipher.open(k.wrapped.S, id), 'base64'));
+        if (id.startsWith('a#')) audit.push(k);
       }
+      // The erasure is recorded: who, when, which subject, and nothing of the data.
+      expect(audit).toHaveLength(1);
+      expect(audit[0]).toMatchObject({
+        id: { S: erased.body.auditId },
+        subject: { S: 'client-A' },
+        erasedBy: { S: erased.body.erasedBy },
+        erasedAt: { S: erased.body.erasedAt },
+      });
+      for (const secret of erasedTexts) expect(JSON.stringify(audit)).not.toContain(secret);
       const opensWithSomeKey = async (item: Item) => {
         for (const key of keys) {
           const opened = await openSealedPayload(item, async () => key).catch(() => undefined);
