@@ -5,7 +5,7 @@
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
-import { client } from '../support/apigw';
+import { apiGatewayEvent, client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -282,7 +282,6 @@ describe('the edge of POST /events', () => {
     expect(ok.status).toBe(202);
     const jobs = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
     expect(jobs[0]!.event.data).toEqual({ s: 'ü' });
-    const { apiGatewayEvent } = await import('../support/apigw');
     const event = apiGatewayEvent({ method: 'POST', path: '/events', body: 'x', base64: true });
     event.body = Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64');
     const bad = await ingest(event);
