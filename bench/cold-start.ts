@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { required } from '../lambdas/core/required';
 import { FUNCTION_ENV } from '../test/support/function-env';
 import { PROJECT_ROOT } from './support/processes';
 import { median, round } from './support/stats';
@@ -38,7 +39,9 @@ export function contributor(input: string): string {
   const nm = input.lastIndexOf('node_modules/');
   if (nm >= 0) {
     const parts = input.slice(nm + 'node_modules/'.length).split('/');
-    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
+    return required(parts[0], 'parts[0]').startsWith('@')
+      ? `${parts[0]}/${parts[1]}`
+      : required(parts[0], 'parts[0]');
   }
   return path.dirname(input);
 }
@@ -103,7 +106,7 @@ export const coldStartBenchmark: Benchmark = {
           file: outfile,
           bytes: statSync(outfile).size,
           mapBytes: statSync(`${outfile}.map`).size,
-          top: contributors(result.metafile!, outfile, 12),
+          top: contributors(required(result.metafile, 'result.metafile'), outfile, 12),
         };
         opts.log(
           `${name}: ${round(bundles[name].bytes / 1024)} KiB (built in ${Math.round(performance.now() - t0)} ms)`,
@@ -122,17 +125,18 @@ export const coldStartBenchmark: Benchmark = {
       const samples: Record<string, Record<string, number[]>> = {};
       for (const [variant, flags] of Object.entries(variants)) {
         samples[variant] = Object.fromEntries(Object.keys(bundles).map((n) => [n, [] as number[]]));
-        for (let i = 0; i < runsOf[variant]!; i++) {
+        for (let i = 0; i < required(runsOf[variant], 'runsOf[variant]'); i++) {
           for (const [name, b] of Object.entries(bundles))
-            samples[variant]![name]!.push(requireMs(b.file, flags));
+            required(samples[variant]?.[name], `samples of ${name}`).push(requireMs(b.file, flags));
         }
       }
-      const initMs = (variant: string, name: string) => median(samples[variant]![name]!);
+      const initMs = (variant: string, name: string) =>
+        median(required(samples[variant]?.[name], `samples of ${name}`));
 
       const figures: Record<string, number> = {};
       const rows: Row[] = [];
       for (const h of HANDLERS) {
-        const b = bundles[h]!;
+        const b = required(bundles[h], 'bundles[h]');
         const kib = round(b.bytes / 1024);
         const over = round(initMs('sourceMaps', h) - initMs('sourceMaps', 'empty'));
         figures[`bundleKiB.${h}`] = kib;
@@ -143,7 +147,7 @@ export const coldStartBenchmark: Benchmark = {
           key: `bundleKiB.${h}`,
           value: kib,
           unit: 'KiB',
-          reference: `empty bundle ${round(bundles.empty!.bytes / 1024)} KiB; largest: ${b.top
+          reference: `empty bundle ${round(required(bundles.empty, 'bundles.empty').bytes / 1024)} KiB; largest: ${b.top
             .slice(0, 3)
             .map((t) => `${t.name} ${t.kib}`)
             .join(', ')}`,
@@ -160,13 +164,15 @@ export const coldStartBenchmark: Benchmark = {
             : {}),
         });
       }
-      const delivery = bundles.delivery!;
+      const delivery = required(bundles.delivery, 'bundles.delivery');
       const notes = [
         `Init measured with node ${process.version} on this machine with --enable-source-maps (as the functions run); Lambda runs Node 22 on arm64.`,
       ];
       if (
-        figures['bundleKiB.delivery']! > GOAL_DELIVERY_KIB ||
-        figures['initMsOverBaseline.delivery']! > GOAL_DELIVERY_INIT_MS
+        required(figures['bundleKiB.delivery'], "figures['bundleKiB.delivery']") >
+          GOAL_DELIVERY_KIB ||
+        required(figures['initMsOverBaseline.delivery'], "figures['initMsOverBaseline.delivery']") >
+          GOAL_DELIVERY_INIT_MS
       ) {
         notes.push(
           `delivery bundle over goal; biggest contributors (KiB): ${delivery.top.map((t) => `${t.name} ${t.kib}`).join(', ')}`,

@@ -18,6 +18,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { required } from '../lambdas/core/required';
 import type { Benchmark, Row } from './support/types';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -103,9 +104,9 @@ export const consoleBundleBenchmark: Benchmark = {
       const floor = floorGzip();
       log(`built in ${buildMs} ms`);
       const figures: Record<string, number> = {
-        'consoleKiB.jsRaw': kib(sizes.js![0]),
-        'consoleKiB.jsGzip': kib(sizes.js![1]),
-        'consoleKiB.cssGzip': kib(sizes.css![1]),
+        'consoleKiB.jsRaw': kib(required(sizes.js, 'sizes.js')[0]),
+        'consoleKiB.jsGzip': kib(required(sizes.js, 'sizes.js')[1]),
+        'consoleKiB.cssGzip': kib(required(sizes.css, 'sizes.css')[1]),
         'consoleKiB.totalRaw': kib(total[0]),
         'consoleKiB.totalGzip': kib(total[1]),
       };
@@ -113,19 +114,19 @@ export const consoleBundleBenchmark: Benchmark = {
         {
           label: 'console script, raw',
           key: 'consoleKiB.jsRaw',
-          value: kib(sizes.js![0]),
+          value: kib(required(sizes.js, 'sizes.js')[0]),
           unit: 'KiB',
         },
         {
           label: 'console script, gzip',
           key: 'consoleKiB.jsGzip',
-          value: kib(sizes.js![1]),
+          value: kib(required(sizes.js, 'sizes.js')[1]),
           unit: 'KiB',
         },
         {
           label: 'console stylesheet, gzip',
           key: 'consoleKiB.cssGzip',
-          value: kib(sizes.css![1]),
+          value: kib(required(sizes.css, 'sizes.css')[1]),
           unit: 'KiB',
         },
         {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { required } from '../lambdas/core/required';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { buildApp } from '../lib/app';
 import type { PriceFile, StackFacts } from './cost-model';
@@ -72,7 +73,10 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
     const logging = p.LoggingConfig as { LogFormat?: string; SystemLogLevel?: string } | undefined;
     functions[role.toLowerCase()] = {
       memoryMb: Number(p.MemorySize ?? 128),
-      architecture: ((p.Architectures as string[] | undefined) ?? ['x86_64'])[0]!,
+      architecture: required(
+        ((p.Architectures as string[] | undefined) ?? ['x86_64'])[0],
+        "((p.Architectures as string[] | undefined) ?? ['x86_64'])[0]",
+      ),
       logicalId: id,
       logSampleRate: num(variables.POWERTOOLS_LOGGER_SAMPLE_RATE, 1),
       logLevel:

@@ -26,6 +26,7 @@ import { DeliveryService } from '../lambdas/core/delivery';
 import type { DeliveryJob, Notification, WebhookDefinition } from '../lambdas/core/model';
 import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
+import { required } from '../lambdas/core/required';
 import type {
   AttemptLambdaInput,
   AttemptTaskOutput,
@@ -99,10 +100,12 @@ export async function countTransitions(outcome: RetryOutcome): Promise<MachineCo
     {
       overrides: {
         taskResourceLocalHandlers: Object.fromEntries(
-          names.filter((n) => states[n]!.Type === 'Task').map((n) => [n, task]),
+          names
+            .filter((n) => required(states[n], 'states[n]').Type === 'Task')
+            .map((n) => [n, task]),
         ) as never,
         waitTimeOverrides: Object.fromEntries(
-          names.filter((n) => states[n]!.Type === 'Wait').map((n) => [n, 0]),
+          names.filter((n) => required(states[n], 'states[n]').Type === 'Wait').map((n) => [n, 0]),
         ),
       },
     },
@@ -328,7 +331,7 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
       await fn();
     } finally {
       streams.forEach((s, i) => {
-        s.write = writes[i]!;
+        s.write = required(writes[i], 'writes[i]');
       });
     }
     return bytes;
@@ -373,8 +376,8 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
     const sampled = await deliverBatch('sent', 'DEBUG');
     const recovering = await deliverBatch('retry1', 'INFO');
     const failing = await deliverBatch('exhausted', 'INFO');
-    const recoveredId = recovering.ids[0]!;
-    const failedId = failing.ids[0]!;
+    const recoveredId = required(recovering.ids[0], 'recovering.ids[0]');
+    const failedId = required(failing.ids[0], 'failing.ids[0]');
     const recovered = await capture(() =>
       attempt({ action: 'attempt', notificationId: recoveredId, retry: 1 }),
     );

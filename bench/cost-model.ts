@@ -489,7 +489,7 @@ export function fixedMonthly(
     alarms: facts.alarms * price('cloudwatchAlarmMonth'),
     kmsKeys: facts.kmsKeys * price('kmsKeyMonth'),
   };
-  for (const k of Object.keys(out)) out[k] = round(out[k]!, 4);
+  for (const [k, v] of Object.entries(out)) out[k] = round(v, 4);
   return out;
 }
 

@@ -9,6 +9,7 @@
  *  - what cannot be measured here: prices.json "assumptions".
  */
 
+import { required } from '../lambdas/core/required';
 import { loadPrices, synthesizeStackFacts } from './cost-facts';
 import {
   countAllTransitions,
@@ -111,9 +112,12 @@ export const costBenchmark: Benchmark = {
       }),
     );
     const wire = wireBytes(def, {
-      responseHeaderBytes: a.responseHeaderBytes!,
-      tlsHandshakeBytesPerAttempt: a.tlsHandshakeBytesPerAttempt!,
-      tlsClientBytesPerAttempt: a.tlsClientBytesPerAttempt!,
+      responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
+      tlsHandshakeBytesPerAttempt: required(
+        a.tlsHandshakeBytesPerAttempt,
+        'a.tlsHandshakeBytesPerAttempt',
+      ),
+      tlsClientBytesPerAttempt: required(a.tlsClientBytesPerAttempt, 'a.tlsClientBytesPerAttempt'),
     });
     const measured: Measured = {
       units,
@@ -121,8 +125,8 @@ export const costBenchmark: Benchmark = {
       logs,
       cpuUs: { firstAttempt: firstMem + 2 * sdkCall, attempt: attemptDyn, sdkCall },
       ingestMs: {
-        batch: ingestBatch ?? a.ingestDurationMsFallback!,
-        single: ingestSingle ?? a.ingestDurationMsFallback!,
+        batch: ingestBatch ?? required(a.ingestDurationMsFallback, 'a.ingestDurationMsFallback'),
+        single: ingestSingle ?? required(a.ingestDurationMsFallback, 'a.ingestDurationMsFallback'),
       },
       messageBytes,
       attemptWireBytes: wire.both,

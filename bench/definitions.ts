@@ -13,6 +13,7 @@ import { DynamoWebhookStore, toItem } from '../lambdas/adapters/dynamo-stores';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { IngestService } from '../lambdas/core/ingest';
 import type { WebhookDefinition } from '../lambdas/core/model';
+import { required } from '../lambdas/core/required';
 import { standInCipher, startStandIns } from '../local/standins';
 import { MemoryWebhookStore } from '../test/support/memory-stores';
 import { referenceDefinition } from './fixtures/reference';
@@ -62,7 +63,10 @@ export const definitionsBenchmark: Benchmark = {
       const ingestOver = (store: DynamoWebhookStore | MemoryWebhookStore) =>
         new IngestService({ webhooks: new CachedWebhookStore(store, CACHE_TTL_MS), queue, clock });
       const services = { memory: ingestOver(memoryStore), revision: ingestOver(dynamoStore) };
-      const event = { type: base.events[0]!, data: { loanId: 'L-1', amount: 1500, branch: 'b' } };
+      const event = {
+        type: required(base.events[0], 'base.events[0]'),
+        data: { loanId: 'L-1', amount: 1500, branch: 'b' },
+      };
       const rounds = opts.quick ? 3 : 7;
       const calls = opts.quick ? 100 : 400;
       for (const service of Object.values(services))

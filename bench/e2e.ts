@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Pool } from 'undici';
 import { notificationIdFor } from '../lambdas/core/ids';
+import { required } from '../lambdas/core/required';
 import { REFERENCE_EVENT_TYPE, referenceData, referenceDefinition } from './fixtures/reference';
 import { BENCH_DIR, type ProcessRegistry } from './support/processes';
 import { summarise } from './support/profile';
@@ -77,7 +78,7 @@ async function startPlatformChild(
     // Handler logs (one JSON line per delivery) go nowhere; they still cost what they cost.
     { stdio: ['pipe', 'ignore', 'pipe', 'ipc'] },
   );
-  const pid = child.pid!;
+  const pid = required(child.pid, 'child.pid');
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString('utf8')).slice(-4000);
@@ -257,10 +258,16 @@ export const e2eBenchmark: Benchmark = {
           // sending on would only pile up backlog for the next phase.
           if (abortOnLag && now() - lastCheck > 250) {
             lastCheck = now();
-            while (oldestPending < ids.length && tracker.latency.has(ids[oldestPending]!))
+            while (
+              oldestPending < ids.length &&
+              tracker.latency.has(required(ids[oldestPending], 'ids[oldestPending]'))
+            )
               oldestPending++;
             const oldest = ids[oldestPending];
-            if (oldest !== undefined && now() - tracker.sent.get(oldest)! > LAG_BOUND_MS) {
+            if (
+              oldest !== undefined &&
+              now() - required(tracker.sent.get(oldest), 'tracker.sent.get(oldest)') > LAG_BOUND_MS
+            ) {
               aborted = true;
               break;
             }
@@ -272,7 +279,9 @@ export const e2eBenchmark: Benchmark = {
             ids.push(e.nid);
           }
           const body = JSON.stringify(
-            perRequest === 1 ? events[0]!.body : { events: events.map((e) => e.body) },
+            perRequest === 1
+              ? required(events[0], 'events[0]').body
+              : { events: events.map((e) => e.body) },
           );
           inflight.push(
             api.request({ method: 'POST', path: '/events', headers: auth, body }).then(

@@ -8,6 +8,7 @@
 import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
 import { createEngine } from '../lambdas/core/render-engine';
+import { required } from '../lambdas/core/required';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { median, round } from './support/stats';
 import type { Benchmark, BenchOptions, BenchResult } from './support/types';
@@ -64,16 +65,16 @@ export const renderBenchmark: Benchmark = {
       // Rotate the order each round so drift on a shared machine hits every method alike.
       const names = Object.keys(methods);
       for (let k = 0; k < names.length; k++) {
-        const name = names[(r + k) % names.length]!;
-        const t = timeFor(methods[name]!, roundMs);
-        samples[name]!.push(t.nsPerOp);
+        const name = required(names[(r + k) % names.length], 'names[(r + k) % names.length]');
+        const t = timeFor(required(methods[name], 'methods[name]'), roundMs);
+        required(samples[name], 'samples[name]').push(t.nsPerOp);
         sink += t.sink;
       }
     }
-    const cachedUs = median(samples.cached!) / 1000;
-    const parseUs = median(samples.parseAndRender!) / 1000;
-    const jsonUs = median(samples.jsonStringify!) / 1000;
-    const noFastUs = median(samples.cachedNoFastPath!) / 1000;
+    const cachedUs = median(required(samples.cached, 'samples.cached')) / 1000;
+    const parseUs = median(required(samples.parseAndRender, 'samples.parseAndRender')) / 1000;
+    const jsonUs = median(required(samples.jsonStringify, 'samples.jsonStringify')) / 1000;
+    const noFastUs = median(required(samples.cachedNoFastPath, 'samples.cachedNoFastPath')) / 1000;
     const speedup = parseUs / cachedUs;
     const fastPathSpeedup = noFastUs / cachedUs;
     const vsJson = cachedUs / jsonUs;

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { required } from '../lambdas/core/required';
 import { loadAverage, machineInfo } from './support/machine';
 import { BENCH_DIR, ProcessRegistry } from './support/processes';
 import type { Benchmark, BenchResult, Row } from './support/types';
@@ -66,7 +67,7 @@ interface Args {
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, profile: false };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = required(argv[i], 'argv[i]');
     if (a === '--quick') args.quick = true;
     else if (a === '--profile') args.profile = true;
     else if (a === '--only' || a.startsWith('--only=')) {
@@ -127,7 +128,7 @@ function setPath(obj: Record<string, unknown>, key: string, value: unknown): voi
     if (cur[part] === null || typeof cur[part] !== 'object') cur[part] = {};
     cur = cur[part] as Record<string, unknown>;
   }
-  cur[parts.at(-1)!] = value;
+  cur[required(parts.at(-1), 'parts.at(-1)')] = value;
 }
 
 function fmt(value: number): string {
@@ -147,8 +148,11 @@ export function renderTable(rows: readonly (Row & { bench: string })[]): string 
     r.met === undefined ? '' : r.met ? 'yes' : 'NO',
     r.reference ?? '',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...lines.map((l) => required(l[i], 'l[i]').length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(required(widths[i], 'widths[i]'))).join(' | ')} |`;
   return [
     line(header),
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,

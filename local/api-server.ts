@@ -174,10 +174,11 @@ async function handle(
 /** undefined when the bearer token matches; otherwise why not. */
 function checkToken(header: string | undefined, token: string): string | undefined {
   if (!header) return 'Missing bearer token: send Authorization: Bearer <API_TOKEN>.';
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!m) return 'Authorization must be a bearer token: Authorization: Bearer <API_TOKEN>.';
+  const sentToken = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (sentToken === undefined)
+    return 'Authorization must be a bearer token: Authorization: Bearer <API_TOKEN>.';
   // Hashing first gives equal lengths, so the comparison takes the same time whatever was sent.
-  const sent = createHash('sha256').update(m[1]!).digest();
+  const sent = createHash('sha256').update(sentToken).digest();
   const expected = createHash('sha256').update(token).digest();
   return timingSafeEqual(sent, expected) ? undefined : 'Invalid bearer token.';
 }

@@ -57,7 +57,7 @@ export async function serveConsole(
     return true;
   }
   if (rel === 'config.json') {
-    send(res, 200, TYPES['.json']!, JSON.stringify({ mode: 'token' }), {
+    send(res, 200, 'application/json', JSON.stringify({ mode: 'token' }), {
       'cache-control': 'no-store',
     });
     return true;

@@ -113,13 +113,14 @@ async function main(): Promise<void> {
   let platform: Platform | undefined;
   try {
     step('Starting local mode');
-    platform = await startPlatform({
+    const started = await startPlatform({
       ...fromEnv,
       // Any free port unless PORT is set, so the demo runs next to `npm start`.
       port: fromEnv.port ?? 0,
       ...(tempDir ? { dataDir: tempDir } : {}),
       handlerEnv: { DEFINITION_CACHE_TTL_SECONDS: '0', ...fromEnv.handlerEnv },
     });
+    platform = started;
     show(
       `API ${platform.url} (ready in ${(platform.startMs / 1000).toFixed(1)} s), demo receiver ${receiver.url}`,
     );
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     const entry = await waitFor('the notification to be SENT', async () => {
       // The record is written once the receiver has answered, so a 404 just before is expected.
       const res = await call(
-        platform!,
+        started,
         'GET',
         `/notifications/${encodeURIComponent(notificationId)}`,
       ).catch((err: Error) =>

@@ -19,6 +19,7 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
 import { ConfigError, ENV, envReader } from '../lambdas/config';
+import { required } from '../lambdas/core/required';
 import type { AttemptFunctionInput } from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { DEFAULTS } from '../lambdas/defaults';
@@ -338,7 +339,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         probe((abortSignal) =>
           clientsForHealth.sqs.send(
             new GetQueueAttributesCommand({
-              QueueUrl: standIns!.queueUrl,
+              QueueUrl: required(standIns, 'the stand-ins').queueUrl,
               AttributeNames: ['QueueArn'],
             }),
             { abortSignal },

@@ -8,6 +8,7 @@
  * - Task states invoking a Lambda function call the in-process function of that name.
  */
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
+import { required } from '../lambdas/core/required';
 
 /** An in-process stand-in for a Lambda function: payload in, payload out. */
 export type LocalFunction = (payload: unknown) => Promise<unknown>;
@@ -57,7 +58,7 @@ function parsePath(expr: string, state: string): string[] {
     re.lastIndex = i;
     const m = re.exec(expr);
     if (!m) throw unsupported();
-    parts.push((m[1] ?? m[2] ?? m[3])!);
+    parts.push(required(m[1] ?? m[2] ?? m[3], 'a path segment'));
     i = re.lastIndex;
   }
   return parts;
@@ -127,11 +128,11 @@ export function prepareDefinition(
     const exact = functions[ref];
     if (exact) return exact;
     // arn:aws:lambda:region:account:function:NAME[:qualifier] -> NAME
-    const m = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(ref);
-    if (m)
+    const name = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(ref)?.[1];
+    if (name !== undefined)
       return (
-        functions[m[1]!] ??
-        Object.entries(functions).find(([k]) => k.endsWith(`:function:${m[1]}`))?.[1]
+        functions[name] ??
+        Object.entries(functions).find(([k]) => k.endsWith(`:function:${name}`))?.[1]
       );
     return undefined;
   };

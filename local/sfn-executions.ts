@@ -432,9 +432,11 @@ interface StateMachineArnParts {
 }
 
 function parseStateMachineArn(arn: string): StateMachineArnParts {
-  const m = /^arn:([^:]+):states:([^:]+):([^:]+):stateMachine:([^:]+)$/.exec(arn);
-  if (!m) throw new Error(`not a state machine ARN: ${arn}`);
-  return { partition: m[1]!, region: m[2]!, account: m[3]!, name: m[4]! };
+  const [, partition, region, account, name] =
+    /^arn:([^:]+):states:([^:]+):([^:]+):stateMachine:([^:]+)$/.exec(arn) ?? [];
+  if (!partition || !region || !account || !name)
+    throw new Error(`not a state machine ARN: ${arn}`);
+  return { partition, region, account, name };
 }
 
 function executionArn(p: StateMachineArnParts, name: string): string {

@@ -17,6 +17,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
+import { required } from '../lambdas/core/required';
 import { callAwsJson, sendAwsJsonError } from './aws-json';
 import { Journal } from './journal';
 import { listen } from './listen';
@@ -284,7 +285,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       }
       const fresh = new Map<string, StoredMessage>();
       for (const [q, messages] of byQueue) {
-        const queueUrl = opts.queues[q]!.url;
+        const queueUrl = required(opts.queues[q], `queue ${q}`).url;
         for (let i = 0; i < messages.length; i += 10) {
           const chunk = messages.slice(i, i + 10);
           const entries = chunk.map((m, j) => {

@@ -14,6 +14,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { required } from '../lambdas/core/required';
 
 export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
@@ -84,7 +85,10 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       const out = await opts.client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: opts.queueUrl,
-          Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          Entries: done.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: required(m.ReceiptHandle, 'ReceiptHandle'),
+          })),
         }),
       );
       if (out.Failed && out.Failed.length > 0) {
@@ -133,7 +137,10 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     const names: string[] = [];
     for (const [name, group] of order) {
       while (taken.length < batchSize && group.messages.length > 0)
-        taken.push({ group: name, message: group.messages.shift()!.message });
+        taken.push({
+          group: name,
+          message: required(group.messages.shift(), 'a queued message').message,
+        });
       group.inFlight += taken.filter((t) => t.group === name).length;
       group.batches++;
       group.servedAt = ++serveClock;
@@ -175,7 +182,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
             QueueUrl: opts.queueUrl,
             Entries: chunk.map((b, j) => ({
               Id: String(j),
-              ReceiptHandle: b.message.ReceiptHandle!,
+              ReceiptHandle: required(b.message.ReceiptHandle, 'ReceiptHandle'),
               VisibilityTimeout: EXTEND_BY_SECONDS,
             })),
           }),

@@ -47,6 +47,7 @@ import { installationKeyPath } from '../lambdas/adapters/installation-key';
 import { LocalDataKeyProvider } from '../lambdas/adapters/key-local';
 import { ENV } from '../lambdas/config';
 import { EnvelopeCipher } from '../lambdas/core/crypto/envelope';
+import { required } from '../lambdas/core/required';
 
 export interface StandIns {
   readonly region: string;
@@ -265,9 +266,13 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
     dbPath = path.resolve(opts.dataDir, 'dynamodb');
     mkdirSync(dbPath, { recursive: true });
   }
-  const keyDir =
-    opts.dataDir === undefined ? mkdtempSync(path.join(tmpdir(), 'webhooks-keys-')) : undefined;
-  const keyFile = installationKeyPath(keyDir ?? path.resolve(opts.dataDir!));
+  const keyRoot =
+    opts.dataDir === undefined
+      ? mkdtempSync(path.join(tmpdir(), 'webhooks-keys-'))
+      : path.resolve(opts.dataDir);
+  // A temporary key directory (no DATA_DIR) is removed on stop.
+  const keyDir = opts.dataDir === undefined ? keyRoot : undefined;
+  const keyFile = installationKeyPath(keyRoot);
 
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
@@ -369,7 +374,7 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
         [ENV.DELIVERY_QUEUE_URL]: queueUrl,
       },
       startMs: Date.now() - started,
-      pids: { host: host.pid!, dynamo: ready.javaPid },
+      pids: { host: required(host.pid, 'the stand-ins host pid'), dynamo: ready.javaPid },
       stop,
     };
     return standIns;
@@ -390,12 +395,12 @@ function waitForHost(
       () => finish(new Error('stand-ins did not start in time')),
       Math.max(0, deadline - Date.now()),
     );
-    const finish = (err: Error | undefined, value?: { sqsPort: number; javaPid: number }) => {
+    const finish = (result: Error | { sqsPort: number; javaPid: number }) => {
       clearTimeout(timer);
       host.stdout?.removeListener('data', onData);
       host.removeListener('exit', onExit);
-      if (err) reject(err);
-      else resolve(value!);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
     };
     const onData = (chunk: Buffer) => {
       buffer += chunk.toString('utf8');
@@ -410,9 +415,9 @@ function waitForHost(
         } catch {
           continue;
         }
-        if (message.type === 'ready')
-          return finish(undefined, { sqsPort: message.sqsPort!, javaPid: message.javaPid! });
-        if (message.type === 'error')
+        if (message.type === 'ready' && message.sqsPort && message.javaPid)
+          return finish({ sqsPort: message.sqsPort, javaPid: message.javaPid });
+        if (message.type === 'ready' || message.type === 'error')
           return finish(new Error(`stand-ins failed to start: ${message.message}`));
       }
     };
@@ -603,7 +608,7 @@ async function createQueues(
       Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) },
     }),
   );
-  const dlqUrl = dlq.QueueUrl!;
+  const dlqUrl = required(dlq.QueueUrl, 'QueueUrl of the dead-letter queue');
   const attrs = await client.send(
     new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
   );
@@ -619,5 +624,5 @@ async function createQueues(
       },
     }),
   );
-  return { queueUrl: queue.QueueUrl!, dlqUrl };
+  return { queueUrl: required(queue.QueueUrl, 'QueueUrl of the delivery queue'), dlqUrl };
 }

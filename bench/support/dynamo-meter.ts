@@ -14,6 +14,7 @@ import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
+import { required } from '../../lambdas/core/required';
 
 type Item = Record<string, AttributeValue>;
 
@@ -79,7 +80,7 @@ function indexEntry(
     ...NOTIFICATION_INDEX_PROJECTION,
   ]);
   const projected: Item = {};
-  for (const n of names) if (item[n] !== undefined) projected[n] = item[n]!;
+  for (const n of names) if (item[n] !== undefined) projected[n] = required(item[n], 'item[n]');
   return {
     key: JSON.stringify([item[index.partitionKey], item[index.sortKey]]),
     bytes: itemBytes(projected) + INDEX_ENTRY_OVERHEAD,

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { required } from '../../lambdas/core/required';
 
 export const BENCH_DIR = path.join(__dirname, '..');
 export const PROJECT_ROOT = path.join(BENCH_DIR, '..');
@@ -77,7 +78,7 @@ export class ProcessRegistry {
     if (this.closing) return;
     this.closing = true;
     while (this.cleanups.length > 0) {
-      const entry = this.cleanups.pop()!;
+      const entry = required(this.cleanups.pop(), 'this.cleanups.pop()');
       try {
         await entry.run();
       } catch (err) {

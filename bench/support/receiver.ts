@@ -1,5 +1,6 @@
 /** Starts bench/support/receiver-child.js as a separate process and talks to it. */
 import * as path from 'node:path';
+import { required } from '../../lambdas/core/required';
 import { BENCH_DIR, firstJsonLine, type ProcessRegistry } from './processes';
 
 export interface ReceiverProcess {
@@ -20,7 +21,7 @@ export async function startReceiverProcess(
   const args = [path.join(BENCH_DIR, 'support', 'receiver-child.js')];
   if (opts.report) args.push('--report');
   const child = procs.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] });
-  const pid = child.pid!;
+  const pid = required(child.pid, 'child.pid');
   const stop = procs.defer(`receiver ${pid}`, () => procs.kill(pid));
   const { port } = await firstJsonLine<{ port: number }>(child, 'receiver');
   child.stdout?.resume();

@@ -237,7 +237,8 @@ function App({ config }: { config: ConsoleConfig }) {
 }
 
 async function boot(): Promise<void> {
-  const root = document.getElementById('app')!;
+  const root = document.getElementById('app');
+  if (!root) throw new Error('index.html has no #app element');
   let config: ConsoleConfig;
   try {
     const res = await fetch('config.json', { cache: 'no-store' });

@@ -299,18 +299,16 @@ export async function listPage(
   const items: NotificationSummary[] = [];
   while (items.length < query.limit) {
     await fillAll();
-    let best: Stream | undefined;
-    for (const s of streams) {
-      const head = s.buffer[0];
-      if (
-        head !== undefined &&
-        (best === undefined || head.createdKey > best.buffer[0]!.createdKey)
-      )
-        best = s;
+    let best: { stream: Stream; head: IndexedSummary } | undefined;
+    for (const stream of streams) {
+      const head = stream.buffer[0];
+      if (head !== undefined && (best === undefined || head.createdKey > best.head.createdKey))
+        best = { stream, head };
     }
     if (best === undefined) break;
-    const head = best.buffer.shift()!;
-    best.taken = head.createdKey;
+    const { stream, head } = best;
+    stream.buffer.shift();
+    stream.taken = head.createdKey;
     items.push(head.summary);
   }
   // Look one item ahead, so the last page says so instead of leading to an empty one.

@@ -68,11 +68,14 @@ export async function openSealedPayload(
   const host = item.host?.S ?? '';
   const erased = () =>
     new ErasedError(`The request of notification ${id} was erased.`, method, host);
-  const key = await keyById(item.subjectKey!.S!);
-  if (!key) throw erased();
+  const keyId = item.subjectKey?.S;
+  const sealed = item.sealed?.B;
+  // An item without its key id or sealed bytes cannot be opened, like one whose key is gone.
+  const key = keyId === undefined ? undefined : await keyById(keyId);
+  if (!key || sealed === undefined) throw erased();
   let bytes: Buffer;
   try {
-    bytes = open(key, Buffer.from(item.sealed!.B!), aad(id));
+    bytes = open(key, Buffer.from(sealed), aad(id));
   } catch {
     throw erased();
   }

@@ -83,12 +83,15 @@ function resolve(field: string, event: ConditionSubject): Resolved {
   if (root === 'data') current = event.data;
   else if (root === 'event') {
     const name = segments[1];
-    if (segments.length !== 2 || !(EVENT_CONDITION_FIELDS as readonly string[]).includes(name!))
+    if (
+      segments.length !== 2 ||
+      name === undefined ||
+      !(EVENT_CONDITION_FIELDS as readonly string[]).includes(name)
+    )
       return MISSING;
     return event[name as (typeof EVENT_CONDITION_FIELDS)[number]];
   } else return MISSING;
-  for (let i = 1; i < segments.length; i++) {
-    const key = segments[i]!;
+  for (const key of segments.slice(1)) {
     if (Array.isArray(current)) {
       if (!/^(0|[1-9]\d*)$/.test(key)) return MISSING;
       const index = Number(key);
@@ -249,7 +252,12 @@ export function fieldProblem(field: unknown): string | undefined {
     return undefined;
   }
   if (root === 'event') {
-    if (rest.length !== 1 || !(EVENT_CONDITION_FIELDS as readonly string[]).includes(rest[0]!))
+    const [name] = rest;
+    if (
+      rest.length !== 1 ||
+      name === undefined ||
+      !(EVENT_CONDITION_FIELDS as readonly string[]).includes(name)
+    )
       return `under event only ${EVENT_CONDITION_FIELDS.map((f) => `event.${f}`).join(', ')} exist`;
     return undefined;
   }

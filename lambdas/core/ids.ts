@@ -13,7 +13,7 @@ const TIME_CHARS = 10; // 48 bits of milliseconds, as in ULID
 function randomBase32(n: number): string {
   const bytes = randomBytes(n);
   let out = '';
-  for (let i = 0; i < n; i++) out += ALPHABET[bytes[i]! & 31];
+  for (const byte of bytes) out += ALPHABET[byte & 31];
   return out;
 }
 
@@ -50,8 +50,9 @@ let lastRandom: number[] = [];
 
 function incrementBase32(digits: number[]): boolean {
   for (let i = digits.length - 1; i >= 0; i--) {
-    if (digits[i]! < 31) {
-      digits[i]! += 1;
+    const digit = digits[i] ?? 0;
+    if (digit < 31) {
+      digits[i] = digit + 1;
       return true;
     }
     digits[i] = 0;

@@ -14,6 +14,7 @@ import type { EventTypeRecorder } from './event-types';
 import { parseEvents, refuseReservedTypes } from './events';
 import { jobsForEvent } from './matching';
 import type { DeliveryJob } from './model';
+import { required } from './required';
 
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
 export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
@@ -80,6 +81,7 @@ export class IngestService {
     if (jobs.length > 0) await this.deps.queue.enqueue(jobs);
     // After the events are queued: only accepted types enter the catalogue; never throws.
     await this.deps.eventTypes?.record(events.map((e) => e.type));
-    return batch ? { batch: true, events: results } : { batch: false, ...results[0]! };
+    if (batch) return { batch: true, events: results };
+    return { batch: false, ...required(results[0], 'the result of a single event') };
   }
 }

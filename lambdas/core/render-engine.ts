@@ -24,7 +24,7 @@ const XML_ESCAPES: Record<string, string> = {
 
 /** Escapes text for XML element content and attribute values, dropping characters XML forbids. */
 export function xmlEscape(value: string): string {
-  return value.replace(XML_ILLEGAL, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]!);
+  return value.replace(XML_ILLEGAL, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
 }
 
 /** Liquid's own output conversion (nil -> '', arrays joined), repeated here for the capped emitter. */

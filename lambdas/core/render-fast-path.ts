@@ -86,8 +86,8 @@ function fastStep(template: Template): Step | undefined {
     return { kind: 'text', text: t.str };
   if (!(template instanceof Output)) return undefined;
   const postfix = template.value.initial.postfix;
-  if (postfix.length !== 1) return undefined;
-  const initial = postfix[0]!;
+  const [initial] = postfix;
+  if (postfix.length !== 1 || initial === undefined) return undefined;
   let path: (string | number)[] | undefined;
   let literal: unknown;
   if (initial.kind === TokenKind.PropertyAccess) {
@@ -129,8 +129,8 @@ function evalOutput(step: OutputStep, ctx: Context): unknown {
     const path = step.path;
     const internal = ctx as unknown as { findScope(key: unknown): unknown };
     value = internal.findScope(path[0]);
-    for (let i = 0; i < path.length; i++) {
-      value = ctx.readProperty(value as never, path[i]!);
+    for (const [i, key] of path.entries()) {
+      value = ctx.readProperty(value as never, key);
       if (isIteratorLike(value)) value = toValueSync(value);
       if (value === undefined && ctx.strictVariables) {
         if (step.lenient && ctx.opts.lenientIf) {

@@ -14,14 +14,16 @@ const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$
 const RFC850_DATE = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
 const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ( \\d|\\d{2}) ${TIME} (\\d{4})$`);
 
+// Regex groups arrive as `string | undefined`; a missing one is no date.
 function utc(
   year: number,
-  month: string,
-  day: string,
-  hh: string,
-  mm: string,
-  ss: string,
+  month: string | undefined,
+  day: string | undefined,
+  hh: string | undefined,
+  mm: string | undefined,
+  ss: string | undefined,
 ): number | undefined {
+  if ([month, day, hh, mm, ss].includes(undefined) || month === undefined) return undefined;
   const m = MONTHS.indexOf(month);
   const d = Number(day);
   const [h, mi, s] = [Number(hh), Number(mm), Number(ss)];
@@ -32,17 +34,17 @@ function utc(
 
 function parseHttpDate(value: string, now: Date): number | undefined {
   let m = IMF_FIXDATE.exec(value);
-  if (m) return utc(Number(m[4]), m[3]!, m[2]!, m[5]!, m[6]!, m[7]!);
+  if (m) return utc(Number(m[4]), m[3], m[2], m[5], m[6], m[7]);
   m = RFC850_DATE.exec(value);
   if (m) {
     // Two-digit years that would lie more than 50 years ahead belong to the previous century.
     const thisYear = now.getUTCFullYear();
     let year = Math.floor(thisYear / 100) * 100 + Number(m[4]);
     if (year > thisYear + 50) year -= 100;
-    return utc(year, m[3]!, m[2]!, m[5]!, m[6]!, m[7]!);
+    return utc(year, m[3], m[2], m[5], m[6], m[7]);
   }
   m = ASCTIME_DATE.exec(value);
-  if (m) return utc(Number(m[7]), m[2]!, m[3]!.trim(), m[4]!, m[5]!, m[6]!);
+  if (m) return utc(Number(m[7]), m[2], m[3]?.trim(), m[4], m[5], m[6]);
   return undefined;
 }
 

@@ -13,6 +13,7 @@ import {
   sign as signWith,
 } from 'node:crypto';
 import type { RetiredSigningKey, SigningKeyPair, WebhookDefinition } from './model';
+import { required } from './required';
 import { generateSigningSecret, signPayload } from './signing';
 
 export const PUBLIC_KEY_PREFIX = 'whpk_';
@@ -115,11 +116,12 @@ export function liveRetiredKeys(
 /** When the last retired key stops signing; null when none is live. */
 export function graceEndsAt(def: SigningFields, now: Date): string | null {
   const live = liveRetiredKeys(def.retiredSigningKeys, now);
-  if (live.length === 0) return null;
-  return live
-    .map((k) => k.expiresAt)
-    .sort()
-    .at(-1)!;
+  return (
+    live
+      .map((k) => k.expiresAt)
+      .sort()
+      .at(-1) ?? null
+  );
 }
 
 export type RotationShown = { readonly secret: string } | { readonly publicKey: string };
@@ -141,7 +143,7 @@ export function rotateSigningKey(
     retired.unshift(
       def.signingKey
         ? { expiresAt, keyPair: def.signingKey }
-        : { expiresAt, secret: def.signingSecret! },
+        : { expiresAt, secret: required(def.signingSecret, 'signingSecret of an hmac webhook') },
     );
   }
   const kept = retired.slice(0, MAX_RETIRED_KEYS);

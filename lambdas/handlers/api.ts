@@ -97,40 +97,40 @@ export function createApiRouter(deps: ApiDeps): Router {
     })
     .add('GET', '/webhooks/{id}', async ({ params }) => ({
       status: 200,
-      body: await webhooks.get(params.id!),
+      body: await webhooks.get(params.id),
     }))
     .add('PUT', '/webhooks/{id}', async ({ event, params }) => ({
       status: 200,
-      body: await webhooks.replace(params.id!, body(event)),
+      body: await webhooks.replace(params.id, body(event)),
     }))
     .add('DELETE', '/webhooks/{id}', async ({ params }) => {
-      await webhooks.delete(params.id!);
+      await webhooks.delete(params.id);
       return { status: 204 };
     })
     .add('POST', '/webhooks/{id}/signing-secrets/rotate', async ({ event, params }) => ({
       status: 200,
-      body: await webhooks.rotateSigningKey(params.id!, optionalBody(event)),
+      body: await webhooks.rotateSigningKey(params.id, optionalBody(event)),
     }))
     .add('POST', '/webhooks/{id}/preview', async ({ event, params }) => ({
       status: 200,
-      body: await webhooks.preview(params.id!, optionalBody(event)),
+      body: await webhooks.preview(params.id, optionalBody(event)),
     }))
     .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
     .add('POST', '/subjects/{subject}/erase', async ({ event, params }) => ({
       status: 202,
-      body: await subjects.erase(params.subject!, callerOf(event)),
+      body: await subjects.erase(params.subject, callerOf(event)),
     }))
     .add('GET', '/webhooks/{id}/health', async ({ params }) => ({
       status: 200,
-      body: await health.get(params.id!),
+      body: await health.get(params.id),
     }))
     .add('POST', '/webhooks/{id}/pause', async ({ params }) => ({
       status: 200,
-      body: await health.pause(params.id!),
+      body: await health.pause(params.id),
     }))
     .add('POST', '/webhooks/{id}/resume', async ({ params }) => ({
       status: 200,
-      body: await health.resume(params.id!),
+      body: await health.resume(params.id),
     }))
     .add('GET', '/notifications', async ({ event }) => ({
       status: 200,
@@ -138,11 +138,11 @@ export function createApiRouter(deps: ApiDeps): Router {
     }))
     .add('GET', '/notifications/{id}', async ({ params }) => ({
       status: 200,
-      body: await notifications.get(params.id!),
+      body: await notifications.get(params.id),
     }))
     .add('POST', '/notifications/{id}/resend', async ({ params }) => ({
       status: 202,
-      body: await notifications.resendOne(params.id!),
+      body: await notifications.resendOne(params.id),
     }))
     .add('POST', '/notifications/resend', async ({ event }) => ({
       status: 202,
@@ -150,7 +150,7 @@ export function createApiRouter(deps: ApiDeps): Router {
     }))
     .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({
       status: 200,
-      body: await notifications.getJob(params.jobId!),
+      body: await notifications.getJob(params.jobId),
     }));
 }
 

@@ -77,19 +77,23 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   const apply = (e: Event) => {
     e.preventDefault();
     const q = new URLSearchParams();
-    for (const k of FILTERS) if (draft[k]) q.set(k, draft[k]!);
+    for (const k of FILTERS) {
+      const value = draft[k];
+      if (value) q.set(k, value);
+    }
     navigate(`#/history${q.size ? `?${q}` : ''}`);
     if (`#/history${q.size ? `?${q}` : ''}` === location.hash) void load();
   };
 
   const toggle = (i: number, shift: boolean) => {
-    const id = rows[i]!.id;
+    const id = rows[i]?.id;
+    if (id === undefined) return;
     setSelected((s) => {
       const next = new Set(s);
       const on = !s.has(id);
       if (shift && anchor !== undefined) {
         const [a, b] = anchor < i ? [anchor, i] : [i, anchor];
-        for (let j = a; j <= b; j++) next.add(rows[j]!.id);
+        for (const row of rows.slice(a, b + 1)) next.add(row.id);
       } else if (on) next.add(id);
       else next.delete(id);
       return next;

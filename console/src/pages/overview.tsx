@@ -135,9 +135,10 @@ export function OverviewPage() {
   const ips = useAsync(() => api.senderIps(), []);
   const [copied, setCopied] = useState(false);
 
-  const unhealthy = circuits.data
-    ? circuits.data.hooks.flatMap((w) => {
-        const h = circuits.data!.health[w.id];
+  const circuitData = circuits.data;
+  const unhealthy = circuitData
+    ? circuitData.hooks.flatMap((w) => {
+        const h = circuitData.health[w.id];
         return h && h !== 'unavailable' && h.state !== 'CLOSED' ? [{ w, h }] : [];
       })
     : [];
@@ -209,7 +210,7 @@ export function OverviewPage() {
                 type="button"
                 class="secondary"
                 onClick={() =>
-                  navigator.clipboard.writeText(ips.data!.ips.join('\n')).then(
+                  navigator.clipboard.writeText(ips.data?.ips.join('\n') ?? '').then(
                     () => setCopied(true),
                     () => setCopied(false),
                   )

@@ -34,6 +34,7 @@ import {
   type ResendQuery,
   type WaitingReason,
 } from '../model';
+import { required } from '../required';
 import { Issues, readEnum, readInteger, readIsoTime, readObject, readString } from './validation';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -339,7 +340,7 @@ export function parseListQuery(
   if (cursor !== undefined && (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH))
     throw new InvalidCursorError(cursor.length === 0 ? 'empty' : 'too long');
   return {
-    limit: limit!,
+    limit: required(limit, 'limit'),
     ...(webhookId !== undefined ? { webhookId } : {}),
     ...(status !== undefined ? { status } : {}),
     ...(eventType !== undefined ? { eventType } : {}),
@@ -394,9 +395,9 @@ export function parseBulkResend(body: unknown): BulkResendRequest {
   issues.throwIfAny('Invalid resend request');
   return {
     query: {
-      from: from!,
-      to: to!,
-      status: status!,
+      from: required(from, 'from'),
+      to: required(to, 'to'),
+      status: required(status, 'status'),
       ...(webhookId !== undefined ? { webhookId } : {}),
     },
   };

@@ -15,6 +15,7 @@ import {
   type WebhookDefinition,
 } from '../model';
 import { isHeaderName, isReservedHeader } from '../request-rules';
+import { required } from '../required';
 import { isValidSigningSecret } from '../signing';
 import { subscriptionProblem } from '../subscriptions';
 import {
@@ -200,14 +201,15 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
 
   return {
     fields: {
-      name: name!,
-      events: events!,
-      enabled: enabled!,
-      method: method!,
-      url: url!,
-      contentType: contentType!,
-      headers: headers!,
-      body: templateBody!,
+      // Every read below added an issue when it returned undefined: none did.
+      name: required(name, 'name'),
+      events: required(events, 'events'),
+      enabled: required(enabled, 'enabled'),
+      method: required(method, 'method'),
+      url: required(url, 'url'),
+      contentType: required(contentType, 'contentType'),
+      headers: required(headers, 'headers'),
+      body: required(templateBody, 'body'),
       ...(strict !== undefined ? { strict } : {}),
       ...(maxConcurrency !== undefined ? { maxConcurrency } : {}),
       ...(parsedConditions.conditions ? { conditions: parsedConditions.conditions } : {}),

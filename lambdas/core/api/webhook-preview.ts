@@ -28,10 +28,9 @@ export function previewMatch(def: WebhookDefinition, event: EventEnvelope): Prev
   return {
     matches: isSubscribed && evaluation.matches,
     subscribed: isSubscribed,
-    failedRules: evaluation.failedRules.map((index) => ({
-      index,
-      field: rules[index]!.field,
-      op: rules[index]!.op,
-    })),
+    failedRules: evaluation.failedRules.flatMap((index) => {
+      const rule = rules[index];
+      return rule ? [{ index, field: rule.field, op: rule.op }] : [];
+    }),
   };
 }

@@ -15,6 +15,7 @@ import { newWebhookId, notificationIdFor } from '../ids';
 import type { BasicAuth, RenderedRequest, WebhookDefinition } from '../model';
 import type { Renderer } from '../render';
 import { buildRenderContext, sampleEvent } from '../render-context';
+import { required } from '../required';
 import { type RotationShown, rotateSigningKey } from '../signing-keys';
 import { has, Issues, readObject } from './validation';
 import { type AuthInput, parseWebhookInput } from './webhook-input';
@@ -42,7 +43,11 @@ export class WebhookService {
     const def: WebhookDefinition = withSecrets(
       { ...input.fields, id: newWebhookId(), version: 1, createdAt: now, updatedAt: now },
       input.auth
-        ? { type: 'basic', username: input.auth.username, password: input.auth.password! }
+        ? {
+            type: 'basic',
+            username: input.auth.username,
+            password: required(input.auth.password, 'auth.password'),
+          }
         : undefined,
       signing.fields,
     );

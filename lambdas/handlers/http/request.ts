@@ -118,8 +118,8 @@ export function checkJsonValue(root: unknown): void {
   const stack: { value: unknown; path: string; depth: number }[] = [
     { value: root, path: '', depth: 0 },
   ];
-  while (stack.length > 0) {
-    const { value, path, depth } = stack.pop()!;
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, path, depth } = next;
     if (typeof value === 'string') {
       if (LONE_SURROGATE.test(value)) throw invalid(path, 'contains an unpaired UTF-16 surrogate');
       continue;

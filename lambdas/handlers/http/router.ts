@@ -9,11 +9,17 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { NotFoundError } from '../../core/errors';
 import { errorResponse, MethodNotAllowedError } from './errors';
 
-export interface RouteRequest {
+/** The `{name}` parameters of a route pattern, as a type: `'/a/{id}/b/{x}'` -> `'id' | 'x'`. */
+export type PathParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | PathParamNames<Rest>
+  : never;
+
+export interface RouteRequest<P extends string = string> {
   readonly event: APIGatewayProxyEventV2;
   readonly method: string;
   readonly path: string;
-  readonly params: Readonly<Record<string, string>>;
+  /** Every parameter of the pattern is present (a route matches only when all are). */
+  readonly params: Readonly<Record<PathParamNames<P>, string>>;
 }
 
 export interface RouteResponse {
@@ -23,7 +29,9 @@ export interface RouteResponse {
   readonly headers?: Record<string, string>;
 }
 
-export type RouteHandler = (req: RouteRequest) => Promise<RouteResponse>;
+export type RouteHandler<P extends string = string> = (
+  req: RouteRequest<P>,
+) => Promise<RouteResponse>;
 
 interface Route {
   readonly method: string;
@@ -38,12 +46,13 @@ export const MAX_PATH_PARAM_LENGTH = 256;
 export class Router {
   private readonly routes: Route[] = [];
 
-  add(method: string, pattern: string, handler: RouteHandler): this {
+  add<P extends string>(method: string, pattern: P, handler: RouteHandler<P>): this {
     this.routes.push({
       method: method.toUpperCase(),
       segments: splitPath(pattern),
       pattern,
-      handler,
+      // matchSegments fills in every parameter of the pattern before the handler runs.
+      handler: handler as RouteHandler,
     });
     return this;
   }
@@ -72,8 +81,9 @@ export class Router {
       }
       throw new NotFoundError(`No route for ${method} ${path}.`);
     }
-    forMethod.sort((a, b) => specificity(b.route) - specificity(a.route));
-    return forMethod[0]!;
+    const [best] = forMethod.sort((a, b) => specificity(b.route) - specificity(a.route));
+    if (best === undefined) throw new NotFoundError(`No route for ${method} ${path}.`);
+    return best;
   }
 }
 
@@ -88,9 +98,8 @@ function matchSegments(
 ): Record<string, string> | undefined {
   if (pattern.length !== actual.length) return undefined;
   const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i]!;
-    const a = actual[i]!;
+  for (const [i, p] of pattern.entries()) {
+    const a = actual[i] ?? '';
     if (p.startsWith('{') && p.endsWith('}')) {
       let decoded: string;
       try {
