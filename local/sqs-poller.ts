@@ -41,6 +41,8 @@ export interface SqsPollerOptions {
    * Lambdas, so a flooded webhook leaves workers free for the others.
    */
   readonly batchesPerGroup?: number;
+  /** Concurrent receive loops filling the read-ahead buffer (default 4). */
+  readonly readers?: number;
   readonly onError?: (message: string, err: unknown) => void;
 }
 
@@ -59,6 +61,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   const waitTimeSeconds = opts.waitTimeSeconds ?? 20;
   const prefetch = opts.prefetch ?? 20_000;
   const batchesPerGroup = Math.max(1, opts.batchesPerGroup ?? Math.ceil(pollers / 2));
+  const readers = Math.max(1, opts.readers ?? 4);
   const onError = opts.onError ?? (() => {});
   const stopping = new AbortController();
   let batchCount = 0;
@@ -112,7 +115,7 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
   let buffered = 0;
   let serveClock = 0;
   let wakeWorkers: (() => void)[] = [];
-  let wakeReader: (() => void) | undefined;
+  let wakeReaders: (() => void)[] = [];
   const notifyWorkers = () => {
     const waiting = wakeWorkers;
     wakeWorkers = [];
@@ -148,7 +151,9 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
       if (taken.length >= batchSize) break;
     }
     buffered -= taken.length;
-    wakeReader?.();
+    const waitingReaders = wakeReaders;
+    wakeReaders = [];
+    for (const wake of waitingReaders) wake();
     return {
       messages: taken.map((t) => t.message),
       done: () => {
@@ -192,20 +197,21 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     }
   };
 
-  const reader = async (): Promise<void> => {
+  // Several readers, so the read-ahead gets through a flooded webhook's backlog quickly enough
+  // to find the other webhooks' messages behind it; the first also keeps the buffer invisible.
+  const reader = async (keepsVisibility: boolean): Promise<void> => {
     let failing = false;
     let lastExtension = Date.now();
     while (!stopping.signal.aborted) {
-      if (Date.now() - lastExtension > EXTEND_AFTER_MS / 2) {
+      if (keepsVisibility && Date.now() - lastExtension > EXTEND_AFTER_MS / 2) {
         lastExtension = Date.now();
         await extendVisibility();
       }
       if (buffered >= prefetch) {
         await new Promise<void>((resolve) => {
-          wakeReader = resolve;
+          wakeReaders.push(resolve);
           setTimeout(resolve, EXTEND_AFTER_MS / 4).unref();
         });
-        wakeReader = undefined;
         continue;
       }
       try {
@@ -264,7 +270,10 @@ export function startSqsPoller(opts: SqsPollerOptions): SqsPoller {
     }
   };
 
-  const loops = [reader(), ...Array.from({ length: pollers }, () => worker())];
+  const loops = [
+    ...Array.from({ length: readers }, (_, i) => reader(i === 0)),
+    ...Array.from({ length: pollers }, () => worker()),
+  ];
   return {
     healthy: () => !stopping.signal.aborted && failingLoops === 0,
     batches: () => batchCount,
