@@ -1,7 +1,6 @@
 /**
  * Cold start: each Lambda bundle built with esbuild exactly as lib/constructs/handler-function.ts
- * has the CDK build it (platform node, target node22, CommonJS, minified, external source map
- * without sources content, everything bundled including the AWS SDK), its size, and the time
+ * has the CDK build it (test/support/bundle.ts), its size, and the time
  * a fresh node process takes to `require` it, median of 20, minus the same for an empty bundle
  * built the same way. Contributors by package come from esbuild's metafile.
  */
@@ -9,8 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { required } from '../lambdas/core/required';
+import { bundleLambda, CDK_BUNDLING } from '../test/support/bundle';
 import { FUNCTION_ENV } from '../test/support/function-env';
 import { PROJECT_ROOT } from './support/processes';
 import { median, round } from './support/stats';
@@ -19,20 +19,6 @@ import type { Benchmark, BenchOptions, BenchResult, Row } from './support/types'
 const HANDLERS = ['ingest', 'api', 'delivery', 'attempt'] as const;
 const GOAL_DELIVERY_KIB = 350;
 const GOAL_DELIVERY_INIT_MS = 120;
-
-/** The NodejsFunction bundling props of HandlerFunction, as esbuild options. */
-const CDK_BUNDLING: BuildOptions = {
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  external: [],
-  logLevel: 'error',
-  metafile: true,
-};
 
 /** Groups bundled inputs: a package name for node_modules, the folder for project files. */
 export function contributor(input: string): string {
@@ -96,17 +82,12 @@ export const coldStartBenchmark: Benchmark = {
       for (const [name, entry] of Object.entries(entries)) {
         const outfile = path.join(dir, name, 'index.js');
         const t0 = performance.now();
-        const result = await build({
-          ...CDK_BUNDLING,
-          entryPoints: [entry],
-          outfile,
-          absWorkingDir: PROJECT_ROOT,
-        });
+        const metafile = await bundleLambda(name, outfile, entry);
         bundles[name] = {
           file: outfile,
           bytes: statSync(outfile).size,
           mapBytes: statSync(`${outfile}.map`).size,
-          top: contributors(required(result.metafile, 'result.metafile'), outfile, 12),
+          top: contributors(metafile, outfile, 12),
         };
         opts.log(
           `${name}: ${round(bundles[name].bytes / 1024)} KiB (built in ${Math.round(performance.now() - t0)} ms)`,

@@ -2,6 +2,11 @@
  * The exported `handler`s of the Lambdas, built at init from env as on AWS (table names, queue
  * URL, region, sender IPs, endpoints of the local stand-ins).
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type {
   APIGatewayProxyEventV2,
@@ -11,9 +16,11 @@ import type {
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { drainQueue } from '../support/api-harness';
 import { apiGatewayEvent } from '../support/apigw';
+import { bundleLambda } from '../support/bundle';
 import { useStandIns, withEnv } from '../support/standins';
 
 const standIns = useStandIns();
+const execFileAsync = promisify(execFile);
 
 type LambdaHandler = (
   event: APIGatewayProxyEventV2,
@@ -177,5 +184,71 @@ describe('the Lambda entry points', () => {
     ]);
     expect(requests.map((r) => r.cold_start)).toEqual([true, false]);
     expect(requests[0].function_name).toBe('api');
+  });
+});
+
+describe('the bundled entry points (esbuild as the CDK bundles them, the AWS SDK from its module builds)', () => {
+  let dir: string;
+  /**
+   * One invocation of a bundle in a fresh node process, as a cold start on Lambda (the SDK's
+   * module builds load node:http with a dynamic import, which jest's module runtime refuses).
+   */
+  const invokeBundle = async (
+    name: 'api' | 'ingest',
+    event: APIGatewayProxyEventV2,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const script = `require(${JSON.stringify(path.join(dir, name, 'index.js'))})
+      .handler(JSON.parse(process.argv[1]), { functionName: ${JSON.stringify(name)}, awsRequestId: 'bundled' })
+      .then((r) => process.stdout.write('\\nRESULT ' + JSON.stringify(r) + '\\n'));`;
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['-e', script, JSON.stringify(event)],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env() },
+        encoding: 'utf8',
+      },
+    );
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+    if (line === undefined) throw new Error(`the ${name} bundle gave no result:\n${stdout}`);
+    return JSON.parse(line.slice('RESULT '.length)) as APIGatewayProxyStructuredResultV2;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'webhooks-entry-bundles-'));
+    for (const name of ['api', 'ingest'])
+      await bundleLambda(name, path.join(dir, name, 'index.js'));
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serve definitions, history and events against the stand-ins', async () => {
+    const created = await invokeBundle(
+      'api',
+      apiGatewayEvent({
+        method: 'POST',
+        path: '/webhooks',
+        body: { name: 'bundled', events: ['BUNDLE_TEST'], url: 'https://x.example/' },
+      }),
+    );
+    expect(created.statusCode).toBe(201);
+    const list = await invokeBundle('api', apiGatewayEvent({ method: 'GET', path: '/webhooks' }));
+    expect(JSON.parse(list.body!).items.map((w: { name: string }) => w.name)).toContain('bundled');
+    const history = await invokeBundle(
+      'api',
+      apiGatewayEvent({ method: 'GET', path: '/notifications?limit=1' }),
+    );
+    expect(history.statusCode).toBe(200);
+
+    const accepted = await invokeBundle(
+      'ingest',
+      apiGatewayEvent({
+        method: 'POST',
+        path: '/events',
+        body: { type: 'BUNDLE_TEST', id: 'bundled-1', data: {} },
+      }),
+    );
+    expect(JSON.parse(accepted.body!)).toEqual({ eventId: 'bundled-1', notifications: 1 });
+    const jobs = await drainQueue(standIns().clients.sqs, standIns().queueUrl);
+    expect(jobs.map((j: DeliveryJob) => j.kind)).toEqual(['deliver']);
   });
 });
