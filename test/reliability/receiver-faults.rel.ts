@@ -6,7 +6,10 @@
  * The recorded outcome is checked end to end once per fault (DynamoDB Local stores, the retry
  * machine CDK synthesizes run in-process, the real attempt handler). The repetitions run the
  * same engine, sender and retry machine over in-memory stores, with the production logger and
- * metrics, whose output is captured for the secrets check.
+ * metrics, whose output is captured for the secrets check. Every other fault's webhook signs
+ * with an ed25519 key pair instead of a `whsec_` secret, and the end-to-end events are about a
+ * subject (their stored requests sealed with its key): the private key and the subject key are
+ * searched for too.
  */
 
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -17,7 +20,9 @@ import { createDeliveryObserver } from '../../lambdas/adapters/observability';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import type { FailureReason, Notification, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
+import { generateEd25519KeyPair } from '../../lambdas/core/signing-keys';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
+import { standInCipher } from '../../local/standins';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
@@ -59,6 +64,9 @@ import {
   captureProcessOutput,
   needlesOf,
   newSecrets,
+  platformKeyNeedles,
+  platformKeys,
+  privateKeyNeedles,
   type SecretSet,
   scannedItemsText,
   searchTexts,
@@ -216,14 +224,26 @@ const FAULTS: readonly Fault[] = [
   },
 ];
 
+/** The key pair every other fault's webhook signs with (ed25519, `v1a`). */
+const SIGNING_KEY = generateEd25519KeyPair();
+/** Whom the end-to-end events are about: their stored requests are sealed with its key. */
+const SUBJECT = 'client-faults';
+
 function faultDefinition(fault: Fault, url: string, secrets: SecretSet): WebhookDefinition {
   return definition({
     url,
     name: `fault ${fault.name}`,
     body: fault.body ?? '{"loan": {{ data.loanId | json }}}',
     auth: { type: 'basic', username: secrets.username, password: secrets.password },
-    signingSecret: secrets.signingSecret,
+    ...(FAULTS.indexOf(fault) % 2 === 1
+      ? { signingKey: SIGNING_KEY }
+      : { signingSecret: secrets.signingSecret }),
   });
+}
+
+/** The given secrets and the private key, in every form they could leak in. */
+function secretNeedles(secrets: SecretSet): string[] {
+  return [...needlesOf(secrets), ...privateKeyNeedles(SIGNING_KEY.privateKey)];
 }
 
 /** The engine over in-memory stores with the production observer (logger + metrics). */
@@ -301,7 +321,10 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
       });
       const def = faultDefinition(fault, target.url, secrets);
       await harness.webhooks.put(def);
-      const job = deliverJob(def, event({ loanId: fault.name, ...fault.data }));
+      const job = deliverJob(def, {
+        ...event({ loanId: fault.name, ...fault.data }),
+        subject: SUBJECT,
+      });
 
       let notification: Notification | undefined;
       try {
@@ -356,7 +379,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
 
   it(`${REPETITIONS} repetitions of every fault: no crash, no unhandled rejection, bounded memory, no secret in the logs`, async () => {
     const capture = captureProcessOutput();
-    const needles = needlesOf(secrets);
+    const needles = secretNeedles(secrets);
     const perFault: Record<
       string,
       {
@@ -476,7 +499,7 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     // A bound on a hang, not on speed: the repetitions take minutes on a loaded machine.
   }, 1_800_000);
 
-  it('no secret in the history written to DynamoDB (Notifications and Payloads tables scanned directly)', async () => {
+  it('no secret, private key or subject key in the history written to DynamoDB (Notifications and Payloads tables scanned directly)', async () => {
     const s = standIns();
     const client: DynamoDBClient = s.clients.dynamo;
     const texts = [];
@@ -490,8 +513,22 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     }
-    // The scan found the history written above.
+    // The subject key, opened from its table as the platform does; it opens every stored request.
+    const made = await platformKeys(client, s.tables, standInCipher(s), []);
+    const needles = [...secretNeedles(secrets), ...platformKeyNeedles(made)];
+    figures.keysSearched = {
+      subjectKeys: made.subjectKeys.length,
+      sealedRequests: made.sealedPayloads,
+      sealedRequestsOpened: made.sealedPayloadsOpened,
+      needles: needles.length,
+    };
+    expect(made.subjectKeys).toHaveLength(1);
+    expect(made.sealedPayloads).toBeGreaterThan(0);
+    expect(made.sealedPayloadsOpened).toBe(made.sealedPayloads);
+    // The scan found the history written above, and would find a needle planted in it.
     expect(texts.map((t) => t.text).join('')).toContain('INVALID_HTTP_RESPONSE');
-    expect(searchTexts(texts, needlesOf(secrets))).toEqual([]);
+    const planted = searchTexts([{ where: 'planted', text: JSON.stringify(needles) }], needles);
+    expect(new Set(planted.map((f) => f.needle)).size).toBe(new Set(needles).size);
+    expect(searchTexts(texts, needles)).toEqual([]);
   });
 });
