@@ -3,46 +3,17 @@
  * with a one-hour definitions cache, driven through its HTTP API, delivering to receivers on
  * 127.0.0.1. Back-off waits are scaled down (RETRY_TIME_SCALE) so retries take seconds.
  */
-import fs from 'node:fs';
 import { eventually } from '../support/eventually';
-import { always, ok, type Receiver, startReceiver } from '../support/receivers';
-import {
-  type ApiClient,
-  apiClient,
-  definitionFor,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from './helpers';
+import { always, ok } from '../support/receivers';
+import { definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(240_000);
 
 describe('local mode: definitions in force at once, operational events', () => {
-  const dataDir = tempDataDir();
-  const receivers: Receiver[] = [];
-  let local: LocalProcess;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    local = await startLocal({
-      dataDir,
-      env: { RETRY_TIME_SCALE: '0.0005', DEFINITION_CACHE_TTL_SECONDS: '3600' },
-    });
-    api = apiClient(local.url, local.token);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.allSettled(receivers.map((r) => r.close()));
-    await killAllLocal();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
-
-  async function receiver(behaviour: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const r = await startReceiver(behaviour);
-    receivers.push(r);
-    return r;
-  }
+  const { api, receiver } = useLocalMode({
+    RETRY_TIME_SCALE: '0.0005',
+    DEFINITION_CACHE_TTL_SECONDS: '3600',
+  });
 
   async function publish(type: string, data: Record<string, unknown> = {}) {
     const res = await api.post('/events', { type, data });

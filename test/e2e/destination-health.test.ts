@@ -8,16 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { forEachBounded } from '../../lambdas/core/concurrency';
 import { eventually } from '../support/eventually';
-import { always, ok, type Receiver, startReceiver } from '../support/receivers';
-import {
-  type ApiClient,
-  apiClient,
-  definitionFor,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from './helpers';
+import { always, ok, type Receiver } from '../support/receivers';
+import { definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -35,34 +27,11 @@ function executionsStarted(dataDir: string): string[] {
 }
 
 describe('destination health, through the HTTP API', () => {
-  const dataDir = tempDataDir();
-  const receivers: Receiver[] = [];
-  let local: LocalProcess;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    local = await startLocal({
-      dataDir,
-      env: {
-        RETRY_TIME_SCALE: '0.01',
-        DEFINITION_CACHE_TTL_SECONDS: '0',
-        HEALTH_COUNT_FLUSH_SECONDS: '0',
-      },
-    });
-    api = apiClient(local.url, local.token);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.allSettled(receivers.map((r) => r.close()));
-    await killAllLocal();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
-
-  async function receiver(behaviour: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const r = await startReceiver(behaviour);
-    receivers.push(r);
-    return r;
-  }
+  const { dataDir, api, receiver } = useLocalMode({
+    RETRY_TIME_SCALE: '0.01',
+    DEFINITION_CACHE_TTL_SECONDS: '0',
+    HEALTH_COUNT_FLUSH_SECONDS: '0',
+  });
 
   async function webhook(target: Receiver, type: string, overrides: Record<string, unknown> = {}) {
     const res = await api.post(
@@ -213,35 +182,12 @@ describe('destination health, through the HTTP API', () => {
 });
 
 describe('auto-disable and rate limits, through the HTTP API', () => {
-  const dataDir = tempDataDir();
-  const receivers: Receiver[] = [];
-  let local: LocalProcess;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    // 0.01 h x 3600 x 0.01: a circuit open for about a third of a second disables its webhook.
-    local = await startLocal({
-      dataDir,
-      env: {
-        RETRY_TIME_SCALE: '0.01',
-        AUTO_DISABLE_AFTER_HOURS: '0.01',
-        DEFINITION_CACHE_TTL_SECONDS: '0',
-      },
-    });
-    api = apiClient(local.url, local.token);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.allSettled(receivers.map((r) => r.close()));
-    await killAllLocal();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
-
-  async function receiver(behaviour: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const r = await startReceiver(behaviour);
-    receivers.push(r);
-    return r;
-  }
+  // 0.01 h x 3600 x 0.01: a circuit open for about a third of a second disables its webhook.
+  const { api, receiver } = useLocalMode({
+    RETRY_TIME_SCALE: '0.01',
+    AUTO_DISABLE_AFTER_HOURS: '0.01',
+    DEFINITION_CACHE_TTL_SECONDS: '0',
+  });
 
   async function publishMany(type: string, count: number): Promise<void> {
     for (let start = 0; start < count; start += 100) {

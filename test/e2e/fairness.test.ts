@@ -3,18 +3,9 @@
  * 127.0.0.1): a quiet webhook's notifications go out while a slow webhook works through its
  * backlog, and nothing of either is dropped.
  */
-import fs from 'node:fs';
 import { eventually } from '../support/eventually';
-import { ok, type Receiver, startReceiver } from '../support/receivers';
-import {
-  type ApiClient,
-  apiClient,
-  definitionFor,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from './helpers';
+import { ok, type Receiver } from '../support/receivers';
+import { definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(240_000);
 
@@ -22,21 +13,7 @@ const SLOW_BACKLOG = 30;
 const QUIET = 10;
 
 describe('local mode keeps a slow webhook from delaying the others', () => {
-  const dataDir = tempDataDir();
-  const receivers: Receiver[] = [];
-  let local: LocalProcess;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    local = await startLocal({ dataDir, env: { DEFINITION_CACHE_TTL_SECONDS: '0' } });
-    api = apiClient(local.url, local.token);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.allSettled(receivers.map((r) => r.close()));
-    await killAllLocal();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
+  const { api, receiver } = useLocalMode({ DEFINITION_CACHE_TTL_SECONDS: '0' });
 
   async function webhook(target: Receiver, type: string, extra: Record<string, unknown> = {}) {
     const res = await api.post(
@@ -73,15 +50,14 @@ describe('local mode keeps a slow webhook from delaying the others', () => {
     // A receiver that takes its time with every request (half a second) and one that answers at once.
     let inFlight = 0;
     let mostInFlight = 0;
-    const slow = await startReceiver(async () => {
+    const slow = await receiver(async () => {
       inFlight++;
       mostInFlight = Math.max(mostInFlight, inFlight);
       await new Promise((resolve) => setTimeout(resolve, 500));
       inFlight--;
       return { status: 200, body: 'ok' };
     });
-    const quiet = await startReceiver(ok());
-    receivers.push(slow, quiet);
+    const quiet = await receiver(ok());
     const slowHook = await webhook(slow, 'FAIR_SLOW', { maxConcurrency: 2 });
     const quietHook = await webhook(quiet, 'FAIR_QUIET');
 

@@ -10,6 +10,8 @@ import path from 'node:path';
 
 import { freePort } from '../../local/standins';
 import { eventually } from '../support/eventually';
+import { lateBound } from '../support/late-bound';
+import { type Receiver, startReceiver } from '../support/receivers';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -257,4 +259,53 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+export interface LocalMode {
+  /** The data directory of this local mode (removed after the suite). */
+  readonly dataDir: string;
+  /** Its HTTP API, with the token (usable from the suite's tests on, after beforeAll). */
+  readonly api: ApiClient;
+  /** The running process (from the suite's tests on). */
+  local(): LocalProcess;
+  /** A loopback receiver that is closed after the suite. */
+  receiver(behaviour: Parameters<typeof startReceiver>[0]): Promise<Receiver>;
+}
+
+/**
+ * Local mode for the describe block this is called in: `npm start` in a child process with
+ * `env` on its own data directory, started before the block's tests; afterwards its receivers
+ * are closed, the process stopped (also after a failure) and the directory removed.
+ */
+export function useLocalMode(env: Record<string, string>): LocalMode {
+  const dataDir = tempDataDir();
+  const receivers: Receiver[] = [];
+  let started: { local: LocalProcess; api: ApiClient } | undefined;
+  const current = () => {
+    if (!started) throw new Error('local mode is not started yet (use it inside a test)');
+    return started;
+  };
+
+  beforeAll(async () => {
+    const local = await startLocal({ dataDir, env });
+    started = { local, api: apiClient(local.url, local.token) };
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(receivers.map((r) => r.close()));
+    await killAllLocal();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const api = lateBound(() => current().api);
+  return {
+    dataDir,
+    api,
+    local: () => current().local,
+    async receiver(behaviour) {
+      const r = await startReceiver(behaviour);
+      receivers.push(r);
+      return r;
+    },
+  };
 }

@@ -3,49 +3,18 @@
  * (fetch to 127.0.0.1), delivering to real receivers on 127.0.0.1. Back-off waits are scaled
  * down (RETRY_TIME_SCALE) so the five automatic retries take seconds.
  */
-import fs from 'node:fs';
 import { eventually } from '../support/eventually';
-import { always, failTimes, ok, type Receiver, startReceiver } from '../support/receivers';
-import {
-  type ApiClient,
-  apiClient,
-  definitionFor,
-  killAllLocal,
-  type LocalProcess,
-  notificationFor,
-  notificationWithStatus,
-  startLocal,
-  tempDataDir,
-} from './helpers';
+import { always, failTimes, ok, type Receiver } from '../support/receivers';
+import { definitionFor, notificationFor, notificationWithStatus, useLocalMode } from './helpers';
 
 jest.setTimeout(180_000);
 
 describe('local mode, through the HTTP API', () => {
-  const dataDir = tempDataDir();
-  const receivers: Receiver[] = [];
-  let local: LocalProcess;
-  let api: ApiClient;
-
-  beforeAll(async () => {
-    // No definition cache: each test's new webhook matches its very next event.
-    local = await startLocal({
-      dataDir,
-      env: { RETRY_TIME_SCALE: '0.0005', DEFINITION_CACHE_TTL_SECONDS: '0' },
-    });
-    api = apiClient(local.url, local.token);
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.allSettled(receivers.map((r) => r.close()));
-    await killAllLocal();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
-
-  async function receiver(behaviour: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
-    const r = await startReceiver(behaviour);
-    receivers.push(r);
-    return r;
-  }
+  // No definition cache: each test's new webhook matches its very next event.
+  const { api, receiver, local } = useLocalMode({
+    RETRY_TIME_SCALE: '0.0005',
+    DEFINITION_CACHE_TTL_SECONDS: '0',
+  });
 
   async function webhook(
     target: Receiver,
@@ -300,7 +269,7 @@ describe('local mode, through the HTTP API', () => {
       authorization: 'Bearer not-the-token',
     });
     const basic = await api.call('GET', '/webhooks', undefined, {
-      authorization: `Basic ${Buffer.from(`u:${local.token}`).toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`u:${local().token}`).toString('base64')}`,
     });
     const events = await api.call(
       'POST',

@@ -12,7 +12,6 @@
  *   restart on the same DATA_DIR. The Payloads items, read from DynamoDB Local directly, are
  *   still there and unchanged, and none of the keys left at rest opens them.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import fs from 'node:fs';
 import {
   type AttributeValue,
@@ -20,13 +19,13 @@ import {
   paginateScan,
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { Webhook } from 'standardwebhooks';
 import { installationKeyPath } from '../../lambdas/adapters/installation-key';
 import { PACKED_ATTRIBUTES, unpackRequest } from '../../lambdas/adapters/payload-packing';
 import { isSealedPayload, openSealedPayload } from '../../lambdas/adapters/payload-sealing';
 import { standInCipher, standInNames } from '../../local/standins';
 import { eventually } from '../support/eventually';
 import { ok, type ReceivedRequest, type Receiver, startReceiver } from '../support/receivers';
+import { ed25519Accepts, libraryAccepts, signaturesOf } from '../support/signatures';
 import {
   type ApiClient,
   apiClient,
@@ -42,42 +41,6 @@ import {
 jest.setTimeout(300_000);
 
 type Item = Record<string, AttributeValue>;
-
-function headersOf(req: ReceivedRequest): Record<string, string> {
-  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-}
-
-function signaturesOf(req: ReceivedRequest): string[] {
-  return String(req.headers['webhook-signature']).split(' ');
-}
-
-/** A receiver's check with the standardwebhooks library and one `whsec_` secret. */
-function libraryAccepts(secret: string, req: ReceivedRequest): boolean {
-  try {
-    new Webhook(secret).verify(req.body, headersOf(req));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A receiver's check with node:crypto and nothing but the `whpk_` public key. */
-function ed25519Accepts(publicKey: string, req: ReceivedRequest, body = req.body): boolean {
-  const h = headersOf(req);
-  const key = createPublicKey({
-    key: {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      x: Buffer.from(publicKey.slice('whpk_'.length), 'base64').toString('base64url'),
-    },
-    format: 'jwk',
-  });
-  const signed = Buffer.from(`${h['webhook-id']}.${h['webhook-timestamp']}.${body}`, 'utf8');
-  return signaturesOf(req).some(
-    (sig) =>
-      sig.startsWith('v1a,') && verify(null, signed, key, Buffer.from(sig.slice(4), 'base64')),
-  );
-}
 
 /** The DynamoDB Local of a running local mode, found from its Java command line (-port). */
 function dynamoOf(dataDir: string): DynamoDBClient {

@@ -4,31 +4,15 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { generateSigningSecret } from '../../lambdas/core/signing';
-import {
-  createDeliveryHarness,
-  type DeliveryHarness,
-  definition,
-  deliverJob,
-  event,
-} from '../support/delivery-harness';
-import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { definition, deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
+import { ok } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 const HOSTILE = 'O\'Brien "the <b>boss</b>" & co\nline two\ttab \\ back ünïcødé 🎉 ]]> </name>';
 
 describe('delivery of the first attempt', () => {
   const standIns = useStandIns();
-  let harness: DeliveryHarness;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    harness = createDeliveryHarness(standIns());
-    receiver = await startReceiver(ok());
-  });
-  afterAll(async () => {
-    await harness?.close();
-    await receiver?.close();
-  });
+  const { harness, receiver } = useDeliveryHarness(standIns);
   beforeEach(() => {
     receiver.requests.length = 0;
     receiver.setBehaviour(ok());

@@ -16,27 +16,17 @@ import { apiHandlerFor, drainQueue } from '../support/api-harness';
 import { client } from '../support/apigw';
 import {
   createDeliveryHarness,
-  type DeliveryHarness,
   definition,
   event,
+  useDeliveryHarness,
 } from '../support/delivery-harness';
-import { always, ok, type Receiver, startReceiver } from '../support/receivers';
+import { always, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
 
 describe('erasure by subject', () => {
-  let harness: DeliveryHarness;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    harness = createDeliveryHarness(standIns());
-    receiver = await startReceiver(ok());
-  });
-  afterAll(async () => {
-    await harness?.close();
-    await receiver?.close();
-  });
+  const { harness, receiver } = useDeliveryHarness(standIns);
 
   async function rawPayload(id: string) {
     const s = standIns();

@@ -9,14 +9,7 @@ import { fromItem, toItem } from '../../lambdas/adapters/dynamo-stores';
 import { basicAuthorization, generateSigningSecret } from '../../lambdas/core/signing';
 import { apiHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
-import {
-  createDeliveryHarness,
-  type DeliveryHarness,
-  definition,
-  deliverJob,
-  event,
-} from '../support/delivery-harness';
-import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { definition, deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -35,17 +28,7 @@ async function rawItem(id: string): Promise<Record<string, unknown>> {
 }
 
 describe('secrets in the Webhooks table', () => {
-  let harness: DeliveryHarness;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    harness = createDeliveryHarness(standIns());
-    receiver = await startReceiver(ok());
-  });
-  afterAll(async () => {
-    await harness?.close();
-    await receiver?.close();
-  });
+  const { harness, receiver } = useDeliveryHarness(standIns);
   beforeEach(() => {
     receiver.requests.length = 0;
   });

@@ -4,66 +4,19 @@
  * standardwebhooks library; only the new one after), ed25519 webhooks (verified with
  * node:crypto from the public key alone) and their rotation, and the private key at rest.
  */
-import { createPublicKey, verify } from 'node:crypto';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { Webhook } from 'standardwebhooks';
 import { apiHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
-import {
-  createDeliveryHarness,
-  type DeliveryHarness,
-  deliverJob,
-  event,
-} from '../support/delivery-harness';
-import { ok, type ReceivedRequest, type Receiver, startReceiver } from '../support/receivers';
+import { deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
+import type { ReceivedRequest } from '../support/receivers';
+import { ed25519Accepts, libraryAccepts } from '../support/signatures';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
 const HOUR = 3_600_000;
 
-function headersOf(req: ReceivedRequest): Record<string, string> {
-  return Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
-}
-
-function libraryAccepts(secret: string, req: ReceivedRequest): boolean {
-  try {
-    new Webhook(secret).verify(req.body, headersOf(req));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A receiver's check with nothing but the `whpk_` key and node:crypto. */
-function ed25519Accepts(publicKey: string, req: ReceivedRequest, body = req.body): boolean {
-  const h = headersOf(req);
-  const key = createPublicKey({
-    key: {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      x: Buffer.from(publicKey.slice('whpk_'.length), 'base64').toString('base64url'),
-    },
-    format: 'jwk',
-  });
-  const signed = Buffer.from(`${h['webhook-id']}.${h['webhook-timestamp']}.${body}`, 'utf8');
-  return h['webhook-signature']!.split(' ').some(
-    (sig) =>
-      sig.startsWith('v1a,') && verify(null, signed, key, Buffer.from(sig.slice(4), 'base64')),
-  );
-}
-
 describe('signing keys', () => {
-  let harness: DeliveryHarness;
-  let receiver: Receiver;
-
-  beforeAll(async () => {
-    harness = createDeliveryHarness(standIns());
-    receiver = await startReceiver(ok());
-  });
-  afterAll(async () => {
-    await harness?.close();
-    await receiver?.close();
-  });
+  const { harness, receiver } = useDeliveryHarness(standIns);
   beforeEach(() => {
     receiver.requests.length = 0;
   });

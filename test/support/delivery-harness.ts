@@ -25,6 +25,8 @@ import type { DeliveryObserver, NotificationRef, RetryScheduler } from '../../la
 import { standInCipher } from '../../local/standins';
 import { subjectKeysFor } from './api-harness';
 import { TEST_CURSOR_KEY } from './cursor-key';
+import { lateBound } from './late-bound';
+import { ok, type Receiver, startReceiver } from './receivers';
 import { createLocalRetryMachine, type LocalRetryMachine } from './retry-machine';
 import type { StandIns } from './standins';
 
@@ -211,5 +213,32 @@ export function deliverJob(
     notificationId: notificationIdFor(def.id, evt.id),
     webhookId: def.id,
     event: evt,
+  };
+}
+
+/**
+ * A delivery harness on the stand-ins and a loopback receiver answering 200, for the describe
+ * block this is called in: made before its tests, closed after them (also after a failure).
+ */
+export function useDeliveryHarness(standIns: () => StandIns): {
+  readonly harness: DeliveryHarness;
+  readonly receiver: Receiver;
+} {
+  let made: { harness: DeliveryHarness; receiver: Receiver } | undefined;
+  const current = () => {
+    if (!made) throw new Error('the delivery harness is made in beforeAll (use it inside a test)');
+    return made;
+  };
+  beforeAll(async () => {
+    const harness = createDeliveryHarness(standIns());
+    made = { harness, receiver: await startReceiver(ok()) };
+  });
+  afterAll(async () => {
+    await made?.harness.close();
+    await made?.receiver.close();
+  });
+  return {
+    harness: lateBound(() => current().harness),
+    receiver: lateBound(() => current().receiver),
   };
 }

@@ -28,47 +28,26 @@ export interface WaitingInfo {
 }
 export type WaitingReason = 'RETRY_SCHEDULED' | 'CIRCUIT_OPEN' | 'PAUSED' | 'RATE_LIMITED';
 
-export type Operator =
-  | 'eq'
-  | 'ne'
-  | 'gt'
-  | 'gte'
-  | 'lt'
-  | 'lte'
-  | 'in'
-  | 'nin'
-  | 'exists'
-  | 'prefix'
-  | 'contains';
-export const OPERATORS: readonly Operator[] = [
-  'eq',
-  'ne',
-  'gt',
-  'gte',
-  'lt',
-  'lte',
-  'in',
-  'nin',
-  'exists',
-  'prefix',
-  'contains',
-];
-export type Scalar = string | number | boolean | null;
-export interface ConditionRule {
-  field: string;
-  op: Operator;
-  value: Scalar | Scalar[];
-}
-export interface Conditions {
-  match: 'all' | 'any';
-  rules: ConditionRule[];
-}
-/** Definition fields of the contract beyond the base schema (conditions, rate limit). */
-export interface DefinitionExtras {
-  conditions?: Conditions | null;
-  rateLimitPerSecond?: number | null;
-}
-export type WebhookDefinition = Webhook & DefinitionExtras;
+export type Conditions = Schemas['Conditions'];
+export type ConditionRule = Schemas['ConditionRule'];
+export type Operator = ConditionRule['op'];
+export type Scalar = Exclude<ConditionRule['value'], unknown[]>;
+/** Every operator once: the Record type refuses a missing or an unknown one. */
+const OPERATOR_SET: Record<Operator, true> = {
+  eq: true,
+  ne: true,
+  gt: true,
+  gte: true,
+  lt: true,
+  lte: true,
+  in: true,
+  nin: true,
+  exists: true,
+  prefix: true,
+  contains: true,
+};
+export const OPERATORS = Object.keys(OPERATOR_SET) as Operator[];
+export type WebhookDefinition = Webhook;
 export type PreviewResult = RenderedRequest & {
   /** Whether this event would create a notification (type and conditions). */
   matches?: boolean;
@@ -180,9 +159,9 @@ export class ApiClient {
   listWebhooks = () => this.call<{ items: WebhookDefinition[] }>('GET', '/webhooks');
   getWebhook = (id: string) =>
     this.call<WebhookDefinition>('GET', '/webhooks/{id}', { params: { id } });
-  createWebhook = (body: WebhookInput & DefinitionExtras) =>
+  createWebhook = (body: WebhookInput) =>
     this.call<WebhookDefinition>('POST', '/webhooks', { body });
-  replaceWebhook = (id: string, body: WebhookReplaceInput & DefinitionExtras) =>
+  replaceWebhook = (id: string, body: WebhookReplaceInput) =>
     this.call<WebhookDefinition>('PUT', '/webhooks/{id}', { params: { id }, body });
   deleteWebhook = (id: string) => this.call<void>('DELETE', '/webhooks/{id}', { params: { id } });
   preview = (id: string, body: Schemas['PreviewInput']) =>

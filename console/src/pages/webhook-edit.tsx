@@ -7,7 +7,6 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ApiError,
   type Conditions,
-  type DefinitionExtras,
   isMissingRoute,
   OPERATORS,
   type Operator,
@@ -124,13 +123,10 @@ function ruleValue(r: RuleRow): Scalar | Scalar[] {
 }
 
 /** The request body for POST (create) or PUT (replace). */
-function inputOf(
-  f: Form,
-  existing?: WebhookDefinition,
-): WebhookInput & WebhookReplaceInput & DefinitionExtras {
+function inputOf(f: Form, existing?: WebhookDefinition): WebhookInput & WebhookReplaceInput {
   const headers: Record<string, string> = {};
   for (const h of f.headers) if (h.name.trim()) headers[h.name.trim()] = h.value;
-  const out: WebhookInput & WebhookReplaceInput & DefinitionExtras = {
+  const out: WebhookInput & WebhookReplaceInput = {
     name: f.name,
     events: f.events.split(/[,\s]+/).filter(Boolean),
     enabled: f.enabled,
