@@ -27,6 +27,7 @@ import { Renderer } from '../../lambdas/core/render';
 import { createApiHandler } from '../../lambdas/handlers/api';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
 import type { DeliveryQueue, ResendJob, ResendJobStore } from '../../lambdas/ports';
+import { standInCipher } from '../../local/standins';
 import { captureLogs, drainQueue, storesFor } from '../support/api-harness';
 import {
   type ApiRequest,
@@ -37,7 +38,14 @@ import {
 } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 import { recordFigures } from './support/figures';
-import { needlesOf, newSecrets, searchTexts } from './support/secrets';
+import {
+  needlesOf,
+  newSecrets,
+  platformKeyNeedles,
+  platformKeys,
+  publicKeyOf,
+  searchTexts,
+} from './support/secrets';
 
 const RUNS = Number(process.env.RELIABILITY_FUZZ_RUNS ?? 150);
 const SEED = Number(process.env.RELIABILITY_FUZZ_SEED ?? 20261128);
@@ -183,6 +191,9 @@ const SEEDED: readonly SeededNotification[] = Array.from({ length: SEED_COUNT },
   };
 });
 const SEEDED_IDS = SEEDED.map((n) => n.id);
+/** Every other seeded request is about this subject (stored sealed with its key). */
+const SEED_SUBJECT = 'fuzz-client';
+const isAboutSubject = (seed: SeededNotification) => SEEDED.indexOf(seed) % 2 === 0;
 
 /** Templates that loop, nest, recurse, read files or render megabytes. */
 const HOSTILE_TEMPLATES = [
@@ -534,6 +545,8 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
   /** Ids of every webhook a 201 created: the list must always be exactly these. */
   const created = new Set<string>();
   let existingId = '';
+  /** A webhook signing with an ed25519 key pair the platform made (its private key is searched for). */
+  let ed25519 = { id: '', publicKey: '' };
 
   beforeAll(async () => {
     const s = standIns();
@@ -572,6 +585,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           body: '{"loan":"L-1"}',
         },
         2_000_000_000,
+        isAboutSubject(seed) ? SEED_SUBJECT : undefined,
       );
       expect(await stores.notifications.create(notification, 2_000_000_000)).toBe(true);
     }
@@ -594,6 +608,20 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     expect(res.status).toBe(201);
     existingId = res.body.id;
     created.add(existingId);
+    const { signingSecret: _given, ...unsigned } = REFERENCE;
+    const signed = await invoke(api, {
+      method: 'POST',
+      path: '/webhooks',
+      body: {
+        ...unsigned,
+        name: 'fuzz ed25519',
+        events: ['FUZZ_DEFINITIONS_ONLY'],
+        signing: { scheme: 'ed25519' },
+      },
+    });
+    expect(signed.status).toBe(201);
+    ed25519 = { id: signed.body.id, publicKey: signed.body.publicKey };
+    created.add(ed25519.id);
     for (const id of SEEDED_IDS) {
       const seen = await invoke(api, { method: 'GET', path: `/notifications/${id}` });
       expect(seen.status).toBe(200);
@@ -1088,14 +1116,28 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     expect(jobs.length).toBe(queue.enqueued);
   });
 
-  it('no secret in API responses or the handlers logs', () => {
+  it('no secret, private key or subject key in API responses or the handlers logs', async () => {
+    // The keys the platform made, opened from the tables with the installation key.
+    const s = standIns();
+    const made = await platformKeys(s.clients.dynamo, s.tables, standInCipher(s), [ed25519.id]);
+    const needles = [...needlesOf(secrets), ...platformKeyNeedles(made)];
     const findings = searchTexts(
       [
         { where: 'api responses', text: responses.join('\n') },
         { where: 'handler logs', text: logs.lines.join('\n') },
       ],
-      needlesOf(secrets),
+      needles,
     );
+    const planted = searchTexts([{ where: 'planted', text: JSON.stringify(needles) }], needles);
+    const privateKeys = made.privateKeys.get(ed25519.id) ?? [];
+    // They are the keys in use: the private key gives the public key the API showed, the
+    // subject key opens every sealed seeded request.
+    expect(privateKeys).toHaveLength(1);
+    expect(publicKeyOf(privateKeys[0]!)).toBe(ed25519.publicKey);
+    expect(made.subjectKeys).toHaveLength(1);
+    expect(made.sealedPayloads).toBe(SEEDED.filter(isAboutSubject).length);
+    expect(made.sealedPayloadsOpened).toBe(made.sealedPayloads);
+    expect(new Set(planted.map((f) => f.needle)).size).toBe(new Set(needles).size);
     expect(responses.length).toBeGreaterThan(RUNS);
     expect(findings).toEqual([]);
   });
