@@ -1,3 +1,4 @@
+import { type CircuitBreakerSettings, resolveCircuitBreaker } from './core/health/model';
 import { DEFAULTS } from './defaults';
 
 /**
@@ -48,6 +49,8 @@ export const ENV = {
   SLOW_ATTEMPT_THRESHOLD_MS: 'SLOW_ATTEMPT_THRESHOLD_MS',
   /** How often a container adds its successful attempts to the health counters (seconds, default 10). */
   HEALTH_COUNT_FLUSH_SECONDS: 'HEALTH_COUNT_FLUSH_SECONDS',
+  /** JSON object overriding circuit breaker settings (see resolveCircuitBreaker); unset: defaults. */
+  CIRCUIT_BREAKER: 'CIRCUIT_BREAKER',
   AWS_REGION: 'AWS_REGION',
   /** KMS key (id or ARN) that wraps the data keys of application-level encryption (AWS). */
   SECRETS_KMS_KEY_ID: 'SECRETS_KMS_KEY_ID',
@@ -219,6 +222,7 @@ export interface DeliveryConfig extends StoreConfig {
     readonly autoDisableAfterHours: number;
     readonly slowThresholdMs: number;
     readonly countFlushMs: number;
+    readonly circuitBreaker: CircuitBreakerSettings;
   };
 }
 
@@ -266,8 +270,18 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
       countFlushMs:
         read.number(ENV.HEALTH_COUNT_FLUSH_SECONDS, DEFAULTS.healthCountFlushSeconds, 0, 3600) *
         1000,
+      circuitBreaker: circuitBreakerFromEnv(env),
     },
   };
+}
+
+function circuitBreakerFromEnv(env: Env): CircuitBreakerSettings {
+  const raw = env[ENV.CIRCUIT_BREAKER]?.trim();
+  try {
+    return resolveCircuitBreaker(raw ? JSON.parse(raw) : undefined);
+  } catch (err) {
+    throw new ConfigError(`Environment variable ${ENV.CIRCUIT_BREAKER}: ${(err as Error).message}`);
+  }
 }
 
 /**

@@ -20,6 +20,18 @@ export const DEFAULTS = {
   slowAttemptThresholdMs: 10_000,
   /** HEALTH_COUNT_FLUSH_SECONDS: how often successes are added to the health counters. */
   healthCountFlushSeconds: 10,
+  /**
+   * CIRCUIT_BREAKER: when a webhook's circuit opens (failures in a row, or a failure ratio over a
+   * window with enough attempts) and how long it waits before each probe (doubling to the max).
+   */
+  circuitBreaker: {
+    openAfterConsecutiveFailures: 5,
+    windowSeconds: 60,
+    windowMinAttempts: 20,
+    windowFailureRatio: 0.5,
+    cooldownSeconds: 30,
+    maxCooldownSeconds: 30 * 60,
+  },
   /** Receives of a delivery job before it moves to the dead-letter queue (AWS and local mode). */
   maxReceiveCount: 5,
 } as const;

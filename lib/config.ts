@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { type CircuitBreakerSettings, resolveCircuitBreaker } from '../lambdas/core/health/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
 import { DEFAULTS } from '../lambdas/defaults';
 
@@ -46,6 +47,8 @@ export interface WebhooksSettings {
   readonly definitionCacheTtlSeconds?: number;
   /** Hours a webhook's circuit may stay open before the webhook is disabled. Default 120 (5 days). */
   readonly autoDisableAfterHours?: number;
+  /** When circuits open and how long they wait before probing; unset fields keep their defaults. */
+  readonly circuitBreaker?: Partial<CircuitBreakerSettings>;
   /** API stage steady-state request rate limit (requests/s). Default 10000. */
   readonly apiThrottleRateLimit?: number;
   /** API stage burst limit (requests). Default 5000. */
@@ -64,8 +67,12 @@ export const NAT_PROVIDERS = ['gateway', 'instance'] as const;
 export type NatProviderName = (typeof NAT_PROVIDERS)[number];
 
 /** The settings with every default applied. */
-export type ResolvedSettings = Required<Omit<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>> &
-  Pick<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'>;
+export type ResolvedSettings = Required<
+  Omit<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail' | 'circuitBreaker'>
+> &
+  Pick<WebhooksSettings, 'eipAllocationIds' | 'alarmEmail'> & {
+    circuitBreaker: CircuitBreakerSettings;
+  };
 
 export const DEFAULT_SETTINGS: ResolvedSettings = {
   retryScheduleSeconds: DEFAULT_RETRY_SCHEDULE_SECONDS,
@@ -82,6 +89,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   maxReceiveCount: DEFAULTS.maxReceiveCount,
   definitionCacheTtlSeconds: DEFAULTS.definitionCacheTtlSeconds,
   autoDisableAfterHours: DEFAULTS.autoDisableAfterHours,
+  circuitBreaker: DEFAULTS.circuitBreaker,
   apiThrottleRateLimit: 10_000,
   apiThrottleBurstLimit: 5_000,
   logRetentionDays: 30,
@@ -122,6 +130,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('maxReceiveCount', s.maxReceiveCount);
   positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
   if (!(s.autoDisableAfterHours > 0)) throw new Error('autoDisableAfterHours must be above 0');
+  s.circuitBreaker = resolveCircuitBreaker(s.circuitBreaker);
   positiveInteger('apiThrottleBurstLimit', s.apiThrottleBurstLimit);
   if (!(s.apiThrottleRateLimit > 0)) throw new Error('apiThrottleRateLimit must be positive');
   positiveInteger('logRetentionDays', s.logRetentionDays);
@@ -187,6 +196,7 @@ export const CONTEXT_KEYS = {
   maxReceiveCount: 'maxReceiveCount',
   definitionCacheTtlSeconds: 'definitionCacheTtlSeconds',
   autoDisableAfterHours: 'autoDisableAfterHours',
+  circuitBreaker: 'circuitBreaker',
   apiThrottleRateLimit: 'apiThrottleRateLimit',
   apiThrottleBurstLimit: 'apiThrottleBurstLimit',
   logRetentionDays: 'logRetentionDays',
@@ -233,6 +243,22 @@ export function settingsFromContext(
     const v = read(key);
     return v === undefined || v === '' ? undefined : String(v);
   };
+  // An object, or its JSON on the command line (-c circuitBreaker='{"cooldownSeconds":60}').
+  const jsonObject = (key: string): Record<string, unknown> | undefined => {
+    const v = read(key);
+    if (v === undefined || v === '') return undefined;
+    let parsed: unknown = v;
+    if (typeof v === 'string') {
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        throw new Error(`context ${key}: "${v}" is not a JSON object`);
+      }
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error(`context ${key}: must be a JSON object`);
+    return parsed as Record<string, unknown>;
+  };
   const bool = (key: string): boolean | undefined => {
     const v = read(key);
     if (v === undefined || v === '') return undefined;
@@ -267,6 +293,7 @@ export function settingsFromContext(
     maxReceiveCount: num(CONTEXT_KEYS.maxReceiveCount),
     definitionCacheTtlSeconds: num(CONTEXT_KEYS.definitionCacheTtlSeconds),
     autoDisableAfterHours: num(CONTEXT_KEYS.autoDisableAfterHours),
+    circuitBreaker: jsonObject(CONTEXT_KEYS.circuitBreaker),
     apiThrottleRateLimit: num(CONTEXT_KEYS.apiThrottleRateLimit),
     apiThrottleBurstLimit: num(CONTEXT_KEYS.apiThrottleBurstLimit),
     logRetentionDays: num(CONTEXT_KEYS.logRetentionDays),

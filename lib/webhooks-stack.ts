@@ -51,6 +51,7 @@ export class WebhooksStack extends Stack {
       maxReceiveCount: s.maxReceiveCount,
       definitionCacheTtlSeconds: s.definitionCacheTtlSeconds,
       autoDisableAfterHours: s.autoDisableAfterHours,
+      circuitBreaker: s.circuitBreaker,
       logRetention,
     });
     this.api = new Api(this, 'Api', {

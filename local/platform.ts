@@ -170,6 +170,7 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     ENV.AUTO_DISABLE_AFTER_HOURS,
     ENV.SLOW_ATTEMPT_THRESHOLD_MS,
     ENV.HEALTH_COUNT_FLUSH_SECONDS,
+    ENV.CIRCUIT_BREAKER,
   ]) {
     const v = value(name);
     if (v !== undefined) handlerEnv[name] = v;

@@ -79,6 +79,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArn);
   const healthSettings: HealthSettings = {
     ...DEFAULT_HEALTH_SETTINGS,
+    ...config.health.circuitBreaker,
     timeScale: config.retryTimeScale,
     cacheTtlMs: config.health.cacheTtlMs,
     autoDisableAfterHours: config.health.autoDisableAfterHours,

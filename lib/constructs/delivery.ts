@@ -5,6 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DELIVERY_LOG_SAMPLE_RATE, ENV } from '../../lambdas/config';
+import type { CircuitBreakerSettings } from '../../lambdas/core/health/model';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_SETTINGS } from '../config';
 import type { EgressNetwork } from './egress-network';
@@ -55,6 +56,8 @@ export interface DeliveryProps {
   readonly definitionCacheTtlSeconds?: number;
   /** A circuit open this long disables its webhook (AUTO_DISABLE_AFTER_HOURS). Default 120. */
   readonly autoDisableAfterHours?: number;
+  /** Circuit breaker settings (CIRCUIT_BREAKER), resolved. Default: the defaults. */
+  readonly circuitBreaker?: CircuitBreakerSettings;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -134,6 +137,9 @@ export class Delivery extends Construct {
       ),
       [ENV.AUTO_DISABLE_AFTER_HOURS]: String(
         props.autoDisableAfterHours ?? DEFAULT_SETTINGS.autoDisableAfterHours,
+      ),
+      [ENV.CIRCUIT_BREAKER]: JSON.stringify(
+        props.circuitBreaker ?? DEFAULT_SETTINGS.circuitBreaker,
       ),
       [ENV.SENDER_IPS]: network.senderIpList,
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.

@@ -124,8 +124,56 @@ describe('resolved settings', () => {
     ],
     [{ alarmEmail: 'ops' }, /not an e-mail/],
     [{ failureRateAlarmThreshold: 5 }, /\(0, 1\]/],
+    [
+      { circuitBreaker: { openAfterConsecutiveFailures: 0 } },
+      /openAfterConsecutiveFailures .*1\.\.100/,
+    ],
+    [
+      { circuitBreaker: { cooldownSeconds: 600, maxCooldownSeconds: 60 } },
+      /at least cooldownSeconds/,
+    ],
+    [{ circuitBreaker: { failures: 3 } }, /circuitBreaker\.failures is not a setting/],
   ])('reject %j', (settings, message) => {
-    expect(() => resolveSettings(settings)).toThrow(message);
+    expect(() => resolveSettings(settings as never)).toThrow(message);
+  });
+
+  it('complete a partial circuit breaker with its defaults', () => {
+    expect(resolveSettings({ circuitBreaker: { cooldownSeconds: 60 } }).circuitBreaker).toEqual({
+      openAfterConsecutiveFailures: 5,
+      windowSeconds: 60,
+      windowMinAttempts: 20,
+      windowFailureRatio: 0.5,
+      cooldownSeconds: 60,
+      maxCooldownSeconds: 1800,
+    });
+  });
+});
+
+describe('circuit breaker from context', () => {
+  it('reads a JSON object from the command line or an object from cdk.json', () => {
+    const fromCli = settingsFromContext(
+      reader({ circuitBreaker: '{"openAfterConsecutiveFailures":3,"maxCooldownSeconds":600}' }),
+      'eu-central-1',
+      1,
+    );
+    expect(resolveSettings(fromCli).circuitBreaker).toMatchObject({
+      openAfterConsecutiveFailures: 3,
+      maxCooldownSeconds: 600,
+      cooldownSeconds: 30,
+    });
+    const fromJson = settingsFromContext(
+      reader({ circuitBreaker: { windowFailureRatio: 0.25 } }),
+      'eu-central-1',
+      1,
+    );
+    expect(resolveSettings(fromJson).circuitBreaker.windowFailureRatio).toBe(0.25);
+  });
+
+  it('rejects what is not a JSON object', () => {
+    for (const bad of ['{oops', '[1,2]', '7'])
+      expect(() => settingsFromContext(reader({ circuitBreaker: bad }), 'eu-central-1', 1)).toThrow(
+        /context circuitBreaker/,
+      );
   });
 });
 

@@ -16,6 +16,7 @@ import {
 } from '../../lambdas/config';
 import { MAX_CONCURRENCY } from '../../lambdas/core/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
+import { DEFAULTS } from '../../lambdas/defaults';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { worstBatchSeconds } from '../../lib/constructs/delivery';
@@ -35,6 +36,13 @@ import {
   references,
   resourcesOf,
 } from './support';
+
+/** Deploy-time values (Refs, joins) stand in as strings. */
+function runtimeStrings(env: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `deployed-${k}`]),
+  );
+}
 
 // One synthesis for the whole file (cdk-nag attached: building it at all means AwsSolutions passed).
 let built: Built;
@@ -206,6 +214,26 @@ describe('Lambda functions', () => {
         egressAllowCidrs: [],
       });
     }
+  });
+
+  it('gives the delivery and attempt Lambdas the circuit breaker settings, defaults or the ones deployed', () => {
+    const configOf = (b: Built, fn: string) =>
+      loadDeliveryConfig(
+        { AWS_REGION: 'eu-central-1', ...runtimeStrings(envOf(b, fn)) },
+        DEFAULT_RETRY_SCHEDULE_SECONDS,
+      ).health.circuitBreaker;
+    for (const fn of [ids.delivery, ids.attempt])
+      expect(configOf(built, fn)).toEqual(DEFAULTS.circuitBreaker);
+
+    const tuned = buildStack({
+      circuitBreaker: { openAfterConsecutiveFailures: 3, maxCooldownSeconds: 600 },
+    });
+    for (const fn of [tuned.stack.delivery.deliveryFunction, tuned.stack.delivery.attemptFunction])
+      expect(configOf(tuned, logicalId(fn))).toEqual({
+        ...DEFAULTS.circuitBreaker,
+        openAfterConsecutiveFailures: 3,
+        maxCooldownSeconds: 600,
+      });
   });
 
   it('gives the attempt Lambda the retry machine ARN by name, without a circular reference', () => {

@@ -1,3 +1,4 @@
+import { ConfigError, loadDeliveryConfig } from '../../lambdas/config';
 import { HealthDriver } from '../../lambdas/core/health/driver';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import {
@@ -96,6 +97,39 @@ describe('destination health rules', () => {
     expect(shouldOpen(1, { attempts: 20, failed: 10 }, settings)).toBe(true);
     expect(shouldOpen(1, { attempts: 20, failed: 9 }, settings)).toBe(false);
     expect(shouldOpen(1, { attempts: 19, failed: 19 }, settings)).toBe(false);
+  });
+
+  it('opens and cools down as a deployment tunes it (CIRCUIT_BREAKER), and refuses bad tuning at cold start', () => {
+    const env = {
+      AWS_REGION: 'eu-central-1',
+      WEBHOOKS_TABLE: 'w',
+      NOTIFICATIONS_TABLE: 'n',
+      PAYLOADS_TABLE: 'p',
+      EVENT_TYPES_TABLE: 'e',
+      SUBJECT_KEYS_TABLE: 's',
+      SECRETS_KEY_FILE: '/nonexistent/secrets.key',
+      RETRY_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:m',
+      DELIVERY_QUEUE_URL: 'http://127.0.0.1/q',
+    };
+    const loaded = (circuit: string) =>
+      loadDeliveryConfig({ ...env, CIRCUIT_BREAKER: circuit }, [60, 300, 1500, 7500, 37500]);
+    const tuned = {
+      ...settings,
+      ...loaded(
+        '{"openAfterConsecutiveFailures":2,"windowMinAttempts":4,"windowFailureRatio":0.75,"cooldownSeconds":10,"maxCooldownSeconds":25}',
+      ).health.circuitBreaker,
+    };
+    expect(shouldOpen(1, { attempts: 1, failed: 1 }, tuned)).toBe(false);
+    expect(shouldOpen(2, { attempts: 2, failed: 2 }, tuned)).toBe(true);
+    expect(shouldOpen(1, { attempts: 4, failed: 3 }, tuned)).toBe(true);
+    expect(shouldOpen(1, { attempts: 4, failed: 2 }, tuned)).toBe(false);
+    expect([0, 10, 20].map((c) => nextCooldown(c, tuned))).toEqual([10, 20, 25]);
+
+    expect(() => loaded('{"cooldownSeconds":0}')).toThrow(ConfigError);
+    expect(() => loaded('{"cooldownSeconds":0}')).toThrow(
+      /CIRCUIT_BREAKER: circuitBreaker\.cooldownSeconds/,
+    );
+    expect(() => loaded('not json')).toThrow(/CIRCUIT_BREAKER/);
   });
 
   it('doubles the cool-down from 30 s up to 30 minutes', () => {

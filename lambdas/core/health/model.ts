@@ -7,6 +7,8 @@
  * to a healthy webhook adds no DynamoDB write.
  */
 
+import { DEFAULTS } from '../../defaults';
+
 export const CIRCUIT_STATES = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const;
 export type CircuitState = (typeof CIRCUIT_STATES)[number];
 
@@ -104,15 +106,67 @@ export interface HealthSettings {
   readonly driverLeaseMs: number;
 }
 
+/** The circuit breaker's tunable part (context `circuitBreaker`, env CIRCUIT_BREAKER). */
+export type CircuitBreakerSettings = Pick<
+  HealthSettings,
+  | 'openAfterConsecutiveFailures'
+  | 'windowSeconds'
+  | 'windowMinAttempts'
+  | 'windowFailureRatio'
+  | 'cooldownSeconds'
+  | 'maxCooldownSeconds'
+>;
+
+const CIRCUIT_BREAKER_RANGES: Record<
+  keyof CircuitBreakerSettings,
+  { min: number; max: number; integer: boolean }
+> = {
+  openAfterConsecutiveFailures: { min: 1, max: 100, integer: true },
+  windowSeconds: { min: 10, max: 3600, integer: true },
+  windowMinAttempts: { min: 1, max: 100_000, integer: true },
+  windowFailureRatio: { min: 0.01, max: 1, integer: false },
+  cooldownSeconds: { min: 1, max: 3600, integer: false },
+  maxCooldownSeconds: { min: 1, max: 86_400, integer: false },
+};
+
+/**
+ * The circuit breaker settings in force: the defaults overridden by `overrides` (a JSON object
+ * of some of the settings). Throws an Error naming the setting for an unknown key or a value out
+ * of range, so a bad deployment fails at synth time and a bad variable at cold start.
+ */
+export function resolveCircuitBreaker(overrides: unknown): CircuitBreakerSettings {
+  if (overrides === undefined || overrides === null) return { ...DEFAULTS.circuitBreaker };
+  if (typeof overrides !== 'object' || Array.isArray(overrides))
+    throw new Error('circuitBreaker must be an object of settings');
+  const resolved: Record<string, number> = { ...DEFAULTS.circuitBreaker };
+  for (const [key, value] of Object.entries(overrides)) {
+    const range = CIRCUIT_BREAKER_RANGES[key as keyof CircuitBreakerSettings];
+    if (!range)
+      throw new Error(
+        `circuitBreaker.${key} is not a setting (${Object.keys(CIRCUIT_BREAKER_RANGES).join(', ')})`,
+      );
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < range.min ||
+      value > range.max ||
+      (range.integer && !Number.isInteger(value))
+    )
+      throw new Error(
+        `circuitBreaker.${key} must be ${range.integer ? 'an integer' : 'a number'} within ${range.min}..${range.max}`,
+      );
+    resolved[key] = value;
+  }
+  const settings = resolved as unknown as CircuitBreakerSettings;
+  if (settings.maxCooldownSeconds < settings.cooldownSeconds)
+    throw new Error('circuitBreaker.maxCooldownSeconds must be at least cooldownSeconds');
+  return settings;
+}
+
 export const DEFAULT_HEALTH_SETTINGS: HealthSettings = {
-  openAfterConsecutiveFailures: 5,
-  windowSeconds: 60,
-  windowMinAttempts: 20,
-  windowFailureRatio: 0.5,
-  cooldownSeconds: 30,
-  maxCooldownSeconds: 30 * 60,
-  autoDisableAfterHours: 120,
-  slowThresholdMs: 10_000,
+  ...DEFAULTS.circuitBreaker,
+  autoDisableAfterHours: DEFAULTS.autoDisableAfterHours,
+  slowThresholdMs: DEFAULTS.slowAttemptThresholdMs,
   timeScale: 1,
   cacheTtlMs: 5_000,
   maxInlineWaitMs: 1_000,
