@@ -239,20 +239,9 @@ export class DeliveryService implements ParkedNotifications {
       }
     }
 
-    // The concurrency permit first, then the rate-limit slot: a slot taken before waiting for a
-    // permit would be spent late, and late sends arrive bunched, over the rate limit.
-    const permit = await this.enterGate(definition, 'initial');
-    let admission: Admission | undefined;
-    try {
-      admission = await this.deps.health?.admit(definition);
-    } catch (error) {
-      await permit?.release();
-      throw error;
-    }
-    if (admission?.kind === 'park') {
-      await permit?.release();
-      return this.createParked(base, admission.reason);
-    }
+    const admitted = await this.admit(definition, 'initial');
+    if (admitted.kind === 'park') return this.createParked(base, admitted.reason);
+    const { permit } = admitted;
 
     const attempt = await this.attempt(definition, id, request, 1, 'initial', permit);
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
@@ -434,21 +423,13 @@ export class DeliveryService implements ParkedNotifications {
         );
         return 'FAILED';
       }
-      // As for a first attempt: the concurrency permit first, then the webhook's health.
-      const permit = await this.enterGate(definition, 'manual');
-      let admission: Admission | undefined;
-      try {
-        admission = await this.deps.health?.admit(definition);
-      } catch (error) {
-        await permit?.release();
-        throw error;
-      }
-      if (admission?.kind === 'park') {
-        await permit?.release();
-        const parked = await this.parkResend(notification, admission.reason, jobId);
+      const admitted = await this.admit(definition, 'manual');
+      if (admitted.kind === 'park') {
+        const parked = await this.parkResend(notification, admitted.reason, jobId);
         if (parked === 'raced') continue;
         return parked;
       }
+      const { permit } = admitted;
       const attempt = await this.attempt(
         definition,
         id,
@@ -772,6 +753,31 @@ export class DeliveryService implements ParkedNotifications {
     );
     if (changed) this.deps.observer.failed(ref, reason, undefined);
     if (changed && pending) await this.countPendingResend(notification, 'FAILED');
+  }
+
+  /**
+   * A first attempt or a resend may go now (holding the webhook's concurrency permit, if any), or
+   * must park with the reason its webhook's health gives. The permit comes first, then the
+   * rate-limit slot: a slot taken before waiting for a permit would be spent late, and late sends
+   * arrive bunched, over the rate limit.
+   */
+  private async admit(
+    definition: WebhookDefinition,
+    trigger: 'initial' | 'manual',
+  ): Promise<{ kind: 'send'; permit: Permit | undefined } | { kind: 'park'; reason: ParkReason }> {
+    const permit = await this.enterGate(definition, trigger);
+    let admission: Admission | undefined;
+    try {
+      admission = await this.deps.health?.admit(definition);
+    } catch (error) {
+      await permit?.release();
+      throw error;
+    }
+    if (admission?.kind === 'park') {
+      await permit?.release();
+      return { kind: 'park', reason: admission.reason };
+    }
+    return { kind: 'send', permit };
   }
 
   /**
