@@ -42,11 +42,6 @@ export class TemplateError extends DomainError {
   readonly code = 'TEMPLATE_ERROR';
 }
 
-/** The egress guard refused a target (private address, plain http, ...). */
-export class BlockedUrlError extends DomainError {
-  readonly code = 'BLOCKED_URL';
-}
-
 /** A producer published an event type the platform keeps for itself (`platform.*`): 400. */
 export class ReservedEventTypeError extends DomainError {
   readonly code = 'RESERVED_EVENT_TYPE';

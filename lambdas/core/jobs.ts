@@ -2,7 +2,8 @@
 import type { DeliveryJob } from './model';
 import { NOTIFICATION_STATUSES } from './model';
 
-export class MalformedJobError extends Error {
+/** A queue message that is no delivery job (the delivery handler reports it as a batch item failure). */
+class MalformedJobError extends Error {
   override readonly name = 'MalformedJobError';
 }
 
