@@ -9,7 +9,7 @@ import path from 'node:path';
 import { forEachBounded } from '../../lambdas/core/concurrency';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver } from '../support/receivers';
-import { definitionFor, useLocalMode } from './helpers';
+import { type ApiClient, definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -26,6 +26,18 @@ function executionsStarted(dataDir: string): string[] {
     .map((r) => r.name);
 }
 
+/** `count` events of `type` in batches of 100, each accepted. */
+async function publishMany(api: ApiClient, type: string, count: number): Promise<void> {
+  for (let start = 0; start < count; start += 100) {
+    const events = Array.from({ length: Math.min(100, count - start) }, (_, i) => ({
+      type,
+      data: { loanId: `L-${start + i}`, branch: 'b', amount: start + i },
+    }));
+    const res = await api.post('/events', { events });
+    expect(res.status).toBe(202);
+  }
+}
+
 describe('destination health, through the HTTP API', () => {
   const { dataDir, api, receiver } = useLocalMode({
     RETRY_TIME_SCALE: '0.01',
@@ -40,17 +52,6 @@ describe('destination health, through the HTTP API', () => {
     );
     expect(res.status).toBe(201);
     return res.body.id as string;
-  }
-
-  async function publishMany(type: string, count: number): Promise<void> {
-    for (let start = 0; start < count; start += 100) {
-      const events = Array.from({ length: Math.min(100, count - start) }, (_, i) => ({
-        type,
-        data: { loanId: `L-${start + i}`, branch: 'b', amount: start + i },
-      }));
-      const res = await api.post('/events', { events });
-      expect(res.status).toBe(202);
-    }
   }
 
   async function health(webhookId: string) {
@@ -80,7 +81,7 @@ describe('destination health, through the HTTP API', () => {
     const webhookId = await webhook(target, 'HEALTH_OUTAGE');
     const executionsBefore = executionsStarted(dataDir).length;
 
-    await publishMany('HEALTH_OUTAGE', 1000);
+    await publishMany(api, 'HEALTH_OUTAGE', 1000);
 
     // All 1,000 wait in DynamoDB (parked), none consumed by retries in flight.
     await eventually(
@@ -155,7 +156,7 @@ describe('destination health, through the HTTP API', () => {
     // Deliveries read health through a cache of at most half a second locally.
     await new Promise((r) => setTimeout(r, 1500));
 
-    await publishMany('HEALTH_PAUSE', 20);
+    await publishMany(api, 'HEALTH_PAUSE', 20);
     await eventually(async () => ((await health(webhookId)).waiting === 20 ? true : undefined), {
       timeoutMs: 120_000,
       what: '20 notifications waiting PAUSED',
@@ -189,17 +190,6 @@ describe('auto-disable and rate limits, through the HTTP API', () => {
     DEFINITION_CACHE_TTL_SECONDS: '0',
   });
 
-  async function publishMany(type: string, count: number): Promise<void> {
-    for (let start = 0; start < count; start += 100) {
-      const events = Array.from({ length: Math.min(100, count - start) }, (_, i) => ({
-        type,
-        data: { loanId: `L-${start + i}`, branch: 'b', amount: start + i },
-      }));
-      const res = await api.post('/events', { events });
-      expect(res.status).toBe(202);
-    }
-  }
-
   async function countWithStatus(webhookId: string, status: string) {
     let n = 0;
     const reasons: (string | null)[] = [];
@@ -223,7 +213,7 @@ describe('auto-disable and rate limits, through the HTTP API', () => {
     );
     const webhookId = created.body.id as string;
 
-    await publishMany('HEALTH_DISABLE', 30);
+    await publishMany(api, 'HEALTH_DISABLE', 30);
     const health = await eventually(
       async () => {
         const h = await api.get(`/webhooks/${webhookId}/health`);
@@ -259,7 +249,7 @@ describe('auto-disable and rate limits, through the HTTP API', () => {
     expect(created.body.rateLimitPerSecond).toBe(20);
     const webhookId = created.body.id as string;
 
-    await publishMany('HEALTH_RATE', 500);
+    await publishMany(api, 'HEALTH_RATE', 500);
     await eventually(
       async () => ((await countWithStatus(webhookId, 'SENT')).n === 500 ? true : undefined),
       { timeoutMs: 300_000, what: 'all 500 rate-limited notifications SENT' },
