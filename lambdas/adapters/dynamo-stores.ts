@@ -142,21 +142,10 @@ export class DynamoWebhookStore implements WebhookStore {
 
   async list(): Promise<WebhookDefinition[]> {
     const items: WebhookDefinition[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        if (item.id?.S === WEBHOOKS_TABLE.revisionItemId) continue;
-        items.push(await openDefinition(fromItem(item), this.cipher));
-      }
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined);
+    for await (const item of scanAll(this.client, this.tableName)) {
+      if (item.id?.S === WEBHOOKS_TABLE.revisionItemId) continue;
+      items.push(await openDefinition(fromItem(item), this.cipher));
+    }
     return items;
   }
 
@@ -783,25 +772,26 @@ export class DynamoEventTypeStore implements EventTypeStore {
 
   async list(): Promise<EventTypeRecord[]> {
     const items: EventTypeRecord[] = [];
-    let start: Item | undefined;
-    do {
-      const out = await this.client.send(
-        new ScanCommand({
-          TableName: this.tableName,
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        const raw = fromItem(item);
-        items.push({
-          type: raw[EVENT_TYPES_TABLE.partitionKey] as string,
-          firstSeenAt: raw.firstSeenAt as string,
-          lastSeenAt: raw.lastSeenAt as string,
-        });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start !== undefined);
+    for await (const item of scanAll(this.client, this.tableName)) {
+      const raw = fromItem(item);
+      items.push({
+        type: raw[EVENT_TYPES_TABLE.partitionKey] as string,
+        firstSeenAt: raw.firstSeenAt as string,
+        lastSeenAt: raw.lastSeenAt as string,
+      });
+    }
     return items;
   }
+}
+
+/** Every item of a (small) table, strongly consistent, page after page. */
+async function* scanAll(client: DynamoDBClient, tableName: string): AsyncGenerator<Item> {
+  let start: Item | undefined;
+  do {
+    const out = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    yield* out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start !== undefined);
 }
