@@ -1,0 +1,65 @@
+/** The small codec between the stores' plain values and DynamoDB attribute values. */
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+
+export type Item = Record<string, AttributeValue>;
+
+/** Plain JSON-like value -> attribute value; undefined (in objects) is left out. */
+export function toAttribute(value: unknown): AttributeValue {
+  if (value === null) return { NULL: true };
+  switch (typeof value) {
+    case 'string':
+      return { S: value };
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot store non-finite number ${value}`);
+      return { N: String(value) };
+    case 'boolean':
+      return { BOOL: value };
+    case 'object':
+      if (Array.isArray(value))
+        return { L: value.map((v) => toAttribute(v === undefined ? null : v)) };
+      return { M: toItem(value as Record<string, unknown>) };
+    default:
+      throw new TypeError(`cannot store a value of type ${typeof value}`);
+  }
+}
+
+export function toItem(value: Record<string, unknown>): Item {
+  const item: Item = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) item[key] = toAttribute(v);
+  return item;
+}
+
+export function fromAttribute(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) return Number(value.N);
+  if (value.BOOL !== undefined) return value.BOOL;
+  if (value.NULL !== undefined) return null;
+  if (value.L !== undefined) return value.L.map(fromAttribute);
+  if (value.M !== undefined) return fromItem(value.M);
+  if (value.SS !== undefined) return [...value.SS];
+  if (value.NS !== undefined) return value.NS.map(Number);
+  throw new TypeError('unsupported attribute type');
+}
+
+export function fromItem(item: Item): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(item)) out[key] = fromAttribute(v);
+  return out;
+}
+
+export function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/** Every item of a (small) table, strongly consistent, page after page. */
+export async function* scanAll(client: DynamoDBClient, tableName: string): AsyncGenerator<Item> {
+  let start: Item | undefined;
+  do {
+    const out = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+    );
+    yield* out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start !== undefined);
+}

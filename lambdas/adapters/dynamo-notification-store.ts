@@ -1,0 +1,353 @@
+/** Notification records in DynamoDB (the Notifications table) and their list indexes. */
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type Attempt,
+  isParkReason,
+  type Notification,
+  type NotificationStatus,
+  type ParkReason,
+  type WaitingReason,
+  waitingReasonOf,
+} from '../core/model';
+import type {
+  CursorKeySource,
+  NotificationPage,
+  NotificationQuery,
+  NotificationStore,
+  NotificationSummary,
+  NotificationUpdate,
+} from '../ports';
+import { fromItem, type Item, isConditionFailure, toAttribute, toItem } from './dynamo-item';
+import {
+  type IndexedSummary,
+  indexKeysOf,
+  listPage,
+  type ReadPartition,
+  statusShardOf,
+} from './dynamo-listing';
+import { NOTIFICATION_INDEX_SHARDS, NOTIFICATIONS_TABLE } from './dynamo-schema';
+
+/** Resend jobs share the notifications table under this id prefix, without index attributes. */
+export const RESEND_JOB_ID_PREFIX = 'job#';
+
+/** The attributes a notification and its index projection (list summaries) have in common. */
+function commonFields(raw: Record<string, unknown>): Omit<NotificationSummary, 'attemptCount'> {
+  return {
+    id: raw.id as string,
+    webhookId: raw.webhookId as string,
+    eventId: raw.eventId as string,
+    eventType: raw.eventType as string,
+    createdAt: raw.createdAt as string,
+    status: raw.status as NotificationStatus,
+    failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
+    nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
+    // Only a park reason is carried; the others follow from the status (model.waitingReasonOf).
+    ...(raw.status === 'WAITING' && isParkReason(raw.waitingReason as WaitingReason)
+      ? { waitingReason: raw.waitingReason as WaitingReason }
+      : {}),
+  };
+}
+
+function toNotification(raw: Record<string, unknown>): Notification {
+  return {
+    ...commonFields(raw),
+    ...(typeof raw.failureDetail === 'string' ? { failureDetail: raw.failureDetail } : {}),
+    ...(raw.pendingResend !== null && typeof raw.pendingResend === 'object'
+      ? {
+          pendingResend: {
+            jobId: ((raw.pendingResend as { jobId?: unknown }).jobId ?? null) as string | null,
+          },
+        }
+      : {}),
+    // DynamoDB maps come back in no particular key order; answer in the documented one.
+    attempts: ((raw.attempts ?? []) as Attempt[]).map((a) => ({
+      number: a.number,
+      trigger: a.trigger,
+      startedAt: a.startedAt,
+      durationMs: a.durationMs,
+      statusCode: a.statusCode ?? null,
+      outcome: a.outcome,
+      error: a.error ?? null,
+      responseBody: a.responseBody ?? null,
+    })),
+  };
+}
+
+function toSummary(raw: Record<string, unknown>): NotificationSummary {
+  return { ...commonFields(raw), attemptCount: (raw.attemptCount ?? 0) as number };
+}
+
+export class DynamoNotificationStore implements NotificationStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    /** Signs and checks list cursors: the same key everywhere in one installation. */
+    private readonly cursorKey: CursorKeySource,
+  ) {}
+
+  async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
+    const item = toItem({
+      id: notification.id,
+      webhookId: notification.webhookId,
+      eventId: notification.eventId,
+      eventType: notification.eventType,
+      createdAt: notification.createdAt,
+      status: notification.status,
+      failureReason: notification.failureReason,
+      failureDetail: notification.failureDetail ?? undefined,
+      attempts: notification.attempts,
+      attemptCount: notification.attempts.length,
+      nextAttemptAt: notification.nextAttemptAt,
+      waitingReason: waitingReasonOf(notification),
+      expiresAt: expiresAtEpochSeconds,
+      ...indexKeysOf(notification),
+    });
+    if (isParkReason(waitingReasonOf(notification)) && item.webhookShard)
+      item.parkedShard = item.webhookShard;
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(id)',
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<Notification | undefined> {
+    if (id.startsWith(RESEND_JOB_ID_PREFIX)) return undefined;
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.tableName,
+        Key: { id: { S: id } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? toNotification(fromItem(out.Item)) : undefined;
+  }
+
+  async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: id } },
+          UpdateExpression:
+            'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
+            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
+            parkedClause(update),
+          ConditionExpression: 'attemptCount = :previous',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':attempt': { L: [toAttribute(attempt)] },
+            ':one': { N: '1' },
+            ':previous': { N: String(attempt.number - 1) },
+            ...this.updateValues(id, update),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async setStatus(
+    id: string,
+    update: NotificationUpdate,
+    expectedStatus?: NotificationStatus,
+  ): Promise<boolean> {
+    if (id.startsWith(RESEND_JOB_ID_PREFIX)) return false;
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { id: { S: id } },
+          UpdateExpression:
+            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
+            parkedClause(update),
+          ConditionExpression:
+            expectedStatus === undefined
+              ? 'attribute_exists(id)'
+              : 'attribute_exists(id) AND #status = :expected',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ...this.updateValues(id, update),
+            ...(expectedStatus === undefined ? {} : { ':expected': { S: expectedStatus } }),
+          },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  list(query: NotificationQuery): Promise<NotificationPage> {
+    return listPage(query, this.readPartition, this.cursorKey);
+  }
+
+  /** Ids of parked notifications of a webhook, oldest first (k-way merge over the shards). */
+  async listParked(webhookId: string, limit: number): Promise<string[]> {
+    const perShard = await Promise.all(
+      Array.from({ length: NOTIFICATION_INDEX_SHARDS }, (_, shard) =>
+        this.client
+          .send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: NOTIFICATIONS_TABLE.byParkedIndex.name,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: { '#pk': NOTIFICATIONS_TABLE.byParkedIndex.partitionKey },
+              ExpressionAttributeValues: { ':pk': { S: `${webhookId}#${shard}` } },
+              ScanIndexForward: true,
+              Limit: limit,
+            }),
+          )
+          .then((out) =>
+            (out.Items ?? []).map((item) => ({
+              id: item.id?.S ?? '',
+              key: item.createdKey?.S ?? '',
+            })),
+          ),
+      ),
+    );
+    return perShard
+      .flat()
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .slice(0, limit)
+      .map((entry) => entry.id);
+  }
+
+  /** Parked notifications of a webhook per reason, counting at most `cap` per shard. */
+  async countParked(webhookId: string, cap: number): Promise<Record<ParkReason, number>> {
+    const counts: Record<ParkReason, number> = { CIRCUIT_OPEN: 0, PAUSED: 0, RATE_LIMITED: 0 };
+    await Promise.all(
+      Array.from({ length: NOTIFICATION_INDEX_SHARDS }, async (_, shard) => {
+        let start: Item | undefined;
+        let seen = 0;
+        do {
+          const out = await this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: NOTIFICATIONS_TABLE.byParkedIndex.name,
+              KeyConditionExpression: '#pk = :pk',
+              ExpressionAttributeNames: {
+                '#pk': NOTIFICATIONS_TABLE.byParkedIndex.partitionKey,
+                '#reason': 'waitingReason',
+              },
+              ExpressionAttributeValues: { ':pk': { S: `${webhookId}#${shard}` } },
+              ProjectionExpression: '#reason',
+              ExclusiveStartKey: start,
+            }),
+          );
+          for (const item of out.Items ?? []) {
+            const reason = item.waitingReason?.S;
+            if (isParkReason(reason as WaitingReason)) counts[reason as ParkReason]++;
+          }
+          seen += out.Items?.length ?? 0;
+          start = out.LastEvaluatedKey;
+        } while (start !== undefined && seen < cap);
+      }),
+    );
+    return counts;
+  }
+
+  private updateValues(id: string, update: NotificationUpdate): Item {
+    return {
+      ':waitingReason': toAttribute(waitingReasonOf(update)),
+      ':status': { S: update.status },
+      ':failureReason': toAttribute(update.failureReason),
+      ':nextAttemptAt': toAttribute(update.nextAttemptAt),
+      ':statusShard': { S: statusShardOf(id, update.status) },
+      ...(update.pendingResend
+        ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
+        : {}),
+    };
+  }
+
+  private readonly readPartition: ReadPartition = async (partition, filter, opts) => {
+    const values: Item = { ':pk': { S: partition.key } };
+    // The position is inclusive here (the item at it is dropped below); `upper` is never a stored key.
+    let high = opts.before;
+    if (filter.upper !== undefined && (high === undefined || filter.upper < high))
+      high = filter.upper;
+    const low = filter.lower;
+    if (low !== undefined && high !== undefined && low > high) return { items: [] };
+    let keyCondition = '#pk = :pk';
+    if (low !== undefined && high !== undefined) keyCondition += ' AND #ck BETWEEN :low AND :high';
+    else if (low !== undefined) keyCondition += ' AND #ck >= :low';
+    else if (high !== undefined) keyCondition += ' AND #ck <= :high';
+    if (low !== undefined) values[':low'] = { S: low };
+    if (high !== undefined) values[':high'] = { S: high };
+    const names: Record<string, string> = { '#pk': partition.keyAttribute };
+    if (low !== undefined || high !== undefined) names['#ck'] = 'createdKey';
+    const filters: string[] = [];
+    if (filter.status !== undefined) {
+      filters.push('#status = :status');
+      names['#status'] = 'status';
+      values[':status'] = { S: filter.status };
+    }
+    if (filter.eventType !== undefined) {
+      filters.push('#eventType = :eventType');
+      names['#eventType'] = 'eventType';
+      values[':eventType'] = { S: filter.eventType };
+    }
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: partition.index,
+        KeyConditionExpression: keyCondition,
+        ...(filters.length > 0 ? { FilterExpression: filters.join(' AND ') } : {}),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+        Limit: opts.limit,
+        ...(opts.continuation !== undefined
+          ? { ExclusiveStartKey: opts.continuation as Item }
+          : {}),
+      }),
+    );
+    const items: IndexedSummary[] = [];
+    for (const item of out.Items ?? []) {
+      const raw = fromItem(item);
+      const createdKey = raw.createdKey as string;
+      if (opts.before !== undefined && createdKey >= opts.before) continue;
+      items.push({ createdKey, summary: toSummary(raw) });
+    }
+    return {
+      items,
+      ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}),
+    };
+  };
+}
+
+/**
+ * What a status change adds to its SET clause and removes: parking puts the item in the sparse
+ * byParked index (its own webhookShard), anything else takes it out; a pending manual resend is
+ * set, cleared, or left as it is.
+ */
+function parkedClause(update: NotificationUpdate): string {
+  const sets: string[] = [];
+  const removes: string[] = [];
+  if (isParkReason(waitingReasonOf(update))) sets.push('parkedShard = webhookShard');
+  else removes.push('parkedShard');
+  if (update.pendingResend) sets.push('pendingResend = :pendingResend');
+  else if (update.pendingResend === null) removes.push('pendingResend');
+  return (
+    (sets.length > 0 ? `, ${sets.join(', ')}` : '') +
+    (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '')
+  );
+}
