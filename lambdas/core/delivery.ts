@@ -120,6 +120,12 @@ export function classifyResult(result: HttpResult, now: Date): Verdict {
   };
 }
 
+/** What a notification record starts from, before any outcome. */
+type NotificationBase = Pick<
+  Notification,
+  'id' | 'webhookId' | 'eventId' | 'eventType' | 'createdAt'
+>;
+
 export class DeliveryService implements ParkedNotifications {
   constructor(private readonly deps: DeliveryDeps) {}
 
@@ -491,8 +497,7 @@ export class DeliveryService implements ParkedNotifications {
       notification.status,
     );
     if (!changed) return 'raced';
-    this.deps.health?.reportParked(ref, reason);
-    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(notification.webhookId);
+    await this.deps.health?.reportParked(ref, reason);
     return 'WAITING';
   }
 
@@ -614,28 +619,18 @@ export class DeliveryService implements ParkedNotifications {
   }
 
   /** A new notification that must wait: recorded WAITING without an attempt. */
-  private async createParked(
-    base: Pick<Notification, 'id' | 'webhookId' | 'eventId' | 'eventType' | 'createdAt'>,
-    reason: ParkReason,
-  ): Promise<void> {
+  private async createParked(base: NotificationBase, reason: ParkReason): Promise<void> {
     const ref = { notificationId: base.id, webhookId: base.webhookId };
-    const created = await this.deps.notifications.create(
-      {
-        ...base,
-        status: 'WAITING',
-        waitingReason: reason,
-        failureReason: null,
-        attempts: [],
-        nextAttemptAt: null,
-      },
-      this.expiresAt(this.deps.clock.now()),
-    );
+    const created = await this.createWithoutAttempt(base, {
+      status: 'WAITING',
+      waitingReason: reason,
+      failureReason: null,
+    });
     if (!created) {
       this.deps.observer.duplicate(ref, 'parked notification already recorded');
       return;
     }
-    this.deps.health?.reportParked(ref, reason);
-    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(base.webhookId);
+    await this.deps.health?.reportParked(ref, reason);
   }
 
   /** A notification whose retry found its webhook blocked: parked, no attempt consumed. */
@@ -652,8 +647,7 @@ export class DeliveryService implements ParkedNotifications {
       'WAITING',
     );
     if (!changed) return false;
-    this.deps.health?.reportParked(ref, reason);
-    if (reason !== 'PAUSED') await this.deps.health?.ensureDriver(notification.webhookId);
+    await this.deps.health?.reportParked(ref, reason);
     return true;
   }
 
@@ -686,8 +680,7 @@ export class DeliveryService implements ParkedNotifications {
   ): Promise<void> {
     const reason = decision.update.waitingReason;
     if (!this.deps.health || !isParkReason(reason)) return;
-    this.deps.health.reportParked(ref, reason);
-    if (reason !== 'PAUSED') await this.deps.health.ensureDriver(ref.webhookId);
+    await this.deps.health.reportParked(ref, reason);
   }
 
   private parked(failureReason: FailureReason | null, reason: ParkReason): Decision {
@@ -715,24 +708,29 @@ export class DeliveryService implements ParkedNotifications {
   }
 
   private async createSettled(
-    base: Pick<Notification, 'id' | 'webhookId' | 'eventId' | 'eventType' | 'createdAt'>,
+    base: NotificationBase,
     reason: FailureReason,
     detail: string,
   ): Promise<void> {
     const ref = { notificationId: base.id, webhookId: base.webhookId };
-    const created = await this.deps.notifications.create(
-      {
-        ...base,
-        status: 'FAILED',
-        failureReason: reason,
-        failureDetail: detail,
-        attempts: [],
-        nextAttemptAt: null,
-      },
-      this.expiresAt(this.deps.clock.now()),
-    );
+    const created = await this.createWithoutAttempt(base, {
+      status: 'FAILED',
+      failureReason: reason,
+      failureDetail: detail,
+    });
     if (created) this.deps.observer.failed(ref, reason, undefined);
     else this.deps.observer.duplicate(ref, 'failed notification already recorded');
+  }
+
+  /** Records a new notification that made no attempt (parked or settled); false if it exists. */
+  private createWithoutAttempt(
+    base: NotificationBase,
+    outcome: Pick<Notification, 'status' | 'failureReason' | 'waitingReason' | 'failureDetail'>,
+  ): Promise<boolean> {
+    return this.deps.notifications.create(
+      { ...base, ...outcome, attempts: [], nextAttemptAt: null },
+      this.expiresAt(this.deps.clock.now()),
+    );
   }
 
   private async settleWithoutAttempt(

@@ -331,8 +331,10 @@ export class HealthGate {
     }
   }
 
-  reportParked(ref: NotificationRef, reason: ParkReason): void {
+  async reportParked(ref: Required<NotificationRef>, reason: ParkReason): Promise<void> {
     this.deps.observer.parked(ref, reason);
+    // A paused webhook needs no driver: resume releases what waits.
+    if (reason !== 'PAUSED') await this.ensureDriver(ref.webhookId);
   }
 
   /** Forgets what this container cached (after a transition made elsewhere in the same process). */
