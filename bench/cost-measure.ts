@@ -36,7 +36,7 @@ import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
 import { createAttemptHandler } from '../lambdas/handlers/attempt';
 import { createDeliveryHandler } from '../lambdas/handlers/delivery';
-import type { DeliveryObserver, RetryScheduler } from '../lambdas/ports';
+import type { RetryScheduler } from '../lambdas/ports';
 import { synthesizeRetryDefinition } from '../lib/retry-definition';
 import { standInCipher, startStandIns } from '../local/standins';
 import {
@@ -46,6 +46,7 @@ import {
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../test/support/memory-stores';
+import { SILENT_DELIVERY_OBSERVER } from '../test/support/silent-observers';
 import {
   type LogBytes,
   type MachineCount,
@@ -147,19 +148,6 @@ const recordingScheduler = (): RetryScheduler & { starts: RetryExecutionInput[] 
   };
 };
 
-function quietObserver(): DeliveryObserver {
-  const noop = () => undefined;
-  return {
-    sent: noop,
-    failed: noop,
-    retryScheduled: noop,
-    attemptFailed: noop,
-    duplicate: noop,
-    deferred: noop,
-    warn: noop,
-  };
-}
-
 function definitionFor(receiverUrl: string, outcome: 'sent' | RetryOutcome, id: string) {
   return referenceDefinition(`${receiverUrl}/fail-${failuresOf(outcome)}`, id);
 }
@@ -205,7 +193,7 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
       sender,
       renderer,
       clock: { now: () => new Date() },
-      observer: quietObserver(),
+      observer: SILENT_DELIVERY_OBSERVER,
       settings: { schedule: DEFAULT_RETRY_SCHEDULE_SECONDS, timeScale: 1, retentionDays: 90 },
     });
     const result = {} as DynamoPaths;

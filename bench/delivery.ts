@@ -29,12 +29,7 @@ import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
-import type {
-  DeliveryObserver,
-  NotificationStore,
-  PayloadStore,
-  WebhookStore,
-} from '../lambdas/ports';
+import type { NotificationStore, PayloadStore, WebhookStore } from '../lambdas/ports';
 import { standInCipher, startStandIns } from '../local/standins';
 import {
   MemoryDeliveryQueue,
@@ -43,6 +38,7 @@ import {
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../test/support/memory-stores';
+import { SILENT_DELIVERY_OBSERVER } from '../test/support/silent-observers';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { closedLoop, combine, type LoadResult } from './support/load';
 import { type ProfileSummary, profileAsync } from './support/profile';
@@ -56,16 +52,6 @@ const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8'] };
 /** Definitions are cached in the Lambdas (DEFINITION_CACHE_TTL_SECONDS, default 30). */
 const DEFINITION_CACHE_TTL_MS = 30_000;
 
-const noopObserver: DeliveryObserver = {
-  sent: () => undefined,
-  failed: () => undefined,
-  retryScheduled: () => undefined,
-  attemptFailed: () => undefined,
-  duplicate: () => undefined,
-  deferred: () => undefined,
-  warn: () => undefined,
-};
-
 export interface Stores {
   readonly webhooks: WebhookStore;
   readonly notifications: NotificationStore;
@@ -75,7 +61,7 @@ export interface Stores {
 export function createService(
   stores: Stores,
   sender: ReturnType<typeof createHttpSender>,
-  observer = noopObserver,
+  observer = SILENT_DELIVERY_OBSERVER,
 ): DeliveryService {
   return new DeliveryService({
     webhooks: new CachedWebhookStore(stores.webhooks, DEFINITION_CACHE_TTL_MS),

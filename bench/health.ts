@@ -28,7 +28,6 @@ import { DEFAULT_HEALTH_SETTINGS } from '../lambdas/core/health/model';
 import { Renderer } from '../lambdas/core/render';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import type {
-  DeliveryObserver,
   HealthDriverScheduler,
   HealthObserver,
   HealthStore,
@@ -36,6 +35,7 @@ import type {
 } from '../lambdas/ports';
 import { standInCipher, startStandIns } from '../local/standins';
 import { MemoryDeliveryQueue, MemoryResendJobStore } from '../test/support/memory-stores';
+import { SILENT_DELIVERY_OBSERVER } from '../test/support/silent-observers';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { type Meter, meterDynamo } from './support/dynamo-meter';
 import { startReceiverProcess } from './support/receiver';
@@ -50,15 +50,6 @@ const ROUND = 40;
 const CONCURRENCY = 8;
 
 const noop = () => undefined;
-const quietDelivery: DeliveryObserver = {
-  sent: noop,
-  failed: noop,
-  retryScheduled: noop,
-  attemptFailed: noop,
-  duplicate: noop,
-  deferred: noop,
-  warn: noop,
-};
 const quietHealth: HealthObserver = {
   parked: noop,
   released: noop,
@@ -166,7 +157,7 @@ export const healthBenchmark: Benchmark = {
           scheduler,
           sender,
           clock: { now: () => new Date() },
-          observer: quietDelivery,
+          observer: SILENT_DELIVERY_OBSERVER,
           settings: { schedule: DEFAULT_RETRY_SCHEDULE_SECONDS, timeScale: 1, retentionDays: 90 },
           renderer: new Renderer(),
           ...(withHealth ? { health: gate } : {}),

@@ -18,6 +18,7 @@ import {
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../support/memory-stores';
+import { SILENT_DELIVERY_OBSERVER } from '../support/silent-observers';
 
 const now = new Date('2026-12-03T07:00:00.000Z');
 const clock = { now: () => now };
@@ -239,7 +240,6 @@ describe('platform.notification.failed from the delivery engine', () => {
   async function engine(defs: WebhookDefinition[]) {
     const { webhooks, queue, events } = await setup(defs);
     const notifications = new MemoryNotificationStore();
-    const noop = () => {};
     const service = new DeliveryService({
       webhooks,
       notifications,
@@ -254,15 +254,7 @@ describe('platform.notification.failed from the delivery engine', () => {
       },
       renderer: undefined as never,
       clock,
-      observer: {
-        sent: noop,
-        failed: noop,
-        retryScheduled: noop,
-        attemptFailed: noop,
-        duplicate: noop,
-        deferred: noop,
-        warn: noop,
-      },
+      observer: SILENT_DELIVERY_OBSERVER,
       settings: { schedule: [1, 1, 1, 1, 1], timeScale: 1, retentionDays: 1 },
       operationalEvents: events,
     });
