@@ -161,6 +161,10 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
             | undefined
         )?.PointInTimeRecoveryEnabled,
     ).length,
+    payloadsTableClass: String(
+      ofType('AWS::DynamoDB::Table').find(([id]) => id.includes('PayloadsTable'))?.[1].Properties
+        ?.TableClass ?? 'STANDARD',
+    ),
     stateMachines: machines.length,
     stateMachineType: retryMachine?.type ?? 'STANDARD',
     stateMachineLogLevel: retryMachine?.logLevel ?? 'OFF',

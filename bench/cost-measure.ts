@@ -233,6 +233,10 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
       const indexBytes = meter.indexSizes.get(`${standIns.tables.notifications}/${id}`) ?? 0;
       const writes = ops.filter((o) => o.rru === 0 && o.command !== 'GetItem');
       const reads = ops.filter((o) => o.command === 'GetItem' || o.command === 'Query');
+      const ofPayloads = (list: typeof ops) =>
+        list
+          .filter((o) => o.table === standIns.tables.payloads)
+          .reduce((a, o) => a + o.consumed, 0);
       result[path] = {
         wru: writes.reduce((a, o) => a + o.consumed, 0),
         indexWru: writes.reduce((a, o) => a + o.consumedIndexes, 0),
@@ -240,6 +244,11 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
         estimatedWru: writes.reduce((a, o) => a + o.wru + o.indexWru, 0),
         tableBytes: itemBytes + 2 * ITEM_OVERHEAD,
         storedBytes: itemBytes + 2 * ITEM_OVERHEAD + indexBytes,
+        payloads: {
+          wru: ofPayloads(writes),
+          rru: ofPayloads(reads),
+          tableBytes: (meter.sizes.get(`${standIns.tables.payloads}/${id}`) ?? 0) + ITEM_OVERHEAD,
+        },
         ops: ops.map(
           (o) =>
             `${o.command} ${o.table.replace(/^cost-/, '')} ${o.itemBytesAfter} B: ${o.consumed} units (${o.consumedIndexes} indexes)`,

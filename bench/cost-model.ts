@@ -53,6 +53,8 @@ export interface StackFacts {
   readonly kmsKeys: number;
   readonly interfaceEndpoints: number;
   readonly pitrTables: number;
+  /** Table class of the Payloads table: STANDARD or STANDARD_INFREQUENT_ACCESS. */
+  readonly payloadsTableClass: string;
   readonly stateMachines: number;
   readonly stateMachineType: string;
   readonly stateMachineLogLevel: string;
@@ -73,6 +75,8 @@ export interface PathUnits {
   readonly tableBytes: number;
   /** `tableBytes` plus its index entries (what storage is billed on). */
   readonly storedBytes: number;
+  /** Of the above, the Payloads table's part (no indexes): priced at that table's class. */
+  readonly payloads: { readonly wru: number; readonly rru: number; readonly tableBytes: number };
 }
 
 /** How a retry execution ends: sent at retry k, or all retries failed. */
@@ -284,6 +288,7 @@ export interface ModelOptions {
   /** Overrides of the synthesized stack's settings (what-if rows). */
   readonly pitr?: boolean;
   readonly retentionDays?: number;
+  readonly payloadsTableClass?: string;
 }
 
 export interface Breakdown {
@@ -379,12 +384,25 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
     t.sent * f(m.units.sent) + sumRetried((o) => f(m.units[o])) + t.parked * f(m.units.parked);
   const wru = perPath((u) => u.wru) + t.probes * health.writeUnitsPerProbe;
   const rru = perPath((u) => u.rru);
-  out.dynamoWrites = wru * price('dynamoWriteRequestUnit');
-  out.dynamoReads = rru * price('dynamoReadRequestUnit');
+  // The Payloads table's share at its own class's prices, the rest at Standard.
+  const payloadClass = opts.payloadsTableClass ?? facts.payloadsTableClass;
+  const payloadPrice = (k: string) =>
+    payloadClass === 'STANDARD_INFREQUENT_ACCESS' ? price(`${k}Ia`) : price(k);
+  const payloadWru = perPath((u) => u.payloads.wru);
+  const payloadRru = perPath((u) => u.payloads.rru);
+  const payloadBytes = perPath((u) => u.payloads.tableBytes);
+  out.dynamoWrites =
+    (wru - payloadWru) * price('dynamoWriteRequestUnit') +
+    payloadWru * payloadPrice('dynamoWriteRequestUnit');
+  out.dynamoReads =
+    (rru - payloadRru) * price('dynamoReadRequestUnit') +
+    payloadRru * payloadPrice('dynamoReadRequestUnit');
   const retentionDays = opts.retentionDays ?? facts.retentionDays;
   const months = retentionDays / (s.hoursPerMonth / 24);
   out.dynamoStorage =
-    (perPath((u) => u.storedBytes) / 1e9) * months * price('dynamoStorageGbMonth');
+    (((perPath((u) => u.storedBytes) - payloadBytes) / 1e9) * price('dynamoStorageGbMonth') +
+      (payloadBytes / 1e9) * payloadPrice('dynamoStorageGbMonth')) *
+    months;
   const pitr = opts.pitr ?? facts.pitrTables > 0;
   out.dynamoPitr = pitr
     ? (perPath((u) => u.tableBytes) / 1e9) * months * price('dynamoPitrGbMonth')

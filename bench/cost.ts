@@ -143,6 +143,7 @@ export const costBenchmark: Benchmark = {
     const whatIf: Record<string, Breakdown> = {
       noPitr: monthCost(input, MIXED_MONTH, { pitr: false }),
       retention30Days: monthCost(input, MIXED_MONTH, { retentionDays: 30 }),
+      payloadsStandardClass: monthCost(input, MIXED_MONTH, { payloadsTableClass: 'STANDARD' }),
       outageWithoutCircuitBreaker: perNotification,
     };
     const fixed = fixedMonthly(facts, priceFile.prices, a);

@@ -1,4 +1,5 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type ResolvedSettings, resolveSettings, type WebhooksSettings } from './config';
@@ -37,7 +38,10 @@ export class WebhooksStack extends Stack {
       natInstanceType: s.natInstanceType,
       logRetention,
     });
-    this.tables = new Tables(this, 'Tables', { removalPolicy: s.removalPolicy });
+    this.tables = new Tables(this, 'Tables', {
+      removalPolicy: s.removalPolicy,
+      payloadsTableClass: dynamodb.TableClass[s.payloadsTableClass],
+    });
     this.delivery = new Delivery(this, 'Delivery', {
       network: this.network,
       tables: this.tables,

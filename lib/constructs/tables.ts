@@ -21,6 +21,8 @@ type Grantee = iam.IGrantable & IConstruct;
 export interface TablesProps {
   /** Removal policy of the three tables and their key. Default RETAIN. */
   readonly removalPolicy?: RemovalPolicy;
+  /** Table class of Payloads (write-once, rarely read). Default STANDARD_INFREQUENT_ACCESS. */
+  readonly payloadsTableClass?: dynamodb.TableClass;
 }
 
 /**
@@ -101,6 +103,8 @@ export class Tables extends Construct {
       ...common,
       partitionKey: { name: PAYLOADS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
       timeToLiveAttribute: PAYLOADS_TABLE.ttlAttribute,
+      // Storage is most of what this table costs over a long retention: see README "What it costs".
+      tableClass: props.payloadsTableClass ?? dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
     });
 
     this.eventTypes = new dynamodb.Table(this, 'EventTypesTable', {

@@ -90,6 +90,13 @@ describe('settings from context', () => {
       settingsFromContext(reader({ removalPolicy: 'snapshot' }), 'eu-central-1', 1),
     ).toThrow(/retain or destroy/);
   });
+
+  it('reads the Payloads table class from context', () => {
+    expect(
+      settingsFromContext(reader({ payloadsTableClass: 'STANDARD' }), 'eu-central-1', 1)
+        .payloadsTableClass,
+    ).toBe('STANDARD');
+  });
 });
 
 describe('resolved settings', () => {

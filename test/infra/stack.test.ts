@@ -371,6 +371,18 @@ describe('tables', () => {
     });
   });
 
+  it('keep the write-once Payloads in the Standard-IA class by default, Standard on request', () => {
+    expect(propsOf(built, ids.payloads).TableClass).toBe('STANDARD_INFREQUENT_ACCESS');
+    expect(propsOf(built, ids.notifications).TableClass).toBeUndefined();
+    const standard = buildStack({ payloadsTableClass: 'STANDARD' });
+    expect(
+      propsOf(standard, logicalId(standard.stack.tables.payloads)).TableClass ?? 'STANDARD',
+    ).toBe('STANDARD');
+    expect(() => buildStack({ payloadsTableClass: 'GLACIER' as never })).toThrow(
+      /payloadsTableClass/,
+    );
+  });
+
   it('index notifications by webhook and by status, projecting the list summary, and parked ones sparsely', () => {
     const [byParked, ...gsis] = [
       ...(propsOf(built, ids.notifications).GlobalSecondaryIndexes as Json[]),

@@ -45,6 +45,7 @@ const facts: StackFacts = {
   kmsKeys: 1,
   interfaceEndpoints: 0,
   pitrTables: 3,
+  payloadsTableClass: 'STANDARD',
   stateMachines: 1,
   stateMachineType: 'STANDARD',
   stateMachineLogLevel: 'OFF',
@@ -60,6 +61,7 @@ const units = (wru: number): PathUnits => ({
   rru: 0,
   tableBytes: 1000,
   storedBytes: 1500,
+  payloads: { wru: 1, rru: 0, tableBytes: 600 },
 });
 const measured: Measured = {
   units: {
@@ -217,6 +219,24 @@ describe('the month priced', () => {
     expect(b.perMillion.dynamoPitr).toBeCloseTo((1_000_000 * 1000 * months * 0.2) / 1e9, 3);
     expect(monthCost(input, MIXED_MONTH, { pitr: false }).perMillion.dynamoPitr).toBe(0);
   });
+
+  it('prices the Payloads table share at the Standard-IA class when the stack sets it', () => {
+    const calm = { ...MIXED_MONTH, outage: null };
+    const std = monthCost(input, calm);
+    const ia = monthCost(input, calm, { payloadsTableClass: 'STANDARD_INFREQUENT_ACCESS' });
+    const months = 90 / (730 / 24);
+    // One payload write unit and 600 stored bytes per notification move to the IA prices.
+    expect(ia.perMillion.dynamoWrites! - std.perMillion.dynamoWrites!).toBeCloseTo(
+      1_000_000 * (0.78125e-6 - 0.625e-6),
+      2,
+    );
+    expect(std.perMillion.dynamoStorage! - ia.perMillion.dynamoStorage!).toBeCloseTo(
+      (1_000_000 * 600 * months * (0.25 - 0.1)) / 1e9,
+      2,
+    );
+    // PITR is priced on table size whatever the class.
+    expect(ia.perMillion.dynamoPitr).toBe(std.perMillion.dynamoPitr);
+  });
 });
 
 describe('fixed cost per region', () => {
@@ -266,5 +286,19 @@ describe('facts of a template', () => {
     expect(f.natInstances).toEqual([{ instanceType: 't4g.nano', volumeGb: 8 }]);
     expect(f.elasticIps).toBe(1);
     expect(f.natGateways).toBe(0);
+  });
+
+  it('reads the Payloads table class, Standard when the template sets none', () => {
+    const table = (TableClass?: string) => ({
+      Type: 'AWS::DynamoDB::Table',
+      Properties: TableClass === undefined ? {} : { TableClass },
+    });
+    expect(factsOfTemplate({ TablesPayloadsTable1: table() }).payloadsTableClass).toBe('STANDARD');
+    expect(
+      factsOfTemplate({
+        TablesNotificationsTable2: table('STANDARD'),
+        TablesPayloadsTable1: table('STANDARD_INFREQUENT_ACCESS'),
+      }).payloadsTableClass,
+    ).toBe('STANDARD_INFREQUENT_ACCESS');
   });
 });
