@@ -516,3 +516,42 @@ export const sum = (values: Record<string, number>) =>
     Object.values(values).reduce((x, y) => x + y, 0),
     4,
   );
+
+/** Messages (events) a plan includes before its per-message price applies (same pages as the prices). */
+const SVIX_PROFESSIONAL_INCLUDED = 50_000;
+const HOOKDECK_TEAM_INCLUDED = 10_000;
+
+/**
+ * What `notifications` sent in one month cost at the list prices of other ways to send them
+ * (the `*Reference` prices: sources and dates in prices.json). Hosted plans as the smallest
+ * plan that has what this stack has by default where one exists (Svix: 90-day retention;
+ * Hookdeck: fixed IPs as an add-on, 7-day retention only); Convoy's licence is flat and its
+ * infrastructure comes on top.
+ */
+export function hostedReferences(
+  prices: Record<string, Price>,
+  notifications: number,
+): Record<string, number> {
+  const price = (k: string) => {
+    const p = prices[k];
+    if (!p) throw new Error(`prices.json has no price ${k}`);
+    return p.usd;
+  };
+  const beyond = (included: number) => Math.max(0, notifications - included);
+  const out: Record<string, number> = {
+    eventBridgeApiDestinations:
+      notifications *
+      (price('eventBridgeCustomEventReference') +
+        price('eventBridgeApiDestinationInvocationReference')),
+    svixProfessional:
+      price('svixProfessionalMonthReference') +
+      beyond(SVIX_PROFESSIONAL_INCLUDED) * price('svixMessageReference'),
+    hookdeckTeamWithStaticIp:
+      price('hookdeckTeamMonthReference') +
+      price('hookdeckStaticIpMonthReference') +
+      beyond(HOOKDECK_TEAM_INCLUDED) * price('hookdeckEventReference'),
+    convoyPremiumLicence: price('convoyPremiumMonthReference'),
+  };
+  for (const [k, v] of Object.entries(out)) out[k] = round(v, 4);
+  return out;
+}

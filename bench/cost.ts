@@ -21,6 +21,7 @@ import {
 import {
   type Breakdown,
   fixedMonthly,
+  hostedReferences,
   type Measured,
   MIXED_MONTH,
   type ModelInput,
@@ -249,6 +250,16 @@ export const costBenchmark: Benchmark = {
         unit: 'USD',
         reference: `vs ${mixed.total}`,
       });
+    const hosted = hostedReferences(priceFile.prices, MIXED_MONTH.notifications);
+    const ownMonth = round(mixed.total + fixedTotal, 4);
+    for (const [k, v] of Object.entries(hosted))
+      rows.push({
+        label: `  elsewhere, the same month: ${k}`,
+        key: `hostedReferenceUsd.${k}`,
+        value: v,
+        unit: 'USD',
+        reference: `list price (prices.json); this stack's month with NAT gateways ${ownMonth}`,
+      });
     if (perNotification.traffic.undelivered > 0)
       notes.push(
         `Without a circuit breaker ${round(perNotification.traffic.undelivered)} of the outage's notifications would exhaust their retries inside the 48 h and end FAILED (not delivered automatically).`,
@@ -275,6 +286,7 @@ export const costBenchmark: Benchmark = {
     for (const [k, v] of Object.entries(fixedInstance))
       figures[`fixedMonthlyInstanceNatBreakdownUsd.${k}`] = v;
     for (const [k, b] of Object.entries(whatIf)) figures[`costWhatIfUsd.${k}`] = b.total;
+    for (const [k, v] of Object.entries(hosted)) figures[`hostedReferenceUsd.${k}`] = v;
     return {
       figures,
       rows,

@@ -4,6 +4,7 @@ import { checkPriceFile, factsOfTemplate } from '../../bench/cost-facts';
 import {
   DESIGN_HEALTH,
   fixedMonthly,
+  hostedReferences,
   type Measured,
   MIXED_MONTH,
   type ModelInput,
@@ -262,6 +263,18 @@ describe('fixed cost per region', () => {
     );
     expect(f.natGateways).toBe(0);
     expect(f.natInstances).toBeCloseTo(2 * (730 * 0.0042 + 8 * 0.08), 6);
+  });
+});
+
+describe('the same month elsewhere', () => {
+  it('prices hosted plans from their list prices, included messages first', () => {
+    const r = hostedReferences(priceFile.prices, 1_000_000);
+    // $490 with 50,000 included, then $0.0001 per message.
+    expect(r.svixProfessional).toBeCloseTo(490 + 950_000 * 0.0001, 6);
+    // $39 with 10,000 included, $1 per 100k beyond, $100 for static IPs.
+    expect(r.hookdeckTeamWithStaticIp).toBeCloseTo(39 + 100 + 990_000 * 0.00001, 6);
+    expect(r.eventBridgeApiDestinations).toBeCloseTo(1.2, 6);
+    expect(hostedReferences(priceFile.prices, 10_000).svixProfessional).toBe(490);
   });
 });
 
