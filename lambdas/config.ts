@@ -37,10 +37,6 @@ export const ENV = {
    * Lambdas (CDK sets half the queue's maximum Lambda concurrency). Default 100.
    */
   WEBHOOK_CONCURRENCY_CEILING: 'WEBHOOK_CONCURRENCY_CEILING',
-  /** KMS HMAC key the pagination cursor key is derived from (AWS). */
-  CURSOR_KMS_KEY_ID: 'CURSOR_KMS_KEY_ID',
-  /** File holding the pagination cursor key, made on first use (local mode). */
-  CURSOR_KEY_FILE: 'CURSOR_KEY_FILE',
   /** How long a container trusts its cached health record of a webhook (seconds, default 5). */
   HEALTH_CACHE_TTL_SECONDS: 'HEALTH_CACHE_TTL_SECONDS',
   /** An open circuit older than this disables its webhook (hours, default 120; scaled by RETRY_TIME_SCALE). */

@@ -83,6 +83,7 @@ export class WebhooksStack extends Stack {
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,
       failureRateThreshold: s.failureRateAlarmThreshold,
       natInstances: this.network.natInstances,
+      topicKey: this.tables.key,
     });
 
     if (s.console) {

@@ -281,8 +281,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.EGRESS_ALLOW_CIDRS]: options.egressAllowCidrs ?? LOCAL_DEFAULTS.egressAllowCidrs,
       [ENV.ALLOW_HTTP]: String(options.allowHttp ?? LOCAL_DEFAULTS.allowHttp),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.definitionCacheTtlSeconds),
-      // Cursors stay valid across restarts on this DATA_DIR, and only there.
-      [ENV.CURSOR_KEY_FILE]: path.join(dataDir, 'cursor.key'),
       [ENV.HEALTH_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.healthCacheTtlSeconds),
       ...options.handlerEnv,
     };

@@ -365,7 +365,6 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
       env: {
         ...baseEnv,
         [ENV.SECRETS_KEY_FILE]: keyFile,
-        [ENV.CURSOR_KEY_FILE]: path.join(path.dirname(keyFile), 'cursor.key'),
         [ENV.WEBHOOKS_TABLE]: names.tables.webhooks,
         [ENV.NOTIFICATIONS_TABLE]: names.tables.notifications,
         [ENV.PAYLOADS_TABLE]: names.tables.payloads,

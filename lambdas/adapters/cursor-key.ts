@@ -1,19 +1,23 @@
 /**
- * Where the cursor key (ports.ts CursorKeySource) comes from. On AWS it is derived from a KMS
- * HMAC key that never leaves KMS: GenerateMac over a fixed label is deterministic, so every
- * Lambda derives the same bytes with one KMS call per cold start, and only when it first pages.
- * Locally it is a random key in a file (mode 0600) under DATA_DIR, made on first use.
+ * Where the cursor key (ports.ts CursorKeySource) comes from: an installation secret of 32
+ * random bytes, kept once in the Webhooks table (item WEBHOOKS_TABLE.cursorKeyItemId) sealed
+ * with the envelope cipher, as webhook secrets are (KMS data keys on AWS, the installation key
+ * file locally). The first container that needs it makes it with a conditional put, so
+ * containers starting at once all end up with the one stored; each container reads and opens
+ * it once, when it first pages, and keeps it in memory.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { GenerateMacCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { ConfigError, ENV, envReader } from '../config';
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConfigError } from '../config';
+import type { EnvelopeCipher } from '../core/crypto/envelope';
 import type { CursorKeySource } from '../ports';
+import { isConditionFailure } from './dynamo-item';
+import { WEBHOOKS_TABLE } from './dynamo-schema';
 
-const KEY_BYTES = 32;
-/** The message whose MAC is the cursor key; a new label would invalidate every cursor. */
-const DERIVATION_LABEL = 'webhooks pagination cursor key v1';
+export const CURSOR_KEY_BYTES = 32;
+/** Associated data of the sealed secret: it opens only as the cursor key of this table. */
+export const CURSOR_KEY_AAD = 'installation:cursor-key';
+const SEALED_ATTRIBUTE = 'sealed';
 
 /** Resolves once and keeps the result; a failed load is retried on the next call. */
 function once(load: () => Promise<Uint8Array>): CursorKeySource {
@@ -30,77 +34,74 @@ function once(load: () => Promise<Uint8Array>): CursorKeySource {
 }
 
 /** A key held in memory (tests, benchmarks, one-process tools). */
-export function fixedCursorKey(bytes: Uint8Array = randomBytes(KEY_BYTES)): CursorKeySource {
+export function fixedCursorKey(bytes: Uint8Array = randomBytes(CURSOR_KEY_BYTES)): CursorKeySource {
   if (bytes.length < 16) throw new ConfigError('a cursor key needs at least 16 bytes');
   const key = Uint8Array.from(bytes);
   return { key: async () => key };
 }
 
-/** The key derived by KMS GenerateMac (HMAC_SHA_256) with the HMAC key `keyId`. */
-export function kmsCursorKey(kms: Pick<KMSClient, 'send'>, keyId: string): CursorKeySource {
+/** The installation's cursor key from the Webhooks table, made there on first use. */
+export function tableCursorKey(
+  client: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+  cipher: EnvelopeCipher,
+): CursorKeySource {
   return once(async () => {
-    const out = await kms.send(
-      new GenerateMacCommand({
-        KeyId: keyId,
-        MacAlgorithm: 'HMAC_SHA_256',
-        Message: new TextEncoder().encode(DERIVATION_LABEL),
+    const stored = await readSealed(client, tableName);
+    const sealed = stored ?? (await createSealed(client, tableName, cipher));
+    return openCursorKey(sealed, cipher);
+  });
+}
+
+/** Opens the stored form; refuses anything but 32 bytes. */
+export async function openCursorKey(sealed: string, cipher: EnvelopeCipher): Promise<Buffer> {
+  const key = Buffer.from(await cipher.open(sealed, CURSOR_KEY_AAD), 'base64');
+  if (key.length !== CURSOR_KEY_BYTES) throw new Error('the stored cursor key is malformed');
+  return key;
+}
+
+/** The sealed secret as stored, or undefined before the first container made it. */
+export async function readSealed(
+  client: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+): Promise<string | undefined> {
+  const out = await client.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { [WEBHOOKS_TABLE.partitionKey]: { S: WEBHOOKS_TABLE.cursorKeyItemId } },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item?.[SEALED_ATTRIBUTE]?.S;
+}
+
+/** Puts a fresh sealed secret unless one is there; whoever lost the race reads the winner's. */
+async function createSealed(
+  client: Pick<DynamoDBClient, 'send'>,
+  tableName: string,
+  cipher: EnvelopeCipher,
+): Promise<string> {
+  const sealed = await cipher.seal(
+    randomBytes(CURSOR_KEY_BYTES).toString('base64'),
+    CURSOR_KEY_AAD,
+  );
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          [WEBHOOKS_TABLE.partitionKey]: { S: WEBHOOKS_TABLE.cursorKeyItemId },
+          [SEALED_ATTRIBUTE]: { S: sealed },
+        },
+        ConditionExpression: 'attribute_not_exists(#id)',
+        ExpressionAttributeNames: { '#id': WEBHOOKS_TABLE.partitionKey },
       }),
     );
-    if (!out.Mac || out.Mac.length < 16) throw new Error('KMS GenerateMac returned no MAC');
-    return out.Mac;
-  });
-}
-
-/**
- * The key in `file`, made (32 random bytes, base64url, mode 0600) when absent. The file is
- * written beside and linked into place, so a concurrent reader never sees half a key. A file
- * that others than its owner may read is refused.
- */
-export function fileCursorKey(file: string): CursorKeySource {
-  return once(async () => {
-    try {
-      return readKeyFile(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
-    fs.writeFileSync(temp, randomBytes(KEY_BYTES).toString('base64url'), {
-      mode: 0o600,
-      flag: 'wx',
-    });
-    try {
-      fs.linkSync(temp, file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      fs.rmSync(temp, { force: true });
-    }
-    return readKeyFile(file);
-  });
-}
-
-function readKeyFile(file: string): Uint8Array {
-  const fd = fs.openSync(file, 'r');
-  try {
-    if ((fs.fstatSync(fd).mode & 0o077) !== 0) {
-      throw new ConfigError(`cursor key file ${file} is readable by others: chmod 600 it`);
-    }
-    const key = Buffer.from(fs.readFileSync(fd, 'utf8').trim(), 'base64url');
-    if (key.length < 16) throw new ConfigError(`cursor key file ${file} holds no key`);
-    return key;
-  } finally {
-    fs.closeSync(fd);
+    return sealed;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const winner = await readSealed(client, tableName);
+    if (winner === undefined) throw new Error('the cursor key item vanished after a race');
+    return winner;
   }
-}
-
-/** CURSOR_KEY_FILE (local mode) or CURSOR_KMS_KEY_ID (AWS); one of them is required. */
-export function cursorKeyFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-  kms: Pick<KMSClient, 'send'>,
-): CursorKeySource {
-  const read = envReader(env);
-  const file = read.optional(ENV.CURSOR_KEY_FILE, '');
-  if (file !== '') return fileCursorKey(file);
-  return kmsCursorKey(kms, read.required(ENV.CURSOR_KMS_KEY_ID));
 }

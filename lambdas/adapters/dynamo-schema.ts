@@ -16,7 +16,14 @@ export const WEBHOOKS_TABLE = {
    */
   revisionItemId: '#revision',
   revisionAttribute: 'revision',
+  /** The installation's pagination-cursor secret, sealed (cursor-key.ts). */
+  cursorKeyItemId: '#cursor-key',
 } as const;
+
+/** Items of the Webhooks table that are not definitions: their ids start with '#'. */
+export function isReservedWebhooksItem(id: string | undefined): boolean {
+  return id?.startsWith('#') === true;
+}
 
 /** The event-type catalogue (GET /event-types): one small item per type producers published. */
 export const EVENT_TYPES_TABLE = {

@@ -1,4 +1,4 @@
-/** Webhook definitions in DynamoDB (the Webhooks table), with the revision item. */
+/** Webhook definitions in DynamoDB (the Webhooks table), with the revision and cursor-key items. */
 import {
   type DynamoDBClient,
   GetItemCommand,
@@ -11,7 +11,7 @@ import { ConflictError } from '../core/errors';
 import type { WebhookDefinition } from '../core/model';
 import type { WebhookStore } from '../ports';
 import { fromItem, scanAll, toItem } from './dynamo-item';
-import { WEBHOOKS_TABLE } from './dynamo-schema';
+import { isReservedWebhooksItem, WEBHOOKS_TABLE } from './dynamo-schema';
 import { openDefinition, sealDefinition } from './webhook-secrets';
 
 /** Secrets are sealed in the item (webhook-secrets.ts); older items with clear secrets still read. */
@@ -23,7 +23,7 @@ export class DynamoWebhookStore implements WebhookStore {
   ) {}
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
-    if (id === WEBHOOKS_TABLE.revisionItemId) return undefined;
+    if (isReservedWebhooksItem(id)) return undefined;
     const out = await this.client.send(
       new GetItemCommand({
         TableName: this.tableName,
@@ -37,7 +37,7 @@ export class DynamoWebhookStore implements WebhookStore {
   async list(): Promise<WebhookDefinition[]> {
     const items: WebhookDefinition[] = [];
     for await (const item of scanAll(this.client, this.tableName)) {
-      if (item.id?.S === WEBHOOKS_TABLE.revisionItemId) continue;
+      if (isReservedWebhooksItem(item.id?.S)) continue;
       items.push(await openDefinition(fromItem(item), this.cipher));
     }
     return items;
@@ -83,7 +83,7 @@ export class DynamoWebhookStore implements WebhookStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    if (id === WEBHOOKS_TABLE.revisionItemId) return false;
+    if (isReservedWebhooksItem(id)) return false;
     const write = await this.transact({
       Delete: {
         TableName: this.tableName,

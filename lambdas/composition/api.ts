@@ -7,7 +7,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
-import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import { tableCursorKey } from '../adapters/cursor-key';
 import { DynamoHealthStore } from '../adapters/dynamo-health';
 import {
   DynamoEventTypeStore,
@@ -45,7 +45,7 @@ export function composeApi(env: Env): ApiFunction {
       notifications: new DynamoNotificationStore(
         dynamo,
         config.notificationsTable,
-        cursorKeyFromEnv(env, kms),
+        tableCursorKey(dynamo, config.webhooksTable, cipher),
       ),
       payloads: new DynamoPayloadStore(dynamo, config.payloadsTable, subjectKeys),
       resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {

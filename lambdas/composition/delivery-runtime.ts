@@ -9,7 +9,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { awsClientConfig, sqsClientConfig } from '../adapters/aws-client-config';
-import { cursorKeyFromEnv } from '../adapters/cursor-key';
+import { tableCursorKey } from '../adapters/cursor-key';
 import { DynamoHealthStore } from '../adapters/dynamo-health';
 import { DynamoConcurrencyLeases } from '../adapters/dynamo-leases';
 import {
@@ -74,7 +74,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   const notifications = new DynamoNotificationStore(
     dynamo,
     config.notificationsTable,
-    cursorKeyFromEnv(env, kms),
+    tableCursorKey(dynamo, config.webhooksTable, cipher),
   );
   const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArn);
   const healthSettings: HealthSettings = {

@@ -1,10 +1,10 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -28,6 +28,8 @@ export interface MonitoringProps {
   readonly oldestMessageAlarmSeconds?: number;
   /** NotificationFailed / (Sent + Failed) over 5 minutes that raises an alarm. Default 0.05. */
   readonly failureRateThreshold?: number;
+  /** Encrypts the alarm topic (the tables' key): CloudWatch may use it for that topic only. */
+  readonly topicKey: kms.IKey;
   /** NAT instances (natProvider `instance`): their status checks on the dashboard and an alarm. */
   readonly natInstances?: readonly ec2.IInstance[];
 }
@@ -67,25 +69,7 @@ export class Monitoring extends Construct {
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
 
-    const topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Webhooks alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    // CloudWatch alarms publish to an encrypted topic only if they may use its key.
-    topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-    );
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: 'Webhooks alarms',
-      masterKey: topicKey,
-      enforceSSL: true,
-    });
+    this.alarmTopic = encryptedAlarmTopic(this, props.topicKey);
     if (props.alarmEmail !== undefined) {
       this.alarmTopic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
     }
@@ -313,6 +297,40 @@ export class Monitoring extends Construct {
     this.alarms.push(alarm);
     return alarm;
   }
+}
+
+/**
+ * The alarm topic, encrypted with `key`. Its name is fixed (stack name + `-alarms`) so the key
+ * policy can name its ARN without a reference cycle: CloudWatch may have data keys of `key`
+ * made and opened only under SNS's encryption context of this topic, for alarms of this
+ * account, so it can publish alarms and read nothing else the key protects.
+ */
+function encryptedAlarmTopic(scope: Construct, key: kms.IKey): sns.Topic {
+  const stack = Stack.of(scope);
+  const topicName = `${stack.stackName}-alarms`;
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublishToTheAlarmTopic',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: {
+          'aws:SourceAccount': stack.account,
+          'kms:EncryptionContext:aws:sns:topicArn': stack.formatArn({
+            service: 'sns',
+            resource: topicName,
+          }),
+        },
+      },
+    }),
+  );
+  return new sns.Topic(scope, 'AlarmTopic', {
+    topicName,
+    displayName: 'Webhooks alarms',
+    masterKey: key,
+    enforceSSL: true,
+  });
 }
 
 function graph(title: string, left: cw.IMetric[]): cw.GraphWidget {

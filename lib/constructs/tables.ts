@@ -31,12 +31,11 @@ export interface TablesProps {
  * customer-managed key. Retention by TTL on `expiresAt` (set by the writers from RETENTION_DAYS).
  */
 export class Tables extends Construct {
-  readonly key: kms.Key;
   /**
-   * HMAC key the pagination cursor key is derived from (GenerateMac over a fixed label): list
-   * cursors carry a MAC a client cannot compute. Kept with the tables' removal policy.
+   * The one customer-managed key: the tables, the envelope-sealed secrets (webhook secrets,
+   * subject keys, the pagination-cursor secret) and the alarm topic.
    */
-  readonly cursorKey: kms.Key;
+  readonly key: kms.Key;
   readonly webhooks: dynamodb.Table;
   readonly notifications: dynamodb.Table;
   readonly payloads: dynamodb.Table;
@@ -52,13 +51,6 @@ export class Tables extends Construct {
     this.key = new kms.Key(this, 'DataKey', {
       description: 'Webhooks tables: definitions (secrets), history, rendered requests',
       enableKeyRotation: true,
-      removalPolicy,
-      pendingWindow: Duration.days(30),
-    });
-    this.cursorKey = new kms.Key(this, 'CursorKey', {
-      description: 'Webhooks: derives the key that signs history pagination cursors',
-      keySpec: kms.KeySpec.HMAC_256,
-      keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC,
       removalPolicy,
       pendingWindow: Duration.days(30),
     });
@@ -147,14 +139,26 @@ export class Tables extends Construct {
       [ENV.EVENT_TYPES_TABLE]: this.eventTypes.tableName,
       [ENV.SUBJECT_KEYS_TABLE]: this.subjectKeys.tableName,
       [ENV.DELIVERY_QUEUE_URL]: queue.queueUrl,
-      [ENV.CURSOR_KMS_KEY_ID]: this.cursorKey.keyArn,
       [ENV.SECRETS_KMS_KEY_ID]: this.key.keyArn,
     };
   }
 
-  /** kms:GenerateMac on the cursor key, for the Lambdas that list the history. */
+  /**
+   * The Lambdas that list the history read the pagination-cursor secret from its Webhooks item
+   * and may create that item (conditional put), no other; it is sealed, so they also need
+   * grantEnvelope 'seal'.
+   */
   grantCursorKey(grantee: Grantee): void {
-    this.cursorKey.grant(grantee, 'kms:GenerateMac');
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [this.webhooks.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId] },
+        },
+      }),
+    );
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
   }
 
   /**

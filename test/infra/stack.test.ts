@@ -6,6 +6,7 @@ import {
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PAYLOADS_TABLE,
+  WEBHOOKS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
 import {
   DELIVERY_LOG_SAMPLE_RATE,
@@ -503,27 +504,46 @@ describe('permissions', () => {
       true,
       true,
     ]);
+    // Delivery's PutItem on Webhooks is on the cursor-key item only (next test).
+    expect(writes(roles.attempt, ids.webhooks)).toBe(false);
     for (const role of [roles.delivery, roles.attempt]) {
-      expect([
-        reads(role, ids.webhooks),
-        writes(role, ids.webhooks),
-        writes(role, ids.notifications),
-      ]).toEqual([true, false, true]);
+      expect([reads(role, ids.webhooks), writes(role, ids.notifications)]).toEqual([true, true]);
     }
   });
 
-  it('signs history cursors with a key derived from a KMS HMAC key only api and delivery may use', () => {
-    const cursorKey = logicalId(built.stack.tables.cursorKey);
-    expect(propsOf(built, cursorKey)).toMatchObject({
-      KeySpec: 'HMAC_256',
-      KeyUsage: 'GENERATE_VERIFY_MAC',
-    });
-    for (const fn of [ids.ingest, ids.api, ids.delivery, ids.attempt])
-      expect(references(envOf(built, fn)[ENV.CURSOR_KMS_KEY_ID], cursorKey)).toBe(true);
+  it('keeps the cursor secret in its Webhooks item: delivery may put that item and no other, ingest and attempt not at all', () => {
+    const onCursorItem = (role: string) =>
+      allStatements(built).filter(
+        ({ roles: r, statement }) =>
+          statement.Effect === 'Allow' &&
+          references(r, role) &&
+          references(statement.Resource, ids.webhooks) &&
+          JSON.stringify(statement.Condition ?? {}) ===
+            JSON.stringify({
+              'ForAllValues:StringEquals': {
+                'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId],
+              },
+            }),
+      );
+    const writesUnconditioned = (role: string) =>
+      allStatements(built).some(
+        ({ roles: r, statement }) =>
+          statement.Effect === 'Allow' &&
+          references(r, role) &&
+          references(statement.Resource, ids.webhooks) &&
+          statement.Condition === undefined &&
+          actionsOf(statement).includes('dynamodb:PutItem'),
+      );
     for (const role of [roles.api, roles.delivery])
-      expect(actionsOn(built, role, cursorKey)).toEqual(new Set(['kms:GenerateMac']));
-    for (const role of [roles.ingest, roles.attempt])
-      expect(actionsOn(built, role, cursorKey).size).toBe(0);
+      expect(new Set(onCursorItem(role).flatMap(({ statement }) => actionsOf(statement)))).toEqual(
+        new Set(['dynamodb:GetItem', 'dynamodb:PutItem']),
+      );
+    expect([roles.api, roles.delivery].map(writesUnconditioned)).toEqual([true, false]);
+    for (const role of [roles.ingest, roles.attempt]) {
+      expect(onCursorItem(role)).toEqual([]);
+      expect(writesUnconditioned(role)).toBe(false);
+    }
+    expect(resourcesOf(built, 'AWS::KMS::Key').map(([id]) => id)).toEqual([ids.key]);
   });
 
   it('lets ingest, api and delivery enqueue, and only delivery start retry executions', () => {
@@ -659,5 +679,24 @@ describe('monitoring', () => {
       [METRIC_NAMES.notificationFailed, METRIC_NAMES.notificationSent].sort(),
     );
     expect(propsOf(built, topic).KmsMasterKeyId).toBeDefined();
+  });
+
+  it('encrypts the alarm topic with the tables key, which CloudWatch may use for that topic only', () => {
+    const topic = propsOf(built, logicalId(built.stack.monitoring.alarmTopic));
+    expect(references(topic.KmsMasterKeyId, ids.key)).toBe(true);
+    const policy = propsOf(built, ids.key).KeyPolicy as { Statement: Json[] };
+    const forCloudWatch = policy.Statement.filter((st) =>
+      JSON.stringify(st.Principal).includes('cloudwatch.amazonaws.com'),
+    );
+    expect(forCloudWatch).toHaveLength(1);
+    const st = forCloudWatch[0]!;
+    expect(st.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+    const equals = (st.Condition as { StringEquals: Json }).StringEquals;
+    expect(Object.keys(st.Condition as Json)).toEqual(['StringEquals']);
+    expect(equals['aws:SourceAccount']).toBeDefined();
+    // The ARN of the topic as named in the template.
+    const arn = JSON.stringify(equals['kms:EncryptionContext:aws:sns:topicArn']);
+    expect(arn).toContain(':sns:');
+    expect(arn).toContain(String(topic.TopicName));
   });
 });

@@ -39,6 +39,7 @@ import {
 } from './support/platform-process';
 import { isAlive, waitGone } from './support/processes';
 import {
+  cursorVerifies,
   type Finding,
   filesUnder,
   type Haystack,
@@ -524,6 +525,13 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     });
     const defs = await api().request('GET', '/webhooks');
     expect(defs.body.items).toHaveLength(WEBHOOKS);
+    // A cursor as issued (the cursor secret's positive control below).
+    const firstPage = await api().request(
+      'GET',
+      `/notifications?webhookId=${hooks[0]!.id}&limit=1`,
+    );
+    const issuedCursor = firstPage.body.nextCursor as string;
+    expect(typeof issuedCursor).toBe('string');
     // The operator's stop (SIGTERM) alone: the helper's stop() would SIGKILL what is left.
     graceful = await p.terminate();
 
@@ -583,7 +591,8 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     // Positive controls: the same search finds every hook's Basic credential in what its
     // receiver got (receivers legitimately get it), and every needle planted in a file and in
     // a text. The keys searched for are the ones in use: each private key gives its webhook's
-    // public key as the API showed it, and the subject keys open every sealed stored request.
+    // public key as the API showed it, the subject keys open every sealed stored request, and
+    // a cursor the API issued carries a MAC under the cursor secret searched for.
     const inReceived = searchTexts(
       hooks.map((h) => ({
         where: `receiver ${h.index}`,
@@ -614,6 +623,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
           )
           .filter(Boolean).length,
         sealedRequestsOpenedBySubjectKeys: made.sealedPayloadsOpened,
+        cursorIssuedUnderTheCursorKeySearched: cursorVerifies(made.cursorKey, issuedCursor, {
+          webhookId: hooks[0]!.id,
+          limit: 1,
+        }),
       },
       secretsSearched: hooks.length * 2 + hooks.filter((h) => h.rotatedSecret).length,
       privateKeysSearched: [...made.privateKeys.values()].flat().length,
@@ -647,6 +660,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       plantedNeedlesFoundInText: needles.length,
       privateKeysMatchingTheirPublicKey: publicKeys.length,
       sealedRequestsOpenedBySubjectKeys: searched.sealedRequests,
+      cursorIssuedUnderTheCursorKeySearched: true,
     });
     expect(findings).toEqual([]);
   }, 300_000);

@@ -1,9 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { KMSClient } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
-import { fileCursorKey, fixedCursorKey, kmsCursorKey } from '../../lambdas/adapters/cursor-key';
+import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
 import { decodeCursor, encodeCursor, planList } from '../../lambdas/adapters/dynamo-listing';
 import { InvalidCursorError } from '../../lambdas/core/errors';
 import { MemoryNotificationStore } from '../support/memory-stores';
@@ -110,52 +106,5 @@ describe('pagination cursors', () => {
     await expect(
       other.list({ webhookId: 'wh_a', limit: 1, cursor: page.nextCursor! }),
     ).rejects.toBeInstanceOf(InvalidCursorError);
-  });
-});
-
-describe('cursor keys', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cursor-key-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it('locally: one key file, mode 0600, made once and read by every process after', async () => {
-    const file = path.join(dir, 'data', 'cursor.key');
-    const [first, second] = await Promise.all([
-      fileCursorKey(file).key(),
-      fileCursorKey(file).key(),
-    ]);
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(Buffer.from(first).length).toBe(32);
-    expect(Buffer.from(second)).toEqual(Buffer.from(first));
-    expect(Buffer.from(await fileCursorKey(file).key())).toEqual(Buffer.from(first));
-    expect(fs.readdirSync(path.dirname(file))).toEqual(['cursor.key']);
-  });
-
-  it('locally: refuses a key file others may read', async () => {
-    const file = path.join(dir, 'cursor.key');
-    fs.writeFileSync(file, Buffer.alloc(32, 1).toString('base64url'), { mode: 0o644 });
-    fs.chmodSync(file, 0o644);
-    await expect(fileCursorKey(file).key()).rejects.toThrow(/readable by others/);
-  });
-
-  it('on AWS: derived once by KMS GenerateMac with the HMAC key, then kept', async () => {
-    const calls: unknown[] = [];
-    const kms = {
-      send: async (command: { input: unknown }) => {
-        calls.push(command.input);
-        return { Mac: new Uint8Array(32).fill(9) };
-      },
-    } as unknown as Pick<KMSClient, 'send'>;
-    const source = kmsCursorKey(kms, 'arn:aws:kms:eu-central-1:111122223333:key/k');
-    expect(Buffer.from(await source.key())).toEqual(Buffer.alloc(32, 9));
-    await source.key();
-    expect(calls).toEqual([
-      expect.objectContaining({
-        KeyId: 'arn:aws:kms:eu-central-1:111122223333:key/k',
-        MacAlgorithm: 'HMAC_SHA_256',
-      }),
-    ]);
   });
 });

@@ -6,18 +6,22 @@
  * header; what they received is never searched.
  *
  * Keys the platform makes itself are searched too: ed25519 private keys (kept sealed in the
- * Webhooks item as `whsk_` + base64 of the 32-byte seed) and subject keys (32 random bytes,
- * kept wrapped in the SubjectKeys table). The suite never sees them, so platformKeys() opens
- * them from the tables with the installation key, as the platform does.
+ * Webhooks item as `whsk_` + base64 of the 32-byte seed), subject keys (32 random bytes,
+ * kept wrapped in the SubjectKeys table) and the pagination-cursor secret (32 random bytes,
+ * sealed in its Webhooks item). The suite never sees them, so platformKeys() opens them from
+ * the tables with the installation key, as the platform does.
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { openCursorKey, readSealed } from '../../../lambdas/adapters/cursor-key';
+import { decodeCursor, planList } from '../../../lambdas/adapters/dynamo-listing';
 import { DynamoWebhookStore } from '../../../lambdas/adapters/dynamo-stores';
 import { PACKED_ATTRIBUTES, unpackRequest } from '../../../lambdas/adapters/payload-packing';
 import { isSealedPayload, openSealedPayload } from '../../../lambdas/adapters/payload-sealing';
 import type { EnvelopeCipher } from '../../../lambdas/core/crypto/envelope';
+import type { NotificationQuery } from '../../../lambdas/ports';
 
 export interface SecretSet {
   readonly username: string;
@@ -70,7 +74,7 @@ export function privateKeyNeedles(privateKey: string): string[] {
   ];
 }
 
-/** Every form a subject key (32 random bytes) could leak in: base64 (as sealed), base64url, hex, raw. */
+/** Every form a subject key or the cursor secret (32 random bytes) could leak in: base64 (as sealed), base64url, hex, raw. */
 export function subjectKeyNeedles(key: Buffer): string[] {
   return [
     key.toString('base64'),
@@ -101,6 +105,8 @@ export interface PlatformKeys {
   readonly privateKeys: ReadonlyMap<string, readonly string[]>;
   /** Every subject key left in the SubjectKeys table, unwrapped. */
   readonly subjectKeys: readonly Buffer[];
+  /** The pagination-cursor secret, opened; undefined until something paged the history. */
+  readonly cursorKey: Buffer | undefined;
   /** Sealed Payloads items, and how many of them one of those subject keys opens. */
   readonly sealedPayloads: number;
   readonly sealedPayloadsOpened: number;
@@ -145,7 +151,25 @@ export async function platformKeys(
     }
   }
   const subjectKeys = [...byId.values()];
-  return { privateKeys, subjectKeys, sealedPayloads, sealedPayloadsOpened };
+  const sealedCursorKey = await readSealed(client, tables.webhooks);
+  const cursorKey =
+    sealedCursorKey === undefined ? undefined : await openCursorKey(sealedCursorKey, cipher);
+  return { privateKeys, subjectKeys, cursorKey, sealedPayloads, sealedPayloadsOpened };
+}
+
+/** Whether `cursor`, as the API issued it for `query`, carries a MAC under `key`. */
+export function cursorVerifies(
+  key: Buffer | undefined,
+  cursor: string,
+  query: NotificationQuery,
+): boolean {
+  if (key === undefined) return false;
+  try {
+    decodeCursor(key, cursor, planList(query));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The needles of every key the platform made. */
@@ -153,6 +177,7 @@ export function platformKeyNeedles(keys: PlatformKeys): string[] {
   return [
     ...[...keys.privateKeys.values()].flat().flatMap(privateKeyNeedles),
     ...keys.subjectKeys.flatMap(subjectKeyNeedles),
+    ...(keys.cursorKey === undefined ? [] : subjectKeyNeedles(keys.cursorKey)),
   ];
 }
 
