@@ -180,6 +180,7 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
       metered,
       standIns.tables.notifications,
       fixedCursorKey(),
+      webhooks,
     );
     const payloads = new DynamoPayloadStore(metered, standIns.tables.payloads);
     const renderer = new Renderer();

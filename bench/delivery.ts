@@ -363,12 +363,18 @@ async function runDynamo(
       `DynamoDB Local up in ${standIns.startMs} ms (host pid ${standIns.pids.host}, java pid ${standIns.pids.dynamo})`,
     );
     const { dynamo } = standIns.clients;
+    const webhooks = new DynamoWebhookStore(
+      dynamo,
+      standIns.tables.webhooks,
+      standInCipher(standIns),
+    );
     const stores: Stores = {
-      webhooks: new DynamoWebhookStore(dynamo, standIns.tables.webhooks, standInCipher(standIns)),
+      webhooks,
       notifications: new DynamoNotificationStore(
         dynamo,
         standIns.tables.notifications,
         fixedCursorKey(),
+        webhooks,
       ),
       payloads: new DynamoPayloadStore(dynamo, standIns.tables.payloads),
     };

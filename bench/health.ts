@@ -150,6 +150,7 @@ export const healthBenchmark: Benchmark = {
             pathClient,
             standIns.tables.notifications,
             fixedCursorKey(),
+            webhookStore,
           ),
           payloads: new DynamoPayloadStore(pathClient, standIns.tables.payloads),
           resendJobs: new MemoryResendJobStore(),

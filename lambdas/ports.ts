@@ -48,6 +48,15 @@ export interface WebhookStore {
   revision(): Promise<number>;
 }
 
+/**
+ * The webhooks the history may hold notifications of: a list across webhooks (SENT, or no
+ * status) reads each one's partitions.
+ */
+export interface WebhookHistory {
+  /** Live webhooks and deleted ones until their notifications' retention has passed. */
+  historyIds(): Promise<readonly string[]>;
+}
+
 export interface PayloadStore {
   /** Write-once (attribute_not_exists). 'exists' when an earlier write won; the stored value is unchanged. */
   putOnce(

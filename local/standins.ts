@@ -507,7 +507,12 @@ export async function createTables(
     Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...PARKED_INDEX_PROJECTION] },
   };
   const specs = [
-    { name: tables.webhooks, key: WEBHOOKS_TABLE.partitionKey, ttl: undefined, extra: {} },
+    {
+      name: tables.webhooks,
+      key: WEBHOOKS_TABLE.partitionKey,
+      ttl: WEBHOOKS_TABLE.ttlAttribute,
+      extra: {},
+    },
     {
       name: tables.notifications,
       key: NOTIFICATIONS_TABLE.partitionKey,

@@ -1,16 +1,20 @@
 /**
  * Listing notifications newest first over sharded index partitions (dynamo-schema.ts): which
  * partitions a query reads, the opaque cursor, and the k-way merge. Shared by the DynamoDB and
- * the memory store, so both page exactly alike; each supplies only how to read one partition.
+ * the memory store, so both page exactly alike; each supplies only how to read one partition
+ * and which webhooks the history holds.
  *
- * Every notification sits in exactly one partition of each index (`${webhookId}#${shard}`,
- * `${status}#${shard}`) under the unique sort key `${createdAt}#${id}`. A page merges the
- * partitions' newest-first streams; the cursor records, per partition, the sort key of the last
- * item taken from it (or that it is finished), so the next page resumes each stream exactly
- * after what was returned: nothing skipped, nothing repeated. A cursor carries a MAC under the
- * installation's cursor key: a client can hand back only cursors it was given.
+ * Every notification sits in exactly one partition of byWebhook (`${webhookId}#${shard}`) and,
+ * unless it is SENT, in one of byStatus (`${status}#${shard}`), under the unique sort key
+ * `${createdAt}#${id}`. A page merges the partitions' newest-first streams. Since the sort key
+ * is unique across partitions, the last key returned is enough to resume every stream exactly
+ * (strictly below it): nothing skipped, nothing repeated. The cursor carries that key and which
+ * partitions have nothing more to give (a bitmap), so it stays small with many webhooks. A
+ * cursor carries a MAC under the installation's cursor key: a client can hand back only cursors
+ * it was given.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { forEachBounded } from '../core/concurrency';
 import { parseDateTime } from '../core/date-time';
 import { InvalidCursorError, ValidationError } from '../core/errors';
 import { NOTIFICATION_STATUSES, type NotificationStatus } from '../core/model';
@@ -36,20 +40,30 @@ export function createdKeyOf(createdAt: string, id: string): string {
   return `${createdAt}#${id}`;
 }
 
-export function statusShardOf(id: string, status: NotificationStatus): string {
-  return `${status}#${shardOf(id)}`;
+/**
+ * The byStatus partition key of a notification in `status`; none when SENT: the index is
+ * sparse (NOTIFICATIONS_TABLE.byStatusIndex), sent notifications are listed by webhook.
+ */
+export function statusShardOf(id: string, status: NotificationStatus): string | undefined {
+  return inStatusIndex(status) ? `${status}#${shardOf(id)}` : undefined;
 }
 
-/** The index key attributes a notification item carries. */
+/** Whether notifications in `status` have a byStatus entry (all but SENT). */
+export function inStatusIndex(status: NotificationStatus): boolean {
+  return status !== NOTIFICATIONS_TABLE.byStatusIndex.omits;
+}
+
+/** The index key attributes a notification item carries (no statusShard when SENT). */
 export function indexKeysOf(n: {
   id: string;
   webhookId: string;
   status: NotificationStatus;
   createdAt: string;
-}) {
+}): { webhookShard: string; statusShard?: string; createdKey: string } {
+  const statusShard = statusShardOf(n.id, n.status);
   return {
     webhookShard: `${n.webhookId}#${shardOf(n.id)}`,
-    statusShard: statusShardOf(n.id, n.status),
+    ...(statusShard !== undefined ? { statusShard } : {}),
     createdKey: createdKeyOf(n.createdAt, n.id),
   };
 }
@@ -75,8 +89,17 @@ export interface PartitionFilter {
   readonly upper?: string;
 }
 
+/**
+ * Which partitions a list reads: one webhook's (byWebhook), one status's (byStatus, never
+ * SENT), or every webhook's of the history (SENT, or no status, across webhooks).
+ */
+export type ListScope =
+  | { readonly kind: 'webhook'; readonly webhookId: string }
+  | { readonly kind: 'status'; readonly status: NotificationStatus }
+  | { readonly kind: 'history' };
+
 export interface ListPlan {
-  readonly partitions: readonly Partition[];
+  readonly scope: ListScope;
   readonly filter: PartitionFilter;
   readonly fingerprint: string;
 }
@@ -104,11 +127,28 @@ export type ReadPartition = (
   opts: { readonly before?: string; readonly continuation?: unknown; readonly limit: number },
 ) => Promise<PartitionRead>;
 
-const CURSOR_VERSION = 2;
-/** Cursor entry of a partition that has nothing more to give. */
-const FINISHED = 0;
-type Position = string | typeof FINISHED | null;
-/** A longer cursor is refused before any work (32 partitions of ~60 bytes need ~3 KiB). */
+/** What a store gives the listing: how to read a partition, and the webhooks of the history. */
+export interface ListSource {
+  readonly read: ReadPartition;
+  /**
+   * Ids of every webhook whose notifications may still be retained (deleted ones too, until
+   * their retention has passed). Read once per page of a list across webhooks.
+   */
+  historyIds(): Promise<readonly string[]>;
+}
+
+/** Where the next page resumes, as a cursor carries it. */
+export interface Resume {
+  /** Sort key of the last item returned: every partition continues strictly below it. */
+  readonly after: string;
+  /** Digest of the partition list `drained` refers to (the webhooks may differ next page). */
+  readonly layout: string;
+  /** Bit i set: partition i has nothing below `after`. Empty: not known, every one is read. */
+  readonly drained: Uint8Array;
+}
+
+const CURSOR_VERSION = 3;
+/** A longer cursor is refused before any work; a longer bitmap is left out (see encodeCursor). */
 export const MAX_CURSOR_LENGTH = 8192;
 /**
  * A position is a sort key `${createdAt}#${id}` as stored: an ISO instant and an id. Anything
@@ -116,8 +156,16 @@ export const MAX_CURSOR_LENGTH = 8192;
  */
 const POSITION =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9_-]{1,64}$/;
+const DIGEST = /^[A-Za-z0-9_-]{22}$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+// The label stays: a cursor of an earlier version is then refused as such, not as foreign.
 const MAC_LABEL = 'webhooks cursor v2\n';
 const MAC_CHARS = 43; // base64url of 32 bytes
+/** Partitions read at once while filling a page (a list across webhooks has 8 per webhook). */
+const READ_CONCURRENCY = 16;
+/** Fewest items asked of a partition; DynamoDB caps a query at 1 MB anyway. */
+const MIN_READ = 4;
+const MAX_READ = 1000;
 
 function digest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 22);
@@ -138,7 +186,7 @@ function normalizeInstant(value: string | undefined, name: 'from' | 'to'): strin
   return iso;
 }
 
-export function planList(query: NotificationQuery): ListPlan {
+function validateQuery(query: NotificationQuery): void {
   if (!Number.isInteger(query.limit) || query.limit < 1) {
     throw new ValidationError('limit must be a positive integer', [
       { path: 'limit', message: 'must be a positive integer' },
@@ -149,33 +197,27 @@ export function planList(query: NotificationQuery): ListPlan {
       { path: 'status', message: 'unknown status' },
     ]);
   }
+}
+
+/**
+ * By webhook when one is given; by status for a status the index holds; else across every
+ * webhook of the history, by webhook, filtered by status where asked (SENT).
+ */
+function scopeOf(query: NotificationQuery): ListScope {
+  if (query.webhookId !== undefined) return { kind: 'webhook', webhookId: query.webhookId };
+  if (query.status !== undefined && inStatusIndex(query.status))
+    return { kind: 'status', status: query.status };
+  return { kind: 'history' };
+}
+
+export function planList(query: NotificationQuery): ListPlan {
+  validateQuery(query);
   const from = normalizeInstant(query.from, 'from');
   const to = normalizeInstant(query.to, 'to');
-  const shards = Array.from({ length: NOTIFICATION_INDEX_SHARDS }, (_, s) => s);
-  const { byWebhookIndex, byStatusIndex } = NOTIFICATIONS_TABLE;
-  let partitions: Partition[];
-  let filter: PartitionFilter;
-  if (query.webhookId !== undefined) {
-    partitions = shards.map((s) => ({
-      index: byWebhookIndex.name,
-      keyAttribute: byWebhookIndex.partitionKey,
-      key: `${query.webhookId}#${s}`,
-    }));
-    filter = { status: query.status, eventType: query.eventType };
-  } else {
-    const statuses = query.status !== undefined ? [query.status] : NOTIFICATION_STATUSES;
-    partitions = statuses.flatMap((status) =>
-      shards.map((s) => ({
-        index: byStatusIndex.name,
-        keyAttribute: byStatusIndex.partitionKey,
-        key: `${status}#${s}`,
-      })),
-    );
-    filter = { eventType: query.eventType };
-  }
-  filter = {
-    ...(filter.status !== undefined ? { status: filter.status } : {}),
-    ...(filter.eventType !== undefined ? { eventType: filter.eventType } : {}),
+  const scope = scopeOf(query);
+  const filter: PartitionFilter = {
+    ...(query.status !== undefined && scope.kind !== 'status' ? { status: query.status } : {}),
+    ...(query.eventType !== undefined ? { eventType: query.eventType } : {}),
     ...(from !== undefined ? { lower: from } : {}),
     ...(to !== undefined ? { upper: to } : {}),
   };
@@ -186,27 +228,54 @@ export function planList(query: NotificationQuery): ListPlan {
     from ?? null,
     to ?? null,
   ]);
-  return { partitions, filter, fingerprint };
+  return { scope, filter, fingerprint };
 }
 
-/** `base64url(JSON body).base64url(HMAC-SHA256 under the installation key)`. */
-export function encodeCursor(
-  key: Uint8Array,
-  fingerprint: string,
-  positions: readonly Position[],
-): string {
-  const body = Buffer.from(
-    JSON.stringify({ v: CURSOR_VERSION, f: fingerprint, p: positions }),
-    'utf8',
-  ).toString('base64url');
+const shards = Array.from({ length: NOTIFICATION_INDEX_SHARDS }, (_, s) => s);
+
+/** The partitions of a scope, in a stable order; `historyIds` only matter across webhooks. */
+export function partitionsOf(scope: ListScope, historyIds: readonly string[]): Partition[] {
+  const { byWebhookIndex, byStatusIndex } = NOTIFICATIONS_TABLE;
+  if (scope.kind === 'status') {
+    return shards.map((s) => ({
+      index: byStatusIndex.name,
+      keyAttribute: byStatusIndex.partitionKey,
+      key: `${scope.status}#${s}`,
+    }));
+  }
+  const ids = scope.kind === 'webhook' ? [scope.webhookId] : [...new Set(historyIds)].sort();
+  return ids.flatMap((id) =>
+    shards.map((s) => ({
+      index: byWebhookIndex.name,
+      keyAttribute: byWebhookIndex.partitionKey,
+      key: `${id}#${s}`,
+    })),
+  );
+}
+
+/** Digest of a partition list: a drained bitmap applies only to the list it was made for. */
+export function layoutOf(partitions: readonly Partition[]): string {
+  return digest(partitions.map((p) => p.key));
+}
+
+function signed(key: Uint8Array, value: unknown): string {
+  const body = Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
   return `${body}.${macOf(key, body).toString('base64url')}`;
 }
 
 /**
- * The positions of a cursor issued by this installation for this query. The MAC is checked
- * before anything is parsed; every field is checked after. Anything else: InvalidCursorError.
+ * `base64url(JSON body).base64url(HMAC-SHA256 under the installation key)`. With thousands of
+ * webhooks the bitmap could make it longer than MAX_CURSOR_LENGTH: it is then left out, and
+ * the next page reads every partition once more (an empty query for the drained ones).
  */
-export function decodeCursor(key: Uint8Array, cursor: string, plan: ListPlan): Position[] {
+export function encodeCursor(key: Uint8Array, fingerprint: string, resume: Resume): string {
+  const body = { v: CURSOR_VERSION, f: fingerprint, k: resume.after, l: resume.layout };
+  const cursor = signed(key, { ...body, d: Buffer.from(resume.drained).toString('base64url') });
+  return cursor.length <= MAX_CURSOR_LENGTH ? cursor : signed(key, { ...body, d: '' });
+}
+
+/** The cursor's text, once its MAC is checked; anything else: InvalidCursorError. */
+function verifiedBody(key: Uint8Array, cursor: string): unknown {
   if (cursor.length > MAX_CURSOR_LENGTH) throw new InvalidCursorError('too long');
   const dot = cursor.indexOf('.');
   const body = cursor.slice(0, dot);
@@ -218,87 +287,99 @@ export function decodeCursor(key: Uint8Array, cursor: string, plan: ListPlan): P
   const expected = Buffer.from(macOf(key, body).toString('base64url'), 'latin1');
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     throw new InvalidCursorError('not issued by this installation');
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    return JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidCursorError('malformed');
   }
+}
+
+/**
+ * Where a cursor issued by this installation for this query resumes. The MAC is checked
+ * before anything is parsed; every field is checked after. Anything else: InvalidCursorError.
+ */
+export function decodeCursor(key: Uint8Array, cursor: string, fingerprint: string): Resume {
+  const parsed = verifiedBody(key, cursor);
   if (typeof parsed !== 'object' || parsed === null) throw new InvalidCursorError('malformed');
-  const { v, f, p } = parsed as { v?: unknown; f?: unknown; p?: unknown };
+  const { v, f, k, l, d } = parsed as Record<string, unknown>;
   if (v !== CURSOR_VERSION) throw new InvalidCursorError('unknown version');
-  if (f !== plan.fingerprint) throw new InvalidCursorError('it belongs to a different query');
-  if (!Array.isArray(p) || p.length !== plan.partitions.length)
+  if (f !== fingerprint) throw new InvalidCursorError('it belongs to a different query');
+  if (
+    typeof k !== 'string' ||
+    !POSITION.test(k) ||
+    typeof l !== 'string' ||
+    !DIGEST.test(l) ||
+    typeof d !== 'string' ||
+    !BASE64URL.test(d)
+  )
     throw new InvalidCursorError('malformed');
-  for (const position of p) {
-    if (
-      !(
-        position === null ||
-        position === FINISHED ||
-        (typeof position === 'string' && POSITION.test(position))
-      )
-    ) {
-      throw new InvalidCursorError('malformed');
-    }
-  }
-  return p as Position[];
+  return { after: k, layout: l, drained: Buffer.from(d, 'base64url') };
+}
+
+function bitSet(bits: Uint8Array, i: number): boolean {
+  return ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+}
+
+function bitmapOf(flags: readonly boolean[]): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(flags.length / 8));
+  flags.forEach((flag, i) => {
+    if (flag) bits[i >> 3] = (bits[i >> 3] ?? 0) | (1 << (i & 7));
+  });
+  return bits;
+}
+
+/**
+ * Items first asked of each partition: about twice its share of the page, so a page over many
+ * partitions reads a few items from each rather than a page from each; a stream that runs dry
+ * is refilled with twice as many as before.
+ */
+function firstReadLimit(limit: number, partitions: number): number {
+  const share = Math.ceil((limit + 1) / Math.max(1, partitions));
+  return Math.min(limit + 1, MAX_READ, Math.max(MIN_READ, 2 * share));
 }
 
 interface Stream {
   readonly partition: Partition;
-  /** Where this page starts reading the partition (exclusive). */
-  readonly start: Position;
   buffer: IndexedSummary[];
   continuation: unknown;
   /** Nothing left in the partition beyond the buffer. */
   drained: boolean;
-  /** Sort key of the last item taken from it in this page. */
-  taken?: string;
+  readLimit: number;
 }
 
-/** One page of `query`, newest first, reading partitions through `read`. */
-export async function listPage(
-  query: NotificationQuery,
+/** Reads into the streams that are empty but not drained, a bounded number at once. */
+async function fillStreams(
+  streams: readonly Stream[],
   read: ReadPartition,
-  cursorKey: CursorKeySource,
-): Promise<NotificationPage> {
-  const plan = planList(query);
-  const starts: Position[] =
-    query.cursor !== undefined
-      ? decodeCursor(await cursorKey.key(), query.cursor, plan)
-      : plan.partitions.map(() => null);
-  const { lower, upper } = plan.filter;
-  const empty = lower !== undefined && upper !== undefined && lower >= upper;
-  const readLimit = Math.min(query.limit + 1, 1000);
-  const streams: Stream[] = plan.partitions.map((partition, i) => {
-    const start = starts[i] ?? null;
-    return {
-      partition,
-      start,
-      buffer: [],
-      continuation: undefined,
-      drained: empty || start === FINISHED,
-    };
-  });
-
+  filter: PartitionFilter,
+  before: string | undefined,
+): Promise<void> {
   const fill = async (s: Stream): Promise<void> => {
     while (s.buffer.length === 0 && !s.drained) {
-      const out = await read(s.partition, plan.filter, {
-        ...(typeof s.start === 'string' ? { before: s.start } : {}),
+      const out = await read(s.partition, filter, {
+        ...(before !== undefined ? { before } : {}),
         ...(s.continuation !== undefined ? { continuation: s.continuation } : {}),
-        limit: readLimit,
+        limit: s.readLimit,
       });
       s.buffer.push(...out.items);
       s.continuation = out.continuation;
       s.drained = out.continuation === undefined;
+      s.readLimit = Math.min(2 * s.readLimit, MAX_READ);
     }
   };
-  const fillAll = () =>
-    Promise.all(streams.filter((s) => s.buffer.length === 0 && !s.drained).map(fill));
+  const empty = streams.filter((s) => s.buffer.length === 0 && !s.drained);
+  await forEachBounded(empty, READ_CONCURRENCY, fill);
+}
 
-  const items: NotificationSummary[] = [];
-  while (items.length < query.limit) {
-    await fillAll();
+/** Takes up to `limit` items newest first, refilling a stream whenever it runs dry. */
+async function merge(
+  streams: readonly Stream[],
+  limit: number,
+  refill: () => Promise<void>,
+): Promise<IndexedSummary[]> {
+  const taken: IndexedSummary[] = [];
+  while (taken.length < limit) {
+    await refill();
     let best: { stream: Stream; head: IndexedSummary } | undefined;
     for (const stream of streams) {
       const head = stream.buffer[0];
@@ -306,21 +387,58 @@ export async function listPage(
         best = { stream, head };
     }
     if (best === undefined) break;
-    const { stream, head } = best;
-    stream.buffer.shift();
-    stream.taken = head.createdKey;
-    items.push(head.summary);
+    best.stream.buffer.shift();
+    taken.push(best.head);
   }
+  return taken;
+}
+
+/** The partitions a page reads: across webhooks, those of the history's webhooks now. */
+async function pagePartitions(plan: ListPlan, source: ListSource): Promise<Partition[]> {
+  // One read of the webhook ids per page (the source says how consistent it is).
+  return partitionsOf(plan.scope, plan.scope.kind === 'history' ? await source.historyIds() : []);
+}
+
+/** One page of `query`, newest first, reading partitions through `source`. */
+export async function listPage(
+  query: NotificationQuery,
+  source: ListSource,
+  cursorKey: CursorKeySource,
+): Promise<NotificationPage> {
+  const plan = planList(query);
+  // The cursor is checked before anything is read.
+  const resume =
+    query.cursor !== undefined
+      ? decodeCursor(await cursorKey.key(), query.cursor, plan.fingerprint)
+      : undefined;
+  const partitions = await pagePartitions(plan, source);
+  const layout = layoutOf(partitions);
+  const known = resume?.layout === layout ? resume.drained : new Uint8Array(0);
+  const { lower, upper } = plan.filter;
+  const emptyRange = lower !== undefined && upper !== undefined && lower >= upper;
+  const readLimit = firstReadLimit(query.limit, partitions.length);
+  const streams: Stream[] = partitions.map((partition, i) => ({
+    partition,
+    buffer: [],
+    continuation: undefined,
+    drained: emptyRange || bitSet(known, i),
+    readLimit,
+  }));
+  const refill = () => fillStreams(streams, source.read, plan.filter, resume?.after);
+  const taken = await merge(streams, query.limit, refill);
   // Look one item ahead, so the last page says so instead of leading to an empty one.
-  await fillAll();
-  const more = streams.some((s) => s.buffer.length > 0);
-  const positions = streams.map((s): Position => {
-    if (s.buffer.length === 0 && s.drained) return FINISHED;
-    return s.taken ?? s.start;
-  });
+  await refill();
+  const last = taken.at(-1);
+  const more = last !== undefined && streams.some((s) => s.buffer.length > 0);
   return {
-    items,
-    nextCursor: more ? encodeCursor(await cursorKey.key(), plan.fingerprint, positions) : null,
+    items: taken.map((t) => t.summary),
+    nextCursor: more
+      ? encodeCursor(await cursorKey.key(), plan.fingerprint, {
+          after: last.createdKey,
+          layout,
+          drained: bitmapOf(streams.map((s) => s.drained && s.buffer.length === 0)),
+        })
+      : null,
   };
 }
 

@@ -22,11 +22,13 @@ import type {
   NotificationStore,
   NotificationSummary,
   NotificationUpdate,
+  WebhookHistory,
 } from '../ports';
 import { fromItem, type Item, isConditionFailure, toAttribute, toItem } from './dynamo-item';
 import {
   type IndexedSummary,
   indexKeysOf,
+  inStatusIndex,
   listPage,
   type ReadPartition,
   statusShardOf,
@@ -89,6 +91,8 @@ export class DynamoNotificationStore implements NotificationStore {
     private readonly tableName: string,
     /** Signs and checks list cursors: the same key everywhere in one installation. */
     private readonly cursorKey: CursorKeySource,
+    /** The webhooks a list across webhooks reads (the Webhooks table, tombstones included). */
+    private readonly webhooks: WebhookHistory,
   ) {}
 
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
@@ -145,8 +149,8 @@ export class DynamoNotificationStore implements NotificationStore {
           Key: { id: { S: id } },
           UpdateExpression:
             'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
-            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
-            parkedClause(update),
+            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, waitingReason = :waitingReason' +
+            indexClause(update),
           ConditionExpression: 'attemptCount = :previous',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -176,8 +180,8 @@ export class DynamoNotificationStore implements NotificationStore {
           TableName: this.tableName,
           Key: { id: { S: id } },
           UpdateExpression:
-            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, statusShard = :statusShard, waitingReason = :waitingReason' +
-            parkedClause(update),
+            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, waitingReason = :waitingReason' +
+            indexClause(update),
           ConditionExpression:
             expectedStatus === undefined
               ? 'attribute_exists(id)'
@@ -197,7 +201,11 @@ export class DynamoNotificationStore implements NotificationStore {
   }
 
   list(query: NotificationQuery): Promise<NotificationPage> {
-    return listPage(query, this.readPartition, this.cursorKey);
+    return listPage(
+      query,
+      { read: this.readPartition, historyIds: () => this.webhooks.historyIds() },
+      this.cursorKey,
+    );
   }
 
   /** Ids of parked notifications of a webhook, oldest first (k-way merge over the shards). */
@@ -266,12 +274,13 @@ export class DynamoNotificationStore implements NotificationStore {
   }
 
   private updateValues(id: string, update: NotificationUpdate): Item {
+    const statusShard = statusShardOf(id, update.status);
     return {
       ':waitingReason': toAttribute(waitingReasonOf(update)),
       ':status': { S: update.status },
       ':failureReason': toAttribute(update.failureReason),
       ':nextAttemptAt': toAttribute(update.nextAttemptAt),
-      ':statusShard': { S: statusShardOf(id, update.status) },
+      ...(statusShard !== undefined ? { ':statusShard': { S: statusShard } } : {}),
       ...(update.pendingResend
         ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
         : {}),
@@ -335,13 +344,16 @@ export class DynamoNotificationStore implements NotificationStore {
 }
 
 /**
- * What a status change adds to its SET clause and removes: parking puts the item in the sparse
- * byParked index (its own webhookShard), anything else takes it out; a pending manual resend is
- * set, cleared, or left as it is.
+ * What a status change adds to its SET clause and removes. The sparse indexes: byStatus holds
+ * every status but SENT (statusShardOf), so moving to SENT removes statusShard and any other
+ * status sets it again; parking puts the item in byParked (its own webhookShard), anything
+ * else takes it out. A pending manual resend is set, cleared, or left as it is.
  */
-function parkedClause(update: NotificationUpdate): string {
+function indexClause(update: NotificationUpdate): string {
   const sets: string[] = [];
   const removes: string[] = [];
+  if (inStatusIndex(update.status)) sets.push('statusShard = :statusShard');
+  else removes.push('statusShard');
   if (isParkReason(waitingReasonOf(update))) sets.push('parkedShard = webhookShard');
   else removes.push('parkedShard');
   if (update.pendingResend) sets.push('pendingResend = :pendingResend');

@@ -18,6 +18,9 @@ export const WEBHOOKS_TABLE = {
   revisionAttribute: 'revision',
   /** The installation's pagination-cursor secret, sealed (cursor-key.ts). */
   cursorKeyItemId: '#cursor-key',
+  /** A deleted webhook's tombstone carries this (ISO instant) and expires by TTL. */
+  deletedAttribute: 'deletedAt',
+  ttlAttribute: 'expiresAt',
 } as const;
 
 /** Items of the Webhooks table that are not definitions: their ids start with '#'. */
@@ -45,8 +48,17 @@ export const NOTIFICATIONS_TABLE = {
   ttlAttribute: 'expiresAt',
   /** GSI: list by webhook, newest first. pk `${webhookId}#${shard}`, sk `${createdAt}#${id}`. */
   byWebhookIndex: { name: 'byWebhook', partitionKey: 'webhookShard', sortKey: 'createdKey' },
-  /** GSI: list by status, newest first. pk `${status}#${shard}`, sk `${createdAt}#${id}`. */
-  byStatusIndex: { name: 'byStatus', partitionKey: 'statusShard', sortKey: 'createdKey' },
+  /**
+   * GSI: list by status, newest first. pk `${status}#${shard}`, sk `${createdAt}#${id}`.
+   * Sparse: a SENT notification carries no statusShard (one index write less per notification
+   * sent); SENT and unfiltered lists across webhooks read byWebhook instead.
+   */
+  byStatusIndex: {
+    name: 'byStatus',
+    partitionKey: 'statusShard',
+    sortKey: 'createdKey',
+    omits: 'SENT',
+  },
   /**
    * Sparse GSI of parked notifications (WAITING for CIRCUIT_OPEN, PAUSED or RATE_LIMITED),
    * oldest first. pk `parkedShard` = the item's `webhookShard` while parked, removed on release.

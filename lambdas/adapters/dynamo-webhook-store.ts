@@ -1,4 +1,9 @@
-/** Webhook definitions in DynamoDB (the Webhooks table), with the revision and cursor-key items. */
+/**
+ * Webhook definitions in DynamoDB (the Webhooks table), with the revision and cursor-key items.
+ * A deleted webhook leaves a tombstone (`id`, `deletedAt`, `expiresAt`; nothing of the
+ * definition, no secret) until its notifications' retention has passed: lists across webhooks
+ * read the history of every id in the table (historyIds). Definitions never see tombstones.
+ */
 import {
   type DynamoDBClient,
   GetItemCommand,
@@ -9,18 +14,38 @@ import {
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
 import type { WebhookDefinition } from '../core/model';
-import type { WebhookStore } from '../ports';
-import { fromItem, scanAll, toItem } from './dynamo-item';
+import { DEFAULTS } from '../defaults';
+import type { WebhookHistory, WebhookStore } from '../ports';
+import { fromItem, type Item, scanAll, toItem } from './dynamo-item';
 import { isReservedWebhooksItem, WEBHOOKS_TABLE } from './dynamo-schema';
 import { openDefinition, sealDefinition } from './webhook-secrets';
 
+export interface DynamoWebhookStoreOptions {
+  /** RETENTION_DAYS in seconds: how long a deleted webhook's history stays. Default DEFAULTS. */
+  readonly retentionSeconds?: number;
+}
+
+/**
+ * Beyond the retention, how long a tombstone stays: a delivery job can still arrive for a
+ * deleted webhook while the delivery queue keeps it (14 days), and is then recorded as a new
+ * FAILED notification (WEBHOOK_DISABLED) with a full retention of its own.
+ */
+const TOMBSTONE_MARGIN_SECONDS = 15 * 86_400;
+
+const isTombstone = (item: Item): boolean => item[WEBHOOKS_TABLE.deletedAttribute] !== undefined;
+
 /** Secrets are sealed in the item (webhook-secrets.ts); older items with clear secrets still read. */
-export class DynamoWebhookStore implements WebhookStore {
+export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
+  private readonly retentionSeconds: number;
+
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
     private readonly cipher: EnvelopeCipher,
-  ) {}
+    options: DynamoWebhookStoreOptions = {},
+  ) {
+    this.retentionSeconds = options.retentionSeconds ?? DEFAULTS.retentionDays * 86_400;
+  }
 
   async get(id: string): Promise<WebhookDefinition | undefined> {
     if (isReservedWebhooksItem(id)) return undefined;
@@ -31,16 +56,36 @@ export class DynamoWebhookStore implements WebhookStore {
         ConsistentRead: true,
       }),
     );
-    return out.Item ? openDefinition(fromItem(out.Item), this.cipher) : undefined;
+    return out.Item && !isTombstone(out.Item)
+      ? openDefinition(fromItem(out.Item), this.cipher)
+      : undefined;
   }
 
   async list(): Promise<WebhookDefinition[]> {
     const items: WebhookDefinition[] = [];
     for await (const item of scanAll(this.client, this.tableName)) {
-      if (isReservedWebhooksItem(item.id?.S)) continue;
+      if (isReservedWebhooksItem(item.id?.S) || isTombstone(item)) continue;
       items.push(await openDefinition(fromItem(item), this.cipher));
     }
     return items;
+  }
+
+  /**
+   * Every webhook id in the table, live or tombstone, unless its tombstone expired (TTL deletes
+   * lazily). Strongly consistent (scanAll): a notification is written only after its webhook
+   * was, and a delete replaces the item by its tombstone in one write, so a list page that
+   * reads the ids first never misses a webhook whose notifications it could return.
+   */
+  async historyIds(): Promise<string[]> {
+    const now = Math.floor(Date.now() / 1000);
+    const ids: string[] = [];
+    for await (const item of scanAll(this.client, this.tableName)) {
+      const id = item.id?.S;
+      const expiresAt = item[WEBHOOKS_TABLE.ttlAttribute]?.N;
+      if (id === undefined || isReservedWebhooksItem(id)) continue;
+      if (expiresAt === undefined || Number(expiresAt) > now) ids.push(id);
+    }
+    return ids;
   }
 
   /** One strongly consistent GetItem of a small item: 1 read unit. 0 before the first write. */
@@ -65,7 +110,11 @@ export class DynamoWebhookStore implements WebhookStore {
         TableName: this.tableName,
         Item: toItem(await sealDefinition(definition, this.cipher)),
         ...(create
-          ? { ConditionExpression: 'attribute_not_exists(id)' }
+          ? {
+              // A tombstone does not hold its id: ids are random, but a definition may be restored.
+              ConditionExpression: 'attribute_not_exists(id) OR attribute_exists(#deleted)',
+              ExpressionAttributeNames: { '#deleted': WEBHOOKS_TABLE.deletedAttribute },
+            }
           : {
               ConditionExpression: '#version = :expected',
               ExpressionAttributeNames: { '#version': 'version' },
@@ -82,13 +131,20 @@ export class DynamoWebhookStore implements WebhookStore {
     }
   }
 
+  /** Replaces the definition by its tombstone (see the class comment). */
   async delete(id: string): Promise<boolean> {
     if (isReservedWebhooksItem(id)) return false;
+    const now = Math.floor(Date.now() / 1000);
     const write = await this.transact({
-      Delete: {
+      Put: {
         TableName: this.tableName,
-        Key: { id: { S: id } },
-        ConditionExpression: 'attribute_exists(id)',
+        Item: toItem({
+          id,
+          [WEBHOOKS_TABLE.deletedAttribute]: new Date(now * 1000).toISOString(),
+          [WEBHOOKS_TABLE.ttlAttribute]: now + this.retentionSeconds + TOMBSTONE_MARGIN_SECONDS,
+        }),
+        ConditionExpression: 'attribute_exists(id) AND attribute_not_exists(#deleted)',
+        ExpressionAttributeNames: { '#deleted': WEBHOOKS_TABLE.deletedAttribute },
       },
     });
     return write === 'written';

@@ -39,18 +39,19 @@ export function composeApi(env: Env): ApiFunction {
   const logger = createLogger();
   const cipher = createEnvelopeCipher(config.keys, kms);
   const subjectKeys = new DynamoSubjectKeyStore(dynamo, config.subjectKeysTable, cipher);
+  const retention = { retentionSeconds: config.retentionDays * 86_400 };
+  const webhooks = new DynamoWebhookStore(dynamo, config.webhooksTable, cipher, retention);
   const handler = createApiHandler({
     stores: {
-      webhooks: new DynamoWebhookStore(dynamo, config.webhooksTable, cipher),
+      webhooks,
       notifications: new DynamoNotificationStore(
         dynamo,
         config.notificationsTable,
         tableCursorKey(dynamo, config.webhooksTable, cipher),
+        webhooks,
       ),
       payloads: new DynamoPayloadStore(dynamo, config.payloadsTable, subjectKeys),
-      resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, {
-        retentionSeconds: config.retentionDays * 86_400,
-      }),
+      resendJobs: new DynamoResendJobStore(dynamo, config.notificationsTable, retention),
       eventTypes: new DynamoEventTypeStore(dynamo, config.eventTypesTable),
       subjectKeys,
       health: new DynamoHealthStore(dynamo, config.notificationsTable),

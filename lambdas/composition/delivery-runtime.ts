@@ -65,16 +65,15 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   const metrics = createMetrics();
   const cipher = createEnvelopeCipher(config.keys, kms);
   const subjectKeys = new DynamoSubjectKeyStore(dynamo, config.subjectKeysTable, cipher);
-  const webhooks = new CachedWebhookStore(
-    new DynamoWebhookStore(dynamo, config.webhooksTable, cipher),
-    config.definitionCacheTtlMs,
-  );
+  const webhookTable = new DynamoWebhookStore(dynamo, config.webhooksTable, cipher);
+  const webhooks = new CachedWebhookStore(webhookTable, config.definitionCacheTtlMs);
   const queue = new SqsDeliveryQueue(sqs, config.queueUrl);
   const operationalEvents = new OperationalEvents({ webhooks, queue, clock: systemClock });
   const notifications = new DynamoNotificationStore(
     dynamo,
     config.notificationsTable,
     tableCursorKey(dynamo, config.webhooksTable, cipher),
+    webhookTable,
   );
   const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArn);
   const healthSettings: HealthSettings = {

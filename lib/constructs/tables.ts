@@ -65,6 +65,8 @@ export class Tables extends Construct {
     this.webhooks = new dynamodb.Table(this, 'WebhooksTable', {
       ...common,
       partitionKey: { name: WEBHOOKS_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      // Only tombstones of deleted webhooks carry it (kept while their history is retained).
+      timeToLiveAttribute: WEBHOOKS_TABLE.ttlAttribute,
     });
 
     this.notifications = new dynamodb.Table(this, 'NotificationsTable', {

@@ -9,6 +9,7 @@ import type {
   Notification,
   NotificationStatus,
   RenderedRequest,
+  WebhookDefinition,
 } from '../../lambdas/core/model';
 import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
 import { client } from '../support/apigw';
@@ -27,6 +28,23 @@ interface Seed {
   eventType: string;
   status: NotificationStatus;
   createdAt: string;
+}
+
+function webhook(id: string): WebhookDefinition {
+  return {
+    id,
+    name: id,
+    events: ['*'],
+    enabled: true,
+    method: 'POST',
+    url: 'https://ledger.example.com/loans',
+    contentType: 'application/json',
+    headers: {},
+    body: '{}',
+    version: 1,
+    createdAt: '2026-11-28T09:00:00.000Z',
+    updatedAt: '2026-11-28T09:00:00.000Z',
+  };
 }
 
 const seeds: Seed[] = [];
@@ -49,6 +67,8 @@ const request: RenderedRequest = {
 
 beforeAll(async () => {
   const stores = storesFor(standIns());
+  // Notifications exist only for webhooks that were created (lists across webhooks read theirs).
+  for (const id of [WH_A, WH_B]) await stores.webhooks.put(webhook(id));
   // 12 notifications, one per minute from 10:00: A gets even minutes, B odd; statuses rotate.
   const statuses: NotificationStatus[] = [
     'FAILED',
@@ -212,8 +232,7 @@ describe('listing notifications', () => {
         'base64url',
       ).toString('utf8'),
     );
-    const p = [`2026-11-28T10:00:00.000Z#${'A'.repeat(1100)}`, ...real.p.slice(1)];
-    const body = { v: real.v, f: real.f, p };
+    const body = { ...real, k: `2026-11-28T10:00:00.000Z#${'A'.repeat(1100)}` };
     const c = createHash('sha256').update(JSON.stringify(body)).digest('base64url').slice(0, 22);
     const forged = Buffer.from(JSON.stringify({ ...body, c })).toString('base64url');
     const res = await api().get(`/notifications?limit=2&cursor=${forged}`);

@@ -3,10 +3,12 @@
  * create, list, get, replace, delete, preview, and every way a request can be refused.
  */
 
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DeliveryJob, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { buildRenderContext } from '../../lambdas/core/render-context';
 import { isValidSigningSecret } from '../../lambdas/core/signing';
+import { DEFAULTS } from '../../lambdas/defaults';
 import type { WebhookStore } from '../../lambdas/ports';
 import { apiHandlerFor, drainQueue, ingestHandlerFor, storesFor } from '../support/api-harness';
 import { client } from '../support/apigw';
@@ -454,6 +456,33 @@ describe('deleting a webhook', () => {
     expect(del.status).toBe(204);
     expect(del.rawBody).toBeUndefined();
     expect((await api.get(`/webhooks/${res.body.id}`)).status).toBe(404);
+    expect((await api.delete(`/webhooks/${res.body.id}`)).status).toBe(404);
+  });
+
+  it('leaves only a tombstone, without definition or secret, that no webhook route shows', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      auth: { type: 'basic', username: 'svc', password: 'kept-nowhere' },
+      signingSecret: 'generate',
+    });
+    const deletedAt = Math.floor(Date.now() / 1000);
+    expect((await api.delete(`/webhooks/${res.body.id}`)).status).toBe(204);
+
+    const s = standIns();
+    const raw = await s.clients.dynamo.send(
+      new GetItemCommand({ TableName: s.tables.webhooks, Key: { id: { S: res.body.id } } }),
+    );
+    expect(Object.keys(raw.Item ?? {}).sort()).toEqual(['deletedAt', 'expiresAt', 'id']);
+    // Kept while the deleted webhook's notifications are (RETENTION_DAYS), plus a margin.
+    const expiresAt = Number(raw.Item?.expiresAt?.N);
+    expect(expiresAt).toBeGreaterThan(deletedAt + DEFAULTS.retentionDays * 86_400);
+    expect(expiresAt).toBeLessThan(deletedAt + (DEFAULTS.retentionDays + 30) * 86_400);
+
+    const listed = await api.get('/webhooks');
+    expect(listed.body.items.map((w: { id: string }) => w.id)).not.toContain(res.body.id);
+    expect((await api.get(`/webhooks/${res.body.id}`)).status).toBe(404);
+    expect((await api.put(`/webhooks/${res.body.id}`, ledger)).status).toBe(404);
     expect((await api.delete(`/webhooks/${res.body.id}`)).status).toBe(404);
   });
 });

@@ -57,18 +57,25 @@ async function dynamoStores(standIns: StandIns): Promise<Stores> {
   };
   const { dynamo } = standIns.clients;
   await createTables(dynamo, names);
+  const webhooks = new DynamoWebhookStore(dynamo, names.webhooks, standInCipher(standIns));
   return {
-    webhooks: new DynamoWebhookStore(dynamo, names.webhooks, standInCipher(standIns)),
-    notifications: new DynamoNotificationStore(dynamo, names.notifications, TEST_CURSOR_KEY),
+    webhooks,
+    notifications: new DynamoNotificationStore(
+      dynamo,
+      names.notifications,
+      TEST_CURSOR_KEY,
+      webhooks,
+    ),
     payloads: new DynamoPayloadStore(dynamo, names.payloads),
     jobs: new DynamoResendJobStore(dynamo, names.notifications),
   };
 }
 
 function memoryStores(): Stores {
+  const webhooks = new MemoryWebhookStore();
   return {
-    webhooks: new MemoryWebhookStore(),
-    notifications: new MemoryNotificationStore(),
+    webhooks,
+    notifications: new MemoryNotificationStore(undefined, webhooks),
     payloads: new MemoryPayloadStore(),
     jobs: new MemoryResendJobStore(),
   };
@@ -170,6 +177,11 @@ function population(count: number): Notification[] {
   });
 }
 
+/** The webhooks the notifications below belong to: lists across webhooks read theirs. */
+async function registerWebhooks(stores: Stores): Promise<void> {
+  for (const id of ['wh_a', 'wh_b']) await stores.webhooks.put(definition(id));
+}
+
 async function seed(store: NotificationStore, items: readonly Notification[]): Promise<void> {
   for (let i = 0; i < items.length; i += 25) {
     const created = await Promise.all(items.slice(i, i + 25).map((n) => store.create(n, EXPIRES)));
@@ -261,6 +273,8 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
   });
 
   describe('notifications', () => {
+    beforeEach(() => registerWebhooks(stores));
+
     it('creates once: a repeated create reports false and keeps the first record', async () => {
       const first = notification('ntf_1', {
         attempts: [attempt(1)],
@@ -508,7 +522,7 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         const cursor = page.nextCursor!;
         const [body, mac] = cursor.split('.') as [string, string];
         const decoded = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-        decoded.p[0] = '2099-01-01T00:00:00.000Z#ntf_x';
+        decoded.k = '2099-01-01T00:00:00.000Z#ntf_x';
         const edited = `${Buffer.from(JSON.stringify(decoded)).toString('base64url')}.${mac}`;
         const flipped = cursor.slice(0, 10) + (cursor[10] === 'A' ? 'B' : 'A') + cursor.slice(11);
 
@@ -541,6 +555,8 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
   });
 
   describe('resend jobs', () => {
+    beforeEach(() => registerWebhooks(stores));
+
     it('creates a job once, counts concurrent increments exactly and ignores increments of unknown jobs', async () => {
       const job = {
         jobId: 'job_1',

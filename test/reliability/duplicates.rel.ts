@@ -114,12 +114,14 @@ describe('duplicates: no second attempt, no second execution', () => {
     );
     const sender = createHttpSender({ policy: LOOPBACK_POLICY });
     closeSender = () => sender.close();
+    const webhooks = new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s));
     stores = {
-      webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
+      webhooks,
       notifications: new DynamoNotificationStore(
         s.clients.dynamo,
         s.tables.notifications,
         TEST_CURSOR_KEY,
+        webhooks,
       ),
     };
     const sfnScheduler = new SfnRetryScheduler(sfnClient, MACHINE_ARN);

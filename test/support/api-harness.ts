@@ -68,12 +68,14 @@ export function subjectKeysFor(s: StandIns): DynamoSubjectKeyStore {
 }
 
 export function storesFor(s: StandIns) {
+  const webhooks = new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s));
   return {
-    webhooks: new DynamoWebhookStore(s.clients.dynamo, s.tables.webhooks, standInCipher(s)),
+    webhooks,
     notifications: new DynamoNotificationStore(
       s.clients.dynamo,
       s.tables.notifications,
       TEST_CURSOR_KEY,
+      webhooks,
     ),
     payloads: new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads, subjectKeysFor(s)),
     subjectKeys: subjectKeysFor(s),

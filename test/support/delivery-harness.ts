@@ -115,6 +115,7 @@ export function createDeliveryHarness(
     dynamo,
     standIns.tables.notifications,
     TEST_CURSOR_KEY,
+    webhooks,
   );
   const payloads = new DynamoPayloadStore(
     dynamo,

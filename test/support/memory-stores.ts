@@ -43,6 +43,7 @@ import type {
   ResendJob,
   ResendJobStore,
   SubjectKeyStore,
+  WebhookHistory,
   WebhookStore,
 } from '../../lambdas/ports';
 
@@ -69,9 +70,15 @@ const parkedOnly = (reason: ReturnType<typeof waitingReasonOf>) =>
 /** The store's values are plain JSON-shaped data; a frozen value is shared, never copied again. */
 const copy = <T>(value: T): T => frozenCopy(value) as T;
 
-export class MemoryWebhookStore implements WebhookStore {
+export class MemoryWebhookStore implements WebhookStore, WebhookHistory {
   private readonly items = new Map<string, WebhookDefinition>();
+  /** Deleted ids: tombstones, as on DynamoDB (kept for good here: no retention passes). */
+  private readonly deleted = new Set<string>();
   private revisionCounter = 0;
+
+  async historyIds(): Promise<string[]> {
+    return [...this.items.keys(), ...this.deleted];
+  }
 
   async revision(): Promise<number> {
     return this.revisionCounter;
@@ -96,12 +103,16 @@ export class MemoryWebhookStore implements WebhookStore {
       );
     }
     this.items.set(definition.id, copy(definition));
+    this.deleted.delete(definition.id);
     this.revisionCounter += 1;
   }
 
   async delete(id: string): Promise<boolean> {
     const deleted = this.items.delete(id);
-    if (deleted) this.revisionCounter += 1;
+    if (deleted) {
+      this.deleted.add(id);
+      this.revisionCounter += 1;
+    }
     return deleted;
   }
 }
@@ -114,8 +125,15 @@ interface StoredNotification {
 }
 
 export class MemoryNotificationStore implements NotificationStore {
-  /** Cursors are signed as in DynamoDB; by default under a key of this store's own. */
-  constructor(private readonly cursorKey: CursorKeySource = fixedCursorKey()) {}
+  /**
+   * Cursors are signed as in DynamoDB; by default under a key of this store's own. Lists across
+   * webhooks read the partitions of `webhooks`' history ids, as on DynamoDB; without it, of
+   * every webhook this store holds notifications of.
+   */
+  constructor(
+    private readonly cursorKey: CursorKeySource = fixedCursorKey(),
+    private readonly webhooks?: WebhookHistory,
+  ) {}
 
   private readonly items = new Map<string, StoredNotification>();
   /** Index partition key -> members, one map per index, so a partition read touches only its items. */
@@ -175,7 +193,18 @@ export class MemoryNotificationStore implements NotificationStore {
   }
 
   list(query: NotificationQuery): Promise<NotificationPage> {
-    return listPage(query, this.readPartition, this.cursorKey);
+    return listPage(
+      query,
+      { read: this.readPartition, historyIds: () => this.historyIds() },
+      this.cursorKey,
+    );
+  }
+
+  private async historyIds(): Promise<readonly string[]> {
+    if (this.webhooks) return this.webhooks.historyIds();
+    return [...this.partitions.webhookShard.keys()].map((key) =>
+      key.slice(0, key.lastIndexOf('#')),
+    );
   }
 
   async listParked(webhookId: string, limit: number): Promise<string[]> {
@@ -209,9 +238,11 @@ export class MemoryNotificationStore implements NotificationStore {
     return this.items.size;
   }
 
+  /** As DynamoDB's sparse indexes: an item without an index's key (SENT: statusShard) is not in it. */
   private index(stored: StoredNotification): void {
     for (const attribute of ['webhookShard', 'statusShard'] as const) {
       const key = stored.keys[attribute];
+      if (key === undefined) continue;
       const members = this.partitions[attribute].get(key) ?? new Set<string>();
       members.add(stored.notification.id);
       this.partitions[attribute].set(key, members);
@@ -222,7 +253,8 @@ export class MemoryNotificationStore implements NotificationStore {
     // Index keys depend on the status only (webhook, id and creation time never change).
     if (stored.keys.statusShard === indexKeysOf(stored.notification).statusShard) return;
     for (const attribute of ['webhookShard', 'statusShard'] as const) {
-      this.partitions[attribute].get(stored.keys[attribute])?.delete(stored.notification.id);
+      const key = stored.keys[attribute];
+      if (key !== undefined) this.partitions[attribute].get(key)?.delete(stored.notification.id);
     }
     stored.keys = indexKeysOf(stored.notification);
     this.index(stored);

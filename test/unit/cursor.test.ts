@@ -1,14 +1,27 @@
 import fc from 'fast-check';
 import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
-import { decodeCursor, encodeCursor, planList } from '../../lambdas/adapters/dynamo-listing';
+import {
+  decodeCursor,
+  encodeCursor,
+  layoutOf,
+  MAX_CURSOR_LENGTH,
+  partitionsOf,
+  planList,
+  type Resume,
+} from '../../lambdas/adapters/dynamo-listing';
+import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
 import { InvalidCursorError } from '../../lambdas/core/errors';
 import { MemoryNotificationStore } from '../support/memory-stores';
 
 const KEY = Buffer.alloc(32, 7);
 const plan = planList({ webhookId: 'wh_a', limit: 5 });
-const positions = plan.partitions.map((_, i) =>
-  i % 2 === 0 ? `2026-11-28T10:00:0${i}.000Z#ntf_0000000000000000000000000${i}` : null,
-);
+const fingerprint = plan.fingerprint;
+const partitions = partitionsOf(plan.scope, []);
+const resume: Resume = {
+  after: '2026-11-28T10:00:04.000Z#ntf_00000000000000000000000004',
+  layout: layoutOf(partitions),
+  drained: Uint8Array.of(0b10100101),
+};
 
 function refusal(run: () => unknown): unknown {
   try {
@@ -19,31 +32,71 @@ function refusal(run: () => unknown): unknown {
   return undefined;
 }
 
+/** Every byWebhook partition of `count` webhooks: what a list across them reads. */
+function historyPartitions(count: number) {
+  const ids = Array.from({ length: count }, (_, i) => `wh_${String(i).padStart(26, '0')}`);
+  return partitionsOf({ kind: 'history' }, ids);
+}
+
 describe('pagination cursors', () => {
   it('decode to what was encoded, under the same key and query', () => {
-    const cursor = encodeCursor(KEY, plan.fingerprint, positions);
-    expect(decodeCursor(KEY, cursor, plan)).toEqual(positions);
+    const cursor = encodeCursor(KEY, fingerprint, resume);
+    expect(decodeCursor(KEY, cursor, fingerprint)).toEqual({
+      ...resume,
+      drained: Buffer.from(resume.drained),
+    });
   });
 
   it('issued by another installation are INVALID_CURSOR', () => {
-    const cursor = encodeCursor(Buffer.alloc(32, 8), plan.fingerprint, positions);
-    const err = refusal(() => decodeCursor(KEY, cursor, plan));
+    const cursor = encodeCursor(Buffer.alloc(32, 8), fingerprint, resume);
+    const err = refusal(() => decodeCursor(KEY, cursor, fingerprint));
     expect(err).toBeInstanceOf(InvalidCursorError);
     expect((err as InvalidCursorError).details[0]?.message).toBe('not issued by this installation');
   });
 
   it.each([
-    ['a position over 1 KiB', `2026-11-28T10:00:00.000Z#${'A'.repeat(1100)}`],
-    ['a position without an instant', 'x#ntf_1'],
-    ['a number other than the finished mark', 5],
-    ['an object', { S: 'x' }],
+    ['a position over 1 KiB', { after: `2026-11-28T10:00:00.000Z#${'A'.repeat(1100)}` }],
+    ['a position without an instant', { after: 'x#ntf_1' }],
+    ['a number for a position', { after: 5 }],
+    ['an object for a position', { after: { S: 'x' } }],
+    ['a layout that is no digest', { layout: 'wh_a#0' }],
   ])('bound every decoded field even under the right key: %s', (_name, bad) => {
-    const cursor = encodeCursor(KEY, plan.fingerprint, [bad as string, ...positions.slice(1)]);
-    expect(refusal(() => decodeCursor(KEY, cursor, plan))).toBeInstanceOf(InvalidCursorError);
+    const cursor = encodeCursor(KEY, fingerprint, { ...resume, ...bad } as Resume);
+    expect(refusal(() => decodeCursor(KEY, cursor, fingerprint))).toBeInstanceOf(
+      InvalidCursorError,
+    );
+  });
+
+  it('stay small over hundreds of webhooks: one position and one bit per partition', () => {
+    const many = historyPartitions(500);
+    expect(many).toHaveLength(500 * NOTIFICATION_INDEX_SHARDS);
+    const drained = Uint8Array.from({ length: many.length / 8 }, (_, i) => i % 256);
+    const cursor = encodeCursor(KEY, fingerprint, { ...resume, layout: layoutOf(many), drained });
+    expect(cursor.length).toBeLessThan(1200);
+    expect(decodeCursor(KEY, cursor, fingerprint).drained).toEqual(Buffer.from(drained));
+  });
+
+  it('leave the drained partitions out rather than grow past the length they are refused at', () => {
+    const many = historyPartitions(8000);
+    const drained = new Uint8Array(many.length / 8).fill(0xff);
+    const cursor = encodeCursor(KEY, fingerprint, { ...resume, layout: layoutOf(many), drained });
+    expect(cursor.length).toBeLessThanOrEqual(MAX_CURSOR_LENGTH);
+    expect(decodeCursor(KEY, cursor, fingerprint)).toEqual({
+      after: resume.after,
+      layout: layoutOf(many),
+      drained: Buffer.alloc(0),
+    });
+  });
+
+  it('of another query are refused, even with the same partitions', () => {
+    const cursor = encodeCursor(KEY, fingerprint, resume);
+    const other = planList({ webhookId: 'wh_a', status: 'SENT', limit: 5 });
+    const err = refusal(() => decodeCursor(KEY, cursor, other.fingerprint));
+    expect((err as InvalidCursorError).details[0]?.message).toBe('it belongs to a different query');
   });
 
   it('refuse a MAC spelled differently, even where base64url decodes it to the same bytes', () => {
-    const cursor = encodeCursor(KEY, plan.fingerprint, positions);
+    const cursor = encodeCursor(KEY, fingerprint, resume);
     const last = cursor.at(-1)!;
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const i = alphabet.indexOf(last);
@@ -52,11 +105,13 @@ describe('pagination cursors', () => {
     expect(Buffer.from(respelled.split('.')[1]!, 'base64url')).toEqual(
       Buffer.from(cursor.split('.')[1]!, 'base64url'),
     );
-    expect(refusal(() => decodeCursor(KEY, respelled, plan))).toBeInstanceOf(InvalidCursorError);
+    expect(refusal(() => decodeCursor(KEY, respelled, fingerprint))).toBeInstanceOf(
+      InvalidCursorError,
+    );
   });
 
   it('refuse any change to a real cursor, and any string at all, with INVALID_CURSOR', () => {
-    const cursor = encodeCursor(KEY, plan.fingerprint, positions);
+    const cursor = encodeCursor(KEY, fingerprint, resume);
     fc.assert(
       fc.property(
         fc.nat({ max: cursor.length - 1 }),
@@ -64,7 +119,7 @@ describe('pagination cursors', () => {
         (at, char) => {
           fc.pre(cursor[at] !== char);
           const changed = cursor.slice(0, at) + char + cursor.slice(at + 1);
-          expect(refusal(() => decodeCursor(KEY, changed, plan))).toBeInstanceOf(
+          expect(refusal(() => decodeCursor(KEY, changed, fingerprint))).toBeInstanceOf(
             InvalidCursorError,
           );
         },
@@ -73,7 +128,9 @@ describe('pagination cursors', () => {
     );
     fc.assert(
       fc.property(fc.string({ maxLength: 9000 }), (junk) => {
-        expect(refusal(() => decodeCursor(KEY, junk, plan))).toBeInstanceOf(InvalidCursorError);
+        expect(refusal(() => decodeCursor(KEY, junk, fingerprint))).toBeInstanceOf(
+          InvalidCursorError,
+        );
       }),
       { numRuns: 300, seed: 20261203 },
     );

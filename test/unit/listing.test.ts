@@ -1,0 +1,146 @@
+/**
+ * The page read of a list across many webhooks (dynamo-listing.ts listPage) over a source that
+ * records every partition read: how much it reads, what the cursor lets it skip, and that it
+ * pages exactly whatever the spread of the notifications.
+ */
+import fc from 'fast-check';
+import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
+import {
+  createdKeyOf,
+  type IndexedSummary,
+  type ListSource,
+  listPage,
+  matchesFilter,
+  shardOf,
+} from '../../lambdas/adapters/dynamo-listing';
+import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
+import type { NotificationQuery, NotificationSummary } from '../../lambdas/ports';
+
+const KEY = fixedCursorKey();
+
+interface Call {
+  readonly key: string;
+  readonly limit: number;
+}
+
+function summary(webhookId: string, i: number, minute: number): IndexedSummary {
+  const id = `ntf_${webhookId.slice(3)}_${String(i).padStart(4, '0')}`;
+  const createdAt = new Date(
+    Date.parse('2026-11-28T08:00:00.000Z') + minute * 60_000,
+  ).toISOString();
+  return {
+    createdKey: createdKeyOf(createdAt, id),
+    summary: {
+      id,
+      webhookId,
+      eventId: `evt_${id}`,
+      eventType: 'T',
+      createdAt,
+      status: 'SENT',
+      failureReason: null,
+      nextAttemptAt: null,
+      attemptCount: 1,
+    },
+  };
+}
+
+/** byWebhook partitions in memory, honouring `limit` and continuations as DynamoDB does. */
+function source(items: readonly IndexedSummary[], webhookIds: () => readonly string[]) {
+  const calls: Call[] = [];
+  const byKey = new Map<string, IndexedSummary[]>();
+  for (const item of items) {
+    const key = `${item.summary.webhookId}#${shardOf(item.summary.id)}`;
+    byKey.set(key, [...(byKey.get(key) ?? []), item]);
+  }
+  for (const list of byKey.values()) list.sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1));
+  const listSource: ListSource = {
+    historyIds: async () => webhookIds(),
+    read: async (partition, filter, opts) => {
+      calls.push({ key: partition.key, limit: opts.limit });
+      const all = (byKey.get(partition.key) ?? []).filter((i) =>
+        matchesFilter(i, filter, opts.before),
+      );
+      const start = (opts.continuation as number | undefined) ?? 0;
+      const end = start + opts.limit;
+      return { items: all.slice(start, end), ...(end < all.length ? { continuation: end } : {}) };
+    },
+  };
+  return { calls, listSource };
+}
+
+async function walk(
+  listSource: ListSource,
+  query: Omit<NotificationQuery, 'cursor'>,
+): Promise<NotificationSummary[]> {
+  const out: NotificationSummary[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listPage({ ...query, ...(cursor ? { cursor } : {}) }, listSource, KEY);
+    out.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return out;
+}
+
+const ids = (n: number, prefix = 'wh_') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const newestFirst = (items: readonly IndexedSummary[]) =>
+  [...items].sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1)).map((i) => i.summary);
+
+describe('a page across many webhooks', () => {
+  it('asks every partition for a few items, not for a page each', async () => {
+    const webhooks = ids(10);
+    const items = webhooks.flatMap((w, k) =>
+      Array.from({ length: 200 }, (_, i) => summary(w, i, i * 10 + k)),
+    );
+    const { calls, listSource } = source(items, () => webhooks);
+    const partitions = webhooks.length * NOTIFICATION_INDEX_SHARDS;
+
+    const page = await listPage({ limit: 50 }, listSource, KEY);
+
+    expect(page.items).toEqual(newestFirst(items).slice(0, 50));
+    expect(new Set(calls.map((c) => c.key)).size).toBe(partitions);
+    expect(calls.slice(0, partitions).every((c) => c.limit <= 4)).toBe(true);
+    // Each partition read once, then refilled only where the merge took its items.
+    expect(calls.length).toBeLessThan(partitions + 50);
+    const itemsRead = calls.reduce((sum, c) => sum + c.limit, 0);
+    expect(itemsRead).toBeLessThan(partitions * 51);
+    expect(itemsRead).toBeLessThan(4 * partitions + 4 * 50);
+  });
+
+  it('skips the partitions the cursor marks drained, unless the webhooks changed since', async () => {
+    let webhooks = [...ids(2), ...ids(6, 'wh_quiet')];
+    const items = ids(2).flatMap((w, k) =>
+      Array.from({ length: 40 }, (_, i) => summary(w, i, i * 2 + k)),
+    );
+    const { calls, listSource } = source(items, () => webhooks);
+    const first = await listPage({ limit: 10 }, listSource, KEY);
+    const quietReads = () => calls.filter((c) => c.key.startsWith('wh_quiet')).length;
+    expect(quietReads()).toBe(6 * NOTIFICATION_INDEX_SHARDS);
+
+    calls.length = 0;
+    const second = await listPage({ limit: 10, cursor: first.nextCursor! }, listSource, KEY);
+    expect(quietReads()).toBe(0);
+
+    calls.length = 0;
+    webhooks = [...webhooks, 'wh_new'];
+    const again = await listPage({ limit: 10, cursor: first.nextCursor! }, listSource, KEY);
+    expect(quietReads()).toBe(6 * NOTIFICATION_INDEX_SHARDS);
+    expect(again.items).toEqual(second.items);
+    expect(second.items).toEqual(newestFirst(items).slice(10, 20));
+  });
+
+  it('pages exactly over any spread of notifications and page size', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat({ max: 11 }), fc.nat({ max: 30 })), { maxLength: 120 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (spread, limit) => {
+          const items = spread.map(([w, minute], i) => summary(`wh_${w}`, i, minute));
+          const { listSource } = source(items, () => ids(12));
+          expect(await walk(listSource, { limit })).toEqual(newestFirst(items));
+        },
+      ),
+      { numRuns: 60, seed: 20261203 },
+    );
+  });
+});
