@@ -165,7 +165,7 @@ export function cursorVerifies(
 ): boolean {
   if (key === undefined) return false;
   try {
-    decodeCursor(key, cursor, planList(query));
+    decodeCursor(key, cursor, planList(query).fingerprint);
     return true;
   } catch {
     return false;
