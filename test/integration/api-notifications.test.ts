@@ -9,10 +9,10 @@ import type {
   Notification,
   NotificationStatus,
   RenderedRequest,
-  WebhookDefinition,
 } from '../../lambdas/core/model';
 import { apiHandlerFor, drainQueue, storesFor } from '../support/api-harness';
 import { client } from '../support/apigw';
+import { webhookDefinition } from '../support/history';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -28,23 +28,6 @@ interface Seed {
   eventType: string;
   status: NotificationStatus;
   createdAt: string;
-}
-
-function webhook(id: string): WebhookDefinition {
-  return {
-    id,
-    name: id,
-    events: ['*'],
-    enabled: true,
-    method: 'POST',
-    url: 'https://ledger.example.com/loans',
-    contentType: 'application/json',
-    headers: {},
-    body: '{}',
-    version: 1,
-    createdAt: '2026-11-28T09:00:00.000Z',
-    updatedAt: '2026-11-28T09:00:00.000Z',
-  };
 }
 
 const seeds: Seed[] = [];
@@ -68,7 +51,7 @@ const request: RenderedRequest = {
 beforeAll(async () => {
   const stores = storesFor(standIns());
   // Notifications exist only for webhooks that were created (lists across webhooks read theirs).
-  for (const id of [WH_A, WH_B]) await stores.webhooks.put(webhook(id));
+  for (const id of [WH_A, WH_B]) await stores.webhooks.put(webhookDefinition(id));
   // 12 notifications, one per minute from 10:00: A gets even minutes, B odd; statuses rotate.
   const statuses: NotificationStatus[] = [
     'FAILED',

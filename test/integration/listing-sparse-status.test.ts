@@ -12,15 +12,18 @@ import {
   NOTIFICATIONS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
 import { DynamoNotificationStore, DynamoWebhookStore } from '../../lambdas/adapters/dynamo-stores';
-import type {
-  Attempt,
-  Notification,
-  NotificationStatus,
-  WebhookDefinition,
-} from '../../lambdas/core/model';
+import type { Notification, NotificationStatus } from '../../lambdas/core/model';
 import type { NotificationQuery, NotificationSummary } from '../../lambdas/ports';
 import { createTables, standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from '../support/cursor-key';
+import {
+  attempt,
+  newestFirst,
+  notification,
+  summaryOf,
+  walk as walkPages,
+  webhookDefinition,
+} from '../support/history';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -82,51 +85,6 @@ async function setup() {
 
 type Setup = Awaited<ReturnType<typeof setup>>;
 
-function definition(id: string): WebhookDefinition {
-  return {
-    id,
-    name: `hook ${id}`,
-    events: ['*'],
-    enabled: true,
-    method: 'POST',
-    url: 'https://example.com/hook',
-    contentType: 'application/json',
-    headers: {},
-    body: '{}',
-    version: 1,
-    createdAt: '2026-11-28T07:00:00.000Z',
-    updatedAt: '2026-11-28T07:00:00.000Z',
-  };
-}
-
-function notification(id: string, overrides: Partial<Notification> = {}): Notification {
-  return {
-    id,
-    webhookId: 'wh_a',
-    eventId: `evt_${id}`,
-    eventType: 'LOAN_DISBURSEMENT',
-    createdAt: '2026-11-28T10:00:00.000Z',
-    status: 'QUEUED',
-    failureReason: null,
-    attempts: [],
-    nextAttemptAt: null,
-    ...overrides,
-  };
-}
-
-function attempt(number: number, outcome: 'SENT' | 'FAILED'): Attempt {
-  return {
-    number,
-    trigger: number === 1 ? 'initial' : 'manual',
-    startedAt: '2026-11-28T10:00:01.000Z',
-    durationMs: 5,
-    statusCode: outcome === 'SENT' ? 200 : 500,
-    outcome,
-    error: outcome === 'SENT' ? null : 'INVALID_HTTP_RESPONSE',
-    responseBody: null,
-  };
-}
-
 /** The ids in an index (a Scan of the index). */
 async function indexIds(dynamo: DynamoDBClient, table: string, index: string): Promise<string[]> {
   const out = await dynamo.send(new ScanCommand({ TableName: table, IndexName: index }));
@@ -143,32 +101,13 @@ async function statusEntryOf(t: Setup, id: string): Promise<string | undefined> 
   return out.Items?.find((item) => item.id?.S === id)?.statusShard?.S;
 }
 
-function summaryOf(n: Notification): NotificationSummary {
-  const { attempts, failureDetail: _detail, ...rest } = n;
-  return { ...rest, attemptCount: attempts.length };
-}
-
-function newestFirst(a: Notification, b: Notification): number {
-  const ka = `${a.createdAt}#${a.id}`;
-  const kb = `${b.createdAt}#${b.id}`;
-  return ka < kb ? 1 : ka > kb ? -1 : 0;
-}
-
+/** Every item of `query`, from `cursor` on. */
 async function walk(
   t: Setup,
   query: Omit<NotificationQuery, 'cursor'>,
   cursor?: string,
 ): Promise<NotificationSummary[]> {
-  const items: NotificationSummary[] = [];
-  let next = cursor;
-  for (let pages = 0; ; pages++) {
-    if (pages > 300) throw new Error('pagination does not end');
-    const page = await t.notifications.list({ ...query, ...(next ? { cursor: next } : {}) });
-    if (page.nextCursor !== null) expect(page.items).toHaveLength(query.limit);
-    items.push(...page.items);
-    if (page.nextCursor === null) return items;
-    next = page.nextCursor;
-  }
+  return (await walkPages(t.notifications, { ...query, ...(cursor ? { cursor } : {}) })).items;
 }
 
 /** Notifications over three webhooks, every status, two event types, shared instants. */
@@ -194,7 +133,7 @@ async function seed(t: Setup, items: readonly Notification[]): Promise<void> {
 describe('the byStatus index holds every notification but the SENT ones', () => {
   it('gives QUEUED, WAITING and FAILED notifications an entry, SENT ones none', async () => {
     const t = await setup();
-    await t.webhooks.put(definition('wh_a'));
+    await t.webhooks.put(webhookDefinition('wh_a'));
     await seed(
       t,
       STATUSES.map((status) => notification(`ntf_${status.toLowerCase()}`, { status })),
@@ -218,7 +157,7 @@ describe('the byStatus index holds every notification but the SENT ones', () => 
 
   it('removes the entry whenever a notification becomes SENT and sets it again when it leaves SENT', async () => {
     const t = await setup();
-    await t.webhooks.put(definition('wh_a'));
+    await t.webhooks.put(webhookDefinition('wh_a'));
     const id = 'ntf_moving';
     const shard = shardOf(id);
     await seed(t, [notification(id)]);
@@ -271,7 +210,8 @@ describe('lists across webhooks', () => {
   let t: Setup;
   beforeAll(async () => {
     t = await setup();
-    for (const id of ['wh_a', 'wh_b', 'wh_gone', 'wh_quiet']) await t.webhooks.put(definition(id));
+    for (const id of ['wh_a', 'wh_b', 'wh_gone', 'wh_quiet'])
+      await t.webhooks.put(webhookDefinition(id));
     await seed(t, all);
     expect(await t.webhooks.delete('wh_gone')).toBe(true);
   });
@@ -343,13 +283,13 @@ describe('lists across webhooks', () => {
 
   it('show a webhook created after the first page only with notifications older than the cursor', async () => {
     const u = await setup();
-    await u.webhooks.put(definition('wh_a'));
+    await u.webhooks.put(webhookDefinition('wh_a'));
     const first = all.filter((n) => n.webhookId === 'wh_a').slice(0, 12);
     await seed(u, first);
     const page = await u.notifications.list({ limit: 4 });
     const cursorKey = `${page.items.at(-1)!.createdAt}#${page.items.at(-1)!.id}`;
 
-    await u.webhooks.put(definition('wh_late'));
+    await u.webhooks.put(webhookDefinition('wh_late'));
     const older = notification('ntf_late_old', {
       webhookId: 'wh_late',
       createdAt: '2026-11-28T08:00:30.000Z',
@@ -373,7 +313,7 @@ describe('lists across webhooks', () => {
 
   it('list a SENT notification written before the index was sparse once, though it is still in byStatus', async () => {
     const u = await setup();
-    await u.webhooks.put(definition('wh_a'));
+    await u.webhooks.put(webhookDefinition('wh_a'));
     const items = all.filter((n) => n.webhookId === 'wh_a');
     await seed(u, items);
     // What an item sent before this layout still carries.

@@ -12,22 +12,17 @@ import {
   DynamoWebhookStore,
 } from '../../lambdas/adapters/dynamo-stores';
 import { ConflictError, InvalidCursorError } from '../../lambdas/core/errors';
-import type {
-  Attempt,
-  Notification,
-  NotificationStatus,
-  WebhookDefinition,
-} from '../../lambdas/core/model';
+import type { Notification, NotificationStatus, WebhookDefinition } from '../../lambdas/core/model';
 import type {
   NotificationQuery,
   NotificationStore,
-  NotificationSummary,
   PayloadStore,
   ResendJobStore,
   WebhookStore,
 } from '../../lambdas/ports';
 import { createTables, standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from '../support/cursor-key';
+import { attempt, newestFirst, notification, summaryOf, walk } from '../support/history';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -97,65 +92,6 @@ function definition(id: string, overrides: Partial<WebhookDefinition> = {}): Web
     updatedAt: '2026-11-28T10:00:00.000Z',
     ...overrides,
   };
-}
-
-function attempt(number: number, outcome: 'SENT' | 'FAILED' = 'FAILED'): Attempt {
-  return {
-    number,
-    trigger: number === 1 ? 'initial' : 'retry',
-    startedAt: '2026-11-28T10:00:01.000Z',
-    durationMs: 12,
-    statusCode: outcome === 'SENT' ? 200 : 500,
-    outcome,
-    error: outcome === 'SENT' ? null : 'INVALID_HTTP_RESPONSE',
-    responseBody: outcome === 'SENT' ? 'ok' : 'boom ü',
-  };
-}
-
-function notification(id: string, overrides: Partial<Notification> = {}): Notification {
-  return {
-    id,
-    webhookId: 'wh_a',
-    eventId: `evt_${id}`,
-    eventType: 'LOAN_DISBURSEMENT',
-    createdAt: '2026-11-28T10:00:00.000Z',
-    status: 'QUEUED',
-    failureReason: null,
-    attempts: [],
-    nextAttemptAt: null,
-    ...overrides,
-  };
-}
-
-function summaryOf(n: Notification): NotificationSummary {
-  const { attempts, failureDetail: _detail, ...rest } = n;
-  return { ...rest, attemptCount: attempts.length };
-}
-
-/** Newest first; equal instants ordered by id, descending. */
-function newestFirst(a: Notification, b: Notification): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-async function walk(
-  store: NotificationStore,
-  query: Omit<NotificationQuery, 'cursor'>,
-): Promise<{ items: NotificationSummary[]; pages: number }> {
-  const items: NotificationSummary[] = [];
-  let cursor: string | undefined;
-  let pages = 0;
-  do {
-    const page = await store.list({ ...query, ...(cursor ? { cursor } : {}) });
-    pages += 1;
-    expect(page.items.length).toBeLessThanOrEqual(query.limit);
-    // Only the last page may be short, and no page after it is announced.
-    if (page.nextCursor !== null) expect(page.items).toHaveLength(query.limit);
-    items.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-    if (pages > 500) throw new Error('pagination does not end');
-  } while (cursor !== undefined);
-  return { items, pages };
 }
 
 /** A spread of notifications over webhooks, statuses, event types, shards and instants (some equal). */
@@ -513,7 +449,7 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
           webhookId: 'wh_a',
           limit: 5,
           cursor: first.nextCursor!,
-        } as NotificationQuery);
+        });
         expect([...first.items, ...rest.items].map((i) => i.id)).toEqual(expected.map((n) => n.id));
       });
 
