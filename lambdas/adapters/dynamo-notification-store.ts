@@ -103,12 +103,13 @@ export class DynamoNotificationStore implements NotificationStore {
       eventType: notification.eventType,
       createdAt: notification.createdAt,
       status: notification.status,
-      failureReason: notification.failureReason,
+      // Absent rather than null (readers answer null): bytes stored twice, item and index.
+      failureReason: notification.failureReason ?? undefined,
       failureDetail: notification.failureDetail ?? undefined,
       attempts: notification.attempts,
       attemptCount: notification.attempts.length,
-      nextAttemptAt: notification.nextAttemptAt,
-      waitingReason: waitingReasonOf(notification),
+      nextAttemptAt: notification.nextAttemptAt ?? undefined,
+      waitingReason: waitingReasonOf(notification) ?? undefined,
       expiresAt: expiresAtEpochSeconds,
       ...indexKeysOf(notification),
     });
@@ -147,10 +148,10 @@ export class DynamoNotificationStore implements NotificationStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { id: { S: id } },
-          UpdateExpression:
-            'SET attempts = list_append(attempts, :attempt), attemptCount = attemptCount + :one, ' +
-            '#status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, waitingReason = :waitingReason' +
-            indexClause(update),
+          UpdateExpression: statusUpdateExpression(update, [
+            'attempts = list_append(attempts, :attempt)',
+            'attemptCount = attemptCount + :one',
+          ]),
           ConditionExpression: 'attemptCount = :previous',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -179,9 +180,7 @@ export class DynamoNotificationStore implements NotificationStore {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { id: { S: id } },
-          UpdateExpression:
-            'SET #status = :status, failureReason = :failureReason, nextAttemptAt = :nextAttemptAt, waitingReason = :waitingReason' +
-            indexClause(update),
+          UpdateExpression: statusUpdateExpression(update),
           ConditionExpression:
             expectedStatus === undefined
               ? 'attribute_exists(id)'
@@ -275,11 +274,11 @@ export class DynamoNotificationStore implements NotificationStore {
 
   private updateValues(id: string, update: NotificationUpdate): Item {
     const statusShard = statusShardOf(id, update.status);
+    const values: Item = { ':status': { S: update.status } };
+    for (const [name, value] of Object.entries(nullableFieldsOf(update)))
+      if (value !== null) values[`:${name}`] = { S: value };
     return {
-      ':waitingReason': toAttribute(waitingReasonOf(update)),
-      ':status': { S: update.status },
-      ':failureReason': toAttribute(update.failureReason),
-      ':nextAttemptAt': toAttribute(update.nextAttemptAt),
+      ...values,
       ...(statusShard !== undefined ? { ':statusShard': { S: statusShard } } : {}),
       ...(update.pendingResend
         ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
@@ -344,22 +343,32 @@ export class DynamoNotificationStore implements NotificationStore {
 }
 
 /**
- * What a status change adds to its SET clause and removes. The sparse indexes: byStatus holds
+ * The UpdateExpression of a status change (after `extraSets`). The sparse indexes: byStatus holds
  * every status but SENT (statusShardOf), so moving to SENT removes statusShard and any other
  * status sets it again; parking puts the item in byParked (its own webhookShard), anything
  * else takes it out. A pending manual resend is set, cleared, or left as it is.
  */
-function indexClause(update: NotificationUpdate): string {
-  const sets: string[] = [];
+function statusUpdateExpression(update: NotificationUpdate, extraSets: string[] = []): string {
+  const sets = [...extraSets, '#status = :status'];
   const removes: string[] = [];
+  // A null field is removed, not stored as NULL: the readers answer null for an absent one.
+  for (const [name, value] of Object.entries(nullableFieldsOf(update)))
+    if (value === null) removes.push(name);
+    else sets.push(`${name} = :${name}`);
   if (inStatusIndex(update.status)) sets.push('statusShard = :statusShard');
   else removes.push('statusShard');
   if (isParkReason(waitingReasonOf(update))) sets.push('parkedShard = webhookShard');
   else removes.push('parkedShard');
   if (update.pendingResend) sets.push('pendingResend = :pendingResend');
   else if (update.pendingResend === null) removes.push('pendingResend');
-  return (
-    (sets.length > 0 ? `, ${sets.join(', ')}` : '') +
-    (removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : '')
-  );
+  return `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
+}
+
+/** The status fields a change sets or clears, by attribute name (string or null). */
+function nullableFieldsOf(update: NotificationUpdate): Record<string, string | null> {
+  return {
+    failureReason: update.failureReason,
+    nextAttemptAt: update.nextAttemptAt,
+    waitingReason: waitingReasonOf(update),
+  };
 }

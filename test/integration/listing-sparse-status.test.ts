@@ -4,7 +4,12 @@
  * it (SENT, or no status, across webhooks) read every webhook's byWebhook partitions, deleted
  * webhooks included, and page exactly as before.
  */
-import { type DynamoDBClient, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients';
 import { shardOf } from '../../lambdas/adapters/dynamo-listing';
 import {
@@ -202,6 +207,52 @@ describe('the byStatus index holds every notification but the SENT ones', () => 
     ]);
     for (const status of ['QUEUED', 'WAITING', 'FAILED'] as const)
       expect((await t.notifications.list({ status, limit: 5 })).items).toEqual([]);
+  });
+});
+
+describe('status fields that are null', () => {
+  /** The status fields the stored item carries (absent ones are not listed). */
+  async function storedFields(t: Setup, id: string): Promise<string[]> {
+    const out = await t.dynamo.send(
+      new GetItemCommand({ TableName: t.names.notifications, Key: { id: { S: id } } }),
+    );
+    return ['failureReason', 'nextAttemptAt', 'waitingReason'].filter(
+      (name) => out.Item?.[name] !== undefined,
+    );
+  }
+
+  it('are left out of the item and its index entries, and still read back as null', async () => {
+    const t = await setup();
+    await t.webhooks.put(definition('wh_a'));
+    const id = 'ntf_nulls';
+    await seed(t, [notification(id)]);
+    expect(await storedFields(t, id)).toEqual([]);
+
+    const retrying = {
+      status: 'WAITING',
+      failureReason: 'TIMEOUT',
+      nextAttemptAt: '2026-11-28T10:01:00.000Z',
+    } as const;
+    expect(await t.notifications.recordAttempt(id, attempt(1, 'FAILED'), retrying)).toBe(true);
+    expect(await storedFields(t, id)).toEqual(['failureReason', 'nextAttemptAt', 'waitingReason']);
+    expect(await t.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      failureReason: 'TIMEOUT',
+      nextAttemptAt: '2026-11-28T10:01:00.000Z',
+    });
+
+    const sent = { status: 'SENT', failureReason: null, nextAttemptAt: null } as const;
+    expect(await t.notifications.recordAttempt(id, attempt(2, 'SENT'), sent)).toBe(true);
+    expect(await storedFields(t, id)).toEqual([]);
+    expect(await t.notifications.get(id)).toMatchObject({
+      status: 'SENT',
+      failureReason: null,
+      nextAttemptAt: null,
+      attempts: [expect.objectContaining({ number: 1 }), expect.objectContaining({ number: 2 })],
+    });
+    expect((await t.notifications.list({ webhookId: 'wh_a', limit: 5 })).items).toEqual([
+      expect.objectContaining({ id, status: 'SENT', failureReason: null, nextAttemptAt: null }),
+    ]);
   });
 });
 
