@@ -223,7 +223,7 @@ describe('status fields that are null', () => {
 
   it('are left out of the item and its index entries, and still read back as null', async () => {
     const t = await setup();
-    await t.webhooks.put(definition('wh_a'));
+    await t.webhooks.put(webhookDefinition('wh_a'));
     const id = 'ntf_nulls';
     await seed(t, [notification(id)]);
     expect(await storedFields(t, id)).toEqual([]);
