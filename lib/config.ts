@@ -26,6 +26,11 @@ export interface WebhooksSettings {
   /** Instance type of the NAT instances (natProvider `instance`), Graviton. Default t4g.nano. */
   readonly natInstanceType?: string;
   /**
+   * With natProvider `instance`: `perAz` (one NAT instance and Elastic IP per AZ) or `single`
+   * (one for all AZs, replaced in any AZ by its Auto Scaling group). Default `perAz`.
+   */
+  readonly natInstances?: NatInstancesLayout;
+  /**
    * Table class of the Payloads table (the rendered requests: written once, read on retries,
    * resends and detail views). Default `STANDARD_INFREQUENT_ACCESS`: storage at 40 % of the
    * Standard price for requests at 125 %, cheaper from about 45 days of retention on.
@@ -73,6 +78,8 @@ export const NAT_PROVIDERS = ['gateway', 'instance'] as const;
 export const TABLE_CLASSES = ['STANDARD', 'STANDARD_INFREQUENT_ACCESS'] as const;
 export type TableClassName = (typeof TABLE_CLASSES)[number];
 export type NatProviderName = (typeof NAT_PROVIDERS)[number];
+export const NAT_INSTANCE_LAYOUTS = ['perAz', 'single'] as const;
+export type NatInstancesLayout = (typeof NAT_INSTANCE_LAYOUTS)[number];
 
 /** The settings with every default applied. */
 export type ResolvedSettings = Required<
@@ -87,6 +94,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   retentionDays: DEFAULTS.retentionDays,
   natProvider: 'gateway',
   natInstanceType: 't4g.nano',
+  natInstances: 'perAz',
   payloadsTableClass: 'STANDARD_INFREQUENT_ACCESS',
   maxAzs: 2,
   removalPolicy: RemovalPolicy.RETAIN,
@@ -126,6 +134,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
     throw new Error(
       `payloadsTableClass: "${s.payloadsTableClass}" must be ${TABLE_CLASSES.join(' or ')}`,
     );
+  validateNatInstances(s);
   positiveInteger('deliveryMemoryMb', s.deliveryMemoryMb);
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
@@ -152,7 +161,13 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
     throw new Error('failureRateAlarmThreshold must be within (0, 1]');
   }
   if (s.eipAllocationIds !== undefined) {
-    if (s.eipAllocationIds.length !== s.maxAzs) {
+    const single = s.natProvider === 'instance' && s.natInstances === 'single';
+    if (single && s.eipAllocationIds.length !== 1) {
+      throw new Error(
+        `eipAllocationIds needs one allocation id with natInstances single, got ${s.eipAllocationIds.length}`,
+      );
+    }
+    if (!single && s.eipAllocationIds.length !== s.maxAzs) {
       throw new Error(
         `eipAllocationIds needs one allocation id per AZ (${s.maxAzs}), got ${s.eipAllocationIds.length}`,
       );
@@ -166,6 +181,16 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
     throw new Error(`alarmEmail: "${s.alarmEmail}" is not an e-mail address`);
   }
   return s;
+}
+
+/** natInstances is perAz or single, and single only means something with NAT instances. */
+function validateNatInstances(s: ResolvedSettings): void {
+  if (!NAT_INSTANCE_LAYOUTS.includes(s.natInstances))
+    throw new Error(
+      `natInstances: "${s.natInstances}" must be ${NAT_INSTANCE_LAYOUTS.join(' or ')}`,
+    );
+  if (s.natInstances === 'single' && s.natProvider !== 'instance')
+    throw new Error('natInstances: "single" needs natProvider instance (NAT gateways are per AZ)');
 }
 
 /** The schedule drives the five Wait states: exactly RETRY_COUNT positive whole seconds. */
@@ -198,6 +223,7 @@ export const CONTEXT_KEYS = {
   eipAllocationIds: 'eipAllocationIds',
   natProvider: 'natProvider',
   natInstanceType: 'natInstanceType',
+  natInstances: 'natInstances',
   payloadsTableClass: 'payloadsTableClass',
   maxAzs: 'maxAzs',
   alarmEmail: 'alarmEmail',
@@ -291,6 +317,7 @@ export function settingsFromContext(
     eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
     natProvider: str(CONTEXT_KEYS.natProvider) as NatProviderName | undefined,
     natInstanceType: str(CONTEXT_KEYS.natInstanceType),
+    natInstances: str(CONTEXT_KEYS.natInstances) as NatInstancesLayout | undefined,
     payloadsTableClass: str(CONTEXT_KEYS.payloadsTableClass) as TableClassName | undefined,
     maxAzs: num(CONTEXT_KEYS.maxAzs),
     alarmEmail: str(CONTEXT_KEYS.alarmEmail),

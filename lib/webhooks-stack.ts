@@ -36,6 +36,7 @@ export class WebhooksStack extends Stack {
       eipAllocationIds: s.eipAllocationIds,
       natProvider: s.natProvider,
       natInstanceType: s.natInstanceType,
+      natInstances: s.natInstances,
       logRetention,
     });
     this.tables = new Tables(this, 'Tables', {
@@ -82,7 +83,7 @@ export class WebhooksStack extends Stack {
       alarmEmail: s.alarmEmail,
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,
       failureRateThreshold: s.failureRateAlarmThreshold,
-      natInstances: this.network.natInstances,
+      natHealth: this.network.natHealth,
       topicKey: this.tables.key,
     });
 

@@ -1,11 +1,14 @@
 import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { DEFAULT_SETTINGS } from '../config';
+import { required } from '../../lambdas/core/required';
+import { DEFAULT_SETTINGS, type NatInstancesLayout } from '../config';
+import { SingleNatInstanceProvider } from './single-nat-instance';
 
 /** Construct id aws-cdk-lib gives the singleton AwsCustomResource provider function. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
@@ -20,11 +23,18 @@ export interface EgressNetworkProps {
   readonly natProvider?: 'gateway' | 'instance';
   /** Instance type of the NAT instances. Default t4g.nano. */
   readonly natInstanceType?: string;
+  /**
+   * With natProvider `instance`: `perAz` (one instance and Elastic IP per AZ) or `single` (one
+   * instance and Elastic IP for all AZs, in an Auto Scaling group of one that replaces it in
+   * any AZ; see SingleNatInstanceProvider). Default `perAz`.
+   */
+  readonly natInstances?: NatInstancesLayout;
   /** Number of AZs, one NAT gateway or instance (and one sender IP) each. Default 2. */
   readonly maxAzs?: number;
   /**
-   * Existing Elastic IP allocation ids, one per AZ. Default: the construct creates the EIPs.
-   * Importing keeps the sender IPs stable across a stack replacement.
+   * Existing Elastic IP allocation ids, one per AZ (one in all with natInstances `single`).
+   * Default: the construct creates the EIPs. Importing keeps the sender IPs stable across a
+   * stack replacement.
    */
   readonly eipAllocationIds?: readonly string[];
   /** Flow log retention. Default one month. */
@@ -32,8 +42,9 @@ export interface EgressNetworkProps {
 }
 
 /**
- * VPC whose private subnets reach the internet only through a NAT gateway per AZ, each with
- * an Elastic IP: every webhook leaves the region from one of `senderIps`.
+ * VPC whose private subnets reach the internet only through NAT (a gateway per AZ, an instance
+ * per AZ, or one instance for all AZs), each with an Elastic IP: every webhook leaves the
+ * region from one of `senderIps`.
  */
 export class EgressNetwork extends Construct {
   readonly vpc: ec2.Vpc;
@@ -42,57 +53,32 @@ export class EgressNetwork extends Construct {
   /** Subnets for the delivery and attempt Lambdas. */
   readonly privateSubnets: ec2.SubnetSelection;
   /** The EIPs this construct created (empty when allocation ids were imported). */
-  readonly elasticIps: ec2.CfnEIP[];
+  readonly elasticIps: ec2.CfnEIP[] = [];
   /** Allocation ids of the NAT gateways' EIPs (created or imported). */
   readonly eipAllocationIds: string[];
   /** Public IPv4 addresses of the NAT gateways (tokens resolved at deploy time). */
   readonly senderIps: string[];
   /** `senderIps` as one comma-separated string (env SENDER_IPS, stack output). */
   readonly senderIpList: string;
-  /** The NAT instances (natProvider `instance`), one per AZ; empty with NAT gateways. */
+  /** The NAT instances (natProvider `instance`, natInstances `perAz`), one per AZ; else empty. */
   readonly natInstances: ec2.Instance[] = [];
+  /** The Auto Scaling group of the one NAT instance (natInstances `single`). */
+  readonly natGroup?: autoscaling.AutoScalingGroup;
+  /** What the dashboard and the NAT alarm watch: 1 when a NAT instance is unhealthy or missing. */
+  readonly natHealth: cw.IMetric[] = [];
 
   constructor(scope: Construct, id: string, props: EgressNetworkProps = {}) {
     super(scope, id);
     const maxAzs = props.maxAzs ?? DEFAULT_SETTINGS.maxAzs;
 
-    this.elasticIps = [];
-    if (props.eipAllocationIds === undefined) {
-      for (let i = 0; i < maxAzs; i++) {
-        this.elasticIps.push(
-          new ec2.CfnEIP(this, `SenderIp${i + 1}`, {
-            domain: 'vpc',
-            tags: [{ key: 'Name', value: `webhooks-sender-${i + 1}` }],
-          }),
-        );
-      }
-      this.eipAllocationIds = this.elasticIps.map((eip) => eip.attrAllocationId);
-    } else {
-      if (props.eipAllocationIds.length !== maxAzs) {
-        throw new Error(
-          `eipAllocationIds needs ${maxAzs} allocation ids (one per AZ), got ${props.eipAllocationIds.length}`,
-        );
-      }
-      this.eipAllocationIds = [...props.eipAllocationIds];
-    }
-
-    const natInstanceProvider =
-      props.natProvider === 'instance'
-        ? ec2.NatProvider.instanceV2({
-            instanceType: new ec2.InstanceType(props.natInstanceType ?? 't4g.nano'),
-            machineImage: ec2.MachineImage.latestAmazonLinux2023({
-              cpuType: ec2.AmazonLinuxCpuType.ARM_64,
-            }),
-            // Inbound only from the senders (allowed below); the Elastic IP is its only address.
-            defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
-            associatePublicIpAddress: false,
-          })
-        : undefined;
+    const single = props.natProvider === 'instance' && props.natInstances === 'single';
+    const natCount = single ? 1 : maxAzs;
+    this.eipAllocationIds = this.senderEips(props.eipAllocationIds, natCount);
+    const natProvider = this.natProviderFor(props, single);
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs,
-      natGateways: maxAzs,
-      natGatewayProvider:
-        natInstanceProvider ?? ec2.NatProvider.gateway({ eipAllocationIds: this.eipAllocationIds }),
+      natGateways: natCount,
+      natGatewayProvider: natProvider,
       subnetConfiguration: [
         { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'Sender', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
@@ -122,7 +108,12 @@ export class EgressNetwork extends Construct {
       allowAllOutbound: true,
     });
 
-    if (natInstanceProvider !== undefined) this.configureNatInstances(natInstanceProvider);
+    if (natProvider instanceof ec2.NatInstanceProviderV2) this.configureNatInstances(natProvider);
+    if (natProvider instanceof SingleNatInstanceProvider) {
+      natProvider.connections.allowFrom(this.senderSecurityGroup, ec2.Port.allTraffic());
+      this.natGroup = natProvider.autoScalingGroup;
+      this.natHealth.push(...singleNatHealth(this.natGroup));
+    }
 
     if (props.eipAllocationIds === undefined) {
       this.senderIps = this.elasticIps.map((eip) => eip.attrPublicIp);
@@ -130,6 +121,48 @@ export class EgressNetwork extends Construct {
       this.senderIps = this.lookUpImportedIps(this.eipAllocationIds);
     }
     this.senderIpList = Fn.join(',', this.senderIps);
+  }
+
+  /** The sender Elastic IPs' allocation ids: `count` created here, or exactly `count` imported. */
+  private senderEips(imported: readonly string[] | undefined, count: number): string[] {
+    if (imported !== undefined) {
+      if (imported.length !== count) {
+        throw new Error(
+          `eipAllocationIds needs ${count} allocation id${count === 1 ? ' (one NAT instance)' : 's (one per AZ)'}, got ${imported.length}`,
+        );
+      }
+      return [...imported];
+    }
+    for (let i = 0; i < count; i++) {
+      this.elasticIps.push(
+        new ec2.CfnEIP(this, `SenderIp${i + 1}`, {
+          domain: 'vpc',
+          tags: [{ key: 'Name', value: `webhooks-sender-${i + 1}` }],
+        }),
+      );
+    }
+    return this.elasticIps.map((eip) => eip.attrAllocationId);
+  }
+
+  /** NAT gateways, a NAT instance per AZ, or one NAT instance for all (natInstances `single`). */
+  private natProviderFor(props: EgressNetworkProps, single: boolean): ec2.NatProvider {
+    const instanceType = new ec2.InstanceType(props.natInstanceType ?? 't4g.nano');
+    if (single)
+      return new SingleNatInstanceProvider({
+        instanceType,
+        eipAllocationId: required(this.eipAllocationIds[0], 'the Elastic IP of the NAT instance'),
+      });
+    if (props.natProvider !== 'instance')
+      return ec2.NatProvider.gateway({ eipAllocationIds: this.eipAllocationIds });
+    return ec2.NatProvider.instanceV2({
+      instanceType,
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({
+        cpuType: ec2.AmazonLinuxCpuType.ARM_64,
+      }),
+      // Inbound only from the senders (allowed below); the Elastic IP is its only address.
+      defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
+      associatePublicIpAddress: false,
+    });
   }
 
   /**
@@ -151,14 +184,15 @@ export class EgressNetwork extends Construct {
         allocationId: this.eipAllocationIds[i],
         instanceId: instance.instanceId,
       });
+      this.natHealth.push(
+        ec2StatusCheck(
+          'StatusCheckFailed',
+          { InstanceId: instance.instanceId },
+          `NAT instance ${i + 1}`,
+        ),
+      );
       const check = (metricName: string) =>
-        new cw.Metric({
-          namespace: 'AWS/EC2',
-          metricName,
-          dimensionsMap: { InstanceId: instance.instanceId },
-          statistic: 'Maximum',
-          period: Duration.minutes(1),
-        });
+        ec2StatusCheck(metricName, { InstanceId: instance.instanceId });
       new cw.Alarm(this, `NatInstance${i + 1}Recover`, {
         alarmDescription: `NAT instance ${i + 1}: system status check failed; EC2 recovers it onto new hardware`,
         metric: check('StatusCheckFailed_System'),
@@ -226,4 +260,44 @@ export class EgressNetwork extends Construct {
     }
     return allocationIds.map((_, i) => lookup.getResponseField(`Addresses.${i}.PublicIp`));
   }
+}
+
+/** An EC2 status check metric, 1 a minute while failing. */
+function ec2StatusCheck(
+  metricName: string,
+  dimensionsMap: Record<string, string>,
+  label?: string,
+): cw.Metric {
+  return new cw.Metric({
+    namespace: 'AWS/EC2',
+    metricName,
+    dimensionsMap,
+    statistic: 'Maximum',
+    period: Duration.minutes(1),
+    label,
+  });
+}
+
+/** The single NAT instance: its status checks, and 1 while the group has no instance in service. */
+function singleNatHealth(group: autoscaling.AutoScalingGroup): cw.IMetric[] {
+  const inService = new cw.Metric({
+    namespace: 'AWS/AutoScaling',
+    metricName: 'GroupInServiceInstances',
+    dimensionsMap: { AutoScalingGroupName: group.autoScalingGroupName },
+    statistic: 'Minimum',
+    period: Duration.minutes(1),
+  });
+  return [
+    ec2StatusCheck(
+      'StatusCheckFailed',
+      { AutoScalingGroupName: group.autoScalingGroupName },
+      'NAT instance',
+    ),
+    new cw.MathExpression({
+      expression: '1 - inService',
+      usingMetrics: { inService },
+      period: Duration.minutes(1),
+      label: 'NAT instance missing (replacement under way)',
+    }),
+  ];
 }

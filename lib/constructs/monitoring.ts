@@ -2,7 +2,6 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -30,8 +29,8 @@ export interface MonitoringProps {
   readonly failureRateThreshold?: number;
   /** Encrypts the alarm topic (the tables' key): CloudWatch may use it for that topic only. */
   readonly topicKey: kms.IKey;
-  /** NAT instances (natProvider `instance`): their status checks on the dashboard and an alarm. */
-  readonly natInstances?: readonly ec2.IInstance[];
+  /** NAT instances (natProvider `instance`): 1 while one is unhealthy; on the dashboard, one alarm. */
+  readonly natHealth?: readonly cw.IMetric[];
 }
 
 const PERIOD = Duration.minutes(5);
@@ -243,31 +242,20 @@ export class Monitoring extends Construct {
       alarmDescription: 'A retry execution failed: its notification may be left WAITING.',
     });
 
-    this.watchNatInstances(props.natInstances ?? []);
+    this.watchNatInstances(props.natHealth ?? []);
 
     this.dashboard.addWidgets(
       new cw.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 }),
     );
   }
 
-  /** Sender egress through NAT instances: failed status checks per instance, one alarm for all. */
-  private watchNatInstances(instances: readonly ec2.IInstance[]): void {
-    if (instances.length === 0) return;
-    const checks = instances.map(
-      (instance, i) =>
-        new cw.Metric({
-          namespace: 'AWS/EC2',
-          metricName: 'StatusCheckFailed',
-          dimensionsMap: { InstanceId: instance.instanceId },
-          statistic: 'Maximum',
-          period: Duration.minutes(1),
-          label: `NAT instance ${i + 1}`,
-        }),
-    );
+  /** Sender egress through NAT instances: their health on the dashboard, one alarm for all. */
+  private watchNatInstances(checks: readonly cw.IMetric[]): void {
+    if (checks.length === 0) return;
     this.dashboard.addWidgets(
       new cw.GraphWidget({
         title: 'NAT instances: status check failed (1 = unhealthy)',
-        left: checks,
+        left: [...checks],
         width: 24,
         height: 4,
       }),
@@ -283,7 +271,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       alarmDescription:
-        'A NAT instance failed its status checks for 3 minutes: webhooks from its AZ cannot leave. Its own alarms recover or reboot it.',
+        'A NAT instance failed its status checks (or none was in service) for 3 minutes: webhooks through it cannot leave. Per-AZ instances are recovered or rebooted by their own alarms, a single one is replaced by its Auto Scaling group.',
     });
   }
 

@@ -4,7 +4,15 @@
  * buildStack attaches cdk-nag: building fails on any unacknowledged finding.
  */
 import { resolveSettings, settingsFromContext } from '../../lib/config';
-import { type Built, buildStack, logicalId, propsOf, references, resourcesOf } from './support';
+import {
+  type Built,
+  buildStack,
+  type Json,
+  logicalId,
+  propsOf,
+  references,
+  resourcesOf,
+} from './support';
 
 let gateway: Built;
 let instance: Built;
@@ -128,5 +136,137 @@ describe('natProvider', () => {
         propsOf(gateway, resourcesOf(gateway, 'AWS::CloudWatch::Dashboard')[0]![0]).DashboardBody,
       ),
     ).not.toContain('NAT instances');
+  });
+});
+
+describe('natInstances', () => {
+  let single: Built;
+  let singleImported: Built;
+  beforeAll(() => {
+    single = buildStack({ natProvider: 'instance', natInstances: 'single' });
+    singleImported = buildStack({
+      natProvider: 'instance',
+      natInstances: 'single',
+      eipAllocationIds: [EIPS[0]!],
+    });
+  });
+  const group = (built: Built) => {
+    const groups = resourcesOf(built, 'AWS::AutoScaling::AutoScalingGroup');
+    expect(groups).toHaveLength(1);
+    return groups[0]!;
+  };
+  const userData = (built: Built) =>
+    JSON.stringify(resourcesOf(built, 'AWS::EC2::LaunchTemplate')[0]![1]);
+
+  it('reads natInstances from context, defaults to perAz, and refuses anything else at synth', () => {
+    const read = (value: string) => (k: string) => (k === 'natInstances' ? value : undefined);
+    expect(settingsFromContext(read('single'), 'eu-central-1', 1).natInstances).toBe('single');
+    expect(resolveSettings({ natProvider: 'instance' }).natInstances).toBe('perAz');
+    expect(() =>
+      resolveSettings({ natProvider: 'instance', natInstances: 'one' as never }),
+    ).toThrow(/natInstances: "one" must be perAz or single/);
+    expect(() => resolveSettings({ natInstances: 'single' })).toThrow(/needs natProvider instance/);
+    expect(() =>
+      resolveSettings({ natProvider: 'instance', natInstances: 'single', eipAllocationIds: EIPS }),
+    ).toThrow(/one allocation id with natInstances single, got 2/);
+    expect(() =>
+      resolveSettings({ natProvider: 'instance', eipAllocationIds: [EIPS[0]!] }),
+    ).toThrow(/one allocation id per AZ/);
+  });
+
+  it('perAz is the layout natProvider instance had: two instances, no Auto Scaling group', () => {
+    expect(resourcesOf(instance, 'AWS::AutoScaling::AutoScalingGroup')).toHaveLength(0);
+    expect(resourcesOf(instance, 'AWS::EC2::Instance')).toHaveLength(2);
+  });
+
+  it('single: one encrypted t4g.nano in an Auto Scaling group of one across both AZs’ public subnets, IMDSv2', () => {
+    expect(resourcesOf(single, 'AWS::EC2::Instance')).toHaveLength(0);
+    expect(resourcesOf(single, 'AWS::EC2::NatGateway')).toHaveLength(0);
+    const [, asg] = group(single);
+    expect(asg).toMatchObject({ MinSize: '1', MaxSize: '1', HealthCheckType: 'EC2' });
+    const subnets = asg.VPCZoneIdentifier as unknown[];
+    expect(subnets).toHaveLength(2);
+    for (const subnet of single.stack.network.vpc.publicSubnets)
+      expect(references(subnets, logicalId(subnet.node.defaultChild as never))).toBe(true);
+    const [[, lt]] = resourcesOf(single, 'AWS::EC2::LaunchTemplate') as [[string, Json]];
+    const data = lt.LaunchTemplateData as Json;
+    expect(data.InstanceType).toBe('t4g.nano');
+    expect(data.BlockDeviceMappings).toEqual([
+      { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3', VolumeSize: 8 } },
+    ]);
+    expect(data.MetadataOptions).toMatchObject({ HttpTokens: 'required' });
+    expect(JSON.stringify(data.ImageId)).toMatch(/al2023ami.*arm64/);
+  });
+
+  it('single: one Elastic IP, which the instance takes at boot, and both private routes pointed at it at boot', () => {
+    const eips = resourcesOf(single, 'AWS::EC2::EIP').map(([id]) => id);
+    expect(eips).toHaveLength(1);
+    expect(resourcesOf(single, 'AWS::EC2::EIPAssociation')).toHaveLength(0);
+    expect(routesToInstances(single)).toHaveLength(0);
+    const script = userData(single);
+    expect(script).toContain('associate-address --allocation-id ');
+    expect(references(JSON.parse(script), eips[0]!)).toBe(true);
+    expect(script).toContain('--no-source-dest-check');
+    expect(script).toContain('replace-route');
+    for (const subnet of single.stack.network.vpc.privateSubnets)
+      expect(
+        references(JSON.parse(script), single.stack.resolve(subnet.routeTable.routeTableId).Ref),
+      ).toBe(true);
+    const output = single.template.toJSON().Outputs.SenderIps.Value;
+    expect(references(output, eips[0]!)).toBe(true);
+  });
+
+  it('single: the instance role may take that Elastic IP and those two routes, and modify only its own tagged instance', () => {
+    const policies = resourcesOf(single, 'AWS::IAM::Policy').filter(([id]) =>
+      id.includes('NatInstanceRole'),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = (policies[0]![1].PolicyDocument as { Statement: Json[] }).Statement;
+    expect(statements.map((s) => s.Action)).toEqual([
+      'ec2:AssociateAddress',
+      ['ec2:AssociateAddress', 'ec2:ModifyInstanceAttribute'],
+      ['ec2:CreateRoute', 'ec2:ReplaceRoute'],
+    ]);
+    expect(JSON.stringify(statements[1]!.Condition)).toContain(
+      'aws:ResourceTag/webhooks:nat-instance',
+    );
+    expect(statements[2]!.Resource as unknown[]).toHaveLength(2);
+  });
+
+  it('single: carries an imported Elastic IP by allocation id', () => {
+    expect(resourcesOf(singleImported, 'AWS::EC2::EIP')).toHaveLength(0);
+    expect(userData(singleImported)).toContain(`--allocation-id ${EIPS[0]}`);
+  });
+
+  it('single: takes traffic only from the senders’ security group', () => {
+    const [natSg] = resourcesOf(single, 'AWS::EC2::SecurityGroup').filter(([, p]) =>
+      String(p.GroupDescription).includes('NAT'),
+    );
+    expect(natSg![1].SecurityGroupIngress ?? []).toEqual([]);
+    const sender = logicalId(single.stack.network.senderSecurityGroup);
+    const ingress = resourcesOf(single, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) =>
+      references(p.GroupId, natSg![0]),
+    );
+    expect(ingress).toHaveLength(1);
+    expect(references(ingress[0]![1].SourceSecurityGroupId, sender)).toBe(true);
+  });
+
+  it('single: its status checks and instances in service on the dashboard, one alarm to the topic, no recover/reboot alarms', () => {
+    const [groupId] = group(single);
+    const alarms = resourcesOf(single, 'AWS::CloudWatch::Alarm');
+    expect(alarms.filter(([, p]) => JSON.stringify(p.AlarmActions).includes(':ec2:'))).toEqual([]);
+    const unhealthy = alarms.filter(([, p]) =>
+      String(p.AlarmDescription).includes('NAT instance failed its status checks'),
+    );
+    expect(unhealthy).toHaveLength(1);
+    const topic = logicalId(single.stack.monitoring.alarmTopic);
+    expect(references(unhealthy[0]![1].AlarmActions, topic)).toBe(true);
+    const metrics = JSON.stringify(unhealthy[0]![1].Metrics);
+    expect(metrics).toContain('StatusCheckFailed');
+    expect(metrics).toContain('GroupInServiceInstances');
+    expect(references(unhealthy[0]![1].Metrics, groupId)).toBe(true);
+    const [[, dashboard]] = resourcesOf(single, 'AWS::CloudWatch::Dashboard') as [[string, Json]];
+    expect(JSON.stringify(dashboard.DashboardBody)).toContain('GroupInServiceInstances');
+    expect(alarms.length).toBe(resourcesOf(instance, 'AWS::CloudWatch::Alarm').length - 4);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { checkPriceFile, factsOfTemplate } from '../../bench/cost-facts';
+import { checkPriceFile, factsOfTemplate, synthesizeStackFacts } from '../../bench/cost-facts';
 import {
   DESIGN_HEALTH,
   fixedMonthly,
@@ -276,6 +276,56 @@ describe('the same month elsewhere', () => {
     expect(r.hookdeckTeamWithStaticIp).toBeCloseTo(39 + 100 + 990_000 * 0.00001, 6);
     expect(r.eventBridgeApiDestinations).toBeCloseTo(1.2, 6);
     expect(hostedReferences(priceFile.prices, 10_000).svixProfessional).toBe(490);
+  });
+});
+
+describe('fixed cost of the synthesized NAT instance layouts', () => {
+  // Synthesized once: the figures follow whatever the stack holds.
+  const layouts = {
+    perAz: synthesizeStackFacts({ natProvider: 'instance' }),
+    single: synthesizeStackFacts({ natProvider: 'instance', natInstances: 'single' }),
+  };
+  const usd = (name: string) => priceFile.prices[name]!.usd;
+  const h = assumptions.hoursPerMonth ?? 730;
+  const instanceMonth = (i: { instanceType: string; volumeGb: number }) =>
+    h * usd(`ec2Hour.${i.instanceType}`) + i.volumeGb * usd('ebsGp3GbMonth');
+
+  it('reads one NAT instance and one Elastic IP for single, one per AZ for perAz, one KMS key in both', () => {
+    expect(layouts.single.natInstances).toHaveLength(1);
+    expect(layouts.single.elasticIps).toBe(1);
+    expect(layouts.perAz.natInstances).toHaveLength(2);
+    expect(layouts.perAz.elasticIps).toBe(2);
+    expect([layouts.perAz.kmsKeys, layouts.single.kmsKeys]).toEqual([1, 1]);
+    expect(layouts.single.dashboards).toBe(layouts.perAz.dashboards);
+  });
+
+  it('prices each layout from its facts', () => {
+    for (const facts of Object.values(layouts)) {
+      const f = fixedMonthly(facts, priceFile.prices, assumptions);
+      expect(f.natInstances).toBeCloseTo(
+        facts.natInstances.reduce((acc, i) => acc + instanceMonth(i), 0),
+        3,
+      );
+      expect(f.elasticIps).toBeCloseTo(facts.elasticIps * h * usd('publicIpv4Hour'), 3);
+      expect(f.alarms).toBeCloseTo(facts.alarms * usd('cloudwatchAlarmMonth'), 3);
+      expect(f.kmsKeys).toBeCloseTo(facts.kmsKeys * usd('kmsKeyMonth'), 3);
+      expect(f.natGateways).toBe(0);
+    }
+  });
+
+  it('single saves one instance with its volume, one Elastic IP and the per-instance alarms', () => {
+    const perAz = fixedMonthly(layouts.perAz, priceFile.prices, assumptions);
+    const single = fixedMonthly(layouts.single, priceFile.prices, assumptions);
+    const alarmsSaved = layouts.perAz.alarms - layouts.single.alarms;
+    expect(alarmsSaved).toBeGreaterThan(0);
+    // Parts added unrounded (sum() keeps four significant digits).
+    const total = (parts: Record<string, number>) => Object.values(parts).reduce((x, y) => x + y);
+    expect(total(perAz) - total(single)).toBeCloseTo(
+      instanceMonth(layouts.perAz.natInstances[1]!) +
+        h * usd('publicIpv4Hour') +
+        alarmsSaved * usd('cloudwatchAlarmMonth'),
+      3,
+    );
   });
 });
 

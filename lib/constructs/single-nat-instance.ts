@@ -1,0 +1,166 @@
+import { Duration, Fn, Names, Stack, Tags, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/** What routes the private subnets' internet traffic through one NAT instance. */
+export interface SingleNatInstanceProps {
+  readonly instanceType: ec2.InstanceType;
+  /** Allocation id of the one Elastic IP the instance carries (created or imported). */
+  readonly eipAllocationId: string;
+}
+
+/** The commands that make an Amazon Linux 2023 instance a NAT (as aws-cdk-lib's NAT instances). */
+export const NAT_FORWARDING_COMMANDS = ec2.NatInstanceProviderV2.DEFAULT_USER_DATA_COMMANDS;
+
+/** Tag whose value names this stack's NAT instance: the IAM conditions that let it modify itself. */
+const NAT_TAG = 'webhooks:nat-instance';
+
+/**
+ * One NAT instance for every AZ: an Auto Scaling group of one across the public subnets of all
+ * AZs, so EC2 replaces an instance that fails its status checks, in whichever AZ has room. The
+ * instance sets itself up at boot: it turns off its source/destination check, takes the Elastic
+ * IP (from whatever held it) and points the default route of every private route table at
+ * itself. It boots with an ephemeral public IP, needed to reach the EC2 API before it holds the
+ * Elastic IP, which then replaces it. CloudFormation creates no default route for the private
+ * subnets: the instance does, and its replacement takes it over.
+ */
+export class SingleNatInstanceProvider extends ec2.NatProvider {
+  private group?: autoscaling.AutoScalingGroup;
+  private securityGroup?: ec2.SecurityGroup;
+
+  constructor(private readonly props: SingleNatInstanceProps) {
+    super();
+  }
+
+  /** The Auto Scaling group of the instance (after the VPC configured it). */
+  get autoScalingGroup(): autoscaling.AutoScalingGroup {
+    if (this.group === undefined) throw new Error('pass the provider to a Vpc first');
+    return this.group;
+  }
+
+  get connections(): ec2.Connections {
+    if (this.securityGroup === undefined) throw new Error('pass the provider to a Vpc first');
+    return this.securityGroup.connections;
+  }
+
+  get configuredGateways(): ec2.GatewayConfig[] {
+    return [];
+  }
+
+  configureNat(options: ec2.ConfigureNatOptions): void {
+    const scope = options.vpc as unknown as ec2.Vpc;
+    const routeTables = options.privateSubnets.map((s) => s.routeTable.routeTableId);
+    this.securityGroup = new ec2.SecurityGroup(scope, 'NatSecurityGroup', {
+      vpc: options.vpc,
+      description: 'Security Group for the NAT instance',
+      allowAllOutbound: true,
+    });
+    const role = new iam.Role(scope, 'NatInstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'The NAT instance: takes its Elastic IP and the private default routes at boot',
+    });
+    const tagValue = Names.uniqueId(scope);
+    this.allowSelfSetup(role, routeTables, tagValue);
+    const launchTemplate = new ec2.LaunchTemplate(scope, 'NatLaunchTemplate', {
+      instanceType: this.props.instanceType,
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({
+        cpuType: ec2.AmazonLinuxCpuType.ARM_64,
+      }),
+      securityGroup: this.securityGroup,
+      role,
+      requireImdsv2: true,
+      associatePublicIpAddress: true,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(8, {
+            encrypted: true,
+            volumeType: ec2.EbsDeviceVolumeType.GP3,
+          }),
+        },
+      ],
+      userData: this.bootScript(Stack.of(scope).region, routeTables),
+    });
+    this.group = new autoscaling.AutoScalingGroup(scope, 'NatInstanceGroup', {
+      vpc: options.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      launchTemplate,
+      minCapacity: 1,
+      maxCapacity: 1,
+      healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(2) }),
+      groupMetrics: [new autoscaling.GroupMetrics(autoscaling.GroupMetric.IN_SERVICE_INSTANCES)],
+      // A deploy with a new image replaces the instance (a short egress gap, like a failover).
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({
+        maxBatchSize: 1,
+        minInstancesInService: 0,
+      }),
+    });
+    Tags.of(this.group).add(NAT_TAG, tagValue, { applyToLaunchedInstances: true });
+    this.acknowledgeFindings(this.group, role);
+  }
+
+  /** No route from CloudFormation: the instance points every private default route at itself. */
+  configureSubnet(_subnet: ec2.PrivateSubnet): void {}
+
+  /** The EC2 calls of the boot script, each on exactly what it needs. */
+  private allowSelfSetup(role: iam.Role, routeTables: string[], tagValue: string): void {
+    const stack = Stack.of(role);
+    const arn = (resource: string) => stack.formatArn({ service: 'ec2', resource });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:AssociateAddress'],
+        resources: [arn(`elastic-ip/${this.props.eipAllocationId}`)],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:AssociateAddress', 'ec2:ModifyInstanceAttribute'],
+        resources: [arn('instance/*')],
+        conditions: { StringEquals: { [`aws:ResourceTag/${NAT_TAG}`]: tagValue } },
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:CreateRoute', 'ec2:ReplaceRoute'],
+        resources: routeTables.map((id) => arn(`route-table/${id}`)),
+      }),
+    );
+  }
+
+  /** NAT forwarding, then the instance's own setup, each EC2 call retried for a minute. */
+  private bootScript(region: string, routeTables: string[]): ec2.UserData {
+    const userData = ec2.UserData.forLinux();
+    userData.addCommands(
+      'set -u',
+      'retry() { for i in $(seq 12); do "$@" && return 0; sleep 5; done; return 1; }',
+      'TOKEN=$(curl -s -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+      'ID=$(curl -s -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
+      `export AWS_DEFAULT_REGION=${region}`,
+      'retry aws ec2 modify-instance-attribute --instance-id "$ID" --no-source-dest-check',
+      ...NAT_FORWARDING_COMMANDS,
+      `retry aws ec2 associate-address --allocation-id ${this.props.eipAllocationId} --instance-id "$ID" --allow-reassociation`,
+      `for RT in ${Fn.join(' ', routeTables)}; do`,
+      '  retry sh -c "aws ec2 replace-route --route-table-id $RT --destination-cidr-block 0.0.0.0/0 --instance-id $ID || aws ec2 create-route --route-table-id $RT --destination-cidr-block 0.0.0.0/0 --instance-id $ID"',
+      'done',
+    );
+    return userData;
+  }
+
+  private acknowledgeFindings(group: autoscaling.AutoScalingGroup, role: iam.Role): void {
+    const stack = Stack.of(role);
+    const shown = (value: string, pseudo: string) =>
+      Token.isUnresolved(value) ? `<AWS::${pseudo}>` : value;
+    const instances = `arn:<AWS::Partition>:ec2:${shown(stack.region, 'Region')}:${shown(stack.account, 'AccountId')}:instance/*`;
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${instances}]`,
+      reason:
+        'The instance id is known only at boot: allowed only on instances tagged as this stack’s NAT instance.',
+    });
+    Validations.of(group).acknowledge({
+      id: 'AwsSolutions-AS3',
+      reason:
+        'A replacement shows on the dashboard and raises the NAT alarm (status checks, instances in service); no scaling notifications besides.',
+    });
+  }
+}
