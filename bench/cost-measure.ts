@@ -3,15 +3,15 @@
  *  - DynamoDB capacity units of the real store adapters against DynamoDB Local, per path of a
  *    notification, as DynamoDB reports them (ReturnConsumedCapacity INDEXES), and the bytes
  *    its items and index entries keep (bench/support/dynamo-meter.ts);
- *  - state transitions of the synthesized retry machine executed locally
- *    (aws-local-stepfunctions) with stand-in tasks, per way an execution ends;
+ *  - state transitions of the synthesized machines executed locally (aws-local-stepfunctions)
+ *    with stand-in tasks: the retry chain (an execution per retry) per way it ends, and the
+ *    health driver per step and per execution;
  *  - log bytes the delivery and attempt handlers write (Powertools logger and EMF metrics);
  *  - bytes of one attempt on the wire.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSEvent } from 'aws-lambda';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
 import { fixedCursorKey } from '../lambdas/adapters/cursor-key';
 import {
@@ -28,17 +28,19 @@ import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
 import { required } from '../lambdas/core/required';
 import type {
-  AttemptLambdaInput,
-  AttemptTaskOutput,
+  HealthTaskInput,
   RetryExecutionInput,
+  RetryStart,
+  RetryTaskInput,
 } from '../lambdas/core/retry-contract';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
+import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
 import { sendTimeHeaders } from '../lambdas/core/signing';
 import { createAttemptHandler } from '../lambdas/handlers/attempt';
 import { createDeliveryHandler } from '../lambdas/handlers/delivery';
-import type { RetryScheduler } from '../lambdas/ports';
-import { synthesizeRetryDefinition } from '../lib/retry-definition';
+import type { HealthDriverInput, RetryScheduler } from '../lambdas/ports';
+import { synthesizeHealthDefinition, synthesizeRetryDefinition } from '../lib/retry-definition';
 import { standInCipher, startStandIns } from '../local/standins';
+import { runChain, runExecution } from '../test/support/machine-runs';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -48,6 +50,7 @@ import {
 } from '../test/support/memory-stores';
 import { SILENT_DELIVERY_OBSERVER } from '../test/support/silent-observers';
 import {
+  type HealthMachineCount,
   type LogBytes,
   type MachineCount,
   type PathUnits,
@@ -71,63 +74,66 @@ export function failuresOf(outcome: 'sent' | RetryOutcome): number {
 
 // ---- state transitions -------------------------------------------------------------------------
 
-/** Runs the synthesized retry machine with stand-in tasks; counts states entered (billed transitions). */
+/**
+ * Runs the synthesized retry machine as the attempt Lambda chains it, one execution per retry
+ * (a stand-in task that fails until the outcome's retry and starts the next execution while
+ * k < 5), and counts states entered (billed transitions) and history events over them all.
+ */
 export async function countTransitions(outcome: RetryOutcome): Promise<MachineCount> {
-  const definition = synthesizeRetryDefinition();
-  const states = (definition as { States: Record<string, { Type: string }> }).States;
-  const machine = new StateMachine(definition as never, {
-    validationOptions: { checkArn: false, checkPaths: false },
-  });
-  const succeedsAt = outcome === 'exhausted' ? Number.POSITIVE_INFINITY : failuresOf(outcome);
-  let invocations = 0;
-  const task = async (input: unknown): Promise<AttemptTaskOutput> => {
-    invocations++;
-    const i = input as AttemptLambdaInput;
-    const done = i.action === 'markFailed' || i.retry >= succeedsAt;
-    return {
-      notificationId: i.notificationId,
-      done,
-      waitSeconds: 0,
-      nextAttemptAt: new Date().toISOString(),
-    };
+  const sentAt = outcome === 'exhausted' ? Number.POSITIVE_INFINITY : failuresOf(outcome);
+  const first: RetryExecutionInput = {
+    notificationId: 'ntf_COST',
+    retry: 1,
+    nextAttemptAt: new Date().toISOString(),
   };
-  const names = Object.keys(states);
-  const execution = machine.run(
-    {
-      notificationId: 'ntf_COST',
-      waitSeconds: 0,
-      nextAttemptAt: new Date().toISOString(),
-    } satisfies RetryExecutionInput,
-    {
-      overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(
-          names
-            .filter((n) => required(states[n], 'states[n]').Type === 'Task')
-            .map((n) => [n, task]),
-        ) as never,
-        waitTimeOverrides: Object.fromEntries(
-          names.filter((n) => required(states[n], 'states[n]').Type === 'Wait').map((n) => [n, 0]),
-        ),
-      },
-    },
+  const steps = await runChain<RetryExecutionInput, RetryTaskInput>(
+    synthesizeRetryDefinition(),
+    first,
+    (task) =>
+      task.retry >= sentAt || task.retry >= RETRY_COUNT
+        ? undefined
+        : { ...first, retry: task.retry + 1 },
   );
-  let transitions = 0;
-  let historyEvents = 0;
-  const reading = (async () => {
-    for await (const event of execution.eventLogs) {
-      historyEvents++;
-      if (event.type === 'StateEntered') transitions++;
-    }
-  })();
-  await execution.result;
-  await reading;
-  return { transitions, historyEvents, taskInvocations: invocations };
+  return {
+    transitions: steps.reduce((n, s) => n + s.run.transitions, 0),
+    historyEvents: steps.reduce((n, s) => n + s.run.historyEvents, 0),
+    taskInvocations: steps.length,
+    executions: steps.length,
+  };
 }
 
 export async function countAllTransitions(): Promise<Record<RetryOutcome, MachineCount>> {
   const out = {} as Record<RetryOutcome, MachineCount>;
   for (const o of RETRY_OUTCOMES) out[o] = await countTransitions(o);
   return out;
+}
+
+/**
+ * Runs the synthesized health machine (a stand-in step that is done after `steps`) for one and
+ * for three steps: what one more step costs, and what an execution costs besides its steps.
+ */
+export async function countHealthTransitions(): Promise<HealthMachineCount> {
+  const run = async (steps: number) => {
+    const driver: HealthDriverInput = { webhookId: 'wh_COST', seq: 0, steps: 0 };
+    return runExecution(synthesizeHealthDefinition(), driver, async (input) => {
+      const done = (input as HealthTaskInput).steps + 1 >= steps;
+      return {
+        ...driver,
+        steps: (input as HealthTaskInput).steps + 1,
+        done,
+        wakeAt: new Date().toISOString(),
+      };
+    });
+  };
+  const [one, three] = [await run(1), await run(3)];
+  const transitionsPerStep = (three.transitions - one.transitions) / 2;
+  const historyEventsPerStep = (three.historyEvents - one.historyEvents) / 2;
+  return {
+    transitionsPerStep,
+    transitionsPerExecution: one.transitions - transitionsPerStep,
+    historyEventsPerStep,
+    historyEventsPerExecution: one.historyEvents - historyEventsPerStep,
+  };
 }
 
 // ---- DynamoDB units per path ---------------------------------------------------------------------
@@ -138,8 +144,8 @@ export interface MeasuredPath extends PathUnits {
   readonly ops: string[];
 }
 
-const recordingScheduler = (): RetryScheduler & { starts: RetryExecutionInput[] } => {
-  const starts: RetryExecutionInput[] = [];
+const recordingScheduler = (): RetryScheduler & { starts: RetryStart[] } => {
+  const starts: RetryStart[] = [];
   return {
     starts,
     async start(input) {
@@ -220,10 +226,10 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
           event: referenceEvent(k),
         });
         if (path !== 'sent') {
-          for (let retry = 1; retry <= 5; retry++) {
-            const out = await service.retry({ action: 'attempt', notificationId: id, retry });
+          // As the chain runs them: the fifth failed retry marks the notification FAILED itself.
+          for (let retry = 1; retry <= RETRY_COUNT; retry++) {
+            const out = await service.retry({ notificationId: id, retry });
             if (out.done) break;
-            if (retry === 5) await service.markFailed(id);
           }
         }
       }
@@ -376,26 +382,19 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
     const failing = await deliverBatch('exhausted', 'INFO');
     const recoveredId = required(recovering.ids[0], 'recovering.ids[0]');
     const failedId = required(failing.ids[0], 'failing.ids[0]');
-    const recovered = await capture(() =>
-      attempt({ action: 'attempt', notificationId: recoveredId, retry: 1 }),
-    );
-    const failed = await capture(() =>
-      attempt({ action: 'attempt', notificationId: failedId, retry: 1 }),
-    );
-    await capture(async () => {
-      for (let retry = 2; retry <= 5; retry++)
-        await attempt({ action: 'attempt', notificationId: failedId, retry });
-    });
-    const markFailed = await capture(() =>
-      attempt({ action: 'markFailed', notificationId: failedId }),
-    );
+    const retry = (notificationId: string, k: number) =>
+      capture(() => attempt({ action: 'retry', notificationId, retry: k }));
+    const recovered = await retry(recoveredId, 1);
+    const failed = await retry(failedId, 1);
+    for (let k = 2; k < RETRY_COUNT; k++) await retry(failedId, k);
+    const lastFailed = await retry(failedId, RETRY_COUNT);
     return {
       sentUnsampled: unsampled.perNotification,
       sentSampled: sampled.perNotification,
       firstFailed: recovering.perNotification,
       attemptRecovered: recovered,
       attemptFailed: failed,
-      markFailed,
+      lastFailed,
     };
   } finally {
     await sender.close();

@@ -91,11 +91,21 @@ export const RETRY_OUTCOMES = [
 export type RetryOutcome = (typeof RETRY_OUTCOMES)[number];
 
 export interface MachineCount {
-  /** States entered (billed state transitions). */
+  /** States entered (billed state transitions), over all executions of the notification. */
   readonly transitions: number;
   readonly historyEvents: number;
   /** Lambda invocations by the machine. */
   readonly taskInvocations: number;
+  /** Retry executions: one per retry. */
+  readonly executions: number;
+}
+
+/** The health machine: what each step of a driver costs, and what an execution adds. */
+export interface HealthMachineCount {
+  readonly transitionsPerStep: number;
+  readonly transitionsPerExecution: number;
+  readonly historyEventsPerStep: number;
+  readonly historyEventsPerExecution: number;
 }
 
 export interface LogBytes {
@@ -104,15 +114,17 @@ export interface LogBytes {
   readonly sentSampled: number;
   /** Per notification whose first attempt failed (a retry scheduled). */
   readonly firstFailed: number;
-  /** Per attempt-Lambda invocation: a retry that succeeded, one that failed, marking FAILED. */
+  /** Per attempt-Lambda invocation: a retry that succeeded, one that failed, the fifth failing (it marks FAILED). */
   readonly attemptRecovered: number;
   readonly attemptFailed: number;
-  readonly markFailed: number;
+  readonly lastFailed: number;
 }
 
 export interface Measured {
   readonly units: Record<'sent' | 'parked' | RetryOutcome, PathUnits>;
   readonly transitions: Record<RetryOutcome, MachineCount>;
+  /** The health drivers' machine, measured as the retry machine is. */
+  readonly health: HealthMachineCount;
   readonly logs: LogBytes;
   /** CPU microseconds (this machine) per first attempt, per retry attempt, per SDK call. */
   readonly cpuUs: {
@@ -159,9 +171,6 @@ export interface HealthContract {
   readonly opensAfterFailures: number;
   readonly probeCooldownSeconds: number;
   readonly probeCooldownMaxSeconds: number;
-  /** State transitions of one probe (wait, probe, decide) and of an execution's start and end. */
-  readonly transitionsPerProbe: number;
-  readonly transitionsPerCircuitExecution: number;
   /** Write units of one probe (circuit state). */
   readonly writeUnitsPerProbe: number;
 }
@@ -170,8 +179,6 @@ export const DESIGN_HEALTH: HealthContract = {
   opensAfterFailures: 5,
   probeCooldownSeconds: 30,
   probeCooldownMaxSeconds: 1800,
-  transitionsPerProbe: 3,
-  transitionsPerCircuitExecution: 1,
   writeUnitsPerProbe: 2,
 };
 
@@ -330,13 +337,15 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
     assume('cpuSpeedVsThisMachine');
   const sumRetried = (f: (o: RetryOutcome) => number) =>
     RETRY_OUTCOMES.reduce((acc, o) => acc + t.retried[o] * f(o), 0);
-  const retriedN = sumRetried(() => 1);
 
   const requests = N / s.eventsPerRequest;
   // Jobs through the queue and the delivery Lambda: every notification once, parked ones twice.
   const jobs = N + t.parked;
   const deliveryInvocations = jobs / B;
-  const retryExecutions = retriedN + t.parkedAfterExecution;
+  // One execution per retry; a notification parked by its first retry had one.
+  const retryExecutions =
+    sumRetried((o) => m.transitions[o].executions) +
+    t.parkedAfterExecution * m.transitions.retry1.executions;
   const attemptInvocations =
     sumRetried((o) => m.transitions[o].taskInvocations) +
     t.parkedAfterExecution * m.transitions.retry1.taskInvocations +
@@ -408,15 +417,17 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
     ? (perPath((u) => u.tableBytes) / 1e9) * months * price('dynamoPitrGbMonth')
     : 0;
 
+  // The health driver of an open circuit: one step per probe on the health machine.
   const transitions =
     sumRetried((o) => m.transitions[o].transitions) +
     t.parkedAfterExecution * m.transitions.retry1.transitions +
-    t.probes * health.transitionsPerProbe +
-    t.circuitOpenings * health.transitionsPerCircuitExecution;
+    t.probes * m.health.transitionsPerStep +
+    t.circuitOpenings * m.health.transitionsPerExecution;
   const historyEvents =
     sumRetried((o) => m.transitions[o].historyEvents) +
     t.parkedAfterExecution * m.transitions.retry1.historyEvents +
-    t.probes * 2 * health.transitionsPerProbe;
+    t.probes * m.health.historyEventsPerStep +
+    t.circuitOpenings * m.health.historyEventsPerExecution;
   const executions = retryExecutions + t.circuitOpenings;
   out.stepFunctions = transitions * price('stepFunctionsStandardTransition');
   out.xray = facts.stateMachineTracing
@@ -433,7 +444,7 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   const attemptLogBytes =
     sumRetried((o) =>
       o === 'exhausted'
-        ? 5 * m.logs.attemptFailed + m.logs.markFailed
+        ? 4 * m.logs.attemptFailed + m.logs.lastFailed
         : (Number(o.slice(-1)) - 1) * m.logs.attemptFailed + m.logs.attemptRecovered,
     ) +
     (t.parkedAfterExecution + t.probes) * m.logs.attemptFailed;

@@ -3,7 +3,8 @@
  * prices (bench/prices.json) for both NAT choices, from
  *  - facts: the CDK app synthesized in-process for each `natProvider` (bench/cost-facts.ts);
  *  - measurements: DynamoDB units reported by DynamoDB Local for the real store adapters,
- *    state transitions of the synthesized retry machine, log bytes of the real handlers, wire
+ *    state transitions of the synthesized machines (the retry chain, an execution per retry,
+ *    and the health driver), log bytes of the real handlers, wire
  *    bytes of an attempt (bench/cost-measure.ts); Lambda CPU per notification from the delivery
  *    benchmark and ingest duration from the e2e benchmark (this run, else bench/results.json);
  *  - what cannot be measured here: prices.json "assumptions".
@@ -13,6 +14,7 @@ import { required } from '../lambdas/core/required';
 import { loadPrices, synthesizeStackFacts } from './cost-facts';
 import {
   countAllTransitions,
+  countHealthTransitions,
   type DynamoPaths,
   measureDynamo,
   measureLogs,
@@ -82,10 +84,13 @@ export const costBenchmark: Benchmark = {
       );
 
     const transitions = await countAllTransitions();
+    const healthTransitions = await countHealthTransitions();
     opts.log(
-      `state transitions per execution: ${Object.entries(transitions)
-        .map(([o, c]) => `${o} ${c.transitions}`)
-        .join(', ')}`,
+      `state transitions per retried notification (executions): ${Object.entries(transitions)
+        .map(([o, c]) => `${o} ${c.transitions} (${c.executions})`)
+        .join(
+          ', ',
+        )}; health driver ${healthTransitions.transitionsPerStep} per step + ${healthTransitions.transitionsPerExecution} per execution`,
     );
 
     const receiver = await startReceiverProcess(opts.procs);
@@ -137,6 +142,7 @@ export const costBenchmark: Benchmark = {
     const measured: Measured = {
       units,
       transitions,
+      health: healthTransitions,
       logs,
       cpuUs: { firstAttempt: firstMem + 2 * sdkCall, attempt: attemptDyn, sdkCall },
       ingestMs: {

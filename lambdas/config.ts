@@ -15,6 +15,8 @@ export const ENV = {
   SUBJECT_KEYS_TABLE: 'SUBJECT_KEYS_TABLE',
   DELIVERY_QUEUE_URL: 'DELIVERY_QUEUE_URL',
   RETRY_STATE_MACHINE_ARN: 'RETRY_STATE_MACHINE_ARN',
+  /** The state machine of the webhooks' health drivers. */
+  HEALTH_STATE_MACHINE_ARN: 'HEALTH_STATE_MACHINE_ARN',
   /** JSON array of 5 numbers (seconds). */
   RETRY_SCHEDULE_SECONDS: 'RETRY_SCHEDULE_SECONDS',
   /** Multiplies every back-off wait (local mode; 1 on AWS). */
@@ -205,7 +207,7 @@ export function loadStoreConfig(env: Env): StoreConfig {
 
 /** What the delivery and attempt Lambdas need. */
 export interface DeliveryConfig extends StoreConfig {
-  readonly stateMachineArn: string;
+  readonly stateMachineArns: { readonly retry: string; readonly health: string };
   readonly retrySchedule: readonly number[];
   readonly retryTimeScale: number;
   readonly allowHttp: boolean;
@@ -226,7 +228,10 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
   const read = envReader(env);
   return {
     ...loadStoreConfig(env),
-    stateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
+    stateMachineArns: {
+      retry: read.required(ENV.RETRY_STATE_MACHINE_ARN),
+      health: read.required(ENV.HEALTH_STATE_MACHINE_ARN),
+    },
     retrySchedule: read.numberArray(
       ENV.RETRY_SCHEDULE_SECONDS,
       defaultSchedule,

@@ -17,7 +17,7 @@ import type {
   WaitingReason,
   WebhookDefinition,
 } from './core/model';
-import type { RetryExecutionInput } from './core/retry-contract';
+import type { RetryStart } from './core/retry-contract';
 import type { PlatformEventType } from './core/subscriptions';
 
 export interface Clock {
@@ -195,11 +195,11 @@ export interface DeliveryQueue {
 
 export interface RetryScheduler {
   /**
-   * Starts the retry state machine for a notification, with an execution name derived from
-   * its id, input { notificationId, waitSeconds, nextAttemptAt }. Starting it again is
-   * harmless (no second execution).
+   * Starts the retry machine's execution of one retry (retryExecutionName: notification,
+   * retry, scheduling attempt) with input { notificationId, retry, nextAttemptAt }. Starting
+   * it again is harmless (no second execution).
    */
-  start(input: RetryExecutionInput): Promise<void>;
+  start(input: RetryStart): Promise<void>;
 }
 
 /** A request as sent on the wire: the stored request plus send-time headers (auth, signature). */

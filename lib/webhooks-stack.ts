@@ -74,6 +74,7 @@ export class WebhooksStack extends Stack {
       queue: this.delivery.queue,
       deadLetterQueue: this.delivery.deadLetterQueue,
       stateMachine: this.delivery.retryMachine.stateMachine,
+      healthStateMachine: this.delivery.healthMachine.stateMachine,
       functions: {
         Ingest: this.api.ingestFunction,
         Api: this.api.apiFunction,

@@ -107,8 +107,8 @@ export const LOCAL_DEFAULTS = {
 const LOCAL_ACCOUNT = '000000000000';
 const ATTEMPT_FUNCTION_ARN = (region: string) =>
   `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:function:webhooks-attempt`;
-const STATE_MACHINE_ARN = (region: string) =>
-  `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-retry`;
+const STATE_MACHINE_ARN = (region: string, machine: 'retry' | 'health') =>
+  `arn:aws:states:${region}:${LOCAL_ACCOUNT}:stateMachine:webhooks-${machine}`;
 /** Receives before a delivery job moves to the dead-letter queue (the stack's redrive policy). */
 const MAX_RECEIVE_COUNT = DEFAULTS.maxReceiveCount;
 /** How long stop() lets batches in flight finish before moving on (they are redelivered after a restart). */
@@ -221,15 +221,28 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     });
     // require, not import(): the modules are TypeScript, compiled on require by local/register.js.
     const {
+      synthesizeHealthDefinition,
       synthesizeRetryDefinition,
     }: typeof import('../lib/retry-definition') = require('../lib/retry-definition');
     const { startSfnEndpoint }: typeof import('./sfn-endpoint') = require('./sfn-endpoint');
     const handlers = loadHandlerModules();
     const region = 'us-east-1';
     const attemptArn = ATTEMPT_FUNCTION_ARN(region);
-    const stateMachineArn = STATE_MACHINE_ARN(region);
+    const machineArns = {
+      retry: STATE_MACHINE_ARN(region, 'retry'),
+      health: STATE_MACHINE_ARN(region, 'health'),
+    };
     const synthStarted = Date.now();
-    const definition = synthesizeRetryDefinition({ schedule, attemptFunctionArn: attemptArn });
+    const machines = [
+      {
+        stateMachineArn: machineArns.retry,
+        definition: synthesizeRetryDefinition({ schedule, attemptFunctionArn: attemptArn }),
+      },
+      {
+        stateMachineArn: machineArns.health,
+        definition: synthesizeHealthDefinition({ attemptFunctionArn: attemptArn }),
+      },
+    ];
     const synthMs = Date.now() - synthStarted;
 
     // Resumed executions may call the attempt Lambda at once: it waits until the handlers exist.
@@ -240,8 +253,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       },
     );
     const sfn: SfnEndpoint = await startSfnEndpoint({
-      definition,
-      stateMachineArn,
+      machines,
       functions: {
         [attemptArn]: async (payload) => (await attemptReady)(payload as AttemptFunctionInput),
       },
@@ -274,7 +286,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       ...standIns.env,
       AWS_ENDPOINT_URL_SQS: journal.url,
       AWS_ENDPOINT_URL_SFN: sfn.url,
-      [ENV.RETRY_STATE_MACHINE_ARN]: stateMachineArn,
+      [ENV.RETRY_STATE_MACHINE_ARN]: machineArns.retry,
+      [ENV.HEALTH_STATE_MACHINE_ARN]: machineArns.health,
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETRY_TIME_SCALE]: String(options.retryTimeScale ?? LOCAL_DEFAULTS.retryTimeScale),
       [ENV.SENDER_IPS]: '127.0.0.1',

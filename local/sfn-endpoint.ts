@@ -1,6 +1,6 @@
 /**
  * A small Step Functions endpoint for local mode: an HTTP server speaking the AWS JSON 1.0
- * protocol (StartExecution, DescribeExecution, StopExecution) for one state machine, whose
+ * protocol (StartExecution, DescribeExecution, StopExecution) for a few state machines, whose
  * executions run in-process on aws-local-stepfunctions. The SFN client code path is the same
  * as on AWS: the handlers only see AWS_ENDPOINT_URL_SFN.
  *
@@ -11,14 +11,20 @@
 import { createAwsJsonServer } from './aws-json';
 import { listen } from './listen';
 import { type LocalFunction, prepareDefinition } from './sfn-definition';
-import { createExecutionRegistry } from './sfn-executions';
+import { createExecutionRegistry, type ExecutionRegistry } from './sfn-executions';
 
 export type { LocalFunction } from './sfn-definition';
+export { executionsJournalPath } from './sfn-executions';
 
-export interface SfnEndpointOptions {
-  /** ASL (JSONPath) of the one state machine served. */
+export interface LocalStateMachine {
+  /** ASL (JSONPath). */
   readonly definition: Record<string, unknown>;
   readonly stateMachineArn: string;
+}
+
+export interface SfnEndpointOptions {
+  /** The state machines served (each journals its executions in a file of its own). */
+  readonly machines: readonly LocalStateMachine[];
   /** Lambda function ARN or name -> the function Task states invoke. */
   readonly functions: Readonly<Record<string, LocalFunction>>;
   /** Where the executions journal lives; without it, executions are kept in memory only. */
@@ -41,7 +47,6 @@ export interface SfnEndpointOptions {
 export interface SfnEndpoint {
   /** http://host:port, for AWS_ENDPOINT_URL_SFN. */
   readonly url: string;
-  readonly stateMachineArn: string;
   /** Executions resumed from the journal at start. */
   readonly resumed: number;
   running(): number;
@@ -55,20 +60,56 @@ const MAX_REQUEST_BYTES = 1024 * 1024;
 
 export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEndpoint> {
   const onError = opts.onError ?? (() => {});
-  const registry = createExecutionRegistry({
-    prepared: prepareDefinition(opts.definition, opts.functions),
-    stateMachineArn: opts.stateMachineArn,
-    dataDir: opts.dataDir,
-    retryIntervalScale: opts.retryIntervalScale,
-    closedRetentionMs: opts.closedRetentionMs,
-    onError,
-  });
+  const registries = opts.machines.map((machine) => ({
+    arn: machine.stateMachineArn,
+    registry: createExecutionRegistry({
+      prepared: prepareDefinition(machine.definition, opts.functions),
+      stateMachineArn: machine.stateMachineArn,
+      dataDir: opts.dataDir,
+      retryIntervalScale: opts.retryIntervalScale,
+      closedRetentionMs: opts.closedRetentionMs,
+      onError,
+    }),
+  }));
+  const first = registries[0]?.registry;
+  if (!first) throw new Error('the local Step Functions endpoint needs a state machine');
+  // By the machine a request names (its ARN, or an execution's); an unknown one gets the
+  // first machine's answer: StateMachineDoesNotExist or ExecutionDoesNotExist.
+  const owner = (body: Record<string, unknown>): ExecutionRegistry => {
+    const { stateMachineArn, executionArn } = body;
+    const found = registries.find(
+      ({ arn }) =>
+        stateMachineArn === arn ||
+        (typeof executionArn === 'string' &&
+          executionArn.startsWith(`${arn.replace(':stateMachine:', ':execution:')}:`)),
+    );
+    return found?.registry ?? first;
+  };
+  const operations = Object.fromEntries(
+    Object.keys(first.operations).map((op) => [
+      op,
+      (body: Record<string, unknown>) => owner(body).operations[op]?.(body),
+    ]),
+  );
+  const all = registries.map((r) => r.registry);
+  const runningCount = () => all.reduce((n, r) => n + r.runningCount(), 0);
+  const registry = {
+    stopping: first.stopping,
+    runningCount,
+    whenIdle: async () => {
+      while (runningCount() > 0) await Promise.all(all.map((r) => r.whenIdle()));
+    },
+    resumeAll: () => all.reduce((n, r) => n + r.resumeAll(), 0),
+    stop: async () => {
+      await Promise.all(all.map((r) => r.stop()));
+    },
+  };
 
   const server = createAwsJsonServer({
     service: 'sfn',
     name: 'local Step Functions endpoint',
     targetPrefix: 'AWSStepFunctions.',
-    operations: registry.operations,
+    operations,
     maxRequestBytes: MAX_REQUEST_BYTES,
     health: () => {
       const stopping = registry.stopping();
@@ -85,7 +126,6 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
 
   return {
     url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
-    stateMachineArn: opts.stateMachineArn,
     resumed,
     running: registry.runningCount,
     whenIdle: registry.whenIdle,

@@ -87,7 +87,7 @@ export function createExecutionRegistry(opts: ExecutionRegistryOptions): Executi
   const retentionMs = opts.closedRetentionMs ?? NINETY_DAYS_MS;
   const onError = opts.onError ?? (() => {});
   const journal = opts.dataDir
-    ? new Journal<JournalRecord>(path.join(opts.dataDir, 'sfn-executions.jsonl'))
+    ? new Journal<JournalRecord>(executionsJournalPath(opts.dataDir, opts.stateMachineArn))
     : undefined;
 
   const executions = new Map<string, Execution>();
@@ -404,6 +404,11 @@ export function createExecutionRegistry(opts: ExecutionRegistryOptions): Executi
       await Promise.allSettled(pending);
     },
   };
+}
+
+/** The journal of one machine's executions under `dataDir` (one file per machine name). */
+export function executionsJournalPath(dataDir: string, stateMachineArn: string): string {
+  return path.join(dataDir, `sfn-executions-${parseStateMachineArn(stateMachineArn).name}.jsonl`);
 }
 
 function endRecord(e: Execution): JournalRecord {

@@ -1,32 +1,38 @@
 /**
- * Starts executions of the retry state machine: a notification's retries after a failed
- * attempt (named after the notification and the retry the series starts at, so a duplicated
- * SQS delivery cannot start a second one), and a webhook's health driver (named after the
- * webhook and its sequence number: one at a time).
+ * Starts executions of the two state machines: a retry of a notification (named after the
+ * notification, the retry and the attempt that scheduled it, so a repeated start cannot start a
+ * second one), and a webhook's health driver (named after the webhook and its sequence
+ * number: one at a time).
  */
 import { ExecutionAlreadyExists, type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   healthExecutionName,
   type RetryExecutionInput,
+  type RetryStart,
   retryExecutionName,
 } from '../core/retry-contract';
 import type { HealthDriverInput, HealthDriverScheduler, RetryScheduler } from '../ports';
 
+export interface StateMachineArns {
+  readonly retry: string;
+  readonly health: string;
+}
+
 export class SfnRetryScheduler implements RetryScheduler, HealthDriverScheduler {
   constructor(
     private readonly client: SFNClient,
-    private readonly stateMachineArn: string,
+    private readonly arns: StateMachineArns,
   ) {}
 
-  async start(input: RetryExecutionInput): Promise<void> {
-    const startAt = input.startAt ?? 1;
+  async start(input: RetryStart): Promise<void> {
+    // Only what the record holds, so a repeat sends the same input (same name + same input
+    // is the same execution while it runs).
     const payload: RetryExecutionInput = {
       notificationId: input.notificationId,
-      waitSeconds: input.waitSeconds,
+      retry: input.retry,
       nextAttemptAt: input.nextAttemptAt,
-      ...(startAt > 1 ? { startAt } : {}),
     };
-    await this.startNamed(retryExecutionName(input.notificationId, startAt), payload);
+    await this.startNamed(this.arns.retry, retryExecutionName(input), payload);
   }
 
   async startDriver(input: HealthDriverInput): Promise<void> {
@@ -35,22 +41,22 @@ export class SfnRetryScheduler implements RetryScheduler, HealthDriverScheduler 
       seq: input.seq,
       steps: input.steps,
     };
-    await this.startNamed(healthExecutionName(input.webhookId, input.seq), payload);
+    await this.startNamed(
+      this.arns.health,
+      healthExecutionName(input.webhookId, input.seq),
+      payload,
+    );
   }
 
-  private async startNamed(name: string, payload: unknown): Promise<void> {
+  private async startNamed(stateMachineArn: string, name: string, payload: unknown): Promise<void> {
     try {
       await this.client.send(
-        new StartExecutionCommand({
-          stateMachineArn: this.stateMachineArn,
-          name,
-          input: JSON.stringify(payload),
-        }),
+        new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(payload) }),
       );
     } catch (err) {
       // An execution with this name exists (running or finished): the work is already owned
-      // by it. Anything else (throttling included) propagates, so the SQS message is retried
-      // through its visibility timeout instead of being dropped.
+      // by it. Anything else (throttling included) propagates: the SQS message or the
+      // attempt Lambda's task is retried instead of the work being dropped.
       if (
         err instanceof ExecutionAlreadyExists ||
         (err as { name?: string }).name === 'ExecutionAlreadyExists'

@@ -75,7 +75,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
     tableCursorKey(dynamo, config.webhooksTable, cipher),
     webhookTable,
   );
-  const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArn);
+  const scheduler = new SfnRetryScheduler(sfn, config.stateMachineArns);
   const healthSettings: HealthSettings = {
     ...DEFAULT_HEALTH_SETTINGS,
     ...config.health.circuitBreaker,

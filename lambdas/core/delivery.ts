@@ -42,7 +42,7 @@ import { redactorFor } from './redact';
 import type { Renderer } from './render';
 import { buildRenderContext } from './render-context';
 import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from './request-rules';
-import type { AttemptTaskInput, AttemptTaskOutput } from './retry-contract';
+import type { AttemptTaskOutput, RetryTaskInput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
 import { nextWaitSeconds, parseRetryAfter } from './retry-timing';
 import { sendTimeHeaders } from './signing';
@@ -263,80 +263,129 @@ export class DeliveryService implements ParkedNotifications {
     }
     this.report(ref, attempt.record, decision, context.enqueuedAt);
     await this.afterParking(ref, decision);
-    if (decision.update.nextAttemptAt !== null) {
-      await this.deps.scheduler.start({
-        notificationId: id,
-        waitSeconds: decision.waitSeconds,
-        nextAttemptAt: decision.update.nextAttemptAt,
-      });
-    }
+    await this.continueSeries({ id, ...decision.update, attempts: [attempt.record] });
   }
 
   /**
-   * Retry k (1..5) from the state machine. Replays of a step that already ran (task retries)
-   * answer from the record instead of sending again.
+   * Retry k (1..5), from its execution of the retry machine. Unless the series is over, it
+   * continues it: the execution of retry k+1, or FAILED after the last (continueSeries). A
+   * repeated invocation (task retry) finds retry k recorded: it sends nothing and only makes
+   * sure of what follows it. `chain: false` is an execution started before the chain, whose
+   * own Choice and MarkFailed states continue the series.
    */
-  async retry(input: AttemptTaskInput): Promise<AttemptTaskOutput> {
+  async retry(
+    input: Omit<RetryTaskInput, 'action'>,
+    opts: { readonly chain: boolean } = { chain: true },
+  ): Promise<AttemptTaskOutput> {
     const id = input.notificationId;
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
       if (notification?.status !== 'WAITING') return this.output(id, true, null);
       const ref = { notificationId: id, webhookId: notification.webhookId };
-      const retriesDone = notification.attempts.filter((a) => a.trigger === 'retry').length;
+      const retriesDone = retriesOf(notification);
       if (retriesDone >= input.retry) {
         this.deps.observer.duplicate(ref, `retry ${input.retry} already recorded`);
+        if (opts.chain && retriesDone === input.retry) await this.continueSeries(notification);
         return this.output(id, false, notification.nextAttemptAt);
       }
-
-      const definition = await this.deps.webhooks.get(notification.webhookId);
-      if (!definition?.enabled) {
-        await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
-        return this.output(id, true, null);
-      }
-      const admission = await this.deps.health?.admit(definition);
-      if (admission?.kind === 'park') {
-        // Parked: this execution ends; the webhook's health driver releases it later.
-        if (await this.park(notification, admission.reason)) return this.output(id, true, null);
-        continue;
-      }
-      let request: RenderedRequest;
-      try {
-        request = await this.requirePayload(id);
-      } catch (error) {
-        if (!(error instanceof ErasedError)) throw error;
-        await this.settleWithoutAttempt(notification, 'ERASED');
-        return this.output(id, true, null);
-      }
-      const attempt = await this.attempt(
-        definition,
-        id,
-        request,
-        notification.attempts.length + 1,
-        'retry',
-      );
-      const verdict = classifyResult(attempt.result, this.deps.clock.now());
-      const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
-      const decision =
-        input.retry < RETRY_COUNT
-          ? this.parkIfBlocked(this.decide(verdict, input.retry), health)
-          : this.decideLast(verdict);
-      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
-        continue;
-      this.report(ref, attempt.record, decision, undefined);
-      if (isParkReason(decision.update.waitingReason)) {
-        await this.afterParking(ref, decision);
-        return this.output(id, true, null);
-      }
-      return this.output(
-        id,
-        decision.update.status !== 'WAITING',
-        decision.update.nextAttemptAt,
-        decision.waitSeconds,
-      );
+      const outcome = await this.retryOnce(notification, input.retry);
+      if (outcome === 'raced') continue;
+      if (outcome.settled) return this.output(id, true, null);
+      const after = { ...notification, ...outcome.update, attempts: outcome.attempts };
+      if (opts.chain) await this.continueSeries(after);
+      return this.output(id, after.status !== 'WAITING', after.nextAttemptAt, outcome.waitSeconds);
     }
     throw new Error(
       `retry ${input.retry} of ${id} lost the race to record its attempt ${RECORD_RACE_RETRIES} times`,
     );
+  }
+
+  /** One retry attempt, recorded; 'raced' if the record changed meanwhile. */
+  private async retryOnce(
+    notification: Notification,
+    retry: number,
+  ): Promise<
+    | 'raced'
+    | { readonly settled: true }
+    | {
+        readonly settled: false;
+        readonly update: NotificationUpdate;
+        readonly attempts: readonly Attempt[];
+        readonly waitSeconds: number;
+      }
+  > {
+    const id = notification.id;
+    const ref = { notificationId: id, webhookId: notification.webhookId };
+    const definition = await this.deps.webhooks.get(notification.webhookId);
+    if (!definition?.enabled) {
+      await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
+      return { settled: true };
+    }
+    const admission = await this.deps.health?.admit(definition);
+    if (admission?.kind === 'park') {
+      // Parked: this execution ends; the webhook's health driver releases it later.
+      return (await this.park(notification, admission.reason)) ? { settled: true } : 'raced';
+    }
+    let request: RenderedRequest;
+    try {
+      request = await this.requirePayload(id);
+    } catch (error) {
+      if (!(error instanceof ErasedError)) throw error;
+      await this.settleWithoutAttempt(notification, 'ERASED');
+      return { settled: true };
+    }
+    const attempt = await this.attempt(
+      definition,
+      id,
+      request,
+      notification.attempts.length + 1,
+      'retry',
+    );
+    const verdict = classifyResult(attempt.result, this.deps.clock.now());
+    const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
+    const decision =
+      retry < RETRY_COUNT
+        ? this.parkIfBlocked(this.decide(verdict, retry), health)
+        : this.decideLast(verdict);
+    if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
+      return 'raced';
+    this.report(ref, attempt.record, decision, undefined);
+    if (isParkReason(decision.update.waitingReason)) {
+      await this.afterParking(ref, decision);
+      return { settled: true };
+    }
+    return {
+      settled: false,
+      update: decision.update,
+      attempts: [...notification.attempts, attempt.record],
+      waitSeconds: decision.waitSeconds,
+    };
+  }
+
+  /**
+   * What follows the last attempt of a notification's automatic series, from its record alone
+   * (so a repeat does the same): while it waits for a next retry, that retry's execution
+   * (named after the retry and the attempt that scheduled it: starting it again starts
+   * nothing); when the last retry failed, FAILED. Parked, sent or failed: nothing.
+   */
+  private async continueSeries(
+    n: Pick<Notification, 'id' | 'status' | 'nextAttemptAt' | 'waitingReason' | 'attempts'>,
+  ): Promise<void> {
+    if (n.status !== 'WAITING' || isParkReason(n.waitingReason)) return;
+    const retries = retriesOf(n);
+    if (n.nextAttemptAt === null) {
+      if (retries >= RETRY_COUNT) await this.markFailed(n.id);
+      return;
+    }
+    // The attempt that scheduled the next retry: the last one not made by hand.
+    const after = n.attempts.findLast((a) => a.trigger !== 'manual');
+    if (!after) return;
+    await this.deps.scheduler.start({
+      notificationId: n.id,
+      retry: retries + 1,
+      nextAttemptAt: n.nextAttemptAt,
+      after: after.number,
+    });
   }
 
   /**
@@ -458,6 +507,13 @@ export class DeliveryService implements ParkedNotifications {
             : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
       if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
       this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
+      // Still waiting for its retries: make sure the next one's execution exists (it does
+      // unless starting it failed for good; then this starts it).
+      await this.continueSeries({
+        ...notification,
+        ...update,
+        attempts: [...notification.attempts, attempt.record],
+      });
       return verdict.outcome;
     }
     throw new Error(
@@ -555,9 +611,7 @@ export class DeliveryService implements ParkedNotifications {
         : notification.attempts.length === 0
           ? 'initial'
           : 'retry';
-      const retriesDone =
-        notification.attempts.filter((a) => a.trigger === 'retry').length +
-        (trigger === 'retry' ? 1 : 0);
+      const retriesDone = retriesOf(notification) + (trigger === 'retry' ? 1 : 0);
       const attempt = await this.attempt(
         definition,
         id,
@@ -595,15 +649,12 @@ export class DeliveryService implements ParkedNotifications {
       if (resendDone)
         await this.countPendingResend(notification, verdict.outcome === 'SENT' ? 'SENT' : 'FAILED');
       if (!opts.probe) await this.afterParking(ref, decision);
-      const { status, nextAttemptAt, waitingReason } = decision.update;
-      if (status === 'WAITING' && nextAttemptAt !== null && !isParkReason(waitingReason)) {
-        await this.deps.scheduler.start({
-          notificationId: id,
-          waitSeconds: decision.waitSeconds,
-          nextAttemptAt,
-          startAt: retriesDone + 1,
-        });
-      }
+      await this.continueSeries({
+        id,
+        ...update,
+        attempts: [...notification.attempts, attempt.record],
+      });
+      const { status } = decision.update;
       return status === 'WAITING' ? 'WAITING' : status === 'SENT' ? 'SENT' : 'FAILED';
     }
     throw new Error(
@@ -697,14 +748,7 @@ export class DeliveryService implements ParkedNotifications {
         await this.deps.health?.ensureDriver(notification.webhookId);
       return;
     }
-    const retried = notification.attempts.some((a) => a.trigger === 'retry');
-    if (notification.status === 'WAITING' && !retried && notification.nextAttemptAt !== null) {
-      await this.deps.scheduler.start({
-        notificationId: notification.id,
-        waitSeconds: this.secondsUntil(notification.nextAttemptAt),
-        nextAttemptAt: notification.nextAttemptAt,
-      });
-    }
+    await this.continueSeries(notification);
   }
 
   private async createSettled(
@@ -923,6 +967,11 @@ export class DeliveryService implements ParkedNotifications {
   private expiresAt(now: Date): number {
     return Math.floor(now.getTime() / 1000) + this.deps.settings.retentionDays * 86_400;
   }
+}
+
+/** Automatic retries recorded so far. */
+function retriesOf(notification: Pick<Notification, 'attempts'>): number {
+  return notification.attempts.filter((a) => a.trigger === 'retry').length;
 }
 
 interface Decision {

@@ -1,33 +1,52 @@
 /**
- * The contract between the retry state machine (lib/constructs/retry-machine.ts) and the
- * attempt Lambda (lambdas/handlers/attempt.ts). The machine is written in JSONPath.
+ * The contract between the state machines (lib/constructs/retry-machine.ts) and the attempt
+ * Lambda (lambdas/handlers/attempt.ts). Both machines are written in JSONPath.
  *
- * Execution input (started by the delivery Lambda after a failed first attempt, name derived
- * from the notification id):      { notificationId, waitSeconds, nextAttemptAt }
- * For retry k = 1..5:  Wait (TimestampPath $.nextAttemptAt: the same instant the notification
- *                         record shows; a timestamp also allows the sub-second waits that
- *                         local mode's RETRY_TIME_SCALE produces)
- *                      -> Task "Attempt k" invoking the attempt Lambda with
- *                         { action: "attempt", notificationId, retry: k }
- *                         (payloadResponseOnly; the result replaces the state)
- *                      -> Choice: $.done == true -> Succeed; k < 5 -> Wait k+1
- * After retry 5: Task "MarkFailed" invoking the attempt Lambda with
- *                         { action: "markFailed", notificationId }, the end: it marks FAILED a
- *                         notification still WAITING and leaves any other alone.
+ * Retry machine: ONE execution per retry (a chain), 2 billed state transitions each:
+ *   Wait (TimestampPath $.nextAttemptAt: the instant the notification record shows; a
+ *   timestamp also allows the sub-second waits of local mode's RETRY_TIME_SCALE)
+ *   -> Task "Attempt" invoking the attempt Lambda with { action: "retry", notificationId,
+ *      retry }, the end.
+ * The Lambda records retry k (idempotent per retry number); when it fails and k < 5 it starts
+ * the execution of retry k+1 itself (retryExecutionName, input from the stored record, so a
+ * repeated invocation starts nothing new); when retry 5 fails it marks the notification FAILED.
+ * The delivery Lambda starts retry 1 after a failed first attempt; a release by the health
+ * driver starts the retry after its own attempt.
+ *
+ * Health machine: a webhook's health driver (lambdas/core/health/driver.ts) loops
+ *   Task "Health step" { action: "health", webhookId, seq, steps } -> Choice ($.done ?
+ *   Succeed : Wait ($.wakeAt) -> Health step).
  */
 export interface RetryExecutionInput {
   readonly notificationId: string;
-  /** Seconds to wait before retry 1 (jitter and Retry-After already applied). */
-  readonly waitSeconds: number;
-  /** ISO instant of retry 1 (now + waitSeconds); what the Wait state waits for. */
+  /** The retry this execution makes, 1..5. */
+  readonly retry: number;
+  /** ISO instant of the retry; what the Wait state waits for. */
   readonly nextAttemptAt: string;
-  /**
-   * The retry the series starts at (default 1): a notification released by its health driver
-   * continues its retries where parking interrupted them.
-   */
-  readonly startAt?: number;
 }
 
+/** What a retry execution is started with; the name tells the executions of one retry apart. */
+export interface RetryStart extends RetryExecutionInput {
+  /**
+   * Number of the attempt whose failure scheduled this retry. A notification parked during
+   * retry k and released later gets its next retry from the release's own attempt, so every
+   * execution has a name of its own that a repeat still computes the same.
+   */
+  readonly after: number;
+}
+
+/** Task input of the retry machine's Attempt state. */
+export interface RetryTaskInput {
+  readonly action: 'retry';
+  readonly notificationId: string;
+  /** 1..5 */
+  readonly retry: number;
+}
+
+/**
+ * Retry k of an execution started before the chain (one execution for all five retries, a
+ * Choice after each): the Lambda answers for that Choice and starts nothing.
+ */
 export interface AttemptTaskInput {
   readonly action: 'attempt';
   readonly notificationId: string;
@@ -35,6 +54,7 @@ export interface AttemptTaskInput {
   readonly retry: number;
 }
 
+/** The last state of an execution started before the chain: FAILED if still WAITING. */
 export interface MarkFailedTaskInput {
   readonly action: 'markFailed';
   readonly notificationId: string;
@@ -48,14 +68,14 @@ export interface HealthTaskInput {
   readonly steps: number;
 }
 
-export type AttemptLambdaInput = AttemptTaskInput | MarkFailedTaskInput;
+export type AttemptLambdaInput = RetryTaskInput | AttemptTaskInput | MarkFailedTaskInput;
 
 /** Everything the attempt Lambda is invoked with: the retry steps and the health driver's. */
 export type AttemptFunctionInput = AttemptLambdaInput | HealthTaskInput;
 
 export interface AttemptTaskOutput {
   readonly notificationId: string;
-  /** true: stop (sent, permanently failed, or settled elsewhere). */
+  /** true: the series is over (sent, failed for good, parked, or settled elsewhere). */
   readonly done: boolean;
   /** Seconds to wait before the next retry (meaningful when done is false). */
   readonly waitSeconds: number;
@@ -63,10 +83,19 @@ export interface AttemptTaskOutput {
   readonly nextAttemptAt: string;
 }
 
-/** Step Functions execution names allow 80 characters of [A-Za-z0-9-_]. */
-export function retryExecutionName(notificationId: string, startAt = 1): string {
-  const suffix = startAt > 1 ? `-${startAt}` : '';
-  return `retry-${notificationId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 70)}${suffix}`;
+/**
+ * `retry-<notification id>-<k>-<n>`: retry k scheduled by attempt n. Step Functions execution
+ * names allow 80 characters of [A-Za-z0-9-_]; a notification id is 30.
+ */
+export function retryExecutionName(
+  start: Pick<RetryStart, 'notificationId' | 'retry' | 'after'>,
+): string {
+  return `${retryExecutionPrefix(start.notificationId)}${start.retry}-${start.after}`;
+}
+
+/** What every retry execution of a notification's name starts with (console search). */
+export function retryExecutionPrefix(notificationId: string): string {
+  return `retry-${notificationId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 60)}-`;
 }
 
 /** The health driver execution of a webhook, `seq`-th of its kind (one runs at a time). */

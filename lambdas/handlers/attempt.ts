@@ -1,7 +1,7 @@
 /**
- * Attempt Lambda, invoked by the retry state machine (lambdas/core/retry-contract.ts):
- * one automatic retry, marking the notification FAILED after the fifth, or one step of a
- * webhook's health driver (lambdas/core/health/driver.ts).
+ * Attempt Lambda, invoked by the state machines (lambdas/core/retry-contract.ts): one
+ * automatic retry (which starts the next retry's execution, or marks the notification FAILED
+ * after the fifth), or one step of a webhook's health driver (lambdas/core/health/driver.ts).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -48,7 +48,8 @@ export function createAttemptHandler(deps: AttemptHandlerDeps): AttemptHandler {
           nextAttemptAt: new Date().toISOString(),
         };
       }
-      return await deps.service.retry(input);
+      // 'attempt': an execution started before the chain, which continues the series itself.
+      return await deps.service.retry(input, { chain: input.action === 'retry' });
     } finally {
       if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }

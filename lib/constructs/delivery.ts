@@ -1,4 +1,5 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,7 +11,7 @@ import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_SETTINGS } from '../config';
 import type { EgressNetwork } from './egress-network';
 import { HandlerFunction } from './handler-function';
-import { RetryMachine } from './retry-machine';
+import { HealthMachine, RetryMachine, stateMachineArnForName } from './retry-machine';
 import type { Tables } from './tables';
 
 /** Delivery Lambda timeout: a batch of 10 with at most 15 s per HTTP attempt fits well within it. */
@@ -72,6 +73,7 @@ export class Delivery extends Construct {
   readonly deliveryFunction: HandlerFunction;
   readonly attemptFunction: HandlerFunction;
   readonly retryMachine: RetryMachine;
+  readonly healthMachine: HealthMachine;
   readonly eventSource: sources.SqsEventSource;
 
   constructor(scope: Construct, id: string, props: DeliveryProps) {
@@ -119,17 +121,26 @@ export class Delivery extends Construct {
       },
     });
 
-    // Named, so the attempt Lambda's config can hold its ARN without a circular reference.
-    const stateMachineName = `${Stack.of(this).stackName}-retries`.slice(0, 80);
+    // Named, so the attempt Lambda's config and policy can hold their ARNs without a circular
+    // reference (the machines invoke the attempt Lambda, which starts their executions).
+    const machineNames = {
+      retry: `${Stack.of(this).stackName}-retries`.slice(0, 80),
+      health: `${Stack.of(this).stackName}-health`.slice(0, 80),
+    };
+    const machineArns = {
+      retry: stateMachineArnForName(this, machineNames.retry),
+      health: stateMachineArnForName(this, machineNames.health),
+    };
     const vpc = {
       vpc: network.vpc,
       subnets: network.privateSubnets,
       securityGroups: [network.senderSecurityGroup],
     };
     const senderEnv = {
-      // Both Lambdas load the same delivery config; only the delivery Lambda sends or starts executions.
+      // Both Lambdas load the same delivery config; both send and start executions.
       ...tables.storeEnvironment(this.queue),
-      [ENV.RETRY_STATE_MACHINE_ARN]: RetryMachine.arnForName(this, stateMachineName),
+      [ENV.RETRY_STATE_MACHINE_ARN]: machineArns.retry,
+      [ENV.HEALTH_STATE_MACHINE_ARN]: machineArns.health,
       [ENV.RETRY_SCHEDULE_SECONDS]: JSON.stringify(schedule),
       [ENV.RETENTION_DAYS]: String(props.retentionDays ?? DEFAULT_SETTINGS.retentionDays),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(
@@ -152,7 +163,7 @@ export class Delivery extends Construct {
     this.attemptFunction = new HandlerFunction(this, 'AttemptFunction', {
       handler: 'attempt',
       description:
-        'Webhooks: one automatic retry of a notification (invoked by the retry state machine)',
+        'Webhooks: one automatic retry of a notification or one health driver step (invoked by the state machines)',
       memorySize: 256,
       timeout: ATTEMPT_TIMEOUT,
       environment: senderEnv,
@@ -164,12 +175,24 @@ export class Delivery extends Construct {
     tables.grantNotificationsReadWrite(this.attemptFunction);
     tables.grantPayloadsGet(this.attemptFunction);
     tables.grantSubjectKeys(this.attemptFunction, 'read');
+    // The next retry's execution, a released notification's retry, a health driver's hand-over.
+    this.attemptFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:StartExecution'],
+        resources: [machineArns.retry, machineArns.health],
+      }),
+    );
 
     this.retryMachine = new RetryMachine(this, 'RetryMachine', {
       attemptFunction: this.attemptFunction,
       scheduleSeconds: schedule,
       logRetention: props.logRetention,
-      stateMachineName,
+      stateMachineName: machineNames.retry,
+    });
+    this.healthMachine = new HealthMachine(this, 'HealthMachine', {
+      attemptFunction: this.attemptFunction,
+      logRetention: props.logRetention,
+      stateMachineName: machineNames.health,
     });
 
     this.deliveryFunction = new HandlerFunction(this, 'DeliveryFunction', {
@@ -180,6 +203,7 @@ export class Delivery extends Construct {
       environment: {
         ...senderEnv,
         [ENV.RETRY_STATE_MACHINE_ARN]: this.retryMachine.stateMachine.stateMachineArn,
+        [ENV.HEALTH_STATE_MACHINE_ARN]: this.healthMachine.stateMachine.stateMachineArn,
         [ENV.DELIVERY_CONCURRENCY]: String(deliveryConcurrency),
         // One webhook never holds more than half of the delivery Lambdas, whatever its cap says.
         [ENV.WEBHOOK_CONCURRENCY_CEILING]: String(Math.max(1, Math.floor(maxConcurrency / 2))),
@@ -196,6 +220,7 @@ export class Delivery extends Construct {
     // Expands a resendQuery job into per-notification resend messages.
     this.queue.grantSendMessages(this.deliveryFunction);
     this.retryMachine.stateMachine.grantStartExecution(this.deliveryFunction);
+    this.healthMachine.stateMachine.grantStartExecution(this.deliveryFunction);
 
     this.eventSource = new sources.SqsEventSource(this.queue, {
       batchSize,

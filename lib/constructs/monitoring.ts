@@ -18,7 +18,10 @@ export interface MonitoringProps {
   readonly httpApi: apigw.IHttpApi;
   readonly queue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  /** The retry machine: one execution per retry. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The health drivers' machine. */
+  readonly healthStateMachine: sfn.IStateMachine;
   /** Functions by the name shown on the dashboard. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /** Subscribed to the alarm topic. Default: none. */
@@ -96,9 +99,13 @@ export class Monitoring extends Construct {
       period: PERIOD,
       statistic: 'Maximum',
     });
-    const executionsStarted = props.stateMachine.metricStarted({ period: PERIOD });
-    const executionsFailed = props.stateMachine.metricFailed({ period: PERIOD });
-    const executionsTimedOut = props.stateMachine.metricTimedOut({ period: PERIOD });
+    const executions = (machine: sfn.IStateMachine) => ({
+      started: machine.metricStarted({ period: PERIOD }),
+      failed: machine.metricFailed({ period: PERIOD }),
+      timedOut: machine.metricTimedOut({ period: PERIOD }),
+    });
+    const retryExecutions = executions(props.stateMachine);
+    const healthExecutions = executions(props.healthStateMachine);
     const failureRate = new cw.MathExpression({
       expression: 'failed / (sent + failed)',
       usingMetrics: { sent, failed },
@@ -132,11 +139,7 @@ export class Monitoring extends Construct {
           ]),
           graph('Oldest message age (s)', [oldest]),
           graph('Dead-letter queue depth', [dlqDepth]),
-          graph('Retry executions', [
-            labelled(executionsStarted, 'started'),
-            labelled(executionsFailed, 'failed'),
-            labelled(executionsTimedOut, 'timed out'),
-          ]),
+          executionsGraph('Retry executions (one per retry)', retryExecutions),
         ],
         [
           graph('Notifications', [
@@ -154,6 +157,7 @@ export class Monitoring extends Construct {
           ]),
         ],
         [
+          executionsGraph('Health driver executions', healthExecutions),
           graph('Destination health: circuits', [
             // Every open circuit's driver reports once per 5 minutes: the sum counts them.
             labelled(platformMetric(METRIC_NAMES.openCircuits), 'open'),
@@ -235,11 +239,20 @@ export class Monitoring extends Construct {
       });
     }
     this.alarm('RetryExecutionsFailed', {
-      metric: executionsFailed,
+      metric: retryExecutions.failed,
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      alarmDescription: 'A retry execution failed: its notification may be left WAITING.',
+      alarmDescription:
+        'A retry execution failed: its notification may be left WAITING (see README, "Automatic retries").',
+    });
+    this.alarm('HealthExecutionsFailed', {
+      metric: healthExecutions.failed,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      alarmDescription:
+        "A health driver execution failed: its webhook's parked notifications wait for the next park or resume to start one.",
     });
 
     this.watchNatInstances(props.natHealth ?? []);
@@ -327,4 +340,15 @@ function graph(title: string, left: cw.IMetric[]): cw.GraphWidget {
 
 function labelled(metric: cw.IMetric, label: string): cw.IMetric {
   return metric instanceof cw.Metric ? metric.with({ label }) : metric;
+}
+
+function executionsGraph(
+  title: string,
+  m: { started: cw.IMetric; failed: cw.IMetric; timedOut: cw.IMetric },
+): cw.GraphWidget {
+  return graph(title, [
+    labelled(m.started, 'started'),
+    labelled(m.failed, 'failed'),
+    labelled(m.timedOut, 'timed out'),
+  ]);
 }

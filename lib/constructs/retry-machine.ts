@@ -4,36 +4,23 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type {
-  AttemptTaskInput,
-  HealthTaskInput,
-  MarkFailedTaskInput,
-} from '../../lambdas/core/retry-contract';
+import type { HealthTaskInput, RetryTaskInput } from '../../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
 import { validateRetrySchedule } from '../config';
 
-/** State names of the machine; local mode and tests bind stand-in functions by these names. */
+/** State names of the machines; local mode and tests bind stand-in functions by these names. */
 export const RETRY_STATE_NAMES = {
-  wait: (retry: number): string => `Wait ${retry}`,
-  attempt: (retry: number): string => `Attempt ${retry}`,
-  check: (retry: number): string => `Done after attempt ${retry}?`,
-  markFailed: 'MarkFailed',
-  settled: 'Settled',
-  route: 'Route',
+  wait: 'Wait',
+  attempt: 'Attempt',
   healthStep: 'Health step',
   healthCheck: 'Health done?',
   healthWait: 'Health wait',
+  healthDone: 'Health done',
 } as const;
 
-export interface RetryMachineProps {
+export interface MachineProps {
   /** The attempt Lambda (lambdas/functions/attempt.ts). */
   readonly attemptFunction: lambda.IFunction;
-  /**
-   * Nominal waits before retries 1..n (seconds): one Wait -> Attempt -> Choice step each.
-   * Each step waits until `$.nextAttemptAt`, which the Lambdas compute from this same
-   * schedule (jitter, Retry-After). Default DEFAULT_RETRY_SCHEDULE_SECONDS.
-   */
-  readonly scheduleSeconds?: readonly number[];
   /** Execution history to CloudWatch Logs (level ALL) and X-Ray tracing. Default true. */
   readonly observability?: boolean;
   /** Log retention of the execution log group. Default one month. */
@@ -45,16 +32,32 @@ export interface RetryMachineProps {
   readonly stateMachineName?: string;
 }
 
+export interface RetryMachineProps extends MachineProps {
+  /**
+   * Nominal waits before retries 1..n (seconds). The machine makes one retry per execution
+   * and waits until `$.nextAttemptAt`, which the Lambdas compute from this same schedule
+   * (jitter, Retry-After). Default DEFAULT_RETRY_SCHEDULE_SECONDS.
+   */
+  readonly scheduleSeconds?: readonly number[];
+}
+
+/** The ARN a machine named `name` will have, as a string that does not reference it. */
+export function stateMachineArnForName(scope: Construct, name: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'states',
+    resource: 'stateMachine',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 /**
- * The automatic retries of one notification, started by the delivery Lambda after a failed
- * first attempt (see lambdas/core/retry-contract.ts). Standard workflow, JSONPath only.
- *   Wait k (TimestampPath $.nextAttemptAt) -> Attempt k -> Choice ($.done ? Settled : Wait k+1)
- *   the last: Wait n -> Attempt n -> MarkFailed (a no-op unless still WAITING), end
- * and the health driver of a webhook (lambdas/core/health/driver.ts), both behind one Choice:
- *   Route: $.webhookId present -> health loop; $.startAt == k -> Wait k; else Wait 1
- *   health loop: Health step -> Choice ($.done ? Settled : Health wait ($.wakeAt) -> Health step)
- * State transitions: Route adds 1 to every execution; a health driver costs 1 + 3 per step
- * (one step per probe, per released page, per heartbeat of at most 5 minutes).
+ * One automatic retry of one notification (see lambdas/core/retry-contract.ts), Standard,
+ * JSONPath only:
+ *   Wait (TimestampPath $.nextAttemptAt) -> Attempt (the attempt Lambda), end.
+ * 2 billed state transitions per retry. The attempt Lambda starts the next retry's execution
+ * (or marks the notification FAILED after the last), so a notification sent at retry k costs
+ * k executions, 2k transitions.
  */
 export class RetryMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -63,12 +66,7 @@ export class RetryMachine extends Construct {
 
   /** The ARN a machine named `name` will have, as a string that does not reference it. */
   static arnForName(scope: Construct, name: string): string {
-    return Stack.of(scope).formatArn({
-      service: 'states',
-      resource: 'stateMachine',
-      resourceName: name,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
+    return stateMachineArnForName(scope, name);
   }
 
   constructor(scope: Construct, id: string, props: RetryMachineProps) {
@@ -76,145 +74,137 @@ export class RetryMachine extends Construct {
     const schedule = props.scheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
     validateRetrySchedule(schedule);
     this.scheduleSeconds = schedule;
-
-    const settled = new sfn.Succeed(this, RETRY_STATE_NAMES.settled);
-    const markFailedAction: MarkFailedTaskInput['action'] = 'markFailed';
-    // Every state entered is a billed transition. The last attempt goes straight to MarkFailed,
-    // which leaves a notification that is no longer WAITING (sent, or failed for good) alone,
-    // and ends the execution itself: no Choice and no Succeed after the fifth retry.
-    const markFailed = this.invoke(RETRY_STATE_NAMES.markFailed, props.attemptFunction, {
-      action: markFailedAction,
-      notificationId: sfn.JsonPath.stringAt('$.notificationId'),
+    const action: RetryTaskInput['action'] = 'retry';
+    const wait = new sfn.Wait(this, RETRY_STATE_NAMES.wait, {
+      // The instant the notification record shows as nextAttemptAt; a timestamp (unlike
+      // SecondsPath) also carries the sub-second waits of local mode's RETRY_TIME_SCALE.
+      time: sfn.WaitTime.timestampPath('$.nextAttemptAt'),
     });
+    const attempt = invokeAttempt(this, RETRY_STATE_NAMES.attempt, props.attemptFunction, {
+      action,
+      notificationId: sfn.JsonPath.stringAt('$.notificationId'),
+      retry: sfn.JsonPath.numberAt('$.retry'),
+    });
+    const built = standardMachine(this, props, {
+      definition: wait.next(attempt),
+      comment: `One automatic retry of a notification (${schedule.length} at most, one execution each): Wait -> Attempt`,
+    });
+    this.stateMachine = built.stateMachine;
+    this.logGroup = built.logGroup;
+  }
+}
 
-    const attemptAction: AttemptTaskInput['action'] = 'attempt';
-    // Built from the last step backwards so each Choice can point at the next Wait.
-    let next: sfn.IChainable = markFailed;
-    const waits: sfn.Wait[] = [];
-    for (let retry = schedule.length; retry >= 1; retry--) {
-      const wait = new sfn.Wait(this, RETRY_STATE_NAMES.wait(retry), {
-        // The instant the notification record shows as nextAttemptAt; a timestamp (unlike
-        // SecondsPath) also carries the sub-second waits of local mode's RETRY_TIME_SCALE.
-        time: sfn.WaitTime.timestampPath('$.nextAttemptAt'),
-      });
-      const attempt = this.invoke(RETRY_STATE_NAMES.attempt(retry), props.attemptFunction, {
-        action: attemptAction,
-        notificationId: sfn.JsonPath.stringAt('$.notificationId'),
-        retry,
-      });
-      waits[retry] = wait;
-      if (retry === schedule.length) {
-        next = wait.next(attempt).next(next);
-        continue;
-      }
-      const check = new sfn.Choice(this, RETRY_STATE_NAMES.check(retry))
-        .when(sfn.Condition.booleanEquals('$.done', true), settled)
-        .otherwise(next);
-      next = wait.next(attempt).next(check);
-    }
+/**
+ * The health driver of one webhook (lambdas/core/health/driver.ts), Standard, JSONPath only:
+ *   Health step -> Choice ($.done ? end : Health wait ($.wakeAt) -> Health step)
+ * 3 billed transitions per step (one step per probe, per released page, per heartbeat of at
+ * most 5 minutes) and 1 for the end.
+ */
+export class HealthMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup?: logs.LogGroup;
 
-    // A notification released by its health driver resumes its series at retry k (startAt);
-    // a health driver (input with webhookId) loops Step -> Choice -> Wait until done.
-    const healthAction: HealthTaskInput['action'] = 'health';
-    const healthStep = this.invoke(RETRY_STATE_NAMES.healthStep, props.attemptFunction, {
-      action: healthAction,
+  constructor(scope: Construct, id: string, props: MachineProps) {
+    super(scope, id);
+    const action: HealthTaskInput['action'] = 'health';
+    const step = invokeAttempt(this, RETRY_STATE_NAMES.healthStep, props.attemptFunction, {
+      action,
       webhookId: sfn.JsonPath.stringAt('$.webhookId'),
       seq: sfn.JsonPath.numberAt('$.seq'),
       steps: sfn.JsonPath.numberAt('$.steps'),
     });
-    const healthWait = new sfn.Wait(this, RETRY_STATE_NAMES.healthWait, {
+    const wait = new sfn.Wait(this, RETRY_STATE_NAMES.healthWait, {
       time: sfn.WaitTime.timestampPath('$.wakeAt'),
     });
-    healthStep.next(
+    step.next(
       new sfn.Choice(this, RETRY_STATE_NAMES.healthCheck)
-        .when(sfn.Condition.booleanEquals('$.done', true), settled)
-        .otherwise(healthWait.next(healthStep)),
+        .when(
+          sfn.Condition.booleanEquals('$.done', true),
+          new sfn.Succeed(this, RETRY_STATE_NAMES.healthDone),
+        )
+        .otherwise(wait.next(step)),
     );
-    const route = new sfn.Choice(this, RETRY_STATE_NAMES.route).when(
-      sfn.Condition.isPresent('$.webhookId'),
-      healthStep,
-    );
-    for (let retry = 2; retry <= schedule.length; retry++) {
-      route.when(
-        sfn.Condition.and(
-          sfn.Condition.isPresent('$.startAt'),
-          sfn.Condition.numberEquals('$.startAt', retry),
-        ),
-        waits[retry] as sfn.Wait,
-      );
-    }
-    route.otherwise(waits[1] as sfn.Wait);
+    const built = standardMachine(this, props, {
+      definition: step,
+      comment: "A webhook's health driver: Health step -> Choice -> Health wait, until done",
+    });
+    this.stateMachine = built.stateMachine;
+    this.logGroup = built.logGroup;
+  }
+}
 
-    const observability = props.observability ?? true;
-    if (observability) {
-      this.logGroup = new logs.LogGroup(this, 'Executions', {
+/** A Standard, JSONPath machine with the execution log group and tracing of `props`. */
+function standardMachine(
+  scope: Construct,
+  props: MachineProps,
+  body: { readonly definition: sfn.IChainable; readonly comment: string },
+): { stateMachine: sfn.StateMachine; logGroup?: logs.LogGroup } {
+  const observability = props.observability ?? true;
+  const logGroup = observability
+    ? new logs.LogGroup(scope, 'Executions', {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
-      });
-    }
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      stateMachineName: props.stateMachineName,
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      comment: `Automatic retries of one notification: ${schedule.length} x (Wait -> Attempt -> Choice), the last Choice replaced by MarkFailed; or a webhook's health driver`,
-      definitionBody: sfn.DefinitionBody.fromChainable(route),
-      tracingEnabled: observability,
-      ...(this.logGroup === undefined
-        ? {}
-        : {
-            logs: {
-              destination: this.logGroup,
-              level: sfn.LogLevel.ALL,
-              includeExecutionData: false,
-            },
-          }),
-    });
-    this.acknowledgeNagFindings(props.attemptFunction);
-  }
+      })
+    : undefined;
+  const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
+    stateMachineType: sfn.StateMachineType.STANDARD,
+    stateMachineName: props.stateMachineName,
+    queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    comment: body.comment,
+    definitionBody: sfn.DefinitionBody.fromChainable(body.definition),
+    tracingEnabled: observability,
+    ...(logGroup === undefined
+      ? {}
+      : { logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false } }),
+  });
+  acknowledgeNagFindings(stateMachine, props.attemptFunction);
+  return { stateMachine, logGroup };
+}
 
-  private acknowledgeNagFindings(fn: lambda.IFunction): void {
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'CloudWatch Logs delivery and X-Ray tracing actions of Step Functions support no resource-level permissions.',
+function acknowledgeNagFindings(stateMachine: sfn.StateMachine, fn: lambda.IFunction): void {
+  Validations.of(stateMachine).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'CloudWatch Logs delivery and X-Ray tracing actions of Step Functions support no resource-level permissions.',
+  });
+  const cfn = fn.node.defaultChild;
+  if (cfn instanceof CfnElement) {
+    Validations.of(stateMachine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(stateMachine).getLogicalId(cfn)}.Arn>:*]`,
+      reason: 'Invoking the attempt Lambda by any of its versions; the function itself is fixed.',
     });
-    const cfn = fn.node.defaultChild;
-    if (cfn instanceof CfnElement) {
-      Validations.of(this.stateMachine).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(cfn)}.Arn>:*]`,
-        reason: 'Invoking the attempt Lambda by any of its versions; the function itself is fixed.',
-      });
-    }
   }
+}
 
-  private invoke(
-    name: string,
-    fn: lambda.IFunction,
-    payload: Record<string, unknown>,
-  ): tasks.LambdaInvoke {
-    const task = new tasks.LambdaInvoke(this, name, {
-      lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject(payload),
-      // The Lambda's result replaces the state: { notificationId, done, waitSeconds, nextAttemptAt }.
-      payloadResponseOnly: true,
-      // Adds Retry on Lambda.ServiceException, AWSLambdaException, SdkClientException, ClientExecutionTimeoutException.
-      retryOnServiceExceptions: true,
-    });
-    task.addRetry({
-      errors: ['Lambda.TooManyRequestsException'],
-      interval: Duration.seconds(5),
-      maxAttempts: 8,
-      backoffRate: 2,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    // A failing attempt Lambda (e.g. DynamoDB throttling) gets a few more tries before the
-    // execution fails and the ExecutionsFailed alarm fires; attempts are idempotent per number.
-    task.addRetry({
-      errors: ['States.TaskFailed'],
-      interval: Duration.seconds(30),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
-    return task;
-  }
+function invokeAttempt(
+  scope: Construct,
+  name: string,
+  fn: lambda.IFunction,
+  payload: Record<string, unknown>,
+): tasks.LambdaInvoke {
+  const task = new tasks.LambdaInvoke(scope, name, {
+    lambdaFunction: fn,
+    payload: sfn.TaskInput.fromObject(payload),
+    // The Lambda's result replaces the state.
+    payloadResponseOnly: true,
+    // Adds Retry on Lambda.ServiceException, AWSLambdaException, SdkClientException, ClientExecutionTimeoutException.
+    retryOnServiceExceptions: true,
+  });
+  task.addRetry({
+    errors: ['Lambda.TooManyRequestsException'],
+    interval: Duration.seconds(5),
+    maxAttempts: 8,
+    backoffRate: 2,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  // A failing attempt Lambda (DynamoDB throttling, a throttled StartExecution of the next
+  // retry) gets a few more tries before the execution fails and the ExecutionsFailed alarm
+  // fires; a repeat records nothing twice and starts nothing twice.
+  task.addRetry({
+    errors: ['States.TaskFailed'],
+    interval: Duration.seconds(30),
+    maxAttempts: 3,
+    backoffRate: 2,
+  });
+  return task;
 }

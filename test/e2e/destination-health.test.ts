@@ -4,27 +4,13 @@
  * RETRY_TIME_SCALE. The assertions are on counts (requests the receiver saw, executions the
  * local Step Functions endpoint started, notifications and attempts recorded), never on clocks.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { forEachBounded } from '../../lambdas/core/concurrency';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver } from '../support/receivers';
+import { executionsStarted } from '../support/sfn-journal';
 import { type ApiClient, definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(600_000);
-
-/** Names of the executions the local Step Functions endpoint started (from its journal). */
-function executionsStarted(dataDir: string): string[] {
-  const file = path.join(dataDir, 'sfn-executions.jsonl');
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { t: string; name: string })
-    .filter((r) => r.t === 'start')
-    .map((r) => r.name);
-}
 
 /** `count` events of `type` in batches of 100, each accepted. */
 async function publishMany(api: ApiClient, type: string, count: number): Promise<void> {

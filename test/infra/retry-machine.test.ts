@@ -1,12 +1,18 @@
 import aslValidator from 'asl-validator';
-import { StateMachine } from 'aws-local-stepfunctions';
-import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
+import type {
+  HealthTaskInput,
+  RetryExecutionInput,
+  RetryTaskInput,
+} from '../../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../../lambdas/core/retry-schedule';
+import type { HealthDriverInput } from '../../lambdas/ports';
 import {
   LOCAL_ATTEMPT_FUNCTION_ARN,
   RETRY_STATE_NAMES,
+  synthesizeHealthDefinition,
   synthesizeRetryDefinition,
 } from '../../lib/retry-definition';
+import { runChain, runExecution } from '../support/machine-runs';
 
 interface State {
   Type: string;
@@ -25,72 +31,89 @@ interface Definition {
 }
 
 const SCHEDULE = [7, 11, 13, 17, 19];
-const definition = synthesizeRetryDefinition({ schedule: SCHEDULE }) as unknown as Definition;
-const states = definition.States;
-const taskStates = Object.entries(states)
-  .filter(([, s]) => s.Type === 'Task')
-  .map(([name]) => name);
-const waitStates = Object.entries(states)
-  .filter(([, s]) => s.Type === 'Wait')
-  .map(([name]) => name);
+const retrySynthesized = synthesizeRetryDefinition({ schedule: SCHEDULE });
+const healthSynthesized = synthesizeHealthDefinition();
+const retryDefinition = retrySynthesized as unknown as Definition;
+const healthDefinition = healthSynthesized as unknown as Definition;
+const machines = { retry: retryDefinition, health: healthDefinition };
+const tasksOf = (d: Definition) => Object.values(d.States).filter((s) => s.Type === 'Task');
 
-describe('retry state machine definition', () => {
+describe.each(Object.entries(machines))('%s state machine definition', (_name, definition) => {
   it('is valid Amazon States Language', () => {
     const result = aslValidator(definition);
     expect(result.errorsText()).toBe('');
     expect(result.isValid).toBe(true);
   });
 
-  it('has the documented shape: Wait -> Attempt -> Choice steps, the fifth Attempt straight to MarkFailed', () => {
-    expect(definition.StartAt).toBe(RETRY_STATE_NAMES.route);
-    expect(states[RETRY_STATE_NAMES.route]).toMatchObject({
-      Type: 'Choice',
-      Default: RETRY_STATE_NAMES.wait(1),
-    });
-    for (let k = 1; k <= RETRY_COUNT; k++) {
-      expect(states[RETRY_STATE_NAMES.wait(k)]).toMatchObject({
-        Type: 'Wait',
-        TimestampPath: '$.nextAttemptAt',
-        Next: RETRY_STATE_NAMES.attempt(k),
-      });
-      const attempt = states[RETRY_STATE_NAMES.attempt(k)]!;
-      expect(attempt).toMatchObject({
-        Type: 'Task',
-        Resource: LOCAL_ATTEMPT_FUNCTION_ARN,
-        Parameters: { action: 'attempt', 'notificationId.$': '$.notificationId', retry: k },
-        Next: k < RETRY_COUNT ? RETRY_STATE_NAMES.check(k) : RETRY_STATE_NAMES.markFailed,
-      });
-      if (k === RETRY_COUNT) continue;
-      expect(states[RETRY_STATE_NAMES.check(k)]).toMatchObject({
-        Type: 'Choice',
-        Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.settled }],
-        Default: RETRY_STATE_NAMES.wait(k + 1),
-      });
+  it('retries the Lambda tasks on Lambda service errors and on a failed invocation', () => {
+    for (const task of tasksOf(definition)) {
+      expect(task.Retry!.flatMap((r) => r.ErrorEquals)).toEqual(
+        expect.arrayContaining([
+          'Lambda.ServiceException',
+          'Lambda.AWSLambdaException',
+          'Lambda.SdkClientException',
+          'Lambda.TooManyRequestsException',
+          'States.TaskFailed',
+        ]),
+      );
     }
-    expect(states[RETRY_STATE_NAMES.check(RETRY_COUNT)]).toBeUndefined();
-    expect(states[RETRY_STATE_NAMES.markFailed]).toMatchObject({
-      Type: 'Task',
-      Parameters: { action: 'markFailed', 'notificationId.$': '$.notificationId' },
-      End: true,
-    });
-    expect(states[RETRY_STATE_NAMES.settled]).toMatchObject({ Type: 'Succeed' });
-    // Every state entered is billed: 3 per retry but the last (2), MarkFailed, Settled.
-    // + Route and the health driver's loop (Health step -> Health done? -> Health wait).
-    expect(Object.keys(states)).toHaveLength(RETRY_COUNT * 3 + 1 + 4);
   });
 
-  it('routes a resumed series to its retry and a health driver to its loop', () => {
-    const route = states[RETRY_STATE_NAMES.route] as unknown as {
-      Choices: { Variable?: string; IsPresent?: boolean; Next: string }[];
-    };
-    expect(route.Choices[0]).toEqual({
-      Variable: '$.webhookId',
-      IsPresent: true,
-      Next: RETRY_STATE_NAMES.healthStep,
-    });
-    expect(route.Choices.slice(1).map((c) => c.Next)).toEqual(
-      [2, 3, 4, 5].map((k) => RETRY_STATE_NAMES.wait(k)),
+  it('uses JSONPath only', () => {
+    const languages = [definition, ...Object.values(definition.States)].map(
+      (s) => (s as { QueryLanguage?: string }).QueryLanguage ?? 'JSONPath',
     );
+    expect(new Set(languages)).toEqual(new Set(['JSONPath']));
+    expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Arguments"|"Output"|\{%/);
+  });
+});
+
+describe('retry state machine definition', () => {
+  const states = retryDefinition.States;
+
+  it('has the documented shape: one retry per execution, Wait -> Attempt, the end', () => {
+    expect(retryDefinition.StartAt).toBe(RETRY_STATE_NAMES.wait);
+    expect(states[RETRY_STATE_NAMES.wait]).toMatchObject({
+      Type: 'Wait',
+      TimestampPath: '$.nextAttemptAt',
+      Next: RETRY_STATE_NAMES.attempt,
+    });
+    expect(states[RETRY_STATE_NAMES.attempt]).toMatchObject({
+      Type: 'Task',
+      Resource: LOCAL_ATTEMPT_FUNCTION_ARN,
+      Parameters: {
+        action: 'retry',
+        'notificationId.$': '$.notificationId',
+        'retry.$': '$.retry',
+      },
+      End: true,
+    });
+    // Every state entered is billed: two per retry.
+    expect(Object.keys(states)).toHaveLength(2);
+  });
+
+  it('puts the given attempt function ARN in its task and defaults to the standard schedule', () => {
+    const arn = 'arn:aws:lambda:eu-central-1:111122223333:function:attempt';
+    for (const other of [
+      synthesizeRetryDefinition({ attemptFunctionArn: arn }),
+      synthesizeHealthDefinition({ attemptFunctionArn: arn }),
+    ])
+      expect(tasksOf(other as unknown as Definition).map((s) => s.Resource)).toEqual([arn]);
+    expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toHaveLength(RETRY_COUNT);
+  });
+
+  it('refuses a schedule that is not five whole seconds', () => {
+    expect(() => synthesizeRetryDefinition({ schedule: [60, 300] })).toThrow(/5 entries/);
+    expect(() => synthesizeRetryDefinition({ schedule: [60, 300, 0.5, 1, 2] })).toThrow(
+      /whole seconds/,
+    );
+  });
+});
+
+describe('health state machine definition', () => {
+  it('loops Health step -> Health done? -> Health wait until the step says done', () => {
+    const states = healthDefinition.States;
+    expect(healthDefinition.StartAt).toBe(RETRY_STATE_NAMES.healthStep);
     expect(states[RETRY_STATE_NAMES.healthStep]).toMatchObject({
       Type: 'Task',
       Parameters: {
@@ -103,7 +126,7 @@ describe('retry state machine definition', () => {
     });
     expect(states[RETRY_STATE_NAMES.healthCheck]).toMatchObject({
       Type: 'Choice',
-      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.settled }],
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: RETRY_STATE_NAMES.healthDone }],
       Default: RETRY_STATE_NAMES.healthWait,
     });
     expect(states[RETRY_STATE_NAMES.healthWait]).toMatchObject({
@@ -111,160 +134,88 @@ describe('retry state machine definition', () => {
       TimestampPath: '$.wakeAt',
       Next: RETRY_STATE_NAMES.healthStep,
     });
-  });
-
-  it('retries the Lambda tasks on Lambda service errors', () => {
-    for (const name of taskStates) {
-      const errors = states[name]!.Retry!.flatMap((r) => r.ErrorEquals);
-      expect(errors).toEqual(
-        expect.arrayContaining([
-          'Lambda.ServiceException',
-          'Lambda.AWSLambdaException',
-          'Lambda.SdkClientException',
-          'Lambda.TooManyRequestsException',
-        ]),
-      );
-    }
-  });
-
-  it('uses JSONPath only', () => {
-    const languages = [definition, ...Object.values(states)].map(
-      (s) => (s as { QueryLanguage?: string }).QueryLanguage ?? 'JSONPath',
-    );
-    expect(new Set(languages)).toEqual(new Set(['JSONPath']));
-    expect(JSON.stringify(definition)).not.toMatch(/JSONata|"Arguments"|"Output"|\{%/);
-  });
-
-  it('puts the given attempt function ARN in every task and defaults to the standard schedule', () => {
-    const arn = 'arn:aws:lambda:eu-central-1:111122223333:function:attempt';
-    const other = synthesizeRetryDefinition({ attemptFunctionArn: arn }) as unknown as Definition;
-    const resources = Object.values(other.States)
-      .filter((s) => s.Type === 'Task')
-      .map((s) => s.Resource);
-    expect(resources).toEqual(Array(RETRY_COUNT + 2).fill(arn));
-    expect(DEFAULT_RETRY_SCHEDULE_SECONDS).toHaveLength(RETRY_COUNT);
-  });
-
-  it('refuses a schedule that is not five whole seconds', () => {
-    expect(() => synthesizeRetryDefinition({ schedule: [60, 300] })).toThrow(/5 entries/);
-    expect(() => synthesizeRetryDefinition({ schedule: [60, 300, 0.5, 1, 2] })).toThrow(
-      /whole seconds/,
-    );
+    expect(states[RETRY_STATE_NAMES.healthDone]).toMatchObject({ Type: 'Succeed' });
+    expect(Object.keys(states)).toHaveLength(4);
   });
 });
 
-describe('retry state machine, executed by aws-local-stepfunctions', () => {
-  const machine = new StateMachine(definition as never);
-  const noWaits = Object.fromEntries(waitStates.map((name) => [name, 0]));
-  const noRetryPauses = Object.fromEntries(taskStates.map((name) => [name, 0]));
+describe('the retry chain, executed by aws-local-stepfunctions', () => {
   // A fake clock: the delivery Lambda failed at T0; retry k is due SCHEDULE[0..k-1] seconds later.
   const T0 = Date.parse('2026-11-28T10:00:00.000Z');
   const dueAt = (retry: number) =>
     new Date(T0 + SCHEDULE.slice(0, retry).reduce((a, b) => a + b, 0) * 1000).toISOString();
+  const first: RetryExecutionInput = { notificationId: 'ntf_1', retry: 1, nextAttemptAt: dueAt(1) };
 
-  /** What the stand-in attempt Lambda answers: done, or when the next retry is due. */
-  const answer = (input: AttemptLambdaInput, done: boolean): AttemptTaskOutput => {
-    const next = input.action === 'attempt' ? input.retry + 1 : RETRY_COUNT + 1;
-    return done
-      ? {
-          notificationId: input.notificationId,
-          done: true,
-          waitSeconds: 0,
-          nextAttemptAt: dueAt(next - 1),
+  /** A stand-in attempt Lambda: retry k fails until `sentAt`, and starts retry k+1 while k < 5. */
+  const chain = (sentAt: number) =>
+    runChain<RetryExecutionInput, RetryTaskInput>(retrySynthesized, first, (task) =>
+      task.retry >= sentAt || task.retry >= RETRY_COUNT
+        ? undefined
+        : {
+            notificationId: task.notificationId,
+            retry: task.retry + 1,
+            nextAttemptAt: dueAt(task.retry + 1),
+          },
+    );
+
+  it('makes retry k in execution k with the input it was started with, 2 transitions each', async () => {
+    const steps = await chain(3);
+    expect(steps.map((s) => s.task)).toEqual(
+      [1, 2, 3].map((retry) => ({ action: 'retry', notificationId: 'ntf_1', retry })),
+    );
+    expect(steps.map((s) => s.run.transitions)).toEqual([2, 2, 2]);
+  });
+
+  it('makes five executions, no more, when every retry fails', async () => {
+    const steps = await chain(Number.POSITIVE_INFINITY);
+    expect(steps.map((s) => s.task.retry)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('waits before each retry for the instant its input names, as long as the schedule says', async () => {
+    const steps = await chain(Number.POSITIVE_INFINITY);
+    const instants = [
+      T0,
+      ...steps.map((s) => Date.parse((s.run.waitInputs[0] as RetryExecutionInput).nextAttemptAt)),
+    ];
+    expect(steps.map((_, i) => (instants[i + 1]! - instants[i]!) / 1000)).toEqual(SCHEDULE);
+  });
+
+  it('invokes the attempt again after a Lambda service error or a failed invocation', async () => {
+    for (const name of ['Lambda.ServiceException', 'Error']) {
+      const calls: unknown[] = [];
+      const run = await runExecution(retrySynthesized, first, async (task) => {
+        calls.push(task);
+        if (calls.length === 1) {
+          const error = new Error('service unavailable');
+          error.name = name;
+          throw error;
         }
-      : {
-          notificationId: input.notificationId,
-          done: false,
-          waitSeconds: SCHEDULE[next - 1] ?? 0,
-          nextAttemptAt: dueAt(next),
-        };
-  };
-  const failing = (input: AttemptLambdaInput) => answer(input, input.action === 'markFailed');
-
-  /** Runs one execution; the stand-in attempt Lambda answers from `behaviour`. */
-  async function run(behaviour: (input: AttemptLambdaInput, call: number) => AttemptTaskOutput) {
-    const calls: AttemptLambdaInput[] = [];
-    const standIn = async (input: unknown) => {
-      calls.push(input as AttemptLambdaInput);
-      return behaviour(input as AttemptLambdaInput, calls.length) as never;
-    };
-    const execution = machine.run(
-      { notificationId: 'ntf_1', waitSeconds: SCHEDULE[0]!, nextAttemptAt: dueAt(1) },
-      {
-        overrides: {
-          taskResourceLocalHandlers: Object.fromEntries(taskStates.map((name) => [name, standIn])),
-          waitTimeOverrides: noWaits,
-          retryIntervalOverrides: noRetryPauses,
-        },
-      },
-    );
-    const waitInputs: { nextAttemptAt: string }[] = [];
-    const collecting = (async () => {
-      for await (const event of execution.eventLogs) {
-        if (event.type === 'StateEntered' && event.state.type === 'Wait')
-          waitInputs.push(event.state.input as { nextAttemptAt: string });
-      }
-    })();
-    const result = await execution.result;
-    await collecting;
-    // Seconds each Wait state was asked to wait, on the fake clock.
-    const instants = [T0, ...waitInputs.map((w) => Date.parse(w.nextAttemptAt))];
-    const waitsAskedFor = waitInputs.map((_, i) => (instants[i + 1]! - instants[i]!) / 1000);
-    return { result, calls, waitsAskedFor };
-  }
-
-  it('stops after the attempt that succeeds (retry 3: three attempts, no MarkFailed)', async () => {
-    const { result, calls } = await run((input) =>
-      answer(input, input.action === 'attempt' && input.retry === 3),
-    );
-    expect(calls).toEqual(
-      [1, 2, 3].map((retry) => ({ action: 'attempt', notificationId: 'ntf_1', retry })),
-    );
-    expect(result).toMatchObject({ notificationId: 'ntf_1', done: true });
+        return { done: true };
+      });
+      expect(calls).toEqual([
+        { action: 'retry', notificationId: 'ntf_1', retry: 1 },
+        { action: 'retry', notificationId: 'ntf_1', retry: 1 },
+      ]);
+      expect(run.result).toEqual({ done: true });
+    }
   });
+});
 
-  it('after a fifth retry that succeeds, MarkFailed runs and leaves the notification alone', async () => {
-    const { calls } = await run((input) =>
-      answer(input, input.action === 'markFailed' || input.retry === RETRY_COUNT),
-    );
-    expect(calls).toHaveLength(RETRY_COUNT + 1);
-    expect(calls[calls.length - 1]).toEqual({ action: 'markFailed', notificationId: 'ntf_1' });
-  });
-
-  it('stops at once when the first retry succeeds', async () => {
-    const { calls } = await run((input) => answer(input, true));
-    expect(calls).toHaveLength(1);
-  });
-
-  it('ends in MarkFailed after five failed retries: 1 + 5 attempts in all', async () => {
-    const { calls } = await run(failing);
-    const attempts = calls.filter((c) => c.action === 'attempt');
-    // The first attempt is the delivery Lambda's; the machine makes the five retries.
-    expect(attempts.map((c) => (c.action === 'attempt' ? c.retry : 0))).toEqual([1, 2, 3, 4, 5]);
-    expect(calls[calls.length - 1]).toEqual({ action: 'markFailed', notificationId: 'ntf_1' });
-    expect(calls).toHaveLength(RETRY_COUNT + 1);
-  });
-
-  it('waits before each retry as long as the schedule says, growing step by step', async () => {
-    const { waitsAskedFor } = await run(failing);
-    expect(waitsAskedFor).toEqual(SCHEDULE);
-    for (let i = 1; i < waitsAskedFor.length; i++)
-      expect(waitsAskedFor[i]!).toBeGreaterThan(waitsAskedFor[i - 1]!);
-  });
-
-  it('invokes the attempt again after a Lambda service error instead of failing the execution', async () => {
-    const { calls, result } = await run((input, call) => {
-      if (call === 1) {
-        const error = new Error('service unavailable');
-        error.name = 'Lambda.ServiceException';
-        throw error;
-      }
-      return answer(input, true);
+describe('the health machine, executed by aws-local-stepfunctions', () => {
+  it('runs steps until one says done, waiting for each wakeAt: 3 transitions per step and 1 for the end', async () => {
+    const driver: HealthDriverInput = { webhookId: 'wh_1', seq: 0, steps: 0 };
+    const calls: HealthTaskInput[] = [];
+    const run = await runExecution(healthSynthesized, driver, async (input) => {
+      const step = input as HealthTaskInput;
+      calls.push(step);
+      return { ...driver, steps: step.steps + 1, done: step.steps + 1 >= 3, wakeAt: 'soon' };
     });
-    expect(calls).toEqual([
-      { action: 'attempt', notificationId: 'ntf_1', retry: 1 },
-      { action: 'attempt', notificationId: 'ntf_1', retry: 1 },
+    expect(calls.map((c) => [c.action, c.steps])).toEqual([
+      ['health', 0],
+      ['health', 1],
+      ['health', 2],
     ]);
-    expect(result).toMatchObject({ done: true });
+    expect(run.waitInputs).toHaveLength(2);
+    expect(run.transitions).toBe(3 * 3 - 1 + 1);
   });
 });

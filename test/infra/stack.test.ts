@@ -21,7 +21,7 @@ import { DEFAULTS } from '../../lambdas/defaults';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { worstBatchSeconds } from '../../lib/constructs/delivery';
-import { synthesizeRetryDefinition } from '../../lib/retry-definition';
+import { synthesizeHealthDefinition, synthesizeRetryDefinition } from '../../lib/retry-definition';
 import {
   actionsOf,
   actionsOn,
@@ -55,6 +55,7 @@ let ids: {
   queue: string;
   dlq: string;
   machine: string;
+  healthMachine: string;
   webhooks: string;
   notifications: string;
   payloads: string;
@@ -73,6 +74,7 @@ beforeAll(() => {
     queue: logicalId(stack.delivery.queue),
     dlq: logicalId(stack.delivery.deadLetterQueue),
     machine: logicalId(stack.delivery.retryMachine.stateMachine),
+    healthMachine: logicalId(stack.delivery.healthMachine.stateMachine),
     webhooks: logicalId(stack.tables.webhooks),
     notifications: logicalId(stack.tables.notifications),
     payloads: logicalId(stack.tables.payloads),
@@ -172,6 +174,7 @@ describe('Lambda functions', () => {
       [ENV.RETENTION_DAYS]: '90',
       [ENV.ALLOW_HTTP]: 'false',
       [ENV.RETRY_STATE_MACHINE_ARN]: { Ref: ids.machine },
+      [ENV.HEALTH_STATE_MACHINE_ARN]: { Ref: ids.healthMachine },
       [ENV.DELIVERY_QUEUE_URL]: { Ref: ids.queue },
     });
     for (const fn of [ids.ingest, ids.attempt])
@@ -237,12 +240,18 @@ describe('Lambda functions', () => {
       });
   });
 
-  it('gives the attempt Lambda the retry machine ARN by name, without a circular reference', () => {
-    const name = propsOf(built, ids.machine).StateMachineName as string;
-    expect(name).toBe('Webhooks-eu-central-1-retries');
-    const arn = JSON.stringify(envOf(built, ids.attempt)[ENV.RETRY_STATE_MACHINE_ARN]);
-    expect(arn).toContain(`:stateMachine:${name}`);
-    expect(references(envOf(built, ids.attempt), ids.machine)).toBe(false);
+  it('gives the attempt Lambda both machine ARNs by name, without a circular reference', () => {
+    const machines = [
+      [ids.machine, ENV.RETRY_STATE_MACHINE_ARN, 'Webhooks-eu-central-1-retries'],
+      [ids.healthMachine, ENV.HEALTH_STATE_MACHINE_ARN, 'Webhooks-eu-central-1-health'],
+    ] as const;
+    for (const [id, variable, expected] of machines) {
+      const name = propsOf(built, id).StateMachineName as string;
+      expect(name).toBe(expected);
+      const arn = JSON.stringify(envOf(built, ids.attempt)[variable]);
+      expect(arn).toContain(`:stateMachine:${name}`);
+      expect(references(envOf(built, ids.attempt), id)).toBe(false);
+    }
   });
 
   it('feeds the delivery Lambda from the queue in batches with partial batch responses', () => {
@@ -318,18 +327,23 @@ describe('delivery queue', () => {
   });
 });
 
-describe('retry state machine', () => {
-  it('is a Standard workflow logging every event, traced', () => {
-    const p = propsOf(built, ids.machine);
-    expect(p.StateMachineType).toBe('STANDARD');
-    expect(p.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
-    expect(p.TracingConfiguration).toEqual({ Enabled: true });
+describe('state machines', () => {
+  it('are Standard workflows logging every event, traced', () => {
+    for (const id of [ids.machine, ids.healthMachine]) {
+      const p = propsOf(built, id);
+      expect(p.StateMachineType).toBe('STANDARD');
+      expect(p.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
+      expect(p.TracingConfiguration).toEqual({ Enabled: true });
+    }
   });
 
-  it('deploys exactly the definition synthesizeRetryDefinition gives local mode and tests', () => {
+  it('deploy exactly the definitions synthesizeRetryDefinition and synthesizeHealthDefinition give local mode and tests', () => {
     const arn = 'arn:aws:lambda:eu-central-1:123456789012:function:placeholder';
     expect(definitionOf(built, ids.machine, arn)).toEqual(
       synthesizeRetryDefinition({ attemptFunctionArn: arn }),
+    );
+    expect(definitionOf(built, ids.healthMachine, arn)).toEqual(
+      synthesizeHealthDefinition({ attemptFunctionArn: arn }),
     );
   });
 
@@ -546,14 +560,26 @@ describe('permissions', () => {
     expect(resourcesOf(built, 'AWS::KMS::Key').map(([id]) => id)).toEqual([ids.key]);
   });
 
-  it('lets ingest, api and delivery enqueue, and only delivery start retry executions', () => {
+  it('lets ingest, api and delivery enqueue, and only delivery and attempt start executions', () => {
     for (const role of [roles.ingest, roles.api, roles.delivery])
       expect(actionsOn(built, role, ids.queue).has('sqs:SendMessage')).toBe(true);
     expect(actionsOn(built, roles.attempt, ids.queue).has('sqs:SendMessage')).toBe(false);
     expect(actionsOn(built, roles.delivery, ids.queue).has('sqs:ReceiveMessage')).toBe(true);
-    expect(actionsOn(built, roles.delivery, ids.machine).has('states:StartExecution')).toBe(true);
-    for (const role of [roles.ingest, roles.api, roles.attempt])
-      expect(actionsOn(built, role, ids.machine).size).toBe(0);
+    for (const machine of [ids.machine, ids.healthMachine]) {
+      expect(actionsOn(built, roles.delivery, machine).has('states:StartExecution')).toBe(true);
+      for (const role of [roles.ingest, roles.api, roles.attempt])
+        expect(actionsOn(built, role, machine).size).toBe(0);
+    }
+    // The attempt Lambda (next retry, released notifications, driver hand-over) by name only.
+    const byName = allStatements(built)
+      .filter(
+        ({ roles: r, statement }) => references(r, roles.attempt) && statement.Effect === 'Allow',
+      )
+      .filter(({ statement }) => JSON.stringify(statement.Action).includes('states:'));
+    expect(byName.map(({ statement }) => statement.Action)).toEqual(['states:StartExecution']);
+    const resources = JSON.stringify(byName[0]!.statement.Resource);
+    for (const name of ['Webhooks-eu-central-1-retries', 'Webhooks-eu-central-1-health'])
+      expect(resources).toContain(`:stateMachine:${name}"`);
   });
 });
 
@@ -663,7 +689,10 @@ describe('monitoring', () => {
     ).toEqual([true]);
     expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(1);
     expect(byMetric('Errors')).toHaveLength(4);
-    expect(byMetric('ExecutionsFailed')).toHaveLength(1);
+    // One per machine: the retries and the health drivers.
+    expect(
+      byMetric('ExecutionsFailed').map((a) => (a.Dimensions as { Value: unknown }[])[0]!.Value),
+    ).toEqual([{ Ref: ids.machine }, { Ref: ids.healthMachine }]);
     const rate = alarms.find((a) => Array.isArray(a.Metrics));
     expect(rate).toBeDefined();
     const metrics = rate!.Metrics as Json[];

@@ -144,6 +144,7 @@ describe('the Lambda entry points', () => {
         {
           ...env(),
           RETRY_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:retry',
+          HEALTH_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:health',
           WEBHOOKS_TABLE: undefined,
         },
         async () => {

@@ -8,6 +8,7 @@
 import { DynamoHealthStore } from '../../lambdas/adapters/dynamo-health';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import { DEFAULT_HEALTH_SETTINGS } from '../../lambdas/core/health/model';
+import { type RetryStart, retryExecutionName } from '../../lambdas/core/retry-contract';
 import type { HealthDriverInput } from '../../lambdas/ports';
 import {
   createDeliveryHarness,
@@ -17,7 +18,19 @@ import {
   event,
 } from '../support/delivery-harness';
 import { always, ok, type Receiver, retryAfter, startReceiver } from '../support/receivers';
+import { SILENT_HEALTH_OBSERVER } from '../support/silent-observers';
 import { useStandIns } from '../support/standins';
+
+/** A health gate without a cache (every decision reads the record as the test just wrote it). */
+function uncachedGate(store: DynamoHealthStore, drivers: HealthDriverInput[]): HealthGate {
+  return new HealthGate({
+    store,
+    scheduler: { startDriver: async (input) => void drivers.push(input) },
+    clock: { now: () => new Date() },
+    settings: { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 },
+    observer: SILENT_HEALTH_OBSERVER,
+  });
+}
 
 describe('manual resends and destination health', () => {
   const standIns = useStandIns();
@@ -29,23 +42,7 @@ describe('manual resends and destination health', () => {
 
   beforeAll(async () => {
     store = new DynamoHealthStore(standIns().clients.dynamo, standIns().tables.notifications);
-    gate = new HealthGate({
-      store,
-      scheduler: { startDriver: async (input) => void drivers.push(input) },
-      clock: { now: () => new Date() },
-      // No cache: every decision reads the record as the test just wrote it.
-      settings: { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 },
-      observer: {
-        parked: () => {},
-        released: () => {},
-        circuitOpened: () => {},
-        circuitClosed: () => {},
-        webhookDisabled: () => {},
-        stepFailed: () => {},
-        driverRestarted: () => {},
-        heartbeat: () => {},
-      },
-    });
+    gate = uncachedGate(store, drivers);
     harness = createDeliveryHarness(standIns(), { health: gate });
     receiver = await startReceiver(ok());
   });
@@ -189,5 +186,87 @@ describe('manual resends and destination health', () => {
       trigger: 'manual',
       outcome: 'SENT',
     });
+  });
+});
+
+describe('a retry parked by its webhook and released', () => {
+  const standIns = useStandIns();
+  const drivers: HealthDriverInput[] = [];
+  const starts: RetryStart[] = [];
+  let harness: DeliveryHarness;
+  let store: DynamoHealthStore;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    store = new DynamoHealthStore(standIns().clients.dynamo, standIns().tables.notifications);
+    // Executions are not run: the test invokes the attempt handler as each would.
+    harness = createDeliveryHarness(standIns(), {
+      health: uncachedGate(store, drivers),
+      scheduler: { start: async (input) => void starts.push(input) },
+    });
+    receiver = await startReceiver(always(500));
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  it('parked during retry 2, the release makes retry 2 and starts retry 3 under a name no execution had', async () => {
+    const def = definition({ url: `${receiver.url}/parked-retry` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-parked-retry' }));
+    const id = job.notificationId;
+    await harness.service.handleJob(job);
+    await harness.attempt({ action: 'retry', notificationId: id, retry: 1 });
+    // The circuit opens before retry 2's execution wakes up: it parks without an attempt.
+    const health = await store.get(def.id);
+    expect(
+      await store.transition(
+        { ...health!, state: 'OPEN', openedAt: new Date().toISOString(), nextProbeAt: null },
+        health!.version,
+      ),
+    ).toBe(true);
+    const retry2 = { action: 'retry', notificationId: id, retry: 2 } as const;
+    expect(await harness.attempt(retry2)).toMatchObject({ done: true });
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      nextAttemptAt: null,
+    });
+    expect(starts.map((s) => [s.retry, s.after])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+
+    // Closed again (a probe succeeded); the receiver still fails: the release is retry 2.
+    const open = await store.get(def.id);
+    expect(
+      await store.transition({ ...open!, state: 'CLOSED', openedAt: null }, open!.version),
+    ).toBe(true);
+    expect(await harness.service.release(id, { probe: false })).toBe('WAITING');
+
+    const released = (await harness.notifications.get(id))!;
+    expect(released.attempts.map((a) => [a.number, a.trigger])).toEqual([
+      [1, 'initial'],
+      [2, 'retry'],
+      [3, 'retry'],
+    ]);
+    // Waiting for its next retry, no longer parked.
+    expect(released.status).toBe('WAITING');
+    expect(released.waitingReason ?? null).toBeNull();
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([]);
+    const retry3 = {
+      notificationId: id,
+      retry: 3,
+      nextAttemptAt: released.nextAttemptAt,
+      after: 3,
+    };
+    expect(starts.at(-1)).toEqual(retry3);
+    // The parked execution's task run again finds retry 2 recorded: it sends nothing and asks
+    // for retry 3 again, identically (the same execution).
+    await harness.attempt(retry2);
+    expect(starts.slice(2)).toEqual([retry3, retry3]);
+    expect((await harness.notifications.get(id))!.attempts).toHaveLength(3);
+    expect(new Set(starts.map((s) => retryExecutionName(s))).size).toBe(3);
   });
 });

@@ -4,7 +4,12 @@
  */
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SfnRetryScheduler } from '../../lambdas/adapters/sfn-scheduler';
-import { type AttemptLambdaInput, retryExecutionName } from '../../lambdas/core/retry-contract';
+import {
+  type AttemptLambdaInput,
+  type RetryStart,
+  retryExecutionName,
+  retryExecutionPrefix,
+} from '../../lambdas/core/retry-contract';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
 import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 import {
@@ -62,7 +67,13 @@ describe('failed attempts and automatic retries', () => {
     return { def, job };
   }
 
-  it('a receiver that always fails gets 1 + 5 attempts, with growing gaps, and the notification ends FAILED', async () => {
+  /** The retry executions of a notification, in the order started. */
+  const executionsOf = (notificationId: string) =>
+    [...harness.machine.executions.keys()].filter((name) =>
+      name.startsWith(retryExecutionPrefix(notificationId)),
+    );
+
+  it('a receiver that always fails gets 1 + 5 attempts, one execution each retry, with growing gaps, and the notification ends FAILED', async () => {
     const { job } = await deliver('/always-500', always(500, 'boom'));
     expect(await harness.notifications.get(job.notificationId)).toMatchObject({
       status: 'WAITING',
@@ -92,18 +103,22 @@ describe('failed attempts and automatic retries', () => {
     const calls = harness.machine.calls.filter(
       (c) => c.input.notificationId === job.notificationId,
     );
-    expect(calls.map((c) => c.input.action)).toEqual([
-      'attempt',
-      'attempt',
-      'attempt',
-      'attempt',
-      'attempt',
-      'markFailed',
-    ]);
-    const waits = [
-      harness.machine.starts.find((s) => s.notificationId === job.notificationId)!.waitSeconds,
-    ];
-    waits.push(...calls.slice(0, 4).map((c) => c.output.waitSeconds));
+    // Retry k in its own execution, started after attempt k (the first attempt, then retry
+    // k-1) failed; the fifth marks the notification FAILED and starts nothing more.
+    const names = [1, 2, 3, 4, 5].map((k) =>
+      retryExecutionName({ notificationId: job.notificationId, retry: k, after: k }),
+    );
+    expect(calls.map((c) => [c.execution, c.input])).toEqual(
+      names.map((name, i) => [
+        name,
+        { action: 'retry', notificationId: job.notificationId, retry: i + 1 },
+      ]),
+    );
+    expect(executionsOf(job.notificationId)).toEqual(names);
+    const waits = harness.observer.events
+      .filter((e) => e.kind === 'retryScheduled' && e.ref.notificationId === job.notificationId)
+      .map((e) => e.detail as number);
+    expect(waits).toHaveLength(5);
     waits.forEach((wait, step) => {
       const nominal = FAST_SCHEDULE[step]! * FAST_SCALE;
       expect(wait).toBeGreaterThanOrEqual(nominal * 0.8 - 1e-9);
@@ -133,13 +148,24 @@ describe('failed attempts and automatic retries', () => {
       ['retry', 200, 'SENT'],
     ]);
     expect(receiver.requests).toHaveLength(3);
+    // Sent at retry 2: two executions, retry 1 (after attempt 1) and retry 2 (after attempt 2).
+    expect(executionsOf(job.notificationId)).toEqual([
+      retryExecutionName({ notificationId: job.notificationId, retry: 1, after: 1 }),
+      retryExecutionName({ notificationId: job.notificationId, retry: 2, after: 2 }),
+    ]);
   });
+
+  /** The wait the first attempt's failure asked for before retry 1. */
+  const scheduledWait = (notificationId: string) =>
+    harness.observer.events.find(
+      (e) => e.kind === 'retryScheduled' && e.ref.notificationId === notificationId,
+    )?.detail as number;
 
   it('honours Retry-After (seconds) up to the step ceiling, without jitter', async () => {
     const { job } = await deliver('/retry-after', retryAfter(1));
 
     const start = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
-    expect(start.waitSeconds).toBeCloseTo(1 * FAST_SCALE, 10);
+    expect(scheduledWait(job.notificationId)).toBeCloseTo(1 * FAST_SCALE, 10);
     const notification = await harness.notifications.get(job.notificationId);
     expect(notification).toMatchObject({ status: 'WAITING', nextAttemptAt: start.nextAttemptAt });
     receiver.setBehaviour(ok());
@@ -150,8 +176,7 @@ describe('failed attempts and automatic retries', () => {
   it('caps a Retry-After beyond the step ceiling at the ceiling', async () => {
     const { job } = await deliver('/retry-after-long', retryAfter(3600));
 
-    const start = harness.machine.starts.find((s) => s.notificationId === job.notificationId)!;
-    expect(start.waitSeconds).toBeCloseTo(FAST_SCHEDULE[0] * FAST_SCALE, 10);
+    expect(scheduledWait(job.notificationId)).toBeCloseTo(FAST_SCHEDULE[0] * FAST_SCALE, 10);
     receiver.setBehaviour(ok());
     await harness.machine.settle();
   });
@@ -219,8 +244,10 @@ describe('failed attempts and automatic retries', () => {
     await harness.machine.settle();
     const before = receiver.requests.length;
 
-    const output = await harness.service.retry({
-      action: 'attempt',
+    const startsBefore = harness.machine.starts.length;
+
+    const output = await harness.attempt({
+      action: 'retry',
       notificationId: job.notificationId,
       retry: 3,
     });
@@ -228,6 +255,7 @@ describe('failed attempts and automatic retries', () => {
     expect(output.done).toBe(true);
     expect(receiver.requests).toHaveLength(before);
     expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(6);
+    expect(harness.machine.starts).toHaveLength(startsBefore);
   });
 
   it('a manual resend after FAILED makes one attempt with trigger manual and no automatic retries', async () => {
@@ -246,6 +274,95 @@ describe('failed attempts and automatic retries', () => {
       outcome: 'SENT',
     });
     expect(harness.machine.executions.size).toBe(executionsBefore);
+  });
+});
+
+describe('a repeated retry invocation (a task retry of the attempt Lambda)', () => {
+  const standIns = useStandIns();
+  const starts: RetryStart[] = [];
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    // Executions are not run: the test invokes the attempt handler as the machine would.
+    harness = createDeliveryHarness(standIns(), {
+      scheduler: { start: async (input) => void starts.push(input) },
+    });
+    receiver = await startReceiver(always(503));
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  it('records nothing, sends nothing, and starts the next retry under the same name with the same input', async () => {
+    const def = definition({ url: `${receiver.url}/repeat` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-repeat' }));
+    await harness.service.handleJob(job);
+    const input = { action: 'retry', notificationId: job.notificationId, retry: 1 } as const;
+
+    await harness.attempt(input);
+    const recorded = (await harness.notifications.get(job.notificationId))!;
+    await harness.attempt(input);
+
+    const after = (await harness.notifications.get(job.notificationId))!;
+    expect(after.attempts).toEqual(recorded.attempts);
+    expect(after.attempts.map((a) => a.trigger)).toEqual(['initial', 'retry']);
+    expect(receiver.requests).toHaveLength(2);
+    const retry2 = {
+      notificationId: job.notificationId,
+      retry: 2,
+      nextAttemptAt: recorded.nextAttemptAt,
+      after: 2,
+    };
+    // Retry 1 started after the first attempt; retry 2 twice, identically: one execution.
+    expect(starts.slice(1)).toEqual([retry2, retry2]);
+    expect(new Set(starts.slice(1).map((s) => retryExecutionName(s))).size).toBe(1);
+  });
+
+  it('a failed manual resend of a waiting notification asks for its next retry again, identically', async () => {
+    const def = definition({ url: `${receiver.url}/resend-waiting` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-resend-waiting' }));
+    await harness.service.handleJob(job);
+    const first = starts.at(-1);
+
+    await harness.service.handleJob({ kind: 'resend', notificationId: job.notificationId });
+
+    const n = (await harness.notifications.get(job.notificationId))!;
+    expect(n.attempts.map((a) => a.trigger)).toEqual(['initial', 'manual']);
+    expect(first).toEqual({
+      notificationId: job.notificationId,
+      retry: 1,
+      nextAttemptAt: n.nextAttemptAt,
+      after: 1,
+    });
+    // The same retry, scheduled by the same attempt: the same execution (started again only
+    // if starting it had failed for good).
+    expect(starts.at(-1)).toEqual(first);
+  });
+
+  it('a repeat of the last retry marks FAILED once and starts nothing', async () => {
+    const def = definition({ url: `${receiver.url}/repeat-last` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-repeat-last' }));
+    await harness.service.handleJob(job);
+    for (let retry = 1; retry <= 5; retry++)
+      await harness.attempt({ action: 'retry', notificationId: job.notificationId, retry });
+    const failed = (await harness.notifications.get(job.notificationId))!;
+    const startsBefore = starts.length;
+
+    await harness.attempt({ action: 'retry', notificationId: job.notificationId, retry: 5 });
+
+    expect(failed).toMatchObject({ status: 'FAILED', nextAttemptAt: null });
+    expect(failed.attempts).toHaveLength(6);
+    expect(await harness.notifications.get(job.notificationId)).toEqual(failed);
+    expect(starts).toHaveLength(startsBefore);
+    // Retries 1..5, each once; nothing after the fifth.
+    expect(
+      starts.filter((s) => s.notificationId === job.notificationId).map((s) => s.retry),
+    ).toEqual([1, 2, 3, 4, 5]);
   });
 });
 
@@ -289,6 +406,10 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
   const standIns = useStandIns();
   const STATE_MACHINE = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-twice';
   const ATTEMPT_FUNCTION = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
+  const MACHINES = {
+    retry: STATE_MACHINE,
+    health: 'arn:aws:states:us-east-1:000000000000:stateMachine:health-unused',
+  };
   let harness: DeliveryHarness;
   let receiver: Receiver;
   let endpoint: SfnEndpoint;
@@ -298,11 +419,15 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
   beforeAll(async () => {
     receiver = await startReceiver(failTimes(1));
     endpoint = await startSfnEndpoint({
-      definition: synthesizeRetryDefinition({
-        schedule: FAST_SCHEDULE,
-        attemptFunctionArn: ATTEMPT_FUNCTION,
-      }),
-      stateMachineArn: STATE_MACHINE,
+      machines: [
+        {
+          definition: synthesizeRetryDefinition({
+            schedule: FAST_SCHEDULE,
+            attemptFunctionArn: ATTEMPT_FUNCTION,
+          }),
+          stateMachineArn: STATE_MACHINE,
+        },
+      ],
       functions: {
         [ATTEMPT_FUNCTION]: async (payload) => {
           taskInputs.push(payload as AttemptLambdaInput);
@@ -318,7 +443,7 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     harness = createDeliveryHarness(standIns(), {
-      scheduler: new SfnRetryScheduler(sfn, STATE_MACHINE),
+      scheduler: new SfnRetryScheduler(sfn, MACHINES),
     });
   });
   afterAll(async () => {
@@ -333,23 +458,20 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
     const def = definition({ url: `${receiver.url}/double-start` });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'L-twice' }));
-    const scheduler = new SfnRetryScheduler(sfn, STATE_MACHINE);
+    const scheduler = new SfnRetryScheduler(sfn, MACHINES);
 
     // The first attempt fails: the engine starts the machine through the scheduler.
     await harness.service.handleJob(job);
     const waiting = (await harness.notifications.get(job.notificationId))!;
     expect(waiting.status).toBe('WAITING');
     // A second start, as a duplicated deliver job or a repeated Lambda would make it.
-    await scheduler.start({
-      notificationId: job.notificationId,
-      waitSeconds: 0,
-      nextAttemptAt: waiting.nextAttemptAt!,
-    });
+    const retry1 = { notificationId: job.notificationId, retry: 1, after: 1 };
+    await scheduler.start({ ...retry1, nextAttemptAt: waiting.nextAttemptAt! });
     await endpoint.whenIdle();
 
     const execution = await sfn.send(
       new DescribeExecutionCommand({
-        executionArn: `${STATE_MACHINE.replace(':stateMachine:', ':execution:')}:${retryExecutionName(job.notificationId)}`,
+        executionArn: `${STATE_MACHINE.replace(':stateMachine:', ':execution:')}:${retryExecutionName(retry1)}`,
       }),
     );
     expect(execution.status).toBe('SUCCEEDED');

@@ -11,15 +11,21 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { synthesizeRetryDefinition } from '../../lib/retry-definition';
-import { type LocalFunction, type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
+import { synthesizeHealthDefinition, synthesizeRetryDefinition } from '../../lib/retry-definition';
+import {
+  executionsJournalPath,
+  type LocalFunction,
+  type SfnEndpoint,
+  startSfnEndpoint,
+} from '../../local/sfn-endpoint';
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-test';
 const ATTEMPT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
 
 /**
- * The shape lambdas/core/retry-contract.ts describes: 5 x (Wait -> Attempt -> Choice) -> MarkFailed,
- * waiting on TimestampPath $.nextAttemptAt (or SecondsPath $.waitSeconds).
+ * A machine of many steps for the endpoint's own behaviour (the shape of the retry machine
+ * before the chain): 5 x (Wait -> Attempt -> Choice) -> MarkFailed, waiting on TimestampPath
+ * $.nextAttemptAt (or SecondsPath $.waitSeconds).
  */
 function contractDefinition(
   wait: 'TimestampPath' | 'SecondsPath' = 'TimestampPath',
@@ -53,10 +59,11 @@ function contractDefinition(
   return { StartAt: 'Wait 1', States: states };
 }
 
-/** Execution input as the delivery Lambda builds it (RetryExecutionInput). */
-function retryInput(notificationId: string, waitSeconds: number): string {
+/** Execution input as the delivery Lambda builds it (RetryExecutionInput), and waitSeconds. */
+function retryInput(notificationId: string, waitSeconds: number, retry = 1): string {
   return JSON.stringify({
     notificationId,
+    retry,
     waitSeconds,
     nextAttemptAt: new Date(Date.now() + waitSeconds * 1000).toISOString(),
   });
@@ -108,9 +115,8 @@ describe('local Step Functions endpoint', () => {
     retryIntervalScale?: number,
   ) {
     const endpoint = await startSfnEndpoint({
-      definition,
+      machines: [{ definition, stateMachineArn: ARN }],
       ...(retryIntervalScale !== undefined ? { retryIntervalScale } : {}),
-      stateMachineArn: ARN,
       functions: { [ATTEMPT_ARN]: fn },
       ...(dataDir ? { dataDir } : {}),
     });
@@ -169,26 +175,84 @@ describe('local Step Functions endpoint', () => {
     });
   });
 
-  it('runs the retry machine CDK synthesizes: five attempts, then MarkFailed', async () => {
-    const { calls, fn } = recorder(null, 0.001);
-    const definition = synthesizeRetryDefinition({ attemptFunctionArn: ATTEMPT_ARN });
-    const { endpoint, client } = await start(fn, undefined, undefined, definition);
+  it('runs the machines CDK synthesizes side by side: a chain of five retry executions, a health driver', async () => {
+    const healthArn = ARN.replace(':stateMachine:retry-test', ':stateMachine:health-test');
+    const calls: Record<string, unknown>[] = [];
+    let client!: SFNClient;
+    // The attempt Lambda's part: retry k < 5 starts retry k+1; a driver ends after two steps.
+    const fn: LocalFunction = async (payload) => {
+      const p = payload as { action: string; retry: number; steps: number };
+      calls.push(p);
+      const now = new Date().toISOString();
+      if (p.action === 'health')
+        return { ...p, steps: p.steps + 1, done: p.steps >= 1, wakeAt: now };
+      if (p.retry < 5)
+        await client.send(
+          new StartExecutionCommand({
+            stateMachineArn: ARN,
+            name: `chain-${p.retry + 1}`,
+            input: retryInput('ntf_cdk', 0, p.retry + 1),
+          }),
+        );
+      return { done: p.retry === 5 };
+    };
+    const endpoint = await startSfnEndpoint({
+      machines: [
+        {
+          definition: synthesizeRetryDefinition({ attemptFunctionArn: ATTEMPT_ARN }),
+          stateMachineArn: ARN,
+        },
+        {
+          definition: synthesizeHealthDefinition({ attemptFunctionArn: ATTEMPT_ARN }),
+          stateMachineArn: healthArn,
+        },
+      ],
+      functions: { [ATTEMPT_ARN]: fn },
+    });
+    endpoints.push(endpoint);
+    client = new SFNClient({
+      region: 'us-east-1',
+      endpoint: endpoint.url,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    clients.push(client);
 
-    const { executionArn } = await client.send(
+    await client.send(
       new StartExecutionCommand({
         stateMachineArn: ARN,
-        name: 'synthesized',
+        name: 'chain-1',
         input: retryInput('ntf_cdk', 0.001),
       }),
     );
+    const driver = await client.send(
+      new StartExecutionCommand({
+        stateMachineArn: healthArn,
+        name: 'driver',
+        input: JSON.stringify({ webhookId: 'wh_1', seq: 0, steps: 0 }),
+      }),
+    );
     await endpoint.whenIdle();
-    const described = await client.send(new DescribeExecutionCommand({ executionArn }));
 
-    expect(described.status).toBe('SUCCEEDED');
-    expect(calls.map((c) => c.payload)).toEqual([
-      ...[1, 2, 3, 4, 5].map((retry) => ({ action: 'attempt', notificationId: 'ntf_cdk', retry })),
-      { action: 'markFailed', notificationId: 'ntf_cdk' },
-    ]);
+    expect(calls.filter((c) => c.action === 'retry')).toEqual(
+      [1, 2, 3, 4, 5].map((retry) => ({ action: 'retry', notificationId: 'ntf_cdk', retry })),
+    );
+    expect(calls.filter((c) => c.action === 'health').map((c) => c.steps)).toEqual([0, 1]);
+    for (const executionArn of [
+      ...[1, 2, 3, 4, 5].map((k) => `${ARN.replace(':stateMachine:', ':execution:')}:chain-${k}`),
+      driver.executionArn,
+    ]) {
+      const described = await client.send(new DescribeExecutionCommand({ executionArn }));
+      expect(described.status).toBe('SUCCEEDED');
+    }
+    // Each machine knows its own executions only.
+    await expect(
+      client.send(
+        new DescribeExecutionCommand({
+          executionArn: `${healthArn.replace(':stateMachine:', ':execution:')}:chain-1`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 
   it("retries an attempt that throws, as the definition's Retry field says (pauses scaled)", async () => {
@@ -213,7 +277,7 @@ describe('local Step Functions endpoint', () => {
 
     expect(thrown).toBe(2);
     expect(calls.map((c) => c.payload)).toEqual([
-      { action: 'attempt', notificationId: 'ntf_flaky', retry: 1 },
+      { action: 'retry', notificationId: 'ntf_flaky', retry: 1 },
     ]);
     expect(described.status).toBe('SUCCEEDED');
   });
@@ -359,7 +423,7 @@ describe('local Step Functions endpoint', () => {
     );
     await first.endpoint.stop();
     // The wait elapses while the endpoint is down: its wake-up time in the journal is now past.
-    const journal = path.join(dataDir, 'sfn-executions.jsonl');
+    const journal = executionsJournalPath(dataDir, ARN);
     const lines = fs.readFileSync(journal, 'utf8').split('\n');
     fs.writeFileSync(
       journal,

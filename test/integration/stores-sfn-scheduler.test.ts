@@ -4,6 +4,10 @@ import { retryExecutionName } from '../../lambdas/core/retry-contract';
 import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry';
+const HEALTH_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:health';
+const ARNS = { retry: ARN, health: HEALTH_ARN };
+const executionArn = (machine: string, name: string) =>
+  `${machine.replace(':stateMachine:', ':execution:')}:${name}`;
 // Holds every execution in a long Wait, so it stays RUNNING for the whole test.
 const HOLD = {
   StartAt: 'Hold',
@@ -16,8 +20,10 @@ describe('SfnRetryScheduler against the local Step Functions endpoint', () => {
 
   beforeAll(async () => {
     endpoint = await startSfnEndpoint({
-      definition: HOLD,
-      stateMachineArn: ARN,
+      machines: [
+        { definition: HOLD, stateMachineArn: ARN },
+        { definition: HOLD, stateMachineArn: HEALTH_ARN },
+      ],
       functions: {},
       host: '127.0.0.1',
     });
@@ -32,59 +38,85 @@ describe('SfnRetryScheduler against the local Step Functions endpoint', () => {
     await endpoint?.stop();
   });
 
-  it('starts one execution named after the notification with the retry input', async () => {
-    const input = {
+  it('starts one execution per retry, named after the notification, the retry and the attempt that scheduled it', async () => {
+    const start = {
       notificationId: 'ntf_a1',
-      waitSeconds: 60,
+      retry: 2,
       nextAttemptAt: '2026-11-28T10:01:00.000Z',
+      after: 3,
     };
-    await new SfnRetryScheduler(client, ARN).start(input);
+    await new SfnRetryScheduler(client, ARNS).start(start);
 
-    const arn = `${ARN.replace(':stateMachine:', ':execution:')}:${retryExecutionName('ntf_a1')}`;
-    const out = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
+    expect(retryExecutionName(start)).toBe('retry-ntf_a1-2-3');
+    const out = await client.send(
+      new DescribeExecutionCommand({ executionArn: executionArn(ARN, 'retry-ntf_a1-2-3') }),
+    );
     expect(out.status).toBe('RUNNING');
-    expect(JSON.parse(out.input ?? '{}')).toEqual(input);
+    // Only what the record holds: a repeat sends the same input.
+    expect(JSON.parse(out.input ?? '{}')).toEqual({
+      notificationId: 'ntf_a1',
+      retry: 2,
+      nextAttemptAt: '2026-11-28T10:01:00.000Z',
+    });
   });
 
-  it('treats a second start for the same notification as done, leaving the first execution in charge', async () => {
-    const scheduler = new SfnRetryScheduler(client, ARN);
+  it('starts a health driver on the health machine, named after the webhook and its sequence', async () => {
+    await new SfnRetryScheduler(client, ARNS).startDriver({ webhookId: 'wh_1', seq: 4, steps: 0 });
+
+    const out = await client.send(
+      new DescribeExecutionCommand({ executionArn: executionArn(HEALTH_ARN, 'health-wh_1-4') }),
+    );
+    expect(JSON.parse(out.input ?? '{}')).toEqual({ webhookId: 'wh_1', seq: 4, steps: 0 });
+  });
+
+  it('treats a second start of the same retry as done, leaving the first execution in charge', async () => {
+    const scheduler = new SfnRetryScheduler(client, ARNS);
     const first = {
       notificationId: 'ntf_b2',
-      waitSeconds: 60,
+      retry: 1,
       nextAttemptAt: '2026-11-28T10:01:00.000Z',
+      after: 1,
     };
     await scheduler.start(first);
+    // The same input under the same name: the same execution (AWS, Standard, while it runs).
+    await expect(scheduler.start(first)).resolves.toBeUndefined();
 
     // A different input under the same name is ExecutionAlreadyExists on AWS and here.
     const direct = client.send(
       new StartExecutionCommand({
         stateMachineArn: ARN,
-        name: retryExecutionName('ntf_b2'),
+        name: retryExecutionName(first),
         input: '{"other":1}',
       }),
     );
     await expect(direct).rejects.toMatchObject({ name: 'ExecutionAlreadyExists' });
     await expect(
-      scheduler.start({ ...first, waitSeconds: 75, nextAttemptAt: '2026-11-28T10:01:15.000Z' }),
+      scheduler.start({ ...first, nextAttemptAt: '2026-11-28T10:01:15.000Z' }),
     ).resolves.toBeUndefined();
 
-    const arn = `${ARN.replace(':stateMachine:', ':execution:')}:${retryExecutionName('ntf_b2')}`;
-    const out = await client.send(new DescribeExecutionCommand({ executionArn: arn }));
-    expect(JSON.parse(out.input ?? '{}')).toEqual(first);
+    const out = await client.send(
+      new DescribeExecutionCommand({ executionArn: executionArn(ARN, retryExecutionName(first)) }),
+    );
+    expect(JSON.parse(out.input ?? '{}')).toEqual({
+      notificationId: 'ntf_b2',
+      retry: 1,
+      nextAttemptAt: '2026-11-28T10:01:00.000Z',
+    });
   });
 
   it('propagates other errors, such as an unknown state machine', async () => {
-    const scheduler = new SfnRetryScheduler(client, `${ARN}-missing`);
+    const scheduler = new SfnRetryScheduler(client, { ...ARNS, retry: `${ARN}-missing` });
     await expect(
       scheduler.start({
         notificationId: 'ntf_c3',
-        waitSeconds: 1,
+        retry: 1,
         nextAttemptAt: '2026-11-28T10:00:01.000Z',
+        after: 1,
       }),
     ).rejects.toMatchObject({ name: 'StateMachineDoesNotExist' });
   });
 
-  it('propagates throttling so the queue message is retried later', async () => {
+  it('propagates throttling so the queue message or the attempt task is retried later', async () => {
     // The local endpoint does not throttle: the client is faked for this path only.
     const throttling = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     const throttled = {
@@ -93,10 +125,11 @@ describe('SfnRetryScheduler against the local Step Functions endpoint', () => {
       },
     } as unknown as SFNClient;
     await expect(
-      new SfnRetryScheduler(throttled, ARN).start({
+      new SfnRetryScheduler(throttled, ARNS).start({
         notificationId: 'ntf_d4',
-        waitSeconds: 1,
+        retry: 1,
         nextAttemptAt: '2026-11-28T10:00:01.000Z',
+        after: 1,
       }),
     ).rejects.toBe(throttling);
   });

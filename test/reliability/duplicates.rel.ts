@@ -26,12 +26,20 @@ import { SfnRetryScheduler } from '../../lambdas/adapters/sfn-scheduler';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import { Renderer } from '../../lambdas/core/render';
-import { type AttemptLambdaInput, retryExecutionName } from '../../lambdas/core/retry-contract';
+import {
+  type AttemptLambdaInput,
+  retryExecutionName,
+  retryExecutionPrefix,
+} from '../../lambdas/core/retry-contract';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
 import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
 import type { RetryScheduler } from '../../lambdas/ports';
 import { synthesizeRetryDefinition } from '../../lib/retry-definition';
-import { type SfnEndpoint, startSfnEndpoint } from '../../local/sfn-endpoint';
+import {
+  executionsJournalPath,
+  type SfnEndpoint,
+  startSfnEndpoint,
+} from '../../local/sfn-endpoint';
 import { toRecord } from '../../local/sqs-poller';
 import { standInCipher } from '../../local/standins';
 import { TEST_CURSOR_KEY } from '../support/cursor-key';
@@ -63,6 +71,11 @@ function failFirstPerNotification(n: number, status: number): Behaviour {
   };
 }
 const MACHINE_ARN = `arn:aws:states:${REGION}:000000000000:stateMachine:webhooks-retry-reliability`;
+/** The retry machine is all these tests run; health drivers are not started. */
+const MACHINES = {
+  retry: MACHINE_ARN,
+  health: `arn:aws:states:${REGION}:000000000000:stateMachine:webhooks-health-reliability`,
+};
 const ATTEMPT_ARN = `arn:aws:lambda:${REGION}:000000000000:function:webhooks-attempt-reliability`;
 
 describe('duplicates: no second attempt, no second execution', () => {
@@ -88,11 +101,15 @@ describe('duplicates: no second attempt, no second execution', () => {
     const s = standIns();
     let attempt: ReturnType<typeof createAttemptHandler> | undefined;
     sfn = await startSfnEndpoint({
-      definition: synthesizeRetryDefinition({
-        schedule: FAST_SCHEDULE,
-        attemptFunctionArn: ATTEMPT_ARN,
-      }),
-      stateMachineArn: MACHINE_ARN,
+      machines: [
+        {
+          definition: synthesizeRetryDefinition({
+            schedule: FAST_SCHEDULE,
+            attemptFunctionArn: ATTEMPT_ARN,
+          }),
+          stateMachineArn: MACHINE_ARN,
+        },
+      ],
       functions: { [ATTEMPT_ARN]: async (payload) => attempt!(payload as AttemptLambdaInput) },
       dataDir,
     });
@@ -124,7 +141,7 @@ describe('duplicates: no second attempt, no second execution', () => {
         webhooks,
       ),
     };
-    const sfnScheduler = new SfnRetryScheduler(sfnClient, MACHINE_ARN);
+    const sfnScheduler = new SfnRetryScheduler(sfnClient, MACHINES);
     scheduler = sfnScheduler;
     service = new DeliveryService({
       ...stores,
@@ -237,7 +254,7 @@ describe('duplicates: no second attempt, no second execution', () => {
     };
   });
 
-  it('a failed first attempt delivered twice starts one retry execution (local Step Functions endpoint); retries run once each', async () => {
+  it('a failed first attempt delivered twice starts one execution per retry (local Step Functions endpoint); retries run once each', async () => {
     receiver.setBehaviour(failFirstPerNotification(2, 503));
     const def = definition({ url: `${receiver.url}/retried` });
     await stores.webhooks.put(def);
@@ -257,19 +274,17 @@ describe('duplicates: no second attempt, no second execution', () => {
     await handler()({ Records: [record(1)] });
     // The duplicate arrives while the execution waits for retry 1: it asks for the execution again.
     await handler()({ Records: [record(2)] });
-    const input = {
-      notificationId: job.notificationId,
-      waitSeconds: 0.01,
-      nextAttemptAt: new Date().toISOString(),
-    };
-    await new SfnRetryScheduler(sfnClient, MACHINE_ARN).start(input);
+    const retry1 = { notificationId: job.notificationId, retry: 1, after: 1 };
+    const retry2 = { notificationId: job.notificationId, retry: 2, after: 2 };
+    const input = { ...retry1, nextAttemptAt: new Date().toISOString() };
+    await new SfnRetryScheduler(sfnClient, MACHINES).start(input);
     // A different input under the same name is refused by the endpoint, as on AWS.
     const conflicting = await sfnClient
       .send(
         new StartExecutionCommand({
           stateMachineArn: MACHINE_ARN,
-          name: retryExecutionName(job.notificationId),
-          input: JSON.stringify(input),
+          name: retryExecutionName(retry1),
+          input: JSON.stringify({ ...input, nextAttemptAt: new Date(0).toISOString() }),
         }),
       )
       .then(
@@ -278,22 +293,27 @@ describe('duplicates: no second attempt, no second execution', () => {
           err instanceof ExecutionAlreadyExists ? 'ExecutionAlreadyExists' : String(err),
       );
 
-    const arn = `${MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${retryExecutionName(job.notificationId)}`;
-    const done = await eventually(async () => {
-      const d = await sfnClient.send(new DescribeExecutionCommand({ executionArn: arn }));
-      return d.status === 'RUNNING' ? undefined : d;
-    }, 30_000);
+    // Retry 1 fails and starts retry 2's execution, which sends it.
+    const ended = (start: typeof retry1) =>
+      eventually(async () => {
+        const executionArn = `${MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${retryExecutionName(start)}`;
+        const d = await sfnClient
+          .send(new DescribeExecutionCommand({ executionArn }))
+          .catch(() => undefined);
+        return d === undefined || d.status === 'RUNNING' ? undefined : d;
+      }, 30_000);
+    const done = [await ended(retry1), await ended(retry2)];
 
     expect(conflicting).toBe('ExecutionAlreadyExists');
-    expect(done.status).toBe('SUCCEEDED');
-    const journal = readFileSync(path.join(dataDir, 'sfn-executions.jsonl'), 'utf8')
+    expect(done.map((d) => d.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    const journal = readFileSync(executionsJournalPath(dataDir, MACHINE_ARN), 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')
       .map((l) => JSON.parse(l) as { t: string; name: string });
     const starts = journal.filter(
-      (r) => r.t === 'start' && r.name === retryExecutionName(job.notificationId),
+      (r) => r.t === 'start' && r.name.startsWith(retryExecutionPrefix(job.notificationId)),
     );
-    expect(starts).toHaveLength(1);
+    expect(starts.map((r) => r.name)).toEqual([retry1, retry2].map((r) => retryExecutionName(r)));
     const n = await stores.notifications.get(job.notificationId);
     expect(n?.status).toBe('SENT');
     expect(n?.attempts.map((a) => [a.number, a.trigger, a.statusCode])).toEqual([
@@ -303,16 +323,15 @@ describe('duplicates: no second attempt, no second execution', () => {
     ]);
     expect(requestsFor(job.notificationId)).toHaveLength(3);
     figures.retryExecution = {
-      startExecutionCalls: startExecutionCalls.get(retryExecutionName(job.notificationId)) ?? 0,
+      startExecutionCalls: startExecutionCalls.get(retryExecutionName(retry1)) ?? 0,
       executionsStarted: starts.length,
       attemptsRecorded: n?.attempts.length ?? 0,
       receiverRequests: requestsFor(job.notificationId).length,
     };
     // The first delivery, the start by hand and the conflicting start at least (the duplicate
     // delivery asks again only if it came before retry 1 ran): several starts, one execution.
-    expect(startExecutionCalls.get(retryExecutionName(job.notificationId))).toBeGreaterThanOrEqual(
-      3,
-    );
+    expect(startExecutionCalls.get(retryExecutionName(retry1))).toBeGreaterThanOrEqual(3);
+    expect(startExecutionCalls.get(retryExecutionName(retry2))).toBe(1);
   });
 
   it('a retry task run twice (Step Functions task retry) sends once when sequential, records once when concurrent', async () => {
@@ -330,12 +349,12 @@ describe('duplicates: no second attempt, no second execution', () => {
       const sequential = deliverJob(def, event({ loanId: 'L-seq' }));
       await service.handleJob(sequential);
       const a = await attempt({
-        action: 'attempt',
+        action: 'retry',
         notificationId: sequential.notificationId,
         retry: 1,
       });
       const b = await attempt({
-        action: 'attempt',
+        action: 'retry',
         notificationId: sequential.notificationId,
         retry: 1,
       });
@@ -348,7 +367,7 @@ describe('duplicates: no second attempt, no second execution', () => {
       await service.handleJob(concurrent);
       await Promise.all(
         [1, 2].map(() =>
-          attempt({ action: 'attempt', notificationId: concurrent.notificationId, retry: 1 }),
+          attempt({ action: 'retry', notificationId: concurrent.notificationId, retry: 1 }),
         ),
       );
       const n = await stores.notifications.get(concurrent.notificationId);
@@ -363,7 +382,7 @@ describe('duplicates: no second attempt, no second execution', () => {
       };
       expect(started).toEqual([sequential.notificationId, concurrent.notificationId]);
     } finally {
-      scheduler = new SfnRetryScheduler(sfnClient, MACHINE_ARN);
+      scheduler = new SfnRetryScheduler(sfnClient, MACHINES);
     }
   });
 });

@@ -13,13 +13,14 @@
  * No clock is asserted on: the phases follow counts (deliveries, health state), deadlines only
  * guard against a hang.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { notificationIdFor } from '../../lambdas/core/ids';
-import { healthExecutionName, retryExecutionName } from '../../lambdas/core/retry-contract';
+import { healthExecutionName, retryExecutionPrefix } from '../../lambdas/core/retry-contract';
 import { LOCAL_DEFAULTS } from '../../local/platform';
 import { type Receiver, startReceiver } from '../support/receivers';
+import { executionsStarted } from '../support/sfn-journal';
 import { type ApiClient, apiClient, mapBounded } from './support/api-client';
 import { recordFigures } from './support/figures';
 import {
@@ -58,18 +59,6 @@ interface Hook {
   id: string;
   readonly type: string;
   readonly receiver: Receiver;
-}
-
-/** Names of the executions the local Step Functions endpoint started (from its journal). */
-function executionsStarted(dataDir: string): string[] {
-  const file = path.join(dataDir, 'sfn-executions.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as { t: string; name: string })
-    .filter((r) => r.t === 'start')
-    .map((r) => r.name);
 }
 
 function dataRoot(): string {
@@ -156,15 +145,13 @@ describe('a destination outage during the 20,000-event load', () => {
     }
     const outageIds = [...expected].filter(([, h]) => h === outageHook()).map(([id]) => id);
     const otherIds = [...expected].filter(([, h]) => h !== outageHook()).map(([id]) => id);
-    // Executions that belong to the outage webhook: its notifications' retry series (any start
-    // point) and its health drivers.
-    const retryPrefixes = new Set(outageIds.map((id) => retryExecutionName(id)));
+    // Executions that belong to the outage webhook: its notifications' retries (one execution
+    // each) and its health drivers.
+    const retryPrefixes = new Set(outageIds.map((id) => retryExecutionPrefix(id)));
     const driverPrefix = healthExecutionName(outageHook().id, 0).replace(/0$/, '');
     const executionsOfOutage = () => {
       const names = executionsStarted(dataDir);
-      const retries = names.filter(
-        (n) => retryPrefixes.has(n.replace(/-\d+$/, '')) || retryPrefixes.has(n),
-      );
+      const retries = names.filter((n) => retryPrefixes.has(n.replace(/\d+-\d+$/, '')));
       const drivers = names.filter((n) => n.startsWith(driverPrefix));
       return { retries: retries.length, drivers: drivers.length, all: names.length };
     };

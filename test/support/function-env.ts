@@ -11,6 +11,7 @@ export const FUNCTION_ENV: Readonly<Record<string, string>> = {
   SUBJECT_KEYS_TABLE: 'subject-keys',
   DELIVERY_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/delivery',
   RETRY_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:retry',
+  HEALTH_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:health',
   SECRETS_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000001',
   CURSOR_KMS_KEY_ID: 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-0000-0000-000000000000',
 };

@@ -1,4 +1,4 @@
-import type { DeliveryObserver } from '../../lambdas/ports';
+import type { DeliveryObserver, HealthObserver } from '../../lambdas/ports';
 
 const ignore = () => undefined;
 
@@ -11,4 +11,16 @@ export const SILENT_DELIVERY_OBSERVER: DeliveryObserver = {
   duplicate: ignore,
   deferred: ignore,
   warn: ignore,
+};
+
+/** A health observer that records nothing. */
+export const SILENT_HEALTH_OBSERVER: HealthObserver = {
+  parked: ignore,
+  released: ignore,
+  circuitOpened: ignore,
+  circuitClosed: ignore,
+  webhookDisabled: ignore,
+  stepFailed: ignore,
+  driverRestarted: ignore,
+  heartbeat: ignore,
 };

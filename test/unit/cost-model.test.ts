@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { checkPriceFile, factsOfTemplate, synthesizeStackFacts } from '../../bench/cost-facts';
+import { countAllTransitions, countHealthTransitions } from '../../bench/cost-measure';
 import {
   DESIGN_HEALTH,
   fixedMonthly,
@@ -64,26 +65,21 @@ const units = (wru: number, indexWru = 2): PathUnits => ({
   storedBytes: 1500,
   payloads: { wru: 1, rru: 0, tableBytes: 600 },
 });
-const measured: Measured = {
+/** Everything but the machines, which are run (countAllTransitions, countHealthTransitions). */
+const fixture: Omit<Measured, 'transitions' | 'health'> = {
   units: {
     // As measured: request 1, notification 1, its byWebhook entry 1 (SENT has no byStatus entry).
     sent: units(3, 1),
     parked: units(9),
     ...Object.fromEntries(RETRY_OUTCOMES.map((o, i) => [o, units(6 + 2 * i)])),
   } as Measured['units'],
-  transitions: Object.fromEntries(
-    RETRY_OUTCOMES.map((o, i) => [
-      o,
-      { transitions: 4 + 3 * i, historyEvents: 10, taskInvocations: i + 1 },
-    ]),
-  ) as Measured['transitions'],
   logs: {
     sentUnsampled: 100,
     sentSampled: 400,
     firstFailed: 400,
     attemptRecovered: 500,
     attemptFailed: 500,
-    markFailed: 200,
+    lastFailed: 600,
   },
   cpuUs: { firstAttempt: 200, attempt: 1500, sdkCall: 400 },
   ingestMs: { batch: 40, single: 20 },
@@ -91,7 +87,16 @@ const measured: Measured = {
   attemptWireBytes: 8000,
   attemptOutboundBytes: 2500,
 };
-const input: ModelInput = { facts, prices: priceFile.prices, assumptions, measured };
+let measured: Measured;
+let input: ModelInput;
+beforeAll(async () => {
+  measured = {
+    ...fixture,
+    transitions: await countAllTransitions(),
+    health: await countHealthTransitions(),
+  };
+  input = { facts, prices: priceFile.prices, assumptions, measured };
+});
 
 describe('the price file', () => {
   it('names a source and the date it was read for every price', () => {
@@ -166,7 +171,22 @@ describe('the month priced', () => {
 
   it('prices Step Functions from the transitions of the retried notifications', () => {
     const calm = monthCost(input, { ...MIXED_MONTH, outage: null });
-    expect(calm.perMillion.stepFunctions).toBeCloseTo(10_000 * 4 * 0.000025, 6);
+    const transitions = measured.transitions.retry1.transitions;
+    expect(calm.perMillion.stepFunctions).toBeCloseTo(10_000 * transitions * 0.000025, 6);
+    expect(calm.volumes.executions).toBeCloseTo(10_000 * measured.transitions.retry1.executions, 6);
+  });
+
+  it("prices an open circuit's health driver by the steps of its machine", () => {
+    const outage = monthCost(input, MIXED_MONTH);
+    const t = outage.traffic;
+    const transitions =
+      RETRY_OUTCOMES.reduce((n, o) => n + t.retried[o] * measured.transitions[o].transitions, 0) +
+      t.parkedAfterExecution * measured.transitions.retry1.transitions +
+      t.probes * measured.health.transitionsPerStep +
+      t.circuitOpenings * measured.health.transitionsPerExecution;
+    expect(t.probes).toBeGreaterThan(0);
+    // Volumes are rounded to 3 significant digits.
+    expect(Math.abs(outage.volumes.stateTransitions! / transitions - 1)).toBeLessThan(0.005);
   });
 
   it('makes an outage cheap with a circuit breaker and dear without one', () => {

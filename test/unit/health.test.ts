@@ -17,6 +17,7 @@ import {
   MemoryNotificationStore,
   MemoryWebhookStore,
 } from '../support/memory-stores';
+import { SILENT_HEALTH_OBSERVER } from '../support/silent-observers';
 
 const settings = DEFAULT_HEALTH_SETTINGS;
 
@@ -69,15 +70,10 @@ function gateWith(store: HealthStore, now = () => new Date('2026-12-03T07:00:00Z
     clock: { now },
     settings,
     observer: {
-      parked: () => {},
-      released: () => {},
+      ...SILENT_HEALTH_OBSERVER,
       circuitOpened: (id) => void opened.push(id),
-      circuitClosed: () => {},
-      webhookDisabled: () => {},
-      stepFailed: () => {},
       driverRestarted: (webhookId, seq, lastBeatAt) =>
         void restarted.push({ webhookId, seq, lastBeatAt }),
-      heartbeat: () => {},
     },
   });
   return { gate, started, opened, restarted };
@@ -109,6 +105,7 @@ describe('destination health rules', () => {
       SUBJECT_KEYS_TABLE: 's',
       SECRETS_KEY_FILE: '/nonexistent/secrets.key',
       RETRY_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:m',
+      HEALTH_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:h',
       DELIVERY_QUEUE_URL: 'http://127.0.0.1/q',
     };
     const loaded = (circuit: string) =>
@@ -287,16 +284,7 @@ describe('a health driver that died', () => {
       scheduler: { startDriver: async () => {} },
       clock,
       settings,
-      observer: {
-        parked: () => {},
-        released: () => {},
-        circuitOpened: () => {},
-        circuitClosed: () => {},
-        webhookDisabled: () => {},
-        stepFailed: () => {},
-        driverRestarted: () => {},
-        heartbeat: () => {},
-      },
+      observer: SILENT_HEALTH_OBSERVER,
     });
     await gate.ensureDriver('wh_g');
     // Make the driver wait (slowed down) so its step does not end it.
