@@ -415,6 +415,8 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
   let endpoint: SfnEndpoint;
   let sfn: SFNClient;
   const taskInputs: AttemptLambdaInput[] = [];
+  /** What the engine asked the product scheduler to start. */
+  const started: RetryStart[] = [];
 
   beforeAll(async () => {
     receiver = await startReceiver(failTimes(1));
@@ -442,8 +444,14 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
       endpoint: endpoint.url,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
+    const product = new SfnRetryScheduler(sfn, MACHINES);
     harness = createDeliveryHarness(standIns(), {
-      scheduler: new SfnRetryScheduler(sfn, MACHINES),
+      scheduler: {
+        start: (input) => {
+          started.push(input);
+          return product.start(input);
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -462,11 +470,12 @@ describe('starting the retry machine twice (the product scheduler, the local Ste
 
     // The first attempt fails: the engine starts the machine through the scheduler.
     await harness.service.handleJob(job);
-    const waiting = (await harness.notifications.get(job.notificationId))!;
-    expect(waiting.status).toBe('WAITING');
-    // A second start, as a duplicated deliver job or a repeated Lambda would make it.
     const retry1 = { notificationId: job.notificationId, retry: 1, after: 1 };
-    await scheduler.start({ ...retry1, nextAttemptAt: waiting.nextAttemptAt! });
+    const first = started.find((s) => s.notificationId === job.notificationId);
+    expect(first).toMatchObject(retry1);
+    // A second start, as a duplicated deliver job or a repeated Lambda would make it: the
+    // running execution (same name and input), or ExecutionAlreadyExists once it ended.
+    await scheduler.start(first!);
     await endpoint.whenIdle();
 
     const execution = await sfn.send(
