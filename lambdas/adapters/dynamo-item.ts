@@ -52,12 +52,28 @@ export function isConditionFailure(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 }
 
-/** Every item of a (small) table, strongly consistent, page after page. */
-export async function* scanAll(client: DynamoDBClient, tableName: string): AsyncGenerator<Item> {
+/**
+ * Every item of a (small) table, strongly consistent, page after page; only the `attributes`
+ * named, when given (the read costs the same, less travels).
+ */
+export async function* scanAll(
+  client: DynamoDBClient,
+  tableName: string,
+  attributes?: readonly string[],
+): AsyncGenerator<Item> {
+  const projection = attributes && {
+    ProjectionExpression: attributes.map((_, i) => `#a${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(attributes.map((name, i) => [`#a${i}`, name])),
+  };
   let start: Item | undefined;
   do {
     const out = await client.send(
-      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start }),
+      new ScanCommand({
+        TableName: tableName,
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+        ...projection,
+      }),
     );
     yield* out.Items ?? [];
     start = out.LastEvaluatedKey;

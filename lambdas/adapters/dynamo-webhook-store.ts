@@ -79,7 +79,8 @@ export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
   async historyIds(): Promise<string[]> {
     const now = Math.floor(Date.now() / 1000);
     const ids: string[] = [];
-    for await (const item of scanAll(this.client, this.tableName)) {
+    const { partitionKey, ttlAttribute } = WEBHOOKS_TABLE;
+    for await (const item of scanAll(this.client, this.tableName, [partitionKey, ttlAttribute])) {
       const id = item.id?.S;
       const expiresAt = item[WEBHOOKS_TABLE.ttlAttribute]?.N;
       if (id === undefined || isReservedWebhooksItem(id)) continue;

@@ -7,6 +7,7 @@
 import {
   type DynamoDBClient,
   GetItemCommand,
+  PutItemCommand,
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -278,6 +279,23 @@ describe('lists across webhooks', () => {
       'wh_quiet',
     ]);
     expect(all.some((n) => n.webhookId === 'wh_gone' && n.status === 'SENT')).toBe(true);
+  });
+
+  it('forget a tombstone once it expired, though TTL has not removed it yet', async () => {
+    const u = await setup();
+    await u.webhooks.put(webhookDefinition('wh_a'));
+    const past = Math.floor(Date.now() / 1000) - 1;
+    await u.dynamo.send(
+      new PutItemCommand({
+        TableName: u.names.webhooks,
+        Item: {
+          id: { S: 'wh_expired' },
+          deletedAt: { S: '2026-01-01T00:00:00.000Z' },
+          expiresAt: { N: String(past) },
+        },
+      }),
+    );
+    expect(await u.webhooks.historyIds()).toEqual(['wh_a']);
   });
 
   it.each<[string, Omit<NotificationQuery, 'limit'>, (n: Notification) => boolean]>([
