@@ -13,7 +13,7 @@ import type {
 export function webhookDefinition(id: string): WebhookDefinition {
   return {
     id,
-    name: `hook ${id}`,
+    name: `webhook ${id}`,
     events: ['*'],
     enabled: true,
     method: 'POST',

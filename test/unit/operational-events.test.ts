@@ -11,6 +11,7 @@ import {
   subscribesTo,
   subscriptionProblem,
 } from '../../lambdas/core/subscriptions';
+import { webhookDefinition } from '../support/history';
 import {
   MemoryDeliveryQueue,
   MemoryNotificationStore,
@@ -24,21 +25,8 @@ const now = new Date('2026-12-03T07:00:00.000Z');
 const clock = { now: () => now };
 
 function definition(id: string, events: string[], extra: Partial<WebhookDefinition> = {}) {
-  return {
-    id,
-    name: `webhook ${id}`,
-    events,
-    enabled: true,
-    method: 'POST',
-    url: 'https://example.com/hook',
-    contentType: 'application/json',
-    headers: {},
-    body: '{}',
-    version: 1,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    ...extra,
-  } satisfies WebhookDefinition;
+  const at = now.toISOString();
+  return { ...webhookDefinition(id), events, createdAt: at, updatedAt: at, ...extra };
 }
 
 function platformEvent(type: string, webhookId: string): EventEnvelope {
