@@ -25,6 +25,21 @@ beforeAll(() => {
   imported = buildStack({ natProvider: 'instance', eipAllocationIds: EIPS });
 });
 
+/** The NAT security group has no inline ingress and one rule: from the senders' group. */
+function expectInboundOnlyFromSenders(built: Built): void {
+  const [natSg] = resourcesOf(built, 'AWS::EC2::SecurityGroup').filter(([, p]) =>
+    String(p.GroupDescription).includes('NAT'),
+  );
+  expect(natSg).toBeDefined();
+  expect(natSg![1].SecurityGroupIngress ?? []).toEqual([]);
+  const sender = logicalId(built.stack.network.senderSecurityGroup);
+  const ingress = resourcesOf(built, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) =>
+    references(p.GroupId, natSg![0]),
+  );
+  expect(ingress).toHaveLength(1);
+  expect(references(ingress[0]![1].SourceSecurityGroupId, sender)).toBe(true);
+}
+
 const routesToInstances = (built: Built) =>
   resourcesOf(built, 'AWS::EC2::Route').filter(([, p]) => p.InstanceId !== undefined);
 
@@ -95,17 +110,7 @@ describe('natProvider', () => {
   });
 
   it('instance: takes traffic only from the senders’ security group, no public inbound', () => {
-    const [natSg] = resourcesOf(instance, 'AWS::EC2::SecurityGroup').filter(([, p]) =>
-      String(p.GroupDescription).includes('NAT'),
-    );
-    expect(natSg).toBeDefined();
-    expect(natSg![1].SecurityGroupIngress ?? []).toEqual([]);
-    const sender = logicalId(instance.stack.network.senderSecurityGroup);
-    const ingress = resourcesOf(instance, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) =>
-      references(p.GroupId, natSg![0]),
-    );
-    expect(ingress).toHaveLength(1);
-    expect(references(ingress[0]![1].SourceSecurityGroupId, sender)).toBe(true);
+    expectInboundOnlyFromSenders(instance);
   });
 
   it('instance: recovers an instance whose system check fails and reboots one whose instance check fails', () => {
@@ -239,16 +244,7 @@ describe('natInstances', () => {
   });
 
   it('single: takes traffic only from the senders’ security group', () => {
-    const [natSg] = resourcesOf(single, 'AWS::EC2::SecurityGroup').filter(([, p]) =>
-      String(p.GroupDescription).includes('NAT'),
-    );
-    expect(natSg![1].SecurityGroupIngress ?? []).toEqual([]);
-    const sender = logicalId(single.stack.network.senderSecurityGroup);
-    const ingress = resourcesOf(single, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) =>
-      references(p.GroupId, natSg![0]),
-    );
-    expect(ingress).toHaveLength(1);
-    expect(references(ingress[0]![1].SourceSecurityGroupId, sender)).toBe(true);
+    expectInboundOnlyFromSenders(single);
   });
 
   it('single: its status checks and instances in service on the dashboard, one alarm to the topic, no recover/reboot alarms', () => {

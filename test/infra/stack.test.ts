@@ -38,6 +38,17 @@ import {
   resourcesOf,
 } from './support';
 
+/** The Allow statements of `role` on `resource` whose condition (as JSON, `{}` if none) passes `condition`. */
+function allowedOn(role: string, resource: string, condition: (json: string) => boolean) {
+  return allStatements(built).filter(
+    ({ roles: r, statement }) =>
+      statement.Effect === 'Allow' &&
+      references(r, role) &&
+      references(statement.Resource, resource) &&
+      condition(JSON.stringify(statement.Condition ?? {})),
+  );
+}
+
 /** Deploy-time values (Refs, joins) stand in as strings. */
 function runtimeStrings(env: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
@@ -487,13 +498,7 @@ describe('permissions', () => {
 
   it('lets every function open sealed secrets with the tables key, and only api and delivery seal new ones', () => {
     const conditioned = (role: string) =>
-      allStatements(built).filter(
-        ({ roles: r, statement }) =>
-          statement.Effect === 'Allow' &&
-          references(r, role) &&
-          references(statement.Resource, ids.key) &&
-          JSON.stringify(statement.Condition ?? {}).includes('kms:EncryptionContext:purpose'),
-      );
+      allowedOn(role, ids.key, (c) => c.includes('kms:EncryptionContext:purpose'));
     const actions = (role: string) =>
       new Set(conditioned(role).flatMap(({ statement }) => actionsOf(statement)));
     for (const role of [roles.api, roles.delivery])
@@ -526,27 +531,14 @@ describe('permissions', () => {
   });
 
   it('keeps the cursor secret in its Webhooks item: delivery may put that item and no other, ingest and attempt not at all', () => {
+    const cursorItemOnly = JSON.stringify({
+      'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId] },
+    });
     const onCursorItem = (role: string) =>
-      allStatements(built).filter(
-        ({ roles: r, statement }) =>
-          statement.Effect === 'Allow' &&
-          references(r, role) &&
-          references(statement.Resource, ids.webhooks) &&
-          JSON.stringify(statement.Condition ?? {}) ===
-            JSON.stringify({
-              'ForAllValues:StringEquals': {
-                'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId],
-              },
-            }),
-      );
+      allowedOn(role, ids.webhooks, (c) => c === cursorItemOnly);
     const writesUnconditioned = (role: string) =>
-      allStatements(built).some(
-        ({ roles: r, statement }) =>
-          statement.Effect === 'Allow' &&
-          references(r, role) &&
-          references(statement.Resource, ids.webhooks) &&
-          statement.Condition === undefined &&
-          actionsOf(statement).includes('dynamodb:PutItem'),
+      allowedOn(role, ids.webhooks, (c) => c === '{}').some(({ statement }) =>
+        actionsOf(statement).includes('dynamodb:PutItem'),
       );
     for (const role of [roles.api, roles.delivery])
       expect(new Set(onCursorItem(role).flatMap(({ statement }) => actionsOf(statement)))).toEqual(
