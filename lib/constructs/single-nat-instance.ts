@@ -70,6 +70,7 @@ export class SingleNatInstanceProvider extends ec2.NatProvider {
       securityGroup: this.securityGroup,
       role,
       requireImdsv2: true,
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
       associatePublicIpAddress: true,
       blockDevices: [
         {
@@ -113,6 +114,14 @@ export class SingleNatInstanceProvider extends ec2.NatProvider {
         resources: [arn(`elastic-ip/${this.props.eipAllocationId}`)],
       }),
     );
+    // The instance's primary network interface takes the address: a call by instance id may
+    // be authorized against it too. The address itself is the one above, nothing else.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:AssociateAddress'],
+        resources: [arn('network-interface/*')],
+      }),
+    );
     role.addToPolicy(
       new iam.PolicyStatement({
         actions: ['ec2:AssociateAddress', 'ec2:ModifyInstanceAttribute'],
@@ -139,7 +148,14 @@ export class SingleNatInstanceProvider extends ec2.NatProvider {
       `export AWS_DEFAULT_REGION=${region}`,
       'retry aws ec2 modify-instance-attribute --instance-id "$ID" --no-source-dest-check',
       ...NAT_FORWARDING_COMMANDS,
-      `retry aws ec2 associate-address --allocation-id ${this.props.eipAllocationId} --instance-id "$ID" --allow-reassociation`,
+      // Without the Elastic IP, traffic would leave from the boot-time address, which no
+      // receiver has allowed: no route then, and the instance ends itself (terminate on
+      // shutdown) so that its group launches another.
+      `if ! retry aws ec2 associate-address --allocation-id ${this.props.eipAllocationId} --instance-id "$ID" --allow-reassociation; then`,
+      '  echo "NAT instance: could not take the Elastic IP, shutting down" >&2',
+      '  shutdown -h now',
+      '  exit 1',
+      'fi',
       `for RT in ${Fn.join(' ', routeTables)}; do`,
       '  retry sh -c "aws ec2 replace-route --route-table-id $RT --destination-cidr-block 0.0.0.0/0 --instance-id $ID || aws ec2 create-route --route-table-id $RT --destination-cidr-block 0.0.0.0/0 --instance-id $ID"',
       'done',
@@ -156,6 +172,11 @@ export class SingleNatInstanceProvider extends ec2.NatProvider {
       id: `AwsSolutions-IAM5[Resource::${instances}]`,
       reason:
         'The instance id is known only at boot: allowed only on instances tagged as this stack’s NAT instance.',
+    });
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${instances.replace('instance/*', 'network-interface/*')}]`,
+      reason:
+        'AssociateAddress of this stack’s one Elastic IP (its own statement) onto the instance’s interface, whose id is known only at boot.',
     });
     Validations.of(group).acknowledge({
       id: 'AwsSolutions-AS3',

@@ -213,6 +213,16 @@ describe('natInstances', () => {
     expect(references(JSON.parse(script), eips[0]!)).toBe(true);
     expect(script).toContain('--no-source-dest-check');
     expect(script).toContain('replace-route');
+    // No route unless the Elastic IP is taken: otherwise the instance ends and is replaced.
+    const associate = script.indexOf('associate-address');
+    const shutdown = script.indexOf('shutdown -h now');
+    expect(shutdown).toBeGreaterThan(associate);
+    expect(script.indexOf('replace-route')).toBeGreaterThan(shutdown);
+    const [, template] = resourcesOf(single, 'AWS::EC2::LaunchTemplate')[0]!;
+    expect(
+      (template.LaunchTemplateData as { InstanceInitiatedShutdownBehavior?: string })
+        .InstanceInitiatedShutdownBehavior,
+    ).toBe('terminate');
     for (const subnet of single.stack.network.vpc.privateSubnets)
       expect(
         references(JSON.parse(script), single.stack.resolve(subnet.routeTable.routeTableId).Ref),
@@ -229,13 +239,15 @@ describe('natInstances', () => {
     const statements = (policies[0]![1].PolicyDocument as { Statement: Json[] }).Statement;
     expect(statements.map((s) => s.Action)).toEqual([
       'ec2:AssociateAddress',
+      'ec2:AssociateAddress',
       ['ec2:AssociateAddress', 'ec2:ModifyInstanceAttribute'],
       ['ec2:CreateRoute', 'ec2:ReplaceRoute'],
     ]);
-    expect(JSON.stringify(statements[1]!.Condition)).toContain(
+    expect(JSON.stringify(statements[1]!.Resource)).toContain(':network-interface/*');
+    expect(JSON.stringify(statements[2]!.Condition)).toContain(
       'aws:ResourceTag/webhooks:nat-instance',
     );
-    expect(statements[2]!.Resource as unknown[]).toHaveLength(2);
+    expect(statements[3]!.Resource as unknown[]).toHaveLength(2);
   });
 
   it('single: carries an imported Elastic IP by allocation id', () => {
