@@ -23,7 +23,13 @@ import { createHttpSender } from '../lambdas/adapters/http-sender';
 import { createDeliveryObserver } from '../lambdas/adapters/observability';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
-import type { DeliveryJob, Notification, WebhookDefinition } from '../lambdas/core/model';
+import { notificationIdFor } from '../lambdas/core/ids';
+import type {
+  DeliveryJob,
+  EventEnvelope,
+  Notification,
+  WebhookDefinition,
+} from '../lambdas/core/model';
 import { Renderer } from '../lambdas/core/render';
 import { buildRenderContext } from '../lambdas/core/render-context';
 import { required } from '../lambdas/core/required';
@@ -64,6 +70,11 @@ import type { BenchOptions } from './support/types';
 const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8'] };
 /** 100 bytes of per-item overhead DynamoDB bills storage for. */
 const ITEM_OVERHEAD = 100;
+
+/** `prefix` and 26 characters, as webhook ids and ULID-based ids have: `seed`, padded. */
+function fullLengthId(prefix: string, seed: string): string {
+  return `${prefix}${seed.padEnd(26, '0').slice(0, 26)}`;
+}
 
 /** Receiver failures before it answers 200 (the receiver child's /fail-N/ paths). */
 export function failuresOf(outcome: 'sent' | RetryOutcome): number {
@@ -206,24 +217,31 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
     const result = {} as DynamoPaths;
     const paths = ['sent', ...RETRY_OUTCOMES, 'parked'] as const;
     for (const [k, path] of paths.entries()) {
-      const def = definitionFor(receiverUrl, path === 'parked' ? 'sent' : path, `wh_COSTMODEL${k}`);
+      // Ids as long as real ones (they are stored several times per notification).
+      const def = definitionFor(
+        receiverUrl,
+        path === 'parked' ? 'sent' : path,
+        fullLengthId('wh_', `COSTMODEL${k}`),
+      );
       await webhooks.put(def);
       // Warm the definition cache: its reads are shared by every notification for 30 s.
+      const warm = referenceEvent(900 + k, fullLengthId('evt_', `COSTWARM${k}`));
       await service.handleJob({
         kind: 'deliver',
-        notificationId: `ntf_COSTWARM${k}`,
+        notificationId: notificationIdFor(def.id, warm.id),
         webhookId: def.id,
-        event: referenceEvent(900 + k),
+        event: warm,
       });
       meter.reset();
-      const id = `ntf_COST${path.toUpperCase()}`;
-      if (path === 'parked') await park(id, def, k);
+      const event = referenceEvent(k, fullLengthId('evt_', `COSTEVENT${k}`));
+      const id = notificationIdFor(def.id, event.id);
+      if (path === 'parked') await park(id, def, event);
       else {
         await service.handleJob({
           kind: 'deliver',
           notificationId: id,
           webhookId: def.id,
-          event: referenceEvent(k),
+          event,
         });
         if (path !== 'sent') {
           // As the chain runs them: the fifth failed retry marks the notification FAILED itself.
@@ -268,8 +286,7 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
     return result;
 
     /** Stored and parked without an attempt, then released: one attempt with the stored request. */
-    async function park(id: string, def: WebhookDefinition, k: number): Promise<void> {
-      const event = referenceEvent(k);
+    async function park(id: string, def: WebhookDefinition, event: EventEnvelope): Promise<void> {
       const now = new Date();
       const expires = Math.floor(now.getTime() / 1000) + 90 * 86_400;
       await payloads.putOnce(id, renderer.render(def, buildRenderContext(def, event, id)), expires);
@@ -343,18 +360,14 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
   let batch = 0;
   const deliverBatch = async (outcome: 'sent' | RetryOutcome, level: string) => {
     const k = batch++;
-    const def = definitionFor(receiverUrl, outcome, `wh_COSTLOGS${k}`);
+    const def = definitionFor(receiverUrl, outcome, fullLengthId('wh_', `COSTLOGS${k}`));
     await webhooks.put(def);
     const ids: string[] = [];
     const records = Array.from({ length: batchSize }, (_, i) => {
-      const id = `ntf_LOG${k}x${i}`;
+      const event = referenceEvent(i, fullLengthId('evt_', `LOG${k}X${i}`));
+      const id = notificationIdFor(def.id, event.id);
       ids.push(id);
-      const job: DeliveryJob = {
-        kind: 'deliver',
-        notificationId: id,
-        webhookId: def.id,
-        event: referenceEvent(i),
-      };
+      const job: DeliveryJob = { kind: 'deliver', notificationId: id, webhookId: def.id, event };
       return {
         messageId: `m${k}-${i}`,
         receiptHandle: 'r',
@@ -412,7 +425,7 @@ export function wireBytes(
     tlsClientBytesPerAttempt: number;
   },
 ): { both: number; outbound: number } {
-  const id = 'ntf_WIRE00000000000000000000';
+  const id = fullLengthId('ntf_', 'WIRE');
   const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));
   const url = new URL(req.url);
   const headers: Record<string, string> = {
