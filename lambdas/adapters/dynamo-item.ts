@@ -1,6 +1,6 @@
 /** The small codec between the stores' plain values and DynamoDB attribute values. */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -50,6 +50,27 @@ export function fromItem(item: Item): Record<string, unknown> {
 
 export function isConditionFailure(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
+
+/** Writes `item` unless one with its `id` exists: true when written, false when it existed. */
+export async function putIfAbsent(
+  client: DynamoDBClient,
+  tableName: string,
+  item: Item,
+): Promise<boolean> {
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(id)',
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /**

@@ -2,7 +2,6 @@
 import {
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -24,7 +23,14 @@ import type {
   NotificationUpdate,
   WebhookHistory,
 } from '../ports';
-import { fromItem, type Item, isConditionFailure, toAttribute, toItem } from './dynamo-item';
+import {
+  fromItem,
+  type Item,
+  isConditionFailure,
+  putIfAbsent,
+  toAttribute,
+  toItem,
+} from './dynamo-item';
 import {
   type IndexedSummary,
   indexKeysOf,
@@ -115,19 +121,7 @@ export class DynamoNotificationStore implements NotificationStore {
     });
     if (isParkReason(waitingReasonOf(notification)) && item.webhookShard)
       item.parkedShard = item.webhookShard;
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return putIfAbsent(this.client, this.tableName, item);
   }
 
   async get(id: string): Promise<Notification | undefined> {

@@ -1,8 +1,8 @@
 /** Rendered requests in DynamoDB (the Payloads table): PutItem once, GetItem, nothing else. */
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RenderedRequest } from '../core/model';
 import type { PayloadStore, SubjectKeyStore } from '../ports';
-import { fromItem, type Item, isConditionFailure, toItem } from './dynamo-item';
+import { fromItem, type Item, putIfAbsent, toItem } from './dynamo-item';
 import {
   PACKED_ATTRIBUTES,
   PACKING_DEFLATE_JSON,
@@ -62,19 +62,7 @@ export class DynamoPayloadStore implements PayloadStore {
     } else {
       item = payloadItem(notificationId, request, expiresAtEpochSeconds);
     }
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-      return 'created';
-    } catch (err) {
-      if (isConditionFailure(err)) return 'exists';
-      throw err;
-    }
+    return (await putIfAbsent(this.client, this.tableName, item)) ? 'created' : 'exists';
   }
 
   async get(notificationId: string): Promise<RenderedRequest | undefined> {

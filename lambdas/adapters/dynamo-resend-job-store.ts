@@ -1,14 +1,9 @@
 /** Bulk resend jobs in DynamoDB (in the Notifications table, under their own id prefix). */
-import {
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ConflictError } from '../core/errors';
 import { DEFAULTS } from '../defaults';
 import type { ResendJob, ResendJobStore } from '../ports';
-import { fromItem, isConditionFailure, toItem } from './dynamo-item';
+import { fromItem, isConditionFailure, putIfAbsent, toItem } from './dynamo-item';
 import { RESEND_JOB_ID_PREFIX } from './dynamo-notification-store';
 
 export interface DynamoResendJobStoreOptions {
@@ -30,28 +25,18 @@ export class DynamoResendJobStore implements ResendJobStore {
   async create(job: ResendJob): Promise<void> {
     const createdMs = Date.parse(job.createdAt);
     const base = Number.isNaN(createdMs) ? Date.now() : createdMs;
-    try {
-      await this.client.send(
-        new PutItemCommand({
-          TableName: this.notificationsTableName,
-          Item: toItem({
-            id: `${RESEND_JOB_ID_PREFIX}${job.jobId}`,
-            jobId: job.jobId,
-            count: job.count,
-            queued: job.queued,
-            sent: job.sent,
-            failed: job.failed,
-            createdAt: job.createdAt,
-            expiresAt: Math.floor(base / 1000) + this.retentionSeconds,
-          }),
-          ConditionExpression: 'attribute_not_exists(id)',
-        }),
-      );
-    } catch (err) {
-      if (isConditionFailure(err))
-        throw new ConflictError(`resend job ${job.jobId} already exists`);
-      throw err;
-    }
+    const item = toItem({
+      id: `${RESEND_JOB_ID_PREFIX}${job.jobId}`,
+      jobId: job.jobId,
+      count: job.count,
+      queued: job.queued,
+      sent: job.sent,
+      failed: job.failed,
+      createdAt: job.createdAt,
+      expiresAt: Math.floor(base / 1000) + this.retentionSeconds,
+    });
+    if (!(await putIfAbsent(this.client, this.notificationsTableName, item)))
+      throw new ConflictError(`resend job ${job.jobId} already exists`);
   }
 
   async get(jobId: string): Promise<ResendJob | undefined> {
