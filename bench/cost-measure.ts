@@ -65,6 +65,7 @@ import {
 } from './cost-model';
 import { referenceDefinition, referenceEvent } from './fixtures/reference';
 import { type Meter, meterDynamo } from './support/dynamo-meter';
+import { measureTlsWire, type TlsWire } from './support/tls-wire';
 import type { BenchOptions } from './support/types';
 
 const LOOPBACK_POLICY = { allowHttp: true, allowCidrs: ['127.0.0.0/8'] };
@@ -416,32 +417,19 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
 
 // ---- bytes on the wire --------------------------------------------------------------------------
 
-/** Bytes of one attempt of the reference webhook: request head and body, plus what the assumptions add. */
-export function wireBytes(
+/**
+ * Bytes of one attempt of the reference webhook on the wire: the request exactly as the engine
+ * renders and signs it, sent by the real sender over TLS (support/tls-wire.ts), with a full
+ * handshake and with a resumed session.
+ */
+export async function measureWire(
   def: WebhookDefinition,
-  a: {
-    responseHeaderBytes: number;
-    tlsHandshakeBytesPerAttempt: number;
-    tlsClientBytesPerAttempt: number;
-  },
-): { both: number; outbound: number } {
+  a: { responseHeaderBytes: number },
+): Promise<TlsWire> {
   const id = fullLengthId('ntf_', 'WIRE');
   const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));
-  const url = new URL(req.url);
-  const headers: Record<string, string> = {
-    host: url.host,
-    connection: 'keep-alive',
-    'content-length': String(Buffer.byteLength(req.body)),
-    ...req.headers,
-    ...sendTimeHeaders(def, id, new Date(), req.body),
-  };
-  const head = `${req.method} ${url.pathname}${url.search} HTTP/1.1\r\n${Object.entries(headers)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('')}\r\n`;
-  const request = Buffer.byteLength(head) + Buffer.byteLength(req.body);
-  // TCP/IP headers: about 40 bytes per segment; a 1.5 KB request and the response fit in a few.
-  return {
-    both: request + a.responseHeaderBytes + a.tlsHandshakeBytesPerAttempt + 6 * 40,
-    outbound: request + a.tlsClientBytesPerAttempt + 3 * 40,
-  };
+  return measureTlsWire(
+    { ...req, headers: { ...req.headers, ...sendTimeHeaders(def, id, new Date(), req.body) } },
+    { responseHeaderBytes: a.responseHeaderBytes },
+  );
 }

@@ -136,10 +136,36 @@ export interface Measured {
   readonly ingestMs: { readonly batch: number; readonly single: number };
   /** Bytes of one delivery job on the queue. */
   readonly messageBytes: number;
-  /** Bytes of one attempt through the NAT, both directions. */
-  readonly attemptWireBytes: number;
-  /** Bytes of one attempt leaving AWS (data transfer out). */
-  readonly attemptOutboundBytes: number;
+  /**
+   * Bytes of one attempt on the wire: on a new connection with a full TLS handshake, and on one
+   * that resumed the sender's cached TLS session (equal to `full` when the sender did not).
+   */
+  readonly wire: { readonly full: WireBytes; readonly resumed: WireBytes };
+}
+
+export interface WireBytes {
+  /** Both directions: what a NAT gateway processes. */
+  readonly both: number;
+  /** Leaving AWS: data transfer out. */
+  readonly outbound: number;
+}
+
+/**
+ * Share of the delivery Lambda's attempts that resume a TLS session rather than make a full
+ * handshake. The sender keeps one session per receiver host in each execution environment; a
+ * receiver honours it for `sessionSeconds` (300 s: the default of nginx's ssl_session_timeout
+ * and of Node's TLS servers; many keep them far longer). With a webhook's notifications
+ * arriving at random (Poisson) over the month and shared among `environments` warm
+ * environments, an attempt resumes when the environment's previous attempt to that receiver is
+ * younger than `sessionSeconds`. Retries and probes (the attempt Lambda, minutes to hours
+ * apart) are priced as full handshakes.
+ */
+export function tlsResumedShare(
+  s: Scenario,
+  a: { readonly sessionSeconds: number; readonly environments: number },
+): number {
+  const perSecond = s.notifications / s.webhooks / (s.hoursPerMonth * 3600) / a.environments;
+  return 1 - Math.exp(-perSecond * a.sessionSeconds);
 }
 
 export interface Scenario {
@@ -296,6 +322,8 @@ export interface ModelOptions {
   readonly pitr?: boolean;
   readonly retentionDays?: number;
   readonly payloadsTableClass?: string;
+  /** false: every attempt pays a full TLS handshake (a receiver that never resumes sessions). */
+  readonly tlsResumption?: boolean;
 }
 
 export interface Breakdown {
@@ -433,9 +461,20 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   out.xray = facts.stateMachineTracing
     ? executions * assume('xraySampledShare') * price('xrayTrace')
     : 0;
-  out.natDataProcessed =
-    facts.natGateways > 0 ? ((attempts * m.attemptWireBytes) / 1e9) * price('natGatewayGb') : 0;
-  out.dataTransferOut = ((attempts * m.attemptOutboundBytes) / 1e9) * price('dataTransferOutGb');
+  // The delivery Lambda makes the first attempts and re-sends parked notifications; those can
+  // resume a TLS session, the attempt Lambda's retries and probes are priced as full handshakes.
+  const resumedShare =
+    opts.tlsResumption === false
+      ? 0
+      : tlsResumedShare(s, {
+          sessionSeconds: assume('receiverTlsSessionSeconds'),
+          environments: assume('warmDeliveryEnvironments'),
+        });
+  const resumed = (firstAttempts + t.parked) * resumedShare;
+  const wire = (k: keyof WireBytes) =>
+    resumed * m.wire.resumed[k] + (attempts - resumed) * m.wire.full[k];
+  out.natDataProcessed = facts.natGateways > 0 ? (wire('both') / 1e9) * price('natGatewayGb') : 0;
+  out.dataTransferOut = (wire('outbound') / 1e9) * price('dataTransferOutGb');
 
   // CloudWatch Logs: handler lines and EMF, Lambda platform lines, API access logs, machine logs.
   const rate = Math.min(1, Math.max(0, fn('delivery')?.logSampleRate ?? 1));
@@ -487,6 +526,8 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
       dynamoWru: round(wru * scale),
       dynamoRru: round(rru * scale),
       storedBytesPerNotification: round(perPath((u) => u.storedBytes) / N),
+      tlsResumedAttemptShare: round(resumed / attempts),
+      wireBytesPerAttempt: round(wire('both') / attempts),
       logBytesPerNotification: round(logBytes / N),
       deliveryInvocationMs: round(deliveryMs),
       attemptInvocationMs: round(attemptMs),

@@ -18,7 +18,7 @@ import {
   type DynamoPaths,
   measureDynamo,
   measureLogs,
-  wireBytes,
+  measureWire,
 } from './cost-measure';
 import {
   type Breakdown,
@@ -131,14 +131,16 @@ export const costBenchmark: Benchmark = {
         event: referenceEvent(5),
       }),
     );
-    const wire = wireBytes(def, {
+    const wire = await measureWire(def, {
       responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
-      tlsHandshakeBytesPerAttempt: required(
-        a.tlsHandshakeBytesPerAttempt,
-        'a.tlsHandshakeBytesPerAttempt',
-      ),
-      tlsClientBytesPerAttempt: required(a.tlsClientBytesPerAttempt, 'a.tlsClientBytesPerAttempt'),
     });
+    opts.log(
+      `wire bytes per attempt (certificates ${wire.chainBytes.join(' + ')} B): full handshake ${JSON.stringify(wire.full)}, resumed ${JSON.stringify(wire.resumed)}`,
+    );
+    if (!wire.sessionResumed)
+      notes.push(
+        'the sender did not resume its TLS session on a new connection: every attempt priced with a full handshake',
+      );
     const measured: Measured = {
       units,
       transitions,
@@ -150,8 +152,7 @@ export const costBenchmark: Benchmark = {
         single: ingestSingle ?? required(a.ingestDurationMsFallback, 'a.ingestDurationMsFallback'),
       },
       messageBytes,
-      attemptWireBytes: wire.both,
-      attemptOutboundBytes: wire.outbound,
+      wire: { full: wire.full, resumed: wire.resumed },
     };
     const input: ModelInput = { facts, prices: priceFile.prices, assumptions: a, measured };
     const instanceInput: ModelInput = { ...input, facts: instanceFacts };
@@ -166,6 +167,7 @@ export const costBenchmark: Benchmark = {
       retention30Days: monthCost(input, MIXED_MONTH, { retentionDays: 30 }),
       payloadsStandardClass: monthCost(input, MIXED_MONTH, { payloadsTableClass: 'STANDARD' }),
       outageWithoutCircuitBreaker: perNotification,
+      everyAttemptFullTlsHandshake: monthCost(input, MIXED_MONTH, { tlsResumption: false }),
     };
     const fixed = fixedMonthly(facts, priceFile.prices, a);
     const fixedInstance = fixedMonthly(instanceFacts, priceFile.prices, a);
@@ -295,6 +297,9 @@ export const costBenchmark: Benchmark = {
       fixedMonthlyUsd: fixedTotal,
       fixedMonthlyInstanceNatUsd: fixedInstanceTotal,
       fixedMonthlySingleNatUsd: fixedSingleTotal,
+      'attemptWireBytes.full': wire.full.both,
+      'attemptWireBytes.resumed': wire.resumed.both,
+      tlsResumedAttemptShare: mixed.volumes.tlsResumedAttemptShare ?? 0,
     };
     for (const [k, v] of Object.entries(mixed.perMillion)) figures[`costBreakdownUsd.${k}`] = v;
     for (const [k, v] of Object.entries(mixedInstance.perMillion))
@@ -322,6 +327,7 @@ export const costBenchmark: Benchmark = {
         mixedMonthInstanceNat: mixedInstance,
         withoutOutage: calm,
         outageWithoutCircuitBreaker: perNotification,
+        wire,
         singleEvent: single,
         assumptions: priceFile.assumptions,
         prices: priceFile.prices,

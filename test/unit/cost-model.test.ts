@@ -16,6 +16,7 @@ import {
   probeCount,
   RETRY_OUTCOMES,
   type StackFacts,
+  tlsResumedShare,
   trafficOf,
 } from '../../bench/cost-model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
@@ -84,8 +85,7 @@ const fixture: Omit<Measured, 'transitions' | 'health'> = {
   cpuUs: { firstAttempt: 200, attempt: 1500, sdkCall: 400 },
   ingestMs: { batch: 40, single: 20 },
   messageBytes: 2000,
-  attemptWireBytes: 8000,
-  attemptOutboundBytes: 2500,
+  wire: { full: { both: 8000, outbound: 2500 }, resumed: { both: 3000, outbound: 2000 } },
 };
 let measured: Measured;
 let input: ModelInput;
@@ -159,7 +159,14 @@ describe('the month priced', () => {
   it('adds every service line up to the total, per million', () => {
     const b = monthCost(input, MIXED_MONTH);
     const sum = Object.values(b.perMillion).reduce((a, v) => a + v, 0);
-    expect(b.total).toBeCloseTo(sum, 2);
+    // Each line and the total are rounded to 3 significant digits: at most half a unit of the
+    // third digit each apart.
+    const slack = [b.total, ...Object.values(b.perMillion)].reduce(
+      (a, v) => a + (v === 0 ? 0 : 0.5 * 10 ** (Math.ceil(Math.log10(Math.abs(v))) - 3)),
+      0,
+    );
+    expect(Math.abs(b.total - sum)).toBeLessThanOrEqual(slack);
+    expect(slack).toBeLessThan(0.05);
     expect(b.perMillion.apiGateway).toBeCloseTo(0.1, 6);
   });
 
@@ -214,6 +221,45 @@ describe('the month priced', () => {
     expect(gateway.perMillion.natDataProcessed).toBeGreaterThan(0);
     expect(instance.perMillion.natDataProcessed).toBe(0);
     expect(instance.perMillion.dataTransferOut).toBe(gateway.perMillion.dataTransferOut);
+  });
+
+  it('prices the delivery Lambda attempts that resume a TLS session at the resumed bytes', () => {
+    const resuming = monthCost(input, MIXED_MONTH);
+    const full = monthCost(input, MIXED_MONTH, { tlsResumption: false });
+    const t = resuming.traffic;
+    const attempts = resuming.volumes.attempts ?? 0;
+    // Every attempt at the full handshake's bytes.
+    expect(full.perMillion.natDataProcessed).toBeCloseTo(
+      ((attempts * 8000) / 1e9) * priceFile.prices.natGatewayGb!.usd,
+      3,
+    );
+    expect(full.perMillion.dataTransferOut).toBeCloseTo(
+      ((attempts * 2500) / 1e9) * priceFile.prices.dataTransferOutGb!.usd,
+      3,
+    );
+    // Only first attempts and re-sent parked notifications resume; retries and probes do not.
+    const share = tlsResumedShare(MIXED_MONTH, {
+      sessionSeconds: assumptions.receiverTlsSessionSeconds!,
+      environments: assumptions.warmDeliveryEnvironments!,
+    });
+    const resumed = (1_000_000 - t.parked + t.parkedAfterExecution + t.parked) * share;
+    expect(resuming.perMillion.natDataProcessed).toBeCloseTo(
+      (((attempts - resumed) * 8000 + resumed * 3000) / 1e9) * priceFile.prices.natGatewayGb!.usd,
+      3,
+    );
+    expect(resuming.volumes.tlsResumedAttemptShare).toBeLessThan(share);
+    expect(resuming.total).toBeLessThan(full.total);
+  });
+
+  it('resumes more often the denser a receiver’s traffic and the longer its sessions live', () => {
+    const base = { sessionSeconds: 300, environments: 2 };
+    // 50,000 a month per webhook over 2 environments: one every 105 s per environment.
+    expect(tlsResumedShare(MIXED_MONTH, base)).toBeCloseTo(1 - Math.exp(-300 / 105.12), 3);
+    expect(tlsResumedShare({ ...MIXED_MONTH, webhooks: 2000 }, base)).toBeLessThan(0.05);
+    expect(tlsResumedShare(MIXED_MONTH, { ...base, environments: 16 })).toBeLessThan(
+      tlsResumedShare(MIXED_MONTH, base),
+    );
+    expect(tlsResumedShare(MIXED_MONTH, { ...base, sessionSeconds: 0 })).toBe(0);
   });
 
   it('logs the sampled share of successes in full and the rest at the unsampled size', () => {
