@@ -3,12 +3,7 @@ import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { RenderedRequest } from '../core/model';
 import type { PayloadStore, SubjectKeyStore } from '../ports';
 import { fromItem, type Item, putIfAbsent, toItem } from './dynamo-item';
-import {
-  PACKED_ATTRIBUTES,
-  PACKING_DEFLATE_JSON,
-  packRequest,
-  unpackRequest,
-} from './payload-packing';
+import { PACKED_ATTRIBUTES, packRequest, unpackRequest } from './payload-packing';
 import { isSealedPayload, openSealedPayload, sealedPayloadItem } from './payload-sealing';
 
 /** The Payloads item of a request: packed when that makes it smaller (payload-packing.ts). */
@@ -21,8 +16,8 @@ export function payloadItem(
   if (packed !== undefined) {
     return {
       id: { S: notificationId },
-      [PACKED_ATTRIBUTES.packing]: { S: PACKING_DEFLATE_JSON },
-      [PACKED_ATTRIBUTES.request]: { B: packed },
+      [PACKED_ATTRIBUTES.packing]: { S: packed.packing },
+      [PACKED_ATTRIBUTES.request]: { B: packed.bytes },
       expiresAt: { N: String(expiresAtEpochSeconds) },
     };
   }

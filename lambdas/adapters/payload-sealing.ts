@@ -6,8 +6,9 @@
  *   { id, method, host, subjectKey: <key id>, sealed: <iv|ciphertext|tag>, sealedFormat, expiresAt }
  *
  * `sealed` is AES-256-GCM (associated data `payload:<notification id>`) over the request's
- * bytes as payload-packing.ts lays them out: packed (raw DEFLATE of the JSON array) when that
- * is smaller, `sealedFormat` = 'deflate-raw/json', else the JSON array itself, 'json'.
+ * bytes as payload-packing.ts lays them out: packed (the JSON array compressed) when that is
+ * smaller, `sealedFormat` = the packing ('br/json'; 'deflate-raw/json' in items written
+ * before), else the JSON array itself, 'json'.
  * Compression comes first, encryption second. The item is written once and never changed:
  * erasing the subject destroys the key, not the item.
  */
@@ -15,7 +16,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { open, seal } from '../core/crypto/aead';
 import { ErasedError } from '../core/errors';
 import type { RenderedRequest } from '../core/model';
-import { PACKING_DEFLATE_JSON, packRequest, requestJson, unpackRequest } from './payload-packing';
+import { packRequest, requestJson, unpackRequest } from './payload-packing';
 
 type Item = Record<string, AttributeValue>;
 const FORMAT_JSON = 'json';
@@ -39,14 +40,14 @@ export function sealedPayloadItem(
   subjectKey: { readonly keyId: string; readonly key: Buffer },
 ): Item {
   const packed = packRequest(request);
-  const bytes = packed ?? requestJson(request);
+  const bytes = packed?.bytes ?? requestJson(request);
   return {
     id: { S: notificationId },
     method: { S: request.method },
     host: { S: hostOf(request.url) },
     subjectKey: { S: subjectKey.keyId },
     sealed: { B: seal(subjectKey.key, bytes, aad(notificationId)) },
-    sealedFormat: { S: packed ? PACKING_DEFLATE_JSON : FORMAT_JSON },
+    sealedFormat: { S: packed?.packing ?? FORMAT_JSON },
     expiresAt: { N: String(expiresAtEpochSeconds) },
   };
 }

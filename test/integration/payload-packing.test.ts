@@ -2,10 +2,15 @@
  * Stored requests packed (compressed) in DynamoDB Local: fewer write units and bytes than the
  * plain layout, and the API answers exactly as for a request stored plain, byte for byte.
  */
+import { deflateRawSync } from 'node:zlib';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createAwsClients } from '../../lambdas/adapters/aws-clients';
 import { DynamoPayloadStore, toItem } from '../../lambdas/adapters/dynamo-stores';
-import { PACKING_DEFLATE_JSON } from '../../lambdas/adapters/payload-packing';
+import {
+  PACKING_BROTLI_JSON,
+  PACKING_DEFLATE_JSON,
+  requestJson,
+} from '../../lambdas/adapters/payload-packing';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { Notification, RenderedRequest } from '../../lambdas/core/model';
 import { apiHandlerFor, storesFor } from '../support/api-harness';
@@ -108,7 +113,7 @@ describe('stored requests are packed', () => {
     const stored = await s.clients.dynamo.send(
       new GetItemCommand({ TableName: s.tables.payloads, Key: { id: { S: 'ntf_PACKED1' } } }),
     );
-    expect(stored.Item?.packing?.S).toBe(PACKING_DEFLATE_JSON);
+    expect(stored.Item?.packing?.S).toBe(PACKING_BROTLI_JSON);
     expect(stored.Item?.body).toBeUndefined();
     expect(stored.Item?.request?.B?.length).toBeLessThan(Buffer.byteLength(loanRequest.body) / 2);
     const read = await store.get('ntf_PACKED1');
@@ -174,5 +179,45 @@ describe('stored requests are packed', () => {
       JSON.stringify(inSentOrder).replaceAll(plainId, 'ID'),
     );
     expect(Object.keys(packed.body.request.headers)).toEqual(Object.keys(loanRequest.headers));
+  });
+
+  it('reads a request packed with DEFLATE by earlier versions exactly as one packed now', async () => {
+    const s = standIns();
+    const stores = storesFor(s);
+    const webhook = 'wh_PACKPACKPACKPACKPACKPACK01';
+    const nowId = notificationIdFor(webhook, 'brotli');
+    const oldId = notificationIdFor(webhook, 'deflate');
+    await stores.payloads.putOnce(nowId, loanRequest, EXPIRES);
+    await s.clients.dynamo.send(
+      new PutItemCommand({
+        TableName: s.tables.payloads,
+        Item: {
+          id: { S: oldId },
+          packing: { S: PACKING_DEFLATE_JSON },
+          request: { B: deflateRawSync(requestJson(loanRequest)) },
+          expiresAt: { N: String(EXPIRES) },
+        },
+      }),
+    );
+    const raw = async (id: string) =>
+      (
+        await s.clients.dynamo.send(
+          new GetItemCommand({ TableName: s.tables.payloads, Key: { id: { S: id } } }),
+        )
+      ).Item;
+    const now = await raw(nowId);
+    const old = await raw(oldId);
+    expect(now?.packing?.S).toBe(PACKING_BROTLI_JSON);
+    expect(now?.request?.B?.length).toBeLessThan(old?.request?.B?.length ?? 0);
+    for (const id of [nowId, oldId])
+      expect(await stores.notifications.create(notificationFor(id), EXPIRES)).toBe(true);
+
+    expect(await stores.payloads.get(oldId)).toEqual(loanRequest);
+    const api = client(apiHandlerFor(s).handler);
+    const viaNow = await api.get(`/notifications/${nowId}`);
+    const viaOld = await api.get(`/notifications/${oldId}`);
+    expect(viaOld.status).toBe(200);
+    expect(viaOld.rawBody?.replaceAll(oldId, 'ID')).toBe(viaNow.rawBody?.replaceAll(nowId, 'ID'));
+    expect(Object.keys(viaOld.body.request.headers)).toEqual(Object.keys(loanRequest.headers));
   });
 });

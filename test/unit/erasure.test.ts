@@ -55,7 +55,7 @@ describe('a stored request about a subject', () => {
 
   it.each([
     ['small (JSON, not packed)', SMALL, 'json'],
-    ['large (packed, then sealed)', LARGE, 'deflate-raw/json'],
+    ['large (packed, then sealed)', LARGE, 'br/json'],
   ])(
     '%s keeps only method and host in clear and opens with its key',
     async (_what, request, format) => {

@@ -1,5 +1,7 @@
+import { deflateRawSync } from 'node:zlib';
 import {
   PACK_THRESHOLD_BYTES,
+  PACKING_BROTLI_JSON,
   PACKING_DEFLATE_JSON,
   packRequest,
   requestJson,
@@ -19,8 +21,9 @@ describe('packing a rendered request', () => {
     const original = request(JSON.stringify({ items: Array(40).fill({ amount: 12.5 }) }));
     const packed = packRequest(original);
     expect(packed).toBeDefined();
-    expect(packed!.length).toBeLessThan(requestJson(original).length / 2);
-    const back = unpackRequest(PACKING_DEFLATE_JSON, packed!);
+    expect(packed!.packing).toBe(PACKING_BROTLI_JSON);
+    expect(packed!.bytes.length).toBeLessThan(requestJson(original).length / 2);
+    const back = unpackRequest(packed!.packing, packed!.bytes);
     expect(back).toEqual(original);
     expect(Object.keys(back.headers)).toEqual(['X-Z', 'Content-Type', 'X-A']);
   });
@@ -33,12 +36,31 @@ describe('packing a rendered request', () => {
 
   it('keeps any string exactly, lone surrogates and NUL included', () => {
     const odd = request(`\ud800 \udfff \u0000 😀 ${'ab'.repeat(200)}`);
-    expect(unpackRequest(PACKING_DEFLATE_JSON, packRequest(odd)!)).toEqual(odd);
+    const packed = packRequest(odd)!;
+    expect(unpackRequest(packed.packing, packed.bytes)).toEqual(odd);
+  });
+
+  it('packs smaller than DEFLATE did, and still reads requests packed with DEFLATE', () => {
+    const original = request(
+      JSON.stringify({
+        eventType: 'LOAN_DISBURSEMENT',
+        loan: { id: 'LN-2026-0100003', amount: 25003.5, currency: 'EUR', termMonths: 36 },
+        customer: { id: 'CUS-00000003', name: "Zoë O'Connor-Smith", email: 'zoe@example.com' },
+        note: 'Personal loan, 36 months, fixed rate; statements by e-mail',
+      }),
+    );
+    const json = requestJson(original);
+    const deflated = deflateRawSync(json);
+    expect(packRequest(original)!.bytes.length).toBeLessThan(deflated.length);
+    expect(unpackRequest(PACKING_DEFLATE_JSON, deflated)).toEqual(original);
   });
 
   it('refuses an unknown packing or bytes that are not a packed request', () => {
     const packed = packRequest(request('x'.repeat(500)))!;
-    expect(() => unpackRequest('zstd/json', packed)).toThrow(/unknown packing/);
+    expect(() => unpackRequest('zstd/json', packed.bytes)).toThrow(/unknown packing/);
     expect(() => unpackRequest(PACKING_DEFLATE_JSON, Buffer.from('not deflate'))).toThrow();
+    expect(() => unpackRequest(PACKING_BROTLI_JSON, Buffer.from('not brotli'))).toThrow();
+    // Another packing's bytes are not this one's.
+    expect(() => unpackRequest(PACKING_DEFLATE_JSON, packed.bytes)).toThrow();
   });
 });
