@@ -40,6 +40,19 @@ export function createdKeyOf(createdAt: string, id: string): string {
   return `${createdAt}#${id}`;
 }
 
+/** The creation instant a sort key carries: createdKeyOf's inverse, given the id. */
+export function createdAtOfKey(createdKey: string, id: string): string {
+  return createdKey.slice(0, createdKey.length - id.length - 1);
+}
+
+/**
+ * The webhook id a byWebhook partition key `${webhookId}#${shard}` carries: everything before
+ * the last '#' (the shard is digits; webhook ids are `wh_` and base32 anyway, no '#').
+ */
+export function webhookIdOfShard(webhookShard: string): string {
+  return webhookShard.slice(0, webhookShard.lastIndexOf('#'));
+}
+
 /**
  * The byStatus partition key of a notification in `status`; none when SENT: the index is
  * sparse (NOTIFICATIONS_TABLE.byStatusIndex), sent notifications are listed by webhook.

@@ -32,26 +32,33 @@ import {
   toItem,
 } from './dynamo-item';
 import {
+  createdAtOfKey,
   type IndexedSummary,
   indexKeysOf,
   inStatusIndex,
   listPage,
   type ReadPartition,
   statusShardOf,
+  webhookIdOfShard,
 } from './dynamo-listing';
 import { NOTIFICATION_INDEX_SHARDS, NOTIFICATIONS_TABLE } from './dynamo-schema';
 
 /** Resend jobs share the notifications table under this id prefix, without index attributes. */
 export const RESEND_JOB_ID_PREFIX = 'job#';
 
-/** The attributes a notification and its index projection (list summaries) have in common. */
+/**
+ * The attributes a notification and its index projection (list summaries) have in common.
+ * Items written before their keys stood in for them carry `webhookId` and `createdAt`; newer
+ * ones leave them to the keys (see create), except `webhookId` while in byStatus.
+ */
 function commonFields(raw: Record<string, unknown>): Omit<NotificationSummary, 'attemptCount'> {
+  const id = raw.id as string;
   return {
-    id: raw.id as string,
-    webhookId: raw.webhookId as string,
+    id,
+    webhookId: (raw.webhookId ?? webhookIdOfShard(raw.webhookShard as string)) as string,
     eventId: raw.eventId as string,
     eventType: raw.eventType as string,
-    createdAt: raw.createdAt as string,
+    createdAt: (raw.createdAt ?? createdAtOfKey(raw.createdKey as string, id)) as string,
     status: raw.status as NotificationStatus,
     failureReason: (raw.failureReason ?? null) as Notification['failureReason'],
     nextAttemptAt: (raw.nextAttemptAt ?? null) as string | null,
@@ -101,13 +108,18 @@ export class DynamoNotificationStore implements NotificationStore {
     private readonly webhooks: WebhookHistory,
   ) {}
 
+  /**
+   * `createdAt` is not stored: `createdKey` (the sort key of every index) carries it. Nor is
+   * `webhookId` while the item stays out of byStatus (SENT): `webhookShard` carries it, but the
+   * byStatus projection has no `webhookShard`, so an item in byStatus carries `webhookId` too.
+   */
   async create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean> {
+    const keys = indexKeysOf(notification);
     const item = toItem({
       id: notification.id,
-      webhookId: notification.webhookId,
+      webhookId: keys.statusShard !== undefined ? notification.webhookId : undefined,
       eventId: notification.eventId,
       eventType: notification.eventType,
-      createdAt: notification.createdAt,
       status: notification.status,
       // Absent rather than null (readers answer null): bytes stored twice, item and index.
       failureReason: notification.failureReason ?? undefined,
@@ -117,7 +129,7 @@ export class DynamoNotificationStore implements NotificationStore {
       nextAttemptAt: notification.nextAttemptAt ?? undefined,
       waitingReason: waitingReasonOf(notification) ?? undefined,
       expiresAt: expiresAtEpochSeconds,
-      ...indexKeysOf(notification),
+      ...keys,
     });
     if (isParkReason(waitingReasonOf(notification)) && item.webhookShard)
       item.parkedShard = item.webhookShard;
@@ -137,30 +149,15 @@ export class DynamoNotificationStore implements NotificationStore {
   }
 
   async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { id: { S: id } },
-          UpdateExpression: statusUpdateExpression(update, [
-            'attempts = list_append(attempts, :attempt)',
-            'attemptCount = attemptCount + :one',
-          ]),
-          ConditionExpression: 'attemptCount = :previous',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':attempt': { L: [toAttribute(attempt)] },
-            ':one': { N: '1' },
-            ':previous': { N: String(attempt.number - 1) },
-            ...this.updateValues(id, update),
-          },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    return this.updateStatus(id, update, {
+      sets: ['attempts = list_append(attempts, :attempt)', 'attemptCount = attemptCount + :one'],
+      condition: 'attemptCount = :previous',
+      values: {
+        ':attempt': { L: [toAttribute(attempt)] },
+        ':one': { N: '1' },
+        ':previous': { N: String(attempt.number - 1) },
+      },
+    });
   }
 
   async setStatus(
@@ -169,27 +166,71 @@ export class DynamoNotificationStore implements NotificationStore {
     expectedStatus?: NotificationStatus,
   ): Promise<boolean> {
     if (id.startsWith(RESEND_JOB_ID_PREFIX)) return false;
-    try {
-      await this.client.send(
+    return this.updateStatus(id, update, {
+      sets: [],
+      condition:
+        expectedStatus === undefined
+          ? 'attribute_exists(id)'
+          : 'attribute_exists(id) AND #status = :expected',
+      values: expectedStatus === undefined ? {} : { ':expected': { S: expectedStatus } },
+    });
+  }
+
+  /**
+   * A status change under `change.condition`; false when the condition failed. An item entering
+   * byStatus needs `webhookId` (that index does not project `webhookShard`), which the caller
+   * does not pass: the first write requires it present, as it is unless the item was created
+   * SENT (then it holds no statusShard and no webhookId). Only then, the item returned by the
+   * failed condition gives it (from `webhookShard`) and the change is written again with it:
+   * once per item (it stays when the item is SENT again), on a resend of a sent notification.
+   */
+  private async updateStatus(
+    id: string,
+    update: NotificationUpdate,
+    change: { readonly sets: string[]; readonly condition: string; readonly values: Item },
+  ): Promise<boolean> {
+    const entering = inStatusIndex(update.status);
+    const write = (webhookId: string | undefined) =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: { id: { S: id } },
-          UpdateExpression: statusUpdateExpression(update),
+          UpdateExpression: statusUpdateExpression(update, [
+            ...change.sets,
+            ...(webhookId !== undefined ? ['webhookId = :webhookId'] : []),
+          ]),
           ConditionExpression:
-            expectedStatus === undefined
-              ? 'attribute_exists(id)'
-              : 'attribute_exists(id) AND #status = :expected',
+            entering && webhookId === undefined
+              ? `${change.condition} AND attribute_exists(webhookId)`
+              : change.condition,
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
+            ...change.values,
             ...this.updateValues(id, update),
-            ...(expectedStatus === undefined ? {} : { ':expected': { S: expectedStatus } }),
+            ...(webhookId !== undefined ? { ':webhookId': { S: webhookId } } : {}),
           },
+          ...(entering && webhookId === undefined
+            ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const }
+            : {}),
         }),
       );
+    try {
+      await write(undefined);
       return true;
     } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
+      if (!isConditionFailure(err)) throw err;
+      // The item as it was: absent, or failing the caller's condition, or without webhookId.
+      const old = (err as { Item?: Item }).Item;
+      const shard = old?.webhookShard?.S;
+      if (!entering || old === undefined || old.webhookId !== undefined || shard === undefined)
+        return false;
+      try {
+        await write(webhookIdOfShard(shard));
+        return true;
+      } catch (again) {
+        if (isConditionFailure(again)) return false;
+        throw again;
+      }
     }
   }
 

@@ -79,7 +79,13 @@ export const HEALTH_ITEM_PREFIX = {
   rate: 'hrate#',
 } as const;
 
-/** Attributes projected into both notification indexes (list pages show summaries). */
+/**
+ * Attributes projected into both notification indexes (list pages show summaries). Items
+ * written since the keys stand in for them leave `createdAt` out (the sort key `createdKey`
+ * carries it) and carry `webhookId` only while in byStatus, whose projection has no
+ * `webhookShard` (dynamo-notification-store.ts). The list stays as it is: changing a GSI's
+ * projection makes CloudFormation replace the index.
+ */
 export const NOTIFICATION_INDEX_PROJECTION = [
   'webhookId',
   'eventId',
