@@ -150,6 +150,9 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
     alarms: ofType('AWS::CloudWatch::Alarm').length,
     dashboards: ofType('AWS::CloudWatch::Dashboard').length,
     kmsKeys: ofType('AWS::KMS::Key').length,
+    sqsEventSources: ofType('AWS::Lambda::EventSourceMapping').filter(([, r]) =>
+      JSON.stringify(r.Properties?.EventSourceArn ?? '').includes('Queue'),
+    ).length,
     interfaceEndpoints: ofType('AWS::EC2::VPCEndpoint').filter(
       ([, r]) => r.Properties?.VpcEndpointType === 'Interface',
     ).length,

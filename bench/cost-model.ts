@@ -52,6 +52,8 @@ export interface StackFacts {
   readonly dashboards: number;
   readonly kmsKeys: number;
   readonly interfaceEndpoints: number;
+  /** SQS event source mappings: their pollers receive from the queue all month, traffic or not. */
+  readonly sqsEventSources: number;
   readonly pitrTables: number;
   /** Table class of the Payloads table: STANDARD or STANDARD_INFREQUENT_ACCESS. */
   readonly payloadsTableClass: string;
@@ -535,6 +537,11 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   };
 }
 
+function required(v: number | undefined, name: string): number {
+  if (typeof v !== 'number') throw new Error(`prices.json has no assumption ${name}`);
+  return v;
+}
+
 /** Per region per month, whatever the traffic. */
 export function fixedMonthly(
   facts: StackFacts,
@@ -558,6 +565,12 @@ export function fixedMonthly(
     dashboards: facts.dashboards * price('cloudwatchDashboardMonth'),
     alarms: facts.alarms * price('cloudwatchAlarmMonth'),
     kmsKeys: facts.kmsKeys * price('kmsKeyMonth'),
+    // Lambda's pollers long-poll an idle queue: each receive waits up to sqsLongPollSeconds.
+    sqsIdlePolling:
+      facts.sqsEventSources *
+      required(assumptions.sqsPollersPerEventSource, 'sqsPollersPerEventSource') *
+      ((h * 3600) / required(assumptions.sqsLongPollSeconds, 'sqsLongPollSeconds')) *
+      price('sqsRequest'),
   };
   for (const [k, v] of Object.entries(out)) out[k] = round(v, 4);
   return out;

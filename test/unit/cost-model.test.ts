@@ -47,6 +47,7 @@ const facts: StackFacts = {
   dashboards: 1,
   kmsKeys: 1,
   interfaceEndpoints: 0,
+  sqsEventSources: 1,
   pitrTables: 3,
   payloadsTableClass: 'STANDARD',
   stateMachines: 1,
@@ -315,6 +316,15 @@ describe('fixed cost per region', () => {
     expect(f.natInstances).toBe(0);
   });
 
+  it("prices the queue pollers' receives, which go on with no traffic", () => {
+    const f = fixedMonthly(facts, priceFile.prices, assumptions);
+    // 5 pollers, a 20 s long poll each, all month: 657,000 receives at $0.40 per million.
+    expect(f.sqsIdlePolling).toBeCloseTo(((5 * 730 * 3600) / 20) * 0.4e-6, 6);
+    expect(
+      fixedMonthly({ ...facts, sqsEventSources: 0 }, priceFile.prices, assumptions).sqsIdlePolling,
+    ).toBe(0);
+  });
+
   it('prices NAT instances by type and volume', () => {
     const f = fixedMonthly(
       {
@@ -362,6 +372,8 @@ describe('fixed cost of the synthesized NAT instance layouts', () => {
     expect(layouts.perAz.natInstances).toHaveLength(2);
     expect(layouts.perAz.elasticIps).toBe(2);
     expect([layouts.perAz.kmsKeys, layouts.single.kmsKeys]).toEqual([1, 1]);
+    // The delivery queue's event source mapping.
+    expect([layouts.perAz.sqsEventSources, layouts.single.sqsEventSources]).toEqual([1, 1]);
     expect(layouts.single.dashboards).toBe(layouts.perAz.dashboards);
   });
 
