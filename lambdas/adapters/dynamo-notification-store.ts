@@ -23,6 +23,7 @@ import type {
   NotificationUpdate,
   WebhookHistory,
 } from '../ports';
+import { attemptAttribute, attemptOf } from './dynamo-attempts';
 import {
   fromItem,
   type Item,
@@ -80,17 +81,8 @@ function toNotification(raw: Record<string, unknown>): Notification {
           },
         }
       : {}),
-    // DynamoDB maps come back in no particular key order; answer in the documented one.
-    attempts: ((raw.attempts ?? []) as Attempt[]).map((a) => ({
-      number: a.number,
-      trigger: a.trigger,
-      startedAt: a.startedAt,
-      durationMs: a.durationMs,
-      statusCode: a.statusCode ?? null,
-      outcome: a.outcome,
-      error: a.error ?? null,
-      responseBody: a.responseBody ?? null,
-    })),
+    // Either stored form, fields in the documented order (dynamo-attempts.ts).
+    attempts: ((raw.attempts ?? []) as unknown[]).map(attemptOf),
   };
 }
 
@@ -124,13 +116,13 @@ export class DynamoNotificationStore implements NotificationStore {
       // Absent rather than null (readers answer null): bytes stored twice, item and index.
       failureReason: notification.failureReason ?? undefined,
       failureDetail: notification.failureDetail ?? undefined,
-      attempts: notification.attempts,
       attemptCount: notification.attempts.length,
       nextAttemptAt: notification.nextAttemptAt ?? undefined,
       waitingReason: waitingReasonOf(notification) ?? undefined,
       expiresAt: expiresAtEpochSeconds,
       ...keys,
     });
+    item.attempts = { L: notification.attempts.map(attemptAttribute) };
     if (isParkReason(waitingReasonOf(notification)) && item.webhookShard)
       item.parkedShard = item.webhookShard;
     return putIfAbsent(this.client, this.tableName, item);
@@ -153,7 +145,7 @@ export class DynamoNotificationStore implements NotificationStore {
       sets: ['attempts = list_append(attempts, :attempt)', 'attemptCount = attemptCount + :one'],
       condition: 'attemptCount = :previous',
       values: {
-        ':attempt': { L: [toAttribute(attempt)] },
+        ':attempt': { L: [attemptAttribute(attempt)] },
         ':one': { N: '1' },
         ':previous': { N: String(attempt.number - 1) },
       },

@@ -324,3 +324,122 @@ describe('items written before, with webhookId and createdAt', () => {
       );
   });
 });
+
+describe('attempts', () => {
+  const WH_ATT = 'wh_LAYOUTATTFFFFFFFFFFFFFFFFF';
+  const waitingReply: NotificationUpdate = {
+    status: 'WAITING',
+    failureReason: 'INVALID_HTTP_RESPONSE',
+    nextAttemptAt: '2026-11-28T13:05:00.000Z',
+  };
+
+  it('are stored as value lists without field names, trailing nulls left out, and read back whole', async () => {
+    await stores().webhooks.put(webhookDefinition(WH_ATT));
+    const n = notification(notificationIdFor(WH_ATT, 'evt-att-1'), {
+      webhookId: WH_ATT,
+      createdAt: '2026-11-28T13:00:00.000Z',
+      status: 'WAITING',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+      nextAttemptAt: '2026-11-28T13:01:00.000Z',
+      attempts: [attempt(1)],
+    });
+    expect(await stores().notifications.create(n, EXPIRES)).toBe(true);
+    // A retry that timed out: no status code, no response body.
+    const timedOut = {
+      ...attempt(2),
+      statusCode: null,
+      error: 'TIMEOUT' as const,
+      responseBody: null,
+    };
+    expect(await stores().notifications.recordAttempt(n.id, timedOut, waitingReply)).toBe(true);
+    const sentRetry = attempt(3, 'SENT');
+    expect(await stores().notifications.recordAttempt(n.id, sentRetry, sent)).toBe(true);
+
+    const stored = (await rawItem(n.id))?.attempts?.L ?? [];
+    expect(stored.map((a) => a.M)).toEqual([undefined, undefined, undefined]);
+    expect(stored[0]).toEqual({
+      L: [
+        { N: '1' },
+        { S: 'initial' },
+        { S: '2026-11-28T10:00:01.000Z' },
+        { N: '12' },
+        { N: '500' },
+        { S: 'FAILED' },
+        { S: 'INVALID_HTTP_RESPONSE' },
+        { S: 'boom ü' },
+      ],
+    });
+    // Trailing nulls are left out; a null between values stays.
+    expect(stored[1]?.L?.map((v) => Object.keys(v)[0])).toEqual([
+      'N',
+      'S',
+      'S',
+      'N',
+      'NULL',
+      'S',
+      'S',
+    ]);
+    expect(stored[2]?.L).toHaveLength(8);
+    expect(stored[2]?.L?.[6]).toEqual({ NULL: true });
+
+    const read = await stores().notifications.get(n.id);
+    expect(read?.attempts).toEqual([attempt(1), timedOut, sentRetry]);
+    // Fields in the documented order, nulls answered as null.
+    expect(Object.keys(read?.attempts[1] ?? {})).toEqual(Object.keys(attempt(1)));
+    const api = client(apiHandlerFor(standIns()).handler);
+    const res = await api.get(`/notifications/${n.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.attempts).toEqual([attempt(1), timedOut, sentRetry]);
+  });
+
+  it('written before as maps read as before, also with list-form attempts appended to them', async () => {
+    const n = notification(notificationIdFor(WH_ATT, 'evt-att-2'), {
+      webhookId: WH_ATT,
+      createdAt: '2026-11-28T13:10:00.000Z',
+      status: 'WAITING',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+      nextAttemptAt: '2026-11-28T13:11:00.000Z',
+      attempts: [attempt(1)],
+    });
+    expect(await stores().notifications.create(n, EXPIRES)).toBe(true);
+    const asNow = await client(apiHandlerFor(standIns()).handler).get(`/notifications/${n.id}`);
+    // The attempt as it was written before: a map with the field names, nulls stored as NULL.
+    const old = attempt(1);
+    await standIns().clients.dynamo.send(
+      new UpdateItemCommand({
+        TableName: table(),
+        Key: { id: { S: n.id } },
+        UpdateExpression: 'SET attempts = :attempts',
+        ExpressionAttributeValues: {
+          ':attempts': {
+            L: [
+              {
+                M: {
+                  responseBody: { S: old.responseBody! },
+                  error: { S: old.error! },
+                  outcome: { S: old.outcome },
+                  statusCode: { N: String(old.statusCode) },
+                  durationMs: { N: String(old.durationMs) },
+                  startedAt: { S: old.startedAt },
+                  trigger: { S: old.trigger },
+                  number: { N: '1' },
+                },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    expect((await rawItem(n.id))?.attempts?.L?.[0]?.M).toBeDefined();
+    const asBefore = await client(apiHandlerFor(standIns()).handler).get(`/notifications/${n.id}`);
+    expect(asBefore.rawBody).toBe(asNow.rawBody);
+
+    const second = attempt(2, 'SENT');
+    expect(await stores().notifications.recordAttempt(n.id, second, sent)).toBe(true);
+    const stored = (await rawItem(n.id))?.attempts?.L ?? [];
+    expect([stored[0]?.M !== undefined, stored[1]?.L !== undefined]).toEqual([true, true]);
+    const read = await stores().notifications.get(n.id);
+    expect(read?.attempts).toEqual([old, second]);
+    expect(read?.attempts.map((a) => Object.keys(a))).toEqual([Object.keys(old), Object.keys(old)]);
+  });
+});
