@@ -18,7 +18,15 @@ import type { Notification } from '../../lambdas/core/model';
 import type { NotificationUpdate } from '../../lambdas/ports';
 import { apiHandlerFor, storesFor } from '../support/api-harness';
 import { client } from '../support/apigw';
+import {
+  createDeliveryHarness,
+  type DeliveryHarness,
+  definition,
+  deliverJob,
+  event,
+} from '../support/delivery-harness';
 import { attempt, notification, summaryOf, webhookDefinition } from '../support/history';
+import { always, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
@@ -224,6 +232,55 @@ describe('a notification created SENT and moved back into byStatus', () => {
     expect(untouched?.webhookId).toBeUndefined();
     expect(untouched?.statusShard).toBeUndefined();
     expect(await store.get(c.id)).toEqual(c);
+  });
+});
+
+describe('through the delivery service', () => {
+  let harness: DeliveryHarness;
+  let receiver: Receiver;
+  beforeAll(async () => {
+    harness = createDeliveryHarness(standIns());
+    receiver = await startReceiver(ok());
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await receiver?.close();
+  });
+
+  it('a notification sent at once, resent to a receiver that now fails, lists as FAILED across webhooks under its webhook', async () => {
+    receiver.setBehaviour(ok());
+    const def = definition({ url: `${receiver.url}/r` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'L-layout' }));
+    await harness.service.handleJob(job);
+    const id = job.notificationId;
+    const first = await harness.notifications.get(id);
+    expect(first?.status).toBe('SENT');
+    expect((await rawItem(id))?.webhookId).toBeUndefined();
+
+    receiver.setBehaviour(always(500, 'down'));
+    await harness.service.handleJob({ kind: 'resend', notificationId: id });
+
+    expect(await harness.notifications.get(id)).toMatchObject({
+      webhookId: def.id,
+      createdAt: first?.createdAt,
+      status: 'FAILED',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+    });
+    const res = await client(apiHandlerFor(standIns()).handler).get(
+      '/notifications?status=FAILED&limit=100',
+    );
+    expect(res.status).toBe(200);
+    const listed = (res.body as { items: { id: string }[] }).items.filter((s) => s.id === id);
+    expect(listed).toEqual([
+      expect.objectContaining({
+        id,
+        webhookId: def.id,
+        createdAt: first?.createdAt,
+        status: 'FAILED',
+        attemptCount: 2,
+      }),
+    ]);
   });
 });
 
