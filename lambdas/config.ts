@@ -49,6 +49,15 @@ export const ENV = {
   HEALTH_COUNT_FLUSH_SECONDS: 'HEALTH_COUNT_FLUSH_SECONDS',
   /** JSON object overriding circuit breaker settings (see resolveCircuitBreaker); unset: defaults. */
   CIRCUIT_BREAKER: 'CIRCUIT_BREAKER',
+  /**
+   * Retry sweeper: how long past its nextAttemptAt a retry must be before a sweep restarts it
+   * (seconds, default 1800; far beyond the Attempt task's own retries of about 4 minutes).
+   */
+  RETRY_SWEEP_GRACE_SECONDS: 'RETRY_SWEEP_GRACE_SECONDS',
+  /** Retry sweeper: the most retries one sweep starts (default 300). */
+  RETRY_SWEEP_MAX_STARTS: 'RETRY_SWEEP_MAX_STARTS',
+  /** Retry sweeper: its schedule's interval (seconds, default 900), the length of a sweep slot. */
+  RETRY_SWEEP_INTERVAL_SECONDS: 'RETRY_SWEEP_INTERVAL_SECONDS',
   AWS_REGION: 'AWS_REGION',
   /** KMS key (id or ARN) that wraps the data keys of application-level encryption (AWS). */
   SECRETS_KMS_KEY_ID: 'SECRETS_KMS_KEY_ID',
@@ -75,6 +84,8 @@ export const METRIC_NAMES = {
   notificationsReleased: 'NotificationsReleased',
   /** Gauge per reason (dimension Reason), emitted by drivers. */
   waitingNotifications: 'WaitingNotifications',
+  /** Retries the sweeper restarted (their execution had failed for good). */
+  retriesSwept: 'RetriesSwept',
 } as const;
 
 export class ConfigError extends Error {
@@ -273,6 +284,44 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
         1000,
       circuitBreaker: circuitBreakerFromEnv(env),
     },
+  };
+}
+
+/** What the retry sweeper needs: the Notifications table, the retry machine, its settings. */
+export interface SweeperConfig {
+  readonly notificationsTable: string;
+  readonly retryStateMachineArn: string;
+  readonly graceMs: number;
+  readonly maxStarts: number;
+  readonly slotMs: number;
+}
+
+export function loadSweeperConfig(env: Env): SweeperConfig {
+  const read = envReader(env);
+  const maxStarts = read.number(
+    ENV.RETRY_SWEEP_MAX_STARTS,
+    DEFAULTS.retrySweepMaxStarts,
+    1,
+    10_000,
+  );
+  if (!Number.isInteger(maxStarts))
+    throw new ConfigError(
+      `Environment variable ${ENV.RETRY_SWEEP_MAX_STARTS} must be a whole number, got "${maxStarts}"`,
+    );
+  return {
+    notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
+    retryStateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
+    graceMs:
+      read.number(ENV.RETRY_SWEEP_GRACE_SECONDS, DEFAULTS.retrySweepGraceSeconds, 0, 7 * 86_400) *
+      1000,
+    maxStarts,
+    slotMs:
+      read.number(
+        ENV.RETRY_SWEEP_INTERVAL_SECONDS,
+        DEFAULTS.retrySweepIntervalSeconds,
+        0.001,
+        86_400,
+      ) * 1000,
   };
 }
 

@@ -32,6 +32,15 @@ export const DEFAULTS = {
     cooldownSeconds: 30,
     maxCooldownSeconds: 30 * 60,
   },
+  /**
+   * RETRY_SWEEP_GRACE_SECONDS: a retry due longer ago than this, with no execution left to
+   * make it, is restarted by the retry sweeper. Far beyond the Attempt task's own retries.
+   */
+  retrySweepGraceSeconds: 30 * 60,
+  /** RETRY_SWEEP_MAX_STARTS: the most retries one sweep starts. */
+  retrySweepMaxStarts: 300,
+  /** RETRY_SWEEP_INTERVAL_SECONDS: how often the retry sweeper runs. */
+  retrySweepIntervalSeconds: 15 * 60,
   /** Receives of a delivery job before it moves to the dead-letter queue (AWS and local mode). */
   maxReceiveCount: 5,
 } as const;

@@ -157,6 +157,19 @@ export interface NotificationStore {
   listParked(webhookId: string, limit: number): Promise<string[]>;
   /** A webhook's parked notifications per reason (at most about `cap` counted per index shard). */
   countParked(webhookId: string, cap: number): Promise<Record<ParkReason, number>>;
+  /**
+   * Notifications WAITING for a retry (not parked) whose nextAttemptAt is before `dueBefore`
+   * (byStatus index, every WAITING shard, oldest created first within a shard), at most
+   * `limit`. What the index shows: a caller reads the record before acting on it.
+   */
+  listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]>;
+}
+
+/** A notification the retry sweeper looks at, as the byStatus index shows it. */
+export interface OverdueRetry {
+  readonly id: string;
+  readonly nextAttemptAt: string;
+  readonly attemptCount: number;
 }
 
 export interface ResendJob {

@@ -60,6 +60,13 @@ export interface WebhooksSettings {
   readonly autoDisableAfterHours?: number;
   /** When circuits open and how long they wait before probing; unset fields keep their defaults. */
   readonly circuitBreaker?: Partial<CircuitBreakerSettings>;
+  /**
+   * Minutes past its nextAttemptAt before the retry sweeper restarts a retry whose execution
+   * failed for good (at least 10: beyond the Attempt task's own retries). Default 30.
+   */
+  readonly retrySweepGraceMinutes?: number;
+  /** The most retries one sweep (every 15 minutes) restarts (1..10000). Default 300. */
+  readonly retrySweepMaxStarts?: number;
   /** API stage steady-state request rate limit (requests/s). Default 10000. */
   readonly apiThrottleRateLimit?: number;
   /** API stage burst limit (requests). Default 5000. */
@@ -107,6 +114,8 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   definitionCacheTtlSeconds: DEFAULTS.definitionCacheTtlSeconds,
   autoDisableAfterHours: DEFAULTS.autoDisableAfterHours,
   circuitBreaker: DEFAULTS.circuitBreaker,
+  retrySweepGraceMinutes: DEFAULTS.retrySweepGraceSeconds / 60,
+  retrySweepMaxStarts: DEFAULTS.retrySweepMaxStarts,
   apiThrottleRateLimit: 10_000,
   apiThrottleBurstLimit: 5_000,
   logRetentionDays: 30,
@@ -153,6 +162,14 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
   if (!(s.autoDisableAfterHours > 0)) throw new Error('autoDisableAfterHours must be above 0');
   s.circuitBreaker = resolveCircuitBreaker(s.circuitBreaker);
+  positiveInteger('retrySweepGraceMinutes', s.retrySweepGraceMinutes);
+  if (s.retrySweepGraceMinutes < MIN_RETRY_SWEEP_GRACE_MINUTES || s.retrySweepGraceMinutes > 10_080)
+    throw new Error(
+      `retrySweepGraceMinutes must be within ${MIN_RETRY_SWEEP_GRACE_MINUTES}..10080 (beyond the Attempt task's own retries), got ${s.retrySweepGraceMinutes}`,
+    );
+  positiveInteger('retrySweepMaxStarts', s.retrySweepMaxStarts);
+  if (s.retrySweepMaxStarts > 10_000)
+    throw new Error(`retrySweepMaxStarts must be at most 10000, got ${s.retrySweepMaxStarts}`);
   positiveInteger('apiThrottleBurstLimit', s.apiThrottleBurstLimit);
   if (!(s.apiThrottleRateLimit > 0)) throw new Error('apiThrottleRateLimit must be positive');
   positiveInteger('logRetentionDays', s.logRetentionDays);
@@ -182,6 +199,12 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   }
   return s;
 }
+
+/**
+ * The least grace of the retry sweeper: a retry execution's Attempt task retries for about 4
+ * minutes (30 + 60 + 120 s and the invocations) before it fails; a sweep must not race it.
+ */
+export const MIN_RETRY_SWEEP_GRACE_MINUTES = 10;
 
 /** natInstances is perAz or single, and single only means something with NAT instances. */
 function validateNatInstances(s: ResolvedSettings): void {
@@ -237,6 +260,8 @@ export const CONTEXT_KEYS = {
   definitionCacheTtlSeconds: 'definitionCacheTtlSeconds',
   autoDisableAfterHours: 'autoDisableAfterHours',
   circuitBreaker: 'circuitBreaker',
+  retrySweepGraceMinutes: 'retrySweepGraceMinutes',
+  retrySweepMaxStarts: 'retrySweepMaxStarts',
   apiThrottleRateLimit: 'apiThrottleRateLimit',
   apiThrottleBurstLimit: 'apiThrottleBurstLimit',
   logRetentionDays: 'logRetentionDays',
@@ -336,6 +361,8 @@ export function settingsFromContext(
     definitionCacheTtlSeconds: num(CONTEXT_KEYS.definitionCacheTtlSeconds),
     autoDisableAfterHours: num(CONTEXT_KEYS.autoDisableAfterHours),
     circuitBreaker: jsonObject(CONTEXT_KEYS.circuitBreaker),
+    retrySweepGraceMinutes: num(CONTEXT_KEYS.retrySweepGraceMinutes),
+    retrySweepMaxStarts: num(CONTEXT_KEYS.retrySweepMaxStarts),
     apiThrottleRateLimit: num(CONTEXT_KEYS.apiThrottleRateLimit),
     apiThrottleBurstLimit: num(CONTEXT_KEYS.apiThrottleBurstLimit),
     logRetentionDays: num(CONTEXT_KEYS.logRetentionDays),

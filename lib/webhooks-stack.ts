@@ -8,6 +8,7 @@ import { OperatorConsole } from './constructs/console';
 import { Delivery } from './constructs/delivery';
 import { EgressNetwork } from './constructs/egress-network';
 import { Monitoring } from './constructs/monitoring';
+import { RetrySweeper } from './constructs/retry-sweeper';
 import { Tables } from './constructs/tables';
 
 export interface WebhooksStackProps extends StackProps {
@@ -20,6 +21,7 @@ export class WebhooksStack extends Stack {
   readonly network: EgressNetwork;
   readonly tables: Tables;
   readonly delivery: Delivery;
+  readonly retrySweeper: RetrySweeper;
   readonly api: Api;
   readonly monitoring: Monitoring;
   /** Absent with `console: false`. */
@@ -59,6 +61,13 @@ export class WebhooksStack extends Stack {
       circuitBreaker: s.circuitBreaker,
       logRetention,
     });
+    this.retrySweeper = new RetrySweeper(this, 'RetrySweeper', {
+      tables: this.tables,
+      retryMachine: this.delivery.retryMachine.stateMachine,
+      graceMinutes: s.retrySweepGraceMinutes,
+      maxStarts: s.retrySweepMaxStarts,
+      logRetention,
+    });
     this.api = new Api(this, 'Api', {
       tables: this.tables,
       queue: this.delivery.queue,
@@ -80,6 +89,7 @@ export class WebhooksStack extends Stack {
         Api: this.api.apiFunction,
         Delivery: this.delivery.deliveryFunction,
         Attempt: this.delivery.attemptFunction,
+        Sweeper: this.retrySweeper.function,
       },
       alarmEmail: s.alarmEmail,
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,

@@ -7,6 +7,7 @@
  *   fauxqs behind a journaling SQS endpoint (sqs-journal) -> pollers (sqs-poller) -> delivery handler
  *   the retry state machine CDK synthesizes, run by a local Step Functions endpoint (sfn-endpoint)
  *     whose Lambda tasks call the attempt handler in-process
+ *   the retry sweeper handler on an interval (RETRY_SWEEP_INTERVAL_SECONDS, default 60 s here)
  *
  * Everything it starts, stop() stops, the Java process included. State under DATA_DIR survives
  * a restart: definitions and history (DynamoDB files), events accepted but not yet delivered
@@ -102,6 +103,8 @@ export const LOCAL_DEFAULTS = {
   definitionCacheTtlSeconds: 1,
   /** A pause or a circuit change reaches local deliveries within half a second. */
   healthCacheTtlSeconds: 0.5,
+  /** How often the retry sweeper runs (its grace is RETRY_SWEEP_GRACE_SECONDS, as on AWS). */
+  retrySweepIntervalSeconds: 60,
 } as const;
 
 const LOCAL_ACCOUNT = '000000000000';
@@ -171,6 +174,9 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     ENV.SLOW_ATTEMPT_THRESHOLD_MS,
     ENV.HEALTH_COUNT_FLUSH_SECONDS,
     ENV.CIRCUIT_BREAKER,
+    ENV.RETRY_SWEEP_GRACE_SECONDS,
+    ENV.RETRY_SWEEP_MAX_STARTS,
+    ENV.RETRY_SWEEP_INTERVAL_SECONDS,
   ]) {
     const v = value(name);
     if (v !== undefined) handlerEnv[name] = v;
@@ -295,6 +301,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       [ENV.ALLOW_HTTP]: String(options.allowHttp ?? LOCAL_DEFAULTS.allowHttp),
       [ENV.DEFINITION_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.definitionCacheTtlSeconds),
       [ENV.HEALTH_CACHE_TTL_SECONDS]: String(LOCAL_DEFAULTS.healthCacheTtlSeconds),
+      [ENV.RETRY_SWEEP_INTERVAL_SECONDS]: String(LOCAL_DEFAULTS.retrySweepIntervalSeconds),
       ...options.handlerEnv,
     };
 
@@ -303,6 +310,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const apiHandler = handlers.composeApi(handlerEnv).handler;
     const delivery = handlers.composeDelivery(handlerEnv).handler;
     bindAttempt(handlers.composeAttempt(handlerEnv).handler);
+    const sweeper = handlers.composeSweeper(handlerEnv);
 
     const replayed = await journal.replay();
     const pollerClients = createAwsClients(handlerEnv);
@@ -326,6 +334,14 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
           new Promise((r) => setTimeout(r, DRAIN_GRACE_MS).unref()),
         ]);
     });
+
+    // The retry sweeper, as EventBridge runs it on AWS: one sweep per interval, never two at once.
+    const sweeps = options.deliveryPaused
+      ? undefined
+      : startSweeps(sweeper.handler, sweeper.config.slotMs, (err) =>
+          log(`retry sweep: ${(err as Error)?.message ?? err}`),
+        );
+    cleanup.push(async () => sweeps?.stop());
 
     const clientsForHealth = createAwsClients(handlerEnv);
     cleanup.push(async () => {
@@ -418,11 +434,45 @@ function loadHandlerModules() {
   const api: typeof import('../lambdas/composition/api') = require('../lambdas/composition/api');
   const delivery: typeof import('../lambdas/composition/delivery') = require('../lambdas/composition/delivery');
   const attempt: typeof import('../lambdas/composition/attempt') = require('../lambdas/composition/attempt');
+  const sweeper: typeof import('../lambdas/composition/sweeper') = require('../lambdas/composition/sweeper');
   return {
     composeIngest: ingest.composeIngest,
     composeApi: api.composeApi,
     composeDelivery: delivery.composeDelivery,
     composeAttempt: attempt.composeAttempt,
+    composeSweeper: sweeper.composeSweeper,
+  };
+}
+
+/**
+ * Runs `sweep` every `intervalMs` with the time of the run (as a schedule event's), skipping a
+ * tick while a sweep is still running. stop() clears the timer and waits for a running sweep.
+ */
+export function startSweeps(
+  sweep: (event: { time: string }) => Promise<unknown>,
+  intervalMs: number,
+  onError: (err: unknown) => void,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (running || stopped) return;
+    running = sweep({ time: new Date().toISOString() })
+      .then(
+        () => undefined,
+        (err) => onError(err),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
   };
 }
 

@@ -21,6 +21,7 @@ import type {
   NotificationStore,
   NotificationSummary,
   NotificationUpdate,
+  OverdueRetry,
   WebhookHistory,
 } from '../ports';
 import { attemptAttribute, attemptOf } from './dynamo-attempts';
@@ -297,6 +298,53 @@ export class DynamoNotificationStore implements NotificationStore {
       }),
     );
     return counts;
+  }
+
+  /**
+   * WAITING notifications due before `dueBefore` and not parked: the WAITING partitions of
+   * byStatus, one shard after the other, paged until `limit` are found. The filter reads only
+   * projected attributes (no fetch from the table).
+   */
+  async listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]> {
+    const found: OverdueRetry[] = [];
+    for (let shard = 0; shard < NOTIFICATION_INDEX_SHARDS && found.length < limit; shard++) {
+      let start: Item | undefined;
+      do {
+        const out = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: NOTIFICATIONS_TABLE.byStatusIndex.name,
+            KeyConditionExpression: '#pk = :pk',
+            FilterExpression:
+              '#next < :dueBefore AND (attribute_not_exists(#reason) OR #reason = :scheduled)',
+            ExpressionAttributeNames: {
+              '#pk': NOTIFICATIONS_TABLE.byStatusIndex.partitionKey,
+              '#next': 'nextAttemptAt',
+              '#reason': 'waitingReason',
+              '#count': 'attemptCount',
+            },
+            ExpressionAttributeValues: {
+              ':pk': { S: `WAITING#${shard}` },
+              ':dueBefore': { S: dueBefore },
+              ':scheduled': { S: 'RETRY_SCHEDULED' },
+            },
+            ProjectionExpression: 'id, #next, #count',
+            ScanIndexForward: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          if (found.length >= limit) break;
+          found.push({
+            id: item.id?.S ?? '',
+            nextAttemptAt: item.nextAttemptAt?.S ?? '',
+            attemptCount: Number(item.attemptCount?.N ?? 0),
+          });
+        }
+        start = out.LastEvaluatedKey;
+      } while (start !== undefined && found.length < limit);
+    }
+    return found;
   }
 
   private updateValues(id: string, update: NotificationUpdate): Item {

@@ -44,6 +44,7 @@ import { buildRenderContext } from './render-context';
 import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from './request-rules';
 import type { AttemptTaskOutput, RetryTaskInput } from './retry-contract';
 import { RETRY_COUNT } from './retry-schedule';
+import { nextRetryStart, retriesOf } from './retry-series';
 import { nextWaitSeconds, parseRetryAfter } from './retry-timing';
 import { sendTimeHeaders } from './signing';
 import { isPlatformEventType } from './subscriptions';
@@ -372,20 +373,12 @@ export class DeliveryService implements ParkedNotifications {
     n: Pick<Notification, 'id' | 'status' | 'nextAttemptAt' | 'waitingReason' | 'attempts'>,
   ): Promise<void> {
     if (n.status !== 'WAITING' || isParkReason(n.waitingReason)) return;
-    const retries = retriesOf(n);
     if (n.nextAttemptAt === null) {
-      if (retries >= RETRY_COUNT) await this.markFailed(n.id);
+      if (retriesOf(n) >= RETRY_COUNT) await this.markFailed(n.id);
       return;
     }
-    // The attempt that scheduled the next retry: the last one not made by hand.
-    const after = n.attempts.findLast((a) => a.trigger !== 'manual');
-    if (!after) return;
-    await this.deps.scheduler.start({
-      notificationId: n.id,
-      retry: retries + 1,
-      nextAttemptAt: n.nextAttemptAt,
-      after: after.number,
-    });
+    const start = nextRetryStart(n);
+    if (start) await this.deps.scheduler.start(start);
   }
 
   /**
@@ -967,11 +960,6 @@ export class DeliveryService implements ParkedNotifications {
   private expiresAt(now: Date): number {
     return Math.floor(now.getTime() / 1000) + this.deps.settings.retentionDays * 86_400;
   }
-}
-
-/** Automatic retries recorded so far. */
-function retriesOf(notification: Pick<Notification, 'attempts'>): number {
-  return notification.attempts.filter((a) => a.trigger === 'retry').length;
 }
 
 interface Decision {

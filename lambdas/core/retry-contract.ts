@@ -33,6 +33,12 @@ export interface RetryStart extends RetryExecutionInput {
    * execution has a name of its own that a repeat still computes the same.
    */
   readonly after: number;
+  /**
+   * Set on a replacement started by the retry sweeper (lambdas/core/retry-sweep.ts): the sweep's
+   * time slot. It gives the replacement a name of its own (the failed execution's name cannot
+   * be reused), the same for two sweeps of one slot.
+   */
+  readonly sweepSlot?: number;
 }
 
 /** Task input of the retry machine's Attempt state. */
@@ -84,13 +90,15 @@ export interface AttemptTaskOutput {
 }
 
 /**
- * `retry-<notification id>-<k>-<n>`: retry k scheduled by attempt n. Step Functions execution
- * names allow 80 characters of [A-Za-z0-9-_]; a notification id is 30.
+ * `retry-<notification id>-<k>-<n>`: retry k scheduled by attempt n; a sweeper's replacement
+ * adds `-s<slot>` (its sweep slot). Step Functions execution names allow 80 characters of
+ * [A-Za-z0-9-_]; a notification id is 30.
  */
 export function retryExecutionName(
-  start: Pick<RetryStart, 'notificationId' | 'retry' | 'after'>,
+  start: Pick<RetryStart, 'notificationId' | 'retry' | 'after' | 'sweepSlot'>,
 ): string {
-  return `${retryExecutionPrefix(start.notificationId)}${start.retry}-${start.after}`;
+  const sweep = start.sweepSlot === undefined ? '' : `-s${start.sweepSlot}`;
+  return `${retryExecutionPrefix(start.notificationId)}${start.retry}-${start.after}${sweep}`;
 }
 
 /** What every retry execution of a notification's name starts with (console search). */

@@ -12,7 +12,7 @@ export const PROJECT_ROOT = path.join(__dirname, '..', '..');
 /** Powertools `service` dimension of every EMF metric (the dashboard and alarms filter on it). */
 export const POWERTOOLS_SERVICE_NAME = 'webhooks';
 
-export type HandlerName = 'ingest' | 'api' | 'delivery' | 'attempt';
+export type HandlerName = 'ingest' | 'api' | 'delivery' | 'attempt' | 'sweeper';
 
 export interface HandlerFunctionProps {
   /** Entry file lambdas/functions/<handler>.ts, exporting `handler`. */

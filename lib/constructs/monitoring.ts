@@ -146,6 +146,7 @@ export class Monitoring extends Construct {
             labelled(sent, 'sent'),
             labelled(failed, 'failed'),
             labelled(retries, 'retries scheduled'),
+            labelled(platformMetric(METRIC_NAMES.retriesSwept), 'retries restarted by the sweeper'),
           ]),
           graph('Notification failure rate', [failureRate]),
           graph(`Delivery latency (${METRIC_NAMES.deliveryLatency}, ms)`, [
@@ -244,7 +245,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       alarmDescription:
-        'A retry execution failed: its notification may be left WAITING (see README, "Automatic retries").',
+        'A retry execution failed: its notification waits until the retry sweeper restarts it, within about 45 minutes (see README, "Automatic retries").',
     });
     this.alarm('HealthExecutionsFailed', {
       metric: healthExecutions.failed,

@@ -193,6 +193,29 @@ export class Tables extends Construct {
     this.acknowledgeKeyWildcards(grantee);
   }
 
+  /**
+   * The retry sweeper: Query on the byStatus index (WAITING notifications due for a retry) and
+   * GetItem of a notification, reads only, and the tables' key to decrypt them.
+   */
+  grantNotificationsSweep(grantee: Grantee): void {
+    // Statements of their own: Table.grant would add every index of the table.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [
+          `${this.notifications.tableArn}/index/${NOTIFICATIONS_TABLE.byStatusIndex.name}`,
+        ],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [this.notifications.tableArn],
+      }),
+    );
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+  }
+
   /** Read/write on Webhooks (the API manages definitions). */
   grantWebhooksReadWrite(grantee: Grantee): void {
     this.webhooks.grantReadWriteData(grantee);

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { FUNCTION_ENV } from '../support/function-env';
 import { type Built, buildStack, logicalId, propsOf } from './support';
 
-// The one infrastructure test that runs esbuild for real, for all four Lambdas.
+// The one infrastructure test that runs esbuild for real, for all five Lambdas.
 let outdir: string;
 let built: Built;
 
@@ -19,7 +19,7 @@ afterAll(() => {
   fs.rmSync(outdir, { recursive: true, force: true });
 });
 
-const FUNCTIONS = ['ingest', 'api', 'delivery', 'attempt'] as const;
+const FUNCTIONS = ['ingest', 'api', 'delivery', 'attempt', 'sweeper'] as const;
 
 function bundleOf(name: (typeof FUNCTIONS)[number]): { code: string; dir: string } {
   const { stack } = built;
@@ -28,6 +28,7 @@ function bundleOf(name: (typeof FUNCTIONS)[number]): { code: string; dir: string
     api: stack.api.apiFunction,
     delivery: stack.delivery.deliveryFunction,
     attempt: stack.delivery.attemptFunction,
+    sweeper: stack.retrySweeper.function,
   }[name];
   const key = (propsOf(built, logicalId(fn)).Code as { S3Key: string }).S3Key;
   const dir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
@@ -92,6 +93,7 @@ describe('each bundle holds only what its handler calls', () => {
     ['ingest', ['liquidjs', '@aws-sdk/client-sfn', 'undici']],
     ['api', ['@aws-sdk/client-sfn', 'undici']],
     ['attempt', ['liquidjs']],
+    ['sweeper', ['liquidjs', 'undici', '@aws-sdk/client-sqs', '@aws-sdk/client-kms']],
   ] as const)('the %s bundle has none of %j', (name, absent) => {
     const packages = packagesOf(name);
     expect(packages.has('@aws-sdk/client-dynamodb')).toBe(true);

@@ -680,7 +680,7 @@ describe('monitoring', () => {
       byMetric('ApproximateNumberOfMessagesVisible').map((a) => references(a.Dimensions, ids.dlq)),
     ).toEqual([true]);
     expect(byMetric('ApproximateAgeOfOldestMessage')).toHaveLength(1);
-    expect(byMetric('Errors')).toHaveLength(4);
+    expect(byMetric('Errors')).toHaveLength(5);
     // One per machine: the retries and the health drivers.
     expect(
       byMetric('ExecutionsFailed').map((a) => (a.Dimensions as { Value: unknown }[])[0]!.Value),

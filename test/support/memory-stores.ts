@@ -39,6 +39,7 @@ import type {
   NotificationQuery,
   NotificationStore,
   NotificationUpdate,
+  OverdueRetry,
   PayloadStore,
   ResendJob,
   ResendJobStore,
@@ -227,6 +228,20 @@ export class MemoryNotificationStore implements NotificationStore {
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out.map((e) => e.n);
+  }
+
+  async listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]> {
+    const out: { key: string; retry: OverdueRetry }[] = [];
+    for (const { notification: n, keys } of this.items.values()) {
+      if (n.status !== 'WAITING' || isParkReason(n.waitingReason)) continue;
+      if (n.nextAttemptAt == null || !(n.nextAttemptAt < dueBefore)) continue;
+      out.push({
+        key: keys.createdKey,
+        retry: { id: n.id, nextAttemptAt: n.nextAttemptAt, attemptCount: n.attempts.length },
+      });
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out.slice(0, limit).map((e) => e.retry);
   }
 
   /** The retention instant recorded at create (epoch seconds), for tests. */

@@ -1,0 +1,103 @@
+/**
+ * The retry sweeper: restarts retries whose execution of the retry machine failed for good.
+ *
+ * A retry execution whose Attempt task exhausted its own retries (about 4 minutes) leaves its
+ * notification WAITING with a nextAttemptAt in the past, and no execution holds it any more.
+ * Every sweep (scheduled, every 15 minutes on AWS) looks for such notifications, due longer
+ * ago than a grace period far beyond that span, and starts their retry again: the execution the
+ * record calls for (nextRetryStart, as the attempt Lambda builds it), due at once (its
+ * nextAttemptAt has passed), named after the sweep's time slot (`-s<slot>`), so a redelivered
+ * schedule event of the same slot starts nothing new. Parked notifications are left to their
+ * webhook's health driver.
+ *
+ * At least once: a retry still running past the grace (it should not be) may be sent by both
+ * executions; the attempt Lambda records only one of them (its record is conditional on the
+ * attempt count it read), and the receiver dedupes by `webhook-id`.
+ */
+
+import type { NotificationStore, RetryScheduler } from '../ports';
+import { isParkReason, type Notification } from './model';
+import { nextRetryStart } from './retry-series';
+
+export interface RetrySweepSettings {
+  /** How long past its nextAttemptAt a retry must be before it is restarted (ms). */
+  readonly graceMs: number;
+  /** The most retries one sweep starts; the rest wait for the next sweep. */
+  readonly maxStarts: number;
+  /** Length of a sweep slot (ms): the sweep schedule's interval. */
+  readonly slotMs: number;
+}
+
+export interface RetrySweepDeps {
+  readonly notifications: Pick<NotificationStore, 'get' | 'listOverdueRetries'>;
+  readonly scheduler: RetryScheduler;
+  readonly settings: RetrySweepSettings;
+}
+
+export interface SweepResult {
+  readonly slot: number;
+  /** Candidates the index showed (at most maxStarts). */
+  readonly found: number;
+  /** Retry executions started (or found already started in this slot). */
+  readonly started: number;
+  /** Candidates whose record no longer needed a retry when read. */
+  readonly skipped: number;
+  /** Starts that failed (left for a repeat of this sweep or the next one). */
+  readonly errors: readonly { readonly notificationId: string; readonly error: unknown }[];
+}
+
+/** How many records are read and executions started at once. */
+const SWEEP_PARALLELISM = 8;
+
+/** The slot of a sweep at `at`: whole intervals since the epoch. */
+export function sweepSlot(at: Date, slotMs: number): number {
+  return Math.floor(at.getTime() / slotMs);
+}
+
+/** Whether a record still waits for a retry due before `dueBefore` (ISO). */
+export function isOverdueRetry(
+  n: Pick<Notification, 'status' | 'waitingReason' | 'nextAttemptAt'>,
+  dueBefore: string,
+): boolean {
+  return (
+    n.status === 'WAITING' &&
+    !isParkReason(n.waitingReason) &&
+    n.nextAttemptAt != null &&
+    n.nextAttemptAt < dueBefore
+  );
+}
+
+export class RetrySweeper {
+  constructor(private readonly deps: RetrySweepDeps) {}
+
+  /** One sweep at `at` (the schedule's time of the run, so a redelivery sweeps the same slot). */
+  async sweep(at: Date): Promise<SweepResult> {
+    const { graceMs, maxStarts, slotMs } = this.deps.settings;
+    const slot = sweepSlot(at, slotMs);
+    const dueBefore = new Date(at.getTime() - graceMs).toISOString();
+    const candidates = await this.deps.notifications.listOverdueRetries(dueBefore, maxStarts);
+    let started = 0;
+    let skipped = 0;
+    const errors: { notificationId: string; error: unknown }[] = [];
+    for (let i = 0; i < candidates.length; i += SWEEP_PARALLELISM) {
+      await Promise.all(
+        candidates.slice(i, i + SWEEP_PARALLELISM).map(async ({ id }) => {
+          try {
+            // The index lags the table: the record decides.
+            const n = await this.deps.notifications.get(id);
+            const start = n && isOverdueRetry(n, dueBefore) ? nextRetryStart(n) : undefined;
+            if (!start) {
+              skipped++;
+              return;
+            }
+            await this.deps.scheduler.start({ ...start, sweepSlot: slot });
+            started++;
+          } catch (error) {
+            errors.push({ notificationId: id, error });
+          }
+        }),
+      );
+    }
+    return { slot, found: candidates.length, started, skipped, errors };
+  }
+}

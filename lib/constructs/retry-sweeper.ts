@@ -1,0 +1,74 @@
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/config';
+import { DEFAULTS } from '../../lambdas/defaults';
+import { DEFAULT_SETTINGS } from '../config';
+import { HandlerFunction } from './handler-function';
+import type { Tables } from './tables';
+
+/** The sweeper's timeout: a few hundred record reads and StartExecution calls, 8 at a time. */
+export const SWEEPER_TIMEOUT = Duration.seconds(120);
+
+export interface RetrySweeperProps {
+  readonly tables: Tables;
+  /** The retry machine whose failed executions the sweeper replaces. */
+  readonly retryMachine: sfn.IStateMachine;
+  /** Minutes past its nextAttemptAt before a retry is restarted. Default 30. */
+  readonly graceMinutes?: number;
+  /** The most retries one sweep starts. Default 300. */
+  readonly maxStarts?: number;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * The retry sweeper (lambdas/core/retry-sweep.ts): a small Lambda run every 15 minutes by an
+ * EventBridge schedule. It restarts retries whose execution failed for good, reading the
+ * Notifications table and starting executions of the retry machine, nothing else; outside
+ * the VPC (it sends no webhooks).
+ */
+export class RetrySweeper extends Construct {
+  readonly function: HandlerFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: RetrySweeperProps) {
+    super(scope, id);
+    const interval = Duration.seconds(DEFAULTS.retrySweepIntervalSeconds);
+    this.function = new HandlerFunction(this, 'SweeperFunction', {
+      handler: 'sweeper',
+      description:
+        'Webhooks: restarts automatic retries whose state machine execution failed for good (scheduled)',
+      memorySize: 256,
+      timeout: SWEEPER_TIMEOUT,
+      environment: {
+        [ENV.NOTIFICATIONS_TABLE]: props.tables.notifications.tableName,
+        [ENV.RETRY_STATE_MACHINE_ARN]: props.retryMachine.stateMachineArn,
+        [ENV.RETRY_SWEEP_GRACE_SECONDS]: String(
+          (props.graceMinutes ?? DEFAULT_SETTINGS.retrySweepGraceMinutes) * 60,
+        ),
+        [ENV.RETRY_SWEEP_MAX_STARTS]: String(
+          props.maxStarts ?? DEFAULT_SETTINGS.retrySweepMaxStarts,
+        ),
+        [ENV.RETRY_SWEEP_INTERVAL_SECONDS]: String(interval.toSeconds()),
+      },
+      logRetention: props.logRetention,
+    });
+    props.tables.grantNotificationsSweep(this.function);
+    props.retryMachine.grantStartExecution(this.function);
+
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: 'Webhooks: runs the retry sweeper',
+      schedule: events.Schedule.rate(interval),
+    });
+    // A failed run is repeated with the same event (same sweep slot) by EventBridge.
+    this.rule.addTarget(
+      new targets.LambdaFunction(this.function, {
+        retryAttempts: 2,
+        maxEventAge: Duration.minutes(10),
+      }),
+    );
+  }
+}

@@ -1,0 +1,255 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES } from '../../lambdas/config';
+import type { Attempt, Notification } from '../../lambdas/core/model';
+import { type RetryStart, retryExecutionName } from '../../lambdas/core/retry-contract';
+import { nextRetryStart } from '../../lambdas/core/retry-series';
+import { isOverdueRetry, RetrySweeper, sweepSlot } from '../../lambdas/core/retry-sweep';
+import { createSweeperHandler } from '../../lambdas/handlers/sweeper';
+import type { RetryScheduler } from '../../lambdas/ports';
+import { MemoryNotificationStore } from '../support/memory-stores';
+
+const MINUTE = 60_000;
+const SLOT_MS = 15 * MINUTE;
+const GRACE_MS = 30 * MINUTE;
+const NOW = new Date('2026-12-03T12:07:30.000Z');
+
+function attempt(number: number, trigger: Attempt['trigger']): Attempt {
+  return {
+    number,
+    trigger,
+    startedAt: '2026-12-03T10:00:00.000Z',
+    durationMs: 12,
+    statusCode: 500,
+    outcome: 'FAILED',
+    error: 'INVALID_HTTP_RESPONSE',
+    responseBody: null,
+  };
+}
+
+let seq = 0;
+function notification(overrides: Partial<Notification> = {}): Notification {
+  seq++;
+  return {
+    id: `ntf_sweep${String(seq).padStart(4, '0')}`,
+    webhookId: 'wh_sweep',
+    eventId: `evt_${seq}`,
+    eventType: 'LOAN_DISBURSEMENT',
+    createdAt: new Date(NOW.getTime() - 3 * 3_600_000 + seq).toISOString(),
+    status: 'WAITING',
+    failureReason: 'INVALID_HTTP_RESPONSE',
+    attempts: [attempt(1, 'initial')],
+    nextAttemptAt: new Date(NOW.getTime() - GRACE_MS - MINUTE).toISOString(),
+    ...overrides,
+  };
+}
+
+function recordingScheduler(fail?: (start: RetryStart) => Error | undefined) {
+  const starts: RetryStart[] = [];
+  const names = new Set<string>();
+  const scheduler: RetryScheduler = {
+    async start(input) {
+      const error = fail?.(input);
+      if (error) throw error;
+      starts.push(input);
+      names.add(retryExecutionName(input));
+    },
+  };
+  return { scheduler, starts, names };
+}
+
+async function storeWith(...items: Notification[]) {
+  const store = new MemoryNotificationStore();
+  for (const n of items) await store.create(n, 0);
+  return store;
+}
+
+function sweeperOver(
+  store: MemoryNotificationStore,
+  scheduler: RetryScheduler,
+  maxStarts = 300,
+): RetrySweeper {
+  return new RetrySweeper({
+    notifications: store,
+    scheduler,
+    settings: { graceMs: GRACE_MS, maxStarts, slotMs: SLOT_MS },
+  });
+}
+
+describe('sweep slots and names', () => {
+  it('numbers slots by whole intervals since the epoch: one per 15 minutes', () => {
+    const slot = sweepSlot(new Date('2026-12-03T12:00:00.000Z'), SLOT_MS);
+    expect(slot).toBe(Date.parse('2026-12-03T12:00:00.000Z') / SLOT_MS);
+    expect(sweepSlot(new Date('2026-12-03T12:14:59.999Z'), SLOT_MS)).toBe(slot);
+    expect(sweepSlot(new Date('2026-12-03T12:15:00.000Z'), SLOT_MS)).toBe(slot + 1);
+  });
+
+  it("names a replacement after the retry's usual name plus its slot, within Step Functions' 80 characters", () => {
+    const start = { notificationId: 'ntf_2Zb7Yq3kR9mXw1aPc6dEf8gHj0', retry: 5, after: 12 };
+    expect(retryExecutionName(start)).toBe('retry-ntf_2Zb7Yq3kR9mXw1aPc6dEf8gHj0-5-12');
+    const swept = retryExecutionName({ ...start, sweepSlot: 1_974_312 });
+    expect(swept).toBe('retry-ntf_2Zb7Yq3kR9mXw1aPc6dEf8gHj0-5-12-s1974312');
+    expect(swept).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    // Another slot, another name; the same slot, the same name.
+    expect(retryExecutionName({ ...start, sweepSlot: 1_974_313 })).not.toBe(swept);
+    expect(retryExecutionName({ ...start, sweepSlot: 1_974_312 })).toBe(swept);
+  });
+});
+
+describe('which notifications a sweep restarts', () => {
+  const dueBefore = new Date(NOW.getTime() - GRACE_MS).toISOString();
+
+  it.each([
+    ['WAITING for a retry due before the grace', {}, true],
+    [
+      'due within the grace',
+      { nextAttemptAt: new Date(NOW.getTime() - MINUTE).toISOString() },
+      false,
+    ],
+    ['due in the future', { nextAttemptAt: new Date(NOW.getTime() + MINUTE).toISOString() }, false],
+    ['parked (circuit open)', { waitingReason: 'CIRCUIT_OPEN' as const }, false],
+    ['parked (paused)', { waitingReason: 'PAUSED' as const }, false],
+    ['parked (rate limited)', { waitingReason: 'RATE_LIMITED' as const }, false],
+    ['after its last retry (no next attempt)', { nextAttemptAt: null }, false],
+    ['SENT', { status: 'SENT' as const }, false],
+    ['FAILED', { status: 'FAILED' as const }, false],
+  ])('%s: %s', (_label, overrides, expected) => {
+    expect(isOverdueRetry(notification(overrides), dueBefore)).toBe(expected);
+  });
+
+  it('restarts the retry the record calls for, as the attempt Lambda builds it, due at its nextAttemptAt', async () => {
+    const n = notification({
+      attempts: [attempt(1, 'initial'), attempt(2, 'retry'), attempt(3, 'manual')],
+    });
+    const { scheduler, starts } = recordingScheduler();
+    const result = await sweeperOver(await storeWith(n), scheduler).sweep(NOW);
+
+    const slot = sweepSlot(NOW, SLOT_MS);
+    expect(result).toMatchObject({ slot, found: 1, started: 1, skipped: 0, errors: [] });
+    // Retry 2, scheduled by attempt 2 (the manual resend schedules nothing).
+    expect(starts).toEqual([{ ...nextRetryStart(n)!, sweepSlot: slot }]);
+    expect(starts[0]).toEqual({
+      notificationId: n.id,
+      retry: 2,
+      nextAttemptAt: n.nextAttemptAt,
+      after: 2,
+      sweepSlot: slot,
+    });
+  });
+
+  it('leaves parked, future and settled notifications alone', async () => {
+    const store = await storeWith(
+      notification({ waitingReason: 'CIRCUIT_OPEN' }),
+      notification({ waitingReason: 'PAUSED' }),
+      notification({ nextAttemptAt: new Date(NOW.getTime() + MINUTE).toISOString() }),
+      notification({ nextAttemptAt: new Date(NOW.getTime() - GRACE_MS + 1).toISOString() }),
+      notification({ status: 'FAILED', nextAttemptAt: null }),
+    );
+    const { scheduler, starts } = recordingScheduler();
+    expect(await sweeperOver(store, scheduler).sweep(NOW)).toMatchObject({ found: 0, started: 0 });
+    expect(starts).toEqual([]);
+  });
+
+  it('reads the record before starting: one settled since the index showed it is skipped', async () => {
+    const n = notification();
+    const store = await storeWith(n);
+    const stale = {
+      listOverdueRetries: store.listOverdueRetries.bind(store),
+      get: async (id: string) => ({ ...(await store.get(id))!, status: 'SENT' as const }),
+    };
+    const { scheduler, starts } = recordingScheduler();
+    const sweeper = new RetrySweeper({
+      notifications: stale,
+      scheduler,
+      settings: { graceMs: GRACE_MS, maxStarts: 10, slotMs: SLOT_MS },
+    });
+    expect(await sweeper.sweep(NOW)).toMatchObject({ found: 1, started: 0, skipped: 1 });
+    expect(starts).toEqual([]);
+  });
+
+  it('starts at most maxStarts a sweep, oldest first; the next sweep takes the rest', async () => {
+    const items = Array.from({ length: 5 }, () => notification());
+    const store = await storeWith(...items);
+    const { scheduler, starts } = recordingScheduler();
+    expect(await sweeperOver(store, scheduler, 3).sweep(NOW)).toMatchObject({
+      found: 3,
+      started: 3,
+    });
+    expect(starts.map((s) => s.notificationId)).toEqual(items.slice(0, 3).map((n) => n.id));
+  });
+
+  it('goes on after a failed start and reports it', async () => {
+    const [a, b] = [notification(), notification()];
+    const { scheduler, starts } = recordingScheduler((s) =>
+      s.notificationId === a.id ? new Error('ThrottlingException') : undefined,
+    );
+    const result = await sweeperOver(await storeWith(a, b), scheduler).sweep(NOW);
+    expect(result).toMatchObject({ found: 2, started: 1 });
+    expect(result.errors.map((e) => e.notificationId)).toEqual([a.id]);
+    expect(starts.map((s) => s.notificationId)).toEqual([b.id]);
+  });
+});
+
+describe('the sweeper handler', () => {
+  const silentMetrics = () => {
+    const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' });
+    const added: [string, number][] = [];
+    jest.spyOn(metrics, 'addMetric').mockImplementation((name, _unit, value) => {
+      added.push([name, value]);
+      return metrics;
+    });
+    jest.spyOn(metrics, 'hasStoredMetrics').mockReturnValue(false);
+    return { metrics, added };
+  };
+  const logger = { info: () => {}, error: () => {} };
+
+  it("sweeps at the schedule event's time (a redelivery sweeps the same slot) and counts what it started", async () => {
+    const at: Date[] = [];
+    const { metrics, added } = silentMetrics();
+    const handler = createSweeperHandler({
+      sweeper: {
+        sweep: async (when) => {
+          at.push(when);
+          return { slot: 7, found: 2, started: 2, skipped: 0, errors: [] };
+        },
+      },
+      clock: { now: () => NOW },
+      metrics,
+      logger,
+    });
+    expect(await handler({ time: '2026-12-03T12:15:00Z' })).toEqual({
+      slot: 7,
+      found: 2,
+      started: 2,
+      skipped: 0,
+      errors: 0,
+    });
+    await handler({});
+    expect(at).toEqual([new Date('2026-12-03T12:15:00Z'), NOW]);
+    expect(added).toEqual([
+      [METRIC_NAMES.retriesSwept, 2],
+      [METRIC_NAMES.retriesSwept, 2],
+    ]);
+  });
+
+  it('fails the invocation when a start failed, so the same event is tried again', async () => {
+    const { metrics, added } = silentMetrics();
+    const handler = createSweeperHandler({
+      sweeper: {
+        sweep: async () => ({
+          slot: 7,
+          found: 2,
+          started: 1,
+          skipped: 0,
+          errors: [{ notificationId: 'ntf_x', error: new Error('ThrottlingException') }],
+        }),
+      },
+      clock: { now: () => NOW },
+      metrics,
+      logger,
+    });
+    await expect(handler({ time: '2026-12-03T12:15:00Z' })).rejects.toThrow(
+      /1 retries could not be restarted/,
+    );
+    expect(added).toEqual([[METRIC_NAMES.retriesSwept, 1]]);
+  });
+});
