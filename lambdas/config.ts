@@ -51,7 +51,8 @@ export const ENV = {
   CIRCUIT_BREAKER: 'CIRCUIT_BREAKER',
   /**
    * Retry sweeper: how long past its nextAttemptAt a retry must be before a sweep restarts it
-   * (seconds, default 1800; far beyond the Attempt task's own retries of about 4 minutes).
+   * (seconds, default 1800; beyond the Attempt task's own retries: about 4 minutes for a
+   * failing invocation, up to about 21 for a throttled one).
    */
   RETRY_SWEEP_GRACE_SECONDS: 'RETRY_SWEEP_GRACE_SECONDS',
   /** Retry sweeper: the most retries one sweep starts (default 300). */

@@ -62,7 +62,7 @@ export interface WebhooksSettings {
   readonly circuitBreaker?: Partial<CircuitBreakerSettings>;
   /**
    * Minutes past its nextAttemptAt before the retry sweeper restarts a retry whose execution
-   * failed for good (at least 10: beyond the Attempt task's own retries). Default 30.
+   * failed for good (at least 25: beyond the Attempt task's own retries). Default 30.
    */
   readonly retrySweepGraceMinutes?: number;
   /** The most retries one sweep (every 15 minutes) restarts (1..10000). Default 300. */
@@ -201,10 +201,11 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
 }
 
 /**
- * The least grace of the retry sweeper: a retry execution's Attempt task retries for about 4
- * minutes (30 + 60 + 120 s and the invocations) before it fails; a sweep must not race it.
+ * The least grace of the retry sweeper: a retry execution's Attempt task retries a failing
+ * invocation for about 4 minutes (30 + 60 + 120 s) and a throttled one for up to about 21
+ * (5 s doubling, 8 times) before the execution fails; a sweep must not race them.
  */
-export const MIN_RETRY_SWEEP_GRACE_MINUTES = 10;
+export const MIN_RETRY_SWEEP_GRACE_MINUTES = 25;
 
 /** natInstances is perAz or single, and single only means something with NAT instances. */
 function validateNatInstances(s: ResolvedSettings): void {

@@ -1,10 +1,11 @@
 /**
  * The retry sweeper: restarts retries whose execution of the retry machine failed for good.
  *
- * A retry execution whose Attempt task exhausted its own retries (about 4 minutes) leaves its
- * notification WAITING with a nextAttemptAt in the past, and no execution holds it any more.
- * Every sweep (scheduled, every 15 minutes on AWS) looks for such notifications, due longer
- * ago than a grace period far beyond that span, and starts their retry again: the execution the
+ * A retry execution whose Attempt task exhausted its own retries (about 4 minutes for a failing
+ * invocation, up to about 21 for a throttled one) leaves its notification WAITING with a
+ * nextAttemptAt in the past, and no execution holds it any more. Every sweep (scheduled, every
+ * 15 minutes on AWS) looks for such notifications, due longer ago than a grace period beyond
+ * that span (30 minutes by default), and starts their retry again: the execution the
  * record calls for (nextRetryStart, as the attempt Lambda builds it), due at once (its
  * nextAttemptAt has passed), named after the sweep's time slot (`-s<slot>`), so a redelivered
  * schedule event of the same slot starts nothing new. Parked notifications are left to their

@@ -133,7 +133,7 @@ describe('retry sweeper settings', () => {
   });
 
   it.each([
-    [{ retrySweepGraceMinutes: 5 }, /retrySweepGraceMinutes must be within 10/],
+    [{ retrySweepGraceMinutes: 20 }, /retrySweepGraceMinutes must be within 25/],
     [{ retrySweepGraceMinutes: 12.5 }, /retrySweepGraceMinutes must be a positive integer/],
     [{ retrySweepMaxStarts: 0 }, /retrySweepMaxStarts must be a positive integer/],
     [{ retrySweepMaxStarts: 20_000 }, /retrySweepMaxStarts must be at most 10000/],
