@@ -100,7 +100,9 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
     );
     child.stdout?.on('data', (chunk: Buffer) => {
       out.write(chunk);
-      if (seen.length < 20_000) seen += chunk.toString('utf8');
+      // A restart with a backlog logs deliveries before its banner: keep only the recent output
+      // (the banner line may span two chunks), so the API line is found however much came first.
+      seen = (seen + chunk.toString('utf8')).slice(-20_000);
       const m = /API:\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(seen);
       if (m?.[1]) {
         clearTimeout(timer);
@@ -109,7 +111,7 @@ export async function startPlatformProcess(opts: PlatformProcessOptions): Promis
     });
     child.stderr?.on('data', (chunk: Buffer) => {
       err.write(chunk);
-      if (seen.length < 20_000) seen += chunk.toString('utf8');
+      seen = (seen + chunk.toString('utf8')).slice(-20_000);
     });
     void exited.then((how) => {
       clearTimeout(timer);
