@@ -66,6 +66,44 @@ export function publicLikeChain(): Chain {
   const dir = mkdtempSync(join(tmpdir(), 'bench-tls-'));
   try {
     const ext = (name: string, lines: string[]) => writeFileSync(join(dir, name), lines.join('\n'));
+    // A key and its signing request; the request signed by `ca` with the extensions of `name`.ext.
+    const request = (name: string, bits: number, subject: string) =>
+      openssl(
+        [
+          'req',
+          '-newkey',
+          `rsa:${bits}`,
+          '-nodes',
+          '-keyout',
+          `${name}.key`,
+          '-out',
+          `${name}.csr`,
+          '-subj',
+          subject,
+        ],
+        dir,
+      );
+    const sign = (name: string, ca: string) =>
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          `${ca}.pem`,
+          '-CAkey',
+          `${ca}.key`,
+          '-CAcreateserial',
+          '-out',
+          `${name}.pem`,
+          '-days',
+          '2',
+          '-extfile',
+          `${name}.ext`,
+        ],
+        dir,
+      );
     openssl(
       [
         'req',
@@ -84,21 +122,7 @@ export function publicLikeChain(): Chain {
       ],
       dir,
     );
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'int.key',
-        '-out',
-        'int.csr',
-        '-subj',
-        '/C=US/O=Bench Trust/CN=Bench R1',
-      ],
-      dir,
-    );
+    request('int', 2048, '/C=US/O=Bench Trust/CN=Bench R1');
     ext('int.ext', [
       'basicConstraints=critical,CA:TRUE,pathlen:0',
       'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
@@ -107,41 +131,8 @@ export function publicLikeChain(): Chain {
       'crlDistributionPoints=URI:http://x1.c.bench.example/',
       'certificatePolicies=2.23.140.1.2.1',
     ]);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'int.csr',
-        '-CA',
-        'root.pem',
-        '-CAkey',
-        'root.key',
-        '-CAcreateserial',
-        '-out',
-        'int.pem',
-        '-days',
-        '2',
-        '-extfile',
-        'int.ext',
-      ],
-      dir,
-    );
-    openssl(
-      [
-        'req',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        'leaf.key',
-        '-out',
-        'leaf.csr',
-        '-subj',
-        `/CN=${HOST}`,
-      ],
-      dir,
-    );
+    sign('int', 'root');
+    request('leaf', 2048, `/CN=${HOST}`);
     // Public leaves carry signed certificate timestamps (two, about 120 B each): same OID, same size.
     const scts = execFileSync('openssl', ['rand', '-hex', '236']).toString().trim();
     ext('leaf.ext', [
@@ -153,26 +144,7 @@ export function publicLikeChain(): Chain {
       'certificatePolicies=2.23.140.1.2.1',
       `1.3.6.1.4.1.11129.2.4.2=ASN1:FORMAT:HEX,OCTETSTRING:${scts}`,
     ]);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        'leaf.csr',
-        '-CA',
-        'int.pem',
-        '-CAkey',
-        'int.key',
-        '-CAcreateserial',
-        '-out',
-        'leaf.pem',
-        '-days',
-        '2',
-        '-extfile',
-        'leaf.ext',
-      ],
-      dir,
-    );
+    sign('leaf', 'int');
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
     return {
       key: read('leaf.key'),
