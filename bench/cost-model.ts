@@ -343,18 +343,24 @@ const round = (v: number, digits = 3) => {
   return Math.round(v * scale) / scale;
 };
 
+/** A price from prices.json, in dollars; a missing one fails the run naming it. */
+function priceOf(prices: Record<string, Price>, k: string): number {
+  const p = prices[k];
+  if (!p) throw new Error(`prices.json has no price ${k}`);
+  return p.usd;
+}
+
+/** An assumption from prices.json; a missing one fails the run naming it. */
+function assumptionOf(assumptions: Record<string, number>, k: string): number {
+  const v = assumptions[k];
+  if (typeof v !== 'number') throw new Error(`prices.json has no assumption ${k}`);
+  return v;
+}
+
 export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {}): Breakdown {
   const { facts, prices, assumptions: a, measured: m } = input;
-  const price = (k: string) => {
-    const p = prices[k];
-    if (!p) throw new Error(`prices.json has no price ${k}`);
-    return p.usd;
-  };
-  const assume = (k: string) => {
-    const v = a[k];
-    if (typeof v !== 'number') throw new Error(`prices.json has no assumption ${k}`);
-    return v;
-  };
+  const price = (k: string) => priceOf(prices, k);
+  const assume = (k: string) => assumptionOf(a, k);
   const handling = opts.handling ?? 'perCircuit';
   const health = opts.health ?? DESIGN_HEALTH;
   const t = trafficOf(s, facts.retrySchedule, handling, health);
@@ -537,11 +543,6 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   };
 }
 
-function required(v: number | undefined, name: string): number {
-  if (typeof v !== 'number') throw new Error(`prices.json has no assumption ${name}`);
-  return v;
-}
-
 /** Per region per month, whatever the traffic. */
 export function fixedMonthly(
   facts: StackFacts,
@@ -549,11 +550,7 @@ export function fixedMonthly(
   assumptions: Record<string, number>,
 ): Record<string, number> {
   const h = assumptions.hoursPerMonth ?? 730;
-  const price = (k: string) => {
-    const p = prices[k];
-    if (!p) throw new Error(`prices.json has no price ${k}`);
-    return p.usd;
-  };
+  const price = (k: string) => priceOf(prices, k);
   const out: Record<string, number> = {
     natGateways: facts.natGateways * h * price('natGatewayHour'),
     natInstances: facts.natInstances.reduce(
@@ -568,8 +565,8 @@ export function fixedMonthly(
     // Lambda's pollers long-poll an idle queue: each receive waits up to sqsLongPollSeconds.
     sqsIdlePolling:
       facts.sqsEventSources *
-      required(assumptions.sqsPollersPerEventSource, 'sqsPollersPerEventSource') *
-      ((h * 3600) / required(assumptions.sqsLongPollSeconds, 'sqsLongPollSeconds')) *
+      assumptionOf(assumptions, 'sqsPollersPerEventSource') *
+      ((h * 3600) / assumptionOf(assumptions, 'sqsLongPollSeconds')) *
       price('sqsRequest'),
   };
   for (const [k, v] of Object.entries(out)) out[k] = round(v, 4);
@@ -597,11 +594,7 @@ export function hostedReferences(
   prices: Record<string, Price>,
   notifications: number,
 ): Record<string, number> {
-  const price = (k: string) => {
-    const p = prices[k];
-    if (!p) throw new Error(`prices.json has no price ${k}`);
-    return p.usd;
-  };
+  const price = (k: string) => priceOf(prices, k);
   const beyond = (included: number) => Math.max(0, notifications - included);
   const out: Record<string, number> = {
     eventBridgeApiDestinations:
