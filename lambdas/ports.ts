@@ -158,9 +158,11 @@ export interface NotificationStore {
   /** A webhook's parked notifications per reason (at most about `cap` counted per index shard). */
   countParked(webhookId: string, cap: number): Promise<Record<ParkReason, number>>;
   /**
-   * Notifications WAITING for a retry (not parked) whose nextAttemptAt is before `dueBefore`
-   * (byStatus index, every WAITING shard, oldest created first within a shard), at most
-   * `limit`. What the index shows: a caller reads the record before acting on it.
+   * Notifications WAITING for a retry (not parked) whose nextAttemptAt is before `dueBefore`,
+   * and those WAITING (not parked) for nothing after at least 1 + RETRY_COUNT attempts (a series
+   * whose end was never marked: the index shows no attempt times, the caller checks them).
+   * byStatus index, every WAITING shard, oldest created first within a shard, at most `limit`.
+   * What the index shows: a caller reads the record before acting on it.
    */
   listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]>;
 }
@@ -168,7 +170,8 @@ export interface NotificationStore {
 /** A notification the retry sweeper looks at, as the byStatus index shows it. */
 export interface OverdueRetry {
   readonly id: string;
-  readonly nextAttemptAt: string;
+  /** Null for a series whose end was never marked. */
+  readonly nextAttemptAt: string | null;
   readonly attemptCount: number;
 }
 

@@ -14,6 +14,7 @@ import {
   type WaitingReason,
   waitingReasonOf,
 } from '../core/model';
+import { RETRY_COUNT } from '../core/retry-schedule';
 import type {
   CursorKeySource,
   NotificationPage,
@@ -315,8 +316,13 @@ export class DynamoNotificationStore implements NotificationStore {
             TableName: this.tableName,
             IndexName: NOTIFICATIONS_TABLE.byStatusIndex.name,
             KeyConditionExpression: '#pk = :pk',
+            // Due before the grace, or (the end of a series never marked FAILED) due at no
+            // time after a full series of attempts; never parked. Items written before null
+            // fields were left out carry a NULL nextAttemptAt instead of none.
             FilterExpression:
-              '#next < :dueBefore AND (attribute_not_exists(#reason) OR #reason = :scheduled)',
+              '(#next < :dueBefore OR ((attribute_not_exists(#next) OR attribute_type(#next, :null))' +
+              ' AND #count >= :seriesAttempts))' +
+              ' AND (attribute_not_exists(#reason) OR #reason = :scheduled)',
             ExpressionAttributeNames: {
               '#pk': NOTIFICATIONS_TABLE.byStatusIndex.partitionKey,
               '#next': 'nextAttemptAt',
@@ -326,6 +332,8 @@ export class DynamoNotificationStore implements NotificationStore {
             ExpressionAttributeValues: {
               ':pk': { S: `WAITING#${shard}` },
               ':dueBefore': { S: dueBefore },
+              ':null': { S: 'NULL' },
+              ':seriesAttempts': { N: String(1 + RETRY_COUNT) },
               ':scheduled': { S: 'RETRY_SCHEDULED' },
             },
             ProjectionExpression: 'id, #next, #count',
@@ -337,7 +345,7 @@ export class DynamoNotificationStore implements NotificationStore {
           if (found.length >= limit) break;
           found.push({
             id: item.id?.S ?? '',
-            nextAttemptAt: item.nextAttemptAt?.S ?? '',
+            nextAttemptAt: item.nextAttemptAt?.S ?? null,
             attemptCount: Number(item.attemptCount?.N ?? 0),
           });
         }

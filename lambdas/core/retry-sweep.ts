@@ -11,6 +11,12 @@
  * schedule event of the same slot starts nothing new. Parked notifications are left to their
  * webhook's health driver.
  *
+ * The end of a series is swept the same way: a notification whose last retry is recorded but
+ * which was never marked FAILED (the execution of that retry failed for good between the two)
+ * waits for nothing. Once its last retry started longer ago than the grace, the sweep starts
+ * that retry's execution again (seriesEndStart); the attempt Lambda finds the retry recorded,
+ * sends nothing and marks it FAILED. The sweeper itself never writes a record.
+ *
  * At least once: a retry still running past the grace (it should not be) may be sent by both
  * executions; the attempt Lambda records only one of them (its record is conditional on the
  * attempt count it read), and the receiver dedupes by `webhook-id`.
@@ -18,7 +24,8 @@
 
 import type { NotificationStore, RetryScheduler } from '../ports';
 import { isParkReason, type Notification } from './model';
-import { nextRetryStart } from './retry-series';
+import type { RetryStart } from './retry-contract';
+import { nextRetryStart, seriesEndStart } from './retry-series';
 
 export interface RetrySweepSettings {
   /** How long past its nextAttemptAt a retry must be before it is restarted (ms). */
@@ -68,6 +75,20 @@ export function isOverdueRetry(
   );
 }
 
+/**
+ * The execution a sweep starts for a record, read after the index showed it: the retry it
+ * waits for, due before `dueBefore`, or the end of a series left open whose last retry started
+ * before it. None when the record is not stuck (any more).
+ */
+export function sweepStartOf(
+  n: Pick<Notification, 'id' | 'status' | 'nextAttemptAt' | 'waitingReason' | 'attempts'>,
+  dueBefore: string,
+): RetryStart | undefined {
+  if (isOverdueRetry(n, dueBefore)) return nextRetryStart(n);
+  const end = seriesEndStart(n);
+  return end && end.nextAttemptAt < dueBefore ? end : undefined;
+}
+
 export class RetrySweeper {
   constructor(private readonly deps: RetrySweepDeps) {}
 
@@ -86,7 +107,7 @@ export class RetrySweeper {
           try {
             // The index lags the table: the record decides.
             const n = await this.deps.notifications.get(id);
-            const start = n && isOverdueRetry(n, dueBefore) ? nextRetryStart(n) : undefined;
+            const start = n ? sweepStartOf(n, dueBefore) : undefined;
             if (!start) {
               skipped++;
               return;

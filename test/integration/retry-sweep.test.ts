@@ -5,10 +5,12 @@
  * synthesized retry machine on the local Step Functions endpoint, whose task runs the real
  * attempt handler, and a loopback receiver.
  */
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { SfnRetryScheduler } from '../../lambdas/adapters/sfn-scheduler';
 import { composeSweeper } from '../../lambdas/composition/sweeper';
 import { ENV } from '../../lambdas/config';
+import type { Attempt } from '../../lambdas/core/model';
 import {
   type AttemptLambdaInput,
   type RetryStart,
@@ -338,5 +340,86 @@ describe('the retry sweeper restarts retries whose execution failed for good', (
     expect(sent.status).toBe('SENT');
     expect(sent.attempts.map((a) => a.trigger)).toEqual(['initial', 'retry', 'retry']);
     expect(requestsTo('/fails-twice')).toHaveLength(3);
+  });
+  it('marks FAILED a series whose last retry is recorded but was never marked, sending nothing', async () => {
+    const def = definition({ url: `${receiver.url}/series-end` });
+    await harness.webhooks.put(def);
+    const lastAt = Date.now() - 2 * 3_600_000;
+    const failed = (number: number, trigger: Attempt['trigger'], at: number): Attempt => ({
+      number,
+      trigger,
+      startedAt: new Date(at).toISOString(),
+      durationMs: 12,
+      statusCode: 503,
+      outcome: 'FAILED',
+      error: 'INVALID_HTTP_RESPONSE',
+      responseBody: 'unavailable',
+    });
+    // What an execution of retry 5 leaves when its task recorded the retry and then failed
+    // every invocation before marking the notification FAILED: WAITING for nothing. One record
+    // as written now (no nextAttemptAt), one as written before (nextAttemptAt stored as NULL).
+    const ids: string[] = [];
+    for (const loanId of ['series-end', 'series-end-null']) {
+      const job = deliverJob(def, event({ loanId }));
+      ids.push(job.notificationId);
+      const created = await harness.notifications.create(
+        {
+          id: job.notificationId,
+          webhookId: def.id,
+          eventId: job.event.id,
+          eventType: job.event.type,
+          createdAt: new Date(lastAt - 13 * 3_600_000).toISOString(),
+          status: 'WAITING',
+          failureReason: 'INVALID_HTTP_RESPONSE',
+          nextAttemptAt: null,
+          attempts: [
+            failed(1, 'initial', lastAt - 13 * 3_600_000),
+            ...[2, 3, 4, 5].map((k) => failed(k, 'retry', lastAt - (6 - k) * 3_600_000)),
+            failed(6, 'retry', lastAt),
+          ],
+        },
+        Math.floor(Date.now() / 1000) + 86_400,
+      );
+      expect(created).toBe(true);
+    }
+    await standIns().clients.dynamo.send(
+      new UpdateItemCommand({
+        TableName: standIns().tables.notifications,
+        Key: { id: { S: ids[1]! } },
+        UpdateExpression: 'SET nextAttemptAt = :null',
+        ExpressionAttributeValues: { ':null': { NULL: true } },
+      }),
+    );
+    const tasks = taskInputs.length;
+
+    // Within the grace of the last retry: read, left alone.
+    const early = await sweepAt(lastAt + GRACE_SECONDS * 1000 - 1000);
+    expect(early).toMatchObject({ found: 2, started: 0, skipped: 2, errors: 0 });
+
+    const at = lastAt + GRACE_SECONDS * 1000 + 1000;
+    expect(await sweepAt(at)).toMatchObject({ found: 2, started: 2, errors: 0 });
+    await endpoint.whenIdle();
+    const slot = sweepSlot(new Date(at), SLOT_MS);
+    for (const id of ids) {
+      expect(
+        await executionStatus({ notificationId: id, retry: 5, after: 5, sweepSlot: slot }),
+      ).toBe('SUCCEEDED');
+      const record = (await harness.notifications.get(id))!;
+      expect(record).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'INVALID_HTTP_RESPONSE',
+        nextAttemptAt: null,
+      });
+      expect(record.attempts).toHaveLength(6);
+    }
+    // Retry 5 was found recorded: nothing went out.
+    expect(requestsTo('/series-end')).toHaveLength(0);
+    expect(taskInputs.slice(tasks)).toEqual(
+      expect.arrayContaining(ids.map((id) => ({ action: 'retry', notificationId: id, retry: 5 }))),
+    );
+    expect(taskInputs).toHaveLength(tasks + 2);
+
+    // Settled: the next sweep does not see them any more.
+    expect(await sweepAt(at + SLOT_MS)).toMatchObject({ found: 0, started: 0 });
   });
 });

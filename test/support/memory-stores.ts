@@ -27,6 +27,7 @@ import {
   type WebhookDefinition,
   waitingReasonOf,
 } from '../../lambdas/core/model';
+import { RETRY_COUNT } from '../../lambdas/core/retry-schedule';
 import type {
   CursorKeySource,
   DeliveryQueue,
@@ -234,7 +235,9 @@ export class MemoryNotificationStore implements NotificationStore {
     const out: { key: string; retry: OverdueRetry }[] = [];
     for (const { notification: n, keys } of this.items.values()) {
       if (n.status !== 'WAITING' || isParkReason(n.waitingReason)) continue;
-      if (n.nextAttemptAt == null || !(n.nextAttemptAt < dueBefore)) continue;
+      const due = n.nextAttemptAt != null && n.nextAttemptAt < dueBefore;
+      const seriesEnd = n.nextAttemptAt == null && n.attempts.length >= 1 + RETRY_COUNT;
+      if (!due && !seriesEnd) continue;
       out.push({
         key: keys.createdKey,
         retry: { id: n.id, nextAttemptAt: n.nextAttemptAt, attemptCount: n.attempts.length },

@@ -2,8 +2,13 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMES } from '../../lambdas/config';
 import type { Attempt, Notification } from '../../lambdas/core/model';
 import { type RetryStart, retryExecutionName } from '../../lambdas/core/retry-contract';
-import { nextRetryStart } from '../../lambdas/core/retry-series';
-import { isOverdueRetry, RetrySweeper, sweepSlot } from '../../lambdas/core/retry-sweep';
+import { nextRetryStart, seriesEndStart } from '../../lambdas/core/retry-series';
+import {
+  isOverdueRetry,
+  RetrySweeper,
+  sweepSlot,
+  sweepStartOf,
+} from '../../lambdas/core/retry-sweep';
 import { createSweeperHandler } from '../../lambdas/handlers/sweeper';
 import type { RetryScheduler } from '../../lambdas/ports';
 import { MemoryNotificationStore } from '../support/memory-stores';
@@ -13,11 +18,15 @@ const SLOT_MS = 15 * MINUTE;
 const GRACE_MS = 30 * MINUTE;
 const NOW = new Date('2026-12-03T12:07:30.000Z');
 
-function attempt(number: number, trigger: Attempt['trigger']): Attempt {
+function attempt(
+  number: number,
+  trigger: Attempt['trigger'],
+  startedAt = '2026-12-03T10:00:00.000Z',
+): Attempt {
   return {
     number,
     trigger,
-    startedAt: '2026-12-03T10:00:00.000Z',
+    startedAt,
     durationMs: 12,
     statusCode: 500,
     outcome: 'FAILED',
@@ -186,6 +195,75 @@ describe('which notifications a sweep restarts', () => {
     expect(result).toMatchObject({ found: 2, started: 1 });
     expect(result.errors.map((e) => e.notificationId)).toEqual([a.id]);
     expect(starts.map((s) => s.notificationId)).toEqual([b.id]);
+  });
+});
+
+describe('the end of a series left open (last retry recorded, never marked FAILED)', () => {
+  const dueBefore = new Date(NOW.getTime() - GRACE_MS).toISOString();
+  const LAST_RETRY_AT = '2026-12-03T11:00:00.000Z';
+  /** The initial attempt and five retries, the last started at `lastAt`; WAITING for nothing. */
+  const openEnd = (lastAt = LAST_RETRY_AT, extra: Attempt[] = []) =>
+    notification({
+      nextAttemptAt: null,
+      attempts: [
+        attempt(1, 'initial'),
+        ...[2, 3, 4, 5].map((k) => attempt(k, 'retry')),
+        attempt(6, 'retry', lastAt),
+        ...extra,
+      ],
+    });
+
+  it("is the last retry's execution again, due at that retry's start, after the attempt that scheduled it", () => {
+    const n = openEnd();
+    expect(seriesEndStart(n)).toEqual({
+      notificationId: n.id,
+      retry: 5,
+      nextAttemptAt: LAST_RETRY_AT,
+      after: 5,
+    });
+    // A manual resend after it changes neither the retry nor the attempt that scheduled it.
+    const resent = openEnd(LAST_RETRY_AT, [attempt(7, 'manual', '2026-12-03T11:05:00.000Z')]);
+    expect(seriesEndStart(resent)).toMatchObject({
+      retry: 5,
+      after: 5,
+      nextAttemptAt: LAST_RETRY_AT,
+    });
+  });
+
+  it.each([
+    [
+      'waiting for retry 5 (four retries recorded)',
+      { attempts: [attempt(1, 'initial'), ...[2, 3, 4, 5].map((k) => attempt(k, 'retry'))] },
+    ],
+    ['waiting for a next attempt', { nextAttemptAt: '2026-12-03T11:00:00.000Z' }],
+    ['parked', { waitingReason: 'CIRCUIT_OPEN' as const }],
+    ['FAILED already', { status: 'FAILED' as const }],
+    ['SENT', { status: 'SENT' as const }],
+  ])('is none for a record %s', (_label, overrides) => {
+    const n = { ...openEnd(), ...overrides };
+    expect(seriesEndStart(n)).toBeUndefined();
+    // The sweep treats it as any other record: only an overdue retry is started.
+    expect(sweepStartOf(n, dueBefore)).toEqual(
+      isOverdueRetry(n, dueBefore) ? nextRetryStart(n) : undefined,
+    );
+  });
+
+  it('is swept once its last retry started longer ago than the grace, not before', () => {
+    const stuck = openEnd();
+    expect(sweepStartOf(stuck, dueBefore)).toEqual(seriesEndStart(stuck));
+    const recent = openEnd(new Date(NOW.getTime() - MINUTE).toISOString());
+    expect(sweepStartOf(recent, dueBefore)).toBeUndefined();
+  });
+
+  it('a sweep starts it (named after its slot) and leaves a recent one for a later sweep', async () => {
+    const stuck = openEnd();
+    const recent = openEnd(new Date(NOW.getTime() - MINUTE).toISOString());
+    const { scheduler, starts } = recordingScheduler();
+    const result = await sweeperOver(await storeWith(stuck, recent), scheduler).sweep(NOW);
+    const slot = sweepSlot(NOW, SLOT_MS);
+    // Both are candidates (the index shows no attempt times); the record decides.
+    expect(result).toMatchObject({ found: 2, started: 1, skipped: 1, errors: [] });
+    expect(starts).toEqual([{ ...seriesEndStart(stuck)!, sweepSlot: slot }]);
   });
 });
 
