@@ -420,16 +420,17 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
 /**
  * Bytes of one attempt of the reference webhook on the wire: the request exactly as the engine
  * renders and signs it, sent by the real sender over TLS (support/tls-wire.ts), with a full
- * handshake and with a resumed session.
+ * handshake and with a resumed session; with `keyExchangeGroups`, as if both ends offered only
+ * those (a what-if: the default offers the hybrid post-quantum group first).
  */
 export async function measureWire(
   def: WebhookDefinition,
-  a: { responseHeaderBytes: number },
+  a: { responseHeaderBytes: number; keyExchangeGroups?: string },
 ): Promise<TlsWire> {
   const id = fullLengthId('ntf_', 'WIRE');
   const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));
   return measureTlsWire(
     { ...req, headers: { ...req.headers, ...sendTimeHeaders(def, id, new Date(), req.body) } },
-    { responseHeaderBytes: a.responseHeaderBytes },
+    a,
   );
 }

@@ -326,6 +326,12 @@ export interface ModelOptions {
   readonly payloadsTableClass?: string;
   /** false: every attempt pays a full TLS handshake (a receiver that never resumes sessions). */
   readonly tlsResumption?: boolean;
+  /** false: PITR on every table but the Payloads table (the write-once requests). */
+  readonly pitrOnPayloads?: boolean;
+  /** false: the Lambdas' platform lines (START, END, REPORT) not written. */
+  readonly platformLogLines?: boolean;
+  /** Bytes of an attempt measured another way (another key exchange) instead of `measured.wire`. */
+  readonly wire?: Measured['wire'];
 }
 
 export interface Breakdown {
@@ -449,9 +455,10 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
       (payloadBytes / 1e9) * payloadPrice('dynamoStorageGbMonth')) *
     months;
   const pitr = opts.pitr ?? facts.pitrTables > 0;
-  out.dynamoPitr = pitr
-    ? (perPath((u) => u.tableBytes) / 1e9) * months * price('dynamoPitrGbMonth')
-    : 0;
+  const pitrBytes =
+    perPath((u) => u.tableBytes) -
+    (opts.pitrOnPayloads === false ? perPath((u) => u.payloads.tableBytes) : 0);
+  out.dynamoPitr = pitr ? (pitrBytes / 1e9) * months * price('dynamoPitrGbMonth') : 0;
 
   // The health driver of an open circuit: one step per probe on the health machine.
   const transitions =
@@ -479,8 +486,9 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
           environments: assume('warmDeliveryEnvironments'),
         });
   const resumed = (firstAttempts + t.parked) * resumedShare;
+  const wireBytes = opts.wire ?? m.wire;
   const wire = (k: keyof WireBytes) =>
-    resumed * m.wire.resumed[k] + (attempts - resumed) * m.wire.full[k];
+    resumed * wireBytes.resumed[k] + (attempts - resumed) * wireBytes.full[k];
   out.natDataProcessed = facts.natGateways > 0 ? (wire('both') / 1e9) * price('natGatewayGb') : 0;
   out.dataTransferOut = (wire('outbound') / 1e9) * price('dataTransferOutGb');
 
@@ -496,7 +504,9 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
     ) +
     (t.parkedAfterExecution + t.probes) * m.logs.attemptFailed;
   const invocations = requests + deliveryInvocations + attemptInvocations;
-  const platformBytes = Object.values(facts.functions).some((f) => f.platformLogLines)
+  const platformLines =
+    opts.platformLogLines ?? Object.values(facts.functions).some((f) => f.platformLogLines);
+  const platformBytes = platformLines
     ? invocations * assume('lambdaPlatformLogBytesPerInvocation')
     : 0;
   const ingestBytes =

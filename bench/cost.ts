@@ -43,6 +43,12 @@ const GOALS = {
   fixedMonthlySingleNatUsd: 15,
 };
 
+/**
+ * Key exchange groups of the classical what-if: X25519 (and P-256) without the hybrid
+ * post-quantum X25519MLKEM768 that Node's OpenSSL offers first by default.
+ */
+const CLASSICAL_GROUPS = 'X25519:P-256';
+
 /** One fixed-cost row: the total, its non-zero parts as the reference (after `before`). */
 function fixedRow(label: string, key: string, parts: Record<string, number>, before = ''): Row {
   const breakdown = Object.entries(parts)
@@ -141,6 +147,14 @@ export const costBenchmark: Benchmark = {
       notes.push(
         'the sender did not resume its TLS session on a new connection: every attempt priced with a full handshake',
       );
+    // The same attempt with a classical key exchange only (what-if: no post-quantum share).
+    const classicalWire = await measureWire(def, {
+      responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
+      keyExchangeGroups: CLASSICAL_GROUPS,
+    });
+    opts.log(
+      `wire bytes per attempt with ${CLASSICAL_GROUPS} only: full handshake ${JSON.stringify(classicalWire.full)}, resumed ${JSON.stringify(classicalWire.resumed)}`,
+    );
     const measured: Measured = {
       units,
       transitions,
@@ -168,6 +182,11 @@ export const costBenchmark: Benchmark = {
       payloadsStandardClass: monthCost(input, MIXED_MONTH, { payloadsTableClass: 'STANDARD' }),
       outageWithoutCircuitBreaker: perNotification,
       everyAttemptFullTlsHandshake: monthCost(input, MIXED_MONTH, { tlsResumption: false }),
+      noPitrOnPayloads: monthCost(input, MIXED_MONTH, { pitrOnPayloads: false }),
+      noPlatformLogLines: monthCost(input, MIXED_MONTH, { platformLogLines: false }),
+      classicalKeyExchange: monthCost(input, MIXED_MONTH, {
+        wire: { full: classicalWire.full, resumed: classicalWire.resumed },
+      }),
     };
     const fixed = fixedMonthly(facts, priceFile.prices, a);
     const fixedInstance = fixedMonthly(instanceFacts, priceFile.prices, a);
@@ -328,6 +347,7 @@ export const costBenchmark: Benchmark = {
         withoutOutage: calm,
         outageWithoutCircuitBreaker: perNotification,
         wire,
+        wireClassicalKeyExchange: classicalWire,
         singleEvent: single,
         assumptions: priceFile.assumptions,
         prices: priceFile.prices,

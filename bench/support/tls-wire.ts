@@ -17,6 +17,9 @@ import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+import tls = require('node:tls');
+
 import type { TLSSocket } from 'node:tls';
 import { createHttpSender } from '../../lambdas/adapters/http-sender';
 import type { OutgoingRequest } from '../../lambdas/ports';
@@ -173,6 +176,28 @@ function withPacketHeaders(inbound: number, outbound: number): WireBytes {
  * others. The receiver answers 200 with `responseHeaderBytes` of headers and a small body.
  */
 export async function measureTlsWire(
+  request: OutgoingRequest,
+  opts: {
+    responseHeaderBytes: number;
+    resumedSamples?: number;
+    /**
+     * Key exchange groups both ends offer (an OpenSSL groups list, e.g. `X25519:P-256`), for a
+     * what-if; by default Node's own, which offer the hybrid post-quantum X25519MLKEM768 first.
+     * Set as the process default for the measurement (the sender's connector passes none).
+     */
+    keyExchangeGroups?: string;
+  },
+): Promise<TlsWire> {
+  const defaultGroups = tls.DEFAULT_ECDH_CURVE;
+  if (opts.keyExchangeGroups !== undefined) tls.DEFAULT_ECDH_CURVE = opts.keyExchangeGroups;
+  try {
+    return await measureWithChain(request, opts);
+  } finally {
+    tls.DEFAULT_ECDH_CURVE = defaultGroups;
+  }
+}
+
+async function measureWithChain(
   request: OutgoingRequest,
   opts: { responseHeaderBytes: number; resumedSamples?: number },
 ): Promise<TlsWire> {

@@ -289,6 +289,62 @@ describe('the month priced', () => {
     expect(monthCost(input, MIXED_MONTH, { pitr: false }).perMillion.dynamoPitr).toBe(0);
   });
 
+  it('without PITR on the Payloads table, prices PITR on the other tables only', () => {
+    const calm = { ...MIXED_MONTH, outage: null };
+    const all = monthCost(input, calm);
+    const some = monthCost(input, calm, { pitrOnPayloads: false });
+    const months = 90 / (730 / 24);
+    // 1000 table bytes per notification, 600 of them in the Payloads table.
+    expect(some.perMillion.dynamoPitr).toBeCloseTo((1_000_000 * 400 * months * 0.2) / 1e9, 3);
+    // Nothing else changes.
+    for (const [line, usd] of Object.entries(all.perMillion))
+      if (line !== 'dynamoPitr') expect([line, some.perMillion[line]]).toEqual([line, usd]);
+  });
+
+  it('without the platform lines, prices the logs without a line set per invocation', () => {
+    const withLines = monthCost(input, MIXED_MONTH);
+    const without = monthCost(input, MIXED_MONTH, { platformLogLines: false });
+    const invocations = withLines.volumes.lambdaInvocations ?? 0;
+    const perInvocation =
+      assumptions.lambdaPlatformLogBytesPerInvocation! +
+      3 * assumptions.cloudwatchLogBytesOverheadPerEvent!;
+    expect(withLines.perMillion.cloudwatchLogs! - without.perMillion.cloudwatchLogs!).toBeCloseTo(
+      ((invocations * perInvocation) / 1e9) * priceFile.prices.cloudwatchLogsIngestGb!.usd,
+      2,
+    );
+    // The stack's own setting decides when the option is not given.
+    const off = monthCost(
+      {
+        ...input,
+        facts: {
+          ...facts,
+          functions: Object.fromEntries(
+            Object.entries(facts.functions).map(([k, f]) => [k, { ...f, platformLogLines: false }]),
+          ),
+        },
+      },
+      MIXED_MONTH,
+    );
+    expect(off.perMillion.cloudwatchLogs).toBeCloseTo(without.perMillion.cloudwatchLogs!, 6);
+  });
+
+  it('prices the wire at the bytes given for another key exchange, NAT and transfer out alike', () => {
+    const base = monthCost(input, MIXED_MONTH);
+    const halved = monthCost(input, MIXED_MONTH, {
+      wire: {
+        full: { both: 4000, outbound: 1250 },
+        resumed: { both: 1500, outbound: 1000 },
+      },
+    });
+    // Half the bytes, half the price of each (lines are rounded to 3 significant digits).
+    for (const line of ['natDataProcessed', 'dataTransferOut'])
+      expect([line, halved.perMillion[line]! / base.perMillion[line]!]).toEqual([
+        line,
+        expect.closeTo(0.5, 2),
+      ]);
+    expect(halved.perMillion.dynamoWrites).toBe(base.perMillion.dynamoWrites);
+  });
+
   it('prices the Payloads table share at the Standard-IA class when the stack sets it', () => {
     const calm = { ...MIXED_MONTH, outage: null };
     const std = monthCost(input, calm);
