@@ -175,5 +175,6 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
     retentionDays: num(env.RETENTION_DAYS, 90),
     retrySchedule: schedule,
     deliveryConcurrency: num(env.DELIVERY_CONCURRENCY, 16),
+    tlsKeyExchange: typeof env.TLS_KEY_EXCHANGE === 'string' ? env.TLS_KEY_EXCHANGE : 'hybrid',
   };
 }

@@ -21,6 +21,7 @@ import {
 } from '../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../lambdas/adapters/http-sender';
 import { createDeliveryObserver } from '../lambdas/adapters/observability';
+import type { TlsKeyExchange } from '../lambdas/config';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
 import { notificationIdFor } from '../lambdas/core/ids';
@@ -420,12 +421,12 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
 /**
  * Bytes of one attempt of the reference webhook on the wire: the request exactly as the engine
  * renders and signs it, sent by the real sender over TLS (support/tls-wire.ts), with a full
- * handshake and with a resumed session; with `keyExchangeGroups`, as if both ends offered only
- * those (a what-if: the default offers the hybrid post-quantum group first).
+ * handshake and with a resumed session, with the key exchange the sender offers (by default the
+ * hybrid post-quantum group first; `classical` for the what-if and stacks deployed so).
  */
 export async function measureWire(
   def: WebhookDefinition,
-  a: { responseHeaderBytes: number; keyExchangeGroups?: string },
+  a: { responseHeaderBytes: number; keyExchange?: TlsKeyExchange },
 ): Promise<TlsWire> {
   const id = fullLengthId('ntf_', 'WIRE');
   const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));

@@ -64,6 +64,8 @@ export interface StackFacts {
   readonly retentionDays: number;
   readonly retrySchedule: readonly number[];
   readonly deliveryConcurrency: number;
+  /** TLS_KEY_EXCHANGE of the senders: which measured wire bytes price the month. */
+  readonly tlsKeyExchange: string;
 }
 
 /** DynamoDB units of one notification along one path, as DynamoDB reports them, and its bytes. */

@@ -10,6 +10,7 @@
  *  - what cannot be measured here: prices.json "assumptions".
  */
 
+import { CLASSICAL_KEY_EXCHANGE_GROUPS } from '../lambdas/adapters/http-sender';
 import { required } from '../lambdas/core/required';
 import { loadPrices, synthesizeStackFacts } from './cost-facts';
 import {
@@ -42,12 +43,6 @@ const GOALS = {
   /** On the cheapest layout that keeps the sender IPs: one NAT instance for both AZs. */
   fixedMonthlySingleNatUsd: 15,
 };
-
-/**
- * Key exchange groups of the classical what-if: X25519 (and P-256) without the hybrid
- * post-quantum X25519MLKEM768 that Node's OpenSSL offers first by default.
- */
-const CLASSICAL_GROUPS = 'X25519:P-256';
 
 /** One fixed-cost row: the total, its non-zero parts as the reference (after `before`). */
 function fixedRow(label: string, key: string, parts: Record<string, number>, before = ''): Row {
@@ -150,10 +145,10 @@ export const costBenchmark: Benchmark = {
     // The same attempt with a classical key exchange only (what-if: no post-quantum share).
     const classicalWire = await measureWire(def, {
       responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
-      keyExchangeGroups: CLASSICAL_GROUPS,
+      keyExchange: 'classical',
     });
     opts.log(
-      `wire bytes per attempt with ${CLASSICAL_GROUPS} only: full handshake ${JSON.stringify(classicalWire.full)}, resumed ${JSON.stringify(classicalWire.resumed)}`,
+      `wire bytes per attempt with a classical key exchange (${CLASSICAL_KEY_EXCHANGE_GROUPS}): full handshake ${JSON.stringify(classicalWire.full)}, resumed ${JSON.stringify(classicalWire.resumed)}`,
     );
     const measured: Measured = {
       units,
@@ -166,7 +161,11 @@ export const costBenchmark: Benchmark = {
         single: ingestSingle ?? required(a.ingestDurationMsFallback, 'a.ingestDurationMsFallback'),
       },
       messageBytes,
-      wire: { full: wire.full, resumed: wire.resumed },
+      // The bytes of the key exchange the stack's senders offer (TLS_KEY_EXCHANGE).
+      wire:
+        facts.tlsKeyExchange === 'classical'
+          ? { full: classicalWire.full, resumed: classicalWire.resumed }
+          : { full: wire.full, resumed: wire.resumed },
     };
     const input: ModelInput = { facts, prices: priceFile.prices, assumptions: a, measured };
     const instanceInput: ModelInput = { ...input, facts: instanceFacts };

@@ -41,6 +41,8 @@ export const DEFAULTS = {
   retrySweepMaxStarts: 300,
   /** RETRY_SWEEP_INTERVAL_SECONDS: how often the retry sweeper runs. */
   retrySweepIntervalSeconds: 15 * 60,
+  /** TLS_KEY_EXCHANGE: the hybrid post-quantum key exchange first (see TLS_KEY_EXCHANGES). */
+  tlsKeyExchange: 'hybrid',
   /** Receives of a delivery job before it moves to the dead-letter queue (AWS and local mode). */
   maxReceiveCount: 5,
 } as const;

@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { TLS_KEY_EXCHANGES, type TlsKeyExchange } from '../lambdas/config';
 import { type CircuitBreakerSettings, resolveCircuitBreaker } from '../lambdas/core/health/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
 import { DEFAULTS } from '../lambdas/defaults';
@@ -36,6 +37,13 @@ export interface WebhooksSettings {
    * Standard price for requests at 125 %, cheaper from about 45 days of retention on.
    */
   readonly payloadsTableClass?: TableClassName;
+  /**
+   * Key exchange the senders offer in TLS: `hybrid` (the hybrid post-quantum X25519MLKEM768
+   * first, then classical groups) or `classical` (X25519 and the NIST curves only: about $0.23
+   * less per million notifications with NAT gateways, no protection of recorded traffic against a
+   * future quantum computer). Default `hybrid`.
+   */
+  readonly tlsKeyExchange?: TlsKeyExchange;
   /** Number of AZs (and NAT gateways). Default 2. More than 2 needs an account-specific environment. */
   readonly maxAzs?: number;
   /** E-mail address subscribed to the alarm topic. Default: none (subscribe later). */
@@ -103,6 +111,7 @@ export const DEFAULT_SETTINGS: ResolvedSettings = {
   natInstanceType: 't4g.nano',
   natInstances: 'perAz',
   payloadsTableClass: 'STANDARD_INFREQUENT_ACCESS',
+  tlsKeyExchange: DEFAULTS.tlsKeyExchange,
   maxAzs: 2,
   removalPolicy: RemovalPolicy.RETAIN,
   deliveryMemoryMb: 512,
@@ -132,6 +141,10 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('retentionDays', s.retentionDays);
   positiveInteger('maxAzs', s.maxAzs);
   if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
+  if (!TLS_KEY_EXCHANGES.includes(s.tlsKeyExchange))
+    throw new Error(
+      `tlsKeyExchange: "${s.tlsKeyExchange}" must be ${TLS_KEY_EXCHANGES.join(' or ')}`,
+    );
   if (!NAT_PROVIDERS.includes(s.natProvider))
     throw new Error(`natProvider: "${s.natProvider}" must be ${NAT_PROVIDERS.join(' or ')}`);
   // The NAT instances run Amazon Linux 2023 for arm64: a Graviton type (a "g" in its family).
@@ -249,6 +262,7 @@ export const CONTEXT_KEYS = {
   natInstanceType: 'natInstanceType',
   natInstances: 'natInstances',
   payloadsTableClass: 'payloadsTableClass',
+  tlsKeyExchange: 'tlsKeyExchange',
   maxAzs: 'maxAzs',
   alarmEmail: 'alarmEmail',
   removalPolicy: 'removalPolicy',
@@ -345,6 +359,7 @@ export function settingsFromContext(
     natInstanceType: str(CONTEXT_KEYS.natInstanceType),
     natInstances: str(CONTEXT_KEYS.natInstances) as NatInstancesLayout | undefined,
     payloadsTableClass: str(CONTEXT_KEYS.payloadsTableClass) as TableClassName | undefined,
+    tlsKeyExchange: str(CONTEXT_KEYS.tlsKeyExchange) as TlsKeyExchange | undefined,
     maxAzs: num(CONTEXT_KEYS.maxAzs),
     alarmEmail: str(CONTEXT_KEYS.alarmEmail),
     removalPolicy:

@@ -59,6 +59,7 @@ export class WebhooksStack extends Stack {
       definitionCacheTtlSeconds: s.definitionCacheTtlSeconds,
       autoDisableAfterHours: s.autoDisableAfterHours,
       circuitBreaker: s.circuitBreaker,
+      tlsKeyExchange: s.tlsKeyExchange,
       logRetention,
     });
     this.retrySweeper = new RetrySweeper(this, 'RetrySweeper', {

@@ -18,10 +18,9 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import tls = require('node:tls');
-
 import type { TLSSocket } from 'node:tls';
 import { createHttpSender } from '../../lambdas/adapters/http-sender';
+import type { TlsKeyExchange } from '../../lambdas/config';
 import type { OutgoingRequest } from '../../lambdas/ports';
 
 export interface WireBytes {
@@ -180,26 +179,9 @@ export async function measureTlsWire(
   opts: {
     responseHeaderBytes: number;
     resumedSamples?: number;
-    /**
-     * Key exchange groups both ends offer (an OpenSSL groups list, e.g. `X25519:P-256`), for a
-     * what-if; by default Node's own, which offer the hybrid post-quantum X25519MLKEM768 first.
-     * Set as the process default for the measurement (the sender's connector passes none).
-     */
-    keyExchangeGroups?: string;
+    /** What the sender offers (its keyExchange option); by default the hybrid post-quantum group first. */
+    keyExchange?: TlsKeyExchange;
   },
-): Promise<TlsWire> {
-  const defaultGroups = tls.DEFAULT_ECDH_CURVE;
-  if (opts.keyExchangeGroups !== undefined) tls.DEFAULT_ECDH_CURVE = opts.keyExchangeGroups;
-  try {
-    return await measureWithChain(request, opts);
-  } finally {
-    tls.DEFAULT_ECDH_CURVE = defaultGroups;
-  }
-}
-
-async function measureWithChain(
-  request: OutgoingRequest,
-  opts: { responseHeaderBytes: number; resumedSamples?: number },
 ): Promise<TlsWire> {
   const chain = publicLikeChain();
   const connections: { socket: Socket; closed: Promise<void> }[] = [];
@@ -231,6 +213,7 @@ async function measureWithChain(
     policy: { allowHttp: false, allowCidrs: ['127.0.0.0/8'] },
     ca: chain.root,
     lookup: async () => [{ address: '127.0.0.1', family: 4 }],
+    ...(opts.keyExchange === undefined ? {} : { keyExchange: opts.keyExchange }),
   });
   const samples: WireBytes[] = [];
   try {

@@ -19,6 +19,7 @@ import type { Dispatcher } from 'undici';
 import Agent = require('undici/lib/dispatcher/agent');
 import buildConnector = require('undici/lib/core/connect');
 
+import type { TlsKeyExchange } from '../config';
 import {
   checkAddress,
   checkAll,
@@ -43,6 +44,8 @@ export interface HttpSenderOptions {
   lookup?: (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;
   /** Trusted CA certificates instead of the system store (tests only). */
   ca?: string | Buffer;
+  /** Key exchange offered in TLS (default `hybrid`: Node's own, post-quantum first). */
+  keyExchange?: TlsKeyExchange;
   /**
    * When the event loop has not run for this long (a Lambda freeze between invocations), idle
    * keep-alive sockets are presumed closed by their servers and the pools are replaced before
@@ -52,6 +55,12 @@ export interface HttpSenderOptions {
 }
 
 const CLOSE_GRACE_MS = 1000;
+
+/**
+ * The OpenSSL groups of the `classical` key exchange: X25519, then the NIST curves receivers
+ * may require. `hybrid` sets none, leaving Node's default (X25519MLKEM768 first).
+ */
+export const CLASSICAL_KEY_EXCHANGE_GROUPS = 'X25519:P-256:P-384';
 
 type HttpErrorKind = Extract<HttpResult, { kind: 'error' }>['error'];
 
@@ -130,17 +139,24 @@ export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
 /**
  * The undici connector with the egress guard: DNS names resolve through guardedLookup inside
  * net.connect; IP literals (which net never looks up) are checked before any socket exists.
- * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address.
+ * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address. The key
+ * exchange is Node's default unless `keyExchange` is `classical` (CLASSICAL_KEY_EXCHANGE_GROUPS).
  */
 export function createGuardedConnector(
   policy: EgressPolicy,
-  opts: { connectTimeoutMs: number; lookup: Lookup; ca?: string | Buffer },
+  opts: {
+    connectTimeoutMs: number;
+    lookup: Lookup;
+    ca?: string | Buffer;
+    keyExchange?: TlsKeyExchange;
+  },
 ): buildConnector.connector {
   const base = buildConnector({
     timeout: opts.connectTimeoutMs,
     minVersion: 'TLSv1.2',
     lookup: guardedLookup(policy, opts.lookup),
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+    ...(opts.keyExchange === 'classical' ? { ecdhCurve: CLASSICAL_KEY_EXCHANGE_GROUPS } : {}),
   } as buildConnector.BuildOptions);
   return (options, callback) => {
     if (isIP(options.hostname) !== 0) {
@@ -344,6 +360,7 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
     connectTimeoutMs,
     lookup: opts.lookup ?? defaultLookup,
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+    ...(opts.keyExchange === undefined ? {} : { keyExchange: opts.keyExchange }),
   });
 
   // Exchanges not yet settled, so close() can let them finish briefly before cutting them.

@@ -107,6 +107,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
     scheduler,
     sender: createHttpSender({
       policy: { allowHttp: config.allowHttp, allowCidrs: config.egressAllowCidrs },
+      keyExchange: config.tlsKeyExchange,
     }),
     ...(renderer ? { renderer } : {}),
     // First attempts and resends (the delivery Lambda) pass the per-webhook concurrency cap.

@@ -5,7 +5,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DELIVERY_LOG_SAMPLE_RATE, ENV } from '../../lambdas/config';
+import { DELIVERY_LOG_SAMPLE_RATE, ENV, type TlsKeyExchange } from '../../lambdas/config';
 import type { CircuitBreakerSettings } from '../../lambdas/core/health/model';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../../lambdas/core/ingest';
 import { DEFAULT_SETTINGS } from '../config';
@@ -59,6 +59,8 @@ export interface DeliveryProps {
   readonly autoDisableAfterHours?: number;
   /** Circuit breaker settings (CIRCUIT_BREAKER), resolved. Default: the defaults. */
   readonly circuitBreaker?: CircuitBreakerSettings;
+  /** Key exchange the senders offer in TLS. Default `hybrid` (post-quantum first). */
+  readonly tlsKeyExchange?: TlsKeyExchange;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -156,6 +158,7 @@ export class Delivery extends Construct {
       // On AWS the guard refuses plain HTTP and every non-public address, with no exceptions.
       [ENV.ALLOW_HTTP]: 'false',
       [ENV.EGRESS_ALLOW_CIDRS]: '',
+      [ENV.TLS_KEY_EXCHANGE]: props.tlsKeyExchange ?? DEFAULT_SETTINGS.tlsKeyExchange,
       // Errors always log; successes (DEBUG) only in this share of invocations, metrics count all.
       POWERTOOLS_LOGGER_SAMPLE_RATE: String(DELIVERY_LOG_SAMPLE_RATE),
     };

@@ -91,6 +91,14 @@ describe('settings from context', () => {
     ).toThrow(/retain or destroy/);
   });
 
+  it('reads the TLS key exchange from context', () => {
+    expect(
+      settingsFromContext(reader({ tlsKeyExchange: 'classical' }), 'eu-central-1', 1)
+        .tlsKeyExchange,
+    ).toBe('classical');
+    expect(settingsFromContext(reader({}), 'eu-central-1', 1).tlsKeyExchange).toBeUndefined();
+  });
+
   it('reads the Payloads table class from context', () => {
     expect(
       settingsFromContext(reader({ payloadsTableClass: 'STANDARD' }), 'eu-central-1', 1)

@@ -251,6 +251,38 @@ describe('Lambda functions', () => {
       });
   });
 
+  it('gives both senders the TLS key exchange: hybrid by default, classical when deployed so', () => {
+    const exchangeOf = (b: Built, fn: string) =>
+      loadDeliveryConfig(
+        { AWS_REGION: 'eu-central-1', ...runtimeStrings(envOf(b, fn)) },
+        DEFAULT_RETRY_SCHEDULE_SECONDS,
+      ).tlsKeyExchange;
+    for (const fn of [ids.delivery, ids.attempt]) {
+      expect(envOf(built, fn)[ENV.TLS_KEY_EXCHANGE]).toBe('hybrid');
+      expect(exchangeOf(built, fn)).toBe('hybrid');
+    }
+    const classical = buildStack({ tlsKeyExchange: 'classical' });
+    for (const fn of [
+      classical.stack.delivery.deliveryFunction,
+      classical.stack.delivery.attemptFunction,
+    ])
+      expect(exchangeOf(classical, logicalId(fn))).toBe('classical');
+    expect(() => buildStack({ tlsKeyExchange: 'quantum' as never })).toThrow(
+      /tlsKeyExchange: "quantum" must be hybrid or classical/,
+    );
+    // A value changed by hand in the console fails the cold start, not silently.
+    expect(() =>
+      loadDeliveryConfig(
+        {
+          AWS_REGION: 'eu-central-1',
+          ...runtimeStrings(envOf(built, ids.delivery)),
+          [ENV.TLS_KEY_EXCHANGE]: 'pq',
+        },
+        DEFAULT_RETRY_SCHEDULE_SECONDS,
+      ),
+    ).toThrow(/TLS_KEY_EXCHANGE must be one of hybrid, classical, got "pq"/);
+  });
+
   it('gives the attempt Lambda both machine ARNs by name, without a circular reference', () => {
     const machines = [
       [ids.machine, ENV.RETRY_STATE_MACHINE_ARN, 'Webhooks-eu-central-1-retries'],

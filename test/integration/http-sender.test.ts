@@ -75,6 +75,64 @@ function fakeLookup(table: Record<string, string[]>) {
 
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** TLS named groups (IANA): the hybrid post-quantum one and the classical ones offered. */
+const X25519MLKEM768 = 0x11ec;
+const X25519 = 0x001d;
+const SECP256R1 = 0x0017;
+
+/**
+ * A TCP relay on 127.0.0.1 to a loopback receiver that keeps each connection's first TLS
+ * record, the client's hello, as sent.
+ */
+async function helloRelay(targetPort: number): Promise<{ port: number; hellos: Buffer[] }> {
+  const hellos: Buffer[] = [];
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    let head = Buffer.alloc(0);
+    const keepHello = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < 5 || head.length < 5 + head.readUInt16BE(3)) return;
+      hellos.push(head.subarray(0, 5 + head.readUInt16BE(3)));
+      client.off('data', keepHello);
+    };
+    client.on('data', keepHello);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  return { port: (server.address() as net.AddressInfo).port, hellos };
+}
+
+/** The groups a ClientHello record lists (supported_groups) and sends key shares for (key_share). */
+function offeredGroups(record: Buffer): { supported: number[]; keyShares: number[] } {
+  expect(record[0]).toBe(22); // handshake record
+  expect(record[5]).toBe(1); // client_hello
+  let p = 5 + 4 + 2 + 32; // record and handshake headers, legacy version, random
+  p += 1 + record[p]!; // session id
+  p += 2 + record.readUInt16BE(p); // cipher suites
+  p += 1 + record[p]!; // compression methods
+  const end = p + 2 + record.readUInt16BE(p);
+  p += 2;
+  const supported: number[] = [];
+  const keyShares: number[] = [];
+  while (p < end) {
+    const type = record.readUInt16BE(p);
+    const body = p + 4;
+    if (type === 10) {
+      const listEnd = body + 2 + record.readUInt16BE(body);
+      for (let q = body + 2; q < listEnd; q += 2) supported.push(record.readUInt16BE(q));
+    } else if (type === 51) {
+      const sharesEnd = body + 2 + record.readUInt16BE(body);
+      for (let q = body + 2; q < sharesEnd; q += 4 + record.readUInt16BE(q + 2))
+        keyShares.push(record.readUInt16BE(q));
+    }
+    p = body + record.readUInt16BE(p + 2);
+  }
+  return { supported, keyShares };
+}
+
 function expectError(
   result: HttpResult,
   error: string,
@@ -306,6 +364,28 @@ describe('TLS', () => {
     const result = await sender({ ca: r.ca }).send(post(r.url));
     expectError(result, 'TLS_ERROR');
     expect(r.requests).toHaveLength(0);
+  });
+
+  it('offers the hybrid post-quantum key exchange by default and only classical groups when told', async () => {
+    const r = await receiver(ok('secure'), { tls: true });
+    const relay = await helloRelay(r.port);
+    for (const keyExchange of [undefined, 'hybrid', 'classical'] as const) {
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      const s = sender({ ca: r.ca, lookup, ...(keyExchange ? { keyExchange } : {}) });
+      const result = await s.send(post(`https://receiver.test:${relay.port}/`));
+      // The handshake completes through the relay either way.
+      expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
+      const hello = offeredGroups(relay.hellos.at(-1)!);
+      if (keyExchange === 'classical') {
+        expect(hello.keyShares).toEqual([X25519]);
+        expect(hello.supported).not.toContain(X25519MLKEM768);
+        expect(hello.supported).toEqual(expect.arrayContaining([X25519, SECP256R1]));
+      } else {
+        expect(hello.keyShares).toEqual(expect.arrayContaining([X25519MLKEM768, X25519]));
+        expect(hello.supported[0]).toBe(X25519MLKEM768);
+      }
+    }
+    expect(relay.hellos).toHaveLength(3);
   });
 
   it('maps https to a plain-http receiver to TLS_ERROR', async () => {

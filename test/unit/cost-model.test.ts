@@ -57,6 +57,7 @@ const facts: StackFacts = {
   retentionDays: 90,
   retrySchedule: DEFAULT_RETRY_SCHEDULE_SECONDS,
   deliveryConcurrency: 16,
+  tlsKeyExchange: 'hybrid',
 };
 
 const units = (wru: number, indexWru = 2): PathUnits => ({
@@ -484,6 +485,19 @@ describe('facts of a template', () => {
     expect(f.natInstances).toEqual([{ instanceType: 't4g.nano', volumeGb: 8 }]);
     expect(f.elasticIps).toBe(1);
     expect(f.natGateways).toBe(0);
+  });
+
+  it("reads the senders' key exchange from the delivery Lambda, hybrid when it sets none", () => {
+    const delivery = (variables: Record<string, string>) => ({
+      DeliveryDeliveryFunction7D58EC20: {
+        Type: 'AWS::Lambda::Function',
+        Properties: { MemorySize: 512, Environment: { Variables: variables } },
+      },
+    });
+    expect(factsOfTemplate(delivery({})).tlsKeyExchange).toBe('hybrid');
+    expect(factsOfTemplate(delivery({ TLS_KEY_EXCHANGE: 'classical' })).tlsKeyExchange).toBe(
+      'classical',
+    );
   });
 
   it('reads the Payloads table class, Standard when the template sets none', () => {
