@@ -59,9 +59,10 @@ async function main(): Promise<void> {
   ];
   if (platform.deliveryPaused)
     lines.push('  Delivery: PAUSED (LOCAL_PAUSE_DELIVERY): events are accepted and kept, not sent');
-  if (platform.recovered.queuedMessages > 0 || platform.recovered.retryExecutions > 0) {
+  const { queuedMessages, retryExecutions, healthDrivers } = platform.recovered;
+  if (queuedMessages > 0 || retryExecutions > 0 || healthDrivers > 0) {
     lines.push(
-      `  Resumed:  ${platform.recovered.queuedMessages} queued deliveries, ${platform.recovered.retryExecutions} retry executions`,
+      `  Resumed:  ${queuedMessages} queued deliveries, ${retryExecutions} retry executions, ${healthDrivers} health drivers`,
     );
   }
   lines.push(

@@ -76,7 +76,12 @@ export interface Platform {
   /** Processes started: the stand-ins' Node host and DynamoDB Local (Java). */
   readonly pids: { readonly standInsHost: number; readonly dynamo: number };
   /** What was carried over from the previous run on this DATA_DIR. */
-  readonly recovered: { readonly queuedMessages: number; readonly retryExecutions: number };
+  readonly recovered: {
+    readonly queuedMessages: number;
+    readonly retryExecutions: number;
+    /** Health drivers (executions of the health machine) resumed. */
+    readonly healthDrivers: number;
+  };
   /** No pollers: events are accepted and kept, not delivered (LOCAL_PAUSE_DELIVERY). */
   readonly deliveryPaused: boolean;
   /** The environment the handlers run with (endpoints, tables, switches). */
@@ -411,7 +416,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         wiring: Date.now() - wiringStarted,
       },
       pids: { standInsHost: standIns.pids.host, dynamo: standIns.pids.dynamo },
-      recovered: { queuedMessages, retryExecutions: sfn.resumed },
+      recovered: {
+        queuedMessages,
+        retryExecutions: sfn.resumedByMachine[machineArns.retry] ?? 0,
+        healthDrivers: sfn.resumedByMachine[machineArns.health] ?? 0,
+      },
       deliveryPaused: pollers === undefined,
       handlerEnv,
       health,

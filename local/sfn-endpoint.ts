@@ -49,6 +49,8 @@ export interface SfnEndpoint {
   readonly url: string;
   /** Executions resumed from the journal at start. */
   readonly resumed: number;
+  /** The same, by state machine ARN. */
+  readonly resumedByMachine: Readonly<Record<string, number>>;
   running(): number;
   /** Resolves when no execution is running (tests, benchmarks). */
   whenIdle(): Promise<void>;
@@ -99,7 +101,8 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
     whenIdle: async () => {
       while (runningCount() > 0) await Promise.all(all.map((r) => r.whenIdle()));
     },
-    resumeAll: () => all.reduce((n, r) => n + r.resumeAll(), 0),
+    resumeAll: () =>
+      Object.fromEntries(registries.map(({ arn, registry: r }) => [arn, r.resumeAll()])),
     stop: async () => {
       await Promise.all(all.map((r) => r.stop()));
     },
@@ -122,11 +125,12 @@ export async function startSfnEndpoint(opts: SfnEndpointOptions): Promise<SfnEnd
   });
   server.keepAliveTimeout = 5000;
   const address = await listen(server, opts.port, opts.host);
-  const resumed = registry.resumeAll();
+  const resumedByMachine = registry.resumeAll();
 
   return {
     url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
-    resumed,
+    resumed: Object.values(resumedByMachine).reduce((a, b) => a + b, 0),
+    resumedByMachine,
     running: registry.runningCount,
     whenIdle: registry.whenIdle,
     stop: async () => {

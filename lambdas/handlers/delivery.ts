@@ -18,6 +18,9 @@ export interface DeliveryHandlerDeps {
   readonly metrics: Metrics;
 }
 
+/** What the handler logs (ERROR) for each record that failed and goes back to the queue. */
+export const FAILED_JOB_LOG_MESSAGE = 'delivery job failed; SQS will redeliver it';
+
 export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const batchItemFailures: SQSBatchItemFailure[] = [];
@@ -41,7 +44,7 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
             enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined,
           });
         } catch (error) {
-          deps.logger.error('delivery job failed; SQS will redeliver it', {
+          deps.logger.error(FAILED_JOB_LOG_MESSAGE, {
             messageId: record.messageId,
             error,
           });

@@ -445,6 +445,7 @@ describe('local Step Functions endpoint', () => {
 
     expect(before.calls.filter((c) => c.payload.notificationId === 'ntf_r')).toHaveLength(0);
     expect(second.endpoint.resumed).toBe(1);
+    expect(second.endpoint.resumedByMachine).toEqual({ [ARN]: 1 });
     expect(after.calls.map((c) => c.payload)).toEqual([
       { action: 'attempt', notificationId: 'ntf_r', retry: 1 },
       { action: 'attempt', notificationId: 'ntf_r', retry: 2 },

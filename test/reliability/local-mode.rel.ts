@@ -26,7 +26,9 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DEFAULT_HEALTH_SETTINGS } from '../../lambdas/core/health/model';
 import { notificationIdFor } from '../../lambdas/core/ids';
+import { FAILED_JOB_LOG_MESSAGE } from '../../lambdas/handlers/delivery';
 import { LOCAL_DEFAULTS } from '../../local/platform';
 import { standInCipher, startStandIns } from '../../local/standins';
 import { type Receiver, startReceiver } from '../support/receivers';
@@ -397,9 +399,10 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
     const t0 = performance.now();
     const p = await start();
     const restartMs = performance.now() - t0;
-    const resumed = /Resumed:\s+(\d+) queued deliveries, (\d+) retry executions/.exec(
-      readFileSync(p.stdoutFile, 'utf8'),
-    );
+    const resumed =
+      /Resumed:\s+(\d+) queued deliveries, (\d+) retry executions, (\d+) health drivers/.exec(
+        readFileSync(p.stdoutFile, 'utf8'),
+      );
     await sleep(1500);
 
     // Everything not acknowledged with a 202 is posted (again): producer ids make a repeat harmless.
@@ -479,6 +482,7 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       restartMs: Math.round(restartMs),
       resumedQueuedDeliveries: resumed ? Number(resumed[1]) : 0,
       resumedRetryExecutions: resumed ? Number(resumed[2]) : 0,
+      resumedHealthDrivers: resumed ? Number(resumed[3]) : 0,
       postedAfterRestart: rest.length * BATCH,
       postAfterRestartMs: Math.round(postMs),
       allDeliveredAfterRestartMs: Math.round(deliveredMs),
@@ -496,12 +500,23 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
       notificationsWithDuplicates,
       duplicatesWithADifferentBody: duplicatesWithOtherBody,
     };
-    // Duplicates come only from the crash: a send made before it whose attempt was not yet
-    // recorded is made again by the redelivered message or the resumed retry execution. So at
-    // most what could be in flight at the SIGKILL: every poller's batch, and every execution.
+    // Duplicates come from the crash: a send made before it whose attempt was not yet recorded
+    // is made again by the redelivered message or the resumed execution, so at most what could
+    // be in flight at the SIGKILL: every poller's batch, one send per retry execution, and a
+    // release step's sends per health driver (it releases parked notifications several at
+    // once). And from a delivery job that failed after its send (a store call failing on this
+    // loaded machine): SQS redelivers it and it may send once more; the handler logs each.
+    const failedJobs = platforms
+      .flatMap((x) => [x.stdoutFile, x.stderrFile])
+      .map((f) => readFileSync(f, 'utf8').split(FAILED_JOB_LOG_MESSAGE).length - 1)
+      .reduce((a, b) => a + b, 0);
+    const load = figures.load as { resumedRetryExecutions: number; resumedHealthDrivers: number };
     const duplicateBound =
       LOCAL_DEFAULTS.pollers * SQS_MAX_BATCH +
-      (figures.load as { resumedRetryExecutions: number }).resumedRetryExecutions;
+      load.resumedRetryExecutions +
+      load.resumedHealthDrivers * DEFAULT_HEALTH_SETTINGS.releaseConcurrency +
+      failedJobs;
+    (figures.load as Record<string, unknown>).failedDeliveryJobsLogged = failedJobs;
     (figures.load as Record<string, unknown>).duplicateSendsBound = duplicateBound;
     expect(wrong.slice(0, 20)).toEqual([]);
     expect(history.size).toBe(expected.size);
