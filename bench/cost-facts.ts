@@ -7,8 +7,10 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { TLS_KEY_EXCHANGES } from '../lambdas/config';
 import { required } from '../lambdas/core/required';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
+import { DEFAULTS } from '../lambdas/defaults';
 import { buildApp } from '../lib/app';
 import type { PriceFile, StackFacts } from './cost-model';
 import { BENCH_DIR } from './support/processes';
@@ -175,6 +177,7 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
     retentionDays: num(env.RETENTION_DAYS, 90),
     retrySchedule: schedule,
     deliveryConcurrency: num(env.DELIVERY_CONCURRENCY, 16),
-    tlsKeyExchange: typeof env.TLS_KEY_EXCHANGE === 'string' ? env.TLS_KEY_EXCHANGE : 'hybrid',
+    tlsKeyExchange:
+      TLS_KEY_EXCHANGES.find((k) => k === env.TLS_KEY_EXCHANGE) ?? DEFAULTS.tlsKeyExchange,
   };
 }

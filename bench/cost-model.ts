@@ -14,6 +14,8 @@
  * as without a circuit breaker.
  */
 
+import type { TlsKeyExchange } from '../lambdas/config';
+
 export interface Price {
   readonly usd: number;
   readonly unit: string;
@@ -65,7 +67,7 @@ export interface StackFacts {
   readonly retrySchedule: readonly number[];
   readonly deliveryConcurrency: number;
   /** TLS_KEY_EXCHANGE of the senders: which measured wire bytes price the month. */
-  readonly tlsKeyExchange: string;
+  readonly tlsKeyExchange: TlsKeyExchange;
 }
 
 /** DynamoDB units of one notification along one path, as DynamoDB reports them, and its bytes. */

@@ -161,18 +161,10 @@ export interface NotificationStore {
    * Notifications WAITING for a retry (not parked) whose nextAttemptAt is before `dueBefore`,
    * and those WAITING (not parked) for nothing after at least 1 + RETRY_COUNT attempts (a series
    * whose end was never marked: the index shows no attempt times, the caller checks them).
-   * byStatus index, every WAITING shard, oldest created first within a shard, at most `limit`.
-   * What the index shows: a caller reads the record before acting on it.
+   * byStatus index, every WAITING shard, oldest created first within a shard, at most `limit`
+   * ids. What the index shows: a caller reads the record before acting on it.
    */
-  listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]>;
-}
-
-/** A notification the retry sweeper looks at, as the byStatus index shows it. */
-export interface OverdueRetry {
-  readonly id: string;
-  /** Null for a series whose end was never marked. */
-  readonly nextAttemptAt: string | null;
-  readonly attemptCount: number;
+  listOverdueRetries(dueBefore: string, limit: number): Promise<string[]>;
 }
 
 export interface ResendJob {

@@ -22,7 +22,6 @@ import type {
   NotificationStore,
   NotificationSummary,
   NotificationUpdate,
-  OverdueRetry,
   WebhookHistory,
 } from '../ports';
 import { attemptAttribute, attemptOf } from './dynamo-attempts';
@@ -306,8 +305,8 @@ export class DynamoNotificationStore implements NotificationStore {
    * byStatus, one shard after the other, paged until `limit` are found. The filter reads only
    * projected attributes (no fetch from the table).
    */
-  async listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]> {
-    const found: OverdueRetry[] = [];
+  async listOverdueRetries(dueBefore: string, limit: number): Promise<string[]> {
+    const found: string[] = [];
     for (let shard = 0; shard < NOTIFICATION_INDEX_SHARDS && found.length < limit; shard++) {
       let start: Item | undefined;
       do {
@@ -336,18 +335,14 @@ export class DynamoNotificationStore implements NotificationStore {
               ':seriesAttempts': { N: String(1 + RETRY_COUNT) },
               ':scheduled': { S: 'RETRY_SCHEDULED' },
             },
-            ProjectionExpression: 'id, #next, #count',
+            ProjectionExpression: 'id',
             ScanIndexForward: true,
             ExclusiveStartKey: start,
           }),
         );
         for (const item of out.Items ?? []) {
           if (found.length >= limit) break;
-          found.push({
-            id: item.id?.S ?? '',
-            nextAttemptAt: item.nextAttemptAt?.S ?? null,
-            attemptCount: Number(item.attemptCount?.N ?? 0),
-          });
+          found.push(item.id?.S ?? '');
         }
         start = out.LastEvaluatedKey;
       } while (start !== undefined && found.length < limit);

@@ -103,7 +103,7 @@ export class RetrySweeper {
     const errors: { notificationId: string; error: unknown }[] = [];
     for (let i = 0; i < candidates.length; i += SWEEP_PARALLELISM) {
       await Promise.all(
-        candidates.slice(i, i + SWEEP_PARALLELISM).map(async ({ id }) => {
+        candidates.slice(i, i + SWEEP_PARALLELISM).map(async (id) => {
           try {
             // The index lags the table: the record decides.
             const n = await this.deps.notifications.get(id);

@@ -40,7 +40,6 @@ import type {
   NotificationQuery,
   NotificationStore,
   NotificationUpdate,
-  OverdueRetry,
   PayloadStore,
   ResendJob,
   ResendJobStore,
@@ -231,20 +230,17 @@ export class MemoryNotificationStore implements NotificationStore {
     return out.map((e) => e.n);
   }
 
-  async listOverdueRetries(dueBefore: string, limit: number): Promise<OverdueRetry[]> {
-    const out: { key: string; retry: OverdueRetry }[] = [];
+  async listOverdueRetries(dueBefore: string, limit: number): Promise<string[]> {
+    const out: { key: string; id: string }[] = [];
     for (const { notification: n, keys } of this.items.values()) {
       if (n.status !== 'WAITING' || isParkReason(n.waitingReason)) continue;
       const due = n.nextAttemptAt != null && n.nextAttemptAt < dueBefore;
       const seriesEnd = n.nextAttemptAt == null && n.attempts.length >= 1 + RETRY_COUNT;
       if (!due && !seriesEnd) continue;
-      out.push({
-        key: keys.createdKey,
-        retry: { id: n.id, nextAttemptAt: n.nextAttemptAt, attemptCount: n.attempts.length },
-      });
+      out.push({ key: keys.createdKey, id: n.id });
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return out.slice(0, limit).map((e) => e.retry);
+    return out.slice(0, limit).map((e) => e.id);
   }
 
   /** The retention instant recorded at create (epoch seconds), for tests. */
