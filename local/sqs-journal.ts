@@ -8,6 +8,8 @@
  *   SendMessage / SendMessageBatch   -> 'send' (queue, message id, body and attributes)
  *   ReceiveMessage                   -> receipt handle -> message id (memory); 'recv' when a
  *                                       message comes back a second time or later (receive count)
+ *                                       (an answer naming a message whose send is not journaled
+ *                                       yet waits for the sends in flight; see sendsInFlight)
  *   DeleteMessage / DeleteMessageBatch -> 'del' (message id)
  *   PurgeQueue                       -> 'purge'
  * On start, replay() sends every message not deleted back into the fresh fauxqs queues (to the
@@ -88,6 +90,35 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
   const leftovers = load(journal.read());
   const handles = new Map<string, { id: string; at: number }>();
   let handleSweepAt = Date.now() + HANDLE_TTL_MS;
+
+  /**
+   * Sends forwarded to fauxqs whose answers are not journaled yet. fauxqs can hand a message to
+   * a waiting long poll before the send's own answer is back on its connection; a receive answer
+   * that names a message not yet in `live` waits for these, so a received message always has its
+   * send journaled first (its MessageGroupId, its receive count, a later delete all need it).
+   */
+  const sendsInFlight = new Set<Promise<void>>();
+  const trackSend = (): (() => void) => {
+    let settle: () => void = () => {};
+    const settled = new Promise<void>((resolve) => {
+      settle = () => {
+        sendsInFlight.delete(settled);
+        resolve();
+      };
+    });
+    sendsInFlight.add(settled);
+    return settle;
+  };
+  /** The sends a receive answer has to wait for: all in flight, when it names an unknown message. */
+  const sendsBefore = (
+    request: Record<string, unknown>,
+    answer: Record<string, unknown>,
+  ): Promise<unknown> | undefined => {
+    if (sendsInFlight.size === 0 || !queueName(request.QueueUrl)) return undefined;
+    const messages = (answer.Messages as Record<string, unknown>[] | undefined) ?? [];
+    const unknown = messages.some((m) => typeof m.MessageId === 'string' && !live.has(m.MessageId));
+    return unknown ? Promise.all([...sendsInFlight]) : undefined;
+  };
 
   const queueName = (url: unknown): string | undefined => {
     if (typeof url !== 'string') return undefined;
@@ -205,6 +236,10 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       const body = Buffer.concat(chunks);
       const target_ = String(req.headers['x-amz-target'] ?? '');
       const operation = target_.startsWith('AmazonSQS.') ? target_.slice('AmazonSQS.'.length) : '';
+      // Settled once the send's answer is journaled, or when the exchange ends without one.
+      const sendSettled =
+        operation === 'SendMessage' || operation === 'SendMessageBatch' ? trackSend() : undefined;
+      if (sendSettled) res.on('close', sendSettled);
       const headers = { ...req.headers, host: target.host };
       const upstream = http.request(
         {
@@ -220,13 +255,16 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
           const out: Buffer[] = [];
           up.on('data', (c: Buffer) => out.push(c));
           up.on('error', () => res.destroy());
-          up.on('end', () => {
+          up.on('end', async () => {
             const status = up.statusCode ?? 502;
             let payload = Buffer.concat(out);
             if (status === 200 && JOURNALED.has(operation)) {
               try {
+                const request = JSON.parse(body.toString('utf8') || '{}');
                 const answer = JSON.parse(payload.toString('utf8') || '{}');
-                if (record(operation, JSON.parse(body.toString('utf8') || '{}'), answer))
+                const sends = operation === 'ReceiveMessage' && sendsBefore(request, answer);
+                if (sends) await sends;
+                if (record(operation, request, answer))
                   payload = Buffer.from(JSON.stringify(answer));
               } catch (err) {
                 // Not journaled means not acknowledged: the client sees a failure and retries.
@@ -235,6 +273,8 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
                 return;
               }
             }
+            sendSettled?.();
+            if (res.destroyed) return;
             const {
               'transfer-encoding': _te,
               connection: _c,

@@ -3,15 +3,18 @@
  * that stand in for Lambda's event source mapping, against real stand-ins.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
+import { listen } from '../../local/listen';
 import { type SqsJournal, startSqsJournal } from '../../local/sqs-journal';
 import { startSqsPoller } from '../../local/sqs-poller';
 import { type StandIns, standInNames, startStandIns } from '../../local/standins';
@@ -36,13 +39,17 @@ describe('local delivery queue (journal + pollers)', () => {
     return dir;
   }
 
-  async function startRun(dataDir: string): Promise<Run> {
+  /** `via` puts something between the journal and fauxqs; it answers the URL to forward to. */
+  async function startRun(
+    dataDir: string,
+    via?: (sqsEndpoint: string) => Promise<string>,
+  ): Promise<Run> {
     const standIns = await startStandIns({
       visibilityTimeoutSeconds: 1,
       maxReceiveCount: MAX_RECEIVES,
     });
     const journal = await startSqsJournal({
-      target: standIns.sqsEndpoint,
+      target: via ? await via(standIns.sqsEndpoint) : standIns.sqsEndpoint,
       dataDir,
       queues: {
         [names.queue]: {
@@ -187,6 +194,43 @@ describe('local delivery queue (journal + pollers)', () => {
     }
   }, 60_000);
 
+  it('journals a send before passing on a receive of its message, even when fauxqs answers the receive first', async () => {
+    let relay: SendHoldingRelay | undefined;
+    const run = await startRun(tempDir(), async (sqsEndpoint) => {
+      relay = await startSendHoldingRelay(sqsEndpoint);
+      return relay.url;
+    });
+    try {
+      const queueUrl = run.standIns.queueUrl;
+      const sent = run.client.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'grouped', MessageGroupId: 'G' }),
+      );
+      // fauxqs has the message and answered the send; that answer is held on its way back.
+      await eventually(() => ((relay?.heldSends() ?? 0) > 0 ? true : undefined), 20_000);
+      const received = await run.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 5,
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      const { MessageId } = await sent;
+
+      const messages = received.Messages ?? [];
+      expect(messages.map((m) => [m.MessageId, m.Body, m.Attributes?.MessageGroupId])).toEqual([
+        [MessageId, 'grouped', 'G'],
+      ]);
+      await run.client.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: messages[0]?.ReceiptHandle }),
+      );
+      expect(run.journal.pending()).toBe(0);
+    } finally {
+      await stopRun(run);
+      await relay?.stop();
+    }
+  }, 60_000);
+
   it('keeps accepted messages across a restart: undeleted ones come back, deleted ones do not', async () => {
     const dataDir = tempDir();
     const first = await startRun(dataDir);
@@ -266,3 +310,82 @@ describe('local delivery queue (journal + pollers)', () => {
     await stopRun(second);
   }, 90_000);
 });
+
+interface SendHoldingRelay {
+  readonly url: string;
+  /** SendMessage answers held back so far. */
+  heldSends(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A loopback relay in front of fauxqs that holds back SendMessage answers until a
+ * ReceiveMessage answer carrying messages has been passed on: fauxqs hands a message to a
+ * receive on one connection while the send's answer is still on its way on another.
+ */
+async function startSendHoldingRelay(target: string): Promise<SendHoldingRelay> {
+  const upstream = new URL(target);
+  const held: (() => void)[] = [];
+  let holding = true;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const operation = String(req.headers['x-amz-target'] ?? '');
+      const forward = http.request(
+        {
+          hostname: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: upstream.host },
+        },
+        (answer) => {
+          const out: Buffer[] = [];
+          answer.on('data', (c: Buffer) => out.push(c));
+          answer.on('end', () => {
+            const payload = Buffer.concat(out);
+            const {
+              'transfer-encoding': _te,
+              connection: _c,
+              'keep-alive': _ka,
+              ...headers
+            } = answer.headers;
+            const pass = () => {
+              res.writeHead(answer.statusCode ?? 502, {
+                ...headers,
+                'content-length': String(payload.length),
+              });
+              res.end(payload);
+            };
+            if (holding && operation === 'AmazonSQS.SendMessage') {
+              held.push(pass);
+              return;
+            }
+            pass();
+            const messages =
+              operation === 'AmazonSQS.ReceiveMessage' && answer.statusCode === 200
+                ? (JSON.parse(payload.toString('utf8') || '{}').Messages ?? [])
+                : [];
+            if (messages.length > 0) {
+              holding = false;
+              for (const release of held.splice(0)) release();
+            }
+          });
+        },
+      );
+      forward.on('error', () => res.destroy());
+      forward.end(Buffer.concat(chunks));
+    });
+  });
+  const address = await listen(server);
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    heldSends: () => held.length,
+    stop: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
