@@ -21,6 +21,7 @@ import {
 } from '../lambdas/adapters/dynamo-stores';
 import { createHttpSender } from '../lambdas/adapters/http-sender';
 import { createDeliveryObserver } from '../lambdas/adapters/observability';
+import { DICTIONARY_ID_PREFIX } from '../lambdas/adapters/payload-dictionary';
 import type { TlsKeyExchange } from '../lambdas/config';
 import { CachedWebhookStore } from '../lambdas/core/definition-cache';
 import { DeliveryService } from '../lambdas/core/delivery';
@@ -178,7 +179,16 @@ export type DynamoPaths = Record<'sent' | 'parked' | RetryOutcome, MeasuredPath>
  * sent at the first attempt; retried and sent at retry k (or never); parked (created WAITING
  * without an attempt, as while a circuit is open) and later sent by one attempt.
  */
-export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Promise<DynamoPaths> {
+export interface DynamoMeasure {
+  readonly paths: DynamoPaths;
+  /** The reference webhook's compression dictionary item: its write and the bytes it keeps. */
+  readonly dictionary: { readonly wru: number; readonly tableBytes: number };
+}
+
+export async function measureDynamo(
+  opts: BenchOptions,
+  receiverUrl: string,
+): Promise<DynamoMeasure> {
   const standIns = await startStandIns({ prefix: 'cost-' });
   const stop = opts.procs.defer('cost stand-ins', () => standIns.stop());
   const sender = createHttpSender({ policy: LOOPBACK_POLICY });
@@ -285,13 +295,28 @@ export async function measureDynamo(opts: BenchOptions, receiverUrl: string): Pr
         `DynamoDB ${path}: ${result[path].wru} WRU (${result[path].indexWru} indexes; estimate ${result[path].estimatedWru}), ${result[path].rru} RRU, ${result[path].storedBytes} B stored`,
       );
     }
-    return result;
+    // Each path's webhook has its own dictionary (its URL names the path); the largest is counted.
+    const dictionaries = [...meter.sizes.entries()]
+      .filter(([ref]) => ref.startsWith(`${standIns.tables.payloads}/${DICTIONARY_ID_PREFIX}`))
+      .map(([, bytes]) => bytes);
+    if (dictionaries.length === 0) throw new Error('no dictionary item was written');
+    const dictionaryBytes = Math.max(...dictionaries);
+    opts.log(`DynamoDB dictionary item: ${dictionaryBytes} B (one per webhook and 30 days)`);
+    return {
+      paths: result,
+      dictionary: {
+        wru: Math.ceil(dictionaryBytes / 1024),
+        tableBytes: dictionaryBytes + ITEM_OVERHEAD,
+      },
+    };
 
     /** Stored and parked without an attempt, then released: one attempt with the stored request. */
     async function park(id: string, def: WebhookDefinition, event: EventEnvelope): Promise<void> {
       const now = new Date();
       const expires = Math.floor(now.getTime() / 1000) + 90 * 86_400;
-      await payloads.putOnce(id, renderer.render(def, buildRenderContext(def, event, id)), expires);
+      // As the delivery service stores it: with the definition's templates (their dictionary).
+      const request = renderer.render(def, buildRenderContext(def, event, id));
+      await payloads.putOnce(id, request, expires, undefined, def);
       // waitingReason is the destination-health field; stores without it ignore it.
       const parked = {
         id,

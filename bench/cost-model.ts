@@ -14,6 +14,7 @@
  * as without a circuit breaker.
  */
 
+import { DICTIONARY_BUCKET_SECONDS } from '../lambdas/adapters/payload-dictionary';
 import type { TlsKeyExchange } from '../lambdas/config';
 
 export interface Price {
@@ -126,6 +127,9 @@ export interface LogBytes {
   readonly lastFailed: number;
 }
 
+/** A compression dictionary item lasts for the 30-day period its requests expire in. */
+const DICTIONARY_PERIOD_DAYS = DICTIONARY_BUCKET_SECONDS / 86_400;
+
 export interface Measured {
   readonly units: Record<'sent' | 'parked' | RetryOutcome, PathUnits>;
   readonly transitions: Record<RetryOutcome, MachineCount>;
@@ -142,6 +146,11 @@ export interface Measured {
   readonly ingestMs: { readonly batch: number; readonly single: number };
   /** Bytes of one delivery job on the queue. */
   readonly messageBytes: number;
+  /**
+   * A webhook's compression dictionary item in the Payloads table (payload-dictionary.ts):
+   * write units of its one write per 30-day period, and the bytes it keeps. Absent: none.
+   */
+  readonly dictionary?: { readonly wru: number; readonly tableBytes: number };
   /**
    * Bytes of one attempt on the wire: on a new connection with a full TLS handshake, and on one
    * that resumed the sender's cached TLS session (equal to `full` when the sender did not).
@@ -339,8 +348,10 @@ export interface ModelOptions {
 }
 
 export interface Breakdown {
-  /** Dollars per million notifications, by service line. */
+  /** Dollars per million notifications, by service line (3 significant digits). */
   readonly perMillion: Record<string, number>;
+  /** Dollars of the whole month, by service line, unrounded. */
+  readonly month: Readonly<Record<string, number>>;
   readonly total: number;
   readonly traffic: Traffic;
   /** Volumes per million notifications. */
@@ -443,26 +454,35 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   const payloadClass = opts.payloadsTableClass ?? facts.payloadsTableClass;
   const payloadPrice = (k: string) =>
     payloadClass === 'STANDARD_INFREQUENT_ACCESS' ? price(`${k}Ia`) : price(k);
+  const retentionDays = opts.retentionDays ?? facts.retentionDays;
+  const monthDays = s.hoursPerMonth / 24;
+  const months = retentionDays / monthDays;
+  // Each webhook's dictionary (Payloads table): written once per 30-day period in which its
+  // requests expire, so kept for the retention plus that period. The scenario's webhooks
+  // share one template, hence one dictionary; a deployment's would not: one each is counted.
+  const dictionary = m.dictionary ?? { wru: 0, tableBytes: 0 };
+  const dictionaryWru = s.webhooks * (monthDays / DICTIONARY_PERIOD_DAYS) * dictionary.wru;
+  const dictionaryBytes =
+    s.webhooks * (retentionDays / DICTIONARY_PERIOD_DAYS + 1) * dictionary.tableBytes;
   const payloadWru = perPath((u) => u.payloads.wru);
   const payloadRru = perPath((u) => u.payloads.rru);
   const payloadBytes = perPath((u) => u.payloads.tableBytes);
   out.dynamoWrites =
     (wru - payloadWru) * price('dynamoWriteRequestUnit') +
-    payloadWru * payloadPrice('dynamoWriteRequestUnit');
+    (payloadWru + dictionaryWru) * payloadPrice('dynamoWriteRequestUnit');
   out.dynamoReads =
     (rru - payloadRru) * price('dynamoReadRequestUnit') +
     payloadRru * payloadPrice('dynamoReadRequestUnit');
-  const retentionDays = opts.retentionDays ?? facts.retentionDays;
-  const months = retentionDays / (s.hoursPerMonth / 24);
   out.dynamoStorage =
     (((perPath((u) => u.storedBytes) - payloadBytes) / 1e9) * price('dynamoStorageGbMonth') +
       (payloadBytes / 1e9) * payloadPrice('dynamoStorageGbMonth')) *
-    months;
+      months +
+    (dictionaryBytes / 1e9) * payloadPrice('dynamoStorageGbMonth');
   const pitr = opts.pitr ?? facts.pitrTables > 0;
   const pitrBytes =
-    perPath((u) => u.tableBytes) -
-    (opts.pitrOnPayloads === false ? perPath((u) => u.payloads.tableBytes) : 0);
-  out.dynamoPitr = pitr ? (pitrBytes / 1e9) * months * price('dynamoPitrGbMonth') : 0;
+    (perPath((u) => u.tableBytes) - (opts.pitrOnPayloads === false ? payloadBytes : 0)) * months +
+    (opts.pitrOnPayloads === false ? 0 : dictionaryBytes);
+  out.dynamoPitr = pitr ? (pitrBytes / 1e9) * price('dynamoPitrGbMonth') : 0;
 
   // The health driver of an open circuit: one step per probe on the health machine.
   const transitions =
@@ -536,6 +556,7 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   const total = round(Object.values(out).reduce((x, y) => x + y, 0) * scale, 3);
   return {
     perMillion,
+    month: { ...out },
     total,
     traffic: t,
     volumes: {

@@ -16,6 +16,7 @@ import { loadPrices, synthesizeStackFacts } from './cost-facts';
 import {
   countAllTransitions,
   countHealthTransitions,
+  type DynamoMeasure,
   type DynamoPaths,
   measureDynamo,
   measureLogs,
@@ -96,9 +97,10 @@ export const costBenchmark: Benchmark = {
 
     const receiver = await startReceiverProcess(opts.procs);
     let units: DynamoPaths;
+    let dictionary: DynamoMeasure['dictionary'];
     let logs: Measured['logs'];
     try {
-      units = await measureDynamo(opts, receiver.url);
+      ({ paths: units, dictionary } = await measureDynamo(opts, receiver.url));
       logs = await measureLogs(receiver.url, facts.sqsBatchSize);
       opts.log(`log bytes: ${JSON.stringify(logs)}`);
     } finally {
@@ -161,6 +163,7 @@ export const costBenchmark: Benchmark = {
         single: ingestSingle ?? required(a.ingestDurationMsFallback, 'a.ingestDurationMsFallback'),
       },
       messageBytes,
+      dictionary,
       // The bytes of the key exchange the stack's senders offer (TLS_KEY_EXCHANGE).
       wire:
         facts.tlsKeyExchange === 'classical'

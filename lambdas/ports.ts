@@ -57,6 +57,12 @@ export interface WebhookHistory {
   historyIds(): Promise<readonly string[]>;
 }
 
+/** The templates a request is rendered from (what every request of a webhook shares). */
+export type RequestTemplates = Pick<
+  WebhookDefinition,
+  'method' | 'url' | 'headers' | 'body' | 'contentType'
+>;
+
 export interface PayloadStore {
   /** Write-once (attribute_not_exists). 'exists' when an earlier write won; the stored value is unchanged. */
   putOnce(
@@ -65,6 +71,11 @@ export interface PayloadStore {
     expiresAtEpochSeconds: number,
     /** Whose data it is: the URL, headers and body are sealed with the subject's key. */
     subject?: string,
+    /**
+     * The templates it was rendered from: a store may keep what every request of the webhook
+     * shares once (a compression dictionary) rather than in each item.
+     */
+    templates?: RequestTemplates,
   ): Promise<'created' | 'exists'>;
   /** Throws ErasedError when the request was sealed with a subject key since destroyed. */
   get(notificationId: string): Promise<RenderedRequest | undefined>;

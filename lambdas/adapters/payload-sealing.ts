@@ -3,12 +3,14 @@
  * clear only what history shows after an erasure, the method and the host, and seals the
  * rest with the subject's key:
  *
- *   { id, method, host, subjectKey: <key id>, sealed: <iv|ciphertext|tag>, sealedFormat, expiresAt }
+ *   { id, method, host, subjectKey: <key id>, sealed: <iv|ciphertext|tag>, sealedFormat,
+ *     [dict,] expiresAt }
  *
  * `sealed` is AES-256-GCM (associated data `payload:<notification id>`) over the request's
  * bytes as payload-packing.ts lays them out: packed (the JSON array compressed) when that is
- * smaller, `sealedFormat` = the packing ('br/json'; 'deflate-raw/json' in items written
- * before), else the JSON array itself, 'json'.
+ * smaller, `sealedFormat` = the packing ('zd/json' with the dictionary `dict` names, or
+ * 'br/json'; 'deflate-raw/json' in items written before), else the JSON array itself, 'json'.
+ * The dictionary holds the templates' static text only, never the subject's data.
  * Compression comes first, encryption second. The item is written once and never changed:
  * erasing the subject destroys the key, not the item.
  */
@@ -16,7 +18,13 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { open, seal } from '../core/crypto/aead';
 import { ErasedError } from '../core/errors';
 import type { RenderedRequest } from '../core/model';
-import { packRequest, requestJson, unpackRequest } from './payload-packing';
+import { DICTIONARY_ATTRIBUTES } from './payload-dictionary';
+import { type PackingDictionary, packRequest, requestJson, unpackRequest } from './payload-packing';
+
+/** A dictionary offered for an item: what payload-packing needs, and its name. */
+export interface ItemDictionary extends PackingDictionary {
+  readonly ref: string;
+}
 
 type Item = Record<string, AttributeValue>;
 const FORMAT_JSON = 'json';
@@ -38,8 +46,9 @@ export function sealedPayloadItem(
   request: RenderedRequest,
   expiresAtEpochSeconds: number,
   subjectKey: { readonly keyId: string; readonly key: Buffer },
+  dictionary?: ItemDictionary,
 ): Item {
-  const packed = packRequest(request);
+  const packed = packRequest(request, dictionary);
   const bytes = packed?.bytes ?? requestJson(request);
   return {
     id: { S: notificationId },
@@ -48,6 +57,9 @@ export function sealedPayloadItem(
     subjectKey: { S: subjectKey.keyId },
     sealed: { B: seal(subjectKey.key, bytes, aad(notificationId)) },
     sealedFormat: { S: packed?.packing ?? FORMAT_JSON },
+    ...(packed?.usesDictionary && dictionary
+      ? { [DICTIONARY_ATTRIBUTES.ref]: { S: dictionary.ref } }
+      : {}),
     expiresAt: { N: String(expiresAtEpochSeconds) },
   };
 }
@@ -58,11 +70,13 @@ export function isSealedPayload(item: Item): boolean {
 
 /**
  * Opens a sealed item with its subject key, fetched by `keyById`; ErasedError (method and
- * host kept) when that key no longer exists or does not open it.
+ * host kept) when that key no longer exists or does not open it. `dictionary`: what DEFLATE
+ * was given, for an item packed with the dictionary its `dict` names.
  */
 export async function openSealedPayload(
   item: Item,
   keyById: (keyId: string) => Promise<Buffer | undefined>,
+  dictionary?: Buffer,
 ): Promise<RenderedRequest> {
   const id = item.id?.S ?? '';
   const method = item.method?.S ?? '';
@@ -90,5 +104,5 @@ export async function openSealedPayload(
     ];
     return { method: m, url, headers, body };
   }
-  return unpackRequest(format ?? '', bytes);
+  return unpackRequest(format ?? '', bytes, dictionary);
 }

@@ -228,6 +228,7 @@ export class DeliveryService implements ParkedNotifications {
       request,
       this.expiresAt(now),
       event.subject,
+      definition,
     );
     if (stored === 'exists') {
       // A repeated job (SQS redelivery, repeated producer id): the first rendering wins.

@@ -20,6 +20,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { installationKeyPath } from '../../lambdas/adapters/installation-key';
+import { dictionaryItemsOf, dictionaryOfItem } from '../../lambdas/adapters/payload-dictionary';
 import { PACKED_ATTRIBUTES, unpackRequest } from '../../lambdas/adapters/payload-packing';
 import { isSealedPayload, openSealedPayload } from '../../lambdas/adapters/payload-sealing';
 import { standInCipher, standInNames } from '../../local/standins';
@@ -64,12 +65,17 @@ async function scanAll(client: DynamoDBClient, table: string): Promise<Item[]> {
   return items;
 }
 
-/** An item as searchable text: packed requests unpacked, sealed bytes as they are stored. */
-function itemText(item: Item): string {
+/**
+ * An item as searchable text: packed requests unpacked (with the dictionary items of the same
+ * scan), sealed bytes as they are stored.
+ */
+function itemText(item: Item, dictionaries: ReadonlyMap<string, Item>): string {
   const packing = item[PACKED_ATTRIBUTES.packing]?.S;
   const bytes = item[PACKED_ATTRIBUTES.request]?.B;
-  if (packing !== undefined && bytes !== undefined)
-    return JSON.stringify({ ...item, request: unpackRequest(packing, bytes) });
+  if (packing !== undefined && bytes !== undefined) {
+    const request = unpackRequest(packing, bytes, dictionaryOfItem(item, dictionaries));
+    return JSON.stringify({ ...item, request });
+  }
   const sealed = item.sealed?.B;
   return sealed === undefined
     ? JSON.stringify(item)
@@ -338,6 +344,7 @@ describe('local mode: signing-key rotation, ed25519 and erasure by subject', () 
       const client = dynamo();
       const items = await scanAll(client, payloadsTable);
       const byId = new Map(items.map((i) => [i.id!.S!, i] as const));
+      const dictionaries = dictionaryItemsOf(items);
       const cipher = standInCipher({ keyFile: installationKeyPath(dataDir) });
       const keys: Buffer[] = [];
       const audit: Item[] = [];
@@ -358,12 +365,16 @@ describe('local mode: signing-key rotation, ed25519 and erasure by subject', () 
       for (const secret of erasedTexts) expect(JSON.stringify(audit)).not.toContain(secret);
       const opensWithSomeKey = async (item: Item) => {
         for (const key of keys) {
-          const opened = await openSealedPayload(item, async () => key).catch(() => undefined);
+          const opened = await openSealedPayload(
+            item,
+            async () => key,
+            dictionaryOfItem(item, dictionaries),
+          ).catch(() => undefined);
           if (opened) return opened;
         }
         return undefined;
       };
-      const text = items.map(itemText).join('\n');
+      const text = items.map((item) => itemText(item, dictionaries)).join('\n');
       for (const id of [a1, a2]) {
         expect(byId.get(id)).toEqual(itemsBefore.get(id));
         expect(isSealedPayload(byId.get(id)!)).toBe(true);

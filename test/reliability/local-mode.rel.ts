@@ -47,6 +47,7 @@ import {
   type Haystack,
   needlesOf,
   newSecrets,
+  payloadDictionaries,
   platformKeyNeedles,
   platformKeys,
   publicKeyOf,
@@ -563,13 +564,17 @@ describe('local mode: load, SIGKILL and restart, auth, secrets', () => {
         standIns.tables.webhooks,
         standIns.tables.subjectKeys,
       ]) {
+        const dictionaries = await payloadDictionaries(standIns.clients.dynamo, table);
         let key: Record<string, unknown> | undefined;
         do {
           const page = await standIns.clients.dynamo.send(
             new ScanCommand({ TableName: table, ExclusiveStartKey: key as never }),
           );
           scanned += page.Items?.length ?? 0;
-          tables.push({ where: `table ${table}`, text: scannedItemsText(page.Items) });
+          tables.push({
+            where: `table ${table}`,
+            text: scannedItemsText(page.Items, dictionaries),
+          });
           key = page.LastEvaluatedKey;
         } while (key);
       }

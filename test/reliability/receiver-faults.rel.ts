@@ -64,6 +64,7 @@ import {
   captureProcessOutput,
   needlesOf,
   newSecrets,
+  payloadDictionaries,
   platformKeyNeedles,
   platformKeys,
   privateKeyNeedles,
@@ -504,12 +505,13 @@ describe('receiver faults: recorded right, no crash, bounded memory', () => {
     const client: DynamoDBClient = s.clients.dynamo;
     const texts = [];
     for (const table of [s.tables.notifications, s.tables.payloads]) {
+      const dictionaries = await payloadDictionaries(client, table);
       let ExclusiveStartKey: Record<string, unknown> | undefined;
       do {
         const page = await client.send(
           new ScanCommand({ TableName: table, ExclusiveStartKey: ExclusiveStartKey as never }),
         );
-        texts.push({ where: `table ${table}`, text: scannedItemsText(page.Items) });
+        texts.push({ where: `table ${table}`, text: scannedItemsText(page.Items, dictionaries) });
         ExclusiveStartKey = page.LastEvaluatedKey;
       } while (ExclusiveStartKey);
     }

@@ -302,6 +302,32 @@ describe('the month priced', () => {
       if (line !== 'dynamoPitr') expect([line, some.perMillion[line]]).toEqual([line, usd]);
   });
 
+  it("prices each webhook's compression dictionary: a write per 30 days, kept for the retention and one period more", () => {
+    const calm = { ...MIXED_MONTH, outage: null };
+    const without = monthCost(input, calm);
+    const withDictionary = monthCost(
+      { ...input, measured: { ...measured, dictionary: { wru: 1, tableBytes: 741 } } },
+      calm,
+    );
+    // The fixture's Payloads table is in the Standard class.
+    const usd = (k: string) => priceFile.prices[k]!.usd;
+    const writes = 20 * (730 / 24 / 30) * 1;
+    const items = 20 * (90 / 30 + 1);
+    const more = (line: string) =>
+      (withDictionary.month[line] ?? Number.NaN) - (without.month[line] ?? Number.NaN);
+    expect(more('dynamoWrites')).toBeCloseTo(writes * usd('dynamoWriteRequestUnit'), 9);
+    expect(more('dynamoStorage')).toBeCloseTo(
+      ((items * 741) / 1e9) * usd('dynamoStorageGbMonth'),
+      9,
+    );
+    expect(more('dynamoPitr')).toBeCloseTo(((items * 741) / 1e9) * 0.2, 9);
+    const noPitrOnPayloads = (m: Measured) =>
+      monthCost({ ...input, measured: m }, calm, { pitrOnPayloads: false }).month.dynamoPitr;
+    expect(noPitrOnPayloads({ ...measured, dictionary: { wru: 1, tableBytes: 741 } })).toBe(
+      noPitrOnPayloads(measured),
+    );
+  });
+
   it('without the platform lines, prices the logs without a line set per invocation', () => {
     const withLines = monthCost(input, MIXED_MONTH);
     const without = monthCost(input, MIXED_MONTH, { platformLogLines: false });

@@ -18,6 +18,10 @@ import { type AttributeValue, type DynamoDBClient, paginateScan } from '@aws-sdk
 import { openCursorKey, readSealed } from '../../../lambdas/adapters/cursor-key';
 import { decodeCursor, planList } from '../../../lambdas/adapters/dynamo-listing';
 import { DynamoWebhookStore } from '../../../lambdas/adapters/dynamo-stores';
+import {
+  DICTIONARY_ID_PREFIX,
+  dictionaryOfItem,
+} from '../../../lambdas/adapters/payload-dictionary';
 import { PACKED_ATTRIBUTES, unpackRequest } from '../../../lambdas/adapters/payload-packing';
 import { isSealedPayload, openSealedPayload } from '../../../lambdas/adapters/payload-sealing';
 import type { EnvelopeCipher } from '../../../lambdas/core/crypto/envelope';
@@ -139,11 +143,13 @@ export async function platformKeys(
   }
   let sealedPayloads = 0;
   let sealedPayloadsOpened = 0;
+  const dictionaries = await payloadDictionaries(client, tables.payloads);
   for await (const page of paginateScan({ client }, { TableName: tables.payloads })) {
     for (const item of page.Items ?? []) {
       if (!isSealedPayload(item)) continue;
       sealedPayloads += 1;
-      const opened = await openSealedPayload(item, async (id) => byId.get(id)).then(
+      const dictionary = dictionaryOfItem(item, dictionaries);
+      const opened = await openSealedPayload(item, async (id) => byId.get(id), dictionary).then(
         () => true,
         () => false,
       );
@@ -181,19 +187,38 @@ export function platformKeyNeedles(keys: PlatformKeys): string[] {
   ];
 }
 
+/** The compression dictionary items of a Payloads table, by id (payload-dictionary.ts). */
+export async function payloadDictionaries(
+  client: DynamoDBClient,
+  table: string,
+): Promise<Map<string, Record<string, AttributeValue>>> {
+  const found = new Map<string, Record<string, AttributeValue>>();
+  const input = {
+    TableName: table,
+    FilterExpression: 'begins_with(id, :prefix)',
+    ExpressionAttributeValues: { ':prefix': { S: DICTIONARY_ID_PREFIX } },
+  };
+  for await (const page of paginateScan({ client }, input))
+    for (const item of page.Items ?? []) found.set(item.id?.S ?? '', item);
+  return found;
+}
+
 /**
  * Scanned items as searchable text, packed (compressed) stored requests unpacked first: a secret
- * inside compressed bytes would otherwise escape the search.
+ * inside compressed bytes would otherwise escape the search. Requests packed with a dictionary
+ * need the table's dictionary items (payloadDictionaries).
  */
 export function scannedItemsText(
   items: readonly Record<string, AttributeValue>[] | undefined,
+  dictionaries: ReadonlyMap<string, Record<string, AttributeValue>> = new Map(),
 ): string {
   return JSON.stringify(
     (items ?? []).map((item) => {
       const packing = item[PACKED_ATTRIBUTES.packing]?.S;
       const bytes = item[PACKED_ATTRIBUTES.request]?.B;
       if (packing === undefined || bytes === undefined) return item;
-      return { ...item, [PACKED_ATTRIBUTES.request]: unpackRequest(packing, bytes) };
+      const request = unpackRequest(packing, bytes, dictionaryOfItem(item, dictionaries));
+      return { ...item, [PACKED_ATTRIBUTES.request]: request };
     }),
   );
 }
