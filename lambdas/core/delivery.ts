@@ -23,7 +23,7 @@ import type {
 } from '../ports';
 import { type ConcurrencyGate, type Permit, WebhookAtCapacityError } from './concurrency-gate';
 import { ErasedError, TemplateError } from './errors';
-import type { ParkedNotifications, ReleaseOutcome } from './health/driver';
+import type { ParkedNotifications, ReleaseOptions, ReleaseOutcome } from './health/driver';
 import type { Admission, HealthGate } from './health/gate';
 import type { HealthRecord } from './health/model';
 import {
@@ -249,9 +249,10 @@ export class DeliveryService implements ParkedNotifications {
 
     const admitted = await this.admit(definition, 'initial');
     if (admitted.kind === 'park') return this.createParked(base, admitted.reason);
-    const { permit } = admitted;
+    const { permit, slot } = admitted;
 
-    const attempt = await this.attempt(definition, id, request, 1, 'initial', permit);
+    const attempt = await this.attempt(definition, id, request, 1, 'initial', permit, slot);
+    if (!attempt) return this.createParked(base, 'RATE_LIMITED');
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
     const health = await this.observeHealth(webhookId, attempt.record, verdict);
     const decision = this.parkIfBlocked(this.decide(verdict, 0), health);
@@ -342,7 +343,11 @@ export class DeliveryService implements ParkedNotifications {
       request,
       notification.attempts.length + 1,
       'retry',
+      undefined,
+      admission?.slot,
     );
+    if (!attempt)
+      return (await this.park(notification, 'RATE_LIMITED')) ? { settled: true } : 'raced';
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
     const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
     const decision =
@@ -478,7 +483,7 @@ export class DeliveryService implements ParkedNotifications {
         if (parked === 'raced') continue;
         return parked;
       }
-      const { permit } = admitted;
+      const { permit, slot } = admitted;
       const attempt = await this.attempt(
         definition,
         id,
@@ -486,7 +491,13 @@ export class DeliveryService implements ParkedNotifications {
         notification.attempts.length + 1,
         'manual',
         permit,
+        slot,
       );
+      if (!attempt) {
+        const parked = await this.parkResend(notification, 'RATE_LIMITED', jobId);
+        if (parked === 'raced') continue;
+        return parked;
+      }
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
       // A failed manual attempt leaves scheduled automatic retries in place.
       const update: NotificationUpdate =
@@ -584,9 +595,12 @@ export class DeliveryService implements ParkedNotifications {
    * One attempt of a parked notification, from the health driver. It continues the
    * notification's retries: a failure schedules the next retry of its series (or ends it
    * FAILED after the last), unless the circuit is open again (it parks again) or this is the
-   * circuit's probe (it stays parked; the probe was its attempt).
+   * circuit's probe (it stays parked; the probe was its attempt). With `slot` (a rate-limit
+   * slot the driver reserved) it reads what it needs first, then waits for the slot; it stays
+   * parked ('SKIPPED') when `stopped` says so by then, or when it cannot start on time.
    */
-  async release(id: string, opts: { readonly probe: boolean }): Promise<ReleaseOutcome> {
+  async release(id: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
+    let slotSpent = false;
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
       if (notification?.status !== 'WAITING' || !isParkReason(notification.waitingReason))
@@ -606,13 +620,29 @@ export class DeliveryService implements ParkedNotifications {
           ? 'initial'
           : 'retry';
       const retriesDone = retriesOf(notification) + (trigger === 'retry' ? 1 : 0);
+      // With a slot, the permit comes first and then the wait, so the attempt starts on time.
+      let permit: Permit | undefined;
+      if (opts.slot !== undefined) {
+        // One attempt per slot: a second one (after a lost race) waits for a later page.
+        if (slotSpent) return 'SKIPPED';
+        slotSpent = true;
+        permit = await this.enterGate(definition, trigger);
+        await this.deps.health?.waitUntil(opts.slot);
+        if (opts.stopped?.()) {
+          await permit?.release();
+          return 'SKIPPED';
+        }
+      }
       const attempt = await this.attempt(
         definition,
         id,
         request,
         notification.attempts.length + 1,
         trigger,
+        permit,
+        opts.slot,
       );
+      if (!attempt) return 'SKIPPED';
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
       const health = await this.observeHealth(notification.webhookId, attempt.record, verdict);
       let decision: Decision;
@@ -800,7 +830,10 @@ export class DeliveryService implements ParkedNotifications {
   private async admit(
     definition: WebhookDefinition,
     trigger: 'initial' | 'manual',
-  ): Promise<{ kind: 'send'; permit: Permit | undefined } | { kind: 'park'; reason: ParkReason }> {
+  ): Promise<
+    | { kind: 'send'; permit: Permit | undefined; slot: number | undefined }
+    | { kind: 'park'; reason: ParkReason }
+  > {
     const permit = await this.enterGate(definition, trigger);
     let admission: Admission | undefined;
     try {
@@ -813,7 +846,7 @@ export class DeliveryService implements ParkedNotifications {
       await permit?.release();
       return { kind: 'park', reason: admission.reason };
     }
-    return { kind: 'send', permit };
+    return { kind: 'send', permit, slot: admission?.slot };
   }
 
   /**
@@ -831,6 +864,11 @@ export class DeliveryService implements ParkedNotifications {
     return permit;
   }
 
+  /**
+   * One attempt. With a rate-limit `slot` it starts at the slot; undefined when it cannot start
+   * on time for it (HealthGate.startAt): nothing was sent, and the caller parks the
+   * notification RATE_LIMITED (no attempt consumed).
+   */
   private async attempt(
     definition: WebhookDefinition,
     id: string,
@@ -838,9 +876,18 @@ export class DeliveryService implements ParkedNotifications {
     number: number,
     trigger: AttemptTrigger,
     held?: Permit,
-  ): Promise<{ record: Attempt; result: HttpResult }> {
+    slot?: number,
+  ): Promise<{ record: Attempt; result: HttpResult } | undefined> {
     const permit = held ?? (await this.enterGate(definition, trigger));
-    const startedAt = this.deps.clock.now();
+    let startedAt = this.deps.clock.now();
+    if (slot !== undefined && this.deps.health) {
+      const onTime = await this.deps.health.startAt(definition, slot);
+      if (!onTime) {
+        await permit?.release();
+        return undefined;
+      }
+      startedAt = onTime;
+    }
     const headers = {
       ...request.headers,
       ...sendTimeHeaders(definition, id, startedAt, request.body),

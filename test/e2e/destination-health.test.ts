@@ -2,7 +2,8 @@
  * Destination health end to end: local mode in a child process, driven only through its HTTP
  * API, delivering to loopback receivers that go down and come back. Cool-downs are scaled by
  * RETRY_TIME_SCALE. The assertions are on counts (requests the receiver saw, executions the
- * local Step Functions endpoint started, notifications and attempts recorded), never on clocks.
+ * local Step Functions endpoint started, notifications and attempts recorded, attempts that
+ * started in one second as the history records them), never on durations.
  */
 import { forEachBounded } from '../../lambdas/core/concurrency';
 import { eventually } from '../support/eventually';
@@ -22,6 +23,40 @@ async function publishMany(api: ApiClient, type: string, count: number): Promise
     const res = await api.post('/events', { events });
     expect(res.status).toBe(202);
   }
+}
+
+/** The most of `times` (epoch ms) in one window [t, t + 1000). */
+function busiestSecond(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < sorted.length; last++) {
+    while ((sorted[last] as number) - (sorted[first] as number) >= 1000) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+/** When each attempt to a webhook started (epoch ms), from its notifications' history. */
+async function attemptStarts(api: ApiClient, webhookId: string): Promise<number[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ webhookId, limit: '100' });
+    if (cursor) query.set('cursor', cursor);
+    const res = await api.get(`/notifications?${query}`);
+    expect(res.status).toBe(200);
+    ids.push(...res.body.items.map((n: { id: string }) => n.id));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  const started: number[] = [];
+  await forEachBounded(ids, 16, async (id) => {
+    const res = await api.get(`/notifications/${id}`);
+    expect(res.status).toBe(200);
+    for (const a of res.body.attempts as { startedAt: string }[])
+      started.push(Date.parse(a.startedAt));
+  });
+  return started;
 }
 
 describe('destination health, through the HTTP API', () => {
@@ -241,17 +276,16 @@ describe('auto-disable and rate limits, through the HTTP API', () => {
       { timeoutMs: 300_000, what: 'all 500 rate-limited notifications SENT' },
     );
 
-    const times = target.requests.map((r) => r.at).sort((a, b) => a - b);
-    let worst = 0;
-    let first = 0;
-    for (let last = 0; last < times.length; last++) {
-      while ((times[last] as number) - (times[first] as number) >= 1000) first++;
-      worst = Math.max(worst, last - first + 1);
-    }
+    // The limit is on when attempts start, as the history records them; when they reach this
+    // receiver also depends on this (busy) test process, so that figure is only printed.
+    const started = await attemptStarts(api, webhookId);
+    const worstStarted = busiestSecond(started);
+    const worstArrived = busiestSecond(target.requests.map((r) => r.at));
     process.stdout.write(
-      `destination-health rate limit figures: ${JSON.stringify({ requests: times.length, worstOneSecondWindow: worst })}\n`,
+      `destination-health rate limit figures: ${JSON.stringify({ attempts: started.length, requests: target.requests.length, worstOneSecondOfStarts: worstStarted, worstOneSecondOfArrivals: worstArrived })}\n`,
     );
-    expect(worst).toBeLessThanOrEqual(20);
+    expect(started.length).toBeGreaterThanOrEqual(500);
+    expect(worstStarted).toBeLessThanOrEqual(20);
     expect(new Set(target.requests.map((r) => r.headers['webhook-id'])).size).toBe(500);
     expect((await countWithStatus(webhookId, 'FAILED')).n).toBe(0);
   });

@@ -41,10 +41,19 @@ export interface HealthDriverOutput extends HealthDriverInput {
 /** What releasing one parked notification came to. */
 export type ReleaseOutcome = 'SENT' | 'FAILED' | 'WAITING' | 'SKIPPED';
 
+export interface ReleaseOptions {
+  /** The circuit's probe: a failure keeps it parked. */
+  readonly probe: boolean;
+  /** A rate-limit slot reserved for it: it starts at the slot, or stays parked ('SKIPPED'). */
+  readonly slot?: number;
+  /** Checked once the slot has come: true leaves it parked ('SKIPPED'). */
+  readonly stopped?: () => boolean;
+}
+
 /** The part of the delivery engine the driver uses. */
 export interface ParkedNotifications {
   /** One attempt of a parked notification (a probe keeps it parked when it fails). */
-  release(notificationId: string, opts: { readonly probe: boolean }): Promise<ReleaseOutcome>;
+  release(notificationId: string, opts: ReleaseOptions): Promise<ReleaseOutcome>;
   /** Ends a parked notification without an attempt. */
   settleParked(notificationId: string, reason: FailureReason): Promise<void>;
 }
@@ -173,10 +182,12 @@ export class HealthDriver {
     const concurrency = Math.max(1, Math.min(settings.releaseConcurrency, limit ?? Infinity));
     await forEachBounded(batch, concurrency, async (id, index) => {
       if (stop) return;
-      const slot = slots?.[index];
-      if (slot !== undefined) await gate.waitUntil(slot);
-      if (stop) return;
-      const outcome = await parked.release(id, { probe: false });
+      // It waits for its slot after reading what it sends, so it starts on time for it.
+      const outcome = await parked.release(id, {
+        probe: false,
+        slot: slots?.[index],
+        stopped: () => stop,
+      });
       if (outcome !== 'SKIPPED') released++;
       if (await gate.blocked(input.webhookId)) stop = true;
     });

@@ -30,11 +30,13 @@ import {
   nextCooldown,
   rateShards,
   shouldOpen,
+  slotLatenessMs,
   slotSpacingMs,
 } from './model';
 
 export type Admission =
-  | { readonly kind: 'send' }
+  /** `slot`: with a rate limit, when the attempt may start (see startAt). */
+  | { readonly kind: 'send'; readonly slot?: number }
   | { readonly kind: 'park'; readonly reason: ParkReason };
 
 export interface HealthGateDeps {
@@ -103,7 +105,10 @@ export class HealthGate {
     }
   }
 
-  /** Whether a notification for `definition` may be sent now; may wait in-line for a rate-limit slot. */
+  /**
+   * Whether a notification for `definition` may be sent now. With a rate limit it reserves a
+   * slot at most maxInlineWaitMs ahead; the attempt waits for it with startAt.
+   */
   async admit(definition: WebhookDefinition): Promise<Admission> {
     const record = await this.current(definition.id);
     const now = this.deps.clock.now();
@@ -117,9 +122,24 @@ export class HealthGate {
       if (record?.driverRunning) return { kind: 'park', reason: 'RATE_LIMITED' };
       const slot = await this.reserveSlot(definition, this.deps.settings.maxInlineWaitMs);
       if (slot === undefined) return { kind: 'park', reason: 'RATE_LIMITED' };
-      await this.waitUntil(slot);
+      return { kind: 'send', slot };
     }
     return { kind: 'send' };
+  }
+
+  /**
+   * Waits for a rate-limit slot and answers the attempt's start time: now, unless now is too
+   * late for the slot (slotLatenessMs; say the container was busy when the slot came); then
+   * undefined, and the attempt must not start: it waits for another slot. The limit is on
+   * when attempts start, so the caller starts the request with nothing awaited in between.
+   */
+  async startAt(definition: WebhookDefinition, slot: number): Promise<Date | undefined> {
+    await this.waitUntil(slot);
+    const now = this.deps.clock.now();
+    const limit = definition.rateLimitPerSecond;
+    if (now.getTime() < slot) return this.startAt(definition, slot);
+    if (limit !== undefined && now.getTime() - slot >= slotLatenessMs(limit)) return undefined;
+    return now;
   }
 
   /** Reserves a rate-limit slot at most `horizonMs` ahead (epoch ms), or undefined. */
@@ -163,9 +183,14 @@ export class HealthGate {
     }
   }
 
+  /** Returns at `epochMs` or later (a timer may fire a little early by the clock). */
   async waitUntil(epochMs: number): Promise<void> {
-    const delay = epochMs - this.deps.clock.now().getTime();
-    if (delay > 0) await this.sleep(delay);
+    for (
+      let delay = epochMs - this.deps.clock.now().getTime();
+      delay > 0;
+      delay = epochMs - this.deps.clock.now().getTime()
+    )
+      await this.sleep(delay);
   }
 
   /** Whether the circuit is (as far as this container knows) open or paused: stop sending. */

@@ -233,8 +233,8 @@ export function autoDisableDue(record: HealthRecord, now: Date, settings: Health
 
 /**
  * Rate-limit slots: `shards` independent slot sequences, each spaced so their sum stays under
- * the limit. The spacing keeps a 10 % margin, so network jitter between sender and receiver
- * does not push two requests of adjacent slots into the same second at the receiver.
+ * the limit. The spacing keeps a 10 % margin, so an attempt may start a little after its slot
+ * (slotLatenessMs) and the limit still holds in every second.
  */
 export const RATE_LIMIT_MARGIN = 0.9;
 export const RATE_SLOTS_PER_SHARD = 200;
@@ -245,6 +245,19 @@ export function rateShards(limitPerSecond: number): number {
 
 export function slotSpacingMs(limitPerSecond: number): number {
   return (rateShards(limitPerSecond) * 1000) / (limitPerSecond * RATE_LIMIT_MARGIN);
+}
+
+/**
+ * How late after its slot an attempt may still start (it must start before this much has
+ * passed). A shard's slots are at least slotSpacingMs apart, so n + 1 of them, n being
+ * floor(limit / shards), span n spacings or more: a second and this. Attempts that start less
+ * than this after their slots thus put at most n starts of each shard, `limit` in all, in any
+ * one-second window. An attempt that would start later (a busy container woke up late) does
+ * not start; it waits for another slot.
+ */
+export function slotLatenessMs(limitPerSecond: number): number {
+  const perShard = Math.floor(limitPerSecond / rateShards(limitPerSecond));
+  return Math.floor(perShard * slotSpacingMs(limitPerSecond) - 1000);
 }
 
 /** What the API shows for a record and its definition. */

@@ -1,0 +1,168 @@
+/**
+ * rateLimitPerSecond bounds when attempts start: at most that many attempts to a webhook start
+ * in any one-second window, also when the container is busy and wakes up late for the slots it
+ * reserved. The health driver releases a backlog through the real delivery engine on memory
+ * stores, under jest's fake clock; the sender only records when each attempt started.
+ */
+import { DeliveryService } from '../../lambdas/core/delivery';
+import { HealthDriver } from '../../lambdas/core/health/driver';
+import { HealthGate } from '../../lambdas/core/health/gate';
+import {
+  DEFAULT_HEALTH_SETTINGS,
+  rateShards,
+  slotLatenessMs,
+  slotSpacingMs,
+} from '../../lambdas/core/health/model';
+import type { HealthDriverInput } from '../../lambdas/ports';
+import { webhookDefinition } from '../support/history';
+import {
+  MemoryDeliveryQueue,
+  MemoryHealthStore,
+  MemoryNotificationStore,
+  MemoryPayloadStore,
+  MemoryResendJobStore,
+  MemoryWebhookStore,
+} from '../support/memory-stores';
+import { SILENT_DELIVERY_OBSERVER, SILENT_HEALTH_OBSERVER } from '../support/silent-observers';
+
+const T0 = Date.parse('2026-12-03T07:00:00.000Z');
+
+/** The most values of `times` (epoch ms) in one window [t, t + 1000). */
+function busiestSecond(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < sorted.length; last++) {
+    while ((sorted[last] as number) - (sorted[first] as number) >= 1000) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('rate limit', () => {
+  it('lets an attempt start a little after its slot with the limit still holding in every second', () => {
+    for (const limit of [1, 2, 20, 199, 200, 201, 399, 1000, 10_000]) {
+      const late = slotLatenessMs(limit);
+      expect(late).toBeGreaterThan(0);
+      // The most slots of a shard, spaced as closely as they can be, whose attempts can start
+      // in one second: those in a second plus the lateness allowed.
+      const perShard = Math.ceil((1000 + late) / slotSpacingMs(limit));
+      expect(rateShards(limit) * perShard).toBeLessThanOrEqual(limit);
+    }
+  });
+
+  it('starts at most rateLimitPerSecond attempts in any second when the container wakes up late for its slots, and sends every one', async () => {
+    jest.useFakeTimers({ now: T0 });
+    const limit = 20;
+    const count = 150;
+    // The container is busy for 400 ms: a timer due meanwhile fires only when it is over.
+    const busyFrom = T0 + 2000;
+    const busyUntil = T0 + 2400;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const due = Date.now() + ms;
+        const wake = due >= busyFrom && due < busyUntil ? busyUntil : due;
+        setTimeout(resolve, Math.ceil(wake - Date.now()));
+      });
+    const clock = { now: () => new Date() };
+    const settings = { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 };
+
+    const webhooks = new MemoryWebhookStore();
+    const definition = { ...webhookDefinition('wh_rate'), rateLimitPerSecond: limit };
+    await webhooks.put(definition);
+    const notifications = new MemoryNotificationStore();
+    const payloads = new MemoryPayloadStore();
+    const ids = Array.from({ length: count }, (_, i) => `ntf_${String(i).padStart(4, '0')}`);
+    for (const id of ids) {
+      await notifications.create(
+        {
+          id,
+          webhookId: definition.id,
+          eventId: `evt_${id}`,
+          eventType: 'LOAN_DISBURSEMENT',
+          createdAt: new Date(T0).toISOString(),
+          status: 'WAITING',
+          waitingReason: 'RATE_LIMITED',
+          failureReason: null,
+          attempts: [],
+          nextAttemptAt: null,
+        },
+        T0 / 1000 + 86_400,
+      );
+      await payloads.putOnce(
+        id,
+        { method: 'POST', url: definition.url, headers: {}, body: '{}' },
+        T0 / 1000 + 86_400,
+      );
+    }
+
+    const store = new MemoryHealthStore();
+    const drivers: HealthDriverInput[] = [];
+    const gate = new HealthGate({
+      store,
+      scheduler: { startDriver: async (input) => void drivers.push(input) },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+      sleep,
+    });
+    const sent: { id: string; at: number }[] = [];
+    const service = new DeliveryService({
+      webhooks,
+      notifications,
+      payloads,
+      resendJobs: new MemoryResendJobStore(),
+      queue: new MemoryDeliveryQueue(),
+      scheduler: { start: async () => {} },
+      sender: {
+        send: async (request) => {
+          sent.push({ id: request.headers['webhook-id'] ?? '', at: Date.now() });
+          return { kind: 'response', statusCode: 200, headers: {}, body: '', durationMs: 5 };
+        },
+      },
+      clock,
+      observer: SILENT_DELIVERY_OBSERVER,
+      settings: { schedule: [1, 1, 1, 1, 1], timeScale: 1, retentionDays: 1 },
+      health: gate,
+    });
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications,
+      webhooks,
+      parked: service,
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+    });
+
+    await gate.ensureDriver(definition.id);
+    let input: HealthDriverInput = { webhookId: definition.id, seq: 1, steps: 0 };
+    for (let step = 0; step < 50; step++) {
+      const running = driver.step(input);
+      await jest.runAllTimersAsync();
+      const output = await running;
+      if (output.done) break;
+      jest.setSystemTime(Math.max(Date.now(), Date.parse(output.wakeAt)));
+      input = { webhookId: output.webhookId, seq: output.seq, steps: output.steps };
+    }
+
+    // Attempts did start while the container was busy and right after: the case under test.
+    expect(sent.filter((s) => s.at >= busyFrom && s.at <= busyUntil + 1000).length).toBeGreaterThan(
+      0,
+    );
+    expect(busiestSecond(sent.map((s) => s.at))).toBeLessThanOrEqual(limit);
+    const history = await Promise.all(ids.map((id) => notifications.get(id)));
+    expect(history.map((n) => n?.status)).toEqual(ids.map(() => 'SENT'));
+    expect(
+      busiestSecond(history.map((n) => Date.parse(n?.attempts[0]?.startedAt ?? ''))),
+    ).toBeLessThanOrEqual(limit);
+    expect(new Set(sent.map((s) => s.id)).size).toBe(count);
+    expect(sent).toHaveLength(count);
+  });
+});
