@@ -33,37 +33,11 @@ import { standInCipher } from '../../local/standins';
 import { apiHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import { definition, deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
+import { LOAN_BODY_TEMPLATE, loanData } from '../support/loan-template';
 import { useStandIns } from '../support/standins';
 
 const standIns = useStandIns();
 const EXPIRES = 2_000_000_000;
-
-const BODY = `{
-  "eventId": {{ event.id | json }},
-  "notificationId": {{ notification.id | json }},
-  "loan": {
-    "id": {{ data.loanId | json }},
-    "amount": {{ data.amount | json }},
-    "currency": {{ data.currency | default: "EUR" | json }},
-    "productName": {{ data.productName | json }},
-    "disbursedOn": {{ data.disbursedOn | json }}
-  },
-  "customer": {
-    "id": {{ data.customerId | json }},
-    "name": {{ data.name | json }},
-    "email": {{ data.email | json }}
-  }
-}`;
-
-const loanData = (n: number) => ({
-  loanId: `LN-2026-${100000 + n}`,
-  amount: 25000 + n * 13.5,
-  productName: 'Personal loan, 36 months, fixed rate',
-  disbursedOn: '2026-12-01',
-  customerId: `CUS-${String(n).padStart(8, '0')}`,
-  name: `Client Number ${n}`,
-  email: `client.${n}@example.com`,
-});
 
 async function rawItem(id: string) {
   const s = standIns();
@@ -99,7 +73,7 @@ describe('stored requests packed with their template dictionary', () => {
     const def = definition({
       url: `${receiver.url}/loans/{{ data.loanId }}?source=core`,
       headers: { 'X-Loan': '{{ data.loanId }}', 'X-Source': 'core-banking' },
-      body: BODY,
+      body: LOAN_BODY_TEMPLATE,
     });
     await harness.webhooks.put(def);
     const before = (await dictionaryItems()).length;
@@ -161,7 +135,7 @@ describe('stored requests packed with their template dictionary', () => {
     );
     const def = definition({
       url: 'https://ledger.example.com/loans/{{ data.loanId }}',
-      body: BODY,
+      body: LOAN_BODY_TEMPLATE,
     });
     const store = new DynamoPayloadStore(dynamo, s.tables.payloads);
     const request = rendered(def, 42, 'ntf_DICTSIZEDICTSIZEDICTSIZE42');
@@ -205,7 +179,7 @@ describe('stored requests packed with their template dictionary', () => {
     const store = new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads, subjectKeys);
     const def = definition({
       url: 'https://crm.example.com/clients/{{ data.customerId }}',
-      body: BODY,
+      body: LOAN_BODY_TEMPLATE,
     });
     const id = 'ntf_DICTSEALDICTSEALDICTSEAL01';
     const request = rendered(def, 7, id);
@@ -224,7 +198,7 @@ describe('stored requests packed with their template dictionary', () => {
     const s = standIns();
     const def = definition({
       url: 'https://ledger.example.com/taken/{{ data.loanId }}',
-      body: BODY,
+      body: LOAN_BODY_TEMPLATE,
     });
     const id = 'ntf_DICTTAKENDICTTAKENDICTTA1';
     const ref = dictionaryRef(templateDictionary(def)!, EXPIRES);
@@ -251,7 +225,7 @@ describe('stored requests packed with their template dictionary', () => {
     const s = standIns();
     const def = definition({
       url: 'https://ledger.example.com/gone/{{ data.loanId }}',
-      body: BODY,
+      body: LOAN_BODY_TEMPLATE,
     });
     const store = new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads);
     const live = 'ntf_DICTGONEDICTGONEDICTGONE01';

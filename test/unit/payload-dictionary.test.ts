@@ -16,22 +16,7 @@ import {
 import type { EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { buildRenderContext } from '../../lambdas/core/render-context';
-
-const BODY = `{
-  "eventId": {{ event.id | json }},
-  "notificationId": {{ notification.id | json }},
-  "loan": {
-    "id": {{ data.loanId | json }},
-    "amount": {{ data.amount | json }},
-    "currency": {{ data.currency | default: "EUR" | json }},
-    "productName": {{ data.productName | json }}
-  },
-  "customer": {
-    "name": {{ data.name | json }},
-    "email": {{ data.email | json }}
-  }{% if data.note %},
-  "note": {{ data.note | json }}{% endif %}
-}`;
+import { LOAN_BODY_TEMPLATE, loanData } from '../support/loan-template';
 
 const definition: WebhookDefinition = {
   id: 'wh_DICTDICTDICTDICTDICTDICT01',
@@ -42,7 +27,7 @@ const definition: WebhookDefinition = {
   url: 'https://ledger.example.com/loans/{{ data.loanId }}?source=webhooks',
   contentType: 'application/json',
   headers: { 'X-Loan': '{{ data.loanId }}', 'X-Source': 'core-banking' },
-  body: BODY,
+  body: LOAN_BODY_TEMPLATE,
   version: 1,
   createdAt: '2026-12-01T00:00:00.000Z',
   updatedAt: '2026-12-01T00:00:00.000Z',
@@ -53,14 +38,7 @@ function rendered(n: number, def: WebhookDefinition = definition) {
     id: `evt_${String(n).padStart(8, '0')}`,
     type: 'LOAN_DISBURSEMENT',
     occurredAt: '2026-12-01T10:00:00.000Z',
-    data: {
-      loanId: `LN-${100000 + n}`,
-      amount: 1000 + n * 7.25,
-      productName: 'Personal loan, 36 months',
-      name: `Client ${n}`,
-      email: `client${n}@example.com`,
-      note: n % 2 === 0 ? 'early repayment allowed' : undefined,
-    },
+    data: loanData(n),
   };
   const id = `ntf_${String(n).padStart(26, 'D')}`;
   return { id, request: new Renderer().render(def, buildRenderContext(def, event, id)) };
@@ -76,7 +54,9 @@ describe('compression dictionaries of stored requests', () => {
     expect(text).toContain('"X-Source":"core-banking"');
     expect(text).toContain('"Content-Type":"application/json"');
     expect(templateDictionary({ ...definition })!.equals(dictionary)).toBe(true);
-    expect(templateDictionary({ ...definition, body: `${BODY} ` })!.equals(dictionary)).toBe(false);
+    expect(
+      templateDictionary({ ...definition, body: `${LOAN_BODY_TEMPLATE} ` })!.equals(dictionary),
+    ).toBe(false);
   });
 
   it('has none for templates with almost no static text, and keeps the end of a long one', () => {
