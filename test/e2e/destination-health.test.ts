@@ -6,6 +6,7 @@
  * started in one second as the history records them), never on durations.
  */
 import { forEachBounded } from '../../lambdas/core/concurrency';
+import { busiestSecond } from '../support/busiest-second';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver } from '../support/receivers';
 import { executionsStarted } from '../support/sfn-journal';
@@ -23,18 +24,6 @@ async function publishMany(api: ApiClient, type: string, count: number): Promise
     const res = await api.post('/events', { events });
     expect(res.status).toBe(202);
   }
-}
-
-/** The most of `times` (epoch ms) in one window [t, t + 1000). */
-function busiestSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= 1000) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
 }
 
 /** When each attempt to a webhook started (epoch ms), from its notifications' history. */

@@ -14,6 +14,7 @@ import {
   slotSpacingMs,
 } from '../../lambdas/core/health/model';
 import type { HealthDriverInput } from '../../lambdas/ports';
+import { busiestSecond } from '../support/busiest-second';
 import { webhookDefinition } from '../support/history';
 import {
   MemoryDeliveryQueue,
@@ -26,18 +27,6 @@ import {
 import { SILENT_DELIVERY_OBSERVER, SILENT_HEALTH_OBSERVER } from '../support/silent-observers';
 
 const T0 = Date.parse('2026-12-03T07:00:00.000Z');
-
-/** The most values of `times` (epoch ms) in one window [t, t + 1000). */
-function busiestSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let first = 0;
-  for (let last = 0; last < sorted.length; last++) {
-    while ((sorted[last] as number) - (sorted[first] as number) >= 1000) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
-}
 
 afterEach(() => {
   jest.useRealTimers();
