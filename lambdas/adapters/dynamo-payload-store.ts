@@ -14,6 +14,7 @@ import {
 } from './payload-dictionary';
 import { PACKED_ATTRIBUTES, packRequest, unpackRequest } from './payload-packing';
 import {
+  dictionaryRefAttribute,
   type ItemDictionary,
   isSealedPayload,
   openSealedPayload,
@@ -33,9 +34,7 @@ export function payloadItem(
       id: { S: notificationId },
       [PACKED_ATTRIBUTES.packing]: { S: packed.packing },
       [PACKED_ATTRIBUTES.request]: { B: packed.bytes },
-      ...(packed.usesDictionary && dictionary
-        ? { [DICTIONARY_ATTRIBUTES.ref]: { S: dictionary.ref } }
-        : {}),
+      ...dictionaryRefAttribute(packed, dictionary),
       expiresAt: { N: String(expiresAtEpochSeconds) },
     };
   }

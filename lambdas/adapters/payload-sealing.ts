@@ -19,11 +19,27 @@ import { open, seal } from '../core/crypto/aead';
 import { ErasedError } from '../core/errors';
 import type { RenderedRequest } from '../core/model';
 import { DICTIONARY_ATTRIBUTES } from './payload-dictionary';
-import { type PackingDictionary, packRequest, requestJson, unpackRequest } from './payload-packing';
+import {
+  type PackedRequest,
+  type PackingDictionary,
+  packRequest,
+  requestJson,
+  unpackRequest,
+} from './payload-packing';
 
 /** A dictionary offered for an item: what payload-packing needs, and its name. */
 export interface ItemDictionary extends PackingDictionary {
   readonly ref: string;
+}
+
+/** The `dict` attribute of an item whose request was packed with `dictionary`; else none. */
+export function dictionaryRefAttribute(
+  packed: PackedRequest | undefined,
+  dictionary: ItemDictionary | undefined,
+): Item {
+  return packed?.usesDictionary && dictionary
+    ? { [DICTIONARY_ATTRIBUTES.ref]: { S: dictionary.ref } }
+    : {};
 }
 
 type Item = Record<string, AttributeValue>;
@@ -57,9 +73,7 @@ export function sealedPayloadItem(
     subjectKey: { S: subjectKey.keyId },
     sealed: { B: seal(subjectKey.key, bytes, aad(notificationId)) },
     sealedFormat: { S: packed?.packing ?? FORMAT_JSON },
-    ...(packed?.usesDictionary && dictionary
-      ? { [DICTIONARY_ATTRIBUTES.ref]: { S: dictionary.ref } }
-      : {}),
+    ...dictionaryRefAttribute(packed, dictionary),
     expiresAt: { N: String(expiresAtEpochSeconds) },
   };
 }

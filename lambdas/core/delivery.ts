@@ -251,7 +251,7 @@ export class DeliveryService implements ParkedNotifications {
     if (admitted.kind === 'park') return this.createParked(base, admitted.reason);
     const { permit, slot } = admitted;
 
-    const attempt = await this.attempt(definition, id, request, 1, 'initial', permit, slot);
+    const attempt = await this.attempt(definition, id, request, 1, 'initial', { permit, slot });
     if (!attempt) return this.createParked(base, 'RATE_LIMITED');
     const verdict = classifyResult(attempt.result, this.deps.clock.now());
     const health = await this.observeHealth(webhookId, attempt.record, verdict);
@@ -343,8 +343,7 @@ export class DeliveryService implements ParkedNotifications {
       request,
       notification.attempts.length + 1,
       'retry',
-      undefined,
-      admission?.slot,
+      { slot: admission?.slot },
     );
     if (!attempt)
       return (await this.park(notification, 'RATE_LIMITED')) ? { settled: true } : 'raced';
@@ -490,8 +489,7 @@ export class DeliveryService implements ParkedNotifications {
         request,
         notification.attempts.length + 1,
         'manual',
-        permit,
-        slot,
+        { permit, slot },
       );
       if (!attempt) {
         const parked = await this.parkResend(notification, 'RATE_LIMITED', jobId);
@@ -639,8 +637,7 @@ export class DeliveryService implements ParkedNotifications {
         request,
         notification.attempts.length + 1,
         trigger,
-        permit,
-        opts.slot,
+        { permit, slot: opts.slot },
       );
       if (!attempt) return 'SKIPPED';
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
@@ -875,8 +872,7 @@ export class DeliveryService implements ParkedNotifications {
     request: RenderedRequest,
     number: number,
     trigger: AttemptTrigger,
-    held?: Permit,
-    slot?: number,
+    { permit: held, slot }: { readonly permit?: Permit; readonly slot?: number } = {},
   ): Promise<{ record: Attempt; result: HttpResult } | undefined> {
     const permit = held ?? (await this.enterGate(definition, trigger));
     let startedAt = this.deps.clock.now();

@@ -137,7 +137,6 @@ export class HealthGate {
     await this.waitUntil(slot);
     const now = this.deps.clock.now();
     const limit = definition.rateLimitPerSecond;
-    if (now.getTime() < slot) return this.startAt(definition, slot);
     if (limit !== undefined && now.getTime() - slot >= slotLatenessMs(limit)) return undefined;
     return now;
   }
