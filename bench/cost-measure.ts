@@ -451,7 +451,12 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
  */
 export async function measureWire(
   def: WebhookDefinition,
-  a: { responseHeaderBytes: number; keyExchange?: TlsKeyExchange },
+  a: {
+    responseHeaderBytes: number;
+    keyExchange?: TlsKeyExchange;
+    predictKeyShares?: boolean;
+    receiverGroups?: string;
+  },
 ): Promise<TlsWire> {
   const id = fullLengthId('ntf_', 'WIRE');
   const req = new Renderer().render(def, buildRenderContext(def, referenceEvent(3), id));

@@ -152,6 +152,19 @@ export const costBenchmark: Benchmark = {
     opts.log(
       `wire bytes per attempt with a classical key exchange (${CLASSICAL_KEY_EXCHANGE_GROUPS}): full handshake ${JSON.stringify(classicalWire.full)}, resumed ${JSON.stringify(classicalWire.resumed)}`,
     );
+    // Against a receiver without the hybrid group (most today), with and without the sender's
+    // key-share prediction: the hybrid share is dropped for it after the first handshake.
+    const classicalReceiverWire = async (predictKeyShares: boolean) =>
+      measureWire(def, {
+        responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
+        receiverGroups: CLASSICAL_KEY_EXCHANGE_GROUPS,
+        predictKeyShares,
+      });
+    const oldReceiverWire = await classicalReceiverWire(true);
+    const oldReceiverUnpredictedWire = await classicalReceiverWire(false);
+    opts.log(
+      `wire bytes per attempt to a receiver without the hybrid group (${CLASSICAL_KEY_EXCHANGE_GROUPS}): full handshake ${JSON.stringify(oldReceiverWire.full)}, resumed ${JSON.stringify(oldReceiverWire.resumed)} (${JSON.stringify(oldReceiverUnpredictedWire.resumed)} without key-share prediction)`,
+    );
     const measured: Measured = {
       units,
       transitions,
@@ -188,6 +201,15 @@ export const costBenchmark: Benchmark = {
       noPlatformLogLines: monthCost(input, MIXED_MONTH, { platformLogLines: false }),
       classicalKeyExchange: monthCost(input, MIXED_MONTH, {
         wire: { full: classicalWire.full, resumed: classicalWire.resumed },
+      }),
+      receiversWithoutHybridGroup: monthCost(input, MIXED_MONTH, {
+        wire: { full: oldReceiverWire.full, resumed: oldReceiverWire.resumed },
+      }),
+      receiversWithoutHybridGroupNoKeySharePrediction: monthCost(input, MIXED_MONTH, {
+        wire: {
+          full: oldReceiverUnpredictedWire.full,
+          resumed: oldReceiverUnpredictedWire.resumed,
+        },
       }),
     };
     const fixed = fixedMonthly(facts, priceFile.prices, a);
@@ -350,6 +372,8 @@ export const costBenchmark: Benchmark = {
         outageWithoutCircuitBreaker: perNotification,
         wire,
         wireClassicalKeyExchange: classicalWire,
+        wireReceiverWithoutHybridGroup: oldReceiverWire,
+        wireReceiverWithoutHybridGroupNoKeySharePrediction: oldReceiverUnpredictedWire,
         singleEvent: single,
         assumptions: priceFile.assumptions,
         prices: priceFile.prices,

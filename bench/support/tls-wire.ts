@@ -32,7 +32,10 @@ export interface WireBytes {
 
 export interface TlsWire {
   readonly full: WireBytes;
-  /** On a new connection that resumed the cached session; equal to `full` when none did. */
+  /**
+   * On a new connection that resumed the cached session (median of the samples the receiver saw
+   * resume); equal to `full` when none did.
+   */
   readonly resumed: WireBytes;
   /** Whether the sender's later connections resumed its TLS session (server-side view). */
   readonly sessionResumed: boolean;
@@ -181,12 +184,21 @@ export async function measureTlsWire(
     resumedSamples?: number;
     /** What the sender offers (its keyExchange option); by default the hybrid post-quantum group first. */
     keyExchange?: TlsKeyExchange;
+    /** The sender's predictKeyShares option (default: the sender's own, on). */
+    predictKeyShares?: boolean;
+    /** Groups the receiver accepts (OpenSSL list); by default Node's own, hybrid first. */
+    receiverGroups?: string;
   },
 ): Promise<TlsWire> {
   const chain = publicLikeChain();
   const connections: { socket: Socket; closed: Promise<void> }[] = [];
   const reused: boolean[] = [];
-  const server = https.createServer({ key: chain.key, cert: chain.cert }, (req, res) => {
+  const tlsOptions = {
+    key: chain.key,
+    cert: chain.cert,
+    ...(opts.receiverGroups === undefined ? {} : { ecdhCurve: opts.receiverGroups }),
+  };
+  const server = https.createServer(tlsOptions, (req, res) => {
     req.resume();
     req.on('end', () => {
       const body = '{"received":true}';
@@ -214,6 +226,7 @@ export async function measureTlsWire(
     ca: chain.root,
     lookup: async () => [{ address: '127.0.0.1', family: 4 }],
     ...(opts.keyExchange === undefined ? {} : { keyExchange: opts.keyExchange }),
+    ...(opts.predictKeyShares === undefined ? {} : { predictKeyShares: opts.predictKeyShares }),
   });
   const samples: WireBytes[] = [];
   try {
@@ -233,8 +246,11 @@ export async function measureTlsWire(
     await sender.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  const [full, ...later] = samples as [WireBytes, ...WireBytes[]];
-  const sessionResumed = reused.length > 1 && reused.slice(1).every(Boolean);
+  // The first connection makes a full handshake; the resumed ones after it are the steady state
+  // (a sender that changed its hello after the first handshake makes one more full one first).
+  const [full] = samples as [WireBytes, ...WireBytes[]];
+  const later = samples.filter((_, i) => i > 0 && reused[i]);
+  const sessionResumed = later.length > 0;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   return {
     full,

@@ -12,6 +12,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 
 // Only the Agent and its connector: the package root also loads fetch, WebSocket, caches and
@@ -31,6 +32,12 @@ import {
   staticAddresses,
 } from '../core/egress';
 import type { HttpResult, HttpSender, OutgoingRequest } from '../ports';
+import {
+  CLASSICAL_SHARE_GROUPS,
+  choseClassicalGroup,
+  KeyShareMemory,
+  keySharePredictionSupported,
+} from './tls-key-shares';
 
 export interface HttpSenderOptions {
   policy: EgressPolicy;
@@ -46,6 +53,11 @@ export interface HttpSenderOptions {
   ca?: string | Buffer;
   /** Key exchange offered in TLS (default `hybrid`: Node's own, post-quantum first). */
   keyExchange?: TlsKeyExchange;
+  /**
+   * `hybrid` only: send a receiver that chose a classical group the X25519 key share alone from
+   * then on (default true; tls-key-shares.ts). false: Node's full hello on every connection.
+   */
+  predictKeyShares?: boolean;
   /**
    * When the event loop has not run for this long (a Lambda freeze between invocations), idle
    * keep-alive sockets are presumed closed by their servers and the pools are replaced before
@@ -140,7 +152,9 @@ export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
  * The undici connector with the egress guard: DNS names resolve through guardedLookup inside
  * net.connect; IP literals (which net never looks up) are checked before any socket exists.
  * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address. The key
- * exchange is Node's default unless `keyExchange` is `classical` (CLASSICAL_KEY_EXCHANGE_GROUPS).
+ * exchange is Node's default unless `keyExchange` is `classical` (CLASSICAL_KEY_EXCHANGE_GROUPS);
+ * with the default, a receiver that chose a classical group is sent the X25519 key share only
+ * from then on (tls-key-shares.ts), unless `predictKeyShares` is false.
  */
 export function createGuardedConnector(
   policy: EgressPolicy,
@@ -149,15 +163,24 @@ export function createGuardedConnector(
     lookup: Lookup;
     ca?: string | Buffer;
     keyExchange?: TlsKeyExchange;
+    predictKeyShares?: boolean;
   },
 ): buildConnector.connector {
-  const base = buildConnector({
-    timeout: opts.connectTimeoutMs,
-    minVersion: 'TLSv1.2',
-    lookup: guardedLookup(policy, opts.lookup),
-    ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-    ...(opts.keyExchange === 'classical' ? { ecdhCurve: CLASSICAL_KEY_EXCHANGE_GROUPS } : {}),
-  } as buildConnector.BuildOptions);
+  const build = (ecdhCurve?: string) =>
+    buildConnector({
+      timeout: opts.connectTimeoutMs,
+      minVersion: 'TLSv1.2',
+      lookup: guardedLookup(policy, opts.lookup),
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(ecdhCurve === undefined ? {} : { ecdhCurve }),
+    } as buildConnector.BuildOptions);
+  const classical = opts.keyExchange === 'classical';
+  const base = build(classical ? CLASSICAL_KEY_EXCHANGE_GROUPS : undefined);
+  // Its own session cache: a receiver moved to it makes one full handshake there, then resumes.
+  const predicted =
+    !classical && opts.predictKeyShares !== false && keySharePredictionSupported()
+      ? { connect: build(CLASSICAL_SHARE_GROUPS), memory: new KeyShareMemory() }
+      : undefined;
   return (options, callback) => {
     if (isIP(options.hostname) !== 0) {
       const decision = checkAddress(options.hostname, policy);
@@ -166,7 +189,15 @@ export function createGuardedConnector(
         return;
       }
     }
-    base(options, (err, socket) => {
+    // The receiver's key-share memory: https only, and only when predicting.
+    const memory = predicted && options.protocol === 'https:' ? predicted.memory : undefined;
+    const receiver = `${options.hostname}:${options.port || 443}`;
+    const classicalShare = memory?.predictsClassical(receiver) === true;
+    const connect = classicalShare && predicted ? predicted.connect : base;
+    connect(options, (err, socket) => {
+      if (memory && socket)
+        memory.learn(receiver, choseClassicalGroup((socket as TLSSocket).getEphemeralKeyInfo?.()));
+      else if (memory && classicalShare) memory.forget(receiver);
       if (socket) resetWhenAborted(socket);
       callback(err, socket as never);
     });
@@ -361,6 +392,7 @@ export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(
     lookup: opts.lookup ?? defaultLookup,
     ...(opts.ca === undefined ? {} : { ca: opts.ca }),
     ...(opts.keyExchange === undefined ? {} : { keyExchange: opts.keyExchange }),
+    ...(opts.predictKeyShares === undefined ? {} : { predictKeyShares: opts.predictKeyShares }),
   });
 
   // Exchanges not yet settled, so close() can let them finish briefly before cutting them.

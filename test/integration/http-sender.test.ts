@@ -82,12 +82,15 @@ const SECP256R1 = 0x0017;
 
 /**
  * A TCP relay on 127.0.0.1 to a loopback receiver that keeps each connection's first TLS
- * record, the client's hello, as sent.
+ * record, the client's hello, as sent. `target` may be changed: later connections go there.
  */
-async function helloRelay(targetPort: number): Promise<{ port: number; hellos: Buffer[] }> {
+async function helloRelay(
+  targetPort: number,
+): Promise<{ port: number; hellos: Buffer[]; target: number }> {
   const hellos: Buffer[] = [];
+  const relay = { port: 0, hellos, target: targetPort };
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(relay.target, '127.0.0.1');
     let head = Buffer.alloc(0);
     const keepHello = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -102,7 +105,8 @@ async function helloRelay(targetPort: number): Promise<{ port: number; hellos: B
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => new Promise((resolve) => server.close(resolve)));
-  return { port: (server.address() as net.AddressInfo).port, hellos };
+  relay.port = (server.address() as net.AddressInfo).port;
+  return relay;
 }
 
 /** The groups a ClientHello record lists (supported_groups) and sends key shares for (key_share). */
@@ -386,6 +390,95 @@ describe('TLS', () => {
       }
     }
     expect(relay.hellos).toHaveLength(3);
+  });
+
+  describe('key-share prediction', () => {
+    // Each answer closes its connection, so every send makes a new handshake.
+    const closing = () => ok('secure', { connection: 'close' });
+    const CLASSICAL_SERVER = 'X25519:P-256';
+
+    async function sendsThrough(
+      relay: { port: number },
+      s: ReturnType<typeof sender>,
+      times: number,
+    ): Promise<void> {
+      for (let i = 0; i < times; i++) {
+        const result = await s.send(post(`https://receiver.test:${relay.port}/`));
+        expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
+      }
+    }
+
+    it('sends a receiver that chose a classical group the X25519 share only, listing the same groups', async () => {
+      const r = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
+      const relay = await helloRelay(r.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      await sendsThrough(relay, sender({ ca: r.ca, lookup }), 3);
+      const [first, ...later] = relay.hellos.map((h) => ({ bytes: h.length, ...offeredGroups(h) }));
+      expect(first?.keyShares).toEqual([X25519MLKEM768, X25519]);
+      expect(later).toHaveLength(2);
+      for (const hello of later) {
+        expect(hello.keyShares).toEqual([X25519]);
+        expect(hello.supported).toEqual(first?.supported);
+        expect(hello.supported[0]).toBe(X25519MLKEM768);
+        // The hybrid share is 1,216 bytes of the first hello (a resumed one adds a ticket).
+        expect(hello.bytes).toBeLessThan((first?.bytes ?? 0) - 900);
+      }
+    });
+
+    it('keeps the hybrid share for a receiver that chose it, and for every receiver when told not to predict', async () => {
+      const hybrid = await receiver(closing(), { tls: true });
+      const hybridRelay = await helloRelay(hybrid.port);
+      const classical = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
+      const classicalRelay = await helloRelay(classical.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      await sendsThrough(hybridRelay, sender({ ca: hybrid.ca, lookup }), 3);
+      await sendsThrough(
+        classicalRelay,
+        sender({ ca: classical.ca, lookup, predictKeyShares: false }),
+        3,
+      );
+      for (const hello of [...hybridRelay.hellos, ...classicalRelay.hellos])
+        expect(offeredGroups(hello).keyShares).toEqual([X25519MLKEM768, X25519]);
+      expect(hybridRelay.hellos).toHaveLength(3);
+      expect(classicalRelay.hellos).toHaveLength(3);
+    });
+
+    it('takes the hybrid group again when a remembered receiver gains it, then sends its share at once', async () => {
+      const classical = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
+      // Accepts nothing but the hybrid group: a handshake with it is post-quantum or fails.
+      const hybridOnly = await receiver(closing(), { tls: true, tlsGroups: 'X25519MLKEM768' });
+      const relay = await helloRelay(classical.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      const s = sender({ ca: classical.ca, lookup });
+      await sendsThrough(relay, s, 2);
+      expect(offeredGroups(relay.hellos[1]!).keyShares).toEqual([X25519]);
+      relay.target = hybridOnly.port;
+      // Listed without a share: the receiver asks for it (HelloRetryRequest) and gets it.
+      await sendsThrough(relay, s, 2);
+      expect(offeredGroups(relay.hellos[2]!).keyShares).toEqual([X25519]);
+      expect(offeredGroups(relay.hellos[3]!).keyShares).toEqual([X25519MLKEM768, X25519]);
+      expect(hybridOnly.requests).toHaveLength(2);
+    });
+
+    it('forgets a prediction whose handshake failed, and starts again from the full hello', async () => {
+      const classical = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
+      const relay = await helloRelay(classical.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      const s = sender({ ca: classical.ca, lookup });
+      await sendsThrough(relay, s, 2);
+      // A server that accepts no group the sender offers: the predicted handshake fails.
+      const none = await receiver(closing(), { tls: true, tlsGroups: 'ffdhe8192' });
+      relay.target = none.port;
+      expectError(await s.send(post(`https://receiver.test:${relay.port}/`)), 'TLS_ERROR');
+      relay.target = classical.port;
+      await sendsThrough(relay, s, 1);
+      expect(relay.hellos.map((h) => offeredGroups(h).keyShares)).toEqual([
+        [X25519MLKEM768, X25519],
+        [X25519],
+        [X25519],
+        [X25519MLKEM768, X25519],
+      ]);
+    });
   });
 
   it('maps https to a plain-http receiver to TLS_ERROR', async () => {

@@ -68,6 +68,8 @@ export interface ReceiverOptions {
   tls?: boolean;
   /** TLS only: highest protocol the server speaks (e.g. 'TLSv1.1' to test that clients refuse it). */
   tlsMaxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** TLS only: the key exchange groups the server accepts (OpenSSL list; default Node's own). */
+  tlsGroups?: string;
   /** '127.0.0.1' (default) or '::1' or another 127.x.y.z address. */
   host?: string;
   /** Port to bind (default 0: any free port). */
@@ -293,6 +295,7 @@ export async function startReceiver(
         {
           key: cert.key,
           cert: cert.cert,
+          ...(options.tlsGroups === undefined ? {} : { ecdhCurve: options.tlsGroups }),
           ...(options.tlsMaxVersion === undefined
             ? {}
             : // Protocols below TLS 1.2 need OpenSSL's lowest security level to be offered at all.
