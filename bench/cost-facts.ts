@@ -63,6 +63,7 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
   const functions: StackFacts['functions'] = {};
   let otherFunctions = 0;
   let env: Record<string, string> = {};
+  let senderSubnets = 0;
   for (const [id, r] of ofType('AWS::Lambda::Function')) {
     const p = r.Properties ?? {};
     const role = ['Delivery', 'Attempt', 'Ingest', 'Api'].find((n) => id.includes(`${n}Function`));
@@ -90,7 +91,11 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
         logging?.LogFormat === 'JSON' && /^(WARN|ERROR)$/.test(logging.SystemLogLevel ?? '')
       ),
     };
-    if (role === 'Delivery') env = variables;
+    if (role === 'Delivery') {
+      env = variables;
+      senderSubnets =
+        (p.VpcConfig as { SubnetIds?: unknown[] } | undefined)?.SubnetIds?.length ?? 0;
+    }
   }
   const esm = ofType('AWS::Lambda::EventSourceMapping')[0]?.[1].Properties ?? {};
   const machines = ofType('AWS::StepFunctions::StateMachine').map(([id, r]) => {
@@ -148,6 +153,7 @@ export function factsOfTemplate(resources: Record<string, Resource>): StackFacts
     sqsBatchSize: Number(esm.BatchSize ?? 10),
     natGateways: ofType('AWS::EC2::NatGateway').length,
     natInstances,
+    senderSubnets,
     elasticIps: ofType('AWS::EC2::EIP').length,
     alarms: ofType('AWS::CloudWatch::Alarm').length,
     dashboards: ofType('AWS::CloudWatch::Dashboard').length,

@@ -50,6 +50,8 @@ export interface StackFacts {
   readonly sqsBatchSize: number;
   readonly natGateways: number;
   readonly natInstances: readonly { readonly instanceType: string; readonly volumeGb: number }[];
+  /** Subnets (one per AZ) the sending Lambdas run in. */
+  readonly senderSubnets: number;
   readonly elasticIps: number;
   readonly alarms: number;
   readonly dashboards: number;
@@ -181,6 +183,18 @@ export function tlsResumedShare(
 ): number {
   const perSecond = s.notifications / s.webhooks / (s.hoursPerMonth * 3600) / a.environments;
   return 1 - Math.exp(-perSecond * a.sessionSeconds);
+}
+
+/**
+ * Share of the attempts that reach their NAT in another AZ: each NAT serves its own AZ's sender
+ * subnet, and the attempts are spread evenly over the sender subnets.
+ */
+export function crossAzShare(
+  facts: Pick<StackFacts, 'natGateways' | 'natInstances' | 'senderSubnets'>,
+): number {
+  if (facts.senderSubnets <= 0) return 0;
+  const egress = facts.natGateways + facts.natInstances.length;
+  return Math.max(0, 1 - egress / facts.senderSubnets);
 }
 
 export interface Scenario {
@@ -514,6 +528,9 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   const wire = (k: keyof WireBytes) =>
     resumed * wireBytes.resumed[k] + (attempts - resumed) * wireBytes.full[k];
   out.natDataProcessed = facts.natGateways > 0 ? (wire('both') / 1e9) * price('natGatewayGb') : 0;
+  // With fewer NATs than sender subnets (one NAT instance for both AZs), the attempts of the
+  // other AZs reach it across AZs, both ways: billed out of one AZ and into the other.
+  out.crossAzData = (crossAzShare(facts) * 2 * wire('both') * price('crossAzDataGb')) / 1e9;
   out.dataTransferOut = (wire('outbound') / 1e9) * price('dataTransferOutGb');
 
   // CloudWatch Logs: handler lines and EMF, Lambda platform lines, API access logs, machine logs.

@@ -188,6 +188,7 @@ export const costBenchmark: Benchmark = {
 
     const mixed = monthCost(input, MIXED_MONTH);
     const mixedInstance = monthCost(instanceInput, MIXED_MONTH);
+    const mixedSingleNat = monthCost({ ...input, facts: singleNatFacts }, MIXED_MONTH);
     const calm = monthCost(input, { ...MIXED_MONTH, outage: null });
     const perNotification = monthCost(input, MIXED_MONTH, { handling: 'perNotification' });
     const single = monthCost(input, { ...MIXED_MONTH, eventsPerRequest: 1 });
@@ -246,6 +247,13 @@ export const costBenchmark: Benchmark = {
         value: mixedInstance.total,
         unit: 'USD',
         reference: `vs ${mixed.total} with NAT gateways (no per-GB processing)`,
+      },
+      {
+        label: 'Cost per million notifications (mixed month, one NAT instance)',
+        key: 'costPerMillionSingleNatUsd',
+        value: mixedSingleNat.total,
+        unit: 'USD',
+        reference: `vs ${mixedInstance.total} with one per AZ: cross-AZ data ${mixedSingleNat.perMillion.crossAzData}`,
       },
       {
         label: 'Outage cost ratio (mixed month / same month without the outage)',
@@ -331,6 +339,7 @@ export const costBenchmark: Benchmark = {
     const figures: Record<string, number> = {
       costPerMillionUsd: mixed.total,
       costPerMillionInstanceNatUsd: mixedInstance.total,
+      costPerMillionSingleNatUsd: mixedSingleNat.total,
       costPerMillionWithoutOutageUsd: calm.total,
       outageCostRatio,
       outageCostRatioWithoutCircuitBreaker: outageRatioWithout,
@@ -368,6 +377,7 @@ export const costBenchmark: Benchmark = {
         measured: { ...measured, units: undefined, transitions: undefined, logs: undefined },
         mixedMonth: mixed,
         mixedMonthInstanceNat: mixedInstance,
+        mixedMonthSingleNat: mixedSingleNat,
         withoutOutage: calm,
         outageWithoutCircuitBreaker: perNotification,
         wire,

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { checkPriceFile, factsOfTemplate, synthesizeStackFacts } from '../../bench/cost-facts';
 import { countAllTransitions, countHealthTransitions } from '../../bench/cost-measure';
 import {
+  crossAzShare,
   DESIGN_HEALTH,
   fixedMonthly,
   hostedReferences,
@@ -42,6 +43,7 @@ const facts: StackFacts = {
   sqsBatchSize: 10,
   natGateways: 2,
   natInstances: [],
+  senderSubnets: 2,
   elasticIps: 2,
   alarms: 10,
   dashboards: 1,
@@ -223,6 +225,30 @@ describe('the month priced', () => {
     expect(gateway.perMillion.natDataProcessed).toBeGreaterThan(0);
     expect(instance.perMillion.natDataProcessed).toBe(0);
     expect(instance.perMillion.dataTransferOut).toBe(gateway.perMillion.dataTransferOut);
+  });
+
+  it('charges cross-AZ data only when fewer NATs than sender subnets carry the attempts', () => {
+    const nano = { instanceType: 't4g.nano', volumeGb: 8 };
+    const month = (f: Partial<StackFacts>) =>
+      monthCost({ ...input, facts: { ...facts, ...f } }, MIXED_MONTH, { tlsResumption: false });
+    const gateways = month({});
+    const perAz = month({ natGateways: 0, natInstances: [nano, nano] });
+    const single = month({ natGateways: 0, natInstances: [nano] });
+    expect(crossAzShare(facts)).toBe(0);
+    expect(crossAzShare({ natGateways: 0, natInstances: [nano], senderSubnets: 2 })).toBe(0.5);
+    expect(crossAzShare({ natGateways: 0, natInstances: [nano], senderSubnets: 3 })).toBeCloseTo(
+      2 / 3,
+    );
+    expect(crossAzShare({ natGateways: 0, natInstances: [], senderSubnets: 0 })).toBe(0);
+    expect(gateways.perMillion.crossAzData).toBe(0);
+    expect(perAz.perMillion.crossAzData).toBe(0);
+    // Half the attempts (every one at the full handshake's 8,000 B) cross, billed on both sides.
+    const attempts = single.volumes.attempts ?? 0;
+    expect(single.perMillion.crossAzData).toBeCloseTo(
+      ((0.5 * attempts * 8000 * 2) / 1e9) * priceFile.prices.crossAzDataGb!.usd,
+      4,
+    );
+    expect(single.total).toBeGreaterThan(perAz.total);
   });
 
   it('prices the delivery Lambda attempts that resume a TLS session at the resumed bytes', () => {
