@@ -20,6 +20,7 @@ import {
   openSealedPayload,
   sealedPayloadItem,
 } from './payload-sealing';
+import { PromiseCache } from './promise-cache';
 
 /** The Payloads item of a request: packed when that makes it smaller (payload-packing.ts). */
 export function payloadItem(
@@ -51,28 +52,6 @@ export function payloadItem(
 /** Dictionaries a warm environment remembers (each a few KiB at most). */
 const DICTIONARY_CACHE_ENTRIES = 256;
 
-/** A small insertion-ordered cache of promises; a rejected one is forgotten. */
-class PromiseCache<V> {
-  private readonly entries = new Map<string, Promise<V>>();
-
-  get(key: string, load: () => Promise<V>): Promise<V> {
-    const cached = this.entries.get(key);
-    if (cached) return cached;
-    if (this.entries.size >= DICTIONARY_CACHE_ENTRIES) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    const loaded = load();
-    this.entries.set(key, loaded);
-    loaded.catch(() => this.entries.delete(key));
-    return loaded;
-  }
-
-  forget(key: string): void {
-    this.entries.delete(key);
-  }
-}
-
 /**
  * PutItem (attribute_not_exists) and GetItem only: the table's IAM grants nothing else.
  * Requests about a subject are sealed with the subject's key (payload-sealing.ts); without a
@@ -82,9 +61,9 @@ class PromiseCache<V> {
  */
 export class DynamoPayloadStore implements PayloadStore {
   /** Dictionary items known to be stored with the expected bytes (true) or taken by others (false). */
-  private readonly written = new PromiseCache<boolean>();
+  private readonly written = new PromiseCache<boolean>(DICTIONARY_CACHE_ENTRIES);
   /** Dictionary bytes by `dict` reference, as read (undefined: no such item). */
-  private readonly read = new PromiseCache<Buffer | undefined>();
+  private readonly read = new PromiseCache<Buffer | undefined>(DICTIONARY_CACHE_ENTRIES);
 
   constructor(
     private readonly client: DynamoDBClient,

@@ -177,10 +177,17 @@ export function createGuardedConnector(
   const classical = opts.keyExchange === 'classical';
   const base = build(classical ? CLASSICAL_KEY_EXCHANGE_GROUPS : undefined);
   // Its own session cache: a receiver moved to it makes one full handshake there, then resumes.
-  const predicted =
-    !classical && opts.predictKeyShares !== false && keySharePredictionSupported()
-      ? { connect: build(CLASSICAL_SHARE_GROUPS), memory: new KeyShareMemory() }
-      : undefined;
+  // Decided at the first https connection, not at init: the support probe makes the process's
+  // first TLS context (4 ms of init here), which that connection needs anyway.
+  let predicted: { connect: buildConnector.connector; memory: KeyShareMemory } | null | undefined =
+    classical || opts.predictKeyShares === false ? null : undefined;
+  const prediction = () => {
+    if (predicted === undefined)
+      predicted = keySharePredictionSupported()
+        ? { connect: build(CLASSICAL_SHARE_GROUPS), memory: new KeyShareMemory() }
+        : null;
+    return predicted;
+  };
   return (options, callback) => {
     if (isIP(options.hostname) !== 0) {
       const decision = checkAddress(options.hostname, policy);
@@ -190,10 +197,11 @@ export function createGuardedConnector(
       }
     }
     // The receiver's key-share memory: https only, and only when predicting.
-    const memory = predicted && options.protocol === 'https:' ? predicted.memory : undefined;
+    const predicting = options.protocol === 'https:' ? prediction() : null;
+    const memory = predicting?.memory;
     const receiver = `${options.hostname}:${options.port || 443}`;
     const classicalShare = memory?.predictsClassical(receiver) === true;
-    const connect = classicalShare && predicted ? predicted.connect : base;
+    const connect = classicalShare && predicting ? predicting.connect : base;
     connect(options, (err, socket) => {
       if (memory && socket)
         memory.learn(receiver, choseClassicalGroup((socket as TLSSocket).getEphemeralKeyInfo?.()));

@@ -7,6 +7,7 @@
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { ENVELOPE_CONTEXT_KEY, ENVELOPE_CONTEXT_VALUE } from '../core/crypto/envelope';
 import type { DataKey, DataKeyProvider } from '../ports';
+import { PromiseCache } from './promise-cache';
 
 const PREFIX = 'kms:';
 const CONTEXT = { [ENVELOPE_CONTEXT_KEY]: ENVELOPE_CONTEXT_VALUE };
@@ -20,7 +21,7 @@ export interface KmsDataKeyProviderOptions {
 
 export class KmsDataKeyProvider implements DataKeyProvider {
   private pending: { key: Promise<DataKey>; until: number } | undefined;
-  private readonly unwrapped = new Map<string, Promise<Buffer>>();
+  private readonly unwrapped = new PromiseCache<Buffer>(MAX_UNWRAPPED);
   private readonly maxAgeMs: number;
   private readonly now: () => number;
 
@@ -46,16 +47,9 @@ export class KmsDataKeyProvider implements DataKeyProvider {
   }
 
   unwrap(wrapped: string): Promise<Buffer> {
-    const hit = this.unwrapped.get(wrapped);
-    if (hit) return hit;
     if (!wrapped.startsWith(PREFIX))
       return Promise.reject(new Error('data key was not wrapped by KMS'));
-    const key = this.decrypt(wrapped.slice(PREFIX.length));
-    if (this.unwrapped.size >= MAX_UNWRAPPED)
-      this.unwrapped.delete(this.unwrapped.keys().next().value as string);
-    this.unwrapped.set(wrapped, key);
-    key.catch(() => this.unwrapped.delete(wrapped));
-    return key;
+    return this.unwrapped.get(wrapped, () => this.decrypt(wrapped.slice(PREFIX.length)));
   }
 
   private async generate(): Promise<DataKey> {
