@@ -154,9 +154,16 @@ export interface NotificationStore {
   /**
    * Appends an attempt and sets the status, only if the notification currently holds exactly
    * attempt.number - 1 attempts (idempotent per notification id and attempt number).
-   * false when that condition failed (a duplicate delivery already recorded it).
+   * false when that condition failed (a duplicate delivery already recorded it). With
+   * `attempts`, the whole list to store instead (those read plus this one, some excerpts
+   * dropped: see attempt-history.ts), under the same condition.
    */
-  recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean>;
+  recordAttempt(
+    id: string,
+    attempt: Attempt,
+    update: NotificationUpdate,
+    attempts?: readonly Attempt[],
+  ): Promise<boolean>;
   /** Status change without an attempt (e.g. marking FAILED after the last retry). */
   setStatus(
     id: string,

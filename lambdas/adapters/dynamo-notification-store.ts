@@ -141,12 +141,22 @@ export class DynamoNotificationStore implements NotificationStore {
     return out.Item ? toNotification(fromItem(out.Item)) : undefined;
   }
 
-  async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
+  async recordAttempt(
+    id: string,
+    attempt: Attempt,
+    update: NotificationUpdate,
+    attempts?: readonly Attempt[],
+  ): Promise<boolean> {
     return this.updateStatus(id, update, {
-      sets: ['attempts = list_append(attempts, :attempt)', 'attemptCount = attemptCount + :one'],
+      sets: [
+        attempts === undefined
+          ? 'attempts = list_append(attempts, :attempt)'
+          : 'attempts = :attempt',
+        'attemptCount = attemptCount + :one',
+      ],
       condition: 'attemptCount = :previous',
       values: {
-        ':attempt': { L: [attemptAttribute(attempt)] },
+        ':attempt': { L: (attempts ?? [attempt]).map(attemptAttribute) },
         ':one': { N: '1' },
         ':previous': { N: String(attempt.number - 1) },
       },

@@ -364,7 +364,7 @@ class SendHandler implements Dispatcher.DispatchHandler {
       kind: 'response',
       statusCode: this.statusCode,
       headers: this.headers,
-      body,
+      body: withinUtf8Bytes(body, this.maxBytes),
       durationMs: Math.round(performance.now() - this.started),
     });
   }
@@ -381,6 +381,16 @@ function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name} must be a positive number of milliseconds, got ${value}`);
   return value;
+}
+
+/**
+ * `text` cut to at most `maxBytes` of UTF-8 at a character boundary. Bytes that are not UTF-8
+ * (a binary or compressed body) decode to U+FFFD, three bytes each: the excerpt kept stays
+ * within the cap however the receiver's bytes decode.
+ */
+export function withinUtf8Bytes(text: string, maxBytes: number): string {
+  if (text.length * 3 <= maxBytes || Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  return new StringDecoder('utf8').write(Buffer.from(text, 'utf8').subarray(0, maxBytes));
 }
 
 export function createHttpSender(opts: HttpSenderOptions): HttpSender & { close(): Promise<void> } {

@@ -6,6 +6,7 @@
  * Step Functions task retries) is conditional, keyed by notification id and attempt number,
  * so a duplicate delivery never records a second attempt.
  */
+
 import type {
   Clock,
   DeliveryObserver,
@@ -21,6 +22,7 @@ import type {
   RetryScheduler,
   WebhookStore,
 } from '../ports';
+import { attemptsToStore, nextAttemptNumber } from './attempt-history';
 import { type ConcurrencyGate, type Permit, WebhookAtCapacityError } from './concurrency-gate';
 import { ErasedError, TemplateError } from './errors';
 import type { ParkedNotifications, ReleaseOptions, ReleaseOutcome } from './health/driver';
@@ -341,7 +343,7 @@ export class DeliveryService implements ParkedNotifications {
       definition,
       id,
       request,
-      notification.attempts.length + 1,
+      nextAttemptNumber(notification.attempts),
       'retry',
       { slot: admission?.slot },
     );
@@ -353,8 +355,7 @@ export class DeliveryService implements ParkedNotifications {
       retry < RETRY_COUNT
         ? this.parkIfBlocked(this.decide(verdict, retry), health)
         : this.decideLast(verdict);
-    if (!(await this.deps.notifications.recordAttempt(id, attempt.record, decision.update)))
-      return 'raced';
+    if (!(await this.record(notification, attempt.record, decision.update))) return 'raced';
     this.report(ref, attempt.record, decision, undefined);
     if (isParkReason(decision.update.waitingReason)) {
       await this.afterParking(ref, decision);
@@ -418,7 +419,7 @@ export class DeliveryService implements ParkedNotifications {
         eventId: notification.eventId,
         eventType: notification.eventType,
         failureReason: reason,
-        attempts: notification.attempts.length,
+        attempts: nextAttemptNumber(notification.attempts) - 1,
         lastStatusCode: last?.statusCode ?? null,
       },
       // Operational deliveries never cause operational events.
@@ -487,7 +488,7 @@ export class DeliveryService implements ParkedNotifications {
         definition,
         id,
         request,
-        notification.attempts.length + 1,
+        nextAttemptNumber(notification.attempts),
         'manual',
         { permit, slot },
       );
@@ -508,7 +509,7 @@ export class DeliveryService implements ParkedNotifications {
                 nextAttemptAt: notification.nextAttemptAt,
               }
             : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
-      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
+      if (!(await this.record(notification, attempt.record, update))) continue;
       this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
       // Still waiting for its retries: make sure the next one's execution exists (it does
       // unless starting it failed for good; then this starts it).
@@ -635,7 +636,7 @@ export class DeliveryService implements ParkedNotifications {
         definition,
         id,
         request,
-        notification.attempts.length + 1,
+        nextAttemptNumber(notification.attempts),
         trigger,
         { permit, slot: opts.slot },
       );
@@ -665,7 +666,7 @@ export class DeliveryService implements ParkedNotifications {
       // A manual resend that went out for good is no longer pending.
       const resendDone = manual && decision.update.status !== 'WAITING';
       const update = resendDone ? { ...decision.update, pendingResend: null } : decision.update;
-      if (!(await this.deps.notifications.recordAttempt(id, attempt.record, update))) continue;
+      if (!(await this.record(notification, attempt.record, update))) continue;
       this.report(ref, attempt.record, decision, undefined);
       if (resendDone)
         await this.countPendingResend(notification, verdict.outcome === 'SENT' ? 'SENT' : 'FAILED');
@@ -703,6 +704,20 @@ export class DeliveryService implements ParkedNotifications {
       return;
     }
     await this.deps.health?.reportParked(ref, reason);
+  }
+
+  /** Records an attempt made after those `notification` holds (see attempt-history.ts). */
+  private record(
+    notification: Notification,
+    attempt: Attempt,
+    update: NotificationUpdate,
+  ): Promise<boolean> {
+    return this.deps.notifications.recordAttempt(
+      notification.id,
+      attempt,
+      update,
+      attemptsToStore(notification.attempts, attempt),
+    );
   }
 
   /** A notification whose retry found its webhook blocked: parked, no attempt consumed. */

@@ -275,6 +275,27 @@ describe('failed attempts and automatic retries', () => {
     });
     expect(harness.machine.executions.size).toBe(executionsBefore);
   });
+
+  it('a notification resent again and again keeps every attempt, and the response excerpts of its first six and latest twenty', async () => {
+    const page = (i: number) => `<html>error page ${i}${'.'.repeat(900)}</html>`;
+    const { job } = await deliver('/resent', (_req, i) => ({ status: 503, body: page(i) }));
+    await harness.machine.settle();
+    for (let i = 0; i < 30; i++)
+      await harness.service.handleJob({ kind: 'resend', notificationId: job.notificationId });
+
+    const stored = await harness.notifications.get(job.notificationId);
+    expect(stored!.status).toBe('FAILED');
+    expect(stored!.attempts.map((a) => a.number)).toEqual(
+      Array.from({ length: 36 }, (_, i) => i + 1),
+    );
+    const kept = stored!.attempts.filter((a) => a.responseBody !== null).map((a) => a.number);
+    expect(kept).toEqual([...[1, 2, 3, 4, 5, 6], ...Array.from({ length: 20 }, (_, i) => 17 + i)]);
+    // The excerpts kept are each attempt's own, the others are gone from the record.
+    const sent = receiver.requests.length;
+    expect(stored!.attempts.at(-1)!.responseBody).toBe(page(sent));
+    expect(stored!.attempts[10]).toMatchObject({ number: 11, trigger: 'manual', statusCode: 503 });
+    expect(stored!.attempts[10]!.responseBody).toBeNull();
+  });
 });
 
 describe('a repeated retry invocation (a task retry of the attempt Lambda)', () => {

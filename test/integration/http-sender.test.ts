@@ -2,6 +2,7 @@
  * The undici sender against real receivers on 127.0.0.1 / ::1. Refusals are shown only with
  * loopback targets: the guard refuses them unless the policy allow-lists loopback.
  */
+import http from 'node:http';
 import net from 'node:net';
 import {
   classifyNetworkError,
@@ -193,6 +194,21 @@ describe('responses', () => {
     expectResponse(result);
     // 1 + 2 * 511 = 1023 bytes fit; the 512th 'é' would straddle the cap.
     expect(result.body).toBe(`a${'é'.repeat(511)}`);
+  });
+
+  it('keeps at most 1 KiB of UTF-8 of a body that is not UTF-8 (each bad byte decodes to U+FFFD)', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/octet-stream' });
+      res.end(Buffer.alloc(3000, 0xff));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as net.AddressInfo;
+    const result = await sender().send(post(`http://127.0.0.1:${port}/`));
+    expectResponse(result);
+    // 1024 bytes read, 1024 U+FFFD decoded (3,072 bytes of UTF-8): 341 whole ones kept.
+    expect(result.body).toBe('\uFFFD'.repeat(341));
+    expect(Buffer.byteLength(result.body, 'utf8')).toBeLessThanOrEqual(1024);
   });
 
   it('honours a configured cap', async () => {

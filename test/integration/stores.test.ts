@@ -257,6 +257,29 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
       expect(await stores.notifications.get('ntf_none')).toBeUndefined();
     });
 
+    it('stores a whole attempt list in place of appending, under the same condition', async () => {
+      await stores.notifications.create(
+        notification('ntf_1', { attempts: [attempt(1), attempt(2)], status: 'WAITING' }),
+        EXPIRES,
+      );
+      const update = { status: 'WAITING' as const, failureReason: null, nextAttemptAt: null };
+      const without = { ...attempt(2), responseBody: null };
+      const list = [attempt(1), without, attempt(3)];
+
+      // Attempt 3 on top of 2 attempts only: a stale list is refused like a stale append.
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(4), update, list)).toBe(
+        false,
+      );
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(3), update, list)).toBe(
+        true,
+      );
+      expect((await stores.notifications.get('ntf_1'))?.attempts).toEqual(list);
+      // The count moved with it: the next append is attempt 4.
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(3), update)).toBe(false);
+      expect(await stores.notifications.recordAttempt('ntf_1', attempt(4), update)).toBe(true);
+      expect((await stores.notifications.get('ntf_1'))?.attempts).toEqual([...list, attempt(4)]);
+    });
+
     it('lets exactly one of concurrent duplicates record the same attempt', async () => {
       await stores.notifications.create(notification('ntf_1'), EXPIRES);
       const update = {

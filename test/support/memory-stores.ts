@@ -163,14 +163,24 @@ export class MemoryNotificationStore implements NotificationStore {
     return stored?.notification;
   }
 
-  async recordAttempt(id: string, attempt: Attempt, update: NotificationUpdate): Promise<boolean> {
+  async recordAttempt(
+    id: string,
+    attempt: Attempt,
+    update: NotificationUpdate,
+    attempts?: readonly Attempt[],
+  ): Promise<boolean> {
     const stored = this.items.get(id);
-    if (!stored || stored.notification.attempts.length !== attempt.number - 1) return false;
+    if (!stored || (stored.notification.attempts.at(-1)?.number ?? 0) !== attempt.number - 1)
+      return false;
     stored.notification = Object.freeze({
       ...stored.notification,
       ...copy(update),
       waitingReason: parkedOnly(waitingReasonOf(update)),
-      attempts: Object.freeze([...stored.notification.attempts, copy(attempt)]),
+      attempts: Object.freeze(
+        attempts === undefined
+          ? [...stored.notification.attempts, copy(attempt)]
+          : attempts.map((a) => copy(a)),
+      ),
     });
     this.reindex(stored);
     return true;

@@ -295,7 +295,8 @@ describe('platform.notification.failed from the delivery engine', () => {
       eventId: 'evt_ntf_a',
       eventType: 'LOAN',
       failureReason: 'INVALID_HTTP_RESPONSE',
-      attempts: 1,
+      // Counted by attempt number (the record shown holds its sixth attempt only).
+      attempts: 6,
       lastStatusCode: 503,
     });
     expect((await notifications.get('ntf_a'))?.status).toBe('FAILED');
