@@ -59,7 +59,18 @@ export interface DeliverySettings {
   readonly retentionDays: number;
   /** Source of jitter; Math.random by default. */
   readonly random?: () => number;
+  /**
+   * How long a copy of a deliver job that finds the request stored, but no record yet, waits
+   * before it looks again (seconds; default FIRST_ATTEMPT_WINDOW_SECONDS).
+   */
+  readonly firstAttemptWindowSeconds?: number;
 }
+
+/**
+ * Longer than a first delivery takes from storing its request to recording its attempt: the
+ * send's 15 s at most, a concurrency slot's wait, the store calls.
+ */
+export const FIRST_ATTEMPT_WINDOW_SECONDS = 30;
 
 export interface DeliveryDeps {
   readonly webhooks: WebhookStore;
@@ -91,6 +102,8 @@ export interface DeliveryDeps {
 export interface JobContext {
   /** When the job entered the queue (SQS SentTimestamp): the start of DeliveryLatency. */
   readonly enqueuedAt?: Date;
+  /** How many times SQS has handed out this message (ApproximateReceiveCount); 1 if unknown. */
+  readonly receiveCount?: number;
 }
 
 /** How many notifications one resendQuery job expands before handing on a continuation. */
@@ -239,6 +252,17 @@ export class DeliveryService implements ParkedNotifications {
         this.deps.observer.duplicate(ref, 'deliver job for a notification already attempted');
         return this.resumeRetries(existing);
       }
+      // Stored by another copy of this job (a producer id posted again, a duplicated message),
+      // whose first attempt may be in flight: look again once it must be recorded, rather than
+      // send beside it. Not a copy that may have stored it itself (a message handed out again
+      // after its visibility timeout, one put back at its webhook's cap) or that waited already:
+      // the first copy died, and this one sends.
+      if (
+        job.awaitedFirst !== true &&
+        (job.deferrals ?? 0) === 0 &&
+        (context.receiveCount ?? 1) <= 1
+      )
+        return this.awaitFirstAttempt(job);
       try {
         request = (await this.deps.payloads.get(id)) ?? request;
       } catch (error) {
@@ -269,6 +293,17 @@ export class DeliveryService implements ParkedNotifications {
     this.report(ref, attempt.record, decision, context.enqueuedAt);
     await this.afterParking(ref, decision);
     await this.continueSeries({ id, ...decision.update, attempts: [attempt.record] });
+  }
+
+  /** Puts a copy of a deliver job back, hidden until another copy's first attempt is recorded. */
+  private async awaitFirstAttempt(job: Extract<DeliveryJob, { kind: 'deliver' }>): Promise<void> {
+    const delaySeconds =
+      this.deps.settings.firstAttemptWindowSeconds ?? FIRST_ATTEMPT_WINDOW_SECONDS;
+    await this.deps.queue.enqueue([{ ...job, awaitedFirst: true }], { delaySeconds });
+    this.deps.observer.duplicate(
+      { notificationId: job.notificationId, webhookId: job.webhookId },
+      `request stored by another copy of the job, no attempt recorded yet: looking again in ${delaySeconds} s`,
+    );
   }
 
   /**

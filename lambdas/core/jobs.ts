@@ -33,7 +33,8 @@ export function parseDeliveryJob(body: string): DeliveryJob {
         isString(event.type) &&
         isString(event.occurredAt) &&
         isObject(event.data) &&
-        isCount(job.deferrals)
+        isCount(job.deferrals) &&
+        (job.awaitedFirst === undefined || job.awaitedFirst === true)
       ) {
         return job as unknown as DeliveryJob;
       }

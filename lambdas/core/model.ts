@@ -192,6 +192,8 @@ export type DeliveryJob =
       readonly event: EventEnvelope;
       /** Times the job was put back because its webhook was at its concurrency cap. */
       readonly deferrals?: number;
+      /** Put back once to let another copy's first attempt be recorded (see DeliveryService). */
+      readonly awaitedFirst?: true;
     }
   /** A manual resend of the stored request (bulk resend runs through the queue). */
   | {

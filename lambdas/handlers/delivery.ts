@@ -40,8 +40,10 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
           }
           started.add(key);
           const sentAt = Number(record.attributes?.SentTimestamp);
+          const received = Number(record.attributes?.ApproximateReceiveCount);
           await deps.service.handleJob(job, {
             enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined,
+            receiveCount: Number.isInteger(received) && received > 0 ? received : undefined,
           });
         } catch (error) {
           deps.logger.error(FAILED_JOB_LOG_MESSAGE, {

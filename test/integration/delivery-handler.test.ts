@@ -12,6 +12,7 @@ import {
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
+import { drainQueue } from '../support/api-harness';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
@@ -30,7 +31,7 @@ describe('the delivery Lambda on SQS batches', () => {
   let handler: ReturnType<typeof createDeliveryHandler>;
 
   beforeAll(async () => {
-    harness = createDeliveryHarness(standIns());
+    harness = createDeliveryHarness(standIns(), { firstAttemptWindowSeconds: 1 });
     receiver = await startReceiver(ok());
     handler = createDeliveryHandler({
       service: harness.service,
@@ -140,6 +141,93 @@ describe('the delivery Lambda on SQS batches', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(1);
     expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([job.notificationId]);
+  });
+
+  /** The jobs of one notification put back on the queue (a second or so later, as delayed). */
+  async function putBack(notificationId: string): Promise<DeliveryJob[]> {
+    const jobs = await drainQueue(standIns().clients.sqs, standIns().queueUrl, 3);
+    return jobs.filter((j) => 'notificationId' in j && j.notificationId === notificationId);
+  }
+
+  const storedRequest = (url: string) => ({
+    method: 'POST' as const,
+    url,
+    headers: { 'content-type': 'application/json' },
+    body: '{"loan":"first rendering"}',
+  });
+
+  it('a copy of a deliver job handled while the first attempt is in flight sends nothing, and nothing when it looks again', async () => {
+    const def = definition({ url: `${receiver.url}/copy-in-flight` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'C' }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let arrived!: () => void;
+    const firstArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    receiver.setBehaviour(async () => {
+      arrived();
+      await held;
+      return { status: 200, body: 'ok' };
+    });
+
+    const first = harness.service.handleJob(job);
+    await firstArrived;
+    // A second Lambda with the same job (a producer id posted again): request stored, no record.
+    await harness.service.handleJob(job);
+    release();
+    await first;
+
+    expect(receiver.requests).toHaveLength(1);
+    const again = await putBack(job.notificationId);
+    expect(again).toEqual([{ ...job, awaitedFirst: true }]);
+    await harness.service.handleJob(again[0]!);
+    expect(receiver.requests).toHaveLength(1);
+    expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(1);
+  });
+
+  it('a copy that finds the request of a copy that died (stored, never recorded) waits once, then sends it and records it', async () => {
+    const def = definition({ url: `${receiver.url}/copy-died` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'E' }));
+    const stored = storedRequest(`${receiver.url}/copy-died`);
+    expect(await harness.payloads.putOnce(job.notificationId, stored, 2_000_000_000)).toBe(
+      'created',
+    );
+
+    await harness.service.handleJob(job);
+    expect(receiver.requests).toHaveLength(0);
+    const [again] = await putBack(job.notificationId);
+    await harness.service.handleJob(again!);
+
+    expect(receiver.requests.map((r) => r.body)).toEqual([stored.body]);
+    const n = await harness.notifications.get(job.notificationId);
+    expect(n).toMatchObject({ status: 'SENT' });
+    expect(n!.attempts).toHaveLength(1);
+    expect(await putBack(job.notificationId)).toEqual([]);
+  });
+
+  it('a message handed out again after its visibility timeout sends at once (its own earlier run stored the request)', async () => {
+    const def = definition({ url: `${receiver.url}/redelivered` });
+    await harness.webhooks.put(def);
+    const job = deliverJob(def, event({ loanId: 'R' }));
+    const stored = storedRequest(`${receiver.url}/redelivered`);
+    await harness.payloads.putOnce(job.notificationId, stored, 2_000_000_000);
+
+    const [record] = (await viaQueue([JSON.stringify(job)])).Records;
+    const response = await handler({
+      Records: [
+        { ...record!, attributes: { ...record!.attributes, ApproximateReceiveCount: '2' } },
+      ],
+    });
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(receiver.requests.map((r) => r.body)).toEqual([stored.body]);
+    expect((await harness.notifications.get(job.notificationId))!.attempts).toHaveLength(1);
+    expect(await putBack(job.notificationId)).toEqual([]);
   });
 
   it('expands a bulk resend by range page by page through the queue, and counts its outcomes', async () => {

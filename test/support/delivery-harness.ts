@@ -80,6 +80,8 @@ export interface HarnessOptions {
   readonly gate?: ConcurrencyGate;
   /** Destination health (circuit, pause, rate limit); none when absent. */
   readonly health?: HealthGate;
+  /** DeliverySettings.firstAttemptWindowSeconds; the product's default when absent. */
+  readonly firstAttemptWindowSeconds?: number;
 }
 
 export interface DeliveryHarness {
@@ -154,7 +156,14 @@ export function createDeliveryHarness(
     renderer: new Renderer(),
     clock: { now: () => new Date() },
     observer,
-    settings: { schedule, timeScale: options.timeScale ?? FAST_SCALE, retentionDays: 90 },
+    settings: {
+      schedule,
+      timeScale: options.timeScale ?? FAST_SCALE,
+      retentionDays: 90,
+      ...(options.firstAttemptWindowSeconds === undefined
+        ? {}
+        : { firstAttemptWindowSeconds: options.firstAttemptWindowSeconds }),
+    },
     ...(options.gate ? { gate: options.gate } : {}),
     ...(options.health ? { health: options.health } : {}),
   });
