@@ -6,7 +6,6 @@
  * Step Functions task retries) is conditional, keyed by notification id and attempt number,
  * so a duplicate delivery never records a second attempt.
  */
-
 import type {
   Clock,
   DeliveryObserver,
