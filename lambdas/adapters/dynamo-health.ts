@@ -33,6 +33,7 @@ const RECORD_FIELDS = [
   'consecutiveFailures',
   'paused',
   'autoDisabled',
+  'disabledAt',
   'openedAt',
   'cooldownSeconds',
   'nextProbeAt',

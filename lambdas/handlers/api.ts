@@ -54,10 +54,18 @@ function callerOf(event: APIGatewayProxyEventV2): string {
 
 export function createApiRouter(deps: ApiDeps): Router {
   const subjects = new SubjectService({ subjectKeys: deps.stores.subjectKeys, clock: deps.clock });
+  const health = new HealthService({
+    store: deps.stores.health,
+    webhooks: deps.stores.webhooks,
+    notifications: deps.stores.notifications,
+    queue: deps.queue,
+    clock: deps.clock,
+  });
   const webhooks = new WebhookService({
     webhooks: deps.stores.webhooks,
     renderer: deps.renderer,
     clock: deps.clock,
+    health,
   });
   const eventTypes = new EventTypeService({
     eventTypes: deps.stores.eventTypes,
@@ -65,13 +73,6 @@ export function createApiRouter(deps: ApiDeps): Router {
   });
   const notifications = new NotificationService({
     ...deps.stores,
-    queue: deps.queue,
-    clock: deps.clock,
-  });
-  const health = new HealthService({
-    store: deps.stores.health,
-    webhooks: deps.stores.webhooks,
-    notifications: deps.stores.notifications,
     queue: deps.queue,
     clock: deps.clock,
   });

@@ -9,7 +9,7 @@ import { forEachBounded } from '../../lambdas/core/concurrency';
 import { busiestSecond } from '../support/busiest-second';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver } from '../support/receivers';
-import { executionsStarted } from '../support/sfn-journal';
+import { executionsEnded, executionsStarted } from '../support/sfn-journal';
 import { type ApiClient, definitionFor, useLocalMode } from './helpers';
 
 jest.setTimeout(600_000);
@@ -72,7 +72,12 @@ describe('destination health, through the HTTP API', () => {
 
   /** Every notification of a webhook (paging through the history). */
   async function notificationsOf(webhookId: string, status?: string) {
-    const items: { id: string; status: string; waitingReason: string | null }[] = [];
+    const items: {
+      id: string;
+      status: string;
+      waitingReason: string | null;
+      failureReason: string | null;
+    }[] = [];
     let cursor: string | null = null;
     do {
       const query = new URLSearchParams({ webhookId, limit: '100' });
@@ -185,6 +190,134 @@ describe('destination health, through the HTTP API', () => {
     expect(new Set(target.requests.map((r) => r.headers['webhook-id'])).size).toBe(20);
   });
 
+  /** Pauses a webhook and parks `count` notifications behind the pause. */
+  async function pausedWithWaiting(webhookId: string, type: string, count: number) {
+    const paused = await api.post(`/webhooks/${webhookId}/pause`);
+    expect(paused.status).toBe(200);
+    // Deliveries read health through a cache of at most half a second locally.
+    await new Promise((r) => setTimeout(r, 1500));
+    await publishMany(api, type, count);
+    await eventually(async () => ((await health(webhookId)).waiting === count ? true : undefined), {
+      timeoutMs: 120_000,
+      what: `${count} notifications waiting PAUSED`,
+    });
+  }
+
+  /** Waits until every notification of the webhook ended FAILED with WEBHOOK_DISABLED. */
+  async function allFailedDisabled(webhookId: string, count: number) {
+    const failed = await eventually(
+      async () => {
+        const f = await notificationsOf(webhookId, 'FAILED');
+        return f.length === count ? f : undefined;
+      },
+      { timeoutMs: 120_000, what: `all ${count} notifications FAILED` },
+    );
+    expect(failed.map((n) => n.failureReason)).toEqual(Array(count).fill('WEBHOOK_DISABLED'));
+    expect(await notificationsOf(webhookId, 'WAITING')).toHaveLength(0);
+  }
+
+  it('ends what waits for a paused webhook FAILED (WEBHOOK_DISABLED) when the webhook is deleted', async () => {
+    const target = await receiver(ok());
+    const webhookId = await webhook(target, 'HEALTH_PAUSE_DELETE');
+    await pausedWithWaiting(webhookId, 'HEALTH_PAUSE_DELETE', 5);
+
+    expect((await api.del(`/webhooks/${webhookId}`)).status).toBe(204);
+
+    await allFailedDisabled(webhookId, 5);
+    expect(target.requests).toHaveLength(0);
+  });
+
+  it('disabling a paused webhook ends what waits, shows DISABLED since the disable, and enabling it again keeps the pause', async () => {
+    const target = await receiver(ok());
+    const type = 'HEALTH_PAUSE_DISABLE';
+    const webhookId = await webhook(target, type);
+    await pausedWithWaiting(webhookId, type, 5);
+
+    const disabled = await api.put(
+      `/webhooks/${webhookId}`,
+      definitionFor(target.url, { events: [type], enabled: false }),
+    );
+    expect(disabled.status).toBe(200);
+    await allFailedDisabled(webhookId, 5);
+    // Edited while disabled: the health still dates DISABLED from the disable.
+    const edited = await api.put(
+      `/webhooks/${webhookId}`,
+      definitionFor(target.url, { events: [type], enabled: false, name: 'renamed' }),
+    );
+    expect(edited.status).toBe(200);
+    expect(edited.body.updatedAt).not.toBe(disabled.body.updatedAt);
+    expect(await health(webhookId)).toMatchObject({
+      state: 'DISABLED',
+      disabledReason: 'MANUAL',
+      since: disabled.body.updatedAt,
+      nextProbeAt: null,
+      waiting: 0,
+    });
+
+    // Enabled again: the pause set before the disable still holds until resume lifts it.
+    const enabled = await api.put(
+      `/webhooks/${webhookId}`,
+      definitionFor(target.url, { events: [type], enabled: true }),
+    );
+    expect(enabled.status).toBe(200);
+    expect(await health(webhookId)).toMatchObject({
+      state: 'PAUSED',
+      since: enabled.body.updatedAt,
+      nextProbeAt: null,
+      disabledReason: null,
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    await publishMany(api, type, 1);
+    await eventually(async () => ((await health(webhookId)).waiting === 1 ? true : undefined), {
+      timeoutMs: 120_000,
+      what: 'the new notification waiting PAUSED',
+    });
+    expect(target.requests).toHaveLength(0);
+
+    expect((await api.post(`/webhooks/${webhookId}/resume`)).body.state).toBe('CLOSED');
+    await eventually(
+      async () => ((await notificationsOf(webhookId, 'SENT')).length === 1 ? true : undefined),
+      { timeoutMs: 120_000, what: 'the notification sent after resume' },
+    );
+    expect(target.requests).toHaveLength(1);
+  });
+
+  it('a paused webhook whose circuit is open shows no probe coming, and its deletion ends what waits', async () => {
+    const target = await receiver(always(503, 'down'));
+    const type = 'HEALTH_OPEN_PAUSE_DELETE';
+    const webhookId = await webhook(target, type);
+    await publishMany(api, type, 10);
+    await eventually(
+      async () => {
+        const h = await health(webhookId);
+        return h.state === 'OPEN' && h.waiting === 10 ? h : undefined;
+      },
+      { timeoutMs: 120_000, what: '10 notifications parked behind the open circuit' },
+    );
+
+    const paused = await api.post(`/webhooks/${webhookId}/pause`);
+    expect(paused.status).toBe(200);
+    expect(paused.body).toMatchObject({ state: 'PAUSED', nextProbeAt: null });
+    // Paused, the circuit's driver ends: nothing probes, and nothing runs for the webhook.
+    const drivers = executionsStarted(dataDir).filter((n) => n.startsWith(`health-${webhookId}-`));
+    expect(drivers.length).toBeGreaterThanOrEqual(1);
+    await eventually(
+      () => {
+        const ended = new Set(executionsEnded(dataDir));
+        return executionsStarted(dataDir)
+          .filter((n) => n.startsWith(`health-${webhookId}-`))
+          .every((n) => ended.has(n))
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 120_000, what: "the paused circuit's driver ended" },
+    );
+    expect((await health(webhookId)).waiting).toBe(10);
+
+    expect((await api.del(`/webhooks/${webhookId}`)).status).toBe(204);
+    await allFailedDisabled(webhookId, 10);
+  });
+
   it('answers 404 for the health of an unknown webhook', async () => {
     const res = await api.get('/webhooks/wh_unknown/health');
     expect(res.status).toBe(404);
@@ -232,7 +365,11 @@ describe('auto-disable and rate limits, through the HTTP API', () => {
       { timeoutMs: 120_000, what: 'the webhook auto-disabled' },
     );
     expect(health.disabledReason).toBe('AUTO_DISABLED');
-    expect((await api.get(`/webhooks/${webhookId}`)).body.enabled).toBe(false);
+    const definition = (await api.get(`/webhooks/${webhookId}`)).body;
+    expect(definition.enabled).toBe(false);
+    // DISABLED since the auto-disable (not since the circuit opened), and no probe is coming.
+    expect(health.since).toBe(definition.updatedAt);
+    expect(health.nextProbeAt).toBeNull();
     const failed = await eventually(
       async () => {
         const f = await countWithStatus(webhookId, 'FAILED');

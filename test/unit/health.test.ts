@@ -1,4 +1,5 @@
 import { ConfigError, loadDeliveryConfig } from '../../lambdas/config';
+import { WebhookService } from '../../lambdas/core/api/webhooks';
 import { HealthDriver } from '../../lambdas/core/health/driver';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import {
@@ -10,9 +11,12 @@ import {
   shouldOpen,
   slotSpacingMs,
 } from '../../lambdas/core/health/model';
+import { HealthService } from '../../lambdas/core/health/service';
 import type { Attempt } from '../../lambdas/core/model';
+import { Renderer } from '../../lambdas/core/render';
 import type { HealthDriverInput, HealthStore } from '../../lambdas/ports';
 import {
+  MemoryDeliveryQueue,
   MemoryHealthStore,
   MemoryNotificationStore,
   MemoryWebhookStore,
@@ -308,5 +312,163 @@ describe('a health driver that died', () => {
     expect(started.map((s) => s.seq)).toEqual([1, 2]);
     expect((await driver.step({ webhookId: 'wh_g', seq: 1, steps: 1 })).done).toBe(true);
     expect((await driver.step({ webhookId: 'wh_g', seq: 2, steps: 0 })).done).toBe(false);
+  });
+});
+
+describe('a disabled or deleted webhook and what waits for it', () => {
+  const t0 = Date.parse('2026-12-03T07:00:00Z');
+
+  function apiWith(nowMs: () => number) {
+    const store = new MemoryHealthStore();
+    const webhooks = new MemoryWebhookStore();
+    const queue = new MemoryDeliveryQueue();
+    const clock = { now: () => new Date(nowMs()) };
+    const health = new HealthService({
+      store,
+      webhooks,
+      notifications: new MemoryNotificationStore(),
+      queue,
+      clock,
+    });
+    const definitions = new WebhookService({ webhooks, renderer: new Renderer(), clock, health });
+    const body = (enabled: boolean) => ({
+      name: 'health',
+      events: ['LOAN_DISBURSEMENT'],
+      enabled,
+      method: 'POST',
+      url: 'https://receiver.example.com/hook',
+      contentType: 'application/json',
+      body: '{}',
+    });
+    return { store, queue, health, definitions, body };
+  }
+
+  it('disabling or deleting a paused webhook has its driver settle what waits, even before anything is parked', async () => {
+    let nowMs = t0;
+    const { store, queue, health, definitions, body } = apiWith(() => nowMs);
+    const a = await definitions.create(body(true));
+    const b = await definitions.create(body(true));
+    await health.pause(a.id);
+    await health.pause(b.id);
+
+    nowMs += 1000;
+    await definitions.replace(a.id, body(false));
+    await definitions.delete(b.id);
+
+    expect(queue.drain()).toEqual([
+      { kind: 'health', webhookId: a.id },
+      { kind: 'health', webhookId: b.id },
+    ]);
+    expect((await store.get(a.id))?.disabledAt).toBe(new Date(nowMs).toISOString());
+    // Repeating the disable adds nothing: nothing waits, and the driver was asked for.
+    await definitions.replace(a.id, body(false));
+    expect(queue.drain()).toEqual([]);
+  });
+
+  it('shows DISABLED since the disable with no probe, and enabling again keeps the pause with a fresh circuit', async () => {
+    let nowMs = t0;
+    const { store, health, definitions, body } = apiWith(() => nowMs);
+    const def = await definitions.create(body(true));
+    await health.pause(def.id);
+    const paused = await store.get(def.id);
+    if (!paused) throw new Error('no record');
+    // The circuit was open (and for long) before the pause.
+    expect(
+      await store.transition(
+        {
+          ...paused,
+          state: 'OPEN',
+          openedAt: new Date(t0 - 10 * 86_400_000).toISOString(),
+          cooldownSeconds: 1800,
+          nextProbeAt: new Date(t0 + 60_000).toISOString(),
+        },
+        paused.version,
+      ),
+    ).toBe(true);
+    expect(await health.get(def.id)).toMatchObject({ state: 'PAUSED', nextProbeAt: null });
+
+    nowMs = t0 + 1000;
+    await definitions.replace(def.id, body(false));
+    nowMs = t0 + 2000;
+    await definitions.replace(def.id, { ...body(false), name: 'renamed' });
+    expect(await health.get(def.id)).toMatchObject({
+      state: 'DISABLED',
+      disabledReason: 'MANUAL',
+      since: new Date(t0 + 1000).toISOString(),
+      nextProbeAt: null,
+    });
+
+    nowMs = t0 + 3000;
+    await definitions.replace(def.id, body(true));
+    expect(await health.get(def.id)).toMatchObject({
+      state: 'PAUSED',
+      since: new Date(t0 + 3000).toISOString(),
+      nextProbeAt: null,
+      disabledReason: null,
+    });
+    expect(await store.get(def.id)).toMatchObject({
+      paused: true,
+      state: 'CLOSED',
+      openedAt: null,
+      disabledAt: null,
+      autoDisabled: false,
+    });
+  });
+
+  it('a notification parked PAUSED after the disable (its delivery had the definition cached) wakes a driver', async () => {
+    const store = new MemoryHealthStore();
+    const { gate, started } = gateWith(store);
+    const paused = { ...initialHealth('wh_h', new Date(t0)), paused: true };
+    expect(await store.transition(paused, 0)).toBe(true);
+    await gate.reportParked({ notificationId: 'n1', webhookId: 'wh_h' }, 'PAUSED');
+    expect(started).toEqual([]);
+
+    expect(await store.transition({ ...paused, disabledAt: new Date(t0).toISOString() }, 1)).toBe(
+      true,
+    );
+    gate.forget('wh_h');
+    await gate.reportParked({ notificationId: 'n2', webhookId: 'wh_h' }, 'PAUSED');
+    expect(started).toEqual([{ webhookId: 'wh_h', seq: 1, steps: 0 }]);
+  });
+
+  it("the disabled webhook's driver ends only once no container can still park against the enabled record", async () => {
+    const store = new MemoryHealthStore();
+    let nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const { gate } = gateWith(store, clock.now);
+    const webhooks = new MemoryWebhookStore();
+    await webhooks.put({ id: 'wh_i', enabled: false, version: 1 } as never);
+    const settled: string[] = [];
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications: new MemoryNotificationStore(),
+      webhooks,
+      parked: { release: async () => 'SKIPPED', settleParked: async (id) => void settled.push(id) },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+    });
+    expect(
+      await store.transition(
+        {
+          ...initialHealth('wh_i', clock.now()),
+          paused: true,
+          disabledAt: clock.now().toISOString(),
+        },
+        0,
+      ),
+    ).toBe(true);
+    await gate.ensureDriver('wh_i');
+
+    nowMs = t0 + settings.endGraceMs;
+    const step = await driver.step({ webhookId: 'wh_i', seq: 1, steps: 0 });
+    const quiet = t0 + settings.cacheTtlMs + settings.endGraceMs;
+    expect(step).toMatchObject({ done: false, wakeAt: new Date(quiet).toISOString() });
+
+    nowMs = quiet;
+    expect((await driver.step(step)).done).toBe(true);
+    expect((await store.get('wh_i'))?.driverRunning).toBe(false);
   });
 });

@@ -26,10 +26,20 @@ import { toView, type WebhookView } from './webhook-view';
 /** The rendered request and whether the event would fire the webhook (when enabled). */
 export type PreviewResult = RenderedRequest & PreviewMatch;
 
+/** Destination health's part in a definition's changes (lambdas/core/health/service.ts). */
+export interface DefinitionHealth {
+  /** After a replace: a disabled webhook's waiting notifications end; a re-enabled one starts afresh. */
+  definitionSaved(definition: WebhookDefinition): Promise<void>;
+  /** After a delete: the webhook's waiting notifications end. */
+  definitionDeleted(webhookId: string): Promise<void>;
+}
+
 export interface WebhookServiceDeps {
   readonly webhooks: WebhookStore;
   readonly renderer: Renderer;
   readonly clock: Clock;
+  /** Told of disables, re-enables and deletes; none in tests of definitions alone. */
+  readonly health?: DefinitionHealth;
 }
 
 export class WebhookService {
@@ -102,6 +112,7 @@ export class WebhookService {
     checkAuthorizationHeader(def);
     this.validateTemplates(def);
     await this.deps.webhooks.put(def, current.version);
+    await this.deps.health?.definitionSaved(def);
     return toView(def, signing.revealSecret, at);
   }
 
@@ -130,6 +141,7 @@ export class WebhookService {
 
   async delete(id: string): Promise<void> {
     if (!(await this.deps.webhooks.delete(id))) throw notFound(id);
+    await this.deps.health?.definitionDeleted(id);
   }
 
   /** Renders the request a sample event would produce; nothing is sent or stored. */

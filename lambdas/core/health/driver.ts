@@ -30,6 +30,7 @@ import {
   type HealthRecord,
   type HealthSettings,
   nextCooldown,
+  sinceOf,
 } from './model';
 
 export interface HealthDriverOutput extends HealthDriverInput {
@@ -137,7 +138,7 @@ export class HealthDriver {
       const halfOpen: HealthRecord = {
         ...record,
         state: 'HALF_OPEN',
-        since: clock.now().toISOString(),
+        since: sinceOf(record, clock.now()),
       };
       if (!(await store.transition(halfOpen, record.version))) return this.wake(input);
       return this.end(input, { ...halfOpen, version: record.version + 1 });
@@ -201,7 +202,17 @@ export class HealthDriver {
   ): Promise<HealthDriverOutput> {
     const { notifications, parked, settings } = this.deps;
     const ids = await notifications.listParked(input.webhookId, settings.releasePageSize);
-    if (ids.length === 0) return this.end(input, record);
+    if (ids.length === 0) {
+      // Deliveries that read the record before the disable (cacheTtlMs) may still park PAUSED
+      // without waking a driver: look again once no container can hold that record any more.
+      const quiet =
+        record.disabledAt === null
+          ? 0
+          : Date.parse(record.disabledAt) + settings.cacheTtlMs + settings.endGraceMs;
+      if (this.deps.clock.now().getTime() < quiet)
+        return this.wake(input, new Date(quiet).toISOString());
+      return this.end(input, record);
+    }
     await forEachBounded(ids, settings.releaseConcurrency, (id) =>
       parked.settleParked(id, 'WEBHOOK_DISABLED'),
     );
@@ -215,7 +226,12 @@ export class HealthDriver {
   ): Promise<HealthDriverOutput> {
     const { webhooks, store, clock, gate, observer } = this.deps;
     const now = clock.now().toISOString();
-    if (!(await store.transition({ ...record, autoDisabled: true }, record.version)))
+    if (
+      !(await store.transition(
+        { ...record, autoDisabled: true, disabledAt: record.disabledAt ?? now },
+        record.version,
+      ))
+    )
       return this.wake(input);
     try {
       await webhooks.put(

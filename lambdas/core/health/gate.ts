@@ -30,6 +30,7 @@ import {
   nextCooldown,
   rateShards,
   shouldOpen,
+  sinceOf,
   slotLatenessMs,
   slotSpacingMs,
 } from './model';
@@ -257,7 +258,7 @@ export class HealthGate {
       const next: HealthRecord = {
         ...record,
         state: 'OPEN',
-        since: now.toISOString(),
+        since: sinceOf(record, now),
         openedAt: record.openedAt ?? now.toISOString(),
         cooldownSeconds: cooldown,
         nextProbeAt: afterSeconds(now, cooldown, settings.timeScale),
@@ -289,7 +290,7 @@ export class HealthGate {
       const next: HealthRecord = {
         ...record,
         state: 'CLOSED',
-        since: clock.now().toISOString(),
+        since: sinceOf(record, clock.now()),
         consecutiveFailures: 0,
         openedAt: null,
         cooldownSeconds: 0,
@@ -357,8 +358,10 @@ export class HealthGate {
 
   async reportParked(ref: Required<NotificationRef>, reason: ParkReason): Promise<void> {
     this.deps.observer.parked(ref, reason);
-    // A paused webhook needs no driver: resume releases what waits.
-    if (reason !== 'PAUSED') await this.ensureDriver(ref.webhookId);
+    // A paused webhook needs no driver (resume releases what waits), unless it was disabled or
+    // deleted meanwhile (this delivery had the enabled definition cached): the driver settles it.
+    if (reason !== 'PAUSED' || (await this.current(ref.webhookId))?.disabledAt)
+      await this.ensureDriver(ref.webhookId);
   }
 
   /** Forgets what this container cached (after a transition made elsewhere in the same process). */

@@ -21,13 +21,23 @@ export interface HealthRecord {
   /** Bumped by every transition (optimistic concurrency); counters do not bump it. */
   readonly version: number;
   readonly state: CircuitState;
-  /** When `state` (or the pause) began. */
+  /**
+   * When the state the API shows began: the pause, else `state`. A circuit transition while
+   * paused keeps it; resume and a re-enable set it.
+   */
   readonly since: string;
   /** Failed or slow attempts in a row (shared by every container). */
   readonly consecutiveFailures: number;
   readonly paused: boolean;
   /** Set when the circuit stayed open for autoDisableAfterHours; cleared by resume. */
   readonly autoDisabled: boolean;
+  /**
+   * When the webhook was disabled (auto-disable, PUT enabled:false) or deleted; null while it
+   * is enabled. The health shows it as `since` of DISABLED, and a notification parked PAUSED
+   * while it is set (by a delivery that still had the enabled definition cached) wakes a
+   * driver, which settles it.
+   */
+  readonly disabledAt: string | null;
   /** Start of the current outage (first opening; kept while it re-opens from HALF_OPEN). */
   readonly openedAt: string | null;
   /** Nominal (unscaled) cool-down of the current open period, seconds. */
@@ -57,6 +67,7 @@ export function initialHealth(webhookId: string, now: Date): HealthRecord {
     consecutiveFailures: 0,
     paused: false,
     autoDisabled: false,
+    disabledAt: null,
     openedAt: null,
     cooldownSeconds: 0,
     nextProbeAt: null,
@@ -258,6 +269,31 @@ export function slotSpacingMs(limitPerSecond: number): number {
 export function slotLatenessMs(limitPerSecond: number): number {
   const perShard = Math.floor(limitPerSecond / rateShards(limitPerSecond));
   return Math.floor(perShard * slotSpacingMs(limitPerSecond) - 1000);
+}
+
+/**
+ * The record once its webhook is enabled again (PUT enabled:true, or resume after an
+ * auto-disable): a fresh circuit, as after resume (an outage clock that kept running while
+ * disabled would disable it again at once). The pause is not touched: only resume lifts it.
+ */
+export function reenabledHealth(record: HealthRecord, now: Date): HealthRecord {
+  return {
+    ...record,
+    autoDisabled: false,
+    disabledAt: null,
+    state: 'CLOSED',
+    since: now.toISOString(),
+    consecutiveFailures: 0,
+    openedAt: null,
+    cooldownSeconds: 0,
+    nextProbeAt: null,
+    slowUntil: null,
+  };
+}
+
+/** `since` for a circuit transition at `now`: kept while paused (the pause is what shows). */
+export function sinceOf(record: HealthRecord, now: Date): string {
+  return record.paused ? record.since : now.toISOString();
 }
 
 /** What the API shows for a record and its definition. */

@@ -3,6 +3,8 @@
  * Pause and resume are transitions of the health record; resume also re-enables an
  * auto-disabled webhook, closes the circuit and asks the delivery side (through the queue, the
  * API starts no executions) to run the webhook's driver, which releases what waits, paced.
+ * The definition routes tell it of a disable, re-enable or delete (definitionSaved,
+ * definitionDeleted): a disabled or deleted webhook's driver settles what waits.
  */
 import type {
   Clock,
@@ -19,6 +21,7 @@ import {
   type HealthState,
   healthStateOf,
   initialHealth,
+  reenabledHealth,
 } from './model';
 
 export const RECENT_WINDOW_SECONDS = 300;
@@ -70,16 +73,11 @@ export class HealthService {
     const record = await this.update(webhookId, (r) => {
       wasAutoDisabled = r.autoDisabled;
       return {
-        ...r,
+        ...reenabledHealth(r, this.deps.clock.now()),
         paused: false,
-        autoDisabled: false,
-        state: 'CLOSED',
+        // A webhook disabled by its definition stays so, and keeps when that began.
+        disabledAt: definition.enabled || r.autoDisabled ? null : r.disabledAt,
         since: r.paused || r.state !== 'CLOSED' || r.autoDisabled ? this.now() : r.since,
-        consecutiveFailures: 0,
-        openedAt: null,
-        cooldownSeconds: 0,
-        nextProbeAt: null,
-        slowUntil: null,
       };
     });
     // Only an auto-disabled webhook is re-enabled here; one disabled by its definition stays so.
@@ -97,13 +95,61 @@ export class HealthService {
     return this.view(definition, record);
   }
 
+  /**
+   * After a definition was replaced. Disabled: see stopped. Enabled again (or edited after
+   * an auto-disable): a fresh circuit, as on resume; a pause stays until resume lifts it.
+   * Every step is a no-op when already done, so repeating the PUT completes a lost one.
+   */
+  async definitionSaved(definition: WebhookDefinition): Promise<void> {
+    // The change's own instant, so the health dates DISABLED (or what follows) from the PUT.
+    const at = definition.updatedAt;
+    if (!definition.enabled) return this.stopped(definition.id, at, true);
+    const stored = await this.deps.store.get(definition.id);
+    if (!stored || (stored.disabledAt === null && !stored.autoDisabled)) return;
+    await this.update(definition.id, (r) =>
+      r.disabledAt === null && !r.autoDisabled ? undefined : reenabledHealth(r, new Date(at)),
+    );
+  }
+
+  /** After a definition was deleted: see stopped. */
+  async definitionDeleted(webhookId: string): Promise<void> {
+    return this.stopped(webhookId, this.now(), false);
+  }
+
+  /**
+   * The webhook was disabled or deleted: notes when on its record, and has its driver (through
+   * the queue, as resume) settle what waits FAILED (WEBHOOK_DISABLED), whatever it waits for.
+   * Without this a paused webhook's notifications would wait forever: no driver runs while
+   * paused. A paused webhook gets its driver even when nothing waits yet, for the deliveries
+   * that still park it PAUSED (see HealthDriver's settle step); others start it themselves.
+   */
+  private async stopped(webhookId: string, at: string, create: boolean): Promise<void> {
+    let marked = false;
+    const record = await this.update(
+      webhookId,
+      (r) => {
+        if (r.disabledAt !== null) return undefined;
+        marked = true;
+        return { ...r, disabledAt: at };
+      },
+      create,
+    );
+    const waiting = await this.deps.notifications.countParked(webhookId, 1);
+    const anyWaiting = waiting.CIRCUIT_OPEN + waiting.PAUSED + waiting.RATE_LIMITED > 0;
+    if (anyWaiting || (marked && record?.paused))
+      await this.deps.queue.enqueue([{ kind: 'health', webhookId }]);
+  }
+
+  /** Applies `change` to the record (a fresh one unless `create` is false) until it sticks. */
   private async update(
     webhookId: string,
     change: (record: HealthRecord) => HealthRecord | undefined,
-  ): Promise<HealthRecord> {
+    create = true,
+  ): Promise<HealthRecord | undefined> {
     for (let tries = 0; tries < TRANSITION_TRIES; tries++) {
-      const current =
-        (await this.deps.store.get(webhookId)) ?? initialHealth(webhookId, this.deps.clock.now());
+      const stored = await this.deps.store.get(webhookId);
+      if (!stored && !create) return undefined;
+      const current = stored ?? initialHealth(webhookId, this.deps.clock.now());
       const next = change(current);
       if (next === undefined) return current;
       if (await this.deps.store.transition(next, current.version))
@@ -129,11 +175,12 @@ export class HealthService {
     const { state, disabledReason } = healthStateOf(record, definition.enabled);
     return {
       state,
-      since: state === 'DISABLED' && !record.autoDisabled ? definition.updatedAt : record.since,
+      since: state === 'DISABLED' ? disabledSince(record, definition) : record.since,
       consecutiveFailures: record.consecutiveFailures,
       recent: { ...recent, windowSeconds: RECENT_WINDOW_SECONDS },
       waiting: waiting.CIRCUIT_OPEN + waiting.PAUSED + waiting.RATE_LIMITED,
-      nextProbeAt: record.state === 'OPEN' ? record.nextProbeAt : null,
+      // Only an open circuit has a probe coming; paused or disabled, no driver probes.
+      nextProbeAt: state === 'OPEN' ? record.nextProbeAt : null,
       disabledReason,
     };
   }
@@ -147,4 +194,13 @@ export class HealthService {
   private now(): string {
     return this.deps.clock.now().toISOString();
   }
+}
+
+/**
+ * When a disabled webhook was disabled. Records written before disabledAt existed: the
+ * auto-disable's transition, else the definition's last change.
+ */
+function disabledSince(record: HealthRecord, definition: WebhookDefinition): string {
+  if (record.disabledAt !== null) return record.disabledAt;
+  return record.autoDisabled ? record.since : definition.updatedAt;
 }
