@@ -14,6 +14,7 @@ import type { EventTypeRecorder } from './event-types';
 import { parseEvents, refuseReservedTypes } from './events';
 import { jobsForEvent } from './matching';
 import type { DeliveryJob } from './model';
+import { queueJsonBytes } from './queue-json';
 import { required } from './required';
 
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
@@ -54,9 +55,10 @@ export class IngestService {
       const first = matching[0];
       if (first) {
         // A queue message holds at most 1 MiB: the event (at most 256 KiB) plus its delivery
-        // envelope always fits; the check keeps that true if either limit ever moves. Jobs of
-        // one event differ only in fixed-length ids and the version.
-        const size = Buffer.byteLength(JSON.stringify(first), 'utf8');
+        // envelope always fits, even with every character escaped for SQS (at most 3x); the
+        // check keeps that true if either limit ever moves. Jobs of one event differ only in
+        // fixed-length ids and the version.
+        const size = queueJsonBytes(first);
         if (size > MAX_QUEUE_MESSAGE_BYTES) {
           tooLarge.push({
             index,
