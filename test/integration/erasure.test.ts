@@ -9,10 +9,11 @@
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
 import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
+import { MAX_SUBJECT_LENGTH } from '../../lambdas/core/events';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { standInCipher } from '../../local/standins';
-import { apiHandlerFor, drainQueue } from '../support/api-harness';
+import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import {
   createDeliveryHarness,
@@ -222,5 +223,30 @@ describe('erasure by subject', () => {
       failureReason: 'ERASED',
       attempts: [],
     });
+  });
+  it('refuses a subject longer than an event may carry with 400 VALIDATION_ERROR, as an event with it is', async () => {
+    const api = client(apiHandlerFor(standIns()).handler);
+    const ingest = client(ingestHandlerFor(standIns()).handler);
+    const longest = 's'.repeat(MAX_SUBJECT_LENGTH);
+    const tooLong = `${longest}x`;
+
+    const erased = await api.post(`/subjects/${longest}/erase`, undefined);
+    const refused = await api.post(`/subjects/${tooLong}/erase`, undefined);
+    const farTooLong = await api.post(
+      `/subjects/${encodeURIComponent('é'.repeat(2000))}/erase`,
+      undefined,
+    );
+    const event = await ingest.post('/events', { type: 'X', subject: tooLong, data: {} });
+
+    expect(erased.status).toBe(202);
+    expect(erased.body.subject).toBe(longest);
+    for (const res of [refused, farTooLong, event]) {
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details).toEqual([
+        { path: 'subject', message: expect.stringContaining(`${MAX_SUBJECT_LENGTH} characters`) },
+      ]);
+    }
+    await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
   });
 });
