@@ -249,4 +249,47 @@ describe('erasure by subject', () => {
     }
     await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
   });
+  it('a request that failed to render leaves nothing of the event behind: its failureDetail quotes no data, before or after the erasure', async () => {
+    const s = standIns();
+    const api = client(apiHandlerFor(s).handler);
+    const ingest = client(ingestHandlerFor(s).handler);
+    await drainQueue(s.clients.sqs, s.queueUrl, 0);
+    const created = await api.post('/webhooks', {
+      name: 'breaks on text',
+      events: ['CLIENT_TE'],
+      url: `${receiver.url}/te`,
+      body: '{"a": {{ data.x }}, "b": 1}',
+    });
+    expect(created.status).toBe(201);
+    const secret = 'SECRET NAME Alice Smith';
+    const published = await ingest.post('/events', {
+      type: 'CLIENT_TE',
+      subject: 'client-te',
+      data: { x: secret },
+    });
+    expect(published.status).toBe(202);
+    const jobs = await drainQueue(s.clients.sqs, s.queueUrl);
+    expect(jobs).toHaveLength(1);
+    for (const job of jobs) await harness.service.handleJob(job);
+    const id = (jobs[0] as Extract<DeliveryJob, { kind: 'deliver' }>).notificationId;
+    const fragments = ['SECRET', 'Alice', 'Smith', 'NAM'];
+
+    const failed = await api.get(`/notifications/${id}`);
+    expect(failed.body).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'TEMPLATE_ERROR',
+      failureDetail: expect.stringContaining('not valid JSON: unexpected character at position 6'),
+      request: null,
+    });
+    for (const fragment of fragments) expect(failed.rawBody).not.toContain(fragment);
+
+    expect((await api.post('/subjects/client-te/erase', undefined)).status).toBe(202);
+    const after = await api.get(`/notifications/${id}`);
+    expect(after.status).toBe(200);
+    for (const fragment of fragments) expect(after.rawBody).not.toContain(fragment);
+    const stored = await s.clients.dynamo.send(
+      new ScanCommand({ TableName: s.tables.notifications }),
+    );
+    for (const fragment of fragments) expect(JSON.stringify(stored.Items)).not.toContain(fragment);
+  });
 });
