@@ -23,7 +23,7 @@ import type {
   WebhookStore,
 } from '../ports';
 import { MAX_API_BODY_BYTES } from './http/limits';
-import { readJsonBody, readQuery } from './http/request';
+import { readEmptyBody, readJsonBody, readQuery } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
 
 export interface ApiDeps {
@@ -79,6 +79,7 @@ export function createApiRouter(deps: ApiDeps): Router {
     readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES });
   const optionalBody = (event: APIGatewayProxyEventV2) =>
     readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES, optional: true });
+  const noInput = (event: APIGatewayProxyEventV2) => readEmptyBody(event, MAX_API_BODY_BYTES);
 
   return (
     new Router()
@@ -125,10 +126,10 @@ export function createApiRouter(deps: ApiDeps): Router {
       .add(
         'POST',
         '/subjects/{subject}/erase',
-        async ({ event, params }) => ({
-          status: 202,
-          body: await subjects.erase(params.subject, callerOf(event)),
-        }),
+        async ({ event, params }) => {
+          noInput(event);
+          return { status: 202, body: await subjects.erase(params.subject, callerOf(event)) };
+        },
         { checksParamLength: true },
       )
       .add('GET', '/webhooks/{id}/health', async ({ params }) => ({
@@ -151,10 +152,10 @@ export function createApiRouter(deps: ApiDeps): Router {
         status: 200,
         body: await notifications.get(params.id),
       }))
-      .add('POST', '/notifications/{id}/resend', async ({ params }) => ({
-        status: 202,
-        body: await notifications.resendOne(params.id),
-      }))
+      .add('POST', '/notifications/{id}/resend', async ({ event, params }) => {
+        noInput(event);
+        return { status: 202, body: await notifications.resendOne(params.id) };
+      })
       .add('POST', '/notifications/resend', async ({ event }) => ({
         status: 202,
         body: await notifications.resendBulk(body(event)),

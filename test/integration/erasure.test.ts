@@ -224,6 +224,19 @@ describe('erasure by subject', () => {
       attempts: [],
     });
   });
+  it('takes no input: an erase with a body other than {} is a 400 and erases nothing', async () => {
+    const api = client(apiHandlerFor(standIns()).handler);
+
+    const refused = await api.post('/subjects/client-body/erase', { subject: 'someone-else' });
+    const listed = await api.post('/subjects/client-body/erase', ['client-body']);
+    const empty = await api.post('/subjects/client-body/erase', {});
+
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details).toEqual([expect.objectContaining({ path: 'subject' })]);
+    expect(listed.status).toBe(400);
+    expect(empty.status).toBe(202);
+  });
+
   it('refuses a subject longer than an event may carry with 400 VALIDATION_ERROR, as an event with it is', async () => {
     const api = client(apiHandlerFor(standIns()).handler);
     const ingest = client(ingestHandlerFor(standIns()).handler);

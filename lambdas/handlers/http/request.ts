@@ -111,6 +111,27 @@ export function readJsonBody(event: APIGatewayProxyEventV2, opts: BodyOptions): 
   return value;
 }
 
+/**
+ * The body of a route that takes no input: absent, empty or `{}`. Anything else is a 400
+ * VALIDATION_ERROR, as an unknown field is on every route that takes one.
+ */
+export function readEmptyBody(event: APIGatewayProxyEventV2, maxBytes: number): void {
+  const value = readJsonBody(event, { maxBytes, optional: true });
+  if (value === undefined) return;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return;
+    throw new ValidationError(
+      'This route takes no input: send no body or {}.',
+      keys.map((key) => ({ path: key, message: 'unknown field; this route takes none' })),
+    );
+  }
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  throw new ValidationError('This route takes no input: send no body or {}.', [
+    { path: '', message: `must be absent or an empty object, got ${got}` },
+  ]);
+}
+
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Iterative walk (no recursion, so hostile nesting cannot overflow the stack). */
