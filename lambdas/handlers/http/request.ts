@@ -55,6 +55,12 @@ export function rawBodyText(event: APIGatewayProxyEventV2, maxBytes: number): st
   return raw;
 }
 
+/** Size in bytes of the request body as the client sent it (after base64 decoding). */
+export function rawBodyBytes(event: APIGatewayProxyEventV2): number {
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? Buffer.from(raw, 'base64').length : Buffer.byteLength(raw, 'utf8');
+}
+
 function checkContentType(event: APIGatewayProxyEventV2): void {
   const value = header(event, 'content-type');
   const [mediaType = '', ...params] = (value ?? '').split(';').map((p) => p.trim().toLowerCase());
