@@ -2,10 +2,10 @@
  * The delivery queue on SQS. One JSON message per DeliveryJob (toQueueJson: the characters SQS
  * refuses in a body are written as `\u` escapes, so every valid event can be queued), sent with
  * SendMessageBatch in chunks that respect both SQS batch limits (10 entries, total payload size,
- * counted on the escaped bodies). Every message
- * carries its webhook as MessageGroupId: on a standard queue that makes it a fair queue, which
- * serves quiet webhooks' messages ahead of a webhook holding a disproportionate share of the
- * consumers (no ordering or throughput change otherwise).
+ * counted on the escaped bodies). Every message carries its webhook as MessageGroupId: on a
+ * standard queue that makes it a fair queue, which serves quiet webhooks' messages ahead of a
+ * webhook holding a disproportionate share of the consumers (no ordering or throughput change
+ * otherwise).
  */
 import {
   SendMessageBatchCommand,
