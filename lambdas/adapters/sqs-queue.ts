@@ -1,9 +1,11 @@
 /**
- * The delivery queue on SQS. One JSON message per DeliveryJob, sent with SendMessageBatch in
- * chunks that respect both SQS batch limits (10 entries, total payload size). Every message
- * carries its webhook as MessageGroupId: on a standard queue that makes it a fair queue, which
- * serves quiet webhooks' messages ahead of a webhook holding a disproportionate share of the
- * consumers (no ordering or throughput change otherwise).
+ * The delivery queue on SQS. One JSON message per DeliveryJob (toQueueJson: the characters SQS
+ * refuses in a body are written as `\u` escapes, so every valid event can be queued), sent with
+ * SendMessageBatch in chunks that respect both SQS batch limits (10 entries, total payload size,
+ * counted on the escaped bodies). Every message carries its webhook as MessageGroupId: on a
+ * standard queue that makes it a fair queue, which serves quiet webhooks' messages ahead of a
+ * webhook holding a disproportionate share of the consumers (no ordering or throughput change
+ * otherwise).
  */
 import {
   SendMessageBatchCommand,
@@ -14,6 +16,7 @@ import { PayloadTooLargeError } from '../core/errors';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../core/ingest';
 import { messageGroupOf } from '../core/jobs';
 import type { DeliveryJob } from '../core/model';
+import { toQueueJson } from '../core/queue-json';
 import type { DeliveryQueue, EnqueueOptions } from '../ports';
 
 export const SQS_MAX_BATCH_ENTRIES = 10;
@@ -76,7 +79,8 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     if (!Number.isInteger(delay) || delay < 0 || delay > SQS_MAX_DELAY_SECONDS)
       throw new RangeError(`delaySeconds must be an integer in [0, ${SQS_MAX_DELAY_SECONDS}]`);
     const pending: Pending[] = jobs.map((job, index) => {
-      const body = JSON.stringify(job);
+      // Escaped as SQS requires (U+FFFE, U+FFFF, astral characters): sizes count the escapes.
+      const body = toQueueJson(job);
       const group = messageGroupOf(job);
       const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(group, 'utf8');
       if (bytes > this.maxBatchBytes) {

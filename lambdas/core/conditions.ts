@@ -226,11 +226,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Whether DynamoDB can store the number (conditions are stored as DynamoDB numbers): zero, or a
+ * magnitude from 1E-130 to 9.9999999999999999999999999999999999999E+125. Beyond, PutItem fails
+ * with "Number overflow/underflow". The largest double below 1e126 prints as 9.999999999999998e+125;
+ * 9.9999999999999999e125 and longer spellings of the maximum round to the double 1e126.
+ */
+export function isStorableNumber(value: number): boolean {
+  if (!Number.isFinite(value)) return false;
+  const magnitude = Math.abs(value);
+  return magnitude === 0 || (magnitude >= 1e-130 && magnitude < 1e126);
+}
+
+const NUMBER_RANGE =
+  'must be 0 or a number of magnitude from 1e-130 to 9.99e125 (the range DynamoDB stores)';
+
 function isScalar(value: unknown): value is Scalar {
   return (
     value === null ||
     typeof value === 'boolean' ||
-    (typeof value === 'number' && Number.isFinite(value)) ||
+    (typeof value === 'number' && isStorableNumber(value)) ||
     (typeof value === 'string' && value.length <= CONDITION_LIMITS.stringValue)
   );
 }
@@ -264,6 +279,21 @@ export function fieldProblem(field: unknown): string | undefined {
   return 'must start with data. or event.';
 }
 
+const isUnstorable = (v: unknown) =>
+  typeof v === 'number' && Number.isFinite(v) && !isStorableNumber(v);
+
+/**
+ * Where a rule's value holds a number DynamoDB cannot store, for the ops that take numbers:
+ * the value itself, or the first such element of an `in`/`nin` list.
+ */
+function unstorablePath(op: ConditionOp, value: unknown, at: string): string | undefined {
+  if (op === 'in' || op === 'nin') {
+    const index = Array.isArray(value) ? value.findIndex(isUnstorable) : -1;
+    return index >= 0 ? `${at}[${index}]` : undefined;
+  }
+  return op !== 'exists' && op !== 'prefix' && isUnstorable(value) ? at : undefined;
+}
+
 function valueProblem(op: ConditionOp, value: unknown): string | undefined {
   switch (op) {
     case 'eq':
@@ -275,7 +305,7 @@ function valueProblem(op: ConditionOp, value: unknown): string | undefined {
     case 'gte':
     case 'lt':
     case 'lte':
-      return (typeof value === 'number' && Number.isFinite(value)) ||
+      return (typeof value === 'number' && isStorableNumber(value)) ||
         (typeof value === 'string' && value.length <= CONDITION_LIMITS.stringValue)
         ? undefined
         : 'must be a number or a string';
@@ -357,8 +387,10 @@ export function parseConditions(
     } else if (!Object.hasOwn(rule, 'value')) {
       problem('INVALID_VALUE', `${at}.value`, 'is required', index);
     } else {
+      const unstorable = unstorablePath(op as ConditionOp, rule.value, `${at}.value`);
       const valueIssue = valueProblem(op as ConditionOp, rule.value);
-      if (valueIssue) problem('INVALID_VALUE', `${at}.value`, valueIssue, index);
+      if (unstorable) problem('INVALID_VALUE', unstorable, NUMBER_RANGE, index);
+      else if (valueIssue) problem('INVALID_VALUE', `${at}.value`, valueIssue, index);
     }
     if (issues.length === before) {
       const value = rule.value as Scalar | Scalar[];

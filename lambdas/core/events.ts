@@ -131,12 +131,20 @@ function envelope(input: Record<string, unknown>, now: Date): EventEnvelope {
   };
 }
 
-/** Validates one event. Throws ValidationError (details[].path) or PayloadTooLargeError. */
-export function parseEvent(input: unknown, now: Date): EventEnvelope {
+/**
+ * Validates one event. Throws ValidationError (details[].path) or PayloadTooLargeError.
+ * `bodyBytes`: the size of the request body the event came in, as sent (whitespace and escapes
+ * included), which the 256 KiB apply to; without it, the size of the event's JSON text.
+ */
+export function parseEvent(
+  input: unknown,
+  now: Date,
+  opts: { readonly bodyBytes?: number } = {},
+): EventEnvelope {
   const details: ErrorDetail[] = [];
   checkEvent(input, '', details);
   if (details.length > 0) throw new ValidationError('Invalid event', capped(details));
-  const size = eventSizeBytes(input);
+  const size = opts.bodyBytes ?? eventSizeBytes(input);
   if (size > MAX_EVENT_BYTES) {
     throw new PayloadTooLargeError(
       `Event is ${size} bytes; at most ${MAX_EVENT_BYTES} are allowed`,
@@ -157,11 +165,17 @@ export function asQueued(event: EventEnvelope): EventEnvelope {
 
 /**
  * Accepts a single event or a batch `{"events":[...]}` (1..100 events). A bad event in a batch
- * fails the whole batch; details name its index (`index`, path `events[i].field`).
+ * fails the whole batch; details name its index (`index`, path `events[i].field`). A single
+ * event is measured by `bodyBytes` when given (the request body as sent); each event of a
+ * batch by its JSON text (the batch's body as a whole is bounded where it is read).
  */
-export function parseEvents(body: unknown, now: Date): { batch: boolean; events: EventEnvelope[] } {
+export function parseEvents(
+  body: unknown,
+  now: Date,
+  opts: { readonly bodyBytes?: number } = {},
+): { batch: boolean; events: EventEnvelope[] } {
   if (!isPlainObject(body) || !Object.hasOwn(body, 'events')) {
-    return { batch: false, events: [parseEvent(body, now)] };
+    return { batch: false, events: [parseEvent(body, now, opts)] };
   }
   const details: ErrorDetail[] = [];
   for (const key of Object.keys(body)) {

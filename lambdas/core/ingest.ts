@@ -14,6 +14,7 @@ import type { EventTypeRecorder } from './event-types';
 import { parseEvents, refuseReservedTypes } from './events';
 import { jobsForEvent } from './matching';
 import type { DeliveryJob } from './model';
+import { queueJsonBytes } from './queue-json';
 import { required } from './required';
 
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
@@ -41,8 +42,12 @@ export interface IngestDeps {
 export class IngestService {
   constructor(private readonly deps: IngestDeps) {}
 
-  async ingest(body: unknown): Promise<IngestResult> {
-    const { batch, events } = parseEvents(body, this.deps.clock.now());
+  /**
+   * `bodyBytes`: the size of the request body as sent; a single event is measured by it (a
+   * batch's events each by their JSON text, the whole body being bounded at the edge).
+   */
+  async ingest(body: unknown, opts: { readonly bodyBytes?: number } = {}): Promise<IngestResult> {
+    const { batch, events } = parseEvents(body, this.deps.clock.now(), opts);
     refuseReservedTypes(events, batch);
     const definitions = (await this.deps.webhooks.list()).filter((d) => d.enabled);
     const jobs: DeliveryJob[] = [];
@@ -53,10 +58,12 @@ export class IngestService {
       const matching = jobsForEvent(definitions, event);
       const first = matching[0];
       if (first) {
-        // A queue message holds at most 1 MiB: the event (at most 256 KiB) plus its delivery
-        // envelope always fits; the check keeps that true if either limit ever moves. Jobs of
-        // one event differ only in fixed-length ids and the version.
-        const size = Buffer.byteLength(JSON.stringify(first), 'utf8');
+        // A queue message holds at most 1 MiB, counted on the text SQS receives (toQueueJson:
+        // escapes make an astral character 12 bytes instead of 4). An event of 256 KiB fits
+        // with its envelope even so; re-serialising can still grow a single event past its
+        // body's size (`1e20` is written out in full), and the limits may move: hence the
+        // check. Jobs of one event differ only in fixed-length ids and the version.
+        const size = queueJsonBytes(first);
         if (size > MAX_QUEUE_MESSAGE_BYTES) {
           tooLarge.push({
             index,

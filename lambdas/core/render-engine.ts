@@ -105,6 +105,42 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** liquidjs's Limiter messages (render time, allocations, template length): fixed text. */
+const LIMIT_MESSAGE = /^(memory alloc|template render|parse length) limit exceeded$/;
+/** Template source quoted in a message is cut to this many characters. */
+const MAX_QUOTED_SOURCE = 100;
+
+function positionOf(err: unknown): string {
+  const token = (err as { token?: { getPosition?: () => [number, number] } } | null)?.token;
+  const at = typeof token?.getPosition === 'function' ? token.getPosition() : undefined;
+  return at ? ` at line ${at[0]}, column ${at[1]}` : '';
+}
+
+/**
+ * Why a template failed to render, built from the kind of failure and its position in the
+ * template only. liquidjs's own messages may carry rendered values (a filter's error quoting its
+ * input, a variable name looked up from event data), and this text is stored as a
+ * notification's failureDetail, where erasure cannot reach. An undefined variable is named by
+ * its source in the template (`data.customer.name`), which is the definition's, not the event's.
+ */
+export function renderErrorMessage(err: unknown): string {
+  if (isOutputLimit(err)) return `rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters`;
+  const original = (err as { originalError?: unknown } | null)?.originalError ?? err;
+  const message = original instanceof Error ? original.message : '';
+  if (LIMIT_MESSAGE.test(message)) return message;
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'UndefinedVariableError') {
+    const token = (err as { token?: { getText?: () => string } }).token;
+    const source = typeof token?.getText === 'function' ? token.getText().trim() : '';
+    const quoted =
+      source.length > MAX_QUOTED_SOURCE ? `${source.slice(0, MAX_QUOTED_SOURCE)}...` : source;
+    return `undefined variable${quoted ? `: ${quoted}` : ''}${positionOf(err)}`;
+  }
+  const kind =
+    original instanceof Error && original.name !== 'Error' ? ` with a ${original.name}` : '';
+  return `a tag or filter failed${kind}${positionOf(err)}`;
+}
+
 export function isOutputLimit(err: unknown): boolean {
   return (
     err instanceof OutputLimitError ||

@@ -34,6 +34,8 @@ interface OutputStep {
   readonly template: Template;
   /** Root-to-leaf property path, or undefined for a literal. */
   readonly path: readonly (string | number)[] | undefined;
+  /** The variable's token (as liquidjs reports an undefined variable: its source and position). */
+  readonly access: PropertyAccessToken | undefined;
   readonly literal: unknown;
   readonly filters: readonly {
     readonly filter: InternalFilter;
@@ -89,9 +91,10 @@ function fastStep(template: Template): Step | undefined {
   const [initial] = postfix;
   if (postfix.length !== 1 || initial === undefined) return undefined;
   let path: (string | number)[] | undefined;
+  let access: PropertyAccessToken | undefined;
   let literal: unknown;
   if (initial.kind === TokenKind.PropertyAccess) {
-    const access = initial as PropertyAccessToken;
+    access = initial as PropertyAccessToken;
     if (access.variable !== undefined || access.props.length === 0) return undefined;
     path = [];
     for (const prop of access.props) {
@@ -120,7 +123,7 @@ function fastStep(template: Template): Step | undefined {
     filters.push({ filter: f, args });
   }
   const lenient = filters[0]?.filter.name === 'default';
-  return { kind: 'output', template, path, literal, filters, lenient };
+  return { kind: 'output', template, path, access, literal, filters, lenient };
 }
 
 function evalOutput(step: OutputStep, ctx: Context): unknown {
@@ -140,7 +143,7 @@ function evalOutput(step: OutputStep, ctx: Context): unknown {
         const name = path.slice(0, i + 1).join('.');
         throw new UndefinedVariableError(
           new Error(`undefined variable: ${name}`),
-          step.template.token,
+          step.access ?? step.template.token,
         );
       }
     }

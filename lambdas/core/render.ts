@@ -6,6 +6,7 @@
  */
 import { Context, type Liquid, toValueSync } from 'liquidjs';
 import { type ErrorDetail, TemplateError } from './errors';
+import { invalidJsonMessage } from './json-syntax';
 import type { ContentType, RenderedRequest, WebhookDefinition } from './model';
 import { VersionedLruCache } from './render-cache';
 import { buildRenderContext, type RenderContext, sampleEvent } from './render-context';
@@ -15,8 +16,8 @@ import {
   CappedEmitter,
   createEngine,
   errorMessage,
-  isOutputLimit,
   PLACEHOLDER,
+  renderErrorMessage,
 } from './render-engine';
 import {
   type CompiledTemplate,
@@ -164,9 +165,8 @@ export class Renderer {
       if (this.fastPath) renderSteps(template.steps, ctx, emitter);
       else toValueSync(this.engine.renderer.renderTemplates(template.templates, ctx, emitter));
     } catch (err) {
-      const message = isOutputLimit(err)
-        ? `rendered output exceeds ${MAX_RENDER_OUTPUT_CHARS} characters`
-        : errorMessage(err);
+      // Never liquidjs's message: it may quote event data (see renderErrorMessage).
+      const message = renderErrorMessage(err);
       throw new TemplateError(`Template ${path} failed to render: ${message}`, [{ path, message }]);
     }
     return emitter.buffer;
@@ -204,10 +204,9 @@ export class Renderer {
     if (compiled.contentType === 'application/json') {
       try {
         JSON.parse(body);
-      } catch (err) {
-        // V8 may quote the body, which carries event data: drop the quotation.
-        const reason = errorMessage(err).replace(/, ".*" is not valid JSON$/s, '');
-        const message = `rendered body is not valid JSON: ${reason}`;
+      } catch {
+        // Not JSON.parse's message: it quotes the body, which carries event data.
+        const message = invalidJsonMessage(body);
         throw new TemplateError(message, [{ path: 'body', message }]);
       }
     }

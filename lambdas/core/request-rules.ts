@@ -77,7 +77,8 @@ export function checkRenderedUrl(rendered: string): string {
     throw new TemplateError(message, [{ path: 'url', message }]);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    const message = `rendered URL must use http or https, not ${parsed.protocol.slice(0, -1)}`;
+    // Not naming the scheme found: the URL is rendered from event data.
+    const message = 'rendered URL must use http or https';
     throw new TemplateError(message, [{ path: 'url', message }]);
   }
   if (parsed.username !== '' || parsed.password !== '') {

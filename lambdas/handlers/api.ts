@@ -23,7 +23,7 @@ import type {
   WebhookStore,
 } from '../ports';
 import { MAX_API_BODY_BYTES } from './http/limits';
-import { readJsonBody, readQuery } from './http/request';
+import { readEmptyBody, readJsonBody, readQuery } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
 
 export interface ApiDeps {
@@ -80,79 +80,92 @@ export function createApiRouter(deps: ApiDeps): Router {
     readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES });
   const optionalBody = (event: APIGatewayProxyEventV2) =>
     readJsonBody(event, { maxBytes: MAX_API_BODY_BYTES, optional: true });
+  const noInput = (event: APIGatewayProxyEventV2) => readEmptyBody(event, MAX_API_BODY_BYTES);
 
-  return new Router()
-    .add('GET', '/health', async () => ({ status: 200, body: { status: 'ok' } }))
-    .add('GET', '/sender-ips', async () => ({
-      status: 200,
-      body: { region: deps.config.region, ips: [...deps.config.senderIps] },
-    }))
-    .add('GET', '/webhooks', async () => ({ status: 200, body: { items: await webhooks.list() } }))
-    .add('POST', '/webhooks', async ({ event }) => {
-      const created = await webhooks.create(body(event));
-      return {
-        status: 201,
-        body: created,
-        headers: { location: `/webhooks/${encodeURIComponent(created.id)}` },
-      };
-    })
-    .add('GET', '/webhooks/{id}', async ({ params }) => ({
-      status: 200,
-      body: await webhooks.get(params.id),
-    }))
-    .add('PUT', '/webhooks/{id}', async ({ event, params }) => ({
-      status: 200,
-      body: await webhooks.replace(params.id, body(event)),
-    }))
-    .add('DELETE', '/webhooks/{id}', async ({ params }) => {
-      await webhooks.delete(params.id);
-      return { status: 204 };
-    })
-    .add('POST', '/webhooks/{id}/signing-secrets/rotate', async ({ event, params }) => ({
-      status: 200,
-      body: await webhooks.rotateSigningKey(params.id, optionalBody(event)),
-    }))
-    .add('POST', '/webhooks/{id}/preview', async ({ event, params }) => ({
-      status: 200,
-      body: await webhooks.preview(params.id, optionalBody(event)),
-    }))
-    .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
-    .add('POST', '/subjects/{subject}/erase', async ({ event, params }) => ({
-      status: 202,
-      body: await subjects.erase(params.subject, callerOf(event)),
-    }))
-    .add('GET', '/webhooks/{id}/health', async ({ params }) => ({
-      status: 200,
-      body: await health.get(params.id),
-    }))
-    .add('POST', '/webhooks/{id}/pause', async ({ params }) => ({
-      status: 200,
-      body: await health.pause(params.id),
-    }))
-    .add('POST', '/webhooks/{id}/resume', async ({ params }) => ({
-      status: 200,
-      body: await health.resume(params.id),
-    }))
-    .add('GET', '/notifications', async ({ event }) => ({
-      status: 200,
-      body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),
-    }))
-    .add('GET', '/notifications/{id}', async ({ params }) => ({
-      status: 200,
-      body: await notifications.get(params.id),
-    }))
-    .add('POST', '/notifications/{id}/resend', async ({ params }) => ({
-      status: 202,
-      body: await notifications.resendOne(params.id),
-    }))
-    .add('POST', '/notifications/resend', async ({ event }) => ({
-      status: 202,
-      body: await notifications.resendBulk(body(event)),
-    }))
-    .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({
-      status: 200,
-      body: await notifications.getJob(params.jobId),
-    }));
+  return (
+    new Router()
+      .add('GET', '/health', async () => ({ status: 200, body: { status: 'ok' } }))
+      .add('GET', '/sender-ips', async () => ({
+        status: 200,
+        body: { region: deps.config.region, ips: [...deps.config.senderIps] },
+      }))
+      .add('GET', '/webhooks', async () => ({
+        status: 200,
+        body: { items: await webhooks.list() },
+      }))
+      .add('POST', '/webhooks', async ({ event }) => {
+        const created = await webhooks.create(body(event));
+        return {
+          status: 201,
+          body: created,
+          headers: { location: `/webhooks/${encodeURIComponent(created.id)}` },
+        };
+      })
+      .add('GET', '/webhooks/{id}', async ({ params }) => ({
+        status: 200,
+        body: await webhooks.get(params.id),
+      }))
+      .add('PUT', '/webhooks/{id}', async ({ event, params }) => ({
+        status: 200,
+        body: await webhooks.replace(params.id, body(event)),
+      }))
+      .add('DELETE', '/webhooks/{id}', async ({ params }) => {
+        await webhooks.delete(params.id);
+        return { status: 204 };
+      })
+      .add('POST', '/webhooks/{id}/signing-secrets/rotate', async ({ event, params }) => ({
+        status: 200,
+        body: await webhooks.rotateSigningKey(params.id, optionalBody(event)),
+      }))
+      .add('POST', '/webhooks/{id}/preview', async ({ event, params }) => ({
+        status: 200,
+        body: await webhooks.preview(params.id, optionalBody(event)),
+      }))
+      .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
+      // A subject is a value producers chose, not an id: a too long one is a 400 naming the
+      // limit events have (SubjectService), not a 404.
+      .add(
+        'POST',
+        '/subjects/{subject}/erase',
+        async ({ event, params }) => {
+          noInput(event);
+          return { status: 202, body: await subjects.erase(params.subject, callerOf(event)) };
+        },
+        { checksParamLength: true },
+      )
+      .add('GET', '/webhooks/{id}/health', async ({ params }) => ({
+        status: 200,
+        body: await health.get(params.id),
+      }))
+      .add('POST', '/webhooks/{id}/pause', async ({ params }) => ({
+        status: 200,
+        body: await health.pause(params.id),
+      }))
+      .add('POST', '/webhooks/{id}/resume', async ({ params }) => ({
+        status: 200,
+        body: await health.resume(params.id),
+      }))
+      .add('GET', '/notifications', async ({ event }) => ({
+        status: 200,
+        body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),
+      }))
+      .add('GET', '/notifications/{id}', async ({ params }) => ({
+        status: 200,
+        body: await notifications.get(params.id),
+      }))
+      .add('POST', '/notifications/{id}/resend', async ({ event, params }) => {
+        noInput(event);
+        return { status: 202, body: await notifications.resendOne(params.id) };
+      })
+      .add('POST', '/notifications/resend', async ({ event }) => ({
+        status: 202,
+        body: await notifications.resendBulk(body(event)),
+      }))
+      .add('GET', '/notifications/resend/{jobId}', async ({ params }) => ({
+        status: 200,
+        body: await notifications.getJob(params.jobId),
+      }))
+  );
 }
 
 export function createApiHandler(deps: ApiDeps): HttpHandler {

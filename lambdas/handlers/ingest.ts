@@ -11,7 +11,7 @@ import { EventTypeRecorder } from '../core/event-types';
 import { IngestService } from '../core/ingest';
 import type { Clock, DeliveryQueue, EventTypeStore, WebhookStore } from '../ports';
 import { MAX_EVENTS_BODY_BYTES } from './http/limits';
-import { readJsonBody } from './http/request';
+import { rawBodyBytes, readJsonBody } from './http/request';
 import { createHttpHandler, type HttpHandler, Router } from './http/router';
 
 export interface IngestHandlerDeps {
@@ -46,7 +46,9 @@ export function createIngestRouter(deps: IngestHandlerDeps): Router {
     : undefined;
   const ingest = new IngestService({ webhooks, queue: deps.queue, clock: deps.clock, eventTypes });
   return new Router().add('POST', '/events', async ({ event }) => {
-    const result = await ingest.ingest(readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES }));
+    const input = readJsonBody(event, { maxBytes: MAX_EVENTS_BODY_BYTES });
+    // A single event's 256 KiB apply to the body as sent, whitespace included.
+    const result = await ingest.ingest(input, { bodyBytes: rawBodyBytes(event) });
     if (deps.metrics) {
       deps.metrics.addMetric(
         METRIC_NAMES.eventsIngested,

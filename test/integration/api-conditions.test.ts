@@ -128,6 +128,49 @@ describe('conditions', () => {
     expect((await api.get('/webhooks')).body.items.length).toBe(before);
   });
 
+  it('numbers DynamoDB cannot store are a 400 naming the rule, on create and replace; the range edges are stored exactly', async () => {
+    const { api } = setup();
+    const before = (await api.get('/webhooks')).body.items.length;
+    const withRule = (rule: Record<string, unknown>) => ({
+      ...bigLoans,
+      conditions: { match: 'all', rules: [bigLoans.conditions.rules[0], rule] },
+    });
+    const refused: [Record<string, unknown>, string][] = [
+      [{ field: 'data.a', op: 'eq', value: 1e300 }, 'conditions.rules[1].value'],
+      [{ field: 'data.a', op: 'eq', value: 1e308 }, 'conditions.rules[1].value'],
+      [{ field: 'data.a', op: 'gte', value: -1e126 }, 'conditions.rules[1].value'],
+      [{ field: 'data.a', op: 'lt', value: 1e-300 }, 'conditions.rules[1].value'],
+      [{ field: 'data.a', op: 'in', value: ['EUR', 1e300] }, 'conditions.rules[1].value[1]'],
+      [{ field: 'data.a', op: 'nin', value: [1, 1e-300] }, 'conditions.rules[1].value[1]'],
+    ];
+    for (const [rule, path] of refused) {
+      const res = await api.post('/webhooks', withRule(rule));
+      expect(res.status).toBe(400);
+      expect(res.body.error.details).toEqual([
+        expect.objectContaining({ index: 1, reason: 'INVALID_VALUE', path }),
+      ]);
+    }
+    expect((await api.get('/webhooks')).body.items.length).toBe(before);
+
+    const edges = [1e-130, -1e-130, 9.999999999999998e125, -9.999999999999998e125, 0];
+    const created = await api.post(
+      '/webhooks',
+      withRule({ field: 'data.a', op: 'in', value: edges }),
+    );
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    expect((await api.get(`/webhooks/${id}`)).body.conditions.rules[1].value).toEqual(edges);
+    const replaced = await api.put(
+      `/webhooks/${id}`,
+      withRule({ field: 'data.a', op: 'eq', value: 1e300 }),
+    );
+    expect(replaced.status).toBe(400);
+    expect(replaced.body.error.details).toEqual([
+      expect.objectContaining({ path: 'conditions.rules[1].value' }),
+    ]);
+    expect((await api.get(`/webhooks/${id}`)).body.conditions.rules[1].value).toEqual(edges);
+  });
+
   it('with other problems too, every problem comes under VALIDATION_ERROR', async () => {
     const { api } = setup();
     const res = await api.post('/webhooks', {

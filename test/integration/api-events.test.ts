@@ -147,6 +147,44 @@ describe('publishing one event', () => {
     expect(jobs.length).toBeGreaterThan(0);
   });
 
+  it('measures a single event by its body as sent: whitespace and escapes count', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const compact = JSON.stringify({ type: 'LOAN_REPAID', data: { loanId: 'L-9' } });
+    const padded = (bytes: number) =>
+      `${compact.slice(0, -1)}${' '.repeat(bytes - compact.length)}}`;
+    const escaped = `{"type":"LOAN_REPAID","data":{"s":"${'\\u0041'.repeat(44_000)}"}}`;
+    expect(Buffer.byteLength(padded(256 * 1024 + 1))).toBe(262_145);
+    expect(Buffer.byteLength(escaped)).toBeGreaterThan(256 * 1024);
+
+    const over = await api.post('/events', padded(256 * 1024 + 1));
+    const overBase64 = await api.post('/events', padded(256 * 1024 + 1), { base64: true });
+    const overEscaped = await api.post('/events', escaped);
+    const exact = await api.post('/events', padded(256 * 1024));
+
+    for (const res of [over, overBase64, overEscaped]) {
+      expect(res.status).toBe(413);
+      expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    }
+    expect(over.body.error.message).toContain('262145 bytes');
+    expect(exact.status).toBe(202);
+    expect(await queued()).toHaveLength(2);
+  });
+
+  it('keeps measuring each event of a batch by its JSON text; the whole batch body is bounded at 5 MiB', async () => {
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const event = JSON.stringify({ type: 'LOAN_REPAID', data: { loanId: 'L-10' } });
+    const spaced = `${event.slice(0, -1)}${' '.repeat(300 * 1024)}}`;
+
+    const res = await api.post('/events', `{"events":[${spaced},${spaced}]}`);
+    const huge = await api.post('/events', `{"events":[${event}]${' '.repeat(5 * 1024 * 1024)}}`);
+
+    expect(res.status).toBe(202);
+    expect(res.body.events).toHaveLength(2);
+    expect(await queued()).toHaveLength(4);
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.message).toMatch(/5242880 bytes/);
+  });
+
   it('accepts an event just under 256 KiB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
     const res = await api.post('/events', {

@@ -286,6 +286,32 @@ describe('resending one notification', () => {
     ]);
   });
 
+  it('takes no input: an empty object is accepted, any other body is a 400 and queues nothing', async () => {
+    const seed = seeds[0]!;
+    const path = `/notifications/${seed.id}/resend`;
+
+    const empty = await api().post(path, {});
+    const blank = await api().post(path, '   ');
+    expect(empty.status).toBe(202);
+    expect(blank.status).toBe(202);
+    expect(await queued()).toHaveLength(2);
+
+    for (const [body, paths] of [
+      [[1], ['']],
+      [{ x: 1 }, ['x']],
+      [{ ids: [seed.id], force: true }, ['ids', 'force']],
+      ['null', ['']],
+      ['"resend"', ['']],
+      ['1', ['']],
+    ] as const) {
+      const res = await api().post(path, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(paths);
+    }
+    expect(await queued(0)).toEqual([]);
+  });
+
   it('answers 404 for an unknown notification and queues nothing', async () => {
     const res = await api().post('/notifications/ntf_NOPE/resend');
     expect(res.status).toBe(404);

@@ -412,6 +412,11 @@ describe('the OpenAPI description', () => {
       method: 'POST',
       path: '/notifications/ntf_none/resend',
     });
+    await call(apiHandler, '/notifications/{id}/resend', {
+      method: 'POST',
+      path: `/notifications/${ntf}/resend`,
+      body: { force: true },
+    });
     // Erasure by subject: the erased request in history, resend refused, a bad subject.
     const aboutSubject = notificationIdFor(id, 'oa-subject');
     await stores.payloads.putOnce(aboutSubject, previewed.body, 2_000_000_000, 'client-oa');

@@ -4,6 +4,8 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { generateSigningSecret } from '../../lambdas/core/signing';
+import { apiHandlerFor } from '../support/api-harness';
+import { client } from '../support/apigw';
 import { definition, deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
 import { ok } from '../support/receivers';
 import { useStandIns } from '../support/standins';
@@ -318,6 +320,39 @@ describe('delivery of the first attempt', () => {
       attempts: [],
     });
     expect(await harness.payloads.get(job.notificationId)).toBeUndefined();
+  });
+
+  it('shows request null for notifications that failed before a request was stored, even if one is stored under the id later', async () => {
+    const api = client(apiHandlerFor(standIns()).handler);
+    const big = definition({
+      url: `${receiver.url}/big2`,
+      body: '{"blob": {{ data.blob | json }}}',
+    });
+    const broken = definition({ url: `${receiver.url}/broken`, body: '{"x": {{ data.text }}}' });
+    await harness.webhooks.put(big);
+    await harness.webhooks.put(broken);
+    const tooLarge = deliverJob(big, event({ blob: 'x'.repeat(300 * 1024) }));
+    const unrendered = deliverJob(broken, event({ text: 'not json' }));
+    await harness.service.handleJob(tooLarge);
+    await harness.service.handleJob(unrendered);
+
+    for (const [job, reason] of [
+      [tooLarge, 'PAYLOAD_TOO_LARGE'],
+      [unrendered, 'TEMPLATE_ERROR'],
+    ] as const) {
+      const shown = await api.get(`/notifications/${job.notificationId}`);
+      expect(shown.status).toBe(200);
+      expect(shown.body).toMatchObject({ status: 'FAILED', failureReason: reason, request: null });
+      // A repeated job rendering with a newer definition stores a request and sends nothing:
+      // it was never this notification's request.
+      await harness.payloads.putOnce(
+        job.notificationId,
+        { method: 'POST', url: `${receiver.url}/later`, headers: {}, body: '{}' },
+        Math.floor(Date.now() / 1000) + 3600,
+      );
+      expect((await api.get(`/notifications/${job.notificationId}`)).body.request).toBeNull();
+    }
+    expect(receiver.requests).toHaveLength(0);
   });
 
   it('fails a template that does not render with TEMPLATE_ERROR and keeps the message', async () => {

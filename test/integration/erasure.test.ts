@@ -9,10 +9,11 @@
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
 import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
+import { MAX_SUBJECT_LENGTH } from '../../lambdas/core/events';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { standInCipher } from '../../local/standins';
-import { apiHandlerFor, drainQueue } from '../support/api-harness';
+import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import {
   createDeliveryHarness,
@@ -221,5 +222,86 @@ describe('erasure by subject', () => {
       failureReason: 'ERASED',
       attempts: [],
     });
+  });
+  it('takes no input: an erase with a body other than {} is a 400 and erases nothing', async () => {
+    const api = client(apiHandlerFor(standIns()).handler);
+
+    const refused = await api.post('/subjects/client-body/erase', { subject: 'someone-else' });
+    const listed = await api.post('/subjects/client-body/erase', ['client-body']);
+    const empty = await api.post('/subjects/client-body/erase', {});
+
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details).toEqual([expect.objectContaining({ path: 'subject' })]);
+    expect(listed.status).toBe(400);
+    expect(empty.status).toBe(202);
+  });
+
+  it('refuses a subject longer than an event may carry with 400 VALIDATION_ERROR, as an event with it is', async () => {
+    const api = client(apiHandlerFor(standIns()).handler);
+    const ingest = client(ingestHandlerFor(standIns()).handler);
+    const longest = 's'.repeat(MAX_SUBJECT_LENGTH);
+    const tooLong = `${longest}x`;
+
+    const erased = await api.post(`/subjects/${longest}/erase`, undefined);
+    const refused = await api.post(`/subjects/${tooLong}/erase`, undefined);
+    const farTooLong = await api.post(
+      `/subjects/${encodeURIComponent('é'.repeat(2000))}/erase`,
+      undefined,
+    );
+    const event = await ingest.post('/events', { type: 'X', subject: tooLong, data: {} });
+
+    expect(erased.status).toBe(202);
+    expect(erased.body.subject).toBe(longest);
+    for (const res of [refused, farTooLong, event]) {
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details).toEqual([
+        { path: 'subject', message: expect.stringContaining(`${MAX_SUBJECT_LENGTH} characters`) },
+      ]);
+    }
+    await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
+  });
+  it('a request that failed to render leaves nothing of the event behind: its failureDetail quotes no data, before or after the erasure', async () => {
+    const s = standIns();
+    const api = client(apiHandlerFor(s).handler);
+    const ingest = client(ingestHandlerFor(s).handler);
+    await drainQueue(s.clients.sqs, s.queueUrl, 0);
+    const created = await api.post('/webhooks', {
+      name: 'breaks on text',
+      events: ['CLIENT_TE'],
+      url: `${receiver.url}/te`,
+      body: '{"a": {{ data.x }}, "b": 1}',
+    });
+    expect(created.status).toBe(201);
+    const secret = 'SECRET NAME Alice Smith';
+    const published = await ingest.post('/events', {
+      type: 'CLIENT_TE',
+      subject: 'client-te',
+      data: { x: secret },
+    });
+    expect(published.status).toBe(202);
+    const jobs = await drainQueue(s.clients.sqs, s.queueUrl);
+    expect(jobs).toHaveLength(1);
+    for (const job of jobs) await harness.service.handleJob(job);
+    const id = (jobs[0] as Extract<DeliveryJob, { kind: 'deliver' }>).notificationId;
+    const fragments = ['SECRET', 'Alice', 'Smith', 'NAM'];
+
+    const failed = await api.get(`/notifications/${id}`);
+    expect(failed.body).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'TEMPLATE_ERROR',
+      failureDetail: expect.stringContaining('not valid JSON: unexpected character at position 6'),
+      request: null,
+    });
+    for (const fragment of fragments) expect(failed.rawBody).not.toContain(fragment);
+
+    expect((await api.post('/subjects/client-te/erase', undefined)).status).toBe(202);
+    const after = await api.get(`/notifications/${id}`);
+    expect(after.status).toBe(200);
+    for (const fragment of fragments) expect(after.rawBody).not.toContain(fragment);
+    const stored = await s.clients.dynamo.send(
+      new ScanCommand({ TableName: s.tables.notifications }),
+    );
+    for (const fragment of fragments) expect(JSON.stringify(stored.Items)).not.toContain(fragment);
   });
 });

@@ -150,6 +150,53 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     expect(await drain(sqs, standIns().queueUrl, 7)).toHaveLength(7);
   });
 
+  it('queues jobs carrying emoji, U+FFFE and U+FFFF anywhere in the event, and they come back exactly', async () => {
+    const { sqs } = standIns().clients;
+    const queue = new SqsDeliveryQueue(sqs, standIns().queueUrl);
+    const jobs: DeliveryJob[] = [
+      {
+        kind: 'deliver',
+        notificationId: 'ntf_emoji',
+        webhookId: 'wh_1',
+        event: {
+          id: 'evt_😀',
+          type: 'OK 🎉',
+          occurredAt: '2026-11-28T10:00:00.000Z',
+          subject: 'client-👩‍💻',
+          data: { k: '😀', '🔑': ['\uffff', '\ufffe', 'a\u{10ffff}z'], plain: 'é €' },
+        },
+      },
+      { kind: 'resend', notificationId: 'ntf_2', webhookId: 'wh_😀', jobId: 'job_1' },
+    ];
+
+    await queue.enqueue(jobs);
+
+    const bodies = await drain(sqs, standIns().queueUrl, 2);
+    expect(bodies.map((m) => JSON.parse(m.Body ?? 'null'))).toEqual(expect.arrayContaining(jobs));
+    expect(bodies).toHaveLength(2);
+  });
+
+  it('splits batches by the escaped size of the messages', async () => {
+    const { sqs } = standIns().clients;
+    const limit = 64 * 1024;
+    const queue = new SqsDeliveryQueue(sqs, standIns().queueUrl, { maxBatchBytes: limit });
+    // 1,500 emoji: 6,000 bytes of UTF-8 but 18,000 once escaped. Unescaped, all seven would
+    // fit into 64 KiB; escaped, three do.
+    const jobs = Array.from({ length: 7 }, (_, i) => {
+      const job = deliverJob(i, 0) as Extract<DeliveryJob, { kind: 'deliver' }>;
+      return { ...job, event: { ...job.event, data: { pad: '😀'.repeat(1500) } } };
+    });
+    const spy = spyBatches(sqs);
+
+    await queue.enqueue(jobs);
+    spy.restore();
+
+    expect(spy.sizes.map((s) => s.length)).toEqual([3, 3, 1]);
+    for (const sizes of spy.sizes)
+      expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(limit);
+    expect(await drain(sqs, standIns().queueUrl, 7)).toHaveLength(7);
+  });
+
   it('sends a job of almost 1 MiB on its own and refuses one above 1 MiB without sending anything', async () => {
     const { sqs } = standIns().clients;
     const queue = new SqsDeliveryQueue(sqs, standIns().queueUrl);

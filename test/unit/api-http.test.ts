@@ -78,6 +78,23 @@ describe('router', () => {
     expect(res.rawBody).toBeUndefined();
   });
 
+  it('hands an overlong parameter to a route that checks its length itself', async () => {
+    const checking = createHttpHandler(
+      new Router().add(
+        'POST',
+        '/subjects/{subject}/erase',
+        async ({ params }) => ({ status: 400, body: { length: params.subject.length } }),
+        { checksParamLength: true },
+      ),
+      { logger: silent },
+    );
+    const res = await invoke(checking, {
+      method: 'POST',
+      path: `/subjects/${'x'.repeat(300)}/erase`,
+    });
+    expect(res).toMatchObject({ status: 400, body: { length: 300 } });
+  });
+
   it('treats a malformed percent escape or an overlong id as no route', async () => {
     expect((await invoke(handler, { method: 'GET', path: '/notifications/%E0%A4%A' })).status).toBe(
       404,

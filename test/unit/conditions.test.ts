@@ -6,6 +6,7 @@ import {
   type Conditions,
   conditionsMatch,
   evaluateConditions,
+  isStorableNumber,
   parseConditions,
   ruleHolds,
 } from '../../lambdas/core/conditions';
@@ -122,6 +123,27 @@ describe('validation at save', () => {
       'conditions.rules[1].extra',
     ],
     ['not a rule', 'INVALID_RULE', 'conditions.rules[1]'],
+    // Numbers DynamoDB cannot store (it refuses them with "Number overflow/underflow").
+    [{ field: 'data.a', op: 'eq', value: 1e300 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'ne', value: -1e308 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'gt', value: 1e126 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'lte', value: 1e-300 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'eq', value: 5e-324 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [
+      { field: 'data.a', op: 'contains', value: 1e-131 },
+      'INVALID_VALUE',
+      'conditions.rules[1].value',
+    ],
+    [
+      { field: 'data.a', op: 'in', value: [1, 'x', 1e300] },
+      'INVALID_VALUE',
+      'conditions.rules[1].value[2]',
+    ],
+    [
+      { field: 'data.a', op: 'nin', value: [-1e-300] },
+      'INVALID_VALUE',
+      'conditions.rules[1].value[0]',
+    ],
   ])('refuses rule %j with %s at %s, naming index 1', (bad, reason, path) => {
     const { conditions, issues } = parseConditions({
       match: 'any',
@@ -129,6 +151,23 @@ describe('validation at save', () => {
     });
     expect(conditions).toBeUndefined();
     expect(issues).toContainEqual(expect.objectContaining({ reason, path, index: 1 }));
+  });
+
+  it('accepts numbers at the edges of the range DynamoDB stores, and names the range when refusing', () => {
+    const edges = [0, -0, 1e-130, -1e-130, 9.999999999999998e125, -9.999999999999998e125];
+    for (const value of edges) {
+      expect(isStorableNumber(value)).toBe(true);
+      expect(
+        parseConditions({ match: 'all', rules: [{ field: 'data.a', op: 'eq', value }] }).issues,
+      ).toEqual([]);
+    }
+    for (const value of [1e126, 1e-131, 1e308, -5e-324, Number.POSITIVE_INFINITY, Number.NaN])
+      expect(isStorableNumber(value)).toBe(false);
+    const { issues } = parseConditions({
+      match: 'all',
+      rules: [{ field: 'data.a', op: 'eq', value: 1e300 }],
+    });
+    expect(issues[0]?.message).toContain('1e-130');
   });
 
   it('refuses more than 20 rules, a bad match and a missing rules list', () => {
@@ -175,22 +214,26 @@ const field = fc.oneof(
     .map((p) => `data.${p.join('.')}`),
   fc.constantFrom('event.id', 'event.type', 'event.occurredAt'),
 );
+// Rules validation accepts: numbers within the range DynamoDB stores.
+const storable = <T>(arb: fc.Arbitrary<T>) =>
+  arb.filter((v) => typeof v !== 'number' || isStorableNumber(v));
+const storableScalar = storable(scalar);
 const validRule = fc.oneof(
-  fc.record({ field, op: fc.constantFrom('eq', 'ne'), value: scalar }),
+  fc.record({ field, op: fc.constantFrom('eq', 'ne'), value: storableScalar }),
   fc.record({
     field,
     op: fc.constantFrom('gt', 'gte', 'lt', 'lte'),
     value: fc.oneof(
       fc.string({ maxLength: 3 }),
       fc.integer(),
-      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      storable(fc.double({ noNaN: true, noDefaultInfinity: true })),
     ),
   }),
-  fc.record({ field, op: fc.constant('contains'), value: scalar.filter((v) => v !== '') }),
+  fc.record({ field, op: fc.constant('contains'), value: storableScalar.filter((v) => v !== '') }),
   fc.record({
     field,
     op: fc.constantFrom('in', 'nin'),
-    value: fc.array(scalar, { minLength: 1, maxLength: 4 }),
+    value: fc.array(storableScalar, { minLength: 1, maxLength: 4 }),
   }),
   fc.record({ field, op: fc.constant('exists'), value: fc.boolean() }),
   fc.record({ field, op: fc.constant('prefix'), value: fc.string({ minLength: 1, maxLength: 3 }) }),

@@ -138,6 +138,22 @@ describe('parseEvent', () => {
     expect(caught(() => parseEvent(tooBig, now))).toBeInstanceOf(PayloadTooLargeError);
   });
 
+  it('measures the request body as sent when its size is given', () => {
+    const small = { type: 'X', data: { s: 'a' } };
+
+    expect(parseEvent(small, now, { bodyBytes: MAX_EVENT_BYTES }).type).toBe('X');
+    expect(caught(() => parseEvent(small, now, { bodyBytes: MAX_EVENT_BYTES + 1 }))).toBeInstanceOf(
+      PayloadTooLargeError,
+    );
+    expect(
+      caught(() => parseEvents(small, now, { bodyBytes: MAX_EVENT_BYTES + 1 })),
+    ).toBeInstanceOf(PayloadTooLargeError);
+    // A batch's events are measured each by their JSON text, whatever the body's size.
+    expect(parseEvents({ events: [small] }, now, { bodyBytes: 4 * MAX_EVENT_BYTES }).batch).toBe(
+      true,
+    );
+  });
+
   it('measures the size in UTF-8 bytes', () => {
     const skeleton = JSON.stringify({ type: 'X', data: { s: '' } });
     // 'é' is 1 UTF-16 unit but 2 UTF-8 bytes.

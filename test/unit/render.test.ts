@@ -8,7 +8,7 @@ import {
   type RenderContext,
   sampleEvent,
 } from '../../lambdas/core/render-context';
-import { xmlEscape } from '../../lambdas/core/render-engine';
+import { renderErrorMessage, xmlEscape } from '../../lambdas/core/render-engine';
 import {
   blockDepth,
   MAX_BLOCK_DEPTH,
@@ -688,5 +688,84 @@ describe('template limits however tags are written', () => {
       const error = templateError(() => renderer.validate({ ...def, body }));
       expect(error.details).toEqual([{ path: 'body', message: expect.stringContaining('tags') }]);
     }
+  });
+});
+
+describe('render failure messages (stored as failureDetail, beyond the reach of erasure)', () => {
+  const secret = 'SECRET NAME Alice Smith';
+  const fragments = ['SECRET', 'Alice', 'Smith', 'NAM'];
+
+  it.each([
+    ['a JSON body the data breaks', { body: '{"a": {{ data.x }}, "b": 1}' }, 'body'],
+    ['a URL whose scheme comes from the data', { url: '{{ data.scheme }}://host.example/' }, 'url'],
+    ['a URL that is not absolute', { url: '{{ data.x }}' }, 'url'],
+    [
+      'a header value with a line break',
+      { headers: { 'X-Name': '{{ data.lines }}' } },
+      'headers.X-Name',
+    ],
+    [
+      'a strict lookup keyed by the data',
+      { strict: true, url: 'https://x.example/', body: '{"a": {{ data[data.x] | json }}}' },
+      'body',
+    ],
+    [
+      'output over the limit',
+      {
+        contentType: 'text/plain' as const,
+        body: `{% for i in (1..${MAX_RENDER_OUTPUT_CHARS}) %}{{ data.x }}{% endfor %}`,
+      },
+      'body',
+    ],
+  ])('%s names the template and the kind of failure, never the data', (_what, overrides, path) => {
+    const def = definition({ id: `wh_${path}_${Math.random()}`, headers: {}, ...overrides });
+
+    const err = templateError(() =>
+      new Renderer().render(
+        def,
+        contextFor({ x: secret, scheme: 'SECRET', lines: `${secret}\r\nX-Evil: 1` }, def),
+      ),
+    );
+
+    expect(err.details).toEqual([expect.objectContaining({ path })]);
+    for (const text of [err.message, err.details[0]!.message])
+      for (const fragment of fragments) expect(text).not.toContain(fragment);
+  });
+
+  it('a JSON body that does not parse: the problem and its position', () => {
+    const def = definition({ body: '{"a": {{ data.x }}, "b": 1}' });
+
+    const err = templateError(() => new Renderer().render(def, contextFor({ x: secret })));
+
+    expect(err.details[0]!.message).toBe(
+      'the rendered body is not valid JSON: unexpected character at position 6',
+    );
+  });
+
+  it('an undefined variable: its source in the template and its position', () => {
+    const def = definition({
+      id: 'wh_STRICT_KEYED',
+      strict: true,
+      url: 'https://x.example/',
+      headers: {},
+      body: '{{ data[data.k] }}',
+    });
+
+    const err = templateError(() => new Renderer().render(def, contextFor({ k: 'SECRET' })));
+
+    expect(err.details[0]!.message).toBe('undefined variable: data[data.k] at line 1, column 4');
+  });
+
+  it('a filter or tag that throws: the error class and the position, not its message', () => {
+    const failure = {
+      name: 'RenderError',
+      message: 'TypeError: cannot read SECRET NAME, line:2, col:5',
+      originalError: new TypeError('cannot read SECRET NAME'),
+      token: { getPosition: () => [2, 5] },
+    };
+
+    expect(renderErrorMessage(failure)).toBe(
+      'a tag or filter failed with a TypeError at line 2, column 5',
+    );
   });
 });

@@ -114,7 +114,11 @@ export function NotificationPage({ id }: { id: string }) {
       ) : d.request ? (
         <RequestView request={d.request} />
       ) : (
-        <p class="muted">The request is no longer retained.</p>
+        <p class="muted">
+          {d.attempts.length === 0
+            ? 'No request was stored (none rendered yet, or it failed before being stored).'
+            : 'The request is no longer retained.'}
+        </p>
       )}
       <h2>Attempts</h2>
       {d.attempts.length === 0 ? <p class="muted">No attempt yet.</p> : null}

@@ -51,6 +51,8 @@ const MAX_ID_LENGTH = 256;
  */
 const NOTIFICATION_ID = /^ntf_[0-9A-Z]{26}$/;
 const MAX_CURSOR_LENGTH = 8192;
+/** Failures decided before the rendered request is stored: no request to show (`request: null`). */
+const NEVER_STORED: ReadonlySet<string> = new Set(['TEMPLATE_ERROR', 'PAYLOAD_TOO_LARGE']);
 
 export const LIST_QUERY_PARAMS = [
   'webhookId',
@@ -74,7 +76,11 @@ export interface NotificationDetail {
   readonly failureDetail: string | null;
   /** Why a WAITING notification waits (RETRY_SCHEDULED, CIRCUIT_OPEN, PAUSED, RATE_LIMITED); null otherwise. */
   readonly waitingReason: WaitingReason | null;
-  /** The request as first rendered; null only if it is no longer retained. */
+  /**
+   * The request as first rendered; null when none was stored (TEMPLATE_ERROR,
+   * PAYLOAD_TOO_LARGE, a webhook disabled or deleted before delivery, not yet delivered) or
+   * it is no longer retained.
+   */
   readonly request: RenderedRequest | ErasedRequestView | null;
   readonly attempts: readonly Attempt[];
   readonly nextAttemptAt: string | null;
@@ -139,11 +145,19 @@ export class NotificationService {
 
   async get(id: string): Promise<NotificationDetail> {
     if (!NOTIFICATION_ID.test(id)) throw notFound(id);
-    const [notification, request] = await Promise.all([
+    const [notification, stored] = await Promise.all([
       this.deps.notifications.get(id),
       readRequest(this.deps.payloads, id),
     ]);
     if (!notification) throw notFound(id);
+    // These end a notification before its request is stored: whatever the Payloads table may
+    // hold under the id (a repeated job rendering again), it was never this notification's.
+    const request =
+      notification.failureReason !== null &&
+      NEVER_STORED.has(notification.failureReason) &&
+      notification.attempts.length === 0
+        ? undefined
+        : stored;
     return {
       id: notification.id,
       webhookId: notification.webhookId,

@@ -55,6 +55,12 @@ export function rawBodyText(event: APIGatewayProxyEventV2, maxBytes: number): st
   return raw;
 }
 
+/** Size in bytes of the request body as the client sent it (after base64 decoding). */
+export function rawBodyBytes(event: APIGatewayProxyEventV2): number {
+  const raw = event.body ?? '';
+  return event.isBase64Encoded ? Buffer.from(raw, 'base64').length : Buffer.byteLength(raw, 'utf8');
+}
+
 function checkContentType(event: APIGatewayProxyEventV2): void {
   const value = header(event, 'content-type');
   const [mediaType = '', ...params] = (value ?? '').split(';').map((p) => p.trim().toLowerCase());
@@ -109,6 +115,27 @@ export function readJsonBody(event: APIGatewayProxyEventV2, opts: BodyOptions): 
   }
   checkJsonValue(value);
   return value;
+}
+
+/**
+ * The body of a route that takes no input: absent, empty or `{}`. Anything else is a 400
+ * VALIDATION_ERROR, as an unknown field is on every route that takes one.
+ */
+export function readEmptyBody(event: APIGatewayProxyEventV2, maxBytes: number): void {
+  const value = readJsonBody(event, { maxBytes, optional: true });
+  if (value === undefined) return;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return;
+    throw new ValidationError(
+      'This route takes no input: send no body or {}.',
+      keys.map((key) => ({ path: key, message: 'unknown field; this route takes none' })),
+    );
+  }
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+  throw new ValidationError('This route takes no input: send no body or {}.', [
+    { path: '', message: `must be absent or an empty object, got ${got}` },
+  ]);
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

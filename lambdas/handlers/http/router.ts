@@ -38,6 +38,15 @@ interface Route {
   readonly segments: readonly string[];
   readonly pattern: string;
   readonly handler: RouteHandler;
+  readonly maxParamLength: number;
+}
+
+export interface RouteOptions {
+  /**
+   * The route checks its parameters' length itself (a 400 naming the limit, as for a value it
+   * does not address by id). By default a longer parameter matches no route: a 404.
+   */
+  readonly checksParamLength?: boolean;
 }
 
 /** Longest id the API accepts in a path; anything longer cannot exist (and DynamoDB keys are bounded). */
@@ -46,13 +55,19 @@ export const MAX_PATH_PARAM_LENGTH = 256;
 export class Router {
   private readonly routes: Route[] = [];
 
-  add<P extends string>(method: string, pattern: P, handler: RouteHandler<P>): this {
+  add<P extends string>(
+    method: string,
+    pattern: P,
+    handler: RouteHandler<P>,
+    options: RouteOptions = {},
+  ): this {
     this.routes.push({
       method: method.toUpperCase(),
       segments: splitPath(pattern),
       pattern,
       // matchSegments fills in every parameter of the pattern before the handler runs.
       handler: handler as RouteHandler,
+      maxParamLength: options.checksParamLength ? Number.POSITIVE_INFINITY : MAX_PATH_PARAM_LENGTH,
     });
     return this;
   }
@@ -67,7 +82,7 @@ export class Router {
     const segments = splitPath(path);
     const matches: { route: Route; params: Record<string, string> }[] = [];
     for (const route of this.routes) {
-      const params = matchSegments(route.segments, segments);
+      const params = matchSegments(route.segments, segments, route.maxParamLength);
       if (params) matches.push({ route, params });
     }
     const forMethod = matches.filter((m) => m.route.method === method.toUpperCase());
@@ -95,6 +110,7 @@ function splitPath(path: string): string[] {
 function matchSegments(
   pattern: readonly string[],
   actual: readonly string[],
+  maxParamLength: number,
 ): Record<string, string> | undefined {
   if (pattern.length !== actual.length) return undefined;
   const params: Record<string, string> = {};
@@ -107,7 +123,7 @@ function matchSegments(
       } catch {
         return undefined;
       }
-      if (decoded === '' || decoded.length > MAX_PATH_PARAM_LENGTH) return undefined;
+      if (decoded === '' || decoded.length > maxParamLength) return undefined;
       params[p.slice(1, -1)] = decoded;
     } else if (p !== a) {
       return undefined;
