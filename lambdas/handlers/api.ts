@@ -137,14 +137,14 @@ export function createApiRouter(deps: ApiDeps): Router {
         status: 200,
         body: await health.get(params.id),
       }))
-      .add('POST', '/webhooks/{id}/pause', async ({ params }) => ({
-        status: 200,
-        body: await health.pause(params.id),
-      }))
-      .add('POST', '/webhooks/{id}/resume', async ({ params }) => ({
-        status: 200,
-        body: await health.resume(params.id),
-      }))
+      .add('POST', '/webhooks/{id}/pause', async ({ event, params }) => {
+        noInput(event);
+        return { status: 200, body: await health.pause(params.id) };
+      })
+      .add('POST', '/webhooks/{id}/resume', async ({ event, params }) => {
+        noInput(event);
+        return { status: 200, body: await health.resume(params.id) };
+      })
       .add('GET', '/notifications', async ({ event }) => ({
         status: 200,
         body: await notifications.list(readQuery(event, LIST_QUERY_PARAMS)),

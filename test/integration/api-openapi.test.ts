@@ -511,6 +511,10 @@ describe('the OpenAPI description', () => {
     ] as const) {
       await call(apiHandler, route, { method, path: route.replace('{id}', id) });
       await call(apiHandler, route, { method, path: route.replace('{id}', 'wh_none') });
+      if (method === 'POST') {
+        const withInput = { method, path: route.replace('{id}', id), body: '[1]' };
+        expect((await call(apiHandler, route, withInput)).status).toBe(400);
+      }
     }
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
