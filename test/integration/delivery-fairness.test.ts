@@ -14,7 +14,7 @@ import {
   deliverJob,
   event,
 } from '../support/delivery-harness';
-import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { heldReplies, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 describe('lease sets in DynamoDB', () => {
@@ -74,18 +74,10 @@ describe('a webhook at its concurrency cap', () => {
   it('puts the next job back in the queue, delayed and counted, without an attempt, while the first is in flight', async () => {
     const def = definition({ url: `${receiver.url}/capped`, maxConcurrency: 1 });
     await harness.webhooks.put(def);
-    const held = new Promise<void>((resolve) => {
-      releaseHeld = resolve;
-    });
-    let arrived!: () => void;
-    const firstArrived = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    receiver.setBehaviour(async () => {
-      arrived();
-      await held;
-      return { status: 200, body: 'ok' };
-    });
+    const held = heldReplies();
+    releaseHeld = held.release;
+    const firstArrived = held.arrived;
+    receiver.setBehaviour(held.behaviour);
     const first = deliverJob(def, event({ loanId: 'C-1' }));
     const second = deliverJob(def, event({ loanId: 'C-2' }));
 

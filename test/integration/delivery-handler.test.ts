@@ -21,7 +21,7 @@ import {
   event,
   quietLogger,
 } from '../support/delivery-harness';
-import { always, ok, type Receiver, startReceiver } from '../support/receivers';
+import { always, heldReplies, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
 
 describe('the delivery Lambda on SQS batches', () => {
@@ -160,25 +160,14 @@ describe('the delivery Lambda on SQS batches', () => {
     const def = definition({ url: `${receiver.url}/copy-in-flight` });
     await harness.webhooks.put(def);
     const job = deliverJob(def, event({ loanId: 'C' }));
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let arrived!: () => void;
-    const firstArrived = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    receiver.setBehaviour(async () => {
-      arrived();
-      await held;
-      return { status: 200, body: 'ok' };
-    });
+    const held = heldReplies();
+    receiver.setBehaviour(held.behaviour);
 
     const first = harness.service.handleJob(job);
-    await firstArrived;
+    await held.arrived;
     // A second Lambda with the same job (a producer id posted again): request stored, no record.
     await harness.service.handleJob(job);
-    release();
+    held.release();
     await first;
 
     expect(receiver.requests).toHaveLength(1);

@@ -104,6 +104,27 @@ export const retryAfter =
 
 export const gone = (): Behaviour => () => ({ status: 410, body: 'gone' });
 export const hang = (): Behaviour => () => ({ kind: 'hang' });
+
+/**
+ * A behaviour that holds every request until `release()`, then answers 200 'ok'; `arrived`
+ * resolves when the first request is in (so a test acts while it is in flight).
+ */
+export function heldReplies(): { behaviour: Behaviour; arrived: Promise<void>; release(): void } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrive!: () => void;
+  const arrived = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const behaviour: Behaviour = async () => {
+    arrive();
+    await held;
+    return { status: 200, body: 'ok' };
+  };
+  return { behaviour, arrived, release };
+}
 export const reset = (): Behaviour => () => ({ kind: 'reset' });
 export const slowBody =
   (intervalMs: number, chunk = 'x', chunks?: number): Behaviour =>
