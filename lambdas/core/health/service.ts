@@ -104,10 +104,12 @@ export class HealthService {
     // The change's own instant, so the health dates DISABLED (or what follows) from the PUT.
     const at = definition.updatedAt;
     if (!definition.enabled) return this.stopped(definition.id, at, true);
-    const stored = await this.deps.store.get(definition.id);
-    if (!stored || (stored.disabledAt === null && !stored.autoDisabled)) return;
-    await this.update(definition.id, (r) =>
-      r.disabledAt === null && !r.autoDisabled ? undefined : reenabledHealth(r, new Date(at)),
+    // One read when nothing is to change (the common edit): no record, or one not disabled.
+    await this.update(
+      definition.id,
+      (r) =>
+        r.disabledAt === null && !r.autoDisabled ? undefined : reenabledHealth(r, new Date(at)),
+      false,
     );
   }
 
