@@ -1,5 +1,6 @@
 import { ConfigError, loadDeliveryConfig } from '../../lambdas/config';
 import { WebhookService } from '../../lambdas/core/api/webhooks';
+import { NotFoundError } from '../../lambdas/core/errors';
 import { HealthDriver } from '../../lambdas/core/health/driver';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import {
@@ -363,6 +364,32 @@ describe('a disabled or deleted webhook and what waits for it', () => {
     // Repeating the disable adds nothing: nothing waits, and the driver was asked for.
     await definitions.replace(a.id, body(false));
     expect(queue.drain()).toEqual([]);
+  });
+
+  it('a DELETE that failed after the definition went is completed by repeating it (answered 404)', async () => {
+    let nowMs = t0;
+    const { store, queue, health, definitions, body } = apiWith(() => nowMs);
+    const a = await definitions.create(body(true));
+    await health.pause(a.id);
+
+    nowMs += 1000;
+    // The queue refuses the driver's job once: the definition is gone, the DELETE answers 5xx.
+    jest.spyOn(queue, 'enqueue').mockRejectedValueOnce(new Error('queue unavailable'));
+    await expect(definitions.delete(a.id)).rejects.toThrow('queue unavailable');
+    expect(queue.drain()).toEqual([]);
+    expect((await store.get(a.id))?.disabledAt).toBe(new Date(nowMs).toISOString());
+
+    // The client retries: 404, and the paused webhook's driver is asked for after all.
+    nowMs += 1000;
+    await expect(definitions.delete(a.id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(queue.drain()).toEqual([{ kind: 'health', webhookId: a.id }]);
+    // The deletion's instant stays the first DELETE's.
+    expect((await store.get(a.id))?.disabledAt).toBe(new Date(nowMs - 1000).toISOString());
+
+    // A DELETE of a webhook that never existed asks for nothing.
+    await expect(definitions.delete('wh_unknown')).rejects.toBeInstanceOf(NotFoundError);
+    expect(queue.drain()).toEqual([]);
+    expect(await store.get('wh_unknown')).toBeUndefined();
   });
 
   it('shows DISABLED since the disable with no probe, and enabling again keeps the pause with a fresh circuit', async () => {

@@ -139,9 +139,15 @@ export class WebhookService {
     return rotated.shown;
   }
 
+  /**
+   * Deletes the definition, then has what waits for it settled. The second step runs on a
+   * repeated DELETE too (answered 404): a DELETE that failed after the definition went (a 5xx)
+   * is completed by retrying it, as a client does.
+   */
   async delete(id: string): Promise<void> {
-    if (!(await this.deps.webhooks.delete(id))) throw notFound(id);
+    const deleted = await this.deps.webhooks.delete(id);
     await this.deps.health?.definitionDeleted(id);
+    if (!deleted) throw notFound(id);
   }
 
   /** Renders the request a sample event would produce; nothing is sent or stored. */

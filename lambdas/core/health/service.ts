@@ -103,7 +103,7 @@ export class HealthService {
   async definitionSaved(definition: WebhookDefinition): Promise<void> {
     // The change's own instant, so the health dates DISABLED (or what follows) from the PUT.
     const at = definition.updatedAt;
-    if (!definition.enabled) return this.stopped(definition.id, at, true);
+    if (!definition.enabled) return this.stopped(definition.id, at, 'disabled');
     // One read when nothing is to change (the common edit): no record, or one not disabled.
     await this.update(
       definition.id,
@@ -113,9 +113,9 @@ export class HealthService {
     );
   }
 
-  /** After a definition was deleted: see stopped. */
+  /** After a definition was deleted, and on every repeated DELETE of it: see stopped. */
   async definitionDeleted(webhookId: string): Promise<void> {
-    return this.stopped(webhookId, this.now(), false);
+    return this.stopped(webhookId, this.now(), 'deleted');
   }
 
   /**
@@ -124,8 +124,14 @@ export class HealthService {
    * Without this a paused webhook's notifications would wait forever: no driver runs while
    * paused. A paused webhook gets its driver even when nothing waits yet, for the deliveries
    * that still park it PAUSED (see HealthDriver's settle step); others start it themselves.
+   * A repeated disable adds nothing; a repeated DELETE asks for a paused webhook's driver
+   * again, so retrying a DELETE that failed after the definition went completes it.
    */
-  private async stopped(webhookId: string, at: string, create: boolean): Promise<void> {
+  private async stopped(
+    webhookId: string,
+    at: string,
+    change: 'disabled' | 'deleted',
+  ): Promise<void> {
     let marked = false;
     const record = await this.update(
       webhookId,
@@ -134,11 +140,11 @@ export class HealthService {
         marked = true;
         return { ...r, disabledAt: at };
       },
-      create,
+      change === 'disabled',
     );
     const waiting = await this.deps.notifications.countParked(webhookId, 1);
     const anyWaiting = waiting.CIRCUIT_OPEN + waiting.PAUSED + waiting.RATE_LIMITED > 0;
-    if (anyWaiting || (marked && record?.paused))
+    if (anyWaiting || (record?.paused && (marked || change === 'deleted')))
       await this.deps.queue.enqueue([{ kind: 'health', webhookId }]);
   }
 
