@@ -14,7 +14,8 @@
  *   PurgeQueue                       -> 'purge'
  * On start, replay() sends every message not deleted back into the fresh fauxqs queues (to the
  * dead-letter queue when it had already used up its receives) and rewrites the journal
- * compactly under the new message ids. A message can thus be delivered twice across a
+ * compactly under the new message ids; their receive counts go on from the previous run's
+ * (at least one: whatever held them died with it). A message can thus be delivered twice across a
  * restart (at-least-once, like SQS), never lost once acknowledged.
  */
 import http from 'node:http';
@@ -88,6 +89,14 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
   // What is still owed: message id -> message. Loaded from the journal, replayed by replay().
   let live = new Map<string, StoredMessage>();
   const leftovers = load(journal.read());
+  /**
+   * Replayed message id -> receives it counts from before the restart (at least one). fauxqs
+   * counts from zero again; a message owed at a restart was, or may have been, held by a
+   * consumer that died with the process, so it comes back as a redelivery (count 2 or more),
+   * as SQS hands out a message again after its consumer died. The delivery handler then sends
+   * at once instead of waiting for a first attempt that no process is making any more.
+   */
+  const carried = new Map<string, number>();
   const handles = new Map<string, { id: string; at: number }>();
   let handleSweepAt = Date.now() + HANDLE_TTL_MS;
 
@@ -169,6 +178,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       const known = handles.get(handle);
       if (!known) return;
       handles.delete(handle);
+      carried.delete(known.id);
       if (live.delete(known.id)) records.push({ t: 'del', id: known.id });
     };
     switch (operation) {
@@ -199,9 +209,14 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             };
             rewritten = true;
           }
-          const n = Number(
-            (m.Attributes as Record<string, string> | undefined)?.ApproximateReceiveCount,
-          );
+          const attributes = m.Attributes as Record<string, string> | undefined;
+          let n = Number(attributes?.ApproximateReceiveCount);
+          const before = carried.get(m.MessageId);
+          if (before !== undefined && Number.isFinite(n)) {
+            n += before;
+            m.Attributes = { ...attributes, ApproximateReceiveCount: String(n) };
+            rewritten = true;
+          }
           // First receives are the common case and need no record; redeliveries count towards the DLQ.
           if (stored && Number.isFinite(n) && n > stored.n) {
             stored.n = n;
@@ -221,7 +236,11 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
         break;
       }
       case 'PurgeQueue':
-        for (const [id, m] of live) if (m.q === q) live.delete(id);
+        for (const [id, m] of live)
+          if (m.q === q) {
+            live.delete(id);
+            carried.delete(id);
+          }
         records.push({ t: 'purge', q, at: now });
         break;
     }
@@ -344,8 +363,10 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             );
           for (const ok of (out.Successful as Record<string, unknown>[] | undefined) ?? []) {
             const m = chunk[Number(ok.Id)];
-            if (m && typeof ok.MessageId === 'string')
+            if (m && typeof ok.MessageId === 'string') {
               fresh.set(ok.MessageId, { ...m, at: Math.max(m.at, now) });
+              carried.set(ok.MessageId, Math.max(m.n, 1));
+            }
           }
         }
         counts[q] = messages.length;

@@ -272,11 +272,17 @@ describe('local delivery queue (journal + pollers)', () => {
         MaxNumberOfMessages: 10,
         WaitTimeSeconds: 1,
         MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['All'],
       }),
     );
 
     expect(replayed).toEqual({ [names.queue]: 2 });
     expect((received.Messages ?? []).map((m) => m.Body).sort()).toEqual(['owed-1', 'owed-2']);
+    // Owed at the restart, they come back as redeliveries (whoever held them died with the run).
+    expect(received.Messages?.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual([
+      '2',
+      '2',
+    ]);
     const withAttribute = received.Messages?.find((m) => m.Body === 'owed-1');
     expect(withAttribute?.MessageAttributes?.kind?.StringValue).toBe('x');
     await stopRun(second);
