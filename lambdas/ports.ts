@@ -42,6 +42,12 @@ export interface WebhookStore {
   /** false when it did not exist. Bumps the definitions revision in the same atomic write. */
   delete(id: string): Promise<boolean>;
   /**
+   * Turns a definition off (enabled false, version + 1, updatedAt `at`) if it is still at
+   * expectedVersion, else a ConflictError; nothing else of it is written (its sealed secrets
+   * stay as they are). Bumps the definitions revision in the same atomic write.
+   */
+  disable(id: string, expectedVersion: number, at: string): Promise<void>;
+  /**
    * The definitions revision, read strongly consistent: it changes with every put and delete,
    * atomically with it, so a cached list() is current while the revision is unchanged.
    */

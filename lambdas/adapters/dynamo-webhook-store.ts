@@ -132,6 +132,34 @@ export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
     }
   }
 
+  /** UpdateItem of three attributes only: the health driver may not rewrite a definition. */
+  async disable(id: string, expectedVersion: number, at: string): Promise<void> {
+    const write = await this.transact({
+      Update: {
+        TableName: this.tableName,
+        Key: { id: { S: id } },
+        UpdateExpression: 'SET #enabled = :off, #version = :next, #updatedAt = :at',
+        ConditionExpression: '#version = :expected AND attribute_not_exists(#deleted)',
+        ExpressionAttributeNames: {
+          '#enabled': 'enabled',
+          '#version': 'version',
+          '#updatedAt': 'updatedAt',
+          '#deleted': WEBHOOKS_TABLE.deletedAttribute,
+        },
+        ExpressionAttributeValues: {
+          ':off': { BOOL: false },
+          ':next': { N: String(expectedVersion + 1) },
+          ':at': { S: at },
+          ':expected': { N: String(expectedVersion) },
+        },
+      },
+    });
+    if (write === 'condition-failed')
+      throw new ConflictError(
+        `webhook ${id} was changed or deleted since version ${expectedVersion}`,
+      );
+  }
+
   /** Replaces the definition by its tombstone (see the class comment). */
   async delete(id: string): Promise<boolean> {
     if (isReservedWebhooksItem(id)) return false;

@@ -72,6 +72,11 @@ export class CachedWebhookStore implements WebhookStore {
     return deleted;
   }
 
+  async disable(id: string, expectedVersion: number, at: string): Promise<void> {
+    await this.inner.disable(id, expectedVersion, at);
+    this.invalidate(id);
+  }
+
   invalidate(id?: string): void {
     if (id === undefined) this.byId.clear();
     else this.byId.delete(id);

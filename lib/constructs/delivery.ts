@@ -178,6 +178,11 @@ export class Delivery extends Construct {
     tables.grantNotificationsReadWrite(this.attemptFunction);
     tables.grantPayloadsGet(this.attemptFunction);
     tables.grantSubjectKeys(this.attemptFunction, 'read');
+    // The health driver's auto-disable turns the definition off (no secret is rewritten).
+    tables.grantWebhooksDisable(this.attemptFunction);
+    // Operational events (a circuit opened or closed, a webhook auto-disabled, a notification
+    // failed for good) are queued as delivery jobs, from retries and driver steps too.
+    this.queue.grantSendMessages(this.attemptFunction);
     // The next retry's execution, a released notification's retry, a health driver's hand-over.
     this.attemptFunction.addToRolePolicy(
       new iam.PolicyStatement({

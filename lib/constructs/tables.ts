@@ -241,6 +241,26 @@ export class Tables extends Construct {
     }
   }
 
+  /**
+   * Turning a definition off (the health driver's auto-disable): UpdateItem of a definition and
+   * of the revision item in one transaction, never of the cursor-key item. No PutItem and no
+   * envelope sealing: the definition's secrets are not rewritten.
+   */
+  grantWebhooksDisable(grantee: Grantee): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.webhooks.tableArn],
+        conditions: {
+          'ForAllValues:StringNotEquals': {
+            'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId],
+          },
+        },
+      }),
+    );
+    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+  }
+
   /** Ingestion records the types it sees: UpdateItem on the catalogue, nothing else. */
   grantEventTypesRecord(grantee: Grantee): void {
     this.eventTypes.grant(grantee, 'dynamodb:UpdateItem');

@@ -581,13 +581,27 @@ describe('permissions', () => {
       expect(onCursorItem(role)).toEqual([]);
       expect(writesUnconditioned(role)).toBe(false);
     }
+    // The health driver's auto-disable: UpdateItem on Webhooks, any item but the cursor key's.
+    const exceptCursorItem = JSON.stringify({
+      'ForAllValues:StringNotEquals': { 'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId] },
+    });
+    const attemptWrites = allowedOn(roles.attempt, ids.webhooks, () => true).filter(
+      ({ statement }) => actionsOf(statement).some((a) => /Put|Update|Delete|Write/.test(a)),
+    );
+    expect(
+      attemptWrites.map(({ statement }) => [
+        actionsOf(statement),
+        JSON.stringify(statement.Condition ?? {}),
+      ]),
+    ).toEqual([[['dynamodb:UpdateItem'], exceptCursorItem]]);
     expect(resourcesOf(built, 'AWS::KMS::Key').map(([id]) => id)).toEqual([ids.key]);
   });
 
-  it('lets ingest, api and delivery enqueue, and only delivery and attempt start executions', () => {
-    for (const role of [roles.ingest, roles.api, roles.delivery])
+  it('lets ingest, api, delivery and attempt enqueue (attempt for operational events), and only delivery and attempt start executions', () => {
+    // The attempt Lambda queues operational events (retries and driver steps publish them).
+    for (const role of [roles.ingest, roles.api, roles.delivery, roles.attempt])
       expect(actionsOn(built, role, ids.queue).has('sqs:SendMessage')).toBe(true);
-    expect(actionsOn(built, roles.attempt, ids.queue).has('sqs:SendMessage')).toBe(false);
+    expect(actionsOn(built, roles.attempt, ids.queue).has('sqs:ReceiveMessage')).toBe(false);
     expect(actionsOn(built, roles.delivery, ids.queue).has('sqs:ReceiveMessage')).toBe(true);
     for (const machine of [ids.machine, ids.healthMachine]) {
       expect(actionsOn(built, roles.delivery, machine).has('states:StartExecution')).toBe(true);

@@ -529,6 +529,7 @@ describe('the OpenAPI description', () => {
       },
       put: async () => {},
       delete: async () => false,
+      disable: async () => {},
       revision: async () => {
         throw new Error('ProvisionedThroughputExceededException: table webhooks');
       },

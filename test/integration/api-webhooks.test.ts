@@ -430,6 +430,7 @@ describe('replacing a webhook', () => {
       list: () => inner.list(),
       put: (d: WebhookDefinition, v?: number) => inner.put(d, v),
       delete: (id) => inner.delete(id),
+      disable: (id, v, at) => inner.disable(id, v, at),
       revision: () => inner.revision(),
     };
     const { api: plainApi } = setup();

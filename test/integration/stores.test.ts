@@ -168,6 +168,35 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
       expect(await stores.webhooks.get('wh_none')).toBeUndefined();
     });
 
+    it('turns a definition off only at the expected version, its secrets kept, the revision bumped', async () => {
+      const withSecrets = definition('wh_1', {
+        auth: { type: 'basic', username: 'svc', password: 'pw' },
+        signingSecret: 'whsec_abc',
+      });
+      await stores.webhooks.put(withSecrets);
+      await stores.webhooks.put(definition('wh_2'));
+      const revision = await stores.webhooks.revision();
+      const at = '2026-12-04T06:00:00.000Z';
+
+      await stores.webhooks.disable('wh_1', 1, at);
+      expect(await stores.webhooks.get('wh_1')).toEqual({
+        ...withSecrets,
+        enabled: false,
+        version: 2,
+        updatedAt: at,
+      });
+      expect(await stores.webhooks.revision()).toBe(revision + 1);
+
+      // Changed since, never created, or deleted: a conflict, and nothing written.
+      await expect(stores.webhooks.disable('wh_1', 1, at)).rejects.toBeInstanceOf(ConflictError);
+      await expect(stores.webhooks.disable('wh_none', 1, at)).rejects.toBeInstanceOf(ConflictError);
+      await stores.webhooks.delete('wh_2');
+      await expect(stores.webhooks.disable('wh_2', 1, at)).rejects.toBeInstanceOf(ConflictError);
+      expect(await stores.webhooks.get('wh_2')).toBeUndefined();
+      expect(await stores.webhooks.get('wh_none')).toBeUndefined();
+      expect(await stores.webhooks.revision()).toBe(revision + 2);
+    });
+
     it('lists every definition and deletes, reporting whether it existed', async () => {
       const ids = Array.from({ length: 12 }, (_, i) => `wh_${i}`);
       await Promise.all(ids.map((id) => stores.webhooks.put(definition(id))));

@@ -116,6 +116,19 @@ export class MemoryWebhookStore implements WebhookStore, WebhookHistory {
     }
     return deleted;
   }
+
+  async disable(id: string, expectedVersion: number, at: string): Promise<void> {
+    const existing = this.items.get(id);
+    if (existing?.version !== expectedVersion)
+      throw new ConflictError(
+        `webhook ${id} was changed or deleted since version ${expectedVersion}`,
+      );
+    this.items.set(
+      id,
+      copy({ ...existing, enabled: false, version: expectedVersion + 1, updatedAt: at }),
+    );
+    this.revisionCounter += 1;
+  }
 }
 
 interface StoredNotification {

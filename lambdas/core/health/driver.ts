@@ -234,10 +234,7 @@ export class HealthDriver {
     )
       return this.wake(input);
     try {
-      await webhooks.put(
-        { ...definition, enabled: false, version: definition.version + 1, updatedAt: now },
-        definition.version,
-      );
+      await webhooks.disable(definition.id, definition.version, now);
     } catch (err) {
       // Edited meanwhile: the next step looks again.
       if (!(err instanceof ConflictError)) throw err;
