@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -327,12 +327,35 @@ function encryptedAlarmTopic(scope: Construct, key: kms.IKey): sns.Topic {
       },
     }),
   );
-  return new sns.Topic(scope, 'AlarmTopic', {
+  const topic = new sns.Topic(scope, 'AlarmTopic', {
     topicName,
     displayName: 'Webhooks alarms',
     masterKey: key,
     enforceSSL: true,
   });
+  // The topic policy (made for enforceSSL) replaces SNS's default one, which let the account's
+  // alarms publish: without this statement every alarm action fails ("not authorized to perform
+  // SNS:Publish ... because no resource-based policy allows"). This account's alarms only.
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsOfThisAccountPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: {
+          'aws:SourceArn': stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+  return topic;
 }
 
 function graph(title: string, left: cw.IMetric[]): cw.GraphWidget {

@@ -766,4 +766,33 @@ describe('monitoring', () => {
     expect(arn).toContain(':sns:');
     expect(arn).toContain(String(topic.TopicName));
   });
+
+  it("lets this account's alarms publish to the alarm topic, over TLS only", () => {
+    const topicId = logicalId(built.stack.monitoring.alarmTopic);
+    const policies = resourcesOf(built, 'AWS::SNS::TopicPolicy')
+      .map(([, p]) => p)
+      .filter((p) => references(p.Topics, topicId));
+    expect(policies).toHaveLength(1);
+    const statements = (policies[0]!.PolicyDocument as { Statement: Json[] }).Statement;
+    const allows = statements.filter((st) => st.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+    const allow = allows[0]!;
+    expect(allow.Principal).toEqual({ Service: 'cloudwatch.amazonaws.com' });
+    expect(allow.Action).toBe('sns:Publish');
+    expect(references(allow.Resource, topicId)).toBe(true);
+    const condition = allow.Condition as { StringEquals: Json; ArnLike: Json };
+    expect(Object.keys(condition).sort()).toEqual(['ArnLike', 'StringEquals']);
+    expect(condition.StringEquals['aws:SourceAccount']).toBeDefined();
+    expect(JSON.stringify(condition.ArnLike['aws:SourceArn'])).toContain(':cloudwatch:');
+    expect(JSON.stringify(condition.ArnLike['aws:SourceArn'])).toContain(':alarm:*');
+    // The deny of plain-HTTP requests stays.
+    expect(
+      statements.some(
+        (st) =>
+          st.Effect === 'Deny' &&
+          JSON.stringify(st.Condition) ===
+            JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+      ),
+    ).toBe(true);
+  });
 });
