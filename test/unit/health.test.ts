@@ -1,7 +1,7 @@
 import { ConfigError, loadDeliveryConfig } from '../../lambdas/config';
 import { WebhookService } from '../../lambdas/core/api/webhooks';
 import { NotFoundError } from '../../lambdas/core/errors';
-import { HealthDriver } from '../../lambdas/core/health/driver';
+import { HealthDriver, STEP_SEND_BUDGET_MS } from '../../lambdas/core/health/driver';
 import { HealthGate } from '../../lambdas/core/health/gate';
 import {
   countsAsFailure,
@@ -16,6 +16,7 @@ import { HealthService } from '../../lambdas/core/health/service';
 import type { Attempt } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import type { HealthDriverInput, HealthStore } from '../../lambdas/ports';
+import { notification } from '../support/history';
 import {
   MemoryDeliveryQueue,
   MemoryHealthStore,
@@ -313,6 +314,63 @@ describe('a health driver that died', () => {
     expect(started.map((s) => s.seq)).toEqual([1, 2]);
     expect((await driver.step({ webhookId: 'wh_g', seq: 1, steps: 1 })).done).toBe(true);
     expect((await driver.step({ webhookId: 'wh_g', seq: 2, steps: 0 })).done).toBe(false);
+  });
+});
+
+describe('a release step and a slow receiver', () => {
+  it('starts no send later than its budget after the step began, and leaves the rest to the next step', async () => {
+    const t0 = Date.parse('2026-12-03T07:00:00Z');
+    let nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const store = new MemoryHealthStore();
+    const { gate } = gateWith(store, clock.now);
+    const webhooks = new MemoryWebhookStore();
+    await webhooks.put({ id: 'wh_s', enabled: true, version: 1 } as never);
+    const notifications = new MemoryNotificationStore();
+    for (let i = 0; i < settings.releasePageSize; i++)
+      await notifications.create(
+        notification(`ntf_${String(i).padStart(3, '0')}`, {
+          webhookId: 'wh_s',
+          status: 'WAITING',
+          waitingReason: 'CIRCUIT_OPEN',
+        }),
+        Math.floor(t0 / 1000) + 86_400,
+      );
+    // Every request takes 4 s (under the slow threshold): a wave of concurrent releases ends
+    // 4 s after it started, and the next wave starts then.
+    const startedAt: number[] = [];
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications,
+      webhooks,
+      parked: {
+        release: async () => {
+          const start = nowMs;
+          startedAt.push(start - t0);
+          await new Promise((resolve) => setImmediate(resolve));
+          nowMs = Math.max(nowMs, start + 4000);
+          return 'SENT';
+        },
+        settleParked: async () => {},
+      },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+    });
+    await gate.ensureDriver('wh_s');
+
+    const step = await driver.step({ webhookId: 'wh_s', seq: 1, steps: 0 });
+
+    // Waves start at 0, 4 and 8 s; the fourth (12 s) would not end inside the attempt Lambda's
+    // 30 s with the sender's 15 s timeout, so it is not started.
+    expect(Math.max(...startedAt)).toBeLessThan(STEP_SEND_BUDGET_MS);
+    expect(startedAt).toHaveLength(3 * settings.releaseConcurrency);
+    expect(startedAt.length).toBeLessThan(settings.releasePageSize);
+    // The next step follows at once.
+    expect(step.done).toBe(false);
+    expect(step.wakeAt).toBe(new Date(nowMs).toISOString());
   });
 });
 

@@ -71,8 +71,13 @@ export interface HealthDriverDeps {
   readonly observer: HealthObserver;
 }
 
-/** How far ahead a release step reserves rate-limit slots (the step's send budget). */
-const STEP_SLOT_HORIZON_MS = 10_000;
+/**
+ * A release step's send budget: no send starts later than this after the step began, and
+ * rate-limit slots are reserved no further ahead. With the sender's total timeout (15 s) and the
+ * record writes after it, a step ends well inside the attempt Lambda's 30 s even when the
+ * receiver answers slowly; what was not started waits for the next step, which follows at once.
+ */
+export const STEP_SEND_BUDGET_MS = 10_000;
 const WAITING_COUNT_CAP = 10_000;
 const STEP_RETRY_MS = 5_000;
 /** Gauges (open circuit, waiting per reason) at least this often while a driver runs. */
@@ -166,7 +171,8 @@ export class HealthDriver {
     record: HealthRecord,
     definition: WebhookDefinition,
   ): Promise<HealthDriverOutput> {
-    const { notifications, parked, gate, settings, observer } = this.deps;
+    const { notifications, parked, gate, settings, observer, clock } = this.deps;
+    const startBy = clock.now().getTime() + STEP_SEND_BUDGET_MS;
     const ids = await notifications.listParked(input.webhookId, settings.releasePageSize);
     if (ids.length === 0) return this.end(input, record);
     let stop = false;
@@ -176,13 +182,14 @@ export class HealthDriver {
     const slots =
       limit === undefined
         ? undefined
-        : await gate.reserveSlots(definition, STEP_SLOT_HORIZON_MS, ids.length);
+        : await gate.reserveSlots(definition, STEP_SEND_BUDGET_MS, ids.length);
     if (slots !== undefined && slots.length === 0)
       return this.wake(input, new Date(this.deps.clock.now().getTime() + 1000).toISOString());
     const batch = slots === undefined ? ids : ids.slice(0, slots.length);
     const concurrency = Math.max(1, Math.min(settings.releaseConcurrency, limit ?? Infinity));
     await forEachBounded(batch, concurrency, async (id, index) => {
-      if (stop) return;
+      // Out of budget: the rest waits for the next step (a slot left unused only sends less).
+      if (stop || clock.now().getTime() >= startBy) return;
       // It waits for its slot after reading what it sends, so it starts on time for it.
       const outcome = await parked.release(id, {
         probe: false,
