@@ -8,7 +8,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { required } from '../../lambdas/core/required';
 import { DEFAULT_SETTINGS, type NatInstancesLayout } from '../config';
-import { SingleNatInstanceProvider } from './single-nat-instance';
+import { perAzNatUserData, SingleNatInstanceProvider } from './single-nat-instance';
 
 /** Construct id aws-cdk-lib gives the singleton AwsCustomResource provider function. */
 const AWS_CUSTOM_RESOURCE_PROVIDER_ID = 'AWS679f53fac002430cb0da5b7982bd2287';
@@ -162,6 +162,7 @@ export class EgressNetwork extends Construct {
       // Inbound only from the senders (allowed below); the Elastic IP is its only address.
       defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
       associatePublicIpAddress: false,
+      userData: perAzNatUserData(),
     });
   }
 

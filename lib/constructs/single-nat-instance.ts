@@ -10,8 +10,50 @@ export interface SingleNatInstanceProps {
   readonly eipAllocationId: string;
 }
 
-/** The commands that make an Amazon Linux 2023 instance a NAT (as aws-cdk-lib's NAT instances). */
-export const NAT_FORWARDING_COMMANDS = ec2.NatInstanceProviderV2.DEFAULT_USER_DATA_COMMANDS;
+/**
+ * Shell helpers that make an Amazon Linux 2023 instance a NAT, for both layouts' boot scripts:
+ * `retry_n N cmd...` (N tries, 5 s apart), `retry cmd...` (a minute) and `nat_forwarding`, which
+ * fails (non-zero) unless every step worked. The steps are aws-cdk-lib's NAT instance commands
+ * (iptables-services, IP forwarding, MASQUERADE out of the default route's interface, FORWARD
+ * flushed, rules saved for reboots), made dependable: the package install is retried (dnf can be
+ * busy at boot, and a per-AZ instance reaches the mirrors only once its Elastic IP is
+ * associated), the interface comes from `ip route` (no net-tools), and the rules are saved with
+ * iptables-save into the file the iptables service loads at boot.
+ */
+export const NAT_FORWARDING_HELPERS: readonly string[] = [
+  'set -u',
+  'retry_n() { n=$1; shift; for i in $(seq "$n"); do "$@" && return 0; sleep 5; done; return 1; }',
+  'retry() { retry_n 12 "$@"; }',
+  'nat_forwarding() {',
+  '  retry_n 120 dnf install -y iptables-services || return 1',
+  '  systemctl enable --now iptables || return 1',
+  "  echo 'net.ipv4.ip_forward=1' > /etc/sysctl.d/90-nat-forwarding.conf || return 1",
+  '  sysctl -p /etc/sysctl.d/90-nat-forwarding.conf || return 1',
+  "  out=$(ip -4 route show default | awk -v d=dev '{ for (i = 1; i < NF; i++) if ($i == d) { print $(i + 1); exit } }')",
+  '  [ -n "$out" ] || return 1',
+  '  iptables -t nat -A POSTROUTING -o "$out" -j MASQUERADE || return 1',
+  '  iptables -F FORWARD || return 1',
+  '  iptables-save > /etc/sysconfig/iptables',
+  '}',
+];
+
+/**
+ * The boot script of a NAT instance per AZ. Nothing would replace an instance that ended itself
+ * (no Auto Scaling group), and what fails here passes (a busy dnf, no way out before the Elastic
+ * IP is associated): it keeps trying, a minute apart, writing each failure to the boot log
+ * (which `aws ec2 get-console-output` shows). Every step can be repeated.
+ */
+export function perAzNatUserData(): ec2.UserData {
+  const userData = ec2.UserData.forLinux();
+  userData.addCommands(
+    ...NAT_FORWARDING_HELPERS,
+    'until nat_forwarding; do',
+    '  echo "NAT instance: forwarding setup failed, trying again in 60 s" >&2',
+    '  sleep 60',
+    'done',
+  );
+  return userData;
+}
 
 /** Tag whose value names this stack's NAT instance: the IAM conditions that let it modify itself. */
 const NAT_TAG = 'webhooks:nat-instance';
@@ -141,13 +183,18 @@ export class SingleNatInstanceProvider extends ec2.NatProvider {
   private bootScript(region: string, routeTables: string[]): ec2.UserData {
     const userData = ec2.UserData.forLinux();
     userData.addCommands(
-      'set -u',
-      'retry() { for i in $(seq 12); do "$@" && return 0; sleep 5; done; return 1; }',
+      ...NAT_FORWARDING_HELPERS,
       'TOKEN=$(curl -s -X PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
       'ID=$(curl -s -H "X-aws-ec2-metadata-token: $TOKEN" http://169.254.169.254/latest/meta-data/instance-id)',
       `export AWS_DEFAULT_REGION=${region}`,
       'retry aws ec2 modify-instance-attribute --instance-id "$ID" --no-source-dest-check',
-      ...NAT_FORWARDING_COMMANDS,
+      // An instance that cannot forward must not take the address and the routes: it ends, and
+      // its group launches another.
+      'if ! nat_forwarding; then',
+      '  echo "NAT instance: forwarding setup failed, shutting down" >&2',
+      '  shutdown -h now',
+      '  exit 1',
+      'fi',
       // Without the Elastic IP, traffic would leave from the boot-time address, which no
       // receiver has allowed: no route then, and the instance ends itself (terminate on
       // shutdown) so that its group launches another.

@@ -3,7 +3,12 @@
  * Graviton NAT instance per AZ with its Elastic IP, healed by alarms, watched on the dashboard.
  * buildStack attaches cdk-nag: building fails on any unacknowledged finding.
  */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { resolveSettings, settingsFromContext } from '../../lib/config';
+import { NAT_FORWARDING_HELPERS } from '../../lib/constructs/single-nat-instance';
 import {
   type Built,
   buildStack,
@@ -42,6 +47,22 @@ function expectInboundOnlyFromSenders(built: Built): void {
 
 const routesToInstances = (built: Built) =>
   resourcesOf(built, 'AWS::EC2::Route').filter(([, p]) => p.InstanceId !== undefined);
+
+/** A boot script as the instance gets it: Fn::Join parts, deploy-time values as placeholders. */
+function bootScriptOf(userData: unknown): string {
+  const body = (userData as { 'Fn::Base64': unknown })['Fn::Base64'];
+  if (typeof body === 'string') return body;
+  const [separator, parts] = (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return parts
+    .map((part) => (typeof part === 'string' ? part : 'deploy-time-value'))
+    .join(separator);
+}
+
+/** bash's own parse of a script (`bash -n`): '' when it parses. */
+function bashSyntaxErrors(script: string): string {
+  const out = spawnSync('bash', ['-n'], { input: script, encoding: 'utf8' });
+  return out.status === 0 ? '' : out.stderr || `exit ${out.status}`;
+}
 
 describe('natProvider', () => {
   it('defaults to a NAT gateway per AZ, each with its Elastic IP, and no instance', () => {
@@ -123,6 +144,23 @@ describe('natProvider', () => {
       expect(p.MetricName).toBe('StatusCheckFailed_System');
     for (const [, p] of withAction('reboot'))
       expect(p.MetricName).toBe('StatusCheckFailed_Instance');
+  });
+
+  it('instance: each instance sets up forwarding, retried until it works, and its boot script parses', () => {
+    const instances = resourcesOf(instance, 'AWS::EC2::Instance');
+    expect(instances).toHaveLength(2);
+    for (const [, props] of instances) {
+      const script = bootScriptOf(props.UserData);
+      expect(bashSyntaxErrors(script)).toBe('');
+      expect(script).toContain('retry_n 120 dnf install -y iptables-services');
+      expect(script).toContain('iptables-save > /etc/sysconfig/iptables');
+      // It keeps trying: nothing would replace an instance that ended itself.
+      expect(script).toContain('until nat_forwarding; do');
+      expect(script).not.toContain('shutdown');
+      // Not aws-cdk-lib's default commands (an install that is not retried, `service ... save`).
+      expect(script).not.toContain('yum install');
+      expect(script).not.toContain('service iptables save');
+    }
   });
 
   it('instance: shows the instances’ health on the dashboard and alarms the topic when one is unhealthy', () => {
@@ -213,11 +251,21 @@ describe('natInstances', () => {
     expect(references(JSON.parse(script), eips[0]!)).toBe(true);
     expect(script).toContain('--no-source-dest-check');
     expect(script).toContain('replace-route');
-    // No route unless the Elastic IP is taken: otherwise the instance ends and is replaced.
+    // No address and no route unless forwarding works, and no route unless the Elastic IP is
+    // taken: otherwise the instance ends and is replaced.
+    const forwarding = script.indexOf('if ! nat_forwarding; then');
     const associate = script.indexOf('associate-address');
-    const shutdown = script.indexOf('shutdown -h now');
-    expect(shutdown).toBeGreaterThan(associate);
-    expect(script.indexOf('replace-route')).toBeGreaterThan(shutdown);
+    const shutdowns = [...script.matchAll(/shutdown -h now/g)].map((m) => m.index);
+    expect(forwarding).toBeGreaterThan(-1);
+    expect(shutdowns).toHaveLength(2);
+    expect(shutdowns[0]).toBeGreaterThan(forwarding);
+    expect(associate).toBeGreaterThan(shutdowns[0]!);
+    expect(shutdowns[1]).toBeGreaterThan(associate);
+    expect(script.indexOf('replace-route')).toBeGreaterThan(shutdowns[1]!);
+    const [, launchTemplate] = resourcesOf(single, 'AWS::EC2::LaunchTemplate')[0]!;
+    expect(
+      bashSyntaxErrors(bootScriptOf((launchTemplate.LaunchTemplateData as Json).UserData)),
+    ).toBe('');
     const [, template] = resourcesOf(single, 'AWS::EC2::LaunchTemplate')[0]!;
     expect(
       (template.LaunchTemplateData as { InstanceInitiatedShutdownBehavior?: string })
@@ -276,5 +324,35 @@ describe('natInstances', () => {
     const [[, dashboard]] = resourcesOf(single, 'AWS::CloudWatch::Dashboard') as [[string, Json]];
     expect(JSON.stringify(dashboard.DashboardBody)).toContain('GroupInServiceInstances');
     expect(alarms.length).toBe(resourcesOf(instance, 'AWS::CloudWatch::Alarm').length - 4);
+  });
+});
+
+describe('the NAT forwarding helpers', () => {
+  it('retry the package install 120 times, then fail without touching forwarding', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nat-boot-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      fs.mkdirSync(bin);
+      const log = path.join(dir, 'calls.log');
+      // dnf always fails (busy, or no route to the mirrors yet); sleep returns at once; any
+      // later step would log its call.
+      const fake = (name: string, body: string) =>
+        fs.writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+      fake('dnf', `echo dnf >> '${log}'; exit 1`);
+      fake('sleep', 'exit 0');
+      for (const step of ['systemctl', 'sysctl', 'iptables', 'iptables-save', 'ip'])
+        fake(step, `echo ${step} >> '${log}'; exit 0`);
+      const run = spawnSync(
+        'bash',
+        ['-c', [...NAT_FORWARDING_HELPERS, 'nat_forwarding; echo "rc=$?"'].join('\n')],
+        { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+      );
+      expect(run.stdout.trim()).toBe('rc=1');
+      const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
+      expect(calls).toHaveLength(120);
+      expect(new Set(calls)).toEqual(new Set(['dnf']));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
