@@ -8,6 +8,22 @@ export function stackName(region: string, stage?: string): string {
   return stage === undefined || stage === '' ? `Webhooks-${region}` : `Webhooks-${stage}-${region}`;
 }
 
+/** The longest `stage`: every name made from a stack name stays within its limit (state machines: 80). */
+export const MAX_STAGE_LENGTH = 32;
+
+/** Context `stage`: none, or up to MAX_STAGE_LENGTH letters, digits and dashes. */
+export function stageFromContext(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const stage = String(value);
+  if (!/^[A-Za-z0-9-]*$/.test(stage))
+    throw new Error(`stage: "${stage}" may hold letters, digits and dashes only`);
+  if (stage.length > MAX_STAGE_LENGTH)
+    throw new Error(
+      `stage: "${stage}" is ${stage.length} characters; at most ${MAX_STAGE_LENGTH} (names made from the stack name have limits)`,
+    );
+  return stage;
+}
+
 /**
  * Adds one stack per region named in context `regions`, each configured from the other
  * context keys (lib/config.ts CONTEXT_KEYS), and runs cdk-nag's AwsSolutions checks on the
@@ -17,10 +33,7 @@ export function stackName(region: string, stage?: string): string {
 export function buildApp(app: App, env: NodeJS.ProcessEnv = process.env): WebhooksStack[] {
   const read = (key: string): unknown => app.node.tryGetContext(key);
   const regions = regionsFromContext(read, env);
-  const stageValue = read('stage');
-  const stage = stageValue === undefined ? undefined : String(stageValue);
-  if (stage !== undefined && !/^[A-Za-z0-9-]*$/.test(stage))
-    throw new Error(`stage: "${stage}" may hold letters, digits and dashes only`);
+  const stage = stageFromContext(read('stage'));
   const stacks = regions.map(
     (region) =>
       new WebhooksStack(app, stackName(region, stage), {

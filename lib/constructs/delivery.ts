@@ -126,9 +126,13 @@ export class Delivery extends Construct {
     // Named, so the attempt Lambda's config and policy can hold their ARNs without a circular
     // reference (the machines invoke the attempt Lambda, which starts their executions).
     const machineNames = {
-      retry: `${Stack.of(this).stackName}-retries`.slice(0, 80),
-      health: `${Stack.of(this).stackName}-health`.slice(0, 80),
+      retry: `${Stack.of(this).stackName}-retries`,
+      health: `${Stack.of(this).stackName}-health`,
     };
+    // Not cut to fit: two machines would share a name (the stage's length keeps them short).
+    for (const name of Object.values(machineNames))
+      if (name.length > 80)
+        throw new Error(`state machine name ${name} is over 80 characters: use a shorter stage`);
     const machineArns = {
       retry: stateMachineArnForName(this, machineNames.retry),
       health: stateMachineArnForName(this, machineNames.health),

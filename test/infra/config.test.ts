@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
-import { stackName } from '../../lib/app';
+import { MAX_STAGE_LENGTH, stackName, stageFromContext } from '../../lib/app';
 import {
   DEFAULT_SETTINGS,
   regionsFromContext,
@@ -196,5 +196,17 @@ describe('stack names', () => {
   it('name the region, and the stage when one is given', () => {
     expect(stackName('eu-central-1')).toBe('Webhooks-eu-central-1');
     expect(stackName('us-east-1', 'staging')).toBe('Webhooks-staging-us-east-1');
+  });
+
+  it('take a stage of letters, digits and dashes, short enough for every name made from it', () => {
+    expect(stageFromContext(undefined)).toBeUndefined();
+    expect(stageFromContext('staging-2')).toBe('staging-2');
+    const longest = 'a'.repeat(MAX_STAGE_LENGTH);
+    expect(stageFromContext(longest)).toBe(longest);
+    expect(() => stageFromContext(`${longest}b`)).toThrow(/at most 32/);
+    expect(() => stageFromContext('pr_12')).toThrow(/letters, digits and dashes only/);
+    // The longest stage in the longest region name keeps the state machines' names within 80.
+    const longestRegion = 'ap-southeast-99';
+    expect(`${stackName(longestRegion, longest)}-retries`.length).toBeLessThanOrEqual(80);
   });
 });
