@@ -197,6 +197,30 @@ describe('creating a webhook', () => {
     expect(await stores.webhooks.list()).toHaveLength(before);
   });
 
+  it('takes header names up to 256 characters and refuses longer ones with a 400, storing nothing', async () => {
+    const { api, stores } = setup();
+    const longest = `X-${'a'.repeat(254)}`;
+    const ok = await api.post('/webhooks', { ...ledger, headers: { [longest]: 'v' } });
+    expect(ok.status).toBe(201);
+    expect(Object.keys(ok.body.headers)).toEqual([longest]);
+
+    const before = (await stores.webhooks.list()).length;
+    // A name this long would be an attribute name beyond DynamoDB's limit: a 500 before.
+    for (const name of [`${longest}b`, `X-${'a'.repeat(70_000)}`]) {
+      const res = await api.post('/webhooks', { ...ledger, headers: { [name]: 'v' } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details).toEqual([
+        {
+          path: `headers.${name.slice(0, 32)}...`,
+          message: expect.stringContaining('at most 256'),
+        },
+      ]);
+      expect(JSON.stringify(res.body).length).toBeLessThan(1000);
+    }
+    expect(await stores.webhooks.list()).toHaveLength(before);
+  });
+
   it('refuses an Authorization header when auth is set', async () => {
     const { api } = setup();
     const res = await api.post('/webhooks', {

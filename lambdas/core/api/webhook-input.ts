@@ -45,6 +45,7 @@ export const LIMITS = {
   eventType: MAX_EVENT_TYPE_LENGTH,
   url: 4096,
   headers: 50,
+  headerName: 256,
   headerValue: 8192,
   body: 128 * 1024,
   username: 255,
@@ -291,6 +292,14 @@ function readHeaders(obj: Json, issues: Issues): Record<string, string> | undefi
   const out: Record<string, string> = {};
   const seen = new Set<string>();
   for (const [name, template] of entries) {
+    if (name.length > LIMITS.headerName) {
+      // The name would be an attribute name of the stored item; the path shows its start only.
+      issues.add(
+        joinPath('headers', `${name.slice(0, 32)}...`),
+        `is a header name of ${name.length} characters; at most ${LIMITS.headerName}`,
+      );
+      continue;
+    }
     const path = joinPath('headers', name);
     const lower = name.toLowerCase();
     if (!isHeaderName(name)) {
