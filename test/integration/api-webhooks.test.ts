@@ -574,6 +574,32 @@ describe('previewing a webhook', () => {
     expect(preview.body.body).toBe('{"id": null, "zero": 0}');
   });
 
+  it('answers 413 PAYLOAD_TOO_LARGE, not the render, when the request would be more than a delivery sends', async () => {
+    const { api } = setup();
+    const created = await api.post('/webhooks', {
+      name: 'repeats',
+      events: ['LOAN_DISBURSEMENT'],
+      url: 'https://x.example/hook',
+      contentType: 'text/plain',
+      body: '{% for i in (1..25) %}{{ data.x }}{% endfor %}',
+    });
+    expect(created.status).toBe(201);
+    const preview = (x: string) =>
+      api.post(`/webhooks/${created.body.id}/preview`, { type: 'LOAN_DISBURSEMENT', data: { x } });
+
+    // 25 x 10,000 characters: 250,000 bytes, within the 262,144 a delivery sends.
+    const within = await preview('y'.repeat(10_000));
+    expect(within.status).toBe(200);
+    expect(within.body.body).toHaveLength(250_000);
+
+    // 25 x 40,000: a 1 MB render, which the preview used to answer in full.
+    const over = await preview('y'.repeat(40_000));
+    expect(over.status).toBe(413);
+    expect(over.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(over.body.error.message).toMatch(/would be 1000\d{3} bytes, more than the 262144/);
+    expect(JSON.stringify(over.body).length).toBeLessThan(1000);
+  });
+
   it('renders with defaults when the body is empty', async () => {
     const { api } = setup();
     const created = await api.post('/webhooks', {

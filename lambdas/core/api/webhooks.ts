@@ -9,12 +9,13 @@
  */
 
 import type { Clock, WebhookStore } from '../../ports';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors';
 import { asQueued, parseEvent } from '../events';
 import { newWebhookId, notificationIdFor } from '../ids';
 import type { BasicAuth, RenderedRequest, WebhookDefinition } from '../model';
 import type { Renderer } from '../render';
 import { buildRenderContext, sampleEvent } from '../render-context';
+import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from '../request-rules';
 import { required } from '../required';
 import { type RotationShown, rotateSigningKey } from '../signing-keys';
 import { has, Issues, readObject } from './validation';
@@ -173,7 +174,14 @@ export class WebhookService {
     );
     // The delivery's own render, on the data the delivery will see.
     const ctx = buildRenderContext(def, event, notificationIdFor(def.id, event.id));
-    return { ...this.deps.renderer.render(def, ctx), ...previewMatch(def, event) };
+    const request = this.deps.renderer.render(def, ctx);
+    // What the delivery would refuse to send is not shown either (a render may reach 1 MiB).
+    const size = requestSizeBytes(request);
+    if (size > MAX_RENDERED_REQUEST_BYTES)
+      throw new PayloadTooLargeError(
+        `The rendered request would be ${size} bytes, more than the ${MAX_RENDERED_REQUEST_BYTES} a delivery sends: its notification would fail PAYLOAD_TOO_LARGE.`,
+      );
+    return { ...request, ...previewMatch(def, event) };
   }
 
   private validateTemplates(def: WebhookDefinition): void {
