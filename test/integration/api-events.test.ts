@@ -4,6 +4,10 @@
  */
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
+import {
+  LAMBDA_INVOCATION_LIMIT_BYTES,
+  MAX_EVENTS_BODY_BYTES,
+} from '../../lambdas/handlers/http/limits';
 import { apiHandlerFor, drainQueue, ingestHandlerFor } from '../support/api-harness';
 import { apiGatewayEvent, client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
@@ -170,7 +174,7 @@ describe('publishing one event', () => {
     expect(await queued()).toHaveLength(2);
   });
 
-  it('keeps measuring each event of a batch by its JSON text; the whole batch body is bounded at 5 MiB', async () => {
+  it('keeps measuring each event of a batch by its JSON text; the whole batch body is bounded at 3 MB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
     const event = JSON.stringify({ type: 'LOAN_REPAID', data: { loanId: 'L-10' } });
     const spaced = `${event.slice(0, -1)}${' '.repeat(300 * 1024)}}`;
@@ -182,7 +186,7 @@ describe('publishing one event', () => {
     expect(res.body.events).toHaveLength(2);
     expect(await queued()).toHaveLength(4);
     expect(huge.status).toBe(413);
-    expect(huge.body.error.message).toMatch(/5242880 bytes/);
+    expect(huge.body.error.message).toMatch(/3000000 bytes/);
   });
 
   it('accepts an event just under 256 KiB', async () => {
@@ -270,7 +274,7 @@ describe('publishing a batch', () => {
     expect(await queued()).toEqual([]);
   });
 
-  it('refuses more than 100 events, an empty batch, and a body over 5 MiB', async () => {
+  it('refuses more than 100 events, an empty batch, and a body over 3 MB', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
     const tooMany = await api.post('/events', {
       events: Array.from({ length: 101 }, () => ({ type: 'T', data: {} })),
@@ -285,8 +289,41 @@ describe('publishing a batch', () => {
       })),
     });
     expect(huge.status).toBe(413);
-    expect(huge.body.error.message).toMatch(/5242880 bytes/);
+    expect(huge.body.error.message).toMatch(/3000000 bytes/);
     expect(await queued()).toEqual([]);
+  });
+});
+
+describe('the largest POST /events body', () => {
+  it('fits, as the Lambda invocation carries it (escaped), under Lambda 6 MB with room for headers', async () => {
+    // The worst case for escaping: a batch of quote-heavy strings, one byte short of the limit.
+    const events = Array.from({ length: 100 }, (_, i) => ({
+      type: 'LOAN_REPAID',
+      data: { q: '"'.repeat(14_000), i },
+    }));
+    let body = JSON.stringify({ events });
+    const perEvent = Math.floor((MAX_EVENTS_BODY_BYTES - body.length) / 2 / 100);
+    body = JSON.stringify({
+      events: events.map((e) => ({ ...e, data: { ...e.data, q: '"'.repeat(14_000 + perEvent) } })),
+    });
+    body = `${body.slice(0, -1)}${' '.repeat(MAX_EVENTS_BODY_BYTES - body.length)}}`;
+    expect(body.length).toBe(MAX_EVENTS_BODY_BYTES);
+    const invocation = apiGatewayEvent({
+      method: 'POST',
+      path: '/events',
+      body,
+      // Headers at API Gateway's own limit of 10 KiB (request line included).
+      headers: { 'x-padding': 'p'.repeat(10 * 1024) },
+    });
+    const size = Buffer.byteLength(JSON.stringify(invocation));
+    expect(size).toBeGreaterThan(1.9 * MAX_EVENTS_BODY_BYTES);
+    expect(size).toBeLessThan(LAMBDA_INVOCATION_LIMIT_BYTES);
+
+    // And the handler takes it.
+    const api = client(ingestHandlerFor(standIns()).handler);
+    const res = await api.post('/events', body);
+    expect(res.status).toBe(202);
+    expect(res.body.events).toHaveLength(100);
   });
 });
 
