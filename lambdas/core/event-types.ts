@@ -8,6 +8,7 @@
  * already queued); the type is written again by a later event.
  */
 import type { Clock, EventTypeRecord, EventTypeStore, WebhookStore } from '../ports';
+import { compareCodeUnits, type Page, pageWithinBudget } from './api/pages';
 import { subscribesTo } from './subscriptions';
 
 /** At most one catalogue write per type per this interval, per container. */
@@ -63,7 +64,8 @@ export class EventTypeService {
     },
   ) {}
 
-  async list(): Promise<{ items: EventTypeView[] }> {
+  /** Sorted by type, in pages bounded by size (api/pages.ts). */
+  async list(cursor?: string): Promise<Page<EventTypeView>> {
     const [types, definitions] = await Promise.all([
       this.deps.eventTypes.list(),
       this.deps.webhooks.list(),
@@ -75,7 +77,7 @@ export class EventTypeService {
         lastSeenAt: t.lastSeenAt,
         webhooks: definitions.filter((d) => subscribesTo(d.events, t.type)).length,
       }))
-      .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
-    return { items };
+      .sort((a, b) => compareCodeUnits(a.type, b.type));
+    return pageWithinBudget(items, (t) => [t.type], cursor);
   }
 }

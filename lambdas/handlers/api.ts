@@ -89,9 +89,9 @@ export function createApiRouter(deps: ApiDeps): Router {
         status: 200,
         body: { region: deps.config.region, ips: [...deps.config.senderIps] },
       }))
-      .add('GET', '/webhooks', async () => ({
+      .add('GET', '/webhooks', async ({ event }) => ({
         status: 200,
-        body: { items: await webhooks.list() },
+        body: await webhooks.list(readQuery(event, ['cursor']).cursor),
       }))
       .add('POST', '/webhooks', async ({ event }) => {
         const created = await webhooks.create(body(event));
@@ -121,7 +121,10 @@ export function createApiRouter(deps: ApiDeps): Router {
         status: 200,
         body: await webhooks.preview(params.id, optionalBody(event)),
       }))
-      .add('GET', '/event-types', async () => ({ status: 200, body: await eventTypes.list() }))
+      .add('GET', '/event-types', async ({ event }) => ({
+        status: 200,
+        body: await eventTypes.list(readQuery(event, ['cursor']).cursor),
+      }))
       // A subject is a value producers chose, not an id: a too long one is a 400 naming the
       // limit events have (SubjectService), not a 404.
       .add(

@@ -150,6 +150,16 @@ describe('the OpenAPI description', () => {
     expect(reserved.body.error.code).toBe('RESERVED_EVENT_TYPE');
     const types = await call(apiHandler, '/event-types', { method: 'GET', path: '/event-types' });
     expect(types.status).toBe(200);
+    const badTypesCursor = await call(apiHandler, '/event-types', {
+      method: 'GET',
+      path: '/event-types?cursor=x',
+    });
+    expect(badTypesCursor.status).toBe(400);
+    const badWebhooksCursor = await call(apiHandler, '/webhooks', {
+      method: 'GET',
+      path: '/webhooks?cursor=x',
+    });
+    expect(badWebhooksCursor.status).toBe(400);
     const ips = await call(apiHandler, '/sender-ips', { method: 'GET', path: '/sender-ips' });
     expect(ips.body).toEqual({ region: standIns().region, ips: ['203.0.113.10', '203.0.113.11'] });
 

@@ -512,6 +512,64 @@ describe('deleting a webhook', () => {
   });
 });
 
+describe('listing webhooks', () => {
+  it('pages definitions whose JSON would not fit one Lambda answer, every one once, oldest first', async () => {
+    const { api } = setup();
+    // Quote-heavy templates: escaped in the answer's JSON and again in the Lambda response.
+    const body = `{"q": "${'\\"'.repeat(60_000)}"}`;
+    const created: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await api.post('/webhooks', { ...ledger, name: `big ${i}`, body });
+      expect(res.status).toBe(201);
+      created.push(res.body.id);
+    }
+
+    const seen: { id: string; createdAt: string }[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await api.get(`/webhooks${cursor ? `?cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      // What the Lambda returns to API Gateway, which refuses more than 6 MB.
+      const lambdaResult = JSON.stringify({
+        statusCode: res.status,
+        headers: res.headers,
+        body: res.rawBody,
+      });
+      expect(Buffer.byteLength(lambdaResult)).toBeLessThan(6 * 1024 * 1024);
+      seen.push(
+        ...res.body.items.map((w: { id: string; createdAt: string }) => ({
+          id: w.id,
+          createdAt: w.createdAt,
+        })),
+      );
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor !== null);
+
+    expect(pages).toBeGreaterThan(1);
+    const ids = seen.map((w) => w.id);
+    expect(ids.filter((id) => created.includes(id)).sort()).toEqual([...created].sort());
+    expect(new Set(ids).size).toBe(ids.length);
+    // Oldest first, ties by id, across the pages.
+    const order = seen.map((w) => `${w.createdAt} ${w.id}`);
+    expect(order).toEqual([...order].sort());
+  });
+
+  it('answers 400 for a cursor that is not one of its own and for an unknown parameter', async () => {
+    const { api } = setup();
+    const bad = await api.get('/webhooks?cursor=not-a-cursor');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('INVALID_CURSOR');
+    const unknown = await api.get('/webhooks?limit=5');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('VALIDATION_ERROR');
+    const types = await api.get('/event-types?cursor=not-a-cursor');
+    expect(types.status).toBe(400);
+    expect(types.body.error.code).toBe('INVALID_CURSOR');
+  });
+});
+
 describe('previewing a webhook', () => {
   it('renders the request for the given event without sending or storing anything', async () => {
     const { api, stores } = setup();

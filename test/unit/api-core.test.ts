@@ -233,6 +233,6 @@ describe('webhook listing', () => {
     const names = ['c', 'a', 'b'];
     for (const name of names)
       await service.create({ name, events: ['*'], url: 'https://x.example/' });
-    expect((await service.list()).map((w) => w.name)).toEqual(names);
+    expect((await service.list()).items.map((w) => w.name)).toEqual(names);
   });
 });

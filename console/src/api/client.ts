@@ -156,7 +156,10 @@ export class ApiClient {
     return json as T;
   }
 
-  listWebhooks = () => this.call<{ items: WebhookDefinition[] }>('GET', '/webhooks');
+  /** Every definition: a large set comes in pages bounded by size (follows nextCursor). */
+  listWebhooks = async (): Promise<{ items: WebhookDefinition[] }> => ({
+    items: await this.allPages<WebhookDefinition>('/webhooks'),
+  });
   getWebhook = (id: string) =>
     this.call<WebhookDefinition>('GET', '/webhooks/{id}', { params: { id } });
   createWebhook = (body: WebhookInput) =>
@@ -172,7 +175,22 @@ export class ApiClient {
     this.call<WebhookHealth>('POST', '/webhooks/{id}/pause', { params: { id } });
   resume = (id: string) =>
     this.call<WebhookHealth>('POST', '/webhooks/{id}/resume', { params: { id } });
-  eventTypes = () => this.call<{ items: EventTypeInfo[] }>('GET', '/event-types');
+  eventTypes = async (): Promise<{ items: EventTypeInfo[] }> => ({
+    items: await this.allPages<EventTypeInfo>('/event-types'),
+  });
+
+  private async allPages<T>(path: '/webhooks' | '/event-types'): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.call<{ items: T[]; nextCursor?: string | null }>('GET', path, {
+        query: { cursor },
+      });
+      items.push(...page.items);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    return items;
+  }
   listNotifications = (query: ListFilter) =>
     this.call<{ items: NotificationSummary[]; nextCursor: string | null }>(
       'GET',

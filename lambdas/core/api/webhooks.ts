@@ -18,6 +18,7 @@ import { buildRenderContext, sampleEvent } from '../render-context';
 import { MAX_RENDERED_REQUEST_BYTES, requestSizeBytes } from '../request-rules';
 import { required } from '../required';
 import { type RotationShown, rotateSigningKey } from '../signing-keys';
+import { compareCodeUnits, type Page, pageWithinBudget } from './pages';
 import { has, Issues, readObject } from './validation';
 import { type AuthInput, parseWebhookInput } from './webhook-input';
 import { type PreviewMatch, previewMatch } from './webhook-preview';
@@ -67,16 +68,22 @@ export class WebhookService {
     return toView(def, signing.revealSecret, at);
   }
 
-  async list(): Promise<WebhookView[]> {
+  /** Oldest first (creation time, then id), in pages bounded by size (pages.ts). */
+  async list(cursor?: string): Promise<Page<WebhookView>> {
     const defs = await this.deps.webhooks.list();
-    return defs
+    const sorted = defs
       .slice()
       .sort((a, b) =>
         a.createdAt === b.createdAt
-          ? a.id.localeCompare(b.id)
-          : a.createdAt.localeCompare(b.createdAt),
-      )
-      .map((d) => toView(d, false, this.deps.clock.now()));
+          ? compareCodeUnits(a.id, b.id)
+          : compareCodeUnits(a.createdAt, b.createdAt),
+      );
+    const page = pageWithinBudget(sorted, (d) => [d.createdAt, d.id], cursor);
+    const now = this.deps.clock.now();
+    return {
+      items: page.items.map((d) => toView(d, false, now)),
+      nextCursor: page.nextCursor,
+    };
   }
 
   async get(id: string): Promise<WebhookView> {
