@@ -57,6 +57,23 @@ interface Pending {
 /** SQS DelaySeconds bounds. */
 export const SQS_MAX_DELAY_SECONDS = 900;
 
+/** SendMessageBatch requests in flight at once for one enqueue. */
+const SEND_CONCURRENCY = 16;
+/** How many bytes of made messages one enqueue keeps between its check and its sends. */
+const RETAINED_BYTES = 16 * 1024 * 1024;
+
+/** A job as one queue message: escaped as SQS requires (sizes count the escapes). */
+function pendingOf(job: DeliveryJob, index: number): Pending {
+  const body = toQueueJson(job);
+  const group = messageGroupOf(job);
+  return {
+    index,
+    body,
+    group,
+    bytes: Buffer.byteLength(body, 'utf8') + Buffer.byteLength(group, 'utf8'),
+  };
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class SqsDeliveryQueue implements DeliveryQueue {
@@ -78,31 +95,32 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     const delay = options.delaySeconds ?? 0;
     if (!Number.isInteger(delay) || delay < 0 || delay > SQS_MAX_DELAY_SECONDS)
       throw new RangeError(`delaySeconds must be an integer in [0, ${SQS_MAX_DELAY_SECONDS}]`);
-    const pending: Pending[] = jobs.map((job, index) => {
-      // Escaped as SQS requires (U+FFFE, U+FFFF, astral characters): sizes count the escapes.
-      const body = toQueueJson(job);
-      const group = messageGroupOf(job);
-      const bytes = Buffer.byteLength(body, 'utf8') + Buffer.byteLength(group, 'utf8');
-      if (bytes > this.maxBatchBytes) {
+    // Every job is checked before anything is sent: one that cannot be queued queues nothing.
+    // The messages are kept for the sends up to RETAINED_BYTES; past that (a large fan-out)
+    // only their sizes, and each batch is made again when it is sent.
+    const made: (Pending | undefined)[] = [];
+    let retained = 0;
+    const sizes = jobs.map((job, index) => {
+      const pending = pendingOf(job, index);
+      if (pending.bytes > this.maxBatchBytes) {
         throw new PayloadTooLargeError(
-          `delivery job ${index} is ${bytes} bytes; a queue message holds at most ${this.maxBatchBytes} bytes`,
+          `delivery job ${index} is ${pending.bytes} bytes; a queue message holds at most ${this.maxBatchBytes} bytes`,
         );
       }
-      return { index, body, group, bytes };
+      retained += pending.bytes;
+      made.push(retained <= RETAINED_BYTES ? pending : undefined);
+      return pending.bytes;
     });
 
-    let remaining = pending;
+    let remaining = jobs.map((_, index) => index);
     let failures: QueueSendError['failures'] = [];
     for (let round = 0; remaining.length > 0 && round <= this.retries; round++) {
       if (round > 0) await sleep(this.backoffMs * 2 ** (round - 1));
-      const results = await Promise.all(
-        chunk(remaining, this.maxBatchBytes).map((c) => this.sendChunk(c, delay)),
-      );
-      failures = results.flatMap((r) => r.failures);
+      failures = await this.sendAll(jobs, made, remaining, sizes, delay);
       // Sender faults (malformed entry) fail the same way every time: do not retry them.
       if (failures.some((f) => f.senderFault)) break;
       const failed = new Set(failures.map((f) => f.index));
-      remaining = remaining.filter((p) => failed.has(p.index));
+      remaining = remaining.filter((index) => failed.has(index));
     }
     if (failures.length > 0) {
       const codes = [...new Set(failures.map((f) => f.code))].join(', ');
@@ -111,6 +129,37 @@ export class SqsDeliveryQueue implements DeliveryQueue {
         failures,
       );
     }
+  }
+
+  /**
+   * Sends the jobs at `indexes` in batches, at most SEND_CONCURRENCY at once. A batch's bodies
+   * are made when it is sent and let go after: a fan-out of many megabytes (a batch of events
+   * for many webhooks) never sits in memory whole, nor in the SDK's requests all at once.
+   */
+  private async sendAll(
+    jobs: readonly DeliveryJob[],
+    made: readonly (Pending | undefined)[],
+    indexes: readonly number[],
+    sizes: readonly number[],
+    delay: number,
+  ): Promise<QueueSendError['failures']> {
+    const batches = chunk(
+      indexes.map((index) => ({ index, bytes: sizes[index] ?? 0 })),
+      this.maxBatchBytes,
+    );
+    const failures: QueueSendError['failures'][number][] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < batches.length) {
+        const batch = batches[next++] ?? [];
+        const pending = batch.map(
+          ({ index }) => made[index] ?? pendingOf(jobs[index] as DeliveryJob, index),
+        );
+        failures.push(...(await this.sendChunk(pending, delay)).failures);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, batches.length) }, worker));
+    return failures;
   }
 
   private async sendChunk(

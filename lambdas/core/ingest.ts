@@ -20,6 +20,13 @@ import { required } from './required';
 /** What one SQS message (and one SendMessageBatch) holds: 1 MiB since SQS raised it from 256 KiB. */
 export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
 
+/**
+ * The most one POST /events may queue in all (each event once per matching webhook): what the
+ * ingest Lambda (512 MB, 10 s) makes and sends well within its time. Above, a 413 before
+ * anything is queued, rather than a request cut off halfway.
+ */
+export const MAX_FANOUT_BYTES = 32 * 1024 * 1024;
+
 export interface IngestedEvent {
   readonly eventId: string;
   /** Enabled webhooks that match the event: its type, and their conditions. */
@@ -54,28 +61,28 @@ export class IngestService {
     // The same producer id twice in one batch maps to the same notifications: queue them once.
     const queued = new Set<string>();
     const tooLarge: ErrorDetail[] = [];
+    let fanOutBytes = 0;
     const results = events.map((event, index): IngestedEvent => {
       const matching = jobsForEvent(definitions, event);
       const first = matching[0];
-      if (first) {
-        // A queue message holds at most 1 MiB, counted on the text SQS receives (toQueueJson:
-        // escapes make an astral character 12 bytes instead of 4). An event of 256 KiB fits
-        // with its envelope even so; re-serialising can still grow a single event past its
-        // body's size (`1e20` is written out in full), and the limits may move: hence the
-        // check. Jobs of one event differ only in fixed-length ids and the version.
-        const size = queueJsonBytes(first);
-        if (size > MAX_QUEUE_MESSAGE_BYTES) {
-          tooLarge.push({
-            index,
-            path: batch ? `events[${index}]` : '',
-            message: `event is ${size} bytes with its delivery envelope, a queue message holds ${MAX_QUEUE_MESSAGE_BYTES}`,
-          });
-        }
+      // A queue message holds at most 1 MiB, counted on the text SQS receives (toQueueJson:
+      // escapes make an astral character 12 bytes instead of 4). An event of 256 KiB fits
+      // with its envelope even so; re-serialising can still grow a single event past its
+      // body's size (`1e20` is written out in full), and the limits may move: hence the
+      // check. Jobs of one event differ only in fixed-length ids and the version.
+      const size = first ? queueJsonBytes(first) : 0;
+      if (size > MAX_QUEUE_MESSAGE_BYTES) {
+        tooLarge.push({
+          index,
+          path: batch ? `events[${index}]` : '',
+          message: `event is ${size} bytes with its delivery envelope, a queue message holds ${MAX_QUEUE_MESSAGE_BYTES}`,
+        });
       }
       for (const job of matching) {
         if (queued.has(job.notificationId)) continue;
         queued.add(job.notificationId);
         jobs.push(job);
+        fanOutBytes += size;
       }
       return { eventId: event.id, notifications: matching.length };
     });
@@ -83,6 +90,11 @@ export class IngestService {
       throw new PayloadTooLargeError(
         `An event is too large to queue: with its delivery envelope it must stay within ${MAX_QUEUE_MESSAGE_BYTES} bytes`,
         batch ? tooLarge : tooLarge.map(({ message }) => ({ message })),
+      );
+    }
+    if (fanOutBytes > MAX_FANOUT_BYTES) {
+      throw new PayloadTooLargeError(
+        `These events make ${jobs.length} deliveries of ${fanOutBytes} bytes in all (each event once per matching webhook); one request may queue at most ${MAX_FANOUT_BYTES}: send fewer or smaller events per request`,
       );
     }
     if (jobs.length > 0) await this.deps.queue.enqueue(jobs);

@@ -133,6 +133,46 @@ describe('SqsDeliveryQueue against fauxqs', () => {
     );
   });
 
+  it('queues a fan-out of many megabytes whole, with a bounded number of requests in flight', async () => {
+    const { sqs } = standIns().clients;
+    const original = sqs.send.bind(sqs);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let requests = 0;
+    const spy = jest.spyOn(sqs, 'send').mockImplementation((async (
+      command: unknown,
+      ...rest: unknown[]
+    ) => {
+      if (!(command instanceof SendMessageBatchCommand))
+        return (original as (...a: unknown[]) => unknown)(command, ...rest);
+      requests++;
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        return await (original as (...a: unknown[]) => Promise<unknown>)(command, ...rest);
+      } finally {
+        inFlight--;
+      }
+    }) as never);
+    // 200 jobs of about 100 KB: 20 MB, more than one enqueue keeps made at once.
+    const jobs = Array.from({ length: 200 }, (_, i) => deliverJob(i, 100_000));
+    try {
+      await new SqsDeliveryQueue(sqs, standIns().queueUrl).enqueue(jobs);
+    } finally {
+      spy.mockRestore();
+    }
+
+    expect(requests).toBeGreaterThanOrEqual(20);
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInFlight).toBeLessThanOrEqual(16);
+    const messages = await drain(sqs, standIns().queueUrl, jobs.length);
+    const bodies = new Map(
+      messages.map((m) => [JSON.parse(m.Body ?? '{}').notificationId, m.Body]),
+    );
+    expect(bodies.size).toBe(jobs.length);
+    for (const [i, job] of jobs.entries()) expect(bodies.get(`ntf_${i}`)).toBe(JSON.stringify(job));
+  }, 120_000);
+
   it('splits batches by total size so no batch exceeds the limit', async () => {
     const { sqs } = standIns().clients;
     const limit = 64 * 1024;

@@ -5,8 +5,9 @@
 
 import { MAX_RANGE_RESEND, NotificationService } from '../../lambdas/core/api/notifications';
 import { WebhookService } from '../../lambdas/core/api/webhooks';
+import { PayloadTooLargeError } from '../../lambdas/core/errors';
 import { notificationIdFor } from '../../lambdas/core/ids';
-import { IngestService } from '../../lambdas/core/ingest';
+import { IngestService, MAX_FANOUT_BYTES } from '../../lambdas/core/ingest';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
@@ -144,6 +145,36 @@ describe('ingest', () => {
         event: expect.objectContaining({ data: { n: 1 } }),
       },
     ]);
+  });
+
+  it('refuses, queueing nothing, a request whose events for all matching webhooks pass 32 MiB', async () => {
+    const webhooks = new MemoryWebhookStore();
+    const service = new WebhookService({ webhooks, renderer: new Renderer(), clock });
+    const queue = new MemoryDeliveryQueue();
+    const ingest = new IngestService({ webhooks, queue, clock });
+    // 100 events of about 30 KB: about 3 MB of delivery jobs per webhook subscribed to all.
+    const batch = {
+      events: Array.from({ length: 100 }, (_, i) => ({
+        type: 'T',
+        data: { i, pad: 'p'.repeat(30_000) },
+      })),
+    };
+    for (let i = 0; i < 10; i++)
+      await service.create({ name: `all ${i}`, events: ['*'], url: 'https://x.example/' });
+
+    // Ten webhooks: about 30 MB, queued.
+    const accepted = await ingest.ingest(batch);
+    expect(accepted.batch && accepted.events.every((e) => e.notifications === 10)).toBe(true);
+    expect(queue.drain()).toHaveLength(1000);
+
+    // Twelve: about 36 MB, refused whole.
+    for (let i = 10; i < 12; i++)
+      await service.create({ name: `all ${i}`, events: ['*'], url: 'https://x.example/' });
+    const refused = await ingest.ingest(batch).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PayloadTooLargeError);
+    expect((refused as Error).message).toMatch(/1200 deliveries of 36\d{6} bytes/);
+    expect((refused as Error).message).toContain(String(MAX_FANOUT_BYTES));
+    expect(queue.drain()).toEqual([]);
   });
 
   it('answers 500 INTERNAL_ERROR (logged, no detail) when the queue is down', async () => {
