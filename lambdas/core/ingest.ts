@@ -21,6 +21,12 @@ import { required } from './required';
 export const MAX_QUEUE_MESSAGE_BYTES = 1024 * 1024;
 
 /**
+ * Room a deliver job keeps for what the delivery adds when it puts the job back (`deferrals`
+ * at a webhook's cap, `awaitedFirst`): a job queued at the limit could not be queued again.
+ */
+export const REQUEUE_HEADROOM_BYTES = 64;
+
+/**
  * The most one POST /events may queue in all (each event once per matching webhook): what the
  * ingest Lambda (512 MB, 10 s) makes and sends well within its time. Above, a 413 before
  * anything is queued, rather than a request cut off halfway.
@@ -71,11 +77,11 @@ export class IngestService {
       // body's size (`1e20` is written out in full), and the limits may move: hence the
       // check. Jobs of one event differ only in fixed-length ids and the version.
       const size = first ? queueJsonBytes(first) : 0;
-      if (size > MAX_QUEUE_MESSAGE_BYTES) {
+      if (size + REQUEUE_HEADROOM_BYTES > MAX_QUEUE_MESSAGE_BYTES) {
         tooLarge.push({
           index,
           path: batch ? `events[${index}]` : '',
-          message: `event is ${size} bytes with its delivery envelope, a queue message holds ${MAX_QUEUE_MESSAGE_BYTES}`,
+          message: `event is ${size} bytes with its delivery envelope, a queue message holds ${MAX_QUEUE_MESSAGE_BYTES} (${REQUEUE_HEADROOM_BYTES} of them kept for the delivery's own fields)`,
         });
       }
       for (const job of matching) {
@@ -88,7 +94,7 @@ export class IngestService {
     });
     if (tooLarge.length > 0) {
       throw new PayloadTooLargeError(
-        `An event is too large to queue: with its delivery envelope it must stay within ${MAX_QUEUE_MESSAGE_BYTES} bytes`,
+        `An event is too large to queue: with its delivery envelope it must stay within ${MAX_QUEUE_MESSAGE_BYTES - REQUEUE_HEADROOM_BYTES} bytes`,
         batch ? tooLarge : tooLarge.map(({ message }) => ({ message })),
       );
     }

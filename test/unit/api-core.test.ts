@@ -7,8 +7,14 @@ import { MAX_RANGE_RESEND, NotificationService } from '../../lambdas/core/api/no
 import { WebhookService } from '../../lambdas/core/api/webhooks';
 import { PayloadTooLargeError } from '../../lambdas/core/errors';
 import { notificationIdFor } from '../../lambdas/core/ids';
-import { IngestService, MAX_FANOUT_BYTES } from '../../lambdas/core/ingest';
+import {
+  IngestService,
+  MAX_FANOUT_BYTES,
+  MAX_QUEUE_MESSAGE_BYTES,
+  REQUEUE_HEADROOM_BYTES,
+} from '../../lambdas/core/ingest';
 import type { DeliveryJob } from '../../lambdas/core/model';
+import { queueJsonBytes } from '../../lambdas/core/queue-json';
 import { Renderer } from '../../lambdas/core/render';
 import { createIngestHandler } from '../../lambdas/handlers/ingest';
 import type { ResendJob } from '../../lambdas/ports';
@@ -175,6 +181,49 @@ describe('ingest', () => {
     expect((refused as Error).message).toMatch(/1200 deliveries of 36\d{6} bytes/);
     expect((refused as Error).message).toContain(String(MAX_FANOUT_BYTES));
     expect(queue.drain()).toEqual([]);
+  });
+
+  it('refuses an event whose queue message would leave no room for the fields a requeue adds', async () => {
+    const webhooks = new MemoryWebhookStore();
+    const service = new WebhookService({ webhooks, renderer: new Renderer(), clock });
+    await service.create({ name: 'all', events: ['*'], url: 'https://x.example/' });
+    const queue = new MemoryDeliveryQueue();
+    const ingest = new IngestService({ webhooks, queue, clock });
+    // 9e20 is 4 characters sent and 21 queued (written out in full): a body under 256 KiB as
+    // sent, about 1 MiB queued. The pad brings the queued job to exactly `target` bytes.
+    const numbers = Array.from({ length: 47_000 }, () => '9e20').join(',');
+    const rawWith = (pad: string) =>
+      `{"type":"T","id":"sized","data":{"numbers":[${numbers}],"pad":"${pad}"}}`;
+    const queued = (raw: string) => {
+      const hook = webhooks.list().then(([d]) => d!);
+      return hook.then((d) =>
+        queueJsonBytes({
+          kind: 'deliver',
+          notificationId: notificationIdFor(d.id, 'sized'),
+          webhookId: d.id,
+          webhookVersion: d.version,
+          event: { ...JSON.parse(raw), occurredAt: clock.now().toISOString() },
+        } as DeliveryJob),
+      );
+    };
+    const sized = async (target: number) => {
+      const pad = 'p'.repeat(Math.max(0, target - (await queued(rawWith('')))));
+      const raw = rawWith(pad);
+      return { raw, size: await queued(raw) };
+    };
+    const post = (raw: string) =>
+      ingest.ingest(JSON.parse(raw), { bodyBytes: Buffer.byteLength(raw) });
+
+    const atLimit = await sized(MAX_QUEUE_MESSAGE_BYTES - 10);
+    const withRoom = await sized(MAX_QUEUE_MESSAGE_BYTES - REQUEUE_HEADROOM_BYTES - 10);
+    expect(atLimit.raw.length).toBeLessThan(256 * 1024);
+    expect(atLimit.size).toBeLessThanOrEqual(MAX_QUEUE_MESSAGE_BYTES - 10 + 2);
+
+    // Within SQS's limit, but a requeue (deferrals, awaitedFirst) could not queue it again.
+    await expect(post(atLimit.raw)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    expect(queue.drain()).toEqual([]);
+    expect(await post(withRoom.raw)).toMatchObject({ batch: false, notifications: 1 });
+    expect(queue.drain()).toHaveLength(1);
   });
 
   it('answers 500 INTERNAL_ERROR (logged, no detail) when the queue is down', async () => {
