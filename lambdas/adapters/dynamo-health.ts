@@ -25,6 +25,11 @@ type Item = Record<string, AttributeValue>;
 export const COUNTER_SHARDS = 4;
 const COUNTER_RETENTION_SECONDS = 3600;
 const SLOT_RACE_RETRIES = 20;
+/** Rounds of a BatchGetItem of counters (the first and its retries of unprocessed keys). */
+export const UNPROCESSED_ROUNDS = 6;
+/** First back-off before asking again for unprocessed keys, doubled each round (25 ms .. 400 ms). */
+const UNPROCESSED_BACKOFF_MS = 25;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The transition fields (everything but the key and the version). */
 const RECORD_FIELDS = [
@@ -248,7 +253,14 @@ export class DynamoHealthStore implements HealthStore {
     let failed = 0;
     for (let i = 0; i < keys.length; i += 100) {
       let pending: Item[] | undefined = keys.slice(i, i + 100);
-      for (let round = 0; pending && pending.length > 0 && round < 5; round++) {
+      for (let round = 0; pending && pending.length > 0; round++) {
+        // Keys DynamoDB left unprocessed (throttling) are asked for again after a back-off;
+        // still left after that, the counts would be short: an error, not a wrong number.
+        if (round === UNPROCESSED_ROUNDS)
+          throw new Error(
+            `health counters of ${webhookId}: ${pending.length} keys still unprocessed after ${round} rounds`,
+          );
+        if (round > 0) await sleep(UNPROCESSED_BACKOFF_MS * 2 ** (round - 1));
         const out = await this.client.send(
           new BatchGetItemCommand({
             RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
