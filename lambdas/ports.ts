@@ -153,6 +153,14 @@ export interface CursorKeySource {
   key(): Promise<Uint8Array>;
 }
 
+/** How far one sweep's scan of WAITING partitions goes (NotificationStore.listOverdueRetries). */
+export interface OverdueRetryScan {
+  /** Which shard is read first: the sweep's slot, so the starting shard moves every sweep. */
+  readonly rotation?: number;
+  /** No read starts after this many milliseconds (the first always runs). */
+  readonly budgetMs?: number;
+}
+
 export interface NotificationStore {
   /** Conditional create; false when a notification with this id already exists. */
   create(notification: Notification, expiresAtEpochSeconds: number): Promise<boolean>;
@@ -187,8 +195,15 @@ export interface NotificationStore {
    * whose end was never marked: the index shows no attempt times, the caller checks them).
    * byStatus index, every WAITING shard, oldest created first within a shard, at most `limit`
    * ids. What the index shows: a caller reads the record before acting on it.
+   * `rotation` picks the shard read first (successive sweeps start at successive shards), and
+   * no further read starts once `budgetMs` has passed: a huge backlog of parked notifications,
+   * which the reads pass over, cannot keep a sweep from ever reaching the last shards.
    */
-  listOverdueRetries(dueBefore: string, limit: number): Promise<string[]>;
+  listOverdueRetries(
+    dueBefore: string,
+    limit: number,
+    options?: OverdueRetryScan,
+  ): Promise<string[]>;
 }
 
 export interface ResendJob {

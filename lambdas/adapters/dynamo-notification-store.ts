@@ -22,6 +22,7 @@ import type {
   NotificationStore,
   NotificationSummary,
   NotificationUpdate,
+  OverdueRetryScan,
   WebhookHistory,
 } from '../ports';
 import { attemptAttribute, attemptOf } from './dynamo-attempts';
@@ -315,11 +316,20 @@ export class DynamoNotificationStore implements NotificationStore {
    * byStatus, one shard after the other, paged until `limit` are found. The filter reads only
    * projected attributes (no fetch from the table).
    */
-  async listOverdueRetries(dueBefore: string, limit: number): Promise<string[]> {
+  async listOverdueRetries(
+    dueBefore: string,
+    limit: number,
+    options: OverdueRetryScan = {},
+  ): Promise<string[]> {
     const found: string[] = [];
-    for (let shard = 0; shard < NOTIFICATION_INDEX_SHARDS && found.length < limit; shard++) {
+    const until = Date.now() + (options.budgetMs ?? Number.POSITIVE_INFINITY);
+    const first = Math.abs(Math.trunc(options.rotation ?? 0)) % NOTIFICATION_INDEX_SHARDS;
+    let reads = 0;
+    for (let k = 0; k < NOTIFICATION_INDEX_SHARDS && found.length < limit; k++) {
+      const shard = (first + k) % NOTIFICATION_INDEX_SHARDS;
       let start: Item | undefined;
       do {
+        if (reads++ > 0 && Date.now() >= until) return found;
         const out = await this.client.send(
           new QueryCommand({
             TableName: this.tableName,

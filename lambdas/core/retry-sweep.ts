@@ -56,6 +56,12 @@ export interface SweepResult {
 
 /** How many records are read and executions started at once. */
 const SWEEP_PARALLELISM = 8;
+/**
+ * How long a sweep scans the WAITING partitions (the sweeper Lambda has 120 s): the rest of
+ * the time is for reading the candidates and starting their retries. Successive sweeps start
+ * at successive shards, so every shard is reached however large the backlog.
+ */
+export const SWEEP_SCAN_BUDGET_MS = 45_000;
 
 /** The slot of a sweep at `at`: whole intervals since the epoch. */
 export function sweepSlot(at: Date, slotMs: number): number {
@@ -97,7 +103,10 @@ export class RetrySweeper {
     const { graceMs, maxStarts, slotMs } = this.deps.settings;
     const slot = sweepSlot(at, slotMs);
     const dueBefore = new Date(at.getTime() - graceMs).toISOString();
-    const candidates = await this.deps.notifications.listOverdueRetries(dueBefore, maxStarts);
+    const candidates = await this.deps.notifications.listOverdueRetries(dueBefore, maxStarts, {
+      rotation: slot,
+      budgetMs: SWEEP_SCAN_BUDGET_MS,
+    });
     let started = 0;
     let skipped = 0;
     const errors: { notificationId: string; error: unknown }[] = [];
