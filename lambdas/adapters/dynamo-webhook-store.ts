@@ -11,6 +11,7 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
+import { forEachBounded } from '../core/concurrency';
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import { ConflictError } from '../core/errors';
 import type { WebhookDefinition } from '../core/model';
@@ -61,12 +62,21 @@ export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
       : undefined;
   }
 
+  /**
+   * Secrets are opened OPEN_CONCURRENCY at a time: definitions saved by different containers
+   * carry different data keys, each one KMS Decrypt the first time a container meets it, and
+   * one after the other they would add up at a cold start with many definitions.
+   */
   async list(): Promise<WebhookDefinition[]> {
-    const items: WebhookDefinition[] = [];
+    const raw: Record<string, unknown>[] = [];
     for await (const item of scanAll(this.client, this.tableName)) {
       if (isReservedWebhooksItem(item.id?.S) || isTombstone(item)) continue;
-      items.push(await openDefinition(fromItem(item), this.cipher));
+      raw.push(fromItem(item));
     }
+    const items: WebhookDefinition[] = new Array(raw.length);
+    await forEachBounded(raw, OPEN_CONCURRENCY, async (item, index) => {
+      items[index] = await openDefinition(item, this.cipher);
+    });
     return items;
   }
 
@@ -209,6 +219,9 @@ export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
     }
   }
 }
+
+/** Definitions whose secrets are opened at once by list(). */
+const OPEN_CONCURRENCY = 16;
 
 /** How often a definition write is retried when another write held the revision item. */
 const TRANSACTION_CONFLICT_RETRIES = 5;
