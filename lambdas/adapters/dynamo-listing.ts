@@ -128,6 +128,27 @@ export interface PartitionRead {
   readonly items: readonly IndexedSummary[];
   /** Set when the partition may hold more; passed back to continue this read. */
   readonly continuation?: unknown;
+  /**
+   * With a continuation: the sort key of the last item the read looked at, matching or not
+   * (everything newer in the partition has been looked at). Without it a page cannot stop
+   * this partition early (see LIST_READ_BUDGET_MS).
+   */
+  readonly scannedTo?: string;
+}
+
+/**
+ * How long one page reads before it stops reading a partition that has not yet yielded a
+ * match (a filter the partitions do not key, over a huge webhook, can read on and on): the
+ * page then answers what it can prove is newest, possibly nothing, and a cursor below the
+ * point the stopped partitions were read to. Every partition reads at least once per page,
+ * so each page moves on. The api Lambda has 29 s.
+ */
+export const LIST_READ_BUDGET_MS = 10_000;
+
+/** A page's read budget (tests set the clock). */
+export interface ListReadBudget {
+  readonly budgetMs?: number;
+  readonly now?: () => number;
 }
 
 /**
@@ -358,6 +379,18 @@ interface Stream {
   /** Nothing left in the partition beyond the buffer. */
   drained: boolean;
   readLimit: number;
+  /** Reads this page made of the partition. */
+  reads: number;
+  /** Sort key of the last item looked at, when the partition may hold more. */
+  scannedTo: string | undefined;
+  /** Out of read budget with nothing buffered: matches it may hold are below scannedTo. */
+  stopped: boolean;
+}
+
+/** When the page's reads end: no read starts after `until` but a partition's first. */
+interface ReadClock {
+  readonly until: number;
+  readonly now: () => number;
 }
 
 /** Reads into the streams that are empty but not drained, a bounded number at once. */
@@ -366,17 +399,24 @@ async function fillStreams(
   read: ReadPartition,
   filter: PartitionFilter,
   before: string | undefined,
+  clock: ReadClock,
 ): Promise<void> {
   const fill = async (s: Stream): Promise<void> => {
     while (s.buffer.length === 0 && !s.drained) {
+      if (s.reads > 0 && s.scannedTo !== undefined && clock.now() >= clock.until) {
+        s.stopped = true;
+        return;
+      }
       const out = await read(s.partition, filter, {
         ...(before !== undefined ? { before } : {}),
         ...(s.continuation !== undefined ? { continuation: s.continuation } : {}),
         limit: s.readLimit,
       });
+      s.reads++;
       s.buffer.push(...out.items);
       s.continuation = out.continuation;
       s.drained = out.continuation === undefined;
+      s.scannedTo = s.drained ? undefined : out.scannedTo;
       s.readLimit = Math.min(2 * s.readLimit, MAX_READ);
     }
   };
@@ -384,7 +424,22 @@ async function fillStreams(
   await forEachBounded(empty, READ_CONCURRENCY, fill);
 }
 
-/** Takes up to `limit` items newest first, refilling a stream whenever it runs dry. */
+/**
+ * The highest point a stopped stream was read to: what it may still hold is below it, so
+ * only what is above it can be answered as newest.
+ */
+function stopFloor(streams: readonly Stream[]): string | undefined {
+  let floor: string | undefined;
+  for (const s of streams)
+    if (s.stopped && s.buffer.length === 0 && !s.drained && s.scannedTo !== undefined)
+      if (floor === undefined || s.scannedTo > floor) floor = s.scannedTo;
+  return floor;
+}
+
+/**
+ * Takes up to `limit` items newest first, refilling a stream whenever it runs dry, and only
+ * items above the stop floor once streams ran out of read budget.
+ */
 async function merge(
   streams: readonly Stream[],
   limit: number,
@@ -400,6 +455,8 @@ async function merge(
         best = { stream, head };
     }
     if (best === undefined) break;
+    const floor = stopFloor(streams);
+    if (floor !== undefined && best.head.createdKey <= floor) break;
     best.stream.buffer.shift();
     taken.push(best.head);
   }
@@ -417,7 +474,10 @@ export async function listPage(
   query: NotificationQuery,
   source: ListSource,
   cursorKey: CursorKeySource,
+  budget: ListReadBudget = {},
 ): Promise<NotificationPage> {
+  const now = budget.now ?? Date.now;
+  const clock: ReadClock = { now, until: now() + (budget.budgetMs ?? LIST_READ_BUDGET_MS) };
   const plan = planList(query);
   // The cursor is checked before anything is read.
   const resume =
@@ -436,18 +496,27 @@ export async function listPage(
     continuation: undefined,
     drained: emptyRange || bitSet(known, i),
     readLimit,
+    reads: 0,
+    scannedTo: undefined,
+    stopped: false,
   }));
-  const refill = () => fillStreams(streams, source.read, plan.filter, resume?.after);
+  const refill = () => fillStreams(streams, source.read, plan.filter, resume?.after, clock);
   const taken = await merge(streams, query.limit, refill);
   // Look one item ahead, so the last page says so instead of leading to an empty one.
   await refill();
   const last = taken.at(-1);
-  const more = last !== undefined && streams.some((s) => s.buffer.length > 0);
+  // Out of read budget before the page was full: it resumes below the stop floor (every item
+  // taken is above it), so the next page goes on where the stopped partitions were.
+  const floor = taken.length < query.limit ? stopFloor(streams) : undefined;
+  const after = floor ?? last?.createdKey;
+  const more =
+    after !== undefined &&
+    (floor !== undefined || streams.some((s) => s.buffer.length > 0 || s.stopped));
   return {
     items: taken.map((t) => t.summary),
     nextCursor: more
       ? encodeCursor(await cursorKey.key(), plan.fingerprint, {
-          after: last.createdKey,
+          after,
           layout,
           drained: bitmapOf(streams.map((s) => s.drained && s.buffer.length === 0)),
         })

@@ -39,6 +39,7 @@ import {
   type IndexedSummary,
   indexKeysOf,
   inStatusIndex,
+  type ListReadBudget,
   listPage,
   type ReadPartition,
   statusShardOf,
@@ -100,6 +101,8 @@ export class DynamoNotificationStore implements NotificationStore {
     private readonly cursorKey: CursorKeySource,
     /** The webhooks a list across webhooks reads (the Webhooks table, tombstones included). */
     private readonly webhooks: WebhookHistory,
+    /** How long a list page reads (LIST_READ_BUDGET_MS unless tests say otherwise). */
+    private readonly listBudget: ListReadBudget = {},
   ) {}
 
   /**
@@ -243,6 +246,7 @@ export class DynamoNotificationStore implements NotificationStore {
       query,
       { read: this.readPartition, historyIds: () => this.webhooks.historyIds() },
       this.cursorKey,
+      this.listBudget,
     );
   }
 
@@ -433,9 +437,11 @@ export class DynamoNotificationStore implements NotificationStore {
       if (opts.before !== undefined && createdKey >= opts.before) continue;
       items.push({ createdKey, summary: toSummary(raw) });
     }
+    const scannedTo = out.LastEvaluatedKey?.createdKey?.S;
     return {
       items,
       ...(out.LastEvaluatedKey !== undefined ? { continuation: out.LastEvaluatedKey } : {}),
+      ...(scannedTo !== undefined ? { scannedTo } : {}),
     };
   };
 }

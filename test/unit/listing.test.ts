@@ -144,3 +144,80 @@ describe('a page across many webhooks', () => {
     );
   });
 });
+
+describe('a page out of read budget', () => {
+  /**
+   * One webhook's 8 partitions as DynamoDB reads them with a filter the key does not carry:
+   * `limit` counts the items looked at, the filter drops the rest, and the continuation and
+   * `scannedTo` name the last item looked at. Every read moves the clock 1 ms.
+   */
+  function filteredSource(items: readonly IndexedSummary[], clock: { ms: number }) {
+    const byKey = new Map<string, IndexedSummary[]>();
+    for (const item of items) {
+      const key = `${item.summary.webhookId}#${shardOf(item.summary.id)}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), item]);
+    }
+    for (const list of byKey.values()) list.sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1));
+    let reads = 0;
+    const listSource: ListSource = {
+      historyIds: async () => ['wh_a'],
+      read: async (partition, filter, opts) => {
+        reads++;
+        clock.ms += 1;
+        const all = (byKey.get(partition.key) ?? []).filter(
+          (i) => opts.before === undefined || i.createdKey < opts.before,
+        );
+        const start = (opts.continuation as number | undefined) ?? 0;
+        const end = Math.min(start + opts.limit, all.length);
+        const looked = all.slice(start, end);
+        return {
+          items: looked.filter((i) => matchesFilter(i, filter, opts.before)),
+          ...(end < all.length
+            ? { continuation: end, scannedTo: looked.at(-1)?.createdKey ?? '' }
+            : {}),
+        };
+      },
+    };
+    return { listSource, reads: () => reads };
+  }
+
+  it('answers what it can prove newest, with a cursor where the stopped partitions were, and the pages together list every match once', async () => {
+    // 2,000 notifications of one webhook, one in 97 FAILED: a status filter reads through many.
+    const items = Array.from({ length: 2000 }, (_, i) => {
+      const item = summary('wh_a', i, i);
+      return i % 97 === 5
+        ? { ...item, summary: { ...item.summary, status: 'FAILED' as const } }
+        : item;
+    });
+    const clock = { ms: 0 };
+    const { listSource, reads } = filteredSource(items, clock);
+    const budget = { budgetMs: 12, now: () => clock.ms };
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let shortPages = 0;
+    let pages = 0;
+    do {
+      const before = reads();
+      const page = await listPage(
+        { webhookId: 'wh_a', status: 'FAILED', limit: 5, ...(cursor ? { cursor } : {}) },
+        listSource,
+        KEY,
+        budget,
+      );
+      // Within the budget, plus one read per partition that was under way when it ran out.
+      expect(reads() - before).toBeLessThanOrEqual(12 + 8 + 8);
+      if (page.nextCursor !== null && page.items.length < 5) shortPages++;
+      seen.push(...page.items.map((n) => n.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor !== undefined && pages < 1000);
+
+    const expected = items
+      .filter((i) => i.summary.status === 'FAILED')
+      .sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1))
+      .map((i) => i.summary.id);
+    expect(seen).toEqual(expected);
+    expect(shortPages).toBeGreaterThan(0);
+  });
+});
