@@ -232,7 +232,12 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
       </section>
       {loading && rows.length === 0 ? <Loading what="history" /> : null}
       {!loading && rows.length === 0 && !error ? (
-        <p class="empty">No notifications match these filters.</p>
+        <p class="empty">
+          {cursor
+            ? // A page stops reading after a while (filters the history is not keyed by).
+              'None found in the part of the history read so far: load more to read on.'
+            : 'No notifications match these filters.'}
+        </p>
       ) : null}
       {rows.length > 0 ? (
         <div class="table-wrap">
