@@ -12,6 +12,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { forEachBounded } from '../core/concurrency';
 import { PayloadTooLargeError } from '../core/errors';
 import { MAX_QUEUE_MESSAGE_BYTES } from '../core/ingest';
 import { messageGroupOf } from '../core/jobs';
@@ -148,17 +149,12 @@ export class SqsDeliveryQueue implements DeliveryQueue {
       this.maxBatchBytes,
     );
     const failures: QueueSendError['failures'][number][] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < batches.length) {
-        const batch = batches[next++] ?? [];
-        const pending = batch.map(
-          ({ index }) => made[index] ?? pendingOf(jobs[index] as DeliveryJob, index),
-        );
-        failures.push(...(await this.sendChunk(pending, delay)).failures);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, batches.length) }, worker));
+    await forEachBounded(batches, SEND_CONCURRENCY, async (batch) => {
+      const pending = batch.map(
+        ({ index }) => made[index] ?? pendingOf(jobs[index] as DeliveryJob, index),
+      );
+      failures.push(...(await this.sendChunk(pending, delay)).failures);
+    });
     return failures;
   }
 
