@@ -8,8 +8,10 @@
  * unless it is SENT, in one of byStatus (`${status}#${shard}`), under the unique sort key
  * `${createdAt}#${id}`. A page merges the partitions' newest-first streams. Since the sort key
  * is unique across partitions, the last key returned is enough to resume every stream exactly
- * (strictly below it): nothing skipped, nothing repeated. The cursor carries that key and which
- * partitions have nothing more to give (a bitmap), so it stays small with many webhooks. A
+ * (strictly below it): nothing skipped, nothing repeated. The cursor carries that key (or, for
+ * a page that ran out of read budget, the highest point its stopped partitions were read to,
+ * below every item it answered) and which partitions have nothing more to give (a bitmap), so
+ * it stays small with many webhooks. A
  * cursor carries a MAC under the installation's cursor key: a client can hand back only cursors
  * it was given.
  */
