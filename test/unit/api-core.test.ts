@@ -88,6 +88,37 @@ describe('bulk resend by range', () => {
     expect(deps.queue.jobs).toEqual([]);
   });
 
+  it('refuses a range it cannot count within its budget, creating no job and queuing nothing', async () => {
+    const deps = notificationDeps();
+    await seedFailed(deps.notifications, 250);
+    // Every page read moves the clock 1 s: 3 pages of 100 fit 3 s, not 2 s.
+    let ms = 0;
+    const list = deps.notifications.list.bind(deps.notifications);
+    deps.notifications.list = async (query) => {
+      ms += 1000;
+      return list(query);
+    };
+    const range = { from: '2026-11-28T00:00:00Z', to: '2026-11-29T00:00:00Z' };
+    const within = new NotificationService({
+      ...deps,
+      rangeCountBudget: { ms: 3000, now: () => ms },
+    });
+    expect((await within.resendBulk(range)).count).toBe(250);
+    deps.queue.drain();
+    const created = deps.created.length;
+
+    const short = new NotificationService({
+      ...deps,
+      rangeCountBudget: { ms: 2000, now: () => ms },
+    });
+    await expect(short.resendBulk(range)).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      message: expect.stringContaining('takes too long to count'),
+    });
+    expect(deps.created).toHaveLength(created);
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
   it('accepts exactly the cap', async () => {
     const deps = notificationDeps();
     await seedFailed(deps.notifications, max);

@@ -43,6 +43,13 @@ export const MAX_RESEND_IDS = 1000;
 /** A range resend counts its matches up front; beyond this, narrow the range (or split it). */
 export const MAX_RANGE_RESEND = 10_000;
 const COUNT_PAGE_SIZE = 100;
+/**
+ * How long a range resend may count its matches (the api Lambda has 29 s): a range whose count
+ * takes longer (a filter the history is not keyed by, over a huge webhook; SENT across many
+ * webhooks) is refused like one over MAX_RANGE_RESEND, to be narrowed, rather than cut off by
+ * the timeout.
+ */
+export const RANGE_COUNT_BUDGET_MS = 20_000;
 const LOOKUP_CONCURRENCY = 16;
 const MAX_ID_LENGTH = 256;
 /**
@@ -131,6 +138,8 @@ export interface NotificationServiceDeps {
   readonly clock: Clock;
   /** Most notifications a range resend may match (default MAX_RANGE_RESEND). */
   readonly maxRangeResend?: number;
+  /** How long counting a range may take (default RANGE_COUNT_BUDGET_MS), and its clock. */
+  readonly rangeCountBudget?: { readonly ms: number; readonly now: () => number };
 }
 
 export class NotificationService {
@@ -261,6 +270,8 @@ export class NotificationService {
 
   private async countMatches(query: ResendQuery): Promise<number> {
     const max = this.deps.maxRangeResend ?? MAX_RANGE_RESEND;
+    const budget = this.deps.rangeCountBudget ?? { ms: RANGE_COUNT_BUDGET_MS, now: Date.now };
+    const until = budget.now() + budget.ms;
     let count = 0;
     let cursor: string | undefined;
     do {
@@ -273,6 +284,12 @@ export class NotificationService {
         );
       }
       cursor = page.nextCursor ?? undefined;
+      if (cursor && budget.now() >= until) {
+        throw new ValidationError(
+          `The range takes too long to count (${count} matches in the first ${budget.ms} ms); narrow it (from/to, webhookId, status) and resend in parts.`,
+          [{ path: 'from', message: `could not be counted within ${budget.ms} ms` }],
+        );
+      }
     } while (cursor);
     return count;
   }
