@@ -118,7 +118,7 @@ export class Api extends Construct {
       },
       logRetention: props.logRetention,
     });
-    tables.webhooks.grantReadData(this.ingestFunction);
+    tables.grantWebhooksRead(this.ingestFunction);
     tables.grantEnvelope(this.ingestFunction, 'open');
     tables.grantEventTypesRecord(this.ingestFunction);
     queue.grantSendMessages(this.ingestFunction);

@@ -177,7 +177,7 @@ export class Delivery extends Construct {
       logRetention: props.logRetention,
       vpc,
     });
-    tables.webhooks.grantReadData(this.attemptFunction);
+    tables.grantWebhooksRead(this.attemptFunction);
     tables.grantEnvelope(this.attemptFunction, 'open');
     tables.grantNotificationsReadWrite(this.attemptFunction);
     tables.grantPayloadsGet(this.attemptFunction);
@@ -223,7 +223,7 @@ export class Delivery extends Construct {
       logRetention: props.logRetention,
       vpc,
     });
-    tables.webhooks.grantReadData(this.deliveryFunction);
+    tables.grantWebhooksRead(this.deliveryFunction);
     tables.grantEnvelope(this.deliveryFunction, 'seal');
     tables.grantSubjectKeys(this.deliveryFunction, 'create');
     tables.grantNotificationsReadWrite(this.deliveryFunction);

@@ -18,8 +18,24 @@ import { ENVELOPE_CONTEXT_KEY, ENVELOPE_CONTEXT_VALUE } from '../../lambdas/core
 
 type Grantee = iam.IGrantable & IConstruct;
 
+/** Item reads of a table and its indexes (CDK's grantReadData, without streams). */
+const TABLE_READ_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:GetItem',
+  'dynamodb:Scan',
+  'dynamodb:ConditionCheckItem',
+  'dynamodb:DescribeTable',
+];
+const TABLE_WRITE_ACTIONS = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+];
+
 export interface TablesProps {
-  /** Removal policy of the three tables and their key. Default RETAIN. */
+  /** Removal policy of the five tables and their key. Default RETAIN. */
   readonly removalPolicy?: RemovalPolicy;
   /** Table class of Payloads (write-once, rarely read). Default STANDARD_INFREQUENT_ACCESS. */
   readonly payloadsTableClass?: dynamodb.TableClass;
@@ -43,6 +59,8 @@ export class Tables extends Construct {
   readonly eventTypes: dynamodb.Table;
   /** Per-subject keys (erasure by subject) and erasure audit entries. */
   readonly subjectKeys: dynamodb.Table;
+  /** What each principal was granted on the key through DynamoDB, so each gets one statement. */
+  private readonly keyAccess = new Map<iam.IPrincipal, 'read' | 'write'>();
 
   constructor(scope: Construct, id: string, props: TablesProps = {}) {
     super(scope, id);
@@ -128,7 +146,7 @@ export class Tables extends Construct {
           ? ['dynamodb:GetItem']
           : ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
     this.subjectKeys.grant(grantee, ...actions);
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    this.grantKeyThroughDynamo(grantee, use === 'read' ? 'read' : 'write');
   }
 
   /** Read/write on Notifications (items, resend jobs) and query on its indexes. */
@@ -160,7 +178,7 @@ export class Tables extends Construct {
         },
       }),
     );
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    this.grantKeyThroughDynamo(grantee, 'write');
   }
 
   /**
@@ -183,14 +201,14 @@ export class Tables extends Construct {
   }
 
   grantNotificationsReadWrite(grantee: Grantee): void {
-    this.notifications.grantReadWriteData(grantee);
+    this.notifications.grant(grantee, ...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS);
+    this.grantKeyThroughDynamo(grantee, 'write');
     const indexArn = `<${Stack.of(this).getLogicalId(this.notifications.node.defaultChild as dynamodb.CfnTable)}.Arn>/index/*`;
     Validations.of(grantee).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${indexArn}]`,
       reason:
         'Queries on the byWebhook, byStatus and byParked indexes of the Notifications table, nothing else.',
     });
-    this.acknowledgeKeyWildcards(grantee);
   }
 
   /**
@@ -213,13 +231,19 @@ export class Tables extends Construct {
         resources: [this.notifications.tableArn],
       }),
     );
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+    this.grantKeyThroughDynamo(grantee, 'read');
   }
 
   /** Read/write on Webhooks (the API manages definitions). */
   grantWebhooksReadWrite(grantee: Grantee): void {
-    this.webhooks.grantReadWriteData(grantee);
-    this.acknowledgeKeyWildcards(grantee);
+    this.webhooks.grant(grantee, ...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS);
+    this.grantKeyThroughDynamo(grantee, 'write');
+  }
+
+  /** Reads of Webhooks: definitions (with their sealed secrets) and the revision item. */
+  grantWebhooksRead(grantee: Grantee): void {
+    this.webhooks.grant(grantee, ...TABLE_READ_ACTIONS);
+    this.grantKeyThroughDynamo(grantee, 'read');
   }
 
   /**
@@ -228,17 +252,34 @@ export class Tables extends Construct {
    */
   grantPayloadsPutGet(grantee: Grantee): void {
     this.payloads.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem');
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    this.grantKeyThroughDynamo(grantee, 'write');
   }
 
-  private acknowledgeKeyWildcards(grantee: Grantee): void {
-    for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
-      Validations.of(grantee).acknowledge({
-        id: `AwsSolutions-IAM5[Action::${action}]`,
-        reason:
-          "Actions DynamoDB needs on the tables' customer-managed key for writes; resource is that one key.",
-      });
-    }
+  /**
+   * The tables' key as DynamoDB uses it for the caller (encryption at rest): only through
+   * DynamoDB in this region and account (`kms:ViaService`, `kms:CallerAccount`, as in the key
+   * policy of AWS's own aws/dynamodb key), so a role that reads or writes the tables cannot call
+   * KMS with the key itself. The one direct use, the envelope's data keys, is grantEnvelope's,
+   * under its encryption context.
+   */
+  private grantKeyThroughDynamo(grantee: Grantee, access: 'read' | 'write'): void {
+    const granted = this.keyAccess.get(grantee.grantPrincipal);
+    if (granted === 'write' || granted === access) return;
+    this.keyAccess.set(grantee.grantPrincipal, access);
+    const stack = Stack.of(this);
+    const read = granted === 'read' ? [] : ['kms:Decrypt', 'kms:DescribeKey'];
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: access === 'read' ? read : [...read, 'kms:Encrypt', 'kms:GenerateDataKey'],
+        resources: [this.key.keyArn],
+        conditions: {
+          StringEquals: {
+            'kms:ViaService': `dynamodb.${stack.region}.${stack.urlSuffix}`,
+            'kms:CallerAccount': stack.account,
+          },
+        },
+      }),
+    );
   }
 
   /**
@@ -258,24 +299,24 @@ export class Tables extends Construct {
         },
       }),
     );
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    this.grantKeyThroughDynamo(grantee, 'write');
   }
 
   /** Ingestion records the types it sees: UpdateItem on the catalogue, nothing else. */
   grantEventTypesRecord(grantee: Grantee): void {
     this.eventTypes.grant(grantee, 'dynamodb:UpdateItem');
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
+    this.grantKeyThroughDynamo(grantee, 'write');
   }
 
   /** The api Lambda lists the catalogue (GET /event-types). */
   grantEventTypesRead(grantee: Grantee): void {
     this.eventTypes.grant(grantee, 'dynamodb:Scan');
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+    this.grantKeyThroughDynamo(grantee, 'read');
   }
 
   /** Read one stored request by id. */
   grantPayloadsGet(grantee: Grantee): void {
     this.payloads.grant(grantee, 'dynamodb:GetItem');
-    this.key.grant(grantee, 'kms:Decrypt', 'kms:DescribeKey');
+    this.grantKeyThroughDynamo(grantee, 'read');
   }
 }

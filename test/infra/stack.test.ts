@@ -49,6 +49,34 @@ function allowedOn(role: string, resource: string, condition: (json: string) => 
   );
 }
 
+/**
+ * Statements that allow the tables' key to any principal outside its two conditioned uses:
+ * through DynamoDB in this stack's region and account, or the envelope's encryption context.
+ */
+function keyGrantViolations(b: Built, key: string): string[] {
+  const isThroughDynamo = (condition: Json | undefined) => {
+    const equals = (condition?.StringEquals ?? {}) as Json;
+    return (
+      Object.keys(condition ?? {}).join() === 'StringEquals' &&
+      Object.keys(equals).sort().join() === 'kms:CallerAccount,kms:ViaService' &&
+      /"dynamodb\.(eu-central-1|",\{"Ref":"AWS::Region"\},")/.test(
+        JSON.stringify(equals['kms:ViaService']),
+      )
+    );
+  };
+  const isEnvelope = (condition: Json | undefined) =>
+    JSON.stringify(condition ?? {}).includes('kms:EncryptionContext:purpose');
+  return allStatements(b)
+    .filter(
+      ({ statement }) =>
+        statement.Effect === 'Allow' &&
+        references(statement.Resource, key) &&
+        !isThroughDynamo(statement.Condition as Json | undefined) &&
+        !isEnvelope(statement.Condition as Json | undefined),
+    )
+    .map(({ policy, statement }) => `${policy}: ${actionsOf(statement).join(',')}`);
+}
+
 /** Deploy-time values (Refs, joins) stand in as strings. */
 function runtimeStrings(env: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
@@ -526,6 +554,40 @@ describe('permissions', () => {
     expect(actionsOn(built, roles.attempt, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.api, ids.payloads)).toEqual(new Set(['dynamodb:GetItem']));
     expect(actionsOn(built, roles.ingest, ids.payloads).size).toBe(0);
+  });
+
+  it('lets every role use the tables key only through DynamoDB in its region, or under the envelope context', () => {
+    expect(keyGrantViolations(built, ids.key)).toEqual([]);
+    // Each function reaches the key through DynamoDB: reads for all, writes where it writes.
+    const throughDynamo = (role: string) =>
+      new Set(
+        allowedOn(role, ids.key, (c) => c.includes('kms:ViaService')).flatMap(({ statement }) =>
+          actionsOf(statement),
+        ),
+      );
+    for (const role of [roles.ingest, roles.api, roles.delivery, roles.attempt])
+      expect(throughDynamo(role)).toEqual(
+        new Set(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']),
+      );
+  });
+
+  it('would notice a grant on the key without a condition (the check itself can fail)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Probe', { env: { region: 'eu-central-1' } });
+    const table = new dynamodb.Table(stack, 'Encrypted', {
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+    });
+    table.grantReadWriteData(
+      new iam.Role(stack, 'Writer', {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      }),
+    );
+    const template = Template.fromStack(stack);
+    const probe = { app, stack, template, json: template.toJSON() } as unknown as Built;
+    const violations = keyGrantViolations(probe, logicalId(table.encryptionKey!));
+    expect(violations.length).toBeGreaterThan(0);
+    expect(violations.join(' ')).toContain('kms:Decrypt');
   });
 
   it('lets every function open sealed secrets with the tables key, and only api and delivery seal new ones', () => {
