@@ -6,7 +6,7 @@
  * The scenario that counts is the "mixed month" (MIXED_MONTH): 1,000,000 notifications, 10
  * events per POST, 20 webhooks with equal traffic, 1 % of first attempts fail and succeed at the
  * first retry, one receiver is down for 48 hours and then comes back. Its outage is priced as
- * the destination-health contract has it (DESIGN.md "Destination health"): after
+ * the destination-health contract has it (README "Destination health"): after
  * `opensAfterFailures` failed attempts the circuit opens, new and due notifications are parked
  * without attempts or executions, one probe per cool-down (30 s doubling up to 30 min), and the
  * parked notifications are delivered through the queue once a probe succeeds. The
@@ -221,7 +221,7 @@ export const MIXED_MONTH: Scenario = {
   hoursPerMonth: 730,
 };
 
-/** DESIGN.md "Destination health". */
+/** README "Destination health". */
 export interface HealthContract {
   readonly opensAfterFailures: number;
   readonly probeCooldownSeconds: number;

@@ -15,7 +15,7 @@ export interface WebhooksStackProps extends StackProps {
   readonly settings?: WebhooksSettings;
 }
 
-/** The whole platform in one region (DESIGN.md "AWS architecture"). */
+/** The whole platform in one region (README "Deploy"). */
 export class WebhooksStack extends Stack {
   readonly settings: ResolvedSettings;
   readonly network: EgressNetwork;

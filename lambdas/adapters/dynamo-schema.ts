@@ -2,7 +2,7 @@
  * Table layout shared by the CDK tables construct, the DynamoDB adapters and local mode's
  * table creation. Plain constants: no SDK import, so lib/ can use them too.
  *
- * Write distribution (DESIGN.md "Scale"): index partition keys are sharded by a hash of the
+ * Write distribution (README "Listing the history"): index partition keys are sharded by a hash of the
  * notification id, so no single key takes more than 1/SHARDS of the write rate; list queries
  * fan out over the shards and merge newest first.
  */

@@ -2,7 +2,7 @@
  * Definitions cached in memory (DEFINITION_CACHE_TTL_SECONDS, default 30 s): the hot paths
  * read definitions for every event and notification, while definitions change rarely.
  *
- * A saved definition is in force for the very next event (DESIGN.md "Webhook definitions"):
+ * A saved definition is in force for the very next event (README "Webhook definitions"):
  * list() reads the definitions revision (one small item, strongly consistent: 1 read unit)
  * on every call and reuses the cached set only while the revision is unchanged. Every
  * definition write increments the revision in the same transaction, and the revision is read

@@ -1,5 +1,5 @@
 /**
- * The delivery engine (DESIGN.md "Delivery rules"): render once, store the rendered request
+ * The delivery engine (README "Delivery semantics"): render once, store the rendered request
  * write-once, attempt, record the attempt, schedule retries, resend on demand.
  *
  * Idempotency: every store write that can be repeated (SQS at-least-once, Lambda retries,

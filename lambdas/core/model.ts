@@ -1,7 +1,7 @@
 /**
  * The domain model shared by every part of the platform: definitions, events, notifications,
  * attempts and the jobs that travel through the delivery queue. Shapes follow the public
- * contract in DESIGN.md ("HTTP API").
+ * contract of the HTTP API (docs/openapi.yaml).
  */
 import type { Conditions } from './conditions';
 

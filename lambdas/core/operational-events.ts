@@ -1,5 +1,5 @@
 /**
- * Operational events (DESIGN.md "Operational events"): the platform tells operators about
+ * Operational events (README "Operational events"): the platform tells operators about
  * its own state changes (a circuit opened or closed, a webhook disabled, a notification
  * failed for good) by publishing events into its own pipeline. They are matched against the
  * definitions exactly as producer events are (lambdas/core/subscriptions.ts) and queued as

@@ -1,6 +1,6 @@
 /**
  * Which definitions receive which events: the one rule ingestion and the platform's own
- * operational events share (DESIGN.md "Webhook definitions", "Operational events").
+ * operational events share (README "Webhook definitions", "Operational events").
  *
  * - `"*"` matches every producer event type, never a `platform.*` one;
  * - `platform.*` matches every operational event type, an exact name matches that one type;

@@ -21,7 +21,7 @@ export interface RouteSpec {
   readonly access: 'producer' | 'operator' | 'public';
 }
 
-/** Every route of DESIGN.md "HTTP API", and which Lambda serves it. */
+/** Every route of the HTTP API (docs/openapi.yaml), and which Lambda serves it. */
 export const API_ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/events', target: 'ingest', access: 'producer' },
   { method: 'GET', path: '/webhooks', target: 'api', access: 'operator' },

@@ -29,7 +29,7 @@ export interface OperatorConsoleProps {
 }
 
 /**
- * The operator console on AWS (DESIGN.md "Operator console"): its static files in a private
+ * The operator console on AWS (README "Operator console"): its static files in a private
  * bucket behind CloudFront (origin access control, HTTPS only, security headers), a Cognito
  * user pool of admin-created operators (TOTP MFA available), and an identity pool whose
  * authenticated role carries the API's operator policy. The browser signs every API call with

@@ -1,5 +1,5 @@
 /**
- * A saved definition is in force for the very next event (DESIGN.md "Webhook definitions"):
+ * A saved definition is in force for the very next event (README "Webhook definitions"):
  * the api handler writes definitions to DynamoDB Local while a separate ingest handler, with
  * its cache warm and a TTL of an hour, matches events published right after each save.
  */

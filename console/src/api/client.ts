@@ -22,7 +22,7 @@ export type ResendJob = Schemas['ResendJob'];
 export type BulkResendInput = Schemas['BulkResendInput'];
 export type ErrorDetail = Schemas['Error']['error']['details'][number];
 
-/** Optional fields of the contract (DESIGN.md) that not every API version describes yet. */
+/** Optional fields of the HTTP API that not every API version describes yet. */
 export interface WaitingInfo {
   readonly waitingReason?: WaitingReason | null;
 }
@@ -57,7 +57,7 @@ export type PreviewResult = RenderedRequest & {
   failedRules?: { index: number; field: string; op: string }[];
 };
 
-/** GET /webhooks/{id}/health (DESIGN.md "Destination health"). */
+/** GET /webhooks/{id}/health (README "Destination health"). */
 export interface WebhookHealth {
   state: 'CLOSED' | 'OPEN' | 'HALF_OPEN' | 'PAUSED' | 'DISABLED';
   since: string;

@@ -1,5 +1,5 @@
 /**
- * Destination health (DESIGN.md "Destination health"): one circuit per webhook, pause,
+ * Destination health (README "Destination health"): one circuit per webhook, pause,
  * auto-disable, rate limit. The record, the tunables and the pure rules; no I/O here.
  *
  * The record is written only when something goes wrong (a failed or slow attempt, a state
