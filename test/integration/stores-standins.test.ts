@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -31,8 +31,48 @@ function isRunning(pid: number): boolean {
   }
 }
 
+/**
+ * Local addresses (hex, as /proc/net/tcp and tcp6 write them) of the sockets listening on
+ * `port`. Read from the kernel's tables: nothing connects anywhere.
+ */
+function listeningAddresses(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      const [address, localPort] = (local ?? '').split(':');
+      if (state === '0A' && localPort === hexPort && address) out.push(address);
+    }
+  }
+  return out;
+}
+
+/** 127.0.0.0/8, in /proc's byte order: on its own (tcp) or IPv4-mapped (tcp6); or ::1. */
+function isLoopback(hex: string): boolean {
+  if (hex === '00000000000000000000000001000000') return true;
+  const v4 = hex.length === 8 ? hex : /^0{16}FFFF0000([0-9A-F]{8})$/.exec(hex)?.[1];
+  return v4?.endsWith('7F') === true;
+}
+
 describe('local stand-ins', () => {
   const standIns = useStandIns({ prefix: 'si-', visibilityTimeoutSeconds: 12 });
+
+  it('listen on the loopback interface only: DynamoDB Local and fauxqs check no credentials', () => {
+    const env = standIns().env;
+    for (const endpoint of [env.AWS_ENDPOINT_URL_DYNAMODB, env.AWS_ENDPOINT_URL_SQS]) {
+      const addresses = listeningAddresses(Number(new URL(endpoint ?? '').port));
+      expect(addresses.length).toBeGreaterThan(0);
+      expect(addresses.filter((a) => !isLoopback(a))).toEqual([]);
+    }
+    // The check itself tells the wildcard and a public address from loopback.
+    expect(['00000000', '00000000000000000000000000000000', '0100000A'].map(isLoopback)).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    expect(['0100007F', '0000000000000000FFFF00000100007F'].map(isLoopback)).toEqual([true, true]);
+  });
 
   it('creates the notifications table with both sharded indexes, their projection and TTL', async () => {
     const { dynamo } = standIns().clients;
