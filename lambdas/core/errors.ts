@@ -77,6 +77,14 @@ export class ErasedError extends DomainError {
   }
 }
 
+/**
+ * A resend to a webhook that is disabled or deleted: 409 WEBHOOK_DISABLED. Nothing is queued
+ * and the notification is unchanged; enable the webhook (or resend to another) first.
+ */
+export class WebhookDisabledError extends DomainError {
+  readonly code = 'WEBHOOK_DISABLED';
+}
+
 /** 413. */
 export class PayloadTooLargeError extends DomainError {
   readonly code = 'PAYLOAD_TOO_LARGE';

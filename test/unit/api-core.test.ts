@@ -41,6 +41,7 @@ function notificationDeps() {
     notifications: new MemoryNotificationStore(),
     payloads: new MemoryPayloadStore(),
     resendJobs,
+    webhooks: new MemoryWebhookStore(),
     queue: new MemoryDeliveryQueue(),
     clock,
     created: jobs,

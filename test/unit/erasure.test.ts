@@ -22,6 +22,7 @@ import {
   MemoryNotificationStore,
   MemoryResendJobStore,
   MemorySubjectKeyStore,
+  MemoryWebhookStore,
 } from '../support/memory-stores';
 
 type Item = Record<string, AttributeValue>;
@@ -146,6 +147,7 @@ describe('the history of an erased request', () => {
       notifications,
       payloads,
       resendJobs: new MemoryResendJobStore(),
+      webhooks: new MemoryWebhookStore(),
       queue,
       clock: { now: () => new Date('2026-12-03T10:00:00Z') },
     });

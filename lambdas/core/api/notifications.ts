@@ -20,9 +20,16 @@ import type {
   PayloadStore,
   ResendJob,
   ResendJobStore,
+  WebhookStore,
 } from '../../ports';
 import { forEachBounded } from '../concurrency';
-import { ErasedError, InvalidCursorError, NotFoundError, ValidationError } from '../errors';
+import {
+  ErasedError,
+  InvalidCursorError,
+  NotFoundError,
+  ValidationError,
+  WebhookDisabledError,
+} from '../errors';
 import { newJobId } from '../ids';
 import {
   type Attempt,
@@ -134,6 +141,8 @@ export interface NotificationServiceDeps {
   readonly notifications: NotificationStore;
   readonly payloads: PayloadStore;
   readonly resendJobs: ResendJobStore;
+  /** A single resend is refused at once when its webhook is disabled or deleted. */
+  readonly webhooks: Pick<WebhookStore, 'get'>;
   readonly queue: DeliveryQueue;
   readonly clock: Clock;
   /** Most notifications a range resend may match (default MAX_RANGE_RESEND). */
@@ -199,6 +208,16 @@ export class NotificationService {
     if (!notification) throw notFound(id);
     // 409 ERASED when the request was erased: there is nothing left to send.
     await this.deps.payloads.get(id);
+    // The delivery path refuses it too (a webhook disabled while the job waits in the queue),
+    // but only the caller can be told here.
+    const definition = await this.deps.webhooks.get(notification.webhookId);
+    if (!definition?.enabled) {
+      throw new WebhookDisabledError(
+        definition
+          ? `Webhook ${notification.webhookId} is disabled: enable it to resend its notifications.`
+          : `Webhook ${notification.webhookId} was deleted: its notifications cannot be resent.`,
+      );
+    }
     await this.deps.queue.enqueue([
       { kind: 'resend', notificationId: id, webhookId: notification.webhookId },
     ]);
