@@ -161,6 +161,34 @@ describe('health gate', () => {
     expect(reads).toHaveLength(1);
   });
 
+  it('adds the successes of a webhook that went quiet once their interval is up, in one write', async () => {
+    const { store, writes } = countingStore(new MemoryHealthStore());
+    let now = new Date('2026-12-03T07:00:00Z');
+    const gate = new HealthGate({
+      store,
+      scheduler: { startDriver: async () => undefined },
+      clock: { now: () => now },
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+      countFlushMs: 20,
+    });
+
+    for (let i = 0; i < 3; i++) await gate.observe('wh_q', attempt('SENT'));
+    expect(writes).toEqual([]);
+    // Nothing more is sent to it: the counters still get the three, without waiting for an attempt.
+    for (let i = 0; i < 400 && writes.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(writes).toEqual(['addCounts']);
+    expect(await store.readCounts('wh_q', now, now)).toEqual({ sent: 3, failed: 0 });
+
+    // Successes after a flush wait for the next interval; a due attempt adds them itself.
+    await gate.observe('wh_q', attempt('SENT'));
+    now = new Date(now.getTime() + 20);
+    await gate.observe('wh_q', attempt('SENT'));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(writes).toEqual(['addCounts', 'addCounts']);
+    expect(await store.readCounts('wh_q', now, now)).toEqual({ sent: 5, failed: 0 });
+  });
+
   it('shares one record read among concurrent deliveries that find the cache expired', async () => {
     const { store, reads } = countingStore(new MemoryHealthStore());
     const { gate } = gateWith(store);

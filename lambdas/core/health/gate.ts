@@ -7,7 +7,8 @@
  * successful attempt writes nothing, unless the shared consecutive-failure count this container
  * last saw was above zero (then one reset) or the circuit was HALF_OPEN (then it closes).
  * Successes are summed in memory and added to the minute counter at most once per
- * countFlushMs per container and webhook, or together with a failure's write.
+ * countFlushMs per container and webhook, or together with a failure's write; what is left
+ * when the webhook goes quiet is added when its interval is up.
  */
 import type {
   Clock,
@@ -72,6 +73,7 @@ export class HealthGate {
   private readonly windows = new Map<string, Window>();
   private readonly pendingSent = new Map<string, number>();
   private readonly lastFlush = new Map<string, number>();
+  private readonly flushTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly lastWanted = new Map<string, number>();
   private readonly slotLocks = new Map<string, Promise<void>>();
   private readonly sleep: (ms: number) => Promise<void>;
@@ -434,7 +436,17 @@ export class HealthGate {
     const interval = this.deps.countFlushMs ?? 10_000;
     if (last === undefined) this.lastFlush.set(webhookId, now.getTime());
     const due = interval === 0 || (last !== undefined && now.getTime() - last >= interval);
-    if (failed === 0 && !(due && sent > 0)) return;
+    if (failed === 0 && !(due && sent > 0)) {
+      if (sent > 0) this.flushLater(webhookId, (last ?? now.getTime()) + interval - now.getTime());
+      return;
+    }
+    await this.flush(webhookId, now, failed);
+  }
+
+  private async flush(webhookId: string, now: Date, failed: number): Promise<void> {
+    clearTimeout(this.flushTimers.get(webhookId));
+    this.flushTimers.delete(webhookId);
+    const sent = this.pendingSent.get(webhookId) ?? 0;
     this.pendingSent.set(webhookId, 0);
     this.lastFlush.set(webhookId, now.getTime());
     try {
@@ -443,5 +455,24 @@ export class HealthGate {
       // Counters are for display; a lost increment must not fail a delivery.
       this.pendingSent.set(webhookId, (this.pendingSent.get(webhookId) ?? 0) + sent);
     }
+  }
+
+  /**
+   * Successes not yet added when the webhook goes quiet are added when their interval is up,
+   * so the counters do not wait for the next attempt (which may never come). The timer keeps
+   * no process alive; in a Lambda frozen meanwhile it fires when the environment next runs.
+   */
+  private flushLater(webhookId: string, delayMs: number): void {
+    if (this.flushTimers.has(webhookId)) return;
+    const timer = setTimeout(
+      () => {
+        this.flushTimers.delete(webhookId);
+        if ((this.pendingSent.get(webhookId) ?? 0) > 0)
+          void this.flush(webhookId, this.deps.clock.now(), 0);
+      },
+      Math.max(0, delayMs),
+    );
+    timer.unref?.();
+    this.flushTimers.set(webhookId, timer);
   }
 }
