@@ -142,7 +142,7 @@ async function handle(
     sendJson(
       res,
       401,
-      { error: { code: 'UNAUTHORIZED', message: auth } },
+      { error: { code: 'UNAUTHORIZED', message: auth, details: [] } },
       { 'www-authenticate': 'Bearer realm="webhooks"' },
     );
     return;

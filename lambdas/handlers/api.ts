@@ -109,7 +109,8 @@ export function createApiRouter(deps: ApiDeps): Router {
         status: 200,
         body: await webhooks.replace(params.id, body(event)),
       }))
-      .add('DELETE', '/webhooks/{id}', async ({ params }) => {
+      .add('DELETE', '/webhooks/{id}', async ({ event, params }) => {
+        noInput(event);
         await webhooks.delete(params.id);
         return { status: 204 };
       })

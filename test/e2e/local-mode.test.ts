@@ -281,7 +281,9 @@ describe('local mode, through the HTTP API', () => {
 
     for (const res of [missing, wrong, basic, events]) {
       expect(res.status).toBe(401);
-      expect(res.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+      expect(res.body).toEqual({
+        error: { code: 'UNAUTHORIZED', message: expect.any(String), details: [] },
+      });
     }
     expect(health.status).toBe(200);
     expect(health.body.components).toEqual({

@@ -526,6 +526,11 @@ describe('the OpenAPI description', () => {
         expect((await call(apiHandler, route, withInput)).status).toBe(400);
       }
     }
+    await call(apiHandler, '/webhooks/{id}', {
+      method: 'DELETE',
+      path: `/webhooks/${id}`,
+      body: { force: true },
+    });
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
     await call(apiHandler, '/webhooks/{id}', { method: 'DELETE', path: `/webhooks/${id}` });
 

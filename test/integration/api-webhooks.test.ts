@@ -484,6 +484,18 @@ describe('deleting a webhook', () => {
     expect((await api.delete(`/webhooks/${res.body.id}`)).status).toBe(404);
   });
 
+  it('takes no input: a body other than {} is a 400 and deletes nothing', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', ledger);
+    const path = `/webhooks/${res.body.id}`;
+    const refused = await api.request({ method: 'DELETE', path, body: { x: 1 } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('VALIDATION_ERROR');
+    expect((await api.get(path)).status).toBe(200);
+    expect((await api.request({ method: 'DELETE', path, body: {} })).status).toBe(204);
+    expect((await api.get(path)).status).toBe(404);
+  });
+
   it('leaves only a tombstone, without definition or secret, that no webhook route shows', async () => {
     const { api } = setup();
     const res = await api.post('/webhooks', {
@@ -599,6 +611,31 @@ describe('previewing a webhook', () => {
     expect(text).not.toMatch(/webhook-signature|authorization/i);
     expect(await stores.notifications.list({ limit: 10 })).toEqual({ items: [], nextCursor: null });
     expect(await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0)).toEqual([]);
+  });
+
+  it('accepts an event with a subject as POST /events does, and refuses a bad one the same way', async () => {
+    const { api } = setup();
+    const created = await api.post('/webhooks', {
+      name: 'subject',
+      events: ['CLIENT_UPDATED'],
+      url: 'https://x.example/clients/{{ data.id }}',
+    });
+    await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
+    const path = `/webhooks/${created.body.id}/preview`;
+    const ok = await api.post(path, {
+      type: 'CLIENT_UPDATED',
+      subject: 'client-7',
+      data: { id: 7 },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.body.url).toBe('https://x.example/clients/7');
+    const bad = await api.post(path, { type: 'CLIENT_UPDATED', subject: '', data: { id: 7 } });
+    const ingest = client(ingestHandlerFor(standIns(), { definitionCacheTtlMs: 0 }).handler);
+    const asEvent = await ingest.post('/events', { type: 'CLIENT_UPDATED', subject: '', data: {} });
+    expect([bad.status, asEvent.status]).toEqual([400, 400]);
+    expect(bad.body.error.details.map((d: { path: string }) => d.path)).toEqual(
+      asEvent.body.error.details.map((d: { path: string }) => d.path),
+    );
   });
 
   it('renders exactly what delivery will send, on the data as the queue carries it ({"id": 1e400})', async () => {

@@ -183,7 +183,7 @@ describe('local API server', () => {
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(await res.json()).toEqual({
-        error: { code: 'UNAUTHORIZED', message: expect.any(String) },
+        error: { code: 'UNAUTHORIZED', message: expect.any(String), details: [] },
       });
     }
     expect(seen.ingest).toHaveLength(0);

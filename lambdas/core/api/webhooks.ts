@@ -163,7 +163,9 @@ export class WebhookService {
     const def = await this.require(id);
     const issues = new Issues();
     const input =
-      body === undefined ? {} : readObject(body, '', ['type', 'data', 'id', 'occurredAt'], issues);
+      body === undefined
+        ? {}
+        : readObject(body, '', ['type', 'data', 'id', 'occurredAt', 'subject'], issues);
     issues.throwIfAny('Invalid preview request');
     const defaultType = def.events.find((e) => e !== '*') ?? sampleEvent().type;
     // The producer's own validation (it fills in id and occurredAt), so a preview accepts
@@ -175,6 +177,7 @@ export class WebhookService {
           data: has(input, 'data') ? input.data : {},
           ...(has(input, 'id') ? { id: input.id } : {}),
           ...(has(input, 'occurredAt') ? { occurredAt: input.occurredAt } : {}),
+          ...(has(input, 'subject') ? { subject: input.subject } : {}),
         },
         this.deps.clock.now(),
       ),
