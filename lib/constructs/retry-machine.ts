@@ -142,6 +142,12 @@ function standardMachine(
   const observability = props.observability ?? true;
   const logGroup = observability
     ? new logs.LogGroup(scope, 'Executions', {
+        // Under /aws/vendedlogs/, as AWS advises for Step Functions: log groups there need no
+        // entry each in the account's CloudWatch Logs resource policy, whose 5,120 characters
+        // several installations' machines in one account would otherwise share.
+        ...(props.stateMachineName
+          ? { logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}` }
+          : {}),
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
       })
