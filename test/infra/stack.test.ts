@@ -406,8 +406,8 @@ describe('state machines', () => {
       expect(p.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
       expect(p.TracingConfiguration).toEqual({ Enabled: true });
       // Each logs to its own group under /aws/vendedlogs/states/, named after the machine.
-      const [destination] = (p.LoggingConfiguration as { Destinations: Json[] }).Destinations;
-      const groupArn = (destination?.CloudWatchLogsLogGroup as Json).LogGroupArn as Json;
+      const destination = (p.LoggingConfiguration as { Destinations: Json[] }).Destinations[0]!;
+      const groupArn = (destination.CloudWatchLogsLogGroup as Json).LogGroupArn as Json;
       const group = (groupArn['Fn::GetAtt'] as string[])[0]!;
       expect(propsOf(built, group).LogGroupName).toBe(
         `/aws/vendedlogs/states/${p.StateMachineName}`,
