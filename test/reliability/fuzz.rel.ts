@@ -1046,7 +1046,7 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
     expect(problems).toEqual([]);
   });
 
-  it('resend of one notification: a seeded id enqueues exactly its one job; any other id is 404 NOT_FOUND and enqueues nothing', async () => {
+  it('resend of one notification: a seeded id (its webhook deleted since) is 409 WEBHOOK_DISABLED, any other id 404 NOT_FOUND; neither enqueues anything', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
@@ -1065,9 +1065,9 @@ describe('fuzzed input on every route: 4xx with a code, never 500, nothing half-
           const enqueued = queue.jobs.slice(enqueuedBefore);
           expect(resendJobs.created).toBe(jobsBefore);
           if (webhookId !== undefined) {
-            expect(res.status).toBe(202);
-            expect(res.body).toEqual({ notificationId: id, queued: true });
-            expect(enqueued).toEqual([{ kind: 'resend', notificationId: id, webhookId }]);
+            expect([res.status, res.body?.error?.code]).toEqual([409, 'WEBHOOK_DISABLED']);
+            expect(res.body.error.message).toContain(webhookId);
+            expect(enqueued).toEqual([]);
             await expectHistoryUnchanged([id]);
           } else {
             expect([res.status, res.body?.error?.code]).toEqual([404, 'NOT_FOUND']);
