@@ -532,7 +532,11 @@ export class DeliveryService implements ParkedNotifications {
         return parked;
       }
       const verdict = classifyResult(attempt.result, this.deps.clock.now());
-      // A failed manual attempt leaves scheduled automatic retries in place.
+      // A failed manual attempt leaves scheduled automatic retries in place, and a parked
+      // notification parked (its driver releases it and its retries go on from there).
+      const parkedFor = isParkReason(notification.waitingReason)
+        ? notification.waitingReason
+        : undefined;
       const update: NotificationUpdate =
         verdict.outcome === 'SENT'
           ? { status: 'SENT', failureReason: null, nextAttemptAt: null }
@@ -541,10 +545,13 @@ export class DeliveryService implements ParkedNotifications {
                 status: 'WAITING',
                 failureReason: verdict.error,
                 nextAttemptAt: notification.nextAttemptAt,
+                ...(parkedFor ? { waitingReason: parkedFor } : {}),
               }
             : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
       if (!(await this.record(notification, attempt.record, update))) continue;
       this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
+      if (parkedFor && update.status === 'WAITING')
+        await this.deps.health?.reportParked(ref, parkedFor);
       // Still waiting for its retries: make sure the next one's execution exists (it does
       // unless starting it failed for good; then this starts it).
       await this.continueSeries({
@@ -571,6 +578,17 @@ export class DeliveryService implements ParkedNotifications {
     jobId: string | undefined,
   ): Promise<'WAITING' | 'FAILED' | 'raced'> {
     const ref = { notificationId: notification.id, webhookId: notification.webhookId };
+    if (
+      notification.status === 'WAITING' &&
+      isParkReason(notification.waitingReason) &&
+      notification.pendingResend != null &&
+      (notification.pendingResend.jobId ?? undefined) === jobId
+    ) {
+      // This resend parked it already (a repeat of the job after making sure of its driver
+      // failed): make sure of the driver again; it is counted when released.
+      await this.deps.health?.reportParked(ref, notification.waitingReason);
+      return 'WAITING';
+    }
     if (notification.status === 'WAITING') {
       this.deps.observer.warn(
         'resend not carried out: the notification already waits for its webhook',
@@ -644,7 +662,18 @@ export class DeliveryService implements ParkedNotifications {
         await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
         return 'FAILED';
       }
-      const request = await this.requirePayload(id);
+      let request: RenderedRequest;
+      try {
+        request = await this.requirePayload(id);
+      } catch (error) {
+        if (!(error instanceof ErasedError)) throw error;
+        // Erased while it waited: it ends FAILED ERASED, as a retry would, so the driver's
+        // next page moves past it instead of meeting it first again.
+        await this.settleWithoutAttempt(notification, 'ERASED');
+        const jobId = notification.pendingResend?.jobId;
+        if (jobId) await this.deps.resendJobs.increment(jobId, { erased: 1 });
+        return 'FAILED';
+      }
       // Parked by a manual resend: this is that attempt, and nothing automatic follows it.
       const manual = notification.pendingResend != null;
       const trigger: AttemptTrigger = manual

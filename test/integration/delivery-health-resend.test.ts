@@ -10,6 +10,7 @@ import { HealthGate } from '../../lambdas/core/health/gate';
 import { DEFAULT_HEALTH_SETTINGS } from '../../lambdas/core/health/model';
 import { type RetryStart, retryExecutionName } from '../../lambdas/core/retry-contract';
 import type { HealthDriverInput } from '../../lambdas/ports';
+import { subjectKeysFor } from '../support/api-harness';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
@@ -147,17 +148,25 @@ describe('manual resends and destination health', () => {
     expect(await harness.notifications.listParked(def.id, 10)).toEqual([]);
   });
 
-  it.each([429, 503])(
-    'a %i with Retry-After slows the whole webhook: the next notification waits RATE_LIMITED, nothing sent',
-    async (status) => {
-      receiver.setBehaviour(retryAfter(3600, status));
-      const def = definition({ url: `${receiver.url}/slow-${status}` });
+  it.each([
+    [429, '1200', 1200],
+    [503, '1200', 1200],
+    // Longer than the longest cool-down (30 min), or too large to make a date: 30 min.
+    [429, '86400', DEFAULT_HEALTH_SETTINGS.maxCooldownSeconds],
+    [503, '99999999999999999999', DEFAULT_HEALTH_SETTINGS.maxCooldownSeconds],
+  ])(
+    'a %i with Retry-After %s slows the whole webhook for %i s: the attempt is recorded, the next notification waits RATE_LIMITED, nothing sent',
+    async (status, header, seconds) => {
+      receiver.setBehaviour(retryAfter(header, status));
+      const def = definition({ url: `${receiver.url}/slow-${status}-${header}` });
       await harness.webhooks.put(def);
       const first = deliverJob(def, event({ loanId: 'first' }));
+      const sentAt = Date.now();
       await harness.service.handleJob(first);
       expect((await harness.notifications.get(first.notificationId))?.attempts).toHaveLength(1);
-      const slowUntil = (await store.get(def.id))?.slowUntil;
-      expect(Date.parse(slowUntil ?? '')).toBeGreaterThan(Date.now() + 3000_000);
+      const slowUntil = Date.parse((await store.get(def.id))?.slowUntil ?? '');
+      expect(slowUntil).toBeGreaterThanOrEqual(sentAt + seconds * 1000);
+      expect(slowUntil).toBeLessThanOrEqual(Date.now() + seconds * 1000);
       const before = receiver.requests.length;
 
       const second = deliverJob(def, event({ loanId: 'second' }));
@@ -174,6 +183,108 @@ describe('manual resends and destination health', () => {
       expect(drivers.filter((d) => d.webhookId === def.id)).toHaveLength(1);
     },
   );
+
+  it('a resend repeated after making sure of its driver failed keeps the notification parked, starts the driver, and counts nothing yet', async () => {
+    const { def, id } = await sentNotification();
+    await setHealth(def.id, {
+      state: 'OPEN',
+      openedAt: new Date().toISOString(),
+      nextProbeAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    await harness.resendJobs.create({
+      jobId: 'job_repeatedpark',
+      count: 1,
+      queued: 1,
+      sent: 0,
+      failed: 0,
+      createdAt: new Date().toISOString(),
+    });
+    const job = { kind: 'resend' as const, notificationId: id, jobId: 'job_repeatedpark' };
+    await harness.service.handleJob(job);
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      pendingResend: { jobId: 'job_repeatedpark' },
+    });
+    // The driver's start failed after the park: its slot was given back, the job came again.
+    await setHealth(def.id, { driverRunning: false });
+    const driversBefore = drivers.length;
+
+    await harness.service.handleJob(job);
+
+    expect(drivers.slice(driversBefore).map((d) => d.webhookId)).toEqual([def.id]);
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      pendingResend: { jobId: 'job_repeatedpark' },
+    });
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([id]);
+    expect(await harness.resendJobs.get('job_repeatedpark')).toMatchObject({ sent: 0, failed: 0 });
+  });
+
+  it('a resend of a parked notification that fails once the circuit closed leaves it parked for its driver, not waiting on nothing', async () => {
+    receiver.setBehaviour(ok());
+    const def = definition({ url: `${receiver.url}/parked-resend` });
+    await harness.webhooks.put(def);
+    await setHealth(def.id, {
+      state: 'OPEN',
+      openedAt: new Date().toISOString(),
+      nextProbeAt: new Date(Date.now() + 3600_000).toISOString(),
+    });
+    const job = deliverJob(def, event({ loanId: 'parked' }));
+    await harness.service.handleJob(job);
+    const id = job.notificationId;
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      attempts: [],
+    });
+    // A probe closed the circuit; before the driver releases it, an operator resends it.
+    receiver.setBehaviour(always(500, 'still broken'));
+    await setHealth(def.id, { state: 'CLOSED', openedAt: null, nextProbeAt: null });
+
+    await harness.service.handleJob({ kind: 'resend', notificationId: id });
+
+    const after = await harness.notifications.get(id);
+    expect(after).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'CIRCUIT_OPEN',
+      nextAttemptAt: null,
+    });
+    expect(after?.attempts.map((a) => [a.trigger, a.outcome])).toEqual([['manual', 'FAILED']]);
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([id]);
+    // The driver still finds it and releases it: it goes out once the receiver is back.
+    receiver.setBehaviour(ok());
+    expect(await harness.service.release(id, { probe: false })).toBe('SENT');
+  });
+
+  it('a parked notification whose subject was erased meanwhile ends FAILED ERASED at its release, and the driver moves on', async () => {
+    receiver.setBehaviour(ok());
+    const def = definition({ url: `${receiver.url}/erased-parked` });
+    await harness.webhooks.put(def);
+    await setHealth(def.id, { paused: true });
+    const subject = `client-${def.id}`;
+    const job = deliverJob(def, { ...event({ loanId: 'erased' }), subject });
+    await harness.service.handleJob(job);
+    const id = job.notificationId;
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'PAUSED',
+    });
+    await subjectKeysFor(standIns()).erase(subject, 'test', new Date());
+    await setHealth(def.id, { paused: false });
+    const before = receiver.requests.length;
+
+    expect(await harness.service.release(id, { probe: false })).toBe('FAILED');
+
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'ERASED',
+      attempts: [],
+    });
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([]);
+    expect(receiver.requests.length).toBe(before);
+  });
 
   it('a resend to a healthy webhook goes out at once, as before', async () => {
     const { id } = await sentNotification();

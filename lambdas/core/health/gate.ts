@@ -232,7 +232,11 @@ export class HealthGate {
     await this.maybeFlush(webhookId, now, 1);
     const throttled = attempt.statusCode === 429 || attempt.statusCode === 503;
     if (throttled && retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
-      const until = afterSeconds(now, retryAfterSeconds, settings.timeScale);
+      // At most the longest cool-down: a receiver's Retry-After (a huge one included, which
+      // would not even make a date) holds the whole webhook back no longer than an open circuit
+      // waits between probes; a receiver still busy then says so again.
+      const seconds = Math.min(retryAfterSeconds, settings.maxCooldownSeconds);
+      const until = afterSeconds(now, seconds, settings.timeScale);
       await store.slowDown(webhookId, until);
       record = { ...record, slowUntil: until };
       this.remember(record, webhookId);
