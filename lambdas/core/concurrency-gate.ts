@@ -130,18 +130,16 @@ export class ConcurrencyGate {
     const cap = this.capOf(maxConcurrency);
     const state = this.stateOf(webhookId);
     // At the cap in this container: a fast webhook's slot frees within milliseconds, so wait
-    // for it here. A webhook not seen yet may be fast too (a new partner's first burst): wait
-    // for a slot until one of its requests has been in flight for slowAfterMs, which proves it
-    // slow. A slow webhook's job goes back to the queue rather than hold the Lambda.
+    // for it here, and so for a webhook not seen yet (a new partner's first burst), but only
+    // until one of its requests has been in flight for slowAfterMs, which proves it slow (a
+    // fast receiver that turns slow included: its waiters must not each wait for the request
+    // before them). A slow webhook's job goes back to the queue rather than hold the Lambda.
     while (state.inFlight >= cap) {
       const now = this.now();
-      if (!this.leasedNow(state, now)) {
-        await new Promise<void>((resolve) => state.waiters.push(resolve));
-        continue;
-      }
       let oldest = now;
       for (const start of state.started) oldest = Math.min(oldest, start.at);
-      if (state.seen || now - oldest >= this.slowAfterMs) return undefined;
+      if (now - oldest >= this.slowAfterMs || (state.seen && this.leasedNow(state, now)))
+        return undefined;
       await this.slotOrTimeout(state, oldest + this.slowAfterMs - now);
     }
     const now = this.now();

@@ -166,6 +166,27 @@ describe('the per-webhook concurrency gate', () => {
     expect(gate.isLeased('wh_x')).toBe(false);
   });
 
+  it('turns away the waiters of a fast webhook that turns slow once its request passes the threshold, rather than send them one after another', async () => {
+    const { gate, advance } = setup();
+    await (await gate.enter('wh_turns', 1))!.release(10);
+    expect(gate.isLeased('wh_turns')).toBe(false);
+    const inFlight = await gate.enter('wh_turns', 1);
+    expect(inFlight).toBeDefined();
+    const waiters = [1, 2, 3].map(() => track(gate.enter('wh_turns', 1)));
+    await settle();
+    expect(waiters.map((w) => w.done)).toEqual([false, false, false]);
+
+    // The request in flight now takes long: past slowAfterMs every waiter goes back to the queue.
+    advance(1000);
+    await settle();
+    expect(waiters.map((w) => [w.done, w.value])).toEqual([
+      [true, undefined],
+      [true, undefined],
+      [true, undefined],
+    ]);
+    await inFlight!.release(15_000);
+  });
+
   it('treats a request still in flight past the slow threshold as slow, before it ends', async () => {
     const { gate, advance } = setup();
     await (await gate.enter('wh_y', 5))!.release(10);
