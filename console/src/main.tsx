@@ -28,11 +28,19 @@ interface Route {
   path: string[];
   query: URLSearchParams;
 }
+/** A malformed escape (`%ZZ`) is kept as written: that page then says it found nothing. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
 function parseHash(): Route {
   const raw = location.hash.replace(/^#\/?/, '');
   const [p = '', q = ''] = raw.split('?', 2);
   return {
-    path: p.split('/').filter(Boolean).map(decodeURIComponent),
+    path: p.split('/').filter(Boolean).map(decodeSegment),
     query: new URLSearchParams(q),
   };
 }
@@ -90,9 +98,16 @@ function Shell({ api, onSignOut }: { api: ApiClient; onSignOut: () => void }) {
   );
 }
 
+/** Why the console went back to the sign-in form by itself (a token the platform refused). */
+let refusedNotice: string | undefined;
+
 function TokenLogin({ onDone, baseUrl }: { onDone: (api: ApiClient) => void; baseUrl: string }) {
   const [token, setToken] = useState('');
-  const [error, setError] = useState<unknown>();
+  const [error, setError] = useState<unknown>(() => {
+    const notice = refusedNotice;
+    refusedNotice = undefined;
+    return notice ? new Error(notice) : undefined;
+  });
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -223,7 +238,14 @@ function App({ config }: { config: ConsoleConfig }) {
   const api = useMemo(() => {
     const s = loadSession();
     if (config.mode === 'token' && s?.mode === 'token')
-      return new ApiClient(baseUrl, tokenTransport(s.token));
+      return new ApiClient(
+        baseUrl,
+        tokenTransport(s.token, () => {
+          refusedNotice =
+            'That token is no longer accepted (local mode makes a new one each start unless API_TOKEN is set). Sign in with the current one.';
+          signOut();
+        }),
+      );
     if (config.mode === 'cognito' && s?.mode === 'cognito')
       return new ApiClient(baseUrl, cognitoTransport(config, signOut));
     return undefined;

@@ -381,6 +381,58 @@ describe('operator console in Chromium against local mode', () => {
     await hasText(preview.getByTestId('match'), 'would match');
     await shot('webhook-conditions');
   });
+
+  test('shows a signing secret generated at creation once, on the page of the webhook it made', async () => {
+    await page.goto(`${local.url}/console/#/webhooks/new`);
+    await page.getByLabel('Name', { exact: true }).fill('Signed partner');
+    await page.getByLabel(/^Event types/).fill('LOAN_DISBURSEMENT');
+    await page.getByLabel(/^URL/).fill(`${receiver.url}/signed`);
+    await page.getByLabel('Signing secret').selectOption('generate');
+    await page.getByRole('button', { name: 'Save' }).click();
+
+    await page.getByRole('heading', { level: 1, name: 'Signed partner' }).waitFor();
+    const secret = page.locator('.notice code');
+    await hasText(secret, /^whsec_[A-Za-z0-9+/=]{20,}$/);
+    const first = await secret.textContent();
+    await hasText(page.locator('p.ok[role="status"]'), 'Saved (version 1).');
+    // Shown once: the stored definition masks it, and the page of the webhook opened again does not show it.
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2] ?? '');
+    expect((await api.get(`/webhooks/${id}`)).body.signingSecret).toBe('whsec_***');
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await page.goto(`${local.url}/console/#/webhooks/${id}`);
+    await page.getByRole('heading', { level: 1, name: 'Signed partner' }).waitFor();
+    expect(await page.locator('.notice code').count()).toBe(0);
+
+    // Rotating keeps the current secret signing beside the new one (the API's grace period).
+    await page.getByLabel('Signing secret').selectOption('rotate');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await hasText(page.locator('p.ok[role="status"]'), /the previous one signs beside it for 24 h/);
+    await hasText(secret, /^whsec_[A-Za-z0-9+/=]{20,}$/);
+    expect(await secret.textContent()).not.toBe(first);
+    const rotated = (await api.get(`/webhooks/${id}`)).body;
+    expect(Date.parse(rotated.signingGraceUntil)).toBeGreaterThan(Date.now() + 23 * 3600_000);
+  });
+
+  test('fits the webhook list on a phone screen without sideways scrolling, long names included', async () => {
+    const long = `Partner ${'x'.repeat(200)}`;
+    expect(
+      (
+        await api.post('/webhooks', {
+          name: long,
+          events: [`EVENT_${'Y'.repeat(200)}`],
+          url: `${receiver.url}/long`,
+        })
+      ).status,
+    ).toBe(201);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await page.getByRole('link', { name: long, exact: true }).waitFor();
+    const overflow = await page.evaluate(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    expect(overflow).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
 });
 
 async function firstNotificationId(): Promise<string> {

@@ -53,9 +53,14 @@ export function rememberToken(token: string): void {
   saveSession({ mode: 'token', token });
 }
 
-export function tokenTransport(token: string): Transport {
-  return (method, url, body) =>
-    fetch(url, {
+/**
+ * Bearer-token calls (local mode). A 401 means the token is no longer the one the platform
+ * takes (local mode makes a new one each start unless API_TOKEN is set): `onRefused` signs out,
+ * back to the sign-in form, rather than every page failing on its own.
+ */
+export function tokenTransport(token: string, onRefused?: () => void): Transport {
+  return async (method, url, body) => {
+    const res = await fetch(url, {
       method,
       headers: {
         authorization: `Bearer ${token}`,
@@ -63,6 +68,9 @@ export function tokenTransport(token: string): Transport {
       },
       ...(body === undefined ? {} : { body }),
     });
+    if (res.status === 401) onRefused?.();
+    return res;
+  };
 }
 
 /** The next step of a Cognito sign-in. */

@@ -169,6 +169,12 @@ export class ApiClient {
   deleteWebhook = (id: string) => this.call<void>('DELETE', '/webhooks/{id}', { params: { id } });
   preview = (id: string, body: Schemas['PreviewInput']) =>
     this.call<PreviewResult>('POST', '/webhooks/{id}/preview', { params: { id }, body });
+  /** A new signing key; the current one keeps signing beside it for `graceHours`. */
+  rotateSigningKey = (id: string, body: Schemas['RotationInput']) =>
+    this.call<Schemas['RotationResult']>('POST', '/webhooks/{id}/signing-secrets/rotate', {
+      params: { id },
+      body,
+    });
   health = (id: string) =>
     this.call<WebhookHealth>('GET', '/webhooks/{id}/health', { params: { id } });
   pause = (id: string) =>

@@ -3,7 +3,7 @@
  * paged by cursor. Select rows (shift+click for a range) or take the whole filtered range and
  * resend in bulk; the progress bar follows the job's counters.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { NotificationSummary, ResendJob } from '../api/client';
 import {
   ErrorBox,
@@ -51,7 +51,11 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   const [jobError, setJobError] = useState<unknown>();
   const [draft, setDraft] = useState<Filter>(filter);
 
+  // Only the latest load may fill the table: an answer to an earlier filter that comes back
+  // late is dropped, so the rows always match the filter shown.
+  const latest = useRef(0);
   const load = async (after?: string) => {
+    const mine = ++latest.current;
     setLoading(true);
     try {
       const page = await api.listNotifications({
@@ -59,13 +63,14 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
         limit: 50,
         ...(after ? { cursor: after } : {}),
       });
+      if (mine !== latest.current) return;
       setRows((r) => (after ? [...r, ...page.items] : page.items));
       setCursor(page.nextCursor);
       setError(undefined);
     } catch (err) {
-      setError(err);
+      if (mine === latest.current) setError(err);
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   };
   useEffect(() => {
@@ -81,8 +86,10 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
       const value = draft[k];
       if (value) q.set(k, value);
     }
-    navigate(`#/history${q.size ? `?${q}` : ''}`);
-    if (`#/history${q.size ? `?${q}` : ''}` === location.hash) void load();
+    const target = `#/history${q.size ? `?${q}` : ''}`;
+    // The same filters again: load them again. Other filters: the new address loads them.
+    if (target === location.hash) void load();
+    else navigate(target);
   };
 
   const toggle = (i: number, shift: boolean) => {
@@ -118,7 +125,8 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
       setJobError(err);
     }
   };
-  const done = job ? job.sent + job.failed >= job.count : true;
+  const finished = (j: ResendJob) => j.sent + j.failed + (j.erased ?? 0);
+  const done = job ? finished(job) >= job.count : true;
   useInterval(
     () => {
       if (job) api.resendJob(job.jobId).then(setJob, setJobError);
@@ -218,13 +226,13 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
           <div class="progress" role="status">
             <progress
               max={Math.max(job.count, 1)}
-              value={job.count === 0 ? 1 : job.sent + job.failed}
+              value={job.count === 0 ? 1 : finished(job)}
               aria-label="Bulk resend progress"
             />
             <span data-testid="job-progress">
-              {job.sent + job.failed} of {job.count} done ({job.sent} sent, {job.failed} failed,{' '}
-              {job.queued} queued)
-              {done ? ' — finished' : ''}
+              {finished(job)} of {job.count} done ({job.sent} sent, {job.failed} failed
+              {job.erased ? `, ${job.erased} erased` : ''})
+              {done ? ' — finished' : ` — ${job.queued} of ${job.count} queued so far`}
             </span>
           </div>
         ) : null}

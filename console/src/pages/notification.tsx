@@ -52,7 +52,8 @@ export function NotificationPage({ id }: { id: string }) {
     }
   };
 
-  if (n.error) return <ErrorBox error={n.error} title="Could not load the notification" />;
+  if (n.error && !n.data)
+    return <ErrorBox error={n.error} title="Could not load the notification" />;
   if (!n.data) return <Loading what="the notification" />;
   const d = n.data;
   return (

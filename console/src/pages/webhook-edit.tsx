@@ -49,7 +49,7 @@ interface Form {
   authType: 'none' | 'basic';
   username: string;
   password: string;
-  signing: 'none' | 'keep' | 'generate' | 'enter' | 'ed25519';
+  signing: 'none' | 'keep' | 'rotate' | 'generate' | 'enter' | 'ed25519';
   secret: string;
   conditionsOn: boolean;
   match: 'all' | 'any';
@@ -146,20 +146,22 @@ function inputOf(f: Form, existing?: WebhookDefinition): WebhookInput & WebhookR
         : { type: 'basic', username: f.username, password: f.password };
   // Signing: a Standard Webhooks secret or an ed25519 key pair; leaving both out keeps a key pair.
   const hadKeyPair = !!existing?.signing;
-  if (f.signing === 'keep' && hadKeyPair) {
+  // A rotation is its own call after the save (see save()); the save keeps the current key.
+  const signing = f.signing === 'rotate' ? 'keep' : f.signing;
+  if (signing === 'keep' && hadKeyPair) {
     // neither field: the stored key pair stays
-  } else if (f.signing === 'ed25519') {
+  } else if (signing === 'ed25519') {
     out.signing = { scheme: 'ed25519' };
     if (existing?.signingSecret) out.signingSecret = null;
   } else {
     out.signingSecret =
-      f.signing === 'none'
+      signing === 'none'
         ? null
-        : f.signing === 'keep'
+        : signing === 'keep'
           ? existing
             ? 'whsec_***'
             : null
-          : f.signing === 'generate'
+          : signing === 'generate'
             ? 'generate'
             : f.secret;
     if (hadKeyPair) out.signing = null;
@@ -211,6 +213,21 @@ function errProps(id: string, errors: Record<string, string[]>) {
   return errors[id] ? { 'aria-invalid': true, 'aria-describedby': `err-${id}` } : {};
 }
 
+/**
+ * What a create hands to the page of the webhook it made: that page is a new component (its
+ * address names the id), and the secret the create returned is shown there, once.
+ */
+let handover: { id: string; secret?: string; notice: string } | undefined;
+
+/** How long the previous key keeps signing after a rotation from the console (the API's default). */
+const ROTATION_GRACE_HOURS = 24;
+
+function takeHandover(id: string | undefined): typeof handover {
+  const taken = handover && handover.id === id ? handover : undefined;
+  handover = undefined;
+  return taken;
+}
+
 export function WebhookEditPage({ id }: { id?: string }) {
   const api = useApi();
   const loaded = useAsync(async () => (id ? api.getWebhook(id) : undefined), [id]);
@@ -222,13 +239,14 @@ export function WebhookEditPage({ id }: { id?: string }) {
       ),
     [],
   );
+  const [arrived] = useState(() => takeHandover(id));
   const [form, setForm] = useState<Form>(EMPTY);
   const [saved, setSaved] = useState<WebhookDefinition | undefined>();
   const [saveError, setSaveError] = useState<unknown>();
-  const [notice, setNotice] = useState<string>();
+  const [notice, setNotice] = useState<string | undefined>(arrived?.notice);
   const [busy, setBusy] = useState(false);
   const [health, setHealth] = useState<HealthOrMissing | undefined>();
-  const [revealed, setRevealed] = useState<string>();
+  const [revealed, setRevealed] = useState<string | undefined>(arrived?.secret);
   const dialog = useRef<HTMLDialogElement>(null);
 
   useEffect(() => {
@@ -255,12 +273,36 @@ export function WebhookEditPage({ id }: { id?: string }) {
       const result = saved
         ? await api.replaceWebhook(saved.id, body)
         : await api.createWebhook(body);
-      if (result.signingSecret && result.signingSecret !== 'whsec_***')
-        setRevealed(result.signingSecret);
+      const secret =
+        result.signingSecret && result.signingSecret !== 'whsec_***'
+          ? result.signingSecret
+          : undefined;
+      const savedNotice = `Saved (version ${result.version}).`;
+      if (!saved) {
+        // The webhook's own page takes over: it shows the secret and the notice.
+        handover = { id: result.id, ...(secret ? { secret } : {}), notice: savedNotice };
+        navigate(`#/webhooks/${encodeURIComponent(result.id)}`);
+        return;
+      }
+      if (secret) setRevealed(secret);
+      if (form.signing === 'rotate') {
+        const rotated = await api.rotateSigningKey(result.id, { graceHours: ROTATION_GRACE_HOURS });
+        if ('secret' in rotated) setRevealed(rotated.secret);
+        // The new public key is on the definition the reload below shows.
+        const reloaded = await api.getWebhook(result.id);
+        setSaved(reloaded);
+        setForm(formOf(reloaded));
+        setNotice(
+          `Saved (version ${reloaded.version}); new signing key made, the previous one signs beside it for ${ROTATION_GRACE_HOURS} h.`,
+        );
+        api.health(result.id).then(setHealth, () => setHealth('unavailable'));
+        return;
+      }
       setSaved(result);
       setForm(formOf(result));
-      setNotice(`Saved (version ${result.version}).`);
-      if (!saved) navigate(`#/webhooks/${encodeURIComponent(result.id)}`);
+      setNotice(savedNotice);
+      // Enabled on or off changes the health the panel shows.
+      api.health(result.id).then(setHealth, () => setHealth('unavailable'));
     } catch (err) {
       setSaveError(err);
     } finally {
@@ -518,11 +560,20 @@ export function WebhookEditPage({ id }: { id?: string }) {
               >
                 <option value="none">None</option>
                 {saved?.signingSecret || saved?.signing ? (
-                  <option value="keep">
-                    {saved.signing ? 'Keep the ed25519 key pair' : 'Keep the current secret'}
-                  </option>
+                  <>
+                    <option value="keep">
+                      {saved.signing ? 'Keep the ed25519 key pair' : 'Keep the current secret'}
+                    </option>
+                    <option value="rotate">
+                      {`Rotate: a new ${saved.signing ? 'key pair' : 'secret'}, the current one signs beside it for ${ROTATION_GRACE_HOURS} h`}
+                    </option>
+                  </>
                 ) : null}
-                <option value="generate">Generate a new secret</option>
+                <option value="generate">
+                  {saved?.signingSecret
+                    ? 'Replace with a new secret now (receivers on the current one fail)'
+                    : 'Generate a new secret'}
+                </option>
                 <option value="enter">Enter a secret</option>
                 <option value="ed25519">New ed25519 key pair (asymmetric, v1a)</option>
               </select>

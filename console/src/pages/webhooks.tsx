@@ -1,5 +1,5 @@
 /** Webhooks: every definition with its circuit state and recent success rate; pause and resume. */
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import {
   type ApiClient,
   isMissingRoute,
@@ -45,17 +45,24 @@ export function successRate(h: HealthOrMissing | undefined): string {
 
 export function PauseResume({
   id,
+  name,
   health,
   onChange,
 }: {
   id: string;
+  /** Names the webhook to assistive technology when several rows have the same button. */
+  name?: string;
   health: HealthOrMissing | undefined;
   onChange: (h: WebhookHealth) => void;
 }) {
   const api = useApi();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
   if (!health || health === 'unavailable') return null;
+  // Disabled in its definition: resume does not turn it on (the definition's Enabled does).
+  if (health.state === 'DISABLED' && health.disabledReason === 'MANUAL')
+    return <span class="muted">disabled in its definition</span>;
   const paused = health.state === 'PAUSED' || health.state === 'DISABLED';
   const act = async () => {
     setBusy(true);
@@ -66,12 +73,22 @@ export function PauseResume({
       setError(err);
     } finally {
       setBusy(false);
+      // The button was disabled meanwhile, which drops keyboard focus: give it back.
+      requestAnimationFrame(() => button.current?.focus());
     }
   };
+  const label = paused ? 'Resume' : 'Pause';
   return (
     <>
-      <button type="button" class="secondary" disabled={busy} onClick={act}>
-        {paused ? 'Resume' : 'Pause'}
+      <button
+        ref={button}
+        type="button"
+        class="secondary"
+        disabled={busy}
+        onClick={act}
+        aria-label={name ? `${label} ${name}` : undefined}
+      >
+        {label}
       </button>
       <ErrorBox error={error} />
     </>
@@ -121,11 +138,11 @@ export function WebhooksPage() {
                 const h = override[w.id] ?? health.data?.[w.id];
                 return (
                   <tr key={w.id}>
-                    <td>
+                    <td class="wrap">
                       <a href={`#/webhooks/${encodeURIComponent(w.id)}`}>{w.name}</a>
                       {!w.enabled ? <span class="badge badge-failed">disabled</span> : null}
                     </td>
-                    <td>{w.events.join(', ')}</td>
+                    <td class="wrap">{w.events.join(', ')}</td>
                     <td class="mono clip" title={w.url}>
                       {w.method} {w.url}
                     </td>
@@ -138,9 +155,15 @@ export function WebhooksPage() {
                     </td>
                     <td>{successRate(h)}</td>
                     <td class="row-actions">
-                      <a href={`#/history?webhookId=${encodeURIComponent(w.id)}`}>History</a>
+                      <a
+                        href={`#/history?webhookId=${encodeURIComponent(w.id)}`}
+                        aria-label={`History of ${w.name}`}
+                      >
+                        History
+                      </a>
                       <PauseResume
                         id={w.id}
+                        name={w.name}
                         health={h}
                         onChange={(n) => setOverride((o) => ({ ...o, [w.id]: n }))}
                       />

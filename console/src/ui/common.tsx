@@ -28,7 +28,10 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState
     setState((s) => ({ ...s, loading: true }));
     load().then(
       (data) => mine === run.current && setState({ data, loading: false }),
-      (error: unknown) => mine === run.current && setState({ error, loading: false }),
+      // A failed reload keeps what was shown (a network blip must not blank a page that
+      // refreshes itself); the error says the data may be stale.
+      (error: unknown) =>
+        mine === run.current && setState((s) => ({ data: s.data, error, loading: false })),
     );
   }, deps);
   useEffect(() => {
