@@ -151,7 +151,11 @@ export function OverviewPage() {
       <section class="card">
         <h2>Deliveries and failures, last {HOURS} hours</h2>
         <ErrorBox error={history.error} />
-        {history.data ? <Chart data={buckets(history.data.rows)} /> : <Loading what="history" />}
+        {history.data ? (
+          <Chart data={buckets(history.data.rows)} />
+        ) : history.error ? null : (
+          <Loading what="history" />
+        )}
         {history.data?.truncated ? (
           <p class="muted">Only the newest {MAX_ROWS} notifications are counted.</p>
         ) : null}
@@ -160,7 +164,7 @@ export function OverviewPage() {
         <section class="card">
           <h2>Open circuits</h2>
           <ErrorBox error={circuits.error} />
-          {!circuits.data ? <Loading what="health" /> : null}
+          {!circuits.data && !circuits.error ? <Loading what="health" /> : null}
           {circuits.data && !healthKnown && circuits.data.hooks.length > 0 ? (
             <p class="muted">Health is not available from this API.</p>
           ) : null}
@@ -181,7 +185,7 @@ export function OverviewPage() {
         <section class="card">
           <h2>Waiting notifications</h2>
           <ErrorBox error={waiting.error} />
-          {!waiting.data ? <Loading what="waiting notifications" /> : null}
+          {!waiting.data && !waiting.error ? <Loading what="waiting notifications" /> : null}
           {waiting.data && waiting.data.total === 0 ? <p>Nothing is waiting.</p> : null}
           <ul>
             {Object.entries(waiting.data?.counts ?? {}).map(([reason, n]) => (
@@ -220,7 +224,7 @@ export function OverviewPage() {
               </button>
               {copied ? <span role="status"> Copied.</span> : null}
             </>
-          ) : (
+          ) : ips.error ? null : (
             <Loading what="sender IPs" />
           )}
         </section>

@@ -735,7 +735,9 @@ export function WebhookEditPage({ id }: { id?: string }) {
         )}
       </div>
       <dialog ref={dialog} aria-labelledby="delete-title">
-        <h2 id="delete-title">Delete “{saved?.name}”?</h2>
+        <h2 id="delete-title">
+          Delete “<bdi>{saved?.name}</bdi>”?
+        </h2>
         <p>Its history stays; nothing more will be sent to it.</p>
         <div class="actions">
           <button type="button" class="secondary" onClick={() => dialog.current?.close()}>
