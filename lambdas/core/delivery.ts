@@ -365,14 +365,8 @@ export class DeliveryService implements ParkedNotifications {
       // Parked: this execution ends; the webhook's health driver releases it later.
       return (await this.park(notification, admission.reason)) ? { settled: true } : 'raced';
     }
-    let request: RenderedRequest;
-    try {
-      request = await this.requirePayload(id);
-    } catch (error) {
-      if (!(error instanceof ErasedError)) throw error;
-      await this.settleWithoutAttempt(notification, 'ERASED');
-      return { settled: true };
-    }
+    const request = await this.payloadUnlessErased(notification);
+    if (!request) return { settled: true };
     const attempt = await this.attempt(
       definition,
       id,
@@ -662,18 +656,10 @@ export class DeliveryService implements ParkedNotifications {
         await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
         return 'FAILED';
       }
-      let request: RenderedRequest;
-      try {
-        request = await this.requirePayload(id);
-      } catch (error) {
-        if (!(error instanceof ErasedError)) throw error;
-        // Erased while it waited: it ends FAILED ERASED, as a retry would, so the driver's
-        // next page moves past it instead of meeting it first again.
-        await this.settleWithoutAttempt(notification, 'ERASED');
-        const jobId = notification.pendingResend?.jobId;
-        if (jobId) await this.deps.resendJobs.increment(jobId, { erased: 1 });
-        return 'FAILED';
-      }
+      // Erased while it waited: it ends FAILED ERASED, as a retry would, so the driver's next
+      // page moves past it instead of meeting it first again.
+      const request = await this.payloadUnlessErased(notification);
+      if (!request) return 'FAILED';
       // Parked by a manual resend: this is that attempt, and nothing automatic follows it.
       const manual = notification.pendingResend != null;
       const trigger: AttemptTrigger = manual
@@ -1050,6 +1036,25 @@ export class DeliveryService implements ParkedNotifications {
       observer.retryScheduled(ref, attempt, decision.waitSeconds);
     } else {
       observer.attemptFailed(ref, attempt);
+    }
+  }
+
+  /**
+   * The stored request of an automatic or released attempt; undefined once its subject was
+   * erased, after settling the notification FAILED ERASED (and counting a pending manual
+   * resend as erased in its job).
+   */
+  private async payloadUnlessErased(
+    notification: Notification,
+  ): Promise<RenderedRequest | undefined> {
+    try {
+      return await this.requirePayload(notification.id);
+    } catch (error) {
+      if (!(error instanceof ErasedError)) throw error;
+      await this.settleWithoutAttempt(notification, 'ERASED');
+      const jobId = notification.pendingResend?.jobId;
+      if (jobId) await this.deps.resendJobs.increment(jobId, { erased: 1 });
+      return undefined;
     }
   }
 
