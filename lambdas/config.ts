@@ -320,6 +320,11 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
 export interface SweeperConfig {
   readonly notificationsTable: string;
   readonly retryStateMachineArn: string;
+  /**
+   * Where dead health drivers are looked for and restarted (the Webhooks table's ids and the
+   * health machine); both set by the stack and local mode. Absent: no driver watch.
+   */
+  readonly driverWatch?: { readonly webhooksTable: string; readonly healthStateMachineArn: string };
   readonly graceMs: number;
   readonly maxStarts: number;
   readonly slotMs: number;
@@ -337,9 +342,14 @@ export function loadSweeperConfig(env: Env): SweeperConfig {
     throw new ConfigError(
       `Environment variable ${ENV.RETRY_SWEEP_MAX_STARTS} must be a whole number, got "${maxStarts}"`,
     );
+  const webhooksTable = env[ENV.WEBHOOKS_TABLE]?.trim();
+  const healthStateMachineArn = env[ENV.HEALTH_STATE_MACHINE_ARN]?.trim();
   return {
     notificationsTable: read.required(ENV.NOTIFICATIONS_TABLE),
     retryStateMachineArn: read.required(ENV.RETRY_STATE_MACHINE_ARN),
+    ...(webhooksTable && healthStateMachineArn
+      ? { driverWatch: { webhooksTable, healthStateMachineArn } }
+      : {}),
     graceMs:
       read.number(ENV.RETRY_SWEEP_GRACE_SECONDS, DEFAULTS.retrySweepGraceSeconds, 0, 7 * 86_400) *
       1000,

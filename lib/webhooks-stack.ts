@@ -65,6 +65,7 @@ export class WebhooksStack extends Stack {
     this.retrySweeper = new RetrySweeper(this, 'RetrySweeper', {
       tables: this.tables,
       retryMachine: this.delivery.retryMachine.stateMachine,
+      healthMachine: this.delivery.healthMachine.stateMachine,
       graceMinutes: s.retrySweepGraceMinutes,
       maxStarts: s.retrySweepMaxStarts,
       logRetention,

@@ -86,17 +86,8 @@ export class DynamoWebhookStore implements WebhookStore, WebhookHistory {
    * was, and a delete replaces the item by its tombstone in one write, so a list page that
    * reads the ids first never misses a webhook whose notifications it could return.
    */
-  async historyIds(): Promise<string[]> {
-    const now = Math.floor(Date.now() / 1000);
-    const ids: string[] = [];
-    const { partitionKey, ttlAttribute } = WEBHOOKS_TABLE;
-    for await (const item of scanAll(this.client, this.tableName, [partitionKey, ttlAttribute])) {
-      const id = item.id?.S;
-      const expiresAt = item[WEBHOOKS_TABLE.ttlAttribute]?.N;
-      if (id === undefined || isReservedWebhooksItem(id)) continue;
-      if (expiresAt === undefined || Number(expiresAt) > now) ids.push(id);
-    }
-    return ids;
+  historyIds(): Promise<string[]> {
+    return webhookHistoryIds(this.client, this.tableName);
   }
 
   /** One strongly consistent GetItem of a small item: 1 read unit. 0 before the first write. */
@@ -225,3 +216,23 @@ const OPEN_CONCURRENCY = 16;
 
 /** How often a definition write is retried when another write held the revision item. */
 const TRANSACTION_CONFLICT_RETRIES = 5;
+
+/**
+ * The ids of the webhooks in a Webhooks table, live or tombstone, unless the tombstone expired
+ * (DynamoWebhookStore.historyIds). Reads ids and TTLs only: no secret is read or opened.
+ */
+export async function webhookHistoryIds(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const ids: string[] = [];
+  const { partitionKey, ttlAttribute } = WEBHOOKS_TABLE;
+  for await (const item of scanAll(client, tableName, [partitionKey, ttlAttribute])) {
+    const id = item.id?.S;
+    const expiresAt = item[WEBHOOKS_TABLE.ttlAttribute]?.N;
+    if (id === undefined || isReservedWebhooksItem(id)) continue;
+    if (expiresAt === undefined || Number(expiresAt) > now) ids.push(id);
+  }
+  return ids;
+}

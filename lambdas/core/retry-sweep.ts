@@ -23,6 +23,7 @@
  */
 
 import type { NotificationStore, RetryScheduler } from '../ports';
+import type { DriverWatchResult } from './health/driver-watch';
 import { isParkReason, type Notification } from './model';
 import type { RetryStart } from './retry-contract';
 import { nextRetryStart, seriesEndStart } from './retry-series';
@@ -40,6 +41,8 @@ export interface RetrySweepDeps {
   readonly notifications: Pick<NotificationStore, 'get' | 'listOverdueRetries'>;
   readonly scheduler: RetryScheduler;
   readonly settings: RetrySweepSettings;
+  /** Restarts health drivers presumed dead (health/driver-watch.ts), after the retries. */
+  readonly drivers?: () => Promise<DriverWatchResult>;
 }
 
 export interface SweepResult {
@@ -52,6 +55,8 @@ export interface SweepResult {
   readonly skipped: number;
   /** Starts that failed (left for a repeat of this sweep or the next one). */
   readonly errors: readonly { readonly notificationId: string; readonly error: unknown }[];
+  /** Health drivers presumed dead and restarted; none when the sweeper does not watch them. */
+  readonly drivers?: DriverWatchResult;
 }
 
 /** How many records are read and executions started at once. */
@@ -129,6 +134,21 @@ export class RetrySweeper {
         }),
       );
     }
-    return { slot, found: candidates.length, started, skipped, errors };
+    // A failure here (the webhook ids could not be read) leaves the drivers to the next sweep.
+    const drivers = await this.deps.drivers?.().catch(
+      (error: unknown): DriverWatchResult => ({
+        checked: 0,
+        restarted: [],
+        errors: [{ webhookId: '*', error }],
+      }),
+    );
+    return {
+      slot,
+      found: candidates.length,
+      started,
+      skipped,
+      errors,
+      ...(drivers ? { drivers } : {}),
+    };
   }
 }

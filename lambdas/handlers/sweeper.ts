@@ -29,6 +29,8 @@ export interface SweepResultSummary {
   readonly started: number;
   readonly skipped: number;
   readonly errors: number;
+  /** Health drivers presumed dead and restarted. */
+  readonly driversRestarted: number;
 }
 
 export function createSweeperHandler(deps: SweeperHandlerDeps): SweeperHandler {
@@ -48,9 +50,18 @@ export function createSweeperHandler(deps: SweeperHandlerDeps): SweeperHandler {
       started: result.started,
       skipped: result.skipped,
       errors: result.errors.length,
+      driversRestarted: result.drivers?.restarted.length ?? 0,
     };
-    if (result.started > 0 || result.errors.length > 0)
-      deps.logger.info('retry sweep', { ...summary });
+    if (result.started > 0 || result.errors.length > 0 || summary.driversRestarted > 0)
+      deps.logger.info('retry sweep', {
+        ...summary,
+        ...(summary.driversRestarted > 0 ? { restartedDrivers: result.drivers?.restarted } : {}),
+      });
+    for (const { webhookId, error } of result.drivers?.errors ?? [])
+      deps.logger.error('retry sweep could not check or restart a health driver', {
+        webhookId,
+        error: (error as Error)?.message ?? String(error),
+      });
     if (result.errors.length > 0) {
       for (const { notificationId, error } of result.errors)
         deps.logger.error('retry sweep could not restart a retry', {

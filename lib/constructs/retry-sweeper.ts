@@ -17,6 +17,8 @@ export interface RetrySweeperProps {
   readonly tables: Tables;
   /** The retry machine whose failed executions the sweeper replaces. */
   readonly retryMachine: sfn.IStateMachine;
+  /** The health machine whose drivers presumed dead the sweeper restarts. */
+  readonly healthMachine: sfn.IStateMachine;
   /** Minutes past its nextAttemptAt before a retry is restarted. Default 30. */
   readonly graceMinutes?: number;
   /** The most retries one sweep starts. Default 300. */
@@ -26,9 +28,10 @@ export interface RetrySweeperProps {
 
 /**
  * The retry sweeper (lambdas/core/retry-sweep.ts): a small Lambda run every 15 minutes by an
- * EventBridge schedule. It restarts retries whose execution failed for good, reading the
- * Notifications table and starting executions of the retry machine, nothing else; outside
- * the VPC (it sends no webhooks).
+ * EventBridge schedule. It restarts retries whose execution failed for good, and health
+ * drivers presumed dead (lambdas/core/health/driver-watch.ts): it reads the Notifications
+ * table and the Webhooks table's ids, writes only health records, and starts executions of
+ * the two machines; outside the VPC (it sends no webhooks, opens no secret).
  */
 export class RetrySweeper extends Construct {
   readonly function: HandlerFunction;
@@ -53,11 +56,17 @@ export class RetrySweeper extends Construct {
           props.maxStarts ?? DEFAULT_SETTINGS.retrySweepMaxStarts,
         ),
         [ENV.RETRY_SWEEP_INTERVAL_SECONDS]: String(interval.toSeconds()),
+        [ENV.WEBHOOKS_TABLE]: props.tables.webhooks.tableName,
+        [ENV.HEALTH_STATE_MACHINE_ARN]: props.healthMachine.stateMachineArn,
       },
       logRetention: props.logRetention,
     });
     props.tables.grantNotificationsSweep(this.function);
     props.retryMachine.grantStartExecution(this.function);
+    // The driver watch: webhook ids, health records (read, and the lease written), drivers.
+    props.tables.grantWebhookIds(this.function);
+    props.tables.grantHealthRecords(this.function);
+    props.healthMachine.grantStartExecution(this.function);
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Webhooks: runs the retry sweeper',

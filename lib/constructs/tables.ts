@@ -6,6 +6,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import {
   EVENT_TYPES_TABLE,
+  HEALTH_ITEM_PREFIX,
   NOTIFICATION_INDEX_PROJECTION,
   NOTIFICATIONS_TABLE,
   PARKED_INDEX_PROJECTION,
@@ -232,6 +233,31 @@ export class Tables extends Construct {
       }),
     );
     this.grantKeyThroughDynamo(grantee, 'read');
+  }
+
+  /** The ids of the webhooks (a Scan that projects ids and TTLs; no secret is opened). */
+  grantWebhookIds(grantee: Grantee): void {
+    this.webhooks.grant(grantee, 'dynamodb:Scan');
+    this.grantKeyThroughDynamo(grantee, 'read');
+  }
+
+  /**
+   * Health records only (`health#<webhookId>` items of the Notifications table): read them and
+   * update them (a driver's lease), no other item.
+   */
+  grantHealthRecords(grantee: Grantee): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.notifications.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': [`${HEALTH_ITEM_PREFIX.state}*`],
+          },
+        },
+      }),
+    );
+    this.grantKeyThroughDynamo(grantee, 'write');
   }
 
   /** Read/write on Webhooks (the API manages definitions). */

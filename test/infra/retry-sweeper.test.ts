@@ -67,6 +67,10 @@ describe('retry sweeper', () => {
     expect(env[ENV.RETRY_STATE_MACHINE_ARN]).toEqual({
       Ref: logicalId(built.stack.delivery.retryMachine.stateMachine),
     });
+    expect(env[ENV.HEALTH_STATE_MACHINE_ARN]).toEqual({
+      Ref: logicalId(built.stack.delivery.healthMachine.stateMachine),
+    });
+    expect(env[ENV.WEBHOOKS_TABLE]).toEqual({ Ref: logicalId(built.stack.tables.webhooks) });
     const deployed = Object.fromEntries(
       Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `deployed-${k}`]),
     );
@@ -74,42 +78,66 @@ describe('retry sweeper', () => {
       graceMs: 45 * 60_000,
       maxStarts: 120,
       slotMs: 15 * 60_000,
+      driverWatch: {
+        webhooksTable: `deployed-${ENV.WEBHOOKS_TABLE}`,
+        healthStateMachineArn: `deployed-${ENV.HEALTH_STATE_MACHINE_ARN}`,
+      },
     });
   });
 
-  it('may query the byStatus index, read notifications and start retry executions, nothing more', () => {
+  it('may query the byStatus index, read notifications, update health records only, scan webhook ids and start retry and driver executions, nothing more', () => {
     const table = logicalId(built.stack.tables.notifications);
+    const webhooks = logicalId(built.stack.tables.webhooks);
     const key = logicalId(built.stack.tables.key);
     const retryMachine = logicalId(built.stack.delivery.retryMachine.stateMachine);
+    const healthMachine = logicalId(built.stack.delivery.healthMachine.stateMachine);
     const granted = statements().map(({ statement }) => ({
       actions: actionsOf(statement).sort(),
       resource: JSON.stringify(statement.Resource),
+      condition: JSON.stringify(statement.Condition ?? {}),
     }));
     const on = (id: string) =>
       granted
         .filter((g) => g.resource.includes(`"${id}"`))
         .flatMap((g) => g.actions)
         .sort();
-    expect(on(table)).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(on(table)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    // Writes only to health records (health#<webhookId>).
+    const writes = granted.filter((g) => g.actions.includes('dynamodb:UpdateItem'));
+    expect(writes.map((g) => [g.actions, g.condition])).toEqual([
+      [
+        ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['health#*'] } }),
+      ],
+    ]);
+    expect(on(webhooks)).toEqual(['dynamodb:Scan']);
+    expect(on(healthMachine)).toEqual(['states:StartExecution']);
     const query = granted.find((g) => g.actions.includes('dynamodb:Query'));
     expect(query?.resource).toContain('/index/byStatus');
     expect(query?.actions).toEqual(['dynamodb:Query']);
     const getItem = granted.find((g) => g.actions.includes('dynamodb:GetItem'));
     expect(getItem?.resource).not.toContain('/index/');
-    expect(on(key)).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+    expect(new Set(on(key))).toEqual(
+      new Set(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']),
+    );
     expect(on(retryMachine)).toEqual(['states:StartExecution']);
     // Nothing on any other table, queue or machine.
     const others = [
-      built.stack.tables.webhooks,
       built.stack.tables.payloads,
       built.stack.tables.subjectKeys,
       built.stack.delivery.queue,
-      built.stack.delivery.healthMachine.stateMachine,
     ].map(logicalId);
     for (const other of others) expect(on(other)).toEqual([]);
     // Every statement is one of the above (plus X-Ray/logs none: it has only these).
     expect(
-      granted.every((g) => [table, key, retryMachine].some((id) => g.resource.includes(id))),
+      granted.every((g) =>
+        [table, webhooks, key, retryMachine, healthMachine].some((id) => g.resource.includes(id)),
+      ),
     ).toBe(true);
   });
 

@@ -1,5 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMES } from '../../lambdas/config';
+import { watchDrivers } from '../../lambdas/core/health/driver-watch';
+import { DEFAULT_HEALTH_SETTINGS, initialHealth } from '../../lambdas/core/health/model';
 import type { Attempt, Notification } from '../../lambdas/core/model';
 import { type RetryStart, retryExecutionName } from '../../lambdas/core/retry-contract';
 import { nextRetryStart, seriesEndStart } from '../../lambdas/core/retry-series';
@@ -300,6 +302,7 @@ describe('the sweeper handler', () => {
       started: 2,
       skipped: 0,
       errors: 0,
+      driversRestarted: 0,
     });
     await handler({});
     expect(at).toEqual([new Date('2026-12-03T12:15:00Z'), NOW]);
@@ -329,5 +332,42 @@ describe('the sweeper handler', () => {
       /1 retries could not be restarted/,
     );
     expect(added).toEqual([[METRIC_NAMES.retriesSwept, 1]]);
+  });
+});
+
+describe('the driver watch', () => {
+  const at = new Date('2026-12-03T12:00:00Z');
+  const record = (webhookId: string, beatMsAgo: number | null, running = true) => ({
+    ...initialHealth(webhookId, at),
+    driverSeq: 2,
+    driverRunning: running,
+    driverBeatAt: beatMsAgo === null ? null : new Date(at.getTime() - beatMsAgo).toISOString(),
+  });
+
+  it('makes sure of the driver of each webhook whose running driver stopped beating for the lease, no other', async () => {
+    const lease = DEFAULT_HEALTH_SETTINGS.driverLeaseMs;
+    const records = new Map([
+      ['wh_dead', record('wh_dead', lease)],
+      ['wh_beating', record('wh_beating', lease - 1000)],
+      ['wh_idle', record('wh_idle', lease * 10, false)],
+      ['wh_unbeaten', record('wh_unbeaten', null)],
+    ]);
+    const ensured: string[] = [];
+    const result = await watchDrivers({
+      webhookIds: async () => [...records.keys(), 'wh_norecord', 'wh_broken'],
+      store: {
+        get: async (id) => {
+          if (id === 'wh_broken') throw new Error('throttled');
+          return records.get(id);
+        },
+      },
+      gate: { ensureDriver: async (id) => void ensured.push(id) },
+      clock: { now: () => at },
+      settings: DEFAULT_HEALTH_SETTINGS,
+    });
+    expect(ensured).toEqual(['wh_dead']);
+    expect(result.restarted).toEqual(['wh_dead']);
+    expect(result.checked).toBe(6);
+    expect(result.errors.map((e) => e.webhookId)).toEqual(['wh_broken']);
   });
 });

@@ -1,0 +1,50 @@
+/**
+ * Restarts health drivers presumed dead. A driver beats on its record at least every few
+ * minutes; one that stopped (its execution failed after the step's own retries, or a handover
+ * lost a race) is replaced when a notification parks again, or on resume. A webhook whose
+ * notifications wait and that gets no new traffic would wait for good, and its auto-disable
+ * (the driver's job) would never come: the retry sweeper runs this on every sweep, reading
+ * each webhook's health record once and making sure of the driver of those whose lease ran out.
+ */
+import type { Clock, HealthStore } from '../../ports';
+import { forEachBounded } from '../concurrency';
+import type { HealthGate } from './gate';
+import { driverPresumedDead, type HealthSettings } from './model';
+
+export interface DriverWatchDeps {
+  /** Every webhook whose notifications may wait (live ones and tombstones). */
+  readonly webhookIds: () => Promise<readonly string[]>;
+  readonly store: Pick<HealthStore, 'get'>;
+  readonly gate: Pick<HealthGate, 'ensureDriver'>;
+  readonly clock: Clock;
+  readonly settings: Pick<HealthSettings, 'driverLeaseMs'>;
+}
+
+export interface DriverWatchResult {
+  /** Health records read. */
+  readonly checked: number;
+  /** Webhooks whose driver was presumed dead and made sure of. */
+  readonly restarted: readonly string[];
+  readonly errors: readonly { readonly webhookId: string; readonly error: unknown }[];
+}
+
+/** Records read at once. */
+const WATCH_PARALLELISM = 8;
+
+export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchResult> {
+  const ids = await deps.webhookIds();
+  const restarted: string[] = [];
+  const errors: { webhookId: string; error: unknown }[] = [];
+  await forEachBounded(ids, WATCH_PARALLELISM, async (webhookId) => {
+    try {
+      const record = await deps.store.get(webhookId);
+      if (!record || !driverPresumedDead(record, deps.clock.now(), deps.settings)) return;
+      // The gate starts the next driver only if the record still says so (conditional write).
+      await deps.gate.ensureDriver(webhookId);
+      restarted.push(webhookId);
+    } catch (error) {
+      errors.push({ webhookId, error });
+    }
+  });
+  return { checked: ids.length, restarted, errors };
+}
