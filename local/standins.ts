@@ -347,9 +347,9 @@ export async function startStandIns(opts: StandInsOptions = {}): Promise<StandIn
   if (!launcher && !warnedAllInterfaces) {
     warnedAllInterfaces = true;
     process.emitWarning(
-      'DynamoDB Local listens on every interface, not only 127.0.0.1: no Java compiler (javac, ' +
-        'from a JDK 17+) to build its loopback launcher. Install a JDK, or keep this machine ' +
-        'off untrusted networks: DynamoDB Local does not check credentials.',
+      'DynamoDB Local listens on every interface, not only 127.0.0.1: its loopback launcher ' +
+        'could not be built with javac (a JDK 17+ on PATH provides it). Install a JDK, or keep ' +
+        'this machine off untrusted networks: DynamoDB Local does not check credentials.',
       { code: 'WEBHOOKS_DYNAMODB_ALL_INTERFACES' },
     );
   }

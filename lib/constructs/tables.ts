@@ -170,16 +170,9 @@ export class Tables extends Construct {
    * grantEnvelope 'seal'.
    */
   grantCursorKey(grantee: Grantee): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-        resources: [this.webhooks.tableArn],
-        conditions: {
-          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId] },
-        },
-      }),
-    );
-    this.grantKeyThroughDynamo(grantee, 'write');
+    this.grantOnItems(grantee, this.webhooks, ['dynamodb:GetItem', 'dynamodb:PutItem'], {
+      'ForAllValues:StringEquals': [WEBHOOKS_TABLE.cursorKeyItemId],
+    });
   }
 
   /**
@@ -246,18 +239,9 @@ export class Tables extends Construct {
    * update them (a driver's lease), no other item.
    */
   grantHealthRecords(grantee: Grantee): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [this.notifications.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': [`${HEALTH_ITEM_PREFIX.state}*`],
-          },
-        },
-      }),
-    );
-    this.grantKeyThroughDynamo(grantee, 'write');
+    this.grantOnItems(grantee, this.notifications, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], {
+      'ForAllValues:StringLike': [`${HEALTH_ITEM_PREFIX.state}*`],
+    });
   }
 
   /** Read/write on Webhooks (the API manages definitions). */
@@ -278,6 +262,28 @@ export class Tables extends Construct {
    */
   grantPayloadsPutGet(grantee: Grantee): void {
     this.payloads.grant(grantee, 'dynamodb:PutItem', 'dynamodb:GetItem');
+    this.grantKeyThroughDynamo(grantee, 'write');
+  }
+
+  /**
+   * `actions` on the items of `table` whose partition key passes `keys` (one condition operator
+   * on dynamodb:LeadingKeys), and the tables' key to write them through DynamoDB.
+   */
+  private grantOnItems(
+    grantee: Grantee,
+    table: dynamodb.Table,
+    actions: string[],
+    keys: Readonly<Record<string, string[]>>,
+  ): void {
+    const conditions = Object.fromEntries(
+      Object.entries(keys).map(([operator, values]) => [
+        operator,
+        { 'dynamodb:LeadingKeys': values },
+      ]),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions, resources: [table.tableArn], conditions }),
+    );
     this.grantKeyThroughDynamo(grantee, 'write');
   }
 
@@ -314,18 +320,9 @@ export class Tables extends Construct {
    * envelope sealing: the definition's secrets are not rewritten.
    */
   grantWebhooksDisable(grantee: Grantee): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['dynamodb:UpdateItem'],
-        resources: [this.webhooks.tableArn],
-        conditions: {
-          'ForAllValues:StringNotEquals': {
-            'dynamodb:LeadingKeys': [WEBHOOKS_TABLE.cursorKeyItemId],
-          },
-        },
-      }),
-    );
-    this.grantKeyThroughDynamo(grantee, 'write');
+    this.grantOnItems(grantee, this.webhooks, ['dynamodb:UpdateItem'], {
+      'ForAllValues:StringNotEquals': [WEBHOOKS_TABLE.cursorKeyItemId],
+    });
   }
 
   /** Ingestion records the types it sees: UpdateItem on the catalogue, nothing else. */

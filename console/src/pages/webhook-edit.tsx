@@ -255,9 +255,10 @@ export function WebhookEditPage({ id }: { id?: string }) {
       setForm(formOf(loaded.data));
     }
   }, [loaded.data]);
+  const refreshHealth = (webhookId: string) =>
+    api.health(webhookId).then(setHealth, () => setHealth('unavailable'));
   useEffect(() => {
-    if (!id) return;
-    api.health(id).then(setHealth, () => setHealth('unavailable'));
+    if (id) void refreshHealth(id);
   }, [id]);
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
@@ -295,14 +296,14 @@ export function WebhookEditPage({ id }: { id?: string }) {
         setNotice(
           `Saved (version ${reloaded.version}); new signing key made, the previous one signs beside it for ${ROTATION_GRACE_HOURS} h.`,
         );
-        api.health(result.id).then(setHealth, () => setHealth('unavailable'));
+        void refreshHealth(result.id);
         return;
       }
       setSaved(result);
       setForm(formOf(result));
       setNotice(savedNotice);
       // Enabled on or off changes the health the panel shows.
-      api.health(result.id).then(setHealth, () => setHealth('unavailable'));
+      void refreshHealth(result.id);
     } catch (err) {
       setSaveError(err);
     } finally {
