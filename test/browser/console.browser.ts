@@ -363,8 +363,20 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByLabel('Operator 1').selectOption('in');
     await page.getByLabel('Value 1').fill('2000');
     await page.getByRole('button', { name: 'Save' }).click();
-    // A bad rule: the API's error shows under Conditions and nothing is saved.
-    await hasText(page.locator('#err-conditions'), /./);
+    // A bad rule: the API's error shows on that rule's row, named as the form numbers it (the
+    // API counts rules from 0), the keyboard lands on the field, and nothing is saved.
+    const value1 = page.getByLabel('Value 1');
+    await hasAttr(value1, 'aria-invalid', 'true');
+    expect(await value1.getAttribute('aria-describedby')).toBe('err-rule-0');
+    await hasText(page.locator('#err-rule-0'), /^Value 1: /);
+    await hasText(page.getByRole('alert').first(), 'Value 1');
+    expect(await page.getByRole('alert').first().textContent()).not.toContain('rules[0]');
+    expect(
+      await page.evaluate(
+        'document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.closest("label")?.textContent',
+      ),
+    ).toContain('Value 1');
+    expect(await page.getByLabel('Field 1').getAttribute('aria-invalid')).toBeNull();
     expect((await api.get('/webhooks')).body.items).toHaveLength(0);
 
     await page.getByLabel('Operator 1').selectOption('gte');
@@ -407,6 +419,8 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByLabel('Signing secret').selectOption('rotate');
     await page.getByRole('button', { name: 'Save' }).click();
     await hasText(page.locator('p.ok[role="status"]'), /the previous one signs beside it for 24 h/);
+    // The keyboard stays on Save (a disabled button would have dropped focus to the page).
+    expect(await page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Save');
     await hasText(secret, /^whsec_[A-Za-z0-9+/=]{20,}$/);
     expect(await secret.textContent()).not.toBe(first);
     const rotated = (await api.get(`/webhooks/${id}`)).body;

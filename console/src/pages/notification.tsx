@@ -40,6 +40,7 @@ export function NotificationPage({ id }: { id: string }) {
   );
 
   const resend = async () => {
+    if (busy) return;
     setBusy(true);
     setResendError(undefined);
     try {
@@ -60,7 +61,8 @@ export function NotificationPage({ id }: { id: string }) {
     <Page
       title={`Notification ${d.id}`}
       actions={
-        <button type="button" onClick={resend} disabled={busy}>
+        // aria-disabled, not disabled: a disabled button would drop the keyboard's focus.
+        <button type="button" onClick={resend} aria-disabled={busy}>
           Resend
         </button>
       }

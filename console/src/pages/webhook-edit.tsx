@@ -181,16 +181,43 @@ function inputOf(f: Form, existing?: WebhookDefinition): WebhookInput & WebhookR
   return out;
 }
 
-/** API error details by the form field they concern (first segment of `path`). */
+/** `conditions.rules[2].value` and the like: a rule's index (0-based, as the API counts) and part. */
+const RULE_PATH = /^conditions\.rules\[(\d+)\](?:\.(\w+))?/;
+
+/**
+ * An error detail's path as the form names it: rules are numbered from 1 there ("Value 3"),
+ * where the API counts from 0 (`conditions.rules[2].value`).
+ */
+export function formPath(path: string): string {
+  const m = RULE_PATH.exec(path);
+  if (!m) return path;
+  const n = Number(m[1]) + 1;
+  const part = m[2] ? `${m[2].charAt(0).toUpperCase()}${m[2].slice(1)} ${n}` : `Rule ${n}`;
+  const rest = path.slice(m[0].length);
+  return rest ? `${part} (${rest.replace(/^\./, '')})` : part;
+}
+
+/**
+ * API error details by the form field they concern (first segment of `path`); a rule's errors
+ * under `rule-<index>-<part>` (or `rule-<index>`), shown on that rule's row.
+ */
 function fieldErrors(err: unknown): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   if (!(err instanceof ApiError)) return out;
   for (const d of err.details) {
-    // Condition errors name the rule by index (and maybe no path): they belong to Conditions.
-    const key =
-      (d.path ?? '').split(/[.[]/)[0] || (err.code === 'INVALID_CONDITIONS' ? 'conditions' : '_');
+    const rule = RULE_PATH.exec(d.path ?? '');
+    // Condition errors without a path belong to Conditions as a whole.
+    const key = rule
+      ? `rule-${rule[1]}${rule[2] && ['field', 'op', 'value'].includes(rule[2]) ? `-${rule[2]}` : ''}`
+      : (d.path ?? '').split(/[.[]/)[0] || (err.code === 'INVALID_CONDITIONS' ? 'conditions' : '_');
     const list = out[key] ?? [];
-    list.push(d.path && d.path !== key ? `${d.path}: ${d.message}` : d.message);
+    list.push(
+      rule && d.path
+        ? `${formPath(d.path)}: ${d.message}`
+        : d.path && d.path !== key
+          ? `${d.path}: ${d.message}`
+          : d.message,
+    );
     out[key] = list;
   }
   // A template or URL error without a path still belongs to some field.
@@ -209,8 +236,13 @@ function FieldError({ id, errors }: { id: string; errors: Record<string, string[
 }
 
 /** Props that tie an input to its field error for assistive technology. */
-function errProps(id: string, errors: Record<string, string[]>) {
-  return errors[id] ? { 'aria-invalid': true, 'aria-describedby': `err-${id}` } : {};
+function errProps(id: string, errors: Record<string, string[]>, describedBy = `err-${id}`) {
+  return errors[id] ? { 'aria-invalid': true, 'aria-describedby': describedBy } : {};
+}
+
+/** The errors of rule `index` (whole rule, field, operator, value), shown under its row. */
+function ruleErrors(index: number, errors: Record<string, string[]>): string[] {
+  return ['', '-field', '-op', '-value'].flatMap((p) => errors[`rule-${index}${p}`] ?? []);
 }
 
 /**
@@ -264,8 +296,20 @@ export function WebhookEditPage({ id }: { id?: string }) {
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
   const errors = fieldErrors(saveError);
 
+  // After a refused save, the keyboard lands on the first field the API named, else on the
+  // error (the Save button keeps focus otherwise: it is never disabled, so focus never drops).
+  const formRef = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (!saveError) return;
+    const target =
+      formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ??
+      formRef.current?.querySelector<HTMLElement>('.error[role="alert"]');
+    target?.focus();
+  }, [saveError]);
+
   const save = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
     setBusy(true);
     setSaveError(undefined);
     setNotice(undefined);
@@ -348,7 +392,13 @@ export function WebhookEditPage({ id }: { id?: string }) {
       ) : null}
       {saved ? <HealthPanel id={saved.id} health={health} onChange={setHealth} /> : null}
       <div class="split">
-        <form class="card form" onSubmit={save} noValidate aria-label="Webhook definition">
+        <form
+          ref={formRef}
+          class="card form"
+          onSubmit={save}
+          noValidate
+          aria-label="Webhook definition"
+        >
           <label>
             Name
             <input
@@ -626,6 +676,9 @@ export function WebhookEditPage({ id }: { id?: string }) {
                       'rules',
                       form.rules.map((x, j) => (j === i ? { ...x, ...p } : x)),
                     );
+                  const rowErrors = ruleErrors(i, errors);
+                  const rowErr = (part: string) =>
+                    errProps(`rule-${i}-${part}`, errors, `err-rule-${i}`);
                   return (
                     <div class="row" key={i}>
                       <label>
@@ -635,6 +688,7 @@ export function WebhookEditPage({ id }: { id?: string }) {
                           placeholder="data.amount"
                           value={r.field}
                           onInput={(e) => upd({ field: e.currentTarget.value })}
+                          {...rowErr('field')}
                         />
                       </label>
                       <label>
@@ -642,6 +696,7 @@ export function WebhookEditPage({ id }: { id?: string }) {
                         <select
                           value={r.op}
                           onChange={(e) => upd({ op: e.currentTarget.value as Operator })}
+                          {...rowErr('op')}
                         >
                           {OPERATORS.map((o) => (
                             <option key={o}>{o}</option>
@@ -655,6 +710,7 @@ export function WebhookEditPage({ id }: { id?: string }) {
                           placeholder='1000 or "EUR" or ["EUR","USD"]'
                           value={r.value}
                           onInput={(e) => upd({ value: e.currentTarget.value })}
+                          {...rowErr('value')}
                         />
                       </label>
                       <button
@@ -670,6 +726,11 @@ export function WebhookEditPage({ id }: { id?: string }) {
                       >
                         Remove
                       </button>
+                      {rowErrors.length > 0 ? (
+                        <span class="field-error" id={`err-rule-${i}`}>
+                          {rowErrors.join('; ')}
+                        </span>
+                      ) : null}
                     </div>
                   );
                 })}
@@ -710,14 +771,14 @@ export function WebhookEditPage({ id }: { id?: string }) {
             />
             <FieldError id="maxConcurrency" errors={errors} />
           </label>
-          <ErrorBox error={saveError} title="Not saved" />
+          <ErrorBox error={saveError} title="Not saved" pathLabel={formPath} />
           {notice ? (
             <p class="ok" role="status">
               {notice}
             </p>
           ) : null}
           <div class="actions">
-            <button type="submit" disabled={busy}>
+            <button type="submit" aria-disabled={busy}>
               Save
             </button>
             {saved ? (

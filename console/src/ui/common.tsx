@@ -56,17 +56,32 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function ErrorBox({ error, title }: { error: unknown; title?: string }) {
+export function ErrorBox({
+  error,
+  title,
+  pathLabel = (path) => path,
+}: {
+  error: unknown;
+  title?: string;
+  /** How the page names a detail's path (a form numbers its rows from 1, the API from 0). */
+  pathLabel?: (path: string) => string;
+}) {
   if (!error) return null;
   const details = error instanceof ApiError ? error.details : [];
+  // The API's message may quote a detail's path: named the page's way there too.
+  const message = details.reduce(
+    (m, d) =>
+      d.path && pathLabel(d.path) !== d.path ? m.split(d.path).join(pathLabel(d.path)) : m,
+    messageOf(error),
+  );
   return (
-    <div class="error" role="alert">
-      <strong>{title ?? 'Error'}:</strong> {messageOf(error)}
+    <div class="error" role="alert" tabIndex={-1}>
+      <strong>{title ?? 'Error'}:</strong> {message}
       {details.length > 0 && (
         <ul>
           {details.map((d, i) => (
             <li key={i}>
-              {d.path ? <code>{d.path}</code> : null} {d.message}
+              {d.path ? <code>{pathLabel(d.path)}</code> : null} {d.message}
             </li>
           ))}
         </ul>
