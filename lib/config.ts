@@ -44,7 +44,10 @@ export interface WebhooksSettings {
    * future quantum computer). Default `hybrid`.
    */
   readonly tlsKeyExchange?: TlsKeyExchange;
-  /** Number of AZs (and NAT gateways). Default 2. More than 2 needs an account-specific environment. */
+  /**
+   * Number of AZs (and NAT gateways). Default 2. More than 2 needs a stack whose account is
+   * pinned, so CDK can look the AZs up; the app pins only the region, and its stacks refuse more.
+   */
   readonly maxAzs?: number;
   /** E-mail address subscribed to the alarm topic. Default: none (subscribe later). */
   readonly alarmEmail?: string;

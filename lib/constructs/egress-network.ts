@@ -29,7 +29,10 @@ export interface EgressNetworkProps {
    * any AZ; see SingleNatInstanceProvider). Default `perAz`.
    */
   readonly natInstances?: NatInstancesLayout;
-  /** Number of AZs, one NAT gateway or instance (and one sender IP) each. Default 2. */
+  /**
+   * Number of AZs, one NAT gateway or instance (and one sender IP) each; at most the AZs the
+   * stack can name (two without a pinned account). Default 2.
+   */
   readonly maxAzs?: number;
   /**
    * Existing Elastic IP allocation ids, one per AZ (one in all with natInstances `single`).
@@ -70,6 +73,16 @@ export class EgressNetwork extends Construct {
   constructor(scope: Construct, id: string, props: EgressNetworkProps = {}) {
     super(scope, id);
     const maxAzs = props.maxAzs ?? DEFAULT_SETTINGS.maxAzs;
+    // The VPC spans at most the AZs the stack can name. A stack whose account is not pinned
+    // (bin/app.ts pins only the region) sees two; beyond that the VPC would quietly keep two
+    // while an Elastic IP per requested AZ was made and published as a sender IP, one that
+    // nothing sends from.
+    const visibleAzs = Stack.of(this).availabilityZones.length;
+    if (maxAzs > visibleAzs) {
+      throw new Error(
+        `maxAzs is ${maxAzs}, but this stack can place its network in only ${visibleAzs} availability zones (an environment-agnostic account lets CDK name two per region): use at most ${visibleAzs}`,
+      );
+    }
 
     const single = props.natProvider === 'instance' && props.natInstances === 'single';
     const natCount = single ? 1 : maxAzs;

@@ -21,6 +21,7 @@ import { DEFAULTS } from '../../lambdas/defaults';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { worstBatchSeconds } from '../../lib/constructs/delivery';
+import { EgressNetwork } from '../../lib/constructs/egress-network';
 import { synthesizeHealthDefinition, synthesizeRetryDefinition } from '../../lib/retry-definition';
 import {
   actionsOf,
@@ -186,6 +187,32 @@ describe('egress network', () => {
       expect(vpcConfig.SubnetIds).toEqual(privateSubnets);
     }
     for (const fn of [ids.ingest, ids.api]) expect(propsOf(built, fn).VpcConfig).toBeUndefined();
+  });
+
+  it('refuses more AZs than the stack can name, rather than publish a sender IP nothing sends from', () => {
+    // The app pins a stack's region, not its account: CDK then names two AZs per region.
+    for (const natProvider of ['gateway', 'instance'] as const) {
+      const stack = new Stack(new App(), 'Net', { env: { region: 'eu-central-1' } });
+      expect(() => new EgressNetwork(stack, 'EgressNetwork', { maxAzs: 3, natProvider })).toThrow(
+        /maxAzs is 3, but this stack can place its network in only 2 availability zones/,
+      );
+    }
+    // With its account pinned, a stack looks the AZs up and may use three.
+    const account = '123456789012';
+    const region = 'eu-central-1';
+    const app = new App({
+      context: {
+        [`availability-zones:account=${account}:region=${region}`]: [
+          'eu-central-1a',
+          'eu-central-1b',
+          'eu-central-1c',
+        ],
+      },
+    });
+    const pinned = new Stack(app, 'Pinned', { env: { account, region } });
+    const network = new EgressNetwork(pinned, 'EgressNetwork', { maxAzs: 3 });
+    expect(network.vpc.privateSubnets).toHaveLength(3);
+    expect(network.senderIps).toHaveLength(3);
   });
 });
 
