@@ -53,7 +53,7 @@ export interface WebhooksSettings {
   readonly alarmEmail?: string;
   /** Removal policy of the tables and their KMS key. Default RETAIN. */
   readonly removalPolicy?: RemovalPolicy;
-  /** Delivery Lambda memory in MB. Default 512. */
+  /** Delivery Lambda memory in MB (128..10240). Default 512. */
   readonly deliveryMemoryMb?: number;
   /** Notifications of one SQS batch delivered at once (env DELIVERY_CONCURRENCY). Default 16. */
   readonly deliveryConcurrency?: number;
@@ -63,7 +63,7 @@ export interface WebhooksSettings {
   readonly deliveryBatchingWindowSeconds?: number;
   /** Maximum concurrent delivery Lambdas for the queue (2..1000). Default 50. */
   readonly deliveryMaxConcurrency?: number;
-  /** Receives of a delivery message before it goes to the DLQ. Default 5. */
+  /** Receives of a delivery message before it goes to the DLQ (1..1000). Default 5. */
   readonly maxReceiveCount?: number;
   /** How long ingestion and delivery cache definitions (seconds). Default 30. */
   readonly definitionCacheTtlSeconds?: number;
@@ -161,6 +161,10 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
     );
   validateNatInstances(s);
   positiveInteger('deliveryMemoryMb', s.deliveryMemoryMb);
+  if (s.deliveryMemoryMb < 128 || s.deliveryMemoryMb > 10_240)
+    throw new Error(
+      `deliveryMemoryMb must be within 128..10240 (Lambda's range), got ${s.deliveryMemoryMb}`,
+    );
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
   if (s.deliveryBatchSize > 10_000) throw new Error('deliveryBatchSize must be at most 10000');
@@ -175,6 +179,10 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
     throw new Error('deliveryMaxConcurrency must be within 2..1000');
   }
   positiveInteger('maxReceiveCount', s.maxReceiveCount);
+  if (s.maxReceiveCount > 1000)
+    throw new Error(
+      `maxReceiveCount must be within 1..1000 (SQS's redrive range), got ${s.maxReceiveCount}`,
+    );
   positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
   if (!(s.autoDisableAfterHours > 0)) throw new Error('autoDisableAfterHours must be above 0');
   s.circuitBreaker = resolveCircuitBreaker(s.circuitBreaker);

@@ -133,6 +133,9 @@ describe('resolved settings', () => {
     [{ eipAllocationIds: ['eipalloc-01'] }, /one allocation id per AZ/],
     [{ eipAllocationIds: ['eipalloc-01', '1.2.3.4'] }, /not an allocation id/],
     [{ deliveryMaxConcurrency: 1 }, /2\.\.1000/],
+    [{ deliveryMemoryMb: 64 }, /deliveryMemoryMb must be within 128\.\.10240/],
+    [{ deliveryMemoryMb: 12_000 }, /deliveryMemoryMb must be within 128\.\.10240/],
+    [{ maxReceiveCount: 1001 }, /maxReceiveCount must be within 1\.\.1000/],
     [
       { deliveryBatchSize: 50, deliveryBatchingWindowSeconds: 0 },
       /deliveryBatchingWindowSeconds >= 1/,
