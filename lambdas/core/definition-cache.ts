@@ -9,9 +9,13 @@
  * before the set, so a set cached under revision r holds at least every write up to r.
  * The TTL still bounds how long a set is reused at all; 0 disables the cache.
  *
- * get() serves one definition; with `minVersion` (the version ingestion matched the event
+ * get() serves one definition. With `minVersion` (the version ingestion matched the event
  * against) a cached copy older than that is read again, so delivery never renders an event
- * with a definition older than the one that matched it.
+ * with a definition older than the one that matched it; no other read is made. Without it
+ * (retries, resends, releases of parked notifications: what a later save must reach, e.g. a
+ * rotated signing key, a new password, a disable or a delete) the revision is read first, as
+ * list() does, and the cached copy is reused only while the revision is the one it was read
+ * under.
  */
 
 import type { Clock, WebhookStore } from '../ports';
@@ -20,7 +24,12 @@ import type { WebhookDefinition } from './model';
 export class CachedWebhookStore implements WebhookStore {
   private readonly byId = new Map<
     string,
-    { value: WebhookDefinition | undefined; until: number }
+    {
+      value: WebhookDefinition | undefined;
+      until: number;
+      /** The revision read before the copy; undefined when none was (a minVersion read). */
+      revision: number | undefined;
+    }
   >();
   private all: { value: WebhookDefinition[]; revision: number; until: number } | undefined;
 
@@ -35,12 +44,27 @@ export class CachedWebhookStore implements WebhookStore {
     options: { readonly minVersion?: number } = {},
   ): Promise<WebhookDefinition | undefined> {
     const now = this.clock.now().getTime();
+    const { minVersion } = options;
+    if (minVersion !== undefined) {
+      const hit = this.byId.get(id);
+      if (hit && hit.until > now && (hit.value?.version ?? 0) >= minVersion) return hit.value;
+      return this.read(id, now, undefined);
+    }
+    if (this.ttlMs <= 0) return this.inner.get(id);
+    // The revision first, then the definition: a copy read under revision r holds every write up to r.
+    const revision = await this.inner.revision();
     const hit = this.byId.get(id);
-    const fresh =
-      options.minVersion === undefined || (hit?.value?.version ?? 0) >= options.minVersion;
-    if (hit && hit.until > now && fresh) return hit.value;
+    if (hit && hit.until > now && hit.revision === revision) return hit.value;
+    return this.read(id, now, revision);
+  }
+
+  private async read(
+    id: string,
+    now: number,
+    revision: number | undefined,
+  ): Promise<WebhookDefinition | undefined> {
     const value = await this.inner.get(id);
-    if (this.ttlMs > 0) this.byId.set(id, { value, until: now + this.ttlMs });
+    if (this.ttlMs > 0) this.byId.set(id, { value, until: now + this.ttlMs, revision });
     return value;
   }
 

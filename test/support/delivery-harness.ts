@@ -14,6 +14,7 @@ import {
 import { createHttpSender, type HttpSenderOptions } from '../../lambdas/adapters/http-sender';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-queue';
 import type { ConcurrencyGate } from '../../lambdas/core/concurrency-gate';
+import { CachedWebhookStore } from '../../lambdas/core/definition-cache';
 import { DeliveryService } from '../../lambdas/core/delivery';
 import type { HealthGate } from '../../lambdas/core/health/gate';
 import { newEventId, newWebhookId, notificationIdFor } from '../../lambdas/core/ids';
@@ -82,6 +83,11 @@ export interface HarnessOptions {
   readonly health?: HealthGate;
   /** DeliverySettings.firstAttemptWindowSeconds; the product's default when absent. */
   readonly firstAttemptWindowSeconds?: number;
+  /**
+   * Definitions read through the product's cache (CachedWebhookStore) with this TTL, as the
+   * delivery and attempt Lambdas read them; uncached when absent. `webhooks` stays the table.
+   */
+  readonly definitionCacheTtlMs?: number;
 }
 
 export interface DeliveryHarness {
@@ -146,7 +152,10 @@ export function createDeliveryHarness(
     return attemptHandler(input);
   }, schedule);
   const service = new DeliveryService({
-    webhooks,
+    webhooks:
+      options.definitionCacheTtlMs === undefined
+        ? webhooks
+        : new CachedWebhookStore(webhooks, options.definitionCacheTtlMs),
     notifications,
     payloads,
     resendJobs,
@@ -230,7 +239,10 @@ export function deliverJob(
  * A delivery harness on the stand-ins and a loopback receiver answering 200, for the describe
  * block this is called in: made before its tests, closed after them (also after a failure).
  */
-export function useDeliveryHarness(standIns: () => StandIns): {
+export function useDeliveryHarness(
+  standIns: () => StandIns,
+  options: HarnessOptions = {},
+): {
   readonly harness: DeliveryHarness;
   readonly receiver: Receiver;
 } {
@@ -240,7 +252,7 @@ export function useDeliveryHarness(standIns: () => StandIns): {
     return made;
   };
   beforeAll(async () => {
-    const harness = createDeliveryHarness(standIns());
+    const harness = createDeliveryHarness(standIns(), options);
     made = { harness, receiver: await startReceiver(ok()) };
   });
   afterAll(async () => {

@@ -90,4 +90,20 @@ describe('CachedWebhookStore', () => {
 
     expect((await cache.get('wh_new', { minVersion: 1 }))?.id).toBe('wh_new');
   });
+
+  it('get() without minVersion reuses its copy while the revision is unchanged, and reads again after any write', async () => {
+    const store = new Counting();
+    await store.put(definition('wh_a', 1));
+    const cache = new CachedWebhookStore(store, HOUR_MS);
+    expect((await cache.get('wh_a'))?.version).toBe(1);
+    expect((await cache.get('wh_a'))?.version).toBe(1);
+    expect(store.gets).toBe(1);
+
+    await store.put(definition('wh_a', 2, ['U']), 1);
+    expect(await cache.get('wh_a')).toMatchObject({ version: 2, events: ['U'] });
+    expect(store.gets).toBe(2);
+
+    await store.delete('wh_a');
+    expect(await cache.get('wh_a')).toBeUndefined();
+  });
 });
