@@ -27,17 +27,22 @@ function spellings(raw: string): string[] {
   return forms;
 }
 
+type SecretFields = Pick<WebhookDefinition, 'auth' | 'signingSecret' | 'retiredSigningKeys'>;
+
 /**
  * What must never be stored for `def`: the password, its Basic credential (`user:password`, as
- * sent base64-encoded in `Authorization: Basic ...`), the signing secret with and without its
- * `whsec_` prefix and its key bytes, each in every spelling above.
+ * sent base64-encoded in `Authorization: Basic ...`), the signing secret and the secrets a
+ * rotation replaced (they still sign in their grace period, so receivers hold them too), each
+ * with and without its `whsec_` prefix and as key bytes, in every spelling above.
  */
-export function secretNeedles(def: Pick<WebhookDefinition, 'auth' | 'signingSecret'>): string[] {
+export function secretNeedles(def: SecretFields): string[] {
   const raws: string[] = [];
   if (def.auth) raws.push(def.auth.password, `${def.auth.username}:${def.auth.password}`);
-  if (def.signingSecret) {
-    raws.push(def.signingSecret);
-    const encoded = def.signingSecret.replace(/^whsec_/, '');
+  const secrets = [def.signingSecret, ...(def.retiredSigningKeys ?? []).map((k) => k.secret)];
+  for (const secret of secrets) {
+    if (!secret) continue;
+    raws.push(secret);
+    const encoded = secret.replace(/^whsec_/, '');
     raws.push(encoded);
     const key = Buffer.from(encoded, 'base64');
     if (key.length > 0) {
@@ -82,7 +87,7 @@ const redactors = new WeakMap<object, Redactor>();
  * redactSecrets bound to `def`'s secrets, kept per definition object (the delivery path reuses
  * cached definitions, so the needles and their pattern are built once per version).
  */
-export function redactorFor(def: Pick<WebhookDefinition, 'auth' | 'signingSecret'>): Redactor {
+export function redactorFor(def: SecretFields): Redactor {
   let redactor = redactors.get(def);
   if (!redactor) {
     const needles = secretNeedles(def);

@@ -8,7 +8,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { apiHandlerFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import { deliverJob, event, useDeliveryHarness } from '../support/delivery-harness';
-import type { ReceivedRequest } from '../support/receivers';
+import { ok, type ReceivedRequest } from '../support/receivers';
 import { ed25519Accepts, libraryAccepts } from '../support/signatures';
 import { useStandIns } from '../support/standins';
 
@@ -64,6 +64,39 @@ describe('signing keys', () => {
     expect(got.body).toMatchObject({ signingSecret: 'whsec_***', version: 2 });
     expect(Date.parse(got.body.signingGraceUntil)).toBeGreaterThan(Date.now());
     expect(JSON.stringify(got.body)).not.toContain(newSecret.slice(6));
+  });
+
+  it('a receiver echoing the secret still in its grace period does not get it into the history', async () => {
+    const api = apiAt(Date.now());
+    const created = await api.post('/webhooks', {
+      name: 'echoing',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/echoing`,
+      signingSecret: 'generate',
+    });
+    const oldSecret = created.body.signingSecret as string;
+    const rotated = await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, {
+      graceHours: 24,
+    });
+    const key = Buffer.from(oldSecret.slice('whsec_'.length), 'base64');
+    const forms = [oldSecret, oldSecret.slice('whsec_'.length), key.toString('hex')];
+    receiver.setBehaviour(() => ({
+      status: 200,
+      body: `checked with ${forms.join(' and ')}; new one ${rotated.body.secret}`,
+    }));
+    try {
+      const req = await deliver(created.body.id);
+      // Arrange check: the old secret still signs, so the receiver may well hold it.
+      expect(libraryAccepts(oldSecret, req)).toBe(true);
+      const notification = await harness.notifications.get(String(req.headers['webhook-id']));
+      const excerpt = notification!.attempts[0]!.responseBody!;
+      expect(excerpt).toContain('checked with [REDACTED]');
+      for (const form of [...forms, rotated.body.secret as string]) {
+        expect(excerpt).not.toContain(form);
+      }
+    } finally {
+      receiver.setBehaviour(ok());
+    }
   });
 
   it('after the grace period sign with the new secret only', async () => {
