@@ -8,19 +8,18 @@
  * A key is 32 random bytes, made on a subject's first request and wrapped with the envelope
  * cipher, whose data keys are cached per container: sealing a request costs no KMS call, and a
  * subject's key is itself cached for KEY_CACHE_MS, so the hot path usually costs no read.
- * Erasing moves the subject to the next generation first (a key of the old generation can no
- * longer be created) and then deletes the key item: requests sealed with it cannot be opened
- * again. Readers never cache a key, so an erasure applies to the history at once. Writers may
- * hold a key for up to KEY_CACHE_MS after its erasure; what they seal then is unreadable too.
+ * Erasing moves the subject to the next generation (a key of the old generation can no longer
+ * be created) and deletes the key item in the same transaction: requests sealed with it cannot
+ * be opened again. Readers never cache a key, so an erasure applies to the history at once.
+ * Writers may hold a key for up to KEY_CACHE_MS after its erasure; what they seal then is
+ * unreadable too.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
-  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
-  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { EnvelopeCipher } from '../core/crypto/envelope';
 import type { ErasureRecord, SubjectKeyStore } from '../ports';
@@ -78,34 +77,43 @@ export class DynamoSubjectKeyStore implements SubjectKeyStore {
   async erase(subject: string, erasedBy: string, at: Date): Promise<ErasureRecord> {
     const hash = subjectHash(subject);
     this.cache.delete(hash);
-    let generation = await this.generation(hash);
+    // The move to the next generation and the deletion of the current key in one write: an
+    // erase that fails partway and is retried cannot leave a key behind (the retry would move
+    // on from the new generation and delete only that one's key).
     for (let race = 0; ; race++) {
+      const generation = await this.generation(hash);
       try {
         await this.client.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { id: { S: `s#${hash}` } },
-            UpdateExpression: 'SET generation = :next',
-            ConditionExpression: 'attribute_not_exists(id) OR generation = :current',
-            ExpressionAttributeValues: {
-              ':next': { N: String(generation + 1) },
-              ':current': { N: String(generation) },
-            },
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { id: { S: `s#${hash}` } },
+                  UpdateExpression: 'SET generation = :next',
+                  ConditionExpression: 'attribute_not_exists(id) OR generation = :current',
+                  ExpressionAttributeValues: {
+                    ':next': { N: String(generation + 1) },
+                    ':current': { N: String(generation) },
+                  },
+                },
+              },
+              {
+                Delete: {
+                  TableName: this.tableName,
+                  Key: { id: { S: `k#${hash}#${generation}` } },
+                },
+              },
+            ],
           }),
         );
         break;
       } catch (err) {
-        if ((err as { name?: string }).name !== 'ConditionalCheckFailedException' || race > 5)
+        // Another erase moved the generation, or a key was being created: read it again.
+        if ((err as { name?: string }).name !== 'TransactionCanceledException' || race > 5)
           throw err;
-        generation = await this.generation(hash);
       }
     }
-    await this.client.send(
-      new DeleteItemCommand({
-        TableName: this.tableName,
-        Key: { id: { S: `k#${hash}#${generation}` } },
-      }),
-    );
     const erasedAt = at.toISOString();
     const auditId = `a#${erasedAt}#${randomUUID()}`;
     await this.client.send(

@@ -223,6 +223,55 @@ describe('erasure by subject', () => {
       attempts: [],
     });
   });
+  it('an erase that failed partway and is retried leaves the request unreadable, wherever it failed', async () => {
+    const s = standIns();
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    const request = {
+      method: 'POST' as const,
+      url: `${receiver.url}/clients/E-1`,
+      headers: {},
+      body: '{"name":"Erin Partial"}',
+    };
+    // The erasing side's DynamoDB calls, the `failAt`-th of them failing as an outage would.
+    let calls = 0;
+    let failAt = 0;
+    const flaky = {
+      send: (command: unknown) => {
+        calls += 1;
+        if (calls === failAt)
+          return Promise.reject(
+            Object.assign(new Error('injected outage'), { name: 'ServiceUnavailable' }),
+          );
+        return s.clients.dynamo.send(command as never);
+      },
+    } as unknown as typeof s.clients.dynamo;
+    const erasing = new DynamoSubjectKeyStore(flaky, s.tables.subjectKeys, standInCipher(s));
+
+    let failedOnce = true;
+    for (failAt = 1; failedOnce; failAt++) {
+      const subject = `client-partial-${failAt}`;
+      const id = `ntf_PARTIAL${String(failAt).padStart(4, '0')}`;
+      await harness.payloads.putOnce(id, request, expiresAt, subject);
+      calls = 0;
+      failedOnce = await erasing.erase(subject, 'operator', new Date()).then(
+        () => false,
+        () => true,
+      );
+      // The client retries a failed call (a 5xx); the retry succeeds.
+      if (failedOnce) await erasing.erase(subject, 'operator', new Date());
+
+      // A reader with no cache of its own, as the api is after a cold start.
+      const fresh = new DynamoPayloadStore(
+        s.clients.dynamo,
+        s.tables.payloads,
+        new DynamoSubjectKeyStore(s.clients.dynamo, s.tables.subjectKeys, standInCipher(s)),
+      );
+      await expect(fresh.get(id)).rejects.toMatchObject({ code: 'ERASED' });
+    }
+    // Arrange check: every call of an erase was made to fail once (the last round failed none).
+    expect(failAt).toBeGreaterThan(2);
+  });
+
   it('takes no input: an erase with a body other than {} is a 400 and erases nothing', async () => {
     const api = client(apiHandlerFor(standIns()).handler);
 
