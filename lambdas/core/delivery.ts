@@ -610,11 +610,14 @@ export class DeliveryService implements ParkedNotifications {
   /** Counts a parked manual resend in its bulk resend job once it went out (or never will). */
   private async countPendingResend(
     notification: Notification,
-    outcome: 'SENT' | 'FAILED',
+    outcome: 'SENT' | 'FAILED' | 'ERASED',
   ): Promise<void> {
     const jobId = notification.pendingResend?.jobId;
     if (jobId)
-      await this.deps.resendJobs.increment(jobId, outcome === 'SENT' ? { sent: 1 } : { failed: 1 });
+      await this.deps.resendJobs.increment(
+        jobId,
+        outcome === 'SENT' ? { sent: 1 } : outcome === 'ERASED' ? { erased: 1 } : { failed: 1 },
+      );
   }
 
   /** Bulk resend by range: one page of resend jobs plus a continuation, through the queue. */
@@ -879,7 +882,9 @@ export class DeliveryService implements ParkedNotifications {
       'WAITING',
     );
     if (changed) this.deps.observer.failed(ref, reason, undefined);
-    if (changed && pending) await this.countPendingResend(notification, 'FAILED');
+    // Once, by the write that ended it: an erased request counts as erased, not failed.
+    if (changed && pending)
+      await this.countPendingResend(notification, reason === 'ERASED' ? 'ERASED' : 'FAILED');
   }
 
   /**
@@ -1052,8 +1057,6 @@ export class DeliveryService implements ParkedNotifications {
     } catch (error) {
       if (!(error instanceof ErasedError)) throw error;
       await this.settleWithoutAttempt(notification, 'ERASED');
-      const jobId = notification.pendingResend?.jobId;
-      if (jobId) await this.deps.resendJobs.increment(jobId, { erased: 1 });
       return undefined;
     }
   }

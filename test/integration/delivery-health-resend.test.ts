@@ -286,6 +286,48 @@ describe('manual resends and destination health', () => {
     expect(receiver.requests.length).toBe(before);
   });
 
+  it('a bulk resend parked at a paused webhook whose subject is erased before the release counts once, as erased', async () => {
+    receiver.setBehaviour(ok());
+    const def = definition({ url: `${receiver.url}/erased-resend` });
+    await harness.webhooks.put(def);
+    const subject = `client-resend-${def.id}`;
+    const job = deliverJob(def, { ...event({ loanId: 'erased-resend' }), subject });
+    await harness.service.handleJob(job);
+    const id = job.notificationId;
+    expect((await harness.notifications.get(id))?.status).toBe('SENT');
+    await setHealth(def.id, { paused: true });
+    const jobId = `job_erasedresend${def.id.slice(-6)}`;
+    await harness.resendJobs.create({
+      jobId,
+      count: 1,
+      queued: 1,
+      sent: 0,
+      failed: 0,
+      createdAt: new Date().toISOString(),
+    });
+    await harness.service.handleJob({ kind: 'resend', notificationId: id, jobId });
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'WAITING',
+      pendingResend: { jobId },
+    });
+    await subjectKeysFor(standIns()).erase(subject, 'test', new Date());
+    await setHealth(def.id, { paused: false });
+
+    expect(await harness.service.release(id, { probe: false })).toBe('FAILED');
+
+    expect(await harness.notifications.get(id)).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'ERASED',
+    });
+    // One notification in the job: counted once, where an erased one belongs.
+    expect(await harness.resendJobs.get(jobId)).toMatchObject({
+      count: 1,
+      sent: 0,
+      failed: 0,
+      erased: 1,
+    });
+  });
+
   it('a resend to a healthy webhook goes out at once, as before', async () => {
     const { id } = await sentNotification();
     const before = receiver.requests.length;
