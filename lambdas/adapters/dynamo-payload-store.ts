@@ -15,10 +15,12 @@ import {
 import { PACKED_ATTRIBUTES, packRequest, unpackRequest } from './payload-packing';
 import {
   dictionaryRefAttribute,
+  hostOf,
   type ItemDictionary,
   isSealedPayload,
   openSealedPayload,
   sealedPayloadItem,
+  urlTemplateHasLiteralHost,
 } from './payload-sealing';
 import { PromiseCache } from './promise-cache';
 
@@ -83,9 +85,19 @@ export class DynamoPayloadStore implements PayloadStore {
       if (!this.subjectKeys) throw new Error('a request about a subject needs subject keys');
       key = await this.subjectKeys.keyFor(subject);
     }
+    // A host made from the event stays sealed; so does one whose template is not known.
+    const clearHost =
+      templates && urlTemplateHasLiteralHost(templates.url) ? hostOf(request.url) : '';
     const itemWith = (dictionary?: ItemDictionary): Item =>
       key
-        ? sealedPayloadItem(notificationId, request, expiresAtEpochSeconds, key, dictionary)
+        ? sealedPayloadItem(
+            notificationId,
+            request,
+            expiresAtEpochSeconds,
+            key,
+            dictionary,
+            clearHost,
+          )
         : payloadItem(notificationId, request, expiresAtEpochSeconds, dictionary);
 
     let item: Item;

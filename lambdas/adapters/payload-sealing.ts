@@ -1,7 +1,8 @@
 /**
  * The Payloads layout of a request about a subject (crypto-shredding). Such an item keeps in
- * clear only what history shows after an erasure, the method and the host, and seals the
- * rest with the subject's key:
+ * clear only what history shows after an erasure, the method and the host (only when the URL
+ * template spells it out: a host made from the event is the subject's data, and is sealed
+ * with the rest), and seals the rest with the subject's key:
  *
  *   { id, method, host, subjectKey: <key id>, sealed: <iv|ciphertext|tag>, sealedFormat,
  *     [dict,] expiresAt }
@@ -57,19 +58,29 @@ export function hostOf(url: string): string {
   }
 }
 
+/**
+ * Whether a URL template names its host literally (`https://ledger.example.com/{{ ... }}`), so
+ * the host says nothing about the event; a scheme or host with Liquid in it does not.
+ */
+export function urlTemplateHasLiteralHost(template: string): boolean {
+  return /^\s*https?:\/\/[^/?#{]*(?:[/?#]|\s*$)/i.test(template);
+}
+
+/** `clearHost`: the host kept readable after an erasure ('' for none). */
 export function sealedPayloadItem(
   notificationId: string,
   request: RenderedRequest,
   expiresAtEpochSeconds: number,
   subjectKey: { readonly keyId: string; readonly key: Buffer },
   dictionary?: ItemDictionary,
+  clearHost: string = hostOf(request.url),
 ): Item {
   const packed = packRequest(request, dictionary);
   const bytes = packed?.bytes ?? requestJson(request);
   return {
     id: { S: notificationId },
     method: { S: request.method },
-    host: { S: hostOf(request.url) },
+    host: { S: clearHost },
     subjectKey: { S: subjectKey.keyId },
     sealed: { B: seal(subjectKey.key, bytes, aad(notificationId)) },
     sealedFormat: { S: packed?.packing ?? FORMAT_JSON },

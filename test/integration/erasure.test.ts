@@ -272,6 +272,44 @@ describe('erasure by subject', () => {
     expect(failAt).toBeGreaterThan(2);
   });
 
+  it('a host the URL template computes from the event is not kept in clear: after the erasure neither the api nor the table shows it', async () => {
+    // Any *.receiver.test name resolves to the loopback receiver (no DNS involved).
+    const tenants = createDeliveryHarness(standIns(), {
+      sender: { lookup: async () => [{ address: '127.0.0.1', family: 4 }] },
+    });
+    try {
+      const def = definition({
+        url: `http://{{ data.tenant }}.receiver.test:${receiver.port}/hook`,
+        body: '{"tenant": {{ data.tenant | json }}}',
+      });
+      await tenants.webhooks.put(def);
+      const evt = { ...event({ tenant: 'tessa-holdings' }), subject: 'client-T' };
+      const id = notificationIdFor(def.id, evt.id);
+      receiver.requests.length = 0;
+      await tenants.service.handleJob({
+        kind: 'deliver',
+        notificationId: id,
+        webhookId: def.id,
+        event: evt,
+        webhookVersion: def.version,
+      });
+      // Arrange check: it went out to the host made from the event.
+      expect(receiver.requests[0]?.headers.host).toBe(
+        `tessa-holdings.receiver.test:${receiver.port}`,
+      );
+
+      const api = client(apiHandlerFor(standIns()).handler);
+      expect((await api.post('/subjects/client-T/erase', undefined)).status).toBe(202);
+      const got = await api.get(`/notifications/${id}`);
+
+      expect(got.body.request).toEqual({ erased: true, method: 'POST', host: '' });
+      expect(got.rawBody).not.toContain('tessa');
+      expect(JSON.stringify(await rawPayload(id))).not.toContain('tessa');
+    } finally {
+      await tenants.close();
+    }
+  });
+
   it('takes no input: an erase with a body other than {} is a 400 and erases nothing', async () => {
     const api = client(apiHandlerFor(standIns()).handler);
 

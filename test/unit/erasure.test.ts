@@ -10,6 +10,7 @@ import {
   isSealedPayload,
   openSealedPayload,
   sealedPayloadItem,
+  urlTemplateHasLiteralHost,
 } from '../../lambdas/adapters/payload-sealing';
 import { NotificationService } from '../../lambdas/core/api/notifications';
 import { ErasedError } from '../../lambdas/core/errors';
@@ -169,5 +170,26 @@ describe('the history of an erased request', () => {
     expect(response.status).toBe(409);
     expect(JSON.stringify(response.body)).toContain('"code":"ERASED"');
     expect(queue.jobs).toEqual([]);
+  });
+});
+
+describe('which URL templates keep their host readable after an erasure', () => {
+  it.each([
+    'https://ledger.example.com/loans/{{ data.loanId }}',
+    'https://ledger.example.com',
+    'https://ledger.example.com:8443?loan={{ data.loanId }}',
+    '  http://127.0.0.1:3000/hook#{{ data.x }}',
+  ])('literal host: %s', (template) => {
+    expect(urlTemplateHasLiteralHost(template)).toBe(true);
+  });
+
+  it.each([
+    'https://{{ data.tenant }}.example.com/hook',
+    'https://api-{{ data.region }}.example.com/hook',
+    'https://ledger.example.com{{ data.suffix }}/hook',
+    '{{ data.callbackUrl }}',
+    '{% if data.eu %}https://eu.example.com{% else %}https://us.example.com{% endif %}/hook',
+  ])('host made from the event: %s', (template) => {
+    expect(urlTemplateHasLiteralHost(template)).toBe(false);
   });
 });

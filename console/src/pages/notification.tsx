@@ -111,8 +111,9 @@ export function NotificationPage({ id }: { id: string }) {
       </p>
       {d.request && 'erased' in d.request ? (
         <p class="muted">
-          Erased: the data subject's key was destroyed. {d.request.method} to {d.request.host}; no
-          body, templated URL parts or header values remain.
+          Erased: the data subject's key was destroyed. {d.request.method}
+          {d.request.host ? ` to ${d.request.host}` : ''}; no body, templated URL parts or header
+          values remain.
         </p>
       ) : d.request ? (
         <RequestView request={d.request} />
