@@ -429,7 +429,15 @@ describe('the OpenAPI description', () => {
     });
     // Erasure by subject: the erased request in history, resend refused, a bad subject.
     const aboutSubject = notificationIdFor(id, 'oa-subject');
-    await stores.payloads.putOnce(aboutSubject, previewed.body, 2_000_000_000, 'client-oa');
+    // As delivery stores it: with the webhook's templates, whose URL names its host literally.
+    const templates = await stores.webhooks.get(id);
+    await stores.payloads.putOnce(
+      aboutSubject,
+      previewed.body,
+      2_000_000_000,
+      'client-oa',
+      templates,
+    );
     await stores.notifications.create(
       {
         id: aboutSubject,
