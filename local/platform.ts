@@ -485,20 +485,36 @@ export function startSweeps(
   };
 }
 
+/** Lock files this process holds (a second platform in the same process is refused too). */
+const heldLocks = new Set<string>();
+
 /**
  * One platform per DATA_DIR: a second one would fight over DynamoDB Local's files and the
- * journals. A lock left by a process that no longer runs is taken over.
+ * journals. A lock left by a process that no longer runs is taken over, and so is one whose pid
+ * now belongs to another process: after a SIGKILL, a reboot or a container restart the old pid
+ * is often reused (in a container the platform tends to get the same pid each time), so the
+ * lock records the owner's start time beside its pid where the system tells it (Linux /proc).
  */
-function lockDataDir(dataDir: string): () => void {
-  const lockFile = path.join(dataDir, 'platform.lock');
+export function lockDataDir(dataDir: string): () => void {
+  const lockFile = path.resolve(dataDir, 'platform.lock');
+  const mine = lockContent(process.pid);
   for (let tries = 0; tries < 2; tries++) {
     try {
-      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(lockFile, { force: true });
+      fs.writeFileSync(lockFile, mine, { flag: 'wx' });
+      heldLocks.add(lockFile);
+      return () => {
+        heldLocks.delete(lockFile);
+        // Only our own lock: never one another platform took over meanwhile.
+        if (readLock(lockFile) === mine) fs.rmSync(lockFile, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number(fs.readFileSync(lockFile, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+      const [pidText = '', started] = (readLock(lockFile) ?? '').trim().split('\n');
+      const owner = Number(pidText.trim());
+      if (
+        heldLocks.has(lockFile) ||
+        (Number.isInteger(owner) && owner > 0 && isOwnerRunning(owner, started?.trim()))
+      ) {
         throw new ConfigError(
           `DATA_DIR ${dataDir} is in use by another running platform (pid ${owner}). Stop it, or set DATA_DIR to another directory.`,
         );
@@ -507,6 +523,39 @@ function lockDataDir(dataDir: string): () => void {
     }
   }
   throw new ConfigError(`could not lock DATA_DIR ${dataDir}`);
+}
+
+/** Whether the lock's owner still runs: its pid is alive, not ours, and started when it said. */
+function isOwnerRunning(owner: number, started: string | undefined): boolean {
+  // Our own pid in a lock we do not hold was left by an earlier process that had that pid.
+  if (owner === process.pid || !isRunning(owner)) return false;
+  const now = processStartTime(owner);
+  // A lock without a start time (or a system that does not tell) is taken at its word.
+  return started === undefined || started === '' || now === undefined || now === started;
+}
+
+function lockContent(pid: number): string {
+  const started = processStartTime(pid);
+  return started === undefined ? `${pid}\n` : `${pid}\n${started}\n`;
+}
+
+function readLock(lockFile: string): string | undefined {
+  try {
+    return fs.readFileSync(lockFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** When process `pid` started (clock ticks since boot, from /proc); undefined where unknown. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]; // field 22, starttime
+  } catch {
+    return undefined;
+  }
 }
 
 function isRunning(pid: number): boolean {
