@@ -20,6 +20,8 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createAwsClients } from '../lambdas/adapters/aws-clients';
 import { ConfigError, ENV, envReader } from '../lambdas/config';
+import { normalizeCidrs } from '../lambdas/core/egress';
+import { ValidationError } from '../lambdas/core/errors';
 import { required } from '../lambdas/core/required';
 import type { AttemptFunctionInput } from '../lambdas/core/retry-contract';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
@@ -152,13 +154,23 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
     }
     opts.retryTimeScale = n;
   }
-  const cidrs = env.EGRESS_ALLOW_CIDRS;
-  if (cidrs !== undefined) opts.egressAllowCidrs = cidrs.trim();
   // Switches the handlers read too are parsed by the handlers' own reader: one rule each.
   const read = envReader(env);
+  const cidrs = env[ENV.EGRESS_ALLOW_CIDRS];
+  if (cidrs !== undefined) {
+    // Checked here, by the sender's own rule, so a bad one is refused before anything starts.
+    try {
+      normalizeCidrs(read.list(ENV.EGRESS_ALLOW_CIDRS, []), ENV.EGRESS_ALLOW_CIDRS);
+    } catch (err) {
+      if (err instanceof ValidationError)
+        throw new ConfigError(`Environment variable ${err.message}`);
+      throw err;
+    }
+    opts.egressAllowCidrs = cidrs.trim();
+  }
   if (value(ENV.ALLOW_HTTP) !== undefined) opts.allowHttp = read.bool(ENV.ALLOW_HTTP, false);
-  const paused = value('LOCAL_PAUSE_DELIVERY');
-  if (paused !== undefined) opts.deliveryPaused = /^(1|true|yes)$/i.test(paused);
+  if (value('LOCAL_PAUSE_DELIVERY') !== undefined)
+    opts.deliveryPaused = read.bool('LOCAL_PAUSE_DELIVERY', false);
   const dataDir = value('DATA_DIR');
   if (dataDir !== undefined) opts.dataDir = dataDir;
   if (value(ENV.RETRY_SCHEDULE_SECONDS) !== undefined) {

@@ -33,6 +33,18 @@ describe('local mode switches', () => {
     });
   });
 
+  it('accepts an allow-list of IPv4 and IPv6 CIDRs and bare addresses, spaces around commas', () => {
+    expect(
+      platformOptionsFromEnv({ EGRESS_ALLOW_CIDRS: '127.0.0.0/8, ::1/128 ,192.168.1.10' })
+        .egressAllowCidrs,
+    ).toBe('127.0.0.0/8, ::1/128 ,192.168.1.10');
+  });
+
+  it('reads LOCAL_PAUSE_DELIVERY as the other boolean switches are read', () => {
+    expect(platformOptionsFromEnv({ LOCAL_PAUSE_DELIVERY: 'false' }).deliveryPaused).toBe(false);
+    expect(platformOptionsFromEnv({ LOCAL_PAUSE_DELIVERY: '1' }).deliveryPaused).toBe(true);
+  });
+
   it('keeps an explicitly empty allow-list (nothing let through)', () => {
     expect(platformOptionsFromEnv({ EGRESS_ALLOW_CIDRS: '' }).egressAllowCidrs).toBe('');
   });
@@ -45,6 +57,9 @@ describe('local mode switches', () => {
     ['ALLOW_HTTP', 'maybe'],
     ['API_TOKEN', 'has space'],
     ['RETRY_SCHEDULE_SECONDS', '[1,2]'],
+    ['EGRESS_ALLOW_CIDRS', 'not-a-cidr'],
+    ['EGRESS_ALLOW_CIDRS', '127.0.0.0/8,10.0.0.0/33'],
+    ['LOCAL_PAUSE_DELIVERY', 'maybe'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     const read = () => platformOptionsFromEnv({ [name]: value });
 
