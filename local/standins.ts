@@ -6,7 +6,9 @@
  * Both run under one small Node "host" process that this module spawns: fauxqs is ESM-only and
  * cannot be loaded in-process under jest's CommonJS runtime, and a separate host lets the Java
  * child die with its parent: the host watches its stdin, so when the parent goes away for any
- * reason (even SIGKILL) the host kills DynamoDB Local and exits.
+ * reason (even SIGKILL) the host kills DynamoDB Local and exits. DynamoDB Local, started through
+ * its launcher, watches its own stdin (a pipe from the host) the same way, so it does not
+ * outlive a host killed at the same moment as the parent.
  *
  * Both listen on 127.0.0.1 only: fauxqs's app listened there by the host, DynamoDB Local (which
  * has no bind option) through LoopbackDynamoDbLocal.java, compiled once into node_modules/.cache. Without a
@@ -131,13 +133,15 @@ const cfg = JSON.parse(process.argv[1]);
 let fauxqs;
 let stopping = false;
 // C1 only: DynamoDB Local starts in about a quarter of the time on a small machine.
+// The launcher exits when its stdin (a pipe from this host) ends: when the host dies, even
+// killed together with its parent, Java does not outlive it.
 const main = cfg.launcher
-  ? ['-cp', cfg.launcher.classpath, cfg.launcher.mainClass]
+  ? ['-Dwebhooks.exitWithParent=true', '-cp', cfg.launcher.classpath, cfg.launcher.mainClass]
   : ['-jar', cfg.jarDir + '/DynamoDBLocal.jar'];
 const args = ['-XX:TieredStopAtLevel=1', '-Djava.library.path=' + cfg.jarDir + '/DynamoDBLocal_lib', ...main,
   '-port', String(cfg.dynamoPort), '-sharedDb', '-disableTelemetry'];
 if (cfg.dbPath) args.push('-dbPath', cfg.dbPath); else args.push('-inMemory');
-const java = spawn('java', args, { cwd: cfg.jarDir, stdio: ['ignore', 'pipe', 'pipe'],
+const java = spawn('java', args, { cwd: cfg.jarDir, stdio: ['pipe', 'pipe', 'pipe'],
   env: Object.assign({}, process.env, { DDB_LOCAL_TELEMETRY: '0' }) });
 let javaLog = '';
 const keep = (d) => { javaLog = (javaLog + d).slice(-4000); };

@@ -20,6 +20,7 @@ import {
   NOTIFICATIONS_TABLE,
 } from '../../lambdas/adapters/dynamo-schema';
 import { type StandIns, startStandIns } from '../../local/standins';
+import { eventually } from '../support/eventually';
 import { useStandIns } from '../support/standins';
 
 function isRunning(pid: number): boolean {
@@ -189,5 +190,28 @@ describe('local stand-ins with a data directory', () => {
       new GetItemCommand({ TableName: running.tables.webhooks, Key: { id: { S: 'wh_kept' } } }),
     );
     expect(out.Item?.name?.S).toBe('kept');
+  });
+});
+
+describe('local stand-ins killed outright', () => {
+  let running: StandIns | undefined;
+
+  afterEach(async () => {
+    if (running && isRunning(running.pids.dynamo)) process.kill(running.pids.dynamo, 'SIGKILL');
+    await running?.stop();
+    running = undefined;
+  });
+
+  it('stop DynamoDB Local when their host is killed with SIGKILL, as when local mode and the host are killed at once', async () => {
+    running = await startStandIns();
+    const { host, dynamo } = running.pids;
+
+    process.kill(host, 'SIGKILL');
+
+    await expect(
+      eventually(async () => (isRunning(dynamo) ? undefined : true), {
+        what: `DynamoDB Local (pid ${dynamo}) to exit after its host`,
+      }),
+    ).resolves.toBe(true);
   });
 });
