@@ -202,7 +202,26 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   return opts;
 }
 
+/** The oldest Node.js major local mode runs on (package.json engines; fauxqs 2 needs node:sqlite). */
+export const MIN_NODE_MAJOR = 22;
+
+/**
+ * Refuses a Node.js older than MIN_NODE_MAJOR with a message saying which one runs this and
+ * where the right one is, instead of a stand-in failing later on a missing built-in module.
+ */
+export function checkNodeVersion(version: string = process.versions.node): void {
+  const major = Number(version.split('.')[0]);
+  if (!(major >= MIN_NODE_MAJOR)) {
+    throw new ConfigError(
+      `local mode needs Node.js ${MIN_NODE_MAJOR} or newer, and this is Node.js ${version}. ` +
+        `Start it with npm (npm start, npm run demo): npm scripts run the Node.js ${MIN_NODE_MAJOR} that ` +
+        'npm ci installs in node_modules/.bin.',
+    );
+  }
+}
+
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  checkNodeVersion();
   const started = Date.now();
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const dataDir = path.resolve(options.dataDir ?? LOCAL_DEFAULTS.dataDir);

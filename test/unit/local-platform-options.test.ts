@@ -1,6 +1,6 @@
 /** Local mode's switches: read from the environment, refused with a message naming the variable. */
 import { ConfigError } from '../../lambdas/config';
-import { platformOptionsFromEnv } from '../../local/platform';
+import { checkNodeVersion, platformOptionsFromEnv } from '../../local/platform';
 
 describe('local mode switches', () => {
   it('leaves every default to startPlatform when nothing is set', () => {
@@ -65,5 +65,19 @@ describe('local mode switches', () => {
 
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(name);
+  });
+});
+
+describe('the Node.js local mode runs on', () => {
+  it.each(['22.23.3', '24.1.0'])('accepts Node.js %s', (version) => {
+    expect(() => checkNodeVersion(version)).not.toThrow();
+  });
+
+  it('refuses an older Node.js, naming it and the npm scripts that bring the right one', () => {
+    const check = () => checkNodeVersion('20.20.2');
+
+    expect(check).toThrow(ConfigError);
+    expect(check).toThrow('needs Node.js 22 or newer, and this is Node.js 20.20.2');
+    expect(check).toThrow('npm start');
   });
 });
