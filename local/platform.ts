@@ -202,8 +202,12 @@ export function platformOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Pl
   return opts;
 }
 
-/** The oldest Node.js major local mode runs on (package.json engines; fauxqs 2 needs node:sqlite). */
-export const MIN_NODE_MAJOR = 22;
+/** The oldest Node.js major local mode runs on: package.json's engines (fauxqs 2 needs node:sqlite). */
+export const MIN_NODE_MAJOR = Number(
+  /^>=\s*(\d+)/.exec(
+    (require('../package.json') as { engines: { node: string } }).engines.node,
+  )?.[1],
+);
 
 /**
  * Refuses a Node.js older than MIN_NODE_MAJOR with a message saying which one runs this and
@@ -211,7 +215,7 @@ export const MIN_NODE_MAJOR = 22;
  */
 export function checkNodeVersion(version: string = process.versions.node): void {
   const major = Number(version.split('.')[0]);
-  if (!(major >= MIN_NODE_MAJOR)) {
+  if (!(major >= MIN_NODE_MAJOR) && Number.isInteger(MIN_NODE_MAJOR)) {
     throw new ConfigError(
       `local mode needs Node.js ${MIN_NODE_MAJOR} or newer, and this is Node.js ${version}. ` +
         `Start it with npm (npm start, npm run demo): npm scripts run the Node.js ${MIN_NODE_MAJOR} that ` +

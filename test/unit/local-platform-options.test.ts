@@ -1,6 +1,6 @@
 /** Local mode's switches: read from the environment, refused with a message naming the variable. */
 import { ConfigError } from '../../lambdas/config';
-import { checkNodeVersion, platformOptionsFromEnv } from '../../local/platform';
+import { checkNodeVersion, MIN_NODE_MAJOR, platformOptionsFromEnv } from '../../local/platform';
 
 describe('local mode switches', () => {
   it('leaves every default to startPlatform when nothing is set', () => {
@@ -69,6 +69,10 @@ describe('local mode switches', () => {
 });
 
 describe('the Node.js local mode runs on', () => {
+  it("reads its major from package.json's engines (>=22)", () => {
+    expect(MIN_NODE_MAJOR).toBe(22);
+  });
+
   it.each(['22.23.3', '24.1.0'])('accepts Node.js %s', (version) => {
     expect(() => checkNodeVersion(version)).not.toThrow();
   });
