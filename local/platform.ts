@@ -245,7 +245,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   };
 
   try {
-    fs.mkdirSync(dataDir, { recursive: true });
+    useDataDir(dataDir);
     const releaseLock = lockDataDir(dataDir);
     cleanup.push(async () => releaseLock());
 
@@ -518,6 +518,18 @@ export function startSweeps(
       await running;
     },
   };
+}
+
+/** Makes DATA_DIR if needed; one that cannot be a writable directory is refused, naming it. */
+function useDataDir(dataDir: string): void {
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.accessSync(dataDir, fs.constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(
+      `DATA_DIR ${dataDir} cannot be used (${(err as Error).message}): set DATA_DIR to a directory this user can write.`,
+    );
+  }
 }
 
 /** Lock files this process holds (a second platform in the same process is refused too). */

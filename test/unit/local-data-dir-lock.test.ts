@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../lambdas/config';
-import { lockDataDir } from '../../local/platform';
+import { lockDataDir, startPlatform } from '../../local/platform';
 import { eventually } from '../support/eventually';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -117,5 +117,27 @@ describe('the DATA_DIR lock of local mode', () => {
     release();
 
     expect(fs.readFileSync(lockFile, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+});
+
+describe('a DATA_DIR local mode cannot use', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-datadir-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['a file', (d: string) => path.join(d, 'file')],
+    ['under a file', (d: string) => path.join(d, 'file', 'sub')],
+  ])('is refused when it is %s, naming DATA_DIR, before anything starts', async (_, where) => {
+    fs.writeFileSync(path.join(dir, 'file'), '');
+    const dataDir = where(dir);
+
+    const starting = startPlatform({ dataDir, port: 0, log: () => {} });
+
+    await expect(starting).rejects.toThrow(ConfigError);
+    await expect(starting).rejects.toThrow(`DATA_DIR ${dataDir} cannot be used`);
   });
 });
