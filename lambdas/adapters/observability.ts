@@ -12,6 +12,12 @@ import type { DeliveryObserver, HealthObserver } from '../ports';
 
 export type { Logger, Metrics };
 
+/** What a handler does with metrics at the end of each invocation. */
+export interface MetricsPublisher {
+  hasStoredMetrics(): boolean;
+  publishStoredMetrics(): unknown;
+}
+
 export const SERVICE_NAME = 'webhooks';
 
 export function createLogger(): Logger {
@@ -92,11 +98,45 @@ function withReason(metrics: Metrics, name: string, reason: string, value: numbe
   single.addMetric(name, MetricUnit.Count, value);
 }
 
-export function createHealthObserver(logger: Logger, metrics: Metrics): HealthObserver {
-  const parked = new Map<string, number>();
+/** The health observer of a Lambda, with the parked counts it sums in memory between flushes. */
+export interface PlatformHealthObserver extends HealthObserver {
+  /** True while some parked count has not been emitted yet. */
+  hasPendingMetrics(): boolean;
+  /** Emits the parked counts summed since the last flush (one EMF line per reason). */
+  flushMetrics(): void;
+}
+
+/**
+ * The end of an invocation: the health observer's parked counts, then the batch. A Lambda's
+ * container may never run again, so what it summed must go out with the invocation that summed it.
+ */
+export function invocationMetrics(
+  metrics: MetricsPublisher,
+  health: Pick<PlatformHealthObserver, 'hasPendingMetrics' | 'flushMetrics'>,
+): MetricsPublisher {
   return {
+    hasStoredMetrics: () => health.hasPendingMetrics() || metrics.hasStoredMetrics(),
+    publishStoredMetrics: () => {
+      health.flushMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    },
+  };
+}
+
+export function createHealthObserver(logger: Logger, metrics: Metrics): PlatformHealthObserver {
+  const parked = new Map<string, number>();
+  const flushParked = () => {
+    for (const [reason, n] of parked) {
+      if (n > 0) withReason(metrics, METRIC_NAMES.notificationParked, reason, n);
+      parked.set(reason, 0);
+    }
+  };
+  return {
+    hasPendingMetrics: () => [...parked.values()].some((n) => n > 0),
+    flushMetrics: flushParked,
     parked(ref, reason) {
-      // Summed per container and flushed with the batch's metrics: no EMF line per notification.
+      // Summed per invocation and flushed with its metrics (invocationMetrics): no EMF line per
+      // notification.
       parked.set(reason, (parked.get(reason) ?? 0) + 1);
       logger.info('notification parked', { ...ref, reason });
       if ((parked.get(reason) ?? 0) >= 100) {
@@ -105,10 +145,7 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): HealthOb
       }
     },
     released(webhookId, count) {
-      for (const [reason, n] of parked) {
-        if (n > 0) withReason(metrics, METRIC_NAMES.notificationParked, reason, n);
-        parked.set(reason, 0);
-      }
+      flushParked();
       if (count > 0) metrics.addMetric(METRIC_NAMES.notificationsReleased, MetricUnit.Count, count);
       logger.info('parked notifications released', { webhookId, count });
     },
@@ -140,5 +177,18 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): HealthOb
         withReason(metrics, METRIC_NAMES.waitingNotifications, reason, n);
       logger.info('destination health', { webhookId, open, waiting });
     },
+  };
+}
+
+/**
+ * The observers of the delivery and attempt Lambdas over one Metrics batch, and what their
+ * handlers publish at the end of an invocation.
+ */
+export function createDeliveryObservability(logger: Logger, metrics: Metrics) {
+  const health = createHealthObserver(logger, metrics);
+  return {
+    delivery: createDeliveryObserver(logger, metrics),
+    health,
+    metrics: invocationMetrics(metrics, health),
   };
 }

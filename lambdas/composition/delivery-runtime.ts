@@ -21,12 +21,11 @@ import {
 import { createHttpSender } from '../adapters/http-sender';
 import { createEnvelopeCipher } from '../adapters/key-wiring';
 import {
-  createDeliveryObserver,
-  createHealthObserver,
+  createDeliveryObservability,
   createLogger,
   createMetrics,
   type Logger,
-  type Metrics,
+  type MetricsPublisher,
 } from '../adapters/observability';
 import { SfnRetryScheduler } from '../adapters/sfn-scheduler';
 import { SqsDeliveryQueue } from '../adapters/sqs-queue';
@@ -51,7 +50,8 @@ export interface DeliveryRuntime {
   /** Runs the health driver's steps (attempt Lambda). */
   readonly driver: HealthDriver;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  /** Published by the handlers at the end of each invocation, with the health observer's sums. */
+  readonly metrics: MetricsPublisher;
 }
 
 /** Builds the delivery engine from `env`; a missing or malformed variable throws naming it. */
@@ -62,7 +62,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
   const sfn = new SFNClient(awsClientConfig(env, 'SFN'));
   const kms = new KMSClient(awsClientConfig(env, 'KMS'));
   const logger = createLogger();
-  const metrics = createMetrics();
+  const observability = createDeliveryObservability(logger, createMetrics());
   const cipher = createEnvelopeCipher(config.keys, kms);
   const subjectKeys = new DynamoSubjectKeyStore(dynamo, config.subjectKeysTable, cipher);
   const webhookTable = new DynamoWebhookStore(dynamo, config.webhooksTable, cipher);
@@ -85,7 +85,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
     slowThresholdMs: config.health.slowThresholdMs,
   };
   const healthStore = new DynamoHealthStore(dynamo, config.notificationsTable);
-  const healthObserver = createHealthObserver(logger, metrics);
+  const healthObserver = observability.health;
   const gate = new HealthGate({
     store: healthStore,
     scheduler,
@@ -122,7 +122,7 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
         }
       : {}),
     clock: systemClock,
-    observer: createDeliveryObserver(logger, metrics),
+    observer: observability.delivery,
     settings: {
       schedule: config.retrySchedule,
       timeScale: config.retryTimeScale,
@@ -142,5 +142,12 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
     settings: healthSettings,
     observer: healthObserver,
   });
-  return { config, service, operationalEvents, driver, logger, metrics };
+  return {
+    config,
+    service,
+    operationalEvents,
+    driver,
+    logger,
+    metrics: observability.metrics,
+  };
 }

@@ -4,7 +4,7 @@
  * after the fifth), or one step of a webhook's health driver (lambdas/core/health/driver.ts).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { MetricsPublisher } from '../adapters/observability';
 import type { DeliveryService } from '../core/delivery';
 import type { HealthDriver, HealthDriverOutput } from '../core/health/driver';
 import type {
@@ -15,7 +15,8 @@ import type {
 
 export interface AttemptHandlerDeps {
   readonly service: DeliveryService;
-  readonly metrics: Metrics;
+  /** Published at the end of every invocation. */
+  readonly metrics: MetricsPublisher;
   /** Gets a new log sampling decision per invocation (POWERTOOLS_LOGGER_SAMPLE_RATE). */
   readonly logger?: Pick<Logger, 'refreshSampleRateCalculation'>;
   /** Runs the health driver's steps; without it a health step ends its execution. */

@@ -5,8 +5,8 @@
  */
 
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { MetricsPublisher } from '../adapters/observability';
 import { forEachBounded } from '../core/concurrency';
 import type { DeliveryService } from '../core/delivery';
 import { jobKey, parseDeliveryJob } from '../core/jobs';
@@ -15,7 +15,8 @@ export interface DeliveryHandlerDeps {
   readonly service: DeliveryService;
   readonly concurrency: number;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  /** Published at the end of every invocation. */
+  readonly metrics: MetricsPublisher;
 }
 
 /** What the handler logs (ERROR) for each record that failed and goes back to the queue. */

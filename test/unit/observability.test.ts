@@ -1,6 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createDeliveryObserver, withLambdaContext } from '../../lambdas/adapters/observability';
+import {
+  createDeliveryObservability,
+  createDeliveryObserver,
+  withLambdaContext,
+} from '../../lambdas/adapters/observability';
 import type { Attempt } from '../../lambdas/core/model';
 
 const attempt: Attempt = {
@@ -70,5 +74,44 @@ describe('delivery logs at scale', () => {
     expect(await handler(1, context)).toBe(2);
     expect(await handler(2, context)).toBe(3);
     expect(refresh).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('parked counts', () => {
+  /** The EMF records written to stdout while `fn` runs. */
+  function emfOf(fn: () => void): { Reason?: string; NotificationParked?: number }[] {
+    const records: { _aws?: unknown; Reason?: string; NotificationParked?: number }[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      for (const line of String(chunk).split('\n').filter(Boolean)) records.push(JSON.parse(line));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      fn();
+    } finally {
+      process.stdout.write = write;
+    }
+    return records.filter((r) => r._aws !== undefined);
+  }
+
+  it('go out, summed per reason, when the invocation that parked them publishes its metrics, and only once', () => {
+    const logger = new Logger({ serviceName: 'webhooks', logLevel: 'SILENT' });
+    const metrics = new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks' });
+    const o = createDeliveryObservability(logger, metrics);
+    o.health.parked(ref, 'CIRCUIT_OPEN');
+    o.health.parked(ref, 'CIRCUIT_OPEN');
+    o.health.parked(ref, 'PAUSED');
+
+    expect(o.metrics.hasStoredMetrics()).toBe(true);
+    const first = emfOf(() => o.metrics.publishStoredMetrics());
+    const second = emfOf(() => {
+      if (o.metrics.hasStoredMetrics()) o.metrics.publishStoredMetrics();
+    });
+
+    expect(first.map((r) => [r.Reason, r.NotificationParked])).toEqual([
+      ['CIRCUIT_OPEN', 2],
+      ['PAUSED', 1],
+    ]);
+    expect(second).toEqual([]);
   });
 });
