@@ -49,6 +49,9 @@ export function platformMetric(metricName: string, statistic = 'Sum'): cw.Metric
   });
 }
 
+/** NotificationFailed / (NotificationSent + NotificationFailed), a period without one counting 0. */
+export const FAILURE_RATE_EXPRESSION = 'FILL(failed, 0) / (FILL(sent, 0) + FILL(failed, 0))';
+
 const WAITING_REASONS_PARKED = ['CIRCUIT_OPEN', 'PAUSED', 'RATE_LIMITED'] as const;
 
 /** A platform metric emitted with a Reason dimension (destination health). */
@@ -106,8 +109,11 @@ export class Monitoring extends Construct {
     });
     const retryExecutions = executions(props.stateMachine);
     const healthExecutions = executions(props.healthStateMachine);
+    // Each count is emitted only in periods with such an outcome, and metric math has no value
+    // where one operand has none: unfilled, a period where every notification failed (no
+    // NotificationSent) would have no rate at all, and the alarm would stay OK.
     const failureRate = new cw.MathExpression({
-      expression: 'failed / (sent + failed)',
+      expression: FAILURE_RATE_EXPRESSION,
       usingMetrics: { sent, failed },
       label: 'Failure rate',
       period: PERIOD,

@@ -831,7 +831,7 @@ describe('monitoring', () => {
     expect(rate).toBeDefined();
     const metrics = rate!.Metrics as Json[];
     expect(metrics.find((m) => m.Expression !== undefined)!.Expression).toBe(
-      'failed / (sent + failed)',
+      'FILL(failed, 0) / (FILL(sent, 0) + FILL(failed, 0))',
     );
     const names = metrics.flatMap((m) =>
       (m.MetricStat as { Metric?: Json } | undefined)?.Metric
