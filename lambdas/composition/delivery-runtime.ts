@@ -110,17 +110,12 @@ export function composeDeliveryRuntime(env: Env, renderer?: Renderer): DeliveryR
       keyExchange: config.tlsKeyExchange,
     }),
     ...(renderer ? { renderer } : {}),
-    // First attempts and resends (the delivery Lambda) pass the per-webhook concurrency cap.
-    ...(renderer
-      ? {
-          gate: new ConcurrencyGate(
-            new DynamoConcurrencyLeases(dynamo, config.notificationsTable),
-            {
-              ceiling: config.webhookConcurrencyCeiling,
-            },
-          ),
-        }
-      : {}),
+    // Every request to a receiver passes its webhook's concurrency cap: first attempts and
+    // resends here in the delivery Lambda, retries and the health driver's releases in the
+    // attempt Lambda, counted together in the shared lease sets.
+    gate: new ConcurrencyGate(new DynamoConcurrencyLeases(dynamo, config.notificationsTable), {
+      ceiling: config.webhookConcurrencyCeiling,
+    }),
     clock: systemClock,
     observer: observability.delivery,
     settings: {

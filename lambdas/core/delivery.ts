@@ -87,7 +87,10 @@ export interface DeliveryDeps {
   readonly clock: Clock;
   readonly observer: DeliveryObserver;
   readonly settings: DeliverySettings;
-  /** The per-webhook concurrency cap of first attempts and resends; absent: no cap. */
+  /**
+   * The per-webhook concurrency cap of every request to a receiver: first attempts, resends,
+   * retries and releases of waiting notifications (not a circuit's probe); absent: no cap.
+   */
   readonly gate?: ConcurrencyGate;
   /** Publishes `platform.notification.failed` when retries are exhausted; none when absent. */
   readonly operationalEvents?: OperationalEventPublisher;
@@ -272,7 +275,7 @@ export class DeliveryService implements ParkedNotifications {
       }
     }
 
-    const admitted = await this.admit(definition, 'initial');
+    const admitted = await this.admit(definition);
     if (admitted.kind === 'park') return this.createParked(base, admitted.reason);
     const { permit, slot } = admitted;
 
@@ -360,20 +363,37 @@ export class DeliveryService implements ParkedNotifications {
       await this.settleWithoutAttempt(notification, 'WEBHOOK_DISABLED');
       return { settled: true };
     }
-    const admission = await this.deps.health?.admit(definition);
+    // At its concurrency cap the retry sends nothing and waits RATE_LIMITED (no attempt used):
+    // the webhook's driver releases it, through the cap. Without destination health there is no
+    // driver to release it, so it is not capped.
+    const permit = this.deps.health ? await this.tryEnterGate(definition) : undefined;
+    if (permit === 'busy')
+      return (await this.park(notification, 'RATE_LIMITED')) ? { settled: true } : 'raced';
+    let admission: Admission | undefined;
+    let request: RenderedRequest | undefined;
+    try {
+      admission = await this.deps.health?.admit(definition);
+      if (admission?.kind !== 'park') request = await this.payloadUnlessErased(notification);
+    } catch (error) {
+      await permit?.release();
+      throw error;
+    }
     if (admission?.kind === 'park') {
+      await permit?.release();
       // Parked: this execution ends; the webhook's health driver releases it later.
       return (await this.park(notification, admission.reason)) ? { settled: true } : 'raced';
     }
-    const request = await this.payloadUnlessErased(notification);
-    if (!request) return { settled: true };
+    if (!request) {
+      await permit?.release();
+      return { settled: true };
+    }
     const attempt = await this.attempt(
       definition,
       id,
       request,
       nextAttemptNumber(notification.attempts),
       'retry',
-      { slot: admission?.slot },
+      { permit, slot: admission?.slot },
     );
     if (!attempt)
       return (await this.park(notification, 'RATE_LIMITED')) ? { settled: true } : 'raced';
@@ -505,7 +525,7 @@ export class DeliveryService implements ParkedNotifications {
         );
         return 'FAILED';
       }
-      const admitted = await this.admit(definition, 'manual');
+      const admitted = await this.admit(definition);
       if (admitted.kind === 'park') {
         const parked = await this.parkResend(notification, admitted.reason, jobId);
         if (parked === 'raced') continue;
@@ -645,7 +665,8 @@ export class DeliveryService implements ParkedNotifications {
    * FAILED after the last), unless the circuit is open again (it parks again) or this is the
    * circuit's probe (it stays parked; the probe was its attempt). With `slot` (a rate-limit
    * slot the driver reserved) it reads what it needs first, then waits for the slot; it stays
-   * parked ('SKIPPED') when `stopped` says so by then, or when it cannot start on time.
+   * parked ('SKIPPED') when `stopped` says so by then, or when it cannot start on time, and
+   * ('BUSY') when its webhook is at its concurrency cap (the probe excepted).
    */
   async release(id: string, opts: ReleaseOptions): Promise<ReleaseOutcome> {
     let slotSpent = false;
@@ -671,13 +692,14 @@ export class DeliveryService implements ParkedNotifications {
           ? 'initial'
           : 'retry';
       const retriesDone = retriesOf(notification) + (trigger === 'retry' ? 1 : 0);
-      // With a slot, the permit comes first and then the wait, so the attempt starts on time.
-      let permit: Permit | undefined;
+      // One attempt per slot: a second one (after a lost race) waits for a later page.
+      if (opts.slot !== undefined && slotSpent) return 'SKIPPED';
+      // The permit comes first and then the slot's wait, so the attempt starts on time. The
+      // probe (one request while the circuit is open) does not wait for the cap.
+      const permit = opts.probe ? undefined : await this.tryEnterGate(definition);
+      if (permit === 'busy') return 'BUSY';
       if (opts.slot !== undefined) {
-        // One attempt per slot: a second one (after a lost race) waits for a later page.
-        if (slotSpent) return 'SKIPPED';
         slotSpent = true;
-        permit = await this.enterGate(definition, trigger);
         await this.deps.health?.waitUntil(opts.slot);
         if (opts.stopped?.()) {
           await permit?.release();
@@ -895,12 +917,11 @@ export class DeliveryService implements ParkedNotifications {
    */
   private async admit(
     definition: WebhookDefinition,
-    trigger: 'initial' | 'manual',
   ): Promise<
     | { kind: 'send'; permit: Permit | undefined; slot: number | undefined }
     | { kind: 'park'; reason: ParkReason }
   > {
-    const permit = await this.enterGate(definition, trigger);
+    const permit = await this.enterGate(definition);
     let admission: Admission | undefined;
     try {
       admission = await this.deps.health?.admit(definition);
@@ -916,18 +937,25 @@ export class DeliveryService implements ParkedNotifications {
   }
 
   /**
-   * First attempts and resends run on the shared delivery Lambdas: they pass the webhook's
-   * concurrency cap. Retries run in their own Lambda, paced by the back-off and the circuit.
+   * A first attempt or a resend on the shared delivery Lambdas passes the webhook's concurrency
+   * cap; turned away, its job goes back to the queue (WebhookAtCapacityError, see defer).
    */
-  private async enterGate(
-    definition: WebhookDefinition,
-    trigger: AttemptTrigger,
-  ): Promise<Permit | undefined> {
-    const gate = trigger === 'retry' ? undefined : this.deps.gate;
-    if (!gate) return undefined;
-    const permit = await gate.enter(definition.id, definition.maxConcurrency);
-    if (!permit) throw new WebhookAtCapacityError(definition.id);
+  private async enterGate(definition: WebhookDefinition): Promise<Permit | undefined> {
+    const permit = await this.tryEnterGate(definition);
+    if (permit === 'busy') throw new WebhookAtCapacityError(definition.id);
     return permit;
+  }
+
+  /** The webhook's concurrency permit, 'busy' at its cap, undefined without a cap. */
+  private async tryEnterGate(definition: WebhookDefinition): Promise<Permit | 'busy' | undefined> {
+    const gate = this.deps.gate;
+    if (!gate) return undefined;
+    return (await gate.enter(definition.id, definition.maxConcurrency)) ?? 'busy';
+  }
+
+  /** How many requests may be in flight to the webhook at once (its driver's releases included). */
+  capOf(definition: WebhookDefinition): number {
+    return this.deps.gate?.capOf(definition.maxConcurrency) ?? Number.POSITIVE_INFINITY;
   }
 
   /**
@@ -943,7 +971,7 @@ export class DeliveryService implements ParkedNotifications {
     trigger: AttemptTrigger,
     { permit: held, slot }: { readonly permit?: Permit; readonly slot?: number } = {},
   ): Promise<{ record: Attempt; result: HttpResult } | undefined> {
-    const permit = held ?? (await this.enterGate(definition, trigger));
+    const permit = held;
     let startedAt = this.deps.clock.now();
     if (slot !== undefined && this.deps.health) {
       const onTime = await this.deps.health.startAt(definition, slot);

@@ -402,6 +402,120 @@ describe('a release step and a slow receiver', () => {
   });
 });
 
+describe('a release step, the rate limit and the concurrency cap', () => {
+  const t0 = Date.parse('2026-12-03T07:00:00Z');
+
+  async function parkedWebhook(
+    id: string,
+    count: number,
+    extra: Record<string, unknown>,
+    reason: 'CIRCUIT_OPEN' | 'PAUSED' = 'CIRCUIT_OPEN',
+  ) {
+    const webhooks = new MemoryWebhookStore();
+    await webhooks.put({ id, enabled: true, version: 1, ...extra } as never);
+    const notifications = new MemoryNotificationStore();
+    for (let i = 0; i < count; i++)
+      await notifications.create(
+        notification(`ntf_${id}_${String(i).padStart(3, '0')}`, {
+          webhookId: id,
+          status: 'WAITING',
+          waitingReason: reason,
+        }),
+        Math.floor(t0 / 1000) + 86_400,
+      );
+    return { webhooks, notifications };
+  }
+
+  it("gives the circuit's probe a rate-limit slot like any request, after the slots already taken", async () => {
+    const nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const store = new MemoryHealthStore();
+    const { gate } = gateWith(store, clock.now);
+    const { webhooks, notifications } = await parkedWebhook('wh_p', 1, { rateLimitPerSecond: 1 });
+    await gate.ensureDriver('wh_p');
+    const record = (await store.get('wh_p'))!;
+    await store.transition(
+      { ...record, state: 'OPEN', openedAt: clock.now().toISOString(), nextProbeAt: null },
+      record.version,
+    );
+    // A delivery took the current slot a moment ago.
+    const taken = await gate.reserveSlot({ id: 'wh_p', rateLimitPerSecond: 1 } as never, 1000);
+    const probes: { slot?: number }[] = [];
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications,
+      webhooks,
+      parked: {
+        release: async (_id, opts) => {
+          probes.push({ slot: opts.slot });
+          return 'SENT';
+        },
+        settleParked: async () => {},
+      },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+    });
+
+    await driver.step({ webhookId: 'wh_p', seq: 1, steps: 0 });
+
+    expect(probes).toHaveLength(1);
+    expect(probes[0]?.slot).toBe(taken! + slotSpacingMs(1));
+  });
+
+  it("releases no more at once than the webhook's maxConcurrency, and after a release turned away at the cap looks again a second later", async () => {
+    let nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const store = new MemoryHealthStore();
+    const { gate } = gateWith(store, clock.now);
+    const { webhooks, notifications } = await parkedWebhook(
+      'wh_c',
+      10,
+      { maxConcurrency: 3 },
+      'PAUSED',
+    );
+    await gate.ensureDriver('wh_c');
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let busy = false;
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications,
+      webhooks,
+      parked: {
+        release: async () => {
+          if (busy) return 'BUSY';
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((resolve) => setImmediate(resolve));
+          inFlight--;
+          return 'SENT';
+        },
+        settleParked: async () => {},
+        capOf: (definition) => definition.maxConcurrency ?? 10,
+      },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: SILENT_HEALTH_OBSERVER,
+    });
+
+    const first = await driver.step({ webhookId: 'wh_c', seq: 1, steps: 0 });
+    expect(maxInFlight).toBe(3);
+    expect(first.wakeAt).toBe(new Date(nowMs).toISOString());
+
+    // Live deliveries now hold every slot of the cap.
+    busy = true;
+    nowMs += 10;
+    const second = await driver.step({ webhookId: 'wh_c', seq: 1, steps: 1 });
+    expect(second.done).toBe(false);
+    expect(second.wakeAt).toBe(new Date(nowMs + 1000).toISOString());
+  });
+});
+
 describe('a disabled or deleted webhook and what waits for it', () => {
   const t0 = Date.parse('2026-12-03T07:00:00Z');
 

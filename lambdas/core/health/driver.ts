@@ -39,8 +39,11 @@ export interface HealthDriverOutput extends HealthDriverInput {
   readonly wakeAt: string;
 }
 
-/** What releasing one parked notification came to. */
-export type ReleaseOutcome = 'SENT' | 'FAILED' | 'WAITING' | 'SKIPPED';
+/**
+ * What releasing one parked notification came to. 'SKIPPED' and 'BUSY' send nothing and leave
+ * it parked; 'BUSY': its webhook is at its concurrency cap.
+ */
+export type ReleaseOutcome = 'SENT' | 'FAILED' | 'WAITING' | 'SKIPPED' | 'BUSY';
 
 export interface ReleaseOptions {
   /** The circuit's probe: a failure keeps it parked. */
@@ -57,6 +60,8 @@ export interface ParkedNotifications {
   release(notificationId: string, opts: ReleaseOptions): Promise<ReleaseOutcome>;
   /** Ends a parked notification without an attempt. */
   settleParked(notificationId: string, reason: FailureReason): Promise<void>;
+  /** The most requests in flight to the webhook at once (its maxConcurrency); none if absent. */
+  capOf?(definition: WebhookDefinition): number;
 }
 
 export interface HealthDriverDeps {
@@ -128,14 +133,18 @@ export class HealthDriver {
       if (autoDisableDue(record, now, settings)) return this.disable(next, record, definition);
       if (record.nextProbeAt !== null && Date.parse(record.nextProbeAt) > now.getTime())
         return this.wake(next, record.nextProbeAt);
-      return this.probe(next, record);
+      return this.probe(next, record, definition);
     }
     if (record.slowUntil !== null && Date.parse(record.slowUntil) > now.getTime())
       return this.wake(next, record.slowUntil);
     return this.releasePage(next, record, definition);
   }
 
-  private async probe(input: HealthDriverInput, record: HealthRecord): Promise<HealthDriverOutput> {
+  private async probe(
+    input: HealthDriverInput,
+    record: HealthRecord,
+    definition: WebhookDefinition,
+  ): Promise<HealthDriverOutput> {
     const { notifications, parked, gate, store, clock, settings } = this.deps;
     const [oldest] = await notifications.listParked(input.webhookId, 1);
     if (oldest === undefined) {
@@ -148,8 +157,14 @@ export class HealthDriver {
       if (!(await store.transition(halfOpen, record.version))) return this.wake(input);
       return this.end(input, { ...halfOpen, version: record.version + 1 });
     }
-    const outcome = await parked.release(oldest, { probe: true });
-    if (outcome === 'SKIPPED') return this.wake(input);
+    // The probe is a request like any other for the rate limit: it takes a slot.
+    let slot: number | undefined;
+    if (definition.rateLimitPerSecond !== undefined) {
+      slot = await gate.reserveSlot(definition, STEP_SEND_BUDGET_MS);
+      if (slot === undefined) return this.wake(input, this.inOneSecond());
+    }
+    const outcome = await parked.release(oldest, { probe: true, slot });
+    if (outcome === 'SKIPPED' || outcome === 'BUSY') return this.wake(input);
     const after = (await gate.current(input.webhookId, true)) ?? record;
     if (outcome === 'SENT') {
       await gate.close(input.webhookId);
@@ -183,10 +198,18 @@ export class HealthDriver {
       limit === undefined
         ? undefined
         : await gate.reserveSlots(definition, STEP_SEND_BUDGET_MS, ids.length);
-    if (slots !== undefined && slots.length === 0)
-      return this.wake(input, new Date(this.deps.clock.now().getTime() + 1000).toISOString());
+    if (slots !== undefined && slots.length === 0) return this.wake(input, this.inOneSecond());
     const batch = slots === undefined ? ids : ids.slice(0, slots.length);
-    const concurrency = Math.max(1, Math.min(settings.releaseConcurrency, limit ?? Infinity));
+    // No more at once than the webhook's concurrency cap (which the releases pass as well).
+    const concurrency = Math.max(
+      1,
+      Math.min(
+        settings.releaseConcurrency,
+        limit ?? Number.POSITIVE_INFINITY,
+        parked.capOf?.(definition) ?? Number.POSITIVE_INFINITY,
+      ),
+    );
+    let busy = false;
     await forEachBounded(batch, concurrency, async (id, index) => {
       // Out of budget: the rest waits for the next step (a slot left unused only sends less).
       if (stop || clock.now().getTime() >= startBy) return;
@@ -196,11 +219,16 @@ export class HealthDriver {
         slot: slots?.[index],
         stopped: () => stop,
       });
-      if (outcome !== 'SKIPPED') released++;
+      if (outcome === 'BUSY') {
+        // The cap is held by other requests (live deliveries): the rest waits with this one.
+        busy = true;
+        stop = true;
+      } else if (outcome !== 'SKIPPED') released++;
       if (await gate.blocked(input.webhookId)) stop = true;
     });
     observer.released(input.webhookId, released);
-    return this.wake(input);
+    // Turned away at the cap with nothing sent: look again in a second, not in a tight loop.
+    return this.wake(input, busy && released === 0 ? this.inOneSecond() : undefined);
   }
 
   private async settlePage(
@@ -310,6 +338,10 @@ export class HealthDriver {
     const now = this.deps.clock.now().getTime();
     const wakeMs = Math.min(at === undefined ? now : Date.parse(at), now + HEARTBEAT_MS);
     return { ...input, done: false, wakeAt: new Date(wakeMs).toISOString() };
+  }
+
+  private inOneSecond(): string {
+    return new Date(this.deps.clock.now().getTime() + 1000).toISOString();
   }
 
   private done(input: HealthDriverInput): HealthDriverOutput {
