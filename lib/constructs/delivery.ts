@@ -165,6 +165,9 @@ export class Delivery extends Construct {
       [ENV.TLS_KEY_EXCHANGE]: props.tlsKeyExchange ?? DEFAULT_SETTINGS.tlsKeyExchange,
       // Errors always log; successes (DEBUG) only in this share of invocations, metrics count all.
       POWERTOOLS_LOGGER_SAMPLE_RATE: String(DELIVERY_LOG_SAMPLE_RATE),
+      // One webhook never holds more than half of the delivery Lambdas, whatever its cap says.
+      // Both Lambdas count a webhook's requests in the same lease sets, so both cap them alike.
+      [ENV.WEBHOOK_CONCURRENCY_CEILING]: String(Math.max(1, Math.floor(maxConcurrency / 2))),
     };
 
     this.attemptFunction = new HandlerFunction(this, 'AttemptFunction', {
@@ -217,8 +220,6 @@ export class Delivery extends Construct {
         [ENV.RETRY_STATE_MACHINE_ARN]: this.retryMachine.stateMachine.stateMachineArn,
         [ENV.HEALTH_STATE_MACHINE_ARN]: this.healthMachine.stateMachine.stateMachineArn,
         [ENV.DELIVERY_CONCURRENCY]: String(deliveryConcurrency),
-        // One webhook never holds more than half of the delivery Lambdas, whatever its cap says.
-        [ENV.WEBHOOK_CONCURRENCY_CEILING]: String(Math.max(1, Math.floor(maxConcurrency / 2))),
       },
       logRetention: props.logRetention,
       vpc,

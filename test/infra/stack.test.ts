@@ -395,6 +395,9 @@ describe('delivery queue', () => {
     const ceiling = Number(env[ENV.WEBHOOK_CONCURRENCY_CEILING]);
     expect(ceiling).toBe(Math.floor(lambdas / 2));
     expect(MAX_CONCURRENCY.default).toBeLessThanOrEqual(ceiling);
+    // Retries and the health driver's releases (the attempt Lambda) count in the same lease
+    // sets: they cap a webhook at the same number.
+    expect(envOf(built, ids.attempt)[ENV.WEBHOOK_CONCURRENCY_CEILING]).toBe(String(ceiling));
   });
 
   it('refuses a batch that could outlast the delivery Lambda', () => {
