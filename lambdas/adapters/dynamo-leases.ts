@@ -4,6 +4,11 @@
  * one returns it (`DELETE` from the set). A refused take reads back the set it was refused on
  * (ReturnValuesOnConditionCheckFailure) and sweeps the leases that expired there, so a lease
  * lost with its Lambda costs its webhook one slot for at most the lease lifetime.
+ *
+ * A take throttled on the lease item (once the SDK's own retries are spent) counts as refused:
+ * the item is contended, so the webhook is busy, and its job goes back to the queue like any
+ * other turned away at the cap, with no attempt used. Failing the job instead would climb its
+ * receive count toward the dead-letter queue while the receiver is merely busy.
  */
 import { randomBytes } from 'node:crypto';
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -65,7 +70,9 @@ export class DynamoConcurrencyLeases implements ConcurrencyLeases {
       );
       return undefined;
     } catch (error) {
-      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      const name = (error as { name?: string }).name ?? '';
+      if (CONTENDED.has(name)) return [];
+      if (name !== 'ConditionalCheckFailedException') throw error;
       const item = (error as { Item?: Record<string, { SS?: string[] }> }).Item;
       return item?.[LEASE_ITEM.setAttribute]?.SS ?? [];
     }
@@ -83,6 +90,14 @@ export class DynamoConcurrencyLeases implements ConcurrencyLeases {
     );
   }
 }
+
+/** Errors that say the lease item is contended rather than broken. */
+const CONTENDED = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+]);
 
 function expiryOf(token: string): number {
   const at = Number(token.slice(token.lastIndexOf('@') + 1));

@@ -17,6 +17,12 @@
  * Within one container the count is local and exact. Across containers the cap can be exceeded
  * only by requests that started while their container still took the webhook for fast (at most
  * one batch per container, when a fast receiver turns slow).
+ *
+ * A lease set found full is remembered here for `fullMemoryMs` (or until a lease of this
+ * container is returned): the jobs of a backlog that come back meanwhile are turned away
+ * without asking the store again. Otherwise a large backlog to a slow receiver would put one
+ * refused conditional write per returning job on the webhook's one lease item, thousands a
+ * second, where DynamoDB throttles; now each container asks about once a second per webhook.
  */
 import { MAX_CONCURRENCY } from './model';
 
@@ -49,6 +55,11 @@ export interface ConcurrencyGateSettings {
   readonly ceiling?: number;
   /** Lifetime of a lease: twice the 15 s a request may take. Default 30 s. */
   readonly leaseTtlMs?: number;
+  /**
+   * How long a lease set found full is taken as full here without asking the store again.
+   * Default slowAfterMs: a leased webhook's requests take at least that long.
+   */
+  readonly fullMemoryMs?: number;
   /** Webhooks remembered per container (least recently used forgotten). Default 10 000. */
   readonly maxTracked?: number;
   readonly now?: () => number;
@@ -84,6 +95,8 @@ interface WebhookState {
   slowUntil: number;
   /** Moving average of request durations (ms), for how long a deferred job waits. */
   latencyMs: number;
+  /** Until when the shared lease set counts as full here (epoch ms): found full, not asked again. */
+  fullUntil: number;
 }
 
 /** SQS caps DelaySeconds at 15 minutes. */
@@ -95,6 +108,7 @@ export class ConcurrencyGate {
   private readonly slowMemoryMs: number;
   private readonly ceiling: number;
   private readonly leaseTtlMs: number;
+  private readonly fullMemoryMs: number;
   private readonly maxTracked: number;
   private readonly now: () => number;
   private readonly random: () => number;
@@ -108,6 +122,7 @@ export class ConcurrencyGate {
     this.slowMemoryMs = settings.slowMemoryMs ?? 60_000;
     this.ceiling = Math.max(1, settings.ceiling ?? MAX_CONCURRENCY.max);
     this.leaseTtlMs = settings.leaseTtlMs ?? 30_000;
+    this.fullMemoryMs = settings.fullMemoryMs ?? this.slowAfterMs;
     this.maxTracked = settings.maxTracked ?? 10_000;
     this.now = settings.now ?? Date.now;
     this.random = settings.random ?? Math.random;
@@ -144,6 +159,8 @@ export class ConcurrencyGate {
     }
     const now = this.now();
     const leased = this.leasedNow(state, now);
+    // Found full a moment ago: turned away without another write to the lease item.
+    if (leased && now < state.fullUntil) return undefined;
     // Counted before the await, so concurrent callers in this container see it.
     state.inFlight++;
     const start = { at: now };
@@ -157,6 +174,7 @@ export class ConcurrencyGate {
         throw error;
       }
       if (token === undefined) {
+        state.fullUntil = this.now() + this.fullMemoryMs;
         this.forget(state, start);
         return undefined;
       }
@@ -168,8 +186,11 @@ export class ConcurrencyGate {
         released = true;
         this.forget(state, start);
         if (durationMs !== undefined) this.observe(state, durationMs);
+        if (token === undefined) return;
         // A lease that cannot be returned expires by itself (leaseTtlMs).
-        if (token !== undefined) await this.leases.release(webhookId, token).catch(() => {});
+        await this.leases.release(webhookId, token).catch(() => {});
+        // This container just freed a slot of the set: it may take one again at once.
+        state.fullUntil = 0;
       },
     };
   }
@@ -241,6 +262,7 @@ export class ConcurrencyGate {
         seen: false,
         slowUntil: 0,
         latencyMs: 0,
+        fullUntil: 0,
       };
     }
     this.states.set(webhookId, state);

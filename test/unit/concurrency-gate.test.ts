@@ -218,6 +218,42 @@ describe('the per-webhook concurrency gate', () => {
     await expect(gate.enter('wh_z', 1)).rejects.toThrow('store down');
   });
 
+  it('asks the store about a lease set found full at most once per fullMemoryMs: a returning backlog writes nothing meanwhile', async () => {
+    const { gate, leases, advance } = setup();
+    // Other containers hold the webhook's two slots.
+    await leases.acquire('wh_busy', 2);
+    await leases.acquire('wh_busy', 2);
+    leases.acquires = 0;
+
+    // The backlog's jobs come back one after another (each turned away, none waiting here).
+    for (let i = 0; i < 50; i++) expect(await gate.enter('wh_busy', 2)).toBeUndefined();
+    expect(leases.acquires).toBe(1);
+    advance(999);
+    expect(await gate.enter('wh_busy', 2)).toBeUndefined();
+    expect(leases.acquires).toBe(1);
+
+    // A second later it asks again, and takes a slot another container has freed.
+    advance(1);
+    const [other] = [...(leases.held.get('wh_busy') ?? [])];
+    await leases.release('wh_busy', other!);
+    const permit = await gate.enter('wh_busy', 2);
+    expect(permit).toBeDefined();
+    expect(leases.acquires).toBe(2);
+    expect(leases.count('wh_busy')).toBe(2);
+  });
+
+  it('asks the store again at once after returning a lease of its own, whatever it found before', async () => {
+    const { gate, leases } = setup();
+    const mine = await gate.enter('wh_pair', 2);
+    await leases.acquire('wh_pair', 2);
+    expect(await gate.enter('wh_pair', 2)).toBeUndefined();
+    const asked = leases.acquires;
+
+    await mine!.release(1500);
+    expect(await gate.enter('wh_pair', 2)).toBeDefined();
+    expect(leases.acquires).toBe(asked + 1);
+  });
+
   it('sends a turned-away job back for about one request time, longer the more often it was turned away', async () => {
     const { gate } = setup();
     await (await gate.enter('wh_slow', 1))!.release(3000);
