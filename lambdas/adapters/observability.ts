@@ -172,7 +172,8 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): Platform
       });
     },
     heartbeat(webhookId, { open, waiting }) {
-      if (open) metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, 1);
+      // Open circuits are counted by the retry sweeper from the health records (an exact gauge
+      // each sweep); this log line still says it per webhook.
       for (const [reason, n] of Object.entries(waiting))
         withReason(metrics, METRIC_NAMES.waitingNotifications, reason, n);
       logger.info('destination health', { webhookId, open, waiting });

@@ -41,6 +41,10 @@ export function createSweeperHandler(deps: SweeperHandlerDeps): SweeperHandler {
     try {
       result = await deps.sweeper.sweep(at);
       deps.metrics.addMetric(METRIC_NAMES.retriesSwept, MetricUnit.Count, result.started);
+      // The gauge of open circuits, read from every health record once per sweep (0 included).
+      const open = result.drivers?.openCircuits;
+      if (open !== undefined)
+        deps.metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, open);
     } finally {
       if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }

@@ -11,6 +11,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/config';
+import { DEFAULTS } from '../../lambdas/defaults';
 import { DEFAULT_SETTINGS } from '../config';
 import { POWERTOOLS_SERVICE_NAME } from './handler-function';
 
@@ -166,8 +167,14 @@ export class Monitoring extends Construct {
         [
           executionsGraph('Health driver executions', healthExecutions),
           graph('Destination health: circuits', [
-            // Every open circuit's driver reports once per 5 minutes: the sum counts them.
-            labelled(platformMetric(METRIC_NAMES.openCircuits), 'open'),
+            // A gauge: the retry sweeper counts the open circuits from the health records at
+            // each sweep; the latest count of each sweep interval.
+            labelled(
+              platformMetric(METRIC_NAMES.openCircuits, 'Maximum').with({
+                period: Duration.seconds(DEFAULTS.retrySweepIntervalSeconds),
+              }),
+              'open (at the last sweep)',
+            ),
             labelled(platformMetric(METRIC_NAMES.circuitOpened), 'opened'),
             labelled(platformMetric(METRIC_NAMES.circuitClosed), 'closed'),
             labelled(platformMetric(METRIC_NAMES.webhookAutoDisabled), 'auto-disabled'),

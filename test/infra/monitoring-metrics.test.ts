@@ -270,7 +270,14 @@ async function emittedByTheLambdas(built: Built): Promise<MetricRef[]> {
     emfOf(async () => {
       const handler = createSweeperHandler({
         sweeper: {
-          sweep: async () => ({ slot: 1, found: 0, started: 0, skipped: 0, errors: [] }),
+          sweep: async () => ({
+            slot: 1,
+            found: 0,
+            started: 0,
+            skipped: 0,
+            errors: [],
+            drivers: { checked: 1, restarted: [], errors: [], openCircuits: 1 },
+          }),
         },
         clock,
         metrics: createMetrics(),

@@ -312,6 +312,31 @@ describe('the sweeper handler', () => {
     ]);
   });
 
+  it('writes the gauge of open circuits the driver watch read, 0 included, and none when it could not read them all', async () => {
+    const { metrics, added } = silentMetrics();
+    const drivers: { openCircuits?: number }[] = [{ openCircuits: 2 }, { openCircuits: 0 }, {}];
+    const handler = createSweeperHandler({
+      sweeper: {
+        sweep: async () => ({
+          slot: 7,
+          found: 0,
+          started: 0,
+          skipped: 0,
+          errors: [],
+          drivers: { checked: 3, restarted: [], errors: [], ...drivers.shift() },
+        }),
+      },
+      clock: { now: () => NOW },
+      metrics,
+      logger,
+    });
+    for (let i = 0; i < 3; i++) await handler({});
+    expect(added.filter(([name]) => name === METRIC_NAMES.openCircuits)).toEqual([
+      [METRIC_NAMES.openCircuits, 2],
+      [METRIC_NAMES.openCircuits, 0],
+    ]);
+  });
+
   it('fails the invocation when a start failed, so the same event is tried again', async () => {
     const { metrics, added } = silentMetrics();
     const handler = createSweeperHandler({
@@ -369,5 +394,29 @@ describe('the driver watch', () => {
     expect(result.restarted).toEqual(['wh_dead']);
     expect(result.checked).toBe(6);
     expect(result.errors.map((e) => e.webhookId)).toEqual(['wh_broken']);
+    // A record it could not read: no gauge rather than a count that misses it.
+    expect(result.openCircuits).toBeUndefined();
+  });
+
+  it('counts the circuits open or half-open of webhooks in service, as the records say now', async () => {
+    const records = new Map([
+      ['wh_open', { ...record('wh_open', 0), state: 'OPEN' as const }],
+      ['wh_half', { ...record('wh_half', 0), state: 'HALF_OPEN' as const }],
+      ['wh_paused_open', { ...record('wh_paused_open', 0), state: 'OPEN' as const, paused: true }],
+      ['wh_closed', record('wh_closed', 0)],
+      ['wh_auto', { ...record('wh_auto', 0), state: 'OPEN' as const, autoDisabled: true }],
+      [
+        'wh_deleted',
+        { ...record('wh_deleted', 0), state: 'OPEN' as const, disabledAt: at.toISOString() },
+      ],
+    ]);
+    const result = await watchDrivers({
+      webhookIds: async () => [...records.keys(), 'wh_norecord'],
+      store: { get: async (id) => records.get(id) },
+      gate: { ensureDriver: async () => {} },
+      clock: { now: () => at },
+      settings: DEFAULT_HEALTH_SETTINGS,
+    });
+    expect(result.openCircuits).toBe(3);
   });
 });

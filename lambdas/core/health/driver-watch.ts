@@ -9,7 +9,7 @@
 import type { Clock, HealthStore } from '../../ports';
 import { forEachBounded } from '../concurrency';
 import type { HealthGate } from './gate';
-import { driverPresumedDead, type HealthSettings } from './model';
+import { driverPresumedDead, type HealthRecord, type HealthSettings } from './model';
 
 export interface DriverWatchDeps {
   /** Every webhook whose notifications may wait (live ones and tombstones). */
@@ -25,6 +25,12 @@ export interface DriverWatchResult {
   readonly checked: number;
   /** Webhooks whose driver was presumed dead and made sure of. */
   readonly restarted: readonly string[];
+  /**
+   * Circuits not closed (OPEN or HALF_OPEN) of webhooks neither disabled nor deleted, as read
+   * now: the dashboard's gauge of open circuits, exact at each sweep. Undefined when the
+   * webhooks or a record could not be read (no figure rather than a false one).
+   */
+  readonly openCircuits?: number;
   readonly errors: readonly { readonly webhookId: string; readonly error: unknown }[];
 }
 
@@ -35,9 +41,15 @@ export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchRe
   const ids = await deps.webhookIds();
   const restarted: string[] = [];
   const errors: { webhookId: string; error: unknown }[] = [];
+  let openCircuits = 0;
+  let unread = 0;
   await forEachBounded(ids, WATCH_PARALLELISM, async (webhookId) => {
     try {
-      const record = await deps.store.get(webhookId);
+      const record = await deps.store.get(webhookId).catch((error: unknown) => {
+        unread++;
+        throw error;
+      });
+      if (record && circuitCountsOpen(record)) openCircuits++;
       if (!record || !driverPresumedDead(record, deps.clock.now(), deps.settings)) return;
       // The gate starts the next driver only if the record still says so (conditional write).
       await deps.gate.ensureDriver(webhookId);
@@ -46,5 +58,15 @@ export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchRe
       errors.push({ webhookId, error });
     }
   });
-  return { checked: ids.length, restarted, errors };
+  return {
+    checked: ids.length,
+    restarted,
+    errors,
+    ...(unread === 0 ? { openCircuits } : {}),
+  };
+}
+
+/** An open (or half-open) circuit of a webhook still in service. */
+function circuitCountsOpen(record: HealthRecord): boolean {
+  return record.state !== 'CLOSED' && record.disabledAt === null && !record.autoDisabled;
 }
