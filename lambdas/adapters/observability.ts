@@ -172,10 +172,8 @@ export function createHealthObserver(logger: Logger, metrics: Metrics): Platform
       });
     },
     heartbeat(webhookId, { open, waiting }) {
-      // Open circuits are counted by the retry sweeper from the health records (an exact gauge
-      // each sweep); this log line still says it per webhook.
-      for (const [reason, n] of Object.entries(waiting))
-        withReason(metrics, METRIC_NAMES.waitingNotifications, reason, n);
+      // Open circuits and waiting notifications are counted by the retry sweeper from the
+      // health records (exact gauges at each sweep); this log line still says them per webhook.
       logger.info('destination health', { webhookId, open, waiting });
     },
   };

@@ -20,6 +20,7 @@ import { loadSweeperConfig, type SweeperConfig } from '../config';
 import { watchDrivers } from '../core/health/driver-watch';
 import { HealthGate } from '../core/health/gate';
 import { DEFAULT_HEALTH_SETTINGS } from '../core/health/model';
+import { WAITING_COUNT_CAP } from '../core/health/service';
 import { RetrySweeper } from '../core/retry-sweep';
 import { createSweeperHandler, type SweeperHandler } from '../handlers/sweeper';
 import { type Env, systemClock } from './support';
@@ -72,6 +73,7 @@ export function composeSweeper(env: Env): SweeperFunction {
         gate,
         clock: systemClock,
         settings: DEFAULT_HEALTH_SETTINGS,
+        countParked: (webhookId) => notifications.countParked(webhookId, WAITING_COUNT_CAP),
       });
   }
   const sweeper = new RetrySweeper({

@@ -45,6 +45,12 @@ export function createSweeperHandler(deps: SweeperHandlerDeps): SweeperHandler {
       const open = result.drivers?.openCircuits;
       if (open !== undefined)
         deps.metrics.addMetric(METRIC_NAMES.openCircuits, MetricUnit.Count, open);
+      // And what waits parked, per reason, 0 included (one EMF line per reason).
+      for (const [reason, n] of Object.entries(result.drivers?.waiting ?? {})) {
+        const single = deps.metrics.singleMetric();
+        single.addDimension('Reason', reason);
+        single.addMetric(METRIC_NAMES.waitingNotifications, MetricUnit.Count, n);
+      }
     } finally {
       if (deps.metrics.hasStoredMetrics()) deps.metrics.publishStoredMetrics();
     }

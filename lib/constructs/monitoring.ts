@@ -38,6 +38,8 @@ export interface MonitoringProps {
 }
 
 const PERIOD = Duration.minutes(5);
+/** The gauges the retry sweeper writes once a sweep. */
+const SWEEP_PERIOD = Duration.seconds(DEFAULTS.retrySweepIntervalSeconds);
 
 /** The platform's own EMF metric (Powertools: namespace Webhooks, dimension service=webhooks). */
 export function platformMetric(metricName: string, statistic = 'Sum'): cw.Metric {
@@ -170,9 +172,7 @@ export class Monitoring extends Construct {
             // A gauge: the retry sweeper counts the open circuits from the health records at
             // each sweep; the latest count of each sweep interval.
             labelled(
-              platformMetric(METRIC_NAMES.openCircuits, 'Maximum').with({
-                period: Duration.seconds(DEFAULTS.retrySweepIntervalSeconds),
-              }),
+              platformMetric(METRIC_NAMES.openCircuits, 'Maximum').with({ period: SWEEP_PERIOD }),
               'open (at the last sweep)',
             ),
             labelled(platformMetric(METRIC_NAMES.circuitOpened), 'opened'),
@@ -181,8 +181,14 @@ export class Monitoring extends Construct {
           ]),
           graph(
             'Waiting notifications per reason',
+            // Gauges the retry sweeper writes at each sweep: the latest per sweep interval.
             WAITING_REASONS_PARKED.map((reason) =>
-              labelled(reasonMetric(METRIC_NAMES.waitingNotifications, reason), reason),
+              labelled(
+                reasonMetric(METRIC_NAMES.waitingNotifications, reason, 'Maximum').with({
+                  period: SWEEP_PERIOD,
+                }),
+                reason,
+              ),
             ),
           ),
           graph('Parked and released', [

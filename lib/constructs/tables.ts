@@ -216,6 +216,8 @@ export class Tables extends Construct {
         actions: ['dynamodb:Query'],
         resources: [
           `${this.notifications.tableArn}/index/${NOTIFICATIONS_TABLE.byStatusIndex.name}`,
+          // What waits parked per webhook: the waiting gauge the sweeper writes.
+          `${this.notifications.tableArn}/index/${NOTIFICATIONS_TABLE.byParkedIndex.name}`,
         ],
       }),
     );

@@ -85,7 +85,7 @@ describe('retry sweeper', () => {
     });
   });
 
-  it('may query the byStatus index, read notifications, update health records only, scan webhook ids and start retry and driver executions, nothing more', () => {
+  it('may query the byStatus and byParked indexes, read notifications, update health records only, scan webhook ids and start retry and driver executions, nothing more', () => {
     const table = logicalId(built.stack.tables.notifications);
     const webhooks = logicalId(built.stack.tables.webhooks);
     const key = logicalId(built.stack.tables.key);
@@ -119,6 +119,9 @@ describe('retry sweeper', () => {
     expect(on(healthMachine)).toEqual(['states:StartExecution']);
     const query = granted.find((g) => g.actions.includes('dynamodb:Query'));
     expect(query?.resource).toContain('/index/byStatus');
+    // What waits parked, for the waiting gauge; no other index (not byWebhook's history).
+    expect(query?.resource).toContain('/index/byParked');
+    expect(query?.resource.match(/\/index\//g)).toHaveLength(2);
     expect(query?.actions).toEqual(['dynamodb:Query']);
     const getItem = granted.find((g) => g.actions.includes('dynamodb:GetItem'));
     expect(getItem?.resource).not.toContain('/index/');

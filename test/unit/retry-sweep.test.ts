@@ -312,6 +312,52 @@ describe('the sweeper handler', () => {
     ]);
   });
 
+  it('writes the waiting gauge per reason, with its Reason dimension, 0 included', async () => {
+    const { metrics } = silentMetrics();
+    const lines: { dimensions: Record<string, string>; name: string; value: number }[] = [];
+    jest.spyOn(metrics, 'singleMetric').mockImplementation(() => {
+      const dimensions: Record<string, string> = {};
+      const single = {
+        addDimension: (name: string, value: string) => {
+          dimensions[name] = value;
+          return single;
+        },
+        addMetric: (name: string, _unit: unknown, value: number) => {
+          lines.push({ dimensions: { ...dimensions }, name, value });
+          return single;
+        },
+      };
+      return single as unknown as Metrics;
+    });
+    const handler = createSweeperHandler({
+      sweeper: {
+        sweep: async () => ({
+          slot: 7,
+          found: 0,
+          started: 0,
+          skipped: 0,
+          errors: [],
+          drivers: {
+            checked: 2,
+            restarted: [],
+            errors: [],
+            openCircuits: 1,
+            waiting: { CIRCUIT_OPEN: 4, PAUSED: 0, RATE_LIMITED: 1 },
+          },
+        }),
+      },
+      clock: { now: () => NOW },
+      metrics,
+      logger,
+    });
+    await handler({});
+    expect(lines).toEqual([
+      { dimensions: { Reason: 'CIRCUIT_OPEN' }, name: METRIC_NAMES.waitingNotifications, value: 4 },
+      { dimensions: { Reason: 'PAUSED' }, name: METRIC_NAMES.waitingNotifications, value: 0 },
+      { dimensions: { Reason: 'RATE_LIMITED' }, name: METRIC_NAMES.waitingNotifications, value: 1 },
+    ]);
+  });
+
   it('writes the gauge of open circuits the driver watch read, 0 included, and none when it could not read them all', async () => {
     const { metrics, added } = silentMetrics();
     const drivers: { openCircuits?: number }[] = [{ openCircuits: 2 }, { openCircuits: 0 }, {}];
@@ -418,5 +464,43 @@ describe('the driver watch', () => {
       settings: DEFAULT_HEALTH_SETTINGS,
     });
     expect(result.openCircuits).toBe(3);
+    // Without a count of what waits, no waiting gauge.
+    expect(result.waiting).toBeUndefined();
+  });
+
+  it('sums what waits parked per reason over the webhooks whose record says something may wait, and gives no sum when a count failed', async () => {
+    const records = new Map([
+      ['wh_open', { ...record('wh_open', 0), state: 'OPEN' as const }],
+      ['wh_paused', { ...record('wh_paused', 0, false), paused: true }],
+      ['wh_limited', record('wh_limited', 0)],
+      ['wh_quiet', record('wh_quiet', 0, false)],
+    ]);
+    const counts: Record<string, { CIRCUIT_OPEN: number; PAUSED: number; RATE_LIMITED: number }> = {
+      wh_open: { CIRCUIT_OPEN: 5, PAUSED: 0, RATE_LIMITED: 0 },
+      wh_paused: { CIRCUIT_OPEN: 0, PAUSED: 7, RATE_LIMITED: 0 },
+      wh_limited: { CIRCUIT_OPEN: 0, PAUSED: 0, RATE_LIMITED: 2 },
+      // Never asked: a closed circuit, no pause and no driver hold nothing parked.
+      wh_quiet: { CIRCUIT_OPEN: 100, PAUSED: 100, RATE_LIMITED: 100 },
+    };
+    const asked: string[] = [];
+    const watch = (failOn?: string) =>
+      watchDrivers({
+        webhookIds: async () => [...records.keys()],
+        store: { get: async (id) => records.get(id) },
+        gate: { ensureDriver: async () => {} },
+        clock: { now: () => at },
+        settings: DEFAULT_HEALTH_SETTINGS,
+        countParked: async (id) => {
+          asked.push(id);
+          if (id === failOn) throw new Error('throttled');
+          return counts[id]!;
+        },
+      });
+    const result = await watch();
+    expect(result.waiting).toEqual({ CIRCUIT_OPEN: 5, PAUSED: 7, RATE_LIMITED: 2 });
+    expect(asked.sort()).toEqual(['wh_limited', 'wh_open', 'wh_paused']);
+    const failed = await watch('wh_paused');
+    expect(failed.waiting).toBeUndefined();
+    expect(failed.openCircuits).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@
  */
 import type { Clock, HealthStore } from '../../ports';
 import { forEachBounded } from '../concurrency';
+import type { ParkReason } from '../model';
 import type { HealthGate } from './gate';
 import { driverPresumedDead, type HealthRecord, type HealthSettings } from './model';
 
@@ -18,6 +19,8 @@ export interface DriverWatchDeps {
   readonly gate: Pick<HealthGate, 'ensureDriver'>;
   readonly clock: Clock;
   readonly settings: Pick<HealthSettings, 'driverLeaseMs'>;
+  /** What waits parked for a webhook, per reason (for the gauge); absent: not counted. */
+  readonly countParked?: (webhookId: string) => Promise<Record<ParkReason, number>>;
 }
 
 export interface DriverWatchResult {
@@ -31,6 +34,12 @@ export interface DriverWatchResult {
    * webhooks or a record could not be read (no figure rather than a false one).
    */
   readonly openCircuits?: number;
+  /**
+   * Notifications waiting parked, per reason, over every webhook whose record says something
+   * may wait (a driver running, a circuit not closed, a pause). Undefined like openCircuits,
+   * or when a count failed.
+   */
+  readonly waiting?: Record<ParkReason, number>;
   readonly errors: readonly { readonly webhookId: string; readonly error: unknown }[];
 }
 
@@ -43,6 +52,7 @@ export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchRe
   const errors: { webhookId: string; error: unknown }[] = [];
   let openCircuits = 0;
   let unread = 0;
+  const waiting: Record<ParkReason, number> = { CIRCUIT_OPEN: 0, PAUSED: 0, RATE_LIMITED: 0 };
   await forEachBounded(ids, WATCH_PARALLELISM, async (webhookId) => {
     try {
       const record = await deps.store.get(webhookId).catch((error: unknown) => {
@@ -50,6 +60,13 @@ export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchRe
         throw error;
       });
       if (record && circuitCountsOpen(record)) openCircuits++;
+      if (record && deps.countParked && mayHoldParked(record)) {
+        const counts = await deps.countParked(webhookId).catch((error: unknown) => {
+          unread++;
+          throw error;
+        });
+        for (const reason of PARK_REASONS) waiting[reason] += counts[reason];
+      }
       if (!record || !driverPresumedDead(record, deps.clock.now(), deps.settings)) return;
       // The gate starts the next driver only if the record still says so (conditional write).
       await deps.gate.ensureDriver(webhookId);
@@ -62,8 +79,23 @@ export async function watchDrivers(deps: DriverWatchDeps): Promise<DriverWatchRe
     checked: ids.length,
     restarted,
     errors,
-    ...(unread === 0 ? { openCircuits } : {}),
+    ...(unread === 0 ? { openCircuits, ...(deps.countParked ? { waiting } : {}) } : {}),
   };
+}
+
+/** Reasons a notification waits parked (the waiting gauge's dimension). */
+const PARK_REASONS = [
+  'CIRCUIT_OPEN',
+  'PAUSED',
+  'RATE_LIMITED',
+] as const satisfies readonly ParkReason[];
+
+/**
+ * Whether notifications of the webhook may wait parked: every parked notification has a driver
+ * (the watch restarts dead ones), and a circuit not closed or a pause parks what arrives.
+ */
+function mayHoldParked(record: HealthRecord): boolean {
+  return record.driverRunning || record.state !== 'CLOSED' || record.paused;
 }
 
 /** An open (or half-open) circuit of a webhook still in service. */
