@@ -97,6 +97,7 @@ export class WebhooksStack extends Stack {
       oldestMessageAlarmSeconds: s.oldestMessageAlarmSeconds,
       failureRateThreshold: s.failureRateAlarmThreshold,
       natHealth: this.network.natHealth,
+      sweeperRunsLost: this.retrySweeper.metricRunsLost(),
       topicKey: this.tables.key,
     });
 

@@ -33,6 +33,8 @@ export interface MonitoringProps {
   readonly failureRateThreshold?: number;
   /** Encrypts the alarm topic (the tables' key): CloudWatch may use it for that topic only. */
   readonly topicKey: kms.IKey;
+  /** Scheduled retry sweeper runs lost (never started or dropped): one alarm. Default: none. */
+  readonly sweeperRunsLost?: cw.IMetric;
   /** NAT instances (natProvider `instance`): 1 while one is unhealthy; on the dashboard, one alarm. */
   readonly natHealth?: readonly cw.IMetric[];
 }
@@ -275,6 +277,16 @@ export class Monitoring extends Construct {
         "A health driver execution failed: its webhook's parked notifications wait for the next park or resume to start one.",
     });
 
+    if (props.sweeperRunsLost !== undefined) {
+      this.alarm('SweeperRunsLost', {
+        metric: props.sweeperRunsLost,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription:
+          'A scheduled run of the retry sweeper was lost (EventBridge could not invoke it, or Lambda dropped it: throttled for a whole sweep interval, or failed three times). While runs are lost, failed retry executions and dead health drivers are not restarted.',
+      });
+    }
     this.watchNatInstances(props.natHealth ?? []);
 
     this.dashboard.addWidgets(

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -37,6 +38,30 @@ export class RetrySweeper extends Construct {
   readonly function: HandlerFunction;
   readonly rule: events.Rule;
 
+  /**
+   * Scheduled runs lost: EventBridge could not invoke the function (`FailedInvocations` of the
+   * rule), or Lambda dropped a run it could not start in time (throttled) or that failed all its
+   * tries (`AsyncEventsDropped`). One data point per sweep interval.
+   */
+  metricRunsLost(): cw.IMetric {
+    const period = Duration.seconds(DEFAULTS.retrySweepIntervalSeconds);
+    return new cw.MathExpression({
+      expression: 'FILL(dropped, 0) + FILL(failedInvocations, 0)',
+      usingMetrics: {
+        dropped: this.function.metric('AsyncEventsDropped', { period, statistic: 'Sum' }),
+        failedInvocations: new cw.Metric({
+          namespace: 'AWS/Events',
+          metricName: 'FailedInvocations',
+          dimensionsMap: { RuleName: this.rule.ruleName },
+          period,
+          statistic: 'Sum',
+        }),
+      },
+      period,
+      label: 'retry sweeper runs lost',
+    });
+  }
+
   constructor(scope: Construct, id: string, props: RetrySweeperProps) {
     super(scope, id);
     const interval = Duration.seconds(DEFAULTS.retrySweepIntervalSeconds);
@@ -67,6 +92,11 @@ export class RetrySweeper extends Construct {
     props.tables.grantWebhookIds(this.function);
     props.tables.grantHealthRecords(this.function);
     props.healthMachine.grantStartExecution(this.function);
+
+    // A run Lambda could not start within one interval is worth nothing: the next one is due.
+    // Dropped instead of kept for the default 6 hours, it shows as AsyncEventsDropped, which
+    // the `SweeperRunsLost` alarm watches (a persistently throttled sweeper alarms at once).
+    this.function.configureAsyncInvoke({ maxEventAge: interval, retryAttempts: 2 });
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Webhooks: runs the retry sweeper',

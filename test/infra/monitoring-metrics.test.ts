@@ -330,7 +330,7 @@ const AWS_METRICS: Record<
   ],
   'AWS/Lambda': [
     {
-      metrics: ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions'],
+      metrics: ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions', 'AsyncEventsDropped'],
       dimensions: { FunctionName: 'AWS::Lambda::Function' },
     },
   ],
@@ -346,6 +346,12 @@ const AWS_METRICS: Record<
     {
       metrics: ['Count', '4xx', '5xx', 'Latency'],
       dimensions: { ApiId: 'AWS::ApiGatewayV2::Api' },
+    },
+  ],
+  'AWS/Events': [
+    {
+      metrics: ['FailedInvocations'],
+      dimensions: { RuleName: 'AWS::Events::Rule' },
     },
   ],
   'AWS/EC2': [

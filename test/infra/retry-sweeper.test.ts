@@ -154,6 +154,45 @@ describe('retry sweeper', () => {
     );
     expect(alarms).toHaveLength(1);
   });
+  it('alarms when a scheduled run is lost: never invoked, or dropped after one interval', () => {
+    const [ruleId] = resourcesOf(built, 'AWS::Events::Rule').find(([, p]) =>
+      references(p.Targets, fn),
+    )!;
+    const invokeConfigs = resourcesOf(built, 'AWS::Lambda::EventInvokeConfig').filter(([, p]) =>
+      references(p.FunctionName, fn),
+    );
+    expect(invokeConfigs).toHaveLength(1);
+    expect(invokeConfigs[0]![1].MaximumEventAgeInSeconds).toBe(DEFAULTS.retrySweepIntervalSeconds);
+
+    interface AlarmQuery {
+      readonly Id: string;
+      readonly Expression?: string;
+      readonly ReturnData?: boolean;
+      readonly MetricStat?: {
+        readonly Metric: { MetricName: string; Namespace: string; Dimensions: unknown };
+      };
+    }
+    const queriesOf = (p: Record<string, unknown>) => (p.Metrics ?? []) as AlarmQuery[];
+    const alarms = resourcesOf(built, 'AWS::CloudWatch::Alarm').filter(([, p]) =>
+      queriesOf(p).some((q) => q.MetricStat?.Metric.MetricName === 'AsyncEventsDropped'),
+    );
+    expect(alarms).toHaveLength(1);
+    const [, alarm] = alarms[0]!;
+    const queries = queriesOf(alarm);
+    const metric = (name: string) => queries.find((q) => q.MetricStat?.Metric.MetricName === name)!;
+    expect(metric('AsyncEventsDropped').MetricStat!.Metric.Namespace).toBe('AWS/Lambda');
+    expect(references(metric('AsyncEventsDropped').MetricStat!.Metric.Dimensions, fn)).toBe(true);
+    expect(metric('FailedInvocations').MetricStat!.Metric.Namespace).toBe('AWS/Events');
+    expect(references(metric('FailedInvocations').MetricStat!.Metric.Dimensions, ruleId)).toBe(
+      true,
+    );
+    const expression = queries.find((q) => q.Expression !== undefined)!;
+    expect(expression.Expression).toBe('FILL(dropped, 0) + FILL(failedInvocations, 0)');
+    expect(expression.ReturnData).not.toBe(false);
+    expect(alarm.Threshold).toBe(1);
+    expect(alarm.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    expect(alarm.AlarmActions).toHaveLength(1);
+  });
 });
 
 describe('retry sweeper settings', () => {

@@ -830,7 +830,11 @@ describe('monitoring', () => {
     expect(
       byMetric('ExecutionsFailed').map((a) => (a.Dimensions as { Value: unknown }[])[0]!.Value),
     ).toEqual([{ Ref: ids.machine }, { Ref: ids.healthMachine }]);
-    const rate = alarms.find((a) => Array.isArray(a.Metrics));
+    const rate = alarms.find(
+      (a) =>
+        Array.isArray(a.Metrics) &&
+        (a.Metrics as Json[]).some((m) => String(m.Expression).startsWith('FILL(failed, 0) /')),
+    );
     expect(rate).toBeDefined();
     const metrics = rate!.Metrics as Json[];
     expect(metrics.find((m) => m.Expression !== undefined)!.Expression).toBe(
