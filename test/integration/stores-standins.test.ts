@@ -190,7 +190,9 @@ describe('local stand-ins with a data directory', () => {
       new GetItemCommand({ TableName: running.tables.webhooks, Key: { id: { S: 'wh_kept' } } }),
     );
     expect(out.Item?.name?.S).toBe('kept');
-  });
+    // Two starts of DynamoDB Local (a JVM) and the tables: past the 60 s default on a loaded
+    // 2-core machine (a CI run beside other work took longer).
+  }, 180_000);
 });
 
 describe('local stand-ins killed outright', () => {
