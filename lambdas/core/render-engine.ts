@@ -148,6 +148,64 @@ export function isOutputLimit(err: unknown): boolean {
   );
 }
 
+/**
+ * JSON.stringify(value, null, space), charged to the render's memory limit while it is being
+ * built: the replacer sees each value before it is written and charges its text, the key
+ * before it and the indentation in front of it. Text far larger than the limit (an indented
+ * dump of deeply nested data, an array holding one big value many times) stops with the
+ * limit's error instead of being built first and charged afterwards. `circular`: written in
+ * place of a value that contains itself (inspect); without it such a value throws, as in JSON.
+ */
+export function chargedJson(
+  value: unknown,
+  space: unknown,
+  memory: { use(count: number): void },
+  circular?: string,
+): string | undefined {
+  if (typeof value !== 'object' || value === null) {
+    const out = JSON.stringify(value, null, space as number | string | undefined);
+    memory.use(out?.length ?? 0);
+    return out;
+  }
+  // The indentation JSON.stringify uses: up to 10 spaces, or the first 10 characters of a string.
+  const gap =
+    typeof space === 'number'
+      ? Math.max(0, Math.min(10, Math.floor(space)))
+      : typeof space === 'string'
+        ? Math.min(10, space.length)
+        : 0;
+  const ancestors: unknown[] = [];
+  return JSON.stringify(
+    value,
+    function (this: unknown, key: string, val: unknown) {
+      // `this` is the object holding `val`: the ancestors above it are done.
+      while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop();
+      const depth = ancestors.length;
+      let chars = 0;
+      if (depth > 0) {
+        // The comma, the line break and indentation, and a member's `"key": `.
+        chars += 1 + (gap > 0 ? 1 + depth * gap : 0);
+        if (!Array.isArray(this)) chars += key.length + 3 + (gap > 0 ? 1 : 0);
+      }
+      let out = val;
+      if (typeof val === 'string') chars += val.length + 2;
+      else if (typeof val === 'object' && val !== null) {
+        if (circular !== undefined && ancestors.includes(val)) {
+          out = circular;
+          chars += circular.length + 2;
+        } else {
+          ancestors.push(val);
+          // The brackets, the closing one on a line of its own when indented.
+          chars += 2 + (gap > 0 ? 1 + depth * gap : 0);
+        }
+      } else chars += String(val).length;
+      memory.use(chars);
+      return out;
+    },
+    space as number | string | undefined,
+  );
+}
+
 export function createEngine(): Liquid {
   const engine = new Liquid({
     strictVariables: false,
@@ -169,16 +227,18 @@ export function createEngine(): Liquid {
   for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
   engine.registerTag('capture', BudgetedCaptureTag);
   const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
-    const v = toValue(value);
-    const out =
-      (typeof space === 'number'
-        ? JSON.stringify(v, null, Math.min(space, 10))
-        : JSON.stringify(v)) ?? 'null';
-    this.context.memoryLimit.use(out.length);
-    return out;
+    const indent = typeof space === 'number' ? Math.min(space, 10) : undefined;
+    return chargedJson(toValue(value), indent, this.context.memoryLimit) ?? 'null';
   };
   engine.registerFilter('json', json);
   engine.registerFilter('jsonify', json);
+  // liquidjs's own inspect charges each value but not the indentation between them.
+  engine.registerFilter(
+    'inspect',
+    function (this: { context: Context }, value: unknown, space: unknown = 0): string {
+      return chargedJson(value, space, this.context.memoryLimit, '[Circular]') ?? '';
+    },
+  );
   engine.registerFilter(
     'xml_escape',
     function (this: { context: Context }, value: unknown): string {

@@ -14,6 +14,7 @@ import {
   MAX_BLOCK_DEPTH,
   MAX_RENDER_OUTPUT_CHARS,
   MAX_TEMPLATE_TAGS,
+  RENDER_MEMORY_LIMIT,
 } from '../../lambdas/core/render-limits';
 import { requestSizeBytes } from '../../lambdas/core/request-rules';
 
@@ -410,6 +411,58 @@ describe('hostile templates', () => {
     const err = templateError(() => renderer.validate(text(body)));
 
     expect(err.details).toEqual([expect.objectContaining({ path: 'body' })]);
+  });
+
+  /** Renders `body` over `data` and the longest text JSON.stringify returned meanwhile. */
+  function renderWatchingJson(body: string, data: Record<string, unknown>) {
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      const err = templateError(() => new Renderer().render(text(body), contextFor(data)));
+      const longest = Math.max(
+        0,
+        ...stringify.mock.results.map((r) =>
+          r.type === 'return' && typeof r.value === 'string' ? r.value.length : 0,
+        ),
+      );
+      return { err, longest };
+    } finally {
+      stringify.mockRestore();
+    }
+  }
+
+  // Arrays nested 300 levels deep around 10,000 numbers (a template nests values with push;
+  // events stop at 32 levels): indented by 10, each number sits on a line of 3,000 spaces, 30
+  // million characters in all.
+  const deep = () => {
+    let v: unknown = new Array(10_000).fill(1);
+    for (let i = 0; i < 300; i++) v = [v];
+    return { nested: v };
+  };
+
+  it.each([
+    ['json', '{{ data.nested | json: 10 }}'],
+    ['inspect', '{{ data.nested | inspect: 10 }}'],
+  ])('stops an indented %s dump of deeply nested data before building its text', (_f, body) => {
+    const { err, longest } = renderWatchingJson(body, deep());
+
+    expect(err.details[0]!.message).toContain('memory alloc limit exceeded');
+    expect(longest).toBeLessThan(RENDER_MEMORY_LIMIT);
+  });
+
+  it.each(['json', 'inspect'])('writes %s text as JSON.stringify does, indented or not', (f) => {
+    const data = { a: [1, 'two', { b: null, c: [true, { d: 'é"\\' }] }, []], e: {} };
+    const body = `{{ data | ${f} }}|{{ data | ${f}: 2 }}|{{ data.a | ${f}: 10 }}|{{ data.e | ${f} }}`;
+
+    const out = new Renderer().render(text(body), contextFor(data)).body;
+
+    expect(out).toBe(
+      [
+        JSON.stringify(data),
+        JSON.stringify(data, null, 2),
+        JSON.stringify(data.a, null, 10),
+        JSON.stringify(data.e),
+      ].join('|'),
+    );
   });
 });
 
