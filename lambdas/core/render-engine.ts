@@ -206,6 +206,59 @@ export function chargedJson(
   );
 }
 
+/**
+ * The characters `value` amounts to when written out (strings by their length, members by
+ * their key and value, at least 1 per value), counted per reference: an array holding the
+ * same array twice counts it twice. Stops counting past `cap`, so the walk is bounded too.
+ */
+function writtenSize(value: unknown, cap: number): number {
+  let total = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0 && total <= cap) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      total += Math.max(1, next.length);
+      continue;
+    }
+    const v = typeof next === 'object' && next !== null ? toValue(next) : next;
+    if (typeof v === 'string') total += Math.max(1, v.length);
+    else if (Array.isArray(v)) {
+      total += 1;
+      for (let i = v.length - 1; i >= 0; i--) pending.push(v[i]);
+    } else if (typeof v === 'object' && v !== null) {
+      total += 1;
+      for (const key of Object.keys(v)) {
+        total += key.length;
+        pending.push((v as Record<string, unknown>)[key]);
+      }
+    } else total += 1;
+  }
+  return total;
+}
+
+/**
+ * liquidjs charges `push`, `unshift` and `concat` for the elements they copy (the references),
+ * not for what those elements amount to, so a loop pushing one big value (or concatenating an
+ * array with itself) makes an array that writes out to gigabytes while charged a few thousand
+ * units; every filter that turns it into text (`append`, `upcase`, `join`, output itself)
+ * then builds that text before any limit sees it. Charged here for what they add, the sum of
+ * everything charged bounds what any value a template makes can write out.
+ */
+function chargeAddedValues(engine: Liquid): void {
+  for (const name of ['push', 'unshift', 'concat']) {
+    const original = engine.filters[name];
+    const handler = typeof original === 'function' ? original : original?.handler;
+    if (!handler) throw new Error(`liquidjs has no ${name} filter`);
+    engine.registerFilter(
+      name,
+      function (this: { context: Context }, value: unknown, added: unknown, ...rest: unknown[]) {
+        this.context.memoryLimit.use(writtenSize(added, RENDER_MEMORY_LIMIT));
+        return handler.call(this as never, value, added, ...rest);
+      },
+    );
+  }
+}
+
 export function createEngine(): Liquid {
   const engine = new Liquid({
     strictVariables: false,
@@ -226,6 +279,7 @@ export function createEngine(): Liquid {
   });
   for (const tag of ['include', 'render', 'layout', 'block']) delete engine.tags[tag];
   engine.registerTag('capture', BudgetedCaptureTag);
+  chargeAddedValues(engine);
   const json = function (this: { context: Context }, value: unknown, space?: unknown): string {
     const indent = typeof space === 'number' ? Math.min(space, 10) : undefined;
     return chargedJson(toValue(value), indent, this.context.memoryLimit) ?? 'null';

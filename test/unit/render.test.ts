@@ -449,6 +449,38 @@ describe('hostile templates', () => {
     expect(longest).toBeLessThan(RENDER_MEMORY_LIMIT);
   });
 
+  it.each([
+    [
+      'pushing one long string many times',
+      '{% assign b = "" | split: "," %}{% for i in (1..100) %}{% assign b = b | push: data.s %}{% endfor %}{{ b | size }}',
+    ],
+    [
+      'unshifting one long string many times',
+      '{% assign b = "" | split: "," %}{% for i in (1..100) %}{% assign b = b | unshift: data.s %}{% endfor %}{{ b | size }}',
+    ],
+    [
+      'concatenating an array with itself',
+      '{% assign b = "" | split: "," | push: data.s %}{% for i in (1..7) %}{% assign b = b | concat: b %}{% endfor %}{{ b | size }}',
+    ],
+  ])('charges an array for what its elements write out: stops %s', (_name, body) => {
+    // 128 copies of 100,000 characters: 12.8 million characters once written out.
+    const data = { s: 'x'.repeat(100_000) };
+
+    const err = templateError(() => new Renderer().render(text(body), contextFor(data)));
+
+    expect(err.details[0]!.message).toContain('memory alloc limit exceeded');
+  });
+
+  it('still builds arrays of event values in a loop', () => {
+    const items = Array.from({ length: 1000 }, (_, i) => ({ name: `item-${i}`, tags: ['a', 'b'] }));
+    const body =
+      '{% assign names = "" | split: "," %}{% for item in data.items %}{% assign names = names | push: item.name | concat: item.tags %}{% endfor %}{{ names | size }} {{ names | last }}';
+
+    const out = new Renderer().render(text(body), contextFor({ items })).body;
+
+    expect(out).toBe('3000 b');
+  });
+
   it.each(['json', 'inspect'])('writes %s text as JSON.stringify does, indented or not', (f) => {
     const data = { a: [1, 'two', { b: null, c: [true, { d: 'é"\\' }] }, []], e: {} };
     const body = `{{ data | ${f} }}|{{ data | ${f}: 2 }}|{{ data.a | ${f}: 10 }}|{{ data.e | ${f} }}`;
