@@ -176,8 +176,8 @@ export function renderSteps(steps: readonly Step[], ctx: Context, emitter: Cappe
       continue;
     }
     if (step.kind === 'output') {
-      // No time check here: an output step does bounded work (its filters are charged to the
-      // memory limit); the clock is read before each tag, as liquidjs does.
+      // No time check here: each filter reads the clock itself (render-engine.ts), and the
+      // clock is read before each tag, as liquidjs does.
       let value: unknown;
       try {
         value = evalOutput(step, ctx);

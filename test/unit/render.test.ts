@@ -481,6 +481,27 @@ describe('hostile templates', () => {
     expect(out).toBe('3000 b');
   });
 
+  it.each([
+    ['at the top level (fast path)', `{{ data.s${' | upcase'.repeat(30)} }}`],
+    ['inside a tag (liquidjs)', `{% if true %}{{ data.s${' | upcase'.repeat(30)} }}{% endif %}`],
+  ])('reads the render clock before every filter of one output %s', (_where, body) => {
+    // A clock that moves 100 ms at each reading. Read only before each output, these 30
+    // filters would run to the end whatever they cost (a long chain of sort_natural over event
+    // data took seconds); read before each filter, the 1 s budget stops them.
+    let clock = 0;
+    const now = jest.spyOn(performance, 'now').mockImplementation(() => {
+      clock += 100;
+      return clock;
+    });
+    try {
+      const err = templateError(() => new Renderer().render(text(body), ctx));
+
+      expect(err.details).toEqual([{ path: 'body', message: 'template render limit exceeded' }]);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it.each(['json', 'inspect'])('writes %s text as JSON.stringify does, indented or not', (f) => {
     const data = { a: [1, 'two', { b: null, c: [true, { d: 'é"\\' }] }, []], e: {} };
     const body = `{{ data | ${f} }}|{{ data | ${f}: 2 }}|{{ data.a | ${f}: 10 }}|{{ data.e | ${f} }}`;
