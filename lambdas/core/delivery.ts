@@ -111,6 +111,9 @@ export interface JobContext {
 /** How many notifications one resendQuery job expands before handing on a continuation. */
 export const RESEND_PAGE_SIZE = 100;
 
+/** The longest a throttled job is put back for (seconds). */
+export const THROTTLED_MAX_DELAY_SECONDS = 300;
+
 /** How often an attempt is re-recorded when a concurrent attempt took its number. */
 const RECORD_RACE_RETRIES = 3;
 
@@ -168,6 +171,26 @@ export class DeliveryService implements ParkedNotifications {
         return this.defer(job, error.webhookId);
       throw error;
     }
+  }
+
+  /**
+   * Puts a job back into the queue after AWS throttled one of its calls (a table, the queue,
+   * StartExecution), as a new message hidden for a back-off that doubles with each throttling
+   * (1 to 2 s first, at most 5 min): its receive count, which leads to the dead-letter queue,
+   * does not grow, so a long throttling never sends it there. Whatever the job did before the
+   * throttled call it finds done when it runs again (every write is conditional), and a deliver
+   * job that stored its request sends at once. Answers the delay chosen.
+   */
+  async requeueThrottled(job: DeliveryJob): Promise<number> {
+    const throttled = (job.throttled ?? 0) + 1;
+    const random = this.deps.settings.random ?? Math.random;
+    const base = 2 ** Math.min(throttled - 1, 9);
+    const delaySeconds = Math.min(
+      THROTTLED_MAX_DELAY_SECONDS,
+      Math.max(1, Math.round(base * (1 + random()))),
+    );
+    await this.deps.queue.enqueue([{ ...job, throttled }], { delaySeconds });
+    return delaySeconds;
   }
 
   /**
@@ -262,6 +285,7 @@ export class DeliveryService implements ParkedNotifications {
       if (
         job.awaitedFirst !== true &&
         (job.deferrals ?? 0) === 0 &&
+        (job.throttled ?? 0) === 0 &&
         (context.receiveCount ?? 1) <= 1
       )
         return this.awaitFirstAttempt(job);

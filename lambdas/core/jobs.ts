@@ -21,6 +21,8 @@ export function parseDeliveryJob(body: string): DeliveryJob {
     throw new MalformedJobError('queue message is not JSON');
   }
   if (!isObject(job)) throw new MalformedJobError('queue message is not an object');
+  if (!isCount(job.throttled))
+    throw new MalformedJobError('queue message has an invalid throttled count');
   switch (job.kind) {
     case 'deliver': {
       const event = job.event;

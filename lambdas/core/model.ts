@@ -194,6 +194,8 @@ export type DeliveryJob =
       readonly deferrals?: number;
       /** Put back once to let another copy's first attempt be recorded (see DeliveryService). */
       readonly awaitedFirst?: true;
+      /** Times the job was put back because AWS throttled one of its calls (see DeliveryService). */
+      readonly throttled?: number;
     }
   /** A manual resend of the stored request (bulk resend runs through the queue). */
   | {
@@ -204,6 +206,8 @@ export type DeliveryJob =
       readonly jobId?: string;
       /** Times the job was put back because its webhook was at its concurrency cap. */
       readonly deferrals?: number;
+      /** Times the job was put back because AWS throttled one of its calls. */
+      readonly throttled?: number;
     }
   /**
    * A bulk resend by date range, expanded page by page by the delivery Lambda: each page
@@ -214,11 +218,15 @@ export type DeliveryJob =
       readonly jobId: string;
       readonly query: ResendQuery;
       readonly cursor?: string;
+      /** Times the job was put back because AWS throttled one of its calls. */
+      readonly throttled?: number;
     }
   /** Make sure a webhook's health driver runs (after a resume): it releases what waits. */
   | {
       readonly kind: 'health';
       readonly webhookId: string;
+      /** Times the job was put back because AWS throttled one of its calls. */
+      readonly throttled?: number;
     };
 
 export interface ResendQuery {

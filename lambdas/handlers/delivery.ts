@@ -6,10 +6,12 @@
 
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { isThrottlingError } from '../adapters/aws-errors';
 import type { MetricsPublisher } from '../adapters/observability';
 import { forEachBounded } from '../core/concurrency';
 import type { DeliveryService } from '../core/delivery';
 import { jobKey, parseDeliveryJob } from '../core/jobs';
+import type { DeliveryJob } from '../core/model';
 
 export interface DeliveryHandlerDeps {
   readonly service: DeliveryService;
@@ -18,6 +20,9 @@ export interface DeliveryHandlerDeps {
   /** Published at the end of every invocation. */
   readonly metrics: MetricsPublisher;
 }
+
+/** What the handler logs (WARN) for each record put back into the queue after throttling. */
+export const THROTTLED_JOB_LOG_MESSAGE = 'delivery job throttled; queued again';
 
 /** What the handler logs (ERROR) for each record that failed and goes back to the queue. */
 export const FAILED_JOB_LOG_MESSAGE = 'delivery job failed; SQS will redeliver it';
@@ -29,8 +34,9 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
     const started = new Set<string>();
     try {
       await forEachBounded(event.Records, deps.concurrency, async (record) => {
+        let job: DeliveryJob | undefined;
         try {
-          const job = parseDeliveryJob(record.body);
+          job = parseDeliveryJob(record.body);
           const key = jobKey(job);
           if (started.has(key)) {
             deps.logger.info('duplicate job in batch skipped', {
@@ -46,7 +52,24 @@ export function createDeliveryHandler(deps: DeliveryHandlerDeps) {
             enqueuedAt: Number.isFinite(sentAt) ? new Date(sentAt) : undefined,
             receiveCount: Number.isInteger(received) && received > 0 ? received : undefined,
           });
-        } catch (error) {
+        } catch (caught) {
+          let error = caught;
+          // Throttled (a table, the queue, StartExecution): tried again later as a new message,
+          // so the receive count that leads to the dead-letter queue does not grow.
+          if (job && isThrottlingError(error)) {
+            try {
+              const delaySeconds = await deps.service.requeueThrottled(job);
+              deps.logger.warn(THROTTLED_JOB_LOG_MESSAGE, {
+                messageId: record.messageId,
+                key: jobKey(job),
+                delaySeconds,
+                error,
+              });
+              return;
+            } catch (requeueError) {
+              error = requeueError;
+            }
+          }
           deps.logger.error(FAILED_JOB_LOG_MESSAGE, {
             messageId: record.messageId,
             error,
