@@ -266,6 +266,40 @@ describe('timeouts', () => {
     expectError(result, 'TIMEOUT');
   });
 
+  it('ends as TIMEOUT when the receiver trickles its status line and headers slower than the total timeout', async () => {
+    // Each byte comes well within any inactivity timeout; only the total timeout can end it.
+    const sockets = new Set<net.Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    let sent = 0;
+    const trickler = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        const head = `HTTP/1.1 200 OK\r\nX-Pad: ${'a'.repeat(10_000)}\r\n`;
+        let i = 0;
+        const timer = setInterval(() => {
+          if (socket.destroyed || i >= head.length) return clearInterval(timer);
+          socket.write(head[i++]!);
+          sent++;
+        }, 20);
+        timers.add(timer);
+      });
+    });
+    await new Promise<void>((resolve) => trickler.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      for (const timer of timers) clearInterval(timer);
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => trickler.close(resolve));
+    });
+    const { port } = trickler.address() as net.AddressInfo;
+
+    const result = await sender({ totalTimeoutMs: 400 }).send(post(`http://127.0.0.1:${port}/`));
+
+    expectError(result, 'TIMEOUT');
+    expect(result.message).toMatch(/400 ms/);
+    expect(sent).toBeGreaterThan(0);
+  });
+
   it('ends as TIMEOUT when the receiver never reads the request body', async () => {
     const r = await receiver(hang(), { readBody: false });
     const result = await sender({ totalTimeoutMs: 400 }).send(post(r.url, 'x'.repeat(256 * 1024)));
