@@ -245,6 +245,56 @@ describe('publishing a batch', () => {
     expect(await queued()).toHaveLength(200);
   });
 
+  it('a batch whose queueing failed half-way and is posted again creates no second notification of any (event, webhook)', async () => {
+    // Fault injection: SQS throttles the second SendMessageBatch (a stand-in never does).
+    const s = standIns();
+    let sends = 0;
+    const sqs = new Proxy(s.clients.sqs, {
+      get(target, prop, receiver) {
+        if (prop !== 'send') return Reflect.get(target, prop, receiver);
+        return (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+          if (command.constructor.name === 'SendMessageBatchCommand' && ++sends === 2)
+            return Promise.reject(
+              Object.assign(new Error('Request is throttled.'), {
+                name: 'RequestThrottled',
+                $metadata: { httpStatusCode: 400 },
+              }),
+            );
+          return (target.send as (...a: unknown[]) => unknown).call(target, command, ...rest);
+        };
+      },
+    });
+    const api = client(ingestHandlerFor({ ...s, clients: { ...s.clients, sqs } }).handler);
+    const events = Array.from({ length: 20 }, (_, i) => ({
+      type: 'ORDER_PLACED',
+      id: `half-${i}`,
+      data: { i },
+    }));
+
+    const failed = await api.post('/events', { events });
+    const partly = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+    const retried = await api.post('/events', { events });
+    const all = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
+
+    expect(failed.status).toBe(500);
+    expect(partly.length).toBeGreaterThan(0);
+    expect(partly.length).toBeLessThan(40);
+    expect(retried.status).toBe(202);
+    expect(retried.body.events.map((e: { eventId: string }) => e.eventId)).toEqual(
+      events.map((e) => e.id),
+    );
+    expect(all).toHaveLength(40);
+    const expected = events.flatMap((e) => [
+      notificationIdFor(hooks.orders, e.id),
+      notificationIdFor(hooks.all, e.id),
+    ]);
+    expect(new Set(all.map((j) => j.notificationId))).toEqual(new Set(expected));
+    // What the failed post queued are copies of jobs of the retried one: the delivery path
+    // stores one request per notification id and records its attempts once.
+    const retriedIds = new Set(all.map((j) => j.notificationId));
+    for (const j of partly) expect(retriedIds.has(j.notificationId)).toBe(true);
+  });
+
   it('refuses the whole batch when one event is bad, naming its index, and queues nothing', async () => {
     const api = client(ingestHandlerFor(standIns()).handler);
     const res = await api.post('/events', {
