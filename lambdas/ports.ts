@@ -120,6 +120,8 @@ export interface NotificationUpdate {
   readonly waitingReason?: WaitingReason | null;
   /** A manual resend waiting for its webhook: set it, clear it (null), or leave it (absent). */
   readonly pendingResend?: PendingResend | null;
+  /** Replaces Notification.resends when given (a manual resend recorded). */
+  readonly resends?: readonly string[];
 }
 
 export interface NotificationQuery {
@@ -220,10 +222,14 @@ export interface ResendJob {
 export interface ResendJobStore {
   create(job: ResendJob): Promise<void>;
   get(jobId: string): Promise<ResendJob | undefined>;
-  /** Atomic counter increments. */
+  /**
+   * Atomic counter increments. With `once`, at most once per (job, once): a repeat of the same
+   * increment (a job delivered again after it counted) counts nothing.
+   */
   increment(
     jobId: string,
     counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
+    once?: string,
   ): Promise<void>;
 }
 

@@ -84,6 +84,9 @@ function toNotification(raw: Record<string, unknown>): Notification {
           },
         }
       : {}),
+    ...(Array.isArray(raw.resends)
+      ? { resends: (raw.resends as unknown[]).filter((r): r is string => typeof r === 'string') }
+      : {}),
     // Either stored form, fields in the documented order (dynamo-attempts.ts).
     attempts: ((raw.attempts ?? []) as unknown[]).map(attemptOf),
   };
@@ -385,6 +388,7 @@ export class DynamoNotificationStore implements NotificationStore {
       ...(update.pendingResend
         ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
         : {}),
+      ...(update.resends ? { ':resends': { L: update.resends.map((r) => ({ S: r })) } } : {}),
     };
   }
 
@@ -465,6 +469,7 @@ function statusUpdateExpression(update: NotificationUpdate, extraSets: string[] 
   else removes.push('parkedShard');
   if (update.pendingResend) sets.push('pendingResend = :pendingResend');
   else if (update.pendingResend === null) removes.push('pendingResend');
+  if (update.resends) sets.push('resends = :resends');
   return `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`;
 }
 

@@ -1,5 +1,11 @@
 /** Bulk resend jobs in DynamoDB (in the Notifications table, under their own id prefix). */
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { ConflictError } from '../core/errors';
 import { DEFAULTS } from '../defaults';
 import type { ResendJob, ResendJobStore } from '../ports';
@@ -60,30 +66,70 @@ export class DynamoResendJobStore implements ResendJobStore {
     };
   }
 
-  /** A job that no longer exists (expired) is not recreated: the increment is dropped. */
+  /**
+   * A job that no longer exists (expired) is not recreated: the increment is dropped. With
+   * `once`, the increment and a marker item (`job#<jobId>#<hash of once>`, expiring with the
+   * job) are written in one transaction that requires the marker absent: a repeat counts nothing.
+   */
   async increment(
     jobId: string,
     counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
+    once?: string,
   ): Promise<void> {
     const entries = (['queued', 'sent', 'failed', 'erased'] as const)
       .map((name) => [name, counters[name] ?? 0] as const)
       .filter(([, n]) => n !== 0);
     if (entries.length === 0) return;
+    const update = {
+      TableName: this.notificationsTableName,
+      Key: { id: { S: `${RESEND_JOB_ID_PREFIX}${jobId}` } },
+      UpdateExpression: `ADD ${entries.map(([name]) => `#${name} :${name}`).join(', ')}`,
+      ConditionExpression: 'attribute_exists(id)',
+      ExpressionAttributeNames: Object.fromEntries(entries.map(([name]) => [`#${name}`, name])),
+      ExpressionAttributeValues: Object.fromEntries(
+        entries.map(([name, n]) => [`:${name}`, { N: String(n) }]),
+      ),
+    };
     try {
+      if (once === undefined) {
+        await this.client.send(new UpdateItemCommand(update));
+        return;
+      }
+      const marker = createHash('sha256').update(once).digest('base64url').slice(0, 32);
       await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.notificationsTableName,
-          Key: { id: { S: `${RESEND_JOB_ID_PREFIX}${jobId}` } },
-          UpdateExpression: `ADD ${entries.map(([name]) => `#${name} :${name}`).join(', ')}`,
-          ConditionExpression: 'attribute_exists(id)',
-          ExpressionAttributeNames: Object.fromEntries(entries.map(([name]) => [`#${name}`, name])),
-          ExpressionAttributeValues: Object.fromEntries(
-            entries.map(([name, n]) => [`:${name}`, { N: String(n) }]),
-          ),
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.notificationsTableName,
+                Item: {
+                  id: { S: `${RESEND_JOB_ID_PREFIX}${jobId}#${marker}` },
+                  expiresAt: {
+                    N: String(Math.floor(Date.now() / 1000) + this.retentionSeconds),
+                  },
+                },
+                ConditionExpression: 'attribute_not_exists(id)',
+              },
+            },
+            { Update: update },
+          ],
         }),
       );
     } catch (err) {
-      if (!isConditionFailure(err)) throw err;
+      // Counted before (the marker exists), or the job is gone: nothing to count.
+      if (!isConditionFailure(err) && !isCancelledByCondition(err)) throw err;
     }
   }
+}
+
+/** A transaction cancelled because one of its conditions failed (and nothing else went wrong). */
+function isCancelledByCondition(err: unknown): boolean {
+  const e = err as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
+  if (e?.name !== 'TransactionCanceledException' || !Array.isArray(e.CancellationReasons))
+    return false;
+  const codes = e.CancellationReasons.map((r) => r.Code ?? 'None');
+  return (
+    codes.includes('ConditionalCheckFailed') &&
+    codes.every((c) => c === 'ConditionalCheckFailed' || c === 'None')
+  );
 }

@@ -35,6 +35,7 @@ import {
   isParkReason,
   type Notification,
   type ParkReason,
+  RESENDS_KEPT,
   type RenderedRequest,
   type ResendQuery,
   type WebhookDefinition,
@@ -156,7 +157,7 @@ export class DeliveryService implements ParkedNotifications {
         case 'deliver':
           return await this.deliver(job, context);
         case 'resend':
-          return await this.resend(job.notificationId, job.jobId);
+          return await this.resend(job.notificationId, job.jobId, job.resendId);
         case 'resendQuery':
           return await this.expandResendQuery(job.jobId, job.query, job.cursor);
         case 'health':
@@ -503,15 +504,15 @@ export class DeliveryService implements ParkedNotifications {
    * A manual resend: one attempt now with the stored request; no automatic retries after it.
    * While its webhook is blocked it waits parked instead (counted in its job once released).
    */
-  private async resend(id: string, jobId: string | undefined): Promise<void> {
-    const outcome = await this.resendOnce(id, jobId);
+  private async resend(
+    id: string,
+    jobId: string | undefined,
+    resendId: string | undefined,
+  ): Promise<void> {
+    const outcome = await this.resendOnce(id, jobId, jobId ?? resendId);
     if (outcome === 'WAITING') return;
-    if (jobId) {
-      await this.deps.resendJobs.increment(
-        jobId,
-        outcome === 'SENT' ? { sent: 1 } : outcome === 'ERASED' ? { erased: 1 } : { failed: 1 },
-      );
-    }
+    // Once per notification and job: a repeat of the job after it counted counts nothing.
+    if (jobId) await this.deps.resendJobs.increment(jobId, countOf(outcome), id);
   }
 
   /**
@@ -523,6 +524,7 @@ export class DeliveryService implements ParkedNotifications {
   private async resendOnce(
     id: string,
     jobId: string | undefined,
+    key: string | undefined,
   ): Promise<'SENT' | 'FAILED' | 'ERASED' | 'WAITING'> {
     for (let race = 0; race <= RECORD_RACE_RETRIES; race++) {
       const notification = await this.deps.notifications.get(id);
@@ -531,6 +533,14 @@ export class DeliveryService implements ParkedNotifications {
         return 'FAILED';
       }
       const ref = { notificationId: id, webhookId: notification.webhookId };
+      // This resend's attempt is recorded already (the job delivered again): nothing is sent;
+      // what followed the record is made sure of again (starting a retry again starts nothing).
+      const recorded = key === undefined ? undefined : recordedResend(notification, key);
+      if (recorded) {
+        this.deps.observer.duplicate(ref, 'resend already recorded');
+        await this.continueSeries(notification);
+        return recorded;
+      }
       const definition = await this.deps.webhooks.get(notification.webhookId);
       let request: RenderedRequest | undefined;
       try {
@@ -586,7 +596,13 @@ export class DeliveryService implements ParkedNotifications {
                 ...(parkedFor ? { waitingReason: parkedFor } : {}),
               }
             : { status: 'FAILED', failureReason: verdict.error, nextAttemptAt: null };
-      if (!(await this.record(notification, attempt.record, update))) continue;
+      if (
+        !(await this.record(notification, attempt.record, {
+          ...update,
+          ...withResend(notification, key, verdict.outcome),
+        }))
+      )
+        continue;
       this.report(ref, attempt.record, { update, waitSeconds: 0 }, undefined);
       if (parkedFor && update.status === 'WAITING')
         await this.deps.health?.reportParked(ref, parkedFor);
@@ -657,11 +673,7 @@ export class DeliveryService implements ParkedNotifications {
     outcome: 'SENT' | 'FAILED' | 'ERASED',
   ): Promise<void> {
     const jobId = notification.pendingResend?.jobId;
-    if (jobId)
-      await this.deps.resendJobs.increment(
-        jobId,
-        outcome === 'SENT' ? { sent: 1 } : outcome === 'ERASED' ? { erased: 1 } : { failed: 1 },
-      );
+    if (jobId) await this.deps.resendJobs.increment(jobId, countOf(outcome), notification.id);
   }
 
   /** Bulk resend by range: one page of resend jobs plus a continuation, through the queue. */
@@ -679,8 +691,14 @@ export class DeliveryService implements ParkedNotifications {
     }));
     if (page.nextCursor) jobs.push({ kind: 'resendQuery', jobId, query, cursor: page.nextCursor });
     await this.deps.queue.enqueue(jobs);
+    // Once per page: this job delivered again queues the same resend jobs (each carried out
+    // once, see resendOnce) and counts them once.
     if (page.items.length > 0)
-      await this.deps.resendJobs.increment(jobId, { queued: page.items.length });
+      await this.deps.resendJobs.increment(
+        jobId,
+        { queued: page.items.length },
+        `page:${cursor ?? ''}`,
+      );
   }
 
   /**
@@ -763,7 +781,17 @@ export class DeliveryService implements ParkedNotifications {
         };
       // A manual resend that went out for good is no longer pending.
       const resendDone = manual && decision.update.status !== 'WAITING';
-      const update = resendDone ? { ...decision.update, pendingResend: null } : decision.update;
+      const update = resendDone
+        ? {
+            ...decision.update,
+            pendingResend: null,
+            ...withResend(
+              notification,
+              notification.pendingResend?.jobId ?? undefined,
+              verdict.outcome === 'SENT' ? 'SENT' : 'FAILED',
+            ),
+          }
+        : decision.update;
       if (!(await this.record(notification, attempt.record, update))) continue;
       this.report(ref, attempt.record, decision, undefined);
       if (resendDone)
@@ -1147,4 +1175,28 @@ export class DeliveryService implements ParkedNotifications {
 interface Decision {
   readonly update: NotificationUpdate;
   readonly waitSeconds: number;
+}
+
+/** What a resend's outcome adds to its bulk resend job. */
+function countOf(
+  outcome: 'SENT' | 'FAILED' | 'ERASED',
+): { sent: 1 } | { failed: 1 } | { erased: 1 } {
+  return outcome === 'SENT' ? { sent: 1 } : outcome === 'ERASED' ? { erased: 1 } : { failed: 1 };
+}
+
+/** The outcome of the resend `key` if the notification's record holds it. */
+function recordedResend(notification: Notification, key: string): 'SENT' | 'FAILED' | undefined {
+  const entry = notification.resends?.find((r) => r.startsWith(`${key}=`));
+  if (entry === undefined) return undefined;
+  return entry.endsWith('=SENT') ? 'SENT' : 'FAILED';
+}
+
+/** The record's resends with this one added (the latest RESENDS_KEPT); nothing without a key. */
+function withResend(
+  notification: Notification,
+  key: string | undefined,
+  outcome: 'SENT' | 'FAILED',
+): { resends?: readonly string[] } {
+  if (key === undefined) return {};
+  return { resends: [...(notification.resends ?? []), `${key}=${outcome}`].slice(-RESENDS_KEPT) };
 }

@@ -46,6 +46,7 @@ export function parseDeliveryJob(body: string): DeliveryJob {
       if (
         isString(job.notificationId) &&
         (job.jobId === undefined || isString(job.jobId)) &&
+        (job.resendId === undefined || isString(job.resendId)) &&
         (job.webhookId === undefined || isString(job.webhookId)) &&
         isCount(job.deferrals)
       )
@@ -81,7 +82,7 @@ export function jobKey(job: DeliveryJob): string {
     case 'deliver':
       return `deliver:${job.notificationId}`;
     case 'resend':
-      return `resend:${job.notificationId}:${job.jobId ?? ''}`;
+      return `resend:${job.notificationId}:${job.jobId ?? job.resendId ?? ''}`;
     case 'resendQuery':
       return `resendQuery:${job.jobId}:${job.cursor ?? ''}`;
     case 'health':

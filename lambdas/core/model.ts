@@ -169,7 +169,16 @@ export interface Notification {
   readonly waitingReason?: WaitingReason | null;
   /** Set while a manual resend waits for its webhook (see PendingResend); absent otherwise. */
   readonly pendingResend?: PendingResend | null;
+  /**
+   * The latest manual resends recorded (at most RESENDS_KEPT), as `<key>=<SENT|FAILED>` where the
+   * key is the resend's job id (bulk) or resend id (one): a repeated delivery of the same resend
+   * job finds itself here and sends nothing again. Internal; never shown by the API.
+   */
+  readonly resends?: readonly string[];
 }
+
+/** How many recorded manual resends a notification remembers (Notification.resends). */
+export const RESENDS_KEPT = 20;
 
 /**
  * A manual resend that found its webhook blocked (paused, circuit open, slowed or rate limited)
@@ -204,6 +213,8 @@ export type DeliveryJob =
       /** The notification's webhook: the message group (always set; absent only in older messages). */
       readonly webhookId?: string;
       readonly jobId?: string;
+      /** A resend of one notification (no jobId): unique per request, so a repeat is known. */
+      readonly resendId?: string;
       /** Times the job was put back because its webhook was at its concurrency cap. */
       readonly deferrals?: number;
       /** Times the job was put back because AWS throttled one of its calls. */

@@ -282,7 +282,13 @@ describe('resending one notification', () => {
     expect(res.body).toEqual({ notificationId: seed.id, queued: true });
     // The webhook rides along: it is the job's SQS message group (fair queues).
     expect(await queued()).toEqual([
-      { kind: 'resend', notificationId: seed.id, webhookId: seed.webhookId },
+      {
+        kind: 'resend',
+        notificationId: seed.id,
+        webhookId: seed.webhookId,
+        // Its own id: a repeated delivery of this job is known and sends nothing again.
+        resendId: expect.stringMatching(/^job_/),
+      },
     ]);
   });
 

@@ -79,5 +79,7 @@ it('queues the resend of a notification whose webhook is enabled', async () => {
   const id = ids[ENABLED]!;
   const res = await api().post(`/notifications/${id}/resend`);
   expect(res.status).toBe(202);
-  expect(await queued()).toEqual([{ kind: 'resend', notificationId: id, webhookId: ENABLED }]);
+  expect(await queued()).toEqual([
+    { kind: 'resend', notificationId: id, webhookId: ENABLED, resendId: expect.any(String) },
+  ]);
 });

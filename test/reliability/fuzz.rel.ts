@@ -75,8 +75,12 @@ class CountingResendJobs implements ResendJobStore {
   get(jobId: string): Promise<ResendJob | undefined> {
     return this.inner.get(jobId);
   }
-  increment(jobId: string, counters: Parameters<ResendJobStore['increment']>[1]): Promise<void> {
-    return this.inner.increment(jobId, counters);
+  increment(
+    jobId: string,
+    counters: Parameters<ResendJobStore['increment']>[1],
+    once?: string,
+  ): Promise<void> {
+    return this.inner.increment(jobId, counters, once);
   }
 }
 

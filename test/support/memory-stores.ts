@@ -350,13 +350,21 @@ export class MemoryResendJobStore implements ResendJobStore {
     return this.items.get(jobId);
   }
 
-  /** As on DynamoDB: a job that does not exist is not recreated. */
+  private readonly counted = new Set<string>();
+
+  /** As on DynamoDB: a job that does not exist is not recreated; `once` counts once. */
   async increment(
     jobId: string,
     counters: Partial<Pick<ResendJob, 'queued' | 'sent' | 'failed' | 'erased'>>,
+    once?: string,
   ): Promise<void> {
     const job = this.items.get(jobId);
     if (!job) return;
+    if (once !== undefined) {
+      const key = `${jobId}\n${once}`;
+      if (this.counted.has(key)) return;
+      this.counted.add(key);
+    }
     this.items.set(
       jobId,
       Object.freeze({

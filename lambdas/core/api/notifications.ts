@@ -219,7 +219,12 @@ export class NotificationService {
       );
     }
     await this.deps.queue.enqueue([
-      { kind: 'resend', notificationId: id, webhookId: notification.webhookId },
+      {
+        kind: 'resend',
+        notificationId: id,
+        webhookId: notification.webhookId,
+        resendId: newJobId(),
+      },
     ]);
     return { notificationId: id, queued: true };
   }
