@@ -505,6 +505,75 @@ describe.each(['memory', 'dynamo'] as const)('stores contract (%s)', (kind) => {
         expect([...first.items, ...rest.items].map((i) => i.id)).toEqual(expected.map((n) => n.id));
       });
 
+      it.each([
+        {
+          name: 'webhook',
+          query: { webhookId: 'wh_a' },
+          keep: (n: Notification) => n.webhookId === 'wh_a',
+        },
+        {
+          name: 'status',
+          query: { status: 'WAITING' as const },
+          keep: (n: Notification) => n.status === 'WAITING',
+        },
+        { name: 'no filter', query: {}, keep: () => true },
+      ])(
+        'lists every notification of "$name" once, in order, when others arrive between pages, at the cursor\'s instant included',
+        async ({ query, keep }) => {
+          const first = await stores.notifications.list({ ...query, limit: 4 });
+          const boundary = first.items.at(-1)!;
+          // Arriving now, in every shard: newer than the whole walk, at the instant of the last
+          // item returned (ids above and below it), and older than the cursor (a record written
+          // late: createdAt is when its first delivery started).
+          const late = Array.from({ length: 3 * NOTIFICATION_INDEX_SHARDS }, (_, i) => {
+            const kind = i % 3;
+            const createdAt =
+              kind === 0
+                ? '2026-11-28T09:30:00.000Z'
+                : kind === 1
+                  ? boundary.createdAt
+                  : '2026-11-28T07:30:00.000Z';
+            return notification(
+              `ntf_late_${String(i).padStart(2, '0')}_${kind === 1 ? (i % 2 ? '0' : 'z') : 'm'}`,
+              {
+                webhookId: 'wh_a',
+                createdAt,
+                status: 'WAITING',
+                nextAttemptAt: '2026-11-28T12:00:00.000Z',
+              },
+            );
+          });
+          await seed(stores.notifications, late);
+
+          const rest = await walk(stores.notifications, {
+            ...query,
+            limit: 4,
+            cursor: first.nextCursor!,
+          });
+
+          const listed = [...first.items, ...rest.items].map((i) => i.id);
+          const lateIds = new Set(late.map((n) => n.id));
+          // Every notification that existed when the walk began, once and newest first.
+          expect(listed.filter((id) => !lateIds.has(id))).toEqual(
+            all
+              .filter(keep)
+              .sort(newestFirst)
+              .map((n) => n.id),
+          );
+          // Nothing twice, and of those that arrived later none at or above the cursor (they
+          // would be out of order); those below it come in order. Whether a late one below the
+          // cursor is listed depends on its partition (README "Listing the history").
+          expect(new Set(listed).size).toBe(listed.length);
+          const boundaryKey = `${boundary.createdAt}#${boundary.id}`;
+          const above = late.filter((n) => `${n.createdAt}#${n.id}` >= boundaryKey);
+          expect(above.filter(keep).length).toBeGreaterThan(0);
+          for (const n of above) expect(listed).not.toContain(n.id);
+          const keyOf = new Map([...all, ...late].map((n) => [n.id, `${n.createdAt}#${n.id}`]));
+          const keys = listed.map((id) => keyOf.get(id)!);
+          expect(keys).toEqual([...keys].sort().reverse());
+        },
+      );
+
       it('refuses a tampered, undecodable, unsigned or foreign cursor with INVALID_CURSOR', async () => {
         const page = await stores.notifications.list({ status: 'SENT', limit: 2 });
         const cursor = page.nextCursor!;
