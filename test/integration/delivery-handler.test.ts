@@ -114,6 +114,37 @@ describe('the delivery Lambda on SQS batches', () => {
     }
   });
 
+  it('sends the notifications of a batch concurrently, up to its send concurrency', async () => {
+    // Each request is answered only once four are in flight: one at a time, none would be.
+    let inFlight = 0;
+    let most = 0;
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    receiver.setBehaviour(async () => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      if (inFlight === 4) openGate();
+      await gate;
+      inFlight--;
+      return { status: 200, body: 'ok' };
+    });
+    const jobs: ReturnType<typeof deliverJob>[] = [];
+    for (let i = 0; i < 8; i++) {
+      const def = definition({ url: `${receiver.url}/together-${i}` });
+      await harness.webhooks.put(def);
+      jobs.push(deliverJob(def, event({ loanId: `T-${i}` })));
+    }
+
+    const response = await handler(await viaQueue(jobs.map((j) => JSON.stringify(j))));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(most).toBe(4);
+    for (const job of jobs)
+      expect(await harness.notifications.get(job.notificationId)).toMatchObject({ status: 'SENT' });
+  });
+
   it('reports only the malformed record as a batch item failure', async () => {
     const def = definition({ url: `${receiver.url}/partial` });
     await harness.webhooks.put(def);
