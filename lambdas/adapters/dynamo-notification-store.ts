@@ -81,6 +81,9 @@ function toNotification(raw: Record<string, unknown>): Notification {
       ? {
           pendingResend: {
             jobId: ((raw.pendingResend as { jobId?: unknown }).jobId ?? null) as string | null,
+            ...(typeof (raw.pendingResend as { resendId?: unknown }).resendId === 'string'
+              ? { resendId: (raw.pendingResend as { resendId: string }).resendId }
+              : {}),
           },
         }
       : {}),
@@ -386,7 +389,16 @@ export class DynamoNotificationStore implements NotificationStore {
       ...values,
       ...(statusShard !== undefined ? { ':statusShard': { S: statusShard } } : {}),
       ...(update.pendingResend
-        ? { ':pendingResend': { M: { jobId: toAttribute(update.pendingResend.jobId) } } }
+        ? {
+            ':pendingResend': {
+              M: {
+                jobId: toAttribute(update.pendingResend.jobId),
+                ...(update.pendingResend.resendId !== undefined
+                  ? { resendId: { S: update.pendingResend.resendId } }
+                  : {}),
+              },
+            },
+          }
         : {}),
       ...(update.resends ? { ':resends': { L: update.resends.map((r) => ({ S: r })) } } : {}),
     };

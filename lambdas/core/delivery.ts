@@ -561,7 +561,7 @@ export class DeliveryService implements ParkedNotifications {
       }
       const admitted = await this.admit(definition);
       if (admitted.kind === 'park') {
-        const parked = await this.parkResend(notification, admitted.reason, jobId);
+        const parked = await this.parkResend(notification, admitted.reason, jobId, key);
         if (parked === 'raced') continue;
         return parked;
       }
@@ -575,7 +575,7 @@ export class DeliveryService implements ParkedNotifications {
         { permit, slot },
       );
       if (!attempt) {
-        const parked = await this.parkResend(notification, 'RATE_LIMITED', jobId);
+        const parked = await this.parkResend(notification, 'RATE_LIMITED', jobId, key);
         if (parked === 'raced') continue;
         return parked;
       }
@@ -630,6 +630,7 @@ export class DeliveryService implements ParkedNotifications {
     notification: Notification,
     reason: ParkReason,
     jobId: string | undefined,
+    key: string | undefined,
   ): Promise<'WAITING' | 'FAILED' | 'raced'> {
     const ref = { notificationId: notification.id, webhookId: notification.webhookId };
     if (
@@ -658,7 +659,10 @@ export class DeliveryService implements ParkedNotifications {
         failureReason: notification.failureReason,
         nextAttemptAt: null,
         waitingReason: reason,
-        pendingResend: { jobId: jobId ?? null },
+        pendingResend: {
+          jobId: jobId ?? null,
+          ...(jobId === undefined && key !== undefined ? { resendId: key } : {}),
+        },
       },
       notification.status,
     );
@@ -787,7 +791,7 @@ export class DeliveryService implements ParkedNotifications {
             pendingResend: null,
             ...withResend(
               notification,
-              notification.pendingResend?.jobId ?? undefined,
+              notification.pendingResend?.jobId ?? notification.pendingResend?.resendId,
               verdict.outcome === 'SENT' ? 'SENT' : 'FAILED',
             ),
           }

@@ -187,6 +187,8 @@ export const RESENDS_KEPT = 20;
  */
 export interface PendingResend {
   readonly jobId: string | null;
+  /** A resend of one notification: its own id (DeliveryJob resendId), recorded when it goes out. */
+  readonly resendId?: string;
 }
 
 /** What the delivery queue carries. */

@@ -114,6 +114,40 @@ describe('manual resends and destination health', () => {
     expect(await harness.resendJobs.get('job_pausedresend')).toMatchObject({ sent: 1, failed: 0 });
   });
 
+  it.each([
+    { name: 'a bulk resend', ids: { jobId: 'job_parkedrepeat' } },
+    { name: 'a resend of one notification', ids: { resendId: 'job_parkedsingle' } },
+  ])(
+    '$name parked at a paused webhook, released, then delivered again sends nothing more and counts once',
+    async ({ ids }) => {
+      const { def, id } = await sentNotification();
+      await setHealth(def.id, { paused: true });
+      if (ids.jobId)
+        await harness.resendJobs.create({
+          jobId: ids.jobId,
+          count: 1,
+          queued: 1,
+          sent: 0,
+          failed: 0,
+          createdAt: new Date().toISOString(),
+        });
+      const job = { kind: 'resend' as const, notificationId: id, webhookId: def.id, ...ids };
+      await harness.service.handleJob(job);
+      await setHealth(def.id, { paused: false });
+      expect(await harness.service.release(id, { probe: false })).toBe('SENT');
+      const before = receiver.requests.length;
+
+      // The same message again (SQS at least once; a Lambda that died before deleting it).
+      await harness.service.handleJob(job);
+
+      expect(receiver.requests.length).toBe(before);
+      const n = await harness.notifications.get(id);
+      expect(n?.attempts.map((a) => a.trigger)).toEqual(['initial', 'manual']);
+      if (ids.jobId)
+        expect(await harness.resendJobs.get(ids.jobId)).toMatchObject({ sent: 1, failed: 0 });
+    },
+  );
+
   it('a resend to a webhook whose circuit is open waits CIRCUIT_OPEN with its driver started; a failed release ends FAILED with no automatic retry', async () => {
     const { def, id } = await sentNotification();
     await setHealth(def.id, {
