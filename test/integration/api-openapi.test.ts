@@ -567,6 +567,30 @@ describe('the OpenAPI description', () => {
     expect(fault.rawBody).not.toContain('Provisioned');
     expect(faulty.logs.lines.some((l) => l.includes('Provisioned'))).toBe(true);
 
+    // AWS throttling the platform's own calls on every try: 503 THROTTLED with Retry-After.
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+      name: 'ThrottlingException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    const busy = apiHandlerFor(standIns(), {
+      stores: {
+        ...storesFor(standIns()),
+        webhooks: {
+          ...broken,
+          list: async () => {
+            throw throttled;
+          },
+        },
+      },
+    });
+    const refusedBusy = await call(busy.handler, '/webhooks', { method: 'GET', path: '/webhooks' });
+    expect(refusedBusy.status).toBe(503);
+    expect(refusedBusy.headers['retry-after']).toBe('1');
+    expect(refusedBusy.body).toEqual({
+      error: { code: 'THROTTLED', message: expect.any(String), details: [] },
+    });
+    expect(refusedBusy.rawBody).not.toContain('throughput');
+
     // Unknown routes and methods answer with the documented error shape.
     const api = client(apiHandler);
     validate('openapi.json#/components/schemas/Error', (await api.get('/nothing')).body);
@@ -577,7 +601,9 @@ describe('the OpenAPI description', () => {
         .filter(([m]) => METHODS.includes(m))
         .flatMap(([m, op]) =>
           Object.keys(op.responses)
-            .filter((status) => status !== '500' || (m === 'get' && p === '/webhooks'))
+            .filter(
+              (status) => !['500', '503'].includes(status) || (m === 'get' && p === '/webhooks'),
+            )
             .map((status) => `${m} ${p} ${status}`),
         ),
     );

@@ -1,10 +1,16 @@
 /**
  * The one mapper from errors to HTTP responses, shared by the api and ingest Lambdas.
  * DomainErrors become `{"error":{"code","message","details"}}` with their status; anything
- * else is a bug or an outage: 500 INTERNAL_ERROR with no detail, logged server-side.
+ * AWS throttling our own calls (DynamoDB, SQS, KMS) is load, not a fault: 503 THROTTLED with
+ * `Retry-After`, logged. Anything else is a bug or an outage: 500 INTERNAL_ERROR with no detail,
+ * logged server-side.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { isThrottlingError } from '../../adapters/aws-errors';
 import { DomainError } from '../../core/errors';
+
+/** Seconds a caller is asked to wait after a 503 THROTTLED (the SDK already retried a few times). */
+export const THROTTLED_RETRY_AFTER_SECONDS = 1;
 
 /** The body is not parseable JSON (or not UTF-8): 400. */
 export class InvalidJsonError extends DomainError {
@@ -69,6 +75,21 @@ export function errorResponse(err: unknown, logger: Pick<Logger, 'error'>): Http
   }
   // Log the error object only (never the request): messages of our own code and the SDK
   // do not carry request bodies, which may hold secrets on the webhooks routes.
+  if (isThrottlingError(err)) {
+    logger.error('Throttled by AWS; answered 503', err as Error);
+    return {
+      status: 503,
+      headers: { 'retry-after': String(THROTTLED_RETRY_AFTER_SECONDS) },
+      body: {
+        error: {
+          code: 'THROTTLED',
+          message:
+            'The platform is busy; try again shortly. A POST /events repeated with the same producer id creates nothing twice.',
+          details: [],
+        },
+      },
+    };
+  }
   if (err instanceof Error) logger.error('Unhandled error', err);
   else logger.error('Unhandled error', { error: String(err) });
   return {
