@@ -276,7 +276,10 @@ describe('publishing a batch', () => {
     const retried = await api.post('/events', { events });
     const all = (await queued()) as Extract<DeliveryJob, { kind: 'deliver' }>[];
 
-    expect(failed.status).toBe(500);
+    // Throttled, not broken: 503 THROTTLED asks the producer to repeat the POST.
+    expect(failed.status).toBe(503);
+    expect(failed.body.error.code).toBe('THROTTLED');
+    expect(failed.headers['retry-after']).toBe('1');
     expect(partly.length).toBeGreaterThan(0);
     expect(partly.length).toBeLessThan(40);
     expect(retried.status).toBe(202);
