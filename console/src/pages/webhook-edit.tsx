@@ -27,6 +27,7 @@ import {
   Status,
   useApi,
   useAsync,
+  useInterval,
 } from '../ui/common';
 import { pretty } from '../ui/format';
 import { type HealthOrMissing, PauseResume, successRate } from './webhooks';
@@ -253,6 +254,8 @@ let handover: { id: string; secret?: string; notice: string } | undefined;
 
 /** How long the previous key keeps signing after a rotation from the console (the API's default). */
 const ROTATION_GRACE_HOURS = 24;
+/** How often the webhook's page reads its health again. */
+const HEALTH_REFRESH_MS = 5000;
 
 function takeHandover(id: string | undefined): typeof handover {
   const taken = handover && handover.id === id ? handover : undefined;
@@ -287,11 +290,26 @@ export function WebhookEditPage({ id }: { id?: string }) {
       setForm(formOf(loaded.data));
     }
   }, [loaded.data]);
+  // A failed read keeps the health shown (a network blip must not hide the panel); an API
+  // without the route, or a first read that failed, leaves the panel out.
   const refreshHealth = (webhookId: string) =>
-    api.health(webhookId).then(setHealth, () => setHealth('unavailable'));
+    api
+      .health(webhookId)
+      .then(setHealth, (err: unknown) =>
+        setHealth((h) => (h && !isMissingRoute(err) ? h : 'unavailable')),
+      );
   useEffect(() => {
     if (id) void refreshHealth(id);
   }, [id]);
+  // Health changes by itself (a circuit opens, a probe is due, an open circuit disables the
+  // webhook): the panel follows it while the page is open.
+  useInterval(
+    () => {
+      if (saved) void refreshHealth(saved.id);
+    },
+    HEALTH_REFRESH_MS,
+    !!saved && health !== 'unavailable',
+  );
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
   const errors = fieldErrors(saveError);

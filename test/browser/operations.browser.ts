@@ -1,0 +1,136 @@
+/**
+ * A day of operating the platform in the console (Chromium against local mode, as `npm start`
+ * starts it): a healthy and a failing receiver on 127.0.0.1, circuits that open and webhooks
+ * that an open circuit disables, what the operator sees meanwhile without reloading, pages that
+ * are not there, and the history read page after page.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  apiClient,
+  killAllLocal,
+  type LocalProcess,
+  startLocal,
+  tempDataDir,
+} from '../e2e/helpers';
+import { eventually } from '../support/eventually';
+import { always, ok, type Receiver, startReceiver } from '../support/receivers';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let local: LocalProcess;
+let healthy: Receiver;
+let failing: Receiver;
+let context: BrowserContext;
+let page: Page;
+let api: ReturnType<typeof apiClient>;
+let userDataDir: string;
+
+/** Waits until the element's text matches (the page updates on its own). */
+async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      last = (await l.textContent()) ?? '';
+      return (typeof expected === 'string' ? last.includes(expected) : expected.test(last))
+        ? true
+        : undefined;
+    },
+    { what: `text ${expected}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last text: ${last}`);
+  });
+}
+
+async function createWebhook(name: string, url: string, events = [name]): Promise<string> {
+  const res = await api.post('/webhooks', { name, events, url, body: '{}' });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+
+async function healthOf(id: string): Promise<{ state: string; disabledReason: string | null }> {
+  return (await api.get(`/webhooks/${id}/health`)).body;
+}
+
+async function publish(type: string, n: number): Promise<void> {
+  const res = await api.post('/events', {
+    events: Array.from({ length: n }, (_, i) => ({ type, data: { i } })),
+  });
+  expect(res.status).toBe(202);
+}
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
+    );
+  healthy = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
+  failing = await startReceiver(always(500, 'down for maintenance'));
+  local = await startLocal({
+    dataDir: tempDataDir(),
+    env: {
+      // Retries, cool-downs and the 120 h before auto-disable all scaled down: 120 h -> 4 min,
+      // and AUTO_DISABLE_AFTER_HOURS 3 -> about 11 s of open circuit.
+      RETRY_TIME_SCALE: '0.001',
+      AUTO_DISABLE_AFTER_HOURS: '3',
+      DEFINITION_CACHE_TTL_SECONDS: '0',
+      HEALTH_CACHE_TTL_SECONDS: '0',
+    },
+  });
+  api = apiClient(local.url, local.token);
+  userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(`${local.url}/console/`);
+  await page.getByLabel('API token').fill(local.token);
+  await page.getByLabel('API token').press('Enter');
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await local?.stop().catch(() => undefined);
+  await healthy?.close().catch(() => undefined);
+  await failing?.close().catch(() => undefined);
+  await killAllLocal();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+});
+
+describe('operating the platform in the console', () => {
+  test("a webhook's page follows its health without a reload: the circuit opens, then the webhook is disabled", async () => {
+    const id = await createWebhook('Failing partner', `${failing.url}/in`);
+    await page.goto(`${local.url}/console/#/webhooks/${id}`);
+    const health = page.getByRole('region', { name: 'Health' });
+    await hasText(health, 'CLOSED');
+
+    await publish('Failing partner', 6);
+    await eventually(async () => ((await healthOf(id)).state === 'OPEN' ? true : undefined), {
+      what: 'the circuit to open',
+    });
+    await hasText(health, 'OPEN');
+    await hasText(health, /Next probe: /);
+
+    await eventually(async () => ((await healthOf(id)).state === 'DISABLED' ? true : undefined), {
+      what: 'the open circuit to disable the webhook',
+      timeoutMs: 60_000,
+    });
+    await hasText(health, 'DISABLED');
+    await hasText(health, 'AUTO_DISABLED');
+    await health.getByRole('button', { name: 'Resume' }).waitFor();
+  });
+});
