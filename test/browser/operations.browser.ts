@@ -26,6 +26,8 @@ let context: BrowserContext;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
 let userDataDir: string;
+/** The webhook whose circuit opened and disabled it. */
+let disabledId: string;
 
 /** Waits until the element's text matches (the page updates on its own). */
 async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
@@ -114,6 +116,7 @@ afterAll(async () => {
 describe('operating the platform in the console', () => {
   test("a webhook's page follows its health without a reload: the circuit opens, then the webhook is disabled", async () => {
     const id = await createWebhook('Failing partner', `${failing.url}/in`);
+    disabledId = id;
     await page.goto(`${local.url}/console/#/webhooks/${id}`);
     const health = page.getByRole('region', { name: 'Health' });
     await hasText(health, 'CLOSED');
@@ -132,5 +135,33 @@ describe('operating the platform in the console', () => {
     await hasText(health, 'DISABLED');
     await hasText(health, 'AUTO_DISABLED');
     await health.getByRole('button', { name: 'Resume' }).waitFor();
+  });
+
+  test('resuming an auto-disabled webhook on its page turns its Enabled on, and a Save then keeps it on', async () => {
+    const id = disabledId;
+    await eventually(async () => ((await healthOf(id)).state === 'DISABLED' ? true : undefined), {
+      what: 'the webhook to be auto-disabled',
+      timeoutMs: 60_000,
+    });
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await page.goto(`${local.url}/console/#/webhooks/${id}`);
+    const health = page.getByRole('region', { name: 'Health' });
+    await hasText(health, 'AUTO_DISABLED');
+    const enabled = page.getByRole('checkbox', { name: 'Enabled', exact: true });
+    expect(await enabled.isChecked()).toBe(false);
+
+    await health.getByRole('button', { name: 'Resume' }).click();
+    await health.getByRole('button', { name: 'Pause' }).waitFor();
+    expect((await api.get(`/webhooks/${id}`)).body.enabled).toBe(true);
+    await eventually(async () => ((await enabled.isChecked()) ? true : undefined), {
+      what: 'the Enabled box to follow the resume',
+    });
+
+    await page.getByLabel('Name', { exact: true }).fill('Failing partner, resumed');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await hasText(page.locator('p.ok[role="status"]'), /^Saved/);
+    const stored = (await api.get(`/webhooks/${id}`)).body;
+    expect(stored.name).toBe('Failing partner, resumed');
+    expect(stored.enabled).toBe(true);
   });
 });

@@ -301,6 +301,20 @@ export function WebhookEditPage({ id }: { id?: string }) {
   useEffect(() => {
     if (id) void refreshHealth(id);
   }, [id]);
+  // Resume turns an auto-disabled webhook on again, and an open circuit can turn it off: both
+  // change the definition (enabled, version). When the health says so, the definition is read
+  // again and the form takes its Enabled, so a Save neither undoes it nor meets a conflict.
+  useEffect(() => {
+    if (!saved || !health || health === 'unavailable') return;
+    if ((health.state === 'DISABLED') === !saved.enabled) return;
+    api.getWebhook(saved.id).then(
+      (w) => {
+        setSaved(w);
+        setForm((f) => ({ ...f, enabled: w.enabled }));
+      },
+      () => undefined,
+    );
+  }, [health]);
   // Health changes by itself (a circuit opens, a probe is due, an open circuit disables the
   // webhook): the panel follows it while the page is open.
   useInterval(
