@@ -28,6 +28,9 @@ let api: ReturnType<typeof apiClient>;
 let userDataDir: string;
 /** The webhook whose circuit opened and disabled it. */
 let disabledId: string;
+/** A paused webhook with PAUSED_COUNT notifications waiting. */
+let pausedId: string;
+const PAUSED_COUNT = 60;
 
 /** Waits until the element's text matches (the page updates on its own). */
 async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
@@ -163,5 +166,25 @@ describe('operating the platform in the console', () => {
     const stored = (await api.get(`/webhooks/${id}`)).body;
     expect(stored.name).toBe('Failing partner, resumed');
     expect(stored.enabled).toBe(true);
+  });
+
+  test('the overview counts every waiting notification by reason, beyond the first 50', async () => {
+    pausedId = await createWebhook('Paused partner', `${healthy.url}/paused`);
+    expect((await api.post(`/webhooks/${pausedId}/pause`)).status).toBe(200);
+    await publish('Paused partner', PAUSED_COUNT);
+    await eventually(
+      async () => {
+        const res = await api.get(`/notifications?webhookId=${pausedId}&status=WAITING&limit=100`);
+        return res.body.items.length === PAUSED_COUNT ? true : undefined;
+      },
+      { what: `${PAUSED_COUNT} notifications waiting for the paused webhook` },
+    );
+
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await page.goto(`${local.url}/console/#/overview`);
+    const card = page
+      .locator('section.card')
+      .filter({ has: page.getByRole('heading', { name: 'Waiting notifications' }) });
+    await hasText(card, `PAUSED: ${PAUSED_COUNT}`);
   });
 });

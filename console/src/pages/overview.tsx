@@ -10,6 +10,8 @@ import { healthOf } from './webhooks';
 const HOURS = 24;
 /** The chart reads at most this many notifications (newest first). */
 const MAX_ROWS = 2000;
+/** Waiting notifications whose summary has no reason that are read one by one, at most. */
+const LOOKUPS = 50;
 
 async function recent(
   api: ApiClient,
@@ -120,17 +122,24 @@ export function OverviewPage() {
   const waiting = useAsync(async () => {
     const page = await api.listNotifications({ status: 'WAITING', limit: 100 });
     const counts: Record<string, number> = {};
-    // The summary may not carry the reason: then the notification itself is read (first 50).
-    const details = await Promise.all(
-      page.items
-        .slice(0, 50)
-        .map((n) => (n.waitingReason !== undefined ? n : api.getNotification(n.id).catch(() => n))),
+    // Every summary that carries its reason counts; one that does not (an older API) is read
+    // itself, at most LOOKUPS of them, and the rest are left out of the counts (and said so).
+    let lookups = 0;
+    const reasons = await Promise.all(
+      page.items.map(async (n) => {
+        if (n.waitingReason !== undefined) return n.waitingReason;
+        if (lookups++ >= LOOKUPS) return undefined;
+        return (await api.getNotification(n.id).catch(() => n)).waitingReason;
+      }),
     );
-    for (const n of details) {
-      const r = n.waitingReason ?? 'RETRY_SCHEDULED';
+    let counted = 0;
+    for (const reason of reasons) {
+      if (reason === undefined) continue;
+      const r = reason ?? 'RETRY_SCHEDULED';
       counts[r] = (counts[r] ?? 0) + 1;
+      counted++;
     }
-    return { counts, total: page.items.length, more: page.nextCursor !== null };
+    return { counts, counted, total: page.items.length, more: page.nextCursor !== null };
   }, []);
   const ips = useAsync(() => api.senderIps(), []);
   const [copied, setCopied] = useState(false);
@@ -194,8 +203,11 @@ export function OverviewPage() {
               </li>
             ))}
           </ul>
-          {waiting.data?.more ? (
-            <p class="muted">More than {waiting.data.total} wait; the first 50 are counted.</p>
+          {waiting.data?.more || (waiting.data && waiting.data.counted < waiting.data.total) ? (
+            <p class="muted">
+              {waiting.data.more ? 'More than ' : ''}
+              {waiting.data.total} wait; {waiting.data.counted} are counted.
+            </p>
           ) : null}
         </section>
         <section class="card">
