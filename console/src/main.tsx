@@ -21,7 +21,7 @@ import { NotificationPage } from './pages/notification';
 import { OverviewPage } from './pages/overview';
 import { WebhookEditPage } from './pages/webhook-edit';
 import { WebhooksPage } from './pages/webhooks';
-import { Api, ErrorBox, messageOf } from './ui/common';
+import { Api, ErrorBox, messageOf, Page } from './ui/common';
 import './styles.css';
 
 interface Route {
@@ -61,7 +61,15 @@ function Router({ route }: { route: Route }) {
   if (a === 'webhooks') return <WebhooksPage />;
   if (a === 'notifications' && b) return <NotificationPage key={b} id={b} />;
   if (a === 'history' || a === 'notifications') return <HistoryPage query={route.query} />;
-  return <OverviewPage />;
+  if (a === undefined || a === 'overview') return <OverviewPage />;
+  return (
+    <Page title="Page not found">
+      <p>
+        The console has no page at <code>#/{route.path.join('/')}</code>.{' '}
+        <a href="#/overview">Overview</a>
+      </p>
+    </Page>
+  );
 }
 
 const NAV = [

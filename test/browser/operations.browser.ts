@@ -187,4 +187,19 @@ describe('operating the platform in the console', () => {
       .filter({ has: page.getByRole('heading', { name: 'Waiting notifications' }) });
     await hasText(card, `PAUSED: ${PAUSED_COUNT}`);
   });
+
+  test('an unknown notification, webhook or page says it is not found, under its own heading and title', async () => {
+    await page.goto(`${local.url}/console/#/notifications/ntf_00000000000000000000000000`);
+    await page.getByRole('heading', { level: 1, name: 'Notification not found' }).waitFor();
+    expect(await page.title()).toContain('Notification not found');
+    await hasText(page.getByRole('alert'), 'NOT_FOUND');
+    await page.getByRole('link', { name: 'History', exact: true }).last().waitFor();
+
+    await page.evaluate('location.hash = "#/webhooks/wh_UNKNOWN"');
+    await page.getByRole('heading', { level: 1, name: 'Webhook not found' }).waitFor();
+    expect(await page.title()).toContain('Webhook not found');
+
+    await page.evaluate('location.hash = "#/no-such-page"');
+    await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
+  });
 });

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import {
   ErrorBox,
   fmtTime,
+  LoadFailed,
   Loading,
   Page,
   Status,
@@ -54,7 +55,13 @@ export function NotificationPage({ id }: { id: string }) {
   };
 
   if (n.error && !n.data)
-    return <ErrorBox error={n.error} title="Could not load the notification" />;
+    return (
+      <LoadFailed
+        what="Notification"
+        error={n.error}
+        back={{ href: '#/history', label: 'History' }}
+      />
+    );
   if (!n.data) return <Loading what="the notification" />;
   const d = n.data;
   return (

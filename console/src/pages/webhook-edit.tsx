@@ -20,6 +20,7 @@ import {
 import {
   ErrorBox,
   fmtTime,
+  LoadFailed,
   Loading,
   messageOf,
   navigate,
@@ -400,7 +401,13 @@ export function WebhookEditPage({ id }: { id?: string }) {
   };
 
   if (id && loaded.error)
-    return <ErrorBox error={loaded.error} title="Could not load the webhook" />;
+    return (
+      <LoadFailed
+        what="Webhook"
+        error={loaded.error}
+        back={{ href: '#/webhooks', label: 'Webhooks' }}
+      />
+    );
   if (id && !saved) return <Loading what="the webhook" />;
   const known = (catalogue.data ?? []).map((t) => t.type);
   const events = form.events.split(/[,\s]+/).filter(Boolean);

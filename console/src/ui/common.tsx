@@ -141,3 +141,28 @@ export function Page({
     </section>
   );
 }
+
+/**
+ * A page whose subject could not be read: "X not found" for an unknown id (a deep link to
+ * something deleted or mistyped), else "Could not load the x", under its own heading and
+ * title, with the way back.
+ */
+export function LoadFailed({
+  what,
+  error,
+  back,
+}: {
+  what: 'Notification' | 'Webhook';
+  error: unknown;
+  back: { href: string; label: string };
+}) {
+  const missing = error instanceof ApiError && error.status === 404;
+  return (
+    <Page title={missing ? `${what} not found` : `Could not load the ${what.toLowerCase()}`}>
+      <ErrorBox error={error} />
+      <p>
+        <a href={back.href}>{back.label}</a>
+      </p>
+    </Page>
+  );
+}
