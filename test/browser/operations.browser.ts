@@ -202,4 +202,14 @@ describe('operating the platform in the console', () => {
     await page.evaluate('location.hash = "#/no-such-page"');
     await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
   });
+
+  test('a resend of a notification that waits for a paused webhook says it waits too', async () => {
+    const first = (await api.get(`/notifications?webhookId=${pausedId}&limit=1`)).body.items[0];
+    await page.goto(`${local.url}/console/#/notifications/${first.id}`);
+    await hasText(page.getByTestId('waiting-reason'), 'PAUSED');
+    await page.getByRole('button', { name: 'Resend' }).click();
+    const status = page.getByRole('status').filter({ hasText: 'Resend queued' });
+    await hasText(status, 'paused');
+    expect(await status.textContent()).not.toContain('waiting for the attempt');
+  });
 });

@@ -77,7 +77,10 @@ export function NotificationPage({ id }: { id: string }) {
       <ErrorBox error={resendError} title="Resend" />
       {pending ? (
         <p class="muted" role="status">
-          Resend queued; waiting for the attempt…
+          {/* What waits for the webhook (paused, circuit open, rate limit) holds the resend too. */}
+          {d.status === 'WAITING' && d.waitingReason && d.waitingReason !== 'RETRY_SCHEDULED'
+            ? `Resend queued; it waits like the notification: ${WAITING_TEXT[d.waitingReason] ?? d.waitingReason}.`
+            : 'Resend queued; waiting for the attempt…'}
         </p>
       ) : null}
       <dl class="card facts">
