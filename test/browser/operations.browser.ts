@@ -212,4 +212,38 @@ describe('operating the platform in the console', () => {
     await hasText(status, 'paused');
     expect(await status.textContent()).not.toContain('waiting for the attempt');
   });
+
+  test('the history read page after page keeps the keyboard on the rows, and back returns to the row opened', async () => {
+    await page.goto(`${local.url}/console/#/history?webhookId=${pausedId}`);
+    const links = page.getByRole('link', { name: /^ntf_/ });
+    await eventually(async () => ((await links.count()) === 50 ? true : undefined), {
+      what: 'the first page of 50',
+    });
+    await page.getByRole('button', { name: 'Load more' }).focus();
+    await page.keyboard.press('Enter');
+    await eventually(async () => ((await links.count()) === PAUSED_COUNT ? true : undefined), {
+      what: 'the second page',
+    });
+    // The keyboard lands on the first row the page added.
+    const row51 = (await links.nth(50).textContent()) as string;
+    await eventually(
+      async () =>
+        (await page.evaluate('document.activeElement?.textContent')) === row51 ? true : undefined,
+      { what: 'focus on the first added row' },
+    );
+
+    const opened = (await links.nth(55).textContent()) as string;
+    await links.nth(55).click();
+    await page.getByRole('heading', { level: 1, name: `Notification ${opened}` }).waitFor();
+    await page.goBack();
+    await page.getByRole('heading', { level: 1, name: 'History' }).waitFor();
+    await eventually(async () => ((await links.count()) === PAUSED_COUNT ? true : undefined), {
+      what: 'as many rows as before',
+    });
+    await eventually(
+      async () =>
+        (await page.evaluate('document.activeElement?.textContent')) === opened ? true : undefined,
+      { what: 'focus back on the notification opened' },
+    );
+  });
 });

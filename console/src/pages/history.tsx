@@ -18,10 +18,18 @@ import {
 } from '../ui/common';
 
 const STATUSES = ['QUEUED', 'WAITING', 'SENT', 'FAILED'] as const;
+const PAGE_SIZE = 50;
 const FILTERS = ['webhookId', 'status', 'eventType', 'from', 'to'] as const;
 type Filter = Partial<Record<(typeof FILTERS)[number], string>>;
 
 /** datetime-local (the browser's zone) <-> ISO (UTC). */
+/**
+ * The history as the operator left it (filters, rows read, the notification opened): coming back
+ * to the same filters (browser back from a notification) reads as many rows again and puts the
+ * keyboard on the notification opened, instead of starting over at the first page.
+ */
+let kept: { key: string; count: number; opened?: string } | undefined;
+
 const toIso = (local: string) => (local ? new Date(local).toISOString() : '');
 const toLocal = (iso: string | undefined) => {
   if (!iso) return '';
@@ -54,18 +62,29 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   // Only the latest load may fill the table: an answer to an earlier filter that comes back
   // late is dropped, so the rows always match the filter shown.
   const latest = useRef(0);
-  const load = async (after?: string) => {
+  /** After a load, the keyboard goes to this row's link (the first added, or the one opened). */
+  const focusRow = useRef<string | undefined>(undefined);
+  const table = useRef<HTMLTableSectionElement>(null);
+  /** Reads a page after `after` (else the first), and on until `atLeast` rows are read. */
+  const load = async (after?: string, atLeast = 0) => {
     const mine = ++latest.current;
     setLoading(true);
     try {
-      const page = await api.listNotifications({
-        ...filter,
-        limit: 50,
-        ...(after ? { cursor: after } : {}),
-      });
-      if (mine !== latest.current) return;
-      setRows((r) => (after ? [...r, ...page.items] : page.items));
-      setCursor(page.nextCursor);
+      const items: NotificationSummary[] = [];
+      let next: string | null = after ?? null;
+      do {
+        const page = await api.listNotifications({
+          ...filter,
+          limit: PAGE_SIZE,
+          ...(next ? { cursor: next } : {}),
+        });
+        if (mine !== latest.current) return;
+        items.push(...page.items);
+        next = page.nextCursor;
+      } while (next && items.length < atLeast);
+      if (after && items[0]) focusRow.current = items[0].id;
+      setRows((r) => (after ? [...r, ...items] : items));
+      setCursor(next);
       setError(undefined);
     } catch (err) {
       if (mine === latest.current) setError(err);
@@ -76,8 +95,19 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   useEffect(() => {
     setDraft(filter);
     setSelected(new Set());
-    void load();
+    const back = kept?.key === key ? kept : undefined;
+    focusRow.current = back?.opened;
+    void load(undefined, back?.count ?? 0);
   }, [key]);
+  useEffect(() => {
+    kept = { ...(kept?.key === key ? kept : {}), key, count: rows.length };
+    const id = focusRow.current;
+    if (id === undefined) return;
+    const link = [...(table.current?.querySelectorAll('a') ?? [])].find((a) => a.text === id);
+    if (!link) return;
+    focusRow.current = undefined;
+    link.focus();
+  }, [rows]);
 
   const apply = (e: Event) => {
     e.preventDefault();
@@ -272,7 +302,7 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
                 <th scope="col">Notification</th>
               </tr>
             </thead>
-            <tbody>
+            <tbody ref={table}>
               {rows.map((n, i) => (
                 <tr key={n.id} class={selected.has(n.id) ? 'selected' : undefined}>
                   <td>
@@ -293,7 +323,13 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
                   <td>{names.get(n.webhookId) ?? n.webhookId}</td>
                   <td>{n.attemptCount}</td>
                   <td>
-                    <a class="mono" href={`#/notifications/${encodeURIComponent(n.id)}`}>
+                    <a
+                      class="mono"
+                      href={`#/notifications/${encodeURIComponent(n.id)}`}
+                      onClick={() => {
+                        kept = { key, count: rows.length, opened: n.id };
+                      }}
+                    >
                       {n.id}
                     </a>
                   </td>
@@ -304,11 +340,14 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
         </div>
       ) : null}
       {cursor ? (
+        // aria-disabled, not disabled: a disabled button would drop the keyboard's focus.
         <button
           type="button"
           class="secondary"
-          disabled={loading}
-          onClick={() => void load(cursor)}
+          aria-disabled={loading}
+          onClick={() => {
+            if (!loading) void load(cursor);
+          }}
         >
           Load more
         </button>
