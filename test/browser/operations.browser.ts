@@ -246,4 +246,17 @@ describe('operating the platform in the console', () => {
       { what: 'focus back on the notification opened' },
     );
   });
+
+  test('an API that does not answer is named as such, not as a bare "Failed to fetch"', async () => {
+    await page.goto(`${local.url}/console/#/overview`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await context.setOffline(true);
+    try {
+      await page.evaluate('location.hash = "#/webhooks"');
+      await hasText(page.getByRole('alert').first(), 'The API did not answer');
+      await hasText(page.getByRole('alert').first(), 'NETWORK_ERROR');
+    } finally {
+      await context.setOffline(false);
+    }
+  });
 });

@@ -130,11 +130,23 @@ export class ApiClient {
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
     const qs = q.toString();
-    const res = await this.transport(
-      method,
-      `${this.baseUrl}${p}${qs ? `?${qs}` : ''}`,
-      opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    );
+    let res: Response;
+    try {
+      res = await this.transport(
+        method,
+        `${this.baseUrl}${p}${qs ? `?${qs}` : ''}`,
+        opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      );
+    } catch (err) {
+      // fetch rejects with a TypeError ("Failed to fetch") when no answer came at all.
+      if (err instanceof TypeError)
+        throw new ApiError(
+          0,
+          'NETWORK_ERROR',
+          'The API did not answer: the network is down or the platform is not running',
+        );
+      throw err;
+    }
     const text = await res.text();
     let json: unknown;
     try {
