@@ -259,4 +259,26 @@ describe('operating the platform in the console', () => {
       await context.setOffline(false);
     }
   });
+
+  test('resuming an auto-disabled webhook in the list drops its "disabled" mark', async () => {
+    const id = await createWebhook('Second failing partner', `${failing.url}/second`);
+    await publish('Second failing partner', 6);
+    await eventually(
+      async () => ((await healthOf(id)).disabledReason === 'AUTO_DISABLED' ? true : undefined),
+      { what: 'the webhook to be auto-disabled', timeoutMs: 60_000 },
+    );
+    await page.goto(`${local.url}/console/#/overview`);
+    await page.goto(`${local.url}/console/#/webhooks`);
+    const row = page.getByRole('row', { name: /Second failing partner/ });
+    await hasText(row, 'DISABLED');
+    const mark = row.locator('.badge', { hasText: /^disabled$/ });
+    await mark.waitFor();
+
+    await row.getByRole('button', { name: 'Resume Second failing partner' }).click();
+    await row.getByRole('button', { name: 'Pause Second failing partner' }).waitFor();
+    expect((await api.get(`/webhooks/${id}`)).body.enabled).toBe(true);
+    await eventually(async () => ((await mark.count()) === 0 ? true : undefined), {
+      what: 'the disabled mark to go',
+    });
+  });
 });

@@ -165,7 +165,11 @@ export function WebhooksPage() {
                         id={w.id}
                         name={w.name}
                         health={h}
-                        onChange={(n) => setOverride((o) => ({ ...o, [w.id]: n }))}
+                        onChange={(n) => {
+                          setOverride((o) => ({ ...o, [w.id]: n }));
+                          // Resume turned an auto-disabled webhook on: the row's mark follows.
+                          if ((n.state === 'DISABLED') === w.enabled) list.reload();
+                        }}
                       />
                     </td>
                   </tr>
