@@ -261,6 +261,7 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByLabel('Status').selectOption('SENT');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByRole('button', { name: 'Resend range' }).click();
+    await page.getByRole('button', { name: 'Resend them' }).click();
     await hasText(page.getByTestId('job-progress'), '4 of 4 done');
   });
 

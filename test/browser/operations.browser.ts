@@ -281,4 +281,21 @@ describe('operating the platform in the console', () => {
       what: 'the disabled mark to go',
     });
   });
+
+  test('a range resend asks first, naming the range, and only then queues the job', async () => {
+    await page.goto(`${local.url}/console/#/history?webhookId=${pausedId}&status=WAITING`);
+    await page.getByRole('heading', { level: 1, name: 'History' }).waitFor();
+    await page.getByRole('button', { name: 'Resend range' }).click();
+    const confirm = page.getByRole('group', { name: 'Confirm range resend' });
+    await hasText(confirm, 'Resend every WAITING notification of Paused partner');
+    expect(await page.getByTestId('job-progress').count()).toBe(0);
+
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    expect(await confirm.count()).toBe(0);
+    expect(await page.getByTestId('job-progress').count()).toBe(0);
+
+    await page.getByRole('button', { name: 'Resend range' }).click();
+    await page.keyboard.press('Enter');
+    await hasText(page.getByTestId('job-progress'), `of ${PAUSED_COUNT} done`);
+  });
 });

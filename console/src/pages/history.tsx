@@ -57,6 +57,17 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   const [anchor, setAnchor] = useState<number>();
   const [job, setJob] = useState<ResendJob>();
   const [jobError, setJobError] = useState<unknown>();
+  // A range resend can queue thousands: it asks first, naming what it would resend.
+  const [confirming, setConfirming] = useState(false);
+  const rangeButton = useRef<HTMLButtonElement>(null);
+  const confirmButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (confirming) confirmButton.current?.focus();
+  }, [confirming]);
+  const endConfirm = () => {
+    setConfirming(false);
+    rangeButton.current?.focus();
+  };
   const [draft, setDraft] = useState<Filter>(filter);
 
   // Only the latest load may fill the table: an answer to an earlier filter that comes back
@@ -240,13 +251,36 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
           Resend selected ({selected.size})
         </button>
         <button
+          ref={rangeButton}
           type="button"
           class="secondary"
-          onClick={() => void startJob(rangeBody())}
+          onClick={() => setConfirming(true)}
           title="Every notification of the filtered range (status FAILED unless filtered)"
         >
           Resend range
         </button>
+        {confirming ? (
+          <fieldset aria-label="Confirm range resend">
+            <p>
+              Resend every {rangeBody().status} notification
+              {filter.webhookId ? ` of ${names.get(filter.webhookId) ?? filter.webhookId}` : ''}{' '}
+              created from {fmtTime(rangeBody().from)} to {fmtTime(rangeBody().to)}?
+            </p>
+            <button
+              ref={confirmButton}
+              type="button"
+              onClick={() => {
+                void startJob(rangeBody());
+                endConfirm();
+              }}
+            >
+              Resend them
+            </button>{' '}
+            <button type="button" class="link" onClick={endConfirm}>
+              Cancel
+            </button>
+          </fieldset>
+        ) : null}
         {selected.size > 0 ? (
           <button type="button" class="link" onClick={() => setSelected(new Set())}>
             Clear selection
