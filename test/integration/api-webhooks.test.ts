@@ -414,6 +414,136 @@ describe('replacing a webhook', () => {
     expect(paths(res)).toEqual(['auth.password']);
   });
 
+  describe('a kept password and a changed destination', () => {
+    const raw = async (id: string) => {
+      const s = standIns();
+      const got = await s.clients.dynamo.send(
+        new GetItemCommand({ TableName: s.tables.webhooks, Key: { id: { S: id } } }),
+      );
+      return JSON.stringify(got.Item);
+    };
+    const expectRefused = (res: { status: number; body: { error: { code: string } } }) => {
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(res as never)).toEqual(['auth.password']);
+      expect(JSON.stringify(res.body)).toMatch(/destination changed/);
+    };
+
+    it.each([
+      ['another host', 'https://attacker.example/loans/{{ data.loanId }}'],
+      ['another port', 'https://ledger.example.com:8443/loans/{{ data.loanId }}'],
+      ['another scheme (http)', 'http://ledger.example.com/loans/{{ data.loanId }}'],
+      ['a host written as a template', 'https://{{ data.host }}/loans/{{ data.loanId }}'],
+      ['user info before the host', 'https://ledger.example.com@attacker.example/loans'],
+      ['no path at all', 'https://attacker.example'],
+    ])('refuses "***" with %s, writing nothing', async (_what, url) => {
+      const { api } = setup();
+      const first = await created(api);
+      const before = await raw(first.id);
+      const res = await api.put(`/webhooks/${first.id}`, {
+        ...ledger,
+        url,
+        auth: { type: 'basic', username: 'svc', password: '***' },
+      });
+      expectRefused(res);
+      expect(await raw(first.id)).toBe(before);
+    });
+
+    it('refuses an omitted password or an omitted auth too when the destination changes', async () => {
+      const { api } = setup();
+      const first = await created(api);
+      const before = await raw(first.id);
+      const url = 'https://attacker.example/loans';
+      expectRefused(
+        await api.put(`/webhooks/${first.id}`, {
+          ...ledger,
+          url,
+          auth: { type: 'basic', username: 'svc' },
+        }),
+      );
+      expectRefused(await api.put(`/webhooks/${first.id}`, { ...ledger, url }));
+      expect(await raw(first.id)).toBe(before);
+    });
+
+    it('refuses a change to a templated host text, and keeps the password while it stays the same', async () => {
+      const { api, stores } = setup();
+      const res = await api.post('/webhooks', {
+        ...ledger,
+        url: 'https://{{ data.branch }}.ledger.example.com/loans',
+        auth: { type: 'basic', username: 'svc', password: 'first-password' },
+      });
+      expect(res.status).toBe(201);
+      const before = await raw(res.body.id);
+      expectRefused(
+        await api.put(`/webhooks/${res.body.id}`, {
+          ...ledger,
+          url: 'https://{{ data.branch }}.attacker.example/loans',
+          auth: { type: 'basic', username: 'svc', password: '***' },
+        }),
+      );
+      expect(await raw(res.body.id)).toBe(before);
+      const same = await api.put(`/webhooks/${res.body.id}`, {
+        ...ledger,
+        url: 'https://{{ data.branch }}.ledger.example.com/v2/loans',
+        auth: { type: 'basic', username: 'svc', password: '***' },
+      });
+      expect(same.status).toBe(200);
+      expect((await stores.webhooks.get(res.body.id))?.auth?.password).toBe('first-password');
+    });
+
+    it('keeps the password through a change of path, query or fragment, not of host', async () => {
+      const { api, stores } = setup();
+      const first = await created(api);
+      expectRefused(
+        await api.put(`/webhooks/${first.id}`, {
+          ...ledger,
+          url: 'https://ledger.example.org/loans/{{ data.loanId }}',
+          auth: { type: 'basic', username: 'svc', password: '***' },
+        }),
+      );
+      const res = await api.put(`/webhooks/${first.id}`, {
+        ...ledger,
+        url: 'https://ledger.example.com/v2/loans/{{ data.loanId }}?source=hooks#x',
+        auth: { type: 'basic', username: 'svc', password: '***' },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.auth).toEqual({ type: 'basic', username: 'svc', password: '***' });
+      const stored = await stores.webhooks.get(first.id);
+      expect(stored?.url).toBe(
+        'https://ledger.example.com/v2/loans/{{ data.loanId }}?source=hooks#x',
+      );
+      expect(stored?.auth?.password).toBe('first-password');
+    });
+
+    it('accepts a new destination with the password given again, or with auth removed, not with "***"', async () => {
+      const { api, stores } = setup();
+      const first = await created(api);
+      expectRefused(
+        await api.put(`/webhooks/${first.id}`, {
+          ...ledger,
+          url: 'https://new-ledger.example.com/loans',
+          auth: { type: 'basic', username: 'svc', password: '***' },
+        }),
+      );
+      const moved = await api.put(`/webhooks/${first.id}`, {
+        ...ledger,
+        url: 'https://new-ledger.example.com/loans',
+        auth: { type: 'basic', username: 'svc', password: 'second-password' },
+      });
+      expect(moved.status).toBe(200);
+      expect(moved.body.auth.password).toBe('***');
+      expect((await stores.webhooks.get(first.id))?.auth?.password).toBe('second-password');
+
+      const removed = await api.put(`/webhooks/${first.id}`, {
+        ...ledger,
+        url: 'https://elsewhere.example.com/loans',
+        auth: null,
+      });
+      expect(removed.status).toBe(200);
+      expect((await stores.webhooks.get(first.id))?.auth).toBeUndefined();
+    });
+  });
+
   it('answers 409 when the version sent is not the current one, and 400 when the id differs', async () => {
     const { api } = setup();
     const first = await created(api);

@@ -4,11 +4,15 @@
  * anything is stored.
  *
  * On replace (PUT), `auth`, `signingSecret` and `signing` follow "omitted keeps, null removes";
- * a password that is omitted or "***" keeps the stored one. `"signingSecret":"generate"` makes
- * a new secret; signing keys and their rotation: webhook-signing.ts.
+ * a password that is omitted or "***" keeps the stored one, but only for the same destination:
+ * a kept password is never sent to another scheme, host or port than the one it was given for
+ * (destination.ts), else anyone who may edit the URL could read it at a host of their own.
+ * `"signingSecret":"generate"` makes a new secret; signing keys and their rotation:
+ * webhook-signing.ts.
  */
 
 import type { Clock, WebhookStore } from '../../ports';
+import { destinationChanged } from '../destination';
 import { ConflictError, NotFoundError, PayloadTooLargeError, ValidationError } from '../errors';
 import { asQueued, parseEvent } from '../events';
 import { newWebhookId, notificationIdFor } from '../ids';
@@ -103,7 +107,7 @@ export class WebhookService {
         `Webhook ${id} is at version ${current.version}, not ${input.version}: it was changed meanwhile; fetch it again.`,
       );
     }
-    const auth = resolveAuth(input.auth, current.auth);
+    const auth = resolveAuth(input.auth, current, input.fields.url);
     const at = this.deps.clock.now();
     const signing = resolveSigning(input, current, at);
     const def = withSecrets(
@@ -218,21 +222,40 @@ function withSecrets(
   return { ...base, ...(auth ? { auth } : {}), ...signing };
 }
 
+/**
+ * The auth a replace stores. A password that is omitted or "***" (or an omitted `auth`) keeps
+ * the stored one, only while the URL's destination is unchanged: a changed destination needs
+ * the password again (as GitHub and others do), so "***" cannot carry it to another host.
+ */
 function resolveAuth(
   input: AuthInput | null | undefined,
-  current: BasicAuth | undefined,
+  current: WebhookDefinition,
+  url: string,
 ): BasicAuth | undefined {
-  if (input === undefined) return current;
   if (input === null) return undefined;
-  if (input.password !== undefined)
+  if (input?.password !== undefined)
     return { type: 'basic', username: input.username, password: input.password };
-  if (!current) {
+  if (!current.auth) {
+    if (input === undefined) return undefined;
     throw new ValidationError(
       'auth.password is required: this webhook has no stored password to keep.',
       [{ path: 'auth.password', message: 'required (no stored password to keep)' }],
     );
   }
-  return { type: 'basic', username: input.username, password: current.password };
+  if (destinationChanged(current.url, url)) {
+    throw new ValidationError(
+      'auth.password must be given again: the URL sends to another destination (scheme, host or port) than the stored password was given for.',
+      [
+        {
+          path: 'auth.password',
+          message:
+            'required again because the destination changed (a kept password is only sent to the scheme, host and port it was given for)',
+        },
+      ],
+    );
+  }
+  if (input === undefined) return current.auth;
+  return { type: 'basic', username: input.username, password: current.auth.password };
 }
 
 function checkAuthorizationHeader(def: WebhookDefinition): void {
