@@ -4,6 +4,8 @@
  * Secrets are write-only: the form never shows a stored password or signing secret.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+// The API's own rule (one owner): a kept password is only sent to the destination it was given for.
+import { destinationChanged } from '../../../lambdas/core/destination';
 import {
   ApiError,
   type Conditions,
@@ -183,6 +185,23 @@ function inputOf(f: Form, existing?: WebhookDefinition): WebhookInput & WebhookR
   return out;
 }
 
+/** Why the password field is required again: the API refuses "***" for a new destination. */
+export const PASSWORD_AGAIN =
+  'Enter the password again: the URL now goes to another destination (scheme, host or port), and the saved password is only sent to the one it was given for.';
+
+/**
+ * True when saving `f` would keep the saved password (left empty, sent as "***") for a URL
+ * whose destination differs from the saved one: the API refuses that, so the form asks first.
+ */
+export function passwordNeededAgain(f: Form, existing?: WebhookDefinition): boolean {
+  return (
+    !!existing?.auth &&
+    f.authType === 'basic' &&
+    f.password === '' &&
+    destinationChanged(existing.url, f.url)
+  );
+}
+
 /** `conditions.rules[2].value` and the like: a rule's index (0-based, as the API counts) and part. */
 const RULE_PATH = /^conditions\.rules\[(\d+)\](?:\.(\w+))?/;
 
@@ -208,15 +227,20 @@ function fieldErrors(err: unknown): Record<string, string[]> {
   if (!(err instanceof ApiError)) return out;
   for (const d of err.details) {
     const rule = RULE_PATH.exec(d.path ?? '');
+    // The password has a field of its own; the rest of auth shows under the fieldset.
+    const password = d.path === 'auth.password';
     // Condition errors without a path belong to Conditions as a whole.
-    const key = rule
-      ? `rule-${rule[1]}${rule[2] && ['field', 'op', 'value'].includes(rule[2]) ? `-${rule[2]}` : ''}`
-      : (d.path ?? '').split(/[.[]/)[0] || (err.code === 'INVALID_CONDITIONS' ? 'conditions' : '_');
+    const key = password
+      ? 'password'
+      : rule
+        ? `rule-${rule[1]}${rule[2] && ['field', 'op', 'value'].includes(rule[2]) ? `-${rule[2]}` : ''}`
+        : (d.path ?? '').split(/[.[]/)[0] ||
+          (err.code === 'INVALID_CONDITIONS' ? 'conditions' : '_');
     const list = out[key] ?? [];
     list.push(
       rule && d.path
         ? `${formPath(d.path)}: ${d.message}`
-        : d.path && d.path !== key
+        : d.path && d.path !== key && !password
           ? `${d.path}: ${d.message}`
           : d.message,
     );
@@ -327,7 +351,10 @@ export function WebhookEditPage({ id }: { id?: string }) {
   );
 
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setForm((f) => ({ ...f, [k]: v }));
+  const passwordAgain = passwordNeededAgain(form, saved);
   const errors = fieldErrors(saveError);
+  // Shown as soon as the URL moves, before any Save (the API's own message replaces it after one).
+  if (passwordAgain && !errors.password) errors.password = [PASSWORD_AGAIN];
 
   // After a refused save, the keyboard lands on the first field the API named, else on the
   // error (the Save button keeps focus otherwise: it is never disabled, so focus never drops).
@@ -343,9 +370,18 @@ export function WebhookEditPage({ id }: { id?: string }) {
   const save = async (e: Event) => {
     e.preventDefault();
     if (busy) return;
+    setNotice(undefined);
+    if (passwordAgain) {
+      // Refused here as the API would refuse it: the same detail, on the password field.
+      setSaveError(
+        new ApiError(400, 'VALIDATION_ERROR', 'auth.password must be given again.', [
+          { path: 'auth.password', message: PASSWORD_AGAIN },
+        ]),
+      );
+      return;
+    }
     setBusy(true);
     setSaveError(undefined);
-    setNotice(undefined);
     try {
       const body = inputOf(form, saved);
       const result = saved
@@ -629,14 +665,17 @@ export function WebhookEditPage({ id }: { id?: string }) {
                   />
                 </label>
                 <label>
-                  Password
+                  Password{passwordAgain ? ' (required)' : ''}
                   <input
                     type="password"
                     autoComplete="new-password"
                     value={form.password}
-                    placeholder={saved?.auth ? 'unchanged' : ''}
+                    required={passwordAgain}
+                    placeholder={saved?.auth && !passwordAgain ? 'unchanged' : ''}
                     onInput={(e) => set('password', e.currentTarget.value)}
+                    {...errProps('password', errors)}
                   />
+                  <FieldError id="password" errors={errors} />
                 </label>
               </div>
             ) : null}
