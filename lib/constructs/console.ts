@@ -86,6 +86,9 @@ export class OperatorConsole extends Construct {
 
     const cognitoIdp = `https://cognito-idp.${stack.region}.${stack.urlSuffix}`;
     const cognitoIdentity = `https://cognito-identity.${stack.region}.${stack.urlSuffix}`;
+    // connect-src names the region's execute-api hosts, not this API's own: the API's CORS names
+    // the distribution's domain, the distribution names this policy, so a policy naming the API
+    // would close a reference cycle (API -> Distribution -> policy -> API) CloudFormation refuses.
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: 'Webhooks console: CSP, HSTS, no framing, no sniffing, no referrer',
       securityHeadersBehavior: {
