@@ -90,6 +90,7 @@ describe('destination health rules', () => {
     expect(countsAsFailure(attempt('FAILED'), settings)).toBe(true);
     expect(countsAsFailure(attempt('SENT', 14_000), settings)).toBe(true);
     expect(countsAsFailure(attempt('SENT', 9_999), settings)).toBe(false);
+    expect(countsAsFailure(attempt('SENT', settings.slowThresholdMs), settings)).toBe(true);
     expect(countsAsFailure({ ...attempt('FAILED'), error: 'BLOCKED_URL' }, settings)).toBe(false);
   });
 
@@ -211,6 +212,35 @@ describe('health gate', () => {
     });
     await gate.ensureDriver('wh_b');
     expect(started).toHaveLength(1);
+  });
+
+  it('slows the whole webhook for the Retry-After of a 429 or 503 only, not for that of another failure', async () => {
+    const now = new Date('2026-12-03T07:00:00Z');
+    const { gate } = gateWith(new MemoryHealthStore(), () => now);
+
+    for (const statusCode of [500, 502, 410]) {
+      const record = await gate.observe('wh_ra', { ...attempt('FAILED'), statusCode }, 1200);
+      expect(record?.slowUntil).toBeNull();
+    }
+    expect(await gate.admit({ id: 'wh_ra' } as never)).toEqual({ kind: 'send' });
+
+    const slowed = await gate.observe('wh_ra', { ...attempt('FAILED'), statusCode: 429 }, 1200);
+    expect(slowed?.slowUntil).toBe(new Date(now.getTime() + 1_200_000).toISOString());
+    expect(await gate.admit({ id: 'wh_ra' } as never)).toEqual({
+      kind: 'park',
+      reason: 'RATE_LIMITED',
+    });
+  });
+
+  it('a new notification to a rate-limited webhook joins the backlog its driver releases rather than overtake it', async () => {
+    const store = new MemoryHealthStore();
+    const { gate } = gateWith(store);
+    const limited = { id: 'wh_rl', rateLimitPerSecond: 5 } as never;
+    expect(await gate.admit(limited)).toMatchObject({ kind: 'send' });
+
+    await gate.ensureDriver('wh_rl');
+
+    expect(await gate.admit(limited)).toEqual({ kind: 'park', reason: 'RATE_LIMITED' });
   });
 
   it('resets the consecutive count once after a success that follows failures', async () => {
@@ -592,6 +622,37 @@ describe('a disabled or deleted webhook and what waits for it', () => {
     expect(await store.get('wh_unknown')).toBeUndefined();
   });
 
+  it('resume re-enables an auto-disabled webhook with a fresh circuit and asks for its driver to release what waits', async () => {
+    let nowMs = t0;
+    const { store, queue, health, definitions, body } = apiWith(() => nowMs);
+    const created = await definitions.create(body(true));
+    // The driver disabled it: its circuit had been open for 120 hours.
+    nowMs += 120 * 3_600_000;
+    const def = await definitions.replace(created.id, body(false));
+    const record = (await store.get(def.id))!;
+    await store.transition(
+      {
+        ...record,
+        state: 'OPEN',
+        openedAt: new Date(t0).toISOString(),
+        autoDisabled: true,
+        consecutiveFailures: 9,
+      },
+      record.version,
+    );
+    queue.drain();
+
+    nowMs += 60_000;
+    const shown = await health.resume(def.id);
+
+    expect(shown).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, disabledReason: null });
+    expect(await definitions.get(def.id)).toMatchObject({
+      enabled: true,
+      version: def.version + 1,
+    });
+    expect(queue.drain()).toEqual([{ kind: 'health', webhookId: def.id }]);
+  });
+
   it('shows DISABLED since the disable with no probe, and enabling again keeps the pause with a fresh circuit', async () => {
     let nowMs = t0;
     const { store, health, definitions, body } = apiWith(() => nowMs);
@@ -697,5 +758,155 @@ describe('a disabled or deleted webhook and what waits for it', () => {
     nowMs = quiet;
     expect((await driver.step(step)).done).toBe(true);
     expect((await store.get('wh_i'))?.driverRunning).toBe(false);
+  });
+});
+
+describe("an open circuit's driver", () => {
+  const t0 = Date.parse('2026-12-03T07:00:00Z');
+  const HOUR = 3_600_000;
+
+  /** A webhook whose circuit opened at `openedAt`, one notification parked behind it, a driver running. */
+  async function openCircuit(id: string, change: Record<string, unknown> = {}) {
+    let nowMs = t0;
+    const clock = { now: () => new Date(nowMs) };
+    const store = new MemoryHealthStore();
+    const { gate } = gateWith(store, clock.now);
+    const webhooks = new MemoryWebhookStore();
+    await webhooks.put({ id, enabled: true, version: 1 } as never);
+    const notifications = new MemoryNotificationStore();
+    await notifications.create(
+      notification(`ntf_${id}`, {
+        webhookId: id,
+        status: 'WAITING',
+        waitingReason: 'CIRCUIT_OPEN',
+      }),
+      Math.floor(t0 / 1000) + 86_400,
+    );
+    await gate.ensureDriver(id);
+    const record = (await store.get(id))!;
+    await store.transition(
+      {
+        ...record,
+        state: 'OPEN',
+        openedAt: new Date(t0).toISOString(),
+        cooldownSeconds: settings.cooldownSeconds,
+        nextProbeAt: new Date(t0 + settings.cooldownSeconds * 1000).toISOString(),
+        ...change,
+      },
+      record.version,
+    );
+    const released: string[] = [];
+    const disabled: string[] = [];
+    let outcome: 'SENT' | 'WAITING' = 'WAITING';
+    const driver = new HealthDriver({
+      store,
+      gate,
+      notifications,
+      webhooks,
+      parked: {
+        release: async (ntf) => {
+          released.push(ntf);
+          return outcome;
+        },
+        settleParked: async () => {},
+      },
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings,
+      observer: { ...SILENT_HEALTH_OBSERVER, webhookDisabled: (wh) => void disabled.push(wh) },
+    });
+    let steps = 0;
+    return {
+      store,
+      gate,
+      webhooks,
+      released,
+      disabled,
+      at: (ms: number) => {
+        nowMs = ms;
+        gate.forget(id);
+      },
+      failProbes: () => {
+        outcome = 'WAITING';
+      },
+      step: () => driver.step({ webhookId: id, seq: 1, steps: steps++ }),
+    };
+  }
+
+  it('sends nothing before the cool-down is over, then probes once and doubles the cool-down when the probe fails', async () => {
+    const c = await openCircuit('wh_cool');
+
+    c.at(t0 + settings.cooldownSeconds * 1000 - 1);
+    const early = await c.step();
+    expect(c.released).toEqual([]);
+    expect(early.wakeAt).toBe(new Date(t0 + settings.cooldownSeconds * 1000).toISOString());
+
+    const probeAt = t0 + settings.cooldownSeconds * 1000;
+    c.at(probeAt);
+    c.failProbes();
+    const probed = await c.step();
+    expect(c.released).toEqual(['ntf_wh_cool']);
+    const after = await c.store.get('wh_cool');
+    expect(after?.cooldownSeconds).toBe(2 * settings.cooldownSeconds);
+    expect(after?.nextProbeAt).toBe(
+      new Date(probeAt + 2 * settings.cooldownSeconds * 1000).toISOString(),
+    );
+    expect(probed.wakeAt).toBe(after?.nextProbeAt);
+  });
+
+  it('a failure while HALF_OPEN opens it again with the doubled cool-down, keeping when the outage began', async () => {
+    const store = new MemoryHealthStore();
+    const now = new Date(t0 + HOUR);
+    const { gate, started } = gateWith(store, () => now);
+    const record = initialHealth('wh_half', new Date(t0));
+    await store.transition(
+      {
+        ...record,
+        state: 'HALF_OPEN',
+        openedAt: new Date(t0).toISOString(),
+        cooldownSeconds: 240,
+      },
+      record.version,
+    );
+
+    const opened = await gate.observe('wh_half', attempt('FAILED'));
+
+    expect(opened).toMatchObject({
+      state: 'OPEN',
+      openedAt: new Date(t0).toISOString(),
+      cooldownSeconds: 480,
+      nextProbeAt: new Date(now.getTime() + 480_000).toISOString(),
+    });
+    expect(started).toHaveLength(1);
+  });
+
+  it('disables the webhook once its circuit has been open for 120 hours, not a moment before', async () => {
+    expect(settings.autoDisableAfterHours).toBe(120);
+    const c = await openCircuit('wh_auto', {
+      nextProbeAt: new Date(t0 + 200 * HOUR).toISOString(),
+    });
+
+    c.at(t0 + 120 * HOUR - 1);
+    await c.step();
+    expect(c.disabled).toEqual([]);
+    expect((await c.webhooks.get('wh_auto'))?.enabled).toBe(true);
+
+    c.at(t0 + 120 * HOUR);
+    await c.step();
+    expect(c.disabled).toEqual(['wh_auto']);
+    expect((await c.webhooks.get('wh_auto'))?.enabled).toBe(false);
+    expect(await c.store.get('wh_auto')).toMatchObject({ autoDisabled: true });
+    expect(c.released).toEqual([]);
+  });
+
+  it('sends nothing while the webhook is paused, and ends', async () => {
+    const c = await openCircuit('wh_pause', { paused: true, nextProbeAt: null });
+    c.at(t0 + HOUR);
+
+    const step = await c.step();
+
+    expect(c.released).toEqual([]);
+    expect(step.done).toBe(true);
+    expect((await c.store.get('wh_pause'))?.driverRunning).toBe(false);
   });
 });
