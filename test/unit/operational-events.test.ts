@@ -1,9 +1,16 @@
 import { DeliveryService } from '../../lambdas/core/delivery';
 import { ReservedEventTypeError } from '../../lambdas/core/errors';
 import { parseEvents, refuseReservedTypes } from '../../lambdas/core/events';
+import { HealthGate } from '../../lambdas/core/health/gate';
+import { DEFAULT_HEALTH_SETTINGS } from '../../lambdas/core/health/model';
 import { IngestService } from '../../lambdas/core/ingest';
 import { jobsForEvent } from '../../lambdas/core/matching';
-import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambdas/core/model';
+import type {
+  Attempt,
+  DeliveryJob,
+  EventEnvelope,
+  WebhookDefinition,
+} from '../../lambdas/core/model';
 import { OperationalEvents } from '../../lambdas/core/operational-events';
 import {
   PLATFORM_EVENT_TYPES,
@@ -14,12 +21,13 @@ import {
 import { webhookDefinition } from '../support/history';
 import {
   MemoryDeliveryQueue,
+  MemoryHealthStore,
   MemoryNotificationStore,
   MemoryPayloadStore,
   MemoryResendJobStore,
   MemoryWebhookStore,
 } from '../support/memory-stores';
-import { SILENT_DELIVERY_OBSERVER } from '../support/silent-observers';
+import { SILENT_DELIVERY_OBSERVER, SILENT_HEALTH_OBSERVER } from '../support/silent-observers';
 
 const now = new Date('2026-12-03T07:00:00.000Z');
 const clock = { now: () => now };
@@ -315,6 +323,23 @@ describe('platform.notification.failed from the delivery engine', () => {
     expect((await notifications.get('ntf_b'))?.status).toBe('FAILED');
   });
 
+  it('a failed operational delivery to a webhook that also takes producer events publishes nothing either', async () => {
+    const { service, queue, notifications, waiting } = await engine([
+      definition('wh_mixed', ['LOAN', 'platform.*']),
+      definition('wh_op2', ['platform.*']),
+    ]);
+    await waiting('ntf_m', 'wh_mixed', 'platform.circuit.opened');
+    await waiting('ntf_l', 'wh_mixed', 'LOAN');
+
+    await service.markFailed('ntf_m');
+    expect(queue.jobs).toHaveLength(0);
+    expect((await notifications.get('ntf_m'))?.status).toBe('FAILED');
+
+    // Its producer notifications failing is news for the other operator webhook.
+    await service.markFailed('ntf_l');
+    expect(deliverTargets(queue.jobs)).toEqual(['wh_op2']);
+  });
+
   it('a notification no longer WAITING publishes nothing', async () => {
     const { service, queue, waiting, notifications } = await engine([
       definition('wh_failing', ['LOAN']),
@@ -328,6 +353,59 @@ describe('platform.notification.failed from the delivery engine', () => {
     });
 
     await service.markFailed('ntf_c');
+
+    expect(queue.jobs).toHaveLength(0);
+  });
+});
+
+describe('operational events from destination health', () => {
+  async function gateFor(defs: WebhookDefinition[]) {
+    const { webhooks, queue, events } = await setup(defs);
+    const gate = new HealthGate({
+      store: new MemoryHealthStore(),
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings: DEFAULT_HEALTH_SETTINGS,
+      observer: SILENT_HEALTH_OBSERVER,
+      events,
+      webhooks,
+    });
+    const failure: Attempt = {
+      number: 1,
+      trigger: 'initial',
+      startedAt: now.toISOString(),
+      durationMs: 3,
+      statusCode: 500,
+      outcome: 'FAILED',
+      error: 'INVALID_HTTP_RESPONSE',
+      responseBody: '',
+    };
+    const openCircuit = async (webhookId: string) => {
+      for (let i = 0; i < DEFAULT_HEALTH_SETTINGS.openAfterConsecutiveFailures; i++)
+        await gate.observe(webhookId, failure);
+      expect((await gate.current(webhookId, true))?.state).toBe('OPEN');
+    };
+    return { queue, openCircuit };
+  }
+
+  it('a circuit opening tells the operator webhooks, not the webhook it is about', async () => {
+    const { queue, openCircuit } = await gateFor([
+      definition('wh_failing', ['LOAN', 'platform.*']),
+      definition('wh_op', ['platform.circuit.opened']),
+    ]);
+
+    await openCircuit('wh_failing');
+
+    expect(deliverTargets(queue.jobs)).toEqual(['wh_op']);
+  });
+
+  it('the circuit of a webhook that takes only operational events opens without publishing (no loops)', async () => {
+    const { queue, openCircuit } = await gateFor([
+      definition('wh_op', ['platform.*']),
+      definition('wh_op2', ['platform.*']),
+    ]);
+
+    await openCircuit('wh_op');
 
     expect(queue.jobs).toHaveLength(0);
   });
