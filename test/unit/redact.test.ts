@@ -34,6 +34,19 @@ describe('redacting a webhook’s secrets from what a receiver sent back', () =>
     expect(out).toContain('"ok": true');
   });
 
+  it('removes the secrets a rotation retired, which still sign in their grace period', () => {
+    const current = generateSigningSecret();
+    const retired = generateSigningSecret();
+    const redact = redactorFor({
+      signingSecret: current,
+      retiredSigningKeys: [{ expiresAt: '2999-01-01T00:00:00.000Z', secret: retired }],
+    });
+    for (const form of [retired, retired.slice(6)]) {
+      const out = redact(`{"echo": "${form}", "ok": true}`);
+      expect(out).toBe(`{"echo": "${REDACTED}", "ok": true}`);
+    }
+  });
+
   it('removes the start of a secret the excerpt was cut in', () => {
     const basic = Buffer.from(`svc:${password}`).toString('base64');
     expect(redactSecrets(`header: Basic ${basic.slice(0, 6)}`, needles)).toBe(
