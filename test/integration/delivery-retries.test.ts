@@ -230,7 +230,11 @@ describe('failed attempts and automatic retries', () => {
         status: 'WAITING',
         failureReason: 'INVALID_HTTP_RESPONSE',
       });
-      expect(notification!.attempts[0]!.statusCode).toBe(302);
+      expect(notification!.attempts[0]).toMatchObject({
+        statusCode: 302,
+        outcome: 'FAILED',
+        error: 'INVALID_HTTP_RESPONSE',
+      });
       expect(target.requests).toHaveLength(0);
       receiver.setBehaviour(ok());
       await harness.machine.settle();
