@@ -243,6 +243,25 @@ describe('health gate', () => {
     expect(await gate.admit(limited)).toEqual({ kind: 'park', reason: 'RATE_LIMITED' });
   });
 
+  it('judges the failure ratio over the attempts of the last 60 s only', async () => {
+    const t0 = Date.parse('2026-12-03T07:00:00Z');
+    const ratioOpens = async (laterMs: number) => {
+      let nowMs = t0;
+      const { gate, opened } = gateWith(new MemoryHealthStore(), () => new Date(nowMs));
+      // 19 attempts, 9 failed, never two failures in a row: nothing opens yet.
+      for (let i = 0; i < 19; i++)
+        await gate.observe('wh_w', attempt(i % 2 === 1 ? 'FAILED' : 'SENT'));
+      expect(opened).toEqual([]);
+      // One more failure makes half of 20, if the first 19 are still inside the window.
+      nowMs = t0 + laterMs;
+      await gate.observe('wh_w', attempt('FAILED'));
+      return opened.length > 0;
+    };
+
+    expect(await ratioOpens(59_000)).toBe(true);
+    expect(await ratioOpens(60_000)).toBe(false);
+  });
+
   it('resets the consecutive count once after a success that follows failures', async () => {
     const { store, writes } = countingStore(new MemoryHealthStore());
     const { gate } = gateWith(store);
