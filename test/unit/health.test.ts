@@ -816,6 +816,7 @@ describe("an open circuit's driver", () => {
     );
     const released: string[] = [];
     const disabled: string[] = [];
+    const settled: string[] = [];
     let outcome: 'SENT' | 'WAITING' = 'WAITING';
     const driver = new HealthDriver({
       store,
@@ -827,7 +828,7 @@ describe("an open circuit's driver", () => {
           released.push(ntf);
           return outcome;
         },
-        settleParked: async () => {},
+        settleParked: async (ntf, reason) => void settled.push(`${ntf} ${reason}`),
       },
       scheduler: { startDriver: async () => {} },
       clock,
@@ -841,12 +842,16 @@ describe("an open circuit's driver", () => {
       webhooks,
       released,
       disabled,
+      settled,
       at: (ms: number) => {
         nowMs = ms;
         gate.forget(id);
       },
       failProbes: () => {
         outcome = 'WAITING';
+      },
+      succeedProbes: () => {
+        outcome = 'SENT';
       },
       step: () => driver.step({ webhookId: id, seq: 1, steps: steps++ }),
     };
@@ -871,6 +876,22 @@ describe("an open circuit's driver", () => {
       new Date(probeAt + 2 * settings.cooldownSeconds * 1000).toISOString(),
     );
     expect(probed.wakeAt).toBe(after?.nextProbeAt);
+  });
+
+  it('a successful probe closes the circuit with its cool-down reset', async () => {
+    const c = await openCircuit('wh_heal');
+    c.at(t0 + settings.cooldownSeconds * 1000);
+    c.succeedProbes();
+
+    await c.step();
+
+    expect(c.released).toEqual(['ntf_wh_heal']);
+    expect(await c.store.get('wh_heal')).toMatchObject({
+      state: 'CLOSED',
+      openedAt: null,
+      cooldownSeconds: 0,
+      nextProbeAt: null,
+    });
   });
 
   it('a failure while HALF_OPEN opens it again with the doubled cool-down, keeping when the outage began', async () => {
@@ -916,6 +937,10 @@ describe("an open circuit's driver", () => {
     expect((await c.webhooks.get('wh_auto'))?.enabled).toBe(false);
     expect(await c.store.get('wh_auto')).toMatchObject({ autoDisabled: true });
     expect(c.released).toEqual([]);
+
+    // What waits ends FAILED with WEBHOOK_DISABLED.
+    await c.step();
+    expect(c.settled).toEqual(['ntf_wh_auto WEBHOOK_DISABLED']);
   });
 
   it('sends nothing while the webhook is paused, and ends', async () => {
