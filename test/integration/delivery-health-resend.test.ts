@@ -362,6 +362,29 @@ describe('manual resends and destination health', () => {
     });
   });
 
+  it('a first attempt that fails after its webhook was paused meanwhile waits PAUSED, with no retry scheduled', async () => {
+    const def = definition({ url: `${receiver.url}/paused-in-flight` });
+    await harness.webhooks.put(def);
+    // The operator pauses while the request is in flight; the receiver then fails it.
+    receiver.setBehaviour(async () => {
+      await setHealth(def.id, { paused: true });
+      return { status: 500, body: 'down' };
+    });
+    const job = deliverJob(def, event({ loanId: def.id }));
+    const retriesBefore = harness.machine.starts.length;
+
+    await harness.service.handleJob(job);
+
+    expect(await harness.notifications.get(job.notificationId)).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'PAUSED',
+      nextAttemptAt: null,
+      attempts: [expect.objectContaining({ outcome: 'FAILED', statusCode: 500 })],
+    });
+    expect(harness.machine.starts.length).toBe(retriesBefore);
+    expect(await harness.notifications.listParked(def.id, 10)).toEqual([job.notificationId]);
+  });
+
   it('a resend to a healthy webhook goes out at once, as before', async () => {
     const { id } = await sentNotification();
     const before = receiver.requests.length;
