@@ -322,6 +322,19 @@ describe('timeouts', () => {
     expect(r.connections).toBe(0);
   });
 
+  it('gives a connection 5 s and the whole exchange 15 s by default, as the delivery rules say', async () => {
+    const r = await receiver(hang());
+    const lookup = () => new Promise<never>(() => undefined);
+    const [connect, total] = await Promise.all([
+      sender({ lookup }).send(post(`http://stuck.test:${r.port}/`)),
+      sender().send(post(r.url)),
+    ]);
+    expectError(connect, 'TIMEOUT');
+    expect(connect.message).toMatch(/connect.*\b5000 ?ms/i);
+    expectError(total, 'TIMEOUT');
+    expect(total.message).toMatch(/\b15000 ms/);
+  });
+
   it('keeps delivering after a timed-out exchange', async () => {
     // Timed out while the name never resolves (a TIMEOUT whatever the machine's speed), then an
     // ordinary exchange on the same sender: a loopback connect is one system call, far inside
