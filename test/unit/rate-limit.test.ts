@@ -13,6 +13,7 @@ import {
   slotLatenessMs,
   slotSpacingMs,
 } from '../../lambdas/core/health/model';
+import { Renderer } from '../../lambdas/core/render';
 import type { HealthDriverInput } from '../../lambdas/ports';
 import { busiestSecond } from '../support/busiest-second';
 import { webhookDefinition } from '../support/history';
@@ -153,5 +154,93 @@ describe('rate limit', () => {
     ).toBeLessThanOrEqual(limit);
     expect(new Set(sent.map((s) => s.id)).size).toBe(count);
     expect(sent).toHaveLength(count);
+  });
+});
+
+describe('first deliveries to a rate-limited webhook', () => {
+  /** `count` deliver jobs at once to a webhook allowing `limit` per second. */
+  async function burst(limit: number, count: number, lateByMs: number) {
+    jest.useFakeTimers({ now: T0 });
+    const clock = { now: () => new Date() };
+    const webhooks = new MemoryWebhookStore();
+    const definition = { ...webhookDefinition('wh_live'), rateLimitPerSecond: limit };
+    await webhooks.put(definition);
+    const notifications = new MemoryNotificationStore();
+    const gate = new HealthGate({
+      store: new MemoryHealthStore(),
+      scheduler: { startDriver: async () => {} },
+      clock,
+      settings: { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 },
+      observer: SILENT_HEALTH_OBSERVER,
+      // A busy container wakes `lateByMs` after the slot it waited for.
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.ceil(ms) + lateByMs)),
+    });
+    const sent: string[] = [];
+    const service = new DeliveryService({
+      webhooks,
+      notifications,
+      payloads: new MemoryPayloadStore(),
+      resendJobs: new MemoryResendJobStore(),
+      queue: new MemoryDeliveryQueue(),
+      scheduler: { start: async () => {} },
+      sender: {
+        send: async (request) => {
+          sent.push(request.headers['webhook-id'] ?? '');
+          return { kind: 'response', statusCode: 200, headers: {}, body: '', durationMs: 5 };
+        },
+      },
+      renderer: new Renderer(),
+      clock,
+      observer: SILENT_DELIVERY_OBSERVER,
+      settings: { schedule: [1, 1, 1, 1, 1], timeScale: 1, retentionDays: 1 },
+      health: gate,
+    });
+    const ids = Array.from({ length: count }, (_, i) => `ntf_live_${i}`);
+    const delivered = Promise.all(
+      ids.map((id, i) =>
+        service.handleJob({
+          kind: 'deliver',
+          notificationId: id,
+          webhookId: definition.id,
+          webhookVersion: definition.version,
+          event: {
+            id: `evt_${i}`,
+            type: 'LOAN_DISBURSEMENT',
+            occurredAt: new Date(T0).toISOString(),
+            data: {},
+          },
+        }),
+      ),
+    );
+    await jest.runAllTimersAsync();
+    await delivered;
+    const history = await Promise.all(ids.map((id) => notifications.get(id)));
+    return { sent, history };
+  }
+
+  it('sends what the limit allows in-line and parks the rest RATE_LIMITED without an attempt', async () => {
+    const { sent, history } = await burst(2, 10, 0);
+
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.length).toBeLessThanOrEqual(2);
+    const sentIds = history.filter((n) => n?.status === 'SENT').map((n) => n?.id);
+    expect(sentIds.sort()).toEqual([...sent].sort());
+    const waiting = history.filter((n) => n?.status !== 'SENT');
+    expect(waiting).toHaveLength(10 - sent.length);
+    for (const n of waiting)
+      expect(n).toMatchObject({ status: 'WAITING', waitingReason: 'RATE_LIMITED', attempts: [] });
+  });
+
+  it('a delivery that wakes too late for its slot sends nothing and waits RATE_LIMITED, not lost', async () => {
+    const { sent, history } = await burst(2, 2, 60_000);
+
+    // The first slot is now (no wait); the second one's delivery woke a minute late.
+    expect(sent).toEqual(['ntf_live_0']);
+    expect(history[0]).toMatchObject({ status: 'SENT' });
+    expect(history[1]).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'RATE_LIMITED',
+      attempts: [],
+    });
   });
 });
