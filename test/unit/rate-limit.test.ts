@@ -157,7 +157,7 @@ describe('rate limit', () => {
   });
 });
 
-describe('first deliveries to a rate-limited webhook', () => {
+describe('deliveries and retries to a rate-limited webhook, outside its driver', () => {
   /** `count` deliver jobs at once to a webhook allowing `limit` per second. */
   async function burst(limit: number, count: number, lateByMs: number) {
     jest.useFakeTimers({ now: T0 });
@@ -166,8 +166,9 @@ describe('first deliveries to a rate-limited webhook', () => {
     const definition = { ...webhookDefinition('wh_live'), rateLimitPerSecond: limit };
     await webhooks.put(definition);
     const notifications = new MemoryNotificationStore();
+    const store = new MemoryHealthStore();
     const gate = new HealthGate({
-      store: new MemoryHealthStore(),
+      store,
       scheduler: { startDriver: async () => {} },
       clock,
       settings: { ...DEFAULT_HEALTH_SETTINGS, cacheTtlMs: 0 },
@@ -215,7 +216,7 @@ describe('first deliveries to a rate-limited webhook', () => {
     await jest.runAllTimersAsync();
     await delivered;
     const history = await Promise.all(ids.map((id) => notifications.get(id)));
-    return { sent, history };
+    return { sent, history, service, notifications, store, gate, definition };
   }
 
   it('sends what the limit allows in-line and parks the rest RATE_LIMITED without an attempt', async () => {
@@ -240,6 +241,34 @@ describe('first deliveries to a rate-limited webhook', () => {
     expect(history[1]).toMatchObject({
       status: 'WAITING',
       waitingReason: 'RATE_LIMITED',
+      attempts: [],
+    });
+  });
+
+  it('a retry that wakes too late for its slot sends nothing and waits RATE_LIMITED, its attempt not used', async () => {
+    const { service, notifications, sent, store, gate, definition } = await burst(2, 2, 60_000);
+    expect(sent).toEqual(['ntf_live_0']);
+    // Say the second one's retry came due once its webhook's driver had ended.
+    const record = (await store.get(definition.id))!;
+    await store.transition({ ...record, driverRunning: false }, record.version);
+    await notifications.setStatus('ntf_live_1', {
+      status: 'WAITING',
+      failureReason: 'INVALID_HTTP_RESPONSE',
+      nextAttemptAt: new Date().toISOString(),
+      waitingReason: 'RETRY_SCHEDULED',
+    });
+    // A delivery has just taken the current slot: the retry's is the next, and the busy
+    // container wakes a minute after it.
+    expect(await gate.reserveSlot(definition, 0)).toBeDefined();
+    const retried = service.retry({ notificationId: 'ntf_live_1', retry: 1 });
+    await jest.runAllTimersAsync();
+    await retried;
+
+    expect(sent).toEqual(['ntf_live_0']);
+    expect(await notifications.get('ntf_live_1')).toMatchObject({
+      status: 'WAITING',
+      waitingReason: 'RATE_LIMITED',
+      nextAttemptAt: null,
       attempts: [],
     });
   });
