@@ -3,7 +3,6 @@
  * bounded concurrent delivery, partial batch failures, duplicated messages, bulk resend expansion.
  */
 
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -11,15 +10,15 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
-import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
+import type { createDeliveryHandler } from '../../lambdas/handlers/delivery';
 import { drainQueue } from '../support/api-harness';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
   definition,
   deliverJob,
+  deliveryHandlerOf,
   event,
-  quietLogger,
 } from '../support/delivery-harness';
 import { always, heldReplies, ok, type Receiver, startReceiver } from '../support/receivers';
 import { useStandIns } from '../support/standins';
@@ -33,12 +32,7 @@ describe('the delivery Lambda on SQS batches', () => {
   beforeAll(async () => {
     harness = createDeliveryHarness(standIns(), { firstAttemptWindowSeconds: 1 });
     receiver = await startReceiver(ok());
-    handler = createDeliveryHandler({
-      service: harness.service,
-      concurrency: 4,
-      logger: quietLogger(),
-      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' }),
-    });
+    handler = deliveryHandlerOf(harness.service);
   });
   afterAll(async () => {
     await harness?.close();

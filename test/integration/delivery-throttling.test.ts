@@ -7,7 +7,6 @@
  * throttling error on the first matching call.
  */
 
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import {
   type DynamoDBClient,
   ProvisionedThroughputExceededException,
@@ -22,15 +21,15 @@ import {
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeliveryJob } from '../../lambdas/core/model';
 import type { RetryStart } from '../../lambdas/core/retry-contract';
-import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
+import type { createDeliveryHandler } from '../../lambdas/handlers/delivery';
 import type { RetryScheduler } from '../../lambdas/ports';
 import {
   createDeliveryHarness,
   type DeliveryHarness,
   definition,
   deliverJob,
+  deliveryHandlerOf,
   event,
-  quietLogger,
 } from '../support/delivery-harness';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
 import { type StandIns, useStandIns } from '../support/standins';
@@ -124,12 +123,7 @@ describe('the delivery Lambda when AWS throttles', () => {
     };
     harness = createDeliveryHarness(throttling, { scheduler });
     receiver = await startReceiver(ok());
-    handler = createDeliveryHandler({
-      service: harness.service,
-      concurrency: 4,
-      logger: quietLogger(),
-      metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' }),
-    });
+    handler = deliveryHandlerOf(harness.service);
   });
   afterAll(async () => {
     await harness?.close();

@@ -22,6 +22,7 @@ import type { DeliveryJob, EventEnvelope, WebhookDefinition } from '../../lambda
 import { Renderer } from '../../lambdas/core/render';
 import type { AttemptLambdaInput, AttemptTaskOutput } from '../../lambdas/core/retry-contract';
 import { createAttemptHandler } from '../../lambdas/handlers/attempt';
+import { createDeliveryHandler } from '../../lambdas/handlers/delivery';
 import type { DeliveryObserver, NotificationRef, RetryScheduler } from '../../lambdas/ports';
 import { standInCipher } from '../../local/standins';
 import { subjectKeysFor } from './api-harness';
@@ -263,4 +264,16 @@ export function useDeliveryHarness(
     harness: lateBound(() => current().harness),
     receiver: lateBound(() => current().receiver),
   };
+}
+
+/** The SQS-triggered delivery Lambda's handler over a harness's service: 4 jobs at once, quiet. */
+export function deliveryHandlerOf(
+  service: DeliveryService,
+): ReturnType<typeof createDeliveryHandler> {
+  return createDeliveryHandler({
+    service,
+    concurrency: 4,
+    logger: quietLogger(),
+    metrics: new Metrics({ namespace: 'Webhooks', serviceName: 'webhooks-test' }),
+  });
 }
