@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import {
   apiClient,
   killAllLocal,
@@ -18,8 +18,8 @@ import {
 } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { type Browser, hasAttr, hasCount, hasText, launchBrowser } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '.artifacts');
 const DOCS = path.resolve(__dirname, '../../docs/console');
 
@@ -28,7 +28,7 @@ let receiver: Receiver;
 let context: BrowserContext;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-let userDataDir: string;
+let browser: Browser;
 let webhookId: string;
 
 async function shot(name: string): Promise<void> {
@@ -39,36 +39,6 @@ async function shot(name: string): Promise<void> {
     fs.mkdirSync(DOCS, { recursive: true });
     fs.copyFileSync(file, path.join(DOCS, `${name}.png`));
   }
-}
-
-const matches = (actual: string, expected: string | RegExp) =>
-  typeof expected === 'string' ? actual.includes(expected) : expected.test(actual);
-
-/** Waits until the element's text contains `expected` (the page updates on its own). */
-async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
-  let last = '';
-  await eventually(
-    async () => {
-      last = (await l.textContent()) ?? '';
-      return matches(last, expected) ? true : undefined;
-    },
-    { what: `text ${expected}` },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; last text: ${last}`);
-  });
-}
-
-async function hasCount(l: Locator, n: number): Promise<void> {
-  await eventually(async () => ((await l.count()) === n ? true : undefined), {
-    what: `${n} elements`,
-  });
-}
-
-async function hasAttr(l: Locator, name: string, expected: string | RegExp): Promise<void> {
-  await eventually(
-    async () => (matches((await l.getAttribute(name)) ?? '', expected) ? true : undefined),
-    { what: `attribute ${name} ${expected}` },
-  );
 }
 
 async function publish(n: number, loanPrefix: string): Promise<void> {
@@ -83,43 +53,23 @@ async function publish(n: number, loanPrefix: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
-    );
+  browser = await launchBrowser();
+  context = browser.context;
   receiver = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
   local = await startLocal({
     dataDir: tempDataDir(),
     env: { RETRY_TIME_SCALE: '0.001', DEFINITION_CACHE_TTL_SECONDS: '0' },
   });
   api = apiClient(local.url, local.token);
-  userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
-  // A fresh profile for every run; the flags keep Chromium off the (closed) network.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: local.url });
   page = context.pages()[0] ?? (await context.newPage());
 });
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
+  await browser?.close();
   await local?.stop().catch(() => undefined);
   await receiver?.close().catch(() => undefined);
   await killAllLocal();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe('operator console in Chromium against local mode', () => {

@@ -4,9 +4,7 @@
  * that an open circuit disables, what the operator sees meanwhile without reloading, pages that
  * are not there, and the history read page after page.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import {
   apiClient,
   killAllLocal,
@@ -16,8 +14,7 @@ import {
 } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { type Browser, hasText, launchBrowser } from './support';
 
 let local: LocalProcess;
 let healthy: Receiver;
@@ -25,28 +22,12 @@ let failing: Receiver;
 let context: BrowserContext;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-let userDataDir: string;
+let browser: Browser;
 /** The webhook whose circuit opened and disabled it. */
 let disabledId: string;
 /** A paused webhook with PAUSED_COUNT notifications waiting. */
 let pausedId: string;
 const PAUSED_COUNT = 60;
-
-/** Waits until the element's text matches (the page updates on its own). */
-async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
-  let last = '';
-  await eventually(
-    async () => {
-      last = (await l.textContent()) ?? '';
-      return (typeof expected === 'string' ? last.includes(expected) : expected.test(last))
-        ? true
-        : undefined;
-    },
-    { what: `text ${expected}` },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; last text: ${last}`);
-  });
-}
 
 async function createWebhook(name: string, url: string, events = [name]): Promise<string> {
   const res = await api.post('/webhooks', { name, events, url, body: '{}' });
@@ -66,10 +47,8 @@ async function publish(type: string, n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
-    );
+  browser = await launchBrowser();
+  context = browser.context;
   healthy = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
   failing = await startReceiver(always(500, 'down for maintenance'));
   local = await startLocal({
@@ -84,22 +63,6 @@ beforeAll(async () => {
     },
   });
   api = apiClient(local.url, local.token);
-  userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
   page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${local.url}/console/`);
   await page.getByLabel('API token').fill(local.token);
@@ -108,12 +71,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
+  await browser?.close();
   await local?.stop().catch(() => undefined);
   await healthy?.close().catch(() => undefined);
   await failing?.close().catch(() => undefined);
   await killAllLocal();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe('operating the platform in the console', () => {

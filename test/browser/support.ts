@@ -1,0 +1,80 @@
+/**
+ * What both browser suites share: Debian's Chromium started on a fresh profile, kept off the
+ * network, and waits on what the page shows (it updates on its own).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BrowserContext, chromium, type Locator } from 'playwright-core';
+import { tempDataDir } from '../e2e/helpers';
+import { eventually } from '../support/eventually';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface Browser {
+  readonly context: BrowserContext;
+  /** The fresh profile's folder, removed by `close`. */
+  readonly userDataDir: string;
+  close(): Promise<void>;
+}
+
+/** Chromium headless on a fresh profile for every run; the flags keep it off the (closed) network. */
+export async function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
+    );
+  const userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  return {
+    context,
+    userDataDir,
+    async close() {
+      await context.close().catch(() => undefined);
+      fs.rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const matches = (actual: string, expected: string | RegExp) =>
+  typeof expected === 'string' ? actual.includes(expected) : expected.test(actual);
+
+/** Waits until the element's text contains `expected` (the page updates on its own). */
+export async function hasText(l: Locator, expected: string | RegExp): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      last = (await l.textContent()) ?? '';
+      return matches(last, expected) ? true : undefined;
+    },
+    { what: `text ${expected}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last text: ${last}`);
+  });
+}
+
+export async function hasCount(l: Locator, n: number): Promise<void> {
+  await eventually(async () => ((await l.count()) === n ? true : undefined), {
+    what: `${n} elements`,
+  });
+}
+
+export async function hasAttr(l: Locator, name: string, expected: string | RegExp): Promise<void> {
+  await eventually(
+    async () => (matches((await l.getAttribute(name)) ?? '', expected) ? true : undefined),
+    { what: `attribute ${name} ${expected}` },
+  );
+}
