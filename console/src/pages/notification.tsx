@@ -11,6 +11,7 @@ import {
   useAsync,
   useInterval,
 } from '../ui/common';
+import { lastAttemptNumber, resendPending } from './notification-follow';
 import { RequestView } from './webhook-edit';
 
 const WAITING_TEXT: Record<string, string> = {
@@ -28,11 +29,12 @@ export function NotificationPage({ id }: { id: string }) {
     [n.data?.webhookId],
   );
   const [resendError, setResendError] = useState<unknown>();
-  const [expecting, setExpecting] = useState<number>();
+  /** The last attempt's number when a resend was queued: the resend's attempt comes after it. */
+  const [resentAfter, setResentAfter] = useState<number>();
   const [busy, setBusy] = useState(false);
 
-  const attempts = n.data?.attempts.length ?? 0;
-  const pending = expecting !== undefined && attempts < expecting;
+  const attempts = n.data?.attempts ?? [];
+  const pending = resendPending(resentAfter, attempts);
   // After a resend, follow the notification until the new attempt shows (or it is still waiting).
   useInterval(
     () => n.reload(),
@@ -46,7 +48,7 @@ export function NotificationPage({ id }: { id: string }) {
     setResendError(undefined);
     try {
       await api.resend(id);
-      setExpecting(attempts + 1);
+      setResentAfter(lastAttemptNumber(attempts));
     } catch (err) {
       setResendError(err);
     } finally {
