@@ -1,5 +1,5 @@
 /** One notification: the request exactly as sent, the attempt timeline, why it waits; Resend. */
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   ErrorBox,
   fmtTime,
@@ -9,9 +9,8 @@ import {
   Status,
   useApi,
   useAsync,
-  useInterval,
 } from '../ui/common';
-import { lastAttemptNumber, resendPending } from './notification-follow';
+import { lastAttemptNumber, pollDelay, resendPending } from './notification-follow';
 import { RequestView } from './webhook-edit';
 
 const WAITING_TEXT: Record<string, string> = {
@@ -32,15 +31,31 @@ export function NotificationPage({ id }: { id: string }) {
   /** The last attempt's number when a resend was queued: the resend's attempt comes after it. */
   const [resentAfter, setResentAfter] = useState<number>();
   const [busy, setBusy] = useState(false);
+  const [resends, setResends] = useState(0);
 
   const attempts = n.data?.attempts ?? [];
   const pending = resendPending(resentAfter, attempts);
-  // After a resend, follow the notification until the new attempt shows (or it is still waiting).
-  useInterval(
-    () => n.reload(),
-    700,
-    pending || n.data?.status === 'QUEUED' || n.data?.status === 'WAITING',
-  );
+  // After a resend, follow the notification until the new attempt shows, and while it is queued
+  // or waits: fast at first, then backing off (a page left open on a waiting notification must
+  // not read it every 0.7 s for hours). A resend starts over fast.
+  const reads = useRef(0);
+  const following = pending || n.data?.status === 'QUEUED' || n.data?.status === 'WAITING';
+  const scheduledRetry =
+    !pending &&
+    n.data?.status === 'WAITING' &&
+    (n.data.waitingReason ?? 'RETRY_SCHEDULED') === 'RETRY_SCHEDULED';
+  const dueAt = scheduledRetry ? n.data?.nextAttemptAt : undefined;
+  useEffect(() => {
+    if (!following || n.loading) return;
+    const t = setTimeout(
+      () => {
+        reads.current++;
+        n.reload();
+      },
+      pollDelay(reads.current, Date.now(), dueAt),
+    );
+    return () => clearTimeout(t);
+  }, [following, n.loading, dueAt, resends]);
 
   const resend = async () => {
     if (busy) return;
@@ -48,6 +63,8 @@ export function NotificationPage({ id }: { id: string }) {
     setResendError(undefined);
     try {
       await api.resend(id);
+      reads.current = 0;
+      setResends((k) => k + 1);
       setResentAfter(lastAttemptNumber(attempts));
     } catch (err) {
       setResendError(err);
