@@ -5,9 +5,9 @@
 import { useState } from 'preact/hooks';
 import type { ApiClient, NotificationSummary } from '../api/client';
 import { ErrorBox, Loading, Page, Status, useApi, useAsync } from '../ui/common';
+import { type Bucket, buckets, chartStart, HOURS } from './overview-buckets';
 import { healthOf } from './webhooks';
 
-const HOURS = 24;
 /** The chart reads at most this many notifications (newest first). */
 const MAX_ROWS = 2000;
 /** Waiting notifications whose summary has no reason that are read one by one, at most. */
@@ -15,8 +15,10 @@ const LOOKUPS = 50;
 
 async function recent(
   api: ApiClient,
-): Promise<{ rows: NotificationSummary[]; truncated: boolean }> {
-  const from = new Date(Date.now() - HOURS * 3600_000).toISOString();
+): Promise<{ rows: NotificationSummary[]; truncated: boolean; now: number }> {
+  // Read from the chart's first hour: the rows read and the hours drawn cover the same time.
+  const now = Date.now();
+  const from = new Date(chartStart(now)).toISOString();
   const rows: NotificationSummary[] = [];
   let cursor: string | undefined;
   do {
@@ -24,33 +26,7 @@ async function recent(
     rows.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor && rows.length < MAX_ROWS);
-  return { rows, truncated: !!cursor };
-}
-
-interface Bucket {
-  start: number;
-  sent: number;
-  failed: number;
-  other: number;
-}
-function buckets(rows: NotificationSummary[], now = Date.now()): Bucket[] {
-  const hour = 3600_000;
-  const end = Math.ceil(now / hour) * hour;
-  const out: Bucket[] = Array.from({ length: HOURS }, (_, i) => ({
-    start: end - (HOURS - i) * hour,
-    sent: 0,
-    failed: 0,
-    other: 0,
-  }));
-  for (const r of rows) {
-    const i = Math.floor((Date.parse(r.createdAt) - (end - HOURS * hour)) / hour);
-    const b = out[i];
-    if (!b) continue;
-    if (r.status === 'SENT') b.sent++;
-    else if (r.status === 'FAILED') b.failed++;
-    else b.other++;
-  }
-  return out;
+  return { rows, truncated: !!cursor, now };
 }
 
 /** Stacked bars, hand-drawn in SVG: no chart library for 24 bars. */
@@ -161,7 +137,7 @@ export function OverviewPage() {
         <h2>Deliveries and failures, last {HOURS} hours</h2>
         <ErrorBox error={history.error} />
         {history.data ? (
-          <Chart data={buckets(history.data.rows)} />
+          <Chart data={buckets(history.data.rows, history.data.now)} />
         ) : history.error ? null : (
           <Loading what="history" />
         )}
