@@ -61,7 +61,8 @@ function Router({ route }: { route: Route }) {
   if (a === 'webhooks') return <WebhooksPage />;
   if (a === 'notifications' && b) return <NotificationPage key={b} id={b} />;
   if (a === 'history' || a === 'notifications') return <HistoryPage query={route.query} />;
-  if (a === undefined || a === 'overview') return <OverviewPage />;
+  // Keyed by the path: going from #/ to #/overview reads the overview again.
+  if (a === undefined || a === 'overview') return <OverviewPage key={a ?? ''} />;
   return (
     <Page title="Page not found">
       <p>

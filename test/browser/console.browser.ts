@@ -83,6 +83,8 @@ describe('operator console in Chromium against local mode', () => {
     // Keyboard: Enter submits the form.
     await page.getByLabel('API token').press('Enter');
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    // Nothing published yet: the chart says so in words, not only with 24 empty bars.
+    await page.getByText('No notifications in the last 24 hours.').waitFor();
 
     const storage = (await page.evaluate(
       '({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) })',
@@ -219,6 +221,7 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByRole('link', { name: 'Overview' }).click();
     const chart = page.getByRole('img', { name: /Last 24 hours/ });
     await hasAttr(chart, 'aria-label', /4 sent, 0 failed/);
+    expect(await page.getByText('No notifications in the last 24 hours.').count()).toBe(0);
     await page.getByRole('button', { name: 'Copy sender IPs' }).click();
     await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
     const ips = (await api.get('/sender-ips')).body.ips as string[];

@@ -14,7 +14,7 @@ import {
 } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
-import { type Browser, hasText, launchBrowser } from './support';
+import { type Browser, hasAttr, hasText, launchBrowser } from './support';
 
 let local: LocalProcess;
 let healthy: Receiver;
@@ -259,5 +259,26 @@ describe('operating the platform in the console', () => {
     await page.getByRole('button', { name: 'Resend range' }).click();
     await page.keyboard.press('Enter');
     await hasText(page.getByTestId('job-progress'), `of ${PAUSED_COUNT} done`);
+  });
+
+  test('going from #/ to #/overview reads the overview again', async () => {
+    const id = await createWebhook('Overview partner', `${healthy.url}/overview`);
+    await page.goto(`${local.url}/console/#/webhooks`);
+    await page.goto(`${local.url}/console/#/`);
+    const chart = page.getByRole('img', { name: /Last 24 hours/ });
+    await chart.waitFor();
+    const sent = Number(/: (\d+) sent,/.exec((await chart.getAttribute('aria-label')) ?? '')?.[1]);
+    expect(Number.isInteger(sent)).toBe(true);
+
+    await publish('Overview partner', 2);
+    await eventually(
+      async () => {
+        const res = await api.get(`/notifications?webhookId=${id}&status=SENT`);
+        return res.body.items.length === 2 ? true : undefined;
+      },
+      { what: 'two notifications sent' },
+    );
+    await page.evaluate('location.hash = "#/overview"');
+    await hasAttr(chart, 'aria-label', `: ${sent + 2} sent,`);
   });
 });

@@ -79,6 +79,9 @@ function Chart({ data }: { data: Bucket[] }) {
           );
         })}
       </svg>
+      {total.sent + total.failed + total.other === 0 ? (
+        <p class="muted">No notifications in the last {HOURS} hours.</p>
+      ) : null}
       <figcaption>
         <span class="key key-sent" /> sent {total.sent} <span class="key key-failed" /> failed{' '}
         {total.failed} <span class="key key-other" /> queued or waiting {total.other}
