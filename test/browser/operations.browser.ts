@@ -14,7 +14,7 @@ import {
 } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
-import { type Browser, hasAttr, hasText, launchBrowser } from './support';
+import { type Browser, hasAttr, hasText, hasTitle, launchBrowser } from './support';
 
 let local: LocalProcess;
 let healthy: Receiver;
@@ -153,13 +153,13 @@ describe('operating the platform in the console', () => {
   test('an unknown notification, webhook or page says it is not found, under its own heading and title', async () => {
     await page.goto(`${local.url}/console/#/notifications/ntf_00000000000000000000000000`);
     await page.getByRole('heading', { level: 1, name: 'Notification not found' }).waitFor();
-    expect(await page.title()).toContain('Notification not found');
+    await hasTitle(page, 'Notification not found');
     await hasText(page.getByRole('alert'), 'NOT_FOUND');
     await page.getByRole('link', { name: 'History', exact: true }).last().waitFor();
 
     await page.evaluate('location.hash = "#/webhooks/wh_UNKNOWN"');
     await page.getByRole('heading', { level: 1, name: 'Webhook not found' }).waitFor();
-    expect(await page.title()).toContain('Webhook not found');
+    await hasTitle(page, 'Webhook not found');
 
     await page.evaluate('location.hash = "#/no-such-page"');
     await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   apiClient,
   killAllLocal,
@@ -17,49 +17,19 @@ import {
 } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
+import { type Browser, hasAttr, hasText, launchBrowser } from './support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '.artifacts');
 
 let local: LocalProcess;
 let before: Receiver;
 let after: Receiver;
-let context: BrowserContext;
+let browser: Browser;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-let userDataDir: string;
-
-async function hasText(l: Locator, expected: string): Promise<void> {
-  let last = '';
-  await eventually(
-    async () => {
-      last = (await l.textContent()) ?? '';
-      return last.includes(expected) ? true : undefined;
-    },
-    { what: `text ${expected}` },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; last text: ${last}`);
-  });
-}
-
-async function hasAttr(l: Locator, name: string, expected: string | null): Promise<void> {
-  let last: string | null = null;
-  await eventually(
-    async () => {
-      last = await l.getAttribute(name);
-      return last === expected ? true : undefined;
-    },
-    { what: `attribute ${name} ${expected}` },
-  ).catch((err: Error) => {
-    throw new Error(`${err.message}; last value: ${last}`);
-  });
-}
 
 beforeAll(async () => {
-  if (!fs.existsSync(CHROMIUM))
-    throw new Error(
-      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
-    );
+  browser = await launchBrowser();
   before = await startReceiver(ok());
   after = await startReceiver(ok(), { host: '127.0.0.2' });
   local = await startLocal({
@@ -67,32 +37,15 @@ beforeAll(async () => {
     env: { DEFINITION_CACHE_TTL_SECONDS: '0' },
   });
   api = apiClient(local.url, local.token);
-  userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
 });
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
+  await browser?.close();
   await local?.stop().catch(() => undefined);
   await before?.close().catch(() => undefined);
   await after?.close().catch(() => undefined);
   await killAllLocal();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe('a kept password and a new destination in the console', () => {

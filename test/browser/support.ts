@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Locator } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { tempDataDir } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 
@@ -66,15 +66,41 @@ export async function hasText(l: Locator, expected: string | RegExp): Promise<vo
   });
 }
 
+/** Waits until the tab's title contains `expected` (pages set it after they render). */
+export async function hasTitle(page: Page, expected: string): Promise<void> {
+  let last = '';
+  await eventually(
+    async () => {
+      last = await page.title();
+      return last.includes(expected) ? true : undefined;
+    },
+    { what: `title ${expected}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last title: ${last}`);
+  });
+}
+
 export async function hasCount(l: Locator, n: number): Promise<void> {
   await eventually(async () => ((await l.count()) === n ? true : undefined), {
     what: `${n} elements`,
   });
 }
 
-export async function hasAttr(l: Locator, name: string, expected: string | RegExp): Promise<void> {
+/** Waits until the attribute matches `expected`; `null`: until the element has no such attribute. */
+export async function hasAttr(
+  l: Locator,
+  name: string,
+  expected: string | RegExp | null,
+): Promise<void> {
+  let last: string | null = null;
   await eventually(
-    async () => (matches((await l.getAttribute(name)) ?? '', expected) ? true : undefined),
+    async () => {
+      last = await l.getAttribute(name);
+      const ok = expected === null ? last === null : matches(last ?? '', expected);
+      return ok ? true : undefined;
+    },
     { what: `attribute ${name} ${expected}` },
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last value: ${last}`);
+  });
 }
