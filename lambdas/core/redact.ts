@@ -9,7 +9,7 @@ export const REDACTED = '[REDACTED]';
 /** A cut excerpt ending in at least this many characters of a secret loses them too. */
 const MIN_TRAILING_PREFIX = 4;
 
-/** The encodings a secret is searched in: as is, base64 (+url, unpadded), JSON, URL, hex. */
+/** The encodings a secret is searched in: as is, base64 (+url, unpadded), JSON, HTML, URL, hex. */
 function spellings(raw: string): string[] {
   const bytes = Buffer.from(raw, 'utf8');
   const base64 = bytes.toString('base64');
@@ -20,11 +20,27 @@ function spellings(raw: string): string[] {
     bytes.toString('base64url'),
     base64.replaceAll('/', '\\/'),
     JSON.stringify(raw).slice(1, -1),
+    // JSON as ASCII-only serializers write it (Python's json.dumps, Jackson's ESCAPE_NON_ASCII).
+    JSON.stringify(raw)
+      .slice(1, -1)
+      .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    // HTML, as an error page quoting the request writes it (&#39; and &#x27; for the apostrophe).
+    htmlEscaped(raw, '&#39;'),
+    htmlEscaped(raw, '&#x27;'),
     encodeURIComponent(raw),
     encodeURIComponent(base64),
     bytes.toString('hex'),
   ];
   return forms;
+}
+
+function htmlEscaped(raw: string, apostrophe: string): string {
+  return raw
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", apostrophe);
 }
 
 type SecretFields = Pick<WebhookDefinition, 'auth' | 'signingSecret' | 'retiredSigningKeys'>;

@@ -13,6 +13,8 @@ describe('redacting a webhook’s secrets from what a receiver sent back', () =>
   it.each([
     ['the password', password],
     ['the password JSON-escaped', JSON.stringify(password)],
+    ['the password JSON-escaped as ASCII only', '"pa$$ w/rd+\\"\\u00e9"'],
+    ['the password HTML-escaped', 'pa$$ w/rd+&quot;é'],
     ['the password URL-encoded', encodeURIComponent(password)],
     ['the Basic credential', `Basic ${Buffer.from(`svc:${password}`).toString('base64')}`],
     [
