@@ -52,6 +52,18 @@ export function isConditionFailure(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 }
 
+/** A transaction cancelled because one of its conditions failed (and nothing else went wrong). */
+export function isCancelledByCondition(err: unknown): boolean {
+  const e = err as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
+  if (e?.name !== 'TransactionCanceledException' || !Array.isArray(e.CancellationReasons))
+    return false;
+  const codes = e.CancellationReasons.map((r) => r.Code ?? 'None');
+  return (
+    codes.includes('ConditionalCheckFailed') &&
+    codes.every((c) => c === 'ConditionalCheckFailed' || c === 'None')
+  );
+}
+
 /** Writes `item` unless one with its `id` exists: true when written, false when it existed. */
 export async function putIfAbsent(
   client: DynamoDBClient,

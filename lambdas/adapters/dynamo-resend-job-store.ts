@@ -9,7 +9,13 @@ import {
 import { ConflictError } from '../core/errors';
 import { DEFAULTS } from '../defaults';
 import type { ResendJob, ResendJobStore } from '../ports';
-import { fromItem, isConditionFailure, putIfAbsent, toItem } from './dynamo-item';
+import {
+  fromItem,
+  isCancelledByCondition,
+  isConditionFailure,
+  putIfAbsent,
+  toItem,
+} from './dynamo-item';
 import { RESEND_JOB_ID_PREFIX } from './dynamo-notification-store';
 
 export interface DynamoResendJobStoreOptions {
@@ -120,16 +126,4 @@ export class DynamoResendJobStore implements ResendJobStore {
       if (!isConditionFailure(err) && !isCancelledByCondition(err)) throw err;
     }
   }
-}
-
-/** A transaction cancelled because one of its conditions failed (and nothing else went wrong). */
-function isCancelledByCondition(err: unknown): boolean {
-  const e = err as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
-  if (e?.name !== 'TransactionCanceledException' || !Array.isArray(e.CancellationReasons))
-    return false;
-  const codes = e.CancellationReasons.map((r) => r.Code ?? 'None');
-  return (
-    codes.includes('ConditionalCheckFailed') &&
-    codes.every((c) => c === 'ConditionalCheckFailed' || c === 'None')
-  );
 }
