@@ -71,7 +71,6 @@ export const ENV = {
   SECRETS_KEY_FILE: 'SECRETS_KEY_FILE',
 } as const;
 
-/** CloudWatch namespace of the EMF metrics; the dashboard and alarms use the same names. */
 /**
  * What the senders offer for the TLS key exchange (TLS_KEY_EXCHANGE, context tlsKeyExchange):
  *  - `hybrid`: what Node's TLS offers by default, the hybrid post-quantum X25519MLKEM768 first
@@ -84,6 +83,7 @@ export const ENV = {
 export const TLS_KEY_EXCHANGES = ['hybrid', 'classical'] as const;
 export type TlsKeyExchange = (typeof TLS_KEY_EXCHANGES)[number];
 
+/** CloudWatch namespace of the EMF metrics; the dashboard and alarms use the same names. */
 export const METRICS_NAMESPACE = 'Webhooks';
 export const METRIC_NAMES = {
   eventsIngested: 'EventsIngested',
@@ -95,12 +95,12 @@ export const METRIC_NAMES = {
   circuitOpened: 'CircuitOpened',
   circuitClosed: 'CircuitClosed',
   webhookAutoDisabled: 'WebhookAutoDisabled',
-  /** Gauge, emitted by each open circuit's driver at least every 5 minutes. */
+  /** Gauge: circuits open or half-open, counted by the retry sweeper at each sweep (0 included). */
   openCircuits: 'OpenCircuits',
   /** Per reason (dimension Reason): notifications parked. */
   notificationParked: 'NotificationParked',
   notificationsReleased: 'NotificationsReleased',
-  /** Gauge per reason (dimension Reason), emitted by drivers. */
+  /** Gauge per reason (dimension Reason): what waits parked, counted by the retry sweeper at each sweep. */
   waitingNotifications: 'WaitingNotifications',
   /** Retries the sweeper restarted (their execution had failed for good). */
   retriesSwept: 'RetriesSwept',
