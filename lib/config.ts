@@ -6,7 +6,7 @@ import { DEFAULTS } from '../lambdas/defaults';
 
 /**
  * Typed settings of one region's stack. Every field is optional; the defaults below are
- * what `npx cdk deploy` uses when no context key overrides them (see README "Configuration").
+ * what `npx cdk deploy` uses when no context key overrides them (see README "Configuration reference").
  */
 export interface WebhooksSettings {
   /** Nominal waits before retries 1..5, in seconds. Default DEFAULT_RETRY_SCHEDULE_SECONDS (60 s x 5^n). */
