@@ -80,8 +80,7 @@ export async function listenApi(
   const server = http.createServer((req, res) => {
     handle(req, res, routes, consoleDir).catch((err) => {
       routes?.onError?.('local API server failed a request', err);
-      if (!res.headersSent)
-        sendJson(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' } });
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_ERROR', 'Internal Server Error');
       else res.destroy();
     });
   });
@@ -122,9 +121,7 @@ async function handle(
   if (await serveConsole(req, res, url.pathname, consoleDir)) return;
   if (!routes) {
     await drain(req);
-    sendJson(res, 503, {
-      error: { code: 'STARTING', message: 'The platform is starting; try again in a moment.' },
-    });
+    sendError(res, 503, 'STARTING', 'The platform is starting; try again in a moment.');
     return;
   }
   if (url.pathname === '/health' && (method === 'GET' || method === 'HEAD')) {
@@ -139,27 +136,14 @@ async function handle(
   const auth = checkToken(req.headers.authorization, routes.token);
   if (auth !== undefined) {
     await drain(req);
-    sendJson(
-      res,
-      401,
-      { error: { code: 'UNAUTHORIZED', message: auth, details: [] } },
-      { 'www-authenticate': 'Bearer realm="webhooks"' },
-    );
+    sendError(res, 401, 'UNAUTHORIZED', auth, { 'www-authenticate': 'Bearer realm="webhooks"' });
     return;
   }
   const body = await readBody(req, MAX_BODY_BYTES);
   if (body === 'too-large') {
-    sendJson(
-      res,
-      413,
-      {
-        error: {
-          code: 'PAYLOAD_TOO_LARGE',
-          message: `Request body exceeds ${MAX_BODY_BYTES} bytes.`,
-        },
-      },
-      { connection: 'close' },
-    );
+    sendError(res, 413, 'PAYLOAD_TOO_LARGE', `Request body exceeds ${MAX_BODY_BYTES} bytes.`, {
+      connection: 'close',
+    });
     return;
   }
   const isEvents = url.pathname === '/events' && method === 'POST';
@@ -321,6 +305,17 @@ function sendJson(
     ...headers,
   });
   res.end(body);
+}
+
+/** The API's error shape (DESIGN.md): `{"error":{"code","message","details":[]}}`. */
+function sendError(
+  res: http.ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  sendJson(res, status, { error: { code, message, details: [] } }, headers);
 }
 
 /** A handler result, as API Gateway turns it into a response (format 2.0 rules). */

@@ -153,7 +153,7 @@ describe('local API server', () => {
     const failedBody = await failed.text();
     expect(failed.status).toBe(500);
     expect(JSON.parse(failedBody)).toEqual({
-      error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error' },
+      error: { code: 'INTERNAL_ERROR', message: 'Internal Server Error', details: [] },
     });
     expect(failedBody).not.toContain('secret internals');
   });
@@ -208,7 +208,36 @@ describe('local API server', () => {
       { status: 'unavailable', components: { dynamodb: 'up', sqs: 'down' } },
     ]);
     expect(early.status).toBe(503);
-    expect(((await earlyApi.json()) as { error: { code: string } }).error.code).toBe('STARTING');
+    expect([earlyApi.status, await earlyApi.json()]).toEqual([
+      503,
+      {
+        error: {
+          code: 'STARTING',
+          message: 'The platform is starting; try again in a moment.',
+          details: [],
+        },
+      },
+    ]);
+  });
+
+  it('answers 413 PAYLOAD_TOO_LARGE in the API error shape to a body over 10 MiB, without calling a handler', async () => {
+    const { server, seen } = await serve({});
+
+    const res = await fetch(`${server.url}/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: Buffer.alloc(10 * 1024 * 1024 + 1, 0x20),
+    });
+
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      error: {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `Request body exceeds ${10 * 1024 * 1024} bytes.`,
+        details: [],
+      },
+    });
+    expect(seen.ingest).toHaveLength(0);
   });
 
   it('fails with PortInUseError naming the port and PORT when the port is taken', async () => {
