@@ -1,5 +1,5 @@
 import { type CircuitBreakerSettings, resolveCircuitBreaker } from './core/health/model';
-import { DEFAULTS } from './defaults';
+import { DEFAULTS, RANGES } from './defaults';
 
 /**
  * Environment variables, read and validated once at cold start. A missing required value
@@ -193,8 +193,12 @@ export function envReader(env: Env) {
 /** DEFINITION_CACHE_TTL_SECONDS in milliseconds (0 turns the cache off). */
 export function definitionCacheTtlMs(read: ReturnType<typeof envReader>): number {
   return (
-    read.number(ENV.DEFINITION_CACHE_TTL_SECONDS, DEFAULTS.definitionCacheTtlSeconds, 0, 3600) *
-    1000
+    read.number(
+      ENV.DEFINITION_CACHE_TTL_SECONDS,
+      DEFAULTS.definitionCacheTtlSeconds,
+      RANGES.definitionCacheTtlSeconds.min,
+      RANGES.definitionCacheTtlSeconds.max,
+    ) * 1000
   );
 }
 
@@ -239,7 +243,12 @@ export function loadStoreConfig(env: Env): StoreConfig {
     eventTypesTable: read.required(ENV.EVENT_TYPES_TABLE),
     subjectKeysTable: read.required(ENV.SUBJECT_KEYS_TABLE),
     queueUrl: read.required(ENV.DELIVERY_QUEUE_URL),
-    retentionDays: read.number(ENV.RETENTION_DAYS, DEFAULTS.retentionDays, 1, 3650),
+    retentionDays: read.number(
+      ENV.RETENTION_DAYS,
+      DEFAULTS.retentionDays,
+      RANGES.retentionDays.min,
+      RANGES.retentionDays.max,
+    ),
   };
 }
 
@@ -284,8 +293,8 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
     deliveryConcurrency: read.number(
       ENV.DELIVERY_CONCURRENCY,
       DEFAULTS.deliveryConcurrency,
-      1,
-      256,
+      RANGES.deliveryConcurrency.min,
+      RANGES.deliveryConcurrency.max,
     ),
     webhookConcurrencyCeiling: read.number(
       ENV.WEBHOOK_CONCURRENCY_CEILING,
@@ -299,8 +308,8 @@ export function loadDeliveryConfig(env: Env, defaultSchedule: readonly number[])
       autoDisableAfterHours: read.number(
         ENV.AUTO_DISABLE_AFTER_HOURS,
         DEFAULTS.autoDisableAfterHours,
-        0.0001,
-        8760,
+        RANGES.autoDisableAfterHours.min,
+        RANGES.autoDisableAfterHours.max,
       ),
       slowThresholdMs: read.number(
         ENV.SLOW_ATTEMPT_THRESHOLD_MS,

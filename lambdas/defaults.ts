@@ -46,3 +46,19 @@ export const DEFAULTS = {
   /** Receives of a delivery job before it moves to the dead-letter queue (AWS and local mode). */
   maxReceiveCount: 5,
 } as const;
+
+/**
+ * Ranges the Lambdas accept for the settings the CDK app passes them (lambdas/config.ts reads
+ * with them; lib/config.ts refuses a value outside them at synth, so a deploy cannot make every
+ * cold start fail). Each range lives here only.
+ */
+export const RANGES = {
+  /** RETENTION_DAYS: one day to ten years. */
+  retentionDays: { min: 1, max: 3650 },
+  /** DEFINITION_CACHE_TTL_SECONDS: 0 turns the cache off (local mode, tests); at most an hour. */
+  definitionCacheTtlSeconds: { min: 0, max: 3600 },
+  /** DELIVERY_CONCURRENCY: notifications of one batch delivered at once. */
+  deliveryConcurrency: { min: 1, max: 256 },
+  /** AUTO_DISABLE_AFTER_HOURS: above 0 (tests use fractions of an hour), at most a year. */
+  autoDisableAfterHours: { min: 0.0001, max: 8760 },
+} as const;

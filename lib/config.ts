@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { TLS_KEY_EXCHANGES, type TlsKeyExchange } from '../lambdas/config';
 import { type CircuitBreakerSettings, resolveCircuitBreaker } from '../lambdas/core/health/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS, RETRY_COUNT } from '../lambdas/core/retry-schedule';
-import { DEFAULTS } from '../lambdas/defaults';
+import { DEFAULTS, RANGES } from '../lambdas/defaults';
 
 /**
  * Typed settings of one region's stack. Every field is optional; the defaults below are
@@ -142,6 +142,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   const s: ResolvedSettings = { ...DEFAULT_SETTINGS, ...defined };
   validateRetrySchedule(s.retryScheduleSeconds);
   positiveInteger('retentionDays', s.retentionDays);
+  withinRange('retentionDays', s.retentionDays, RANGES.retentionDays);
   positiveInteger('maxAzs', s.maxAzs);
   if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
   if (!TLS_KEY_EXCHANGES.includes(s.tlsKeyExchange))
@@ -166,6 +167,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
       `deliveryMemoryMb must be within 128..10240 (Lambda's range), got ${s.deliveryMemoryMb}`,
     );
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
+  withinRange('deliveryConcurrency', s.deliveryConcurrency, RANGES.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
   if (s.deliveryBatchSize > 10_000) throw new Error('deliveryBatchSize must be at most 10000');
   if (s.deliveryBatchingWindowSeconds < 0 || s.deliveryBatchingWindowSeconds > 300) {
@@ -184,7 +186,12 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
       `maxReceiveCount must be within 1..1000 (SQS's redrive range), got ${s.maxReceiveCount}`,
     );
   positiveInteger('definitionCacheTtlSeconds', s.definitionCacheTtlSeconds);
-  if (!(s.autoDisableAfterHours > 0)) throw new Error('autoDisableAfterHours must be above 0');
+  withinRange(
+    'definitionCacheTtlSeconds',
+    s.definitionCacheTtlSeconds,
+    RANGES.definitionCacheTtlSeconds,
+  );
+  withinRange('autoDisableAfterHours', s.autoDisableAfterHours, RANGES.autoDisableAfterHours);
   s.circuitBreaker = resolveCircuitBreaker(s.circuitBreaker);
   positiveInteger('retrySweepGraceMinutes', s.retrySweepGraceMinutes);
   if (s.retrySweepGraceMinutes < MIN_RETRY_SWEEP_GRACE_MINUTES || s.retrySweepGraceMinutes > 10_080)
@@ -252,6 +259,16 @@ export function validateRetrySchedule(schedule: readonly number[]): void {
     if (!Number.isInteger(s) || s < 1)
       throw new Error(`retryScheduleSeconds entries must be whole seconds >= 1, got ${s}`);
   }
+}
+
+/** A value the Lambdas would refuse at every cold start (lambdas/defaults.ts RANGES). */
+function withinRange(
+  name: string,
+  value: number,
+  range: { readonly min: number; readonly max: number },
+): void {
+  if (!(value >= range.min && value <= range.max))
+    throw new Error(`${name} must be within ${range.min}..${range.max}, got ${value}`);
 }
 
 function positiveInteger(name: string, value: number): void {

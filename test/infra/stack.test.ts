@@ -17,7 +17,7 @@ import {
 } from '../../lambdas/config';
 import { MAX_CONCURRENCY } from '../../lambdas/core/model';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../../lambdas/core/retry-schedule';
-import { DEFAULTS } from '../../lambdas/defaults';
+import { DEFAULTS, RANGES } from '../../lambdas/defaults';
 import { loadHttpLambdaConfig } from '../../lambdas/handlers/http/env';
 import { API_ROUTES } from '../../lib/constructs/api';
 import { worstBatchSeconds } from '../../lib/constructs/delivery';
@@ -304,6 +304,46 @@ describe('Lambda functions', () => {
         openAfterConsecutiveFailures: 3,
         maxCooldownSeconds: 600,
       });
+  });
+
+  it('synthesizes only settings the Lambdas accept: the most of each range loads at cold start, above it synth refuses', () => {
+    const most = {
+      retentionDays: RANGES.retentionDays.max,
+      definitionCacheTtlSeconds: RANGES.definitionCacheTtlSeconds.max,
+      deliveryConcurrency: RANGES.deliveryConcurrency.max,
+      autoDisableAfterHours: RANGES.autoDisableAfterHours.max,
+    };
+    const widest = buildStack(most);
+    const configOf = (fn: string) =>
+      loadDeliveryConfig(
+        { AWS_REGION: 'eu-central-1', ...runtimeStrings(envOf(widest, fn)) },
+        DEFAULT_RETRY_SCHEDULE_SECONDS,
+      );
+    const delivery = configOf(logicalId(widest.stack.delivery.deliveryFunction));
+    expect([
+      delivery.retentionDays,
+      delivery.definitionCacheTtlMs,
+      delivery.deliveryConcurrency,
+      delivery.health.autoDisableAfterHours,
+    ]).toEqual([
+      most.retentionDays,
+      most.definitionCacheTtlSeconds * 1000,
+      most.deliveryConcurrency,
+      most.autoDisableAfterHours,
+    ]);
+    // The attempt Lambda sends one notification per invocation: it has no DELIVERY_CONCURRENCY.
+    const attempt = configOf(logicalId(widest.stack.delivery.attemptFunction));
+    expect([
+      attempt.retentionDays,
+      attempt.definitionCacheTtlMs,
+      attempt.health.autoDisableAfterHours,
+    ]).toEqual([
+      most.retentionDays,
+      most.definitionCacheTtlSeconds * 1000,
+      most.autoDisableAfterHours,
+    ]);
+    for (const [name, value] of Object.entries(most))
+      expect(() => buildStack({ [name]: value + 1 })).toThrow(new RegExp(`${name} must be within`));
   });
 
   it('gives both senders the TLS key exchange: hybrid by default, classical when deployed so', () => {
