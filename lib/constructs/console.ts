@@ -9,16 +9,22 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { consoleCsp, withConsoleCspMeta } from './console-csp';
 
 /** Where `npm run console:build` (run by `npm ci`) puts the console's static files. */
 export const CONSOLE_DIST = path.resolve(__dirname, '../../console/dist');
 /** The console lives under this path, as in local mode (`http://127.0.0.1:3000/console/`). */
 export const CONSOLE_PREFIX = 'console/';
+/** Files of the build the deployment writes itself (index.html with its meta policy, config.json). */
+const GENERATED_FILES = ['index.html', 'config.json'] as const;
 
 export interface OperatorConsoleProps {
   /** The HTTP API the console calls; CORS is opened for the console's origin only. */
   readonly httpApi: apigw.HttpApi;
-  /** Its invoke URL (the console's `apiUrl`). */
+  /**
+   * Its invoke URL (the console's `apiUrl`): the default endpoint of its `$default` stage,
+   * whose origin the console's meta content security policy allows.
+   */
   readonly apiUrl: string;
   /** What signed-in operators may call (the API's operator policy). */
   readonly operatorPolicy: iam.IManagedPolicy;
@@ -30,10 +36,11 @@ export interface OperatorConsoleProps {
 
 /**
  * The operator console on AWS (README "Operator console"): its static files in a private
- * bucket behind CloudFront (origin access control, HTTPS only, security headers), a Cognito
- * user pool of admin-created operators (TOTP MFA available), and an identity pool whose
- * authenticated role carries the API's operator policy. The browser signs every API call with
- * SigV4 using those temporary credentials; the API itself is unchanged.
+ * bucket behind CloudFront (origin access control, HTTPS only, security headers, and a second
+ * content security policy in index.html that names this API's origin), a Cognito user pool of
+ * admin-created operators (TOTP MFA available), and an identity pool whose authenticated role
+ * carries the API's operator policy. The browser signs every API call with SigV4 using those
+ * temporary credentials; the API itself is unchanged.
  */
 export class OperatorConsole extends Construct {
   readonly bucket: s3.Bucket;
@@ -86,24 +93,35 @@ export class OperatorConsole extends Construct {
 
     const cognitoIdp = `https://cognito-idp.${stack.region}.${stack.urlSuffix}`;
     const cognitoIdentity = `https://cognito-identity.${stack.region}.${stack.urlSuffix}`;
-    // connect-src names the region's execute-api hosts, not this API's own: the API's CORS names
-    // the distribution's domain, the distribution names this policy, so a policy naming the API
-    // would close a reference cycle (API -> Distribution -> policy -> API) CloudFormation refuses.
+    // The console calls the API's default endpoint; its origin is named in the index.html meta
+    // policy below, so the console's apiUrl must be that endpoint.
+    const apiOrigin = `https://${props.httpApi.apiId}.execute-api.${stack.region}.${stack.urlSuffix}`;
+    if (
+      JSON.stringify(stack.resolve(props.apiUrl)) !== JSON.stringify(stack.resolve(`${apiOrigin}/`))
+    ) {
+      throw new Error(
+        "The console's apiUrl must be the HTTP API's default endpoint (https://<api id>.execute-api.<region>.<suffix>/): the console's content security policy allows that origin only",
+      );
+    }
+    // Two content security policies, both enforced (README "Operator console"). This header one
+    // goes with every file and carries frame-ancestors, but its connect-src can only name the
+    // region's execute-api hosts: the API's CORS names the distribution's domain, the
+    // distribution names this policy, so a policy naming the API would close a reference cycle
+    // (API -> Distribution -> policy -> API) CloudFormation refuses. The meta policy written
+    // into index.html at deploy time (below) narrows connect-src to this API's own origin.
     const headers = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: 'Webhooks console: CSP, HSTS, no framing, no sniffing, no referrer',
       securityHeadersBehavior: {
         contentSecurityPolicy: {
           override: true,
-          contentSecurityPolicy: [
-            "default-src 'none'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            `connect-src 'self' ${cognitoIdp} ${cognitoIdentity} https://*.execute-api.${stack.region}.${stack.urlSuffix}`,
-            "base-uri 'none'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-          ].join('; '),
+          contentSecurityPolicy: consoleCsp(
+            {
+              cognitoIdp,
+              cognitoIdentity,
+              api: `https://*.execute-api.${stack.region}.${stack.urlSuffix}`,
+            },
+            'header',
+          ),
         },
         strictTransportSecurity: {
           override: true,
@@ -260,7 +278,17 @@ export class OperatorConsole extends Construct {
       destinationBucket: this.bucket,
       destinationKeyPrefix: CONSOLE_PREFIX,
       sources: [
-        s3deploy.Source.asset(assetsDir, { exclude: ['config.json'] }),
+        // index.html and config.json are written here, with deploy-time values; the built
+        // index.html is read now and gets the meta policy naming this API's origin.
+        s3deploy.Source.asset(assetsDir, { exclude: [...GENERATED_FILES] }),
+        s3deploy.Source.data(
+          'index.html',
+          withConsoleCspMeta(fs.readFileSync(path.join(assetsDir, 'index.html'), 'utf8'), {
+            cognitoIdp,
+            cognitoIdentity,
+            api: apiOrigin,
+          }),
+        ),
         s3deploy.Source.jsonData('config.json', {
           mode: 'cognito',
           apiUrl: props.apiUrl,
