@@ -21,7 +21,11 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The same policy CloudFront sends on AWS: own origin only, no framing, no referrer. */
+/**
+ * Own origin only, no framing, no referrer. The console's policy on AWS (lib/constructs/
+ * console-csp.ts, header and meta together) but for connect-src, 'self' alone here since the
+ * API is on this same origin, and font-src 'self'.
+ */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
