@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
+import { consoleCsp } from '../lib/constructs/console-csp';
 
 export const CONSOLE_PATH = '/console/';
 export const DEFAULT_CONSOLE_DIR = path.resolve(__dirname, '../console/dist');
@@ -22,13 +23,12 @@ const TYPES: Record<string, string> = {
 };
 
 /**
- * Own origin only, no framing, no referrer. The console's policy on AWS (lib/constructs/
- * console-csp.ts, header and meta together) but for connect-src, 'self' alone here since the
- * API is on this same origin, and font-src 'self'.
+ * Own origin only, no framing, no referrer: the console's header policy on AWS
+ * (lib/constructs/console-csp.ts), with connect-src 'self' alone since the API is on this
+ * same origin.
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy': consoleCsp('same-origin', 'header'),
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',

@@ -22,16 +22,22 @@ export interface ConsoleConnectSources {
 
 /**
  * The policy: the console's own files only, no inline script or style, and requests to its
- * own origin, Cognito and the API. `meta` leaves out frame-ancestors, which browsers ignore
+ * own origin, Cognito and the API (`same-origin`: its own origin only, as in local mode, where
+ * the API is on the console's origin and there is no Cognito). `meta` leaves out frame-ancestors, which browsers ignore
  * (with a console warning) in a `<meta>` policy; the header carries it.
  */
-export function consoleCsp(connect: ConsoleConnectSources, delivery: 'header' | 'meta'): string {
+export function consoleCsp(
+  connect: ConsoleConnectSources | 'same-origin',
+  delivery: 'header' | 'meta',
+): string {
+  const sources =
+    connect === 'same-origin' ? [] : [connect.cognitoIdp, connect.cognitoIdentity, connect.api];
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self' ${connect.cognitoIdp} ${connect.cognitoIdentity} ${connect.api}`,
+    ["connect-src 'self'", ...sources].join(' '),
     "base-uri 'none'",
     "form-action 'self'",
     ...(delivery === 'header' ? ["frame-ancestors 'none'"] : []),
