@@ -221,6 +221,103 @@ describe('creating a webhook', () => {
     expect(await stores.webhooks.list()).toHaveLength(before);
   });
 
+  it('accepts every field at its limit and refuses one more at its path, storing nothing', async () => {
+    const { api, stores } = setup();
+    const url = 'https://ledger.example.com/';
+    const atLimit = {
+      name: 'n'.repeat(255),
+      events: Array.from({ length: 100 }, (_, i) => `TYPE_${i}`),
+      url: `${url}${'a'.repeat(4096 - url.length)}`,
+      contentType: 'text/plain',
+      headers: Object.fromEntries(
+        Array.from({ length: 50 }, (_, i) => [`X-H${i}`, i === 0 ? 'v'.repeat(8192) : 'v']),
+      ),
+      body: 'b'.repeat(128 * 1024),
+      auth: { type: 'basic', username: 'u'.repeat(255), password: 'p'.repeat(1024) },
+      rateLimitPerSecond: 10_000,
+    };
+    const ok = await api.post('/webhooks', atLimit);
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({
+      name: atLimit.name,
+      url: atLimit.url,
+      rateLimitPerSecond: 10_000,
+    });
+    expect(ok.body.events).toHaveLength(100);
+    expect(Object.keys(ok.body.headers)).toHaveLength(50);
+    const slowest = await api.post('/webhooks', { ...ledger, rateLimitPerSecond: 1 });
+    expect(slowest.status).toBe(201);
+    expect(slowest.body.rateLimitPerSecond).toBe(1);
+
+    const before = (await stores.webhooks.list()).length;
+    const oneMore: [string, Record<string, unknown>][] = [
+      ['name', { name: 'n'.repeat(256) }],
+      ['events', { events: [...atLimit.events, 'TYPE_100'] }],
+      ['url', { url: `${atLimit.url}a` }],
+      ['headers', { headers: { ...atLimit.headers, 'X-H50': 'v' } }],
+      ['headers.X-H0', { headers: { ...atLimit.headers, 'X-H0': 'v'.repeat(8193) } }],
+      ['body', { body: 'b'.repeat(128 * 1024 + 1) }],
+      ['auth.username', { auth: { ...atLimit.auth, username: 'u'.repeat(256) } }],
+      ['auth.password', { auth: { ...atLimit.auth, password: 'p'.repeat(1025) } }],
+      ['rateLimitPerSecond', { rateLimitPerSecond: 10_001 }],
+      ['rateLimitPerSecond', { rateLimitPerSecond: 0 }],
+      ['rateLimitPerSecond', { rateLimitPerSecond: 2.5 }],
+      ['rateLimitPerSecond', { rateLimitPerSecond: '5' }],
+    ];
+    for (const [path, change] of oneMore) {
+      const res = await api.post('/webhooks', { ...atLimit, ...change });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(res)).toEqual([path]);
+    }
+    expect(await stores.webhooks.list()).toHaveLength(before);
+  });
+
+  it('refuses control characters (C0, DEL, C1) in the url, header values, credentials and event types, a header given twice and types no producer can publish, at their path, storing nothing', async () => {
+    const { api, stores } = setup();
+    const before = (await stores.webhooks.list()).length;
+    const auth = { type: 'basic', username: 'svc', password: 'secret' };
+    for (const c of ['\n', '\u007f', '\u0085']) {
+      const cases: [string, Record<string, unknown>][] = [
+        ['url', { url: `https://ledger.example.com/a${c}b` }],
+        ['headers.X-Branch', { headers: { 'X-Branch': `a${c}b` } }],
+        ['auth.username', { auth: { ...auth, username: `s${c}vc` } }],
+        ['auth.password', { auth: { ...auth, password: `sec${c}ret` } }],
+        ['events[0]', { events: [`LOAN${c}DISBURSEMENT`] }],
+      ];
+      for (const [path, change] of cases) {
+        const res = await api.post('/webhooks', { ...ledger, ...change });
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('VALIDATION_ERROR');
+        expect(paths(res)).toEqual([path]);
+      }
+    }
+    const twice = await api.post('/webhooks', {
+      ...ledger,
+      headers: { 'X-Branch': 'a', 'x-branch': 'b' },
+    });
+    expect(twice.status).toBe(400);
+    expect(paths(twice)).toEqual(['headers.x-branch']);
+    // Types no producer can publish: blank, or under platform. but not an operational type.
+    for (const type of ['   ', 'platform.nope']) {
+      const res = await api.post('/webhooks', { ...ledger, events: ['LOAN_DISBURSEMENT', type] });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(res)).toEqual(['events[1]']);
+    }
+    expect(await stores.webhooks.list()).toHaveLength(before);
+  });
+
+  it('keeps an event type given twice once', async () => {
+    const { api } = setup();
+    const res = await api.post('/webhooks', {
+      ...ledger,
+      events: ['LOAN_DISBURSEMENT', 'LOAN_REPAYMENT', 'LOAN_DISBURSEMENT'],
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.events).toEqual(['LOAN_DISBURSEMENT', 'LOAN_REPAYMENT']);
+  });
+
   it('refuses an Authorization header when auth is set', async () => {
     const { api } = setup();
     const res = await api.post('/webhooks', {
@@ -544,7 +641,7 @@ describe('replacing a webhook', () => {
     });
   });
 
-  it('answers 409 when the version sent is not the current one, and 400 when the id differs', async () => {
+  it('answers 409 when the version sent is not the current one, and 400 when the id differs or the version is not one', async () => {
     const { api } = setup();
     const first = await created(api);
     await api.put(`/webhooks/${first.id}`, ledger);
@@ -554,6 +651,13 @@ describe('replacing a webhook', () => {
     const other = await api.put(`/webhooks/${first.id}`, { ...ledger, id: 'wh_other' });
     expect(other.status).toBe(400);
     expect(paths(other)).toEqual(['id']);
+    // Versions start at 1: anything else is not a version read from the API.
+    for (const version of [0, -1, 1.5, '2']) {
+      const bad = await api.put(`/webhooks/${first.id}`, { ...ledger, version });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(bad)).toEqual(['version']);
+    }
   });
 
   it('answers 404 for an unknown id and validates like create', async () => {
