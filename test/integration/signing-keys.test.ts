@@ -177,6 +177,40 @@ describe('signing keys', () => {
     expect(ed25519Accepts(rotated.body.publicKey, req)).toBe(true);
   });
 
+  it('takes a grace period of 0 to 168 hours, 24 by default: 168 keeps the old key signing exactly that long; a negative or longer one is a 400 that rotates nothing', async () => {
+    const at = Date.now();
+    const api = apiAt(at);
+    const signed = await api.post('/webhooks', {
+      name: 'grace-bounds',
+      events: ['*'],
+      url: `${receiver.url}/grace-bounds`,
+      signingSecret: 'generate',
+    });
+    for (const graceHours of [-0.5, -1, 168.5, '24']) {
+      const res = await api.post(`/webhooks/${signed.body.id}/signing-secrets/rotate`, {
+        graceHours,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['graceHours']);
+    }
+    expect((await api.get(`/webhooks/${signed.body.id}`)).body.version).toBe(1);
+
+    // No graceHours: the default of 24 hours.
+    const byDefault = await api.post(`/webhooks/${signed.body.id}/signing-secrets/rotate`, {});
+    expect(byDefault.status).toBe(200);
+    expect((await api.get(`/webhooks/${signed.body.id}`)).body.signingGraceUntil).toBe(
+      new Date(at + 24 * HOUR).toISOString(),
+    );
+    const week = await api.post(`/webhooks/${signed.body.id}/signing-secrets/rotate`, {
+      graceHours: 168,
+    });
+    expect(week.status).toBe(200);
+    const after = await api.get(`/webhooks/${signed.body.id}`);
+    expect(after.body.version).toBe(3);
+    expect(after.body.signingGraceUntil).toBe(new Date(at + 168 * HOUR).toISOString());
+  });
+
   it('refuses a rotation without a key (409), a grace period over a week and both ways of signing (400)', async () => {
     const api = apiAt(Date.now());
     const plain = await api.post('/webhooks', {
