@@ -187,6 +187,7 @@ describe('listing notifications', () => {
     ['from=2026-02-30T00:00:00Z', 'from'],
     ['from=2026-11-28T10:00:00', 'from'],
     ['from=2026-11-28T11:00:00Z&to=2026-11-28T10:00:00Z', 'to'],
+    ['from=2026-11-28T10:00:00Z&to=2026-11-28T11:00:00%2B01:00', 'to'],
     ['colour=red', 'colour'],
     ['status=SENT&status=FAILED', 'status'],
   ])('answers 400 VALIDATION_ERROR for %s', async (query, path) => {
@@ -366,6 +367,20 @@ describe('bulk resend by ids', () => {
       { index: 3, path: 'ids[3]', message: 'notification ntf_ALSO not found' },
     ]);
     expect(await queued()).toEqual([]);
+  });
+
+  it('looks up as many as 1000 ids (unknown ones are a 404 naming each), and queues nothing', async () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => `ntf_${i}`);
+    const res = await api().post('/notifications/resend', { ids });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+    expect(res.body.error.details).toHaveLength(1000);
+    expect(res.body.error.details[999]).toEqual({
+      index: 999,
+      path: 'ids[999]',
+      message: 'notification ntf_999 not found',
+    });
+    expect(await queued(0)).toEqual([]);
   });
 
   it.each([
