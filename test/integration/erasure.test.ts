@@ -8,7 +8,7 @@
  */
 import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
-import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
+import { DynamoSubjectKeyStore, KEY_CACHE_MS } from '../../lambdas/adapters/subject-keys';
 import { MAX_SUBJECT_LENGTH } from '../../lambdas/core/events';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
@@ -348,6 +348,51 @@ describe('erasure by subject', () => {
     }
     await drainQueue(standIns().clients.sqs, standIns().queueUrl, 0);
   });
+  it('refuses a blank subject or one with control characters with 400 VALIDATION_ERROR, as an event with it is, and records no erasure', async () => {
+    const s = standIns();
+    const api = client(apiHandlerFor(s).handler);
+    const ingest = client(ingestHandlerFor(s).handler);
+    const subjects = ['   ', 'client\u0000123', 'client\u007f123'];
+    for (const subject of subjects) {
+      const erase = await api.post(`/subjects/${encodeURIComponent(subject)}/erase`, undefined);
+      const event = await ingest.post('/events', { type: 'X', subject, data: {} });
+      for (const res of [erase, event]) {
+        expect(res.status).toBe(400);
+        expect(res.body.error.code).toBe('VALIDATION_ERROR');
+        expect(res.body.error.details).toEqual([expect.objectContaining({ path: 'subject' })]);
+      }
+    }
+    const audit = await s.clients.dynamo.send(new ScanCommand({ TableName: s.tables.subjectKeys }));
+    const erasedSubjects = (audit.Items ?? []).map((item) => item.subject?.S);
+    for (const subject of subjects) expect(erasedSubjects).not.toContain(subject);
+    await drainQueue(s.clients.sqs, s.queueUrl, 0);
+  });
+
+  it('a writer that cached a subject key takes the new one once its 60 s are up after another container erased the subject', async () => {
+    const s = standIns();
+    let now = Date.parse('2026-11-28T12:00:00Z');
+    const store = () =>
+      new DynamoSubjectKeyStore(
+        s.clients.dynamo,
+        s.tables.subjectKeys,
+        standInCipher(s),
+        () => now,
+      );
+    const writer = store();
+    const eraser = store();
+    const subject = `cached-${Date.now()}`;
+    const before = await writer.keyFor(subject);
+    await eraser.erase(subject, 'operator', new Date(now));
+    expect(await eraser.keyById(before.keyId)).toBeUndefined();
+
+    now += KEY_CACHE_MS - 1;
+    expect((await writer.keyFor(subject)).keyId).toBe(before.keyId);
+    now += 1;
+    const after = await writer.keyFor(subject);
+    expect(after.keyId).not.toBe(before.keyId);
+    expect(await eraser.keyById(after.keyId)).toEqual(after.key);
+  });
+
   it('a request that failed to render leaves nothing of the event behind: its failureDetail quotes no data, before or after the erasure', async () => {
     const s = standIns();
     const api = client(apiHandlerFor(s).handler);
