@@ -61,6 +61,7 @@ describe('rules, one op at a time', () => {
     ['data.missing', 'exists', false, true],
     ['data.loan.product', 'prefix', 'MORT', true],
     ['data.amount', 'prefix', '15', false],
+    ['data.loan.id', 'prefix', '42', false],
     ['data.loan.id', 'contains', '-4', true],
     ['data.tags', 'contains', 'vip', true],
     ['data.tags', 'contains', 7, true],
@@ -90,6 +91,12 @@ describe('match all / any', () => {
     expect(conditionsMatch(conditions('any'), e)).toBe(true);
     expect(evaluateConditions(conditions('all'), e)).toEqual({ matches: false, failedRules: [0] });
     expect(evaluateConditions(conditions('any'), e)).toEqual({ matches: true, failedRules: [0] });
+    const neither = event({ amount: 500, currency: 'GBP' });
+    expect(conditionsMatch(conditions('any'), neither)).toBe(false);
+    expect(evaluateConditions(conditions('any'), neither)).toEqual({
+      matches: false,
+      failedRules: [0, 1],
+    });
   });
 
   it('no conditions match everything', () => {
@@ -250,6 +257,8 @@ describe('evaluator properties (fast-check)', () => {
         expect(conditionsMatch({ match: 'any', rules }, e)).toBe(each.some(Boolean));
         const evaluation = evaluateConditions({ match: 'all', rules }, e);
         expect(evaluation.failedRules).toEqual(each.flatMap((ok, i) => (ok ? [] : [i])));
+        expect(evaluation.matches).toBe(each.every(Boolean));
+        expect(evaluateConditions({ match: 'any', rules }, e).matches).toBe(each.some(Boolean));
       }),
       RUNS,
     );
