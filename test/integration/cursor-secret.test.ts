@@ -105,6 +105,18 @@ describe('the cursor secret', () => {
     );
     await expect(foreign.key()).rejects.toThrow(/another installation key/);
     await expect(foreign.key()).rejects.toThrow(/another installation key/);
+
+    // A read that failed once (the table unreachable for a moment) is made again next time.
+    let failures = 1;
+    const flaky = {
+      send: (command: never) =>
+        failures-- > 0 ? Promise.reject(new Error('connection reset')) : dynamo.send(command),
+    } as unknown as DynamoDBClient;
+    const recovering = tableCursorKey(flaky, table, container());
+    await expect(recovering.key()).rejects.toThrow('connection reset');
+    expect(Buffer.from(await recovering.key())).toEqual(
+      Buffer.from(await tableCursorKey(dynamo, table, container()).key()),
+    );
   });
 
   it('does not open as anything else: a value sealed for another place is refused', async () => {

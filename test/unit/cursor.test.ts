@@ -88,6 +88,27 @@ describe('pagination cursors', () => {
     });
   });
 
+  it('of exactly the longest length are accepted: what is issued is never refused as too long', () => {
+    let found: { cursor: string; resume: Resume } | undefined;
+    for (let bytes = 4000; bytes < 5000 && !found; bytes++) {
+      for (let idLength = 1; idLength <= 64 && !found; idLength++) {
+        const r: Resume = {
+          ...resume,
+          after: `2026-11-28T10:00:04.000Z#${'n'.repeat(idLength)}`,
+          drained: new Uint8Array(bytes).fill(0x5a),
+        };
+        const cursor = encodeCursor(KEY, fingerprint, r);
+        if (cursor.length === MAX_CURSOR_LENGTH) found = { cursor, resume: r };
+      }
+    }
+    if (found === undefined) throw new Error('no cursor of exactly MAX_CURSOR_LENGTH was made');
+    expect(decodeCursor(KEY, found.cursor, fingerprint)).toEqual({
+      after: found.resume.after,
+      layout: found.resume.layout,
+      drained: Buffer.from(found.resume.drained),
+    });
+  });
+
   it('of another query are refused, even with the same partitions', () => {
     const cursor = encodeCursor(KEY, fingerprint, resume);
     const other = planList({ webhookId: 'wh_a', status: 'SENT', limit: 5 });
