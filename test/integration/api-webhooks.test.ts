@@ -929,6 +929,43 @@ describe('previewing a webhook', () => {
     expect(JSON.stringify(over.body).length).toBeLessThan(1000);
   });
 
+  it('shows a request of exactly 256 KiB and answers 413 PAYLOAD_TOO_LARGE for one byte more', async () => {
+    const { api } = setup();
+    const created = await api.post('/webhooks', {
+      name: 'at the limit',
+      events: ['LOAN_DISBURSEMENT'],
+      url: 'https://x.example/hook',
+      contentType: 'text/plain',
+      body: '{{ data.x }}{{ data.x }}{{ data.pad }}',
+    });
+    expect(created.status).toBe(201);
+    const preview = (x: string, pad: string) =>
+      api.post(`/webhooks/${created.body.id}/preview`, {
+        type: 'LOAN_DISBURSEMENT',
+        data: { x, pad },
+      });
+    // What the request holds besides its body: method, url and header names and values.
+    const empty = (await preview('', '')).body as {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+    };
+    const overhead =
+      empty.method.length +
+      empty.url.length +
+      Object.entries(empty.headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    const room = 256 * 1024 - overhead;
+    const x = 'y'.repeat(Math.floor(room / 2));
+    const pad = room % 2 === 1 ? 'p' : '';
+
+    const exact = await preview(x, pad);
+    expect(exact.status).toBe(200);
+    expect(exact.body.body).toHaveLength(room);
+    const over = await preview(x, `${pad}p`);
+    expect(over.status).toBe(413);
+    expect(over.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
   it('renders with defaults when the body is empty', async () => {
     const { api } = setup();
     const created = await api.post('/webhooks', {
