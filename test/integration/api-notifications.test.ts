@@ -389,6 +389,7 @@ describe('bulk resend by ids', () => {
     ['a repeated id', { ids: ['ntf_1', 'ntf_1'] }, 'ids[1]'],
     ['a non-string id', { ids: [7] }, 'ids[0]'],
     ['ids mixed with a range', { ids: ['ntf_1'], from: '2026-11-28T10:00:00Z' }, 'from'],
+    ['an empty range', { from: '2026-11-28T10:00:00Z', to: '2026-11-28T11:00:00+01:00' }, 'to'],
     ['an unknown field', { ids: ['ntf_1'], force: true }, 'force'],
     ['neither ids nor a range', {}, 'from'],
   ])('answers 400 for %s, queuing nothing', async (_name, body, path) => {
