@@ -119,6 +119,27 @@ describe('signing keys', () => {
     ).toBeNull();
   });
 
+  it('a replace after the grace period stores no key whose grace period has ended', async () => {
+    const api = apiAt(Date.now() - 25 * HOUR);
+    const created = await api.post('/webhooks', {
+      name: 'rotated-then-saved',
+      events: ['LOAN_DISBURSEMENT'],
+      url: `${receiver.url}/rotated-then-saved`,
+      signingSecret: 'generate',
+    });
+    await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, { graceHours: 24 });
+    expect((await harness.webhooks.get(created.body.id))?.retiredSigningKeys).toHaveLength(1);
+
+    // Now, 25 hours later: a GET, edit, PUT keeps the current secret only.
+    const now = apiAt(Date.now());
+    const got = await now.get(`/webhooks/${created.body.id}`);
+    const saved = await now.put(`/webhooks/${created.body.id}`, { ...got.body, name: 'renamed' });
+    expect(saved.status).toBe(200);
+    const stored = await harness.webhooks.get(created.body.id);
+    expect(stored?.signingSecret).toMatch(/^whsec_/);
+    expect(stored?.retiredSigningKeys).toBeUndefined();
+  });
+
   it('ed25519: the definition shows the public key, the item holds no private key, receivers verify with node:crypto', async () => {
     const api = apiAt(Date.now());
     const created = await api.post('/webhooks', {
