@@ -135,6 +135,9 @@ describe('the cursor secret', () => {
     await expect(tableCursorKey(dynamo, table, cipher).key()).rejects.toThrow();
     const right = await cipher.seal(Buffer.alloc(32, 1).toString('base64'), CURSOR_KEY_AAD);
     expect(await openCursorKey(right, cipher)).toEqual(Buffer.alloc(32, 1));
+    // Sealed in the right place but not a key of 32 bytes: refused, not used to sign cursors.
+    const short = await cipher.seal(Buffer.alloc(16, 1).toString('base64'), CURSOR_KEY_AAD);
+    await expect(openCursorKey(short, cipher)).rejects.toThrow(/malformed/);
   });
 
   it('is not a webhook: the definition store neither lists, reads nor deletes its item', async () => {
