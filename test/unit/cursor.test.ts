@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { fixedCursorKey } from '../../lambdas/adapters/cursor-key';
 import {
@@ -107,6 +108,20 @@ describe('pagination cursors', () => {
       layout: found.resume.layout,
       drained: Buffer.from(found.resume.drained),
     });
+  });
+
+  it('of an earlier version, signed by this installation, are refused as such', () => {
+    // An earlier cursor's MAC: the same key and label over its own body.
+    const body = Buffer.from(
+      JSON.stringify({ v: 2, f: fingerprint, k: resume.after, l: resume.layout, d: '' }),
+    ).toString('base64url');
+    const mac = createHmac('sha256', KEY)
+      .update('webhooks cursor v2\n')
+      .update(body)
+      .digest('base64url');
+    const err = refusal(() => decodeCursor(KEY, `${body}.${mac}`, fingerprint));
+    expect(err).toBeInstanceOf(InvalidCursorError);
+    expect((err as InvalidCursorError).details[0]?.message).toBe('unknown version');
   });
 
   it('of another query are refused, even with the same partitions', () => {
