@@ -153,9 +153,6 @@ export function parseWebhookInput(body: unknown, mode: 'create' | 'replace'): We
   const strict = has(obj, 'strict') ? readBoolean(obj.strict, 'strict', issues) : undefined;
   const rateLimitPerSecond = readRateLimit(obj, issues);
   const auth = readAuth(obj, mode, issues);
-  if (auth && headers && Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) {
-    issues.add('headers.Authorization', 'reserved when auth is set (auth sets it at send time)');
-  }
   const signingSecret = readSigningSecret(obj, mode, issues);
   const signing = readSigning(obj, issues);
   checkOneSigningMethod(signing, signingSecret, issues);

@@ -121,7 +121,6 @@ export class WebhookService {
       auth,
       signing.fields,
     );
-    checkAuthorizationHeader(def);
     this.validateTemplates(def);
     await this.deps.webhooks.put(def, current.version);
     await this.deps.health?.definitionSaved(def);
@@ -256,13 +255,4 @@ function resolveAuth(
   }
   if (input === undefined) return current.auth;
   return { type: 'basic', username: input.username, password: current.auth.password };
-}
-
-function checkAuthorizationHeader(def: WebhookDefinition): void {
-  if (def.auth && Object.keys(def.headers).some((h) => h.toLowerCase() === 'authorization')) {
-    throw new ValidationError(
-      'An Authorization header cannot be combined with auth: auth sets it at send time.',
-      [{ path: 'headers.Authorization', message: 'reserved when auth is set' }],
-    );
-  }
 }
