@@ -1,6 +1,11 @@
 import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/core/errors';
 import { errorResponse } from '../../lambdas/handlers/http/errors';
-import { MAX_JSON_DEPTH, readJsonBody, readQuery } from '../../lambdas/handlers/http/request';
+import {
+  MAX_JSON_DEPTH,
+  readEmptyBody,
+  readJsonBody,
+  readQuery,
+} from '../../lambdas/handlers/http/request';
 import { createHttpHandler, Router } from '../../lambdas/handlers/http/router';
 import { apiGatewayEvent, invoke } from '../support/apigw';
 
@@ -130,6 +135,43 @@ describe('readJsonBody', () => {
     ).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('accepts structured +json media types and the utf8 charset alias, nothing merely like them', () => {
+    for (const contentType of [
+      'application/vnd.api+json',
+      'application/merge-patch+json; charset=utf-8',
+      'application/json; charset=utf8',
+      'application/json; charset="UTF-8"',
+    ])
+      expect(readJsonBody(body('{"a":1}', { contentType }), opts)).toEqual({ a: 1 });
+    for (const contentType of [
+      'application/jsonp',
+      'application/vnd.api+json2',
+      'text/application/vnd.api+json',
+      'application/+json',
+    ])
+      expect(thrown(() => readJsonBody(body('{}', { contentType }), opts)).code).toBe(
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
+  });
+
+  it('skips a leading byte-order mark, plain or base64-encoded', () => {
+    expect(readJsonBody(body('\ufeff{"a":1}'), opts)).toEqual({ a: 1 });
+    expect(readJsonBody(body('\ufeff[2]', { base64: true }), opts)).toEqual([2]);
+    // A body of only a byte-order mark is an empty body.
+    expect(thrown(() => readJsonBody(body('\ufeff'), opts)).details).toEqual([
+      { path: '', message: 'empty body' },
+    ]);
+  });
+
+  it('accepts a base64 body of exactly the limit once decoded, and refuses one byte more', () => {
+    const exact = `"${'a'.repeat(opts.maxBytes - 2)}"`;
+    expect(readJsonBody(body(exact, { base64: true }), opts)).toBe('a'.repeat(opts.maxBytes - 2));
+    const over = `"${'a'.repeat(opts.maxBytes - 1)}"`;
+    expect(thrown(() => readJsonBody(body(over, { base64: true }), opts)).code).toBe(
+      'PAYLOAD_TOO_LARGE',
+    );
+  });
+
   it('refuses a body over the limit before parsing it, counting UTF-8 bytes', () => {
     expect(thrown(() => readJsonBody(body(`"${'a'.repeat(1100)}"`), opts)).code).toBe(
       'PAYLOAD_TOO_LARGE',
@@ -180,6 +222,30 @@ describe('readJsonBody', () => {
     const event = apiGatewayEvent({ method: 'POST', path: '/x' });
     expect(thrown(() => readJsonBody(event, opts)).code).toBe('VALIDATION_ERROR');
     expect(readJsonBody(event, { ...opts, optional: true })).toBeUndefined();
+    const blank = body(' \r\n ');
+    expect(thrown(() => readJsonBody(blank, opts)).details).toEqual([
+      { path: '', message: 'empty body' },
+    ]);
+    expect(readJsonBody(blank, { ...opts, optional: true })).toBeUndefined();
+  });
+});
+
+describe('readEmptyBody', () => {
+  const post = (raw: string | undefined, contentType?: string | null) =>
+    apiGatewayEvent({ method: 'POST', path: '/x', body: raw, contentType });
+
+  it('takes an absent, empty, blank or {} body, with or without a Content-Type', () => {
+    expect(readEmptyBody(post(undefined), 1024)).toBeUndefined();
+    expect(readEmptyBody(post('', null), 1024)).toBeUndefined();
+    expect(readEmptyBody(post(' \n\t'), 1024)).toBeUndefined();
+    expect(readEmptyBody(post('{}'), 1024)).toBeUndefined();
+  });
+
+  it('refuses any other body with a 400 naming what was sent', () => {
+    expect(thrown(() => readEmptyBody(post('{"a":1}'), 1024)).details).toEqual([
+      { path: 'a', message: 'unknown field; this route takes none' },
+    ]);
+    expect(thrown(() => readEmptyBody(post('[]'), 1024)).details[0].message).toContain('an array');
   });
 });
 
