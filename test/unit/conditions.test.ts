@@ -74,8 +74,20 @@ describe('rules, one op at a time', () => {
     ['data.toString', 'exists', true, false],
     ['data.loan.constructor', 'exists', true, false],
     ['data.tags.length', 'exists', true, false],
+    ['event.type.length', 'exists', true, false],
+    ['event.type.length', 'ne', 17, true],
+    ['data.amount.value', 'exists', true, false],
+    ['amount', 'exists', true, false],
+    ['amount', 'eq', 1500, false],
   ] as const)('%s %s %j -> %s', (field, op, value, expected) => {
     expect(ruleHolds(rule(field, op, value as ConditionRule['value']), e)).toBe(expected);
+  });
+
+  it('counts a field holding undefined (data built in code, not parsed JSON) as missing', () => {
+    const built = event({ reason: undefined, nested: { code: undefined } });
+    expect(ruleHolds(rule('data.reason', 'exists', true), built)).toBe(false);
+    expect(ruleHolds(rule('data.nested.code', 'exists', false), built)).toBe(true);
+    expect(ruleHolds(rule('data.reason', 'ne', null), built)).toBe(true);
   });
 });
 
@@ -189,6 +201,36 @@ describe('validation at save', () => {
       expect.objectContaining({ reason: 'INVALID_CONDITIONS', path: 'conditions.rules' }),
     ]);
     expect(parseConditions([]).issues[0]?.reason).toBe('INVALID_CONDITIONS');
+  });
+
+  it('takes a field 32 levels below data and 256 characters long, values of 1024 characters; one more is refused', () => {
+    const issuesOf = (field: string, op: ConditionRule['op'], value: ConditionRule['value']) =>
+      parseConditions({ match: 'all', rules: [{ field, op, value }] }).issues;
+    const deep = (levels: number) => `data${'.a'.repeat(levels)}`;
+    expect(issuesOf(deep(32), 'exists', true)).toEqual([]);
+    expect(issuesOf(deep(33), 'exists', true)).toEqual([
+      expect.objectContaining({ reason: 'INVALID_FIELD', message: expect.stringContaining('32') }),
+    ]);
+    const long = (length: number) => `data.${'f'.repeat(length - 5)}`;
+    expect(issuesOf(long(256), 'exists', true)).toEqual([]);
+    expect(issuesOf(long(257), 'exists', true)).toEqual([
+      expect.objectContaining({ reason: 'INVALID_FIELD', message: expect.stringContaining('256') }),
+    ]);
+    for (const op of ['eq', 'gte', 'prefix', 'contains'] as const) {
+      expect(issuesOf('data.a', op, 'v'.repeat(1024))).toEqual([]);
+      expect(issuesOf('data.a', op, 'v'.repeat(1025))).toEqual([
+        expect.objectContaining({ reason: 'INVALID_VALUE', path: 'conditions.rules[0].value' }),
+      ]);
+    }
+    expect(issuesOf('data.a', 'in', ['v'.repeat(1024)])).toEqual([]);
+    expect(issuesOf('data.a', 'in', ['v'.repeat(1025)])[0]?.reason).toBe('INVALID_VALUE');
+    // A number where exists or prefix take none is refused for its type, not for its range.
+    expect(issuesOf('data.a', 'exists', 1e300)[0]?.message).toBe(
+      'must be true or false for exists',
+    );
+    expect(issuesOf('data.a', 'prefix', 1e300)[0]?.message).toBe(
+      'must be a non-empty string for prefix',
+    );
   });
 
   it('accepts exactly 20 rules', () => {
