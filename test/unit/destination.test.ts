@@ -12,6 +12,10 @@ describe('the destination of a URL template', () => {
     ['{{ data.scheme }}://ledger.example.com/x', '{{ data.scheme }}://ledger.example.com'],
     ['https://ledger.example.com', 'https://ledger.example.com'],
     ['https://ledger.example.com?a=/b', 'https://ledger.example.com?a='],
+    // Only the first "://" is the scheme's: one in the query does not move the end.
+    ['https://a.example?next=https://b.example/x', 'https://a.example?next=https:'],
+    // A quoted "}}" does not close the output tag; the "}}" after it does.
+    ['https://{{ data.host | append: "}}" }}/x', 'https://{{ data.host | append: "}}" }}'],
   ])('of %s is %s', (url, destination) => {
     expect(destinationOf(url)).toBe(destination);
   });
@@ -19,6 +23,11 @@ describe('the destination of a URL template', () => {
   it.each([
     ['a slash inside an output tag', 'https://{{ data.host | append: "/v1" }}'],
     ['a quoted "}}" inside an output tag', 'https://{{ data.host | append: "}}/x" }}'],
+    ["a single-quoted '}}' inside an output tag", "https://{{ data.host | append: '}}/x' }}"],
+    [
+      'a tag before the slash, even with an output tag after it',
+      'https://a.example{% if data.v2 %}/v2{% endif %}{{ data.p }}/x',
+    ],
     ['an unclosed output tag', 'https://{{ data.host /x'],
     [
       'a tag that may open a block past the slash',
@@ -36,6 +45,8 @@ describe('the destination of a URL template', () => {
     expect(destinationChanged(url, 'https://ledger.example.com.attacker.example/loans')).toBe(true);
     expect(destinationChanged(url, 'https://ledger.example.com@attacker.example/')).toBe(true);
     expect(destinationChanged(url, 'https://ledger.example.com/v2?x=1#y')).toBe(false);
+    // Compared as text: Liquid names are case-sensitive, so another case is another value.
+    expect(destinationChanged('https://{{ data.host }}/x', 'https://{{ data.HOST }}/x')).toBe(true);
   });
 
   it('sees a changed branch of a block that reaches past the slash as a change', () => {
