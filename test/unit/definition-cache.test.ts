@@ -106,4 +106,45 @@ describe('CachedWebhookStore', () => {
     await store.delete('wh_a');
     expect(await cache.get('wh_a')).toBeUndefined();
   });
+
+  it('a put, disable or delete through the cache is seen by its next read, minVersion reads included', async () => {
+    const store = new Counting();
+    const cache = new CachedWebhookStore(store, HOUR_MS);
+    await cache.put(definition('wh_a', 1));
+    expect((await cache.get('wh_a', { minVersion: 1 }))?.version).toBe(1);
+
+    await cache.put(definition('wh_a', 2, ['U']), 1);
+    expect(await cache.get('wh_a', { minVersion: 1 })).toMatchObject({ version: 2, events: ['U'] });
+
+    await cache.disable('wh_a', 2, at.toISOString());
+    expect((await cache.get('wh_a', { minVersion: 1 }))?.enabled).toBe(false);
+
+    await cache.delete('wh_a');
+    expect(await cache.get('wh_a', { minVersion: 1 })).toBeUndefined();
+  });
+
+  it('reuses a set and a definition for less than the TTL, and reads both again once it has passed', async () => {
+    const store = new Counting();
+    await store.put(definition('wh_a'));
+    let now = at.getTime();
+    const cache = new CachedWebhookStore(store, 30_000, { now: () => new Date(now) });
+    await cache.list();
+    await cache.get('wh_a');
+    now += 29_999;
+    await cache.list();
+    await cache.get('wh_a');
+    expect([store.lists, store.gets]).toEqual([1, 1]);
+    now += 1;
+    await cache.list();
+    await cache.get('wh_a');
+    expect([store.lists, store.gets]).toEqual([2, 2]);
+  });
+
+  it('remembers a webhook that does not exist while the revision is unchanged', async () => {
+    const store = new Counting();
+    const cache = new CachedWebhookStore(store, HOUR_MS);
+    expect(await cache.get('wh_none')).toBeUndefined();
+    expect(await cache.get('wh_none')).toBeUndefined();
+    expect(store.gets).toBe(1);
+  });
 });
