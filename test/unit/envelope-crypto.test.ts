@@ -11,7 +11,7 @@ import { KmsDataKeyProvider } from '../../lambdas/adapters/key-kms';
 import { LocalDataKeyProvider } from '../../lambdas/adapters/key-local';
 import { openDefinition, sealDefinition } from '../../lambdas/adapters/webhook-secrets';
 import { DecryptionError, open, seal } from '../../lambdas/core/crypto/aead';
-import { EnvelopeCipher } from '../../lambdas/core/crypto/envelope';
+import { EnvelopeCipher, isSealed } from '../../lambdas/core/crypto/envelope';
 import type { WebhookDefinition } from '../../lambdas/core/model';
 
 let dir: string;
@@ -35,6 +35,38 @@ describe('AES-256-GCM sealing', () => {
     flipped[14] = (flipped[14] ?? 0) ^ 1;
     expect(() => open(key, flipped, 'a')).toThrow(DecryptionError);
     expect(() => open(Buffer.alloc(32, 8), sealed, 'a')).toThrow(DecryptionError);
+  });
+});
+
+describe('AES-256-GCM lengths', () => {
+  const key = Buffer.alloc(32, 7);
+
+  it('seals an empty value into iv and tag alone, and opens it; anything shorter is refused', () => {
+    const sealed = seal(key, Buffer.alloc(0), 'a');
+    expect(sealed).toHaveLength(12 + 16);
+    expect(open(key, sealed, 'a')).toHaveLength(0);
+    expect(() => open(key, sealed.subarray(1), 'a')).toThrow('ciphertext too short');
+  });
+});
+
+describe('envelope values', () => {
+  it('are recognised by their prefix only at the start', () => {
+    expect(isSealed('enc1.k.c')).toBe(true);
+    expect(isSealed('my-enc1.password')).toBe(false);
+    expect(isSealed(undefined)).toBe(false);
+  });
+
+  it('refuse a value that is not sealed or has no wrapped key, with DecryptionError', async () => {
+    const cipher = new EnvelopeCipher(new LocalDataKeyProvider(installationKeyPath(dir)));
+    const sealed = await cipher.seal('pw', 'x');
+    const body = sealed.slice(sealed.lastIndexOf('.') + 1);
+    for (const value of [
+      'plain.password',
+      `xenc1.${sealed.slice(5)}`,
+      `enc1.${body}`,
+      `enc1..${body}`,
+    ])
+      await expect(cipher.open(value, 'x')).rejects.toThrow(DecryptionError);
   });
 });
 

@@ -102,6 +102,16 @@ describe('a stored request about a subject', () => {
     for (const text of PLAINTEXT) expect(message).not.toContain(text);
   });
 
+  it("keeps no host in clear when told the host is the subject's data", async () => {
+    const item = sealedPayloadItem(ID, SMALL, 2_000_000_000, { keyId, key }, undefined, '');
+    expect(item.host).toEqual({ S: '' });
+    await expect(openSealedPayload(item, async () => undefined)).rejects.toMatchObject({
+      code: 'ERASED',
+      host: '',
+    });
+    expect((await openSealedPayload(item, async () => key)).url).toBe(SMALL.url);
+  });
+
   it('becomes unreadable once its subject is erased; the other subjects and later events are not', async () => {
     const keys = new MemorySubjectKeyStore();
     const a = sealedPayloadItem(ID, SMALL, 2_000_000_000, await keys.keyFor('client-A'));
