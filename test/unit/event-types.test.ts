@@ -63,6 +63,25 @@ describe('the event-type catalogue', () => {
     });
   });
 
+  it('writes a type once for a batch that carries it many times', async () => {
+    const store = new MemoryEventTypeStore();
+    await new EventTypeRecorder(store, new Clock()).record(['A', 'A', 'B', 'A']);
+    expect(store.writes).toBe(2);
+  });
+
+  it('forgets the types it wrote once it remembers 10,000, and writes them again', async () => {
+    const clock = new Clock();
+    const store = new MemoryEventTypeStore();
+    const recorder = new EventTypeRecorder(store, clock);
+    await recorder.record(Array.from({ length: 9_999 }, (_, i) => `T${i}`));
+    await recorder.record(['T9999']);
+    await recorder.record(['T0']);
+    expect(store.writes).toBe(10_000);
+    await recorder.record(['NEW']);
+    await recorder.record(['T0']);
+    expect(store.writes).toBe(10_002);
+  });
+
   it('records nothing for a refused request', async () => {
     const clock = new Clock();
     const store = new MemoryEventTypeStore();
