@@ -106,6 +106,32 @@ describe('parseEvent', () => {
     expect(err.details[50]!.message).toBe('450 more problems not listed');
   });
 
+  it('lists exactly 50 problems in full', () => {
+    const input: Record<string, unknown> = { type: 'X', data: {} };
+    for (let i = 0; i < 50; i++) input[`f${i}`] = i;
+
+    const err = caught(() => parseEvent(input, now)) as ValidationError;
+
+    expect(err.details).toHaveLength(50);
+    expect(err.details.every((d) => d.path?.startsWith('f'))).toBe(true);
+  });
+
+  it('takes a type, id and subject of 256 characters, refuses 257 and a blank one', () => {
+    const at256 = 't'.repeat(256);
+    const event = parseEvent({ type: at256, id: at256, subject: at256, data: {} }, now);
+    expect([event.type, event.id, event.subject]).toEqual([at256, at256, at256]);
+    for (const field of ['type', 'id', 'subject']) {
+      const long = caught(() =>
+        parseEvent({ type: 'X', data: {}, [field]: 't'.repeat(257) }, now),
+      ) as ValidationError;
+      expect(long.details).toEqual([{ path: field, message: 'must be at most 256 characters' }]);
+      const blank = caught(() =>
+        parseEvent({ type: 'X', data: {}, [field]: ' \t ' }, now),
+      ) as ValidationError;
+      expect(blank.details).toEqual([{ path: field, message: 'must not be empty' }]);
+    }
+  });
+
   it('refuses a body that is not an object', () => {
     for (const input of [null, [], 'x', 3]) {
       expect(() => parseEvent(input, now)).toThrow(ValidationError);
@@ -241,6 +267,13 @@ describe('parseEvents', () => {
       parseEvents({ events: [{ type: 'A', data: {} }], extra: true }, now),
     ) as ValidationError;
     expect(err.details).toEqual([{ path: 'extra', message: 'unknown field' }]);
+  });
+
+  it('accepts a batch holding an event of exactly 256 KiB', () => {
+    const skeleton = JSON.stringify({ type: 'X', data: { s: '' } });
+    const fits = { type: 'X', data: { s: 'a'.repeat(MAX_EVENT_BYTES - skeleton.length) } };
+
+    expect(parseEvents({ events: [fits, { type: 'A', data: {} }] }, now).events).toHaveLength(2);
   });
 
   it('refuses a batch holding an event larger than 256 KiB with its index', () => {
