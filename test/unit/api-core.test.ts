@@ -252,7 +252,12 @@ describe('ingest', () => {
     expect(atLimit.size).toBeLessThanOrEqual(MAX_QUEUE_MESSAGE_BYTES - 10 + 2);
 
     // Within SQS's limit, but a requeue (deferrals, awaitedFirst) could not queue it again.
-    await expect(post(atLimit.raw)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    const refused = await post(atLimit.raw).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(PayloadTooLargeError);
+    // A single event: the detail names no index or path, as for every other single-event error.
+    expect((refused as PayloadTooLargeError).details).toEqual([
+      { message: expect.stringContaining('bytes with its delivery envelope') },
+    ]);
     expect(queue.drain()).toEqual([]);
     expect(await post(withRoom.raw)).toMatchObject({ batch: false, notifications: 1 });
     expect(queue.drain()).toHaveLength(1);
