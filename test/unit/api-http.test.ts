@@ -77,6 +77,26 @@ describe('router', () => {
     expect(wrong.headers.allow).toBe('DELETE');
   });
 
+  it('lists each allowed method once, sorted, in Allow', async () => {
+    const twice = createHttpHandler(
+      new Router()
+        .add('PUT', '/a/{id}', async () => ({ status: 200, body: {} }))
+        .add('PUT', '/a/b', async () => ({ status: 200, body: {} }))
+        .add('GET', '/a/b', async () => ({ status: 200, body: {} })),
+      { logger: silent },
+    );
+    const res = await invoke(twice, { method: 'DELETE', path: '/a/b' });
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('GET, PUT');
+  });
+
+  it('routes a path with a trailing slash as the path without it, and marks every answer no-store', async () => {
+    const ok = await invoke(handler, { method: 'GET', path: '/notifications/ntf_2/' });
+    expect(ok.body).toEqual({ id: 'ntf_2' });
+    const missing = await invoke(handler, { method: 'GET', path: '/nope' });
+    for (const res of [ok, missing]) expect(res.headers['cache-control']).toBe('no-store');
+  });
+
   it('answers 204 without a body', async () => {
     const res = await invoke(handler, { method: 'DELETE', path: '/things/1' });
     expect(res.status).toBe(204);
@@ -152,6 +172,12 @@ describe('readJsonBody', () => {
       expect(thrown(() => readJsonBody(body('{}', { contentType }), opts)).code).toBe(
         'UNSUPPORTED_MEDIA_TYPE',
       );
+  });
+
+  it('finds the Content-Type whatever the case of the header name', () => {
+    const event = body('{"a":1}', { contentType: null });
+    event.headers = { ...event.headers, 'Content-Type': 'application/json' };
+    expect(readJsonBody(event, opts)).toEqual({ a: 1 });
   });
 
   it('skips a leading byte-order mark, plain or base64-encoded', () => {
