@@ -215,6 +215,38 @@ describe('ingest', () => {
     expect(queue.drain()).toEqual([]);
   });
 
+  it('queues a request whose deliveries come to exactly 32 MiB, and refuses one byte more', async () => {
+    const webhooks = new MemoryWebhookStore();
+    const service = new WebhookService({ webhooks, renderer: new Renderer(), clock });
+    const queue = new MemoryDeliveryQueue();
+    const ingest = new IngestService({ webhooks, queue, clock });
+    // 128 webhooks subscribed to all: one event of 256 KiB as queued (envelope included, the
+    // event itself a little smaller) makes exactly 32 MiB.
+    const subscribers = 128;
+    for (let i = 0; i < subscribers; i++)
+      await service.create({ name: `all ${i}`, events: ['*'], url: 'https://x.example/' });
+    const jobBytes = MAX_FANOUT_BYTES / subscribers;
+    const event = (pad: number) => ({ type: 'T', data: { pad: 'p'.repeat(pad) } });
+    // Measure one delivery job, then pad the event (one byte per ASCII character) to the size.
+    await ingest.ingest(event(1000));
+    const measured = queueJsonBytes(queue.drain()[0]);
+    const exact = event(1000 + jobBytes - measured);
+
+    const accepted = await ingest.ingest(exact);
+    const jobs = queue.drain();
+    expect(jobs.map((j) => queueJsonBytes(j))).toEqual(Array(subscribers).fill(jobBytes));
+    expect(accepted).toMatchObject({ batch: false, notifications: subscribers });
+
+    const refused = await ingest
+      .ingest(event(1000 + jobBytes - measured + 1))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(PayloadTooLargeError);
+    expect((refused as Error).message).toContain(
+      `${subscribers} deliveries of ${MAX_FANOUT_BYTES + subscribers} bytes`,
+    );
+    expect(queue.drain()).toEqual([]);
+  });
+
   it('refuses an event whose queue message would leave no room for the fields a requeue adds', async () => {
     const webhooks = new MemoryWebhookStore();
     const service = new WebhookService({ webhooks, renderer: new Renderer(), clock });
