@@ -256,7 +256,17 @@ describe('operating the platform in the console', () => {
     expect(await confirm.count()).toBe(0);
     expect(await page.getByTestId('job-progress').count()).toBe(0);
 
-    await page.getByRole('button', { name: 'Resend range' }).click();
+    // The confirm takes the keyboard as it appears, in the same task as the click, not at the
+    // next frame: a key pressed right after the click lands on "Resend them".
+    const focusedAfterClick = await page.evaluate(`(async () => {
+      const range = [...document.querySelectorAll('button')].find(
+        (b) => b.textContent.trim() === 'Resend range',
+      );
+      range.click();
+      await Promise.resolve();
+      return document.activeElement?.textContent;
+    })()`);
+    expect(focusedAfterClick).toBe('Resend them');
     await page.keyboard.press('Enter');
     await hasText(page.getByTestId('job-progress'), `of ${PAUSED_COUNT} done`);
   });

@@ -3,7 +3,7 @@
  * paged by cursor. Select rows (shift+click for a range) or take the whole filtered range and
  * resend in bulk; the progress bar follows the job's counters.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { NotificationSummary, ResendJob } from '../api/client';
 import {
   ErrorBox,
@@ -61,7 +61,9 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
   const [confirming, setConfirming] = useState(false);
   const rangeButton = useRef<HTMLButtonElement>(null);
   const confirmButton = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
+  // Focus moves as the confirm appears, not after the next frame: a key pressed right after
+  // "Resend range" lands on "Resend them", never back on "Resend range".
+  useLayoutEffect(() => {
     if (confirming) confirmButton.current?.focus();
   }, [confirming]);
   const endConfirm = () => {
