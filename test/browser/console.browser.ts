@@ -316,6 +316,18 @@ describe('operator console in Chromium against local mode', () => {
     await page.getByLabel('Field 1').fill('data.amount');
     await page.getByLabel('Operator 1').selectOption('in');
     await page.getByLabel('Value 1').fill('2000');
+    // Where the keyboard is at the moment a field is first marked invalid (a mutation observer
+    // runs before the next frame): focus moves with the error, not a frame later.
+    await page.evaluate(`void (window.focusWhenInvalid = new Promise((resolve) => {
+      const seen = new MutationObserver(() => {
+        const field = document.querySelector('[aria-invalid="true"]');
+        if (!field) return;
+        seen.disconnect();
+        const name = field.getAttribute('aria-label') ?? field.closest('label')?.textContent;
+        resolve(field === document.activeElement ? name : 'elsewhere');
+      });
+      seen.observe(document.body, { subtree: true, attributeFilter: ['aria-invalid'] });
+    }))`);
     await page.getByRole('button', { name: 'Save' }).click();
     // A bad rule: the API's error shows on that rule's row, named as the form numbers it (the
     // API counts rules from 0), the keyboard lands on the field, and nothing is saved.
@@ -330,6 +342,7 @@ describe('operator console in Chromium against local mode', () => {
         'document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.closest("label")?.textContent',
       ),
     ).toContain('Value 1');
+    expect(await page.evaluate('window.focusWhenInvalid')).toContain('Value 1');
     expect(await page.getByLabel('Field 1').getAttribute('aria-invalid')).toBeNull();
     expect((await api.get('/webhooks')).body.items).toHaveLength(0);
 

@@ -3,7 +3,7 @@
  * against a sample event (with the condition check), health, pause/resume, delete.
  * Secrets are write-only: the form never shows a stored password or signing secret.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 // The API's own rule (one owner): a kept password is only sent to the destination it was given for.
 import { destinationChanged } from '../../../lambdas/core/destination';
 import {
@@ -358,8 +358,9 @@ export function WebhookEditPage({ id }: { id?: string }) {
 
   // After a refused save, the keyboard lands on the first field the API named, else on the
   // error (the Save button keeps focus otherwise: it is never disabled, so focus never drops).
+  // It moves as the error appears, not after the next frame, so no key pressed meanwhile is lost.
   const formRef = useRef<HTMLFormElement>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!saveError) return;
     const target =
       formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ??
