@@ -240,6 +240,93 @@ describe('local API server', () => {
     expect(seen.ingest).toHaveLength(0);
   });
 
+  it('takes the bearer scheme in any case, only at the start of the header, and says what is missing', async () => {
+    const { server, seen } = await serve({});
+    const send = (authorization?: string) =>
+      fetch(`${server.url}/webhooks`, { headers: authorization ? { authorization } : {} });
+
+    const lower = await send(`bearer ${TOKEN}`);
+    const prefixed = await send(`Token Bearer ${TOKEN}`);
+    const missing = await send();
+
+    expect(lower.status).toBe(200);
+    expect(prefixed.status).toBe(401);
+    expect(await missing.json()).toMatchObject({
+      error: { message: 'Missing bearer token: send Authorization: Bearer <API_TOKEN>.' },
+    });
+    expect(seen.api).toHaveLength(1);
+  });
+
+  it('answers HEAD /health without a token, and 503 when the health check itself fails', async () => {
+    const { server: up } = await serve({});
+    const { server: broken } = await serve({
+      health: async () => {
+        throw new Error('dynamodb unreachable');
+      },
+    });
+
+    const head = await fetch(`${up.url}/health`, { method: 'HEAD' });
+    const failed = await fetch(`${broken.url}/health`);
+
+    expect(head.status).toBe(200);
+    expect([failed.status, await failed.json()]).toEqual([
+      503,
+      { status: 'unavailable', components: {} },
+    ]);
+  });
+
+  it('routes only POST /events to ingest; GET /events goes to the api handler', async () => {
+    const { server, seen } = await serve({});
+
+    await fetch(`${server.url}/events`, { headers: auth });
+
+    expect(seen.ingest).toHaveLength(0);
+    expect(seen.api.map((e) => [e.requestContext.http.method, e.rawPath, e.routeKey])).toEqual([
+      ['GET', '/events', '$default'],
+    ]);
+  });
+
+  it('passes text bodies as text only when they are valid UTF-8, and no body as not base64', async () => {
+    const { server, seen } = await serve({});
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+
+    await fetch(`${server.url}/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      body: latin1,
+    });
+    await fetch(`${server.url}/events`, { method: 'POST', headers: auth });
+
+    expect(seen.ingest.map((e) => [e.body, e.isBase64Encoded])).toEqual([
+      [latin1.toString('base64'), true],
+      [undefined, false],
+    ]);
+  });
+
+  it('drops empty cookie pieces and sends the cookies a handler returns as Set-Cookie', async () => {
+    const { server, seen } = await serve({
+      api: async () => ({ statusCode: 200, cookies: ['s=1; Path=/', 't=2'], body: '' }),
+    });
+
+    const res = await fetch(`${server.url}/x`, { headers: { ...auth, cookie: 'a=1; ; b=2;' } });
+
+    expect(seen.api[0]?.cookies).toEqual(['a=1', 'b=2']);
+    expect(res.headers.getSetCookie()).toEqual(['s=1; Path=/', 't=2']);
+  });
+
+  it('accepts a body of exactly 10 MiB', async () => {
+    const { server, seen } = await serve({});
+
+    const res = await fetch(`${server.url}/events`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: Buffer.alloc(10 * 1024 * 1024, 0x20),
+    });
+
+    expect(res.status).toBe(202);
+    expect(seen.ingest[0]?.body).toHaveLength(10 * 1024 * 1024);
+  });
+
   it('fails with PortInUseError naming the port and PORT when the port is taken', async () => {
     const blocker = net.createServer();
     blockers.push(blocker);
