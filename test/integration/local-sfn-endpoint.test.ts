@@ -12,12 +12,14 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { synthesizeHealthDefinition, synthesizeRetryDefinition } from '../../lib/retry-definition';
+import { prepareDefinition } from '../../local/sfn-definition';
 import {
   executionsJournalPath,
   type LocalFunction,
   type SfnEndpoint,
   startSfnEndpoint,
 } from '../../local/sfn-endpoint';
+import { createExecutionRegistry } from '../../local/sfn-executions';
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:retry-test';
 const ATTEMPT_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:attempt';
@@ -394,7 +396,158 @@ describe('local Step Functions endpoint', () => {
       error: 'Test',
       cause: 'stopped by the test',
     });
+    expect(described.stopDate).toBeInstanceOf(Date);
     expect(calls).toHaveLength(0);
+  });
+
+  it('checks StartExecution as AWS does: input defaults to {}, names up to 80 characters, input up to 256 KiB', async () => {
+    const { fn } = recorder(1);
+    const { endpoint, client } = await start(fn);
+    const bigInput = (bytes: number) => JSON.stringify({ p: 'x'.repeat(bytes - 8) });
+
+    const noInput = await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n'.repeat(80) }),
+    );
+    await client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'big', input: bigInput(256 * 1024) }),
+    );
+    const longName = client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, name: 'n'.repeat(81), input: '{}' }),
+    );
+    const tooBig = client.send(
+      new StartExecutionCommand({ stateMachineArn: ARN, input: bigInput(256 * 1024 + 1) }),
+    );
+
+    expect(Buffer.byteLength(bigInput(256 * 1024))).toBe(256 * 1024);
+    await expect(longName).rejects.toMatchObject({ name: 'InvalidName' });
+    await expect(tooBig).rejects.toMatchObject({ name: 'InvalidExecutionInput' });
+    await endpoint.whenIdle();
+    const described = await client.send(
+      new DescribeExecutionCommand({ executionArn: noInput.executionArn }),
+    );
+    // The machine's first Wait reads $.nextAttemptAt, which {} lacks.
+    expect(described).toMatchObject({ input: '{}', status: 'FAILED', error: 'States.Runtime' });
+    expect(described.cause).toContain("Wait state 'Wait 1'");
+  });
+
+  it('refuses new executions with 503 ServiceUnavailable once stopping', async () => {
+    const { fn } = recorder(1);
+    const registry = createExecutionRegistry({
+      prepared: prepareDefinition(contractDefinition(), { [ATTEMPT_ARN]: fn }),
+      stateMachineArn: ARN,
+      onError: () => {},
+    });
+
+    await registry.stop();
+
+    expect(registry.stopping()).toBe(true);
+    expect(() =>
+      registry.operations.StartExecution?.({ stateMachineArn: ARN, name: 'late', input: '{}' }),
+    ).toThrow(expect.objectContaining({ code: 'ServiceUnavailable', status: 503 }));
+  });
+
+  it('answers malformed calls in the AWS JSON shape: wrong method, target, body, size', async () => {
+    const { fn } = recorder(1);
+    const { endpoint } = await start(fn);
+    const call = (init: { method?: string; target?: string; body?: string }) =>
+      fetch(endpoint.url, {
+        method: init.method ?? 'POST',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': init.target ?? 'AWSStepFunctions.DescribeExecution',
+        },
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+
+    const answers = [
+      await call({ method: 'GET' }),
+      await call({ target: 'AWSStepFunctions:DescribeExecution', body: '{}' }),
+      await call({ body: '[]' }),
+      await call({ body: '{nope' }),
+      await call({ body: JSON.stringify({ pad: 'x'.repeat(1024 * 1024) }) }),
+    ];
+
+    const shapes = await Promise.all(
+      answers.map(async (res) => [
+        res.status,
+        res.headers.get('x-amzn-errortype'),
+        ((await res.json()) as { __type: string }).__type,
+      ]),
+    );
+    expect(shapes).toEqual([
+      [404, 'UnknownOperationException', 'com.amazonaws.sfn#UnknownOperationException'],
+      [400, 'UnknownOperationException', 'com.amazonaws.sfn#UnknownOperationException'],
+      [400, 'SerializationException', 'com.amazonaws.sfn#SerializationException'],
+      [400, 'SerializationException', 'com.amazonaws.sfn#SerializationException'],
+      [413, 'ValidationException', 'com.amazonaws.sfn#ValidationException'],
+    ]);
+  });
+
+  it('waits afresh when a resumed execution comes back to the Wait it resumed at', async () => {
+    const dataDir = tempDir();
+    const ROUND_SECONDS = 3600;
+    const calls: number[] = [];
+    const fn: LocalFunction = async (payload) => {
+      const p = payload as { round: number };
+      calls.push(p.round);
+      return { round: p.round + 1, s: ROUND_SECONDS };
+    };
+    const loop = {
+      StartAt: 'Pause',
+      States: {
+        Pause: { Type: 'Wait', SecondsPath: '$.s', Next: 'Step' },
+        Step: {
+          Type: 'Task',
+          Resource: ATTEMPT_ARN,
+          Parameters: { 'round.$': '$.round' },
+          Next: 'Again?',
+        },
+        'Again?': {
+          Type: 'Choice',
+          Choices: [{ Variable: '$.round', NumericGreaterThanEquals: 3, Next: 'Done' }],
+          Default: 'Pause',
+        },
+        Done: { Type: 'Succeed' },
+      },
+    };
+    const first = await start(fn, dataDir, undefined, loop);
+    await first.client.send(
+      new StartExecutionCommand({
+        stateMachineArn: ARN,
+        name: 'looping',
+        input: JSON.stringify({ round: 1, s: ROUND_SECONDS }),
+      }),
+    );
+    const journal = executionsJournalPath(dataDir, ARN);
+    const waits = () =>
+      fs
+        .readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as { t: string; until?: number })
+        .filter((r) => r.t === 'wait');
+    await waitFor(async () => (waits().length > 0 ? true : undefined));
+    await first.endpoint.stop();
+    // The wait elapsed while the endpoint was down.
+    const lines = fs.readFileSync(journal, 'utf8').split('\n');
+    fs.writeFileSync(
+      journal,
+      lines
+        .map((line) => {
+          if (line.trim() === '') return line;
+          const r = JSON.parse(line);
+          return r.t === 'wait' ? JSON.stringify({ ...r, until: Date.now() }) : line;
+        })
+        .join('\n'),
+    );
+
+    const resumedAt = Date.now();
+    await start(fn, dataDir, undefined, loop);
+    // The journal, compacted on start, holds the resumed wait; then the resumed Pause; then the next one.
+    await waitFor(async () => (calls.length > 0 && waits().length >= 3 ? true : undefined));
+
+    expect(calls).toEqual([1]);
+    expect(waits().at(-1)?.until).toBeGreaterThanOrEqual(resumedAt + ROUND_SECONDS * 1000);
   });
 
   it('resumes running executions after a restart on the same data directory', async () => {
