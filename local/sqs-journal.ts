@@ -390,11 +390,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
   function load(records: JournalRecord[]): Map<string, StoredMessage> {
     const owed = new Map<string, StoredMessage>();
     const deleted = new Set<string>();
-    const purges = new Map<string, number>();
-    for (const r of records) {
-      if (r.t === 'del') deleted.add(r.id);
-      else if (r.t === 'purge') purges.set(r.q, Math.max(purges.get(r.q) ?? 0, r.at));
-    }
+    for (const r of records) if (r.t === 'del') deleted.add(r.id);
     for (const r of records) {
       if (r.t === 'send') {
         // A delete can be journaled before its send: the answers of two connections race.
@@ -403,11 +399,11 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
       } else if (r.t === 'recv') {
         const m = owed.get(r.id);
         if (m) m.n = Math.max(m.n, r.n);
+      } else if (r.t === 'purge') {
+        // As record() does: the messages journaled before the purge go, delayed ones too (their
+        // `at` lies ahead), while a send journaled after it stays owed, even in the same millisecond.
+        for (const [id, m] of owed) if (m.q === r.q) owed.delete(id);
       }
-    }
-    for (const [id, m] of owed) {
-      const purgedAt = purges.get(m.q);
-      if (purgedAt !== undefined && m.at <= purgedAt) owed.delete(id);
     }
     return owed;
   }

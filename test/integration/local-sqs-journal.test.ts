@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   DeleteMessageCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
@@ -285,6 +286,41 @@ describe('local delivery queue (journal + pollers)', () => {
     ]);
     const withAttribute = received.Messages?.find((m) => m.Body === 'owed-1');
     expect(withAttribute?.MessageAttributes?.kind?.StringValue).toBe('x');
+    await stopRun(second);
+  }, 90_000);
+
+  it('forgets purged messages, across a restart too, but not those sent after the purge', async () => {
+    const dataDir = tempDir();
+    const first = await startRun(dataDir);
+    const queueUrl = first.standIns.queueUrl;
+    await first.client.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: '1', MessageBody: 'purged-1' },
+          // Not visible yet when purged: PurgeQueue removes delayed messages too.
+          { Id: '2', MessageBody: 'purged-delayed', DelaySeconds: 60 },
+        ],
+      }),
+    );
+    expect(first.journal.pending()).toBe(2);
+    await first.client.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+    expect(first.journal.pending()).toBe(0);
+    await first.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'kept' }));
+    await stopRun(first);
+
+    const second = await startRun(dataDir);
+    const replayed = await second.journal.replay();
+    const received = await second.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: second.standIns.queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+
+    expect(replayed).toEqual({ [names.queue]: 1 });
+    expect((received.Messages ?? []).map((m) => m.Body)).toEqual(['kept']);
     await stopRun(second);
   }, 90_000);
 
