@@ -289,6 +289,41 @@ describe('local delivery queue (journal + pollers)', () => {
     await stopRun(second);
   }, 90_000);
 
+  it('fails the whole batch when the handler throws or names a message that is not in it', async () => {
+    const run = await startRun(tempDir());
+    const seen: string[] = [];
+    const poller = startSqsPoller({
+      client: run.client,
+      queueUrl: run.standIns.queueUrl,
+      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+      region: run.standIns.region,
+      pollers: 1,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        seen.push(...event.Records.map((r) => `${r.body}#${r.attributes.ApproximateReceiveCount}`));
+        if (event.Records.some((r) => r.attributes.ApproximateReceiveCount === '1')) {
+          if (event.Records.some((r) => r.body === 'throws')) throw new Error('handler failed');
+          return { batchItemFailures: [{ itemIdentifier: 'not-in-this-batch' }] };
+        }
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      // One at a time, so each message's first batch fails for its own reason.
+      for (const body of ['unknown-failure', 'throws']) {
+        await run.client.send(
+          new SendMessageCommand({ QueueUrl: run.standIns.queueUrl, MessageBody: body }),
+        );
+        await eventually(() => (run.journal.pending() === 0 ? true : undefined), 20_000);
+      }
+
+      expect(seen).toEqual(['unknown-failure#1', 'unknown-failure#2', 'throws#1', 'throws#2']);
+    } finally {
+      await poller.stop();
+      await stopRun(run);
+    }
+  }, 60_000);
+
   it('forgets purged messages, across a restart too, but not those sent after the purge', async () => {
     const dataDir = tempDir();
     const first = await startRun(dataDir);
