@@ -383,7 +383,21 @@ describe('local delivery queue (journal + pollers)', () => {
     const second = await startRun(dataDir);
     const replayed = await second.journal.replay();
 
+    const dead = await second.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: second.standIns.dlqUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+
     expect(replayed).toEqual({ [names.dlq]: 1 });
+    // Its receives on the delivery queue do not count on the dead-letter queue: held by the
+    // run that died, it comes back as a redelivery there.
+    expect(dead.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
+      ['poison', '2'],
+    ]);
     await stopRun(second);
   }, 90_000);
 });
