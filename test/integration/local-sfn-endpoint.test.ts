@@ -372,6 +372,18 @@ describe('local Step Functions endpoint', () => {
         }),
       ),
     ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
+    await expect(
+      client.send(new DescribeExecutionCommand({ executionArn: 'execution:retry-test:x' })),
+    ).rejects.toMatchObject({ name: 'InvalidArn' });
+    // An execution of another machine is not this machine's, even under the same name.
+    await client.send(new StartExecutionCommand({ stateMachineArn: ARN, name: 'known' }));
+    await expect(
+      client.send(
+        new DescribeExecutionCommand({
+          executionArn: `${ARN.replace('stateMachine', 'execution').replace('retry-test', 'retry-tesX')}:known`,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ExecutionDoesNotExist' });
   });
 
   it('stops a running execution', async () => {
