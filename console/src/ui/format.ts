@@ -35,7 +35,7 @@ export function prettyXml(xml: string): string {
         out.push(pad() + p);
         depth++;
       }
-    } else out.push(pad() + p.trim());
+    } else if (p.trim()) out.push(pad() + p.trim());
   }
   return out.join('\n');
 }
