@@ -30,6 +30,11 @@ describe('console: a resend followed on the notification page', () => {
     expect(resendPending(before, after)).toBe(false);
   });
 
+  it('takes the highest attempt number, whatever order the attempts come in', () => {
+    expect(lastAttemptNumber(numbered([3, 7, 5]))).toBe(7);
+    expect(resendPending(7, numbered([8, 2]))).toBe(false);
+  });
+
   it('is not pending when nothing was resent, and counts no attempt as 0', () => {
     expect(resendPending(undefined, [])).toBe(false);
     expect(lastAttemptNumber([])).toBe(0);
@@ -72,6 +77,7 @@ describe('console: how often a notification page reads a notification that is st
   it('backs off as usual once the retry is due, or without a readable time', () => {
     expect(pollDelay(0, NOW, at(-5000))).toBe(POLL_FAST_MS);
     expect(pollDelay(12, NOW, at(-5000))).toBe(POLL_MAX_MS);
+    expect(pollDelay(12, NOW, at(0))).toBe(POLL_MAX_MS);
     expect(pollDelay(12, NOW, null)).toBe(POLL_MAX_MS);
     expect(pollDelay(12, NOW, 'not a time')).toBe(POLL_MAX_MS);
   });
