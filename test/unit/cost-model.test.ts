@@ -157,6 +157,48 @@ describe('traffic of the mixed month', () => {
     );
     expect(t.parked).toBe(0);
   });
+
+  it('counts an exhausted first-attempt failure as undelivered', () => {
+    const t = trafficOf(
+      { ...MIXED_MONTH, outage: null, recoverAt: 'exhausted' },
+      DEFAULT_RETRY_SCHEDULE_SECONDS,
+      'perCircuit',
+    );
+    expect(t.retried.exhausted).toBeCloseTo(10_000, 6);
+    expect(t.undelivered).toBeCloseTo(10_000, 6);
+  });
+
+  it('opens no circuit and sends no probe without a circuit breaker', () => {
+    const t = trafficOf(MIXED_MONTH, DEFAULT_RETRY_SCHEDULE_SECONDS, 'perNotification');
+    expect(t.circuitOpenings).toBe(0);
+    expect(t.probes).toBe(0);
+    expect(t.parkedAfterExecution).toBe(0);
+  });
+
+  it('runs no more first attempts before the circuit opens than the outage holds notifications', () => {
+    // 1,000 a month over 20 webhooks: 0.068 notifications in a one-hour outage.
+    const s = { ...MIXED_MONTH, notifications: 1000, outage: { receivers: 1, hours: 1 } };
+    const t = trafficOf(s, DEFAULT_RETRY_SCHEDULE_SECONDS, 'perCircuit');
+    expect(t.parked).toBeCloseTo(50 / 730, 12);
+    expect(t.parkedAfterExecution).toBeCloseTo(50 / 730, 12);
+  });
+
+  it('counts the probe that finds the receiver back at the end of the outage as the one that closes it', () => {
+    // Open for 90 s: a probe at 30 s fails, the one at 90 s (30 + 60) closes the circuit.
+    expect(probeCount(90 / 3600, DESIGN_HEALTH)).toBe(2);
+    expect(probeCount(91 / 3600, DESIGN_HEALTH)).toBe(3);
+  });
+
+  it('loses nothing when the outage is shorter than the retries', () => {
+    const shares = outageRetryShares(1, DEFAULT_RETRY_SCHEDULE_SECONDS);
+    // 60 s, 300 s and 1,500 s, then the rest of the hour within the 7,500 s wait of retry 4.
+    expect(shares.retry1).toBeCloseTo(60 / 3600, 12);
+    expect(shares.retry2).toBeCloseTo(300 / 3600, 12);
+    expect(shares.retry3).toBeCloseTo(1500 / 3600, 12);
+    expect(shares.retry4).toBeCloseTo(1740 / 3600, 12);
+    expect(shares.retry5).toBe(0);
+    expect(shares.exhausted).toBe(0);
+  });
 });
 
 describe('the month priced', () => {
@@ -306,6 +348,20 @@ describe('the month priced', () => {
       MIXED_MONTH,
     );
     expect(sampled.perMillion.cloudwatchLogs).toBeLessThan(all.perMillion.cloudwatchLogs!);
+    // A rate outside 0..1 counts as the nearest end.
+    const atRate = (logSampleRate: number) =>
+      monthCost(
+        {
+          ...input,
+          facts: {
+            ...facts,
+            functions: { ...facts.functions, delivery: { ...fn, logSampleRate } },
+          },
+        },
+        MIXED_MONTH,
+      ).month.cloudwatchLogs;
+    expect(atRate(5)).toBe(atRate(1));
+    expect(atRate(-1)).toBe(atRate(0));
   });
 
   it('stores history for the retention period, PITR on the table bytes only', () => {
@@ -414,6 +470,180 @@ describe('the month priced', () => {
     );
     // PITR is priced on table size whatever the class.
     expect(ia.perMillion.dynamoPitr).toBe(std.perMillion.dynamoPitr);
+  });
+
+  it('counts every attempt: first ones, retries, probes and re-sent parked notifications', () => {
+    for (const handling of ['perCircuit', 'perNotification'] as const) {
+      const b = monthCost(input, MIXED_MONTH, { handling });
+      const t = b.traffic;
+      const retries = RETRY_OUTCOMES.reduce(
+        (n, o, i) => n + t.retried[o] * (o === 'exhausted' ? 5 : i + 1),
+        0,
+      );
+      const first = 1_000_000 - t.parked + t.parkedAfterExecution;
+      const expected = first + retries + t.parkedAfterExecution + t.probes + t.parked;
+      expect([handling, b.volumes.attempts]).toEqual([handling, Math.round(expected)]);
+      // Delivery jobs: every notification once, a parked one twice.
+      expect([handling, b.volumes.deliveryJobs]).toEqual([
+        handling,
+        Math.round(1_000_000 + t.parked),
+      ]);
+    }
+  });
+
+  it('prices ingest at the single-event duration when each POST carries one event', () => {
+    const usd = priceFile.prices.lambdaGbSecondArm64!.usd;
+    const single = monthCost(input, { ...MIXED_MONTH, eventsPerRequest: 1 });
+    const batch = monthCost(input, MIXED_MONTH);
+    // 512 MB: 0.5 GB-s per second. Fixture: 20 ms for one event, 40 ms for a batch.
+    expect(single.month.lambdaDurationIngest).toBeCloseTo(1_000_000 * 0.02 * 0.5 * usd, 9);
+    expect(batch.month.lambdaDurationIngest).toBeCloseTo(100_000 * 0.04 * 0.5 * usd, 9);
+  });
+
+  it("prices the queue's requests: a send per POST, a receive and a delete per batch, parked ones sent again in tens", () => {
+    // 10,000 B a job: a batch of 10 takes two 64 KiB request chunks, a single job one.
+    const b = monthCost(
+      {
+        ...input,
+        facts: { ...facts, sqsBatchSize: 1 },
+        measured: { ...measured, messageBytes: 10_000 },
+      },
+      MIXED_MONTH,
+    );
+    const parked = b.traffic.parked;
+    const requests = 100_000 * 2 + (1_000_000 + parked) * (1 + 1) + (parked / 10) * 2;
+    expect(b.month.sqs).toBeCloseTo(requests * priceFile.prices.sqsRequest!.usd, 9);
+  });
+
+  it('follows the stack for PITR and tracing: none without tables that have it, X-Ray only when traced', () => {
+    const calm = { ...MIXED_MONTH, outage: null };
+    const noPitr = monthCost({ ...input, facts: { ...facts, pitrTables: 0 } }, calm);
+    expect(noPitr.month.dynamoPitr).toBe(0);
+    expect(monthCost(input, calm).month.xray).toBe(0);
+    const traced = monthCost({ ...input, facts: { ...facts, stateMachineTracing: true } }, calm);
+    const executions = 10_000 * measured.transitions.retry1.executions;
+    expect(traced.month.xray).toBeCloseTo(
+      executions * assumptions.xraySampledShare! * priceFile.prices.xrayTrace!.usd,
+      9,
+    );
+  });
+
+  it("logs the machines' history events only when their log level is not OFF", () => {
+    const off = monthCost(input, MIXED_MONTH);
+    const all = monthCost(
+      { ...input, facts: { ...facts, stateMachineLogLevel: 'ALL' } },
+      MIXED_MONTH,
+    );
+    const t = off.traffic;
+    const events =
+      RETRY_OUTCOMES.reduce((n, o) => n + t.retried[o] * measured.transitions[o].historyEvents, 0) +
+      t.parkedAfterExecution * measured.transitions.retry1.historyEvents +
+      t.probes * measured.health.historyEventsPerStep +
+      t.circuitOpenings * measured.health.historyEventsPerExecution;
+    const perEvent =
+      assumptions.stepFunctionsLogBytesPerEvent! + assumptions.cloudwatchLogBytesOverheadPerEvent!;
+    expect(all.month.cloudwatchLogs! - off.month.cloudwatchLogs!).toBeCloseTo(
+      ((events * perEvent) / 1e9) * priceFile.prices.cloudwatchLogsIngestGb!.usd,
+      9,
+    );
+  });
+
+  it('resumes TLS sessions on the first attempts and on the parked notifications sent again', () => {
+    const b = monthCost(input, MIXED_MONTH);
+    const t = b.traffic;
+    const share = tlsResumedShare(MIXED_MONTH, {
+      sessionSeconds: assumptions.receiverTlsSessionSeconds!,
+      environments: assumptions.warmDeliveryEnvironments!,
+    });
+    const first = 1_000_000 - t.parked + t.parkedAfterExecution;
+    const resumed = (first + t.parked) * share;
+    const attempts = first + t.retried.retry1 * 1 + t.parkedAfterExecution + t.probes + t.parked;
+    expect(b.month.dataTransferOut).toBeCloseTo(
+      ((resumed * 2000 + (attempts - resumed) * 2500) / 1e9) *
+        priceFile.prices.dataTransferOutGb!.usd,
+      9,
+    );
+  });
+
+  it('prices the Lambdas that send by their invocations and modelled durations', () => {
+    const a = (k: string) => assumptions[k]!;
+    const usd = priceFile.prices.lambdaGbSecondArm64!.usd;
+    const calm = monthCost(input, { ...MIXED_MONTH, outage: null });
+    // 512 MB runs at 512/1769 of a vCPU: CPU time stretches by 1769/512.
+    const stretch = a('lambdaFullVcpuMemoryMb') / 512 / a('cpuSpeedVsThisMachine');
+    // 10,000 retry executions among 1,000,000 jobs: the share of batches of 10 that start one.
+    const failInBatch =
+      1 - (1 - (10_000 * measured.transitions.retry1.executions) / 1_000_000) ** 10;
+    const deliveryMs =
+      (10 * 200 * stretch) / 1000 +
+      2 * a('dynamoCallMs') +
+      a('receiverResponseMs') +
+      failInBatch * a('stepFunctionsStartMs');
+    expect(calm.month.lambdaDurationDelivery).toBeCloseTo(
+      100_000 * (deliveryMs / 1000) * 0.5 * usd,
+      9,
+    );
+    const attemptMs =
+      (1500 * stretch) / 1000 + 3 * a('dynamoCallMs') + a('failedReceiverResponseMs');
+    expect(calm.month.lambdaDurationAttempt).toBeCloseTo(
+      10_000 * measured.transitions.retry1.taskInvocations * (attemptMs / 1000) * 0.5 * usd,
+      9,
+    );
+  });
+
+  it("counts the probes' writes of the circuit state", () => {
+    const b = monthCost(input, MIXED_MONTH);
+    const t = b.traffic;
+    // Fixture units: 3 a notification sent at once, 6 one sent at its first retry, 9 a parked one.
+    const wru = t.sent * 3 + t.retried.retry1 * 6 + t.parked * 9;
+    expect(b.volumes.dynamoWru).toBe(Math.round(wru + t.probes * DESIGN_HEALTH.writeUnitsPerProbe));
+  });
+
+  it('logs four failed attempts and the last one of a notification whose retries are exhausted', () => {
+    const s = { ...MIXED_MONTH, outage: null, recoverAt: 'exhausted' as const };
+    const logs = (attemptFailed: number) =>
+      monthCost(
+        { ...input, measured: { ...measured, logs: { ...measured.logs, attemptFailed } } },
+        s,
+      ).month.cloudwatchLogs!;
+    // 1,000 more bytes per failed attempt; each line of them is billed its overhead too.
+    const bytes = 10_000 * 4 * 1000;
+    const billed =
+      bytes *
+      (1 + assumptions.cloudwatchLogBytesOverheadPerEvent! / assumptions.averageLogLineBytes!);
+    expect(logs(1500) - logs(500)).toBeCloseTo(
+      (billed / 1e9) * priceFile.prices.cloudwatchLogsIngestGb!.usd,
+      9,
+    );
+  });
+
+  it('logs a failed attempt for each probe and each first attempt before the circuit opened', () => {
+    const logs = (attemptFailed: number) =>
+      monthCost(
+        { ...input, measured: { ...measured, logs: { ...measured.logs, attemptFailed } } },
+        MIXED_MONTH,
+      );
+    const t = logs(500).traffic;
+    // Retries at the first retry log no failed attempt: only the outage's attempts change.
+    const billed =
+      (t.parkedAfterExecution + t.probes) *
+      1000 *
+      (1 + assumptions.cloudwatchLogBytesOverheadPerEvent! / assumptions.averageLogLineBytes!);
+    expect(logs(1500).month.cloudwatchLogs! - logs(500).month.cloudwatchLogs!).toBeCloseTo(
+      (billed / 1e9) * priceFile.prices.cloudwatchLogsIngestGb!.usd,
+      9,
+    );
+  });
+
+  it('stores history for the retention the option asks for instead of the stack’s', () => {
+    const b = monthCost(input, { ...MIXED_MONTH, outage: null }, { retentionDays: 30 });
+    const months = 30 / (730 / 24);
+    expect(b.month.dynamoStorage).toBeCloseTo((1_000_000 * 1500 * months * 0.25) / 1e9, 9);
+  });
+
+  it('sends no attempt across AZs when there are at least as many NATs as sender subnets', () => {
+    const nano = { instanceType: 't4g.nano', volumeGb: 8 };
+    expect(crossAzShare({ natGateways: 2, natInstances: [nano], senderSubnets: 2 })).toBe(0);
   });
 });
 
