@@ -472,6 +472,25 @@ describe('the month priced', () => {
     expect(ia.perMillion.dynamoPitr).toBe(std.perMillion.dynamoPitr);
   });
 
+  it('prices reads of the Payloads table at its class and the other reads at Standard', () => {
+    const calm = { ...MIXED_MONTH, outage: null };
+    // Every path reads 3 units, 1 of them from the Payloads table.
+    const reading = Object.fromEntries(
+      Object.entries(measured.units).map(([path, u]) => [
+        path,
+        { ...u, rru: 3, payloads: { ...u.payloads, rru: 1 } },
+      ]),
+    ) as Measured['units'];
+    const usd = (k: string) => priceFile.prices[k]!.usd;
+    const ia = monthCost({ ...input, measured: { ...measured, units: reading } }, calm, {
+      payloadsTableClass: 'STANDARD_INFREQUENT_ACCESS',
+    });
+    expect(ia.month.dynamoReads).toBeCloseTo(
+      1_000_000 * (2 * usd('dynamoReadRequestUnit') + usd('dynamoReadRequestUnitIa')),
+      9,
+    );
+  });
+
   it('counts every attempt: first ones, retries, probes and re-sent parked notifications', () => {
     for (const handling of ['perCircuit', 'perNotification'] as const) {
       const b = monthCost(input, MIXED_MONTH, { handling });
@@ -653,6 +672,8 @@ describe('fixed cost per region', () => {
     expect(f.natGateways).toBeCloseTo(2 * 730 * 0.045, 6);
     expect(f.elasticIps).toBeCloseTo(2 * 730 * 0.005, 6);
     expect(f.natInstances).toBe(0);
+    expect(f.dashboards).toBeCloseTo(priceFile.prices.cloudwatchDashboardMonth!.usd, 6);
+    expect(f.dashboards).toBeGreaterThan(0);
   });
 
   it("prices the queue pollers' receives, which go on with no traffic", () => {
