@@ -6,6 +6,7 @@ import {
   regionsFromContext,
   resolveSettings,
   settingsFromContext,
+  type WebhooksSettings,
 } from '../../lib/config';
 
 const reader = (context: Record<string, unknown>) => (key: string) => context[key];
@@ -120,7 +121,25 @@ describe('resolved settings', () => {
       deliveryBatchingWindowSeconds: 1,
       deliveryMaxConcurrency: 50,
       definitionCacheTtlSeconds: 30,
+      natProvider: 'gateway',
+      natInstanceType: 't4g.nano',
+      natInstances: 'perAz',
+      payloadsTableClass: 'STANDARD_INFREQUENT_ACCESS',
+      tlsKeyExchange: 'hybrid',
+      maxAzs: 2,
+      maxReceiveCount: 5,
+      autoDisableAfterHours: 120,
+      retrySweepGraceMinutes: 30,
+      retrySweepMaxStarts: 300,
+      apiThrottleRateLimit: 10_000,
+      apiThrottleBurstLimit: 5_000,
+      logRetentionDays: 30,
+      oldestMessageAlarmSeconds: 300,
+      failureRateAlarmThreshold: 0.05,
+      console: true,
     });
+    expect(DEFAULT_SETTINGS.eipAllocationIds).toBeUndefined();
+    expect(DEFAULT_SETTINGS.alarmEmail).toBeUndefined();
   });
 
   it('keep defaults for settings given as undefined', () => {
@@ -192,6 +211,248 @@ describe('circuit breaker from context', () => {
       expect(() => settingsFromContext(reader({ circuitBreaker: bad }), 'eu-central-1', 1)).toThrow(
         /context circuitBreaker/,
       );
+  });
+});
+
+describe('resolved settings at the ends of their ranges', () => {
+  it.each([
+    ['retentionDays', 1],
+    ['retentionDays', 3650],
+    ['deliveryMemoryMb', 128],
+    ['deliveryMemoryMb', 10_240],
+    ['deliveryConcurrency', 1],
+    ['deliveryConcurrency', 256],
+    ['deliveryBatchSize', 10_000],
+    ['deliveryBatchingWindowSeconds', 0],
+    ['deliveryBatchingWindowSeconds', 300],
+    ['deliveryMaxConcurrency', 2],
+    ['deliveryMaxConcurrency', 1000],
+    ['maxReceiveCount', 1],
+    ['maxReceiveCount', 1000],
+    ['definitionCacheTtlSeconds', 1],
+    ['definitionCacheTtlSeconds', 3600],
+    ['retrySweepGraceMinutes', 25],
+    ['retrySweepGraceMinutes', 10_080],
+    ['retrySweepMaxStarts', 1],
+    ['retrySweepMaxStarts', 10_000],
+    ['failureRateAlarmThreshold', 1],
+  ])('accept %s %d', (name, value) => {
+    expect(resolveSettings({ [name]: value })[name as keyof WebhooksSettings]).toBe(value);
+  });
+
+  it('accept a batch of 10 without a batching window, the most SQS allows so', () => {
+    expect(
+      resolveSettings({ deliveryBatchSize: 10, deliveryBatchingWindowSeconds: 0 }),
+    ).toMatchObject({ deliveryBatchSize: 10, deliveryBatchingWindowSeconds: 0 });
+  });
+
+  it.each([
+    [{ retentionDays: 1.5 }, /^retentionDays must be a positive integer, got 1\.5$/],
+    [{ retentionDays: 3651 }, /^retentionDays must be within 1\.\.3650, got 3651$/],
+    [{ maxAzs: 2.5 }, /^maxAzs must be a positive integer, got 2\.5$/],
+    [
+      { natInstanceType: 'c7g.large.extra' },
+      /natInstanceType: "c7g\.large\.extra" is not a Graviton/,
+    ],
+    [{ deliveryConcurrency: 2.5 }, /^deliveryConcurrency must be a positive integer, got 2\.5$/],
+    [{ deliveryConcurrency: 257 }, /^deliveryConcurrency must be within 1\.\.256, got 257$/],
+    [{ deliveryBatchSize: 0 }, /^deliveryBatchSize must be a positive integer, got 0$/],
+    [{ deliveryBatchSize: 10_001 }, /^deliveryBatchSize must be at most 10000$/],
+    [
+      { deliveryBatchingWindowSeconds: -1 },
+      /^deliveryBatchingWindowSeconds must be within 0\.\.300$/,
+    ],
+    [
+      { deliveryBatchingWindowSeconds: 301 },
+      /^deliveryBatchingWindowSeconds must be within 0\.\.300$/,
+    ],
+    [
+      { deliveryBatchSize: 11, deliveryBatchingWindowSeconds: 0.5 },
+      /^deliveryBatchSize above 10 needs deliveryBatchingWindowSeconds >= 1$/,
+    ],
+    [{ deliveryMaxConcurrency: 1001 }, /^deliveryMaxConcurrency must be within 2\.\.1000$/],
+    [{ maxReceiveCount: 0 }, /^maxReceiveCount must be a positive integer, got 0$/],
+    [
+      { definitionCacheTtlSeconds: 0 },
+      /^definitionCacheTtlSeconds must be a positive integer, got 0$/,
+    ],
+    [{ autoDisableAfterHours: 0 }, /^autoDisableAfterHours must be within 0\.0001\.\.8760, got 0$/],
+    [
+      { retrySweepGraceMinutes: 24 },
+      /^retrySweepGraceMinutes must be within 25\.\.10080 .*, got 24$/,
+    ],
+    [
+      { retrySweepGraceMinutes: 10_081 },
+      /^retrySweepGraceMinutes must be within 25\.\.10080 .*, got 10081$/,
+    ],
+    [{ retrySweepMaxStarts: 10_001 }, /^retrySweepMaxStarts must be at most 10000, got 10001$/],
+    [{ apiThrottleBurstLimit: 0 }, /^apiThrottleBurstLimit must be a positive integer, got 0$/],
+    [{ apiThrottleRateLimit: 0 }, /^apiThrottleRateLimit must be positive$/],
+    [{ logRetentionDays: 0 }, /^logRetentionDays must be a positive integer, got 0$/],
+    [
+      { oldestMessageAlarmSeconds: 0 },
+      /^oldestMessageAlarmSeconds must be a positive integer, got 0$/,
+    ],
+    [{ failureRateAlarmThreshold: 0 }, /^failureRateAlarmThreshold must be within \(0, 1\]$/],
+    [
+      { eipAllocationIds: ['eipalloc-01', 'eipalloc-0g'] },
+      /eipAllocationIds: "eipalloc-0g" is not an allocation id/,
+    ],
+    [{ alarmEmail: 'ops@' }, /alarmEmail: "ops@" is not an e-mail address/],
+    [
+      { alarmEmail: 'ops@example.com@x' },
+      /alarmEmail: "ops@example\.com@x" is not an e-mail address/,
+    ],
+    [{ alarmEmail: 'ops team@example.com' }, /is not an e-mail address/],
+    [
+      { retryScheduleSeconds: [60, 300, 1500, 7500, 0.5] },
+      /^retryScheduleSeconds entries must be whole seconds >= 1, got 0\.5$/,
+    ],
+    [
+      { retryScheduleSeconds: [0, 300, 1500, 7500, 37_500] },
+      /^retryScheduleSeconds entries must be whole seconds >= 1, got 0$/,
+    ],
+  ])('refuse %j, naming the setting and what it accepts', (settings, message) => {
+    expect(() => resolveSettings(settings as WebhooksSettings)).toThrow(message);
+  });
+});
+
+describe('every setting from context', () => {
+  it('reads each key into its own setting, command-line strings turned into numbers, lists and flags', () => {
+    const context = {
+      retrySchedule: '[10, 20, 30, 40, 50]',
+      retentionDays: '30',
+      eipAllocationIds: 'eipalloc-0a',
+      natProvider: 'instance',
+      natInstanceType: 'c7gn.medium',
+      natInstances: 'single',
+      payloadsTableClass: 'STANDARD',
+      tlsKeyExchange: 'classical',
+      maxAzs: '3',
+      alarmEmail: 'ops@example.com',
+      removalPolicy: 'retain',
+      deliveryMemoryMb: '1024',
+      deliveryConcurrency: '32',
+      deliveryBatchSize: '20',
+      deliveryBatchingWindowSeconds: '2',
+      deliveryMaxConcurrency: '200',
+      maxReceiveCount: '7',
+      definitionCacheTtlSeconds: '60',
+      autoDisableAfterHours: '48',
+      circuitBreaker: '{"cooldownSeconds":60}',
+      retrySweepGraceMinutes: '45',
+      retrySweepMaxStarts: '500',
+      apiThrottleRateLimit: '2500.5',
+      apiThrottleBurstLimit: '1000',
+      logRetentionDays: '14',
+      oldestMessageAlarmSeconds: '600',
+      failureRateAlarmThreshold: '0.1',
+      console: 'false',
+    };
+    expect(settingsFromContext(reader(context), 'eu-central-1', 1)).toEqual({
+      retryScheduleSeconds: [10, 20, 30, 40, 50],
+      retentionDays: 30,
+      eipAllocationIds: ['eipalloc-0a'],
+      natProvider: 'instance',
+      natInstanceType: 'c7gn.medium',
+      natInstances: 'single',
+      payloadsTableClass: 'STANDARD',
+      tlsKeyExchange: 'classical',
+      maxAzs: 3,
+      alarmEmail: 'ops@example.com',
+      removalPolicy: RemovalPolicy.RETAIN,
+      deliveryMemoryMb: 1024,
+      deliveryConcurrency: 32,
+      deliveryBatchSize: 20,
+      deliveryBatchingWindowSeconds: 2,
+      deliveryMaxConcurrency: 200,
+      maxReceiveCount: 7,
+      definitionCacheTtlSeconds: 60,
+      autoDisableAfterHours: 48,
+      circuitBreaker: { cooldownSeconds: 60 },
+      retrySweepGraceMinutes: 45,
+      retrySweepMaxStarts: 500,
+      apiThrottleRateLimit: 2500.5,
+      apiThrottleBurstLimit: 1000,
+      logRetentionDays: 14,
+      oldestMessageAlarmSeconds: 600,
+      failureRateAlarmThreshold: 0.1,
+      console: false,
+    });
+  });
+
+  it('leave a key given empty to its default', () => {
+    const empty = settingsFromContext(
+      reader({ retentionDays: '', natProvider: '', console: '', circuitBreaker: '' }),
+      'eu-central-1',
+      1,
+    );
+    expect(empty).toMatchObject({
+      retentionDays: undefined,
+      natProvider: undefined,
+      console: undefined,
+      circuitBreaker: undefined,
+    });
+    expect(resolveSettings(empty)).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('take the console flag as true or false only', () => {
+    const consoleOf = (value: unknown) =>
+      settingsFromContext(reader({ console: value }), 'eu-central-1', 1).console;
+    expect([consoleOf('true'), consoleOf(true), consoleOf('false'), consoleOf(false)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect(() => consoleOf('no')).toThrow('context console: "no" must be true or false');
+  });
+
+  it('refuse a number that is not finite, naming the key', () => {
+    expect(() => settingsFromContext(reader({ maxAzs: 'Infinity' }), 'eu-central-1', 1)).toThrow(
+      'context maxAzs: "Infinity" is not a number',
+    );
+  });
+
+  it('refuse a schedule entry that is not a plain number', () => {
+    const schedule = settingsFromContext(
+      reader({ retrySchedule: '60s,300,1500,7500,37500' }),
+      'eu-central-1',
+      1,
+    );
+    expect(() => resolveSettings(schedule)).toThrow(/retryScheduleSeconds entries must be whole/);
+  });
+
+  it('trim list entries and drop empty ones, from arrays and comma lists alike', () => {
+    expect(
+      settingsFromContext(reader({ eipAllocationIds: [' eipalloc-0a ', ''] }), 'eu-central-1', 1)
+        .eipAllocationIds,
+    ).toEqual(['eipalloc-0a']);
+    expect(
+      settingsFromContext(reader({ eipAllocationIds: 'eipalloc-0a, ,' }), 'eu-central-1', 1)
+        .eipAllocationIds,
+    ).toEqual(['eipalloc-0a']);
+    expect(
+      settingsFromContext(
+        reader({ eipAllocationIds: ' {"eu-central-1": ["eipalloc-0a"]}' }),
+        'eu-central-1',
+        2,
+      ).eipAllocationIds,
+    ).toEqual(['eipalloc-0a']);
+  });
+});
+
+describe('regions from context, more', () => {
+  it('prefer context regions over CDK_DEFAULT_REGION', () => {
+    expect(
+      regionsFromContext(reader({ regions: 'us-west-2' }), { CDK_DEFAULT_REGION: 'eu-north-1' }),
+    ).toEqual(['us-west-2']);
+  });
+
+  it('refuse an availability zone name given as a region', () => {
+    expect(() => regionsFromContext(reader({ regions: 'eu-central-1a' }), {})).toThrow(
+      'regions: "eu-central-1a" is not an AWS region name',
+    );
   });
 });
 
