@@ -321,7 +321,7 @@ export function regionsFromContext(
   env: NodeJS.ProcessEnv = process.env,
 ): string[] {
   const raw = read(CONTEXT_KEYS.regions) ?? env.CDK_DEFAULT_REGION;
-  const regions = list(raw);
+  const regions = list(CONTEXT_KEYS.regions, raw);
   if (regions.length === 0) {
     throw new Error(
       'No region: pass -c regions=eu-central-1,us-east-1 (or set CDK_DEFAULT_REGION)',
@@ -343,7 +343,8 @@ export function settingsFromContext(
   const num = (key: string): number | undefined => {
     const v = read(key);
     if (v === undefined || v === '') return undefined;
-    const n = typeof v === 'number' ? v : Number(v);
+    // A boolean, array or object from cdk.json is no number, though Number() makes one of it.
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
     if (!Number.isFinite(n)) throw new Error(`context ${key}: "${String(v)}" is not a number`);
     return n;
   };
@@ -380,7 +381,8 @@ export function settingsFromContext(
     throw new Error(`context removalPolicy: "${removal}" must be retain or destroy`);
   }
   return {
-    retryScheduleSeconds: schedule === undefined ? undefined : list(schedule).map(Number),
+    retryScheduleSeconds:
+      schedule === undefined ? undefined : list(CONTEXT_KEYS.retrySchedule, schedule).map(Number),
     retentionDays: num(CONTEXT_KEYS.retentionDays),
     eipAllocationIds: eipsForRegion(read(CONTEXT_KEYS.eipAllocationIds), region, regionCount),
     natProvider: str(CONTEXT_KEYS.natProvider) as NatProviderName | undefined,
@@ -420,10 +422,10 @@ function eipsForRegion(raw: unknown, region: string, regionCount: number): strin
   if (raw === undefined || raw === '') return undefined;
   let value: unknown = raw;
   if (typeof value === 'string' && value.trim().startsWith('{'))
-    value = JSON.parse(value) as unknown;
+    value = parseJson(CONTEXT_KEYS.eipAllocationIds, value, 'a JSON object');
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     const perRegion = (value as Record<string, unknown>)[region];
-    return perRegion === undefined ? undefined : list(perRegion);
+    return perRegion === undefined ? undefined : list(CONTEXT_KEYS.eipAllocationIds, perRegion);
   }
   // A flat list names addresses of one region: ambiguous when deploying to several.
   if (regionCount > 1) {
@@ -431,17 +433,26 @@ function eipsForRegion(raw: unknown, region: string, regionCount: number): strin
       'eipAllocationIds: with several regions give a JSON object {"<region>": ["eipalloc-..."]}',
     );
   }
-  return list(value);
+  return list(CONTEXT_KEYS.eipAllocationIds, value);
 }
 
 /** Accepts an array, a JSON array string or a comma list. */
-function list(raw: unknown): string[] {
+function list(key: string, raw: unknown): string[] {
   if (raw === undefined || raw === null) return [];
   if (Array.isArray(raw)) return raw.map((v) => String(v).trim()).filter((v) => v !== '');
   const text = String(raw).trim();
-  if (text.startsWith('[')) return list(JSON.parse(text) as unknown);
+  if (text.startsWith('[')) return list(key, parseJson(key, text, 'a JSON array'));
   return text
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
+}
+
+/** JSON given on the command line; a syntax error names the context key. */
+function parseJson(key: string, text: string, what: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`context ${key}: "${text}" is not ${what}`);
+  }
 }

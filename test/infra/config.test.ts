@@ -456,6 +456,31 @@ describe('regions from context, more', () => {
   });
 });
 
+describe('context values of the wrong kind', () => {
+  it('refuse a boolean, array or object where a number belongs, naming the key', () => {
+    for (const value of [true, [90], { days: 90 }])
+      expect(() =>
+        settingsFromContext(reader({ retentionDays: value }), 'eu-central-1', 1),
+      ).toThrow(/^context retentionDays: ".*" is not a number$/);
+  });
+
+  it('name the key whose JSON does not parse', () => {
+    expect(() => regionsFromContext(reader({ regions: '["eu-west-1"' }), {})).toThrow(
+      'context regions: "["eu-west-1"" is not a JSON array',
+    );
+    expect(() =>
+      settingsFromContext(reader({ retrySchedule: '[60, 300' }), 'eu-central-1', 1),
+    ).toThrow('context retrySchedule: "[60, 300" is not a JSON array');
+    expect(() =>
+      settingsFromContext(
+        reader({ eipAllocationIds: '{eu-central-1: ["eipalloc-0a"]}' }),
+        'eu-central-1',
+        1,
+      ),
+    ).toThrow('context eipAllocationIds: "{eu-central-1: ["eipalloc-0a"]}" is not a JSON object');
+  });
+});
+
 describe('stack names', () => {
   it('name the region, and the stage when one is given', () => {
     expect(stackName('eu-central-1')).toBe('Webhooks-eu-central-1');
