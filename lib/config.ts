@@ -170,8 +170,12 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   withinRange('deliveryConcurrency', s.deliveryConcurrency, RANGES.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
   if (s.deliveryBatchSize > 10_000) throw new Error('deliveryBatchSize must be at most 10000');
-  if (s.deliveryBatchingWindowSeconds < 0 || s.deliveryBatchingWindowSeconds > 300) {
-    throw new Error('deliveryBatchingWindowSeconds must be within 0..300');
+  // Lambda takes the batching window in whole seconds (MaximumBatchingWindowInSeconds).
+  const window = s.deliveryBatchingWindowSeconds;
+  if (!Number.isInteger(window) || window < 0 || window > 300) {
+    throw new Error(
+      `deliveryBatchingWindowSeconds must be a whole number within 0..300, got ${window}`,
+    );
   }
   if (s.deliveryBatchSize > 10 && s.deliveryBatchingWindowSeconds < 1) {
     throw new Error('deliveryBatchSize above 10 needs deliveryBatchingWindowSeconds >= 1');

@@ -260,14 +260,18 @@ describe('resolved settings at the ends of their ranges', () => {
     [{ deliveryBatchSize: 10_001 }, /^deliveryBatchSize must be at most 10000$/],
     [
       { deliveryBatchingWindowSeconds: -1 },
-      /^deliveryBatchingWindowSeconds must be within 0\.\.300$/,
+      /^deliveryBatchingWindowSeconds must be a whole number within 0\.\.300, got -1$/,
     ],
     [
       { deliveryBatchingWindowSeconds: 301 },
-      /^deliveryBatchingWindowSeconds must be within 0\.\.300$/,
+      /^deliveryBatchingWindowSeconds must be a whole number within 0\.\.300, got 301$/,
     ],
     [
-      { deliveryBatchSize: 11, deliveryBatchingWindowSeconds: 0.5 },
+      { deliveryBatchingWindowSeconds: 0.5 },
+      /^deliveryBatchingWindowSeconds must be a whole number within 0\.\.300, got 0\.5$/,
+    ],
+    [
+      { deliveryBatchSize: 11, deliveryBatchingWindowSeconds: 0 },
       /^deliveryBatchSize above 10 needs deliveryBatchingWindowSeconds >= 1$/,
     ],
     [{ deliveryMaxConcurrency: 1001 }, /^deliveryMaxConcurrency must be within 2\.\.1000$/],
