@@ -144,7 +144,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('retentionDays', s.retentionDays);
   withinRange('retentionDays', s.retentionDays, RANGES.retentionDays);
   positiveInteger('maxAzs', s.maxAzs);
-  if (s.maxAzs < 2) throw new Error('maxAzs must be at least 2');
+  if (s.maxAzs < 2) throw new Error(`maxAzs must be at least 2, got ${s.maxAzs}`);
   if (!TLS_KEY_EXCHANGES.includes(s.tlsKeyExchange))
     throw new Error(
       `tlsKeyExchange: "${s.tlsKeyExchange}" must be ${TLS_KEY_EXCHANGES.join(' or ')}`,
@@ -169,7 +169,8 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   positiveInteger('deliveryConcurrency', s.deliveryConcurrency);
   withinRange('deliveryConcurrency', s.deliveryConcurrency, RANGES.deliveryConcurrency);
   positiveInteger('deliveryBatchSize', s.deliveryBatchSize);
-  if (s.deliveryBatchSize > 10_000) throw new Error('deliveryBatchSize must be at most 10000');
+  if (s.deliveryBatchSize > 10_000)
+    throw new Error(`deliveryBatchSize must be at most 10000, got ${s.deliveryBatchSize}`);
   // Lambda takes the batching window in whole seconds (MaximumBatchingWindowInSeconds).
   const window = s.deliveryBatchingWindowSeconds;
   if (!Number.isInteger(window) || window < 0 || window > 300) {
@@ -182,7 +183,9 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   }
   positiveInteger('deliveryMaxConcurrency', s.deliveryMaxConcurrency);
   if (s.deliveryMaxConcurrency < 2 || s.deliveryMaxConcurrency > 1000) {
-    throw new Error('deliveryMaxConcurrency must be within 2..1000');
+    throw new Error(
+      `deliveryMaxConcurrency must be within 2..1000, got ${s.deliveryMaxConcurrency}`,
+    );
   }
   positiveInteger('maxReceiveCount', s.maxReceiveCount);
   if (s.maxReceiveCount > 1000)
@@ -206,11 +209,14 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   if (s.retrySweepMaxStarts > 10_000)
     throw new Error(`retrySweepMaxStarts must be at most 10000, got ${s.retrySweepMaxStarts}`);
   positiveInteger('apiThrottleBurstLimit', s.apiThrottleBurstLimit);
-  if (!(s.apiThrottleRateLimit > 0)) throw new Error('apiThrottleRateLimit must be positive');
+  if (!(s.apiThrottleRateLimit > 0))
+    throw new Error(`apiThrottleRateLimit must be positive, got ${s.apiThrottleRateLimit}`);
   positiveInteger('logRetentionDays', s.logRetentionDays);
   positiveInteger('oldestMessageAlarmSeconds', s.oldestMessageAlarmSeconds);
   if (!(s.failureRateAlarmThreshold > 0 && s.failureRateAlarmThreshold <= 1)) {
-    throw new Error('failureRateAlarmThreshold must be within (0, 1]');
+    throw new Error(
+      `failureRateAlarmThreshold must be within (0, 1], got ${s.failureRateAlarmThreshold}`,
+    );
   }
   if (s.eipAllocationIds !== undefined) {
     const single = s.natProvider === 'instance' && s.natInstances === 'single';

@@ -148,7 +148,7 @@ describe('resolved settings', () => {
 
   it.each([
     [{ retryScheduleSeconds: [60, 300, 1500, 7500] }, /5 entries/],
-    [{ maxAzs: 1 }, /at least 2/],
+    [{ maxAzs: 1 }, /^maxAzs must be at least 2, got 1$/],
     [{ eipAllocationIds: ['eipalloc-01'] }, /one allocation id per AZ/],
     [{ eipAllocationIds: ['eipalloc-01', '1.2.3.4'] }, /not an allocation id/],
     [{ deliveryMaxConcurrency: 1 }, /2\.\.1000/],
@@ -257,7 +257,7 @@ describe('resolved settings at the ends of their ranges', () => {
     [{ deliveryConcurrency: 2.5 }, /^deliveryConcurrency must be a positive integer, got 2\.5$/],
     [{ deliveryConcurrency: 257 }, /^deliveryConcurrency must be within 1\.\.256, got 257$/],
     [{ deliveryBatchSize: 0 }, /^deliveryBatchSize must be a positive integer, got 0$/],
-    [{ deliveryBatchSize: 10_001 }, /^deliveryBatchSize must be at most 10000$/],
+    [{ deliveryBatchSize: 10_001 }, /^deliveryBatchSize must be at most 10000, got 10001$/],
     [
       { deliveryBatchingWindowSeconds: -1 },
       /^deliveryBatchingWindowSeconds must be a whole number within 0\.\.300, got -1$/,
@@ -274,7 +274,10 @@ describe('resolved settings at the ends of their ranges', () => {
       { deliveryBatchSize: 11, deliveryBatchingWindowSeconds: 0 },
       /^deliveryBatchSize above 10 needs deliveryBatchingWindowSeconds >= 1$/,
     ],
-    [{ deliveryMaxConcurrency: 1001 }, /^deliveryMaxConcurrency must be within 2\.\.1000$/],
+    [
+      { deliveryMaxConcurrency: 1001 },
+      /^deliveryMaxConcurrency must be within 2\.\.1000, got 1001$/,
+    ],
     [{ maxReceiveCount: 0 }, /^maxReceiveCount must be a positive integer, got 0$/],
     [
       { definitionCacheTtlSeconds: 0 },
@@ -291,13 +294,16 @@ describe('resolved settings at the ends of their ranges', () => {
     ],
     [{ retrySweepMaxStarts: 10_001 }, /^retrySweepMaxStarts must be at most 10000, got 10001$/],
     [{ apiThrottleBurstLimit: 0 }, /^apiThrottleBurstLimit must be a positive integer, got 0$/],
-    [{ apiThrottleRateLimit: 0 }, /^apiThrottleRateLimit must be positive$/],
+    [{ apiThrottleRateLimit: 0 }, /^apiThrottleRateLimit must be positive, got 0$/],
     [{ logRetentionDays: 0 }, /^logRetentionDays must be a positive integer, got 0$/],
     [
       { oldestMessageAlarmSeconds: 0 },
       /^oldestMessageAlarmSeconds must be a positive integer, got 0$/,
     ],
-    [{ failureRateAlarmThreshold: 0 }, /^failureRateAlarmThreshold must be within \(0, 1\]$/],
+    [
+      { failureRateAlarmThreshold: 0 },
+      /^failureRateAlarmThreshold must be within \(0, 1\], got 0$/,
+    ],
     [
       { eipAllocationIds: ['eipalloc-01', 'eipalloc-0g'] },
       /eipAllocationIds: "eipalloc-0g" is not an allocation id/,
