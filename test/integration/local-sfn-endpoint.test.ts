@@ -94,6 +94,21 @@ function recorder(doneAtRetry: number | null, waitSeconds = 0.01) {
   return { calls, fn };
 }
 
+/** Rewrites the executions journal so the chosen Waits are due now, as if they elapsed while down. */
+function expireWaits(journal: string, chosen: (wait: { name?: string }) => boolean): void {
+  const lines = fs.readFileSync(journal, 'utf8').split('\n');
+  fs.writeFileSync(
+    journal,
+    lines
+      .map((line) => {
+        if (line.trim() === '') return line;
+        const r = JSON.parse(line);
+        return r.t === 'wait' && chosen(r) ? JSON.stringify({ ...r, until: Date.now() }) : line;
+      })
+      .join('\n'),
+  );
+}
+
 async function waitFor<T>(probe: () => Promise<T | undefined>, seconds = 20): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   for (;;) {
@@ -541,17 +556,7 @@ describe('local Step Functions endpoint', () => {
     await waitFor(async () => (waits().length > 0 ? true : undefined));
     await first.endpoint.stop();
     // The wait elapsed while the endpoint was down.
-    const lines = fs.readFileSync(journal, 'utf8').split('\n');
-    fs.writeFileSync(
-      journal,
-      lines
-        .map((line) => {
-          if (line.trim() === '') return line;
-          const r = JSON.parse(line);
-          return r.t === 'wait' ? JSON.stringify({ ...r, until: Date.now() }) : line;
-        })
-        .join('\n'),
-    );
+    expireWaits(journal, () => true);
 
     const resumedAt = Date.now();
     await start(fn, dataDir, undefined, loop);
@@ -588,20 +593,7 @@ describe('local Step Functions endpoint', () => {
     );
     await first.endpoint.stop();
     // The wait elapses while the endpoint is down: its wake-up time in the journal is now past.
-    const journal = executionsJournalPath(dataDir, ARN);
-    const lines = fs.readFileSync(journal, 'utf8').split('\n');
-    fs.writeFileSync(
-      journal,
-      lines
-        .map((line) => {
-          if (line.trim() === '') return line;
-          const r = JSON.parse(line);
-          return r.t === 'wait' && r.name === 'survivor'
-            ? JSON.stringify({ ...r, until: Date.now() })
-            : line;
-        })
-        .join('\n'),
-    );
+    expireWaits(executionsJournalPath(dataDir, ARN), (r) => r.name === 'survivor');
 
     const after = recorder(2, 0.01);
     const second = await start(after.fn, dataDir);
