@@ -158,6 +158,36 @@ describe('local API server', () => {
     expect(failedBody).not.toContain('secret internals');
   });
 
+  it('sends no Content-Length and no body with 204 or 304, and 200 for a structured result without a status', async () => {
+    const results: (() => Promise<APIGatewayProxyResultV2>)[] = [
+      async () => ({ statusCode: 204, body: 'dropped' }),
+      async () => ({ statusCode: 304, body: 'dropped' }),
+      async () => ({ statusCode: undefined, body: 'kept' }) as unknown as APIGatewayProxyResultV2,
+    ];
+    let i = 0;
+    const { server } = await serve({ api: () => results[i++]!() });
+
+    const noContent = await fetch(`${server.url}/x`, { method: 'DELETE', headers: auth });
+    const notModified = await fetch(`${server.url}/x`, { headers: auth });
+    const unnamed = await fetch(`${server.url}/x`, { headers: auth });
+
+    expect([
+      noContent.status,
+      noContent.headers.get('content-length'),
+      await noContent.text(),
+    ]).toEqual([204, null, '']);
+    expect([
+      notModified.status,
+      notModified.headers.get('content-length'),
+      await notModified.text(),
+    ]).toEqual([304, null, '']);
+    expect([unnamed.status, unnamed.headers.get('content-length'), await unnamed.text()]).toEqual([
+      200,
+      '4',
+      'kept',
+    ]);
+  });
+
   it('answers 401 UNAUTHORIZED without the right bearer token, and /health without any', async () => {
     const { server, seen } = await serve({});
 
