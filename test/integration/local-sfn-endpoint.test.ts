@@ -457,6 +457,45 @@ describe('local Step Functions endpoint', () => {
     expect(described.cause).toContain("Wait state 'Wait 1'");
   });
 
+  it("ends an execution past the machine's TimeoutSeconds as TIMED_OUT with States.Timeout, and reports it", async () => {
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const reports: string[] = [];
+    const registry = createExecutionRegistry({
+      prepared: prepareDefinition(
+        {
+          StartAt: 'Slow',
+          TimeoutSeconds: 1,
+          States: { Slow: { Type: 'Task', Resource: ATTEMPT_ARN, End: true } },
+        },
+        { [ATTEMPT_ARN]: () => hanging },
+      ),
+      stateMachineArn: ARN,
+      onError: (message) => reports.push(message),
+    });
+    try {
+      const started = registry.operations.StartExecution!({
+        stateMachineArn: ARN,
+        name: 'slow',
+      }) as { executionArn: string };
+      await registry.whenIdle();
+      const described = registry.operations.DescribeExecution!({
+        executionArn: started.executionArn,
+      }) as Record<string, unknown>;
+
+      expect(described).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout' });
+      expect(described.output).toBeUndefined();
+      expect(registry.runningCount()).toBe(0);
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatch(/^execution slow TIMED_OUT: States\.Timeout/);
+    } finally {
+      release();
+      await registry.stop();
+    }
+  });
+
   it('refuses new executions with 503 ServiceUnavailable once stopping', async () => {
     const { fn } = recorder(1);
     const registry = createExecutionRegistry({
