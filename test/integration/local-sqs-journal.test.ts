@@ -289,6 +289,54 @@ describe('local delivery queue (journal + pollers)', () => {
     await stopRun(second);
   }, 90_000);
 
+  it('replays a delayed message with what is left of its delay, and one whose delay has passed at once', async () => {
+    const dataDir = tempDir();
+    const first = await startRun(dataDir);
+    const queueUrl = first.standIns.queueUrl;
+    await first.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'now' }));
+    await first.client.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'later', DelaySeconds: 600 }),
+    );
+    await first.client.send(
+      new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'due', DelaySeconds: 1 }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await stopRun(first);
+
+    const second = await startRun(dataDir);
+    const replayed = await second.journal.replay();
+    const seen: string[] = [];
+    await eventually(async () => {
+      const received = await second.client.send(
+        new ReceiveMessageCommand({ QueueUrl: second.standIns.queueUrl, MaxNumberOfMessages: 10 }),
+      );
+      for (const m of received.Messages ?? []) {
+        seen.push(m.Body ?? '');
+        await second.client.send(
+          new DeleteMessageCommand({
+            QueueUrl: second.standIns.queueUrl,
+            ReceiptHandle: m.ReceiptHandle,
+          }),
+        );
+      }
+      return seen.length >= 2 ? true : undefined;
+    }, 20_000);
+    const after = await second.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: second.standIns.queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+
+    expect(replayed).toEqual({ [names.queue]: 3 });
+    expect(seen.sort()).toEqual(['due', 'now']);
+    expect(after.Messages ?? []).toEqual([]);
+    // Still owed, and still delayed: it is neither received nor lost.
+    expect(second.journal.pending()).toBe(1);
+    await stopRun(second);
+  }, 90_000);
+
   it('fails the whole batch when the handler throws or names a message that is not in it', async () => {
     const run = await startRun(tempDir());
     const seen: string[] = [];
