@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   DeleteMessageCommand,
+  GetQueueAttributesCommand,
   PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -188,6 +189,66 @@ describe('local delivery queue (journal + pollers)', () => {
       // B was handed out while A's batches still held their workers.
       expect(heldAWhenBArrived).toBe(2);
       expect(mostHeldA).toBe(2);
+    } finally {
+      release();
+      await poller.stop();
+      await stopRun(run);
+    }
+  }, 60_000);
+
+  it('hands the next batch to the group served least recently, not to the one that arrived first', async () => {
+    const run = await startRun(tempDir());
+    const served: string[] = [];
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const poller = startSqsPoller({
+      client: run.client,
+      queueUrl: run.standIns.queueUrl,
+      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+      region: run.standIns.region,
+      pollers: 1,
+      readers: 1,
+      batchSize: 1,
+      waitTimeSeconds: 1,
+      handler: async (event) => {
+        served.push(event.Records.map((r) => r.body).join(','));
+        if (served.length === 1) await released;
+        return { batchItemFailures: [] };
+      },
+    });
+    try {
+      await run.client.send(
+        new SendMessageBatchCommand({
+          QueueUrl: run.standIns.queueUrl,
+          Entries: [
+            ...Array.from({ length: 4 }, (_, j) => ({
+              Id: `a${j}`,
+              MessageBody: `a${j}`,
+              MessageGroupId: 'A',
+            })),
+            { Id: 'b0', MessageBody: 'b0', MessageGroupId: 'B' },
+          ],
+        }),
+      );
+      // The first batch holds the one worker until every message has been read ahead.
+      await eventually(async () => {
+        const attributes = await run.client.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: run.standIns.queueUrl,
+            AttributeNames: ['ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return served.length === 1 &&
+          attributes.Attributes?.ApproximateNumberOfMessagesNotVisible === '5'
+          ? true
+          : undefined;
+      }, 20_000);
+      release();
+      await eventually(() => (served.length === 5 ? true : undefined), 20_000);
+
+      expect(served).toEqual(['a0', 'b0', 'a1', 'a2', 'a3']);
     } finally {
       release();
       await poller.stop();
