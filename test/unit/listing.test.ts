@@ -14,6 +14,7 @@ import {
   shardOf,
 } from '../../lambdas/adapters/dynamo-listing';
 import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
+import { ValidationError } from '../../lambdas/core/errors';
 import type { NotificationQuery, NotificationSummary } from '../../lambdas/ports';
 
 const KEY = fixedCursorKey();
@@ -42,6 +43,11 @@ function summary(webhookId: string, i: number, minute: number): IndexedSummary {
       attemptCount: 1,
     },
   };
+}
+
+/** The same notification, FAILED. */
+function failed(item: IndexedSummary): IndexedSummary {
+  return { ...item, summary: { ...item.summary, status: 'FAILED', failureReason: 'TIMEOUT' } };
 }
 
 /** byWebhook partitions in memory, honouring `limit` and continuations as DynamoDB does. */
@@ -149,12 +155,17 @@ describe('a page out of read budget', () => {
   /**
    * One webhook's 8 partitions as DynamoDB reads them with a filter the key does not carry:
    * `limit` counts the items looked at, the filter drops the rest, and the continuation and
-   * `scannedTo` name the last item looked at. Every read moves the clock 1 ms.
+   * `scannedTo` name the last item looked at. Every read moves the clock 1 ms. `shardFor`
+   * places a notification in a partition (by default where its id puts it).
    */
-  function filteredSource(items: readonly IndexedSummary[], clock: { ms: number }) {
+  function filteredSource(
+    items: readonly IndexedSummary[],
+    clock: { ms: number },
+    shardFor: (id: string) => number = shardOf,
+  ) {
     const byKey = new Map<string, IndexedSummary[]>();
     for (const item of items) {
-      const key = `${item.summary.webhookId}#${shardOf(item.summary.id)}`;
+      const key = `${item.summary.webhookId}#${shardFor(item.summary.id)}`;
       byKey.set(key, [...(byKey.get(key) ?? []), item]);
     }
     for (const list of byKey.values()) list.sort((a, b) => (a.createdKey < b.createdKey ? 1 : -1));
@@ -219,5 +230,108 @@ describe('a page out of read budget', () => {
       .map((i) => i.summary.id);
     expect(seen).toEqual(expected);
     expect(shortPages).toBeGreaterThan(0);
+  });
+
+  it('with no budget left from the start, reads each partition once per page and answers with a cursor', async () => {
+    // No match among the newest items: every partition has to read on to find one.
+    const items = Array.from({ length: 400 }, (_, i) =>
+      i === 5 ? failed(summary('wh_a', i, i)) : summary('wh_a', i, i),
+    );
+    const clock = { ms: 0 };
+    const { listSource, reads } = filteredSource(items, clock);
+    const query = { webhookId: 'wh_a', status: 'FAILED' as const, limit: 5 };
+    // The clock stands still: the deadline is now, so no read but a partition's first starts.
+    const frozen = { budgetMs: 0, now: () => 0 };
+
+    const first = await listPage(query, listSource, KEY, frozen);
+    expect(reads()).toBe(NOTIFICATION_INDEX_SHARDS);
+    expect(first.items).toEqual([]);
+    expect(first.nextCursor).not.toBeNull();
+
+    const second = await listPage({ ...query, cursor: first.nextCursor! }, listSource, KEY, frozen);
+    expect(reads()).toBe(2 * NOTIFICATION_INDEX_SHARDS);
+    expect(second.nextCursor).not.toBeNull();
+  });
+
+  it.each<
+    [string, number, readonly (readonly [minute: number, shard: number, isFailed: boolean])[]]
+  >([
+    [
+      // The page fills, then its look-ahead stops the partition: a match is still below.
+      'a page filled before its partition stopped',
+      1,
+      Array.from({ length: 10 }, (_, m) => [m, 0, m === 9 || m === 2] as const),
+    ],
+    [
+      // The page fills from one partition while another stopped below it; the first still
+      // holds matches between the page's last item and where the other stopped.
+      'a page filled from one partition above another that stopped',
+      2,
+      [
+        ...Array.from({ length: 4 }, (_, m) => [m, 0, false] as const),
+        ...Array.from({ length: 5 }, (_, k) => [6 + k, 1, true] as const),
+      ],
+    ],
+  ])(
+    'with no budget at all, pages every match once, newest first: %s',
+    async (_name, limit, layout) => {
+      const items = layout.map(([minute, , isFailed], i) => {
+        const item = summary('wh_a', i, minute);
+        return isFailed ? failed(item) : item;
+      });
+      const shards = new Map(items.map((item, i) => [item.summary.id, layout[i]![1]]));
+      const { listSource } = filteredSource(items, { ms: 0 }, (id) => shards.get(id)!);
+      const frozen = { budgetMs: 0, now: () => 0 };
+
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await listPage(
+          { webhookId: 'wh_a', status: 'FAILED', limit, ...(cursor ? { cursor } : {}) },
+          listSource,
+          KEY,
+          frozen,
+        );
+        seen.push(...page.items.map((n) => n.id));
+        cursor = page.nextCursor ?? undefined;
+        pages++;
+      } while (cursor !== undefined && pages < 100);
+
+      expect(seen).toEqual(
+        newestFirst(items.filter((i) => i.summary.status === 'FAILED')).map((n) => n.id),
+      );
+    },
+  );
+
+  it('gives a cursor after a page whose last match emptied what its partition had read', async () => {
+    // One partition; a match every third notification: each read of two holds at most one.
+    const items = Array.from({ length: 9 }, (_, m) =>
+      m % 3 === 2 ? failed(summary('wh_a', m, m)) : summary('wh_a', m, m),
+    );
+    const { listSource } = filteredSource(items, { ms: 0 }, () => 0);
+    const query = { webhookId: 'wh_a', status: 'FAILED' as const, limit: 1 };
+
+    const first = await listPage(query, listSource, KEY);
+    expect(first.items.map((n) => n.id)).toEqual([items[8]!.summary.id]);
+    expect(first.nextCursor).not.toBeNull();
+    const rest = await listPage({ ...query, limit: 5, cursor: first.nextCursor! }, listSource, KEY);
+    expect(rest.items.map((n) => n.id)).toEqual([items[5]!.summary.id, items[2]!.summary.id]);
+    expect(rest.nextCursor).toBeNull();
+  });
+});
+
+describe('a query the listing cannot answer', () => {
+  it.each<[string, NotificationQuery, string]>([
+    ['a limit of 0', { limit: 0 }, 'limit'],
+    ['a negative limit', { limit: -1 }, 'limit'],
+    ['a fractional limit', { limit: 1.5 }, 'limit'],
+    ['an unknown status', { limit: 5, status: 'DONE' as NotificationQuery['status'] }, 'status'],
+  ])('is refused with VALIDATION_ERROR before any read: %s', async (_name, query, path) => {
+    const { calls, listSource } = source([summary('wh_a', 0, 0)], () => ['wh_a']);
+    const err = await listPage(query, listSource, KEY).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).details.map((d) => d.path)).toEqual([path]);
+    expect(calls).toEqual([]);
   });
 });
