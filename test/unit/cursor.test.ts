@@ -12,6 +12,7 @@ import {
 } from '../../lambdas/adapters/dynamo-listing';
 import { NOTIFICATION_INDEX_SHARDS } from '../../lambdas/adapters/dynamo-schema';
 import { InvalidCursorError } from '../../lambdas/core/errors';
+import type { NotificationQuery } from '../../lambdas/ports';
 import { MemoryNotificationStore } from '../support/memory-stores';
 
 const KEY = Buffer.alloc(32, 7);
@@ -31,6 +32,13 @@ function refusal(run: () => unknown): unknown {
     return err;
   }
   return undefined;
+}
+
+/** A cursor with any body, signed as this installation signs its cursors. */
+function signedByKey(value: unknown): string {
+  const body = Buffer.from(JSON.stringify(value)).toString('base64url');
+  const mac = createHmac('sha256', KEY).update('webhooks cursor v2\n').update(body).digest();
+  return `${body}.${mac.toString('base64url')}`;
 }
 
 /** Every byWebhook partition of `count` webhooks: what a list across them reads. */
@@ -66,6 +74,16 @@ describe('pagination cursors', () => {
     expect(refusal(() => decodeCursor(KEY, cursor, fingerprint))).toBeInstanceOf(
       InvalidCursorError,
     );
+  });
+
+  it.each([
+    ['a number for the drained partitions', 5],
+    ['drained partitions that are no base64url', '%%'],
+  ])('bound the drained partitions too, even under the right key: %s', (_name, d) => {
+    const cursor = signedByKey({ v: 3, f: fingerprint, k: resume.after, l: resume.layout, d });
+    const err = refusal(() => decodeCursor(KEY, cursor, fingerprint));
+    expect(err).toBeInstanceOf(InvalidCursorError);
+    expect((err as InvalidCursorError).details[0]?.message).toBe('malformed');
   });
 
   it('stay small over hundreds of webhooks: one position and one bit per partition', () => {
@@ -112,14 +130,8 @@ describe('pagination cursors', () => {
 
   it('of an earlier version, signed by this installation, are refused as such', () => {
     // An earlier cursor's MAC: the same key and label over its own body.
-    const body = Buffer.from(
-      JSON.stringify({ v: 2, f: fingerprint, k: resume.after, l: resume.layout, d: '' }),
-    ).toString('base64url');
-    const mac = createHmac('sha256', KEY)
-      .update('webhooks cursor v2\n')
-      .update(body)
-      .digest('base64url');
-    const err = refusal(() => decodeCursor(KEY, `${body}.${mac}`, fingerprint));
+    const cursor = signedByKey({ v: 2, f: fingerprint, k: resume.after, l: resume.layout, d: '' });
+    const err = refusal(() => decodeCursor(KEY, cursor, fingerprint));
     expect(err).toBeInstanceOf(InvalidCursorError);
     expect((err as InvalidCursorError).details[0]?.message).toBe('unknown version');
   });
@@ -199,5 +211,67 @@ describe('pagination cursors', () => {
     await expect(
       other.list({ webhookId: 'wh_a', limit: 1, cursor: page.nextCursor! }),
     ).rejects.toBeInstanceOf(InvalidCursorError);
+  });
+});
+
+describe('a cursor handed back with another query', () => {
+  const store = new MemoryNotificationStore(fixedCursorKey());
+  const query = {
+    webhookId: 'wh_a',
+    status: 'FAILED' as const,
+    eventType: 'T',
+    from: '2026-11-28T09:00:00.000Z',
+    to: '2026-11-28T11:00:00.000Z',
+  };
+  let cursor: string;
+  beforeAll(async () => {
+    for (let i = 0; i < 4; i++) {
+      await store.create(
+        {
+          id: `ntf_0000000000000000000000000${i}`,
+          webhookId: 'wh_a',
+          eventId: `evt_${i}`,
+          eventType: 'T',
+          createdAt: `2026-11-28T10:00:0${i}.000Z`,
+          status: 'FAILED',
+          failureReason: 'TIMEOUT',
+          attempts: [],
+          nextAttemptAt: null,
+        },
+        2_000_000_000,
+      );
+    }
+    cursor = (await store.list({ ...query, limit: 1 })).nextCursor!;
+    expect(cursor).toEqual(expect.any(String));
+  });
+
+  it.each<[string, Partial<NotificationQuery>]>([
+    ['another webhookId', { webhookId: 'wh_b' }],
+    ['no webhookId', { webhookId: undefined }],
+    ['another status', { status: 'WAITING' }],
+    ['another eventType', { eventType: 'U' }],
+    ['no eventType', { eventType: undefined }],
+    ['another from', { from: '2026-11-28T08:00:00.000Z' }],
+    ['another to', { to: '2026-11-28T12:00:00.000Z' }],
+    ['no to', { to: undefined }],
+  ])('is refused with INVALID_CURSOR for %s', async (_name, change) => {
+    const other = { ...query, ...change, limit: 1, cursor };
+    const err = await store.list(other).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidCursorError);
+    expect((err as InvalidCursorError).details[0]?.message).toBe('it belongs to a different query');
+  });
+
+  it('is accepted at another page size, with from and to written as other forms of the same instants', async () => {
+    const page = await store.list({
+      ...query,
+      from: '2026-11-28T09:00:00Z',
+      to: '2026-11-28T12:00:00+01:00',
+      limit: 2,
+      cursor,
+    });
+    expect(page.items.map((n) => n.id)).toEqual([
+      'ntf_00000000000000000000000002',
+      'ntf_00000000000000000000000001',
+    ]);
   });
 });
