@@ -132,6 +132,22 @@ describe('bulk resend by range', () => {
   });
 });
 
+describe('the notification list', () => {
+  it('answers 20 newest first without a limit, then the rest with no further cursor', async () => {
+    const deps = notificationDeps();
+    await seedFailed(deps.notifications, 25);
+    const service = new NotificationService(deps);
+    const newest = (await deps.notifications.list({ limit: 25 })).items.map((n) => n.id);
+
+    const first = await service.list({});
+    expect(first.items.map((n) => n.id)).toEqual(newest.slice(0, 20));
+    expect(first.nextCursor).not.toBeNull();
+    const rest = await service.list({ cursor: first.nextCursor! });
+    expect(rest.items.map((n) => n.id)).toEqual(newest.slice(20));
+    expect(rest.nextCursor).toBeNull();
+  });
+});
+
 describe('bulk resend by ids', () => {
   it('creates the job before queuing, so progress counted by the consumer always has a job to land on', async () => {
     const deps = notificationDeps();
