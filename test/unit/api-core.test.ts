@@ -5,7 +5,7 @@
 
 import { MAX_RANGE_RESEND, NotificationService } from '../../lambdas/core/api/notifications';
 import { WebhookService } from '../../lambdas/core/api/webhooks';
-import { PayloadTooLargeError } from '../../lambdas/core/errors';
+import { type NotFoundError, PayloadTooLargeError } from '../../lambdas/core/errors';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import {
   IngestService,
@@ -167,6 +167,33 @@ describe('bulk resend by ids', () => {
       sent: 0,
       failed: 0,
     });
+  });
+});
+
+describe('bulk resend of unknown ids', () => {
+  it('names them in the order they were sent, whichever lookup answers first', async () => {
+    const deps = notificationDeps();
+    const ids = Array.from({ length: 5 }, (_, i) => notificationIdFor('wh_X', `gone-${i}`));
+    // The lookups answer last-sent first: each waits until all have started.
+    const get = deps.notifications.get.bind(deps.notifications);
+    const started: (() => Promise<void>)[] = [];
+    deps.notifications.get = (id) =>
+      new Promise((resolve, reject) => {
+        started.push(() => get(id).then(resolve, reject));
+        if (started.length === ids.length)
+          void (async () => {
+            for (const answer of started.reverse()) await answer();
+          })();
+      });
+    const service = new NotificationService(deps);
+
+    const err = await service.resendBulk({ ids }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'NOT_FOUND' });
+    expect((err as NotFoundError).details.map((d) => d.path)).toEqual(
+      ids.map((_, i) => `ids[${i}]`),
+    );
+    expect(deps.created).toEqual([]);
+    expect(deps.queue.jobs).toEqual([]);
   });
 });
 
