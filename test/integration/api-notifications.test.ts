@@ -133,6 +133,19 @@ describe('listing notifications', () => {
     });
   });
 
+  it('says why each WAITING notification waits, as its detail does', async () => {
+    const res = await api().get('/notifications?status=WAITING');
+    expect(res.status).toBe(200);
+    const waiting = newestFirst(seeds.filter((s) => s.status === 'WAITING'));
+    expect(waiting.length).toBeGreaterThan(0);
+    expect(res.body.items.map((n: { id: string }) => n.id)).toEqual(waiting);
+    for (const item of res.body.items) {
+      expect(item).toMatchObject({ waitingReason: 'RETRY_SCHEDULED' });
+      const detail = await api().get(`/notifications/${item.id}`);
+      expect(detail.body.waitingReason).toBe('RETRY_SCHEDULED');
+    }
+  });
+
   it('treats empty filter values as no filter', async () => {
     const res = await api().get(
       '/notifications?webhookId=&status=&eventType=&from=&to=&limit=&cursor=',
@@ -190,6 +203,8 @@ describe('listing notifications', () => {
     ['from=2026-11-28T10:00:00Z&to=2026-11-28T11:00:00%2B01:00', 'to'],
     ['colour=red', 'colour'],
     ['status=SENT&status=FAILED', 'status'],
+    [`webhookId=wh_${'A'.repeat(254)}`, 'webhookId'],
+    [`eventType=${'E'.repeat(257)}`, 'eventType'],
   ])('answers 400 VALIDATION_ERROR for %s', async (query, path) => {
     const res = await api().get(`/notifications?${query}`);
     expect(res.status).toBe(400);
