@@ -119,6 +119,24 @@ describe('the cursor secret', () => {
     );
   });
 
+  it('reports a failed first write as it failed, and makes the key on the next call', async () => {
+    const table = await freshWebhooksTable();
+    const { dynamo } = standIns().clients;
+    // The write of the new key fails once (not a lost race): that error is what the caller sees.
+    let failures = 1;
+    const flaky = {
+      send: (command: { constructor: { name: string } }) =>
+        command.constructor.name === 'PutItemCommand' && failures-- > 0
+          ? Promise.reject(new Error('connection reset'))
+          : dynamo.send(command as never),
+    } as unknown as DynamoDBClient;
+    const source = tableCursorKey(flaky, table, container());
+    await expect(source.key()).rejects.toThrow('connection reset');
+    expect(await readSealed(dynamo, table)).toBeUndefined();
+    const key = Buffer.from(await source.key());
+    expect(key).toEqual(await openCursorKey((await readSealed(dynamo, table))!, container()));
+  });
+
   it('does not open as anything else: a value sealed for another place is refused', async () => {
     const table = await freshWebhooksTable();
     const { dynamo } = standIns().clients;
