@@ -500,3 +500,19 @@ describe('attempts', () => {
     expect(read?.attempts.map((a) => Object.keys(a))).toEqual([Object.keys(old), Object.keys(old)]);
   });
 });
+
+describe('a notification the table refuses', () => {
+  it('is an error, not a report that the notification already existed', async () => {
+    // Over DynamoDB's 400 KB item limit: the write fails for another reason than the condition.
+    const big = notification('ntf_too_big', {
+      webhookId: WH_1,
+      status: 'FAILED',
+      failureReason: 'TEMPLATE_ERROR',
+      failureDetail: 'x'.repeat(500 * 1024),
+    });
+    await expect(stores().notifications.create(big, EXPIRES)).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
+    expect(await rawItem('ntf_too_big')).toBeUndefined();
+  });
+});
