@@ -298,6 +298,37 @@ describe('lists across webhooks', () => {
     expect(await u.webhooks.historyIds()).toEqual(['wh_a']);
   });
 
+  it('read the webhooks of the history past the first page of their scan (1 MB)', async () => {
+    const u = await setup();
+    // Four tombstones of about 390 KB each: a scan answers at most 1 MB per page.
+    const ids = ['wh_big0', 'wh_big1', 'wh_big2', 'wh_big3'];
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    for (const id of ids) {
+      await u.dynamo.send(
+        new PutItemCommand({
+          TableName: u.names.webhooks,
+          Item: {
+            id: { S: id },
+            deletedAt: { S: '2026-11-28T07:00:00.000Z' },
+            expiresAt: { N: String(future) },
+            padding: { S: 'x'.repeat(390 * 1024) },
+          },
+        }),
+      );
+    }
+    const items = ids.map((webhookId, i) =>
+      notification(`ntf_big_${i}`, {
+        webhookId,
+        createdAt: `2026-11-28T09:0${i}:00.000Z`,
+        status: 'SENT',
+      }),
+    );
+    await seed(u, items);
+
+    expect([...(await u.webhooks.historyIds())].sort()).toEqual(ids);
+    expect(await walk(u, { limit: 10 })).toEqual([...items].sort(newestFirst).map(summaryOf));
+  });
+
   it.each<[string, Omit<NotificationQuery, 'limit'>, (n: Notification) => boolean]>([
     ['everything', {}, () => true],
     ['SENT', { status: 'SENT' }, (n) => n.status === 'SENT'],
