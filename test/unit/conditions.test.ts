@@ -135,6 +135,8 @@ describe('validation at save', () => {
     [{ field: 'data.a', op: 'eq', value: { x: 1 } }, 'INVALID_VALUE', 'conditions.rules[1].value'],
     [{ field: 'data.a', op: 'gt', value: true }, 'INVALID_VALUE', 'conditions.rules[1].value'],
     [{ field: 'data.a', op: 'prefix', value: 1 }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'prefix', value: '' }, 'INVALID_VALUE', 'conditions.rules[1].value'],
+    [{ field: 'data.a', op: 'contains', value: '' }, 'INVALID_VALUE', 'conditions.rules[1].value'],
     [{ field: 'data.a', op: 'eq' }, 'INVALID_VALUE', 'conditions.rules[1].value'],
     [
       { field: 'data.a', op: 'eq', value: 1, extra: 1 },
@@ -231,6 +233,12 @@ describe('validation at save', () => {
     expect(issuesOf('data.a', 'prefix', 1e300)[0]?.message).toBe(
       'must be a non-empty string for prefix',
     );
+  });
+
+  it('refuses a field beside match and rules', () => {
+    expect(parseConditions({ ...valid, extra: 1 })).toEqual({
+      issues: [expect.objectContaining({ reason: 'INVALID_CONDITIONS', path: 'conditions.extra' })],
+    });
   });
 
   it('accepts exactly 20 rules', () => {
