@@ -6,7 +6,11 @@ import {
   readJsonBody,
   readQuery,
 } from '../../lambdas/handlers/http/request';
-import { createHttpHandler, Router } from '../../lambdas/handlers/http/router';
+import {
+  createHttpHandler,
+  MAX_PATH_PARAM_LENGTH,
+  Router,
+} from '../../lambdas/handlers/http/router';
 import { apiGatewayEvent, invoke } from '../support/apigw';
 
 const silent = { info: () => {}, error: () => {} };
@@ -118,6 +122,74 @@ describe('router', () => {
       path: `/subjects/${'x'.repeat(300)}/erase`,
     });
     expect(res).toMatchObject({ status: 400, body: { length: 300 } });
+  });
+
+  it('prefers a literal segment over a parameter of the same method, whichever was added first', async () => {
+    const literal = async () => ({ status: 200, body: { route: 'literal' } });
+    const param = async ({ params }: { params: Record<string, string> }) => ({
+      status: 200,
+      body: { route: 'param', id: params.id },
+    });
+    const routers = [
+      new Router().add('GET', '/items/latest', literal).add('GET', '/items/{id}', param),
+      new Router().add('GET', '/items/{id}', param).add('GET', '/items/latest', literal),
+    ];
+    for (const router of routers) {
+      const items = createHttpHandler(router, { logger: silent });
+      expect((await invoke(items, { method: 'GET', path: '/items/latest' })).body).toEqual({
+        route: 'literal',
+      });
+      expect((await invoke(items, { method: 'GET', path: '/items/it_1' })).body).toEqual({
+        route: 'param',
+        id: 'it_1',
+      });
+    }
+  });
+
+  it('matches no route when a parameter segment is empty', async () => {
+    const res = await invoke(handler, { method: 'POST', path: '/notifications//resend' });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('strips a named stage only when it is the whole first segment of the path', async () => {
+    const products = createHttpHandler(
+      new Router().add('GET', '/products/{id}', async ({ params }) => ({
+        status: 200,
+        body: { id: params.id },
+      })),
+      { logger: silent },
+    );
+    expect(
+      (await invoke(products, { method: 'GET', path: '/products/p_1', stage: 'prod' })).body,
+    ).toEqual({ id: 'p_1' });
+    // A custom domain mapped to the stage hands over the path without the stage in front.
+    const mapped = apiGatewayEvent({ method: 'GET', path: '/products/p_1' });
+    const result = await products({
+      ...mapped,
+      requestContext: { ...mapped.requestContext, stage: 'prod' },
+    });
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(String(result.body))).toEqual({ id: 'p_1' });
+  });
+
+  it('sends no body with a 204 even when the route gives one', async () => {
+    const noContent = createHttpHandler(
+      new Router().add('DELETE', '/x', async () => ({ status: 204, body: { ignored: true } })),
+      { logger: silent },
+    );
+    const res = await invoke(noContent, { method: 'DELETE', path: '/x' });
+    expect(res.status).toBe(204);
+    expect(res.rawBody).toBeUndefined();
+    expect(res.headers['content-type']).toBeUndefined();
+  });
+
+  it('routes an id of exactly 256 characters and treats one of 257 as no route', async () => {
+    const longest = 'x'.repeat(MAX_PATH_PARAM_LENGTH);
+    const exact = await invoke(handler, { method: 'GET', path: `/notifications/${longest}` });
+    expect(exact).toMatchObject({ status: 200, body: { id: longest } });
+    const over = await invoke(handler, { method: 'GET', path: `/notifications/${longest}x` });
+    expect(over.status).toBe(404);
   });
 
   it('treats a malformed percent escape or an overlong id as no route', async () => {
@@ -235,6 +307,15 @@ describe('readJsonBody', () => {
     expect(thrown(() => readJsonBody(body(deep), opts)).code).toBe('VALIDATION_ERROR');
     const ok = `${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`;
     expect(readJsonBody(body(ok), opts)).toBeDefined();
+  });
+
+  it('refuses a key holding an unpaired surrogate, at the object that holds it, and takes a paired one', () => {
+    const lone = thrown(() => readJsonBody(body('{"data":{"\\udc00k":1}}'), opts));
+    expect(lone.code).toBe('VALIDATION_ERROR');
+    expect(lone.details[0].path).toBe('data');
+    expect(readJsonBody(body('{"data":{"\\ud83d\\ude00":1}}'), opts)).toEqual({
+      data: { '\u{1f600}': 1 },
+    });
   });
 
   it('survives hostile nesting far beyond the limit', () => {
