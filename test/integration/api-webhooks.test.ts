@@ -6,7 +6,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DeliveryJob, WebhookDefinition } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
-import { buildRenderContext } from '../../lambdas/core/render-context';
+import { buildRenderContext, sampleEvent } from '../../lambdas/core/render-context';
 import { isValidSigningSecret } from '../../lambdas/core/signing';
 import { DEFAULTS } from '../../lambdas/defaults';
 import type { WebhookStore } from '../../lambdas/ports';
@@ -305,6 +305,36 @@ describe('creating a webhook', () => {
       expect(res.body.error.code).toBe('VALIDATION_ERROR');
       expect(paths(res)).toEqual(['events[1]']);
     }
+    expect(await stores.webhooks.list()).toHaveLength(before);
+  });
+
+  it('takes a tab and U+00A0 inside a header value and refuses U+001F and U+009F, the last C0 and C1 controls', async () => {
+    const { api, stores } = setup();
+    for (const c of ['\t', '\u00a0']) {
+      const res = await api.post('/webhooks', { ...ledger, headers: { 'X-Branch': `a${c}b` } });
+      expect(res.status).toBe(201);
+      expect(res.body.headers).toEqual({ 'X-Branch': `a${c}b` });
+    }
+    const before = (await stores.webhooks.list()).length;
+    for (const c of ['\u001f', '\u009f']) {
+      const res = await api.post('/webhooks', { ...ledger, headers: { 'X-Branch': `a${c}b` } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+      expect(paths(res)).toEqual(['headers.X-Branch']);
+    }
+    expect(await stores.webhooks.list()).toHaveLength(before);
+  });
+
+  it('refuses a header name given twice whichever case comes first, storing nothing', async () => {
+    const { api, stores } = setup();
+    const before = (await stores.webhooks.list()).length;
+    const twice = await api.post('/webhooks', {
+      ...ledger,
+      headers: { 'x-branch': 'a', 'X-Branch': 'b' },
+    });
+    expect(twice.status).toBe(400);
+    expect(twice.body.error.code).toBe('VALIDATION_ERROR');
+    expect(paths(twice)).toEqual(['headers.X-Branch']);
     expect(await stores.webhooks.list()).toHaveLength(before);
   });
 
@@ -977,6 +1007,22 @@ describe('previewing a webhook', () => {
     expect(res.status).toBe(200);
     expect(res.body.url).toBe('https://x.example/ORDER_PLACED');
     expect(JSON.parse(res.body.body)).toMatchObject({ type: 'ORDER_PLACED', data: {} });
+  });
+
+  it('renders a webhook of "*" with the sample type, and one of "*" and a type with that type', async () => {
+    const { api } = setup();
+    const url = 'https://x.example/{{ event.type }}';
+    const wildcard = await api.post('/webhooks', { name: 'w', events: ['*'], url });
+    const sample = await api.request({
+      method: 'POST',
+      path: `/webhooks/${wildcard.body.id}/preview`,
+    });
+    expect(sample.status).toBe(200);
+    expect(sample.body.url).toBe(`https://x.example/${sampleEvent().type}`);
+    const mixed = await api.post('/webhooks', { name: 'm', events: ['*', 'ORDER_PLACED'], url });
+    const typed = await api.request({ method: 'POST', path: `/webhooks/${mixed.body.id}/preview` });
+    expect(typed.status).toBe(200);
+    expect(typed.body.url).toBe('https://x.example/ORDER_PLACED');
   });
 
   it('answers TEMPLATE_ERROR when a strict template misses a variable, 400 for a bad event, 404 for an unknown webhook', async () => {
