@@ -146,6 +146,27 @@ describe('router', () => {
     }
   });
 
+  it('prefers the route whose first literal segment comes earlier when two of one method match', async () => {
+    const reports = createHttpHandler(
+      new Router()
+        .add('GET', '/reports/{id}/summary', async () => ({
+          status: 200,
+          body: { route: 'summary' },
+        }))
+        .add('GET', '/reports/daily/{part}', async () => ({
+          status: 200,
+          body: { route: 'daily' },
+        })),
+      { logger: silent },
+    );
+    expect((await invoke(reports, { method: 'GET', path: '/reports/daily/summary' })).body).toEqual(
+      { route: 'daily' },
+    );
+    expect((await invoke(reports, { method: 'GET', path: '/reports/r_1/summary' })).body).toEqual({
+      route: 'summary',
+    });
+  });
+
   it('matches no route when a parameter segment is empty', async () => {
     const res = await invoke(handler, { method: 'POST', path: '/notifications//resend' });
     expect(res.status).toBe(404);
