@@ -690,6 +690,20 @@ describe('replacing a webhook', () => {
     }
   });
 
+  it('refuses createdAt or updatedAt sent back as anything but a string, writing nothing', async () => {
+    const { api } = setup();
+    const first = await created(api);
+    for (const key of ['createdAt', 'updatedAt']) {
+      for (const value of [5, null]) {
+        const bad = await api.put(`/webhooks/${first.id}`, { ...ledger, [key]: value });
+        expect(bad.status).toBe(400);
+        expect(bad.body.error.code).toBe('VALIDATION_ERROR');
+        expect(paths(bad)).toEqual([key]);
+      }
+    }
+    expect((await api.get(`/webhooks/${first.id}`)).body.version).toBe(first.version);
+  });
+
   it('answers 404 for an unknown id and validates like create', async () => {
     const { api } = setup();
     expect((await api.put('/webhooks/wh_nope', ledger)).status).toBe(404);
