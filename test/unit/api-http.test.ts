@@ -1,5 +1,21 @@
-import { ConflictError, NotFoundError, ValidationError } from '../../lambdas/core/errors';
-import { errorResponse } from '../../lambdas/handlers/http/errors';
+import {
+  ConflictError,
+  ErasedError,
+  InvalidConditionsError,
+  InvalidCursorError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ReservedEventTypeError,
+  TemplateError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  WebhookDisabledError,
+} from '../../lambdas/core/errors';
+import {
+  errorResponse,
+  InvalidJsonError,
+  MethodNotAllowedError,
+} from '../../lambdas/handlers/http/errors';
 import {
   MAX_JSON_DEPTH,
   readEmptyBody,
@@ -398,6 +414,45 @@ describe('errorResponse', () => {
     });
     expect(errorResponse(new NotFoundError('x'), silent).status).toBe(404);
     expect(errorResponse(new ConflictError('x'), silent).status).toBe(409);
+  });
+
+  it('answers each documented error code with its documented status', () => {
+    const answers = [
+      new ValidationError('x'),
+      new InvalidJsonError('x'),
+      new InvalidCursorError('x'),
+      new TemplateError('x'),
+      new ReservedEventTypeError('x'),
+      new InvalidConditionsError('x'),
+      new NotFoundError('x'),
+      new MethodNotAllowedError('x', ['GET', 'PUT']),
+      new ConflictError('x'),
+      new ErasedError('x', 'POST', 'example.test'),
+      new WebhookDisabledError('x'),
+      new PayloadTooLargeError('x'),
+      new UnsupportedMediaTypeError('x'),
+    ].map((err) => {
+      const res = errorResponse(err, silent);
+      return [res.body.error.code, res.status];
+    });
+    expect(answers).toEqual([
+      ['VALIDATION_ERROR', 400],
+      ['INVALID_JSON', 400],
+      ['INVALID_CURSOR', 400],
+      ['TEMPLATE_ERROR', 400],
+      ['RESERVED_EVENT_TYPE', 400],
+      ['INVALID_CONDITIONS', 400],
+      ['NOT_FOUND', 404],
+      ['METHOD_NOT_ALLOWED', 405],
+      ['CONFLICT', 409],
+      ['ERASED', 409],
+      ['WEBHOOK_DISABLED', 409],
+      ['PAYLOAD_TOO_LARGE', 413],
+      ['UNSUPPORTED_MEDIA_TYPE', 415],
+    ]);
+    expect(errorResponse(new MethodNotAllowedError('x', ['GET', 'PUT']), silent).headers).toEqual({
+      allow: 'GET, PUT',
+    });
   });
 
   it('turns anything else into a logged 500 without detail', () => {
