@@ -711,6 +711,10 @@ describe('replacing a webhook', () => {
     const bad = await api.put(`/webhooks/${first.id}`, { ...ledger, method: 'DELETE', extra: 1 });
     expect(bad.status).toBe(400);
     expect(paths(bad).sort()).toEqual(['extra', 'method']);
+    // An empty id is a problem of the body, named with the others before any lookup.
+    const emptyId = await api.put('/webhooks/wh_nope', { ...ledger, id: '', method: 'DELETE' });
+    expect(emptyId.status).toBe(400);
+    expect(paths(emptyId).sort()).toEqual(['id', 'method']);
   });
 
   it('lets exactly one of two concurrent replaces at the same version win; the other gets 409', async () => {
