@@ -133,6 +133,31 @@ describe('rotation', () => {
     expect(signatureHeader(def, 'ntf_A', T0, body)!.split(' ')).toHaveLength(5);
   });
 
+  it('keeps the keys the latest rotations replaced when it drops older ones', () => {
+    let def = base({ signingSecret: generateSigningSecret() });
+    const replaced: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      replaced.push(def.signingSecret!);
+      def = { ...def, ...rotateSigningKey(def, hours(i), 24)!.fields };
+    }
+    const headers = sendTimeHeaders(def, 'ntf_A', hours(6), body);
+    for (const secret of replaced.slice(2)) expect(verifiesWith(secret, headers)).toBe(true);
+    for (const secret of replaced.slice(0, 2)) expect(verifiesWith(secret, headers)).toBe(false);
+  });
+
+  it('drops the keys whose grace period has ended', () => {
+    const expired = generateSigningSecret();
+    const current = generateSigningSecret();
+    const def = base({
+      signingSecret: current,
+      retiredSigningKeys: [{ expiresAt: hours(-1).toISOString(), secret: expired }],
+    });
+    const rotated = rotateSigningKey(def, T0, 24)!;
+    expect(rotated.fields.retiredSigningKeys).toEqual([
+      { expiresAt: hours(24).toISOString(), secret: current },
+    ]);
+  });
+
   it('is refused for a webhook that does not sign', () => {
     expect(rotateSigningKey(base({}), T0, 24)).toBeUndefined();
   });
