@@ -232,6 +232,97 @@ describe('signing keys', () => {
     expect(after.body.signingGraceUntil).toBe(new Date(at + 168 * HOUR).toISOString());
   });
 
+  it('rotates with the default 24-hour grace period when the request has no body, and at once with graceHours 0', async () => {
+    const at = Date.now();
+    const api = apiAt(at);
+    const created = await api.post('/webhooks', {
+      name: 'grace-default',
+      events: ['*'],
+      url: `${receiver.url}/grace-default`,
+      signingSecret: 'generate',
+    });
+    const path = `/webhooks/${created.body.id}/signing-secrets/rotate`;
+    const noBody = await api.post(path);
+    expect(noBody.status).toBe(200);
+    expect((await api.get(`/webhooks/${created.body.id}`)).body.signingGraceUntil).toBe(
+      new Date(at + 24 * HOUR).toISOString(),
+    );
+
+    const immediate = await api.post(path, { graceHours: 0 });
+    expect(immediate.status).toBe(200);
+    const req = await deliver(created.body.id);
+    expect(libraryAccepts(immediate.body.secret, req)).toBe(true);
+    expect(libraryAccepts(noBody.body.secret, req)).toBe(false);
+    // The first secret's grace period from the earlier rotation goes on.
+    expect(libraryAccepts(created.body.signingSecret, req)).toBe(true);
+  });
+
+  it('a replace with signing null stops signing', async () => {
+    const api = apiAt(Date.now());
+    const target = { name: 'unsigning', events: ['*'], url: `${receiver.url}/unsigning` };
+    const created = await api.post('/webhooks', { ...target, signing: { scheme: 'ed25519' } });
+    expect(created.body.publicKey).toMatch(/^whpk_/);
+
+    const saved = await api.put(`/webhooks/${created.body.id}`, { ...target, signing: null });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ signing: null, publicKey: null, signingSecret: null });
+    expect((await harness.webhooks.get(created.body.id))?.signingKey).toBeUndefined();
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toBeUndefined();
+  });
+
+  it('a replace with signingSecret "generate" turns an ed25519 webhook into an HMAC one', async () => {
+    const api = apiAt(Date.now());
+    const target = { name: 'to-hmac', events: ['*'], url: `${receiver.url}/to-hmac` };
+    const created = await api.post('/webhooks', { ...target, signing: { scheme: 'ed25519' } });
+
+    const saved = await api.put(`/webhooks/${created.body.id}`, {
+      ...target,
+      signingSecret: 'generate',
+    });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({ signing: null, publicKey: null });
+    const secret = saved.body.signingSecret as string;
+    expect(secret).toMatch(/^whsec_/);
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toMatch(/^v1,\S+$/);
+    expect(libraryAccepts(secret, req)).toBe(true);
+  });
+
+  it('switching an HMAC webhook in a grace period to ed25519 by editing what GET showed ends the secrets at once', async () => {
+    const api = apiAt(Date.now());
+    const created = await api.post('/webhooks', {
+      name: 'to-ed25519',
+      events: ['*'],
+      url: `${receiver.url}/to-ed25519`,
+      signingSecret: 'generate',
+    });
+    const rotated = await api.post(`/webhooks/${created.body.id}/signing-secrets/rotate`, {
+      graceHours: 24,
+    });
+    const got = await api.get(`/webhooks/${created.body.id}`);
+    expect(got.body.signingSecret).toBe('whsec_***');
+
+    const saved = await api.put(`/webhooks/${created.body.id}`, {
+      ...got.body,
+      signing: { scheme: 'ed25519' },
+    });
+    expect(saved.status).toBe(200);
+    expect(saved.body).toMatchObject({
+      signing: { scheme: 'ed25519' },
+      signingSecret: null,
+      signingGraceUntil: null,
+    });
+    const stored = await harness.webhooks.get(created.body.id);
+    expect(stored?.signingSecret).toBeUndefined();
+    expect(stored?.retiredSigningKeys).toBeUndefined();
+    const req = await deliver(created.body.id);
+    expect(req.headers['webhook-signature']).toMatch(/^v1a,\S+$/);
+    expect(ed25519Accepts(saved.body.publicKey, req)).toBe(true);
+    expect(libraryAccepts(created.body.signingSecret, req)).toBe(false);
+    expect(libraryAccepts(rotated.body.secret, req)).toBe(false);
+  });
+
   it('refuses a rotation without a key (409), a grace period over a week and both ways of signing (400)', async () => {
     const api = apiAt(Date.now());
     const plain = await api.post('/webhooks', {
