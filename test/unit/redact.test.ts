@@ -65,11 +65,42 @@ describe('redacting a webhook’s secrets from what a receiver sent back', () =>
   });
 });
 
+describe('redacting a password with HTML-special characters whose Basic credential has + and / in base64', () => {
+  const tricky = "O'Hara & <co> ÿ~????";
+  const credential = Buffer.from(`svc:${tricky}`).toString('base64');
+  const trickyNeedles = secretNeedles({
+    auth: { type: 'basic', username: 'svc', password: tricky },
+  });
+
+  it('arranges a credential whose base64 has +, / and padding', () => {
+    expect(credential).toMatch(/\+.*\/.*=$/);
+  });
+
+  it.each([
+    ['the Basic credential in clear', `svc:${tricky}`],
+    ['the Basic credential unpadded', credential.replace(/=+$/, '')],
+    ['the Basic credential as base64url', Buffer.from(`svc:${tricky}`).toString('base64url')],
+    ['the Basic credential with JSON-escaped slashes', credential.replaceAll('/', '\\/')],
+    ['the Basic credential URL-encoded', encodeURIComponent(credential)],
+    ['the password HTML-escaped with &#39;', 'O&#39;Hara &amp; &lt;co&gt; ÿ~????'],
+    ['the password HTML-escaped with &#x27;', 'O&#x27;Hara &amp; &lt;co&gt; ÿ~????'],
+  ])('replaces %s whole', (_name, form) => {
+    expect(redactSecrets(`{"echo": "${form}", "ok": true}`, trickyNeedles)).toBe(
+      `{"echo": "${REDACTED}", "ok": true}`,
+    );
+  });
+});
+
 describe('the redactor of a definition', () => {
   it('redacts as redactSecrets does, built once per definition object', () => {
     const def = { auth: { type: 'basic' as const, username: 'u', password: 'hunter22' } };
     expect(redactorFor(def)).toBe(redactorFor(def));
     expect(redactorFor(def)('pw=hunter22; cut: hunt')).toBe(`pw=${REDACTED}; cut: ${REDACTED}`);
     expect(redactorFor({})('hunter22')).toBe('hunter22');
+  });
+
+  it('redacts an excerpt cut one character before the end of a secret', () => {
+    const def = { auth: { type: 'basic' as const, username: 'u', password: 'hunter22' } };
+    expect(redactorFor(def)('cut: hunter2')).toBe(`cut: ${REDACTED}`);
   });
 });
