@@ -18,6 +18,14 @@ describe('ids', () => {
     for (const id of ids) expect(id).toMatch(new RegExp(`^wh_${BASE32}{26}$`));
   });
 
+  it('draws webhook ids from all 32 characters of the alphabet', () => {
+    const seen = new Set(
+      Array.from({ length: 1000 }, newWebhookId).flatMap((id) => [...id.slice(3)]),
+    );
+
+    expect([...seen].sort().join('')).toBe('0123456789ABCDEFGHJKMNPQRSTVWXYZ');
+  });
+
   it('makes event and job ids that sort by creation, also within one millisecond', () => {
     const events = Array.from({ length: 2000 }, newEventId);
     const jobs = Array.from({ length: 50 }, newJobId);
@@ -37,6 +45,10 @@ describe('ids', () => {
     expect(ulidTime(id)).toBeGreaterThanOrEqual(before);
     expect(ulidTime(id)).toBeLessThanOrEqual(after);
     expect(ulid()).toMatch(new RegExp(`^${BASE32}{26}$`));
+  });
+
+  it('refuses to read a time from an id that is not a ULID', () => {
+    expect(() => ulidTime('evt_01ARZ3NDEU')).toThrow('not a ULID: evt_01ARZ3NDEU');
   });
 
   it('derives notification ids deterministically from webhook and event id', () => {
