@@ -1,4 +1,4 @@
-import { deflateRawSync } from 'node:zlib';
+import { brotliCompressSync, deflateRawSync } from 'node:zlib';
 import {
   PACK_THRESHOLD_BYTES,
   PACKING_BROTLI_JSON,
@@ -34,6 +34,15 @@ describe('packing a rendered request', () => {
     expect(packRequest(small)).toBeUndefined();
   });
 
+  it('packs from PACK_THRESHOLD_BYTES of JSON on', () => {
+    const base = requestJson(request('')).length;
+    const at = request('a'.repeat(PACK_THRESHOLD_BYTES - base));
+    const under = request('a'.repeat(PACK_THRESHOLD_BYTES - base - 1));
+    expect(requestJson(at).length).toBe(PACK_THRESHOLD_BYTES);
+    expect(packRequest(at)?.packing).toBe(PACKING_BROTLI_JSON);
+    expect(packRequest(under)).toBeUndefined();
+  });
+
   it('keeps any string exactly, lone surrogates and NUL included', () => {
     const odd = request(`\ud800 \udfff \u0000 😀 ${'ab'.repeat(200)}`);
     const packed = packRequest(odd)!;
@@ -62,5 +71,21 @@ describe('packing a rendered request', () => {
     expect(() => unpackRequest(PACKING_BROTLI_JSON, Buffer.from('not brotli'))).toThrow();
     // Another packing's bytes are not this one's.
     expect(() => unpackRequest(PACKING_DEFLATE_JSON, packed.bytes)).toThrow();
+  });
+
+  it.each([
+    ['three elements', ['POST', 'https://x.example/', {}]],
+    ['five elements', ['POST', 'https://x.example/', {}, 'b', 'extra']],
+    ['no method', [null, 'https://x.example/', {}, 'b']],
+    ['no url', ['POST', 7, {}, 'b']],
+    ['headers that are not an object', ['POST', 'https://x.example/', 'h', 'b']],
+    ['null headers', ['POST', 'https://x.example/', null, 'b']],
+    ['a body that is not a string', ['POST', 'https://x.example/', {}, 7]],
+    ['an object', { method: 'POST' }],
+  ])('refuses stored JSON with %s as not a packed request', (_name, value) => {
+    const bytes = brotliCompressSync(Buffer.from(JSON.stringify(value), 'utf8'));
+    expect(() => unpackRequest(PACKING_BROTLI_JSON, bytes)).toThrow(
+      'stored request is not a packed request',
+    );
   });
 });
