@@ -2,6 +2,8 @@ import {
   DICTIONARY_BUCKET_SECONDS,
   DICTIONARY_ID_PREFIX,
   deflateDictionary,
+  dictionaryItemsOf,
+  dictionaryOfItem,
   dictionaryRef,
   MAX_DICTIONARY_BYTES,
   templateDictionary,
@@ -73,6 +75,18 @@ describe('compression dictionaries of stored requests', () => {
     expect(long.toString('utf8').endsWith('THE END"]')).toBe(true);
   });
 
+  it('has one from 64 bytes of static text on', () => {
+    const bare = { ...definition, url: '{{ data.url }}', headers: {}, body: '' };
+    const base = templateDictionary(bare);
+    expect(base).toBeUndefined();
+    const length = Buffer.byteLength(
+      JSON.stringify(['POST', '', { 'Content-Type': 'application/json' }, '']),
+    );
+    const at = templateDictionary({ ...bare, body: 'x'.repeat(64 - length) });
+    expect(at?.length).toBe(64);
+    expect(templateDictionary({ ...bare, body: 'x'.repeat(63 - length) })).toBeUndefined();
+  });
+
   it('packs a rendered request smaller than Brotli alone, and it unpacks exactly with the same dictionary only', () => {
     const stored = templateDictionary(definition)!;
     for (const n of [1, 2, 77]) {
@@ -131,5 +145,28 @@ describe('compression dictionaries of stored requests', () => {
     expect(next.expiresAt).toBe(start + 2 * DICTIONARY_BUCKET_SECONDS);
     const other = templateDictionary({ ...definition, headers: {} })!;
     expect(dictionaryRef(other, start).ref).not.toBe(first.ref);
+  });
+
+  it('gives what unpacks an item read by a scan, and names a dictionary the scan did not return', () => {
+    const stored = templateDictionary(definition)!;
+    const { id, request } = rendered(5);
+    const ref = dictionaryRef(stored, 700 * DICTIONARY_BUCKET_SECONDS);
+    const packed = packRequest(request, { bytes: deflateDictionary(stored, id), refBytes: 20 })!;
+    const item = {
+      id: { S: id },
+      packing: { S: packed.packing },
+      request: { B: packed.bytes },
+      dict: { S: ref.ref },
+    };
+    const dictionaryItem = { id: { S: ref.itemId }, dictionary: { B: stored } };
+    const dictionaries = dictionaryItemsOf([item, dictionaryItem]);
+    expect([...dictionaries.keys()]).toEqual([ref.itemId]);
+    expect(
+      unpackRequest(packed.packing, packed.bytes, dictionaryOfItem(item, dictionaries)),
+    ).toEqual(request);
+    expect(dictionaryOfItem({ id: { S: id } }, dictionaries)).toBeUndefined();
+    expect(() => dictionaryOfItem(item, new Map())).toThrow(
+      `dictionary ${ref.ref} is not among the items given`,
+    );
   });
 });
