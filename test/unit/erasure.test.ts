@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { PACK_THRESHOLD_BYTES } from '../../lambdas/adapters/payload-packing';
+import { payloadItem } from '../../lambdas/adapters/dynamo-payload-store';
+import { PACK_THRESHOLD_BYTES, requestJson } from '../../lambdas/adapters/payload-packing';
 import {
   isSealedPayload,
   openSealedPayload,
@@ -110,6 +111,29 @@ describe('a stored request about a subject', () => {
       host: '',
     });
     expect((await openSealedPayload(item, async () => key)).url).toBe(SMALL.url);
+  });
+
+  it('keeps no host in clear when the URL does not parse', async () => {
+    const request = { ...SMALL, url: 'Alice Forgettable A-7301' };
+    const item = sealedPayloadItem(ID, request, 2_000_000_000, { keyId, key });
+    expect(item.host).toEqual({ S: '' });
+    for (const text of PLAINTEXT) expect(itemText(item)).not.toContain(text);
+    expect((await openSealedPayload(item, async () => key)).url).toBe(request.url);
+  });
+
+  it('names the dictionary offered only when the request was packed with it', () => {
+    // Naming the dictionary costs more than it could save: Brotli alone, or the plain JSON.
+    const dictionary = { ref: 'dictdictdict.700', bytes: requestJson(LARGE), refBytes: 5_000 };
+    for (const request of [SMALL, LARGE]) {
+      const sealed = sealedPayloadItem(ID, request, 2_000_000_000, { keyId, key }, dictionary);
+      const plain = payloadItem(ID, request, 2_000_000_000, dictionary);
+      expect(sealed.dict).toBeUndefined();
+      expect(plain.dict).toBeUndefined();
+    }
+    const paying = { ...dictionary, refBytes: 16 };
+    const sealed = sealedPayloadItem(ID, LARGE, 2_000_000_000, { keyId, key }, paying);
+    expect(sealed).toMatchObject({ sealedFormat: { S: 'zd/json' }, dict: { S: paying.ref } });
+    expect(payloadItem(ID, LARGE, 2_000_000_000, paying).dict).toEqual({ S: paying.ref });
   });
 
   it('becomes unreadable once its subject is erased; the other subjects and later events are not', async () => {
