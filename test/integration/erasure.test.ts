@@ -6,9 +6,14 @@
  * and later events are untouched, and the erasure is recorded without the data. A retry or a
  * repeated delivery job that meets an erased request sends nothing and ends FAILED (ERASED).
  */
-import { GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoPayloadStore } from '../../lambdas/adapters/dynamo-stores';
-import { DynamoSubjectKeyStore, KEY_CACHE_MS } from '../../lambdas/adapters/subject-keys';
+import { DynamoSubjectKeyStore } from '../../lambdas/adapters/subject-keys';
 import { MAX_SUBJECT_LENGTH } from '../../lambdas/core/events';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { DeliveryJob } from '../../lambdas/core/model';
@@ -385,12 +390,36 @@ describe('erasure by subject', () => {
     await eraser.erase(subject, 'operator', new Date(now));
     expect(await eraser.keyById(before.keyId)).toBeUndefined();
 
-    now += KEY_CACHE_MS - 1;
+    // Writers keep a subject's key for 60 s (README, "Keys and cost").
+    now += 60_000 - 1;
     expect((await writer.keyFor(subject)).keyId).toBe(before.keyId);
     now += 1;
     const after = await writer.keyFor(subject);
     expect(after.keyId).not.toBe(before.keyId);
     expect(await eraser.keyById(after.keyId)).toEqual(after.key);
+  });
+
+  it('a writer that loses the race to make the first key of a subject seals with the key the winner stored', async () => {
+    const s = standIns();
+    const cipher = standInCipher(s);
+    const subject = `race-${Date.now()}`;
+    const winner = new DynamoSubjectKeyStore(s.clients.dynamo, s.tables.subjectKeys, cipher);
+    let won: { keyId: string; key: Buffer } | undefined;
+    // The loser has read that there is no key yet; the winner makes it before the loser writes.
+    const racing = {
+      send: async (command: Parameters<DynamoDBClient['send']>[0]) => {
+        if (command instanceof TransactWriteItemsCommand && won === undefined)
+          won = await winner.keyFor(subject);
+        return s.clients.dynamo.send(command);
+      },
+    } as unknown as DynamoDBClient;
+    const loser = new DynamoSubjectKeyStore(racing, s.tables.subjectKeys, cipher);
+
+    const got = await loser.keyFor(subject);
+    expect(won).toBeDefined();
+    expect(got.keyId).toBe(won!.keyId);
+    expect(got.key.equals(won!.key)).toBe(true);
+    expect((await winner.keyById(got.keyId))!.equals(got.key)).toBe(true);
   });
 
   it('a request that failed to render leaves nothing of the event behind: its failureDetail quotes no data, before or after the erasure', async () => {
