@@ -13,7 +13,7 @@ import {
 } from '../../lambdas/adapters/payload-packing';
 import { notificationIdFor } from '../../lambdas/core/ids';
 import type { Notification, RenderedRequest } from '../../lambdas/core/model';
-import { apiHandlerFor, storesFor } from '../support/api-harness';
+import { apiHandlerFor, storesFor, subjectKeysFor } from '../support/api-harness';
 import { client } from '../support/apigw';
 import { useStandIns } from '../support/standins';
 
@@ -119,6 +119,25 @@ describe('stored requests are packed', () => {
     const read = await store.get('ntf_PACKED1');
     expect(read).toEqual(loanRequest);
     expect(Object.keys(read?.headers ?? {})).toEqual(Object.keys(loanRequest.headers));
+  });
+
+  it('without subject keys refuses a request about a subject, to write or to read, rather than storing it in clear', async () => {
+    const s = standIns();
+    const sealing = new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads, subjectKeysFor(s));
+    const bare = new DynamoPayloadStore(s.clients.dynamo, s.tables.payloads);
+    const needsKeys = 'a request about a subject needs subject keys';
+
+    await expect(bare.putOnce('ntf_SUBJECT1', loanRequest, EXPIRES, 'client-1')).rejects.toThrow(
+      needsKeys,
+    );
+    const unwritten = await s.clients.dynamo.send(
+      new GetItemCommand({ TableName: s.tables.payloads, Key: { id: { S: 'ntf_SUBJECT1' } } }),
+    );
+    expect(unwritten.Item).toBeUndefined();
+
+    expect(await sealing.putOnce('ntf_SUBJECT2', loanRequest, EXPIRES, 'client-1')).toBe('created');
+    await expect(bare.get('ntf_SUBJECT2')).rejects.toThrow(needsKeys);
+    expect(await sealing.get('ntf_SUBJECT2')).toEqual(loanRequest);
   });
 
   it('keeps a small request plain and any text exactly, lone surrogates included', async () => {
