@@ -18,7 +18,7 @@ import {
 import type { SQSEvent } from 'aws-lambda';
 import { listen } from '../../local/listen';
 import { type SqsJournal, startSqsJournal } from '../../local/sqs-journal';
-import { startSqsPoller } from '../../local/sqs-poller';
+import { type SqsPoller, type SqsPollerOptions, startSqsPoller } from '../../local/sqs-poller';
 import { type StandIns, standInNames, startStandIns } from '../../local/standins';
 import { eventually } from '../support/eventually';
 
@@ -28,6 +28,29 @@ interface Run {
   standIns: StandIns;
   journal: SqsJournal;
   client: SQSClient;
+}
+
+/** A poller of the run's delivery queue, as Lambda's event source mapping would be. */
+function pollerOf(
+  run: Run,
+  opts: Omit<SqsPollerOptions, 'client' | 'queueUrl' | 'queueArn' | 'region'>,
+): SqsPoller {
+  return startSqsPoller({
+    client: run.client,
+    queueUrl: run.standIns.queueUrl,
+    queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
+    region: run.standIns.region,
+    ...opts,
+  });
+}
+
+/** A promise that holds a handler until `release` is called. */
+function gate(): { released: Promise<void>; release: () => void } {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { released, release };
 }
 
 describe('local delivery queue (journal + pollers)', () => {
@@ -87,11 +110,7 @@ describe('local delivery queue (journal + pollers)', () => {
   it('hands batches to the handler as SQS events, deletes what succeeded and redelivers what failed', async () => {
     const run = await startRun(tempDir());
     const seen: SQSEvent['Records'] = [];
-    const poller = startSqsPoller({
-      client: run.client,
-      queueUrl: run.standIns.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
-      region: run.standIns.region,
+    const poller = pollerOf(run, {
       pollers: 2,
       waitTimeSeconds: 1,
       handler: async (event) => {
@@ -137,15 +156,8 @@ describe('local delivery queue (journal + pollers)', () => {
     const heldA = new Set<string>();
     let mostHeldA = 0;
     let heldAWhenBArrived = -1;
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const poller = startSqsPoller({
-      client: run.client,
-      queueUrl: run.standIns.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
-      region: run.standIns.region,
+    const { released, release } = gate();
+    const poller = pollerOf(run, {
       pollers: 4,
       waitTimeSeconds: 1,
       handler: async (event) => {
@@ -199,15 +211,8 @@ describe('local delivery queue (journal + pollers)', () => {
   it('hands the next batch to the group served least recently, not to the one that arrived first', async () => {
     const run = await startRun(tempDir());
     const served: string[] = [];
-    let release: () => void = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const poller = startSqsPoller({
-      client: run.client,
-      queueUrl: run.standIns.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
-      region: run.standIns.region,
+    const { released, release } = gate();
+    const poller = pollerOf(run, {
       pollers: 1,
       readers: 1,
       batchSize: 1,
@@ -300,11 +305,7 @@ describe('local delivery queue (journal + pollers)', () => {
       new SendMessageCommand({ QueueUrl: first.standIns.queueUrl, MessageBody: 'delivered' }),
     );
     // Consume and acknowledge the first one before sending the rest.
-    const consumed = startSqsPoller({
-      client: first.client,
-      queueUrl: first.standIns.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
-      region: 'us-east-1',
+    const consumed = pollerOf(first, {
       pollers: 1,
       waitTimeSeconds: 1,
       handler: async () => ({ batchItemFailures: [] }),
@@ -401,11 +402,7 @@ describe('local delivery queue (journal + pollers)', () => {
   it('fails the whole batch when the handler throws or names a message that is not in it', async () => {
     const run = await startRun(tempDir());
     const seen: string[] = [];
-    const poller = startSqsPoller({
-      client: run.client,
-      queueUrl: run.standIns.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:webhooks-delivery',
-      region: run.standIns.region,
+    const poller = pollerOf(run, {
       pollers: 1,
       waitTimeSeconds: 1,
       handler: async (event) => {

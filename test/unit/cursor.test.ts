@@ -25,6 +25,30 @@ const resume: Resume = {
   drained: Uint8Array.of(0b10100101),
 };
 
+/** `count` notifications of webhook wh_a, type T, one second apart from 10:00:00. */
+async function seed(
+  store: MemoryNotificationStore,
+  count: number,
+  status: 'SENT' | 'FAILED',
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await store.create(
+      {
+        id: `ntf_0000000000000000000000000${i}`,
+        webhookId: 'wh_a',
+        eventId: `evt_${i}`,
+        eventType: 'T',
+        createdAt: `2026-11-28T10:00:0${i}.000Z`,
+        status,
+        failureReason: status === 'FAILED' ? 'TIMEOUT' : null,
+        attempts: [],
+        nextAttemptAt: null,
+      },
+      2_000_000_000,
+    );
+  }
+}
+
 function refusal(run: () => unknown): unknown {
   try {
     run();
@@ -188,22 +212,7 @@ describe('pagination cursors', () => {
     const shared = fixedCursorKey();
     const a = new MemoryNotificationStore(shared);
     const other = new MemoryNotificationStore(fixedCursorKey());
-    for (let i = 0; i < 3; i++) {
-      await a.create(
-        {
-          id: `ntf_0000000000000000000000000${i}`,
-          webhookId: 'wh_a',
-          eventId: `evt_${i}`,
-          eventType: 'T',
-          createdAt: `2026-11-28T10:00:0${i}.000Z`,
-          status: 'SENT',
-          failureReason: null,
-          attempts: [],
-          nextAttemptAt: null,
-        },
-        2_000_000_000,
-      );
-    }
+    await seed(a, 3, 'SENT');
     const page = await a.list({ webhookId: 'wh_a', limit: 1 });
     expect(
       (await a.list({ webhookId: 'wh_a', limit: 1, cursor: page.nextCursor! })).items,
@@ -225,22 +234,7 @@ describe('a cursor handed back with another query', () => {
   };
   let cursor: string;
   beforeAll(async () => {
-    for (let i = 0; i < 4; i++) {
-      await store.create(
-        {
-          id: `ntf_0000000000000000000000000${i}`,
-          webhookId: 'wh_a',
-          eventId: `evt_${i}`,
-          eventType: 'T',
-          createdAt: `2026-11-28T10:00:0${i}.000Z`,
-          status: 'FAILED',
-          failureReason: 'TIMEOUT',
-          attempts: [],
-          nextAttemptAt: null,
-        },
-        2_000_000_000,
-      );
-    }
+    await seed(store, 4, 'FAILED');
     cursor = (await store.list({ ...query, limit: 1 })).nextCursor!;
     expect(cursor).toEqual(expect.any(String));
   });
