@@ -165,6 +165,26 @@ describe('operating the platform in the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
   });
 
+  test('a new page gives its heading the keyboard as it appears, not a frame later', async () => {
+    await page.goto(`${local.url}/console/#/overview`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    // Read in the task that renders the new page: a key pressed right after navigating lands on
+    // the new page's heading, never on what had focus before.
+    const focusedAfter = async (hash: string) =>
+      page.evaluate(`(async () => {
+        const changed = new Promise((resolve) => addEventListener('hashchange', resolve, { once: true }));
+        location.hash = ${JSON.stringify(hash)};
+        await changed;
+        await Promise.resolve();
+        const active = document.activeElement;
+        return active?.tagName + ' ' + active?.textContent?.trim();
+      })()`);
+
+    expect(await focusedAfter('#/history')).toBe('H1 History');
+    expect(await focusedAfter('#/no-such-page')).toBe('H1 Page not found');
+    await hasTitle(page, 'Page not found');
+  });
+
   test('a resend of a notification that waits for a paused webhook says it waits too', async () => {
     const first = (await api.get(`/notifications?webhookId=${pausedId}&limit=1`)).body.items[0];
     await page.goto(`${local.url}/console/#/notifications/${first.id}`);

@@ -1,6 +1,13 @@
 /** Small pieces every page uses: the API context, loading state, errors, times, badges. */
 import { type ComponentChildren, createContext } from 'preact';
-import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks';
+import {
+  useCallback,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+} from 'preact/hooks';
 import { type ApiClient, ApiError } from '../api/client';
 
 export const Api = createContext<ApiClient | null>(null);
@@ -124,9 +131,10 @@ export function Page({
   children: ComponentChildren;
 }) {
   const h = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
+  // Screen readers and keyboards land on the new page's heading as it appears, not a frame
+  // later: a key pressed right after navigating never reaches what had focus before.
+  useLayoutEffect(() => {
     document.title = `${title} · Webhooks console`;
-    // Screen readers and keyboards land on the new page's heading.
     h.current?.focus();
   }, [title]);
   return (
