@@ -44,6 +44,20 @@ function pollerOf(
   });
 }
 
+/** Up to 10 messages of `queueUrl` with all their attributes, long-polling `waitTimeSeconds`. */
+async function receive(client: SQSClient, queueUrl: string, waitTimeSeconds = 1) {
+  const out = await client.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: waitTimeSeconds,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  return out.Messages ?? [];
+}
+
 /** A promise that holds a handler until `release` is called. */
 function gate(): { released: Promise<void>; release: () => void } {
   let release: () => void = () => {};
@@ -274,17 +288,9 @@ describe('local delivery queue (journal + pollers)', () => {
       );
       // fauxqs has the message and answered the send; that answer is held on its way back.
       await eventually(() => ((relay?.heldSends() ?? 0) > 0 ? true : undefined), 20_000);
-      const received = await run.client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 5,
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
+      const messages = await receive(run.client, queueUrl, 5);
       const { MessageId } = await sent;
 
-      const messages = received.Messages ?? [];
       expect(messages.map((m) => [m.MessageId, m.Body, m.Attributes?.MessageGroupId])).toEqual([
         [MessageId, 'grouped', 'G'],
       ]);
@@ -329,24 +335,13 @@ describe('local delivery queue (journal + pollers)', () => {
 
     const second = await startRun(dataDir);
     const replayed = await second.journal.replay();
-    const received = await second.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: second.standIns.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageAttributeNames: ['All'],
-        MessageSystemAttributeNames: ['All'],
-      }),
-    );
+    const received = await receive(second.client, second.standIns.queueUrl);
 
     expect(replayed).toEqual({ [names.queue]: 2 });
-    expect((received.Messages ?? []).map((m) => m.Body).sort()).toEqual(['owed-1', 'owed-2']);
+    expect(received.map((m) => m.Body).sort()).toEqual(['owed-1', 'owed-2']);
     // Owed at the restart, they come back as redeliveries (whoever held them died with the run).
-    expect(received.Messages?.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual([
-      '2',
-      '2',
-    ]);
-    const withAttribute = received.Messages?.find((m) => m.Body === 'owed-1');
+    expect(received.map((m) => m.Attributes?.ApproximateReceiveCount)).toEqual(['2', '2']);
+    const withAttribute = received.find((m) => m.Body === 'owed-1');
     expect(withAttribute?.MessageAttributes?.kind?.StringValue).toBe('x');
     await stopRun(second);
   }, 90_000);
@@ -369,10 +364,7 @@ describe('local delivery queue (journal + pollers)', () => {
     const replayed = await second.journal.replay();
     const seen: string[] = [];
     await eventually(async () => {
-      const received = await second.client.send(
-        new ReceiveMessageCommand({ QueueUrl: second.standIns.queueUrl, MaxNumberOfMessages: 10 }),
-      );
-      for (const m of received.Messages ?? []) {
+      for (const m of await receive(second.client, second.standIns.queueUrl, 0)) {
         seen.push(m.Body ?? '');
         await second.client.send(
           new DeleteMessageCommand({
@@ -383,17 +375,11 @@ describe('local delivery queue (journal + pollers)', () => {
       }
       return seen.length >= 2 ? true : undefined;
     }, 20_000);
-    const after = await second.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: second.standIns.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-      }),
-    );
+    const after = await receive(second.client, second.standIns.queueUrl);
 
     expect(replayed).toEqual({ [names.queue]: 3 });
     expect(seen.sort()).toEqual(['due', 'now']);
-    expect(after.Messages ?? []).toEqual([]);
+    expect(after).toEqual([]);
     // Still owed, and still delayed: it is neither received nor lost.
     expect(second.journal.pending()).toBe(1);
     await stopRun(second);
@@ -452,16 +438,10 @@ describe('local delivery queue (journal + pollers)', () => {
 
     const second = await startRun(dataDir);
     const replayed = await second.journal.replay();
-    const received = await second.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: second.standIns.queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-      }),
-    );
+    const received = await receive(second.client, second.standIns.queueUrl);
 
     expect(replayed).toEqual({ [names.queue]: 1 });
-    expect((received.Messages ?? []).map((m) => m.Body)).toEqual(['kept']);
+    expect(received.map((m) => m.Body)).toEqual(['kept']);
     await stopRun(second);
   }, 90_000);
 
@@ -473,15 +453,8 @@ describe('local delivery queue (journal + pollers)', () => {
     );
     for (let n = 0; n < MAX_RECEIVES; n++) {
       await eventually(async () => {
-        const out = await first.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: first.standIns.queueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: 1,
-            MessageSystemAttributeNames: ['All'],
-          }),
-        );
-        return (out.Messages ?? []).length > 0 ? true : undefined;
+        const out = await receive(first.client, first.standIns.queueUrl);
+        return out.length > 0 ? true : undefined;
       }, 10_000);
     }
     await stopRun(first);
@@ -489,19 +462,12 @@ describe('local delivery queue (journal + pollers)', () => {
     const second = await startRun(dataDir);
     const replayed = await second.journal.replay();
 
-    const dead = await second.client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: second.standIns.dlqUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        MessageSystemAttributeNames: ['All'],
-      }),
-    );
+    const dead = await receive(second.client, second.standIns.dlqUrl);
 
     expect(replayed).toEqual({ [names.dlq]: 1 });
     // Its receives on the delivery queue do not count on the dead-letter queue: held by the
     // run that died, it comes back as a redelivery there.
-    expect(dead.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
+    expect(dead.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([
       ['poison', '2'],
     ]);
     await stopRun(second);
