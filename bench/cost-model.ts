@@ -499,16 +499,13 @@ export function monthCost(input: ModelInput, s: Scenario, opts: ModelOptions = {
   out.dynamoPitr = pitr ? (pitrBytes / 1e9) * price('dynamoPitrGbMonth') : 0;
 
   // The health driver of an open circuit: one step per probe on the health machine.
-  const transitions =
-    sumRetried((o) => m.transitions[o].transitions) +
-    t.parkedAfterExecution * m.transitions.retry1.transitions +
-    t.probes * m.health.transitionsPerStep +
-    t.circuitOpenings * m.health.transitionsPerExecution;
-  const historyEvents =
-    sumRetried((o) => m.transitions[o].historyEvents) +
-    t.parkedAfterExecution * m.transitions.retry1.historyEvents +
-    t.probes * m.health.historyEventsPerStep +
-    t.circuitOpenings * m.health.historyEventsPerExecution;
+  const onMachines = (of: 'transitions' | 'historyEvents') =>
+    sumRetried((o) => m.transitions[o][of]) +
+    t.parkedAfterExecution * m.transitions.retry1[of] +
+    t.probes * m.health[`${of}PerStep`] +
+    t.circuitOpenings * m.health[`${of}PerExecution`];
+  const transitions = onMachines('transitions');
+  const historyEvents = onMachines('historyEvents');
   const executions = retryExecutions + t.circuitOpenings;
   out.stepFunctions = transitions * price('stepFunctionsStandardTransition');
   out.xray = facts.stateMachineTracing

@@ -17,6 +17,7 @@ import {
   probeCount,
   RETRY_OUTCOMES,
   type StackFacts,
+  type Traffic,
   tlsResumedShare,
   trafficOf,
 } from '../../bench/cost-model';
@@ -115,6 +116,16 @@ describe('the price file', () => {
     expect(checkPriceFile(broken)).toEqual(['x: source missing', 'x: readOn must be YYYY-MM-DD']);
   });
 });
+
+/** State transitions or history events of a month's traffic on both machines, from `measured`. */
+function onMachines(t: Traffic, of: 'transitions' | 'historyEvents'): number {
+  return (
+    RETRY_OUTCOMES.reduce((n, o) => n + t.retried[o] * measured.transitions[o][of], 0) +
+    t.parkedAfterExecution * measured.transitions.retry1[of] +
+    t.probes * measured.health[`${of}PerStep`] +
+    t.circuitOpenings * measured.health[`${of}PerExecution`]
+  );
+}
 
 describe('traffic of the mixed month', () => {
   it('sends 99 % of the healthy receivers notifications at once and retries 1 % once', () => {
@@ -232,11 +243,7 @@ describe('the month priced', () => {
   it("prices an open circuit's health driver by the steps of its machine", () => {
     const outage = monthCost(input, MIXED_MONTH);
     const t = outage.traffic;
-    const transitions =
-      RETRY_OUTCOMES.reduce((n, o) => n + t.retried[o] * measured.transitions[o].transitions, 0) +
-      t.parkedAfterExecution * measured.transitions.retry1.transitions +
-      t.probes * measured.health.transitionsPerStep +
-      t.circuitOpenings * measured.health.transitionsPerExecution;
+    const transitions = onMachines(t, 'transitions');
     expect(t.probes).toBeGreaterThan(0);
     // Volumes are rounded to 3 significant digits.
     expect(Math.abs(outage.volumes.stateTransitions! / transitions - 1)).toBeLessThan(0.005);
@@ -554,11 +561,7 @@ describe('the month priced', () => {
       MIXED_MONTH,
     );
     const t = off.traffic;
-    const events =
-      RETRY_OUTCOMES.reduce((n, o) => n + t.retried[o] * measured.transitions[o].historyEvents, 0) +
-      t.parkedAfterExecution * measured.transitions.retry1.historyEvents +
-      t.probes * measured.health.historyEventsPerStep +
-      t.circuitOpenings * measured.health.historyEventsPerExecution;
+    const events = onMachines(t, 'historyEvents');
     const perEvent =
       assumptions.stepFunctionsLogBytesPerEvent! + assumptions.cloudwatchLogBytesOverheadPerEvent!;
     expect(all.month.cloudwatchLogs! - off.month.cloudwatchLogs!).toBeCloseTo(

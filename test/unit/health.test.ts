@@ -16,6 +16,7 @@ import { HealthService } from '../../lambdas/core/health/service';
 import type { Attempt } from '../../lambdas/core/model';
 import { Renderer } from '../../lambdas/core/render';
 import type { HealthDriverInput, HealthStore } from '../../lambdas/ports';
+import { FUNCTION_ENV } from '../support/function-env';
 import { notification } from '../support/history';
 import {
   MemoryDeliveryQueue,
@@ -103,20 +104,11 @@ describe('destination health rules', () => {
   });
 
   it('opens and cools down as a deployment tunes it (CIRCUIT_BREAKER), and refuses bad tuning at cold start', () => {
-    const env = {
-      AWS_REGION: 'eu-central-1',
-      WEBHOOKS_TABLE: 'w',
-      NOTIFICATIONS_TABLE: 'n',
-      PAYLOADS_TABLE: 'p',
-      EVENT_TYPES_TABLE: 'e',
-      SUBJECT_KEYS_TABLE: 's',
-      SECRETS_KEY_FILE: '/nonexistent/secrets.key',
-      RETRY_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:m',
-      HEALTH_STATE_MACHINE_ARN: 'arn:aws:states:eu-central-1:1:stateMachine:h',
-      DELIVERY_QUEUE_URL: 'http://127.0.0.1/q',
-    };
     const loaded = (circuit: string) =>
-      loadDeliveryConfig({ ...env, CIRCUIT_BREAKER: circuit }, [60, 300, 1500, 7500, 37500]);
+      loadDeliveryConfig(
+        { ...FUNCTION_ENV, CIRCUIT_BREAKER: circuit },
+        [60, 300, 1500, 7500, 37500],
+      );
     const tuned = {
       ...settings,
       ...loaded(
