@@ -67,7 +67,7 @@ type JournalRecord =
   | ({ t: 'send'; id: string } & StoredMessage)
   | { t: 'recv'; id: string; n: number }
   | { t: 'del'; id: string }
-  | { t: 'purge'; q: string; at: number };
+  | { t: 'purge'; q: string };
 
 const JOURNALED = new Set([
   'SendMessage',
@@ -241,7 +241,7 @@ export async function startSqsJournal(opts: SqsJournalOptions): Promise<SqsJourn
             live.delete(id);
             carried.delete(id);
           }
-        records.push({ t: 'purge', q, at: now });
+        records.push({ t: 'purge', q });
         break;
     }
     write(records);
