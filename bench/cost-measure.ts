@@ -447,7 +447,8 @@ export async function measureLogs(receiverUrl: string, batchSize: number): Promi
  * Bytes of one attempt of the reference webhook on the wire: the request exactly as the engine
  * renders and signs it, sent by the real sender over TLS (support/tls-wire.ts), with a full
  * handshake and with a resumed session, with the key exchange the sender offers (by default the
- * hybrid post-quantum group first; `classical` for the what-if and stacks deployed so).
+ * hybrid post-quantum group first on new sessions; `hybridEveryHandshake` and `classical` for
+ * the what-ifs and stacks deployed so).
  */
 export async function measureWire(
   def: WebhookDefinition,

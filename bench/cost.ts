@@ -152,6 +152,14 @@ export const costBenchmark: Benchmark = {
     opts.log(
       `wire bytes per attempt with a classical key exchange (${CLASSICAL_KEY_EXCHANGE_GROUPS}): full handshake ${JSON.stringify(classicalWire.full)}, resumed ${JSON.stringify(classicalWire.resumed)}`,
     );
+    // The same attempt with the hybrid share on resumptions too (what-if: hybridEveryHandshake).
+    const everyHandshakeWire = await measureWire(def, {
+      responseHeaderBytes: required(a.responseHeaderBytes, 'a.responseHeaderBytes'),
+      keyExchange: 'hybridEveryHandshake',
+    });
+    opts.log(
+      `wire bytes per attempt with the hybrid share on every handshake: full handshake ${JSON.stringify(everyHandshakeWire.full)}, resumed ${JSON.stringify(everyHandshakeWire.resumed)}`,
+    );
     // Against a receiver without the hybrid group (most today), with and without the sender's
     // key-share prediction: the hybrid share is dropped for it after the first handshake.
     const classicalReceiverWire = async (predictKeyShares: boolean) =>
@@ -178,10 +186,14 @@ export const costBenchmark: Benchmark = {
       messageBytes,
       dictionary,
       // The bytes of the key exchange the stack's senders offer (TLS_KEY_EXCHANGE).
-      wire:
-        facts.tlsKeyExchange === 'classical'
-          ? { full: classicalWire.full, resumed: classicalWire.resumed }
-          : { full: wire.full, resumed: wire.resumed },
+      wire: {
+        hybrid: { full: wire.full, resumed: wire.resumed },
+        hybridEveryHandshake: {
+          full: everyHandshakeWire.full,
+          resumed: everyHandshakeWire.resumed,
+        },
+        classical: { full: classicalWire.full, resumed: classicalWire.resumed },
+      }[facts.tlsKeyExchange],
     };
     const input: ModelInput = { facts, prices: priceFile.prices, assumptions: a, measured };
     const instanceInput: ModelInput = { ...input, facts: instanceFacts };
@@ -202,6 +214,9 @@ export const costBenchmark: Benchmark = {
       noPlatformLogLines: monthCost(input, MIXED_MONTH, { platformLogLines: false }),
       classicalKeyExchange: monthCost(input, MIXED_MONTH, {
         wire: { full: classicalWire.full, resumed: classicalWire.resumed },
+      }),
+      hybridEveryHandshake: monthCost(input, MIXED_MONTH, {
+        wire: { full: everyHandshakeWire.full, resumed: everyHandshakeWire.resumed },
       }),
       receiversWithoutHybridGroup: monthCost(input, MIXED_MONTH, {
         wire: { full: oldReceiverWire.full, resumed: oldReceiverWire.resumed },

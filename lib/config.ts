@@ -147,7 +147,7 @@ export function resolveSettings(settings: WebhooksSettings = {}): ResolvedSettin
   if (s.maxAzs < 2) throw new Error(`maxAzs must be at least 2, got ${s.maxAzs}`);
   if (!TLS_KEY_EXCHANGES.includes(s.tlsKeyExchange))
     throw new Error(
-      `tlsKeyExchange: "${s.tlsKeyExchange}" must be ${TLS_KEY_EXCHANGES.join(' or ')}`,
+      `tlsKeyExchange: "${s.tlsKeyExchange}" must be one of ${TLS_KEY_EXCHANGES.join(', ')}`,
     );
   if (!NAT_PROVIDERS.includes(s.natProvider))
     throw new Error(`natProvider: "${s.natProvider}" must be ${NAT_PROVIDERS.join(' or ')}`);

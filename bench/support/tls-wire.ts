@@ -6,8 +6,8 @@
  * connection below TLS, so handshakes, record framing and AEAD tags are in the figure.
  *
  * The receiver answers `Connection: close`, so every attempt opens a new connection: the first
- * one makes a full handshake, the next ones resume the TLS session the sender cached (undici's
- * connector keeps one per host). Whether they did is read from the server side
+ * one makes a full handshake, the next ones resume the TLS session the sender cached (its
+ * connector keeps one per receiver host and port). Whether they did is read from the server side
  * (isSessionReused), not assumed. TCP/IP headers are estimated: 40 B per packet, 7 packets to
  * open and close the connection and an acknowledgement per data segment.
  */

@@ -38,6 +38,7 @@ import {
   KeyShareMemory,
   keySharePredictionSupported,
 } from './tls-key-shares';
+import { type CachedSession, TlsSessions } from './tls-sessions';
 
 export interface HttpSenderOptions {
   policy: EgressPolicy;
@@ -51,7 +52,10 @@ export interface HttpSenderOptions {
   lookup?: (hostname: string) => Promise<{ address: string; family: 4 | 6 }[]>;
   /** Trusted CA certificates instead of the system store (tests only). */
   ca?: string | Buffer;
-  /** Key exchange offered in TLS (default `hybrid`: Node's own, post-quantum first). */
+  /**
+   * Key exchange offered in TLS (default `hybrid`: Node's own, post-quantum first, on new
+   * sessions; see createGuardedConnector).
+   */
   keyExchange?: TlsKeyExchange;
   /**
    * `hybrid` only: send a receiver that chose a classical group the X25519 key share alone from
@@ -70,7 +74,8 @@ const CLOSE_GRACE_MS = 1000;
 
 /**
  * The OpenSSL groups of the `classical` key exchange: X25519, then the NIST curves receivers
- * may require. `hybrid` sets none, leaving Node's default (X25519MLKEM768 first).
+ * may require; also what `hybrid` offers when it resumes a post-quantum session. A new session
+ * under `hybrid` sets none, leaving Node's default (X25519MLKEM768 first).
  */
 export const CLASSICAL_KEY_EXCHANGE_GROUPS = 'X25519:P-256:P-384';
 
@@ -151,10 +156,19 @@ export function guardedLookup(policy: EgressPolicy, resolve: Lookup) {
 /**
  * The undici connector with the egress guard: DNS names resolve through guardedLookup inside
  * net.connect; IP literals (which net never looks up) are checked before any socket exists.
- * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address. The key
- * exchange is Node's default unless `keyExchange` is `classical` (CLASSICAL_KEY_EXCHANGE_GROUPS);
- * with the default, a receiver that chose a classical group is sent the X25519 key share only
- * from then on (tls-key-shares.ts), unless `predictKeyShares` is false.
+ * TLS 1.2 minimum; SNI and certificate checks use the URL host, not the address.
+ *
+ * What the hello offers (`keyExchange`):
+ *  - `hybrid` (default): Node's default groups, the hybrid post-quantum X25519MLKEM768 first, on
+ *    every new session; a receiver that chose a classical group is sent the X25519 share only
+ *    from then on (tls-key-shares.ts), unless `predictKeyShares` is false; a session made with
+ *    the hybrid group is resumed offering the classical groups only, and a connection whose
+ *    resumption the receiver refused is dropped before use and opened again with the hybrid
+ *    hello (tls-sessions.ts);
+ *  - `hybridEveryHandshake`: the same, but resumptions offer the hybrid group too;
+ *  - `classical`: CLASSICAL_KEY_EXCHANGE_GROUPS on every hello.
+ * Sessions are kept here (TlsSessions, one per receiver host and port), not in undici's cache,
+ * so that every hello can offer the session whichever groups it lists.
  */
 export function createGuardedConnector(
   policy: EgressPolicy,
@@ -166,28 +180,105 @@ export function createGuardedConnector(
     predictKeyShares?: boolean;
   },
 ): buildConnector.connector {
-  const build = (ecdhCurve?: string) =>
+  const common = {
+    timeout: opts.connectTimeoutMs,
+    minVersion: 'TLSv1.2',
+    lookup: guardedLookup(policy, opts.lookup),
+    ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+  };
+  type Options = Parameters<buildConnector.connector>[0];
+  type Callback = Parameters<buildConnector.connector>[1];
+  const plain = buildConnector(common as buildConnector.BuildOptions);
+  // One https connector per connection (a closure, cheap): its groups and the session it offers.
+  const tlsConnector = (groups: string | undefined, session: Buffer | undefined) =>
     buildConnector({
-      timeout: opts.connectTimeoutMs,
-      minVersion: 'TLSv1.2',
-      lookup: guardedLookup(policy, opts.lookup),
-      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
-      ...(ecdhCurve === undefined ? {} : { ecdhCurve }),
+      ...common,
+      maxCachedSessions: 0,
+      ...(groups === undefined ? {} : { ecdhCurve: groups }),
+      ...(session === undefined ? {} : { session }),
     } as buildConnector.BuildOptions);
-  const classical = opts.keyExchange === 'classical';
-  const base = build(classical ? CLASSICAL_KEY_EXCHANGE_GROUPS : undefined);
-  // Its own session cache: a receiver moved to it makes one full handshake there, then resumes.
+  const mode = opts.keyExchange ?? 'hybrid';
+  const sessions = new TlsSessions();
   // Decided at the first https connection, not at init: the support probe makes the process's
   // first TLS context (4 ms of init here), which that connection needs anyway.
-  let predicted: { connect: buildConnector.connector; memory: KeyShareMemory } | null | undefined =
-    classical || opts.predictKeyShares === false ? null : undefined;
-  const prediction = () => {
+  let predicted: KeyShareMemory | null | undefined =
+    mode === 'classical' || opts.predictKeyShares === false ? null : undefined;
+  const keyShares = () => {
     if (predicted === undefined)
-      predicted = keySharePredictionSupported()
-        ? { connect: build(CLASSICAL_SHARE_GROUPS), memory: new KeyShareMemory() }
-        : null;
+      predicted = keySharePredictionSupported() ? new KeyShareMemory() : null;
     return predicted;
   };
+
+  /**
+   * Keeps the sessions a connection handed to undici is issued. Node emits them after
+   * `secureConnect` (a TLS 1.2 ticket that came with the handshake too), so none is missed.
+   */
+  const keepSessions = (socket: Socket, receiver: string, offered: CachedSession | undefined) => {
+    socket.on('session', (session: Buffer) => {
+      sessions.set(receiver, {
+        session,
+        postQuantum: postQuantumSecret(socket as TLSSocket, offered),
+      });
+    });
+  };
+
+  /** A handshake with the hello the key exchange and the receiver's key-share memory call for. */
+  const handshake = (
+    options: Options,
+    receiver: string,
+    offered: CachedSession | undefined,
+    callback: Callback,
+  ) => {
+    const memory = mode === 'classical' ? null : keyShares();
+    const classicalShare = memory?.predictsClassical(receiver) === true;
+    const groups =
+      mode === 'classical'
+        ? CLASSICAL_KEY_EXCHANGE_GROUPS
+        : classicalShare
+          ? CLASSICAL_SHARE_GROUPS
+          : undefined;
+    tlsConnector(groups, offered?.session)(options, (err, socket) => {
+      if (memory && socket)
+        memory.learn(receiver, choseClassicalGroup((socket as TLSSocket).getEphemeralKeyInfo?.()));
+      else if (memory && classicalShare) memory.forget(receiver);
+      if (socket) {
+        resetWhenAborted(socket);
+        keepSessions(socket, receiver, offered);
+      }
+      callback(err, socket as never);
+    });
+  };
+
+  /**
+   * Resumes a post-quantum session offering the classical groups only. A receiver that refuses
+   * the resumption makes a full handshake over those groups; that connection is dropped before
+   * anything is sent on it, as is a handshake the receiver ends with a TLS alert (one that
+   * accepts the hybrid group only), and the receiver gets the hybrid hello, now and on its later
+   * connections. Any other failure (refused, reset, timed out) is the attempt's.
+   */
+  const resumeClassically = (
+    options: Options,
+    receiver: string,
+    offered: CachedSession,
+    callback: Callback,
+  ) => {
+    tlsConnector(CLASSICAL_KEY_EXCHANGE_GROUPS, offered.session)(options, (err, socket) => {
+      if (socket && (socket as TLSSocket).isSessionReused?.() === true) {
+        resetWhenAborted(socket);
+        keepSessions(socket, receiver, offered);
+        callback(null, socket as never);
+        return;
+      }
+      if (!socket && !tlsAlert(err)) {
+        callback(err, null);
+        return;
+      }
+      socket?.destroy();
+      sessions.refusedClassicalResumption(receiver);
+      handshake(options, receiver, undefined, callback);
+    });
+  };
+
   return (options, callback) => {
     if (isIP(options.hostname) !== 0) {
       const decision = checkAddress(options.hostname, policy);
@@ -196,20 +287,42 @@ export function createGuardedConnector(
         return;
       }
     }
-    // The receiver's key-share memory: https only, and only when predicting.
-    const predicting = options.protocol === 'https:' ? prediction() : null;
-    const memory = predicting?.memory;
+    if (options.protocol !== 'https:') {
+      plain(options, (err, socket) => {
+        if (socket) resetWhenAborted(socket);
+        callback(err, socket as never);
+      });
+      return;
+    }
     const receiver = `${options.hostname}:${options.port || 443}`;
-    const classicalShare = memory?.predictsClassical(receiver) === true;
-    const connect = classicalShare && predicting ? predicting.connect : base;
-    connect(options, (err, socket) => {
-      if (memory && socket)
-        memory.learn(receiver, choseClassicalGroup((socket as TLSSocket).getEphemeralKeyInfo?.()));
-      else if (memory && classicalShare) memory.forget(receiver);
-      if (socket) resetWhenAborted(socket);
-      callback(err, socket as never);
-    });
+    const offered = sessions.get(receiver);
+    if (mode === 'hybrid' && offered?.postQuantum && sessions.resumesClassically(receiver))
+      resumeClassically(options, receiver, offered, callback);
+    else handshake(options, receiver, offered, callback);
   };
+}
+
+/** A handshake the peer ended with a TLS alert (OpenSSL's error), not a network failure. */
+function tlsAlert(err: unknown): boolean {
+  const e = (err ?? {}) as { code?: unknown; library?: unknown };
+  return (
+    e.library === 'SSL routines' || (typeof e.code === 'string' && e.code.startsWith('ERR_SSL_'))
+  );
+}
+
+/**
+ * Whether the sessions a connection is issued descend from a post-quantum key exchange: TLS
+ * 1.3, and either a full handshake that chose no classical group (Node 22 names no hybrid group:
+ * `{}`) or the resumption of a session that did.
+ */
+export function postQuantumSecret(
+  socket: Pick<TLSSocket, 'getProtocol' | 'isSessionReused' | 'getEphemeralKeyInfo'>,
+  offered: CachedSession | undefined,
+): boolean {
+  if (socket.getProtocol() !== 'TLSv1.3') return false;
+  if (socket.isSessionReused()) return offered?.postQuantum === true;
+  const info = socket.getEphemeralKeyInfo();
+  return info != null && !choseClassicalGroup(info);
 }
 
 /**

@@ -346,7 +346,7 @@ describe('Lambda functions', () => {
       expect(() => buildStack({ [name]: value + 1 })).toThrow(new RegExp(`${name} must be within`));
   });
 
-  it('gives both senders the TLS key exchange: hybrid by default, classical when deployed so', () => {
+  it('gives both senders the TLS key exchange: hybrid by default, the others when deployed so', () => {
     const exchangeOf = (b: Built, fn: string) =>
       loadDeliveryConfig(
         { AWS_REGION: 'eu-central-1', ...runtimeStrings(envOf(b, fn)) },
@@ -356,14 +356,16 @@ describe('Lambda functions', () => {
       expect(envOf(built, fn)[ENV.TLS_KEY_EXCHANGE]).toBe('hybrid');
       expect(exchangeOf(built, fn)).toBe('hybrid');
     }
-    const classical = buildStack({ tlsKeyExchange: 'classical' });
-    for (const fn of [
-      classical.stack.delivery.deliveryFunction,
-      classical.stack.delivery.attemptFunction,
-    ])
-      expect(exchangeOf(classical, logicalId(fn))).toBe('classical');
+    for (const exchange of ['classical', 'hybridEveryHandshake'] as const) {
+      const deployed = buildStack({ tlsKeyExchange: exchange });
+      for (const fn of [
+        deployed.stack.delivery.deliveryFunction,
+        deployed.stack.delivery.attemptFunction,
+      ])
+        expect(exchangeOf(deployed, logicalId(fn))).toBe(exchange);
+    }
     expect(() => buildStack({ tlsKeyExchange: 'quantum' as never })).toThrow(
-      /tlsKeyExchange: "quantum" must be hybrid or classical/,
+      /tlsKeyExchange: "quantum" must be one of hybrid, hybridEveryHandshake, classical/,
     );
     // A value changed by hand in the console fails the cold start, not silently.
     expect(() =>
@@ -375,7 +377,7 @@ describe('Lambda functions', () => {
         },
         DEFAULT_RETRY_SCHEDULE_SECONDS,
       ),
-    ).toThrow(/TLS_KEY_EXCHANGE must be one of hybrid, classical, got "pq"/);
+    ).toThrow(/TLS_KEY_EXCHANGE must be one of hybrid, hybridEveryHandshake, classical, got "pq"/);
   });
 
   it('gives the attempt Lambda both machine ARNs by name, without a circular reference', () => {

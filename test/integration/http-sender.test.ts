@@ -110,8 +110,11 @@ async function helloRelay(
   return relay;
 }
 
-/** The groups a ClientHello record lists (supported_groups) and sends key shares for (key_share). */
-function offeredGroups(record: Buffer): { supported: number[]; keyShares: number[] } {
+/**
+ * The groups a ClientHello record lists (supported_groups) and sends key shares for (key_share),
+ * and whether it offers a session to resume (pre_shared_key).
+ */
+function offeredGroups(record: Buffer): { supported: number[]; keyShares: number[]; psk: boolean } {
   expect(record[0]).toBe(22); // handshake record
   expect(record[5]).toBe(1); // client_hello
   let p = 5 + 4 + 2 + 32; // record and handshake headers, legacy version, random
@@ -122,9 +125,11 @@ function offeredGroups(record: Buffer): { supported: number[]; keyShares: number
   p += 2;
   const supported: number[] = [];
   const keyShares: number[] = [];
+  let psk = false;
   while (p < end) {
     const type = record.readUInt16BE(p);
     const body = p + 4;
+    if (type === 41) psk = true;
     if (type === 10) {
       const listEnd = body + 2 + record.readUInt16BE(body);
       for (let q = body + 2; q < listEnd; q += 2) supported.push(record.readUInt16BE(q));
@@ -135,7 +140,7 @@ function offeredGroups(record: Buffer): { supported: number[]; keyShares: number
     }
     p = body + record.readUInt16BE(p + 2);
   }
-  return { supported, keyShares };
+  return { supported, keyShares, psk };
 }
 
 function expectError(
@@ -488,22 +493,15 @@ describe('TLS', () => {
       }
     });
 
-    it('keeps the hybrid share for a receiver that chose it, and for every receiver when told not to predict', async () => {
-      const hybrid = await receiver(closing(), { tls: true });
-      const hybridRelay = await helloRelay(hybrid.port);
+    it('keeps the hybrid share for a classical receiver when told not to predict', async () => {
       const classical = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
-      const classicalRelay = await helloRelay(classical.port);
+      const relay = await helloRelay(classical.port);
       const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
-      await sendsThrough(hybridRelay, sender({ ca: hybrid.ca, lookup }), 3);
-      await sendsThrough(
-        classicalRelay,
-        sender({ ca: classical.ca, lookup, predictKeyShares: false }),
-        3,
-      );
-      for (const hello of [...hybridRelay.hellos, ...classicalRelay.hellos])
+      await sendsThrough(relay, sender({ ca: classical.ca, lookup, predictKeyShares: false }), 3);
+      for (const hello of relay.hellos)
         expect(offeredGroups(hello).keyShares).toEqual([X25519MLKEM768, X25519]);
-      expect(hybridRelay.hellos).toHaveLength(3);
-      expect(classicalRelay.hellos).toHaveLength(3);
+      expect(relay.hellos).toHaveLength(3);
+      expect(classical.requests.map((r) => r.tlsResumed)).toEqual([false, true, true]);
     });
 
     it('takes the hybrid group again when a remembered receiver gains it, then sends its share at once', async () => {
@@ -517,10 +515,19 @@ describe('TLS', () => {
       expect(offeredGroups(relay.hellos[1]!).keyShares).toEqual([X25519]);
       relay.target = hybridOnly.port;
       // Listed without a share: the receiver asks for it (HelloRetryRequest) and gets it.
-      await sendsThrough(relay, s, 2);
-      expect(offeredGroups(relay.hellos[2]!).keyShares).toEqual([X25519]);
-      expect(offeredGroups(relay.hellos[3]!).keyShares).toEqual([X25519MLKEM768, X25519]);
-      expect(hybridOnly.requests).toHaveLength(2);
+      await sendsThrough(relay, s, 3);
+      const hellos = relay.hellos.map(offeredGroups);
+      expect(hellos[2]?.keyShares).toEqual([X25519]);
+      expect(hellos[2]?.supported[0]).toBe(X25519MLKEM768);
+      // Its session, made with the hybrid group, is offered with the classical groups only,
+      // which this receiver cannot take: that handshake fails, and the hybrid hello follows.
+      expect(hellos[3]).toMatchObject({ keyShares: [X25519], psk: true });
+      expect(hellos[3]?.supported).not.toContain(X25519MLKEM768);
+      expect(hellos[4]).toMatchObject({ keyShares: [X25519MLKEM768, X25519], psk: false });
+      // From then on it resumes with the hybrid share.
+      expect(hellos[5]).toMatchObject({ keyShares: [X25519MLKEM768, X25519], psk: true });
+      expect(hellos).toHaveLength(6);
+      expect(hybridOnly.requests.map((r) => r.tlsResumed)).toEqual([false, false, true]);
     });
 
     it('forgets a prediction whose handshake failed, and starts again from the full hello', async () => {
@@ -540,6 +547,113 @@ describe('TLS', () => {
         [X25519],
         [X25519],
         [X25519MLKEM768, X25519],
+      ]);
+    });
+  });
+
+  describe('resuming post-quantum sessions', () => {
+    const closing = () => ok('secure', { connection: 'close' });
+
+    async function sendsThrough(
+      relay: { port: number },
+      s: ReturnType<typeof sender>,
+      times: number,
+    ): Promise<void> {
+      for (let i = 0; i < times; i++) {
+        const result = await s.send(post(`https://receiver.test:${relay.port}/`));
+        expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
+      }
+    }
+
+    it('resumes a session made with the hybrid group offering the classical groups only', async () => {
+      const r = await receiver(closing(), { tls: true });
+      const relay = await helloRelay(r.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      await sendsThrough(relay, sender({ ca: r.ca, lookup }), 3);
+      const [first, ...later] = relay.hellos.map((h) => ({ bytes: h.length, ...offeredGroups(h) }));
+      expect(first).toMatchObject({ keyShares: [X25519MLKEM768, X25519], psk: false });
+      expect(later).toHaveLength(2);
+      for (const hello of later) {
+        expect(hello).toMatchObject({ keyShares: [X25519], psk: true });
+        expect(hello.supported).not.toContain(X25519MLKEM768);
+        expect(hello.supported).toEqual(expect.arrayContaining([X25519, SECP256R1]));
+        // Without the 1,216-byte hybrid share, ticket and all.
+        expect(hello.bytes).toBeLessThan((first?.bytes ?? 0) - 400);
+      }
+      expect(r.requests.map((q) => q.tlsResumed)).toEqual([false, true, true]);
+    });
+
+    it('offers the hybrid share on resumptions too with hybridEveryHandshake', async () => {
+      const r = await receiver(closing(), { tls: true });
+      const relay = await helloRelay(r.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      await sendsThrough(
+        relay,
+        sender({ ca: r.ca, lookup, keyExchange: 'hybridEveryHandshake' }),
+        3,
+      );
+      expect(relay.hellos.map(offeredGroups)).toEqual([
+        expect.objectContaining({ keyShares: [X25519MLKEM768, X25519], psk: false }),
+        expect.objectContaining({ keyShares: [X25519MLKEM768, X25519], psk: true }),
+        expect.objectContaining({ keyShares: [X25519MLKEM768, X25519], psk: true }),
+      ]);
+      expect(r.requests.map((q) => q.tlsResumed)).toEqual([false, true, true]);
+    });
+
+    it('drops a connection whose classical resumption was refused before sending on it, and opens a hybrid one', async () => {
+      const first = await receiver(closing(), { tls: true });
+      // Another server behind the same name, with other ticket keys: it refuses the session.
+      const other = await receiver(closing(), { tls: true });
+      const relay = await helloRelay(first.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      const s = sender({ ca: first.ca, lookup });
+      await sendsThrough(relay, s, 1);
+      relay.target = other.port;
+      await sendsThrough(relay, s, 2);
+      const hellos = relay.hellos.map(offeredGroups);
+      expect(hellos[1]).toMatchObject({ keyShares: [X25519], psk: true });
+      // The refused resumption ended as a classical handshake: dropped, the hybrid hello follows.
+      expect(hellos[2]).toMatchObject({ keyShares: [X25519MLKEM768, X25519], psk: false });
+      // This receiver refused once: its sessions are resumed with the hybrid share from then on.
+      expect(hellos[3]).toMatchObject({ keyShares: [X25519MLKEM768, X25519], psk: true });
+      expect(hellos).toHaveLength(4);
+      // Nothing was sent on the dropped connection: one request per send, none repeated.
+      expect(other.requests.map((q) => q.tlsResumed)).toEqual([false, true]);
+      expect(first.requests).toHaveLength(1);
+    });
+
+    it('sends nothing more when the classical resumption cannot connect at all', async () => {
+      const r = await receiver(closing(), { tls: true });
+      const relay = await helloRelay(r.port);
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      const s = sender({ ca: r.ca, lookup });
+      await sendsThrough(relay, s, 1);
+      // A port nothing listens on: the connection is refused, which no handshake can mend.
+      const closed = net.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as net.AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      relay.target = port;
+      const down = await s.send(post(`https://receiver.test:${relay.port}/`));
+      expect(down).toMatchObject({ kind: 'error' });
+      // One connection for that send, the classical resumption: no second try with the hybrid hello.
+      expect(relay.hellos).toHaveLength(2);
+      expect(offeredGroups(relay.hellos[1]!)).toMatchObject({ keyShares: [X25519], psk: true });
+      relay.target = r.port;
+      await sendsThrough(relay, s, 1);
+      // The session was kept: the receiver being down is no refusal of the classical resumption.
+      expect(offeredGroups(relay.hellos[2]!)).toMatchObject({ keyShares: [X25519], psk: true });
+      expect(r.requests.map((q) => q.tlsResumed)).toEqual([false, true]);
+    });
+
+    it('keeps and resumes TLS 1.2 sessions, whose ticket comes with the handshake', async () => {
+      const r = await receiver(closing(), { tls: true, tlsMaxVersion: 'TLSv1.2' });
+      const { lookup } = fakeLookup({ 'receiver.test': ['127.0.0.1'] });
+      await sendsThrough({ port: r.port }, sender({ ca: r.ca, lookup }), 3);
+      expect(r.requests.map((q) => [q.tlsProtocol, q.tlsResumed])).toEqual([
+        ['TLSv1.2', false],
+        ['TLSv1.2', true],
+        ['TLSv1.2', true],
       ]);
     });
   });

@@ -24,6 +24,8 @@ export interface ReceivedRequest {
   servername?: string;
   /** TLS only: the negotiated protocol, e.g. 'TLSv1.3'. */
   tlsProtocol?: string;
+  /** TLS only: whether the connection resumed a session the receiver issued. */
+  tlsResumed?: boolean;
 }
 
 export type ReceiverReply =
@@ -260,6 +262,7 @@ export async function startReceiver(
       at: Date.now(),
       ...(typeof servername === 'string' ? { servername } : {}),
       ...(typeof tlsProtocol === 'string' ? { tlsProtocol } : {}),
+      ...(cert ? { tlsResumed: tlsSocket.isSessionReused() } : {}),
     };
     receiver.requests.push(record);
     count += 1;
