@@ -110,6 +110,21 @@ async function helloRelay(
   return relay;
 }
 
+/** A receiver's answer that closes its connection, so that every send makes a new handshake. */
+const closing = () => ok('secure', { connection: 'close' });
+
+/** `times` sends to receiver.test through `relay`, each answered 200 `secure`. */
+async function sendsThrough(
+  relay: { port: number },
+  s: ReturnType<typeof createHttpSender>,
+  times: number,
+): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    const result = await s.send(post(`https://receiver.test:${relay.port}/`));
+    expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
+  }
+}
+
 /**
  * The groups a ClientHello record lists (supported_groups) and sends key shares for (key_share),
  * and whether it offers a session to resume (pre_shared_key).
@@ -461,20 +476,7 @@ describe('TLS', () => {
   });
 
   describe('key-share prediction', () => {
-    // Each answer closes its connection, so every send makes a new handshake.
-    const closing = () => ok('secure', { connection: 'close' });
     const CLASSICAL_SERVER = 'X25519:P-256';
-
-    async function sendsThrough(
-      relay: { port: number },
-      s: ReturnType<typeof sender>,
-      times: number,
-    ): Promise<void> {
-      for (let i = 0; i < times; i++) {
-        const result = await s.send(post(`https://receiver.test:${relay.port}/`));
-        expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
-      }
-    }
 
     it('sends a receiver that chose a classical group the X25519 share only, listing the same groups', async () => {
       const r = await receiver(closing(), { tls: true, tlsGroups: CLASSICAL_SERVER });
@@ -552,19 +554,6 @@ describe('TLS', () => {
   });
 
   describe('resuming post-quantum sessions', () => {
-    const closing = () => ok('secure', { connection: 'close' });
-
-    async function sendsThrough(
-      relay: { port: number },
-      s: ReturnType<typeof sender>,
-      times: number,
-    ): Promise<void> {
-      for (let i = 0; i < times; i++) {
-        const result = await s.send(post(`https://receiver.test:${relay.port}/`));
-        expect(result).toMatchObject({ kind: 'response', statusCode: 200, body: 'secure' });
-      }
-    }
-
     it('resumes a session made with the hybrid group offering the classical groups only', async () => {
       const r = await receiver(closing(), { tls: true });
       const relay = await helloRelay(r.port);
