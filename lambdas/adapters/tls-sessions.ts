@@ -11,8 +11,9 @@
  * post-quantum session, offers the classical groups only: the X25519 share (32 bytes) instead of
  * the hybrid one (1,216 bytes, and 1,120 bytes in the receiver's answer). What that gives up:
  * a resumed connection's recorded traffic could be read by someone who has a quantum computer
- * AND the receiver's session-ticket key (or the session itself); with the hybrid share on every
- * hello (`hybridEveryHandshake`) the ticket key alone would not be enough.
+ * AND the receiver's session-ticket key (or the session itself; the ticket is encrypted under
+ * that symmetric key, which a quantum computer weakens far less); with the hybrid share on
+ * every hello (`hybridEveryHandshake`) the ticket key alone would not be enough.
  *
  * A resumption the receiver refuses (its ticket key changed, another server behind the same
  * name) would otherwise end as a full handshake over classical groups only: the connector drops
