@@ -78,7 +78,7 @@ export const ENV = {
  *    the NIST curves for receivers without it, on every new TLS session; the resumption of a
  *    session made with the hybrid group offers the classical groups only (its secrets also
  *    descend from that session's, so it keeps the protection; see adapters/tls-sessions.ts):
- *    about 2.3 KB less per resumed connection;
+ *    about 2.5 KB less per resumed connection;
  *  - `hybridEveryHandshake`: the hybrid group on resumptions too (what browsers, Go and rustls
  *    do): a resumed connection stays protected even against someone who also obtains the
  *    receiver's session-ticket key;

@@ -39,9 +39,11 @@ export interface WebhooksSettings {
   readonly payloadsTableClass?: TableClassName;
   /**
    * Key exchange the senders offer in TLS: `hybrid` (the hybrid post-quantum X25519MLKEM768
-   * first, then classical groups) or `classical` (X25519 and the NIST curves only: about $0.23
-   * less per million notifications with NAT gateways, no protection of recorded traffic against a
-   * future quantum computer). Default `hybrid`.
+   * first, then classical groups, on every new session; resumptions of a post-quantum session
+   * offer the classical groups only), `hybridEveryHandshake` (the hybrid group on resumptions
+   * too: about $0.22 more per million notifications with NAT gateways) or `classical` (X25519
+   * and the NIST curves only, no protection of recorded traffic against a future quantum
+   * computer). Default `hybrid`. See TLS_KEY_EXCHANGES.
    */
   readonly tlsKeyExchange?: TlsKeyExchange;
   /**

@@ -59,7 +59,7 @@ export interface DeliveryProps {
   readonly autoDisableAfterHours?: number;
   /** Circuit breaker settings (CIRCUIT_BREAKER), resolved. Default: the defaults. */
   readonly circuitBreaker?: CircuitBreakerSettings;
-  /** Key exchange the senders offer in TLS. Default `hybrid` (post-quantum first). */
+  /** Key exchange the senders offer in TLS (TLS_KEY_EXCHANGES). Default `hybrid` (post-quantum first). */
   readonly tlsKeyExchange?: TlsKeyExchange;
   readonly logRetention: logs.RetentionDays;
 }
