@@ -4,7 +4,8 @@
  * it was read). Nothing here is measured or priced: cost-measure.ts measures, cost-model.ts
  * prices.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { TLS_KEY_EXCHANGES } from '../lambdas/config';
@@ -41,17 +42,26 @@ export function checkPriceFile(file: PriceFile): string[] {
   return problems;
 }
 
-/** Synthesizes one region's stack with the given extra context and reads the facts off its template. */
+/**
+ * Synthesizes one region's stack with the given extra context and reads the facts off its
+ * template. The cloud assembly goes to a temporary folder, removed after.
+ */
 export function synthesizeStackFacts(context: Record<string, unknown> = {}): StackFacts {
-  const app = new App({
-    context: { regions: 'us-east-1', 'aws:cdk:bundling-stacks': [], ...context },
-  });
-  const [stack] = buildApp(app, {});
-  if (!stack) throw new Error('the CDK app produced no stack');
-  const template = app.synth().getStackByName(stack.stackName).template as {
-    Resources: Record<string, Resource>;
-  };
-  return factsOfTemplate(template.Resources);
+  const outdir = mkdtempSync(path.join(tmpdir(), 'webhooks-cost-cdk-'));
+  try {
+    const app = new App({
+      outdir,
+      context: { regions: 'us-east-1', 'aws:cdk:bundling-stacks': [], ...context },
+    });
+    const [stack] = buildApp(app, {});
+    if (!stack) throw new Error('the CDK app produced no stack');
+    const template = app.synth().getStackByName(stack.stackName).template as {
+      Resources: Record<string, Resource>;
+    };
+    return factsOfTemplate(template.Resources);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 const num = (v: unknown, fallback: number) =>

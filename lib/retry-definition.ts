@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -45,19 +48,26 @@ function synthesize(
   attemptFunctionArn: string | undefined,
   build: (stack: Construct, attemptFunction: lambda.IFunction) => sfn.StateMachine,
 ): Definition {
-  const stack = new Stack(new App(), 'MachineDefinition');
-  const attemptFunction = lambda.Function.fromFunctionArn(
-    stack,
-    'AttemptFunction',
-    attemptFunctionArn ?? LOCAL_ATTEMPT_FUNCTION_ARN,
-  );
-  const cfn = build(stack, attemptFunction).node.defaultChild as sfn.CfnStateMachine;
-  const resolved: unknown = stack.resolve(cfn.definitionString);
-  if (typeof resolved !== 'string') {
-    // Only literal values go in (the imported ARN), so anything else is a construct change to look at.
-    throw new Error(
-      `machine definition did not resolve to a plain string: ${JSON.stringify(resolved).slice(0, 200)}`,
+  // An App makes its cloud assembly folder as it is created, synthesized or not: this one's is
+  // a temporary folder, removed once the definition is read.
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-definition-'));
+  try {
+    const stack = new Stack(new App({ outdir }), 'MachineDefinition');
+    const attemptFunction = lambda.Function.fromFunctionArn(
+      stack,
+      'AttemptFunction',
+      attemptFunctionArn ?? LOCAL_ATTEMPT_FUNCTION_ARN,
     );
+    const cfn = build(stack, attemptFunction).node.defaultChild as sfn.CfnStateMachine;
+    const resolved: unknown = stack.resolve(cfn.definitionString);
+    if (typeof resolved !== 'string') {
+      // Only literal values go in (the imported ARN), so anything else is a construct change to look at.
+      throw new Error(
+        `machine definition did not resolve to a plain string: ${JSON.stringify(resolved).slice(0, 200)}`,
+      );
+    }
+    return JSON.parse(resolved) as Definition;
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
   }
-  return JSON.parse(resolved) as Definition;
 }

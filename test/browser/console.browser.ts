@@ -9,13 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import {
-  apiClient,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from '../e2e/helpers';
+import { apiClient, killAllLocal, type LocalProcess, startLocal } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
 import { type Browser, hasAttr, hasCount, hasText, launchBrowser } from './support';
@@ -57,7 +51,6 @@ beforeAll(async () => {
   context = browser.context;
   receiver = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
   local = await startLocal({
-    dataDir: tempDataDir(),
     env: { RETRY_TIME_SCALE: '0.001', DEFINITION_CACHE_TTL_SECONDS: '0' },
   });
   api = apiClient(local.url, local.token);

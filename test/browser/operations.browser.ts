@@ -5,13 +5,7 @@
  * are not there, and the history read page after page.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import {
-  apiClient,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from '../e2e/helpers';
+import { apiClient, killAllLocal, type LocalProcess, startLocal } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { always, ok, type Receiver, startReceiver } from '../support/receivers';
 import { type Browser, hasAttr, hasText, hasTitle, launchBrowser } from './support';
@@ -52,7 +46,6 @@ beforeAll(async () => {
   healthy = await startReceiver(ok('{"received":true}', { 'content-type': 'application/json' }));
   failing = await startReceiver(always(500, 'down for maintenance'));
   local = await startLocal({
-    dataDir: tempDataDir(),
     env: {
       // Retries, cool-downs and the 120 h before auto-disable all scaled down: 120 h -> 4 min,
       // and AUTO_DISABLE_AFTER_HOURS 3 -> about 11 s of open circuit.

@@ -8,13 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import {
-  apiClient,
-  killAllLocal,
-  type LocalProcess,
-  startLocal,
-  tempDataDir,
-} from '../e2e/helpers';
+import { apiClient, killAllLocal, type LocalProcess, startLocal } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 import { ok, type Receiver, startReceiver } from '../support/receivers';
 import { type Browser, hasAttr, hasText, launchBrowser } from './support';
@@ -33,7 +27,6 @@ beforeAll(async () => {
   before = await startReceiver(ok());
   after = await startReceiver(ok(), { host: '127.0.0.2' });
   local = await startLocal({
-    dataDir: tempDataDir(),
     env: { DEFINITION_CACHE_TTL_SECONDS: '0' },
   });
   api = apiClient(local.url, local.token);

@@ -3,9 +3,9 @@
  * network, and waits on what the page shows (it updates on its own).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
-import { tempDataDir } from '../e2e/helpers';
 import { eventually } from '../support/eventually';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -23,7 +23,7 @@ export async function launchBrowser(): Promise<Browser> {
     throw new Error(
       `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)`,
     );
-  const userDataDir = fs.mkdtempSync(path.join(tempDataDir(), 'chromium-'));
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,

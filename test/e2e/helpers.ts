@@ -65,20 +65,33 @@ export function spawnLocal(env: Record<string, string>): {
   return { child, output: () => out, exited };
 }
 
-/** Starts local mode on a free port and waits until /health answers 200. */
+/**
+ * Starts local mode on a free port and waits until /health answers 200. Without `dataDir` it
+ * runs on a fresh temporary one, removed once the process has exited (a test that restarts on
+ * the same data passes its own, and removes it).
+ */
 export async function startLocal(opts: {
-  dataDir: string;
+  dataDir?: string;
   env?: Record<string, string>;
   port?: number;
 }): Promise<LocalProcess> {
   const port = opts.port ?? (await freePort());
   const token = `e2e-${Math.random().toString(36).slice(2)}`;
+  const dataDir = opts.dataDir ?? tempDataDir();
   const { child, output, exited } = spawnLocal({
     PORT: String(port),
     API_TOKEN: token,
-    DATA_DIR: opts.dataDir,
+    DATA_DIR: dataDir,
     ...opts.env,
   });
+  if (opts.dataDir === undefined)
+    void exited.then(() => {
+      try {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      } catch (err) {
+        process.stderr.write(`could not remove ${dataDir}: ${String(err)}\n`);
+      }
+    });
   const url = `http://127.0.0.1:${port}`;
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

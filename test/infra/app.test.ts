@@ -1,4 +1,4 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -13,6 +13,7 @@ import {
   references,
   resourcesOf,
   SKIP_BUNDLING,
+  testApp,
 } from './support';
 
 // Two regions from context, as `cdk synth -c regions=eu-central-1,us-east-1 -c ...` does;
@@ -41,7 +42,7 @@ let eu: Built;
 let us: Built;
 
 beforeAll(() => {
-  app = new App({ context });
+  app = testApp({ context });
   stacks = buildApp(app, {});
   // buildApp attached cdk-nag to the app: synthesizing fails on any unacknowledged finding.
   const [euStack, usStack] = stacks as [WebhooksStack, WebhooksStack];
@@ -119,7 +120,7 @@ describe('CDK app', () => {
 
 describe('cdk-nag in the tests', () => {
   it('fails synthesis on an unacknowledged finding', () => {
-    const other = new App();
+    const other = testApp();
     const stack = new Stack(other, 'Bad');
     new sqs.Queue(stack, 'PlainQueue');
     Validations.of(other).addPlugins(new AwsSolutionsChecks(other));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -14,6 +14,7 @@ import {
   references,
   resourcesOf,
   SKIP_BUNDLING,
+  testApp,
 } from './support';
 
 // One stack with the console (the default) and cdk-nag: synthesis fails on any finding.
@@ -248,7 +249,7 @@ describe('operator console on AWS', () => {
   });
 
   it("refuses an apiUrl other than the API's default endpoint, which the policy would block", () => {
-    const stack = new Stack(new App(), 'S', { env: { region: 'eu-central-1' } });
+    const stack = new Stack(testApp(), 'S', { env: { region: 'eu-central-1' } });
     const httpApi = new apigw.HttpApi(stack, 'Api', { createDefaultStage: false });
     const operatorPolicy = new iam.ManagedPolicy(stack, 'Operators', {
       statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: ['*'] })],
@@ -264,7 +265,7 @@ describe('operator console on AWS', () => {
   });
 
   it('is left out with -c console=false', () => {
-    const app = new App({
+    const app = testApp({
       context: { ...SKIP_BUNDLING, regions: 'eu-central-1', console: 'false' },
     });
     const [stack] = buildApp(app, {});
@@ -277,7 +278,7 @@ describe('operator console on AWS', () => {
     expect(stack!.console).toBeUndefined();
     expect(() =>
       buildApp(
-        new App({ context: { ...SKIP_BUNDLING, regions: 'eu-central-1', console: 'no' } }),
+        testApp({ context: { ...SKIP_BUNDLING, regions: 'eu-central-1', console: 'no' } }),
         {},
       ),
     ).toThrow(/console: "no" must be true or false/);

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -37,6 +37,7 @@ import {
   propsOf,
   references,
   resourcesOf,
+  testApp,
 } from './support';
 
 /** The Allow statements of `role` on `resource` whose condition (as JSON, `{}` if none) passes `condition`. */
@@ -192,7 +193,7 @@ describe('egress network', () => {
   it('refuses more AZs than the stack can name, rather than publish a sender IP nothing sends from', () => {
     // The app pins a stack's region, not its account: CDK then names two AZs per region.
     for (const natProvider of ['gateway', 'instance'] as const) {
-      const stack = new Stack(new App(), 'Net', { env: { region: 'eu-central-1' } });
+      const stack = new Stack(testApp(), 'Net', { env: { region: 'eu-central-1' } });
       expect(() => new EgressNetwork(stack, 'EgressNetwork', { maxAzs: 3, natProvider })).toThrow(
         /maxAzs is 3, but this stack can place its network in only 2 availability zones/,
       );
@@ -200,7 +201,7 @@ describe('egress network', () => {
     // With its account pinned, a stack looks the AZs up and may use three.
     const account = '123456789012';
     const region = 'eu-central-1';
-    const app = new App({
+    const app = testApp({
       context: {
         [`availability-zones:account=${account}:region=${region}`]: [
           'eu-central-1a',
@@ -583,7 +584,7 @@ describe('permissions', () => {
   });
 
   it('would notice a grant of UpdateItem or a wildcard (the check itself can fail)', () => {
-    const app = new App();
+    const app = testApp();
     const stack = new Stack(app, 'Probe');
     const table = new dynamodb.Table(stack, 'Payloads', {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
@@ -651,7 +652,7 @@ describe('permissions', () => {
   });
 
   it('would notice a grant on the key without a condition (the check itself can fail)', () => {
-    const app = new App();
+    const app = testApp();
     const stack = new Stack(app, 'Probe', { env: { region: 'eu-central-1' } });
     const table = new dynamodb.Table(stack, 'Encrypted', {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },

@@ -1,5 +1,8 @@
 /** Helpers for the CDK tests: build a stack once per file, read its template. */
-import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, type AppProps, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
@@ -24,12 +27,28 @@ export interface Built {
   };
 }
 
+/**
+ * The cloud assemblies of this test file's Apps, under one temporary folder removed after the
+ * file. An App without an outdir synthesizes into a new folder of the system's temp dir that
+ * nothing removes (with bundled assets, up to 22 MB each).
+ */
+let assemblies: string | undefined;
+afterAll(() => {
+  if (assemblies) fs.rmSync(assemblies, { recursive: true, force: true });
+});
+
+/** A CDK App that synthesizes into this file's temporary folder (unless `props.outdir` says where). */
+export function testApp(props: AppProps = {}): App {
+  assemblies ??= fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-cdk-'));
+  return new App({ outdir: fs.mkdtempSync(path.join(assemblies, 'app-')), ...props });
+}
+
 /** One region's stack with cdk-nag attached, as bin/app.ts builds it (Template.fromStack fails on a nag error). */
 export function buildStack(
   settings: WebhooksSettings = {},
   opts: { bundle?: boolean; outdir?: string } = {},
 ): Built {
-  const app = new App({
+  const app = testApp({
     context: opts.bundle ? {} : SKIP_BUNDLING,
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
   });
