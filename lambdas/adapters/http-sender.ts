@@ -38,7 +38,7 @@ import {
   KeyShareMemory,
   keySharePredictionSupported,
 } from './tls-key-shares';
-import { type CachedSession, TlsSessions } from './tls-sessions';
+import { type CachedSession, postQuantumSecret, TlsSessions } from './tls-sessions';
 
 export interface HttpSenderOptions {
   policy: EgressPolicy;
@@ -308,21 +308,6 @@ function tlsAlert(err: unknown): boolean {
   return (
     e.library === 'SSL routines' || (typeof e.code === 'string' && e.code.startsWith('ERR_SSL_'))
   );
-}
-
-/**
- * Whether the sessions a connection is issued descend from a post-quantum key exchange: TLS
- * 1.3, and either a full handshake that chose no classical group (Node 22 names no hybrid group:
- * `{}`) or the resumption of a session that did.
- */
-export function postQuantumSecret(
-  socket: Pick<TLSSocket, 'getProtocol' | 'isSessionReused' | 'getEphemeralKeyInfo'>,
-  offered: CachedSession | undefined,
-): boolean {
-  if (socket.getProtocol() !== 'TLSv1.3') return false;
-  if (socket.isSessionReused()) return offered?.postQuantum === true;
-  const info = socket.getEphemeralKeyInfo();
-  return info != null && !choseClassicalGroup(info);
 }
 
 /**

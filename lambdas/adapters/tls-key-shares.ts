@@ -41,8 +41,18 @@ const CLASSICAL_GROUP_NAMES = new Set([
   'ffdhe8192',
 ]);
 
-/** Receivers remembered at most; the oldest is forgotten first. */
-const MAX_REMEMBERED = 1000;
+/** Receivers remembered at most, per memory of them; the least recently used go first. */
+export const MAX_REMEMBERED = 1000;
+
+/** Sets `key` in `map` as its most recent entry, forgetting the oldest beyond `max` entries. */
+export function rememberRecent<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  if (map.size >= max) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
 
 let supported: boolean | undefined;
 
@@ -81,7 +91,7 @@ export function choseClassicalGroup(
 
 /** The receivers, in one execution environment, that chose a classical group when offered both. */
 export class KeyShareMemory {
-  private readonly classical = new Set<string>();
+  private readonly classical = new Map<string, true>();
 
   constructor(private readonly max = MAX_REMEMBERED) {}
 
@@ -92,13 +102,8 @@ export class KeyShareMemory {
 
   /** What a handshake with `receiver` chose. */
   learn(receiver: string, classical: boolean): void {
-    this.classical.delete(receiver);
-    if (!classical) return;
-    if (this.classical.size >= this.max) {
-      const oldest = this.classical.values().next().value;
-      if (oldest !== undefined) this.classical.delete(oldest);
-    }
-    this.classical.add(receiver);
+    if (classical) rememberRecent(this.classical, receiver, true, this.max);
+    else this.classical.delete(receiver);
   }
 
   /** Back to the full hello for `receiver` (its handshake failed with the X25519 share only). */

@@ -21,24 +21,13 @@
  * (http-sender.ts). That receiver is then resumed with the hybrid share, like
  * `hybridEveryHandshake`, for as long as the environment remembers it.
  */
+import type { TLSSocket } from 'node:tls';
+import { choseClassicalGroup, MAX_REMEMBERED, rememberRecent } from './tls-key-shares';
 
 /** A cached session and whether its secret descends from a post-quantum key exchange. */
 export interface CachedSession {
   readonly session: Buffer;
   readonly postQuantum: boolean;
-}
-
-/** Receivers remembered at most, sessions and refusals each; the least recently used goes first. */
-const MAX_REMEMBERED = 1000;
-
-/** A Map used as a bounded LRU: reading or writing a key makes it the most recent. */
-function touch<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  map.delete(key);
-  if (map.size >= max) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
 }
 
 export class TlsSessions {
@@ -50,13 +39,13 @@ export class TlsSessions {
   /** The session to offer `receiver` (host:port), if any. */
   get(receiver: string): CachedSession | undefined {
     const cached = this.sessions.get(receiver);
-    if (cached) touch(this.sessions, receiver, cached, this.max);
+    if (cached) rememberRecent(this.sessions, receiver, cached, this.max);
     return cached;
   }
 
   /** Keeps the latest session `receiver` issued (a later ticket replaces an earlier one). */
   set(receiver: string, cached: CachedSession): void {
-    touch(this.sessions, receiver, cached, this.max);
+    rememberRecent(this.sessions, receiver, cached, this.max);
   }
 
   delete(receiver: string): void {
@@ -74,10 +63,25 @@ export class TlsSessions {
   /** `receiver` refused a classical resumption: its sessions go, and it gets the hybrid share. */
   refusedClassicalResumption(receiver: string): void {
     this.sessions.delete(receiver);
-    touch(this.refusers, receiver, true, this.max);
+    rememberRecent(this.refusers, receiver, true, this.max);
   }
 
   get size(): number {
     return this.sessions.size;
   }
+}
+
+/**
+ * Whether the sessions a connection is issued descend from a post-quantum key exchange: TLS
+ * 1.3, and either a full handshake that chose no classical group (Node 22 names no hybrid group:
+ * `{}`) or the resumption of a session that did.
+ */
+export function postQuantumSecret(
+  socket: Pick<TLSSocket, 'getProtocol' | 'isSessionReused' | 'getEphemeralKeyInfo'>,
+  offered: CachedSession | undefined,
+): boolean {
+  if (socket.getProtocol() !== 'TLSv1.3') return false;
+  if (socket.isSessionReused()) return offered?.postQuantum === true;
+  const info = socket.getEphemeralKeyInfo();
+  return info != null && !choseClassicalGroup(info);
 }

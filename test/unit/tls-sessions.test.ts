@@ -1,5 +1,4 @@
-import { postQuantumSecret } from '../../lambdas/adapters/http-sender';
-import { TlsSessions } from '../../lambdas/adapters/tls-sessions';
+import { postQuantumSecret, TlsSessions } from '../../lambdas/adapters/tls-sessions';
 
 const ticket = (n: number) => Buffer.from([n]);
 
