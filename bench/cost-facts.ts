@@ -4,15 +4,14 @@
  * it was read). Nothing here is measured or priced: cost-measure.ts measures, cost-model.ts
  * prices.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { TLS_KEY_EXCHANGES } from '../lambdas/config';
 import { required } from '../lambdas/core/required';
 import { DEFAULT_RETRY_SCHEDULE_SECONDS } from '../lambdas/core/retry-schedule';
 import { DEFAULTS } from '../lambdas/defaults';
 import { buildApp } from '../lib/app';
+import { withTemporaryApp } from '../lib/temporary-app';
 import type { PriceFile, StackFacts } from './cost-model';
 import { BENCH_DIR } from './support/processes';
 
@@ -44,24 +43,20 @@ export function checkPriceFile(file: PriceFile): string[] {
 
 /**
  * Synthesizes one region's stack with the given extra context and reads the facts off its
- * template. The cloud assembly goes to a temporary folder, removed after.
+ * template (in a temporary App).
  */
 export function synthesizeStackFacts(context: Record<string, unknown> = {}): StackFacts {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'webhooks-cost-cdk-'));
-  try {
-    const app = new App({
-      outdir,
-      context: { regions: 'us-east-1', 'aws:cdk:bundling-stacks': [], ...context },
-    });
-    const [stack] = buildApp(app, {});
-    if (!stack) throw new Error('the CDK app produced no stack');
-    const template = app.synth().getStackByName(stack.stackName).template as {
-      Resources: Record<string, Resource>;
-    };
-    return factsOfTemplate(template.Resources);
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
+  return withTemporaryApp(
+    { context: { regions: 'us-east-1', 'aws:cdk:bundling-stacks': [], ...context } },
+    (app) => {
+      const [stack] = buildApp(app, {});
+      if (!stack) throw new Error('the CDK app produced no stack');
+      const template = app.synth().getStackByName(stack.stackName).template as {
+        Resources: Record<string, Resource>;
+      };
+      return factsOfTemplate(template.Resources);
+    },
+  );
 }
 
 const num = (v: unknown, fallback: number) =>

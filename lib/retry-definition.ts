@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { HealthMachine, RETRY_STATE_NAMES, RetryMachine } from './constructs/retry-machine';
+import { withTemporaryApp } from './temporary-app';
 
 export { RETRY_STATE_NAMES };
 
@@ -48,11 +46,8 @@ function synthesize(
   attemptFunctionArn: string | undefined,
   build: (stack: Construct, attemptFunction: lambda.IFunction) => sfn.StateMachine,
 ): Definition {
-  // An App makes its cloud assembly folder as it is created, synthesized or not: this one's is
-  // a temporary folder, removed once the definition is read.
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'webhooks-definition-'));
-  try {
-    const stack = new Stack(new App({ outdir }), 'MachineDefinition');
+  return withTemporaryApp({}, (app) => {
+    const stack = new Stack(app, 'MachineDefinition');
     const attemptFunction = lambda.Function.fromFunctionArn(
       stack,
       'AttemptFunction',
@@ -67,7 +62,5 @@ function synthesize(
       );
     }
     return JSON.parse(resolved) as Definition;
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
+  });
 }
